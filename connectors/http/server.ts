@@ -1,0 +1,25 @@
+// The HTTP API (fastify). Routes are plugins registered here; each area adds its own.
+
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { LogLevel } from '../../ops/config.js'
+import type { Metrics } from '../../ops/metrics.js'
+import { type HealthOptions, healthRoutes } from './health-routes.js'
+
+export interface ApiOptions extends HealthOptions {
+  metrics: Metrics
+  logLevel: LogLevel
+}
+
+export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: options.logLevel === 'debug' ? 'debug' : 'warn' },
+  })
+  const { httpRequests, httpDuration } = options.metrics
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched'
+    httpRequests.inc({ route, method: request.method, status: String(reply.statusCode) })
+    httpDuration.observe({ route, method: request.method }, reply.elapsedTime / 1000)
+  })
+  await app.register(healthRoutes, options)
+  return app
+}

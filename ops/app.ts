@@ -1,0 +1,64 @@
+// `imflow start`: the infrastructure (configured or embedded), the contract's topics, the
+// topologies and the HTTP API, in that order; stop() takes them down in reverse.
+
+import type { Admin } from 'kafkajs'
+import { buildApi } from '../connectors/http/server.js'
+import type { Config } from './config.js'
+import { kafkaProbe, registryProbe } from './health.js'
+import { type Infrastructure, startInfrastructure } from './infrastructure.js'
+import { createKafka } from './kafka-client.js'
+import type { Logger } from './log.js'
+import { createMetrics } from './metrics.js'
+import { provisionTopics } from './provision-topics.js'
+
+export interface RunningApp {
+  /** The API's base URL, e.g. http://127.0.0.1:8080. */
+  readonly url: string
+  readonly infrastructure: Infrastructure
+  stop(): Promise<void>
+}
+
+export async function startApp(config: Config, log: Logger): Promise<RunningApp> {
+  const infrastructure = await startInfrastructure(config, log)
+  const stack: (() => Promise<void>)[] = [() => infrastructure.stop()]
+  const stop = async () => {
+    for (const step of stack.reverse().splice(0)) {
+      await step().catch((err) => log.error('error while stopping', { err: String(err) }))
+    }
+  }
+  try {
+    const admin: Admin = createKafka(
+      infrastructure.kafkaBrokers,
+      `${config.appId}-admin`,
+      log,
+    ).admin()
+    await admin.connect()
+    stack.push(() => admin.disconnect())
+    const topics = await provisionTopics(admin, config, log)
+    log.info('topics provisioned', {
+      topics: topics.length,
+      created: topics.filter((t) => t.action === 'created').length,
+    })
+
+    const metrics = createMetrics()
+    const api = await buildApi({
+      metrics,
+      logLevel: config.logLevel,
+      probes: {
+        kafka: kafkaProbe(admin),
+        schema_registry: registryProbe(infrastructure.schemaRegistryUrl),
+      },
+    })
+    const url = await api.listen({ host: config.apiHost, port: config.apiPort })
+    stack.push(() => api.close())
+    log.info('imflow is up', {
+      api: url,
+      kafka: infrastructure.kafkaBrokers.join(','),
+      registry: infrastructure.schemaRegistryUrl,
+    })
+    return { url, infrastructure, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}

@@ -1,0 +1,126 @@
+// The `imflow` command line. Each command loads the configuration once, up front.
+
+import { parseArgs } from 'node:util'
+import { startApp } from './app.js'
+import { type Config, describeSettings, loadConfig, settings } from './config.js'
+import { isImflowError } from './errors.js'
+import { ensureJars } from './fetch-jars.js'
+import { startInfrastructure } from './infrastructure.js'
+import { createKafka } from './kafka-client.js'
+import { createLogger, type Logger } from './log.js'
+import { provisionTopics } from './provision-topics.js'
+
+const commands: Record<
+  string,
+  { summary: string; run: (config: Config, log: Logger) => Promise<number> }
+> = {
+  start: {
+    summary:
+      'Run every topology and the HTTP API; starts an embedded Kafka and registry when none is configured.',
+    run: start,
+  },
+  topics: {
+    summary:
+      "Create the contract's topics (and check existing ones); embedded servers start only for this.",
+    run: topics,
+  },
+  'fetch-jars': {
+    summary:
+      'Fetch the embedded Kafka and schema registry from Maven Central (done by start when needed).',
+    run: async (_config, log) => {
+      await ensureJars(log)
+      return 0
+    },
+  },
+}
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length)) + 2
+  return [
+    'Usage: imflow <command> [options]',
+    '',
+    'Commands:',
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`),
+    '',
+    'Options (each also read from the environment variable named beside it; flags win):',
+    describeSettings(),
+    '  --help, -h   Show this help.',
+  ].join('\n')
+}
+
+async function start(config: Config, log: Logger): Promise<number> {
+  const app = await startApp(config, log)
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'))
+    process.once('SIGTERM', () => resolve('SIGTERM'))
+  })
+  log.info('stopping', { signal })
+  // A second Ctrl-C while stopping means: now.
+  process.once('SIGINT', () => process.exit(130))
+  await app.stop()
+  log.info('stopped')
+  return 0
+}
+
+async function topics(config: Config, log: Logger): Promise<number> {
+  const infrastructure = await startInfrastructure(config, log)
+  const admin = createKafka(infrastructure.kafkaBrokers, `${config.appId}-admin`, log).admin()
+  try {
+    await admin.connect()
+    const report = await provisionTopics(admin, config, log)
+    for (const t of report) {
+      process.stdout.write(
+        `${t.action.padEnd(8)} ${t.name.padEnd(32)} partitions=${t.partitions}${t.compacted ? ' compacted' : ''}\n`,
+      )
+    }
+    return 0
+  } finally {
+    await admin.disconnect()
+    await infrastructure.stop()
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseArgs>
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        ...Object.fromEntries(settings.map((s) => [s.flag, { type: 'string' as const }])),
+      },
+    })
+  } catch (err) {
+    process.stderr.write(`imflow: ${(err as Error).message}\n\n${usage()}\n`)
+    return 2
+  }
+  const [name, ...rest] = parsed.positionals
+  if (parsed.values.help || name === undefined || name === 'help') {
+    process.stdout.write(`${usage()}\n`)
+    return name === undefined && !parsed.values.help ? 2 : 0
+  }
+  const command = commands[name]
+  if (!command || rest.length > 0) {
+    const what = command ? `unexpected argument "${rest[0]}"` : `unknown command "${name}"`
+    process.stderr.write(`imflow: ${what}\n\n${usage()}\n`)
+    return 2
+  }
+  let log = createLogger()
+  try {
+    const flags = parsed.values as Record<string, string | undefined>
+    const config = loadConfig(process.env, flags)
+    log = createLogger(config.logLevel)
+    return await command.run(config, log)
+  } catch (err) {
+    if (isImflowError(err)) {
+      log.error(`${err.message}`, { code: err.code })
+      return 1
+    }
+    log.error(
+      `unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    )
+    return 1
+  }
+}

@@ -1,0 +1,330 @@
+// imflow's configuration: read once from the environment and the command line, validated
+// in one place, then frozen. A bad setting fails here, at start, with the name of the
+// setting and what would fix it — never later, deep inside a topology.
+
+import { resolve } from 'node:path'
+import { ImflowError } from './errors.js'
+
+export interface Config {
+  /** Kafka bootstrap servers; undefined means: start the embedded broker. */
+  readonly kafkaBrokers: readonly string[] | undefined
+  /** Confluent-compatible registry base URL; undefined means: start the embedded one. */
+  readonly schemaRegistryUrl: string | undefined
+  readonly apiHost: string
+  readonly apiPort: number
+  readonly embeddedKafkaPort: number
+  readonly embeddedRegistryPort: number
+  readonly dataDir: string
+  readonly appId: string
+  readonly topicPrefix: string
+  readonly partitions: number
+  readonly replicationFactor: number
+  readonly kafkaHeap: string
+  readonly registryHeap: string
+  readonly javaHome: string | undefined
+  readonly logLevel: LogLevel
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
+
+type Parse<T> = (raw: string) => T
+
+interface Setting<K extends keyof Config> {
+  key: K
+  env: string
+  flag: string
+  doc: string
+  /** Text shown as the default in --help and the README. */
+  shownDefault: string
+  fallback: (env: Env) => Config[K]
+  parse: Parse<Config[K]>
+}
+
+type Env = Readonly<Record<string, string | undefined>>
+
+/** Thrown by parsers; settingError() adds the setting's name and source. */
+class BadValue extends Error {}
+
+function port(raw: string): number {
+  const n = integer(raw)
+  if (n < 1 || n > 65535) throw new BadValue('expected a TCP port between 1 and 65535')
+  return n
+}
+
+function integer(raw: string): number {
+  if (!/^\d+$/.test(raw.trim())) throw new BadValue('expected a whole number')
+  return Number(raw.trim())
+}
+
+function positive(raw: string): number {
+  const n = integer(raw)
+  if (n < 1) throw new BadValue('expected a number of at least 1')
+  return n
+}
+
+function brokers(raw: string): string[] {
+  const list = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  if (list.length === 0) throw new BadValue('expected host:port[,host:port...]')
+  for (const b of list) {
+    const m = /^(\[[^\]]+\]|[^:\s]+):(\d+)$/.exec(b)
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+      throw new BadValue(`"${b}" is not host:port (for example 127.0.0.1:9092)`)
+    }
+  }
+  return list
+}
+
+function httpUrl(raw: string): string {
+  let url: URL
+  try {
+    url = new URL(raw.trim())
+  } catch {
+    throw new BadValue('expected an http(s) URL, for example http://127.0.0.1:8081')
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new BadValue(`expected http or https, got ${url.protocol}`)
+  }
+  return url.toString().replace(/\/$/, '')
+}
+
+function heap(raw: string): string {
+  if (!/^\d+[mMgG]$/.test(raw.trim()))
+    throw new BadValue('expected a JVM heap size like 512m or 1g')
+  return raw.trim()
+}
+
+function name(raw: string): string {
+  if (!/^[a-zA-Z0-9._-]+$/.test(raw)) {
+    throw new BadValue('expected letters, digits, ".", "_" or "-" (a Kafka-safe name)')
+  }
+  return raw
+}
+
+function prefix(raw: string): string {
+  if (raw === '') return raw
+  return name(raw)
+}
+
+function logLevel(raw: string): LogLevel {
+  const levels = ['debug', 'info', 'warn', 'error'] as const
+  const level = levels.find((l) => l === raw.trim().toLowerCase())
+  if (!level) throw new BadValue(`expected one of ${levels.join(', ')}`)
+  return level
+}
+
+const text: Parse<string> = (raw) => {
+  if (raw.trim() === '') throw new BadValue('expected a non-empty value')
+  return raw.trim()
+}
+
+function setting<K extends keyof Config>(s: Setting<K>): Setting<K> {
+  return s
+}
+
+/** The catalogue of settings, in the order --help and the README show them. */
+export const settings = [
+  setting({
+    key: 'kafkaBrokers',
+    env: 'KAFKA_BROKERS',
+    flag: 'brokers',
+    doc: 'Kafka bootstrap servers, comma-separated. Unset: an embedded single-node broker is started.',
+    shownDefault: '(embedded)',
+    fallback: () => undefined,
+    parse: brokers,
+  }),
+  setting({
+    key: 'schemaRegistryUrl',
+    env: 'SCHEMA_REGISTRY_URL',
+    flag: 'registry',
+    doc: 'Confluent-compatible schema registry base URL. Unset: an embedded Apicurio Registry is started.',
+    shownDefault: '(embedded)',
+    fallback: () => undefined,
+    parse: httpUrl,
+  }),
+  setting({
+    key: 'apiHost',
+    env: 'IMFLOW_HOST',
+    flag: 'host',
+    doc: 'Address the HTTP API listens on.',
+    shownDefault: '127.0.0.1',
+    fallback: () => '127.0.0.1',
+    parse: text,
+  }),
+  setting({
+    key: 'apiPort',
+    env: 'IMFLOW_PORT',
+    flag: 'port',
+    doc: 'Port of the HTTP API.',
+    shownDefault: '8080',
+    fallback: () => 8080,
+    parse: port,
+  }),
+  setting({
+    key: 'embeddedKafkaPort',
+    env: 'IMFLOW_KAFKA_PORT',
+    flag: 'kafka-port',
+    doc: 'Port of the embedded broker (its controller uses a free port of its own).',
+    shownDefault: '9092',
+    fallback: () => 9092,
+    parse: port,
+  }),
+  setting({
+    key: 'embeddedRegistryPort',
+    env: 'IMFLOW_REGISTRY_PORT',
+    flag: 'registry-port',
+    doc: 'Port of the embedded schema registry.',
+    shownDefault: '8081',
+    fallback: () => 8081,
+    parse: port,
+  }),
+  setting({
+    key: 'dataDir',
+    env: 'IMFLOW_DATA_DIR',
+    flag: 'data-dir',
+    doc: 'Where the embedded servers and the state stores keep their data.',
+    shownDefault: '.imflow/data',
+    fallback: () => resolve('.imflow/data'),
+    parse: (raw) => resolve(text(raw)),
+  }),
+  setting({
+    key: 'appId',
+    env: 'IMFLOW_APP_ID',
+    flag: 'app-id',
+    doc: 'Application id: consumer groups and internal topics are named after it; instances with the same id share the work.',
+    shownDefault: 'imflow',
+    fallback: () => 'imflow',
+    parse: name,
+  }),
+  setting({
+    key: 'topicPrefix',
+    env: 'IMFLOW_TOPIC_PREFIX',
+    flag: 'topic-prefix',
+    doc: 'Prefix of every topic name (e.g. "eu." gives eu.im.ingest); lets geos and tests share a cluster.',
+    shownDefault: '(none)',
+    fallback: () => '',
+    parse: prefix,
+  }),
+  setting({
+    key: 'partitions',
+    env: 'IMFLOW_PARTITIONS',
+    flag: 'partitions',
+    doc: 'Partitions of each contract topic. Co-partitioned topics must agree, so choose once.',
+    shownDefault: '6',
+    fallback: () => 6,
+    parse: positive,
+  }),
+  setting({
+    key: 'replicationFactor',
+    env: 'IMFLOW_REPLICATION',
+    flag: 'replication',
+    doc: 'Replication factor of the topics imflow creates. Must be 1 with the embedded broker.',
+    shownDefault: '1',
+    fallback: () => 1,
+    parse: positive,
+  }),
+  setting({
+    key: 'kafkaHeap',
+    env: 'IMFLOW_KAFKA_HEAP',
+    flag: 'kafka-heap',
+    doc: 'Maximum heap of the embedded broker JVM.',
+    shownDefault: '512m',
+    fallback: () => '512m',
+    parse: heap,
+  }),
+  setting({
+    key: 'registryHeap',
+    env: 'IMFLOW_REGISTRY_HEAP',
+    flag: 'registry-heap',
+    doc: 'Maximum heap of the embedded registry JVM.',
+    shownDefault: '384m',
+    fallback: () => '384m',
+    parse: heap,
+  }),
+  setting({
+    key: 'javaHome',
+    env: 'IMFLOW_JAVA_HOME',
+    flag: 'java-home',
+    doc: 'Java for the embedded servers (Kafka needs 17+, Apicurio Registry 21+). Unset: JAVA_HOME, PATH and /usr/lib/jvm are searched.',
+    shownDefault: '(search)',
+    fallback: () => undefined,
+    parse: (raw) => resolve(text(raw)),
+  }),
+  setting({
+    key: 'logLevel',
+    env: 'IMFLOW_LOG_LEVEL',
+    flag: 'log-level',
+    doc: 'Log level: debug, info, warn or error.',
+    shownDefault: 'info',
+    fallback: () => 'info',
+    parse: logLevel,
+  }),
+] as const
+
+export type Flags = Readonly<Record<string, string | undefined>>
+
+/**
+ * Builds the configuration from flags (first) and the environment. Every problem is
+ * collected, so one run tells the user everything to fix, not just the first thing.
+ */
+export function loadConfig(env: Env = process.env, flags: Flags = {}): Config {
+  const out: Record<string, unknown> = {}
+  const problems: string[] = []
+  for (const s of settings) {
+    const fromFlag = flags[s.flag]
+    const raw = fromFlag ?? env[s.env]
+    if (raw === undefined || (fromFlag === undefined && raw === '')) {
+      out[s.key] = s.fallback(env)
+      continue
+    }
+    try {
+      out[s.key] = (s.parse as Parse<unknown>)(raw)
+    } catch (err) {
+      if (!(err instanceof BadValue)) throw err
+      const source = fromFlag !== undefined ? `--${s.flag}` : s.env
+      problems.push(`${source}=${JSON.stringify(raw)}: ${err.message}. ${s.doc}`)
+    }
+  }
+  const config = out as unknown as Config
+  if (problems.length === 0) problems.push(...crossFieldProblems(config))
+  if (problems.length > 0) {
+    throw new ImflowError(
+      'IMF_ERR_CONFIG',
+      `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    )
+  }
+  return Object.freeze(config)
+}
+
+function crossFieldProblems(c: Config): string[] {
+  const problems: string[] = []
+  if (c.kafkaBrokers === undefined && c.replicationFactor !== 1) {
+    problems.push(
+      `IMFLOW_REPLICATION=${c.replicationFactor}: the embedded broker is a single node, so the replication factor must be 1. Set KAFKA_BROKERS to a cluster with at least ${c.replicationFactor} brokers, or unset IMFLOW_REPLICATION.`,
+    )
+  }
+  const ports: [string, number][] = [['IMFLOW_PORT', c.apiPort]]
+  if (c.kafkaBrokers === undefined) ports.push(['IMFLOW_KAFKA_PORT', c.embeddedKafkaPort])
+  if (c.schemaRegistryUrl === undefined)
+    ports.push(['IMFLOW_REGISTRY_PORT', c.embeddedRegistryPort])
+  for (const [i, [a, p]] of ports.entries()) {
+    for (const [b, q] of ports.slice(i + 1)) {
+      if (p === q)
+        problems.push(`${a} and ${b} are both ${p}: each server needs a port of its own.`)
+    }
+  }
+  return problems
+}
+
+/** The one-line-per-setting table used by --help. */
+export function describeSettings(): string {
+  const width = Math.max(...settings.map((s) => `--${s.flag}, ${s.env}`.length)) + 2
+  return settings
+    .map((s) => {
+      const left = `--${s.flag}, ${s.env}`.padEnd(width)
+      return `  ${left}${s.doc} [default: ${s.shownDefault}]`
+    })
+    .join('\n')
+}

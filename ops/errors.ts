@@ -1,0 +1,67 @@
+// The one catalogue of imflow's errors. Every failure imflow reports carries a code from
+// here; docs/errors.md documents each one and a test keeps the two in step.
+
+export const errorCodes = {
+  IMF_ERR_CONFIG: { retriable: false, status: 500, summary: 'A setting is missing or invalid' },
+  IMF_ERR_JAVA_MISSING: {
+    retriable: false,
+    status: 500,
+    summary: 'No Java runtime recent enough for an embedded server was found',
+  },
+  IMF_ERR_PORT_IN_USE: {
+    retriable: false,
+    status: 500,
+    summary: 'A port an embedded server needs is taken',
+  },
+  IMF_ERR_JARS_FETCH: {
+    retriable: true,
+    status: 500,
+    summary: 'Fetching the server jars from Maven Central failed',
+  },
+  IMF_ERR_SERVER_EXITED: {
+    retriable: false,
+    status: 500,
+    summary: 'An embedded server process exited while starting',
+  },
+  IMF_ERR_SERVER_TIMEOUT: {
+    retriable: true,
+    status: 500,
+    summary: 'An embedded server did not become ready in time',
+  },
+  IMF_ERR_TOPIC_MISMATCH: {
+    retriable: false,
+    status: 500,
+    summary: 'An existing topic differs from what the contract needs',
+  },
+  IMF_ERR_KAFKA_UNAVAILABLE: {
+    retriable: true,
+    status: 503,
+    summary: 'The Kafka cluster does not answer',
+  },
+  IMF_ERR_REGISTRY_UNAVAILABLE: {
+    retriable: true,
+    status: 503,
+    summary: 'The schema registry does not answer',
+  },
+  IMF_ERR_USAGE: { retriable: false, status: 400, summary: 'The command line is not understood' },
+} as const
+
+export type ErrorCode = keyof typeof errorCodes
+
+export class ImflowError extends Error {
+  readonly code: ErrorCode
+  readonly retriable: boolean
+  readonly status: number
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'ImflowError'
+    this.code = code
+    this.retriable = errorCodes[code].retriable
+    this.status = errorCodes[code].status
+  }
+}
+
+export function isImflowError(err: unknown, code?: ErrorCode): err is ImflowError {
+  return err instanceof ImflowError && (code === undefined || err.code === code)
+}

@@ -1,0 +1,45 @@
+// Readiness probes of imflow's dependencies: bounded in time, they report, never throw.
+
+import type { Admin } from 'kafkajs'
+
+export interface ProbeResult {
+  readonly ok: boolean
+  readonly detail?: string
+}
+
+export type Probe = () => Promise<ProbeResult>
+
+async function bounded(timeoutMs: number, work: () => Promise<void>): Promise<ProbeResult> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await Promise.race([
+      work(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
+      }),
+    ])
+    return { ok: true }
+  } catch (err) {
+    return { ok: false, detail: err instanceof Error ? err.message : String(err) }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Kafka is ready when the cluster answers a metadata request with at least one broker. */
+export function kafkaProbe(admin: Admin, timeoutMs = 2_000): Probe {
+  return () =>
+    bounded(timeoutMs, async () => {
+      const { brokers } = await admin.describeCluster()
+      if (brokers.length === 0) throw new Error('the cluster reports no brokers')
+    })
+}
+
+/** The registry is ready when it lists its subjects. */
+export function registryProbe(baseUrl: string, timeoutMs = 2_000): Probe {
+  return () =>
+    bounded(timeoutMs, async () => {
+      const res = await fetch(`${baseUrl}/subjects`, { signal: AbortSignal.timeout(timeoutMs) })
+      if (!res.ok) throw new Error(`GET /subjects answered ${res.status}`)
+    })
+}

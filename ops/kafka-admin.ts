@@ -1,0 +1,34 @@
+// Topic administration that holds up on a fresh KRaft broker. kafkajs' createTopics with
+// waitForLeaders gives up when the metadata right after creation still says
+// UNKNOWN_TOPIC_OR_PARTITION (it retries only LEADER_NOT_AVAILABLE); we wait ourselves.
+
+import type { Admin, ITopicConfig } from 'kafkajs'
+import { retry } from './retry.js'
+
+class LeadersPending extends Error {
+  readonly retriable = true
+}
+
+/** Creates the topics and resolves once every partition of each has a leader. */
+export async function createTopicsAndWait(admin: Admin, topics: ITopicConfig[]): Promise<void> {
+  await admin.createTopics({ topics, waitForLeaders: false })
+  await waitForLeaders(
+    admin,
+    topics.map((t) => t.topic),
+  )
+}
+
+export async function waitForLeaders(admin: Admin, names: string[]): Promise<void> {
+  await retry(
+    async () => {
+      const { topics } = await admin.fetchTopicMetadata({ topics: names })
+      const pending = topics.filter(
+        (t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0),
+      )
+      if (pending.length > 0) {
+        throw new LeadersPending(`no leader yet for ${pending.map((t) => t.name).join(', ')}`)
+      }
+    },
+    { retries: 30, initialDelayMs: 50, maxDelayMs: 1_000 },
+  )
+}

@@ -1,0 +1,118 @@
+// Creates the contract's topics that are missing and checks the ones that exist. An existing
+// topic with another partition count or cleanup policy is an error, never silently
+// "fixed": co-partitioning and compaction are what the topologies' correctness rests on.
+
+import kafkajs, { type Admin } from 'kafkajs'
+import { contractTopics, type TopicSpec } from '../schemas/topics.js'
+import { ImflowError } from './errors.js'
+import { createTopicsAndWait } from './kafka-admin.js'
+import type { Logger } from './log.js'
+import { retry } from './retry.js'
+
+// kafkajs is CommonJS; Node's ESM loader does not see this export by name.
+const { ConfigResourceTypes } = kafkajs
+
+export interface ProvisionOptions {
+  topicPrefix: string
+  partitions: number
+  replicationFactor: number
+  topics?: readonly TopicSpec[]
+}
+
+export interface ProvisionedTopic {
+  readonly name: string
+  readonly action: 'created' | 'exists'
+  readonly partitions: number
+  readonly compacted: boolean
+}
+
+export async function provisionTopics(
+  admin: Admin,
+  options: ProvisionOptions,
+  log: Logger,
+): Promise<ProvisionedTopic[]> {
+  const specs = (options.topics ?? contractTopics).map((spec) => ({
+    ...spec,
+    name: `${options.topicPrefix}${spec.base}`,
+  }))
+  const existing = new Set(await admin.listTopics())
+  const missing = specs.filter((s) => !existing.has(s.name))
+  if (missing.length > 0) {
+    try {
+      await createTopicsAndWait(
+        admin,
+        missing.map((s) => ({
+          topic: s.name,
+          numPartitions: options.partitions,
+          replicationFactor: options.replicationFactor,
+          configEntries: [{ name: 'cleanup.policy', value: s.compacted ? 'compact' : 'delete' }],
+        })),
+      )
+    } catch (err) {
+      const detail = (err as { errors?: unknown[] }).errors ?? []
+      throw new ImflowError(
+        'IMF_ERR_KAFKA_UNAVAILABLE',
+        `Creating topics ${missing.map((s) => s.name).join(', ')} failed: ${String(err)} ${JSON.stringify(detail)}. If the replication factor (${options.replicationFactor}) exceeds the number of brokers, lower IMFLOW_REPLICATION.`,
+        { cause: err },
+      )
+    }
+    for (const s of missing)
+      log.info('created topic', {
+        topic: s.name,
+        partitions: options.partitions,
+        compacted: s.compacted,
+      })
+  }
+
+  const present = specs.filter((s) => existing.has(s.name))
+  const problems: string[] = []
+  if (present.length > 0) {
+    // A topic created a moment ago may not be in every broker's metadata yet.
+    const { topics } = await retry(() =>
+      admin.fetchTopicMetadata({ topics: present.map((s) => s.name) }),
+    )
+    const partitionsOf = new Map(topics.map((t) => [t.name, t.partitions.length]))
+    const described = await retry(() =>
+      admin.describeConfigs({
+        includeSynonyms: false,
+        resources: present.map((s) => ({
+          type: ConfigResourceTypes.TOPIC,
+          name: s.name,
+          configNames: ['cleanup.policy'],
+        })),
+      }),
+    )
+    const policyOf = new Map(
+      described.resources.map((r) => [
+        r.resourceName,
+        r.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue ?? 'delete',
+      ]),
+    )
+    for (const s of present) {
+      const partitions = partitionsOf.get(s.name)
+      if (partitions !== options.partitions) {
+        problems.push(
+          `${s.name} has ${partitions} partitions, the configuration says ${options.partitions}: set IMFLOW_PARTITIONS=${partitions}, or delete the topic so it is created again`,
+        )
+      }
+      const compacted = (policyOf.get(s.name) ?? '').split(',').includes('compact')
+      if (compacted !== s.compacted) {
+        problems.push(
+          `${s.name} has cleanup.policy=${policyOf.get(s.name)}, the contract needs ${s.compacted ? 'compact' : 'delete'}: alter the topic's cleanup.policy`,
+        )
+      }
+    }
+  }
+  if (problems.length > 0) {
+    throw new ImflowError(
+      'IMF_ERR_TOPIC_MISMATCH',
+      `Existing topics do not match the contract:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    )
+  }
+  return specs.map((s) => ({
+    name: s.name,
+    action: existing.has(s.name) ? 'exists' : 'created',
+    partitions: options.partitions,
+    compacted: s.compacted,
+  }))
+}
