@@ -58,12 +58,14 @@ export async function ensureJars(
     {
       wanted: need.kafka,
       dir: kafkaDir,
+      expect: join(kafkaDir, `kafka_2.13-${kafkaVersion}.jar`),
       execution: 'copy-dependencies@kafka',
       what: `Apache Kafka ${kafkaVersion}`,
     },
     {
       wanted: need.registry,
       dir: registryDir,
+      expect: jars.registryJar,
       execution: 'unpack@registry',
       what: `Apicurio Registry ${registryVersion}`,
     },
@@ -72,6 +74,12 @@ export async function ensureJars(
     if (!f.wanted || existsSync(join(f.dir, '.complete'))) continue
     log.info(`fetching ${f.what} from Maven Central (first run only)`, { into: f.dir })
     await runMaven(pom, `dependency:${f.execution}`, log)
+    if (!existsSync(f.expect)) {
+      throw new ImflowError(
+        'IMF_ERR_JARS_FETCH',
+        `Maven finished but ${f.expect} is missing; delete ${jarsDir} and run \`imflow fetch-jars\` again.`,
+      )
+    }
     await writeFile(join(f.dir, '.complete'), `${new Date().toISOString()}\n`)
     log.info(`fetched ${f.what}`)
   }
