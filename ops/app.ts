@@ -3,6 +3,8 @@
 
 import type { Admin } from 'kafkajs'
 import { buildApi } from '../connectors/http/server.js'
+import { registerContract } from '../schemas/contract.js'
+import { registrySchemaSource } from '../schemas/schema-source.js'
 import type { Config } from './config.js'
 import { kafkaProbe, registryProbe } from './health.js'
 import { type Infrastructure, startInfrastructure } from './infrastructure.js'
@@ -35,7 +37,11 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     await admin.connect()
     stack.push(() => admin.disconnect())
     const topics = await provisionTopics(admin, config, log)
-    log.info('topics provisioned', {
+    await registerContract(
+      registrySchemaSource(infrastructure.schemaRegistryUrl),
+      config.topicPrefix,
+    )
+    log.info('topics provisioned and schemas registered', {
       topics: topics.length,
       created: topics.filter((t) => t.action === 'created').length,
     })

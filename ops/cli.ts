@@ -1,6 +1,8 @@
 // The `imflow` command line. Each command loads the configuration once, up front.
 
 import { parseArgs } from 'node:util'
+import { registerContract, valueSubject } from '../schemas/contract.js'
+import { registrySchemaSource } from '../schemas/schema-source.js'
 import { startApp } from './app.js'
 import { type Config, describeSettings, loadConfig, settings } from './config.js'
 import { isImflowError } from './errors.js'
@@ -68,9 +70,16 @@ async function topics(config: Config, log: Logger): Promise<number> {
   try {
     await admin.connect()
     const report = await provisionTopics(admin, config, log)
+    const codecs = Object.values(
+      await registerContract(
+        registrySchemaSource(infrastructure.schemaRegistryUrl),
+        config.topicPrefix,
+      ),
+    )
     for (const t of report) {
+      const codec = codecs.find((c) => c.subject === valueSubject(t.name))
       process.stdout.write(
-        `${t.action.padEnd(8)} ${t.name.padEnd(32)} partitions=${t.partitions}${t.compacted ? ' compacted' : ''}\n`,
+        `${t.action.padEnd(8)} ${t.name.padEnd(32)} partitions=${t.partitions}${t.compacted ? ' compacted' : ''} schema=${codec?.subject}#${codec?.schemaId}\n`,
       )
     }
     return 0

@@ -44,6 +44,31 @@ export const errorCodes = {
     summary: 'The schema registry does not answer',
   },
   IMF_ERR_USAGE: { retriable: false, status: 400, summary: 'The command line is not understood' },
+  IMF_ERR_NOT_AVRO: {
+    retriable: false,
+    status: 400,
+    summary: 'A record is not in the Confluent Avro wire format (too short or wrong magic byte)',
+  },
+  IMF_ERR_UNKNOWN_SCHEMA: {
+    retriable: false,
+    status: 400,
+    summary: 'A record names a schema id the registry does not know',
+  },
+  IMF_ERR_DECODE: {
+    retriable: false,
+    status: 400,
+    summary: "A record's Avro body does not decode with its writer schema",
+  },
+  IMF_ERR_ENCODE: {
+    retriable: false,
+    status: 500,
+    summary: 'A value does not fit its Avro schema',
+  },
+  IMF_ERR_SCHEMA_INCOMPATIBLE: {
+    retriable: false,
+    status: 409,
+    summary: 'A schema change breaks BACKWARD compatibility with the registered one',
+  },
 } as const
 
 export type ErrorCode = keyof typeof errorCodes
