@@ -1,7 +1,9 @@
 // Encodes and decodes the contract's events in the Confluent wire format: a 0 byte, the
 // 4-byte schema id, then the Avro body. Writer schemas are fetched once per id and resolved
 // against imflow's own (reader) schema, so records written by an older or newer compatible
-// schema decode into today's shape.
+// schema decode into today's shape. Avro longs are JS numbers here: exact within ±2^52
+// (avsc's zigzag encoding works on doubles), ample for timestamps, offsets and PTS; 64-bit
+// message ids travel as decimal strings.
 
 import avsc from 'avsc'
 import { ImflowError } from '../ops/errors.js'

@@ -1,0 +1,74 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import avsc from 'avsc'
+import { describe, expect, it } from 'vitest'
+import { avroSchema } from '../../schemas/avro-schemas.js'
+import { backwardProblems } from '../../schemas/evolution.js'
+import { contractTopics } from '../../schemas/topics.js'
+
+const baselineDir = new URL('../../schemas/baseline/', import.meta.url)
+const baseline = readdirSync(baselineDir)
+  .filter((f) => f.endsWith('.avsc'))
+  .map(
+    (f) =>
+      [f.replace('.avsc', ''), JSON.parse(readFileSync(new URL(f, baselineDir), 'utf8'))] as const,
+  )
+
+function subjectOf(name: string): string {
+  const topic = contractTopics.find((t) => t.valueSchema === name)
+  return topic ? `${topic.base}-value` : `(internal ${name})`
+}
+
+describe('schema evolution against the stored baseline', () => {
+  it('has a baseline for every schema', () => {
+    expect(baseline.length).toBeGreaterThanOrEqual(contractTopics.length)
+  })
+
+  it.each(baseline)('%s: today’s schema reads records written with the baseline', (name, old) => {
+    const problems = backwardProblems(
+      avsc.Type.forSchema(avroSchema(name) as avsc.Schema),
+      avsc.Type.forSchema(old as avsc.Schema),
+    )
+    expect(problems, `subject ${subjectOf(name)} is not BACKWARD compatible`).toEqual([])
+  })
+
+  it('names the field of a breaking change', () => {
+    const writer = avsc.Type.forSchema({
+      type: 'record',
+      name: 'dev.imflow.UserEvent',
+      fields: [
+        { name: 'userId', type: 'string' },
+        { name: 'at', type: 'long' },
+      ],
+    })
+    const reader = avsc.Type.forSchema({
+      type: 'record',
+      name: 'dev.imflow.UserEvent',
+      fields: [
+        { name: 'userId', type: 'int' },
+        { name: 'at', type: 'long' },
+        { name: 'geo', type: 'string' },
+        { name: 'tz', type: 'string', default: 'UTC' },
+      ],
+    })
+    expect(backwardProblems(reader, writer)).toEqual([
+      'dev.imflow.UserEvent.userId: cannot read "string" as "int"',
+      'dev.imflow.UserEvent.geo: added without a default',
+    ])
+  })
+})
+
+describe('generated types', () => {
+  it('match the .avsc files (run `npm run generate` after changing a schema)', async () => {
+    const { generateTypes, generatedTypesPath } = await import('../../schemas/generate-types.js')
+    const { execFileSync } = await import('node:child_process')
+    // The checked-in file is Biome-formatted; format a fresh generation the same way.
+    const fresh = execFileSync(
+      'npx',
+      ['biome', 'format', '--stdin-file-path', 'types.generated.ts'],
+      {
+        input: generateTypes(),
+      },
+    ).toString()
+    expect(fresh).toBe(readFileSync(generatedTypesPath, 'utf8'))
+  })
+})
