@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { freePort } from '../../ops/ports.js'
+import { contractTopics } from '../../schemas/topics.js'
 import { eventually } from './helpers.js'
 
 interface Started {
@@ -120,6 +121,11 @@ describe('imflow start', () => {
     expect(app.output()).not.toContain('starting Apache Kafka')
     expect(app.output()).not.toContain('starting Apicurio Registry')
     expect(app.output()).toContain(`kafka=${inject('kafkaBrokers').join(',')}`)
+    // Every contract schema was registered at start, under <topic>-value.
+    const subjects = (await fetch(`${inject('schemaRegistryUrl')}/subjects`).then((r) =>
+      r.json(),
+    )) as string[]
+    for (const t of contractTopics) expect(subjects).toContain(`cli-external.${t.base}-value`)
     app.child.kill('SIGTERM')
     expect(await app.exited).toBe(0)
   })

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import avsc from 'avsc'
 import { describe, expect, it } from 'vitest'
-import { avroSchema } from '../../schemas/avro-schemas.js'
+import { avroSchema, avroSchemas } from '../../schemas/avro-schemas.js'
 import { backwardProblems } from '../../schemas/evolution.js'
 import { contractTopics } from '../../schemas/topics.js'
 
@@ -70,5 +70,30 @@ describe('generated types', () => {
       },
     ).toString()
     expect(fresh).toBe(readFileSync(generatedTypesPath, 'utf8'))
+  })
+})
+
+describe('the .avsc files', () => {
+  it('document every named type and every field, in the dev.imflow namespace', () => {
+    const undocumented: string[] = []
+    const walk = (s: unknown, where: string): void => {
+      if (Array.isArray(s)) return s.forEach((b, i) => walk(b, `${where}|${i}`))
+      if (typeof s !== 'object' || s === null) return
+      const o = s as Record<string, unknown>
+      if (o.type === 'record' || o.type === 'enum') {
+        const name = String(o.name)
+        if (!o.doc) undocumented.push(`type ${name}`)
+        if (o.namespace !== undefined && o.namespace !== 'dev.imflow')
+          undocumented.push(`namespace of ${name}`)
+        for (const f of (o.fields as Record<string, unknown>[] | undefined) ?? []) {
+          if (!f.doc) undocumented.push(`${name}.${String(f.name)}`)
+          walk(f.type, `${name}.${String(f.name)}`)
+        }
+      }
+      if (o.type === 'array') walk(o.items, where)
+      if (o.type === 'map') walk(o.values, where)
+    }
+    for (const [name, schema] of avroSchemas) walk(schema, name)
+    expect(undocumented).toEqual([])
   })
 })

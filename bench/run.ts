@@ -1,0 +1,17 @@
+// Runs the benchmarks named on the command line (all when none): npm run bench -- [name...]
+
+import { codecBench } from './codec.js'
+
+const benches: Record<string, () => Promise<string>> = { codec: codecBench }
+
+const wanted = process.argv.slice(2)
+const unknown = wanted.filter((name) => !benches[name])
+if (unknown.length > 0) {
+  process.stderr.write(
+    `unknown benchmark ${unknown.join(', ')}; known: ${Object.keys(benches).join(', ')}\n`,
+  )
+  process.exit(2)
+}
+for (const name of wanted.length > 0 ? wanted : Object.keys(benches)) {
+  process.stdout.write(`${await (benches[name] as () => Promise<string>)()}\n\n`)
+}
