@@ -77,7 +77,10 @@ describe('the .avsc files', () => {
   it('document every named type and every field, in the dev.imflow namespace', () => {
     const undocumented: string[] = []
     const walk = (s: unknown, where: string): void => {
-      if (Array.isArray(s)) return s.forEach((b, i) => walk(b, `${where}|${i}`))
+      if (Array.isArray(s)) {
+        for (const [i, branch] of s.entries()) walk(branch, `${where}|${i}`)
+        return
+      }
       if (typeof s !== 'object' || s === null) return
       const o = s as Record<string, unknown>
       if (o.type === 'record' || o.type === 'enum') {
