@@ -1,0 +1,85 @@
+// The changelog layer: writes made while a transaction is open stay in memory (and are read
+// back from there); at commit they become changelog records in the same Kafka transaction
+// as the outputs and offsets, and only after the commit succeeded do they reach RocksDB.
+// An aborted transaction leaves the store as it was.
+
+import { type KeyRange, prefixEnd, type RocksDbStore, type WriteOp } from './rocksdb-store.js'
+
+export class ChangeloggedStore {
+  /** Latest pending write per key (keys as binary strings, which order like the bytes). */
+  private readonly pending = new Map<string, WriteOp>()
+
+  constructor(
+    readonly name: string,
+    private readonly raw: RocksDbStore,
+  ) {}
+
+  async get(key: Buffer): Promise<Buffer | undefined> {
+    const op = this.pending.get(key.toString('latin1'))
+    if (op) return op.value ?? undefined
+    return this.raw.get(key)
+  }
+
+  put(key: Buffer, value: Buffer): void {
+    this.pending.set(key.toString('latin1'), { key, value })
+  }
+
+  delete(key: Buffer): void {
+    this.pending.set(key.toString('latin1'), { key, value: null })
+  }
+
+  /** Entries in key order, pending writes over stored ones. */
+  async *range(range: KeyRange = {}): AsyncGenerator<[Buffer, Buffer]> {
+    const inRange = (k: Buffer) =>
+      (!range.gte || Buffer.compare(k, range.gte) >= 0) &&
+      (!range.lt || Buffer.compare(k, range.lt) < 0)
+    const overlay = [...this.pending.values()]
+      .filter((op) => inRange(op.key))
+      .sort((a, b) => Buffer.compare(a.key, b.key))
+    let i = 0
+    for await (const [key, value] of this.raw.range(range)) {
+      for (; i < overlay.length && Buffer.compare((overlay[i] as WriteOp).key, key) < 0; i++) {
+        const op = overlay[i] as WriteOp
+        if (op.value) yield [op.key, op.value]
+      }
+      const same = overlay[i]
+      if (same && same.key.equals(key)) {
+        i++
+        if (same.value) yield [same.key, same.value]
+      } else {
+        yield [key, value]
+      }
+    }
+    for (; i < overlay.length; i++) {
+      const op = overlay[i] as WriteOp
+      if (op.value) yield [op.key, op.value]
+    }
+  }
+
+  prefix(prefix: Buffer): AsyncGenerator<[Buffer, Buffer]> {
+    const lt = prefixEnd(prefix)
+    return this.range(lt ? { gte: prefix, lt } : { gte: prefix })
+  }
+
+  /** The writes of the open transaction: what goes to the changelog. */
+  pendingWrites(): WriteOp[] {
+    return [...this.pending.values()]
+  }
+
+  /** After the Kafka transaction committed: make the writes durable locally. */
+  async commit(): Promise<void> {
+    const ops = this.pendingWrites()
+    this.pending.clear()
+    await this.raw.write(ops)
+  }
+
+  /** After an abort: forget the writes. */
+  rollback(): void {
+    this.pending.clear()
+  }
+
+  /** Restoring: records from the changelog go straight to RocksDB. */
+  restore(ops: readonly WriteOp[]): Promise<void> {
+    return this.raw.write(ops)
+  }
+}

@@ -1,0 +1,126 @@
+// Helpers for runtime tests: run the counting topology as a child process, produce input,
+// read outputs read_committed, and wait for a group to consume everything.
+
+import { type ChildProcess, spawn } from 'node:child_process'
+import type { Kafka } from 'kafkajs'
+import { inject } from 'vitest'
+import { eventually } from './helpers.js'
+
+export interface CountApp {
+  child: ChildProcess
+  output: () => string
+  exited: Promise<number | null>
+}
+
+export function spawnCountApp(env: Record<string, string>): CountApp {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/count-app.ts'], {
+    env: { ...process.env, IMFLOW_TEST_BROKERS: inject('kafkaBrokers').join(','), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout?.on('data', (d) => {
+    output += d
+  })
+  child.stderr?.on('data', (d) => {
+    output += d
+  })
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  )
+  return { child, output: () => output, exited }
+}
+
+export async function produceKeyed(
+  kafka: Kafka,
+  topic: string,
+  total: number,
+  keys: number,
+): Promise<Map<string, number>> {
+  const expected = new Map<string, number>()
+  const producer = kafka.producer()
+  await producer.connect()
+  const chunk = 5_000
+  for (let start = 0; start < total; start += chunk) {
+    const messages = Array.from({ length: Math.min(chunk, total - start) }, (_, i) => {
+      const key = `k${(start + i) % keys}`
+      expected.set(key, (expected.get(key) ?? 0) + 1)
+      return { key, value: String(start + i) }
+    })
+    await producer.send({ topic, messages })
+  }
+  await producer.disconnect()
+  return expected
+}
+
+/** Resolves when the group's committed offsets reach the end of every partition of the topic. */
+export async function waitForConsumed(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+  timeoutMs: number,
+): Promise<void> {
+  const admin = kafka.admin()
+  await admin.connect()
+  try {
+    const ends = await admin.fetchTopicOffsets(topic)
+    await eventually(
+      async () => {
+        const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] })
+        const done = ends.every((e) => {
+          const c = committed?.partitions.find((p) => p.partition === e.partition)
+          return c !== undefined && Number(c.offset) >= Number(e.high)
+        })
+        return done ? true : undefined
+      },
+      { timeoutMs, intervalMs: 500, what: `group ${groupId} to consume all of ${topic}` },
+    )
+  } finally {
+    await admin.disconnect()
+  }
+}
+
+/** Every committed output value, per key, in order. */
+export async function readCounts(
+  kafka: Kafka,
+  topic: string,
+  groupId: string,
+  expectedRecords: number,
+): Promise<Map<string, number[]>> {
+  const seen = new Map<string, number[]>()
+  let total = 0
+  const consumer = kafka.consumer({ groupId, readUncommitted: false })
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning: true })
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const key = message.key?.toString() ?? ''
+      const list = seen.get(key) ?? []
+      list.push(Number(message.value?.toString()))
+      seen.set(key, list)
+      total++
+    },
+  })
+  try {
+    await eventually(() => (total >= expectedRecords ? true : undefined), {
+      timeoutMs: 60_000,
+      what: `${expectedRecords} output records (have ${total})`,
+    })
+    // Give a duplicate, if there were one, the chance to show up.
+    await new Promise((r) => setTimeout(r, 1_000))
+  } finally {
+    await consumer.disconnect()
+  }
+  return seen
+}
+
+/** Records of the topic the group has committed, over all partitions. */
+export async function committedSum(kafka: Kafka, groupId: string, topic: string): Promise<number> {
+  const admin = kafka.admin()
+  await admin.connect()
+  try {
+    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] })
+    return (committed?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0)
+  } finally {
+    await admin.disconnect()
+  }
+}

@@ -1,0 +1,21 @@
+// Changelog topics and their records. Keys carry a one-byte tag: DATA for a store write,
+// MARKER for the restore marker a task writes when it opens — reading up to one's own
+// marker is how a restore knows it has seen every committed write (kafkajs exposes no
+// consumer position, and control records at the end of a log never reach the consumer).
+
+import { randomBytes } from 'node:crypto'
+
+export const DATA = 0x00
+export const MARKER = 0x01
+
+export function changelogTopic(appId: string, topology: string, store: string): string {
+  return `${appId}-${topology}-${store}-changelog`
+}
+
+export function dataKey(storeKey: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([DATA]), storeKey])
+}
+
+export function newMarker(): Buffer {
+  return Buffer.concat([Buffer.from([MARKER]), randomBytes(16)])
+}

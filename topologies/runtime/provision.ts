@@ -1,0 +1,48 @@
+// A topology's internal topics: one compacted changelog per store, with as many partitions
+// as its sources (task i's store is partition i of its changelog).
+
+import type { Kafka } from 'kafkajs'
+import { ImflowError } from '../../ops/errors.js'
+import { createTopicsAndWait } from '../../ops/kafka-admin.js'
+import { changelogTopic } from './changelog.js'
+import type { TopologyDefinition } from './topology.js'
+
+export async function provisionChangelogs(
+  kafka: Kafka,
+  appId: string,
+  topology: TopologyDefinition,
+): Promise<void> {
+  const stores = topology.stores ?? []
+  if (stores.length === 0) return
+  const admin = kafka.admin()
+  await admin.connect()
+  try {
+    const { topics } = await admin.fetchTopicMetadata({
+      topics: topology.sources.map((s) => s.topic),
+    })
+    const counts = new Set(topics.map((t) => t.partitions.length))
+    if (counts.size !== 1) {
+      throw new ImflowError(
+        'IMF_ERR_TOPIC_MISMATCH',
+        `topology ${topology.name}: its sources must be co-partitioned, but have ${topics.map((t) => `${t.name}=${t.partitions.length}`).join(', ')} partitions`,
+      )
+    }
+    const partitions = [...counts][0] as number
+    const existing = new Set(await admin.listTopics())
+    const missing = stores
+      .map((s) => changelogTopic(appId, topology.name, s))
+      .filter((t) => !existing.has(t))
+    if (missing.length > 0) {
+      await createTopicsAndWait(
+        admin,
+        missing.map((topic) => ({
+          topic,
+          numPartitions: partitions,
+          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+        })),
+      )
+    }
+  } finally {
+    await admin.disconnect()
+  }
+}

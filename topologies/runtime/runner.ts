@@ -1,0 +1,139 @@
+// Runs a topology: one consumer group, one task per assigned input partition, opened (and
+// restored) when its first batch arrives and closed when the partition is revoked or the
+// runner stops. kafkajs has no revocation callback: the assignment comes with GROUP_JOIN,
+// and kafkajs finishes the in-flight batch before it rejoins.
+
+import { hostname } from 'node:os'
+import type { Consumer, Kafka } from 'kafkajs'
+import type { Logger } from '../../ops/log.js'
+import { changelogTopic } from './changelog.js'
+import type { deadLetterFor } from './dead-letters.js'
+import { provisionChangelogs } from './provision.js'
+import { Restorer } from './restorer.js'
+import { Task, TaskFencedError } from './task.js'
+import type { TopologyDefinition } from './topology.js'
+
+export interface RunnerOptions {
+  kafka: Kafka
+  appId: string
+  stateDir: string
+  log: Logger
+  deadLetters?: { topic: string; encode: (letter: ReturnType<typeof deadLetterFor>) => Buffer }
+  /** Group session timeout; a crashed instance's partitions move after this long. */
+  sessionTimeoutMs?: number
+}
+
+export interface RunningTopology {
+  readonly name: string
+  /** Finishes the in-flight batch, commits, closes the tasks (with checkpoints) and leaves the group. */
+  stop(): Promise<void>
+  /** Resolves with an error if the topology stopped by itself. */
+  readonly failed: Promise<Error>
+}
+
+export function changelogTopics(appId: string, topology: TopologyDefinition): string[] {
+  return (topology.stores ?? []).map((store) => changelogTopic(appId, topology.name, store))
+}
+
+export async function startTopology(
+  topology: TopologyDefinition,
+  options: RunnerOptions,
+): Promise<RunningTopology> {
+  const { kafka, appId, log } = options
+  const groupId = `${appId}-${topology.name}`
+  await provisionChangelogs(kafka, appId, topology)
+  const restorer = new Restorer(
+    kafka,
+    changelogTopics(appId, topology),
+    `${groupId}-restore-${hostname()}-${process.pid}-${Date.now().toString(36)}`,
+  )
+  await restorer.start()
+
+  const sessionTimeout = options.sessionTimeoutMs ?? 30_000
+  const consumer: Consumer = kafka.consumer({
+    groupId,
+    sessionTimeout,
+    rebalanceTimeout: sessionTimeout,
+    heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
+    readUncommitted: false,
+    allowAutoTopicCreation: false,
+    maxWaitTimeInMs: 250,
+  })
+  const tasks = new Map<number, Promise<Task>>()
+  // A revoked task may still be closing when its partition comes back: wait for it (RocksDB lock).
+  const closing = new Map<number, Promise<void>>()
+  let assigned = new Set<number>()
+  let reportFailure: (err: Error) => void = () => {}
+  const failed = new Promise<Error>((resolve) => {
+    reportFailure = resolve
+  })
+
+  const closeTask = (partition: number, clean: boolean): Promise<void> => {
+    const opening = tasks.get(partition)
+    tasks.delete(partition)
+    const done = (async () => {
+      const task = await opening?.catch(() => undefined)
+      await task?.close(clean)
+    })()
+    closing.set(partition, done)
+    void done.finally(() => {
+      if (closing.get(partition) === done) closing.delete(partition)
+    })
+    return done
+  }
+
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    const now = new Set(Object.values(payload.memberAssignment).flat())
+    for (const partition of tasks.keys()) {
+      if (!now.has(partition)) void closeTask(partition, true)
+    }
+    assigned = now
+    log.info('assignment', { topology: topology.name, partitions: [...now].sort((a, b) => a - b) })
+  })
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (!payload.restart) reportFailure(payload.error)
+  })
+
+  await consumer.connect()
+  await consumer.subscribe({ topics: topology.sources.map((s) => s.topic), fromBeginning: true })
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: 1,
+    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      const { partition } = batch
+      if (!assigned.has(partition)) return
+      let opening = tasks.get(partition)
+      if (!opening) {
+        await closing.get(partition)
+        opening = Task.open({ ...options, groupId, topology, partition, restorer, heartbeat })
+        tasks.set(partition, opening)
+        opening.catch(() => tasks.delete(partition))
+      }
+      const task = await opening
+      try {
+        await task.processBatch(batch.topic, batch.messages, {
+          heartbeat,
+          shouldContinue: () => isRunning() && !isStale(),
+          committed: resolveOffset,
+        })
+      } catch (err) {
+        // Fenced: another instance owns the task now. Anything else: close the task without a
+        // checkpoint, so it restores from its changelog when it opens again.
+        await closeTask(partition, false)
+        if (err instanceof TaskFencedError) log.warn(err.message)
+        throw err
+      }
+    },
+  })
+
+  return {
+    name: topology.name,
+    failed,
+    async stop() {
+      await consumer.disconnect()
+      await Promise.all([...tasks.keys()].map((p) => closeTask(p, true)))
+      await restorer.stop()
+    },
+  }
+}

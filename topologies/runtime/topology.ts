@@ -1,0 +1,65 @@
+// What a topology declares: its source topics, sinks, state stores and processor. The
+// runtime runs one task per input partition (co-partitioned sources share it); a processor
+// sees only this interface, never Kafka or RocksDB.
+
+import type { ChangeloggedStore } from '../../state/index.js'
+
+export interface InputRecord<V = unknown> {
+  readonly topic: string
+  readonly partition: number
+  readonly offset: string
+  /** Event time: the record's timestamp (ms). */
+  readonly timestamp: number
+  readonly key: Buffer | null
+  readonly value: V
+  readonly headers: Record<string, Buffer | string | (Buffer | string)[] | undefined>
+}
+
+export interface OutputRecord {
+  key: Buffer | string | null
+  value: Buffer | null
+  /** Defaults to the task's partition for co-partitioned sinks; set it to repartition. */
+  partition?: number
+  headers?: Record<string, Buffer | string>
+}
+
+export interface ProcessorContext {
+  readonly taskId: string
+  readonly partition: number
+  /** A store declared by the topology, for this task. */
+  store(name: string): ChangeloggedStore
+  /** Emits a record to a declared sink, in the same transaction as the input's offset. */
+  send(sink: string, record: OutputRecord): void
+}
+
+export interface Processor {
+  process(record: InputRecord): void | Promise<void>
+  close?(): void | Promise<void>
+}
+
+export interface SourceDefinition {
+  topic: string
+  /** Bytes -> value. Throwing a non-retriable error dead-letters the record. */
+  decode?: (bytes: Buffer) => unknown | Promise<unknown>
+}
+
+export interface TopologyDefinition {
+  name: string
+  sources: readonly SourceDefinition[]
+  sinks?: Readonly<Record<string, { topic: string; partitionBy?: 'task' | 'key' }>>
+  stores?: readonly string[]
+  processor: (context: ProcessorContext) => Processor
+  /** On a processing error: dead-letter the record and go on, or stop the topology. */
+  onProcessingError?: 'continue' | 'fail'
+}
+
+export function defineTopology(definition: TopologyDefinition): TopologyDefinition {
+  const names = new Set<string>()
+  for (const s of definition.stores ?? []) {
+    if (names.has(s)) throw new Error(`topology ${definition.name}: store ${s} is declared twice`)
+    names.add(s)
+  }
+  if (definition.sources.length === 0)
+    throw new Error(`topology ${definition.name} has no source topic`)
+  return Object.freeze({ ...definition })
+}
