@@ -43,7 +43,7 @@ export class ChangeloggedStore {
         if (op.value) yield [op.key, op.value]
       }
       const same = overlay[i]
-      if (same && same.key.equals(key)) {
+      if (same?.key.equals(key)) {
         i++
         if (same.value) yield [same.key, same.value]
       } else {

@@ -1,0 +1,139 @@
+// The store layers on a real RocksDB in a temporary folder.
+
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import {
+  ChangeloggedStore,
+  deleteCheckpoint,
+  int64Serde,
+  prefixEnd,
+  readCheckpoint,
+  RocksDbStore,
+  stringSerde,
+  typedStore,
+  writeCheckpoint,
+} from '../../state/index.js'
+
+let dir: string
+let raw: RocksDbStore
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'imflow-state-'))
+  raw = await RocksDbStore.open(join(dir, 'db'))
+})
+afterEach(async () => {
+  await raw.close().catch(() => {})
+  await rm(dir, { recursive: true, force: true })
+})
+
+async function entries(it: AsyncIterable<[Buffer, Buffer]>): Promise<string[]> {
+  const out: string[] = []
+  for await (const [k, v] of it) out.push(`${k}=${v}`)
+  return out
+}
+
+const b = (s: string) => Buffer.from(s)
+
+describe('RocksDbStore', () => {
+  it('writes in batches, reads back, deletes, and scans in key order', async () => {
+    await raw.write([
+      { key: b('b'), value: b('2') },
+      { key: b('a'), value: b('1') },
+      { key: b('c'), value: b('3') },
+    ])
+    await raw.write([{ key: b('b'), value: null }])
+    expect((await raw.get(b('a')))?.toString()).toBe('1')
+    expect(await raw.get(b('b'))).toBeUndefined()
+    expect(await entries(raw.range())).toEqual(['a=1', 'c=3'])
+    expect(await entries(raw.range({ gte: b('b'), lt: b('d') }))).toEqual(['c=3'])
+  })
+
+  it('keeps data across close and reopen', async () => {
+    await raw.write([{ key: b('k'), value: b('v') }])
+    await raw.close()
+    raw = await RocksDbStore.open(join(dir, 'db'))
+    expect((await raw.get(b('k')))?.toString()).toBe('v')
+  })
+})
+
+describe('prefixEnd', () => {
+  it('is the first key after every key with the prefix', () => {
+    expect(prefixEnd(b('ab'))?.toString()).toBe('ac')
+    expect(prefixEnd(Buffer.from([0x61, 0xff]))).toEqual(Buffer.from([0x62]))
+    expect(prefixEnd(Buffer.from([0xff, 0xff]))).toBeUndefined()
+  })
+})
+
+describe('ChangeloggedStore', () => {
+  it('reads its pending writes before commit, and RocksDB sees them only after', async () => {
+    const store = new ChangeloggedStore('s', raw)
+    store.put(b('x'), b('1'))
+    expect((await store.get(b('x')))?.toString()).toBe('1')
+    expect(await raw.get(b('x'))).toBeUndefined()
+    expect(store.pendingWrites()).toEqual([{ key: b('x'), value: b('1') }])
+    await store.commit()
+    expect((await raw.get(b('x')))?.toString()).toBe('1')
+    expect(store.pendingWrites()).toEqual([])
+  })
+
+  it('forgets pending writes on rollback', async () => {
+    const store = new ChangeloggedStore('s', raw)
+    await raw.write([{ key: b('x'), value: b('old') }])
+    store.put(b('x'), b('new'))
+    store.delete(b('y'))
+    store.rollback()
+    expect((await store.get(b('x')))?.toString()).toBe('old')
+    expect(store.pendingWrites()).toEqual([])
+  })
+
+  it('keeps only the latest write per key for the changelog', () => {
+    const store = new ChangeloggedStore('s', raw)
+    store.put(b('k'), b('1'))
+    store.put(b('k'), b('2'))
+    store.delete(b('k'))
+    expect(store.pendingWrites()).toEqual([{ key: b('k'), value: null }])
+  })
+
+  it('merges pending writes and deletes into range and prefix scans', async () => {
+    await raw.write([
+      { key: b('u1:a'), value: b('1') },
+      { key: b('u1:c'), value: b('3') },
+      { key: b('u2:a'), value: b('9') },
+    ])
+    const store = new ChangeloggedStore('s', raw)
+    store.put(b('u1:b'), b('2'))
+    store.put(b('u1:c'), b('33'))
+    store.delete(b('u1:a'))
+    store.put(b('u1:d'), b('4'))
+    expect(await entries(store.prefix(b('u1:')))).toEqual(['u1:b=2', 'u1:c=33', 'u1:d=4'])
+    expect(await entries(store.range({ gte: b('u1:c') }))).toEqual(['u1:c=33', 'u1:d=4', 'u2:a=9'])
+  })
+})
+
+describe('typedStore', () => {
+  it('serializes keys and values', async () => {
+    const store = typedStore(new ChangeloggedStore('s', raw), stringSerde, int64Serde)
+    store.put('alice', 3)
+    store.put('bob', 5)
+    expect(await store.get('alice')).toBe(3)
+    const all: [string, number][] = []
+    for await (const e of store.range()) all.push(e)
+    expect(all).toEqual([
+      ['alice', 3],
+      ['bob', 5],
+    ])
+  })
+})
+
+describe('checkpoints', () => {
+  it('are written atomically, read back, and deleted', async () => {
+    const path = join(dir, 'checkpoint.json')
+    expect(await readCheckpoint(path)).toBeUndefined()
+    await writeCheckpoint(path, { 'app-count-counts-changelog': 42 })
+    expect(await readCheckpoint(path)).toEqual({ 'app-count-counts-changelog': 42 })
+    await deleteCheckpoint(path)
+    expect(await readCheckpoint(path)).toBeUndefined()
+  })
+})
