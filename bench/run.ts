@@ -1,8 +1,9 @@
 // Runs the benchmarks named on the command line (all when none): npm run bench -- [name...]
 
 import { codecBench } from './codec.js'
+import { runtimeBench } from './runtime.js'
 
-const benches: Record<string, () => Promise<string>> = { codec: codecBench }
+const benches: Record<string, () => Promise<string>> = { codec: codecBench, runtime: runtimeBench }
 
 const wanted = process.argv.slice(2)
 const unknown = wanted.filter((name) => !benches[name])

@@ -3,11 +3,14 @@
 // as the outputs and offsets, and only after the commit succeeded do they reach RocksDB.
 // An aborted transaction leaves the store as it was.
 
+import { ReadCache } from './read-cache.js'
 import { type KeyRange, prefixEnd, type RocksDbStore, type WriteOp } from './rocksdb-store.js'
 
 export class ChangeloggedStore {
   /** Latest pending write per key (keys as binary strings, which order like the bytes). */
   private readonly pending = new Map<string, WriteOp>()
+  /** Committed values only: what RocksDB holds. */
+  private readonly cache = new ReadCache()
 
   constructor(
     readonly name: string,
@@ -15,9 +18,14 @@ export class ChangeloggedStore {
   ) {}
 
   async get(key: Buffer): Promise<Buffer | undefined> {
-    const op = this.pending.get(key.toString('latin1'))
+    const id = key.toString('latin1')
+    const op = this.pending.get(id)
     if (op) return op.value ?? undefined
-    return this.raw.get(key)
+    const cached = this.cache.get(id)
+    if (cached !== undefined) return cached ?? undefined
+    const value = await this.raw.get(key)
+    this.cache.set(id, value ?? null)
+    return value
   }
 
   put(key: Buffer, value: Buffer): void {
@@ -69,6 +77,7 @@ export class ChangeloggedStore {
   /** After the Kafka transaction committed: make the writes durable locally. */
   async commit(): Promise<void> {
     const ops = this.pendingWrites()
+    for (const [id, op] of this.pending) this.cache.set(id, op.value)
     this.pending.clear()
     await this.raw.write(ops)
   }
@@ -80,6 +89,7 @@ export class ChangeloggedStore {
 
   /** Restoring: records from the changelog go straight to RocksDB. */
   restore(ops: readonly WriteOp[]): Promise<void> {
+    this.cache.clear()
     return this.raw.write(ops)
   }
 }

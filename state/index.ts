@@ -1,5 +1,6 @@
 export { ChangeloggedStore } from './changelogged-store.js'
 export { type Checkpoint, deleteCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js'
 export { type KeyValueStore, typedStore } from './key-value-store.js'
+export { ReadCache } from './read-cache.js'
 export { type KeyRange, prefixEnd, RocksDbStore, type WriteOp } from './rocksdb-store.js'
 export { bufferSerde, int64Serde, jsonSerde, type Serde, stringSerde } from './serde.js'

@@ -7,7 +7,13 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTopicsAndWait } from '../../ops/kafka-admin.js'
 import { eventually, testKafka, unique, withAdmin } from './helpers.js'
-import { committedSum, produceKeyed, readCounts, spawnCountApp, waitForConsumed } from './runtime-support.js'
+import {
+  committedSum,
+  produceKeyed,
+  readCounts,
+  spawnCountApp,
+  waitForConsumed,
+} from './runtime-support.js'
 
 const TOTAL = 40_000
 const KEYS = 200
@@ -34,21 +40,31 @@ describe('runtime: failover between two instances', () => {
     await Promise.all([stateA, stateB].map((d) => rm(d, { recursive: true, force: true })))
   })
 
-  it('moves the stopped instance’s tasks and their state to the other', { timeout: 300_000 }, async () => {
+  it('moves the stopped instance’s tasks and their state to the other', {
+    timeout: 300_000,
+  }, async () => {
     const env = { IMFLOW_TEST_APP: app, IMFLOW_TEST_INPUT: input, IMFLOW_TEST_OUTPUT: output }
     const a = spawnCountApp({ ...env, IMFLOW_TEST_STATE: stateA })
     const b = spawnCountApp({ ...env, IMFLOW_TEST_STATE: stateB })
     try {
       // Both must own partitions before any input arrives.
       await eventually(
-        () => (/assignment .*partitions=\[\d/.test(a.output()) && /assignment .*partitions=\[\d/.test(b.output()) ? true : undefined),
+        () =>
+          /assignment .*partitions=\[\d/.test(a.output()) &&
+          /assignment .*partitions=\[\d/.test(b.output())
+            ? true
+            : undefined,
         { timeoutMs: 60_000, what: 'both instances to hold partitions' },
       )
       const expected = await produceKeyed(kafka, input, TOTAL, KEYS)
-      await eventually(async () => ((await committedSum(kafka, `${app}-count`, input)) > TOTAL / 4 ? true : undefined), {
-        timeoutMs: 120_000,
-        what: 'a quarter of the input processed',
-      })
+      await eventually(
+        async () =>
+          (await committedSum(kafka, `${app}-count`, input)) > TOTAL / 4 ? true : undefined,
+        {
+          timeoutMs: 120_000,
+          what: 'a quarter of the input processed',
+        },
+      )
       a.child.kill('SIGTERM')
       expect(await a.exited).toBe(0)
       await waitForConsumed(kafka, `${app}-count`, input, 240_000)

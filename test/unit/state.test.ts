@@ -9,8 +9,8 @@ import {
   deleteCheckpoint,
   int64Serde,
   prefixEnd,
-  readCheckpoint,
   RocksDbStore,
+  readCheckpoint,
   stringSerde,
   typedStore,
   writeCheckpoint,
@@ -135,5 +135,31 @@ describe('checkpoints', () => {
     expect(await readCheckpoint(path)).toEqual({ 'app-count-counts-changelog': 42 })
     await deleteCheckpoint(path)
     expect(await readCheckpoint(path)).toBeUndefined()
+  })
+})
+
+describe('ReadCache', () => {
+  it('evicts the least recently used entry past its capacity', async () => {
+    const { ReadCache } = await import('../../state/index.js')
+    const cache = new ReadCache(2)
+    cache.set('a', b('1'))
+    cache.set('b', null)
+    expect(cache.get('a')?.toString()).toBe('1') // a is now the most recent
+    cache.set('c', b('3'))
+    expect(cache.get('b')).toBeUndefined()
+    expect(cache.get('a')?.toString()).toBe('1')
+    expect(cache.get('c')?.toString()).toBe('3')
+  })
+
+  it('lets the changelogged store answer a hot key without RocksDB after the first read', async () => {
+    const store = new ChangeloggedStore('s', raw)
+    await raw.write([{ key: b('hot'), value: b('1') }])
+    expect((await store.get(b('hot')))?.toString()).toBe('1')
+    await raw.write([{ key: b('hot'), value: b('changed behind its back') }])
+    // The cache answers: a task is its store's only writer, so RocksDB is not asked again.
+    expect((await store.get(b('hot')))?.toString()).toBe('1')
+    store.put(b('hot'), b('2'))
+    await store.commit()
+    expect((await store.get(b('hot')))?.toString()).toBe('2')
   })
 })
