@@ -17,6 +17,12 @@ export interface SourceRecord {
   headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>
 }
 
+/** Where a topology's dead letters go, in the same transaction as its other outputs. */
+export interface DeadLetterEncoder {
+  topic: string
+  encode(letter: DeadLetter): Buffer
+}
+
 export interface DeadLetterSink {
   send(letter: DeadLetter): Promise<void>
 }

@@ -7,7 +7,7 @@ import { hostname } from 'node:os'
 import type { Consumer, Kafka } from 'kafkajs'
 import type { Logger } from '../../ops/log.js'
 import { changelogTopic } from './changelog.js'
-import type { deadLetterFor } from './dead-letters.js'
+import type { DeadLetterEncoder } from './dead-letters.js'
 import { provisionChangelogs } from './provision.js'
 import { Restorer } from './restorer.js'
 import { Task, TaskFencedError } from './task.js'
@@ -18,7 +18,7 @@ export interface RunnerOptions {
   appId: string
   stateDir: string
   log: Logger
-  deadLetters?: { topic: string; encode: (letter: ReturnType<typeof deadLetterFor>) => Buffer }
+  deadLetters?: DeadLetterEncoder
   /** Group session timeout; a crashed instance's partitions move after this long. */
   sessionTimeoutMs?: number
 }

@@ -1,6 +1,7 @@
-// A task: one input partition of one topology, with its stores, its transactional producer
-// and its processor. Each consumed batch is one transaction: outputs, changelog writes and
-// the input offset commit together or not at all; stores reach RocksDB only after commit.
+// A task on Kafka: one input partition of one topology, with its stores, its transactional
+// producer and its processor (TaskCore). Records are processed in transactions: outputs,
+// changelog writes and the input offset commit together or not at all; the stores reach
+// RocksDB only after the commit.
 
 import { join } from 'node:path'
 import type { Kafka } from 'kafkajs'
@@ -13,17 +14,14 @@ import {
   readCheckpoint,
   writeCheckpoint,
 } from '../../state/index.js'
-import { changelogTopic, dataKey, newMarker } from './changelog.js'
-import { deadLetterFor } from './dead-letters.js'
-import {
-  createTaskProducer,
-  isFenced,
-  type OutRecord,
-  type TaskProducer,
-  topicPartition,
-} from './kafka-io.js'
+import { changelogTopic, newMarker } from './changelog.js'
+import type { DeadLetterEncoder } from './dead-letters.js'
+import { createTaskProducer, isFenced, type TaskProducer, topicPartition } from './kafka-io.js'
 import type { Restorer } from './restorer.js'
-import type { InputRecord, OutputRecord, Processor, TopologyDefinition } from './topology.js'
+import { type ConsumedMessage, TaskCore } from './task-core.js'
+import type { TopologyDefinition } from './topology.js'
+
+export type { ConsumedMessage } from './task-core.js'
 
 export interface TaskOptions {
   kafka: Kafka
@@ -33,7 +31,7 @@ export interface TaskOptions {
   partition: number
   stateDir: string
   restorer: Restorer
-  deadLetters?: { topic: string; encode: (letter: ReturnType<typeof deadLetterFor>) => Buffer }
+  deadLetters?: DeadLetterEncoder | undefined
   log: Logger
   /** Kept alive while restoring: a long restore must not cost the group membership. */
   heartbeat: () => Promise<void>
@@ -43,14 +41,8 @@ export interface BatchControl {
   heartbeat(): Promise<void>
   /** False when the batch should stop early (shutdown or rebalance). */
   shouldContinue(): boolean
-}
-
-export interface ConsumedMessage {
-  offset: string
-  timestamp: string
-  key: Buffer | null
-  value: Buffer | null
-  headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>
+  /** The offset of the last record of a committed transaction. */
+  committed(offset: string): void
 }
 
 export class TaskFencedError extends Error {}
@@ -63,22 +55,25 @@ const MAX_ATTEMPTS = 5
 const RECORDS_PER_TRANSACTION = 1_000
 
 export class Task {
-  private outputs: OutRecord[] = []
+  readonly id: string
+  private core!: TaskCore
   private readonly changelogEnds = new Map<string, number>()
-  private processor!: Processor
+  /** Batches and wall-clock punctuations take turns: one transaction at a time. */
+  private turn: Promise<unknown> = Promise.resolve()
+  private wallClock: NodeJS.Timeout | undefined
 
   private constructor(
-    readonly id: string,
     private readonly options: TaskOptions,
     private readonly stores: Map<string, ChangeloggedStore>,
     private readonly raws: RocksDbStore[],
     private readonly producer: TaskProducer,
     private readonly dir: string,
-  ) {}
+  ) {
+    this.id = `${options.topology.name}-${options.partition}`
+  }
 
   static async open(options: TaskOptions): Promise<Task> {
-    const { topology, partition, appId, log } = options
-    const id = `${topology.name}-${partition}`
+    const { topology, partition, appId } = options
     const dir = join(options.stateDir, appId, topology.name, String(partition))
     const checkpointPath = join(dir, 'checkpoint.json')
     const checkpoint = await readCheckpoint(checkpointPath)
@@ -93,25 +88,22 @@ export class Task {
       raws.push(raw)
       stores.set(name, new ChangeloggedStore(name, raw))
     }
-    const producer = await createTaskProducer(options.kafka, `${appId}-${id}`)
-    const task = new Task(id, options, stores, raws, producer, dir)
+    const producer = await createTaskProducer(
+      options.kafka,
+      `${appId}-${topology.name}-${partition}`,
+    )
+    const task = new Task(options, stores, raws, producer, dir)
     try {
       await task.restore(checkpoint ?? {})
+      task.core = new TaskCore({ ...options, stores })
     } catch (err) {
       await task.close(false)
       throw err
     }
-    task.processor = topology.processor({
-      taskId: id,
-      partition,
-      store: (name) => {
-        const store = stores.get(name)
-        if (!store) throw new Error(`topology ${topology.name} declares no store ${name}`)
-        return store
-      },
-      send: (sink, record) => task.emit(sink, record),
-    })
-    log.debug('task open', { task: id, fromCheckpoint: checkpoint !== undefined })
+    if (task.core.hasWallClockPunctuators()) {
+      task.wallClock = setInterval(() => void task.punctuateWallClock(), 100)
+    }
+    options.log.debug('task open', { task: task.id, fromCheckpoint: checkpoint !== undefined })
     return task
   }
 
@@ -150,54 +142,50 @@ export class Task {
     }
   }
 
-  private emit(sink: string, record: OutputRecord): void {
-    const target = this.options.topology.sinks?.[sink]
-    if (!target) throw new Error(`topology ${this.options.topology.name} declares no sink ${sink}`)
-    const partition =
-      record.partition ?? (target.partitionBy === 'task' ? this.options.partition : undefined)
-    this.outputs.push({
-      topic: target.topic,
-      key: typeof record.key === 'string' ? Buffer.from(record.key) : record.key,
-      value: record.value,
-      ...(partition === undefined ? {} : { partition }),
-      ...(record.headers ? { headers: record.headers } : {}),
-    })
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.turn.then(work, work)
+    this.turn = next.catch(() => {})
+    return next
   }
 
-  /**
-   * Processes the messages in transactions of up to RECORDS_PER_TRANSACTION records,
-   * reporting each committed offset. A slice that fails is retried whole.
-   */
-  async processBatch(
-    topic: string,
-    messages: readonly ConsumedMessage[],
-    control: BatchControl & { committed(offset: string): void },
-  ): Promise<void> {
-    for (
-      let start = 0;
-      start < messages.length && control.shouldContinue();
-      start += RECORDS_PER_TRANSACTION
-    ) {
-      const last = await this.processSlice(
-        topic,
-        messages.slice(start, start + RECORDS_PER_TRANSACTION),
-        control,
-      )
-      if (last === undefined) return
-      control.committed(last)
-    }
-  }
-
-  private async processSlice(
+  /** Processes the messages in transactions of up to RECORDS_PER_TRANSACTION records. */
+  processBatch(
     topic: string,
     messages: readonly ConsumedMessage[],
     control: BatchControl,
-  ): Promise<string | undefined> {
+  ): Promise<void> {
+    return this.exclusive(async () => {
+      for (
+        let start = 0;
+        start < messages.length && control.shouldContinue();
+        start += RECORDS_PER_TRANSACTION
+      ) {
+        const slice = messages.slice(start, start + RECORDS_PER_TRANSACTION)
+        const last = await this.withRetries(() => this.transaction(topic, slice, control))
+        if (last === undefined) return
+        control.committed(last)
+      }
+    })
+  }
+
+  private punctuateWallClock(): Promise<void> {
+    return this.exclusive(async () => {
+      await this.withRetries(() => this.transaction(undefined, [], undefined))
+    }).catch((err) =>
+      this.options.log.error('wall-clock punctuation failed', {
+        task: this.id,
+        error: String(err),
+      }),
+    )
+  }
+
+  private async withRetries<T>(work: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
+      const streamTime = this.core.currentStreamTime()
       try {
-        return await this.attempt(topic, messages, control)
+        return await work()
       } catch (err) {
-        this.rollback()
+        this.core.rollback(streamTime)
         if (isFenced(err))
           throw new TaskFencedError(`task ${this.id} was taken over by another instance`, {
             cause: err,
@@ -205,7 +193,7 @@ export class Task {
         // A broker hiccup or a concurrent-transaction answer passes; a bad configuration does not.
         const permanent = isImflowError(err) && !err.retriable
         if (attempt >= MAX_ATTEMPTS || permanent) throw err
-        this.options.log.warn('batch failed; retrying', {
+        this.options.log.warn('transaction failed; retrying', {
           task: this.id,
           attempt,
           error: String(err),
@@ -215,116 +203,58 @@ export class Task {
     }
   }
 
-  private async attempt(
-    topic: string,
+  /**
+   * One transaction: the messages (when a topic is given) or a wall-clock punctuation.
+   * Returns the offset of the last message committed.
+   */
+  private async transaction(
+    topic: string | undefined,
     messages: readonly ConsumedMessage[],
-    control: BatchControl,
+    control: BatchControl | undefined,
   ): Promise<string | undefined> {
-    const { topology, partition, groupId } = this.options
-    const source = topology.sources.find((s) => s.topic === topic)
+    const { partition, groupId } = this.options
     let last: string | undefined
-    let ends: Map<string, number>
-    const txn = await this.producer.begin()
-    try {
+    // Processing needs no open transaction: it only collects writes in memory.
+    if (topic === undefined) {
+      await this.core.punctuate('wall-clock', Date.now())
+    } else {
       for (const [i, m] of messages.entries()) {
-        if (!control.shouldContinue()) break
-        if (i % 200 === 199) await control.heartbeat()
-        let value: unknown = m.value
-        const record = {
-          topic,
-          partition,
-          offset: m.offset,
-          key: m.key,
-          value: m.value,
-          headers: m.headers ?? {},
-        }
-        try {
-          if (source?.decode && m.value !== null) value = await source.decode(m.value)
-        } catch (err) {
-          if (isImflowError(err) && err.retriable) throw err
-          this.deadLetter(record, err, 'decode')
-          last = m.offset
-          continue
-        }
-        const input: InputRecord = { ...record, timestamp: Number(m.timestamp), value }
-        try {
-          await this.processor.process(input)
-        } catch (err) {
-          if ((err as { retriable?: boolean }).retriable || topology.onProcessingError === 'fail')
-            throw err
-          this.deadLetter(record, err, topology.name)
-        }
+        if (control && !control.shouldContinue()) break
+        if (control && i % 200 === 199) await control.heartbeat()
+        await this.core.process(topic, m)
         last = m.offset
       }
-      if (last === undefined) {
-        await txn.abort()
-        this.rollback()
-        return undefined
-      }
-      const changelog: OutRecord[] = []
-      for (const [name, store] of this.stores) {
-        const topicName = changelogTopic(this.options.appId, topology.name, name)
-        for (const op of store.pendingWrites()) {
-          changelog.push({ topic: topicName, partition, key: dataKey(op.key), value: op.value })
-        }
-      }
-      ends = await txn.send([...this.outputs, ...changelog])
-      await txn.sendOffsets(groupId, topic, partition, Number(last) + 1)
+    }
+    const records = this.core.pendingRecords()
+    if (last === undefined && records.length === 0) return undefined
+    const txn = await this.producer.begin()
+    let ends: Map<string, number>
+    try {
+      ends = await txn.send(records)
+      if (topic !== undefined && last !== undefined)
+        await txn.sendOffsets(groupId, topic, partition, Number(last) + 1)
       await txn.commit()
     } catch (err) {
       await txn.abort().catch(() => {})
       throw err
     }
-    for (const store of this.stores.values()) await store.commit()
+    await this.core.commit()
     for (const [tp, end] of ends) if (this.changelogEnds.has(tp)) this.changelogEnds.set(tp, end)
-    this.outputs = []
     return last
-  }
-
-  private deadLetter(
-    record: Parameters<typeof deadLetterFor>[0],
-    err: unknown,
-    stage: string,
-  ): void {
-    const sink = this.options.deadLetters
-    const letter = deadLetterFor(record, err, {
-      stage,
-      application: `${this.options.appId}/${this.options.topology.name}`,
-    })
-    this.options.log.warn('dead-lettered a record', {
-      task: this.id,
-      topic: record.topic,
-      offset: record.offset,
-      error: letter.errorMessage,
-    })
-    if (!sink)
-      throw new Error(
-        `topology ${this.options.topology.name} has no dead-letter topic for: ${letter.errorMessage}`,
-      )
-    this.outputs.push({
-      topic: sink.topic,
-      key: Buffer.from(record.topic),
-      value: sink.encode(letter),
-    })
-  }
-
-  private rollback(): void {
-    this.outputs = []
-    for (const store of this.stores.values()) store.rollback()
   }
 
   /** clean: everything committed, so a checkpoint lets the next open skip the full restore. */
   async close(clean: boolean): Promise<void> {
-    await this.processor?.close?.()
+    clearInterval(this.wallClock)
+    await this.turn
+    await this.core?.close()
     await this.producer.disconnect().catch(() => {})
     for (const raw of this.raws) await raw.close().catch(() => {})
     if (clean && this.raws.length > 0) {
-      await writeCheckpoint(
-        join(this.dir, 'checkpoint.json'),
-        Object.fromEntries(
-          [...this.changelogEnds].map(([tp, end]) => [tp.slice(0, tp.lastIndexOf(':')), end]),
-        ),
+      const checkpoint = Object.fromEntries(
+        [...this.changelogEnds].map(([tp, end]) => [tp.slice(0, tp.lastIndexOf(':')), end]),
       )
+      await writeCheckpoint(join(this.dir, 'checkpoint.json'), checkpoint)
     }
     this.options.log.debug('task closed', { task: this.id, clean })
   }

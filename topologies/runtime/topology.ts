@@ -23,6 +23,8 @@ export interface OutputRecord {
   headers?: Record<string, Buffer | string>
 }
 
+export type PunctuationType = 'stream-time' | 'wall-clock'
+
 export interface ProcessorContext {
   readonly taskId: string
   readonly partition: number
@@ -30,6 +32,17 @@ export interface ProcessorContext {
   store(name: string): ChangeloggedStore
   /** Emits a record to a declared sink, in the same transaction as the input's offset. */
   send(sink: string, record: OutputRecord): void
+  /** The largest record timestamp this task has seen (-Infinity before the first). */
+  streamTime(): number
+  /**
+   * Calls `run` every intervalMs of stream time (as records arrive) or of wall-clock time
+   * (also when no record arrives). What it writes commits like a record's writes.
+   */
+  schedule(
+    intervalMs: number,
+    type: PunctuationType,
+    run: (timestamp: number) => void | Promise<void>,
+  ): void
 }
 
 export interface Processor {

@@ -1,0 +1,194 @@
+// The Kafka-free heart of a task: runs records through the processor, keeps stream time and
+// punctuators, and collects what one transaction must write (outputs, changelog records).
+// The Kafka task (task.ts) and the in-memory test driver (test-driver.ts) both drive it.
+
+import { isImflowError } from '../../ops/errors.js'
+import type { Logger } from '../../ops/log.js'
+import type { ChangeloggedStore } from '../../state/index.js'
+import { changelogTopic, dataKey } from './changelog.js'
+import { type DeadLetterEncoder, deadLetterFor, type SourceRecord } from './dead-letters.js'
+import type { OutRecord } from './kafka-io.js'
+import type {
+  InputRecord,
+  OutputRecord,
+  Processor,
+  ProcessorContext,
+  PunctuationType,
+  TopologyDefinition,
+} from './topology.js'
+
+export interface ConsumedMessage {
+  offset: string
+  timestamp: string
+  key: Buffer | null
+  value: Buffer | null
+  headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>
+}
+
+export interface TaskCoreOptions {
+  appId: string
+  topology: TopologyDefinition
+  partition: number
+  stores: ReadonlyMap<string, ChangeloggedStore>
+  deadLetters?: DeadLetterEncoder | undefined
+  log: Logger
+}
+
+interface Punctuator {
+  type: PunctuationType
+  intervalMs: number
+  next: number | undefined
+  run: (timestamp: number) => void | Promise<void>
+}
+
+export class TaskCore {
+  readonly id: string
+  private outputs: OutRecord[] = []
+  private streamTime = Number.NEGATIVE_INFINITY
+  private readonly punctuators: Punctuator[] = []
+  private readonly processor: Processor
+
+  constructor(private readonly options: TaskCoreOptions) {
+    const { topology, partition } = options
+    this.id = `${topology.name}-${partition}`
+    const context: ProcessorContext = {
+      taskId: this.id,
+      partition,
+      store: (name) => {
+        const store = options.stores.get(name)
+        if (!store) throw new Error(`topology ${topology.name} declares no store ${name}`)
+        return store
+      },
+      send: (sink, record) => this.emit(sink, record),
+      streamTime: () => this.streamTime,
+      schedule: (intervalMs, type, run) => {
+        this.punctuators.push({
+          type,
+          intervalMs,
+          run,
+          next: type === 'wall-clock' ? Date.now() + intervalMs : undefined,
+        })
+      },
+    }
+    this.processor = topology.processor(context)
+  }
+
+  private emit(sink: string, record: OutputRecord): void {
+    const { topology, partition } = this.options
+    const target = topology.sinks?.[sink]
+    if (!target) throw new Error(`topology ${topology.name} declares no sink ${sink}`)
+    const to = record.partition ?? (target.partitionBy === 'task' ? partition : undefined)
+    this.outputs.push({
+      topic: target.topic,
+      key: typeof record.key === 'string' ? Buffer.from(record.key) : record.key,
+      value: record.value,
+      ...(to === undefined ? {} : { partition: to }),
+      ...(record.headers ? { headers: record.headers } : {}),
+    })
+  }
+
+  /** Decodes and processes one record; a record that cannot be decoded or processed is dead-lettered. */
+  async process(topic: string, message: ConsumedMessage): Promise<void> {
+    const { topology, partition } = this.options
+    const source: SourceRecord = {
+      topic,
+      partition,
+      offset: message.offset,
+      key: message.key,
+      value: message.value,
+      headers: message.headers ?? {},
+    }
+    const decode = topology.sources.find((s) => s.topic === topic)?.decode
+    let value: unknown = message.value
+    try {
+      if (decode && message.value !== null) value = await decode(message.value)
+    } catch (err) {
+      if (isImflowError(err) && err.retriable) throw err
+      this.deadLetter(source, err, 'decode')
+      return
+    }
+    const timestamp = Number(message.timestamp)
+    if (timestamp > this.streamTime) this.streamTime = timestamp
+    const input: InputRecord = { ...source, headers: source.headers ?? {}, timestamp, value }
+    try {
+      await this.processor.process(input)
+    } catch (err) {
+      if ((err as { retriable?: boolean }).retriable || topology.onProcessingError === 'fail')
+        throw err
+      this.deadLetter(source, err, topology.name)
+    }
+    await this.punctuate('stream-time', this.streamTime)
+  }
+
+  /** Runs the punctuators of a type whose time has come; true when any ran. */
+  async punctuate(type: PunctuationType, now: number): Promise<boolean> {
+    let ran = false
+    for (const p of this.punctuators) {
+      if (p.type !== type || !Number.isFinite(now)) continue
+      if (p.next === undefined) p.next = now + p.intervalMs
+      if (now < p.next) continue
+      await p.run(now)
+      p.next = now + p.intervalMs
+      ran = true
+    }
+    return ran
+  }
+
+  hasWallClockPunctuators(): boolean {
+    return this.punctuators.some((p) => p.type === 'wall-clock')
+  }
+
+  private deadLetter(record: SourceRecord, err: unknown, stage: string): void {
+    const { deadLetters, appId, topology, log } = this.options
+    const letter = deadLetterFor(record, err, { stage, application: `${appId}/${topology.name}` })
+    log.warn('dead-lettered a record', {
+      task: this.id,
+      topic: record.topic,
+      offset: record.offset,
+      error: letter.errorMessage,
+    })
+    if (!deadLetters) {
+      throw new Error(
+        `topology ${topology.name} has no dead-letter topic for: ${letter.errorMessage}`,
+      )
+    }
+    this.outputs.push({
+      topic: deadLetters.topic,
+      key: Buffer.from(record.topic),
+      value: deadLetters.encode(letter),
+    })
+  }
+
+  /** Everything the open transaction must write: outputs, then each store's changelog records. */
+  pendingRecords(): OutRecord[] {
+    const { appId, topology, partition } = this.options
+    const changelog: OutRecord[] = []
+    for (const [name, store] of this.options.stores) {
+      const topic = changelogTopic(appId, topology.name, name)
+      for (const op of store.pendingWrites())
+        changelog.push({ topic, partition, key: dataKey(op.key), value: op.value })
+    }
+    return [...this.outputs, ...changelog]
+  }
+
+  /** After the transaction committed. */
+  async commit(): Promise<void> {
+    for (const store of this.options.stores.values()) await store.commit()
+    this.outputs = []
+  }
+
+  /** After an abort: as if the records were never seen (stream time included). */
+  rollback(streamTime: number): void {
+    this.outputs = []
+    this.streamTime = streamTime
+    for (const store of this.options.stores.values()) store.rollback()
+  }
+
+  currentStreamTime(): number {
+    return this.streamTime
+  }
+
+  async close(): Promise<void> {
+    await this.processor.close?.()
+  }
+}
