@@ -3,18 +3,19 @@
 // as the outputs and offsets, and only after the commit succeeded do they reach RocksDB.
 // An aborted transaction leaves the store as it was.
 
+import { inRange, type KeyRange, prefixEnd, type RawStore, type WriteOp } from './raw-store.js'
 import { ReadCache } from './read-cache.js'
-import { type KeyRange, prefixEnd, type RocksDbStore, type WriteOp } from './rocksdb-store.js'
 
 export class ChangeloggedStore {
   /** Latest pending write per key (keys as binary strings, which order like the bytes). */
   private readonly pending = new Map<string, WriteOp>()
   /** Committed values only: what RocksDB holds. */
   private readonly cache = new ReadCache()
+  private readonly rollbackListeners: (() => void)[] = []
 
   constructor(
     readonly name: string,
-    private readonly raw: RocksDbStore,
+    private readonly raw: RawStore,
   ) {}
 
   async get(key: Buffer): Promise<Buffer | undefined> {
@@ -85,6 +86,12 @@ export class ChangeloggedStore {
   /** After an abort: forget the writes. */
   rollback(): void {
     this.pending.clear()
+    for (const listener of this.rollbackListeners) listener()
+  }
+
+  /** For layers above that cache what they wrote: forget it when the writes are forgotten. */
+  onRollback(listener: () => void): void {
+    this.rollbackListeners.push(listener)
   }
 
   /** Restoring: records from the changelog go straight to RocksDB. */

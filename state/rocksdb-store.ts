@@ -2,19 +2,7 @@
 
 import { mkdir, rm } from 'node:fs/promises'
 import rocksdb from 'rocksdb'
-
-export interface WriteOp {
-  readonly key: Buffer
-  /** null deletes the key. */
-  readonly value: Buffer | null
-}
-
-export interface KeyRange {
-  /** Inclusive lower bound. */
-  readonly gte?: Buffer
-  /** Exclusive upper bound. */
-  readonly lt?: Buffer
-}
+import type { KeyRange, RawStore, WriteOp } from './raw-store.js'
 
 type Db = ReturnType<typeof rocksdb>
 
@@ -24,7 +12,7 @@ function call<T>(
   return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))))
 }
 
-export class RocksDbStore {
+export class RocksDbStore implements RawStore {
   private constructor(
     readonly location: string,
     private readonly db: Db,
@@ -87,16 +75,4 @@ export class RocksDbStore {
   async close(): Promise<void> {
     await call<void>((cb) => this.db.close(cb))
   }
-}
-
-/** The smallest key greater than every key starting with `prefix` (for prefix scans). */
-export function prefixEnd(prefix: Buffer): Buffer | undefined {
-  const end = Buffer.from(prefix)
-  for (let i = end.length - 1; i >= 0; i--) {
-    if ((end[i] as number) < 0xff) {
-      end[i] = (end[i] as number) + 1
-      return end.subarray(0, i + 1)
-    }
-  }
-  return undefined
 }

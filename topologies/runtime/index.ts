@@ -11,6 +11,7 @@ export {
   type RunningTopology,
   startTopology,
 } from './runner.js'
+export { type PipedRecord, TopologyTestDriver } from './test-driver.js'
 export {
   defineTopology,
   type InputRecord,
@@ -19,3 +20,8 @@ export {
   type ProcessorContext,
   type TopologyDefinition,
 } from './topology.js'
+export {
+  type WindowedAggregationOptions,
+  type WindowResult,
+  windowedAggregation,
+} from './windowed-aggregation.js'

@@ -32,6 +32,8 @@ export interface TaskCoreOptions {
   stores: ReadonlyMap<string, ChangeloggedStore>
   deadLetters?: DeadLetterEncoder | undefined
   log: Logger
+  /** Wall-clock time for punctuators (the test driver moves its own). */
+  clock?: () => number
 }
 
 interface Punctuator {
@@ -66,7 +68,7 @@ export class TaskCore {
           type,
           intervalMs,
           run,
-          next: type === 'wall-clock' ? Date.now() + intervalMs : undefined,
+          next: type === 'wall-clock' ? (options.clock ?? Date.now)() + intervalMs : undefined,
         })
       },
     }
