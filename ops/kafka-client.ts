@@ -13,7 +13,12 @@ export function createKafka(brokers: readonly string[], clientId: string, log: L
       () =>
       ({ level, log: entry }: LogEntry) => {
         const { message, ...fields } = entry
-        if (level <= logLevel.ERROR) kafkaLog.error(message, fields)
+        // Expected while a transaction coordinator completes the previous commit; retried.
+        if (
+          /concurrent operation on the same transaction/.test(`${message} ${fields.error ?? ''}`)
+        ) {
+          kafkaLog.debug(message, fields)
+        } else if (level <= logLevel.ERROR) kafkaLog.error(message, fields)
         else kafkaLog.warn(message, fields)
       },
   })

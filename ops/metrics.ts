@@ -8,6 +8,85 @@ export interface Metrics {
   readonly httpRequests: Counter<'route' | 'method' | 'status'>
   readonly httpDuration: Histogram<'route' | 'method'>
   readonly dependencyUp: Gauge<'dependency'>
+  readonly task: TaskMetrics
+}
+
+/** What the topology runtime reports, per topology and task (input partition). */
+export interface TaskMetrics {
+  readonly recordsIn: Counter<'topology' | 'partition'>
+  readonly recordsOut: Counter<'topology' | 'partition'>
+  readonly deadLetters: Counter<'topology'>
+  readonly processSeconds: Histogram<'topology'>
+  readonly commitSeconds: Histogram<'topology'>
+  readonly restoredRecords: Counter<'topology' | 'store'>
+  readonly restoreSeconds: Histogram<'topology'>
+  readonly lag: Gauge<'topology' | 'partition'>
+  readonly openTasks: Gauge<'topology'>
+}
+
+const latencyBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+
+function taskMetrics(registry: Registry): TaskMetrics {
+  const registers = [registry]
+  return {
+    recordsIn: new Counter({
+      name: 'imflow_task_records_in_total',
+      help: 'Input records processed and committed, per topology and partition.',
+      labelNames: ['topology', 'partition'],
+      registers,
+    }),
+    recordsOut: new Counter({
+      name: 'imflow_task_records_out_total',
+      help: 'Records committed to sinks, changelogs and dead letters, per topology and partition.',
+      labelNames: ['topology', 'partition'],
+      registers,
+    }),
+    deadLetters: new Counter({
+      name: 'imflow_task_dead_letters_total',
+      help: 'Records sent to the dead-letter topic, per topology.',
+      labelNames: ['topology'],
+      registers,
+    }),
+    processSeconds: new Histogram({
+      name: 'imflow_task_process_seconds',
+      help: 'Time to run one transaction’s records through the processor.',
+      labelNames: ['topology'],
+      buckets: latencyBuckets,
+      registers,
+    }),
+    commitSeconds: new Histogram({
+      name: 'imflow_task_commit_seconds',
+      help: 'Time to write and commit one transaction (outputs, changelogs, offsets).',
+      labelNames: ['topology'],
+      buckets: latencyBuckets,
+      registers,
+    }),
+    restoredRecords: new Counter({
+      name: 'imflow_task_restored_records_total',
+      help: 'Changelog records applied to stores while restoring, per topology and store.',
+      labelNames: ['topology', 'store'],
+      registers,
+    }),
+    restoreSeconds: new Histogram({
+      name: 'imflow_task_restore_seconds',
+      help: 'Time to restore a task’s stores when it opens.',
+      labelNames: ['topology'],
+      buckets: [0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    lag: new Gauge({
+      name: 'imflow_task_lag_records',
+      help: 'Records behind the end of the input partition, as of the last fetched batch.',
+      labelNames: ['topology', 'partition'],
+      registers,
+    }),
+    openTasks: new Gauge({
+      name: 'imflow_task_open',
+      help: 'Tasks open in this instance, per topology.',
+      labelNames: ['topology'],
+      registers,
+    }),
+  }
 }
 
 export function createMetrics(): Metrics {
@@ -34,5 +113,6 @@ export function createMetrics(): Metrics {
       labelNames: ['dependency'],
       registers: [registry],
     }),
+    task: taskMetrics(registry),
   }
 }

@@ -39,11 +39,8 @@ export class ChangeloggedStore {
 
   /** Entries in key order, pending writes over stored ones. */
   async *range(range: KeyRange = {}): AsyncGenerator<[Buffer, Buffer]> {
-    const inRange = (k: Buffer) =>
-      (!range.gte || Buffer.compare(k, range.gte) >= 0) &&
-      (!range.lt || Buffer.compare(k, range.lt) < 0)
     const overlay = [...this.pending.values()]
-      .filter((op) => inRange(op.key))
+      .filter((op) => inRange(op.key, range))
       .sort((a, b) => Buffer.compare(a.key, b.key))
     let i = 0
     for await (const [key, value] of this.raw.range(range)) {

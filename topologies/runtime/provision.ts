@@ -1,5 +1,6 @@
 // A topology's internal topics: one compacted changelog per store, with as many partitions
-// as its sources (task i's store is partition i of its changelog).
+// as its sources (task i's store is partition i of its changelog), and its repartition
+// topics.
 
 import type { Kafka } from 'kafkajs'
 import { ImflowError } from '../../ops/errors.js'
@@ -13,7 +14,8 @@ export async function provisionChangelogs(
   topology: TopologyDefinition,
 ): Promise<void> {
   const stores = topology.stores ?? []
-  if (stores.length === 0) return
+  const repartition = topology.internalTopics ?? []
+  if (stores.length === 0 && repartition.length === 0) return
   const admin = kafka.admin()
   await admin.connect()
   try {
@@ -29,16 +31,18 @@ export async function provisionChangelogs(
     }
     const partitions = [...counts][0] as number
     const existing = new Set(await admin.listTopics())
-    const missing = stores
-      .map((s) => changelogTopic(appId, topology.name, s))
-      .filter((t) => !existing.has(t))
+    const wanted = [
+      ...stores.map((s) => ({ topic: changelogTopic(appId, topology.name, s), policy: 'compact' })),
+      ...repartition.map((topic) => ({ topic, policy: 'delete' })),
+    ]
+    const missing = wanted.filter((t) => !existing.has(t.topic))
     if (missing.length > 0) {
       await createTopicsAndWait(
         admin,
-        missing.map((topic) => ({
+        missing.map(({ topic, policy }) => ({
           topic,
           numPartitions: partitions,
-          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+          configEntries: [{ name: 'cleanup.policy', value: policy }],
         })),
       )
     }

@@ -6,6 +6,7 @@
 import { hostname } from 'node:os'
 import type { Consumer, Kafka } from 'kafkajs'
 import type { Logger } from '../../ops/log.js'
+import type { TaskMetrics } from '../../ops/metrics.js'
 import { changelogTopic } from './changelog.js'
 import type { DeadLetterEncoder } from './dead-letters.js'
 import { provisionChangelogs } from './provision.js'
@@ -19,6 +20,7 @@ export interface RunnerOptions {
   stateDir: string
   log: Logger
   deadLetters?: DeadLetterEncoder
+  metrics?: TaskMetrics
   /** Group session timeout; a crashed instance's partitions move after this long. */
   sessionTimeoutMs?: number
 }
@@ -73,7 +75,9 @@ export async function startTopology(
     tasks.delete(partition)
     const done = (async () => {
       const task = await opening?.catch(() => undefined)
-      await task?.close(clean)
+      if (!task) return
+      await task.close(clean)
+      options.metrics?.openTasks.dec({ topology: topology.name })
     })()
     closing.set(partition, done)
     void done.finally(() => {
@@ -99,24 +103,49 @@ export async function startTopology(
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: 1,
+    // Tasks are independent (own producer, own stores): while one waits on its commit,
+    // another processes. Each partition is still processed in order.
+    partitionsConsumedConcurrently: 4,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
       const { partition } = batch
       if (!assigned.has(partition)) return
+      options.metrics?.lag.set(
+        { topology: topology.name, partition: String(partition) },
+        Number(batch.offsetLag()),
+      )
       let opening = tasks.get(partition)
       if (!opening) {
         await closing.get(partition)
         opening = Task.open({ ...options, groupId, topology, partition, restorer, heartbeat })
         tasks.set(partition, opening)
-        opening.catch(() => tasks.delete(partition))
+        opening.then(
+          () => options.metrics?.openTasks.inc({ topology: topology.name }),
+          () => tasks.delete(partition),
+        )
       }
       const task = await opening
+      // A rebalance under way: commit what is done and hand the partition over quickly,
+      // instead of retrying into the next generation (no storm of rejoins).
+      let rebalancing = false
       try {
-        await task.processBatch(batch.topic, batch.messages, {
-          heartbeat,
-          shouldContinue: () => isRunning() && !isStale(),
-          committed: resolveOffset,
-        })
+        await task.processBatch(
+          batch.topic,
+          batch.messages,
+          {
+            heartbeat: async () => {
+              try {
+                await heartbeat()
+              } catch (err) {
+                if (!/REBALANCE_IN_PROGRESS|rebalanc/i.test(String((err as Error)?.message ?? err)))
+                  throw err
+                rebalancing = true
+              }
+            },
+            shouldContinue: () => isRunning() && !isStale() && !rebalancing,
+            committed: resolveOffset,
+          },
+          batch.lastOffset(),
+        )
       } catch (err) {
         // Fenced: another instance owns the task now. Anything else: close the task without a
         // checkpoint, so it restores from its changelog when it opens again.

@@ -4,6 +4,7 @@
 
 import { isImflowError } from '../../ops/errors.js'
 import type { Logger } from '../../ops/log.js'
+import type { TaskMetrics } from '../../ops/metrics.js'
 import type { ChangeloggedStore } from '../../state/index.js'
 import { changelogTopic, dataKey } from './changelog.js'
 import { type DeadLetterEncoder, deadLetterFor, type SourceRecord } from './dead-letters.js'
@@ -32,6 +33,7 @@ export interface TaskCoreOptions {
   stores: ReadonlyMap<string, ChangeloggedStore>
   deadLetters?: DeadLetterEncoder | undefined
   log: Logger
+  metrics?: TaskMetrics | undefined
   /** Wall-clock time for punctuators (the test driver moves its own). */
   clock?: () => number
 }
@@ -143,6 +145,7 @@ export class TaskCore {
   private deadLetter(record: SourceRecord, err: unknown, stage: string): void {
     const { deadLetters, appId, topology, log } = this.options
     const letter = deadLetterFor(record, err, { stage, application: `${appId}/${topology.name}` })
+    this.options.metrics?.deadLetters.inc({ topology: topology.name })
     log.warn('dead-lettered a record', {
       task: this.id,
       topic: record.topic,

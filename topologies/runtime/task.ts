@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import type { Kafka } from 'kafkajs'
 import { isImflowError } from '../../ops/errors.js'
 import type { Logger } from '../../ops/log.js'
+import type { TaskMetrics } from '../../ops/metrics.js'
 import {
   ChangeloggedStore,
   deleteCheckpoint,
@@ -35,6 +36,7 @@ export interface TaskOptions {
   log: Logger
   /** Kept alive while restoring: a long restore must not cost the group membership. */
   heartbeat: () => Promise<void>
+  metrics?: TaskMetrics | undefined
 }
 
 export interface BatchControl {
@@ -129,6 +131,10 @@ export class Task {
           store.restore(ops),
         )
         this.changelogEnds.set(topicPartition(m.topic, partition), result.endOffset)
+        this.options.metrics?.restoredRecords.inc(
+          { topology: topology.name, store: m.store },
+          result.records,
+        )
         log.info('store restored', {
           task: this.id,
           store: m.store,
@@ -139,6 +145,10 @@ export class Task {
       }
     } finally {
       clearInterval(beat)
+      this.options.metrics?.restoreSeconds.observe(
+        { topology: topology.name },
+        (Date.now() - started) / 1000,
+      )
     }
   }
 
@@ -148,11 +158,17 @@ export class Task {
     return next
   }
 
-  /** Processes the messages in transactions of up to RECORDS_PER_TRANSACTION records. */
+  /**
+   * Processes the messages in transactions of up to RECORDS_PER_TRANSACTION records.
+   * `batchEnd` is the batch's last offset including control records (transaction markers),
+   * which never reach us: the last transaction commits past them, so a fully consumed
+   * partition shows no lag.
+   */
   processBatch(
     topic: string,
     messages: readonly ConsumedMessage[],
     control: BatchControl,
+    batchEnd?: string,
   ): Promise<void> {
     return this.exclusive(async () => {
       for (
@@ -161,7 +177,8 @@ export class Task {
         start += RECORDS_PER_TRANSACTION
       ) {
         const slice = messages.slice(start, start + RECORDS_PER_TRANSACTION)
-        const last = await this.withRetries(() => this.transaction(topic, slice, control))
+        const through = start + RECORDS_PER_TRANSACTION >= messages.length ? batchEnd : undefined
+        const last = await this.withRetries(() => this.transaction(topic, slice, control, through))
         if (last === undefined) return
         control.committed(last)
       }
@@ -211,28 +228,43 @@ export class Task {
     topic: string | undefined,
     messages: readonly ConsumedMessage[],
     control: BatchControl | undefined,
+    through?: string,
   ): Promise<string | undefined> {
-    const { partition, groupId } = this.options
+    const { partition, groupId, metrics, topology } = this.options
     let last: string | undefined
+    let processed = 0
+    const started = performance.now()
     // Processing needs no open transaction: it only collects writes in memory.
     if (topic === undefined) {
       await this.core.punctuate('wall-clock', Date.now())
     } else {
       for (const [i, m] of messages.entries()) {
         if (control && !control.shouldContinue()) break
-        if (control && i % 200 === 199) await control.heartbeat()
+        // kafkajs sends a heartbeat only when one is due: asking per record is cheap, and a
+        // slow processor keeps its group membership (kafkajs #1083).
+        if (control && i > 0) await control.heartbeat()
         await this.core.process(topic, m)
         last = m.offset
+        processed++
       }
     }
     const records = this.core.pendingRecords()
     if (last === undefined && records.length === 0) return undefined
+    const committing = performance.now()
     const txn = await this.producer.begin()
     let ends: Map<string, number>
     try {
       ends = await txn.send(records)
-      if (topic !== undefined && last !== undefined)
+      if (topic !== undefined && last !== undefined) {
+        if (
+          through !== undefined &&
+          processed === messages.length &&
+          Number(through) > Number(last)
+        ) {
+          last = through
+        }
         await txn.sendOffsets(groupId, topic, partition, Number(last) + 1)
+      }
       await txn.commit()
     } catch (err) {
       await txn.abort().catch(() => {})
@@ -240,6 +272,16 @@ export class Task {
     }
     await this.core.commit()
     for (const [tp, end] of ends) if (this.changelogEnds.has(tp)) this.changelogEnds.set(tp, end)
+    if (metrics) {
+      const labels = { topology: topology.name, partition: String(partition) }
+      metrics.recordsIn.inc(labels, processed)
+      metrics.recordsOut.inc(labels, records.length)
+      metrics.processSeconds.observe({ topology: topology.name }, (committing - started) / 1000)
+      metrics.commitSeconds.observe(
+        { topology: topology.name },
+        (performance.now() - committing) / 1000,
+      )
+    }
     return last
   }
 

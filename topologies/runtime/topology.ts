@@ -61,6 +61,11 @@ export interface TopologyDefinition {
   sources: readonly SourceDefinition[]
   sinks?: Readonly<Record<string, { topic: string; partitionBy?: 'task' | 'key' }>>
   stores?: readonly string[]
+  /**
+   * Topics this topology writes for another topology to read, keyed by another field
+   * (repartitioning, e.g. conversation -> user). Created with the sources' partition count.
+   */
+  internalTopics?: readonly string[]
   processor: (context: ProcessorContext) => Processor
   /** On a processing error: dead-letter the record and go on, or stop the topology. */
   onProcessingError?: 'continue' | 'fail'
