@@ -1,0 +1,225 @@
+// The receiver through the topology test driver, with the real codec (schemas in memory).
+
+import { beforeEach, describe, expect, it } from 'vitest'
+import { createEventCodec, type EventCodec } from '../../schemas/codec.js'
+import { parseMsgId } from '../../schemas/msg-id.js'
+import { memorySchemaSource } from '../../schemas/schema-source.js'
+import type {
+  ConversationEvent,
+  Receipt,
+  SendMessage,
+  StoredMessage,
+} from '../../schemas/types.generated.js'
+import { decodeStoredMessage, receiverTopology, STORES } from '../../topologies/receiver/index.js'
+import { TopologyTestDriver } from '../../topologies/runtime/index.js'
+
+const topics = {
+  ingest: 'im.ingest',
+  conversations: 'im.conversations',
+  receipts: 'im.receipts',
+  accepted: 'accepted',
+}
+
+let codecs: {
+  sendMessage: EventCodec<SendMessage>
+  conversationEvent: EventCodec<ConversationEvent>
+  receipt: EventCodec<Receipt>
+  storedMessage: EventCodec<StoredMessage>
+}
+let driver: TopologyTestDriver
+let now: number
+
+beforeEach(async () => {
+  const source = memorySchemaSource()
+  codecs = {
+    sendMessage: await createEventCodec(source, 'im.ingest-value', 'SendMessage'),
+    conversationEvent: await createEventCodec(
+      source,
+      'im.conversations-value',
+      'ConversationEvent',
+    ),
+    receipt: await createEventCodec(source, 'im.receipts-value', 'Receipt'),
+    storedMessage: await createEventCodec(source, 'accepted-value', 'StoredMessage'),
+  }
+  now = Date.UTC(2026, 10, 23, 12)
+  driver = new TopologyTestDriver(
+    receiverTopology({
+      topics,
+      codecs,
+      unit: 2,
+      clock: () => now,
+      limits: { maxBodyBytes: 100, maxClientMsgIdLength: 16 },
+    }),
+  )
+  await conversation('g1', {
+    kind: 'ConversationCreated',
+    conversationType: 'GROUP',
+    members: ['alice', 'bob', 'carol'],
+    admins: ['alice'],
+    unit: '',
+  })
+})
+
+async function conversation(conversationId: string, change: ConversationEvent['change']) {
+  const event: ConversationEvent = { conversationId, actorId: null, at: now, change }
+  await driver.pipe(topics.conversations, {
+    key: conversationId,
+    value: codecs.conversationEvent.encode(event),
+    timestamp: now,
+  })
+}
+
+function message(overrides: Partial<SendMessage> = {}): SendMessage {
+  return {
+    conversationId: 'g1',
+    clientMsgId: 'c-1',
+    senderId: 'bob',
+    type: 'TEXT',
+    body: 'hello',
+    priority: 'HIGH',
+    visibility: 'NORMAL',
+    targets: [],
+    sentAt: now - 5,
+    ...overrides,
+  }
+}
+
+async function send(m: SendMessage, headers: Record<string, string> = {}): Promise<Receipt> {
+  await driver.pipe(topics.ingest, {
+    key: m.conversationId,
+    value: codecs.sendMessage.encode(m),
+    timestamp: now,
+    headers,
+  })
+  const out = driver.read(topics.receipts)
+  expect(out).toHaveLength(1)
+  return codecs.receipt.decode(out[0]?.value as Buffer)
+}
+
+describe('receiver', () => {
+  it('accepts a member’s message with a msgId of this unit and worker, stored once in the log', async () => {
+    const receipt = await send(message())
+    expect(receipt.outcome.kind).toBe('Accepted')
+    if (receipt.outcome.kind !== 'Accepted') return
+    expect(receipt.outcome.createdAt).toBe(now)
+    expect(parseMsgId(receipt.outcome.msgId)).toMatchObject({ unit: 2, worker: 0, timeMs: now })
+    const accepted = driver.read(topics.accepted)
+    expect(accepted).toHaveLength(1)
+    const forwarded = await codecs.storedMessage.decode(accepted[0]?.value as Buffer)
+    expect(forwarded).toMatchObject({ msgId: receipt.outcome.msgId, body: 'hello', createdAt: now })
+    const log: StoredMessage[] = []
+    for await (const [, v] of driver.store(STORES.messages).prefix(Buffer.from('g1\u0000')))
+      log.push(decodeStoredMessage(v))
+    expect(log.map((m) => m.msgId)).toEqual([receipt.outcome.msgId])
+  })
+
+  it('gives a retry with the same clientMsgId the same msgId, and stores nothing twice', async () => {
+    const first = await send(message())
+    now += 1_000
+    const again = await send(message())
+    expect(again.outcome).toEqual(first.outcome)
+    expect(driver.read(topics.accepted)).toHaveLength(1)
+  })
+
+  it('rejects with a reason: not a member, unknown conversation, too large, invalid, bad targets', async () => {
+    const reasons = async (m: SendMessage) => {
+      const r = await send(m)
+      return r.outcome.kind === 'Rejected' ? r.outcome.reason : r.outcome.kind
+    }
+    expect(await reasons(message({ senderId: 'mallory' }))).toBe('NOT_MEMBER')
+    expect(await reasons(message({ conversationId: 'nope' }))).toBe('UNKNOWN_CONVERSATION')
+    expect(await reasons(message({ body: 'x'.repeat(101) }))).toBe('TOO_LARGE')
+    expect(await reasons(message({ clientMsgId: '' }))).toBe('INVALID')
+    expect(await reasons(message({ clientMsgId: 'x'.repeat(17) }))).toBe('INVALID')
+    expect(await reasons(message({ visibility: 'PRIVATE', targets: [] }))).toBe('BAD_TARGETS')
+    expect(await reasons(message({ visibility: 'PRIVATE', targets: ['mallory'] }))).toBe(
+      'BAD_TARGETS',
+    )
+    expect(driver.read(topics.accepted)).toEqual([])
+  })
+
+  it('lets only admins speak in a muted group', async () => {
+    await conversation('g1', { kind: 'MuteChanged', muted: true })
+    const fromMember = await send(message())
+    expect(fromMember.outcome).toMatchObject({ kind: 'Rejected', reason: 'MUTED' })
+    const fromAdmin = await send(message({ senderId: 'alice', clientMsgId: 'a-1' }))
+    expect(fromAdmin.outcome.kind).toBe('Accepted')
+  })
+
+  it('follows membership changes', async () => {
+    await conversation('g1', { kind: 'MembersRemoved', userIds: ['bob'] })
+    expect((await send(message())).outcome).toMatchObject({ reason: 'NOT_MEMBER' })
+    await conversation('g1', { kind: 'MembersAdded', userIds: ['bob', 'dave'] })
+    expect((await send(message({ clientMsgId: 'c-2' }))).outcome.kind).toBe('Accepted')
+    expect((await send(message({ senderId: 'dave', clientMsgId: 'd-1' }))).outcome.kind).toBe(
+      'Accepted',
+    )
+  })
+
+  it('does not log a PRIVATE message in the conversation, but forwards it', async () => {
+    const receipt = await send(message({ visibility: 'PRIVATE', targets: ['carol'] }))
+    expect(receipt.outcome.kind).toBe('Accepted')
+    const log: unknown[] = []
+    for await (const entry of driver.store(STORES.messages).prefix(Buffer.from('g1\u0000')))
+      log.push(entry)
+    expect(log).toEqual([])
+    expect(driver.read(topics.accepted)).toHaveLength(1)
+  })
+
+  it('copies the reply headers to the receipt, and ids strictly increase', async () => {
+    await driver.pipe(topics.ingest, {
+      key: 'g1',
+      value: codecs.sendMessage.encode(message({ clientMsgId: 'h-1' })),
+      timestamp: now,
+      headers: { 'imflow-reply-to': 'api-7', 'imflow-request-id': 'r-42' },
+    })
+    const [receipt] = driver.read(topics.receipts)
+    expect(receipt?.headers).toEqual({ 'imflow-reply-to': 'api-7', 'imflow-request-id': 'r-42' })
+    const ids: string[] = []
+    for (let i = 0; i < 5; i++) {
+      const r = await send(message({ clientMsgId: `s-${i}` }))
+      if (r.outcome.kind === 'Accepted') ids.push(r.outcome.msgId)
+    }
+    expect(ids.map(BigInt)).toEqual([...ids.map(BigInt)].sort((a, b) => (a < b ? -1 : 1)))
+    expect(new Set(ids).size).toBe(5)
+  })
+
+  it('throttles through the admission hook', async () => {
+    const throttling = new TopologyTestDriver(
+      receiverTopology({
+        topics,
+        codecs,
+        unit: 0,
+        admission: () => ({ admit: false, reason: 'USER_RATE', retryAfterMs: 250 }),
+      }),
+    )
+    const created: ConversationEvent = {
+      conversationId: 'g2',
+      actorId: null,
+      at: now,
+      change: {
+        kind: 'ConversationCreated',
+        conversationType: 'SINGLE',
+        members: ['bob', 'eve'],
+        admins: [],
+        unit: '',
+      },
+    }
+    await throttling.pipe(topics.conversations, {
+      key: 'g2',
+      value: codecs.conversationEvent.encode(created),
+      timestamp: now,
+    })
+    await throttling.pipe(topics.ingest, {
+      key: 'g2',
+      value: codecs.sendMessage.encode(message({ conversationId: 'g2' })),
+      timestamp: now,
+    })
+    const [out] = throttling.read(topics.receipts)
+    expect((await codecs.receipt.decode(out?.value as Buffer)).outcome).toEqual({
+      kind: 'Throttled',
+      reason: 'USER_RATE',
+      retryAfterMs: 250,
+    })
+  })
+})

@@ -1,0 +1,105 @@
+// The receiver's view of conversations, kept in its (conversation-keyed) task from
+// im.conversations: one small record per conversation, and one key per membership, so a
+// check is a point lookup however large the group.
+
+import type { ConversationEvent, ConversationType } from '../../schemas/types.generated.js'
+import {
+  type ChangeloggedStore,
+  jsonSerde,
+  type KeyValueStore,
+  typedStore,
+} from '../../state/index.js'
+
+export interface ConversationMeta {
+  type: ConversationType
+  muted: boolean
+  unit: string
+  memberCount: number
+}
+
+export type Role = 'member' | 'admin'
+
+/** Membership keys: conversationId, a 0 byte, userId — all members of one conversation are a prefix. */
+function memberKey(conversationId: string, userId: string): Buffer {
+  return Buffer.concat([Buffer.from(conversationId), Buffer.from([0]), Buffer.from(userId)])
+}
+
+export class ConversationState {
+  private readonly meta: KeyValueStore<string, ConversationMeta>
+
+  constructor(
+    metaStore: ChangeloggedStore,
+    private readonly members: ChangeloggedStore,
+  ) {
+    this.meta = typedStore(
+      metaStore,
+      { serialize: (s) => Buffer.from(s), deserialize: (b) => b.toString() },
+      jsonSerde<ConversationMeta>(),
+    )
+  }
+
+  get(conversationId: string): Promise<ConversationMeta | undefined> {
+    return this.meta.get(conversationId)
+  }
+
+  async role(conversationId: string, userId: string): Promise<Role | undefined> {
+    const value = await this.members.get(memberKey(conversationId, userId))
+    return value === undefined ? undefined : value[0] === 1 ? 'admin' : 'member'
+  }
+
+  /** Applies one conversation event; events for unknown conversations (other than creation) are ignored. */
+  async apply(event: ConversationEvent): Promise<void> {
+    const { conversationId, change } = event
+    const meta = await this.meta.get(conversationId)
+    switch (change.kind) {
+      case 'ConversationCreated': {
+        if (meta) return // created once; a replayed creation changes nothing
+        const admins = new Set(change.admins)
+        const members = new Set([...change.members, ...change.admins])
+        for (const userId of members)
+          this.setRole(conversationId, userId, admins.has(userId) ? 'admin' : 'member')
+        this.meta.put(conversationId, {
+          type: change.conversationType,
+          muted: false,
+          unit: change.unit,
+          memberCount: members.size,
+        })
+        return
+      }
+      case 'MembersAdded': {
+        if (!meta) return
+        let added = 0
+        for (const userId of new Set(change.userIds)) {
+          if ((await this.role(conversationId, userId)) === undefined) {
+            this.setRole(conversationId, userId, 'member')
+            added++
+          }
+        }
+        this.meta.put(conversationId, { ...meta, memberCount: meta.memberCount + added })
+        return
+      }
+      case 'MembersRemoved': {
+        if (!meta) return
+        let removed = 0
+        for (const userId of new Set(change.userIds)) {
+          if ((await this.role(conversationId, userId)) !== undefined) {
+            this.members.delete(memberKey(conversationId, userId))
+            removed++
+          }
+        }
+        this.meta.put(conversationId, { ...meta, memberCount: meta.memberCount - removed })
+        return
+      }
+      case 'MuteChanged':
+        if (meta) this.meta.put(conversationId, { ...meta, muted: change.muted })
+        return
+      case 'UnitChanged':
+        if (meta) this.meta.put(conversationId, { ...meta, unit: change.unit })
+        return
+    }
+  }
+
+  private setRole(conversationId: string, userId: string, role: Role): void {
+    this.members.put(memberKey(conversationId, userId), Buffer.from([role === 'admin' ? 1 : 0]))
+  }
+}

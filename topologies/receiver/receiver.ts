@@ -1,0 +1,204 @@
+// The receiver (conversation-keyed): keeps conversations and memberships from
+// im.conversations, and answers every message on im.ingest with a receipt — Accepted with a
+// msgId fixed once per (sender, clientMsgId), Rejected with a reason, or Throttled. Normal
+// messages are stored once, in the conversation's log (conversation_message); every accepted
+// message also goes on to the next stages on an internal topic.
+
+import type avsc from 'avsc'
+import type { EventCodec } from '../../schemas/codec.js'
+import { readerType } from '../../schemas/codec.js'
+import { createMsgIdGenerator, type MsgIdGenerator } from '../../schemas/msg-id.js'
+import type {
+  ConversationEvent,
+  Receipt,
+  SendMessage,
+  StoredMessage,
+  ThrottleReason,
+} from '../../schemas/types.generated.js'
+import { int64Serde, jsonSerde, stringSerde, typedStore } from '../../state/index.js'
+import { defineTopology, type InputRecord, type TopologyDefinition } from '../runtime/index.js'
+import { ConversationState } from './conversation-state.js'
+import {
+  checkSender,
+  checkShape,
+  defaultLimits,
+  type ValidationLimits,
+} from './validate-message.js'
+
+/** The hook for peak shaving (rate limits, priorities): admit, or throttle with a retry time. */
+export type Admission = (
+  message: SendMessage,
+) => { admit: true } | { admit: false; reason: ThrottleReason; retryAfterMs: number }
+
+export const admitAll: Admission = () => ({ admit: true })
+
+export interface ReceiverOptions {
+  topics: { ingest: string; conversations: string; receipts: string; accepted: string }
+  codecs: {
+    sendMessage: EventCodec<SendMessage>
+    conversationEvent: EventCodec<ConversationEvent>
+    receipt: EventCodec<Receipt>
+    storedMessage: EventCodec<StoredMessage>
+  }
+  /** This deployment's unit, part of every msgId. */
+  unit: number
+  limits?: ValidationLimits
+  admission?: Admission
+  clock?: () => number
+}
+
+/** Headers copied from a message to its receipt, so a waiting HTTP request finds its answer. */
+export const REPLY_HEADERS = ['imflow-reply-to', 'imflow-request-id'] as const
+
+export const STORES = {
+  conversations: 'conversations',
+  members: 'members',
+  dedupe: 'dedupe',
+  ids: 'ids',
+  /** conversation_message: the read-diffusion log, one copy per normal message. */
+  messages: 'conversation-messages',
+} as const
+
+const stored = readerType('StoredMessage') as avsc.Type
+
+/** Log keys order a conversation's messages by creation time, then id. */
+export function messageKey(conversationId: string, createdAt: number, msgId: string): Buffer {
+  const time = Buffer.alloc(8)
+  time.writeBigUInt64BE(BigInt(createdAt))
+  return Buffer.concat([Buffer.from(conversationId), Buffer.from([0]), time, Buffer.from(msgId)])
+}
+
+export function encodeStoredMessage(message: StoredMessage): Buffer {
+  return stored.toBuffer(message)
+}
+
+export function decodeStoredMessage(bytes: Buffer): StoredMessage {
+  return stored.fromBuffer(bytes) as StoredMessage
+}
+
+interface Dedupe {
+  msgId: string
+  createdAt: number
+}
+
+export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
+  const { topics, codecs } = options
+  const limits = options.limits ?? defaultLimits
+  const admission = options.admission ?? admitAll
+  const clock = options.clock ?? Date.now
+  return defineTopology({
+    name: 'receiver',
+    sources: [
+      { topic: topics.conversations, decode: (b) => codecs.conversationEvent.decode(b) },
+      { topic: topics.ingest, decode: (b) => codecs.sendMessage.decode(b) },
+    ],
+    sinks: {
+      receipts: { topic: topics.receipts },
+      accepted: { topic: topics.accepted, partitionBy: 'task' },
+    },
+    stores: Object.values(STORES),
+    internalTopics: [topics.accepted],
+    processor: (context) => {
+      const conversations = new ConversationState(
+        context.store(STORES.conversations),
+        context.store(STORES.members),
+      )
+      const dedupe = typedStore(context.store(STORES.dedupe), stringSerde, jsonSerde<Dedupe>())
+      const ids = typedStore(context.store(STORES.ids), stringSerde, int64Serde)
+      const log = context.store(STORES.messages)
+      let generator: MsgIdGenerator | undefined
+      let lastCreatedAt = 0
+
+      const nextId = async (): Promise<string> => {
+        if (!generator) {
+          generator = createMsgIdGenerator({
+            unit: options.unit,
+            worker: context.partition,
+            floorMs: await ids.get('high-water'),
+            reserve: (until) => ids.put('high-water', until),
+            clock,
+          })
+        }
+        return generator.next()
+      }
+
+      const reply = (record: InputRecord, message: SendMessage, outcome: Receipt['outcome']) => {
+        const headers: Record<string, Buffer | string> = {}
+        for (const name of REPLY_HEADERS) {
+          const value = record.headers[name]
+          if (typeof value === 'string' || Buffer.isBuffer(value)) headers[name] = value
+        }
+        const receipt: Receipt = {
+          conversationId: message.conversationId,
+          clientMsgId: message.clientMsgId,
+          senderId: message.senderId,
+          decidedAt: clock(),
+          outcome,
+        }
+        context.send('receipts', {
+          key: message.senderId,
+          value: codecs.receipt.encode(receipt),
+          headers,
+        })
+      }
+
+      const receive = async (record: InputRecord, message: SendMessage) => {
+        const shape = checkShape(message, limits)
+        if (shape) return reply(record, message, { kind: 'Rejected', ...shape })
+        const dedupeKey = `${message.senderId}\u0000${message.clientMsgId}`
+        const seen = await dedupe.get(dedupeKey)
+        if (seen) return reply(record, message, { kind: 'Accepted', ...seen })
+        const conversation = await conversations.get(message.conversationId)
+        const role = await conversations.role(message.conversationId, message.senderId)
+        const refused = checkSender(message, conversation, role)
+        if (refused) return reply(record, message, { kind: 'Rejected', ...refused })
+        if (message.visibility === 'PRIVATE') {
+          for (const target of message.targets) {
+            if (!(await conversations.role(message.conversationId, target))) {
+              return reply(record, message, {
+                kind: 'Rejected',
+                reason: 'BAD_TARGETS',
+                detail: `${target} is not a member of ${message.conversationId}`,
+              })
+            }
+          }
+        }
+        const admitted = admission(message)
+        if (!admitted.admit) {
+          return reply(record, message, {
+            kind: 'Throttled',
+            reason: admitted.reason,
+            retryAfterMs: admitted.retryAfterMs,
+          })
+        }
+        const msgId = await nextId()
+        // Creation times never go back within a task, so history order follows id order.
+        const createdAt = Math.max(clock(), lastCreatedAt)
+        lastCreatedAt = createdAt
+        const storedMessage: StoredMessage = { ...message, msgId, createdAt }
+        if (message.visibility === 'NORMAL') {
+          log.put(
+            messageKey(message.conversationId, createdAt, msgId),
+            encodeStoredMessage(storedMessage),
+          )
+        }
+        dedupe.put(dedupeKey, { msgId, createdAt })
+        context.send('accepted', {
+          key: message.conversationId,
+          value: codecs.storedMessage.encode(storedMessage),
+        })
+        reply(record, message, { kind: 'Accepted', msgId, createdAt })
+      }
+
+      return {
+        async process(record) {
+          if (record.topic === topics.conversations) {
+            await conversations.apply(record.value as ConversationEvent)
+          } else {
+            await receive(record, record.value as SendMessage)
+          }
+        },
+      }
+    },
+  })
+}
