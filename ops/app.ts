@@ -12,6 +12,7 @@ import { createKafka } from './kafka-client.js'
 import type { Logger } from './log.js'
 import { createMetrics } from './metrics.js'
 import { provisionTopics } from './provision-topics.js'
+import { startTopologies } from './topologies.js'
 
 export interface RunningApp {
   /** The API's base URL, e.g. http://127.0.0.1:8080. */
@@ -29,24 +30,29 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     }
   }
   try {
-    const admin: Admin = createKafka(
-      infrastructure.kafkaBrokers,
-      `${config.appId}-admin`,
-      log,
-    ).admin()
+    const kafka = createKafka(infrastructure.kafkaBrokers, config.appId, log)
+    const admin: Admin = kafka.admin()
     await admin.connect()
     stack.push(() => admin.disconnect())
     const topics = await provisionTopics(admin, config, log)
-    await registerContract(
-      registrySchemaSource(infrastructure.schemaRegistryUrl),
-      config.topicPrefix,
-    )
+    const schemas = registrySchemaSource(infrastructure.schemaRegistryUrl)
+    const codecs = await registerContract(schemas, config.topicPrefix)
     log.info('topics provisioned and schemas registered', {
       topics: topics.length,
       created: topics.filter((t) => t.action === 'created').length,
     })
 
     const metrics = createMetrics()
+    for (const topology of await startTopologies({
+      config,
+      kafka,
+      codecs,
+      schemas,
+      log,
+      metrics: metrics.task,
+    })) {
+      stack.push(() => topology.stop())
+    }
     const api = await buildApi({
       metrics,
       logLevel: config.logLevel,

@@ -23,6 +23,9 @@ export interface Config {
   readonly registryHeap: string
   readonly javaHome: string | undefined
   readonly logLevel: LogLevel
+  /** This deployment's unit (cell), 0-31: part of every message id. */
+  readonly unit: number
+  readonly maxBodyBytes: number
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
@@ -260,6 +263,28 @@ export const settings = [
     shownDefault: 'info',
     fallback: () => 'info',
     parse: logLevel,
+  }),
+  setting({
+    key: 'unit',
+    env: 'IMFLOW_UNIT',
+    flag: 'unit',
+    doc: "This deployment's unit (cell) number, 0-31; part of every message id, so units never collide.",
+    shownDefault: '0',
+    fallback: () => 0,
+    parse: (raw) => {
+      const n = integer(raw)
+      if (n > 31) throw new BadValue('expected a unit number from 0 to 31')
+      return n
+    },
+  }),
+  setting({
+    key: 'maxBodyBytes',
+    env: 'IMFLOW_MAX_BODY_BYTES',
+    flag: 'max-body-bytes',
+    doc: 'Largest message body accepted, in UTF-8 bytes; larger ones are rejected with TOO_LARGE.',
+    shownDefault: '65536',
+    fallback: () => 65_536,
+    parse: positive,
   }),
 ] as const
 

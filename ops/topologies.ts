@@ -1,0 +1,71 @@
+// The topologies `imflow start` runs, wired to the contract's topics and codecs.
+
+import { join } from 'node:path'
+import type { Kafka } from 'kafkajs'
+import { createEventCodec } from '../schemas/codec.js'
+import type { ContractCodecs } from '../schemas/contract.js'
+import type { SchemaSource } from '../schemas/schema-source.js'
+import { topicName } from '../schemas/topics.js'
+import { receiverTopology } from '../topologies/receiver/index.js'
+import { type RunningTopology, startTopology } from '../topologies/runtime/index.js'
+import type { Config } from './config.js'
+import type { Logger } from './log.js'
+import type { TaskMetrics } from './metrics.js'
+
+export interface TopologyContext {
+  config: Config
+  kafka: Kafka
+  codecs: ContractCodecs
+  schemas: SchemaSource
+  log: Logger
+  metrics: TaskMetrics
+}
+
+/** Internal topics and consumer groups carry the topic prefix too, so geos can share a cluster. */
+export function runtimeId(config: Config): string {
+  return `${config.topicPrefix}${config.appId}`
+}
+
+export async function startTopologies(ctx: TopologyContext): Promise<RunningTopology[]> {
+  const { config, codecs } = ctx
+  const appId = runtimeId(config)
+  const topic = (base: Parameters<typeof topicName>[1]) => topicName(config.topicPrefix, base)
+  const accepted = `${appId}-accepted`
+  const receiver = receiverTopology({
+    topics: {
+      ingest: topic('im.ingest'),
+      conversations: topic('im.conversations'),
+      receipts: topic('im.receipts'),
+      accepted,
+    },
+    codecs: {
+      sendMessage: codecs['im.ingest'],
+      conversationEvent: codecs['im.conversations'],
+      receipt: codecs['im.receipts'],
+      storedMessage: await createEventCodec(ctx.schemas, `${accepted}-value`, 'StoredMessage'),
+    },
+    unit: config.unit,
+    limits: { maxBodyBytes: config.maxBodyBytes, maxClientMsgIdLength: 128 },
+  })
+  const deadLetters = codecs['im.dead-letter']
+  const running: RunningTopology[] = []
+  try {
+    running.push(
+      await startTopology(receiver, {
+        kafka: ctx.kafka,
+        appId,
+        stateDir: join(config.dataDir, 'state'),
+        log: ctx.log.child('receiver'),
+        metrics: ctx.metrics,
+        deadLetters: {
+          topic: topic('im.dead-letter'),
+          encode: (letter) => deadLetters.encode(letter),
+        },
+      }),
+    )
+  } catch (err) {
+    await Promise.all(running.map((r) => r.stop()))
+    throw err
+  }
+  return running
+}
