@@ -10,6 +10,7 @@ import { kafkaProbe, registryProbe } from './health.js'
 import { type Infrastructure, startInfrastructure } from './infrastructure.js'
 import { createKafka } from './kafka-client.js'
 import type { Logger } from './log.js'
+import { startMessaging } from './messaging.js'
 import { createMetrics } from './metrics.js'
 import { provisionTopics } from './provision-topics.js'
 import { startTopologies } from './topologies.js'
@@ -43,6 +44,8 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     })
 
     const metrics = createMetrics()
+    const messaging = await startMessaging(config, kafka, codecs, log)
+    stack.push(() => messaging.stop())
     for (const topology of await startTopologies({
       config,
       kafka,
@@ -56,6 +59,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     const api = await buildApi({
       metrics,
       logLevel: config.logLevel,
+      messaging: messaging.routes,
       probes: {
         kafka: kafkaProbe(admin),
         schema_registry: registryProbe(infrastructure.schemaRegistryUrl),

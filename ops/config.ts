@@ -26,6 +26,9 @@ export interface Config {
   /** This deployment's unit (cell), 0-31: part of every message id. */
   readonly unit: number
   readonly maxBodyBytes: number
+  /** HS256 secret of the API's bearer tokens; undefined: a random one per process. */
+  readonly jwtSecret: string | undefined
+  readonly requestTimeoutMs: number
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
@@ -284,6 +287,27 @@ export const settings = [
     doc: 'Largest message body accepted, in UTF-8 bytes; larger ones are rejected with TOO_LARGE.',
     shownDefault: '65536',
     fallback: () => 65_536,
+    parse: positive,
+  }),
+  setting({
+    key: 'jwtSecret',
+    env: 'IMFLOW_JWT_SECRET',
+    flag: 'jwt-secret',
+    doc: 'HS256 secret of the API bearer tokens (sub = user id; role "admin" for admin routes). Unset: a random secret, so no token is valid.',
+    shownDefault: '(random)',
+    fallback: () => undefined,
+    parse: (raw) => {
+      if (raw.length < 16) throw new BadValue('expected at least 16 characters')
+      return raw
+    },
+  }),
+  setting({
+    key: 'requestTimeoutMs',
+    env: 'IMFLOW_REQUEST_TIMEOUT_MS',
+    flag: 'request-timeout-ms',
+    doc: 'How long POST /v1/messages waits for its receipt before answering 504.',
+    shownDefault: '10000',
+    fallback: () => 10_000,
     parse: positive,
   }),
 ] as const

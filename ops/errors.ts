@@ -43,6 +43,37 @@ export const errorCodes = {
     status: 503,
     summary: 'The schema registry does not answer',
   },
+  IMF_ERR_UNAUTHORIZED: {
+    retriable: false,
+    status: 401,
+    summary: 'The request has no valid bearer token',
+  },
+  IMF_ERR_FORBIDDEN: {
+    retriable: false,
+    status: 403,
+    summary: 'The caller may not do this (not a member, or not an admin)',
+  },
+  IMF_ERR_BAD_REQUEST: {
+    retriable: false,
+    status: 400,
+    summary: 'The request does not match the route’s schema',
+  },
+  IMF_ERR_NOT_FOUND: { retriable: false, status: 404, summary: 'No such route or resource' },
+  IMF_ERR_REJECTED: {
+    retriable: false,
+    status: 422,
+    summary: 'The receiver rejected the message; the reason code says why',
+  },
+  IMF_ERR_THROTTLED: {
+    retriable: true,
+    status: 429,
+    summary: 'A rate limit or overload throttled the message; retry after the given time',
+  },
+  IMF_ERR_TIMEOUT: {
+    retriable: true,
+    status: 504,
+    summary: 'No answer from the receiver within the request timeout',
+  },
   IMF_ERR_USAGE: { retriable: false, status: 400, summary: 'The command line is not understood' },
   IMF_ERR_NOT_AVRO: {
     retriable: false,
@@ -77,13 +108,20 @@ export class ImflowError extends Error {
   readonly code: ErrorCode
   readonly retriable: boolean
   readonly status: number
+  /** Machine-readable particulars (a reason code, a retry time), shown in API problems. */
+  readonly details: Readonly<Record<string, unknown>>
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown; details?: Record<string, unknown> },
+  ) {
     super(message, options)
     this.name = 'ImflowError'
     this.code = code
     this.retriable = errorCodes[code].retriable
     this.status = errorCodes[code].status
+    this.details = options?.details ?? {}
   }
 }
 

@@ -3,11 +3,17 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { LogLevel } from '../../ops/config.js'
 import type { Metrics } from '../../ops/metrics.js'
+import { adminRoutes } from './admin-routes.js'
 import { type HealthOptions, healthRoutes } from './health-routes.js'
+import { messageRoutes } from './message-routes.js'
+import type { Messaging } from './messaging.js'
+import { installProblemHandlers } from './problem.js'
 
 export interface ApiOptions extends HealthOptions {
   metrics: Metrics
   logLevel: LogLevel
+  /** The /v1 routes; without it only health and metrics are served. */
+  messaging?: Messaging
 }
 
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
@@ -20,6 +26,11 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     httpRequests.inc({ route, method: request.method, status: String(reply.statusCode) })
     httpDuration.observe({ route, method: request.method }, reply.elapsedTime / 1000)
   })
+  installProblemHandlers(app)
   await app.register(healthRoutes, options)
+  if (options.messaging) {
+    await app.register(messageRoutes, options.messaging)
+    await app.register(adminRoutes, options.messaging)
+  }
   return app
 }

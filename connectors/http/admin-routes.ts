@@ -1,0 +1,164 @@
+// Admin routes: conversations and users. Each writes an event (im.conversations, im.users)
+// that the topologies apply; the answer confirms the event was durably written.
+
+import { randomUUID } from 'node:crypto'
+import type { FastifyPluginAsync } from 'fastify'
+import { ImflowError } from '../../ops/errors.js'
+import type { ConversationEvent, UserEvent } from '../../schemas/types.generated.js'
+import { authenticate, requireAdmin } from './auth.js'
+import type { Messaging } from './messaging.js'
+
+const userIds = {
+  type: 'array',
+  items: { type: 'string', minLength: 1, maxLength: 256 },
+  maxItems: 100_000,
+} as const
+const cidParams = {
+  type: 'object',
+  required: ['cid'],
+  properties: { cid: { type: 'string', minLength: 1, maxLength: 256 } },
+} as const
+
+export const adminRoutes: FastifyPluginAsync<Messaging> = async (app, messaging) => {
+  // onRequest: the caller is known (or refused) before the body is even parsed.
+  app.addHook('onRequest', authenticate(messaging.jwtSecret))
+  app.addHook('onRequest', requireAdmin)
+
+  const change = async (
+    conversationId: string,
+    actorId: string,
+    changes: ConversationEvent['change'][],
+  ) => {
+    const codec = messaging.codecs['im.conversations']
+    await messaging.publisher.publish(
+      messaging.topics.conversations,
+      changes.map((c) => ({
+        key: conversationId,
+        value: codec.encode({ conversationId, actorId, at: Date.now(), change: c }),
+      })),
+    )
+  }
+
+  app.post<{
+    Body: {
+      conversationId?: string
+      type: 'SINGLE' | 'GROUP'
+      members: string[]
+      admins?: string[]
+      unit?: string
+    }
+  }>(
+    '/v1/conversations',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['type', 'members'],
+          properties: {
+            conversationId: { type: 'string', minLength: 1, maxLength: 256 },
+            type: { type: 'string', enum: ['SINGLE', 'GROUP'] },
+            members: { ...userIds, minItems: 1 },
+            admins: userIds,
+            unit: { type: 'string', maxLength: 64 },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { type, members, admins = [], unit = '' } = request.body
+      const distinct = new Set(members)
+      if (type === 'SINGLE' && distinct.size !== 2) {
+        throw new ImflowError(
+          'IMF_ERR_BAD_REQUEST',
+          'a SINGLE conversation has exactly two distinct members',
+        )
+      }
+      const conversationId = request.body.conversationId ?? randomUUID()
+      await change(conversationId, request.caller.sub, [
+        {
+          kind: 'ConversationCreated',
+          conversationType: type,
+          members: [...distinct],
+          admins,
+          unit,
+        },
+      ])
+      return reply.code(201).send({ conversationId, members: distinct.size })
+    },
+  )
+
+  app.post<{ Params: { cid: string }; Body: { add?: string[]; remove?: string[] } }>(
+    '/v1/conversations/:cid/members',
+    {
+      schema: {
+        params: cidParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { add: userIds, remove: userIds },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { add = [], remove = [] } = request.body
+      if (add.length === 0 && remove.length === 0)
+        throw new ImflowError('IMF_ERR_BAD_REQUEST', 'give add or remove')
+      await change(request.params.cid, request.caller.sub, [
+        ...(add.length ? [{ kind: 'MembersAdded' as const, userIds: add }] : []),
+        ...(remove.length ? [{ kind: 'MembersRemoved' as const, userIds: remove }] : []),
+      ])
+      return reply.code(202).send({ conversationId: request.params.cid })
+    },
+  )
+
+  app.patch<{ Params: { cid: string }; Body: { muted?: boolean; unit?: string } }>(
+    '/v1/conversations/:cid',
+    {
+      schema: {
+        params: cidParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { muted: { type: 'boolean' }, unit: { type: 'string', maxLength: 64 } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { muted, unit } = request.body
+      if (muted === undefined && unit === undefined)
+        throw new ImflowError('IMF_ERR_BAD_REQUEST', 'give muted or unit')
+      await change(request.params.cid, request.caller.sub, [
+        ...(muted === undefined ? [] : [{ kind: 'MuteChanged' as const, muted }]),
+        ...(unit === undefined ? [] : [{ kind: 'UnitChanged' as const, unit }]),
+      ])
+      return reply.code(202).send({ conversationId: request.params.cid })
+    },
+  )
+
+  app.put<{ Params: { uid: string }; Body: { geo: string } }>(
+    '/v1/users/:uid',
+    {
+      schema: {
+        params: {
+          type: 'object',
+          required: ['uid'],
+          properties: { uid: { type: 'string', minLength: 1, maxLength: 256 } },
+        },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['geo'],
+          properties: { geo: { type: 'string', minLength: 1, maxLength: 64 } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const event: UserEvent = { userId: request.params.uid, geo: request.body.geo, at: Date.now() }
+      await messaging.publisher.publish(messaging.topics.users, [
+        { key: event.userId, value: messaging.codecs['im.users'].encode(event) },
+      ])
+      return reply.code(202).send({ userId: event.userId, geo: event.geo })
+    },
+  )
+}

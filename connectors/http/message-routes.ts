@@ -1,0 +1,109 @@
+// POST /v1/messages: writes a SendMessage to im.ingest and answers with its receipt.
+
+import { randomUUID } from 'node:crypto'
+import type { FastifyPluginAsync } from 'fastify'
+import { ImflowError } from '../../ops/errors.js'
+import type { SendMessage } from '../../schemas/types.generated.js'
+import { authenticate } from './auth.js'
+import type { Messaging } from './messaging.js'
+
+const sendBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['conversationId', 'clientMsgId', 'type', 'body'],
+  properties: {
+    conversationId: { type: 'string', minLength: 1, maxLength: 256 },
+    clientMsgId: { type: 'string', minLength: 1, maxLength: 128 },
+    type: { type: 'string', enum: ['TEXT', 'IMAGE', 'FILE', 'CARD', 'SYSTEM'] },
+    body: { type: 'string' },
+    priority: { type: 'string', enum: ['HIGH', 'LOW'], default: 'HIGH' },
+    visibility: { type: 'string', enum: ['NORMAL', 'PRIVATE'], default: 'NORMAL' },
+    targets: {
+      type: 'array',
+      items: { type: 'string', minLength: 1 },
+      maxItems: 10_000,
+      default: [],
+    },
+  },
+} as const
+
+type SendBody = Pick<
+  SendMessage,
+  'conversationId' | 'clientMsgId' | 'type' | 'body' | 'priority' | 'visibility' | 'targets'
+>
+
+export const messageRoutes: FastifyPluginAsync<Messaging> = async (app, messaging) => {
+  // onRequest: the caller is known (or refused) before the body is even parsed.
+  app.addHook('onRequest', authenticate(messaging.jwtSecret))
+
+  app.post<{ Body: SendBody }>(
+    '/v1/messages',
+    {
+      schema: {
+        body: sendBody,
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              msgId: { type: 'string' },
+              createdAt: { type: 'number' },
+              conversationId: { type: 'string' },
+              clientMsgId: { type: 'string' },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const message: SendMessage = {
+        ...request.body,
+        senderId: request.caller.sub,
+        sentAt: Date.now(),
+      }
+      const requestId = randomUUID()
+      const answer = messaging.receipts.wait(requestId, messaging.requestTimeoutMs)
+      try {
+        await messaging.publisher.publish(messaging.topics.ingest, [
+          {
+            key: message.conversationId,
+            value: messaging.codecs['im.ingest'].encode(message),
+            headers: {
+              'imflow-reply-to': messaging.receipts.instanceId,
+              'imflow-request-id': requestId,
+            },
+          },
+        ])
+      } catch (err) {
+        messaging.receipts.cancel(requestId)
+        throw new ImflowError(
+          'IMF_ERR_KAFKA_UNAVAILABLE',
+          `could not write the message: ${String(err)}`,
+          { cause: err },
+        )
+      }
+      const { outcome } = await answer
+      switch (outcome.kind) {
+        case 'Accepted':
+          return {
+            msgId: outcome.msgId,
+            createdAt: outcome.createdAt,
+            conversationId: message.conversationId,
+            clientMsgId: message.clientMsgId,
+          }
+        case 'Rejected':
+          // Not being allowed to speak is a permission problem; the rest is about the message.
+          throw new ImflowError(
+            outcome.reason === 'NOT_MEMBER' || outcome.reason === 'MUTED'
+              ? 'IMF_ERR_FORBIDDEN'
+              : 'IMF_ERR_REJECTED',
+            outcome.detail || outcome.reason,
+            { details: { reason: outcome.reason } },
+          )
+        case 'Throttled':
+          throw new ImflowError('IMF_ERR_THROTTLED', `throttled: ${outcome.reason}`, {
+            details: { reason: outcome.reason, retryAfterMs: outcome.retryAfterMs },
+          })
+      }
+    },
+  )
+}

@@ -1,0 +1,16 @@
+// What the /v1 routes need from the rest of imflow: codecs, topics, a publisher, the
+// receipt waiter, the token secret. One object, handed to each route plugin.
+
+import type { ContractCodecs } from '../../schemas/contract.js'
+import type { Publisher } from './publisher.js'
+import type { ReceiptWaiter } from './receipt-waiter.js'
+
+export interface Messaging {
+  jwtSecret: string
+  codecs: ContractCodecs
+  topics: { ingest: string; conversations: string; users: string }
+  publisher: Publisher
+  receipts: ReceiptWaiter
+  /** How long POST /v1/messages waits for its receipt. */
+  requestTimeoutMs: number
+}

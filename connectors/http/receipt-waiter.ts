@@ -1,0 +1,101 @@
+// Request-reply over Kafka for POST /v1/messages: the API instance writes the message to
+// im.ingest with headers naming itself and the request; the receiver copies them onto the
+// receipt; this consumer (a group of its own, so it sees every partition of im.receipts)
+// hands each receipt to the request waiting for it.
+
+import { randomUUID } from 'node:crypto'
+import type { Consumer, Kafka } from 'kafkajs'
+import { ImflowError } from '../../ops/errors.js'
+import type { Logger } from '../../ops/log.js'
+import type { EventCodec } from '../../schemas/codec.js'
+import type { Receipt } from '../../schemas/types.generated.js'
+
+interface Pending {
+  resolve(receipt: Receipt): void
+  reject(err: Error): void
+  timer: NodeJS.Timeout
+}
+
+export class ReceiptWaiter {
+  /** This instance's name on the wire (the imflow-reply-to header). */
+  readonly instanceId = `api-${randomUUID()}`
+  private readonly pending = new Map<string, Pending>()
+
+  private constructor(private readonly consumer: Consumer) {}
+
+  static async start(
+    kafka: Kafka,
+    topic: string,
+    codec: EventCodec<Receipt>,
+    log: Logger,
+  ): Promise<ReceiptWaiter> {
+    const consumer = kafka.consumer({
+      groupId: `imflow-api-receipts-${randomUUID()}`,
+      readUncommitted: false,
+      maxWaitTimeInMs: 50,
+      allowAutoTopicCreation: false,
+    })
+    const waiter = new ReceiptWaiter(consumer)
+    // Serving starts only after the first fetch: by then the start offset (the end of each
+    // partition) is fixed, so no receipt of ours can slip in before it.
+    const firstFetch = new Promise<void>((resolve) => {
+      const off = consumer.on(consumer.events.FETCH, () => {
+        off()
+        resolve()
+      })
+    })
+    await consumer.connect()
+    await consumer.subscribe({ topic, fromBeginning: false })
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ message }) => {
+        if (message.headers?.['imflow-reply-to']?.toString() !== waiter.instanceId) return
+        const requestId = message.headers['imflow-request-id']?.toString()
+        const request = requestId ? waiter.pending.get(requestId) : undefined
+        if (!request || !message.value) return
+        waiter.pending.delete(requestId as string)
+        clearTimeout(request.timer)
+        try {
+          request.resolve(await codec.decode(message.value))
+        } catch (err) {
+          log.error('undecodable receipt', { error: String(err) })
+          request.reject(err as Error)
+        }
+      },
+    })
+    await firstFetch
+    return waiter
+  }
+
+  /** Waits for the receipt of one request; register before the message is sent. */
+  wait(requestId: string, timeoutMs: number): Promise<Receipt> {
+    return new Promise<Receipt>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(requestId)
+        reject(
+          new ImflowError(
+            'IMF_ERR_TIMEOUT',
+            `no receipt within ${timeoutMs} ms; retry with the same clientMsgId to learn the outcome`,
+          ),
+        )
+      }, timeoutMs)
+      this.pending.set(requestId, { resolve, reject, timer })
+    })
+  }
+
+  /** Forgets a request whose message could not be sent. */
+  cancel(requestId: string): void {
+    const request = this.pending.get(requestId)
+    if (request) clearTimeout(request.timer)
+    this.pending.delete(requestId)
+  }
+
+  async stop(): Promise<void> {
+    for (const [id, request] of this.pending) {
+      clearTimeout(request.timer)
+      request.reject(new ImflowError('IMF_ERR_TIMEOUT', 'the API is stopping'))
+      this.pending.delete(id)
+    }
+    await this.consumer.disconnect()
+  }
+}

@@ -1,0 +1,55 @@
+// The API's connection to Kafka: an idempotent producer for the events routes write, and the
+// receipt waiter for POST /v1/messages.
+
+import { randomBytes } from 'node:crypto'
+import type { Kafka } from 'kafkajs'
+import type { Messaging } from '../connectors/http/messaging.js'
+import { kafkaPublisher } from '../connectors/http/publisher.js'
+import { ReceiptWaiter } from '../connectors/http/receipt-waiter.js'
+import type { ContractCodecs } from '../schemas/contract.js'
+import { topicName } from '../schemas/topics.js'
+import type { Config } from './config.js'
+import type { Logger } from './log.js'
+
+export async function startMessaging(
+  config: Config,
+  kafka: Kafka,
+  codecs: ContractCodecs,
+  log: Logger,
+): Promise<{ routes: Messaging; stop(): Promise<void> }> {
+  let jwtSecret = config.jwtSecret
+  if (!jwtSecret) {
+    jwtSecret = randomBytes(32).toString('hex')
+    log.warn(
+      'IMFLOW_JWT_SECRET is not set: API tokens are checked against a random secret, so none is valid',
+    )
+  }
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+  await producer.connect()
+  const topic = (base: Parameters<typeof topicName>[1]) => topicName(config.topicPrefix, base)
+  let receipts: ReceiptWaiter
+  try {
+    receipts = await ReceiptWaiter.start(kafka, topic('im.receipts'), codecs['im.receipts'], log)
+  } catch (err) {
+    await producer.disconnect()
+    throw err
+  }
+  return {
+    routes: {
+      jwtSecret,
+      codecs,
+      topics: {
+        ingest: topic('im.ingest'),
+        conversations: topic('im.conversations'),
+        users: topic('im.users'),
+      },
+      publisher: kafkaPublisher(producer),
+      receipts,
+      requestTimeoutMs: config.requestTimeoutMs,
+    },
+    async stop() {
+      await receipts.stop()
+      await producer.disconnect()
+    },
+  }
+}

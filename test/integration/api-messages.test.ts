@@ -1,0 +1,159 @@
+// The HTTP API over the real broker and registry: admin routes create a conversation, members
+// send over POST /v1/messages and get their receipt (same msgId on retry), and every failure
+// is a problem+json with a stable code: 401 without a valid token, 403 for non-admins and
+// non-members, 400 for a malformed body, 422 for a rejected message.
+
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { issueToken } from '../../connectors/http/jwt.js'
+import { type RunningApp, startApp } from '../../ops/app.js'
+import { loadConfig } from '../../ops/config.js'
+import { silentLogger } from '../../ops/log.js'
+import { freePort } from '../../ops/ports.js'
+import { eventually, testKafka, unique } from './helpers.js'
+import { committedSum } from './runtime-support.js'
+
+const secret = 'api-test-secret-0123456789abcdef'
+const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
+
+describe('HTTP API: messages and admin routes', () => {
+  const prefix = `${unique('api')}.`
+  let dataDir: string
+  let app: RunningApp
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'imflow-api-'))
+    app = await startApp(
+      loadConfig({
+        KAFKA_BROKERS: inject('kafkaBrokers').join(','),
+        SCHEMA_REGISTRY_URL: inject('schemaRegistryUrl'),
+        IMFLOW_TOPIC_PREFIX: prefix,
+        IMFLOW_PORT: String(await freePort()),
+        IMFLOW_DATA_DIR: dataDir,
+        IMFLOW_PARTITIONS: '2',
+        IMFLOW_JWT_SECRET: secret,
+        IMFLOW_MAX_BODY_BYTES: '1000',
+      }),
+      silentLogger,
+    )
+  })
+  afterAll(async () => {
+    await app?.stop()
+    await rm(dataDir, { recursive: true, force: true })
+  })
+
+  const call = (method: string, path: string, body?: unknown, bearer?: string) =>
+    fetch(`${app.url}${path}`, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    })
+
+  it('creates a group, sends, dedupes, and answers problems with stable codes', {
+    timeout: 60_000,
+  }, async () => {
+    const admin = token('root', 'admin')
+    const created = await call(
+      'POST',
+      '/v1/conversations',
+      { conversationId: 'crew', type: 'GROUP', members: ['ann', 'ben', 'cy'], admins: ['ann'] },
+      admin,
+    )
+    expect(created.status).toBe(201)
+    expect(await created.json()).toEqual({ conversationId: 'crew', members: 3 })
+    await eventually(
+      async () =>
+        (await committedSum(testKafka(), `${prefix}imflow-receiver`, `${prefix}im.conversations`)) >
+        0
+          ? true
+          : undefined,
+      { what: 'the receiver to take in the conversation' },
+    )
+
+    const send = (who: string, clientMsgId: string, extra: object = {}) =>
+      call(
+        'POST',
+        '/v1/messages',
+        { conversationId: 'crew', clientMsgId, type: 'TEXT', body: 'hello crew', ...extra },
+        token(who),
+      )
+    const sent = await send('ben', 'b-1')
+    expect(sent.status).toBe(200)
+    const receipt = (await sent.json()) as { msgId: string; createdAt: number }
+    expect(receipt.msgId).toMatch(/^\d+$/)
+    const again = await send('ben', 'b-1')
+    expect(await again.json()).toMatchObject({ msgId: receipt.msgId, createdAt: receipt.createdAt })
+
+    const problem = async (res: Response) => ({
+      status: res.status,
+      contentType: res.headers.get('content-type'),
+      ...((await res.json()) as object),
+    })
+    expect(await problem(await send('zed', 'z-1'))).toMatchObject({
+      status: 403,
+      code: 'IMF_ERR_FORBIDDEN',
+      reason: 'NOT_MEMBER',
+    })
+    expect(await problem(await send('ben', 'b-2', { body: 'x'.repeat(1001) }))).toMatchObject({
+      status: 422,
+      code: 'IMF_ERR_REJECTED',
+      reason: 'TOO_LARGE',
+    })
+    const noToken = await problem(
+      await call('POST', '/v1/messages', {
+        conversationId: 'crew',
+        clientMsgId: 'n',
+        type: 'TEXT',
+        body: 'x',
+      }),
+    )
+    expect(noToken).toMatchObject({ status: 401, code: 'IMF_ERR_UNAUTHORIZED' })
+    expect(noToken.contentType).toContain('application/problem+json')
+    expect(
+      await problem(
+        await call(
+          'POST',
+          '/v1/messages',
+          {},
+          issueToken({ sub: 'ben' }, 'some-other-secret-0000'),
+        ),
+      ),
+    ).toMatchObject({
+      status: 401,
+      code: 'IMF_ERR_UNAUTHORIZED',
+    })
+    expect(
+      await problem(await call('POST', '/v1/messages', { conversationId: 'crew' }, token('ben'))),
+    ).toMatchObject({
+      status: 400,
+      code: 'IMF_ERR_BAD_REQUEST',
+    })
+    expect(
+      await problem(await call('PATCH', '/v1/conversations/crew', { muted: true }, token('ben'))),
+    ).toMatchObject({
+      status: 403,
+      code: 'IMF_ERR_FORBIDDEN',
+    })
+    expect(await problem(await call('GET', '/v1/nothing-here', undefined, admin))).toMatchObject({
+      status: 404,
+      code: 'IMF_ERR_NOT_FOUND',
+    })
+
+    // Mute: only the admin speaks now.
+    expect((await call('PATCH', '/v1/conversations/crew', { muted: true }, admin)).status).toBe(202)
+    await eventually(
+      async () => {
+        const res = await send('ben', `b-muted-${Date.now()}`)
+        return res.status === 403 ? res : undefined
+      },
+      { what: 'the mute to apply' },
+    )
+    expect((await send('ann', 'a-1')).status).toBe(200)
+    expect((await call('PUT', '/v1/users/ben', { geo: 'eu' }, admin)).status).toBe(202)
+  })
+})
