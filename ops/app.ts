@@ -5,6 +5,7 @@ import type { Admin } from 'kafkajs'
 import { buildApi } from '../connectors/http/server.js'
 import { registerContract } from '../schemas/contract.js'
 import { registrySchemaSource } from '../schemas/schema-source.js'
+import { ReceiverQueries } from '../topologies/receiver/index.js'
 import type { Config } from './config.js'
 import { kafkaProbe, registryProbe } from './health.js'
 import { type Infrastructure, startInfrastructure } from './infrastructure.js'
@@ -46,20 +47,22 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     const metrics = createMetrics()
     const messaging = await startMessaging(config, kafka, codecs, log)
     stack.push(() => messaging.stop())
-    for (const topology of await startTopologies({
+    const topologies = await startTopologies({
       config,
       kafka,
       codecs,
       schemas,
       log,
       metrics: metrics.task,
-    })) {
-      stack.push(() => topology.stop())
-    }
+    })
+    for (const topology of topologies.all) stack.push(() => topology.stop())
     const api = await buildApi({
       metrics,
       logLevel: config.logLevel,
-      messaging: messaging.routes,
+      messaging: {
+        ...messaging.routes,
+        queries: { receiver: new ReceiverQueries(topologies.receiver) },
+      },
       probes: {
         kafka: kafkaProbe(admin),
         schema_registry: registryProbe(infrastructure.schemaRegistryUrl),

@@ -69,6 +69,11 @@ export const errorCodes = {
     status: 429,
     summary: 'A rate limit or overload throttled the message; retry after the given time',
   },
+  IMF_ERR_NOT_READY: {
+    retriable: true,
+    status: 503,
+    summary: 'The data for this request is not served by this instance right now',
+  },
   IMF_ERR_TIMEOUT: {
     retriable: true,
     status: 504,

@@ -26,7 +26,12 @@ export function runtimeId(config: Config): string {
   return `${config.topicPrefix}${config.appId}`
 }
 
-export async function startTopologies(ctx: TopologyContext): Promise<RunningTopology[]> {
+export interface RunningTopologies {
+  readonly receiver: RunningTopology
+  readonly all: readonly RunningTopology[]
+}
+
+export async function startTopologies(ctx: TopologyContext): Promise<RunningTopologies> {
   const { config, codecs } = ctx
   const appId = runtimeId(config)
   const topic = (base: Parameters<typeof topicName>[1]) => topicName(config.topicPrefix, base)
@@ -48,24 +53,14 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
     limits: { maxBodyBytes: config.maxBodyBytes, maxClientMsgIdLength: 128 },
   })
   const deadLetters = codecs['im.dead-letter']
-  const running: RunningTopology[] = []
-  try {
-    running.push(
-      await startTopology(receiver, {
-        kafka: ctx.kafka,
-        appId,
-        stateDir: join(config.dataDir, 'state'),
-        log: ctx.log.child('receiver'),
-        metrics: ctx.metrics,
-        deadLetters: {
-          topic: topic('im.dead-letter'),
-          encode: (letter) => deadLetters.encode(letter),
-        },
-      }),
-    )
-  } catch (err) {
-    await Promise.all(running.map((r) => r.stop()))
-    throw err
-  }
-  return running
+  // The inbox and sync topologies will start here too, as they land.
+  const started = await startTopology(receiver, {
+    kafka: ctx.kafka,
+    appId,
+    stateDir: join(config.dataDir, 'state'),
+    log: ctx.log.child('receiver'),
+    metrics: ctx.metrics,
+    deadLetters: { topic: topic('im.dead-letter'), encode: (letter) => deadLetters.encode(letter) },
+  })
+  return { receiver: started, all: [started] }
 }

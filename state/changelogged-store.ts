@@ -37,8 +37,19 @@ export class ChangeloggedStore {
     this.pending.set(key.toString('latin1'), { key, value: null })
   }
 
+  /**
+   * Committed state only, for readers outside the task (the API's queries): what RocksDB
+   * holds, without the open transaction's writes. Safe while the task runs.
+   */
+  readonly committed: Pick<RawStore, 'get' | 'range'> = {
+    get: (key) => this.raw.get(key),
+    range: (range) => this.raw.range(range),
+  }
+
   /** Entries in key order, pending writes over stored ones. */
   async *range(range: KeyRange = {}): AsyncGenerator<[Buffer, Buffer]> {
+    if (range.reverse)
+      throw new Error('a task reads its stores in key order; committed reads may reverse')
     const overlay = [...this.pending.values()]
       .filter((op) => inRange(op.key, range))
       .sort((a, b) => Buffer.compare(a.key, b.key))

@@ -22,6 +22,7 @@ export class MemoryStore implements RawStore {
       .map((k) => Buffer.from(k, 'latin1'))
       .filter((k) => inRange(k, range))
     keys.sort(Buffer.compare)
+    if (range.reverse) keys.reverse()
     for (const key of keys) {
       const value = this.entries.get(key.toString('latin1'))
       if (value) yield [key, value]

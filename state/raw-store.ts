@@ -12,6 +12,8 @@ export interface KeyRange {
   readonly gte?: Buffer
   /** Exclusive upper bound. */
   readonly lt?: Buffer
+  /** Newest (largest key) first. */
+  readonly reverse?: boolean
 }
 
 export interface RawStore {

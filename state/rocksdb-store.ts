@@ -51,9 +51,13 @@ export class RocksDbStore implements RawStore {
     await call<void>((cb) => this.db.batch(batch, cb))
   }
 
-  /** Entries in key order within the range. */
+  /** Entries in key order within the range (or reverse order). */
   async *range(range: KeyRange = {}): AsyncGenerator<[Buffer, Buffer]> {
-    const options: Record<string, unknown> = { keyAsBuffer: true, valueAsBuffer: true }
+    const options: Record<string, unknown> = {
+      keyAsBuffer: true,
+      valueAsBuffer: true,
+      reverse: range.reverse === true,
+    }
     if (range.gte) options.gte = range.gte
     if (range.lt) options.lt = range.lt
     const it = this.db.iterator(options)

@@ -5,6 +5,7 @@ import type { LogLevel } from '../../ops/config.js'
 import type { Metrics } from '../../ops/metrics.js'
 import { adminRoutes } from './admin-routes.js'
 import { type HealthOptions, healthRoutes } from './health-routes.js'
+import { historyRoutes } from './history-routes.js'
 import { messageRoutes } from './message-routes.js'
 import type { Messaging } from './messaging.js'
 import { installProblemHandlers } from './problem.js'
@@ -31,6 +32,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   if (options.messaging) {
     await app.register(messageRoutes, options.messaging)
     await app.register(adminRoutes, options.messaging)
+    const { queries, jwtSecret } = options.messaging
+    if (queries) await app.register(historyRoutes, { jwtSecret, receiver: queries.receiver })
   }
   return app
 }

@@ -156,4 +156,64 @@ describe('HTTP API: messages and admin routes', () => {
     expect((await send('ann', 'a-1')).status).toBe(200)
     expect((await call('PUT', '/v1/users/ben', { geo: 'eu' }, admin)).status).toBe(202)
   })
+
+  it('serves history to members, newest first, cursor-paged and stable as messages arrive', {
+    timeout: 60_000,
+  }, async () => {
+    const admin = token('root', 'admin')
+    expect(
+      (
+        await call(
+          'POST',
+          '/v1/conversations',
+          { conversationId: 'log', type: 'GROUP', members: ['ann', 'ben'] },
+          admin,
+        )
+      ).status,
+    ).toBe(201)
+    const sendAs = (who: string, clientMsgId: string) =>
+      eventually(
+        async () => {
+          const res = await call(
+            'POST',
+            '/v1/messages',
+            { conversationId: 'log', clientMsgId, type: 'TEXT', body: clientMsgId },
+            token(who),
+          )
+          return res.status === 200 ? ((await res.json()) as { msgId: string }) : undefined
+        },
+        { what: `${clientMsgId} to be accepted` },
+      )
+    const ids: string[] = []
+    for (let i = 1; i <= 5; i++) ids.push((await sendAs(i % 2 ? 'ann' : 'ben', `h-${i}`)).msgId)
+
+    type Page = {
+      messages: { msgId: string; body: string; senderId: string }[]
+      next: string | null
+    }
+    const page = async (query: string, who = 'ben'): Promise<Page> => {
+      const res = await call('GET', `/v1/conversations/log/messages${query}`, undefined, token(who))
+      expect(res.status).toBe(200)
+      return (await res.json()) as Page
+    }
+    const first = await page('?limit=2')
+    expect(first.messages.map((m) => m.body)).toEqual(['h-5', 'h-4'])
+    expect(first.messages.map((m) => m.msgId)).toEqual([ids[4], ids[3]])
+    // A new message arrives between pages: the next page goes on from where the first ended.
+    await sendAs('ann', 'h-6')
+    const second = await page(`?limit=2&before=${first.next}`)
+    expect(second.messages.map((m) => m.body)).toEqual(['h-3', 'h-2'])
+    const third = await page(`?limit=2&before=${second.next}`)
+    expect(third.messages.map((m) => m.body)).toEqual(['h-1'])
+    expect(third.next).toBeNull()
+    expect((await page('?limit=1')).messages[0]?.body).toBe('h-6')
+
+    const outsider = await call('GET', '/v1/conversations/log/messages', undefined, token('zed'))
+    expect(outsider.status).toBe(403)
+    expect(((await outsider.json()) as { code: string }).code).toBe('IMF_ERR_FORBIDDEN')
+    expect((await call('GET', '/v1/conversations/log/messages')).status).toBe(401)
+    expect(
+      (await call('GET', '/v1/conversations/log/messages?limit=0', undefined, token('ben'))).status,
+    ).toBe(400)
+  })
 })

@@ -20,7 +20,7 @@ export interface ConversationMeta {
 export type Role = 'member' | 'admin'
 
 /** Membership keys: conversationId, a 0 byte, userId — all members of one conversation are a prefix. */
-function memberKey(conversationId: string, userId: string): Buffer {
+export function memberKey(conversationId: string, userId: string): Buffer {
   return Buffer.concat([Buffer.from(conversationId), Buffer.from([0]), Buffer.from(userId)])
 }
 

@@ -5,23 +5,25 @@
 import type { Kafka } from 'kafkajs'
 import { ImflowError } from '../../ops/errors.js'
 import { createTopicsAndWait } from '../../ops/kafka-admin.js'
+import { retry } from '../../ops/retry.js'
 import { changelogTopic } from './changelog.js'
 import type { TopologyDefinition } from './topology.js'
 
+/** Creates what is missing and returns the sources' (co-partitioned) partition count. */
 export async function provisionChangelogs(
   kafka: Kafka,
   appId: string,
   topology: TopologyDefinition,
-): Promise<void> {
+): Promise<number> {
   const stores = topology.stores ?? []
   const repartition = topology.internalTopics ?? []
-  if (stores.length === 0 && repartition.length === 0) return
   const admin = kafka.admin()
   await admin.connect()
   try {
-    const { topics } = await admin.fetchTopicMetadata({
-      topics: topology.sources.map((s) => s.topic),
-    })
+    // A source created a moment ago may not be in the metadata yet.
+    const { topics } = await retry(() =>
+      admin.fetchTopicMetadata({ topics: topology.sources.map((s) => s.topic) }),
+    )
     const counts = new Set(topics.map((t) => t.partitions.length))
     if (counts.size !== 1) {
       throw new ImflowError(
@@ -46,6 +48,7 @@ export async function provisionChangelogs(
         })),
       )
     }
+    return partitions
   } finally {
     await admin.disconnect()
   }

@@ -7,6 +7,7 @@ import { hostname } from 'node:os'
 import type { Consumer, Kafka } from 'kafkajs'
 import type { Logger } from '../../ops/log.js'
 import type { TaskMetrics } from '../../ops/metrics.js'
+import type { ChangeloggedStore } from '../../state/index.js'
 import { changelogTopic } from './changelog.js'
 import type { DeadLetterEncoder } from './dead-letters.js'
 import { provisionChangelogs } from './provision.js'
@@ -31,6 +32,14 @@ export interface RunningTopology {
   stop(): Promise<void>
   /** Resolves with an error if the topology stopped by itself. */
   readonly failed: Promise<Error>
+  /**
+   * A store's committed state in the task of this partition, when that task is open (and
+   * restored) in this instance; undefined otherwise (another instance owns it, or it is
+   * still restoring).
+   */
+  committedStore(partition: number, store: string): ChangeloggedStore['committed'] | undefined
+  /** The partition count of the sources, to find a key's task. */
+  readonly partitions: number
 }
 
 export function changelogTopics(appId: string, topology: TopologyDefinition): string[] {
@@ -43,7 +52,7 @@ export async function startTopology(
 ): Promise<RunningTopology> {
   const { kafka, appId, log } = options
   const groupId = `${appId}-${topology.name}`
-  await provisionChangelogs(kafka, appId, topology)
+  const partitions = await provisionChangelogs(kafka, appId, topology)
   const restorer = new Restorer(
     kafka,
     changelogTopics(appId, topology),
@@ -76,6 +85,7 @@ export async function startTopology(
     const done = (async () => {
       const task = await opening?.catch(() => undefined)
       if (!task) return
+      if (open.get(partition) === task) open.delete(partition)
       await task.close(clean)
       options.metrics?.openTasks.dec({ topology: topology.name })
     })()
@@ -119,7 +129,10 @@ export async function startTopology(
         opening = Task.open({ ...options, groupId, topology, partition, restorer, heartbeat })
         tasks.set(partition, opening)
         opening.then(
-          () => options.metrics?.openTasks.inc({ topology: topology.name }),
+          (task) => {
+            open.set(partition, task)
+            options.metrics?.openTasks.inc({ topology: topology.name })
+          },
           () => tasks.delete(partition),
         )
       }
@@ -156,9 +169,12 @@ export async function startTopology(
     },
   })
 
+  const open = new Map<number, Task>()
   return {
     name: topology.name,
     failed,
+    partitions,
+    committedStore: (partition, store) => open.get(partition)?.committedStore(store),
     async stop() {
       await consumer.disconnect()
       await Promise.all([...tasks.keys()].map((p) => closeTask(p, true)))

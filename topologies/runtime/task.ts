@@ -285,6 +285,11 @@ export class Task {
     return last
   }
 
+  /** A store's committed state, for queries from outside the task. */
+  committedStore(name: string): ChangeloggedStore['committed'] | undefined {
+    return this.stores.get(name)?.committed
+  }
+
   /** clean: everything committed, so a checkpoint lets the next open skip the full restore. */
   async close(clean: boolean): Promise<void> {
     clearInterval(this.wallClock)
