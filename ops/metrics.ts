@@ -22,6 +22,8 @@ export interface TaskMetrics {
   readonly restoreSeconds: Histogram<'topology'>
   readonly lag: Gauge<'topology' | 'partition'>
   readonly openTasks: Gauge<'topology'>
+  /** Store writes by store (the storage model's kinds: conversation-messages, inbox, ...). */
+  readonly storeWrites: Counter<'topology' | 'store'>
 }
 
 const latencyBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
@@ -78,6 +80,12 @@ function taskMetrics(registry: Registry): TaskMetrics {
       name: 'imflow_task_lag_records',
       help: 'Records behind the end of the input partition, as of the last fetched batch.',
       labelNames: ['topology', 'partition'],
+      registers,
+    }),
+    storeWrites: new Counter({
+      name: 'imflow_store_writes_total',
+      help: 'Committed store writes, per topology and store: what each message costs in storage operations.',
+      labelNames: ['topology', 'store'],
       registers,
     }),
     openTasks: new Gauge({

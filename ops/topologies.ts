@@ -35,20 +35,21 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
   const { config, codecs } = ctx
   const appId = runtimeId(config)
   const topic = (base: Parameters<typeof topicName>[1]) => topicName(config.topicPrefix, base)
-  const accepted = `${appId}-accepted`
+  const fanout = `${appId}-fanout`
   const receiver = receiverTopology({
     topics: {
       ingest: topic('im.ingest'),
       conversations: topic('im.conversations'),
       receipts: topic('im.receipts'),
-      accepted,
+      fanout,
     },
     codecs: {
       sendMessage: codecs['im.ingest'],
       conversationEvent: codecs['im.conversations'],
       receipt: codecs['im.receipts'],
-      storedMessage: await createEventCodec(ctx.schemas, `${accepted}-value`, 'StoredMessage'),
+      fanoutBatch: await createEventCodec(ctx.schemas, `${fanout}-value`, 'FanoutBatch'),
     },
+    userPartitions: config.partitions,
     unit: config.unit,
     limits: { maxBodyBytes: config.maxBodyBytes, maxClientMsgIdLength: 128 },
   })

@@ -153,5 +153,7 @@ describe('receiver end to end over im.ingest', () => {
       /imflow_task_records_in_total\{topology="receiver",partition="\d"\} [1-9]/,
     )
     expect(metrics).toContain('imflow_task_dead_letters_total{topology="receiver"} 1')
+    // One accepted normal message: one write to the conversation's log.
+    expect(metrics).toContain('imflow_store_writes_total{topology="receiver",store="conversation-messages"} 1')
   })
 })

@@ -6,25 +6,27 @@ import { parseMsgId } from '../../schemas/msg-id.js'
 import { memorySchemaSource } from '../../schemas/schema-source.js'
 import type {
   ConversationEvent,
+  FanoutBatch,
   Receipt,
   SendMessage,
   StoredMessage,
 } from '../../schemas/types.generated.js'
 import { decodeStoredMessage, receiverTopology, STORES } from '../../topologies/receiver/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
+import { partitionForKey } from '../../topologies/runtime/partitioner.js'
 
 const topics = {
   ingest: 'im.ingest',
   conversations: 'im.conversations',
   receipts: 'im.receipts',
-  accepted: 'accepted',
+  fanout: 'fanout',
 }
 
 let codecs: {
   sendMessage: EventCodec<SendMessage>
   conversationEvent: EventCodec<ConversationEvent>
   receipt: EventCodec<Receipt>
-  storedMessage: EventCodec<StoredMessage>
+  fanoutBatch: EventCodec<FanoutBatch>
 }
 let driver: TopologyTestDriver
 let now: number
@@ -39,7 +41,7 @@ beforeEach(async () => {
       'ConversationEvent',
     ),
     receipt: await createEventCodec(source, 'im.receipts-value', 'Receipt'),
-    storedMessage: await createEventCodec(source, 'accepted-value', 'StoredMessage'),
+    fanoutBatch: await createEventCodec(source, 'fanout-value', 'FanoutBatch'),
   }
   now = Date.UTC(2026, 10, 23, 12)
   driver = new TopologyTestDriver(
@@ -47,6 +49,7 @@ beforeEach(async () => {
       topics,
       codecs,
       unit: 2,
+      userPartitions: 4,
       clock: () => now,
       limits: { maxBodyBytes: 100, maxClientMsgIdLength: 16 },
     }),
@@ -84,6 +87,16 @@ function message(overrides: Partial<SendMessage> = {}): SendMessage {
   }
 }
 
+/** The hand-off records written since the last read. */
+async function fanout(): Promise<(FanoutBatch & { recordPartition: number | undefined })[]> {
+  return Promise.all(
+    driver.read(topics.fanout).map(async (r) => ({
+      ...(await codecs.fanoutBatch.decode(r.value as Buffer)),
+      recordPartition: r.partition,
+    })),
+  )
+}
+
 async function send(m: SendMessage, headers: Record<string, string> = {}): Promise<Receipt> {
   await driver.pipe(topics.ingest, {
     key: m.conversationId,
@@ -103,10 +116,16 @@ describe('receiver', () => {
     if (receipt.outcome.kind !== 'Accepted') return
     expect(receipt.outcome.createdAt).toBe(now)
     expect(parseMsgId(receipt.outcome.msgId)).toMatchObject({ unit: 2, worker: 0, timeMs: now })
-    const accepted = driver.read(topics.accepted)
-    expect(accepted).toHaveLength(1)
-    const forwarded = await codecs.storedMessage.decode(accepted[0]?.value as Buffer)
-    expect(forwarded).toMatchObject({ msgId: receipt.outcome.msgId, body: 'hello', createdAt: now })
+    const batches = await fanout()
+    expect(batches.flatMap((b) => b.recipients).sort()).toEqual(['alice', 'bob', 'carol'])
+    for (const b of batches) {
+      expect(b.sourceId).toBe(receipt.outcome.msgId)
+      expect(b.event.payload).toMatchObject({
+        kind: 'NewMessage',
+        message: { msgId: receipt.outcome.msgId, body: 'hello' },
+      })
+      for (const user of b.recipients) expect(partitionForKey(user, 4)).toBe(b.partition)
+    }
     const log: StoredMessage[] = []
     for await (const [, v] of driver.store(STORES.messages).prefix(Buffer.from('g1\u0000')))
       log.push(decodeStoredMessage(v))
@@ -115,10 +134,11 @@ describe('receiver', () => {
 
   it('gives a retry with the same clientMsgId the same msgId, and stores nothing twice', async () => {
     const first = await send(message())
+    expect((await fanout()).length).toBeGreaterThan(0)
     now += 1_000
     const again = await send(message())
     expect(again.outcome).toEqual(first.outcome)
-    expect(driver.read(topics.accepted)).toHaveLength(1)
+    expect((await fanout()).length).toBe(0) // the retry was answered, not delivered again
   })
 
   it('rejects with a reason: not a member, unknown conversation, too large, invalid, bad targets', async () => {
@@ -135,7 +155,7 @@ describe('receiver', () => {
     expect(await reasons(message({ visibility: 'PRIVATE', targets: ['mallory'] }))).toBe(
       'BAD_TARGETS',
     )
-    expect(driver.read(topics.accepted)).toEqual([])
+    expect(driver.read(topics.fanout)).toEqual([])
   })
 
   it('lets only admins speak in a muted group', async () => {
@@ -163,7 +183,38 @@ describe('receiver', () => {
     for await (const entry of driver.store(STORES.messages).prefix(Buffer.from('g1\u0000')))
       log.push(entry)
     expect(log).toEqual([])
-    expect(driver.read(topics.accepted)).toHaveLength(1)
+    expect((await fanout()).flatMap((b) => b.recipients).sort()).toEqual(['bob', 'carol'])
+  })
+
+  it('writes the same per message whatever the group size: one log entry, one hand-off per partition', async () => {
+    const members = Array.from({ length: 2_000 }, (_, i) => `user-${i}`)
+    await conversation('big', {
+      kind: 'ConversationCreated',
+      conversationType: 'GROUP',
+      members,
+      admins: [],
+      unit: '',
+    })
+    const changelog = 'test-receiver-conversation-messages-changelog'
+    const others = ['conversations', 'members', 'dedupe'].map((s) => `test-receiver-${s}-changelog`)
+    for (const topic of [changelog, ...others]) driver.read(topic) // what creating the groups wrote
+    await fanout()
+    for (const [cid, sender, size] of [
+      ['g1', 'bob', 3],
+      ['big', 'user-7', 2_000],
+    ] as const) {
+      const receipt = await send(
+        message({ conversationId: cid, senderId: sender, clientMsgId: `w-${cid}` }),
+      )
+      expect(receipt.outcome.kind).toBe('Accepted')
+      expect(driver.read(changelog)).toHaveLength(1) // conversation_message: once
+      const batches = await fanout()
+      expect(batches.length).toBeLessThanOrEqual(4) // one per user partition, not per member
+      expect(batches.flatMap((b) => b.recipients)).toHaveLength(size)
+      for (const b of batches) expect(b.recordPartition).toBe(b.partition)
+    }
+    // Nothing was written per member at send time: one dedupe entry per message, no more.
+    expect(others.map((topic) => driver.read(topic).length)).toEqual([0, 0, 2])
   })
 
   it('copies the reply headers to the receipt, and ids strictly increase', async () => {
@@ -190,6 +241,7 @@ describe('receiver', () => {
         topics,
         codecs,
         unit: 0,
+        userPartitions: 4,
         admission: () => ({ admit: false, reason: 'USER_RATE', retryAfterMs: 250 }),
       }),
     )

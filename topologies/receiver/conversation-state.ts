@@ -29,7 +29,7 @@ export class ConversationState {
 
   constructor(
     metaStore: ChangeloggedStore,
-    private readonly members: ChangeloggedStore,
+    private readonly memberships: ChangeloggedStore,
   ) {
     this.meta = typedStore(
       metaStore,
@@ -43,7 +43,7 @@ export class ConversationState {
   }
 
   async role(conversationId: string, userId: string): Promise<Role | undefined> {
-    const value = await this.members.get(memberKey(conversationId, userId))
+    const value = await this.memberships.get(memberKey(conversationId, userId))
     return value === undefined ? undefined : value[0] === 1 ? 'admin' : 'member'
   }
 
@@ -83,7 +83,7 @@ export class ConversationState {
         let removed = 0
         for (const userId of new Set(change.userIds)) {
           if ((await this.role(conversationId, userId)) !== undefined) {
-            this.members.delete(memberKey(conversationId, userId))
+            this.memberships.delete(memberKey(conversationId, userId))
             removed++
           }
         }
@@ -99,7 +99,14 @@ export class ConversationState {
     }
   }
 
+  /** Every member, by prefix scan (for fan-out; never for a membership check). */
+  async *members(conversationId: string): AsyncGenerator<string> {
+    const prefix = memberKey(conversationId, '')
+    for await (const [key] of this.memberships.prefix(prefix))
+      yield key.subarray(prefix.length).toString()
+  }
+
   private setRole(conversationId: string, userId: string, role: Role): void {
-    this.members.put(memberKey(conversationId, userId), Buffer.from([role === 'admin' ? 1 : 0]))
+    this.memberships.put(memberKey(conversationId, userId), Buffer.from([role === 'admin' ? 1 : 0]))
   }
 }

@@ -10,6 +10,7 @@ import { readerType } from '../../schemas/codec.js'
 import { createMsgIdGenerator, type MsgIdGenerator } from '../../schemas/msg-id.js'
 import type {
   ConversationEvent,
+  FanoutBatch,
   Receipt,
   SendMessage,
   StoredMessage,
@@ -18,6 +19,7 @@ import type {
 import { int64Serde, jsonSerde, stringSerde, typedStore } from '../../state/index.js'
 import { defineTopology, type InputRecord, type TopologyDefinition } from '../runtime/index.js'
 import { ConversationState } from './conversation-state.js'
+import { planFanOut } from './fan-out.js'
 import {
   checkSender,
   checkShape,
@@ -33,15 +35,18 @@ export type Admission = (
 export const admitAll: Admission = () => ({ admit: true })
 
 export interface ReceiverOptions {
-  topics: { ingest: string; conversations: string; receipts: string; accepted: string }
+  /** fanout: the hand-off to user-keyed processing, one record per target partition. */
+  topics: { ingest: string; conversations: string; receipts: string; fanout: string }
   codecs: {
     sendMessage: EventCodec<SendMessage>
     conversationEvent: EventCodec<ConversationEvent>
     receipt: EventCodec<Receipt>
-    storedMessage: EventCodec<StoredMessage>
+    fanoutBatch: EventCodec<FanoutBatch>
   }
   /** This deployment's unit, part of every msgId. */
   unit: number
+  /** Partitions of the user-keyed side (the fanout topic). */
+  userPartitions: number
   limits?: ValidationLimits
   admission?: Admission
   clock?: () => number
@@ -76,6 +81,12 @@ export function decodeStoredMessage(bytes: Buffer): StoredMessage {
   return stored.fromBuffer(bytes) as StoredMessage
 }
 
+async function collect(users: Iterable<string> | AsyncIterable<string>): Promise<string[]> {
+  const out: string[] = []
+  for await (const user of users) out.push(user)
+  return out
+}
+
 interface Dedupe {
   msgId: string
   createdAt: number
@@ -94,10 +105,10 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
     ],
     sinks: {
       receipts: { topic: topics.receipts },
-      accepted: { topic: topics.accepted, partitionBy: 'task' },
+      fanout: { topic: topics.fanout },
     },
     stores: Object.values(STORES),
-    internalTopics: [topics.accepted],
+    internalTopics: [topics.fanout],
     processor: (context) => {
       const conversations = new ConversationState(
         context.store(STORES.conversations),
@@ -183,10 +194,24 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
           )
         }
         dedupe.put(dedupeKey, { msgId, createdAt })
-        context.send('accepted', {
-          key: message.conversationId,
-          value: codecs.storedMessage.encode(storedMessage),
-        })
+        // Everyone who may see it: all members for a normal message (the sender's other devices
+        // included), the sender and the targets for a private one.
+        const recipients =
+          message.visibility === 'NORMAL'
+            ? conversations.members(message.conversationId)
+            : new Set([message.senderId, ...message.targets])
+        const event: FanoutBatch['event'] = {
+          priority: message.priority,
+          payload: { kind: 'NewMessage', message: storedMessage },
+        }
+        for (const share of planFanOut(await collect(recipients), options.userPartitions)) {
+          const batch: FanoutBatch = { ...share, sourceId: msgId, event }
+          context.send('fanout', {
+            key: message.conversationId,
+            value: codecs.fanoutBatch.encode(batch),
+            partition: share.partition,
+          })
+        }
         reply(record, message, { kind: 'Accepted', msgId, createdAt })
       }
 

@@ -176,6 +176,13 @@ export class TaskCore {
     return [...this.outputs, ...changelog]
   }
 
+  /** Pending writes per store: what the open transaction costs in storage operations. */
+  pendingWriteCounts(): Map<string, number> {
+    return new Map(
+      [...this.options.stores].map(([name, store]) => [name, store.pendingWrites().length]),
+    )
+  }
+
   /** After the transaction committed. */
   async commit(): Promise<void> {
     for (const store of this.options.stores.values()) await store.commit()

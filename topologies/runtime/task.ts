@@ -270,7 +270,10 @@ export class Task {
       await txn.abort().catch(() => {})
       throw err
     }
+    const writes = this.core.pendingWriteCounts()
     await this.core.commit()
+    for (const [store, n] of writes)
+      if (n > 0) metrics?.storeWrites.inc({ topology: topology.name, store }, n)
     for (const [tp, end] of ends) if (this.changelogEnds.has(tp)) this.changelogEnds.set(tp, end)
     if (metrics) {
       const labels = { topology: topology.name, partition: String(partition) }
