@@ -1,9 +1,14 @@
 // Runs the benchmarks named on the command line (all when none): npm run bench -- [name...]
 
 import { codecBench } from './codec.js'
+import { receiverBench } from './receiver.js'
 import { runtimeBench } from './runtime.js'
 
-const benches: Record<string, () => Promise<string>> = { codec: codecBench, runtime: runtimeBench }
+const benches: Record<string, () => Promise<string>> = {
+  codec: codecBench,
+  runtime: runtimeBench,
+  receiver: receiverBench,
+}
 
 const wanted = process.argv.slice(2)
 const unknown = wanted.filter((name) => !benches[name])

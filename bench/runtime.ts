@@ -4,174 +4,121 @@
 //   3. the restore rate of that store from its changelog.
 // Uses KAFKA_BROKERS when set, else starts an embedded broker. Usage: npm run bench -- runtime
 
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Kafka, logLevel } from 'kafkajs'
-import { startEmbeddedKafka } from '../ops/embedded-kafka.js'
 import { createTopicsAndWait } from '../ops/kafka-admin.js'
 import { createLogger } from '../ops/log.js'
-import { freePort } from '../ops/ports.js'
 import { startTopology } from '../topologies/runtime/index.js'
+import { committed, waitFor, withBroker } from './broker.js'
 import { countTopology } from './count-topology.js'
 
 const RECORDS = Number(process.env.IMFLOW_BENCH_RECORDS ?? 100_000)
 const PARTITIONS = 4
 const KEYS = 10_000
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 600_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('benchmark timed out')
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
+export function runtimeBench(): Promise<string> {
+  return withBroker(async ({ kafka, admin, dir, quiet, run }) => {
+    const [input, passOut, countOut] = ['in', 'pass-out', 'count-out'].map(
+      (t) => `${run}-${t}`,
+    ) as [string, string, string]
+    try {
+      await createTopicsAndWait(
+        admin,
+        [input, passOut, countOut].map((topic) => ({ topic, numPartitions: PARTITIONS })),
+      )
+      const producer = kafka.producer()
+      await producer.connect()
+      for (let start = 0; start < RECORDS; start += 10_000) {
+        await producer.send({
+          topic: input,
+          messages: Array.from({ length: Math.min(10_000, RECORDS - start) }, (_, i) => ({
+            key: `user-${(start + i) % KEYS}`,
+            value: `event-${start + i}`,
+          })),
+        })
+      }
 
-async function warmUp(kafka: Kafka, topic: string, prefix: string): Promise<void> {
-  const txProducer = kafka.producer({
-    transactionalId: `${prefix}-warmup`,
-    idempotent: true,
-    maxInFlightRequests: 1,
-  })
-  await txProducer.connect()
-  const txn = await txProducer.transaction()
-  await txn.commit()
-  await txProducer.disconnect()
-  const consumer = kafka.consumer({ groupId: `${prefix}-warmup`, maxWaitTimeInMs: 50 })
-  let seen = false
-  await consumer.connect()
-  await consumer.subscribe({ topic, fromBeginning: true })
-  await consumer.run({
-    eachBatch: async () => {
-      seen = true
-    },
-  })
-  await waitFor(async () => seen)
-  await consumer.disconnect()
-}
+      // 1. Pass-through: consume every record and produce it on, at-least-once.
+      let passed = 0
+      const passStart = Date.now()
+      const consumer = kafka.consumer({ groupId: `${run}-pass`, maxWaitTimeInMs: 50 })
+      await consumer.connect()
+      await consumer.subscribe({ topic: input, fromBeginning: true })
+      await consumer.run({
+        eachBatch: async ({ batch }) => {
+          // kafkajs encodes a huge send in quadratic time; 1,000-record sends (the runtime's
+          // transaction size) keep the baseline at its best.
+          for (let i = 0; i < batch.messages.length; i += 1_000) {
+            await producer.send({
+              topic: passOut,
+              messages: batch.messages
+                .slice(i, i + 1_000)
+                .map((m) => ({ key: m.key, value: m.value, partition: batch.partition })),
+            })
+          }
+          passed += batch.messages.length
+        },
+      })
+      await waitFor(async () => passed >= RECORDS)
+      const passSeconds = (Date.now() - passStart) / 1000
+      await consumer.disconnect()
+      await producer.disconnect()
 
-export async function runtimeBench(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'imflow-bench-'))
-  const quiet = createLogger('warn')
-  const embedded = process.env.KAFKA_BROKERS
-    ? undefined
-    : await startEmbeddedKafka({ port: await freePort(), dataDir: join(dir, 'kafka'), log: quiet })
-  const brokers = process.env.KAFKA_BROKERS?.split(',') ?? embedded?.brokers ?? []
-  const kafka = new Kafka({ clientId: 'bench', brokers, logLevel: logLevel.ERROR })
-  const admin = kafka.admin()
-  await admin.connect()
-  const run = Date.now().toString(36)
-  const [input, passOut, countOut] = ['in', 'pass-out', 'count-out'].map(
-    (t) => `bench-${run}-${t}`,
-  ) as [string, string, string]
-  try {
-    await createTopicsAndWait(
-      admin,
-      [input, passOut, countOut].map((topic) => ({ topic, numPartitions: PARTITIONS })),
-    )
-    const producer = kafka.producer()
-    await producer.connect()
-    for (let start = 0; start < RECORDS; start += 10_000) {
-      await producer.send({
+      // 2. The runtime: stateful count with changelog and exactly-once.
+      const groupId = `${run}-count`
+      const consumed = () => committed(admin, groupId, input)
+      const countStart = Date.now()
+      const topology = countTopology(input, countOut)
+      const running = await startTopology(topology, {
+        kafka,
+        appId: run,
+        stateDir: join(dir, 'state-1'),
+        log: quiet,
+      })
+      await waitFor(async () => (await consumed()) >= RECORDS)
+      const countSeconds = (Date.now() - countStart) / 1000
+      await running.stop()
+
+      // 3. Restore: a new instance with an empty state folder rebuilds every store.
+      const restored: { records: number; start: number; end: number }[] = []
+      const watching = createLogger('info', (line) => {
+        const m = /store restored .*records=(\d+) .*ms=(\d+)/.exec(line)
+        const now = Date.now()
+        if (m) restored.push({ records: Number(m[1]), start: now - Number(m[2]), end: now })
+      })
+      const more = kafka.producer()
+      await more.connect()
+      await more.send({
         topic: input,
-        messages: Array.from({ length: Math.min(10_000, RECORDS - start) }, (_, i) => ({
-          key: `user-${(start + i) % KEYS}`,
-          value: `event-${start + i}`,
+        messages: Array.from({ length: PARTITIONS }, (_, p) => ({
+          key: 'restore-probe',
+          value: '',
+          partition: p,
         })),
       })
+      await more.disconnect()
+      const again = await startTopology(topology, {
+        kafka,
+        appId: run,
+        stateDir: join(dir, 'state-2'),
+        log: watching,
+      })
+      await waitFor(async () => restored.length >= PARTITIONS)
+      await again.stop()
+      const restoredRecords = restored.reduce((s, r) => s + r.records, 0)
+      // Tasks restore concurrently: the rate is over the wall time from first start to last end.
+      const restoreSeconds =
+        (Math.max(...restored.map((r) => r.end)) - Math.min(...restored.map((r) => r.start))) / 1000
+
+      const pass = RECORDS / passSeconds
+      const count = RECORDS / countSeconds
+      return [
+        `runtime: ${RECORDS} records, ${PARTITIONS} partitions, ${KEYS} keys, one broker`,
+        `  kafkajs pass-through (baseline)      ${Math.round(pass)} records/s`,
+        `  count-by-key, RocksDB + changelog + EOS ${Math.round(count)} records/s  = ${(count / pass).toFixed(2)} x pass-through`,
+        `  restore from changelog               ${Math.round(restoredRecords / restoreSeconds)} records/s (${restoredRecords} records)`,
+      ].join('\n')
+    } finally {
+      await admin.deleteTopics({ topics: [input, passOut, countOut] }).catch(() => {})
     }
-
-    // A fresh broker creates __consumer_offsets and __transaction_state on first use: do that
-    // before any clock starts.
-    await warmUp(kafka, input, `bench-${run}`)
-
-    // 1. Pass-through: consume every record and produce it on, at-least-once.
-    let passed = 0
-    const passStart = Date.now()
-    const consumer = kafka.consumer({ groupId: `bench-${run}-pass`, maxWaitTimeInMs: 50 })
-    await consumer.connect()
-    await consumer.subscribe({ topic: input, fromBeginning: true })
-    await consumer.run({
-      eachBatch: async ({ batch }) => {
-        // kafkajs encodes a huge send in quadratic time; 1,000-record sends (the runtime's
-        // transaction size) keep the baseline at its best.
-        for (let i = 0; i < batch.messages.length; i += 1_000) {
-          await producer.send({
-            topic: passOut,
-            messages: batch.messages
-              .slice(i, i + 1_000)
-              .map((m) => ({ key: m.key, value: m.value, partition: batch.partition })),
-          })
-        }
-        passed += batch.messages.length
-      },
-    })
-    await waitFor(async () => passed >= RECORDS)
-    const passSeconds = (Date.now() - passStart) / 1000
-    await consumer.disconnect()
-    await producer.disconnect()
-
-    // 2. The runtime: stateful count with changelog and exactly-once.
-    const groupId = `bench-${run}-count`
-    const consumed = async () => {
-      const [offsets] = await admin.fetchOffsets({ groupId, topics: [input] })
-      return (offsets?.partitions ?? []).reduce((s, p) => s + Math.max(0, Number(p.offset)), 0)
-    }
-    const countStart = Date.now()
-    const topology = countTopology(input, countOut)
-    const running = await startTopology(topology, {
-      kafka,
-      appId: `bench-${run}`,
-      stateDir: join(dir, 'state-1'),
-      log: quiet,
-    })
-    await waitFor(async () => (await consumed()) >= RECORDS)
-    const countSeconds = (Date.now() - countStart) / 1000
-    await running.stop()
-
-    // 3. Restore: a new instance with an empty state folder rebuilds every store.
-    const restored: { records: number; start: number; end: number }[] = []
-    const watching = createLogger('info', (line) => {
-      const m = /store restored .*records=(\d+) .*ms=(\d+)/.exec(line)
-      const now = Date.now()
-      if (m) restored.push({ records: Number(m[1]), start: now - Number(m[2]), end: now })
-    })
-    const more = kafka.producer()
-    await more.connect()
-    await more.send({
-      topic: input,
-      messages: Array.from({ length: PARTITIONS }, (_, p) => ({
-        key: 'restore-probe',
-        value: '',
-        partition: p,
-      })),
-    })
-    await more.disconnect()
-    const again = await startTopology(topology, {
-      kafka,
-      appId: `bench-${run}`,
-      stateDir: join(dir, 'state-2'),
-      log: watching,
-    })
-    await waitFor(async () => restored.length >= PARTITIONS)
-    await again.stop()
-    const restoredRecords = restored.reduce((s, r) => s + r.records, 0)
-    // Tasks restore concurrently: the rate is over the wall time from first start to last end.
-    const restoreSeconds =
-      (Math.max(...restored.map((r) => r.end)) - Math.min(...restored.map((r) => r.start))) / 1000
-
-    const pass = RECORDS / passSeconds
-    const count = RECORDS / countSeconds
-    return [
-      `runtime: ${RECORDS} records, ${PARTITIONS} partitions, ${KEYS} keys, one broker`,
-      `  kafkajs pass-through (baseline)      ${Math.round(pass)} records/s`,
-      `  count-by-key, RocksDB + changelog + EOS ${Math.round(count)} records/s  = ${(count / pass).toFixed(2)} x pass-through`,
-      `  restore from changelog               ${Math.round(restoredRecords / restoreSeconds)} records/s (${restoredRecords} records)`,
-    ].join('\n')
-  } finally {
-    await admin.deleteTopics({ topics: [input, passOut, countOut] }).catch(() => {})
-    await admin.disconnect()
-    await embedded?.stop()
-    await rm(dir, { recursive: true, force: true })
-  }
+  })
 }

@@ -1,0 +1,72 @@
+// What every broker benchmark needs: a broker (KAFKA_BROKERS, or an embedded one started
+// for the run), a warmed-up cluster, and bounded waits.
+
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type Admin, Kafka, logLevel } from 'kafkajs'
+import { startEmbeddedKafka } from '../ops/embedded-kafka.js'
+import { createLogger, type Logger } from '../ops/log.js'
+import { freePort } from '../ops/ports.js'
+
+export interface BenchBroker {
+  kafka: Kafka
+  admin: Admin
+  /** A scratch folder for state stores, removed afterwards. */
+  dir: string
+  quiet: Logger
+  /** A name unique to this run. */
+  run: string
+}
+
+export async function waitFor(check: () => Promise<boolean>, timeoutMs = 600_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('benchmark timed out')
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+/** Records of the topic the group has committed, over all partitions. */
+export async function committed(admin: Admin, groupId: string, topic: string): Promise<number> {
+  const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] })
+  return (offsets?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0)
+}
+
+/** A fresh broker creates __consumer_offsets and __transaction_state on first use: do that before any clock starts. */
+async function warmUp(kafka: Kafka, run: string): Promise<void> {
+  const producer = kafka.producer({
+    transactionalId: `${run}-warmup`,
+    idempotent: true,
+    maxInFlightRequests: 1,
+  })
+  await producer.connect()
+  const txn = await producer.transaction()
+  await txn.commit()
+  await producer.disconnect()
+  const admin = kafka.admin()
+  await admin.connect()
+  await admin.fetchOffsets({ groupId: `${run}-warmup`, topics: [] }).catch(() => {})
+  await admin.disconnect()
+}
+
+export async function withBroker<T>(work: (broker: BenchBroker) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'imflow-bench-'))
+  const quiet = createLogger('warn')
+  const embedded = process.env.KAFKA_BROKERS
+    ? undefined
+    : await startEmbeddedKafka({ port: await freePort(), dataDir: join(dir, 'kafka'), log: quiet })
+  const brokers = process.env.KAFKA_BROKERS?.split(',') ?? embedded?.brokers ?? []
+  const kafka = new Kafka({ clientId: 'bench', brokers, logLevel: logLevel.ERROR })
+  const admin = kafka.admin()
+  await admin.connect()
+  const run = `bench-${Date.now().toString(36)}`
+  try {
+    await warmUp(kafka, run)
+    return await work({ kafka, admin, dir, quiet, run })
+  } finally {
+    await admin.disconnect()
+    await embedded?.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
