@@ -154,6 +154,8 @@ describe('receiver end to end over im.ingest', () => {
     )
     expect(metrics).toContain('imflow_task_dead_letters_total{topology="receiver"} 1')
     // One accepted normal message: one write to the conversation's log.
-    expect(metrics).toContain('imflow_store_writes_total{topology="receiver",store="conversation-messages"} 1')
+    expect(metrics).toContain(
+      'imflow_store_writes_total{topology="receiver",store="conversation-messages"} 1',
+    )
   })
 })

@@ -166,11 +166,22 @@ describe('receiver', () => {
     expect(fromAdmin.outcome.kind).toBe('Accepted')
   })
 
-  it('follows membership changes', async () => {
+  it('follows membership changes, in checks and in fan-out', async () => {
+    expect((await send(message({ senderId: 'alice', clientMsgId: 'a-0' }))).outcome.kind).toBe(
+      'Accepted',
+    )
+    expect((await fanout()).flatMap((b) => b.recipients).sort()).toEqual(['alice', 'bob', 'carol'])
     await conversation('g1', { kind: 'MembersRemoved', userIds: ['bob'] })
     expect((await send(message())).outcome).toMatchObject({ reason: 'NOT_MEMBER' })
     await conversation('g1', { kind: 'MembersAdded', userIds: ['bob', 'dave'] })
     expect((await send(message({ clientMsgId: 'c-2' }))).outcome.kind).toBe('Accepted')
+    // The cached member list was refreshed by the changes.
+    expect((await fanout()).flatMap((b) => b.recipients).sort()).toEqual([
+      'alice',
+      'bob',
+      'carol',
+      'dave',
+    ])
     expect((await send(message({ senderId: 'dave', clientMsgId: 'd-1' }))).outcome.kind).toBe(
       'Accepted',
     )

@@ -24,13 +24,19 @@ export function memberKey(conversationId: string, userId: string): Buffer {
   return Buffer.concat([Buffer.from(conversationId), Buffer.from([0]), Buffer.from(userId)])
 }
 
+/** Member lists kept in memory, least recently used out first: hot groups fan out without a scan. */
+const MEMBER_LISTS_CACHED = 2_000
+
 export class ConversationState {
   private readonly meta: KeyValueStore<string, ConversationMeta>
+  private readonly memberLists = new Map<string, string[]>()
 
   constructor(
     metaStore: ChangeloggedStore,
     private readonly memberships: ChangeloggedStore,
   ) {
+    // A list read while a transaction changed members must not outlive its rollback.
+    memberships.onRollback(() => this.memberLists.clear())
     this.meta = typedStore(
       metaStore,
       { serialize: (s) => Buffer.from(s), deserialize: (b) => b.toString() },
@@ -50,6 +56,7 @@ export class ConversationState {
   /** Applies one conversation event; events for unknown conversations (other than creation) are ignored. */
   async apply(event: ConversationEvent): Promise<void> {
     const { conversationId, change } = event
+    this.memberLists.delete(conversationId)
     const meta = await this.meta.get(conversationId)
     switch (change.kind) {
       case 'ConversationCreated': {
@@ -99,11 +106,23 @@ export class ConversationState {
     }
   }
 
-  /** Every member, by prefix scan (for fan-out; never for a membership check). */
-  async *members(conversationId: string): AsyncGenerator<string> {
+  /** Every member (for fan-out; never for a membership check): a prefix scan, cached. */
+  async members(conversationId: string): Promise<string[]> {
+    const cached = this.memberLists.get(conversationId)
+    if (cached) {
+      this.memberLists.delete(conversationId)
+      this.memberLists.set(conversationId, cached)
+      return cached
+    }
     const prefix = memberKey(conversationId, '')
+    const list: string[] = []
     for await (const [key] of this.memberships.prefix(prefix))
-      yield key.subarray(prefix.length).toString()
+      list.push(key.subarray(prefix.length).toString())
+    this.memberLists.set(conversationId, list)
+    if (this.memberLists.size > MEMBER_LISTS_CACHED) {
+      this.memberLists.delete(this.memberLists.keys().next().value as string)
+    }
+    return list
   }
 
   private setRole(conversationId: string, userId: string, role: Role): void {

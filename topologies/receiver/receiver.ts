@@ -81,12 +81,6 @@ export function decodeStoredMessage(bytes: Buffer): StoredMessage {
   return stored.fromBuffer(bytes) as StoredMessage
 }
 
-async function collect(users: Iterable<string> | AsyncIterable<string>): Promise<string[]> {
-  const out: string[] = []
-  for await (const user of users) out.push(user)
-  return out
-}
-
 interface Dedupe {
   msgId: string
   createdAt: number
@@ -198,13 +192,13 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
         // included), the sender and the targets for a private one.
         const recipients =
           message.visibility === 'NORMAL'
-            ? conversations.members(message.conversationId)
-            : new Set([message.senderId, ...message.targets])
+            ? await conversations.members(message.conversationId)
+            : [...new Set([message.senderId, ...message.targets])]
         const event: FanoutBatch['event'] = {
           priority: message.priority,
           payload: { kind: 'NewMessage', message: storedMessage },
         }
-        for (const share of planFanOut(await collect(recipients), options.userPartitions)) {
+        for (const share of planFanOut(recipients, options.userPartitions)) {
           const batch: FanoutBatch = { ...share, sourceId: msgId, event }
           context.send('fanout', {
             key: message.conversationId,
