@@ -23,6 +23,7 @@ export function receiverBench(): Promise<string> {
     const topics = {
       ingest: t('ingest'),
       conversations: t('conversations'),
+      actions: t('actions'),
       receipts: t('receipts'),
       fanout: t('fanout'),
     }
@@ -30,16 +31,19 @@ export function receiverBench(): Promise<string> {
     const passOut = t('pass-out')
     await createTopicsAndWait(
       admin,
-      [topics.ingest, topics.conversations, topics.receipts, passIn, passOut].map((topic) => ({
-        topic,
-        numPartitions: PARTITIONS,
-      })),
+      [topics.ingest, topics.conversations, topics.actions, topics.receipts, passIn, passOut].map(
+        (topic) => ({
+          topic,
+          numPartitions: PARTITIONS,
+        }),
+      ),
     )
     const source = memorySchemaSource()
     const codecs = {
       sendMessage: await createEventCodec(source, 'ingest-value', 'SendMessage'),
       conversationEvent: await createEventCodec(source, 'conversations-value', 'ConversationEvent'),
       receipt: await createEventCodec(source, 'receipts-value', 'Receipt'),
+      action: await createEventCodec(source, 'actions-value', 'Action'),
       fanoutBatch: await createEventCodec(source, 'fanout-value', 'FanoutBatch'),
     }
     const now = Date.now()

@@ -5,6 +5,7 @@ import type { Admin } from 'kafkajs'
 import { buildApi } from '../connectors/http/server.js'
 import { registerContract } from '../schemas/contract.js'
 import { registrySchemaSource } from '../schemas/schema-source.js'
+import { InboxQueries } from '../topologies/inbox/index.js'
 import { ReceiverQueries } from '../topologies/receiver/index.js'
 import type { Config } from './config.js'
 import { kafkaProbe, registryProbe } from './health.js'
@@ -61,7 +62,10 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       logLevel: config.logLevel,
       messaging: {
         ...messaging.routes,
-        queries: { receiver: new ReceiverQueries(topologies.receiver) },
+        queries: {
+          receiver: new ReceiverQueries(topologies.receiver),
+          inbox: new InboxQueries(topologies.inbox),
+        },
       },
       probes: {
         kafka: kafkaProbe(admin),

@@ -42,6 +42,7 @@ export async function startMessaging(
         ingest: topic('im.ingest'),
         conversations: topic('im.conversations'),
         users: topic('im.users'),
+        actions: topic('im.actions'),
       },
       publisher: kafkaPublisher(producer),
       receipts,

@@ -1,21 +1,26 @@
-// History roaming: GET /v1/conversations/:cid/messages?before=&limit=, for members only.
-// (Normal messages, from the conversation's log; the caller's private messages and
-// deletions merge in with the per-user inbox.)
+// History roaming for members: GET /v1/conversations/:cid/messages?before=&limit= (the
+// conversation's log merged with the caller's private messages, without what they deleted),
+// and DELETE /v1/conversations/:cid/messages/:msgId (delete for me).
 
 import type { FastifyPluginAsync } from 'fastify'
 import { ImflowError } from '../../ops/errors.js'
+import type { EventCodec } from '../../schemas/codec.js'
+import type { Action } from '../../schemas/types.generated.js'
+import { type InboxQueries, userHistory } from '../../topologies/inbox/index.js'
 import type { ReceiverQueries } from '../../topologies/receiver/index.js'
 import { authenticate } from './auth.js'
+import type { Publisher } from './publisher.js'
 
 export interface HistoryOptions {
   jwtSecret: string
+  publisher: Publisher
+  actions: { topic: string; codec: EventCodec<Action> }
   receiver: ReceiverQueries
+  inbox: InboxQueries
 }
 
-export const historyRoutes: FastifyPluginAsync<HistoryOptions> = async (
-  app,
-  { jwtSecret, receiver },
-) => {
+export const historyRoutes: FastifyPluginAsync<HistoryOptions> = async (app, options) => {
+  const { jwtSecret, receiver, inbox } = options
   app.addHook('onRequest', authenticate(jwtSecret))
 
   app.get<{ Params: { cid: string }; Querystring: { before?: string; limit: number } }>(
@@ -46,7 +51,9 @@ export const historyRoutes: FastifyPluginAsync<HistoryOptions> = async (
           `${request.caller.sub} is not a member of ${cid}`,
         )
       }
-      const page = await receiver.history(cid, {
+      const page = await userHistory(receiver, inbox, {
+        conversationId: cid,
+        userId: request.caller.sub,
         before: request.query.before,
         limit: request.query.limit,
       })
@@ -62,6 +69,42 @@ export const historyRoutes: FastifyPluginAsync<HistoryOptions> = async (
         })),
         next: page.next,
       }
+    },
+  )
+
+  app.delete<{ Params: { cid: string; msgId: string } }>(
+    '/v1/conversations/:cid/messages/:msgId',
+    {
+      schema: {
+        params: {
+          type: 'object',
+          required: ['cid', 'msgId'],
+          properties: {
+            cid: { type: 'string', minLength: 1, maxLength: 256 },
+            msgId: { type: 'string', pattern: '^[0-9]{1,19}$' },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { cid, msgId } = request.params
+      if (!(await receiver.isMember(cid, request.caller.sub))) {
+        throw new ImflowError(
+          'IMF_ERR_FORBIDDEN',
+          `${request.caller.sub} is not a member of ${cid}`,
+        )
+      }
+      // Delete for me (NP): an action on im.actions, applied to the caller's inbox only.
+      const action: Action = {
+        conversationId: cid,
+        userId: request.caller.sub,
+        at: Date.now(),
+        action: { kind: 'DeletedForMe', msgId },
+      }
+      await options.publisher.publish(options.actions.topic, [
+        { key: cid, value: options.actions.codec.encode(action) },
+      ])
+      return reply.code(202).send({ conversationId: cid, msgId, deletedFor: request.caller.sub })
     },
   )
 }

@@ -2,6 +2,7 @@
 // receipt waiter, the token secret. One object, handed to each route plugin.
 
 import type { ContractCodecs } from '../../schemas/contract.js'
+import type { InboxQueries } from '../../topologies/inbox/index.js'
 import type { ReceiverQueries } from '../../topologies/receiver/index.js'
 import type { Publisher } from './publisher.js'
 import type { ReceiptWaiter } from './receipt-waiter.js'
@@ -9,11 +10,11 @@ import type { ReceiptWaiter } from './receipt-waiter.js'
 export interface Messaging {
   jwtSecret: string
   codecs: ContractCodecs
-  topics: { ingest: string; conversations: string; users: string }
+  topics: { ingest: string; conversations: string; users: string; actions: string }
   publisher: Publisher
   receipts: ReceiptWaiter
   /** How long POST /v1/messages waits for its receipt. */
   requestTimeoutMs: number
   /** Reads of the topologies' stores; absent where this instance runs no topologies. */
-  queries?: { receiver: ReceiverQueries }
+  queries?: { receiver: ReceiverQueries; inbox: InboxQueries }
 }

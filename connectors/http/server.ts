@@ -32,8 +32,15 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   if (options.messaging) {
     await app.register(messageRoutes, options.messaging)
     await app.register(adminRoutes, options.messaging)
-    const { queries, jwtSecret } = options.messaging
-    if (queries) await app.register(historyRoutes, { jwtSecret, receiver: queries.receiver })
+    const { queries, jwtSecret, publisher, codecs, topics } = options.messaging
+    if (queries) {
+      await app.register(historyRoutes, {
+        jwtSecret,
+        publisher,
+        actions: { topic: topics.actions, codec: codecs['im.actions'] },
+        ...queries,
+      })
+    }
   }
   return app
 }

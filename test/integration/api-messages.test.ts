@@ -216,4 +216,70 @@ describe('HTTP API: messages and admin routes', () => {
       (await call('GET', '/v1/conversations/log/messages?limit=0', undefined, token('ben'))).status,
     ).toBe(400)
   })
+
+  it('merges each member’s private messages and hides what they deleted for themselves', {
+    timeout: 60_000,
+  }, async () => {
+    const admin = token('root', 'admin')
+    const created = await call(
+      'POST',
+      '/v1/conversations',
+      { conversationId: 'priv', type: 'GROUP', members: ['ann', 'ben', 'cy'] },
+      admin,
+    )
+    expect(created.status).toBe(201)
+    const send = (who: string, clientMsgId: string, extra: object = {}) =>
+      eventually(
+        async () => {
+          const res = await call(
+            'POST',
+            '/v1/messages',
+            { conversationId: 'priv', clientMsgId, type: 'TEXT', body: clientMsgId, ...extra },
+            token(who),
+          )
+          return res.status === 200 ? ((await res.json()) as { msgId: string }) : undefined
+        },
+        { what: `${clientMsgId} to be accepted` },
+      )
+    const hello = await send('ann', 'hello')
+    await send('ann', 'secret', { visibility: 'PRIVATE', targets: ['ben'] })
+    await send('cy', 'bye')
+
+    const bodies = async (who: string) => {
+      const res = await call('GET', '/v1/conversations/priv/messages', undefined, token(who))
+      expect(res.status).toBe(200)
+      return ((await res.json()) as { messages: { body: string }[] }).messages.map((m) => m.body)
+    }
+    // The private message reaches ben's and ann's histories (its sender's too), never cy's.
+    await eventually(async () => ((await bodies('ben')).length === 3 ? true : undefined), {
+      what: 'ben to see 3 messages',
+    })
+    expect(await bodies('ben')).toEqual(['bye', 'secret', 'hello'])
+    expect(await bodies('ann')).toEqual(['bye', 'secret', 'hello'])
+    expect(await bodies('cy')).toEqual(['bye', 'hello'])
+
+    // Ben deletes "hello" for himself only.
+    const deleted = await call(
+      'DELETE',
+      `/v1/conversations/priv/messages/${hello.msgId}`,
+      undefined,
+      token('ben'),
+    )
+    expect(deleted.status).toBe(202)
+    await eventually(async () => ((await bodies('ben')).length === 2 ? true : undefined), {
+      what: 'the deletion to apply',
+    })
+    expect(await bodies('ben')).toEqual(['bye', 'secret'])
+    expect(await bodies('ann')).toEqual(['bye', 'secret', 'hello'])
+    expect(
+      (
+        await call(
+          'DELETE',
+          `/v1/conversations/priv/messages/${hello.msgId}`,
+          undefined,
+          token('zed'),
+        )
+      ).status,
+    ).toBe(403)
+  })
 })

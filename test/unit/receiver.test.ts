@@ -5,6 +5,7 @@ import { createEventCodec, type EventCodec } from '../../schemas/codec.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
 import { memorySchemaSource } from '../../schemas/schema-source.js'
 import type {
+  Action,
   ConversationEvent,
   FanoutBatch,
   Receipt,
@@ -18,6 +19,7 @@ import { partitionForKey } from '../../topologies/runtime/partitioner.js'
 const topics = {
   ingest: 'im.ingest',
   conversations: 'im.conversations',
+  actions: 'im.actions',
   receipts: 'im.receipts',
   fanout: 'fanout',
 }
@@ -27,6 +29,7 @@ let codecs: {
   conversationEvent: EventCodec<ConversationEvent>
   receipt: EventCodec<Receipt>
   fanoutBatch: EventCodec<FanoutBatch>
+  action: EventCodec<Action>
 }
 let driver: TopologyTestDriver
 let now: number
@@ -42,6 +45,7 @@ beforeEach(async () => {
     ),
     receipt: await createEventCodec(source, 'im.receipts-value', 'Receipt'),
     fanoutBatch: await createEventCodec(source, 'fanout-value', 'FanoutBatch'),
+    action: await createEventCodec(source, 'im.actions-value', 'Action'),
   }
   now = Date.UTC(2026, 10, 23, 12)
   driver = new TopologyTestDriver(

@@ -1,5 +1,5 @@
 export { type ConversationMeta, ConversationState, type Role } from './conversation-state.js'
-export { type HistoryPage, ReceiverQueries } from './queries.js'
+export { ReceiverQueries } from './queries.js'
 export {
   type Admission,
   admitAll,

@@ -1,6 +1,5 @@
-// Reads of the receiver's committed state for the API: membership and the conversation's
-// log (history roaming for normal messages), newest first, cursor-paged. A cursor names a
-// position in the log, so a page stays stable while new messages keep arriving.
+// Reads of the receiver's committed state for the API: membership, and the conversation's
+// log of normal messages, newest first.
 
 import { ImflowError } from '../../ops/errors.js'
 import type { StoredMessage } from '../../schemas/types.generated.js'
@@ -9,12 +8,6 @@ import type { RunningTopology } from '../runtime/index.js'
 import { partitionForKey } from '../runtime/partitioner.js'
 import { memberKey } from './conversation-state.js'
 import { decodeStoredMessage, STORES } from './receiver.js'
-
-export interface HistoryPage {
-  messages: StoredMessage[]
-  /** Pass as `before` for the next (older) page; null at the beginning of the conversation. */
-  next: string | null
-}
 
 export class ReceiverQueries {
   constructor(private readonly receiver: RunningTopology) {}
@@ -38,33 +31,19 @@ export class ReceiverQueries {
     )
   }
 
-  async history(
+  /** The conversation's log (normal messages), newest first, before `position`. */
+  async *log(
     conversationId: string,
-    options: { before?: string | undefined; limit: number },
-  ): Promise<HistoryPage> {
+    before?: Buffer,
+  ): AsyncGenerator<{ position: Buffer; message: StoredMessage }> {
     const prefix = Buffer.concat([Buffer.from(conversationId), Buffer.from([0])])
-    let lt = prefixEnd(prefix)
-    if (options.before) {
-      const position = Buffer.from(options.before, 'base64url')
-      if (position.length < 9)
-        throw new ImflowError('IMF_ERR_BAD_REQUEST', 'before is not a cursor this API gave out')
-      lt = Buffer.concat([prefix, position])
-    }
-    const messages: StoredMessage[] = []
-    let last: Buffer | undefined
+    const lt = before ? Buffer.concat([prefix, before]) : prefixEnd(prefix)
     for await (const [key, value] of this.store(conversationId, STORES.messages).range({
       gte: prefix,
       ...(lt ? { lt } : {}),
       reverse: true,
     })) {
-      messages.push(decodeStoredMessage(value))
-      last = key
-      if (messages.length === options.limit) break
+      yield { position: key.subarray(prefix.length), message: decodeStoredMessage(value) }
     }
-    const next =
-      messages.length === options.limit && last
-        ? last.subarray(prefix.length).toString('base64url')
-        : null
-    return { messages, next }
   }
 }

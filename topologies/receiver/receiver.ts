@@ -9,6 +9,7 @@ import type { EventCodec } from '../../schemas/codec.js'
 import { readerType } from '../../schemas/codec.js'
 import { createMsgIdGenerator, type MsgIdGenerator } from '../../schemas/msg-id.js'
 import type {
+  Action,
   ConversationEvent,
   FanoutBatch,
   Receipt,
@@ -18,6 +19,7 @@ import type {
 } from '../../schemas/types.generated.js'
 import { int64Serde, jsonSerde, stringSerde, typedStore } from '../../state/index.js'
 import { defineTopology, type InputRecord, type TopologyDefinition } from '../runtime/index.js'
+import { partitionForKey } from '../runtime/partitioner.js'
 import { ConversationState } from './conversation-state.js'
 import { planFanOut } from './fan-out.js'
 import {
@@ -36,9 +38,16 @@ export const admitAll: Admission = () => ({ admit: true })
 
 export interface ReceiverOptions {
   /** fanout: the hand-off to user-keyed processing, one record per target partition. */
-  topics: { ingest: string; conversations: string; receipts: string; fanout: string }
+  topics: {
+    ingest: string
+    conversations: string
+    actions: string
+    receipts: string
+    fanout: string
+  }
   codecs: {
     sendMessage: EventCodec<SendMessage>
+    action: EventCodec<Action>
     conversationEvent: EventCodec<ConversationEvent>
     receipt: EventCodec<Receipt>
     fanoutBatch: EventCodec<FanoutBatch>
@@ -96,6 +105,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
     sources: [
       { topic: topics.conversations, decode: (b) => codecs.conversationEvent.decode(b) },
       { topic: topics.ingest, decode: (b) => codecs.sendMessage.decode(b) },
+      { topic: topics.actions, decode: (b) => codecs.action.decode(b) },
     ],
     sinks: {
       receipts: { topic: topics.receipts },
@@ -209,10 +219,33 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
         reply(record, message, { kind: 'Accepted', msgId, createdAt })
       }
 
+      // A user's action on a message: deleting it for themself (NP) goes to their inbox. Read
+      // receipts and reactions are merged over windows (the merge stage).
+      const act = async ({ conversationId, userId, action }: Action) => {
+        if (action.kind !== 'DeletedForMe') return
+        if (!(await conversations.role(conversationId, userId))) return // only members hold messages here
+        const batch: FanoutBatch = {
+          partition: partitionForKey(userId, options.userPartitions),
+          recipients: [userId],
+          sourceId: `deleted:${userId}:${action.msgId}`,
+          event: {
+            priority: 'LOW',
+            payload: { kind: 'MessageDeleted', conversationId, msgId: action.msgId },
+          },
+        }
+        context.send('fanout', {
+          key: conversationId,
+          value: codecs.fanoutBatch.encode(batch),
+          partition: batch.partition,
+        })
+      }
+
       return {
         async process(record) {
           if (record.topic === topics.conversations) {
             await conversations.apply(record.value as ConversationEvent)
+          } else if (record.topic === topics.actions) {
+            await act(record.value as Action)
           } else {
             await receive(record, record.value as SendMessage)
           }

@@ -1,0 +1,3 @@
+export { type HistoryPage, userHistory } from './history.js'
+export { deletedKey, INBOX_STORES, type InboxOptions, inboxPrefix, inboxTopology } from './inbox.js'
+export { InboxQueries, type Positioned } from './queries.js'
