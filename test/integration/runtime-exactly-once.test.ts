@@ -64,9 +64,12 @@ describe('runtime: exactly-once across SIGKILLs', () => {
         },
         { timeoutMs: 120_000, intervalMs: 100, what: `run ${kill + 1} to commit progress` },
       )
-      await new Promise((r) => setTimeout(r, Math.random() * 1_500))
+      // Soon after: a run commits ~25,000 records a second, and all five kills must land mid-input.
+      await new Promise((r) => setTimeout(r, Math.random() * 500))
       running.child.kill('SIGKILL')
       await running.exited
+      const atKill = await committedSum(kafka, `${app}-count`, input)
+      expect(atKill, `kill ${kill + 1} came after the input was done`).toBeLessThan(TOTAL)
       logs.push(running.output())
     }
     const last = spawnCountApp(env)
