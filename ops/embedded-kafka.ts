@@ -11,22 +11,11 @@ import { Kafka, logLevel } from 'kafkajs'
 import { ImflowError } from './errors.js'
 import { ensureJars } from './fetch-jars.js'
 import { findJava } from './java.js'
-import { type JvmProcess, spawnJvm } from './jvm-process.js'
-import type { Logger } from './log.js'
+import { type EmbeddedServerOptions, type JvmProcess, spawnJvm } from './jvm-process.js'
 import { assertPortFree, freePort } from './ports.js'
 import { waitUntilReady } from './wait-until-ready.js'
 
 const run = promisify(execFile)
-
-export interface EmbeddedKafkaOptions {
-  port: number
-  /** Holds the log dirs and server config; reused across restarts. */
-  dataDir: string
-  heap?: string
-  javaHome?: string | undefined
-  startTimeoutMs?: number
-  log: Logger
-}
 
 export interface EmbeddedKafka {
   readonly brokers: string[]
@@ -78,7 +67,7 @@ function clusterId(): string {
   return randomBytes(16).toString('base64url')
 }
 
-export async function startEmbeddedKafka(options: EmbeddedKafkaOptions): Promise<EmbeddedKafka> {
+export async function startEmbeddedKafka(options: EmbeddedServerOptions): Promise<EmbeddedKafka> {
   const { port, log } = options
   await assertPortFree(
     HOST,

@@ -7,19 +7,9 @@ import { join } from 'node:path'
 import { ImflowError } from './errors.js'
 import { ensureJars } from './fetch-jars.js'
 import { findJava } from './java.js'
-import { type JvmProcess, spawnJvm } from './jvm-process.js'
-import type { Logger } from './log.js'
+import { type EmbeddedServerOptions, type JvmProcess, spawnJvm } from './jvm-process.js'
 import { assertPortFree, freePort } from './ports.js'
 import { waitUntilReady } from './wait-until-ready.js'
-
-export interface EmbeddedRegistryOptions {
-  port: number
-  dataDir: string
-  heap?: string
-  javaHome?: string | undefined
-  startTimeoutMs?: number
-  log: Logger
-}
 
 export interface EmbeddedRegistry {
   /** The Confluent-compatible base URL, as SCHEMA_REGISTRY_URL would give it. */
@@ -32,7 +22,7 @@ const HOST = '127.0.0.1'
 export const CCOMPAT_PATH = '/apis/ccompat/v7'
 
 export async function startEmbeddedRegistry(
-  options: EmbeddedRegistryOptions,
+  options: EmbeddedServerOptions,
 ): Promise<EmbeddedRegistry> {
   const { port, log } = options
   await assertPortFree(

@@ -18,6 +18,17 @@ export interface JvmProcessOptions {
   log: Logger
 }
 
+/** What every embedded server's launcher takes. */
+export interface EmbeddedServerOptions {
+  port: number
+  /** Holds the server's data and config; reused across restarts. */
+  dataDir: string
+  heap?: string
+  javaHome?: string | undefined
+  startTimeoutMs?: number
+  log: Logger
+}
+
 export interface JvmProcess {
   readonly name: string
   readonly pid: number

@@ -3,16 +3,10 @@
 // is a problem+json with a stable code: 401 without a valid token, 403 for non-admins and
 // non-members, 400 for a malformed body, 422 for a rejected message.
 
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { issueToken } from '../../connectors/http/jwt.js'
-import { type RunningApp, startApp } from '../../ops/app.js'
-import { loadConfig } from '../../ops/config.js'
-import { silentLogger } from '../../ops/log.js'
-import { freePort } from '../../ops/ports.js'
-import { eventually, testKafka, unique } from './helpers.js'
+import type { RunningApp } from '../../ops/app.js'
+import { eventually, startTestApp, testKafka, unique } from './helpers.js'
 import { committedSum } from './runtime-support.js'
 
 const secret = 'api-test-secret-0123456789abcdef'
@@ -20,29 +14,16 @@ const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { rol
 
 describe('HTTP API: messages and admin routes', () => {
   const prefix = `${unique('api')}.`
-  let dataDir: string
   let app: RunningApp
+  let stop: () => Promise<void>
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'imflow-api-'))
-    app = await startApp(
-      loadConfig({
-        KAFKA_BROKERS: inject('kafkaBrokers').join(','),
-        SCHEMA_REGISTRY_URL: inject('schemaRegistryUrl'),
-        IMFLOW_TOPIC_PREFIX: prefix,
-        IMFLOW_PORT: String(await freePort()),
-        IMFLOW_DATA_DIR: dataDir,
-        IMFLOW_PARTITIONS: '2',
-        IMFLOW_JWT_SECRET: secret,
-        IMFLOW_MAX_BODY_BYTES: '1000',
-      }),
-      silentLogger,
-    )
+    ;({ app, stop } = await startTestApp(prefix, {
+      IMFLOW_JWT_SECRET: secret,
+      IMFLOW_MAX_BODY_BYTES: '1000',
+    }))
   })
-  afterAll(async () => {
-    await app?.stop()
-    await rm(dataDir, { recursive: true, force: true })
-  })
+  afterAll(() => stop?.())
 
   const call = (method: string, path: string, body?: unknown, bearer?: string) =>
     fetch(`${app.url}${path}`, {

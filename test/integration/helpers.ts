@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { type Admin, type Kafka, Kafka as KafkaClient, logLevel } from 'kafkajs'
 import { inject } from 'vitest'
+import { type RunningApp, startApp } from '../../ops/app.js'
+import { loadConfig } from '../../ops/config.js'
+import { silentLogger } from '../../ops/log.js'
+import { freePort } from '../../ops/ports.js'
 
 /** A name no other test file uses, so files can run in parallel on one broker. */
 export function unique(prefix: string): string {
@@ -40,4 +47,34 @@ export async function eventually<T>(
   throw new Error(
     `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
   )
+}
+
+/**
+ * `imflow start` in-process on the run's broker and registry, with its own topic prefix and
+ * data folder; stop() also removes the folder.
+ */
+export async function startTestApp(
+  prefix: string,
+  env: Record<string, string> = {},
+): Promise<{ app: RunningApp; stop(): Promise<void> }> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'imflow-app-'))
+  const app = await startApp(
+    loadConfig({
+      KAFKA_BROKERS: inject('kafkaBrokers').join(','),
+      SCHEMA_REGISTRY_URL: inject('schemaRegistryUrl'),
+      IMFLOW_TOPIC_PREFIX: prefix,
+      IMFLOW_PORT: String(await freePort()),
+      IMFLOW_DATA_DIR: dataDir,
+      IMFLOW_PARTITIONS: '2',
+      ...env,
+    }),
+    silentLogger,
+  )
+  return {
+    app,
+    async stop() {
+      await app.stop()
+      await rm(dataDir, { recursive: true, force: true })
+    },
+  }
 }

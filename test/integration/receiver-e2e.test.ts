@@ -2,14 +2,8 @@
 // send-message events on im.ingest get receipts on im.receipts — accepted with stable msgIds,
 // rejected with reasons — and garbage goes to im.dead-letter while the partition flows on.
 
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { type RunningApp, startApp } from '../../ops/app.js'
-import { loadConfig } from '../../ops/config.js'
-import { silentLogger } from '../../ops/log.js'
-import { freePort } from '../../ops/ports.js'
+import type { RunningApp } from '../../ops/app.js'
 import { type ContractCodecs, registerContract } from '../../schemas/contract.js'
 import { registrySchemaSource } from '../../schemas/schema-source.js'
 import type {
@@ -18,34 +12,21 @@ import type {
   Receipt,
   SendMessage,
 } from '../../schemas/types.generated.js'
-import { eventually, testKafka, unique } from './helpers.js'
+import { eventually, startTestApp, testKafka, unique } from './helpers.js'
 import { committedSum } from './runtime-support.js'
 
 describe('receiver end to end over im.ingest', () => {
   const prefix = `${unique('rcv')}.`
   const kafka = testKafka()
-  let dataDir: string
   let app: RunningApp
+  let stop: () => Promise<void>
   let codecs: ContractCodecs
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'imflow-rcv-'))
-    const config = loadConfig({
-      KAFKA_BROKERS: inject('kafkaBrokers').join(','),
-      SCHEMA_REGISTRY_URL: inject('schemaRegistryUrl'),
-      IMFLOW_TOPIC_PREFIX: prefix,
-      IMFLOW_PORT: String(await freePort()),
-      IMFLOW_DATA_DIR: dataDir,
-      IMFLOW_PARTITIONS: '2',
-      IMFLOW_UNIT: '3',
-    })
-    app = await startApp(config, silentLogger)
+    ;({ app, stop } = await startTestApp(prefix, { IMFLOW_UNIT: '3' }))
     codecs = await registerContract(registrySchemaSource(inject('schemaRegistryUrl')), prefix)
   })
-  afterAll(async () => {
-    await app?.stop()
-    await rm(dataDir, { recursive: true, force: true })
-  })
+  afterAll(() => stop?.())
 
   it('answers every input with a receipt, dead-letters garbage, and dedupes retries', async () => {
     const now = Date.now()

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { Partitioners } from 'kafkajs'
-import { describe, expect, it } from 'vitest'
+import { describe, it } from 'vitest'
 import { partitionForKey } from '../../topologies/runtime/partitioner.js'
 
 describe('partitionForKey', () => {

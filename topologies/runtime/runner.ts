@@ -5,11 +5,13 @@
 
 import { hostname } from 'node:os'
 import type { Consumer, Kafka } from 'kafkajs'
+import { ImflowError } from '../../ops/errors.js'
 import type { Logger } from '../../ops/log.js'
 import type { TaskMetrics } from '../../ops/metrics.js'
 import type { ChangeloggedStore } from '../../state/index.js'
 import { changelogTopic } from './changelog.js'
 import type { DeadLetterEncoder } from './dead-letters.js'
+import { partitionForKey } from './partitioner.js'
 import { provisionChangelogs } from './provision.js'
 import { Restorer } from './restorer.js'
 import { Task, TaskFencedError } from './task.js'
@@ -38,6 +40,8 @@ export interface RunningTopology {
    * still restoring).
    */
   committedStore(partition: number, store: string): ChangeloggedStore['committed'] | undefined
+  /** The committed store of the task that owns `key`; IMF_ERR_NOT_READY when it is not open here. */
+  committedStoreForKey(key: string, store: string): ChangeloggedStore['committed']
   /** The partition count of the sources, to find a key's task. */
   readonly partitions: number
 }
@@ -175,6 +179,17 @@ export async function startTopology(
     failed,
     partitions,
     committedStore: (partition, store) => open.get(partition)?.committedStore(store),
+    committedStoreForKey(key, store) {
+      const partition = partitionForKey(key, partitions)
+      const committed = open.get(partition)?.committedStore(store)
+      if (!committed) {
+        throw new ImflowError(
+          'IMF_ERR_NOT_READY',
+          `${topology.name}: ${key} lives in partition ${partition}, which this instance does not serve right now`,
+        )
+      }
+      return committed
+    },
     async stop() {
       await consumer.disconnect()
       await Promise.all([...tasks.keys()].map((p) => closeTask(p, true)))
