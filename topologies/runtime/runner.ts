@@ -75,6 +75,8 @@ export async function startTopology(
     maxWaitTimeInMs: 250,
   })
   const tasks = new Map<number, Promise<Task>>()
+  /** Tasks opened and restored: the ones queries may read. */
+  const open = new Map<number, Task>()
   // A revoked task may still be closing when its partition comes back: wait for it (RocksDB lock).
   const closing = new Map<number, Promise<void>>()
   let assigned = new Set<number>()
@@ -173,7 +175,6 @@ export async function startTopology(
     },
   })
 
-  const open = new Map<number, Task>()
   return {
     name: topology.name,
     failed,
