@@ -29,6 +29,7 @@ export interface Config {
   /** HS256 secret of the API's bearer tokens; undefined: a random one per process. */
   readonly jwtSecret: string | undefined
   readonly requestTimeoutMs: number
+  readonly largeGroupThreshold: number
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
@@ -308,6 +309,15 @@ export const settings = [
     doc: 'How long POST /v1/messages waits for its receipt before answering 504.',
     shownDefault: '10000',
     fallback: () => 10_000,
+    parse: positive,
+  }),
+  setting({
+    key: 'largeGroupThreshold',
+    env: 'IMFLOW_LARGE_GROUP_THRESHOLD',
+    flag: 'large-group-threshold',
+    doc: 'Groups with more members than this get no per-member conversation-list writes at send time; their unread counts and last message are computed when read.',
+    shownDefault: '500',
+    fallback: () => 500,
     parse: positive,
   }),
 ] as const

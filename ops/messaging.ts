@@ -47,6 +47,7 @@ export async function startMessaging(
       publisher: kafkaPublisher(producer),
       receipts,
       requestTimeoutMs: config.requestTimeoutMs,
+      largeGroupThreshold: config.largeGroupThreshold,
     },
     async stop() {
       await receipts.stop()

@@ -59,6 +59,7 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
       fanoutBatch: fanoutCodec,
     },
     userPartitions: config.partitions,
+    largeGroupThreshold: config.largeGroupThreshold,
     unit: config.unit,
     limits: { maxBodyBytes: config.maxBodyBytes, maxClientMsgIdLength: 128 },
   })

@@ -67,6 +67,16 @@ export interface ConversationEvent {
   change: ConversationCreated | MembersAdded | MembersRemoved | MuteChanged | UnitChanged
 }
 
+/** The user read the conversation up to a message: its unread count is cleared on every device. */
+export interface ConversationRead {
+  /** Which variant this is (the Avro union branch). */
+  kind: 'ConversationRead'
+  /** The conversation. */
+  conversationId: string
+  /** The newest message read. */
+  upToMsgId: string
+}
+
 /** SINGLE: two users. GROUP: up to 100,000 members. */
 export type ConversationType = 'SINGLE' | 'GROUP'
 
@@ -137,6 +147,8 @@ export interface FanoutBatch {
   sourceId: string
   /** The event for each recipient. */
   event: SyncEvent
+  /** Whether recipients' conversation lists (unread count, last message) are updated now: true for small groups; large groups' lists are computed when read. */
+  updateLists: boolean
 }
 
 /** The device connected; it is pushed from lastPts + 1 (or gets a Rebase when too far behind). */
@@ -163,6 +175,16 @@ export interface MembersAdded {
   kind: 'MembersAdded'
   /** The new members. */
   userIds: string[]
+}
+
+/** The user joined or left the conversation: it enters or leaves their conversation list. */
+export interface MembershipChanged {
+  /** Which variant this is (the Avro union branch). */
+  kind: 'MembershipChanged'
+  /** The conversation. */
+  conversationId: string
+  /** true: joined; false: left or removed. */
+  member: boolean
 }
 
 /** Users left or were removed. */
@@ -393,7 +415,14 @@ export interface SyncEvent {
   /** Higher priority events go first in a batch. */
   priority: Priority
   /** What the user's devices should learn. */
-  payload: NewMessage | ReadStatus | ReactionSummary | MessageDeleted | ConversationChanged
+  payload:
+    | NewMessage
+    | ReadStatus
+    | ReactionSummary
+    | MessageDeleted
+    | ConversationChanged
+    | MembershipChanged
+    | ConversationRead
 }
 
 /** The message was refused for now by a rate limit or overload; retry after the given time. */

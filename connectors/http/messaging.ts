@@ -15,6 +15,8 @@ export interface Messaging {
   receipts: ReceiptWaiter
   /** How long POST /v1/messages waits for its receipt. */
   requestTimeoutMs: number
+  /** Above this many members, conversation lists are computed when read. */
+  largeGroupThreshold: number
   /** Reads of the topologies' stores; absent where this instance runs no topologies. */
   queries?: { receiver: ReceiverQueries; inbox: InboxQueries }
 }

@@ -4,8 +4,8 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { LogLevel } from '../../ops/config.js'
 import type { Metrics } from '../../ops/metrics.js'
 import { adminRoutes } from './admin-routes.js'
+import { conversationRoutes } from './conversation-routes.js'
 import { type HealthOptions, healthRoutes } from './health-routes.js'
-import { historyRoutes } from './history-routes.js'
 import { messageRoutes } from './message-routes.js'
 import type { Messaging } from './messaging.js'
 import { installProblemHandlers } from './problem.js'
@@ -34,10 +34,11 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     await app.register(adminRoutes, options.messaging)
     const { queries, jwtSecret, publisher, codecs, topics } = options.messaging
     if (queries) {
-      await app.register(historyRoutes, {
+      await app.register(conversationRoutes, {
         jwtSecret,
         publisher,
         actions: { topic: topics.actions, codec: codecs['im.actions'] },
+        largeGroupThreshold: options.messaging.largeGroupThreshold,
         ...queries,
       })
     }

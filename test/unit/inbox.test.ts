@@ -10,6 +10,8 @@ import {
   INBOX_STORES,
   inboxPrefix,
   inboxTopology,
+  listKey,
+  markRead,
 } from '../../topologies/inbox/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
 
@@ -38,6 +40,7 @@ describe('inbox', () => {
       recipients,
       sourceId: m.msgId,
       event: { priority: 'HIGH', payload: { kind: 'NewMessage', message: m } },
+      updateLists: true,
     })
     await pipe(newMessage(message('1', 'NORMAL'), ['ann', 'ben', 'cy']))
     await pipe(newMessage(message('2', 'PRIVATE'), ['ann', 'ben']))
@@ -49,6 +52,7 @@ describe('inbox', () => {
         priority: 'LOW',
         payload: { kind: 'MessageDeleted', conversationId: 'c', msgId: '1' },
       },
+      updateLists: true,
     })
     const inboxOf = async (user: string) => {
       const ids: string[] = []
@@ -60,5 +64,63 @@ describe('inbox', () => {
     const deleted = driver.store(INBOX_STORES.deleted)
     expect(await deleted.get(deletedKey('cy', 'c', '1'))).toBeDefined()
     expect(await deleted.get(deletedKey('ann', 'c', '1'))).toBeUndefined()
+  })
+
+  it('keeps small groups’ lists at send time, large groups’ not at all, and counts reads exactly', async () => {
+    const codec = await createEventCodec(memorySchemaSource(), 'fanout-value', 'FanoutBatch')
+    const driver = new TopologyTestDriver(inboxTopology({ fanout: 'fanout', codec }))
+    const pipe = (
+      payload: FanoutBatch['event']['payload'],
+      recipients: string[],
+      updateLists = true,
+    ) =>
+      driver.pipe('fanout', {
+        key: 'c',
+        value: codec.encode({
+          partition: 0,
+          recipients,
+          sourceId: 'x',
+          event: { priority: 'HIGH', payload },
+          updateLists,
+        }),
+        timestamp: 1,
+      })
+    const lists = driver.store(INBOX_STORES.lists)
+    const row = async (user: string, cid = 'c') => {
+      const bytes = await lists.get(listKey(user, cid))
+      return bytes
+        ? (JSON.parse(bytes.toString()) as { unread: number; last: { msgId: string } | null })
+        : undefined
+    }
+    await pipe({ kind: 'MembershipChanged', conversationId: 'c', member: true }, ['ann', 'ben'])
+    expect(await row('ben')).toEqual({ unread: 0, unreadIds: [], last: null })
+    for (const id of ['1', '2', '3'])
+      await pipe({ kind: 'NewMessage', message: message(id, 'NORMAL') }, ['ann', 'ben'])
+    expect(await row('ben')).toMatchObject({ unread: 3, last: { msgId: '3' } })
+    expect(await row('ann')).toMatchObject({ unread: 0, last: { msgId: '3' } }) // her own messages
+    await pipe({ kind: 'ConversationRead', conversationId: 'c', upToMsgId: '2' }, ['ben'])
+    expect(await row('ben')).toMatchObject({ unread: 1 })
+
+    // A large group: the membership row once, then nothing per message.
+    await pipe({ kind: 'MembershipChanged', conversationId: 'big', member: true }, ['ben'])
+    driver.read('test-inbox-conversation-list-changelog')
+    const big = { ...message('4', 'NORMAL'), conversationId: 'big' }
+    await pipe({ kind: 'NewMessage', message: big }, ['ann', 'ben'], false)
+    expect(driver.read('test-inbox-conversation-list-changelog')).toEqual([])
+    await pipe({ kind: 'MembershipChanged', conversationId: 'c', member: false }, ['ben'])
+    expect(await row('ben')).toBeUndefined()
+  })
+})
+
+describe('markRead', () => {
+  it('counts exactly within the kept ids, and keeps older unread beyond them', () => {
+    const row = {
+      unread: 150,
+      unreadIds: Array.from({ length: 100 }, (_, i) => String(1_000 + i)),
+      last: null,
+    }
+    expect(markRead(row, '1049').unread).toBe(50) // read into the kept window: exact
+    expect(markRead(row, '999').unread).toBe(150) // before the window: nothing known to be read
+    expect(markRead(row, '2000').unread).toBe(0)
   })
 })

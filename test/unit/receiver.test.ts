@@ -91,14 +91,15 @@ function message(overrides: Partial<SendMessage> = {}): SendMessage {
   }
 }
 
-/** The hand-off records written since the last read. */
+/** The hand-off records of new messages written since the last read (membership ones skipped). */
 async function fanout(): Promise<(FanoutBatch & { recordPartition: number | undefined })[]> {
-  return Promise.all(
+  const all = await Promise.all(
     driver.read(topics.fanout).map(async (r) => ({
       ...(await codecs.fanoutBatch.decode(r.value as Buffer)),
       recordPartition: r.partition,
     })),
   )
+  return all.filter((b) => b.event.payload.kind === 'NewMessage')
 }
 
 async function send(m: SendMessage, headers: Record<string, string> = {}): Promise<Receipt> {
@@ -159,7 +160,7 @@ describe('receiver', () => {
     expect(await reasons(message({ visibility: 'PRIVATE', targets: ['mallory'] }))).toBe(
       'BAD_TARGETS',
     )
-    expect(driver.read(topics.fanout)).toEqual([])
+    expect(await fanout()).toEqual([])
   })
 
   it('lets only admins speak in a muted group', async () => {
@@ -230,6 +231,90 @@ describe('receiver', () => {
     }
     // Nothing was written per member at send time: one dedupe entry per message, no more.
     expect(others.map((topic) => driver.read(topic).length)).toEqual([0, 0, 2])
+  })
+
+  it('tells members’ inboxes who joined and what they read, and marks large groups for lazy lists', async () => {
+    const batches = async () =>
+      Promise.all(
+        driver.read(topics.fanout).map((r) => codecs.fanoutBatch.decode(r.value as Buffer)),
+      )
+    await batches() // what creating g1 handed off
+    await conversation('g9', {
+      kind: 'ConversationCreated',
+      conversationType: 'GROUP',
+      members: ['bob', 'eve'],
+      admins: [],
+      unit: '',
+    })
+    const joined = await batches()
+    expect(joined.flatMap((b) => b.recipients).sort()).toEqual(['bob', 'eve'])
+    expect(joined.every((b) => b.event.payload.kind === 'MembershipChanged')).toBe(true)
+
+    const first = await send(message({ conversationId: 'g9', clientMsgId: 'r-1' }))
+    const sent = await batches()
+    expect(sent.every((b) => b.updateLists)).toBe(true) // 2 members: a small group
+    const msgId = first.outcome.kind === 'Accepted' ? first.outcome.msgId : ''
+    const read = async (upToMsgId: string) => {
+      const action = {
+        conversationId: 'g9',
+        userId: 'eve',
+        at: now,
+        action: { kind: 'ReadReceipt' as const, upToMsgId },
+      }
+      await driver.pipe(topics.actions, {
+        key: 'g9',
+        value: codecs.action.encode(action),
+        timestamp: now,
+      })
+      return batches()
+    }
+    const [readBatch] = await read(msgId)
+    expect(readBatch?.recipients).toEqual(['eve'])
+    expect(readBatch?.event.payload).toEqual({
+      kind: 'ConversationRead',
+      conversationId: 'g9',
+      upToMsgId: msgId,
+    })
+    expect(await read('1')).toEqual([]) // a cursor never moves back
+
+    const large = new TopologyTestDriver(
+      receiverTopology({
+        topics,
+        codecs,
+        unit: 0,
+        userPartitions: 4,
+        largeGroupThreshold: 1,
+        clock: () => now,
+      }),
+    )
+    const created: ConversationEvent = {
+      conversationId: 'g9',
+      actorId: null,
+      at: now,
+      change: {
+        kind: 'ConversationCreated',
+        conversationType: 'GROUP',
+        members: ['bob', 'eve'],
+        admins: [],
+        unit: '',
+      },
+    }
+    await large.pipe(topics.conversations, {
+      key: 'g9',
+      value: codecs.conversationEvent.encode(created),
+      timestamp: now,
+    })
+    large.read(topics.fanout)
+    await large.pipe(topics.ingest, {
+      key: 'g9',
+      value: codecs.sendMessage.encode(message({ conversationId: 'g9' })),
+      timestamp: now,
+    })
+    const out = await Promise.all(
+      large.read(topics.fanout).map((r) => codecs.fanoutBatch.decode(r.value as Buffer)),
+    )
+    expect(out.length).toBeGreaterThan(0)
+    expect(out.every((b) => !b.updateLists)).toBe(true)
   })
 
   it('copies the reply headers to the receipt, and ids strictly increase', async () => {

@@ -1,10 +1,12 @@
 // The inbox (user-keyed): the write-diffusion side of the hybrid storage model. It keeps,
-// per user, the private messages (P) they may see and their per-user state changes of
-// normal messages (NP: deleted for me), read back at history time and merged with the
-// conversation's log. Normal messages (N) are not copied here: they stay stored once.
+// per user, the private messages (P) they may see, their per-user state changes of normal
+// messages (NP: deleted for me), and their conversation list: unread count and last message,
+// updated at send time for small groups only. Normal messages (N) are not copied here.
 
 import type { EventCodec } from '../../schemas/codec.js'
-import type { FanoutBatch } from '../../schemas/types.generated.js'
+import { compareMsgIds } from '../../schemas/msg-id.js'
+import type { FanoutBatch, StoredMessage } from '../../schemas/types.generated.js'
+import { bufferSerde, jsonSerde, typedStore } from '../../state/index.js'
 import { encodeStoredMessage, messageKey } from '../receiver/index.js'
 import { defineTopology, type TopologyDefinition } from '../runtime/index.js'
 
@@ -13,7 +15,52 @@ export const INBOX_STORES = {
   inbox: 'message-inbox',
   /** NP markers: uid, 0, cid, 0, msgId. */
   deleted: 'deleted-for-me',
+  /** Conversation lists: uid, 0, cid -> ListRow (rows of large groups hold membership only). */
+  lists: 'conversation-list',
 } as const
+
+export interface MessageSummary {
+  msgId: string
+  senderId: string
+  type: StoredMessage['type']
+  /** The first 100 characters of the body. */
+  preview: string
+  createdAt: number
+}
+
+export interface ListRow {
+  unread: number
+  /** The newest unread msgIds (at most UNREAD_IDS_KEPT), so a read receipt up to any of them counts exactly. */
+  unreadIds: string[]
+  last: MessageSummary | null
+}
+
+const UNREAD_IDS_KEPT = 100
+
+export function listKey(userId: string, conversationId: string): Buffer {
+  return Buffer.concat([Buffer.from(userId), Buffer.from([0]), Buffer.from(conversationId)])
+}
+
+export function summarize(m: StoredMessage): MessageSummary {
+  return {
+    msgId: m.msgId,
+    senderId: m.senderId,
+    type: m.type,
+    preview: m.body.slice(0, 100),
+    createdAt: m.createdAt,
+  }
+}
+
+/** A read up to `upTo`: the unread ids it covers leave the count. */
+export function markRead(row: ListRow, upTo: string): ListRow {
+  const remaining = row.unreadIds.filter((id) => compareMsgIds(id, upTo) > 0)
+  const oldestKept = row.unreadIds[0]
+  // Unread messages older than the ids kept are covered by this read only if it reaches past them.
+  const beyondKept = row.unread - row.unreadIds.length
+  const stillBeyond =
+    oldestKept !== undefined && compareMsgIds(upTo, oldestKept) < 0 ? beyondKept : 0
+  return { ...row, unread: remaining.length + stillBeyond, unreadIds: remaining }
+}
 
 export function inboxPrefix(userId: string, conversationId: string): Buffer {
   return Buffer.concat([
@@ -41,10 +88,42 @@ export function inboxTopology(options: InboxOptions): TopologyDefinition {
     processor: (context) => {
       const inbox = context.store(INBOX_STORES.inbox)
       const deleted = context.store(INBOX_STORES.deleted)
+      const lists = typedStore(context.store(INBOX_STORES.lists), bufferSerde, jsonSerde<ListRow>())
+      const empty = (): ListRow => ({ unread: 0, unreadIds: [], last: null })
       return {
-        process(record) {
+        async process(record) {
           const batch = record.value as FanoutBatch
           const payload = batch.event.payload
+          if (payload.kind === 'MembershipChanged') {
+            for (const userId of batch.recipients) {
+              const key = listKey(userId, payload.conversationId)
+              if (!payload.member) lists.delete(key)
+              else if (!(await lists.get(key))) lists.put(key, empty())
+            }
+            return
+          }
+          if (payload.kind === 'ConversationRead') {
+            const key = listKey(batch.recipients[0] ?? '', payload.conversationId)
+            const row = await lists.get(key)
+            if (row) lists.put(key, markRead(row, payload.upToMsgId))
+            return
+          }
+          if (payload.kind === 'NewMessage' && batch.updateLists) {
+            // Small group: each recipient's row changes now (large groups compute on read).
+            const m = payload.message
+            for (const userId of batch.recipients) {
+              const key = listKey(userId, m.conversationId)
+              const row = (await lists.get(key)) ?? empty()
+              const mine = userId === m.senderId
+              lists.put(key, {
+                unread: mine ? row.unread : row.unread + 1,
+                unreadIds: mine
+                  ? row.unreadIds
+                  : [...row.unreadIds, m.msgId].slice(-UNREAD_IDS_KEPT),
+                last: summarize(m),
+              })
+            }
+          }
           if (payload.kind === 'NewMessage' && payload.message.visibility === 'PRIVATE') {
             const m = payload.message
             for (const userId of batch.recipients) {

@@ -1,3 +1,14 @@
 export { type HistoryPage, userHistory } from './history.js'
-export { deletedKey, INBOX_STORES, type InboxOptions, inboxPrefix, inboxTopology } from './inbox.js'
+export {
+  deletedKey,
+  INBOX_STORES,
+  type InboxOptions,
+  inboxPrefix,
+  inboxTopology,
+  type ListRow,
+  listKey,
+  type MessageSummary,
+  markRead,
+  summarize,
+} from './inbox.js'
 export { InboxQueries, type Positioned } from './queries.js'

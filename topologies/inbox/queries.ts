@@ -2,10 +2,10 @@
 // conversation (newest first) and their delete-for-me markers.
 
 import type { StoredMessage } from '../../schemas/types.generated.js'
-import { newestFirst } from '../../state/index.js'
+import { newestFirst, prefixEnd } from '../../state/index.js'
 import { decodeStoredMessage } from '../receiver/index.js'
 import type { RunningTopology } from '../runtime/index.js'
-import { deletedKey, INBOX_STORES, inboxPrefix } from './inbox.js'
+import { deletedKey, INBOX_STORES, inboxPrefix, type ListRow } from './inbox.js'
 
 /** A message and its position in a log: createdAt (8 bytes) then msgId — comparable across logs. */
 export interface Positioned {
@@ -29,6 +29,19 @@ export class InboxQueries {
       before,
     )) {
       yield { position, message: decodeStoredMessage(value) }
+    }
+  }
+
+  /** The user's conversation list rows (large groups' rows hold only the membership). */
+  async *conversations(userId: string): AsyncGenerator<{ conversationId: string; row: ListRow }> {
+    const store = this.inbox.committedStoreForKey(userId, INBOX_STORES.lists)
+    const prefix = Buffer.concat([Buffer.from(userId), Buffer.from([0])])
+    const end = prefixEnd(prefix)
+    for await (const [key, value] of store.range({ gte: prefix, ...(end ? { lt: end } : {}) })) {
+      yield {
+        conversationId: key.subarray(prefix.length).toString(),
+        row: JSON.parse(value.toString()) as ListRow,
+      }
     }
   }
 

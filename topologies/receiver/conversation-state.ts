@@ -19,6 +19,11 @@ export interface ConversationMeta {
 
 export type Role = 'member' | 'admin'
 
+export interface MembershipDelta {
+  joined: string[]
+  left: string[]
+}
+
 /** Membership keys: conversationId, a 0 byte, userId — all members of one conversation are a prefix. */
 export function memberKey(conversationId: string, userId: string): Buffer {
   return Buffer.concat([Buffer.from(conversationId), Buffer.from([0]), Buffer.from(userId)])
@@ -53,14 +58,18 @@ export class ConversationState {
     return value === undefined ? undefined : value[0] === 1 ? 'admin' : 'member'
   }
 
-  /** Applies one conversation event; events for unknown conversations (other than creation) are ignored. */
-  async apply(event: ConversationEvent): Promise<void> {
+  /**
+   * Applies one conversation event and says who joined or left; events for unknown
+   * conversations (other than creation) are ignored.
+   */
+  async apply(event: ConversationEvent): Promise<MembershipDelta> {
     const { conversationId, change } = event
     this.memberLists.delete(conversationId)
     const meta = await this.meta.get(conversationId)
+    const none: MembershipDelta = { joined: [], left: [] }
     switch (change.kind) {
       case 'ConversationCreated': {
-        if (meta) return // created once; a replayed creation changes nothing
+        if (meta) return none // created once; a replayed creation changes nothing
         const admins = new Set(change.admins)
         const members = new Set([...change.members, ...change.admins])
         for (const userId of members)
@@ -71,38 +80,38 @@ export class ConversationState {
           unit: change.unit,
           memberCount: members.size,
         })
-        return
+        return { joined: [...members], left: [] }
       }
       case 'MembersAdded': {
-        if (!meta) return
-        let added = 0
+        if (!meta) return none
+        const joined: string[] = []
         for (const userId of new Set(change.userIds)) {
           if ((await this.role(conversationId, userId)) === undefined) {
             this.setRole(conversationId, userId, 'member')
-            added++
+            joined.push(userId)
           }
         }
-        this.meta.put(conversationId, { ...meta, memberCount: meta.memberCount + added })
-        return
+        this.meta.put(conversationId, { ...meta, memberCount: meta.memberCount + joined.length })
+        return { joined, left: [] }
       }
       case 'MembersRemoved': {
-        if (!meta) return
-        let removed = 0
+        if (!meta) return none
+        const left: string[] = []
         for (const userId of new Set(change.userIds)) {
           if ((await this.role(conversationId, userId)) !== undefined) {
             this.memberships.delete(memberKey(conversationId, userId))
-            removed++
+            left.push(userId)
           }
         }
-        this.meta.put(conversationId, { ...meta, memberCount: meta.memberCount - removed })
-        return
+        this.meta.put(conversationId, { ...meta, memberCount: meta.memberCount - left.length })
+        return { joined: [], left }
       }
       case 'MuteChanged':
         if (meta) this.meta.put(conversationId, { ...meta, muted: change.muted })
-        return
+        return none
       case 'UnitChanged':
         if (meta) this.meta.put(conversationId, { ...meta, unit: change.unit })
-        return
+        return none
     }
   }
 

@@ -7,7 +7,7 @@
 import type avsc from 'avsc'
 import type { EventCodec } from '../../schemas/codec.js'
 import { readerType } from '../../schemas/codec.js'
-import { createMsgIdGenerator, type MsgIdGenerator } from '../../schemas/msg-id.js'
+import { compareMsgIds, createMsgIdGenerator, type MsgIdGenerator } from '../../schemas/msg-id.js'
 import type {
   Action,
   ConversationEvent,
@@ -17,10 +17,9 @@ import type {
   StoredMessage,
   ThrottleReason,
 } from '../../schemas/types.generated.js'
-import { int64Serde, jsonSerde, stringSerde, typedStore } from '../../state/index.js'
+import { bufferSerde, int64Serde, jsonSerde, stringSerde, typedStore } from '../../state/index.js'
 import { defineTopology, type InputRecord, type TopologyDefinition } from '../runtime/index.js'
-import { partitionForKey } from '../runtime/partitioner.js'
-import { ConversationState } from './conversation-state.js'
+import { ConversationState, memberKey } from './conversation-state.js'
 import { planFanOut } from './fan-out.js'
 import {
   checkSender,
@@ -56,6 +55,8 @@ export interface ReceiverOptions {
   unit: number
   /** Partitions of the user-keyed side (the fanout topic). */
   userPartitions: number
+  /** Above this many members, conversation lists are computed when read, not at send time. */
+  largeGroupThreshold?: number
   limits?: ValidationLimits
   admission?: Admission
   clock?: () => number
@@ -71,6 +72,8 @@ export const STORES = {
   ids: 'ids',
   /** conversation_message: the read-diffusion log, one copy per normal message. */
   messages: 'conversation-messages',
+  /** (conversation, user) -> the newest msgId the user has read. */
+  readCursors: 'read-cursors',
 } as const
 
 const stored = readerType('StoredMessage') as avsc.Type
@@ -100,6 +103,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
   const limits = options.limits ?? defaultLimits
   const admission = options.admission ?? admitAll
   const clock = options.clock ?? Date.now
+  const largeGroupThreshold = options.largeGroupThreshold ?? 500
   return defineTopology({
     name: 'receiver',
     sources: [
@@ -121,6 +125,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       const dedupe = typedStore(context.store(STORES.dedupe), stringSerde, jsonSerde<Dedupe>())
       const ids = typedStore(context.store(STORES.ids), stringSerde, int64Serde)
       const log = context.store(STORES.messages)
+      const readCursors = typedStore(context.store(STORES.readCursors), bufferSerde, stringSerde)
       let generator: MsgIdGenerator | undefined
       let lastCreatedAt = 0
 
@@ -204,46 +209,93 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
           message.visibility === 'NORMAL'
             ? await conversations.members(message.conversationId)
             : [...new Set([message.senderId, ...message.targets])]
-        const event: FanoutBatch['event'] = {
-          priority: message.priority,
-          payload: { kind: 'NewMessage', message: storedMessage },
+        // Big groups read, small groups write: above the threshold no list row changes now.
+        const updateLists = (conversation?.memberCount ?? 0) <= largeGroupThreshold
+        handOff(
+          message.conversationId,
+          recipients,
+          msgId,
+          message.priority,
+          { kind: 'NewMessage', message: storedMessage },
+          updateLists,
+        )
+        reply(record, message, { kind: 'Accepted', msgId, createdAt })
+      }
+
+      // A user's action: deleting a message for themself (NP) and reading up to a message go
+      // to their inbox (the read cursor is also kept here, for large groups' unread counts).
+      // Reactions are merged over windows (the merge stage).
+      const act = async ({ conversationId, userId, action }: Action) => {
+        if (action.kind === 'ReactionChanged') return
+        if (!(await conversations.role(conversationId, userId))) return // only members act here
+        if (action.kind === 'DeletedForMe') {
+          const payload = { kind: 'MessageDeleted' as const, conversationId, msgId: action.msgId }
+          return handOff(
+            conversationId,
+            [userId],
+            `deleted:${userId}:${action.msgId}`,
+            'LOW',
+            payload,
+            true,
+          )
         }
+        const previous = await readCursors.get(memberKey(conversationId, userId))
+        if (previous && compareMsgIds(previous, action.upToMsgId) >= 0) return // never backwards
+        readCursors.put(memberKey(conversationId, userId), action.upToMsgId)
+        const payload = {
+          kind: 'ConversationRead' as const,
+          conversationId,
+          upToMsgId: action.upToMsgId,
+        }
+        handOff(
+          conversationId,
+          [userId],
+          `read:${userId}:${action.upToMsgId}`,
+          'HIGH',
+          payload,
+          true,
+        )
+      }
+
+      /** One hand-off record per user partition that owns some of the recipients. */
+      const handOff = (
+        conversationId: string,
+        recipients: readonly string[],
+        sourceId: string,
+        priority: FanoutBatch['event']['priority'],
+        payload: FanoutBatch['event']['payload'],
+        updateLists: boolean,
+      ) => {
         for (const share of planFanOut(recipients, options.userPartitions)) {
-          const batch: FanoutBatch = { ...share, sourceId: msgId, event }
+          const batch: FanoutBatch = {
+            ...share,
+            sourceId,
+            event: { priority, payload },
+            updateLists,
+          }
           context.send('fanout', {
-            key: message.conversationId,
+            key: conversationId,
             value: codecs.fanoutBatch.encode(batch),
             partition: share.partition,
           })
         }
-        reply(record, message, { kind: 'Accepted', msgId, createdAt })
-      }
-
-      // A user's action on a message: deleting it for themself (NP) goes to their inbox. Read
-      // receipts and reactions are merged over windows (the merge stage).
-      const act = async ({ conversationId, userId, action }: Action) => {
-        if (action.kind !== 'DeletedForMe') return
-        if (!(await conversations.role(conversationId, userId))) return // only members hold messages here
-        const batch: FanoutBatch = {
-          partition: partitionForKey(userId, options.userPartitions),
-          recipients: [userId],
-          sourceId: `deleted:${userId}:${action.msgId}`,
-          event: {
-            priority: 'LOW',
-            payload: { kind: 'MessageDeleted', conversationId, msgId: action.msgId },
-          },
-        }
-        context.send('fanout', {
-          key: conversationId,
-          value: codecs.fanoutBatch.encode(batch),
-          partition: batch.partition,
-        })
       }
 
       return {
         async process(record) {
           if (record.topic === topics.conversations) {
-            await conversations.apply(record.value as ConversationEvent)
+            const event = record.value as ConversationEvent
+            const { joined, left } = await conversations.apply(event)
+            const at = `${event.conversationId}:${record.offset}`
+            const change = (member: boolean) => ({
+              kind: 'MembershipChanged' as const,
+              conversationId: event.conversationId,
+              member,
+            })
+            if (joined.length)
+              handOff(event.conversationId, joined, `joined:${at}`, 'LOW', change(true), true)
+            if (left.length)
+              handOff(event.conversationId, left, `left:${at}`, 'LOW', change(false), true)
           } else if (record.topic === topics.actions) {
             await act(record.value as Action)
           } else {

@@ -6,20 +6,25 @@ import type { FastifyPluginAsync } from 'fastify'
 import { ImflowError } from '../../ops/errors.js'
 import type { EventCodec } from '../../schemas/codec.js'
 import type { Action } from '../../schemas/types.generated.js'
-import { type InboxQueries, userHistory } from '../../topologies/inbox/index.js'
+import { type InboxQueries, summarize, userHistory } from '../../topologies/inbox/index.js'
 import type { ReceiverQueries } from '../../topologies/receiver/index.js'
 import { authenticate } from './auth.js'
 import type { Publisher } from './publisher.js'
 
-export interface HistoryOptions {
+export interface ConversationRouteOptions {
   jwtSecret: string
   publisher: Publisher
   actions: { topic: string; codec: EventCodec<Action> }
   receiver: ReceiverQueries
   inbox: InboxQueries
+  /** Above this many members a conversation's list entry is computed on read. */
+  largeGroupThreshold: number
 }
 
-export const historyRoutes: FastifyPluginAsync<HistoryOptions> = async (app, options) => {
+export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = async (
+  app,
+  options,
+) => {
   const { jwtSecret, receiver, inbox } = options
   app.addHook('onRequest', authenticate(jwtSecret))
 
@@ -107,4 +112,71 @@ export const historyRoutes: FastifyPluginAsync<HistoryOptions> = async (app, opt
       return reply.code(202).send({ conversationId: cid, msgId, deletedFor: request.caller.sub })
     },
   )
+
+  app.post<{ Params: { cid: string }; Body: { msgId: string } }>(
+    '/v1/conversations/:cid/read',
+    {
+      schema: {
+        params: {
+          type: 'object',
+          required: ['cid'],
+          properties: { cid: { type: 'string', minLength: 1, maxLength: 256 } },
+        },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['msgId'],
+          properties: { msgId: { type: 'string', pattern: '^[0-9]{1,19}$' } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { cid } = request.params
+      if (!(await receiver.isMember(cid, request.caller.sub))) {
+        throw new ImflowError(
+          'IMF_ERR_FORBIDDEN',
+          `${request.caller.sub} is not a member of ${cid}`,
+        )
+      }
+      const action: Action = {
+        conversationId: cid,
+        userId: request.caller.sub,
+        at: Date.now(),
+        action: { kind: 'ReadReceipt', upToMsgId: request.body.msgId },
+      }
+      await options.publisher.publish(options.actions.topic, [
+        { key: cid, value: options.actions.codec.encode(action) },
+      ])
+      return reply.code(202).send({ conversationId: cid, upToMsgId: request.body.msgId })
+    },
+  )
+
+  // The caller's conversations, most recent first. Small groups' entries were kept up to date
+  // at send time; large groups' are computed now from their log and the caller's read cursor.
+  app.get('/v1/conversations', async (request) => {
+    const userId = request.caller.sub
+    const entries = []
+    for await (const { conversationId, row } of inbox.conversations(userId)) {
+      const meta = await receiver.conversation(conversationId)
+      if (!meta) continue
+      const large = meta.memberCount > options.largeGroupThreshold
+      const computed = large
+        ? await receiver.listEntry(conversationId, userId, UNREAD_CAP)
+        : undefined
+      entries.push({
+        conversationId,
+        type: meta.type,
+        memberCount: meta.memberCount,
+        muted: meta.muted,
+        large,
+        unread: computed ? computed.unread : row.unread,
+        last: computed ? (computed.last ? summarize(computed.last) : null) : row.last,
+      })
+    }
+    entries.sort((a, b) => (b.last?.createdAt ?? 0) - (a.last?.createdAt ?? 0))
+    return { conversations: entries }
+  })
 }
+
+/** Large groups' unread counts are counted up to this (shown as "99+" by clients). */
+const UNREAD_CAP = 100
