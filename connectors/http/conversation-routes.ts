@@ -6,7 +6,12 @@ import type { FastifyPluginAsync } from 'fastify'
 import { ImflowError } from '../../ops/errors.js'
 import type { EventCodec } from '../../schemas/codec.js'
 import type { Action } from '../../schemas/types.generated.js'
-import { type InboxQueries, summarize, userHistory } from '../../topologies/inbox/index.js'
+import {
+  computedListEntry,
+  type InboxQueries,
+  summarize,
+  userHistory,
+} from '../../topologies/inbox/index.js'
 import type { ReceiverQueries } from '../../topologies/receiver/index.js'
 import { authenticate } from './auth.js'
 import type { Publisher } from './publisher.js'
@@ -152,7 +157,8 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
   )
 
   // The caller's conversations, most recent first. Small groups' entries were kept up to date
-  // at send time; large groups' are computed now from their log and the caller's read cursor.
+  // at send time; large groups' (and a small group's whose last message the caller deleted)
+  // are computed now from what the caller sees and their read cursor.
   app.get('/v1/conversations', async (request) => {
     const userId = request.caller.sub
     const entries = []
@@ -160,16 +166,17 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
       const meta = await receiver.conversation(conversationId)
       if (!meta) continue
       const large = meta.memberCount > options.largeGroupThreshold
-      const computed = large
-        ? await receiver.listEntry(conversationId, userId, UNREAD_CAP)
-        : undefined
+      const computed =
+        large || row.lastDeleted
+          ? await computedListEntry(receiver, inbox, conversationId, userId, UNREAD_CAP)
+          : undefined
       entries.push({
         conversationId,
         type: meta.type,
         memberCount: meta.memberCount,
         muted: meta.muted,
         large,
-        unread: computed ? computed.unread : row.unread,
+        unread: computed && large ? computed.unread : row.unread,
         last: computed ? (computed.last ? summarize(computed.last) : null) : row.last,
       })
     }

@@ -1,6 +1,7 @@
 // Conversation lists over HTTP: small groups' unread counts and last message are kept at
 // send time; large groups' (here: more than 3 members) are computed on read from the log and
-// the reader's cursor — and a send to a large group writes no list rows at all.
+// the reader’s cursor — and a send to a large group writes no list rows at all. Both stay
+// right after read receipts and delete-for-me.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { issueToken } from '../../connectors/http/jwt.js'
@@ -68,7 +69,7 @@ describe('HTTP API: conversation lists', () => {
     )
   }
 
-  it('keeps small groups eager and computes large groups lazily, both right after reads', {
+  it('keeps small groups eager and computes large groups lazily, right after reads and deletes', {
     timeout: 90_000,
   }, async () => {
     const admin = token('root', 'admin')
@@ -78,7 +79,7 @@ describe('HTTP API: conversation lists', () => {
     expect((await create('large', ['ann', 'ben', 'cy', 'dee', 'eli'])).status).toBe(201)
 
     const s1 = await send('ann', 'small', 's1')
-    await send('ann', 'small', 's2')
+    const s2 = await send('ann', 'small', 's2')
     await eventually(async () => ((await list('ben')).small?.unread === 2 ? true : undefined), {
       what: 'ben’s small unread to be 2',
     })
@@ -96,7 +97,7 @@ describe('HTTP API: conversation lists', () => {
     const before = await listWrites()
     const l1 = await send('ann', 'large', 'l1')
     await send('cy', 'large', 'l2')
-    await send('dee', 'large', 'l3')
+    const l3 = await send('dee', 'large', 'l3')
     // Once the inbox has taken in every hand-off record, the count is final.
     await waitForConsumed(testKafka(), `${prefix}imflow-inbox`, `${prefix}imflow-fanout`, 30_000)
     expect(await listWrites()).toBe(before)
@@ -123,6 +124,27 @@ describe('HTTP API: conversation lists', () => {
       },
       { what: 'ben’s reads to apply to both lists' },
     )
+
+    // Delete for me: an unread message leaves the count, a deleted last message is replaced.
+    for (const [cid, msgId] of [
+      ['small', s2.msgId],
+      ['large', l3.msgId],
+    ] as const) {
+      expect(
+        (await call('DELETE', `/v1/conversations/${cid}/messages/${msgId}`, token('ben'))).status,
+      ).toBe(202)
+    }
+    await eventually(
+      async () => {
+        const mine = await list('ben')
+        return mine.small?.unread === 0 && mine.large?.unread === 1 ? mine : undefined
+      },
+      { what: 'ben’s deletions to apply to both lists' },
+    )
+    const after = await list('ben')
+    expect(after.small?.last?.preview).toBe('s1')
+    expect(after.large?.last?.preview).toBe('l2')
+    expect((await list('ann')).small).toMatchObject({ last: { preview: 's2' } }) // only ben's view changed
     expect(Object.keys(await list('zed'))).toEqual([])
     expect(
       (await call('POST', '/v1/conversations/small/read', token('zed'), { msgId: s1.msgId }))

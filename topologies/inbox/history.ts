@@ -1,9 +1,10 @@
-// History roaming for one user: the conversation's log (N) merged with the user's private
-// messages (P), without what they deleted for themselves (NP), newest first. A cursor is a
-// position (creation time, msgId), valid in both logs, so a page stays stable while new
-// messages keep arriving.
+// What one user sees of a conversation: its log (N) merged with the user's private messages
+// (P), without what they deleted for themselves (NP), newest first. History pages and the
+// conversation list's computed entries both read it. A cursor is a position (creation time,
+// msgId), valid in both logs, so a page stays stable while new messages keep arriving.
 
 import { ImflowError } from '../../ops/errors.js'
+import { compareMsgIds } from '../../schemas/msg-id.js'
 import type { StoredMessage } from '../../schemas/types.generated.js'
 import type { ReceiverQueries } from '../receiver/index.js'
 import type { InboxQueries, Positioned } from './queries.js'
@@ -14,41 +15,85 @@ export interface HistoryPage {
   next: string | null
 }
 
-export async function userHistory(
+export async function* visibleMessages(
   receiver: ReceiverQueries,
   inbox: InboxQueries,
-  query: { conversationId: string; userId: string; before?: string | undefined; limit: number },
-): Promise<HistoryPage> {
-  const { conversationId, userId, limit } = query
-  let before: Buffer | undefined
-  if (query.before) {
-    before = Buffer.from(query.before, 'base64url')
-    if (before.length < 9)
-      throw new ImflowError('IMF_ERR_BAD_REQUEST', 'before is not a cursor this API gave out')
-  }
+  conversationId: string,
+  userId: string,
+  before?: Buffer,
+): AsyncGenerator<Positioned> {
   const normal = receiver.log(conversationId, before)[Symbol.asyncIterator]()
   const mine = inbox.privateMessages(userId, conversationId, before)[Symbol.asyncIterator]()
-  let n = await normal.next()
-  let p = await mine.next()
-  const messages: StoredMessage[] = []
-  let last: Buffer | undefined
   try {
-    while (messages.length < limit && !(n.done && p.done)) {
+    let n = await normal.next()
+    let p = await mine.next()
+    while (!(n.done && p.done)) {
       // Take the newer of the two heads; positions compare as bytes.
       const takeNormal =
         p.done || (!n.done && Buffer.compare(n.value.position, p.value.position) > 0)
       const head = (takeNormal ? n.value : p.value) as Positioned
       if (takeNormal) n = await normal.next()
       else p = await mine.next()
-      last = head.position
       if (takeNormal && (await inbox.deletedForMe(userId, conversationId, head.message.msgId)))
         continue
-      messages.push(head.message)
+      yield head
     }
-    const more = !(n.done && p.done)
-    return { messages, next: more && last ? last.toString('base64url') : null }
   } finally {
     await normal.return?.(undefined)
     await mine.return?.(undefined)
   }
+}
+
+export async function userHistory(
+  receiver: ReceiverQueries,
+  inbox: InboxQueries,
+  query: { conversationId: string; userId: string; before?: string | undefined; limit: number },
+): Promise<HistoryPage> {
+  let before: Buffer | undefined
+  if (query.before) {
+    before = Buffer.from(query.before, 'base64url')
+    if (before.length < 9)
+      throw new ImflowError('IMF_ERR_BAD_REQUEST', 'before is not a cursor this API gave out')
+  }
+  const page: Positioned[] = []
+  // One more than asked: whether an older page exists.
+  for await (const entry of visibleMessages(
+    receiver,
+    inbox,
+    query.conversationId,
+    query.userId,
+    before,
+  )) {
+    page.push(entry)
+    if (page.length > query.limit) break
+  }
+  const more = page.length > query.limit
+  const shown = page.slice(0, query.limit)
+  return {
+    messages: shown.map((e) => e.message),
+    next: more ? (shown.at(-1) as Positioned).position.toString('base64url') : null,
+  }
+}
+
+/**
+ * A list entry computed on read (large groups, or a small group's row whose last message was
+ * deleted): the newest visible message, and how many visible messages from others are newer
+ * than the user's read cursor, counted up to `cap`.
+ */
+export async function computedListEntry(
+  receiver: ReceiverQueries,
+  inbox: InboxQueries,
+  conversationId: string,
+  userId: string,
+  cap: number,
+): Promise<{ unread: number; last: StoredMessage | null }> {
+  const cursor = await receiver.readCursor(conversationId, userId)
+  let unread = 0
+  let last: StoredMessage | null = null
+  for await (const { message } of visibleMessages(receiver, inbox, conversationId, userId)) {
+    last ??= message
+    if ((cursor && compareMsgIds(message.msgId, cursor) <= 0) || unread >= cap) break
+    if (message.senderId !== userId) unread++
+  }
+  return { unread, last }
 }

@@ -33,6 +33,8 @@ export interface ListRow {
   /** The newest unread msgIds (at most UNREAD_IDS_KEPT), so a read receipt up to any of them counts exactly. */
   unreadIds: string[]
   last: MessageSummary | null
+  /** The last message was deleted for this user: the next one is found when the list is read. */
+  lastDeleted?: boolean
 }
 
 const UNREAD_IDS_KEPT = 100
@@ -142,6 +144,20 @@ export function inboxTopology(options: InboxOptions): TopologyDefinition {
                 deletedKey(userId, payload.conversationId, payload.msgId),
                 Buffer.from([1]),
               )
+              // Deleting an unread message takes it out of the count; deleting the last one
+              // leaves the row to find its new last message when read.
+              const key = listKey(userId, payload.conversationId)
+              const row = await lists.get(key)
+              if (!row) continue
+              const wasUnread = row.unreadIds.includes(payload.msgId)
+              lists.put(key, {
+                unread: wasUnread ? row.unread - 1 : row.unread,
+                unreadIds: row.unreadIds.filter((id) => id !== payload.msgId),
+                last: row.last?.msgId === payload.msgId ? null : row.last,
+                ...(row.last?.msgId === payload.msgId || row.lastDeleted
+                  ? { lastDeleted: true }
+                  : {}),
+              })
             }
           }
         },

@@ -1,4 +1,4 @@
-export { type HistoryPage, userHistory } from './history.js'
+export { computedListEntry, type HistoryPage, userHistory, visibleMessages } from './history.js'
 export {
   deletedKey,
   INBOX_STORES,

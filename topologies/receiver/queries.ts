@@ -1,7 +1,6 @@
 // Reads of the receiver's committed state for the API: membership, and the conversation's
 // log of normal messages, newest first.
 
-import { compareMsgIds } from '../../schemas/msg-id.js'
 import type { StoredMessage } from '../../schemas/types.generated.js'
 import { newestFirst } from '../../state/index.js'
 import type { RunningTopology } from '../runtime/index.js'
@@ -22,25 +21,10 @@ export class ReceiverQueries {
     return bytes === undefined ? undefined : (JSON.parse(bytes.toString()) as ConversationMeta)
   }
 
-  /**
-   * A large group's list entry, computed on read: its newest message, and how many of its
-   * messages are newer than the user's read cursor (counted up to `cap`).
-   */
-  async listEntry(
-    conversationId: string,
-    userId: string,
-    cap: number,
-  ): Promise<{ unread: number; last: StoredMessage | null }> {
+  /** The newest msgId the user has read in the conversation, if any. */
+  async readCursor(conversationId: string, userId: string): Promise<string | undefined> {
     const cursors = this.receiver.committedStoreForKey(conversationId, STORES.readCursors)
-    const cursor = (await cursors.get(memberKey(conversationId, userId)))?.toString()
-    let unread = 0
-    let last: StoredMessage | null = null
-    for await (const { message } of this.log(conversationId)) {
-      last ??= message
-      if ((cursor && compareMsgIds(message.msgId, cursor) <= 0) || unread >= cap) break
-      if (message.senderId !== userId) unread++
-    }
-    return { unread, last }
+    return (await cursors.get(memberKey(conversationId, userId)))?.toString()
   }
 
   /** The conversation's log (normal messages), newest first, before `position`. */
