@@ -19,6 +19,41 @@ const cidParams = {
   properties: { cid: { type: 'string', minLength: 1, maxLength: 256 } },
 } as const
 
+/** 100,000 member ids of up to 256 characters fit; fastify's default (1 MB) would not. */
+const MEMBER_LIST_BODY_LIMIT = 32 * 1024 * 1024
+
+/** User ids per conversation event: 10,000 ids stay far below Kafka's 1 MB record limit. */
+const USER_IDS_PER_EVENT = 10_000
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < items.length; i += USER_IDS_PER_EVENT)
+    out.push(items.slice(i, i + USER_IDS_PER_EVENT))
+  return out
+}
+
+/**
+ * Splits a change whose user list is too long for one record into several, in order: a
+ * creation with the first members, then additions. Re-sending them is harmless (creation
+ * happens once, additions and removals are idempotent).
+ */
+export function chunked(change: ConversationEvent['change']): ConversationEvent['change'][] {
+  switch (change.kind) {
+    case 'ConversationCreated': {
+      const [first = [], ...rest] = chunks(change.members)
+      return [
+        { ...change, members: first },
+        ...rest.map((userIds) => ({ kind: 'MembersAdded' as const, userIds })),
+      ]
+    }
+    case 'MembersAdded':
+    case 'MembersRemoved':
+      return chunks(change.userIds).map((userIds) => ({ ...change, userIds }))
+    default:
+      return [change]
+  }
+}
+
 export const adminRoutes: FastifyPluginAsync<Messaging> = async (app, messaging) => {
   // onRequest: the caller is known (or refused) before the body is even parsed.
   app.addHook('onRequest', authenticate(messaging.jwtSecret))
@@ -32,7 +67,7 @@ export const adminRoutes: FastifyPluginAsync<Messaging> = async (app, messaging)
     const codec = messaging.codecs['im.conversations']
     await messaging.publisher.publish(
       messaging.topics.conversations,
-      changes.map((c) => ({
+      changes.flatMap(chunked).map((c) => ({
         key: conversationId,
         value: codec.encode({ conversationId, actorId, at: Date.now(), change: c }),
       })),
@@ -50,6 +85,7 @@ export const adminRoutes: FastifyPluginAsync<Messaging> = async (app, messaging)
   }>(
     '/v1/conversations',
     {
+      bodyLimit: MEMBER_LIST_BODY_LIMIT,
       schema: {
         body: {
           type: 'object',
@@ -75,6 +111,7 @@ export const adminRoutes: FastifyPluginAsync<Messaging> = async (app, messaging)
         )
       }
       const conversationId = request.body.conversationId ?? randomUUID()
+      // A 100,000-member group is more than one Kafka record can carry: chunked() splits it.
       await change(conversationId, request.caller.sub, [
         {
           kind: 'ConversationCreated',
@@ -91,6 +128,7 @@ export const adminRoutes: FastifyPluginAsync<Messaging> = async (app, messaging)
   app.post<{ Params: { cid: string }; Body: { add?: string[]; remove?: string[] } }>(
     '/v1/conversations/:cid/members',
     {
+      bodyLimit: MEMBER_LIST_BODY_LIMIT,
       schema: {
         params: cidParams,
         body: {

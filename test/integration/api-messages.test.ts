@@ -263,4 +263,35 @@ describe('HTTP API: messages and admin routes', () => {
       ).status,
     ).toBe(403)
   })
+
+  it('creates a 30,000-member group over HTTP and fans a message out to all of it', {
+    timeout: 90_000,
+  }, async () => {
+    const members = Array.from({ length: 30_000 }, (_, i) => `member-${i}`)
+    const created = await call(
+      'POST',
+      '/v1/conversations',
+      { conversationId: 'town', type: 'GROUP', members },
+      token('root', 'admin'),
+    )
+    expect(created.status).toBe(201)
+    // The last member arrived in the third chunk: once they may send, every chunk was applied.
+    const sent = await eventually(
+      async () => {
+        const res = await call(
+          'POST',
+          '/v1/messages',
+          { conversationId: 'town', clientMsgId: 'hello-town', type: 'TEXT', body: 'hello' },
+          token('member-29999'),
+        )
+        return res.status === 200 ? ((await res.json()) as { msgId: string }) : undefined
+      },
+      { timeoutMs: 60_000, what: 'the last member to be admitted' },
+    )
+    expect(sent.msgId).toMatch(/^\d+$/)
+    const page = await call('GET', '/v1/conversations/town/messages', undefined, token('member-0'))
+    expect(
+      ((await page.json()) as { messages: { body: string }[] }).messages.map((m) => m.body),
+    ).toEqual(['hello'])
+  })
 })
