@@ -30,6 +30,10 @@ export interface Config {
   readonly jwtSecret: string | undefined
   readonly requestTimeoutMs: number
   readonly largeGroupThreshold: number
+  /** This deployment's geo. */
+  readonly geo: string
+  /** Other geos' deployments on this cluster: geo -> their topic prefix. */
+  readonly remoteGeos: Readonly<Record<string, string>>
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
@@ -320,6 +324,35 @@ export const settings = [
     fallback: () => 500,
     parse: positive,
   }),
+  setting({
+    key: 'geo',
+    env: 'IMFLOW_GEO',
+    flag: 'geo',
+    doc: "This deployment's geo. Users whose home geo (PUT /v1/users/:uid) is another one get their messages there.",
+    shownDefault: 'local',
+    fallback: () => 'local',
+    parse: name,
+  }),
+  setting({
+    key: 'remoteGeos',
+    env: 'IMFLOW_REMOTE_GEOS',
+    flag: 'remote-geos',
+    doc: 'Other geos and the topic prefix of their deployment, e.g. "us=us.,ap=ap.": their users\' share of each message is forwarded there.',
+    shownDefault: '(none)',
+    fallback: () => ({}),
+    parse: (raw) => {
+      const geos: Record<string, string> = {}
+      for (const pair of raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
+        const m = /^([a-zA-Z0-9._-]+)=([a-zA-Z0-9._-]*)$/.exec(pair)
+        if (!m?.[1]) throw new BadValue(`"${pair}" is not geo=prefix (for example us=us.)`)
+        geos[m[1]] = m[2] ?? ''
+      }
+      return geos
+    },
+  }),
 ] as const
 
 export type Flags = Readonly<Record<string, string | undefined>>
@@ -359,6 +392,11 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Config {
 
 function crossFieldProblems(c: Config): string[] {
   const problems: string[] = []
+  if (c.geo in c.remoteGeos) {
+    problems.push(
+      `IMFLOW_REMOTE_GEOS names this deployment's own geo "${c.geo}": list only the other geos.`,
+    )
+  }
   if (c.kafkaBrokers === undefined && c.replicationFactor !== 1) {
     problems.push(
       `IMFLOW_REPLICATION=${c.replicationFactor}: the embedded broker is a single node, so the replication factor must be 1. Set KAFKA_BROKERS to a cluster with at least ${c.replicationFactor} brokers, or unset IMFLOW_REPLICATION.`,

@@ -7,13 +7,15 @@ import type { ContractCodecs } from '../schemas/contract.js'
 import type { SchemaSource } from '../schemas/schema-source.js'
 import { topicName } from '../schemas/topics.js'
 import { inboxTopology } from '../topologies/inbox/index.js'
-import { receiverTopology } from '../topologies/receiver/index.js'
+import { inboundTopology, receiverTopology } from '../topologies/receiver/index.js'
 import {
+  GlobalTable,
   type RunningTopology,
   startTopology,
   type TopologyDefinition,
 } from '../topologies/runtime/index.js'
 import type { Config } from './config.js'
+import { createTopicsAndWait } from './kafka-admin.js'
 import type { Logger } from './log.js'
 import type { TaskMetrics } from './metrics.js'
 
@@ -34,7 +36,8 @@ export function runtimeId(config: Config): string {
 export interface RunningTopologies {
   readonly receiver: RunningTopology
   readonly inbox: RunningTopology
-  readonly all: readonly RunningTopology[]
+  /** Everything to stop, in start order. */
+  readonly all: readonly { stop(): Promise<void> }[]
 }
 
 export async function startTopologies(ctx: TopologyContext): Promise<RunningTopologies> {
@@ -43,6 +46,13 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
   const topic = (base: Parameters<typeof topicName>[1]) => topicName(config.topicPrefix, base)
   const fanout = `${appId}-fanout`
   const fanoutCodec = await createEventCodec(ctx.schemas, `${fanout}-value`, 'FanoutBatch')
+  // Users' home geos: a full replica in every instance, for the geo split's point lookups.
+  const users = await GlobalTable.start(
+    ctx.kafka,
+    topic('im.users'),
+    (b) => codecs['im.users'].decode(b),
+    (u) => u.userId,
+  )
   const receiver = receiverTopology({
     topics: {
       ingest: topic('im.ingest'),
@@ -60,6 +70,17 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
     },
     userPartitions: config.partitions,
     largeGroupThreshold: config.largeGroupThreshold,
+    geos: {
+      local: config.geo,
+      geoOf: (userId) => users.get(userId)?.geo,
+      // Each geo's deployment reads its inbound topic under its own prefix (same app id).
+      inbound: Object.fromEntries(
+        Object.entries(config.remoteGeos).map(([geo, prefix]) => [
+          geo,
+          `${prefix}${config.appId}-inbound`,
+        ]),
+      ),
+    },
     unit: config.unit,
     limits: { maxBodyBytes: config.maxBodyBytes, maxClientMsgIdLength: 128 },
   })
@@ -76,13 +97,41 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
         encode: (letter) => deadLetters.encode(letter),
       },
     })
-  // The receiver first: it creates the fanout topic the inbox reads.
-  const started = await run(receiver)
+  await ensureTopic(ctx.kafka, `${appId}-inbound`, config.partitions)
+  const started: { stop(): Promise<void> }[] = [users]
   try {
+    // This geo's inbound topic (other geos' receivers write to it) exists before anything
+    // runs; the receiver creates the fanout topic the inbox reads, so it starts first.
+    started.push(
+      await run(
+        inboundTopology({
+          inbound: `${appId}-inbound`,
+          fanout,
+          userPartitions: config.partitions,
+          codec: fanoutCodec,
+        }),
+      ),
+    )
+    const receiving = await run(receiver)
+    started.push(receiving)
     const inbox = await run(inboxTopology({ fanout, codec: fanoutCodec }))
-    return { receiver: started, inbox, all: [started, inbox] }
+    started.push(inbox)
+    return { receiver: receiving, inbox, all: started }
   } catch (err) {
-    await started.stop()
+    for (const s of started.reverse()) await s.stop()
     throw err
+  }
+}
+
+/** Creates a topic of this deployment if it is missing. */
+async function ensureTopic(kafka: Kafka, topic: string, partitions: number): Promise<void> {
+  const admin = kafka.admin()
+  await admin.connect()
+  try {
+    if (!(await admin.listTopics()).includes(topic)) {
+      await createTopicsAndWait(admin, [{ topic, numPartitions: partitions }])
+    }
+  } finally {
+    await admin.disconnect()
   }
 }

@@ -3,7 +3,7 @@
 // and DELETE /v1/conversations/:cid/messages/:msgId (delete for me).
 
 import type { FastifyPluginAsync } from 'fastify'
-import { ImflowError } from '../../ops/errors.js'
+import { ImflowError, isImflowError } from '../../ops/errors.js'
 import type { EventCodec } from '../../schemas/codec.js'
 import type { Action } from '../../schemas/types.generated.js'
 import {
@@ -163,8 +163,22 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
     const userId = request.caller.sub
     const entries = []
     for await (const { conversationId, row } of inbox.conversations(userId)) {
-      const meta = await receiver.conversation(conversationId)
-      if (!meta) continue
+      // A conversation homed in another geo (or whose partition no task here serves) is
+      // shown from the row kept here: what this deployment knows of it.
+      const meta = await receiver.conversation(conversationId).catch((err) => {
+        if (isImflowError(err, 'IMF_ERR_NOT_READY')) return undefined
+        throw err
+      })
+      if (!meta) {
+        entries.push({
+          conversationId,
+          remote: true,
+          large: false,
+          unread: row.unread,
+          last: row.last,
+        })
+        continue
+      }
       const large = meta.memberCount > options.largeGroupThreshold
       const computed =
         large || row.lastDeleted

@@ -1,16 +1,19 @@
 export { type ConversationMeta, ConversationState, type Role } from './conversation-state.js'
+export { inboundTopology } from './inbound.js'
 export { ReceiverQueries } from './queries.js'
 export {
   type Admission,
   admitAll,
   decodeStoredMessage,
   encodeStoredMessage,
+  type GeoSplit,
   messageKey,
   REPLY_HEADERS,
   type ReceiverOptions,
   receiverTopology,
   STORES,
 } from './receiver.js'
+export { splitByGeo } from './split-by-geo.js'
 export {
   checkSender,
   checkShape,

@@ -21,6 +21,7 @@ import { bufferSerde, int64Serde, jsonSerde, stringSerde, typedStore } from '../
 import { defineTopology, type InputRecord, type TopologyDefinition } from '../runtime/index.js'
 import { ConversationState, memberKey } from './conversation-state.js'
 import { planFanOut } from './fan-out.js'
+import { splitByGeo } from './split-by-geo.js'
 import {
   checkSender,
   checkShape,
@@ -34,6 +35,15 @@ export type Admission = (
 ) => { admit: true } | { admit: false; reason: ThrottleReason; retryAfterMs: number }
 
 export const admitAll: Admission = () => ({ admit: true })
+
+export interface GeoSplit {
+  /** This deployment's geo. */
+  local: string
+  /** A user's home geo; undefined: the local one. */
+  geoOf(userId: string): string | undefined
+  /** Remote geo -> its inbound topic. */
+  inbound: Readonly<Record<string, string>>
+}
 
 export interface ReceiverOptions {
   /** fanout: the hand-off to user-keyed processing, one record per target partition. */
@@ -57,6 +67,11 @@ export interface ReceiverOptions {
   userPartitions: number
   /** Above this many members, conversation lists are computed when read, not at send time. */
   largeGroupThreshold?: number
+  /**
+   * Geo split: recipients whose home geo is another one are forwarded there, one record per
+   * geo, to that geo's inbound topic. Without it every recipient is local.
+   */
+  geos?: GeoSplit
   limits?: ValidationLimits
   admission?: Admission
   clock?: () => number
@@ -114,6 +129,12 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
     sinks: {
       receipts: { topic: topics.receipts },
       fanout: { topic: topics.fanout },
+      ...Object.fromEntries(
+        Object.entries(options.geos?.inbound ?? {}).map(([geo, topic]) => [
+          `geo:${geo}`,
+          { topic },
+        ]),
+      ),
     },
     stores: Object.values(STORES),
     internalTopics: [topics.fanout],
@@ -266,13 +287,24 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
         payload: FanoutBatch['event']['payload'],
         updateLists: boolean,
       ) => {
-        for (const share of planFanOut(recipients, options.userPartitions)) {
+        const event = { priority, payload }
+        const byGeo = splitByGeo(recipients, options.geos)
+        for (const [geo, users] of byGeo.remote) {
+          // One forwarded record per remote geo; it splits its share by its own partitions.
           const batch: FanoutBatch = {
-            ...share,
+            partition: -1,
+            recipients: users,
             sourceId,
-            event: { priority, payload },
+            event,
             updateLists,
           }
+          context.send(`geo:${geo}`, {
+            key: conversationId,
+            value: codecs.fanoutBatch.encode(batch),
+          })
+        }
+        for (const share of planFanOut(byGeo.local, options.userPartitions)) {
+          const batch: FanoutBatch = { ...share, sourceId, event, updateLists }
           context.send('fanout', {
             key: conversationId,
             value: codecs.fanoutBatch.encode(batch),

@@ -5,6 +5,7 @@ export {
   decodeOrDeadLetter,
   kafkaDeadLetterSink,
 } from './dead-letters.js'
+export { GlobalTable } from './global-table.js'
 export {
   changelogTopics,
   type RunnerOptions,

@@ -1,0 +1,34 @@
+// Inbound (per geo): records forwarded by other geos' receivers carry this geo's share of a
+// message's recipients; they are split by this geo's own user partitions and handed to its
+// inbox like local ones. Exactly once, like every topology: each forwarded record once.
+
+import type { EventCodec } from '../../schemas/codec.js'
+import type { FanoutBatch } from '../../schemas/types.generated.js'
+import { defineTopology, type TopologyDefinition } from '../runtime/index.js'
+import { planFanOut } from './fan-out.js'
+
+export function inboundTopology(options: {
+  inbound: string
+  fanout: string
+  userPartitions: number
+  codec: EventCodec<FanoutBatch>
+}): TopologyDefinition {
+  return defineTopology({
+    name: 'inbound',
+    sources: [{ topic: options.inbound, decode: (b) => options.codec.decode(b) }],
+    sinks: { fanout: { topic: options.fanout } },
+    processor: (context) => ({
+      process(record) {
+        const forwarded = record.value as FanoutBatch
+        for (const share of planFanOut(forwarded.recipients, options.userPartitions)) {
+          const batch: FanoutBatch = { ...forwarded, ...share }
+          context.send('fanout', {
+            key: record.key,
+            value: options.codec.encode(batch),
+            partition: share.partition,
+          })
+        }
+      },
+    }),
+  })
+}

@@ -1,0 +1,70 @@
+// A global table (Kafka Streams' GlobalKTable): every instance keeps a full replica of a
+// small compacted topic, read from all partitions by a consumer group of its own, and
+// answers point lookups locally. ready() resolves once the replica has caught up with the
+// end of the topic as it was at start.
+
+import { randomUUID } from 'node:crypto'
+import type { Consumer, Kafka } from 'kafkajs'
+
+export class GlobalTable<V> {
+  private readonly entries = new Map<string, V>()
+  private constructor(private readonly consumer: Consumer) {}
+
+  static async start<V>(
+    kafka: Kafka,
+    topic: string,
+    decode: (bytes: Buffer) => V | Promise<V>,
+    keyOf: (value: V) => string,
+  ): Promise<GlobalTable<V>> {
+    const admin = kafka.admin()
+    await admin.connect()
+    const ends = new Map(
+      (await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]),
+    )
+    await admin.disconnect()
+    const consumer = kafka.consumer({
+      groupId: `imflow-global-${randomUUID()}`,
+      maxWaitTimeInMs: 100,
+    })
+    const table = new GlobalTable<V>(consumer)
+    const behind = new Set([...ends].filter(([, end]) => end > 0).map(([p]) => p))
+    let caughtUp: () => void = () => {}
+    const ready = new Promise<void>((resolve) => {
+      caughtUp = resolve
+      if (behind.size === 0) resolve()
+    })
+    await consumer.connect()
+    await consumer.subscribe({ topic, fromBeginning: true })
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        for (const message of batch.messages) {
+          if (!message.value) {
+            if (message.key) table.entries.delete(message.key.toString())
+            continue
+          }
+          try {
+            const value = await decode(message.value)
+            table.entries.set(message.key?.toString() ?? keyOf(value), value)
+          } catch {
+            // An undecodable record changes nothing here; the topologies dead-letter such input.
+          }
+        }
+        if (Number(batch.lastOffset()) + 1 >= (ends.get(batch.partition) ?? 0)) {
+          behind.delete(batch.partition)
+          if (behind.size === 0) caughtUp()
+        }
+      },
+    })
+    await ready
+    return table
+  }
+
+  get(key: string): V | undefined {
+    return this.entries.get(key)
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer.disconnect()
+  }
+}
