@@ -335,6 +335,16 @@ describe('receiver', () => {
     expect(new Set(ids).size).toBe(5)
   })
 
+  it('keeps creation times in order when the clock steps back', async () => {
+    const first = await send(message({ clientMsgId: 't-1' }))
+    now -= 60_000 // NTP steps the clock back a minute
+    const second = await send(message({ clientMsgId: 't-2' }))
+    if (first.outcome.kind !== 'Accepted' || second.outcome.kind !== 'Accepted')
+      throw new Error('expected both accepted')
+    expect(second.outcome.createdAt).toBeGreaterThanOrEqual(first.outcome.createdAt)
+    expect(BigInt(second.outcome.msgId) > BigInt(first.outcome.msgId)).toBe(true)
+  })
+
   it('throttles through the admission hook', async () => {
     const throttling = new TopologyTestDriver(
       receiverTopology({

@@ -7,7 +7,12 @@
 import type avsc from 'avsc'
 import type { EventCodec } from '../../schemas/codec.js'
 import { readerType } from '../../schemas/codec.js'
-import { compareMsgIds, createMsgIdGenerator, type MsgIdGenerator } from '../../schemas/msg-id.js'
+import {
+  compareMsgIds,
+  createMsgIdGenerator,
+  type MsgIdGenerator,
+  parseMsgId,
+} from '../../schemas/msg-id.js'
 import type {
   Action,
   ConversationEvent,
@@ -148,7 +153,6 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       const log = context.store(STORES.messages)
       const readCursors = typedStore(context.store(STORES.readCursors), bufferSerde, stringSerde)
       let generator: MsgIdGenerator | undefined
-      let lastCreatedAt = 0
 
       const nextId = async (): Promise<string> => {
         if (!generator) {
@@ -213,9 +217,9 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
           })
         }
         const msgId = await nextId()
-        // Creation times never go back within a task, so history order follows id order.
-        const createdAt = Math.max(clock(), lastCreatedAt)
-        lastCreatedAt = createdAt
+        // Never before the id's own time, which never goes back (not even across restarts or
+        // clock steps): history, ordered by creation time, then follows id order.
+        const createdAt = Math.max(clock(), parseMsgId(msgId).timeMs)
         const storedMessage: StoredMessage = { ...message, msgId, createdAt }
         if (message.visibility === 'NORMAL') {
           log.put(
