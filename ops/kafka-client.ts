@@ -13,12 +13,11 @@ export function createKafka(brokers: readonly string[], clientId: string, log: L
       () =>
       ({ level, log: entry }: LogEntry) => {
         const { message, ...fields } = entry
-        // Expected while a transaction coordinator completes the previous commit; retried.
-        if (
-          /concurrent operation on the same transaction/.test(`${message} ${fields.error ?? ''}`)
-        ) {
-          kafkaLog.debug(message, fields)
-        } else if (level <= logLevel.ERROR) kafkaLog.error(message, fields)
+        // kafkajs logs every error response of a connection, also the ones it retries (a
+        // coordinator still loading, a leader moving, a transaction finishing): the caller
+        // reports what finally fails, so these are details.
+        if (message.startsWith('Response ')) kafkaLog.debug(message, fields)
+        else if (level <= logLevel.ERROR) kafkaLog.error(message, fields)
         else kafkaLog.warn(message, fields)
       },
   })

@@ -2,7 +2,7 @@
 // receipt waiter for POST /v1/messages.
 
 import { randomBytes } from 'node:crypto'
-import type { Kafka } from 'kafkajs'
+import { type Kafka, Partitioners } from 'kafkajs'
 import type { Messaging } from '../connectors/http/messaging.js'
 import { kafkaPublisher } from '../connectors/http/publisher.js'
 import { ReceiptWaiter } from '../connectors/http/receipt-waiter.js'
@@ -24,7 +24,12 @@ export async function startMessaging(
       'IMFLOW_JWT_SECRET is not set: API tokens are checked against a random secret, so none is valid',
     )
   }
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+  // Kafka's default (murmur2) partitioner: the one the API's store lookups assume.
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  })
   await producer.connect()
   const topic = (base: Parameters<typeof topicName>[1]) => topicName(config.topicPrefix, base)
   let receipts: ReceiptWaiter

@@ -2,7 +2,7 @@
 // transactions lives here, including the workarounds for its known pitfalls, so another
 // client could be put behind the same interface with a measured reason.
 
-import type { Kafka, Producer, Transaction } from 'kafkajs'
+import { type Kafka, Partitioners, type Producer, type Transaction } from 'kafkajs'
 import { retry } from '../../ops/retry.js'
 
 export interface OutRecord {
@@ -75,6 +75,8 @@ export async function createTaskProducer(
   transactionalId: string,
 ): Promise<TaskProducer> {
   const producer: Producer = kafka.producer({
+    // Kafka's default (murmur2) partitioner, the one partitionForKey() mirrors.
+    createPartitioner: Partitioners.DefaultPartitioner,
     transactionalId,
     idempotent: true,
     // kafkajs' idempotent producer keeps order only with one request in flight.
