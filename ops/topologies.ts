@@ -92,12 +92,13 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
       stateDir: join(config.dataDir, 'state'),
       log: ctx.log.child(topology.name),
       metrics: ctx.metrics,
+      replicationFactor: config.replicationFactor,
       deadLetters: {
         topic: topic('im.dead-letter'),
         encode: (letter) => deadLetters.encode(letter),
       },
     })
-  await ensureTopic(ctx.kafka, `${appId}-inbound`, config.partitions)
+  await ensureTopic(ctx.kafka, `${appId}-inbound`, config.partitions, config.replicationFactor)
   const started: { stop(): Promise<void> }[] = [users]
   try {
     // This geo's inbound topic (other geos' receivers write to it) exists before anything
@@ -124,12 +125,17 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
 }
 
 /** Creates a topic of this deployment if it is missing. */
-async function ensureTopic(kafka: Kafka, topic: string, partitions: number): Promise<void> {
+async function ensureTopic(
+  kafka: Kafka,
+  topic: string,
+  partitions: number,
+  replicationFactor: number,
+): Promise<void> {
   const admin = kafka.admin()
   await admin.connect()
   try {
     if (!(await admin.listTopics()).includes(topic)) {
-      await createTopicsAndWait(admin, [{ topic, numPartitions: partitions }])
+      await createTopicsAndWait(admin, [{ topic, numPartitions: partitions, replicationFactor }])
     }
   } finally {
     await admin.disconnect()

@@ -14,6 +14,7 @@ export async function provisionChangelogs(
   kafka: Kafka,
   appId: string,
   topology: TopologyDefinition,
+  replicationFactor?: number,
 ): Promise<number> {
   const stores = topology.stores ?? []
   const repartition = topology.internalTopics ?? []
@@ -44,6 +45,7 @@ export async function provisionChangelogs(
         missing.map(({ topic, policy }) => ({
           topic,
           numPartitions: partitions,
+          ...(replicationFactor === undefined ? {} : { replicationFactor }),
           configEntries: [{ name: 'cleanup.policy', value: policy }],
         })),
       )

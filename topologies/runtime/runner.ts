@@ -24,6 +24,8 @@ export interface RunnerOptions {
   log: Logger
   deadLetters?: DeadLetterEncoder
   metrics?: TaskMetrics
+  /** Replicas of the internal topics created (changelogs, repartition); default: the broker's. */
+  replicationFactor?: number
   /** Group session timeout; a crashed instance's partitions move after this long. */
   sessionTimeoutMs?: number
 }
@@ -56,7 +58,7 @@ export async function startTopology(
 ): Promise<RunningTopology> {
   const { kafka, appId, log } = options
   const groupId = `${appId}-${topology.name}`
-  const partitions = await provisionChangelogs(kafka, appId, topology)
+  const partitions = await provisionChangelogs(kafka, appId, topology, options.replicationFactor)
   const restorer = new Restorer(
     kafka,
     changelogTopics(appId, topology),
