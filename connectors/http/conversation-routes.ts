@@ -33,6 +33,17 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
   const { jwtSecret, receiver, inbox } = options
   app.addHook('onRequest', authenticate(jwtSecret))
 
+  /** A member's action on the conversation: the same event producers may write to im.actions. */
+  const act = async (conversationId: string, userId: string, action: Action['action']) => {
+    if (!(await receiver.isMember(conversationId, userId))) {
+      throw new ImflowError('IMF_ERR_FORBIDDEN', `${userId} is not a member of ${conversationId}`)
+    }
+    const event: Action = { conversationId, userId, at: Date.now(), action }
+    await options.publisher.publish(options.actions.topic, [
+      { key: conversationId, value: options.actions.codec.encode(event) },
+    ])
+  }
+
   app.get<{ Params: { cid: string }; Querystring: { before?: string; limit: number } }>(
     '/v1/conversations/:cid/messages',
     {
@@ -98,22 +109,8 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
     },
     async (request, reply) => {
       const { cid, msgId } = request.params
-      if (!(await receiver.isMember(cid, request.caller.sub))) {
-        throw new ImflowError(
-          'IMF_ERR_FORBIDDEN',
-          `${request.caller.sub} is not a member of ${cid}`,
-        )
-      }
-      // Delete for me (NP): an action on im.actions, applied to the caller's inbox only.
-      const action: Action = {
-        conversationId: cid,
-        userId: request.caller.sub,
-        at: Date.now(),
-        action: { kind: 'DeletedForMe', msgId },
-      }
-      await options.publisher.publish(options.actions.topic, [
-        { key: cid, value: options.actions.codec.encode(action) },
-      ])
+      // Delete for me (NP): applied to the caller's inbox only.
+      await act(cid, request.caller.sub, { kind: 'DeletedForMe', msgId })
       return reply.code(202).send({ conversationId: cid, msgId, deletedFor: request.caller.sub })
     },
   )
@@ -137,21 +134,7 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
     },
     async (request, reply) => {
       const { cid } = request.params
-      if (!(await receiver.isMember(cid, request.caller.sub))) {
-        throw new ImflowError(
-          'IMF_ERR_FORBIDDEN',
-          `${request.caller.sub} is not a member of ${cid}`,
-        )
-      }
-      const action: Action = {
-        conversationId: cid,
-        userId: request.caller.sub,
-        at: Date.now(),
-        action: { kind: 'ReadReceipt', upToMsgId: request.body.msgId },
-      }
-      await options.publisher.publish(options.actions.topic, [
-        { key: cid, value: options.actions.codec.encode(action) },
-      ])
+      await act(cid, request.caller.sub, { kind: 'ReadReceipt', upToMsgId: request.body.msgId })
       return reply.code(202).send({ conversationId: cid, upToMsgId: request.body.msgId })
     },
   )

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { issueToken } from '../../connectors/http/jwt.js'
 import type { RunningApp } from '../../ops/app.js'
-import { eventually, startTestApp, testKafka, unique } from './helpers.js'
+import { eventually, httpCall, startTestApp, testKafka, unique } from './helpers.js'
 import { waitForConsumed } from './runtime-support.js'
 
 const secret = 'lists-test-secret-0123456789abcdef'
@@ -32,15 +32,8 @@ describe('HTTP API: conversation lists', () => {
   })
   afterAll(() => stop?.())
 
-  const call = async (method: string, path: string, who: string, body?: unknown) =>
-    fetch(`${app.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${who}`,
-        ...(body ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    })
+  const call = (method: string, path: string, who: string, body?: unknown) =>
+    httpCall(app.url, method, path, who, body)
   const send = (who: string, conversationId: string, clientMsgId: string) =>
     eventually(
       async () => {

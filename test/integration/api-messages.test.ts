@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { issueToken } from '../../connectors/http/jwt.js'
 import type { RunningApp } from '../../ops/app.js'
-import { eventually, startTestApp, testKafka, unique } from './helpers.js'
+import { eventually, httpCall, startTestApp, testKafka, unique } from './helpers.js'
 import { committedSum } from './runtime-support.js'
 
 const secret = 'api-test-secret-0123456789abcdef'
@@ -26,14 +26,7 @@ describe('HTTP API: messages and admin routes', () => {
   afterAll(() => stop?.())
 
   const call = (method: string, path: string, body?: unknown, bearer?: string) =>
-    fetch(`${app.url}${path}`, {
-      method,
-      headers: {
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    })
+    httpCall(app.url, method, path, bearer, body)
 
   it('creates a group, sends, dedupes, and answers problems with stable codes', {
     timeout: 60_000,

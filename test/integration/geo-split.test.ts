@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { issueToken } from '../../connectors/http/jwt.js'
 import type { RunningApp } from '../../ops/app.js'
-import { eventually, startTestApp, unique, withAdmin } from './helpers.js'
+import { eventually, httpCall, startTestApp, unique, withAdmin } from './helpers.js'
 
 const secret = 'geo-test-secret-0123456789abcdef'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
@@ -39,14 +39,7 @@ describe('geo split between two deployments', () => {
   })
 
   const call = (app: RunningApp, method: string, path: string, who: string, body?: unknown) =>
-    fetch(`${app.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${who}`,
-        ...(body ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    })
+    httpCall(app.url, method, path, who, body)
 
   it('delivers to members in both geos, each share once', { timeout: 90_000 }, async () => {
     const admin = token('root', 'admin')

@@ -78,3 +78,21 @@ export async function startTestApp(
     },
   }
 }
+
+/** One API request: JSON body when given, bearer token when given. */
+export function httpCall(
+  baseUrl: string,
+  method: string,
+  path: string,
+  bearer?: string,
+  body?: unknown,
+): Promise<Response> {
+  return fetch(`${baseUrl}${path}`, {
+    method,
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  })
+}
