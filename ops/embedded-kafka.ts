@@ -62,9 +62,16 @@ const log4j2Properties = `${[
   'logger.state.level = warn',
 ].join('\n')}\n`
 
-/** Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding. */
-function clusterId(): string {
-  return randomBytes(16).toString('base64url')
+/**
+ * Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding. Like Kafka's
+ * own Uuid.randomUuid(), never one starting with "-": the storage tool would read it as an
+ * option (seen here: "argument --cluster-id/-t: expected one argument", 1 start in 64).
+ */
+export function clusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url')
+    if (!id.startsWith('-')) return id
+  }
 }
 
 export async function startEmbeddedKafka(options: EmbeddedServerOptions): Promise<EmbeddedKafka> {
