@@ -73,9 +73,16 @@ describe('HTTP API: conversation lists', () => {
 
     const s1 = await send('ann', 'small', 's1')
     const s2 = await send('ann', 'small', 's2')
+    // Each member's row lives in their own inbox partition and is updated in its own time.
     await eventually(async () => ((await list('ben')).small?.unread === 2 ? true : undefined), {
       what: 'ben’s small unread to be 2',
     })
+    await eventually(
+      async () => ((await list('ann')).small?.last?.preview === 's2' ? true : undefined),
+      {
+        what: 'ann’s small row to show s2',
+      },
+    )
     expect((await list('ben')).small).toMatchObject({
       large: false,
       unread: 2,
