@@ -7,6 +7,7 @@ import { registerContract } from '../schemas/contract.js'
 import { registrySchemaSource } from '../schemas/schema-source.js'
 import { InboxQueries } from '../topologies/inbox/index.js'
 import { ReceiverQueries } from '../topologies/receiver/index.js'
+import { SyncQueries } from '../topologies/sync/index.js'
 import type { Config } from './config.js'
 import { kafkaProbe, registryProbe } from './health.js'
 import { type Infrastructure, startInfrastructure } from './infrastructure.js'
@@ -15,7 +16,7 @@ import type { Logger } from './log.js'
 import { startMessaging } from './messaging.js'
 import { createMetrics } from './metrics.js'
 import { provisionTopics } from './provision-topics.js'
-import { startTopologies } from './topologies.js'
+import { startTopologies, syncSettings } from './topologies.js'
 
 export interface RunningApp {
   /** The API's base URL, e.g. http://127.0.0.1:8080. */
@@ -65,6 +66,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
         queries: {
           receiver: new ReceiverQueries(topologies.receiver),
           inbox: new InboxQueries(topologies.inbox),
+          sync: new SyncQueries(topologies.sync, syncSettings(config)),
         },
       },
       probes: {

@@ -34,9 +34,27 @@ export interface Config {
   readonly geo: string
   /** Other geos' deployments on this cluster: geo -> their topic prefix. */
   readonly remoteGeos: Readonly<Record<string, string>>
+  /** A device further behind than this many events gets a Rebase. */
+  readonly syncRebaseThreshold: number
+  /** Events kept per user in the sync queue. */
+  readonly syncRetention: number
+  /** Events per sync envelope, by device class. */
+  readonly syncBatchSizes: Readonly<Record<DeviceClassName, number>>
+  readonly syncPackDelayMs: number
+  readonly syncAckTimeoutMs: number
+  readonly notifyWindowMs: number
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
+
+const deviceClasses = ['MOBILE', 'PAD', 'WEB', 'DESKTOP'] as const
+export type DeviceClassName = (typeof deviceClasses)[number]
+const defaultBatchSizes: Record<DeviceClassName, number> = {
+  MOBILE: 50,
+  PAD: 100,
+  WEB: 100,
+  DESKTOP: 200,
+}
 
 type Parse<T> = (raw: string) => T
 
@@ -353,6 +371,76 @@ export const settings = [
       return geos
     },
   }),
+  setting({
+    key: 'syncRebaseThreshold',
+    env: 'IMFLOW_SYNC_REBASE_THRESHOLD',
+    flag: 'sync-rebase-threshold',
+    doc: 'A device that logs in (or falls) further behind than this many events gets one Rebase and is pushed from the head on.',
+    shownDefault: '1000',
+    fallback: () => 1_000,
+    parse: positive,
+  }),
+  setting({
+    key: 'syncRetention',
+    env: 'IMFLOW_SYNC_RETENTION',
+    flag: 'sync-retention',
+    doc: 'Events kept per user in the sync queue (for pushes and GET /v1/sync); at least IMFLOW_SYNC_REBASE_THRESHOLD.',
+    shownDefault: '10000',
+    fallback: () => 10_000,
+    parse: positive,
+  }),
+  setting({
+    key: 'syncBatchSizes',
+    env: 'IMFLOW_SYNC_BATCH_SIZES',
+    flag: 'sync-batch-sizes',
+    doc: 'Events per push envelope by device class, e.g. "MOBILE=50,DESKTOP=200"; classes not named keep their default.',
+    shownDefault: 'MOBILE=50,PAD=100,WEB=100,DESKTOP=200',
+    fallback: () => defaultBatchSizes,
+    parse: (raw) => {
+      const sizes = { ...defaultBatchSizes }
+      for (const pair of raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
+        const m = /^([A-Z]+)=(\d+)$/.exec(pair)
+        const deviceClass = deviceClasses.find((c) => c === m?.[1])
+        if (!m || !deviceClass || Number(m[2]) < 1) {
+          throw new BadValue(
+            `"${pair}" is not CLASS=size with CLASS one of ${deviceClasses.join(', ')} and size at least 1`,
+          )
+        }
+        sizes[deviceClass] = Number(m[2])
+      }
+      return sizes
+    },
+  }),
+  setting({
+    key: 'syncPackDelayMs',
+    env: 'IMFLOW_SYNC_PACK_DELAY_MS',
+    flag: 'sync-pack-delay-ms',
+    doc: "How long a device's events wait to be packed into one envelope (low-priority ones wait 4x longer).",
+    shownDefault: '20',
+    fallback: () => 20,
+    parse: positive,
+  }),
+  setting({
+    key: 'syncAckTimeoutMs',
+    env: 'IMFLOW_SYNC_ACK_TIMEOUT_MS',
+    flag: 'sync-ack-timeout-ms',
+    doc: 'Pushes a device has not acked after this long are sent again (after 3 unanswered re-sends the device is taken for offline).',
+    shownDefault: '10000',
+    fallback: () => 10_000,
+    parse: positive,
+  }),
+  setting({
+    key: 'notifyWindowMs',
+    env: 'IMFLOW_NOTIFY_WINDOW_MS',
+    flag: 'notify-window-ms',
+    doc: 'A user with no device online gets one offline notification (on im.notify) per window, counting what arrived in it.',
+    shownDefault: '2000',
+    fallback: () => 2_000,
+    parse: positive,
+  }),
 ] as const
 
 export type Flags = Readonly<Record<string, string | undefined>>
@@ -400,6 +488,11 @@ function crossFieldProblems(c: Config): string[] {
   if (c.kafkaBrokers === undefined && c.replicationFactor !== 1) {
     problems.push(
       `IMFLOW_REPLICATION=${c.replicationFactor}: the embedded broker is a single node, so the replication factor must be 1. Set KAFKA_BROKERS to a cluster with at least ${c.replicationFactor} brokers, or unset IMFLOW_REPLICATION.`,
+    )
+  }
+  if (c.syncRetention < c.syncRebaseThreshold) {
+    problems.push(
+      `IMFLOW_SYNC_RETENTION=${c.syncRetention} is below IMFLOW_SYNC_REBASE_THRESHOLD=${c.syncRebaseThreshold}: a device pushed its backlog would find part of it gone. Raise the retention or lower the threshold.`,
     )
   }
   const ports: [string, number][] = [['IMFLOW_PORT', c.apiPort]]

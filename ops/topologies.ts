@@ -14,6 +14,7 @@ import {
   startTopology,
   type TopologyDefinition,
 } from '../topologies/runtime/index.js'
+import { type SyncSettings, syncTopology } from '../topologies/sync/index.js'
 import type { Config } from './config.js'
 import { createTopicsAndWait } from './kafka-admin.js'
 import type { Logger } from './log.js'
@@ -36,6 +37,7 @@ export function runtimeId(config: Config): string {
 export interface RunningTopologies {
   readonly receiver: RunningTopology
   readonly inbox: RunningTopology
+  readonly sync: RunningTopology
   /** Everything to stop, in start order. */
   readonly all: readonly { stop(): Promise<void> }[]
 }
@@ -117,10 +119,39 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
     started.push(receiving)
     const inbox = await run(inboxTopology({ fanout, codec: fanoutCodec }))
     started.push(inbox)
-    return { receiver: receiving, inbox, all: started }
+    const sync = await run(
+      syncTopology({
+        topics: {
+          fanout,
+          deviceEvents: topic('im.device-events'),
+          sync: topic('im.sync'),
+          notify: topic('im.notify'),
+        },
+        codecs: {
+          fanoutBatch: fanoutCodec,
+          deviceEvent: codecs['im.device-events'],
+          syncEnvelope: codecs['im.sync'],
+          notification: codecs['im.notify'],
+        },
+        settings: syncSettings(config),
+      }),
+    )
+    started.push(sync)
+    return { receiver: receiving, inbox, sync, all: started }
   } catch (err) {
     for (const s of started.reverse()) await s.stop()
     throw err
+  }
+}
+
+export function syncSettings(config: Config): SyncSettings {
+  return {
+    rebaseThreshold: config.syncRebaseThreshold,
+    retention: config.syncRetention,
+    batchSizes: config.syncBatchSizes,
+    packDelayMs: config.syncPackDelayMs,
+    ackTimeoutMs: config.syncAckTimeoutMs,
+    notifyWindowMs: config.notifyWindowMs,
   }
 }
 

@@ -134,6 +134,25 @@ export function readerType(name: EventName): avsc.Type {
   return avsc.Type.forSchema(avroSchema(name) as avsc.Schema)
 }
 
+/**
+ * An event type as bytes without the wire header, for state stores (variants as `kind`).
+ * Entries are written and read with today's schema: a change to it that old entries cannot
+ * be read with needs the store rebuilt by a replay, like any change of a store's format.
+ */
+export function storeCodec<N extends EventName>(
+  name: N,
+): { encode(value: Events[N]): Buffer; decode(bytes: Buffer): Events[N] } {
+  const type = readerType(name)
+  const { toAvro, fromAvro } = compileConversions(type)
+  return {
+    encode: (value) => type.toBuffer(toAvro ? toAvro(value) : value),
+    decode: (bytes) => {
+      const value = type.fromBuffer(bytes)
+      return (fromAvro ? fromAvro(value) : value) as Events[N]
+    },
+  }
+}
+
 /** One event type bound to one subject: sync encode, async decode (a new writer id is fetched once). */
 export interface EventCodec<T> {
   readonly subject: string

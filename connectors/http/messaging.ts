@@ -4,6 +4,7 @@
 import type { ContractCodecs } from '../../schemas/contract.js'
 import type { InboxQueries } from '../../topologies/inbox/index.js'
 import type { ReceiverQueries } from '../../topologies/receiver/index.js'
+import type { SyncQueries } from '../../topologies/sync/index.js'
 import type { Publisher } from './publisher.js'
 import type { ReceiptWaiter } from './receipt-waiter.js'
 
@@ -18,5 +19,5 @@ export interface Messaging {
   /** Above this many members, conversation lists are computed when read. */
   largeGroupThreshold: number
   /** Reads of the topologies' stores; absent where this instance runs no topologies. */
-  queries?: { receiver: ReceiverQueries; inbox: InboxQueries }
+  queries?: { receiver: ReceiverQueries; inbox: InboxQueries; sync: SyncQueries }
 }

@@ -9,6 +9,7 @@ import { type HealthOptions, healthRoutes } from './health-routes.js'
 import { messageRoutes } from './message-routes.js'
 import type { Messaging } from './messaging.js'
 import { installProblemHandlers } from './problem.js'
+import { syncRoutes } from './sync-routes.js'
 
 export interface ApiOptions extends HealthOptions {
   metrics: Metrics
@@ -41,6 +42,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
         largeGroupThreshold: options.messaging.largeGroupThreshold,
         ...queries,
       })
+      await app.register(syncRoutes, { jwtSecret, sync: queries.sync })
     }
   }
   return app

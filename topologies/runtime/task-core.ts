@@ -65,6 +65,7 @@ export class TaskCore {
       },
       send: (sink, record) => this.emit(sink, record),
       streamTime: () => this.streamTime,
+      wallClock: () => (options.clock ?? Date.now)(),
       schedule: (intervalMs, type, run) => {
         this.punctuators.push({
           type,
@@ -138,8 +139,12 @@ export class TaskCore {
     return ran
   }
 
-  hasWallClockPunctuators(): boolean {
-    return this.punctuators.some((p) => p.type === 'wall-clock')
+  /** How often wall-clock punctuators want to be checked; undefined when there are none. */
+  wallClockInterval(): number | undefined {
+    const intervals = this.punctuators
+      .filter((p) => p.type === 'wall-clock')
+      .map((p) => p.intervalMs)
+    return intervals.length > 0 ? Math.min(...intervals) : undefined
   }
 
   private deadLetter(record: SourceRecord, err: unknown, stage: string): void {

@@ -50,6 +50,7 @@ export interface BatchControl {
 export class TaskFencedError extends Error {}
 
 const MAX_ATTEMPTS = 5
+const MIN_WALL_CLOCK_TICK_MS = 5
 /**
  * Records per transaction. A fetched batch can hold tens of thousands of records; committing
  * in slices bounds the work a crash throws away and the time outputs wait for their commit.
@@ -63,6 +64,8 @@ export class Task {
   /** Batches and wall-clock punctuations take turns: one transaction at a time. */
   private turn: Promise<unknown> = Promise.resolve()
   private wallClock: NodeJS.Timeout | undefined
+  /** A wall-clock tick waiting for its turn: ticks never queue up behind a long batch. */
+  private tickPending = false
 
   private constructor(
     private readonly options: TaskOptions,
@@ -102,8 +105,14 @@ export class Task {
       await task.close(false)
       throw err
     }
-    if (task.core.hasWallClockPunctuators()) {
-      task.wallClock = setInterval(() => void task.punctuateWallClock(), 100)
+    const interval = task.core.wallClockInterval()
+    if (interval !== undefined) {
+      // Checked as often as the most frequent punctuator asks (a sync packer's 20 ms delay
+      // must not become 100 ms), but a tick that finds nothing due commits nothing.
+      task.wallClock = setInterval(
+        () => void task.punctuateWallClock(),
+        Math.max(MIN_WALL_CLOCK_TICK_MS, Math.min(interval, 100)),
+      )
     }
     options.log.debug('task open', { task: task.id, fromCheckpoint: checkpoint !== undefined })
     return task
@@ -186,7 +195,10 @@ export class Task {
   }
 
   private punctuateWallClock(): Promise<void> {
+    if (this.tickPending) return Promise.resolve()
+    this.tickPending = true
     return this.exclusive(async () => {
+      this.tickPending = false
       await this.withRetries(() => this.transaction(undefined, [], undefined))
     }).catch((err) =>
       this.options.log.error('wall-clock punctuation failed', {

@@ -34,6 +34,8 @@ export interface ProcessorContext {
   send(sink: string, record: OutputRecord): void
   /** The largest record timestamp this task has seen (-Infinity before the first). */
   streamTime(): number
+  /** Wall-clock time (ms): Date.now() on Kafka, the driver's clock in topology tests. */
+  wallClock(): number
   /**
    * Calls `run` every intervalMs of stream time (as records arrive) or of wall-clock time
    * (also when no record arrives). What it writes commits like a record's writes.

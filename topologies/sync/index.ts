@@ -1,0 +1,9 @@
+export { type SyncPage, SyncQueries } from './queries.js'
+export { type SyncOptions, syncTopology } from './sync.js'
+export {
+  type DeviceClass,
+  defaultSyncSettings,
+  SYNC_STORES,
+  type SyncSettings,
+  type UserSync,
+} from './sync-state.js'

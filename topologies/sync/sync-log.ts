@@ -1,0 +1,90 @@
+// The per-user sync queue: every event bound for a user, at its PTS, kept for the last
+// `retention` PTS. A source event (a msgId, a read, a membership change) gets its PTS once;
+// the index finds it again, so reprocessing the same input never sequences it twice.
+
+import { storeCodec } from '../../schemas/codec.js'
+import type { SequencedEvent, SyncEvent } from '../../schemas/types.generated.js'
+import type { ChangeloggedStore } from '../../state/index.js'
+
+const syncEvent = storeCodec('SyncEvent')
+
+export function userPrefix(userId: string): Buffer {
+  return Buffer.concat([Buffer.from(userId), Buffer.from([0])])
+}
+
+export function queueKey(userId: string, pts: number): Buffer {
+  const position = Buffer.alloc(8)
+  position.writeBigUInt64BE(BigInt(pts))
+  return Buffer.concat([userPrefix(userId), position])
+}
+
+function indexKey(userId: string, sourceId: string): Buffer {
+  return Buffer.concat([userPrefix(userId), Buffer.from(sourceId)])
+}
+
+/** sourceId (length-prefixed), then the event's Avro body. */
+function encodeEntry(sourceId: string, event: SyncEvent): Buffer {
+  const id = Buffer.from(sourceId)
+  const length = Buffer.alloc(2)
+  length.writeUInt16BE(id.length)
+  return Buffer.concat([length, id, syncEvent.encode(event)])
+}
+
+function decodeEntry(bytes: Buffer): { sourceId: string; event: SyncEvent } {
+  const length = bytes.readUInt16BE(0)
+  return {
+    sourceId: bytes.subarray(2, 2 + length).toString(),
+    event: syncEvent.decode(bytes.subarray(2 + length)),
+  }
+}
+
+type Readable = Pick<ChangeloggedStore, 'range'> | ChangeloggedStore['committed']
+
+/** Events with from <= PTS <= to, in PTS order. */
+export async function* readQueue(
+  queue: Readable,
+  userId: string,
+  from: number,
+  to: number,
+): AsyncGenerator<SequencedEvent> {
+  if (to < from) return
+  for await (const [key, value] of queue.range({
+    gte: queueKey(userId, Math.max(0, from)),
+    lt: queueKey(userId, to + 1),
+  })) {
+    const pts = Number(key.readBigUInt64BE(key.length - 8))
+    yield { pts, event: decodeEntry(value).event }
+  }
+}
+
+export class SyncLog {
+  constructor(
+    private readonly queue: ChangeloggedStore,
+    private readonly index: ChangeloggedStore,
+    private readonly retention: number,
+  ) {}
+
+  /** The PTS the source event already has for this user, if it was sequenced before. */
+  async ptsOf(userId: string, sourceId: string): Promise<number | undefined> {
+    const bytes = await this.index.get(indexKey(userId, sourceId))
+    return bytes === undefined ? undefined : Number(bytes.readBigInt64BE())
+  }
+
+  /** Appends at `pts` (the user's new head) and drops what falls out of the retention. */
+  async append(userId: string, pts: number, sourceId: string, event: SyncEvent): Promise<void> {
+    const position = Buffer.alloc(8)
+    position.writeBigInt64BE(BigInt(pts))
+    this.queue.put(queueKey(userId, pts), encodeEntry(sourceId, event))
+    this.index.put(indexKey(userId, sourceId), position)
+    const dropped = pts - this.retention
+    if (dropped < 1) return
+    const old = await this.queue.get(queueKey(userId, dropped))
+    if (!old) return
+    this.queue.delete(queueKey(userId, dropped))
+    this.index.delete(indexKey(userId, decodeEntry(old).sourceId))
+  }
+
+  read(userId: string, from: number, to: number): AsyncGenerator<SequencedEvent> {
+    return readQueue(this.queue, userId, from, to)
+  }
+}

@@ -1,0 +1,104 @@
+// What the sync topology keeps per user: the head PTS and one cursor per device, in one row
+// (a fan-out to a user costs one point lookup), plus the settings that shape pushing.
+
+import type { DeviceEvent, Priority } from '../../schemas/types.generated.js'
+
+export type DeviceClass = Extract<DeviceEvent['event'], { kind: 'LoggedIn' }>['deviceClass']
+
+export const SYNC_STORES = {
+  /** uid -> UserSync (head PTS, device cursors). */
+  users: 'sync-users',
+  /** The sync queue: uid, 0, PTS (8 bytes) -> sourceId + SyncEvent. */
+  queue: 'sync-queue',
+  /** uid, 0, sourceId -> PTS: a source event's PTS is fixed once, so a replay finds it again. */
+  ptsIndex: 'pts-index',
+  /** uid -> 1 while any of the user's devices is online (rebuilds timers after a restart). */
+  online: 'online-users',
+  /** uid -> PendingNotification, while an offline notification is being coalesced. */
+  notifications: 'pending-notifications',
+} as const
+
+export interface DeviceCursor {
+  online: boolean
+  deviceClass: DeviceClass
+  /** The gateway instance holding the connection. */
+  gateway: string
+  /** The newest PTS the device holds: its log-in's lastPts, then its acks. */
+  acked: number
+  /** The newest PTS pushed to it (never below acked). */
+  pushed: number
+  /** When the last push went out: unacked pushes are re-sent an ack timeout after it. */
+  pushedAt: number
+  /** The log-in's time: a log-out of an older connection of the device is ignored. */
+  since: number
+  /** Re-sends since the last ack; past MAX_RESENDS the device is taken for gone. */
+  resends: number
+}
+
+export interface UserSync {
+  /** The user's newest PTS (0: none yet). */
+  head: number
+  devices: Record<string, DeviceCursor>
+}
+
+export interface SyncSettings {
+  /** A device further behind than this gets a Rebase instead of its backlog. */
+  rebaseThreshold: number
+  /** Events kept per user in the sync queue. */
+  retention: number
+  /** Events per envelope, by device class. */
+  batchSizes: Readonly<Record<DeviceClass, number>>
+  /** How long events wait to be packed with the next ones (LOW priority waits 4x longer). */
+  packDelayMs: number
+  /** Unacked pushes are re-sent after this long. */
+  ackTimeoutMs: number
+  /** A user with no device online gets one notification per window. */
+  notifyWindowMs: number
+}
+
+export const defaultSyncSettings: SyncSettings = {
+  rebaseThreshold: 1_000,
+  retention: 10_000,
+  batchSizes: { MOBILE: 50, PAD: 100, WEB: 100, DESKTOP: 200 },
+  packDelayMs: 20,
+  ackTimeoutMs: 10_000,
+  notifyWindowMs: 2_000,
+}
+
+/** Unacked envelopes a device may have at once: a slow device is not flooded. */
+export const IN_FLIGHT_BATCHES = 4
+
+/** A device that acks none of this many re-sends lost its connection without a log-out (its gateway died). */
+export const MAX_RESENDS = 3
+
+/** Low-priority events wait this many pack delays, to be merged with more (DTIM's low-power packing). */
+export const LOW_PRIORITY_DELAY_FACTOR = 4
+
+export function packDelay(priority: Priority, settings: SyncSettings): number {
+  return priority === 'HIGH'
+    ? settings.packDelayMs
+    : settings.packDelayMs * LOW_PRIORITY_DELAY_FACTOR
+}
+
+export function emptyUser(): UserSync {
+  return { head: 0, devices: {} }
+}
+
+/** The oldest PTS still in the user's queue. */
+export function queueTail(head: number, settings: Pick<SyncSettings, 'retention'>): number {
+  return Math.max(1, head - settings.retention + 1)
+}
+
+/**
+ * A device holding `lastPts` gets a Rebase instead of its backlog when the backlog is over
+ * the threshold, when part of it has left the queue, or when it claims more than the server
+ * has (its state came from elsewhere): it pulls the latest messages and is pushed from the head.
+ */
+export function needsRebase(head: number, lastPts: number, settings: SyncSettings): boolean {
+  if (lastPts > head) return true
+  return head - lastPts > settings.rebaseThreshold || lastPts + 1 < queueTail(head, settings)
+}
+
+export function anyOnline(user: UserSync): boolean {
+  return Object.values(user.devices).some((d) => d.online)
+}
