@@ -13,7 +13,12 @@ export interface CountApp {
 }
 
 export function spawnCountApp(env: Record<string, string>): CountApp {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/count-app.ts'], {
+  return spawnFixture('count-app', env)
+}
+
+/** A topology fixture (test/fixtures/<name>.ts) as a child process on the run's broker. */
+export function spawnFixture(name: string, env: Record<string, string>): CountApp {
+  const child = spawn(process.execPath, ['--import', 'tsx', `test/fixtures/${name}.ts`], {
     env: { ...process.env, IMFLOW_TEST_BROKERS: inject('kafkaBrokers').join(','), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

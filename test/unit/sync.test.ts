@@ -212,11 +212,17 @@ describe('sync: devices', () => {
   it('takes a device that acks no re-send for gone, and then notifies instead', async () => {
     await logIn('bob', 'phone', 0)
     await deliver(['bob'])
-    for (let i = 0; i < 5; i++) await driver.advanceWallClock(settings.ackTimeoutMs)
-    expect((await envelopes()).length).toBe(4) // the push and three re-sends
+    // Pushed at 1 s; re-sent after 1, 2, 4, 8 and 16 more ack timeouts; given up 32 after that.
+    for (let i = 0; i < 63; i++) await driver.advanceWallClock(settings.ackTimeoutMs)
+    expect((await envelopes()).map(ptsOf)).toEqual([[1], [1], [1], [1], [1], [1]])
+    await deliver(['bob']) // a newer push does not postpone giving up
+    await driver.advanceWallClock(settings.packDelayMs)
+    expect((await envelopes()).map(ptsOf)).toEqual([[2]])
+    await driver.advanceWallClock(settings.ackTimeoutMs)
     await deliver(['bob'])
     await driver.advanceWallClock(settings.notifyWindowMs)
     expect(driver.read(topics.notify)).toHaveLength(1)
+    expect(await envelopes()).toEqual([])
   })
 
   it('ignores a log-out of a connection the device has since replaced', async () => {

@@ -68,8 +68,17 @@ export const defaultSyncSettings: SyncSettings = {
 /** Unacked envelopes a device may have at once: a slow device is not flooded. */
 export const IN_FLIGHT_BATCHES = 4
 
-/** A device that acks none of this many re-sends lost its connection without a log-out (its gateway died). */
-export const MAX_RESENDS = 3
+/**
+ * A device that acks none of this many re-sends lost its connection without a log-out (its
+ * gateway died). Re-sends back off (1, 2, 4, ... ack timeouts), so acks merely delayed behind
+ * a backlog on im.device-events do not make a live device look gone.
+ */
+export const MAX_RESENDS = 5
+
+/** When the device's unacked pushes are due again: the ack timeout, doubled per re-send. */
+export function resendDue(cursor: DeviceCursor, settings: SyncSettings): number {
+  return cursor.pushedAt + settings.ackTimeoutMs * 2 ** cursor.resends
+}
 
 /** Low-priority events wait this many pack delays, to be merged with more (DTIM's low-power packing). */
 export const LOW_PRIORITY_DELAY_FACTOR = 4

@@ -25,6 +25,7 @@ import {
   MAX_RESENDS,
   needsRebase,
   packDelay,
+  resendDue,
   SYNC_STORES,
   type SyncSettings,
   type UserSync,
@@ -190,8 +191,9 @@ export function syncTopology(options: SyncOptions): TopologyDefinition {
           }
           for (const deviceId of group.deviceIds) {
             const cursor = user.devices[deviceId] as DeviceCursor
+            // Re-sends are timed from the oldest unacked push, not postponed by newer ones.
+            if (cursor.pushed <= cursor.acked) cursor.pushedAt = now
             cursor.pushed = group.to
-            cursor.pushedAt = now
           }
           changed = true
         }
@@ -208,7 +210,7 @@ export function syncTopology(options: SyncOptions): TopologyDefinition {
         let changed = false
         for (const cursor of Object.values(user.devices)) {
           if (!cursor.online || cursor.pushed <= cursor.acked) continue
-          const due = cursor.pushedAt + settings.ackTimeoutMs
+          const due = resendDue(cursor, settings)
           if (due > now) {
             next = Math.min(next, due)
             continue
