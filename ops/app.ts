@@ -3,8 +3,10 @@
 
 import type { Admin } from 'kafkajs'
 import { buildApi } from '../connectors/http/server.js'
+import { createPushGateway } from '../connectors/push-gateway/index.js'
 import { registerContract } from '../schemas/contract.js'
 import { registrySchemaSource } from '../schemas/schema-source.js'
+import { topicName } from '../schemas/topics.js'
 import { InboxQueries } from '../topologies/inbox/index.js'
 import { ReceiverQueries } from '../topologies/receiver/index.js'
 import { SyncQueries } from '../topologies/sync/index.js'
@@ -58,6 +60,19 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       metrics: metrics.task,
     })
     for (const topology of topologies.all) stack.push(() => topology.stop())
+    // Positioned on im.sync before the API listens: no envelope for a device is missed.
+    const gateway = await createPushGateway({
+      kafka,
+      topics: {
+        sync: topicName(config.topicPrefix, 'im.sync'),
+        deviceEvents: topicName(config.topicPrefix, 'im.device-events'),
+      },
+      codecs: { sync: codecs['im.sync'], deviceEvents: codecs['im.device-events'] },
+      jwtSecret: messaging.routes.jwtSecret,
+      appId: config.appId,
+      log,
+    })
+    stack.push(() => gateway.stop())
     const api = await buildApi({
       metrics,
       logLevel: config.logLevel,
@@ -72,10 +87,14 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       probes: {
         kafka: kafkaProbe(admin),
         schema_registry: registryProbe(infrastructure.schemaRegistryUrl),
+        push_gateway: gateway.probe,
       },
     })
+    await api.register(gateway.routes)
     const url = await api.listen({ host: config.apiHost, port: config.apiPort })
     stack.push(() => api.close())
+    // Again (it runs once): devices are logged out before the server drops their sockets.
+    stack.push(() => gateway.stop())
     log.info('imflow is up', {
       api: url,
       kafka: infrastructure.kafkaBrokers.join(','),

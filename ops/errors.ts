@@ -105,6 +105,11 @@ export const errorCodes = {
     status: 409,
     summary: 'A schema change breaks BACKWARD compatibility with the registered one',
   },
+  IMF_ERR_API_UNAVAILABLE: {
+    retriable: true,
+    status: 502,
+    summary: 'The client library could not reach the imflow API, or got an answer it cannot read',
+  },
 } as const
 
 export type ErrorCode = keyof typeof errorCodes

@@ -90,7 +90,11 @@ describe('imflow start', () => {
     const pids = await jvmPids()
     expect(pids.every(alive)).toBe(true)
     const health = (await fetch(`${app.api}/readyz`).then((r) => r.json())) as { checks: unknown }
-    expect(health.checks).toEqual({ kafka: { ok: true }, schema_registry: { ok: true } })
+    expect(health.checks).toEqual({
+      kafka: { ok: true },
+      schema_registry: { ok: true },
+      push_gateway: { ok: true },
+    })
 
     app.child.kill('SIGINT')
     expect(await app.exited).toBe(0)

@@ -38,6 +38,9 @@ function decodeEntry(bytes: Buffer): { sourceId: string; event: SyncEvent } {
   }
 }
 
+/** Up to this many events a push reads by key (PTS are contiguous per user). */
+const POINT_READS_UP_TO = 64
+
 type Readable = Pick<ChangeloggedStore, 'range'> | ChangeloggedStore['committed']
 
 /** Events with from <= PTS <= to, in PTS order. */
@@ -84,7 +87,19 @@ export class SyncLog {
     this.index.delete(indexKey(userId, decodeEntry(old).sourceId))
   }
 
-  read(userId: string, from: number, to: number): AsyncGenerator<SequencedEvent> {
-    return readQueue(this.queue, userId, from, to)
+  /**
+   * Events with from <= PTS <= to. A push's few newest events were just written: point reads
+   * find them in the store's pending writes or read cache, where a range scan would open a
+   * RocksDB iterator; a log-in's backlog is read with one scan.
+   */
+  async *read(userId: string, from: number, to: number): AsyncGenerator<SequencedEvent> {
+    if (to - from >= POINT_READS_UP_TO) {
+      yield* readQueue(this.queue, userId, from, to)
+      return
+    }
+    for (let pts = from; pts <= to; pts++) {
+      const bytes = await this.queue.get(queueKey(userId, pts))
+      if (bytes) yield { pts, event: decodeEntry(bytes).event }
+    }
   }
 }

@@ -1,0 +1,186 @@
+// A device's view of its user's data, changed only by sync events (in PTS order) and by the
+// API's answers: the conversation list and each conversation's messages. Pure: no sockets,
+// no HTTP, so it is unit-tested as it is.
+
+import type { SequencedEvent, StoredMessage } from '../../schemas/types.generated.js'
+import { MessageStore } from './message-store.js'
+import type {
+  ClientConversation,
+  ClientMessage,
+  ConversationListEntry,
+  HistoryMessage,
+  MessageSummary,
+} from './types.js'
+
+export interface ApplyResult {
+  /** The events newer than what the device held, in order. */
+  applied: SequencedEvent[]
+  /** Conversations whose metadata the client should (re)fetch from GET /v1/conversations. */
+  describe: Set<string>
+}
+
+function summary(m: ClientMessage): MessageSummary {
+  return {
+    msgId: m.msgId,
+    senderId: m.senderId,
+    type: m.type,
+    preview: m.body.slice(0, 100),
+    createdAt: m.createdAt,
+  }
+}
+
+export function fromStored(m: StoredMessage): ClientMessage {
+  const { msgId, conversationId, senderId, type, body, createdAt, priority, visibility } = m
+  return { msgId, conversationId, senderId, type, body, createdAt, priority, visibility }
+}
+
+export function fromHistory(conversationId: string, m: HistoryMessage): ClientMessage {
+  return { ...m, conversationId }
+}
+
+export class ClientState {
+  readonly messages = new MessageStore()
+  private readonly list = new Map<string, ClientConversation>()
+
+  constructor(
+    /** The device's user: their own messages do not count as unread. */
+    readonly userId: string,
+    /** The newest PTS applied. */
+    public lastPts = 0,
+  ) {}
+
+  conversation(conversationId: string): ClientConversation | undefined {
+    return this.list.get(conversationId)
+  }
+
+  /** Newest activity first. */
+  conversations(): ClientConversation[] {
+    return [...this.list.values()].sort(
+      (a, b) => (b.last?.createdAt ?? 0) - (a.last?.createdAt ?? 0),
+    )
+  }
+
+  /** Applies the events newer than lastPts, in order; older ones were applied already. */
+  applyEvents(events: readonly SequencedEvent[]): ApplyResult {
+    const result: ApplyResult = { applied: [], describe: new Set() }
+    for (const sequenced of events) {
+      if (sequenced.pts <= this.lastPts) continue
+      this.apply(sequenced, result)
+      this.lastPts = sequenced.pts
+      result.applied.push(sequenced)
+    }
+    return result
+  }
+
+  private placeholder(conversationId: string, describe: Set<string>): ClientConversation {
+    let conversation = this.list.get(conversationId)
+    if (!conversation) {
+      conversation = { conversationId, unread: 0, last: null, described: false }
+      this.list.set(conversationId, conversation)
+    }
+    // Until the API has described it, each push to it asks again (the list may lag the push).
+    if (!conversation.described) describe.add(conversationId)
+    return conversation
+  }
+
+  private apply({ event }: SequencedEvent, { describe }: ApplyResult): void {
+    const payload = event.payload
+    switch (payload.kind) {
+      case 'NewMessage': {
+        const message = fromStored(payload.message)
+        const conversation = this.placeholder(message.conversationId, describe)
+        if (!this.messages.add(message)) return
+        if (message.senderId !== this.userId) conversation.unread++
+        if (!conversation.last || conversation.last.createdAt <= message.createdAt)
+          conversation.last = summary(message)
+        return
+      }
+      case 'MessageDeleted': {
+        this.messages.delete(payload.conversationId, payload.msgId)
+        const conversation = this.list.get(payload.conversationId)
+        if (conversation?.last?.msgId === payload.msgId) {
+          const newest = this.messages.newest(payload.conversationId)
+          conversation.last = newest ? summary(newest) : null
+        }
+        return
+      }
+      case 'ReadStatus': {
+        const message = this.messages.get(payload.conversationId, payload.msgId)
+        if (message) message.readCount = payload.readCount
+        return
+      }
+      case 'ReactionSummary': {
+        const message = this.messages.get(payload.conversationId, payload.msgId)
+        if (message) message.reactions = { ...payload.counts }
+        return
+      }
+      case 'ConversationRead': {
+        const conversation = this.list.get(payload.conversationId)
+        if (conversation) conversation.unread = 0
+        return
+      }
+      case 'ConversationChanged':
+        this.placeholder(payload.conversationId, describe)
+        describe.add(payload.conversationId)
+        return
+      case 'MembershipChanged':
+        if (payload.member) {
+          this.placeholder(payload.conversationId, describe)
+        } else {
+          this.list.delete(payload.conversationId)
+          this.messages.drop(payload.conversationId)
+        }
+        return
+    }
+  }
+
+  /**
+   * Takes the metadata of the listed conversations from GET /v1/conversations. Counts and last
+   * messages are taken only where the list is newer than what pushes told (the list may be
+   * read before the pushes it already includes are applied, or after).
+   */
+  describe(entries: readonly ConversationListEntry[], only?: ReadonlySet<string>): void {
+    for (const entry of entries) {
+      if (only && !only.has(entry.conversationId)) continue
+      const held = this.list.get(entry.conversationId)
+      const { conversationId, type, memberCount, muted, large, remote } = entry
+      const conversation: ClientConversation = {
+        ...held,
+        conversationId,
+        unread: held?.unread ?? 0,
+        last: held?.last ?? null,
+        ...{ type, memberCount, muted, large, remote },
+        described: true,
+      }
+      if ((entry.last?.createdAt ?? 0) >= (held?.last?.createdAt ?? 0)) {
+        conversation.unread = entry.unread
+        conversation.last = entry.last
+      }
+      this.list.set(conversationId, conversation)
+    }
+  }
+
+  /** After a Rebase: the list and the latest pages are the truth; pushes go on from headPts. */
+  rebase(
+    headPts: number,
+    entries: readonly ConversationListEntry[],
+    pages: ReadonlyMap<string, readonly HistoryMessage[]>,
+  ): void {
+    this.list.clear()
+    const kept = new Set(entries.map((e) => e.conversationId))
+    for (const entry of entries) {
+      const page = pages.get(entry.conversationId) ?? []
+      this.messages.replace(
+        entry.conversationId,
+        page.map((m) => fromHistory(entry.conversationId, m)),
+      )
+    }
+    for (const conversationId of this.messages.conversationIds()) {
+      if (!kept.has(conversationId)) this.messages.drop(conversationId)
+    }
+    this.describe(entries)
+    // Also when the device claimed more than the head (its data came from elsewhere): the
+    // pushes that follow start at headPts + 1.
+    this.lastPts = headPts
+  }
+}

@@ -1,0 +1,60 @@
+// The few API calls the client makes, behind an interface (tests give a fake one). Problems
+// with a known code are raised with that code; anything else is IMF_ERR_API_UNAVAILABLE.
+
+import { type ErrorCode, errorCodes, ImflowError } from '../../ops/errors.js'
+import type { ConversationListEntry, HistoryMessage, OutgoingMessage } from './types.js'
+
+export interface ImflowHttp {
+  /** GET /v1/conversations */
+  conversations(): Promise<ConversationListEntry[]>
+  /** GET /v1/conversations/:cid/messages?limit= — the newest page, newest first. */
+  latestMessages(conversationId: string, limit: number): Promise<HistoryMessage[]>
+  /** POST /v1/messages — the receipt. */
+  send(message: OutgoingMessage): Promise<{ msgId: string; createdAt: number }>
+}
+
+export type TokenSource = () => string | Promise<string>
+
+export function fetchHttp(baseUrl: string, token: TokenSource): ImflowHttp {
+  const base = baseUrl.replace(/\/+$/, '')
+  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    let res: Response
+    try {
+      res = await fetch(`${base}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${await token()}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      })
+    } catch (err) {
+      throw new ImflowError('IMF_ERR_API_UNAVAILABLE', `${method} ${path}: ${String(err)}`, {
+        cause: err,
+      })
+    }
+    const answer = (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined
+    if (res.ok && answer !== undefined) return answer as T
+    const code = answer?.code
+    if (typeof code === 'string' && code in errorCodes) {
+      const { code: _, detail, ...details } = answer as Record<string, unknown>
+      throw new ImflowError(code as ErrorCode, String(detail ?? `${method} ${path}`), { details })
+    }
+    throw new ImflowError('IMF_ERR_API_UNAVAILABLE', `${method} ${path} answered ${res.status}`)
+  }
+  return {
+    async conversations() {
+      return (await call<{ conversations: ConversationListEntry[] }>('GET', '/v1/conversations'))
+        .conversations
+    },
+    async latestMessages(conversationId, limit) {
+      const path = `/v1/conversations/${encodeURIComponent(conversationId)}/messages?limit=${limit}`
+      return (await call<{ messages: HistoryMessage[] }>('GET', path)).messages
+    },
+    send: (message) =>
+      call('POST', '/v1/messages', { type: 'TEXT', ...message }) as Promise<{
+        msgId: string
+        createdAt: number
+      }>,
+  }
+}

@@ -1,0 +1,142 @@
+// The push gateway: holds devices' WebSocket connections, delivers the envelopes of im.sync to
+// the ones it holds, and reports log-ins, acks and log-outs on im.device-events. Built here
+// without a server of its own: `routes` mounts on any fastify instance (the API's, under
+// `imflow start`, or the standalone server of standalone.ts).
+
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import type { FastifyPluginAsync } from 'fastify'
+import { type Kafka, Partitioners, type Producer } from 'kafkajs'
+import type { WebSocket } from 'ws'
+import type { ProbeResult } from '../../ops/health.js'
+import type { Logger } from '../../ops/log.js'
+import type { EventCodec } from '../../schemas/codec.js'
+import type { DeviceEvent, SyncEnvelope } from '../../schemas/types.generated.js'
+import { DeviceReporter } from './device-reporter.js'
+import { closeCodes, serverFrame } from './protocol.js'
+import { DeviceSessions } from './sessions.js'
+import { startSyncFeed } from './sync-feed.js'
+import { wsRoute } from './ws-route.js'
+
+export interface PushGatewayOptions {
+  kafka: Kafka
+  /** The full topic names (with the configured prefix). */
+  topics: { sync: string; deviceEvents: string }
+  codecs: { sync: EventCodec<SyncEnvelope>; deviceEvents: EventCodec<DeviceEvent> }
+  jwtSecret: string
+  /** The application id: the consumer group is `<appId>-gateway-<gatewayId>`. */
+  appId: string
+  /** Unique per running gateway; reported in LoggedIn. Default: host name and a random suffix. */
+  gatewayId?: string
+  log: Logger
+  /** How long to wait for the im.sync consumer to join and position (default 60 s). */
+  positionTimeoutMs?: number
+}
+
+export interface GatewayStats {
+  connections: number
+  envelopes: number
+  /** Frames written to sockets (one envelope may go to several devices). */
+  delivered: number
+}
+
+export interface PushGateway {
+  readonly gatewayId: string
+  /** Serves GET /v1/ws; register on a fastify instance before it listens. */
+  readonly routes: FastifyPluginAsync
+  /** For /readyz: the im.sync consumer runs. */
+  probe(): Promise<ProbeResult>
+  stats(): GatewayStats
+  /** Logs every device out, writes what is pending, and disconnects from Kafka. */
+  stop(): Promise<void>
+}
+
+/** Resolves once the gateway's consumer is positioned on im.sync: devices may connect. */
+export async function createPushGateway(options: PushGatewayOptions): Promise<PushGateway> {
+  const log = options.log.child('push-gateway')
+  const gatewayId = options.gatewayId ?? `${hostname()}-${randomBytes(4).toString('hex')}`
+  const sessions = new DeviceSessions<WebSocket>()
+  const stats = { envelopes: 0, delivered: 0 }
+  let accepting = true
+
+  const producer: Producer = options.kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    // Kafka's murmur2: the user-keyed topologies are co-partitioned by it.
+    createPartitioner: Partitioners.DefaultPartitioner,
+  })
+  await producer.connect()
+  const reporter = new DeviceReporter(
+    async (records) => {
+      await producer.send({ topic: options.topics.deviceEvents, acks: -1, messages: records })
+    },
+    options.codecs.deviceEvents,
+    log,
+  )
+
+  const deliver = (envelope: SyncEnvelope) => {
+    stats.envelopes++
+    const targets = sessions.find(envelope.userId, envelope.deviceIds)
+    if (targets.length === 0) return
+    const frame = serverFrame(envelope.content)
+    for (const { socket } of targets) {
+      if (socket.readyState !== socket.OPEN) continue
+      socket.send(frame)
+      stats.delivered++
+    }
+  }
+
+  let feed: Awaited<ReturnType<typeof startSyncFeed>>
+  try {
+    feed = await startSyncFeed({
+      kafka: options.kafka,
+      topic: options.topics.sync,
+      groupId: `${options.appId}-gateway-${gatewayId}`,
+      codec: options.codecs.sync,
+      deliver,
+      log,
+      ...(options.positionTimeoutMs ? { positionTimeoutMs: options.positionTimeoutMs } : {}),
+    })
+  } catch (err) {
+    await producer.disconnect()
+    throw err
+  }
+  log.info('push gateway ready', { gatewayId })
+
+  const routeOptions = {
+    jwtSecret: options.jwtSecret,
+    gatewayId,
+    sessions,
+    reporter,
+    accepting: () => accepting,
+    log,
+  }
+  let stopped: Promise<void> | undefined
+  return {
+    gatewayId,
+    routes: async (app) => {
+      await app.register(wsRoute, routeOptions)
+    },
+    probe: async () =>
+      feed.healthy() ? { ok: true } : { ok: false, detail: 'the im.sync consumer stopped' },
+    stats: () => ({ connections: sessions.size, ...stats }),
+    stop() {
+      stopped ??= (async () => {
+        accepting = false
+        const now = Date.now()
+        for (const session of sessions.all()) {
+          sessions.remove(session)
+          const { userId, deviceId } = session
+          void reporter
+            .report({ userId, deviceId, at: now, event: { kind: 'LoggedOut' } })
+            .catch(() => {})
+          session.socket.close(closeCodes.goingAway, 'the gateway is stopping')
+        }
+        await feed.stop()
+        await reporter.close()
+        await producer.disconnect()
+      })()
+      return stopped
+    },
+  }
+}

@@ -1,0 +1,283 @@
+// ImflowClient against a fake gateway (a plain `ws` server on 127.0.0.1 speaking the protocol)
+// and a fake HTTP layer: it logs in with its device and last PTS, acks once applied, answers a
+// Rebase by pulling the latest pages, backfills unknown conversations, reconnects with its
+// last PTS, and stops for a refused token or a replacing connection.
+
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type WebSocket, WebSocketServer } from 'ws'
+import type { ImflowHttp } from '../../connectors/client/http-api.js'
+import { ImflowClient } from '../../connectors/client/index.js'
+import type {
+  ClientMessage,
+  ConversationListEntry,
+  HistoryMessage,
+} from '../../connectors/client/types.js'
+import { issueToken } from '../../connectors/http/jwt.js'
+import type { ServerFrame } from '../../connectors/push-gateway/index.js'
+import type { SyncEvent } from '../../schemas/types.generated.js'
+
+const token = issueToken({ sub: 'ann' }, 'unit-secret')
+
+interface Connection {
+  socket: WebSocket
+  query: URLSearchParams
+  authorization: string | undefined
+  acks: number[]
+}
+
+async function fakeGateway() {
+  const connections: Connection[] = []
+  const server = new WebSocketServer({
+    host: '127.0.0.1',
+    port: 0,
+    verifyClient: (info, done) =>
+      info.req.headers.authorization === `Bearer ${token}` ? done(true) : done(false, 401),
+  })
+  await once(server, 'listening')
+  server.on('connection', (socket, request) => {
+    const connection: Connection = {
+      socket,
+      query: new URL(request.url ?? '', 'http://x').searchParams,
+      authorization: request.headers.authorization,
+      acks: [],
+    }
+    socket.on('message', (data) => {
+      const frame = JSON.parse(String(data))
+      if (frame.type === 'ack') connection.acks.push(frame.pts)
+    })
+    connections.push(connection)
+  })
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    connections,
+    send: (frame: ServerFrame, connection = connections.at(-1)) =>
+      connection?.socket.send(JSON.stringify(frame)),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const client of server.clients) client.terminate()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+function fakeHttp(
+  list: ConversationListEntry[],
+  pages: Record<string, HistoryMessage[]>,
+): ImflowHttp & { calls: string[] } {
+  const calls: string[] = []
+  return {
+    calls,
+    async conversations() {
+      calls.push('conversations')
+      return structuredClone(list)
+    },
+    async latestMessages(cid, limit) {
+      calls.push(`messages ${cid} ${limit}`)
+      return structuredClone(pages[cid] ?? [])
+    },
+    async send() {
+      throw new Error('not used')
+    },
+  }
+}
+
+const stored = (msgId: string, conversationId: string, createdAt: number): SyncEvent => ({
+  priority: 'HIGH',
+  payload: {
+    kind: 'NewMessage',
+    message: {
+      msgId,
+      conversationId,
+      senderId: 'bob',
+      clientMsgId: `c-${msgId}`,
+      type: 'TEXT',
+      body: `hi ${msgId}`,
+      priority: 'HIGH',
+      visibility: 'NORMAL',
+      targets: [],
+      createdAt,
+      sentAt: createdAt,
+    },
+  },
+})
+
+/** Bounded polling, as in the integration tests. */
+async function until<T>(check: () => T | undefined, what: string, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = check()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+const entry = (conversationId: string, unread = 0): ConversationListEntry => ({
+  conversationId,
+  type: 'GROUP',
+  memberCount: 3,
+  muted: false,
+  large: false,
+  unread,
+  last: null,
+})
+
+describe('ImflowClient', () => {
+  const cleanup: (() => Promise<void>)[] = []
+  afterEach(async () => {
+    for (const step of cleanup.splice(0).reverse()) await step()
+  })
+
+  const setup = async (http: ImflowHttp, lastPts = 0) => {
+    const gateway = await fakeGateway()
+    const client = new ImflowClient({
+      url: gateway.url,
+      token,
+      deviceId: 'ann-phone',
+      deviceClass: 'DESKTOP',
+      lastPts,
+      http,
+      pageSize: 20,
+      reconnect: { initialDelayMs: 10, maxDelayMs: 50 },
+    })
+    cleanup.push(
+      () => gateway.close(),
+      () => client.close(),
+    )
+    return { gateway, client }
+  }
+
+  it('logs in with its device, class and last PTS, and acks a frame only once it is applied', async () => {
+    const { gateway, client } = await setup(fakeHttp([entry('c1')], {}), 7)
+    await client.connect()
+    const [connection] = gateway.connections
+    expect(connection?.query.get('device')).toBe('ann-phone')
+    expect(connection?.query.get('class')).toBe('DESKTOP')
+    expect(connection?.query.get('lastPts')).toBe('7')
+    expect(connection?.authorization).toBe(`Bearer ${token}`)
+
+    let heldAtAck: readonly ClientMessage[] = []
+    connection?.socket.on('message', () => {
+      heldAtAck = [...client.messages('c1')]
+    })
+    gateway.send({
+      type: 'events',
+      events: [
+        { pts: 6, event: stored('6', 'c1', 6) }, // already held: skipped
+        { pts: 8, event: stored('8', 'c1', 8) },
+        { pts: 9, event: stored('9', 'c1', 9) },
+      ],
+    })
+    await until(() => (connection?.acks.length ? true : undefined), 'the ack')
+    expect(connection?.acks).toEqual([9])
+    expect(heldAtAck.map((m) => m.msgId)).toEqual(['8', '9'])
+    expect(client.lastPts).toBe(9)
+  })
+
+  it('answers a Rebase with the latest pages, acks the head and continues from it', async () => {
+    const http = fakeHttp([entry('c1', 2), { ...entry('far'), remote: true }], {
+      c1: [
+        {
+          msgId: '50',
+          senderId: 'bob',
+          type: 'TEXT',
+          body: 'b',
+          createdAt: 50,
+          priority: 'HIGH',
+          visibility: 'NORMAL',
+        },
+        {
+          msgId: '40',
+          senderId: 'bob',
+          type: 'TEXT',
+          body: 'a',
+          createdAt: 40,
+          priority: 'HIGH',
+          visibility: 'NORMAL',
+        },
+      ],
+    })
+    const { gateway, client } = await setup(http, 3)
+    const rebased = once(client, 'rebase')
+    await client.connect()
+    gateway.send({ type: 'events', events: [{ pts: 4, event: stored('4', 'c1', 4) }] })
+    gateway.send({ type: 'rebase', headPts: 100 })
+    // Pushes after the Rebase wait until its pulls are applied.
+    gateway.send({ type: 'events', events: [{ pts: 101, event: stored('60', 'c1', 60) }] })
+    expect(await rebased).toEqual([100])
+    const connection = gateway.connections[0]
+    await until(() => (connection?.acks.length === 3 ? true : undefined), 'three acks')
+    expect(connection?.acks).toEqual([4, 100, 101])
+    // The remote conversation's history is not pulled here. (The first push also asked for
+    // the list: c1 was unknown then.)
+    expect(http.calls.filter((call) => call.startsWith('messages'))).toEqual(['messages c1 20'])
+    expect(client.messages('c1').map((m) => m.msgId)).toEqual(['40', '50', '60'])
+    expect(
+      client
+        .conversations()
+        .map((c) => c.conversationId)
+        .sort(),
+    ).toEqual(['c1', 'far'])
+    expect(client.lastPts).toBe(101)
+  })
+
+  it('backfills a conversation first met in a push', async () => {
+    const http = fakeHttp([entry('c1'), entry('new', 1)], {})
+    const { gateway, client } = await setup(http)
+    const described = once(client, 'conversation')
+    await client.connect()
+    gateway.send({ type: 'events', events: [{ pts: 1, event: stored('1', 'new', 1) }] })
+    const [conversation] = await described
+    expect(conversation).toMatchObject({
+      conversationId: 'new',
+      type: 'GROUP',
+      memberCount: 3,
+      described: true,
+    })
+    await client.settled()
+    expect(client.conversation('c1')).toBeUndefined() // only what it asked about
+  })
+
+  it('reconnects with its last PTS after the connection drops', async () => {
+    const { gateway, client } = await setup(fakeHttp([entry('c1')], {}))
+    await client.connect()
+    gateway.send({ type: 'events', events: [{ pts: 5, event: stored('5', 'c1', 5) }] })
+    await until(() => (gateway.connections[0]?.acks.length ? true : undefined), 'the ack')
+    const closed = once(client, 'close')
+    gateway.connections[0]?.socket.terminate()
+    expect((await closed)[0]).toMatchObject({ reconnecting: true })
+    await until(() => gateway.connections[1], 'the second connection')
+    expect(gateway.connections[1]?.query.get('lastPts')).toBe('5')
+  })
+
+  it('does not reconnect when a newer connection of the device replaced it', async () => {
+    const { gateway, client } = await setup(fakeHttp([], {}))
+    await client.connect()
+    const closed = once(client, 'close')
+    gateway.connections[0]?.socket.close(4001, 'replaced by a newer connection')
+    expect((await closed)[0]).toEqual({
+      code: 4001,
+      reason: 'replaced by a newer connection',
+      reconnecting: false,
+    })
+    await new Promise((r) => setTimeout(r, 100)) // several backoff periods
+    expect(gateway.connections).toHaveLength(1)
+    expect(client.connected).toBe(false)
+  })
+
+  it('fails to connect with a token the gateway refuses', async () => {
+    const gateway = await fakeGateway()
+    cleanup.push(() => gateway.close())
+    const client = new ImflowClient({
+      url: gateway.url,
+      token: issueToken({ sub: 'ann' }, 'wrong-secret'),
+      deviceId: 'ann-phone',
+      http: fakeHttp([], {}),
+    })
+    await expect(client.connect()).rejects.toMatchObject({ code: 'IMF_ERR_UNAUTHORIZED' })
+    await client.close()
+    expect(gateway.connections).toHaveLength(0)
+  })
+})
