@@ -167,6 +167,8 @@ export interface LoggedIn {
 export interface LoggedOut {
   /** Which variant this is (the Avro union branch). */
   kind: 'LoggedOut'
+  /** The gateway instance that held the connection: a log-out reported by another gateway than the one the device last logged in through is stale (the device moved). */
+  gateway: string
 }
 
 /** Users joined. */

@@ -128,7 +128,7 @@ export async function createPushGateway(options: PushGatewayOptions): Promise<Pu
           sessions.remove(session)
           const { userId, deviceId } = session
           void reporter
-            .report({ userId, deviceId, at: now, event: { kind: 'LoggedOut' } })
+            .report({ userId, deviceId, at: now, event: { kind: 'LoggedOut', gateway: gatewayId } })
             .catch(() => {})
           session.socket.close(closeCodes.goingAway, 'the gateway is stopping')
         }

@@ -125,7 +125,12 @@ export const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (app, options) 
       socket.on('close', () => {
         // A replaced connection's close is not the device's: it is online on the newer one.
         if (sessions.remove(session))
-          report({ userId, deviceId, at: Date.now(), event: { kind: 'LoggedOut' } })
+          report({
+            userId,
+            deviceId,
+            at: Date.now(),
+            event: { kind: 'LoggedOut', gateway: gatewayId },
+          })
       })
     },
   )

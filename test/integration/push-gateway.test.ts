@@ -242,7 +242,7 @@ describe('push gateway', () => {
     const acks = kinds.slice(1, -1)
     expect(acks.every((e) => e.kind === 'Acked')).toBe(true)
     expect(acks.map((e) => (e.kind === 'Acked' ? e.pts : -1)).at(-1)).toBe(12)
-    expect(kinds.at(-1)).toEqual({ kind: 'LoggedOut' })
+    expect(kinds.at(-1)).toEqual({ kind: 'LoggedOut', gateway: 'gw-1' })
   })
 
   it('refuses connections without a valid token with a 401 problem', async () => {
@@ -373,7 +373,7 @@ describe('push gateway', () => {
     expect(events).toEqual([
       { kind: 'LoggedIn', lastPts: 2, deviceClass: 'WEB', gateway: 'gw-1' },
       { kind: 'Acked', pts: 3 },
-      { kind: 'LoggedOut' },
+      { kind: 'LoggedOut', gateway: 'gw-1' },
     ])
   })
 })

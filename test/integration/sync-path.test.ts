@@ -141,7 +141,7 @@ describe('sync path', () => {
     // The phone acks everything it has, goes offline, misses three messages, comes back.
     const lastPts = Math.max(...pts('bob', 'phone'))
     await device('bob', 'phone', { kind: 'Acked', pts: lastPts })
-    await device('bob', 'phone', { kind: 'LoggedOut' })
+    await device('bob', 'phone', { kind: 'LoggedOut', gateway: 'test' })
     await eventually(
       async () => {
         const res = await call('GET', '/v1/sync?device=phone', 'bob')

@@ -51,7 +51,7 @@ describe('DeviceReporter', () => {
       reporter.report(event('d1', { kind: 'Acked', pts: 3 })),
       reporter.report(event('d2', { kind: 'Acked', pts: 1 }, 'ben')),
       reporter.report(event('d1', { kind: 'Acked', pts: 5 })), // merged into pts 3's record
-      reporter.report(event('d1', { kind: 'LoggedOut' })),
+      reporter.report(event('d1', { kind: 'LoggedOut', gateway: 'gw' })),
       reporter.report(event('d1', { kind: 'Acked', pts: 2 })), // after the log-out: its own
     ]
     await new Promise((r) => setTimeout(r, 10))
@@ -71,7 +71,7 @@ describe('DeviceReporter', () => {
       [
         { key: 'ann', device: 'd1', event: { kind: 'Acked', pts: 5 } },
         { key: 'ben', device: 'd2', event: { kind: 'Acked', pts: 1 } },
-        { key: 'ann', device: 'd1', event: { kind: 'LoggedOut' } },
+        { key: 'ann', device: 'd1', event: { kind: 'LoggedOut', gateway: 'gw' } },
         { key: 'ann', device: 'd1', event: { kind: 'Acked', pts: 2 } },
       ],
     ])
@@ -88,11 +88,13 @@ describe('DeviceReporter', () => {
       jsonCodec,
       silentLogger,
     )
-    await expect(reporter.report(event('d1', { kind: 'LoggedOut' }))).rejects.toThrow('broken')
+    await expect(
+      reporter.report(event('d1', { kind: 'LoggedOut', gateway: 'gw' })),
+    ).rejects.toThrow('broken')
     fail = false
-    await reporter.report(event('d1', { kind: 'LoggedOut' }, 'cy'))
+    await reporter.report(event('d1', { kind: 'LoggedOut', gateway: 'gw' }, 'cy'))
     await reporter.close()
-    await reporter.report(event('d1', { kind: 'LoggedOut' }, 'late')) // dropped after close
+    await reporter.report(event('d1', { kind: 'LoggedOut', gateway: 'gw' }, 'late')) // dropped after close
     expect(sent).toEqual(['cy'])
   })
 })

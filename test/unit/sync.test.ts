@@ -225,13 +225,17 @@ describe('sync: devices', () => {
     expect(await envelopes()).toEqual([])
   })
 
-  it('ignores a log-out of a connection the device has since replaced', async () => {
+  it('ignores a log-out of a connection the device has since replaced, here or on another gateway', async () => {
     await logIn('bob', 'phone', 0, 'MOBILE', 10)
-    await device('bob', 'phone', { kind: 'LoggedOut' }, 5)
+    await device('bob', 'phone', { kind: 'LoggedOut', gateway: 'gw1' }, 5)
     await deliver(['bob'])
     await driver.advanceWallClock(settings.packDelayMs)
     expect((await envelopes()).map(ptsOf)).toEqual([[1]])
-    await device('bob', 'phone', { kind: 'LoggedOut' }, 20)
+    await device('bob', 'phone', { kind: 'LoggedOut', gateway: 'gw0' }, 30) // the gateway it left
+    await deliver(['bob'])
+    await driver.advanceWallClock(settings.packDelayMs)
+    expect((await envelopes()).map(ptsOf)).toEqual([[2]])
+    await device('bob', 'phone', { kind: 'LoggedOut', gateway: 'gw1' }, 20)
     await deliver(['bob'])
     await driver.advanceWallClock(settings.packDelayMs)
     expect(await envelopes()).toEqual([])

@@ -155,7 +155,10 @@ export function syncTopology(options: SyncOptions): TopologyDefinition {
           // An ack opens the device's window: the rest of its backlog follows.
           if (cursor.online && cursor.pushed < user.head) pushes.set(userId, now)
         } else {
-          if (!cursor || at < cursor.since) return // a log-out of a connection since replaced
+          // A log-out of a connection since replaced: older than the last log-in, or reported
+          // by another gateway than the one the device moved to.
+          const moved = event.gateway !== '' && event.gateway !== cursor?.gateway
+          if (!cursor || at < cursor.since || moved) return
           cursor.online = false
           if (!anyOnline(user)) online.delete(Buffer.from(userId))
         }
