@@ -133,8 +133,14 @@ export async function startTopology(
       )
       let opening = tasks.get(partition)
       if (!opening) {
-        await closing.get(partition)
-        opening = Task.open({ ...options, groupId, topology, partition, restorer, heartbeat })
+        // Registered before the first await: a batch of another source topic for the same
+        // partition, running concurrently, must find this task, not open a second one
+        // (RocksDB's lock refuses it).
+        const previous = closing.get(partition)
+        opening = (async () => {
+          await previous
+          return Task.open({ ...options, groupId, topology, partition, restorer, heartbeat })
+        })()
         tasks.set(partition, opening)
         opening.then(
           (task) => {
