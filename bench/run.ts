@@ -3,11 +3,13 @@
 import { codecBench } from './codec.js'
 import { receiverBench } from './receiver.js'
 import { runtimeBench } from './runtime.js'
+import { syncBench } from './sync.js'
 
 const benches: Record<string, () => Promise<string>> = {
   codec: codecBench,
   runtime: runtimeBench,
   receiver: receiverBench,
+  sync: syncBench,
 }
 
 const wanted = process.argv.slice(2)

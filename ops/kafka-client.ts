@@ -16,7 +16,12 @@ export function createKafka(brokers: readonly string[], clientId: string, log: L
         // kafkajs logs every error response of a connection, also the ones it retries (a
         // coordinator still loading, a leader moving, a transaction finishing): the caller
         // reports what finally fails, so these are details.
-        if (message.startsWith('Response ')) kafkaLog.debug(message, fields)
+        // Likewise a send that fails and is retried (a transaction still committing answers
+        // CONCURRENT_TRANSACTIONS), and the warning that bounded retries may break idempotence:
+        // a task's transaction aborts and is redone when its send finally fails.
+        const retried = message.startsWith('Failed to send messages') && 'retryTime' in fields
+        if (message.startsWith('Response ') || retried || message.startsWith('Limiting retries'))
+          kafkaLog.debug(message, fields)
         else if (level <= logLevel.ERROR) kafkaLog.error(message, fields)
         else kafkaLog.warn(message, fields)
       },

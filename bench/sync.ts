@@ -1,0 +1,172 @@
+// Sync-path latency: a message produced to im.ingest until a device holds it, through the
+// whole path (receiver -> sync -> push gateway -> WebSocket client), at a fixed load, against
+// one raw kafkajs produce -> consume hop on the same broker in the same run.
+// Usage: npm run bench -- sync   (IMFLOW_BENCH_RATES messages/s, comma-separated;
+// IMFLOW_BENCH_SECONDS per load)
+
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type Kafka, Kafka as KafkaClient, logLevel, Partitioners } from 'kafkajs'
+import { ImflowClient } from '../connectors/client/index.js'
+import { issueToken } from '../connectors/http/jwt.js'
+import { startApp } from '../ops/app.js'
+import { loadConfig } from '../ops/config.js'
+import { createTopicsAndWait } from '../ops/kafka-admin.js'
+import { createLogger } from '../ops/log.js'
+import { freePort } from '../ops/ports.js'
+import { registerContract } from '../schemas/contract.js'
+import { registrySchemaSource } from '../schemas/schema-source.js'
+import type { SendMessage } from '../schemas/types.generated.js'
+import { nowMs, paced, percentiles } from './latency.js'
+
+const RATES = (process.env.IMFLOW_BENCH_RATES ?? '10,50').split(',').map(Number)
+const SECONDS = Number(process.env.IMFLOW_BENCH_SECONDS ?? 20)
+const MEMBERS = 30
+const SECRET = 'bench-secret-0123456789abcdef'
+
+/** One produce -> consume hop of raw kafkajs, paced like the messages. */
+async function rawHop(kafka: Kafka, topic: string, rate: number): Promise<number[]> {
+  const count = rate * SECONDS
+  const latencies: number[] = []
+  const consumer = kafka.consumer({ groupId: `${topic}-reader`, maxWaitTimeInMs: 250 })
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning: true })
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      latencies.push(nowMs() - Number(message.value?.toString()))
+    },
+  })
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+  await producer.connect()
+  // The consumer must be positioned before the clock starts.
+  await producer.send({ topic, messages: [{ key: 'warm', value: String(nowMs()) }] })
+  await waitUntil(() => latencies.length >= 1)
+  latencies.length = 0
+  await paced(count, rate, async (i) => {
+    await producer.send({ topic, messages: [{ key: `k${i % 64}`, value: String(nowMs()) }] })
+  })
+  await waitUntil(() => latencies.length >= count)
+  await producer.disconnect()
+  await consumer.disconnect()
+  return latencies
+}
+
+async function waitUntil(check: () => boolean, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('benchmark timed out')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+export async function syncBench(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'imflow-bench-sync-'))
+  const quiet = createLogger('warn')
+  const config = loadConfig({
+    ...process.env,
+    IMFLOW_DATA_DIR: dir,
+    IMFLOW_PORT: String(await freePort()),
+    IMFLOW_KAFKA_PORT: String(await freePort()),
+    IMFLOW_REGISTRY_PORT: String(await freePort()),
+    IMFLOW_JWT_SECRET: SECRET,
+    IMFLOW_PARTITIONS: '4',
+    IMFLOW_TOPIC_PREFIX: `bench${Date.now().toString(36)}.`,
+  })
+  const app = await startApp(config, quiet)
+  try {
+    const kafka = new KafkaClient({
+      clientId: 'bench',
+      brokers: [...app.infrastructure.kafkaBrokers],
+      logLevel: logLevel.ERROR,
+    })
+    const admin = kafka.admin()
+    await admin.connect()
+    const hopTopic = `${config.topicPrefix}raw-hop`
+    await createTopicsAndWait(admin, [{ topic: hopTopic, numPartitions: 4 }])
+    await admin.disconnect()
+
+    // The whole path: one group, one device per member, messages produced to im.ingest.
+    const members = Array.from({ length: MEMBERS }, (_, i) => `m${i}`)
+    const created = await fetch(`${app.url}/v1/conversations`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${issueToken({ sub: 'root', role: 'admin' }, SECRET)}`,
+      },
+      body: JSON.stringify({ conversationId: 'bench', type: 'GROUP', members }),
+    })
+    if (created.status !== 201) throw new Error(`creating the group answered ${created.status}`)
+    const sentAt = new Map<string, number>()
+    const latencies: number[] = []
+    const devices = members.map(
+      (sub) =>
+        new ImflowClient({
+          url: app.url,
+          token: issueToken({ sub }, SECRET),
+          deviceId: 'bench',
+          deviceClass: 'DESKTOP',
+        }),
+    )
+    for (const device of devices) {
+      device.on('events', (events) => {
+        for (const { event } of events) {
+          if (event.payload.kind !== 'NewMessage') continue
+          const at = sentAt.get(event.payload.message.clientMsgId)
+          if (at !== undefined) latencies.push(nowMs() - at)
+        }
+      })
+    }
+    await Promise.all(devices.map((d) => d.connect()))
+    const codecs = await registerContract(
+      registrySchemaSource(app.infrastructure.schemaRegistryUrl),
+      config.topicPrefix,
+    )
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+    await producer.connect()
+    const send = async (clientMsgId: string, sender: string) => {
+      const message: SendMessage = {
+        conversationId: 'bench',
+        clientMsgId,
+        senderId: sender,
+        type: 'TEXT',
+        body: 'Please review the attached figures before the 3pm call.',
+        priority: 'HIGH',
+        visibility: 'NORMAL',
+        targets: [],
+        sentAt: Date.now(),
+      }
+      sentAt.set(clientMsgId, nowMs())
+      await producer.send({
+        topic: `${config.topicPrefix}im.ingest`,
+        messages: [{ key: 'bench', value: codecs['im.ingest'].encode(message) }],
+      })
+    }
+    // Warm-up: every device online and reached once before the clock starts.
+    await send('warm-up', 'm0')
+    await waitUntil(() => latencies.length >= MEMBERS)
+    const lines = [
+      `sync: ${SECONDS} s at each load, to a ${MEMBERS}-member group, one WebSocket device per member; one broker, 4 partitions, pack delay ${config.syncPackDelayMs} ms`,
+    ]
+    for (const rate of RATES) {
+      const raw = percentiles(await rawHop(kafka, hopTopic, rate))
+      latencies.length = 0
+      const count = rate * SECONDS
+      await paced(count, rate, (i) => send(`r${rate}-${i}`, members[i % MEMBERS] as string))
+      await waitUntil(() => latencies.length >= count * MEMBERS)
+      const path = percentiles(latencies)
+      const ratio = (a: number, b: number) => (a / b).toFixed(0)
+      lines.push(
+        `  ${rate} messages/s (${path.count} deliveries)`,
+        `    raw kafkajs produce -> consume hop (baseline)    p50 ${raw.p50.toFixed(1)} ms  p99 ${raw.p99.toFixed(1)} ms`,
+        `    ingest -> receiver -> sync -> gateway -> device  p50 ${path.p50.toFixed(1)} ms  p99 ${path.p99.toFixed(1)} ms  = ${ratio(path.p50, raw.p50)}x / ${ratio(path.p99, raw.p99)}x the raw hop`,
+      )
+    }
+    await producer.disconnect()
+    await Promise.all(devices.map((d) => d.close()))
+    return lines.join('\n')
+  } finally {
+    await app.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
