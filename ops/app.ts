@@ -2,6 +2,8 @@
 // topologies and the HTTP API, in that order; stop() takes them down in reverse.
 
 import type { Admin } from 'kafkajs'
+import { peerStoreClient } from '../connectors/http/peer-client.js'
+import { peerRoutes } from '../connectors/http/peer-routes.js'
 import { buildApi } from '../connectors/http/server.js'
 import { createPushGateway } from '../connectors/push-gateway/index.js'
 import { registerContract } from '../schemas/contract.js'
@@ -9,6 +11,7 @@ import { registrySchemaSource } from '../schemas/schema-source.js'
 import { topicName } from '../schemas/topics.js'
 import { InboxQueries } from '../topologies/inbox/index.js'
 import { ReceiverQueries } from '../topologies/receiver/index.js'
+import type { RunningTopology } from '../topologies/runtime/index.js'
 import { SyncQueries } from '../topologies/sync/index.js'
 import type { Config } from './config.js'
 import { kafkaProbe, registryProbe } from './health.js'
@@ -58,6 +61,10 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       schemas,
       log,
       metrics: metrics.task,
+      peers: {
+        advertisedUrl: config.advertisedUrl,
+        client: peerStoreClient({ jwtSecret: messaging.routes.jwtSecret }),
+      },
     })
     for (const topology of topologies.all) stack.push(() => topology.stop())
     // Positioned on im.sync before the API listens: no envelope for a device is missed.
@@ -91,6 +98,11 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       },
     })
     await api.register(gateway.routes)
+    // Other instances read the partitions this one owns here.
+    await api.register(peerRoutes, {
+      jwtSecret: messaging.routes.jwtSecret,
+      topologies: topologies.all.filter((t): t is RunningTopology => 'committedStore' in t),
+    })
     const url = await api.listen({ host: config.apiHost, port: config.apiPort })
     stack.push(() => api.close())
     // Again (it runs once): devices are logged out before the server drops their sockets.

@@ -2,6 +2,7 @@
 // in one place, then frozen. A bad setting fails here, at start, with the name of the
 // setting and what would fix it — never later, deep inside a topology.
 
+import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import { ImflowError } from './errors.js'
 
@@ -12,6 +13,8 @@ export interface Config {
   readonly schemaRegistryUrl: string | undefined
   readonly apiHost: string
   readonly apiPort: number
+  /** The API's base URL as other instances reach it (they read this instance's stores there). */
+  readonly advertisedUrl: string
   readonly embeddedKafkaPort: number
   readonly embeddedRegistryPort: number
   readonly dataDir: string
@@ -34,6 +37,8 @@ export interface Config {
   readonly geo: string
   /** Other geos' deployments on this cluster: geo -> their topic prefix. */
   readonly remoteGeos: Readonly<Record<string, string>>
+  /** Other units' deployments on this cluster: unit number (as text) -> their topic prefix. */
+  readonly remoteUnits: Readonly<Record<string, string>>
   /** A device further behind than this many events gets a Rebase. */
   readonly syncRebaseThreshold: number
   /** Events kept per user in the sync queue. */
@@ -65,7 +70,8 @@ interface Setting<K extends keyof Config> {
   doc: string
   /** Text shown as the default in --help and the README. */
   shownDefault: string
-  fallback: (env: Env) => Config[K]
+  /** `parsed`: the settings before this one in the catalogue, for defaults derived from them. */
+  fallback: (env: Env, parsed: Partial<Config>) => Config[K]
   parse: Parse<Config[K]>
 }
 
@@ -117,6 +123,12 @@ function httpUrl(raw: string): string {
     throw new BadValue(`expected http or https, got ${url.protocol}`)
   }
   return url.toString().replace(/\/$/, '')
+}
+
+/** Wildcard listen addresses are no address to call: the host's name is, more likely. */
+function defaultAdvertisedUrl(host = '127.0.0.1', port = 8080): string {
+  const callable = host === '0.0.0.0' || host === '::' ? hostname() : host
+  return `http://${callable.includes(':') ? `[${callable}]` : callable}:${port}`
 }
 
 function heap(raw: string): string {
@@ -190,6 +202,15 @@ export const settings = [
     shownDefault: '8080',
     fallback: () => 8080,
     parse: port,
+  }),
+  setting({
+    key: 'advertisedUrl',
+    env: 'IMFLOW_ADVERTISED_URL',
+    flag: 'advertised-url',
+    doc: "The API's base URL as other instances reach it: they read the partitions this instance owns there. Set it when IMFLOW_HOST is 0.0.0.0 or behind NAT.",
+    shownDefault: 'http://<IMFLOW_HOST>:<IMFLOW_PORT>',
+    fallback: (_env, { apiHost, apiPort }) => defaultAdvertisedUrl(apiHost, apiPort),
+    parse: httpUrl,
   }),
   setting({
     key: 'embeddedKafkaPort',
@@ -372,6 +393,30 @@ export const settings = [
     },
   }),
   setting({
+    key: 'remoteUnits',
+    env: 'IMFLOW_REMOTE_UNITS',
+    flag: 'remote-units',
+    doc: 'Other units on this cluster and the topic prefix of their deployment, e.g. "1=b.,2=c.": messages and changes of conversations homed there are forwarded to them.',
+    shownDefault: '(none)',
+    fallback: () => ({}),
+    parse: (raw) => {
+      const units: Record<string, string> = {}
+      for (const pair of raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
+        const m = /^(\d+)=([a-zA-Z0-9._-]*)$/.exec(pair)
+        if (!m?.[1] || Number(m[1]) > 31)
+          throw new BadValue(
+            `"${pair}" is not unit=prefix with a unit from 0 to 31 (for example 1=b.)`,
+          )
+        // "01" and "1" are one unit: conversations name it by its number.
+        units[String(Number(m[1]))] = m[2] ?? ''
+      }
+      return units
+    },
+  }),
+  setting({
     key: 'syncRebaseThreshold',
     env: 'IMFLOW_SYNC_REBASE_THRESHOLD',
     flag: 'sync-rebase-threshold',
@@ -456,7 +501,7 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Config {
     const fromFlag = flags[s.flag]
     const raw = fromFlag ?? env[s.env]
     if (raw === undefined || (fromFlag === undefined && raw === '')) {
-      out[s.key] = s.fallback(env)
+      out[s.key] = s.fallback(env, out as Partial<Config>)
       continue
     }
     try {
@@ -484,6 +529,19 @@ function crossFieldProblems(c: Config): string[] {
     problems.push(
       `IMFLOW_REMOTE_GEOS names this deployment's own geo "${c.geo}": list only the other geos.`,
     )
+  }
+  if (String(c.unit) in c.remoteUnits) {
+    problems.push(
+      `IMFLOW_REMOTE_UNITS names this deployment's own unit ${c.unit} (IMFLOW_UNIT): list only the other units.`,
+    )
+  }
+  for (const [unit, prefix] of Object.entries(c.remoteUnits)) {
+    // Forwarding writes to this cluster: the same prefix would be this deployment's own topics.
+    if (prefix === c.topicPrefix && String(c.unit) !== unit) {
+      problems.push(
+        `IMFLOW_REMOTE_UNITS gives unit ${unit} this deployment's own topic prefix "${prefix}" (IMFLOW_TOPIC_PREFIX): each unit needs topics of its own.`,
+      )
+    }
   }
   if (c.kafkaBrokers === undefined && c.replicationFactor !== 1) {
     problems.push(

@@ -74,6 +74,11 @@ export const errorCodes = {
     status: 503,
     summary: 'The data for this request is not served by this instance right now',
   },
+  IMF_ERR_PEER_UNAVAILABLE: {
+    retriable: true,
+    status: 502,
+    summary: 'The instance that owns the data did not answer, or refused the internal read',
+  },
   IMF_ERR_TIMEOUT: {
     retriable: true,
     status: 504,

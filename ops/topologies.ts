@@ -10,6 +10,7 @@ import { inboxTopology } from '../topologies/inbox/index.js'
 import { inboundTopology, receiverTopology } from '../topologies/receiver/index.js'
 import {
   GlobalTable,
+  type RunnerOptions,
   type RunningTopology,
   startTopology,
   type TopologyDefinition,
@@ -27,6 +28,8 @@ export interface TopologyContext {
   schemas: SchemaSource
   log: Logger
   metrics: TaskMetrics
+  /** Reads of partitions other instances own go to them (see docs/runtime.md). */
+  peers?: RunnerOptions['peers']
 }
 
 /** Internal topics and consumer groups carry the topic prefix too, so geos can share a cluster. */
@@ -83,6 +86,17 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
         ]),
       ),
     },
+    // Each unit's deployment reads the contract topics under its own prefix.
+    units: Object.fromEntries(
+      Object.entries(config.remoteUnits).map(([unit, prefix]) => [
+        unit,
+        {
+          ingest: topicName(prefix, 'im.ingest'),
+          conversations: topicName(prefix, 'im.conversations'),
+          receipts: topicName(prefix, 'im.receipts'),
+        },
+      ]),
+    ),
     unit: config.unit,
     limits: { maxBodyBytes: config.maxBodyBytes, maxClientMsgIdLength: 128 },
   })
@@ -95,6 +109,7 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
       log: ctx.log.child(topology.name),
       metrics: ctx.metrics,
       replicationFactor: config.replicationFactor,
+      ...(ctx.peers ? { peers: ctx.peers } : {}),
       deadLetters: {
         topic: topic('im.dead-letter'),
         encode: (letter) => deadLetters.encode(letter),

@@ -326,7 +326,7 @@ export interface Rejected {
   detail: string
 }
 
-/** NOT_MEMBER: the sender is not in the conversation. MUTED: the group is muted and the sender is no admin. TOO_LARGE: the body passes the size limit. INVALID: a field is malformed. UNKNOWN_CONVERSATION: no such conversation. BAD_TARGETS: PRIVATE targets are missing or not members. UNKNOWN: a newer reason this reader does not know. */
+/** NOT_MEMBER: the sender is not in the conversation. MUTED: the group is muted and the sender is no admin. TOO_LARGE: the body passes the size limit. INVALID: a field is malformed. UNKNOWN_CONVERSATION: no such conversation. BAD_TARGETS: PRIVATE targets are missing or not members. UNKNOWN_UNIT: the conversation is homed in a unit this deployment cannot forward to (not in IMFLOW_REMOTE_UNITS, or the message was already forwarded once). UNKNOWN: a newer reason this reader does not know. */
 export type RejectReason =
   | 'UNKNOWN'
   | 'NOT_MEMBER'
@@ -335,6 +335,7 @@ export type RejectReason =
   | 'INVALID'
   | 'UNKNOWN_CONVERSATION'
   | 'BAD_TARGETS'
+  | 'UNKNOWN_UNIT'
 
 /** A request to send a message, posted by a producer to im.ingest (key: conversationId). Mirrors POST /v1/messages. */
 export interface SendMessage {

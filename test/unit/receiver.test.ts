@@ -163,8 +163,24 @@ describe('receiver', () => {
     expect(await fanout()).toEqual([])
   })
 
-  it('lets only admins speak in a muted group', async () => {
+  it('lets only admins speak in a muted group, and tells every member it is muted', async () => {
+    const handedOff = () =>
+      Promise.all(
+        driver.read(topics.fanout).map((r) => codecs.fanoutBatch.decode(r.value as Buffer)),
+      )
+    await handedOff()
     await conversation('g1', { kind: 'MuteChanged', muted: true })
+    const changed = await handedOff()
+    expect(changed.flatMap((b) => b.recipients).sort()).toEqual(['alice', 'bob', 'carol'])
+    expect(changed.map((b) => b.event.payload)).toEqual(
+      changed.map(() => ({
+        kind: 'ConversationChanged',
+        conversationId: 'g1',
+        description: 'muted',
+      })),
+    )
+    await conversation('g1', { kind: 'MuteChanged', muted: true }) // no change, no event
+    expect(await handedOff()).toEqual([])
     const fromMember = await send(message())
     expect(fromMember.outcome).toMatchObject({ kind: 'Rejected', reason: 'MUTED' })
     const fromAdmin = await send(message({ senderId: 'alice', clientMsgId: 'a-1' }))

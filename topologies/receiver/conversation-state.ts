@@ -134,6 +134,19 @@ export class ConversationState {
     return list
   }
 
+  /** Every member with their role (to hand a conversation to another unit): a prefix scan. */
+  async roster(conversationId: string): Promise<{ members: string[]; admins: string[] }> {
+    const prefix = memberKey(conversationId, '')
+    const members: string[] = []
+    const admins: string[] = []
+    for await (const [key, value] of this.memberships.prefix(prefix)) {
+      const userId = key.subarray(prefix.length).toString()
+      members.push(userId)
+      if (value[0] === 1) admins.push(userId)
+    }
+    return { members, admins }
+  }
+
   private setRole(conversationId: string, userId: string, role: Role): void {
     this.memberships.put(memberKey(conversationId, userId), Buffer.from([role === 'admin' ? 1 : 0]))
   }

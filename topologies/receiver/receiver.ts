@@ -2,7 +2,8 @@
 // im.conversations, and answers every message on im.ingest with a receipt — Accepted with a
 // msgId fixed once per (sender, clientMsgId), Rejected with a reason, or Throttled. Normal
 // messages are stored once, in the conversation's log (conversation_message); every accepted
-// message also goes on to the next stages on an internal topic.
+// message also goes on to the next stages on an internal topic. Conversations homed in another
+// unit are only routed here: their messages and changes go to that unit (route-by-unit.ts).
 
 import type avsc from 'avsc'
 import type { EventCodec } from '../../schemas/codec.js'
@@ -26,6 +27,7 @@ import { bufferSerde, int64Serde, jsonSerde, stringSerde, typedStore } from '../
 import { defineTopology, type InputRecord, type TopologyDefinition } from '../runtime/index.js'
 import { ConversationState, memberKey } from './conversation-state.js'
 import { planFanOut } from './fan-out.js'
+import { type UnitTopics, unitRouter, unitSinks } from './route-by-unit.js'
 import { splitByGeo } from './split-by-geo.js'
 import {
   checkSender,
@@ -77,6 +79,12 @@ export interface ReceiverOptions {
    * geo, to that geo's inbound topic. Without it every recipient is local.
    */
   geos?: GeoSplit
+  /**
+   * Units: conversations homed in another unit listed here (its number as text -> its
+   * topics) are not processed here; their messages and changes are forwarded there. A
+   * conversation homed in a unit not listed gets its messages rejected (UNKNOWN_UNIT).
+   */
+  units?: Readonly<Record<string, UnitTopics>>
   limits?: ValidationLimits
   admission?: Admission
   clock?: () => number
@@ -124,6 +132,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
   const admission = options.admission ?? admitAll
   const clock = options.clock ?? Date.now
   const largeGroupThreshold = options.largeGroupThreshold ?? 500
+  const units = options.units ?? {}
   return defineTopology({
     name: 'receiver',
     sources: [
@@ -140,6 +149,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
           { topic },
         ]),
       ),
+      ...unitSinks(units),
     },
     stores: Object.values(STORES),
     internalTopics: [topics.fanout],
@@ -152,6 +162,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       const ids = typedStore(context.store(STORES.ids), stringSerde, int64Serde)
       const log = context.store(STORES.messages)
       const readCursors = typedStore(context.store(STORES.readCursors), bufferSerde, stringSerde)
+      const route = unitRouter({ context, local: options.unit, remote: units, codecs })
       let generator: MsgIdGenerator | undefined
 
       const nextId = async (): Promise<string> => {
@@ -180,7 +191,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
           decidedAt: clock(),
           outcome,
         }
-        context.send('receipts', {
+        context.send(route.receiptSink(record), {
           key: message.senderId,
           value: codecs.receipt.encode(receipt),
           headers,
@@ -194,6 +205,11 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
         const seen = await dedupe.get(dedupeKey)
         if (seen) return reply(record, message, { kind: 'Accepted', ...seen })
         const conversation = await conversations.get(message.conversationId)
+        // Homed in another unit: processed there, so nothing of it is kept here.
+        if (conversation && !route.isLocal(conversation.unit)) {
+          const refused = route.forwardMessage(record, message, conversation.unit)
+          return refused ? reply(record, message, refused) : undefined
+        }
         const role = await conversations.role(message.conversationId, message.senderId)
         const refused = checkSender(message, conversation, role)
         if (refused) return reply(record, message, { kind: 'Rejected', ...refused })
@@ -321,7 +337,16 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
         async process(record) {
           if (record.topic === topics.conversations) {
             const event = record.value as ConversationEvent
+            const before = await conversations.get(event.conversationId)
             const { joined, left } = await conversations.apply(event)
+            const after = await conversations.get(event.conversationId)
+            if (after) {
+              await route.forwardChange(record, event, before, after, () =>
+                conversations.roster(event.conversationId),
+              )
+              // Its home unit tells the members; here the conversation is only known, to route.
+              if (!route.isLocal(after.unit)) return
+            }
             const at = `${event.conversationId}:${record.offset}`
             const change = (member: boolean) => ({
               kind: 'MembershipChanged' as const,
@@ -332,6 +357,21 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
               handOff(event.conversationId, joined, `joined:${at}`, 'LOW', change(true), true)
             if (left.length)
               handOff(event.conversationId, left, `left:${at}`, 'LOW', change(false), true)
+            // A change every member's devices show (the mute state): one event per member.
+            if (before && after && before.muted !== after.muted) {
+              handOff(
+                event.conversationId,
+                await conversations.members(event.conversationId),
+                `changed:${at}`,
+                'LOW',
+                {
+                  kind: 'ConversationChanged',
+                  conversationId: event.conversationId,
+                  description: after.muted ? 'muted' : 'unmuted',
+                },
+                false,
+              )
+            }
           } else if (record.topic === topics.actions) {
             await act(record.value as Action)
           } else {

@@ -6,6 +6,11 @@ export {
   kafkaDeadLetterSink,
 } from './dead-letters.js'
 export { GlobalTable } from './global-table.js'
+export type {
+  PeerStoreClient,
+  ScanPage,
+  StoreAddress,
+} from './remote-store.js'
 export {
   changelogTopics,
   type RunnerOptions,

@@ -3,18 +3,22 @@
 // runner stops. kafkajs has no revocation callback: the assignment comes with GROUP_JOIN,
 // and kafkajs finishes the in-flight batch before it rejoins.
 
+import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Consumer, Kafka } from 'kafkajs'
 import { ImflowError } from '../../ops/errors.js'
 import type { Logger } from '../../ops/log.js'
 import type { TaskMetrics } from '../../ops/metrics.js'
 import type { ChangeloggedStore } from '../../state/index.js'
+import { coPartitionedAssigner } from './assignor.js'
 import { changelogTopic } from './changelog.js'
 import type { DeadLetterEncoder } from './dead-letters.js'
 import { partitionForKey } from './partitioner.js'
 import { provisionChangelogs } from './provision.js'
+import { type PeerStoreClient, remoteStore } from './remote-store.js'
 import { Restorer } from './restorer.js'
 import { Task, TaskFencedError } from './task.js'
+import { TaskOwners } from './task-owners.js'
 import type { TopologyDefinition } from './topology.js'
 
 export interface RunnerOptions {
@@ -28,6 +32,12 @@ export interface RunnerOptions {
   replicationFactor?: number
   /** Group session timeout; a crashed instance's partitions move after this long. */
   sessionTimeoutMs?: number
+  /**
+   * Reads of tasks other instances own go there: this instance's API base URL (told to the
+   * group) and the client that reads another instance's stores. Without it, such reads
+   * answer IMF_ERR_NOT_READY.
+   */
+  peers?: { advertisedUrl: string; client: PeerStoreClient }
 }
 
 export interface RunningTopology {
@@ -42,7 +52,11 @@ export interface RunningTopology {
    * still restoring).
    */
   committedStore(partition: number, store: string): ChangeloggedStore['committed'] | undefined
-  /** The committed store of the task that owns `key`; IMF_ERR_NOT_READY when it is not open here. */
+  /**
+   * The committed store of the task that owns `key`: the local one when the task is open
+   * here, else a view that reads through the owning instance. IMF_ERR_NOT_READY (on the
+   * view's reads) while no other instance is known to own it: rebalancing, or restoring here.
+   */
   committedStoreForKey(key: string, store: string): ChangeloggedStore['committed']
   /** The partition count of the sources, to find a key's task. */
   readonly partitions: number
@@ -62,7 +76,8 @@ export async function startTopology(
   const restorer = new Restorer(
     kafka,
     changelogTopics(appId, topology),
-    `${groupId}-restore-${hostname()}-${process.pid}-${Date.now().toString(36)}`,
+    // Unique even for runners started in one process in the same millisecond.
+    `${groupId}-restore-${hostname()}-${process.pid}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`,
   )
   await restorer.start()
 
@@ -75,7 +90,19 @@ export async function startTopology(
     readUncommitted: false,
     allowAutoTopicCreation: false,
     maxWaitTimeInMs: 250,
+    // Ours only, no round-robin fallback: a broker may pick any protocol all members
+    // support, and round-robin splits tasks (see assignor.ts).
+    partitionAssigners: [
+      coPartitionedAssigner({
+        advertisedUrl: options.peers?.advertisedUrl ?? '',
+        ownedTasks: () => assigned,
+      }),
+    ],
   })
+  const owners = new TaskOwners(
+    () => consumer.describeGroup(),
+    (err) => log.warn('could not describe the group', { error: String(err) }),
+  )
   const tasks = new Map<number, Promise<Task>>()
   /** Tasks opened and restored: the ones queries may read. */
   const open = new Map<number, Task>()
@@ -110,6 +137,7 @@ export async function startTopology(
       if (!now.has(partition)) void closeTask(partition, true)
     }
     assigned = now
+    owners.joined(payload.memberId)
     log.info('assignment', { topology: topology.name, partitions: [...now].sort((a, b) => a - b) })
   })
   consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -191,13 +219,19 @@ export async function startTopology(
     committedStoreForKey(key, store) {
       const partition = partitionForKey(key, partitions)
       const committed = open.get(partition)?.committedStore(store)
-      if (!committed) {
+      if (committed) return committed
+      if (!options.peers || !(topology.stores ?? []).includes(store)) {
         throw new ImflowError(
           'IMF_ERR_NOT_READY',
           `${topology.name}: ${key} lives in partition ${partition}, which this instance does not serve right now`,
         )
       }
-      return committed
+      return remoteStore({
+        address: { topology: topology.name, partition, store },
+        client: options.peers.client,
+        owner: () => owners.owner(partition),
+        stale: () => owners.forget(),
+      })
     },
     async stop() {
       await consumer.disconnect()

@@ -1,0 +1,45 @@
+// Signed reads between instances: only a request signed with the shared secret's derived
+// key, for exactly this method and path, and recently, passes.
+
+import { describe, expect, it } from 'vitest'
+import { issueToken } from '../../connectors/http/jwt.js'
+import { peerKey, signPeerRequest, verifyPeerRequest } from '../../connectors/http/peer-auth.js'
+import { isImflowError } from '../../ops/errors.js'
+
+const key = peerKey('the-shared-secret-0123456789')
+const path = '/internal/v1/stores/receiver/messages/1/entry?key=YWJj'
+
+function refusal(work: () => void): string {
+  try {
+    work()
+  } catch (err) {
+    if (isImflowError(err, 'IMF_ERR_UNAUTHORIZED')) return err.message
+    throw err
+  }
+  throw new Error('expected the request to be refused')
+}
+
+describe('peer request signatures', () => {
+  it('accepts a request signed for its method and path', () => {
+    const now = 1_700_000_000_000
+    expect(() =>
+      verifyPeerRequest(key, signPeerRequest(key, 'GET', path, now), 'GET', path, now + 1_000),
+    ).not.toThrow()
+  })
+
+  it('refuses another path, another secret, an old signature, a bearer token and no header', () => {
+    const now = 1_700_000_000_000
+    const signed = signPeerRequest(key, 'GET', path, now)
+    expect(refusal(() => verifyPeerRequest(key, signed, 'GET', `${path}x`, now))).toMatch(
+      /not valid/,
+    )
+    const other = peerKey('another-secret-0123456789')
+    expect(refusal(() => verifyPeerRequest(other, signed, 'GET', path, now))).toMatch(/not valid/)
+    expect(refusal(() => verifyPeerRequest(key, signed, 'GET', path, now + 60_000))).toMatch(
+      /too far/,
+    )
+    const token = issueToken({ sub: 'root', role: 'admin' }, 'the-shared-secret-0123456789')
+    expect(refusal(() => verifyPeerRequest(key, token, 'GET', path, now))).toMatch(/need/)
+    expect(refusal(() => verifyPeerRequest(key, undefined, 'GET', path, now))).toMatch(/need/)
+  })
+})

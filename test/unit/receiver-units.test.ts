@@ -1,0 +1,269 @@
+// Units through the topology test driver: a conversation homed in another unit is processed
+// there — its messages and changes are forwarded once, nothing of them is kept here — and the
+// home unit sends a forwarded message's receipt back to the unit it came from.
+
+import { beforeEach, describe, expect, it } from 'vitest'
+import { createEventCodec, type EventCodec } from '../../schemas/codec.js'
+import { parseMsgId } from '../../schemas/msg-id.js'
+import { memorySchemaSource } from '../../schemas/schema-source.js'
+import type {
+  Action,
+  ConversationEvent,
+  FanoutBatch,
+  Receipt,
+  SendMessage,
+} from '../../schemas/types.generated.js'
+import {
+  ORIGIN_UNIT_HEADER,
+  receiverTopology,
+  STORES,
+  type UnitTopics,
+} from '../../topologies/receiver/index.js'
+import { TopologyTestDriver } from '../../topologies/runtime/index.js'
+
+const topics = {
+  ingest: 'im.ingest',
+  conversations: 'im.conversations',
+  actions: 'im.actions',
+  receipts: 'im.receipts',
+  fanout: 'fanout',
+}
+const unitTopics = (prefix: string): UnitTopics => ({
+  ingest: `${prefix}im.ingest`,
+  conversations: `${prefix}im.conversations`,
+  receipts: `${prefix}im.receipts`,
+})
+const A = unitTopics('a.')
+const B = unitTopics('b.')
+
+let codecs: {
+  sendMessage: EventCodec<SendMessage>
+  conversationEvent: EventCodec<ConversationEvent>
+  receipt: EventCodec<Receipt>
+  fanoutBatch: EventCodec<FanoutBatch>
+  action: EventCodec<Action>
+}
+const now = Date.UTC(2026, 10, 23, 12)
+
+beforeEach(async () => {
+  const source = memorySchemaSource()
+  codecs = {
+    sendMessage: await createEventCodec(source, 'im.ingest-value', 'SendMessage'),
+    conversationEvent: await createEventCodec(
+      source,
+      'im.conversations-value',
+      'ConversationEvent',
+    ),
+    receipt: await createEventCodec(source, 'im.receipts-value', 'Receipt'),
+    fanoutBatch: await createEventCodec(source, 'fanout-value', 'FanoutBatch'),
+    action: await createEventCodec(source, 'im.actions-value', 'Action'),
+  }
+})
+
+/** Unit `unit` of a two-unit setup: the other one (0 or 1) is known under its prefix. */
+function unitDriver(unit: 0 | 1): TopologyTestDriver {
+  return new TopologyTestDriver(
+    receiverTopology({
+      topics,
+      codecs,
+      unit,
+      units: unit === 0 ? { '1': B } : { '0': A },
+      userPartitions: 4,
+      clock: () => now,
+    }),
+  )
+}
+
+function created(unit: string, members = ['alice', 'bob'], admins: string[] = []) {
+  return {
+    kind: 'ConversationCreated' as const,
+    conversationType: 'GROUP' as const,
+    members,
+    admins,
+    unit,
+  }
+}
+
+async function change(
+  driver: TopologyTestDriver,
+  conversationId: string,
+  c: ConversationEvent['change'],
+  headers: Record<string, string> = {},
+) {
+  const event: ConversationEvent = { conversationId, actorId: 'root', at: now, change: c }
+  await driver.pipe(topics.conversations, {
+    key: conversationId,
+    value: codecs.conversationEvent.encode(event),
+    timestamp: now,
+    headers,
+  })
+}
+
+function message(conversationId: string, clientMsgId = 'c-1'): SendMessage {
+  return {
+    conversationId,
+    clientMsgId,
+    senderId: 'bob',
+    type: 'TEXT',
+    body: 'hello',
+    priority: 'HIGH',
+    visibility: 'NORMAL',
+    targets: [],
+    sentAt: now - 5,
+  }
+}
+
+async function send(
+  driver: TopologyTestDriver,
+  m: SendMessage,
+  headers: Record<string, string> = {},
+): Promise<void> {
+  await driver.pipe(topics.ingest, {
+    key: m.conversationId,
+    value: codecs.sendMessage.encode(m),
+    timestamp: now,
+    headers,
+  })
+}
+
+const decodeAll = <T>(driver: TopologyTestDriver, topic: string, codec: EventCodec<T>) =>
+  Promise.all(driver.read(topic).map((r) => codec.decode(r.value as Buffer)))
+
+async function entries(driver: TopologyTestDriver, store: string): Promise<number> {
+  let n = 0
+  for await (const _ of driver.store(store).range()) n++
+  return n
+}
+
+const reply = { 'imflow-reply-to': 'api-a', 'imflow-request-id': 'r-1' }
+
+describe('receiver: units', () => {
+  it('forwards a message homed in a known unit once, with its headers, keeping nothing', async () => {
+    const a = unitDriver(0)
+    await change(a, 'far', created('1'))
+    // The home unit learns the conversation; its members are told there, not here.
+    const handedOver = a.read(B.conversations)
+    expect(handedOver).toHaveLength(1)
+    expect(handedOver[0]?.headers).toEqual({ [ORIGIN_UNIT_HEADER]: '0' })
+    expect(
+      (await codecs.conversationEvent.decode(handedOver[0]?.value as Buffer)).change,
+    ).toMatchObject({ kind: 'ConversationCreated', members: ['alice', 'bob'], unit: '1' })
+    expect(a.read(topics.fanout)).toEqual([])
+
+    await send(a, message('far'), { ...reply, 'x-trace': 't-9' })
+    const forwarded = a.read(B.ingest)
+    expect(forwarded).toHaveLength(1)
+    expect(forwarded[0]?.key?.toString()).toBe('far')
+    expect(forwarded[0]?.headers).toEqual({ ...reply, 'x-trace': 't-9', [ORIGIN_UNIT_HEADER]: '0' })
+    expect(await codecs.sendMessage.decode(forwarded[0]?.value as Buffer)).toEqual(message('far'))
+    // No receipt here (the home unit answers), no hand-off, no id, log or dedupe entry.
+    expect(a.read(topics.receipts)).toEqual([])
+    expect(a.read(topics.fanout)).toEqual([])
+    expect(a.read(B.receipts)).toEqual([])
+    for (const store of [STORES.messages, STORES.dedupe, STORES.ids])
+      expect(await entries(a, store)).toBe(0)
+  })
+
+  it('rejects a message homed in a unit it does not know, with UNKNOWN_UNIT', async () => {
+    const a = unitDriver(0)
+    await change(a, 'lost', created('7'))
+    expect(a.read(B.conversations)).toEqual([]) // nowhere to tell
+    await send(a, message('lost'), reply)
+    const [receipt] = await decodeAll(a, topics.receipts, codecs.receipt)
+    expect(receipt?.outcome).toMatchObject({ kind: 'Rejected', reason: 'UNKNOWN_UNIT' })
+    expect(receipt?.outcome.kind === 'Rejected' && receipt.outcome.detail).toContain(
+      'homed in unit 7, which is not in IMFLOW_REMOTE_UNITS',
+    )
+    expect(a.read(B.ingest)).toEqual([])
+    expect(await entries(a, STORES.messages)).toBe(0)
+  })
+
+  it('processes a forwarded message at home and sends the receipt back to its origin', async () => {
+    const b = unitDriver(1)
+    await change(b, 'far', created('1'), { [ORIGIN_UNIT_HEADER]: '0' })
+    // Forwarded changes are applied and handed on here, never forwarded again.
+    expect((await decodeAll(b, topics.fanout, codecs.fanoutBatch)).length).toBeGreaterThan(0)
+    expect(b.read(A.conversations)).toEqual([])
+
+    await send(b, message('far'), { ...reply, [ORIGIN_UNIT_HEADER]: '0' })
+    expect(b.read(topics.receipts)).toEqual([])
+    const back = b.read(A.receipts)
+    expect(back).toHaveLength(1)
+    expect(back[0]?.headers).toEqual(reply)
+    const receipt = await codecs.receipt.decode(back[0]?.value as Buffer)
+    if (receipt.outcome.kind !== 'Accepted') throw new Error('expected the message accepted')
+    expect(parseMsgId(receipt.outcome.msgId).unit).toBe(1)
+    expect(await entries(b, STORES.messages)).toBe(1)
+    expect(
+      (await decodeAll(b, topics.fanout, codecs.fanoutBatch)).flatMap((f) => f.recipients).sort(),
+    ).toEqual(['alice', 'bob'])
+
+    // A retry forwarded again gets the same msgId, and is delivered once.
+    await send(b, message('far'), { ...reply, [ORIGIN_UNIT_HEADER]: '0' })
+    const [again] = await decodeAll(b, A.receipts, codecs.receipt)
+    expect(again?.outcome).toEqual(receipt.outcome)
+    expect(b.read(topics.fanout)).toEqual([])
+  })
+
+  it('forwards once only: a unit that thinks it is homed elsewhere rejects, never bounces', async () => {
+    const b = unitDriver(1)
+    await change(b, 'g', created('0'))
+    expect(b.read(A.conversations)).toHaveLength(1)
+    // What came forwarded is not forwarded back, even where it looks homed elsewhere.
+    await change(b, 'g', { kind: 'MembersAdded', userIds: ['dave'] }, { [ORIGIN_UNIT_HEADER]: '0' })
+    expect(b.read(A.conversations)).toEqual([])
+    await send(b, message('g'), { ...reply, [ORIGIN_UNIT_HEADER]: '0' })
+    expect(b.read(A.ingest)).toEqual([])
+    const [receipt] = await decodeAll(b, A.receipts, codecs.receipt)
+    expect(receipt?.outcome).toMatchObject({ kind: 'Rejected', reason: 'UNKNOWN_UNIT' })
+    expect(receipt?.outcome.kind === 'Rejected' && receipt.outcome.detail).toContain(
+      'forwarded once',
+    )
+  })
+
+  it('hands a conversation moved to another unit over, and tells it when it moves back', async () => {
+    const a = unitDriver(0)
+    await change(a, 'g', created('', ['alice', 'bob', 'carol'], ['alice']))
+    await change(a, 'g', { kind: 'MuteChanged', muted: true })
+    expect(a.read(B.conversations)).toEqual([]) // homed here: nothing to tell
+    a.read(topics.fanout)
+
+    await change(a, 'g', { kind: 'UnitChanged', unit: '01' })
+    const handOver = (await decodeAll(a, B.conversations, codecs.conversationEvent)).map(
+      (e) => e.change,
+    )
+    expect(handOver).toEqual([
+      { kind: 'UnitChanged', unit: '01' },
+      {
+        kind: 'ConversationCreated',
+        conversationType: 'GROUP',
+        members: ['alice', 'bob', 'carol'],
+        admins: ['alice'],
+        unit: '01',
+      },
+      { kind: 'MembersAdded', userIds: ['alice', 'bob', 'carol'] },
+      { kind: 'MuteChanged', muted: true },
+    ])
+    // Later changes and messages follow it.
+    await change(a, 'g', { kind: 'MembersAdded', userIds: ['dave'] })
+    expect((await decodeAll(a, B.conversations, codecs.conversationEvent))[0]?.change).toEqual({
+      kind: 'MembersAdded',
+      userIds: ['dave'],
+    })
+    expect(a.read(topics.fanout)).toEqual([])
+    await send(a, message('g'))
+    expect(a.read(B.ingest)).toHaveLength(1)
+
+    // Back home: the old home hears of it, and messages are processed here again.
+    await change(a, 'g', { kind: 'UnitChanged', unit: '' })
+    expect((await decodeAll(a, B.conversations, codecs.conversationEvent))[0]?.change).toEqual({
+      kind: 'UnitChanged',
+      unit: '',
+    })
+    await send(a, message('g', 'c-2'))
+    expect(a.read(B.ingest)).toEqual([])
+    const [receipt] = await decodeAll(a, topics.receipts, codecs.receipt)
+    // Muted, and bob is no admin: the local checks apply again.
+    expect(receipt?.outcome).toMatchObject({ kind: 'Rejected', reason: 'MUTED' })
+  })
+})

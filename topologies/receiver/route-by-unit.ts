@@ -1,0 +1,205 @@
+// Units: every conversation has a home unit (a deployment cell) and is processed and stored
+// only there. A receiver forwards what belongs to another unit it knows — a message, a change
+// of the conversation — to that unit's own topics, in the task's transaction like every sink.
+// One hop only: what arrived forwarded is never forwarded again, so two units that disagree
+// about a conversation's home reject its messages (UNKNOWN_UNIT) instead of bouncing them.
+
+import type { EventCodec } from '../../schemas/codec.js'
+import type { ConversationEvent, Receipt, SendMessage } from '../../schemas/types.generated.js'
+import type { InputRecord, ProcessorContext } from '../runtime/index.js'
+import type { ConversationMeta } from './conversation-state.js'
+
+/** Another unit's deployment, as its receiver sees it: where messages, changes and receipts go. */
+export interface UnitTopics {
+  ingest: string
+  conversations: string
+  receipts: string
+}
+
+/**
+ * Names the unit that forwarded a record (its number). The home unit sends the receipt of a
+ * forwarded message back to that unit's receipts topic, where the producer waits for it.
+ */
+export const ORIGIN_UNIT_HEADER = 'imflow-origin-unit'
+
+/** User ids per forwarded conversation event, as the admin routes: far below Kafka's 1 MB. */
+const USER_IDS_PER_EVENT = 10_000
+
+export type Home =
+  | { kind: 'local' }
+  | { kind: 'remote'; unit: string }
+  | { kind: 'unknown'; unit: string }
+
+/** Conversations name units as text; "01" and "1" are one unit, "" is the local one. */
+export function normalizeUnit(unit: string): string {
+  const trimmed = unit.trim()
+  return /^\d+$/.test(trimmed) ? String(Number(trimmed)) : trimmed
+}
+
+export function homeOf(
+  unit: string,
+  local: number,
+  remote: Readonly<Record<string, UnitTopics>>,
+): Home {
+  const u = normalizeUnit(unit)
+  if (u === '' || u === String(local)) return { kind: 'local' }
+  return Object.hasOwn(remote, u) ? { kind: 'remote', unit: u } : { kind: 'unknown', unit: u }
+}
+
+export function unitSink(unit: string, topic: keyof UnitTopics): string {
+  return `unit:${unit}:${topic}`
+}
+
+/** The receiver's sinks for every remote unit's topics. */
+export function unitSinks(
+  remote: Readonly<Record<string, UnitTopics>>,
+): Record<string, { topic: string }> {
+  return Object.fromEntries(
+    Object.entries(remote).flatMap(([unit, topics]) =>
+      (Object.keys(topics) as (keyof UnitTopics)[]).map((t) => [
+        unitSink(unit, t),
+        { topic: topics[t] },
+      ]),
+    ),
+  )
+}
+
+/** The unit that forwarded this record; undefined when a producer wrote it here. */
+export function originOf(record: InputRecord): string | undefined {
+  const value = record.headers[ORIGIN_UNIT_HEADER]
+  const one = Array.isArray(value) ? value.at(-1) : value
+  return one === undefined ? undefined : normalizeUnit(one.toString())
+}
+
+/**
+ * A producer's headers (reply-to and request id among them), plus this unit as the origin.
+ * A repeated header keeps its last value, as Kafka's own clients read one.
+ */
+export function forwardedHeaders(
+  headers: InputRecord['headers'],
+  local: number,
+): Record<string, Buffer | string> {
+  const out: Record<string, Buffer | string> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    const one = Array.isArray(value) ? value.at(-1) : value
+    if (one !== undefined) out[name] = one
+  }
+  out[ORIGIN_UNIT_HEADER] = String(local)
+  return out
+}
+
+/**
+ * What a unit that receives a conversation needs to know it: its new home, its creation (type,
+ * admins), every member (additions are idempotent, so a unit that knew the conversation before
+ * gains whoever joined since) and its mute state. Its history does not move (roadmap item 10).
+ */
+export function handOverEvents(
+  event: ConversationEvent,
+  meta: ConversationMeta,
+  roster: { members: string[]; admins: string[] },
+): ConversationEvent[] {
+  const chunks: string[][] = []
+  for (let i = 0; i < roster.members.length; i += USER_IDS_PER_EVENT)
+    chunks.push(roster.members.slice(i, i + USER_IDS_PER_EVENT))
+  // Its new home first: a unit that knew the conversation as homed elsewhere hands on the
+  // joins below to the members; one that did not know it ignores it and learns from the rest.
+  const changes: ConversationEvent['change'][] = [
+    { kind: 'UnitChanged', unit: meta.unit },
+    {
+      kind: 'ConversationCreated',
+      conversationType: meta.type,
+      members: chunks[0] ?? [],
+      admins: roster.admins,
+      unit: meta.unit,
+    },
+    ...chunks.map((userIds) => ({ kind: 'MembersAdded' as const, userIds })),
+    { kind: 'MuteChanged', muted: meta.muted },
+  ]
+  return changes.map((change) => ({ ...event, change }))
+}
+
+export interface UnitRouterOptions {
+  context: ProcessorContext
+  local: number
+  remote: Readonly<Record<string, UnitTopics>>
+  codecs: {
+    sendMessage: EventCodec<SendMessage>
+    conversationEvent: EventCodec<ConversationEvent>
+  }
+}
+
+/** The receiver's side of units: where a record belongs, and forwarding it there. */
+export function unitRouter({ context, local, remote, codecs }: UnitRouterOptions) {
+  const home = (unit: string) => homeOf(unit, local, remote)
+
+  const forwardChange = (unit: string, event: ConversationEvent) =>
+    context.send(unitSink(unit, 'conversations'), {
+      key: event.conversationId,
+      value: codecs.conversationEvent.encode(event),
+      headers: { [ORIGIN_UNIT_HEADER]: String(local) },
+    })
+
+  return {
+    isLocal: (unit: string) => home(unit).kind === 'local',
+
+    /** The receipts sink: the origin unit's for a message it forwarded here, else this one's. */
+    receiptSink(record: InputRecord): string {
+      const origin = originOf(record)
+      return origin !== undefined && Object.hasOwn(remote, origin)
+        ? unitSink(origin, 'receipts')
+        : 'receipts'
+    },
+
+    /**
+     * A message for a conversation homed in another unit: forwarded once, as the producer wrote it;
+     * or refused when there is no way there (the receipt says why).
+     */
+    forwardMessage(
+      record: InputRecord,
+      message: SendMessage,
+      unit: string,
+    ): Extract<Receipt['outcome'], { kind: 'Rejected' }> | undefined {
+      const where = home(unit)
+      const origin = originOf(record)
+      if (where.kind === 'remote' && origin === undefined) {
+        context.send(unitSink(where.unit, 'ingest'), {
+          key: message.conversationId,
+          value: codecs.sendMessage.encode(message),
+          headers: forwardedHeaders(record.headers, local),
+        })
+        return undefined
+      }
+      const homed = `conversation ${message.conversationId} is homed in unit ${normalizeUnit(unit)}`
+      const detail =
+        origin !== undefined
+          ? `${homed}, not in unit ${local} that unit ${origin} forwarded it to; a message is forwarded once`
+          : `${homed}, which is not in IMFLOW_REMOTE_UNITS of unit ${local}`
+      return { kind: 'Rejected', reason: 'UNKNOWN_UNIT', detail }
+    },
+
+    /**
+     * A change of a conversation homed in a remote unit goes there too. A move tells the old
+     * home (so it forwards from now on) and hands the conversation to the new one.
+     */
+    async forwardChange(
+      record: InputRecord,
+      event: ConversationEvent,
+      before: ConversationMeta | undefined,
+      after: ConversationMeta,
+      roster: () => Promise<{ members: string[]; admins: string[] }>,
+    ): Promise<void> {
+      if (originOf(record) !== undefined) return // one hop
+      const now = home(after.unit)
+      if (event.change.kind !== 'UnitChanged') {
+        if (now.kind === 'remote') forwardChange(now.unit, event)
+        return
+      }
+      const was = before ? home(before.unit) : undefined
+      if (was?.kind === 'remote' && (now.kind !== 'remote' || now.unit !== was.unit))
+        forwardChange(was.unit, event)
+      if (now.kind === 'remote') {
+        for (const e of handOverEvents(event, after, await roster())) forwardChange(now.unit, e)
+      }
+    },
+  }
+}
