@@ -131,12 +131,48 @@ export async function startTopology(
     return done
   }
 
+  /** The partition's task, opened (and restored) once and shared by all its source topics. */
+  const openTask = (partition: number, heartbeat: () => Promise<void>): Promise<Task> => {
+    const known = tasks.get(partition)
+    if (known) return known
+    // Registered before the first await: a batch of another source topic for the same
+    // partition, running concurrently, must find this task, not open a second one
+    // (RocksDB's lock refuses it).
+    const previous = closing.get(partition)
+    const opening = (async () => {
+      await previous
+      return Task.open({ ...options, groupId, topology, partition, restorer, heartbeat })
+    })()
+    tasks.set(partition, opening)
+    opening.then(
+      (task) => {
+        open.set(partition, task)
+        options.metrics?.openTasks.inc({ topology: topology.name })
+      },
+      () => {
+        if (tasks.get(partition) === opening) tasks.delete(partition)
+      },
+    )
+    return opening
+  }
+
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     const now = new Set(Object.values(payload.memberAssignment).flat())
     for (const partition of tasks.keys()) {
       if (!now.has(partition)) void closeTask(partition, true)
     }
     assigned = now
+    // Opened now, not on their first record: a partition that gets no record for a while
+    // still serves its state to queries. kafkajs heartbeats on its own meanwhile.
+    for (const partition of now) {
+      openTask(partition, async () => {}).catch((err) =>
+        log.warn('task did not open; it is opened again with its next records', {
+          topology: topology.name,
+          partition,
+          error: String(err),
+        }),
+      )
+    }
     owners.joined(payload.memberId)
     log.info('assignment', { topology: topology.name, partitions: [...now].sort((a, b) => a - b) })
   })
@@ -159,26 +195,15 @@ export async function startTopology(
         { topology: topology.name, partition: String(partition) },
         Number(batch.offsetLag()),
       )
-      let opening = tasks.get(partition)
-      if (!opening) {
-        // Registered before the first await: a batch of another source topic for the same
-        // partition, running concurrently, must find this task, not open a second one
-        // (RocksDB's lock refuses it).
-        const previous = closing.get(partition)
-        opening = (async () => {
-          await previous
-          return Task.open({ ...options, groupId, topology, partition, restorer, heartbeat })
-        })()
-        tasks.set(partition, opening)
-        opening.then(
-          (task) => {
-            open.set(partition, task)
-            options.metrics?.openTasks.inc({ topology: topology.name })
-          },
-          () => tasks.delete(partition),
-        )
+      // Usually opened (and restored) since the assignment; the group keeps hearing from us
+      // while a long restore finishes.
+      const beat = setInterval(() => void heartbeat().catch(() => {}), 1_000)
+      let task: Task
+      try {
+        task = await openTask(partition, heartbeat)
+      } finally {
+        clearInterval(beat)
       }
-      const task = await opening
       // A rebalance under way: commit what is done and hand the partition over quickly,
       // instead of retrying into the next generation (no storm of rejoins).
       let rebalancing = false

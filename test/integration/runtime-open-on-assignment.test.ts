@@ -1,0 +1,71 @@
+// Regression: tasks opened only on their partition's first record, so a partition that got no
+// new record after an assignment (a quiet user, a restart) answered queries with NOT_READY
+// indefinitely. Tasks now open (and restore) when assigned.
+
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTopicsAndWait } from '../../ops/kafka-admin.js'
+import { silentLogger } from '../../ops/log.js'
+import { defineTopology, startTopology } from '../../topologies/runtime/index.js'
+import { eventually, testKafka, unique, withAdmin } from './helpers.js'
+
+describe('runtime: tasks open on assignment', () => {
+  const kafka = testKafka()
+  const input = unique('quiet-in')
+  const app = unique('quiet-app')
+  let stateDir: string
+
+  beforeAll(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), 'imflow-quiet-'))
+    await withAdmin((admin) => createTopicsAndWait(admin, [{ topic: input, numPartitions: 2 }]))
+  })
+  afterAll(() => rm(stateDir, { recursive: true, force: true }))
+
+  const topology = defineTopology({
+    name: 'quiet',
+    sources: [{ topic: input }],
+    stores: ['seen'],
+    processor: (context) => ({
+      process(record) {
+        context.store('seen').put(record.key ?? Buffer.alloc(0), Buffer.from(String(record.value)))
+      },
+    }),
+  })
+  const start = () => startTopology(topology, { kafka, appId: app, stateDir, log: silentLogger })
+
+  it('serves a partition that never got a record, and restored state after a restart with none', {
+    timeout: 90_000,
+  }, async () => {
+    const producer = kafka.producer()
+    await producer.connect()
+    await producer.send({ topic: input, messages: [{ key: 'a', value: 'one', partition: 0 }] })
+    await producer.disconnect()
+    const first = await start()
+    try {
+      await eventually(
+        async () =>
+          (await first.committedStore(0, 'seen')?.get(Buffer.from('a'))) ? true : undefined,
+        { what: 'partition 0 to hold its record' },
+      )
+      // Partition 1 has had no record: its task is open all the same.
+      const quiet = await eventually(() => first.committedStore(1, 'seen'), {
+        what: 'partition 1 open',
+      })
+      expect(await quiet.get(Buffer.from('a'))).toBeUndefined()
+    } finally {
+      await first.stop()
+    }
+    // Restarted with nothing new to consume: the state is back and readable.
+    const second = await start()
+    try {
+      const restored = await eventually(() => second.committedStore(0, 'seen'), {
+        what: 'partition 0 open after the restart',
+      })
+      expect((await restored.get(Buffer.from('a')))?.toString()).toBe('one')
+    } finally {
+      await second.stop()
+    }
+  })
+})
