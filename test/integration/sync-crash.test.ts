@@ -1,13 +1,15 @@
 // The sync topology under SIGKILL: 50,000 user events (10,000 fan-out records of five
 // recipients) are sequenced and pushed to one online device per user while the process is
 // killed three times and restarted. Every user must end up with PTS 1..n, each PTS naming
-// one message and each message one PTS (never sequenced twice), and every message delivered.
+// one message and each message one PTS (never sequenced twice), every message delivered, and
+// the client library's view showing each message once.
 
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Partitioners } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { ClientState } from '../../connectors/client/index.js'
 import { createTopicsAndWait } from '../../ops/kafka-admin.js'
 import { createEventCodec } from '../../schemas/codec.js'
 import { registerContract } from '../../schemas/contract.js'
@@ -71,6 +73,8 @@ describe('sync: PTS and delivery across SIGKILLs', () => {
 
     // The device side: records every pushed event and acks what it holds without a gap.
     const received = new Map<string, Map<number, string>>()
+    // What each user's client shows: the library's own state, fed every envelope as pushed.
+    const clients = new Map(users.map((u) => [u, new ClientState(u)]))
     const acked = new Map<string, number>()
     const reader = kafka.consumer({ groupId: unique('sync-crash-devices') })
     await reader.connect()
@@ -82,9 +86,12 @@ describe('sync: PTS and delivery across SIGKILLs', () => {
         const envelope = await codecs['im.sync'].decode(message.value as Buffer)
         envelopesSeen++
         if (envelope.content.kind !== 'SyncBatch') {
-          wrong.push(`${envelope.userId}: an unexpected Rebase`)
+          wrong.push(
+            `${envelope.userId}: an unexpected Rebase to ${envelope.content.headPts} (acked ${acked.get(envelope.userId) ?? 0}, held ${received.get(envelope.userId)?.size ?? 0})`,
+          )
           return
         }
+        clients.get(envelope.userId)?.applyEvents(envelope.content.events)
         const seen = received.get(envelope.userId) ?? new Map<number, string>()
         received.set(envelope.userId, seen)
         let previous = 0
@@ -222,6 +229,13 @@ describe('sync: PTS and delivery across SIGKILLs', () => {
       if (new Set(msgIds).size !== msgIds.length) problems.push(`${u}: a message has two PTS`)
       if ([...msgIds].sort().join() !== [...want].sort().join())
         problems.push(`${u}: messages differ`)
+      const shown = Array.from({ length: 50 }, (_, c) =>
+        (clients.get(u) as ClientState).messages.messages(`c${c}`).map((m) => m.msgId),
+      ).flat()
+      if (shown.length !== want.length || new Set(shown).size !== shown.length)
+        problems.push(
+          `${u}: the client shows ${shown.length} messages (${new Set(shown).size} distinct) of ${want.length}`,
+        )
     }
     expect(wrong.slice(0, 10)).toEqual([])
     expect(problems.slice(0, 10)).toEqual([])
