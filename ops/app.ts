@@ -19,7 +19,7 @@ import { type Infrastructure, startInfrastructure } from './infrastructure.js'
 import { createKafka } from './kafka-client.js'
 import type { Logger } from './log.js'
 import { startMessaging } from './messaging.js'
-import { createMetrics } from './metrics.js'
+import { createMetrics, registerGatewayMetrics } from './metrics.js'
 import { provisionTopics } from './provision-topics.js'
 import { startTopologies, syncSettings } from './topologies.js'
 
@@ -80,6 +80,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       log,
     })
     stack.push(() => gateway.stop())
+    registerGatewayMetrics(metrics.registry, () => gateway.stats())
     const api = await buildApi({
       metrics,
       logLevel: config.logLevel,

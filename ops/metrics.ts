@@ -97,6 +97,44 @@ function taskMetrics(registry: Registry): TaskMetrics {
   }
 }
 
+/** What a push gateway counts, read from it at each scrape. */
+export interface GatewayCounts {
+  connections: number
+  envelopes: number
+  delivered: number
+}
+
+/** The push gateway's instruments: connections held, envelopes read, frames delivered. */
+export function registerGatewayMetrics(registry: Registry, counts: () => GatewayCounts): void {
+  const registers = [registry]
+  new Gauge({
+    name: 'imflow_gateway_connections',
+    help: 'Device WebSocket connections this instance’s push gateway holds.',
+    registers,
+    collect() {
+      this.set(counts().connections)
+    },
+  })
+  new Counter({
+    name: 'imflow_gateway_envelopes_total',
+    help: 'Sync envelopes the push gateway read from im.sync (for its devices or not).',
+    registers,
+    collect() {
+      this.reset()
+      this.inc(counts().envelopes)
+    },
+  })
+  new Counter({
+    name: 'imflow_gateway_frames_delivered_total',
+    help: 'Frames written to device sockets (one envelope may go to several devices).',
+    registers,
+    collect() {
+      this.reset()
+      this.inc(counts().delivered)
+    },
+  })
+}
+
 export function createMetrics(): Metrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'imflow_process_' })

@@ -112,5 +112,14 @@ describe('ImflowClient end to end', () => {
       { what: 'the deletion to reach the phone' },
     )
     expect(phone.conversation('crew')?.last?.msgId).toBe(backlog.at(-1))
+
+    // The gateway reports what it holds and delivered on /metrics.
+    const metrics = await fetch(`${app.url}/metrics`).then((r) => r.text())
+    const value = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1])
+    expect(value('imflow_gateway_connections')).toBe(clients.filter((c) => c.connected).length)
+    expect(value('imflow_gateway_frames_delivered_total')).toBeGreaterThan(0)
+    expect(value('imflow_gateway_envelopes_total')).toBeGreaterThanOrEqual(
+      value('imflow_gateway_frames_delivered_total') / clients.length,
+    )
   })
 })
