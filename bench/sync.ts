@@ -18,6 +18,7 @@ import { freePort } from '../ops/ports.js'
 import { registerContract } from '../schemas/contract.js'
 import { registrySchemaSource } from '../schemas/schema-source.js'
 import type { SendMessage } from '../schemas/types.generated.js'
+import { waitFor } from './broker.js'
 import { nowMs, paced, percentiles } from './latency.js'
 
 const RATES = (process.env.IMFLOW_BENCH_RATES ?? '10,50').split(',').map(Number)
@@ -41,23 +42,15 @@ async function rawHop(kafka: Kafka, topic: string, rate: number): Promise<number
   await producer.connect()
   // The consumer must be positioned before the clock starts.
   await producer.send({ topic, messages: [{ key: 'warm', value: String(nowMs()) }] })
-  await waitUntil(() => latencies.length >= 1)
+  await waitFor(async () => latencies.length >= 1, 120_000)
   latencies.length = 0
   await paced(count, rate, async (i) => {
     await producer.send({ topic, messages: [{ key: `k${i % 64}`, value: String(nowMs()) }] })
   })
-  await waitUntil(() => latencies.length >= count)
+  await waitFor(async () => latencies.length >= count, 120_000)
   await producer.disconnect()
   await consumer.disconnect()
   return latencies
-}
-
-async function waitUntil(check: () => boolean, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('benchmark timed out')
-    await new Promise((r) => setTimeout(r, 20))
-  }
 }
 
 export async function syncBench(): Promise<string> {
@@ -144,7 +137,7 @@ export async function syncBench(): Promise<string> {
     }
     // Warm-up: every device online and reached once before the clock starts.
     await send('warm-up', 'm0')
-    await waitUntil(() => latencies.length >= MEMBERS)
+    await waitFor(async () => latencies.length >= MEMBERS, 120_000)
     const lines = [
       `sync: ${SECONDS} s at each load, to a ${MEMBERS}-member group, one WebSocket device per member; one broker, 4 partitions, pack delay ${config.syncPackDelayMs} ms`,
     ]
@@ -153,7 +146,7 @@ export async function syncBench(): Promise<string> {
       latencies.length = 0
       const count = rate * SECONDS
       await paced(count, rate, (i) => send(`r${rate}-${i}`, members[i % MEMBERS] as string))
-      await waitUntil(() => latencies.length >= count * MEMBERS)
+      await waitFor(async () => latencies.length >= count * MEMBERS, 120_000)
       const path = percentiles(latencies)
       const ratio = (a: number, b: number) => (a / b).toFixed(0)
       lines.push(

@@ -97,11 +97,16 @@ function positive(raw: string): number {
   return n
 }
 
-function brokers(raw: string): string[] {
-  const list = raw
+/** The non-empty items of a comma-separated value, trimmed. */
+function commaList(raw: string): string[] {
+  return raw
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)
+}
+
+function brokers(raw: string): string[] {
+  const list = commaList(raw)
   if (list.length === 0) throw new BadValue('expected host:port[,host:port...]')
   for (const b of list) {
     const m = /^(\[[^\]]+\]|[^:\s]+):(\d+)$/.exec(b)
@@ -381,10 +386,7 @@ export const settings = [
     fallback: () => ({}),
     parse: (raw) => {
       const geos: Record<string, string> = {}
-      for (const pair of raw
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)) {
+      for (const pair of commaList(raw)) {
         const m = /^([a-zA-Z0-9._-]+)=([a-zA-Z0-9._-]*)$/.exec(pair)
         if (!m?.[1]) throw new BadValue(`"${pair}" is not geo=prefix (for example us=us.)`)
         geos[m[1]] = m[2] ?? ''
@@ -401,10 +403,7 @@ export const settings = [
     fallback: () => ({}),
     parse: (raw) => {
       const units: Record<string, string> = {}
-      for (const pair of raw
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)) {
+      for (const pair of commaList(raw)) {
         const m = /^(\d+)=([a-zA-Z0-9._-]*)$/.exec(pair)
         if (!m?.[1] || Number(m[1]) > 31)
           throw new BadValue(
@@ -443,10 +442,7 @@ export const settings = [
     fallback: () => defaultBatchSizes,
     parse: (raw) => {
       const sizes = { ...defaultBatchSizes }
-      for (const pair of raw
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)) {
+      for (const pair of commaList(raw)) {
         const m = /^([A-Z]+)=(\d+)$/.exec(pair)
         const deviceClass = deviceClasses.find((c) => c === m?.[1])
         if (!m || !deviceClass || Number(m[2]) < 1) {

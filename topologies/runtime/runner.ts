@@ -132,7 +132,7 @@ export async function startTopology(
   }
 
   /** The partition's task, opened (and restored) once and shared by all its source topics. */
-  const openTask = (partition: number, heartbeat: () => Promise<void>): Promise<Task> => {
+  const openTask = (partition: number): Promise<Task> => {
     const known = tasks.get(partition)
     if (known) return known
     // Registered before the first await: a batch of another source topic for the same
@@ -141,7 +141,7 @@ export async function startTopology(
     const previous = closing.get(partition)
     const opening = (async () => {
       await previous
-      return Task.open({ ...options, groupId, topology, partition, restorer, heartbeat })
+      return Task.open({ ...options, groupId, topology, partition, restorer })
     })()
     tasks.set(partition, opening)
     opening.then(
@@ -165,7 +165,7 @@ export async function startTopology(
     // Opened now, not on their first record: a partition that gets no record for a while
     // still serves its state to queries. kafkajs heartbeats on its own meanwhile.
     for (const partition of now) {
-      openTask(partition, async () => {}).catch((err) =>
+      openTask(partition).catch((err) =>
         log.warn('task did not open; it is opened again with its next records', {
           topology: topology.name,
           partition,
@@ -200,7 +200,7 @@ export async function startTopology(
       const beat = setInterval(() => void heartbeat().catch(() => {}), 1_000)
       let task: Task
       try {
-        task = await openTask(partition, heartbeat)
+        task = await openTask(partition)
       } finally {
         clearInterval(beat)
       }

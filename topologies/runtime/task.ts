@@ -34,8 +34,6 @@ export interface TaskOptions {
   restorer: Restorer
   deadLetters?: DeadLetterEncoder | undefined
   log: Logger
-  /** Kept alive while restoring: a long restore must not cost the group membership. */
-  heartbeat: () => Promise<void>
   metrics?: TaskMetrics | undefined
 }
 
@@ -130,8 +128,9 @@ export class Task {
     const txn = await this.producer.begin()
     await txn.send(markers.map((m) => ({ topic: m.topic, partition, key: m.marker, value: null })))
     await txn.commit()
+    // The runner keeps the group membership meanwhile: kafkajs heartbeats on its own while
+    // no batch waits, and a batch waiting for this open heartbeats itself.
     const started = Date.now()
-    const beat = setInterval(() => void this.options.heartbeat().catch(() => {}), 1_000)
     try {
       for (const m of markers) {
         const store = this.stores.get(m.store) as ChangeloggedStore
@@ -153,7 +152,6 @@ export class Task {
         })
       }
     } finally {
-      clearInterval(beat)
       this.options.metrics?.restoreSeconds.observe(
         { topology: topology.name },
         (Date.now() - started) / 1000,

@@ -4,7 +4,7 @@
 
 import { storeCodec } from '../../schemas/codec.js'
 import type { SequencedEvent, SyncEvent } from '../../schemas/types.generated.js'
-import type { ChangeloggedStore } from '../../state/index.js'
+import { type ChangeloggedStore, int64Serde } from '../../state/index.js'
 
 const syncEvent = storeCodec('SyncEvent')
 
@@ -13,9 +13,7 @@ export function userPrefix(userId: string): Buffer {
 }
 
 export function queueKey(userId: string, pts: number): Buffer {
-  const position = Buffer.alloc(8)
-  position.writeBigUInt64BE(BigInt(pts))
-  return Buffer.concat([userPrefix(userId), position])
+  return Buffer.concat([userPrefix(userId), int64Serde.serialize(pts)])
 }
 
 function indexKey(userId: string, sourceId: string): Buffer {
@@ -55,7 +53,7 @@ export async function* readQueue(
     gte: queueKey(userId, Math.max(0, from)),
     lt: queueKey(userId, to + 1),
   })) {
-    const pts = Number(key.readBigUInt64BE(key.length - 8))
+    const pts = int64Serde.deserialize(key.subarray(key.length - 8))
     yield { pts, event: decodeEntry(value).event }
   }
 }
@@ -70,15 +68,13 @@ export class SyncLog {
   /** The PTS the source event already has for this user, if it was sequenced before. */
   async ptsOf(userId: string, sourceId: string): Promise<number | undefined> {
     const bytes = await this.index.get(indexKey(userId, sourceId))
-    return bytes === undefined ? undefined : Number(bytes.readBigInt64BE())
+    return bytes === undefined ? undefined : int64Serde.deserialize(bytes)
   }
 
   /** Appends at `pts` (the user's new head) and drops what falls out of the retention. */
   async append(userId: string, pts: number, sourceId: string, event: SyncEvent): Promise<void> {
-    const position = Buffer.alloc(8)
-    position.writeBigInt64BE(BigInt(pts))
     this.queue.put(queueKey(userId, pts), encodeEntry(sourceId, event))
-    this.index.put(indexKey(userId, sourceId), position)
+    this.index.put(indexKey(userId, sourceId), int64Serde.serialize(pts))
     const dropped = pts - this.retention
     if (dropped < 1) return
     const old = await this.queue.get(queueKey(userId, dropped))
