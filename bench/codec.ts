@@ -24,6 +24,7 @@ const stored = (i: number): StoredMessage => ({
   msgId: String(412_345_678_901_234_567n + BigInt(i)),
   clientMsgId: `${sendMessage.clientMsgId}-${i}`,
   createdAt: 1_763_900_000_100 + i,
+  seq: 0,
 })
 
 /** A push of 10 new messages to two devices: a typical envelope after a short pause. */

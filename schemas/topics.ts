@@ -66,6 +66,13 @@ export const contractTopics = [
     doc: "Per-user sequenced sync envelopes (PTS batches or a Rebase) for the user's devices.",
   },
   {
+    base: 'im.rooms',
+    valueSchema: 'RoomEvent',
+    compacted: false,
+    key: 'conversationId',
+    doc: "Large groups' events (a message once, not once per member), for push gateways to deliver to the member devices they hold.",
+  },
+  {
     base: 'im.notify',
     valueSchema: 'Notification',
     compacted: false,

@@ -337,6 +337,18 @@ export type RejectReason =
   | 'BAD_TARGETS'
   | 'UNKNOWN_UNIT'
 
+/** An event of a large group for its members' online devices, on im.rooms (key: conversationId): written once per event, whatever the group's size; push gateways deliver it to the member devices they hold. Devices catch up per conversation by seq (docs/sync.md, "Large groups"). */
+export interface RoomEvent {
+  /** The large group. */
+  conversationId: string
+  /** For a NewMessage, the message's conversation sequence number (1, 2, ... without gaps per conversation, fixed once); for other events, the conversation's newest seq when the event was emitted. */
+  seq: number
+  /** When the event was emitted. */
+  createdAt: number
+  /** What the members' devices should learn: a NewMessage, or a per-message update of the conversation (a ReactionSummary, a ConversationChanged). */
+  event: SyncEvent
+}
+
 /** A request to send a message, posted by a producer to im.ingest (key: conversationId). Mirrors POST /v1/messages. */
 export interface SendMessage {
   /** The conversation to send to. */
@@ -391,6 +403,8 @@ export interface StoredMessage {
   createdAt: number
   /** When the client says it sent it. */
   sentAt: number
+  /** The message's sequence number in its conversation when that is a large group (1, 2, ... without gaps, fixed once, replay-safe); 0 for messages delivered by per-user PTS. */
+  seq: number
 }
 
 /** Events in PTS order. */
@@ -479,6 +493,7 @@ export interface Events {
   Notification: Notification
   Priority: Priority
   Receipt: Receipt
+  RoomEvent: RoomEvent
   SendMessage: SendMessage
   StoredMessage: StoredMessage
   SyncEnvelope: SyncEnvelope

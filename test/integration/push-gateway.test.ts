@@ -138,6 +138,7 @@ describe('push gateway', () => {
         targets: [],
         createdAt: 1_700_000_000_000,
         sentAt: 1_700_000_000_000,
+        seq: 0,
       },
     },
   })

@@ -154,6 +154,7 @@ describe('sync: PTS and delivery across SIGKILLs', () => {
                 targets: [],
                 createdAt: 1_000 + i,
                 sentAt: 1_000 + i,
+                seq: 0,
               },
             },
           },

@@ -26,7 +26,7 @@ const newMessage = (m: ClientMessage): SyncEvent => ({
   priority: 'HIGH',
   payload: {
     kind: 'NewMessage',
-    message: { ...m, clientMsgId: `client-${m.msgId}`, targets: [], sentAt: m.createdAt },
+    message: { ...m, clientMsgId: `client-${m.msgId}`, targets: [], sentAt: m.createdAt, seq: 0 },
   },
 })
 

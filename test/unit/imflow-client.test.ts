@@ -99,6 +99,7 @@ const stored = (msgId: string, conversationId: string, createdAt: number): SyncE
       targets: [],
       createdAt,
       sentAt: createdAt,
+      seq: 0,
     },
   },
 })

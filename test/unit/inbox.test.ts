@@ -27,6 +27,7 @@ const message = (msgId: string, visibility: StoredMessage['visibility']): Stored
   targets: visibility === 'PRIVATE' ? ['ben'] : [],
   createdAt: 1_000 + Number(msgId),
   sentAt: 1_000,
+  seq: 0,
 })
 
 describe('inbox', () => {

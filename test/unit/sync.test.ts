@@ -60,6 +60,7 @@ function stored(overrides: Partial<StoredMessage> = {}): StoredMessage {
     targets: [],
     createdAt: 1_000 + seq,
     sentAt: 1_000 + seq,
+    seq: 0,
     ...overrides,
   }
 }

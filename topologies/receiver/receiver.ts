@@ -236,7 +236,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
         // Never before the id's own time, which never goes back (not even across restarts or
         // clock steps): history, ordered by creation time, then follows id order.
         const createdAt = Math.max(clock(), parseMsgId(msgId).timeMs)
-        const storedMessage: StoredMessage = { ...message, msgId, createdAt }
+        const storedMessage: StoredMessage = { ...message, msgId, createdAt, seq: 0 }
         if (message.visibility === 'NORMAL') {
           log.put(
             messageKey(message.conversationId, createdAt, msgId),
