@@ -341,7 +341,7 @@ export type RejectReason =
 export interface RoomEvent {
   /** The large group. */
   conversationId: string
-  /** For a NewMessage, the message's conversation sequence number (1, 2, ... without gaps per conversation, fixed once); for other events, the conversation's newest seq when the event was emitted. */
+  /** For a NewMessage, the message's conversation sequence number (1, 2, ... without gaps per conversation, fixed once); 0 for other events (per-message updates take no place in the sequence). */
   seq: number
   /** When the event was emitted. */
   createdAt: number
