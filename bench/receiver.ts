@@ -26,17 +26,24 @@ export function receiverBench(): Promise<string> {
       actions: t('actions'),
       receipts: t('receipts'),
       fanout: t('fanout'),
+      rooms: t('rooms'),
     }
     const passIn = t('pass-in')
     const passOut = t('pass-out')
     await createTopicsAndWait(
       admin,
-      [topics.ingest, topics.conversations, topics.actions, topics.receipts, passIn, passOut].map(
-        (topic) => ({
-          topic,
-          numPartitions: PARTITIONS,
-        }),
-      ),
+      [
+        topics.ingest,
+        topics.conversations,
+        topics.actions,
+        topics.receipts,
+        topics.rooms,
+        passIn,
+        passOut,
+      ].map((topic) => ({
+        topic,
+        numPartitions: PARTITIONS,
+      })),
     )
     const source = memorySchemaSource()
     const codecs = {
@@ -45,6 +52,7 @@ export function receiverBench(): Promise<string> {
       receipt: await createEventCodec(source, 'receipts-value', 'Receipt'),
       action: await createEventCodec(source, 'actions-value', 'Action'),
       fanoutBatch: await createEventCodec(source, 'fanout-value', 'FanoutBatch'),
+      roomEvent: await createEventCodec(source, 'im.rooms-value', 'RoomEvent'),
     }
     const now = Date.now()
     const messages = workload.messages.map((m, i) => {

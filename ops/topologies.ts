@@ -65,6 +65,7 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
       actions: topic('im.actions'),
       receipts: topic('im.receipts'),
       fanout,
+      rooms: topic('im.rooms'),
     },
     codecs: {
       sendMessage: codecs['im.ingest'],
@@ -72,6 +73,7 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
       receipt: codecs['im.receipts'],
       action: codecs['im.actions'],
       fanoutBatch: fanoutCodec,
+      roomEvent: codecs['im.rooms'],
     },
     userPartitions: config.partitions,
     largeGroupThreshold: config.largeGroupThreshold,

@@ -11,6 +11,7 @@ import type {
   ConversationEvent,
   FanoutBatch,
   Receipt,
+  RoomEvent,
   SendMessage,
 } from '../../schemas/types.generated.js'
 import {
@@ -27,6 +28,7 @@ const topics = {
   actions: 'im.actions',
   receipts: 'im.receipts',
   fanout: 'fanout',
+  rooms: 'im.rooms',
 }
 const unitTopics = (prefix: string): UnitTopics => ({
   ingest: `${prefix}im.ingest`,
@@ -41,6 +43,7 @@ let codecs: {
   conversationEvent: EventCodec<ConversationEvent>
   receipt: EventCodec<Receipt>
   fanoutBatch: EventCodec<FanoutBatch>
+  roomEvent: EventCodec<RoomEvent>
   action: EventCodec<Action>
 }
 const now = Date.UTC(2026, 10, 23, 12)
@@ -56,6 +59,7 @@ beforeEach(async () => {
     ),
     receipt: await createEventCodec(source, 'im.receipts-value', 'Receipt'),
     fanoutBatch: await createEventCodec(source, 'fanout-value', 'FanoutBatch'),
+    roomEvent: await createEventCodec(source, 'im.rooms-value', 'RoomEvent'),
     action: await createEventCodec(source, 'im.actions-value', 'Action'),
   }
 })

@@ -9,6 +9,7 @@ import type {
   ConversationEvent,
   FanoutBatch,
   Receipt,
+  RoomEvent,
   SendMessage,
   StoredMessage,
 } from '../../schemas/types.generated.js'
@@ -22,6 +23,7 @@ const topics = {
   actions: 'im.actions',
   receipts: 'im.receipts',
   fanout: 'fanout',
+  rooms: 'im.rooms',
 }
 
 let codecs: {
@@ -29,6 +31,7 @@ let codecs: {
   conversationEvent: EventCodec<ConversationEvent>
   receipt: EventCodec<Receipt>
   fanoutBatch: EventCodec<FanoutBatch>
+  roomEvent: EventCodec<RoomEvent>
   action: EventCodec<Action>
 }
 let driver: TopologyTestDriver
@@ -45,6 +48,7 @@ beforeEach(async () => {
     ),
     receipt: await createEventCodec(source, 'im.receipts-value', 'Receipt'),
     fanoutBatch: await createEventCodec(source, 'fanout-value', 'FanoutBatch'),
+    roomEvent: await createEventCodec(source, 'im.rooms-value', 'RoomEvent'),
     action: await createEventCodec(source, 'im.actions-value', 'Action'),
   }
   now = Date.UTC(2026, 10, 23, 12)
@@ -218,38 +222,81 @@ describe('receiver', () => {
     expect((await fanout()).flatMap((b) => b.recipients).sort()).toEqual(['bob', 'carol'])
   })
 
-  it('writes the same per message whatever the group size: one log entry, one hand-off per partition', async () => {
-    const members = Array.from({ length: 2_000 }, (_, i) => `user-${i}`)
-    await conversation('big', {
-      kind: 'ConversationCreated',
-      conversationType: 'GROUP',
-      members,
-      admins: [],
-      unit: '',
-    })
-    const changelog = 'test-receiver-conversation-messages-changelog'
-    const others = ['conversations', 'members', 'dedupe'].map((s) => `test-receiver-${s}-changelog`)
-    for (const topic of [changelog, ...others]) driver.read(topic) // what creating the groups wrote
-    await fanout()
-    for (const [cid, sender, size] of [
-      ['g1', 'bob', 3],
-      ['big', 'user-7', 2_000],
+  it('writes the same per message whatever the group size: small groups one hand-off per partition, large ones one room event', async () => {
+    const rooms = async () =>
+      Promise.all(driver.read(topics.rooms).map((r) => codecs.roomEvent.decode(r.value as Buffer)))
+    for (const [cid, size] of [
+      ['big-2k', 2_000],
+      ['big-10k', 10_000],
     ] as const) {
+      await conversation(cid, {
+        kind: 'ConversationCreated',
+        conversationType: 'GROUP',
+        members: Array.from({ length: size }, (_, i) => `user-${i}`),
+        admins: [],
+        unit: '',
+      })
+    }
+    const stores = [
+      'conversation-messages',
+      'conversations',
+      'members',
+      'dedupe',
+      'conversation-seq',
+    ]
+    const changelogs = stores.map((s) => `test-receiver-${s}-changelog`)
+    const written = () => changelogs.map((topic) => driver.read(topic).length)
+    written() // what creating the groups wrote
+    await fanout()
+    await rooms()
+
+    const small = await send(
+      message({ conversationId: 'g1', senderId: 'bob', clientMsgId: 'w-g1' }),
+    )
+    expect(small.outcome.kind).toBe('Accepted')
+    // conversation_message once, one dedupe entry; nothing per member, no seq
+    expect(written()).toEqual([1, 0, 0, 1, 0])
+    const batches = await fanout()
+    expect(batches.length).toBeLessThanOrEqual(4) // one per user partition, not per member
+    expect(batches.flatMap((b) => b.recipients)).toHaveLength(3)
+    for (const b of batches) expect(b.recordPartition).toBe(b.partition)
+    expect(await rooms()).toEqual([])
+
+    const perMessage: number[][] = []
+    for (const cid of ['big-2k', 'big-10k', 'big-10k']) {
       const receipt = await send(
-        message({ conversationId: cid, senderId: sender, clientMsgId: `w-${cid}` }),
+        message({
+          conversationId: cid,
+          senderId: 'user-7',
+          clientMsgId: `w-${cid}-${perMessage.length}`,
+        }),
       )
       expect(receipt.outcome.kind).toBe('Accepted')
-      expect(driver.read(changelog)).toHaveLength(1) // conversation_message: once
-      const batches = await fanout()
-      expect(batches.length).toBeLessThanOrEqual(4) // one per user partition, not per member
-      expect(batches.flatMap((b) => b.recipients)).toHaveLength(size)
-      for (const b of batches) expect(b.recordPartition).toBe(b.partition)
+      perMessage.push(written())
+      expect(await fanout()).toEqual([]) // no member gets a per-user event
+      const [event, ...more] = await rooms()
+      expect(more).toEqual([])
+      expect(event?.conversationId).toBe(cid)
+      const msgId = receipt.outcome.kind === 'Accepted' ? receipt.outcome.msgId : ''
+      expect(event?.event.payload).toMatchObject({
+        kind: 'NewMessage',
+        message: { msgId, seq: event?.seq },
+      })
     }
-    // Nothing was written per member at send time: one dedupe entry per message, no more.
-    expect(others.map((topic) => driver.read(topic).length)).toEqual([0, 0, 2])
+    // the log, the conversation's seq, one dedupe entry, the seq index: the same for 2,000 and 10,000
+    expect(perMessage).toEqual([
+      [1, 1, 0, 1, 1],
+      [1, 1, 0, 1, 1],
+      [1, 1, 0, 1, 1],
+    ])
+    // each conversation counts its own seq from 1, without gaps
+    const seqs: number[] = []
+    for await (const [, v] of driver.store(STORES.messages).prefix(Buffer.from('big-10k\u0000')))
+      seqs.push(decodeStoredMessage(v).seq)
+    expect(seqs).toEqual([1, 2])
   })
 
-  it('tells members’ inboxes who joined and what they read, and marks large groups for lazy lists', async () => {
+  it('tells members’ inboxes who joined and what they read, and sequences large groups per conversation, and tells members when a group crosses the threshold', async () => {
     const batches = async () =>
       Promise.all(
         driver.read(topics.fanout).map((r) => codecs.fanoutBatch.decode(r.value as Buffer)),
@@ -299,38 +346,77 @@ describe('receiver', () => {
         codecs,
         unit: 0,
         userPartitions: 4,
-        largeGroupThreshold: 1,
+        largeGroupThreshold: 2,
         clock: () => now,
       }),
     )
-    const created: ConversationEvent = {
-      conversationId: 'g9',
-      actorId: null,
-      at: now,
-      change: {
-        kind: 'ConversationCreated',
-        conversationType: 'GROUP',
-        members: ['bob', 'eve'],
-        admins: [],
-        unit: '',
-      },
+    const change = async (c: ConversationEvent['change']) => {
+      const event: ConversationEvent = { conversationId: 'g9', actorId: null, at: now, change: c }
+      await large.pipe(topics.conversations, {
+        key: 'g9',
+        value: codecs.conversationEvent.encode(event),
+        timestamp: now,
+      })
+      return Promise.all(
+        large.read(topics.fanout).map((r) => codecs.fanoutBatch.decode(r.value as Buffer)),
+      )
     }
-    await large.pipe(topics.conversations, {
-      key: 'g9',
-      value: codecs.conversationEvent.encode(created),
-      timestamp: now,
+    const sendTo = async (clientMsgId: string) => {
+      await large.pipe(topics.ingest, {
+        key: 'g9',
+        value: codecs.sendMessage.encode(message({ conversationId: 'g9', clientMsgId })),
+        timestamp: now,
+      })
+      const handedOff = await Promise.all(
+        large.read(topics.fanout).map((r) => codecs.fanoutBatch.decode(r.value as Buffer)),
+      )
+      const rooms = await Promise.all(
+        large.read(topics.rooms).map((r) => codecs.roomEvent.decode(r.value as Buffer)),
+      )
+      return { handedOff, rooms }
+    }
+    await change({
+      kind: 'ConversationCreated',
+      conversationType: 'GROUP',
+      members: ['bob', 'eve'],
+      admins: [],
+      unit: '',
     })
-    large.read(topics.fanout)
-    await large.pipe(topics.ingest, {
-      key: 'g9',
-      value: codecs.sendMessage.encode(message({ conversationId: 'g9' })),
-      timestamp: now,
-    })
-    const out = await Promise.all(
-      large.read(topics.fanout).map((r) => codecs.fanoutBatch.decode(r.value as Buffer)),
+    const asSmall = await sendTo('s-1')
+    expect(asSmall.rooms).toEqual([])
+    expect(asSmall.handedOff.flatMap((b) => b.recipients).sort()).toEqual(['bob', 'eve'])
+    expect(asSmall.handedOff.every((b) => b.updateLists)).toBe(true)
+
+    // Past the threshold: every member is told once that the group is large now.
+    const grown = await change({ kind: 'MembersAdded', userIds: ['zed'] })
+    const told = grown.filter((b) => b.event.payload.kind === 'ConversationChanged')
+    expect(told.flatMap((b) => b.recipients).sort()).toEqual(['bob', 'eve', 'zed'])
+    expect(told[0]?.event.payload).toMatchObject({ description: 'large' })
+    const one = await sendTo('l-1')
+    const two = await sendTo('l-2')
+    expect([...one.handedOff, ...two.handedOff]).toEqual([])
+    expect([...one.rooms, ...two.rooms].map((r) => r.seq)).toEqual([1, 2])
+    // A mute is one room event, not one per member.
+    expect(await change({ kind: 'MuteChanged', muted: true })).toEqual([])
+    const muted = await Promise.all(
+      large.read(topics.rooms).map((r) => codecs.roomEvent.decode(r.value as Buffer)),
     )
-    expect(out.length).toBeGreaterThan(0)
-    expect(out.every((b) => !b.updateLists)).toBe(true)
+    expect(muted.map((r) => [r.seq, r.event.payload])).toEqual([
+      [0, { kind: 'ConversationChanged', conversationId: 'g9', description: 'muted' }],
+    ])
+    await change({ kind: 'MuteChanged', muted: false })
+    large.read(topics.rooms)
+    // Back under it: per-user hand-offs again, told once.
+    const shrunk = await change({ kind: 'MembersRemoved', userIds: ['zed'] })
+    expect(
+      shrunk
+        .filter((b) => b.event.payload.kind === 'ConversationChanged')
+        .flatMap((b) => b.recipients)
+        .sort(),
+    ).toEqual(['bob', 'eve'])
+    const small = await sendTo('s-2')
+    expect(small.rooms).toEqual([])
+    expect(small.handedOff.flatMap((b) => b.recipients).sort()).toEqual(['bob', 'eve'])
   })
 
   it('copies the reply headers to the receipt, and ids strictly increase', async () => {

@@ -15,6 +15,8 @@ export interface ConversationMeta {
   muted: boolean
   unit: string
   memberCount: number
+  /** A large group's newest message seq (absent until its first sequenced message). */
+  seq?: number
 }
 
 export type Role = 'member' | 'admin'
@@ -113,6 +115,13 @@ export class ConversationState {
         if (meta) this.meta.put(conversationId, { ...meta, unit: change.unit })
         return none
     }
+  }
+
+  /** The conversation's next seq, taken now (the caller sequences a large group's message). */
+  nextSeq(conversationId: string, meta: ConversationMeta): number {
+    const seq = (meta.seq ?? 0) + 1
+    this.meta.put(conversationId, { ...meta, seq })
+    return seq
   }
 
   /** Every member (for fan-out; never for a membership check): a prefix scan, cached. */

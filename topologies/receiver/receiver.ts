@@ -19,14 +19,16 @@ import type {
   ConversationEvent,
   FanoutBatch,
   Receipt,
+  RoomEvent,
   SendMessage,
   StoredMessage,
   ThrottleReason,
 } from '../../schemas/types.generated.js'
 import { bufferSerde, int64Serde, jsonSerde, stringSerde, typedStore } from '../../state/index.js'
 import { defineTopology, type InputRecord, type TopologyDefinition } from '../runtime/index.js'
-import { ConversationState, memberKey } from './conversation-state.js'
+import { type ConversationMeta, ConversationState, memberKey } from './conversation-state.js'
 import { planFanOut } from './fan-out.js'
+import { crossedThreshold, isLargeGroup, seqKey } from './room-sequence.js'
 import { type UnitTopics, unitRouter, unitSinks } from './route-by-unit.js'
 import { splitByGeo } from './split-by-geo.js'
 import {
@@ -53,13 +55,17 @@ export interface GeoSplit {
 }
 
 export interface ReceiverOptions {
-  /** fanout: the hand-off to user-keyed processing, one record per target partition. */
+  /**
+   * fanout: the hand-off to user-keyed processing, one record per target partition; rooms:
+   * large groups' events, once per event, for the push gateways.
+   */
   topics: {
     ingest: string
     conversations: string
     actions: string
     receipts: string
     fanout: string
+    rooms: string
   }
   codecs: {
     sendMessage: EventCodec<SendMessage>
@@ -67,12 +73,16 @@ export interface ReceiverOptions {
     conversationEvent: EventCodec<ConversationEvent>
     receipt: EventCodec<Receipt>
     fanoutBatch: EventCodec<FanoutBatch>
+    roomEvent: EventCodec<RoomEvent>
   }
   /** This deployment's unit, part of every msgId. */
   unit: number
   /** Partitions of the user-keyed side (the fanout topic). */
   userPartitions: number
-  /** Above this many members, conversation lists are computed when read, not at send time. */
+  /**
+   * Above this many members a group is large: conversation lists are computed when read, and
+   * messages are sequenced per conversation and pushed to online devices only (im.rooms).
+   */
   largeGroupThreshold?: number
   /**
    * Geo split: recipients whose home geo is another one are forwarded there, one record per
@@ -102,6 +112,8 @@ export const STORES = {
   messages: 'conversation-messages',
   /** (conversation, user) -> the newest msgId the user has read. */
   readCursors: 'read-cursors',
+  /** Large groups: (conversation, seq) -> the message's key in conversation-messages. */
+  seqIndex: 'conversation-seq',
 } as const
 
 const stored = readerType('StoredMessage') as avsc.Type
@@ -143,6 +155,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
     sinks: {
       receipts: { topic: topics.receipts },
       fanout: { topic: topics.fanout },
+      rooms: { topic: topics.rooms },
       ...Object.fromEntries(
         Object.entries(options.geos?.inbound ?? {}).map(([geo, topic]) => [
           `geo:${geo}`,
@@ -162,6 +175,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       const ids = typedStore(context.store(STORES.ids), stringSerde, int64Serde)
       const log = context.store(STORES.messages)
       const readCursors = typedStore(context.store(STORES.readCursors), bufferSerde, stringSerde)
+      const seqIndex = context.store(STORES.seqIndex)
       const route = unitRouter({ context, local: options.unit, remote: units, codecs })
       let generator: MsgIdGenerator | undefined
 
@@ -236,14 +250,23 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
         // Never before the id's own time, which never goes back (not even across restarts or
         // clock steps): history, ordered by creation time, then follows id order.
         const createdAt = Math.max(clock(), parseMsgId(msgId).timeMs)
-        const storedMessage: StoredMessage = { ...message, msgId, createdAt, seq: 0 }
+        const meta = conversation as ConversationMeta
+        const sequenced = message.visibility === 'NORMAL' && isLargeGroup(meta, largeGroupThreshold)
+        const seq = sequenced ? conversations.nextSeq(message.conversationId, meta) : 0
+        const storedMessage: StoredMessage = { ...message, msgId, createdAt, seq }
         if (message.visibility === 'NORMAL') {
-          log.put(
-            messageKey(message.conversationId, createdAt, msgId),
-            encodeStoredMessage(storedMessage),
-          )
+          const key = messageKey(message.conversationId, createdAt, msgId)
+          log.put(key, encodeStoredMessage(storedMessage))
+          if (sequenced) seqIndex.put(seqKey(message.conversationId, seq), key)
         }
         dedupe.put(dedupeKey, { msgId, createdAt })
+        if (sequenced) {
+          // Once, whatever the size: the gateways push it to the online members' devices.
+          const payload = { kind: 'NewMessage' as const, message: storedMessage }
+          toRoom(message.conversationId, seq, message.priority, payload)
+          await handOffRemote(message.conversationId, msgId, message.priority, payload)
+          return reply(record, message, { kind: 'Accepted', msgId, createdAt })
+        }
         // Everyone who may see it: all members for a normal message (the sender's other devices
         // included), the sender and the targets for a private one.
         const recipients =
@@ -251,7 +274,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
             ? await conversations.members(message.conversationId)
             : [...new Set([message.senderId, ...message.targets])]
         // Big groups read, small groups write: above the threshold no list row changes now.
-        const updateLists = (conversation?.memberCount ?? 0) <= largeGroupThreshold
+        const updateLists = !isLargeGroup(meta, largeGroupThreshold)
         handOff(
           message.conversationId,
           recipients,
@@ -298,18 +321,46 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
         )
       }
 
-      /** One hand-off record per user partition that owns some of the recipients. */
-      const handOff = (
+      const toRoom = (
         conversationId: string,
-        recipients: readonly string[],
+        seq: number,
+        priority: FanoutBatch['event']['priority'],
+        payload: FanoutBatch['event']['payload'],
+      ) => {
+        const event: RoomEvent = {
+          conversationId,
+          seq,
+          createdAt: clock(),
+          event: { priority, payload },
+        }
+        context.send('rooms', { key: conversationId, value: codecs.roomEvent.encode(event) })
+      }
+
+      /**
+       * A large group's members in other geos: their geo gets its share, as for any message
+       * (sequenced there per user). Skipped when no other geo is configured: then a large
+       * group's message costs no scan of its members.
+       */
+      const handOffRemote = async (
+        conversationId: string,
         sourceId: string,
         priority: FanoutBatch['event']['priority'],
         payload: FanoutBatch['event']['payload'],
+      ) => {
+        if (Object.keys(options.geos?.inbound ?? {}).length === 0) return
+        const members = await conversations.members(conversationId)
+        const remote = splitByGeo(members, options.geos).remote
+        forwardToGeos(conversationId, remote, sourceId, { priority, payload }, false)
+      }
+
+      const forwardToGeos = (
+        conversationId: string,
+        remote: ReadonlyMap<string, string[]>,
+        sourceId: string,
+        event: FanoutBatch['event'],
         updateLists: boolean,
       ) => {
-        const event = { priority, payload }
-        const byGeo = splitByGeo(recipients, options.geos)
-        for (const [geo, users] of byGeo.remote) {
+        for (const [geo, users] of remote) {
           // One forwarded record per remote geo; it splits its share by its own partitions.
           const batch: FanoutBatch = {
             partition: -1,
@@ -323,6 +374,20 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
             value: codecs.fanoutBatch.encode(batch),
           })
         }
+      }
+
+      /** One hand-off record per user partition that owns some of the recipients. */
+      const handOff = (
+        conversationId: string,
+        recipients: readonly string[],
+        sourceId: string,
+        priority: FanoutBatch['event']['priority'],
+        payload: FanoutBatch['event']['payload'],
+        updateLists: boolean,
+      ) => {
+        const event = { priority, payload }
+        const byGeo = splitByGeo(recipients, options.geos)
+        forwardToGeos(conversationId, byGeo.remote, sourceId, event, updateLists)
         for (const share of planFanOut(byGeo.local, options.userPartitions)) {
           const batch: FanoutBatch = { ...share, sourceId, event, updateLists }
           context.send('fanout', {
@@ -357,20 +422,33 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
               handOff(event.conversationId, joined, `joined:${at}`, 'LOW', change(true), true)
             if (left.length)
               handOff(event.conversationId, left, `left:${at}`, 'LOW', change(false), true)
-            // A change every member's devices show (the mute state): one event per member.
-            if (before && after && before.muted !== after.muted) {
+            const changed = (description: string) => ({
+              kind: 'ConversationChanged' as const,
+              conversationId: event.conversationId,
+              description,
+            })
+            const everyone = async (description: string) =>
               handOff(
                 event.conversationId,
                 await conversations.members(event.conversationId),
                 `changed:${at}`,
                 'LOW',
-                {
-                  kind: 'ConversationChanged',
-                  conversationId: event.conversationId,
-                  description: after.muted ? 'muted' : 'unmuted',
-                },
+                changed(description),
                 false,
               )
+            // Devices switch between per-user PTS and the conversation's seq: each member is
+            // told once, and refreshes the conversation (its kind and seq) from the list.
+            const crossed = after && crossedThreshold(before, after, largeGroupThreshold)
+            if (crossed) await everyone(crossed)
+            // A change every member's devices show (the mute state): in a large group one room
+            // event for the online devices (the others read it from the list); else one per member.
+            if (before && after && before.muted !== after.muted) {
+              const description = after.muted ? 'muted' : 'unmuted'
+              if (isLargeGroup(after, largeGroupThreshold)) {
+                toRoom(event.conversationId, 0, 'LOW', changed(description))
+              } else {
+                await everyone(description)
+              }
             }
           } else if (record.topic === topics.actions) {
             await act(record.value as Action)
