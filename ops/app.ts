@@ -9,7 +9,7 @@ import { createPushGateway } from '../connectors/push-gateway/index.js'
 import { registerContract } from '../schemas/contract.js'
 import { registrySchemaSource } from '../schemas/schema-source.js'
 import { topicName } from '../schemas/topics.js'
-import { InboxQueries } from '../topologies/inbox/index.js'
+import { InboxQueries, largeGroupsOf } from '../topologies/inbox/index.js'
 import { ReceiverQueries } from '../topologies/receiver/index.js'
 import type { RunningTopology } from '../topologies/runtime/index.js'
 import { SyncQueries } from '../topologies/sync/index.js'
@@ -67,14 +67,28 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       },
     })
     for (const topology of topologies.all) stack.push(() => topology.stop())
+    const queries = {
+      receiver: new ReceiverQueries(topologies.receiver),
+      inbox: new InboxQueries(topologies.inbox),
+      sync: new SyncQueries(topologies.sync, syncSettings(config)),
+    }
     // Positioned on im.sync before the API listens: no envelope for a device is missed.
     const gateway = await createPushGateway({
       kafka,
       topics: {
         sync: topicName(config.topicPrefix, 'im.sync'),
+        rooms: topicName(config.topicPrefix, 'im.rooms'),
         deviceEvents: topicName(config.topicPrefix, 'im.device-events'),
       },
-      codecs: { sync: codecs['im.sync'], deviceEvents: codecs['im.device-events'] },
+      codecs: {
+        sync: codecs['im.sync'],
+        rooms: codecs['im.rooms'],
+        deviceEvents: codecs['im.device-events'],
+      },
+      rooms: {
+        largeGroupsOf: (userId) =>
+          largeGroupsOf(queries.receiver, queries.inbox, userId, config.largeGroupThreshold),
+      },
       jwtSecret: messaging.routes.jwtSecret,
       appId: config.appId,
       log,
@@ -86,11 +100,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       logLevel: config.logLevel,
       messaging: {
         ...messaging.routes,
-        queries: {
-          receiver: new ReceiverQueries(topologies.receiver),
-          inbox: new InboxQueries(topologies.inbox),
-          sync: new SyncQueries(topologies.sync, syncSettings(config)),
-        },
+        queries,
       },
       probes: {
         kafka: kafkaProbe(admin),

@@ -53,6 +53,8 @@ export async function startMessaging(
       receipts,
       requestTimeoutMs: config.requestTimeoutMs,
       largeGroupThreshold: config.largeGroupThreshold,
+      // The same bound as a device's Rebase, per conversation.
+      catchUpLimit: config.syncRebaseThreshold,
     },
     async stop() {
       await receipts.stop()

@@ -101,10 +101,11 @@ function taskMetrics(registry: Registry): TaskMetrics {
 export interface GatewayCounts {
   connections: number
   envelopes: number
+  roomEvents: number
   delivered: number
 }
 
-/** The push gateway's instruments: connections held, envelopes read, frames delivered. */
+/** The push gateway's instruments: connections held, envelopes and room events read, frames delivered. */
 export function registerGatewayMetrics(registry: Registry, counts: () => GatewayCounts): void {
   const registers = [registry]
   new Gauge({
@@ -122,6 +123,15 @@ export function registerGatewayMetrics(registry: Registry, counts: () => Gateway
     collect() {
       this.reset()
       this.inc(counts().envelopes)
+    },
+  })
+  new Counter({
+    name: 'imflow_gateway_room_events_total',
+    help: 'Large groups’ events the push gateway read from im.rooms (for its devices or not).',
+    registers,
+    collect() {
+      this.reset()
+      this.inc(counts().roomEvents)
     },
   })
   new Counter({

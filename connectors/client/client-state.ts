@@ -2,8 +2,9 @@
 // API's answers: the conversation list and each conversation's messages. Pure: no sockets,
 // no HTTP, so it is unit-tested as it is.
 
-import type { SequencedEvent, StoredMessage } from '../../schemas/types.generated.js'
+import type { SequencedEvent, StoredMessage, SyncEvent } from '../../schemas/types.generated.js'
 import { MessageStore } from './message-store.js'
+import { RoomCursors } from './room-cursors.js'
 import type {
   ClientConversation,
   ClientMessage,
@@ -30,8 +31,9 @@ function summary(m: ClientMessage): MessageSummary {
 }
 
 export function fromStored(m: StoredMessage): ClientMessage {
-  const { msgId, conversationId, senderId, type, body, createdAt, priority, visibility } = m
-  return { msgId, conversationId, senderId, type, body, createdAt, priority, visibility }
+  const { msgId, conversationId, senderId, type, body, createdAt, priority, visibility, seq } = m
+  const message = { msgId, conversationId, senderId, type, body, createdAt, priority, visibility }
+  return seq > 0 ? { ...message, seq } : message
 }
 
 export function fromHistory(conversationId: string, m: HistoryMessage): ClientMessage {
@@ -40,6 +42,8 @@ export function fromHistory(conversationId: string, m: HistoryMessage): ClientMe
 
 export class ClientState {
   readonly messages = new MessageStore()
+  /** Where the device stands in each large group (their messages come outside the PTS order). */
+  readonly rooms: RoomCursors
   private readonly list = new Map<string, ClientConversation>()
 
   constructor(
@@ -47,7 +51,10 @@ export class ClientState {
     readonly userId: string,
     /** The newest PTS applied. */
     public lastPts = 0,
-  ) {}
+    seqs: Readonly<Record<string, number>> = {},
+  ) {
+    this.rooms = new RoomCursors(seqs)
+  }
 
   conversation(conversationId: string): ClientConversation | undefined {
     return this.list.get(conversationId)
@@ -83,18 +90,59 @@ export class ClientState {
     return conversation
   }
 
+  /**
+   * A large group's event (docs/sync.md, "Large groups"), in its conversation's seq order:
+   * applied like a pushed one. Answers the message it added, if any.
+   */
+  applyRoomEvent(event: SyncEvent, seq: number, describe: Set<string>): ClientMessage | undefined {
+    const { payload } = event
+    let added: ClientMessage | undefined
+    if (payload.kind === 'NewMessage') {
+      const message = fromStored(payload.message)
+      if (this.addMessage(message, describe)) added = message
+      this.rooms.advance(message.conversationId, seq)
+    } else {
+      this.apply({ pts: 0, event }, { applied: [], describe })
+    }
+    return added
+  }
+
+  /** Messages pulled to fill a large group's gap; answers those that were new. */
+  addPulled(conversationId: string, page: readonly HistoryMessage[]): ClientMessage[] {
+    const added: ClientMessage[] = []
+    const describe = new Set<string>()
+    for (const m of page) {
+      const message = fromHistory(conversationId, m)
+      if (this.addMessage(message, describe)) added.push(message)
+      if (m.seq !== undefined) this.rooms.advance(conversationId, m.seq)
+    }
+    return added
+  }
+
+  /** Too far behind in a large group: its latest page is the truth, as after a Rebase. */
+  reload(conversationId: string, page: readonly HistoryMessage[], headSeq: number): void {
+    this.messages.replace(
+      conversationId,
+      page.map((m) => fromHistory(conversationId, m)),
+    )
+    this.rooms.advance(conversationId, Math.max(headSeq, ...page.map((m) => m.seq ?? 0)))
+  }
+
+  private addMessage(message: ClientMessage, describe: Set<string>): boolean {
+    const conversation = this.placeholder(message.conversationId, describe)
+    if (!this.messages.add(message)) return false
+    if (message.senderId !== this.userId) conversation.unread++
+    if (!conversation.last || conversation.last.createdAt <= message.createdAt)
+      conversation.last = summary(message)
+    return true
+  }
+
   private apply({ event }: SequencedEvent, { describe }: ApplyResult): void {
     const payload = event.payload
     switch (payload.kind) {
-      case 'NewMessage': {
-        const message = fromStored(payload.message)
-        const conversation = this.placeholder(message.conversationId, describe)
-        if (!this.messages.add(message)) return
-        if (message.senderId !== this.userId) conversation.unread++
-        if (!conversation.last || conversation.last.createdAt <= message.createdAt)
-          conversation.last = summary(message)
+      case 'NewMessage':
+        this.addMessage(fromStored(payload.message), describe)
         return
-      }
       case 'MessageDeleted': {
         this.messages.delete(payload.conversationId, payload.msgId)
         const conversation = this.list.get(payload.conversationId)
@@ -179,6 +227,9 @@ export class ClientState {
       if (!kept.has(conversationId)) this.messages.drop(conversationId)
     }
     this.describe(entries)
+    // The latest pages were just pulled: large groups continue from their newest seq.
+    for (const entry of entries)
+      if (entry.large) this.rooms.advance(entry.conversationId, entry.seq ?? 0)
     // Also when the device claimed more than the head (its data came from elsewhere): the
     // pushes that follow start at headPts + 1.
     this.lastPts = headPts

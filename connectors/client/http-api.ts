@@ -2,13 +2,20 @@
 // with a known code are raised with that code; anything else is IMF_ERR_API_UNAVAILABLE.
 
 import { type ErrorCode, errorCodes, ImflowError } from '../../ops/errors.js'
-import type { ConversationListEntry, HistoryMessage, OutgoingMessage } from './types.js'
+import type {
+  CatchUpPage,
+  ConversationListEntry,
+  HistoryMessage,
+  OutgoingMessage,
+} from './types.js'
 
 export interface ImflowHttp {
   /** GET /v1/conversations */
   conversations(): Promise<ConversationListEntry[]>
   /** GET /v1/conversations/:cid/messages?limit= — the newest page, newest first. */
   latestMessages(conversationId: string, limit: number): Promise<HistoryMessage[]>
+  /** GET /v1/conversations/:cid/messages?after=&limit= — a large group's gap, oldest first. */
+  messagesAfter(conversationId: string, after: number, limit: number): Promise<CatchUpPage>
   /** POST /v1/messages — the receipt. */
   send(message: OutgoingMessage): Promise<{ msgId: string; createdAt: number }>
 }
@@ -50,6 +57,10 @@ export function fetchHttp(baseUrl: string, token: TokenSource): ImflowHttp {
     async latestMessages(conversationId, limit) {
       const path = `/v1/conversations/${encodeURIComponent(conversationId)}/messages?limit=${limit}`
       return (await call<{ messages: HistoryMessage[] }>('GET', path)).messages
+    },
+    messagesAfter(conversationId, after, limit) {
+      const path = `/v1/conversations/${encodeURIComponent(conversationId)}/messages?after=${after}&limit=${limit}`
+      return call<CatchUpPage>('GET', path)
     },
     send: (message) =>
       call('POST', '/v1/messages', { type: 'TEXT', ...message }) as Promise<{

@@ -2,14 +2,15 @@
 // It holds a WebSocket to the push gateway, applies what is pushed in PTS order, acks each
 // frame once applied, answers a Rebase by pulling the latest pages over the API, backfills
 // conversations it first meets in a push, and reconnects with its last PTS (backing off, up
-// to a bound) until close().
+// to a bound) until close(). Large groups' messages come apart from the PTS stream, numbered
+// per conversation: it applies them in seq order and pulls any gap it finds.
 
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import WebSocket from 'ws'
 import { ImflowError } from '../../ops/errors.js'
 import type { DeviceClass, SequencedEvent } from '../../schemas/types.generated.js'
-import { closeCodes, type ServerFrame } from '../push-gateway/protocol.js'
+import { closeCodes, type RoomFrame, type RoomHead, type ServerFrame } from '../protocol/frames.js'
 import { ClientState } from './client-state.js'
 import { fetchHttp, type ImflowHttp, type TokenSource } from './http-api.js'
 import type { ClientConversation, ClientMessage, HistoryMessage, OutgoingMessage } from './types.js'
@@ -27,6 +28,8 @@ export interface ImflowClientOptions {
   deviceClass?: DeviceClass
   /** The newest PTS the device holds (0 for a new device). */
   lastPts?: number
+  /** The newest seq it holds of each large group (`seqs()` of its last run). */
+  seqs?: Record<string, number>
   /** The API calls; by default over fetch to `url`. */
   http?: ImflowHttp
   /** Messages pulled per conversation after a Rebase (default 50; the API allows 200). */
@@ -44,6 +47,10 @@ export interface ClientEvents {
   events: [SequencedEvent[]]
   /** A Rebase was applied: the latest pages are held, pushes go on from headPts. */
   rebase: [headPts: number]
+  /** Large groups' messages newly held (pushed, or pulled to fill a gap), in seq order. */
+  messages: [ClientMessage[]]
+  /** The device was too far behind in a large group: it holds its latest page now. */
+  reload: [conversationId: string, headSeq: number]
   /** A conversation's metadata came from the API. */
   conversation: [ClientConversation]
   /** Something failed that the client works around (emitted only when listened to). */
@@ -82,7 +89,7 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
     this.token = typeof token === 'string' ? () => token : token
     const userId = options.userId ?? (typeof token === 'string' ? subjectOf(token) : undefined)
     if (!userId) throw new ImflowError('IMF_ERR_CONFIG', 'give userId when token is a function')
-    this.state = new ClientState(userId, options.lastPts ?? 0)
+    this.state = new ClientState(userId, options.lastPts ?? 0, options.seqs)
     this.http = options.http ?? fetchHttp(options.url, this.token)
   }
 
@@ -93,6 +100,11 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
   /** The newest PTS applied: what the device would log in with. */
   get lastPts(): number {
     return this.state.lastPts
+  }
+
+  /** The newest seq held of each large group: pass it as `seqs` when the device starts again. */
+  seqs(): Record<string, number> {
+    return this.state.rooms.snapshot()
   }
 
   get connected(): boolean {
@@ -253,6 +265,10 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
     } else if (frame.type === 'rebase') {
       await this.rebase(frame.headPts)
       this.emit('rebase', frame.headPts)
+    } else if (frame.type === 'room') {
+      return this.applyRoom(frame) // outside the PTS order: nothing to ack
+    } else if (frame.type === 'heads') {
+      return this.catchUp(frame.conversations)
     } else {
       return // a newer server's frame: nothing to apply, nothing to ack
     }
@@ -275,6 +291,46 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
     await Promise.all(Array.from({ length: PULL_CONCURRENCY }, worker))
     this.state.rebase(headPts, entries, pages)
     for (const conversation of this.state.conversations()) this.emit('conversation', conversation)
+  }
+
+  private async applyRoom(frame: RoomFrame): Promise<void> {
+    const step = this.state.rooms.step(frame.conversationId, frame.seq)
+    if (step.kind === 'skip') return
+    if (step.kind === 'pull') await this.pullAfter(frame.conversationId, step.after)
+    const describe = new Set<string>()
+    const added = this.state.applyRoomEvent(frame.event, frame.seq, describe)
+    if (added) this.emit('messages', [added])
+    if (describe.size > 0) this.describeLater(describe)
+  }
+
+  /** Each large group the heads frame shows ahead of the device: its gap, or its latest page. */
+  private async catchUp(heads: RoomHead[]): Promise<void> {
+    const queue = this.state.rooms.plan(heads)
+    const worker = async () => {
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+        if (next.after === undefined) await this.reload(next.conversationId, next.head)
+        else await this.pullAfter(next.conversationId, next.after)
+      }
+    }
+    await Promise.all(Array.from({ length: PULL_CONCURRENCY }, worker))
+  }
+
+  private async pullAfter(conversationId: string, after: number): Promise<void> {
+    const limit = this.options.pageSize ?? 50
+    for (let from: number | null = after; from !== null; ) {
+      const page = await this.http.messagesAfter(conversationId, from, limit)
+      if (page.reload) return this.reload(conversationId, page.headSeq)
+      const added = this.state.addPulled(conversationId, page.messages)
+      if (added.length > 0) this.emit('messages', added)
+      if (page.next === null) this.state.rooms.advance(conversationId, page.headSeq)
+      from = page.next
+    }
+  }
+
+  private async reload(conversationId: string, headSeq: number): Promise<void> {
+    const page = await this.http.latestMessages(conversationId, this.options.pageSize ?? 50)
+    this.state.reload(conversationId, page, headSeq)
+    this.emit('reload', conversationId, headSeq)
   }
 
   /** Fetches the list once for all conversations met meanwhile, off the frames' path. */

@@ -18,6 +18,8 @@ export interface ClientMessage {
   createdAt: number
   priority: Priority
   visibility: Visibility
+  /** A large group's message: its seq in the conversation. */
+  seq?: number
   /** From ReadStatus pushes: how many members have read it. */
   readCount?: number
   /** From ReactionSummary pushes: count per emoji. */
@@ -41,6 +43,8 @@ export interface ConversationListEntry {
   memberCount?: number
   muted?: boolean
   large: boolean
+  /** Large groups: the newest message's seq (what a device catches up to). */
+  seq?: number
   remote?: boolean
   unread: number
   last: MessageSummary | null
@@ -55,6 +59,19 @@ export interface HistoryMessage {
   createdAt: number
   priority: Priority
   visibility: Visibility
+  /** A large group's message: its seq in the conversation. */
+  seq?: number
+}
+
+/** GET /v1/conversations/:cid/messages?after=: a large group's messages after a seq. */
+export interface CatchUpPage {
+  /** Oldest first. */
+  messages: HistoryMessage[]
+  headSeq: number
+  /** The `after` of the next page; null when this one reaches headSeq. */
+  next: number | null
+  /** Too far behind: load the latest page instead, and continue from headSeq. */
+  reload: boolean
 }
 
 /** A conversation as the client holds it. */

@@ -5,14 +5,15 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { ImflowError, isImflowError } from '../../ops/errors.js'
 import type { EventCodec } from '../../schemas/codec.js'
-import type { Action } from '../../schemas/types.generated.js'
+import type { Action, StoredMessage } from '../../schemas/types.generated.js'
 import {
   computedListEntry,
   type InboxQueries,
   summarize,
   userHistory,
+  userMessagesAfter,
 } from '../../topologies/inbox/index.js'
-import type { ReceiverQueries } from '../../topologies/receiver/index.js'
+import { isLargeGroup, type ReceiverQueries } from '../../topologies/receiver/index.js'
 import { authenticate } from './auth.js'
 import type { Publisher } from './publisher.js'
 
@@ -24,6 +25,8 @@ export interface ConversationRouteOptions {
   inbox: InboxQueries
   /** Above this many members a conversation's list entry is computed on read. */
   largeGroupThreshold: number
+  /** A device further behind a large group than this many messages reloads its latest page. */
+  catchUpLimit: number
 }
 
 export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = async (
@@ -44,7 +47,10 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
     ])
   }
 
-  app.get<{ Params: { cid: string }; Querystring: { before?: string; limit: number } }>(
+  app.get<{
+    Params: { cid: string }
+    Querystring: { before?: string; after?: number; limit: number }
+  }>(
     '/v1/conversations/:cid/messages',
     {
       schema: {
@@ -58,6 +64,8 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
           additionalProperties: false,
           properties: {
             before: { type: 'string', minLength: 1, maxLength: 512 },
+            // A large group's seq: the messages after it, oldest first (catching up).
+            after: { type: 'integer', minimum: 0 },
             limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
           },
         },
@@ -72,24 +80,25 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
           `${request.caller.sub} is not a member of ${cid}`,
         )
       }
+      if (request.query.after !== undefined) {
+        if (request.query.before !== undefined)
+          throw new ImflowError('IMF_ERR_BAD_REQUEST', 'give before or after, not both')
+        const page = await userMessagesAfter(receiver, inbox, {
+          conversationId: cid,
+          userId: request.caller.sub,
+          after: request.query.after,
+          limit: request.query.limit,
+          reloadPast: options.catchUpLimit,
+        })
+        return { ...page, messages: page.messages.map(historyMessage) }
+      }
       const page = await userHistory(receiver, inbox, {
         conversationId: cid,
         userId: request.caller.sub,
         before: request.query.before,
         limit: request.query.limit,
       })
-      return {
-        messages: page.messages.map((m) => ({
-          msgId: m.msgId,
-          senderId: m.senderId,
-          type: m.type,
-          body: m.body,
-          createdAt: m.createdAt,
-          priority: m.priority,
-          visibility: m.visibility,
-        })),
-        next: page.next,
-      }
+      return { messages: page.messages.map(historyMessage), next: page.next }
     },
   )
 
@@ -162,7 +171,7 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
         })
         continue
       }
-      const large = meta.memberCount > options.largeGroupThreshold
+      const large = isLargeGroup(meta, options.largeGroupThreshold)
       const computed =
         large || row.lastDeleted
           ? await computedListEntry(receiver, inbox, conversationId, userId, UNREAD_CAP)
@@ -173,6 +182,8 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
         memberCount: meta.memberCount,
         muted: meta.muted,
         large,
+        // Where a large group's devices catch up to (its messages' seq).
+        ...(large ? { seq: meta.seq ?? 0 } : {}),
         unread: computed && large ? computed.unread : row.unread,
         last: computed ? (computed.last ? summarize(computed.last) : null) : row.last,
       })
@@ -180,6 +191,20 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
     entries.sort((a, b) => (b.last?.createdAt ?? 0) - (a.last?.createdAt ?? 0))
     return { conversations: entries }
   })
+}
+
+/** A message of a history or catch-up page; seq only for large groups' sequenced messages. */
+function historyMessage(m: StoredMessage) {
+  return {
+    msgId: m.msgId,
+    senderId: m.senderId,
+    type: m.type,
+    body: m.body,
+    createdAt: m.createdAt,
+    priority: m.priority,
+    visibility: m.visibility,
+    ...(m.seq > 0 ? { seq: m.seq } : {}),
+  }
 }
 
 /** Large groups' unread counts are counted up to this (shown as "99+" by clients). */

@@ -18,6 +18,8 @@ export interface Messaging {
   requestTimeoutMs: number
   /** Above this many members, conversation lists are computed when read. */
   largeGroupThreshold: number
+  /** A device further behind a large group than this many messages reloads its latest page. */
+  catchUpLimit: number
   /** Reads of the topologies' stores; absent where this instance runs no topologies. */
   queries?: { receiver: ReceiverQueries; inbox: InboxQueries; sync: SyncQueries }
 }

@@ -40,6 +40,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
         publisher,
         actions: { topic: topics.actions, codec: codecs['im.actions'] },
         largeGroupThreshold: options.messaging.largeGroupThreshold,
+        catchUpLimit: options.messaging.catchUpLimit,
         ...queries,
       })
       await app.register(syncRoutes, { jwtSecret, sync: queries.sync })

@@ -1,5 +1,6 @@
-// The push gateway: holds devices' WebSocket connections, delivers the envelopes of im.sync to
-// the ones it holds, and reports log-ins, acks and log-outs on im.device-events. Built here
+// The push gateway: holds devices' WebSocket connections, delivers the envelopes of im.sync and
+// the large groups' events of im.rooms to the ones it holds, and reports log-ins, acks and
+// log-outs on im.device-events. Built here
 // without a server of its own: `routes` mounts on any fastify instance (the API's, under
 // `imflow start`, or the standalone server of standalone.ts).
 
@@ -11,18 +12,25 @@ import type { WebSocket } from 'ws'
 import type { ProbeResult } from '../../ops/health.js'
 import type { Logger } from '../../ops/log.js'
 import type { EventCodec } from '../../schemas/codec.js'
-import type { DeviceEvent, SyncEnvelope } from '../../schemas/types.generated.js'
+import type { DeviceEvent, RoomEvent, SyncEnvelope } from '../../schemas/types.generated.js'
+import { closeCodes, serverFrame } from '../protocol/frames.js'
 import { DeviceReporter } from './device-reporter.js'
-import { closeCodes, serverFrame } from './protocol.js'
+import { feedTopic, startGatewayFeed } from './gateway-feed.js'
+import { RoomDelivery, type RoomDirectory } from './room-delivery.js'
 import { DeviceSessions } from './sessions.js'
-import { startSyncFeed } from './sync-feed.js'
 import { wsRoute } from './ws-route.js'
 
 export interface PushGatewayOptions {
   kafka: Kafka
   /** The full topic names (with the configured prefix). */
-  topics: { sync: string; deviceEvents: string }
-  codecs: { sync: EventCodec<SyncEnvelope>; deviceEvents: EventCodec<DeviceEvent> }
+  topics: { sync: string; rooms: string; deviceEvents: string }
+  codecs: {
+    sync: EventCodec<SyncEnvelope>
+    rooms: EventCodec<RoomEvent>
+    deviceEvents: EventCodec<DeviceEvent>
+  }
+  /** Each user's large groups and their newest seq (in process: the queries; apart: the API). */
+  rooms: RoomDirectory
   jwtSecret: string
   /** The application id: the consumer group is `<appId>-gateway-<gatewayId>`. */
   appId: string
@@ -36,7 +44,9 @@ export interface PushGatewayOptions {
 export interface GatewayStats {
   connections: number
   envelopes: number
-  /** Frames written to sockets (one envelope may go to several devices). */
+  /** Large groups' events read from im.rooms. */
+  roomEvents: number
+  /** Frames written to sockets (one envelope or room event may go to several devices). */
   delivered: number
 }
 
@@ -56,7 +66,8 @@ export async function createPushGateway(options: PushGatewayOptions): Promise<Pu
   const log = options.log.child('push-gateway')
   const gatewayId = options.gatewayId ?? `${hostname()}-${randomBytes(4).toString('hex')}`
   const sessions = new DeviceSessions<WebSocket>()
-  const stats = { envelopes: 0, delivered: 0 }
+  const stats = { envelopes: 0, roomEvents: 0, delivered: 0 }
+  const rooms = new RoomDelivery(sessions, options.rooms, log)
   let accepting = true
 
   const producer: Producer = options.kafka.producer({
@@ -78,6 +89,9 @@ export async function createPushGateway(options: PushGatewayOptions): Promise<Pu
     stats.envelopes++
     const targets = sessions.find(envelope.userId, envelope.deviceIds)
     if (targets.length === 0) return
+    if (envelope.content.kind === 'SyncBatch') {
+      rooms.onUserEvents(envelope.userId, envelope.content.events)
+    }
     const frame = serverFrame(envelope.content)
     for (const { socket } of targets) {
       if (socket.readyState !== socket.OPEN) continue
@@ -86,14 +100,18 @@ export async function createPushGateway(options: PushGatewayOptions): Promise<Pu
     }
   }
 
-  let feed: Awaited<ReturnType<typeof startSyncFeed>>
+  let feed: Awaited<ReturnType<typeof startGatewayFeed>>
   try {
-    feed = await startSyncFeed({
+    feed = await startGatewayFeed({
       kafka: options.kafka,
-      topic: options.topics.sync,
+      topics: [
+        feedTopic(options.topics.sync, options.codecs.sync, deliver),
+        feedTopic(options.topics.rooms, options.codecs.rooms, (event) => {
+          stats.roomEvents++
+          stats.delivered += rooms.deliver(event)
+        }),
+      ],
       groupId: `${options.appId}-gateway-${gatewayId}`,
-      codec: options.codecs.sync,
-      deliver,
       log,
       ...(options.positionTimeoutMs ? { positionTimeoutMs: options.positionTimeoutMs } : {}),
     })
@@ -108,6 +126,7 @@ export async function createPushGateway(options: PushGatewayOptions): Promise<Pu
     gatewayId,
     sessions,
     reporter,
+    rooms,
     accepting: () => accepting,
     log,
   }
@@ -118,7 +137,9 @@ export async function createPushGateway(options: PushGatewayOptions): Promise<Pu
       await app.register(wsRoute, routeOptions)
     },
     probe: async () =>
-      feed.healthy() ? { ok: true } : { ok: false, detail: 'the im.sync consumer stopped' },
+      feed.healthy()
+        ? { ok: true }
+        : { ok: false, detail: 'the consumer of im.sync and im.rooms stopped' },
     stats: () => ({ connections: sessions.size, ...stats }),
     stop() {
       stopped ??= (async () => {

@@ -51,6 +51,15 @@ export class DeviceSessions<S> {
     return found
   }
 
+  hasUser(userId: string): boolean {
+    return this.byUser.has(userId)
+  }
+
+  /** Every current session of the user on this gateway. */
+  ofUser(userId: string): Iterable<DeviceSession<S>> {
+    return this.byUser.get(userId)?.values() ?? []
+  }
+
   all(): DeviceSession<S>[] {
     return [...this.byUser.values()].flatMap((devices) => [...devices.values()])
   }

@@ -9,8 +9,9 @@ import { ImflowError } from '../../ops/errors.js'
 import type { Logger } from '../../ops/log.js'
 import type { DeviceClass, DeviceEvent } from '../../schemas/types.generated.js'
 import { type Claims, verifyToken } from '../http/jwt.js'
+import { closeCodes, deviceClasses, parseClientFrame } from '../protocol/frames.js'
 import type { DeviceReporter } from './device-reporter.js'
-import { closeCodes, deviceClasses, parseClientFrame } from './protocol.js'
+import type { RoomDelivery } from './room-delivery.js'
 import type { DeviceSession, DeviceSessions } from './sessions.js'
 
 export interface WsRouteOptions {
@@ -18,6 +19,7 @@ export interface WsRouteOptions {
   gatewayId: string
   sessions: DeviceSessions<WebSocket>
   reporter: DeviceReporter
+  rooms: RoomDelivery<WebSocket>
   /** False while the gateway stops: new connections are refused (503). */
   accepting(): boolean
   log: Logger
@@ -54,15 +56,16 @@ function text(data: RawData): string {
 }
 
 export const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (app, options) => {
-  const { sessions, reporter, gatewayId, log } = options
+  const { sessions, reporter, rooms, gatewayId, log } = options
   if (!app.hasDecorator('websocketServer')) {
     await app.register(websocket, { options: { maxPayload: MAX_FRAME_BYTES } })
   }
-  const callers = new WeakMap<FastifyRequest, Claims>()
+  const callers = new WeakMap<FastifyRequest, { claims: Claims; token: string }>()
   app.addHook('onRequest', async (request) => {
     if (!options.accepting())
       throw new ImflowError('IMF_ERR_NOT_READY', 'the push gateway is stopping')
-    callers.set(request, verifyToken(bearerToken(request), options.jwtSecret))
+    const token = bearerToken(request)
+    callers.set(request, { claims: verifyToken(token, options.jwtSecret), token })
     if (!request.ws)
       throw new ImflowError('IMF_ERR_BAD_REQUEST', 'GET /v1/ws needs a WebSocket upgrade')
   })
@@ -89,7 +92,8 @@ export const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (app, options) 
       },
     },
     (socket, request) => {
-      const userId = (callers.get(request) as Claims).sub
+      const { claims, token } = callers.get(request) as { claims: Claims; token: string }
+      const userId = claims.sub
       const { device: deviceId, lastPts, class: deviceClass } = request.query
       const session: DeviceSession<WebSocket> = { userId, deviceId, socket }
       // Registered before the log-in is reported: the envelopes it causes find the socket.
@@ -106,6 +110,12 @@ export const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (app, options) 
           if (sessions.remove(session))
             socket.close(closeCodes.internalError, 'the log-in could not be recorded')
         })
+      rooms.login(session, token).catch((err) => {
+        // Not following its large groups, the device would miss their messages: it reconnects.
+        log.warn('could not look up a device’s large groups', { userId, error: String(err) })
+        if (sessions.isCurrent(session))
+          socket.close(closeCodes.internalError, 'the large groups could not be looked up')
+      })
 
       socket.on('message', (data, isBinary) => {
         if (!sessions.isCurrent(session)) return
@@ -124,13 +134,14 @@ export const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (app, options) 
       })
       socket.on('close', () => {
         // A replaced connection's close is not the device's: it is online on the newer one.
-        if (sessions.remove(session))
-          report({
-            userId,
-            deviceId,
-            at: Date.now(),
-            event: { kind: 'LoggedOut', gateway: gatewayId },
-          })
+        if (!sessions.remove(session)) return
+        rooms.logout(userId)
+        report({
+          userId,
+          deviceId,
+          at: Date.now(),
+          event: { kind: 'LoggedOut', gateway: gatewayId },
+        })
       })
     },
   )

@@ -260,7 +260,7 @@ describe('HTTP API: messages and admin routes', () => {
     ).toBe(403)
   })
 
-  it('creates a 30,000-member group over HTTP and fans a message out to all of it', {
+  it('creates a 30,000-member group over HTTP, and every member reads its message', {
     timeout: 90_000,
   }, async () => {
     const members = Array.from({ length: 30_000 }, (_, i) => `member-${i}`)

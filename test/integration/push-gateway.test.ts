@@ -1,6 +1,7 @@
 // The push gateway alone on the real broker and registry: SyncEnvelopes written to im.sync
-// reach the WebSockets of exactly the devices they list, and devices' log-ins, acks and
-// log-outs come out on im.device-events, keyed by user on Kafka's default partition.
+// reach the WebSockets of exactly the devices they list, a large group's RoomEvents on im.rooms
+// reach its members' devices it holds, and devices' log-ins, acks and log-outs come out on
+// im.device-events, keyed by user on Kafka's default partition.
 
 import type { Consumer, Kafka, Producer } from 'kafkajs'
 import { Partitioners } from 'kafkajs'
@@ -10,6 +11,7 @@ import { ImflowClient } from '../../connectors/client/index.js'
 import { issueToken } from '../../connectors/http/jwt.js'
 import {
   closeCodes,
+  type RoomHead,
   type RunningPushGateway,
   type ServerFrame,
   startPushGateway,
@@ -18,7 +20,12 @@ import { createTopicsAndWait } from '../../ops/kafka-admin.js'
 import { silentLogger } from '../../ops/log.js'
 import { type ContractCodecs, registerContract } from '../../schemas/contract.js'
 import { registrySchemaSource } from '../../schemas/schema-source.js'
-import type { DeviceEvent, SyncEnvelope, SyncEvent } from '../../schemas/types.generated.js'
+import type {
+  DeviceEvent,
+  RoomEvent,
+  SyncEnvelope,
+  SyncEvent,
+} from '../../schemas/types.generated.js'
 import { partitionForKey } from '../../topologies/runtime/partitioner.js'
 import { eventually, testKafka, unique, withAdmin } from './helpers.js'
 
@@ -27,13 +34,21 @@ const PARTITIONS = 3
 
 interface Device {
   socket: WebSocket
+  /** What came in, but the heads frame every log-in starts with (see `heads`). */
   frames: ServerFrame[]
+  heads: RoomHead[][]
   closed?: { code: number; reason: string }
 }
 
 describe('push gateway', () => {
   const prefix = `${unique('gw')}.`
-  const topics = { sync: `${prefix}im.sync`, deviceEvents: `${prefix}im.device-events` }
+  const topics = {
+    sync: `${prefix}im.sync`,
+    rooms: `${prefix}im.rooms`,
+    deviceEvents: `${prefix}im.device-events`,
+  }
+  /** Each user's large groups, as the gateway's directory answers them. */
+  const largeGroups = new Map<string, RoomHead[]>()
   const kafka: Kafka = testKafka()
   let codecs: ContractCodecs
   let gateway: RunningPushGateway
@@ -46,6 +61,7 @@ describe('push gateway', () => {
     await withAdmin((admin) =>
       createTopicsAndWait(admin, [
         { topic: topics.sync, numPartitions: PARTITIONS },
+        { topic: topics.rooms, numPartitions: PARTITIONS },
         { topic: topics.deviceEvents, numPartitions: PARTITIONS },
       ]),
     )
@@ -53,7 +69,12 @@ describe('push gateway', () => {
     gateway = await startPushGateway({
       kafka,
       topics,
-      codecs: { sync: codecs['im.sync'], deviceEvents: codecs['im.device-events'] },
+      codecs: {
+        sync: codecs['im.sync'],
+        rooms: codecs['im.rooms'],
+        deviceEvents: codecs['im.device-events'],
+      },
+      rooms: { largeGroupsOf: async (userId) => largeGroups.get(userId) ?? [] },
       jwtSecret: secret,
       appId: unique('gw-app'),
       gatewayId: 'gw-1',
@@ -95,9 +116,13 @@ describe('push gateway', () => {
     const socket = inQuery
       ? new WebSocket(wsUrl({ ...query, token }))
       : new WebSocket(wsUrl(query), { headers: { authorization: `Bearer ${token}` } })
-    const entry: Device = { socket, frames: [] }
+    const entry: Device = { socket, frames: [], heads: [] }
     devices.push(entry)
-    socket.on('message', (data) => entry.frames.push(JSON.parse(String(data))))
+    socket.on('message', (data) => {
+      const frame = JSON.parse(String(data)) as ServerFrame
+      if (frame.type === 'heads') entry.heads.push(frame.conversations)
+      else entry.frames.push(frame)
+    })
     socket.on('close', (code, reason) => {
       entry.closed = { code, reason: String(reason) }
     })
@@ -339,6 +364,7 @@ describe('push gateway', () => {
       http: {
         conversations: async () => [],
         latestMessages: async () => [],
+        messagesAfter: async () => ({ messages: [], headSeq: 0, next: null, reload: false }),
         send: async () => ({ msgId: '0', createdAt: 0 }),
       },
     })
@@ -376,5 +402,68 @@ describe('push gateway', () => {
       { kind: 'Acked', pts: 3 },
       { kind: 'LoggedOut', gateway: 'gw-1' },
     ])
+  })
+  it('pushes a large group’s room events to the member devices it holds, after their heads', async () => {
+    largeGroups.set('ivy', [{ conversationId: 'big', seq: 4 }])
+    const phone = await connect('ivy', 'ivy-phone')
+    const desk = await connect('ivy', 'ivy-desk', { deviceClass: 'DESKTOP' })
+    const outsider = await connect('jon', 'jon-phone')
+    await eventually(
+      () => (phone.heads.length && desk.heads.length && outsider.heads.length ? true : undefined),
+      { what: 'the heads frames' },
+    )
+    expect(phone.heads).toEqual([[{ conversationId: 'big', seq: 4 }]])
+    expect(outsider.heads).toEqual([[]])
+    const room = async (seq: number, body: string) => {
+      const { payload } = text(body)
+      if (payload.kind !== 'NewMessage') throw new Error('text() makes messages')
+      const roomEvent: RoomEvent = {
+        conversationId: 'big',
+        seq,
+        createdAt: Date.now(),
+        event: {
+          priority: 'HIGH',
+          payload: { ...payload, message: { ...payload.message, conversationId: 'big', seq } },
+        },
+      }
+      await producer.send({
+        topic: topics.rooms,
+        messages: [{ key: 'big', value: codecs['im.rooms'].encode(roomEvent) }],
+      })
+      return { type: 'room', conversationId: 'big', seq, event: roomEvent.event }
+    }
+    const five = await room(5, 'five')
+    await eventually(() => (phone.frames.length && desk.frames.length ? true : undefined), {
+      what: 'the room event on both devices',
+    })
+    expect(phone.frames).toEqual([five])
+    expect(desk.frames).toEqual([five])
+    expect(outsider.frames).toEqual([])
+
+    // jon joins: the membership change pushed to him makes the gateway look his groups up again.
+    largeGroups.set('jon', [{ conversationId: 'big', seq: 5 }])
+    await publish({
+      userId: 'jon',
+      deviceIds: ['jon-phone'],
+      content: {
+        kind: 'SyncBatch',
+        events: [
+          {
+            pts: 1,
+            event: {
+              priority: 'LOW',
+              payload: { kind: 'MembershipChanged', conversationId: 'big', member: true },
+            },
+          },
+        ],
+      },
+    })
+    await eventually(() => (outsider.heads.length > 1 ? true : undefined), { what: 'new heads' })
+    expect(outsider.heads.at(-1)).toEqual([{ conversationId: 'big', seq: 5 }])
+    const six = await room(6, 'six')
+    await eventually(() => (outsider.frames.length > 1 ? true : undefined), { what: 'seq 6' })
+    expect(outsider.frames.at(-1)).toEqual(six)
+    expect(phone.frames).toEqual([five, six])
+    expect(gateway.gateway.stats().roomEvents).toBeGreaterThanOrEqual(2)
   })
 })

@@ -62,9 +62,16 @@ async function fakeGateway() {
   }
 }
 
+/** A large group's whole sequence as the API holds it; `reloadPast`: its catch-up limit. */
+interface FakeRoom {
+  messages: HistoryMessage[]
+  reloadPast?: number
+}
+
 function fakeHttp(
   list: ConversationListEntry[],
   pages: Record<string, HistoryMessage[]>,
+  rooms: Record<string, FakeRoom> = {},
 ): ImflowHttp & { calls: string[] } {
   const calls: string[] = []
   return {
@@ -77,10 +84,44 @@ function fakeHttp(
       calls.push(`messages ${cid} ${limit}`)
       return structuredClone(pages[cid] ?? [])
     },
+    async messagesAfter(cid, after, limit) {
+      calls.push(`after ${cid} ${after}`)
+      const room = rooms[cid] ?? { messages: [] }
+      const headSeq = room.messages.at(-1)?.seq ?? 0
+      if (headSeq - after > (room.reloadPast ?? Number.POSITIVE_INFINITY))
+        return { messages: [], headSeq, next: null, reload: true }
+      const page = room.messages.filter((m) => (m.seq ?? 0) > after).slice(0, limit)
+      const last = page.at(-1)?.seq ?? after
+      return {
+        messages: structuredClone(page),
+        headSeq,
+        next: last < headSeq ? last : null,
+        reload: false,
+      }
+    },
     async send() {
       throw new Error('not used')
     },
   }
+}
+
+/** A large group's message as history pages and catch-up pages carry it. */
+const sequenced = (seq: number): HistoryMessage => ({
+  msgId: String(1_000 + seq),
+  senderId: 'bob',
+  type: 'TEXT',
+  body: `m${seq}`,
+  createdAt: 1_000 + seq,
+  priority: 'HIGH',
+  visibility: 'NORMAL',
+  seq,
+})
+
+/** The room frame pushing that message. */
+const roomFrame = (seq: number): ServerFrame => {
+  const event = stored(String(1_000 + seq), 'big', 1_000 + seq)
+  if (event.payload.kind === 'NewMessage') event.payload.message.seq = seq
+  return { type: 'room', conversationId: 'big', seq, event }
 }
 
 const stored = (msgId: string, conversationId: string, createdAt: number): SyncEvent => ({
@@ -280,5 +321,96 @@ describe('ImflowClient', () => {
     await expect(client.connect()).rejects.toMatchObject({ code: 'IMF_ERR_UNAUTHORIZED' })
     await client.close()
     expect(gateway.connections).toHaveLength(0)
+  })
+  it('applies a large group’s room events in seq order, pulls a gap, drops repeats, acks none', async () => {
+    const room = { messages: Array.from({ length: 8 }, (_, i) => sequenced(i + 1)) }
+    const http = fakeHttp([], {}, { big: room })
+    const { gateway, client } = await setup(http)
+    await client.connect()
+    const emitted: string[] = []
+    client.on('messages', (messages) => emitted.push(...messages.map((m) => m.msgId)))
+    gateway.send({ type: 'heads', conversations: [{ conversationId: 'big', seq: 2 }] })
+    // never followed before: its latest page, and seq 2 from there
+    await until(() => (client.seqs().big === 2 ? true : undefined), 'the heads frame')
+    expect(http.calls).toEqual(['messages big 20'])
+    gateway.send(roomFrame(3))
+    gateway.send(roomFrame(3)) // a repeat
+    gateway.send(roomFrame(6)) // 4 and 5 were missed
+    gateway.send(roomFrame(5)) // came late: held already
+    // the gap is pulled through the group's head (8), past the frame that showed it
+    await until(() => (client.seqs().big === 8 ? true : undefined), 'seq 8')
+    await client.settled()
+    // (and the list, to describe the conversation first met in a push)
+    expect(http.calls.filter((c) => c !== 'conversations')).toEqual([
+      'messages big 20',
+      'after big 3',
+    ])
+    expect(emitted).toEqual(['1003', '1004', '1005', '1006', '1007', '1008'])
+    expect(client.messages('big').map((m) => m.msgId)).toEqual([
+      '1003',
+      '1004',
+      '1005',
+      '1006',
+      '1007',
+      '1008',
+    ])
+    expect(gateway.connections[0]?.acks).toEqual([])
+  })
+
+  it('catches up from a heads frame: the gap after each held seq, a reload past the limit, forgets groups not listed', async () => {
+    const all = Array.from({ length: 30 }, (_, i) => sequenced(i + 1))
+    const http = fakeHttp(
+      [],
+      { far: all.slice(-5).reverse() },
+      {
+        big: { messages: all },
+        far: { messages: all, reloadPast: 10 },
+      },
+    )
+    const gateway = await fakeGateway()
+    const client = new ImflowClient({
+      url: gateway.url,
+      token,
+      deviceId: 'ann-phone',
+      http,
+      pageSize: 20,
+      seqs: { big: 4, far: 2, gone: 9 },
+    })
+    cleanup.push(
+      () => gateway.close(),
+      () => client.close(),
+    )
+    const reloads: [string, number][] = []
+    client.on('reload', (cid, head) => reloads.push([cid, head]))
+    await client.connect()
+    gateway.send({
+      type: 'heads',
+      conversations: [
+        { conversationId: 'big', seq: 30 },
+        { conversationId: 'far', seq: 30 },
+      ],
+    })
+    await until(
+      () => (client.seqs().big === 30 && client.seqs().far === 30 ? true : undefined),
+      'the catch-up',
+    )
+    await client.settled()
+    // big: two pages after 4; far: 28 behind, past its limit of 10 — its latest page instead
+    expect(client.messages('big').map((m) => m.seq)).toEqual(
+      Array.from({ length: 26 }, (_, i) => i + 5),
+    )
+    expect(http.calls.filter((c) => c.startsWith('after big'))).toEqual([
+      'after big 4',
+      'after big 24',
+    ])
+    expect(reloads).toEqual([['far', 30]])
+    expect(client.messages('far').map((m) => m.msgId)).toEqual([
+      '1026',
+      '1027',
+      '1028',
+      '1029',
+      '1030',
+    ])
+    expect(client.seqs()).toEqual({ big: 30, far: 30 })
   })
 })

@@ -2,8 +2,8 @@
 // merged, the replace-on-reconnect session registry, and the client frame parser.
 
 import { describe, expect, it } from 'vitest'
+import { parseClientFrame, serverFrame } from '../../connectors/protocol/frames.js'
 import { DeviceReporter, type KeyedRecord } from '../../connectors/push-gateway/device-reporter.js'
-import { parseClientFrame, serverFrame } from '../../connectors/push-gateway/protocol.js'
 import { DeviceSessions } from '../../connectors/push-gateway/sessions.js'
 import { silentLogger } from '../../ops/log.js'
 import type { EventCodec } from '../../schemas/codec.js'

@@ -6,7 +6,7 @@
 import { ImflowError } from '../../ops/errors.js'
 import { compareMsgIds } from '../../schemas/msg-id.js'
 import type { StoredMessage } from '../../schemas/types.generated.js'
-import type { ReceiverQueries } from '../receiver/index.js'
+import { isLargeGroup, type ReceiverQueries } from '../receiver/index.js'
 import type { InboxQueries, Positioned } from './queries.js'
 
 export interface HistoryPage {
@@ -75,6 +75,46 @@ export async function userHistory(
   }
 }
 
+export interface CatchUpPage {
+  /** Oldest first, seq > after, without what the user deleted for themself. */
+  messages: StoredMessage[]
+  /** The conversation's newest seq. */
+  headSeq: number
+  /** Pass as `after` for the next page; null when this page reaches the head. */
+  next: number | null
+  /** Too far behind: nothing is paged; load the latest page and continue from headSeq. */
+  reload: boolean
+}
+
+/**
+ * A large group's messages after a seq, for a device that missed pushes (Telegram's
+ * getChannelDifference): the gap, paged, or — past `limit` behind — a reload.
+ */
+export async function userMessagesAfter(
+  receiver: ReceiverQueries,
+  inbox: InboxQueries,
+  query: {
+    conversationId: string
+    userId: string
+    after: number
+    limit: number
+    reloadPast: number
+  },
+): Promise<CatchUpPage> {
+  const headSeq = (await receiver.conversation(query.conversationId))?.seq ?? 0
+  if (headSeq - query.after > query.reloadPast) {
+    return { messages: [], headSeq, next: null, reload: true }
+  }
+  const found = await receiver.messagesAfter(query.conversationId, query.after, query.limit)
+  const messages: StoredMessage[] = []
+  for (const message of found) {
+    if (!(await inbox.deletedForMe(query.userId, query.conversationId, message.msgId)))
+      messages.push(message)
+  }
+  const last = found.at(-1)?.seq ?? query.after
+  return { messages, headSeq, next: last < headSeq ? last : null, reload: false }
+}
+
 /**
  * A list entry computed on read (large groups, or a small group's row whose last message was
  * deleted): the newest visible message, and how many visible messages from others are newer
@@ -96,4 +136,22 @@ export async function computedListEntry(
     if (message.senderId !== userId) unread++
   }
   return { unread, last }
+}
+
+/**
+ * The user's large groups and each one's newest seq: what a device follows outside its PTS
+ * stream (docs/sync.md, "Large groups"). Conversations no task here serves are skipped.
+ */
+export async function largeGroupsOf(
+  receiver: ReceiverQueries,
+  inbox: InboxQueries,
+  userId: string,
+  threshold: number,
+): Promise<{ conversationId: string; seq: number }[]> {
+  const found: { conversationId: string; seq: number }[] = []
+  for await (const { conversationId } of inbox.conversations(userId)) {
+    const meta = await receiver.conversation(conversationId)
+    if (meta && isLargeGroup(meta, threshold)) found.push({ conversationId, seq: meta.seq ?? 0 })
+  }
+  return found
 }

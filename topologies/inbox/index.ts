@@ -1,4 +1,12 @@
-export { computedListEntry, type HistoryPage, userHistory, visibleMessages } from './history.js'
+export {
+  type CatchUpPage,
+  computedListEntry,
+  type HistoryPage,
+  largeGroupsOf,
+  userHistory,
+  userMessagesAfter,
+  visibleMessages,
+} from './history.js'
 export {
   deletedKey,
   INBOX_STORES,

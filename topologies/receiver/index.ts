@@ -13,6 +13,7 @@ export {
   receiverTopology,
   STORES,
 } from './receiver.js'
+export { isLargeGroup, seqKey } from './room-sequence.js'
 export { homeOf, ORIGIN_UNIT_HEADER, type UnitTopics } from './route-by-unit.js'
 export { splitByGeo } from './split-by-geo.js'
 export {

@@ -6,6 +6,7 @@ import { newestFirst } from '../../state/index.js'
 import type { RunningTopology } from '../runtime/index.js'
 import { type ConversationMeta, memberKey } from './conversation-state.js'
 import { decodeStoredMessage, STORES } from './receiver.js'
+import { seqKey } from './room-sequence.js'
 
 export class ReceiverQueries {
   constructor(private readonly receiver: RunningTopology) {}
@@ -37,5 +38,26 @@ export class ReceiverQueries {
     for await (const { position, value } of newestFirst(log, prefix, before)) {
       yield { position, message: decodeStoredMessage(value) }
     }
+  }
+
+  /**
+   * A large group's messages with seq > after, oldest first, at most `limit`: the gap a
+   * device pulls when it missed pushes.
+   */
+  async messagesAfter(
+    conversationId: string,
+    after: number,
+    limit: number,
+  ): Promise<StoredMessage[]> {
+    const index = this.receiver.committedStoreForKey(conversationId, STORES.seqIndex)
+    const log = this.receiver.committedStoreForKey(conversationId, STORES.messages)
+    const found: StoredMessage[] = []
+    const range = { gte: seqKey(conversationId, after + 1), lt: seqKey(conversationId, 2 ** 53) }
+    for await (const [, position] of index.range(range)) {
+      const bytes = await log.get(position)
+      if (bytes) found.push(decodeStoredMessage(bytes))
+      if (found.length >= limit) break
+    }
+    return found
   }
 }

@@ -1,37 +1,52 @@
-// The gateway's feed of im.sync: a consumer group of its own (every gateway sees every
-// partition: any of them may hold a user's devices), starting at the end of the log and never
-// committing. A gateway that (re)starts holds no connections, so what came before it is for
+// The gateway's feed of im.sync and im.rooms: a consumer group of its own (every gateway sees
+// every partition: any of them may hold a user's devices), starting at the end of the log and
+// never committing. A gateway that (re)starts holds no connections, so what came before it is for
 // nobody; and envelopes skipped by a rebalance of its group are re-sent by the sync topology
-// (unacked pushes go out again after the ack timeout).
+// (unacked pushes go out again after the ack timeout); a large group's devices find a gap by
+// its seq and pull it.
 //
 // start() resolves only once the consumer has joined and fetched: by then each partition's
-// start offset is fixed, so an envelope for a device that logs in afterwards is not missed.
+// start offset is fixed, so an event for a device that logs in afterwards is not missed.
 
 import type { Consumer, Kafka } from 'kafkajs'
 import { ImflowError } from '../../ops/errors.js'
 import type { Logger } from '../../ops/log.js'
 import type { EventCodec } from '../../schemas/codec.js'
-import type { SyncEnvelope } from '../../schemas/types.generated.js'
 
-export interface SyncFeedOptions {
-  kafka: Kafka
+/** A topic the feed reads, and what is done with each of its events. */
+export interface FeedTopic {
   topic: string
+  decode(bytes: Buffer): Promise<unknown>
+  deliver(event: unknown): void
+}
+
+export function feedTopic<T>(
+  topic: string,
+  codec: EventCodec<T>,
+  deliver: (event: T) => void,
+): FeedTopic {
+  return { topic, decode: (bytes) => codec.decode(bytes), deliver: (e) => deliver(e as T) }
+}
+
+export interface GatewayFeedOptions {
+  kafka: Kafka
+  topics: readonly FeedTopic[]
   groupId: string
-  codec: EventCodec<SyncEnvelope>
-  deliver(envelope: SyncEnvelope): void
   log: Logger
   /** How long start() waits for the group to join and position. */
   positionTimeoutMs?: number
 }
 
-export interface SyncFeed {
+export interface GatewayFeed {
   /** False once the consumer crashed for good. */
   healthy(): boolean
   stop(): Promise<void>
 }
 
-export async function startSyncFeed(options: SyncFeedOptions): Promise<SyncFeed> {
-  const { kafka, topic, groupId, codec, deliver, log } = options
+export async function startGatewayFeed(options: GatewayFeedOptions): Promise<GatewayFeed> {
+  const { kafka, topics, groupId, log } = options
+  const byTopic = new Map(topics.map((t) => [t.topic, t]))
+  const names = topics.map((t) => t.topic).join(', ')
   const timeoutMs = options.positionTimeoutMs ?? 60_000
   const consumer: Consumer = kafka.consumer({
     groupId,
@@ -43,7 +58,7 @@ export async function startSyncFeed(options: SyncFeedOptions): Promise<SyncFeed>
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     if (payload.restart) return
     healthy = false
-    log.error('the im.sync consumer stopped', { error: String(payload.error) })
+    log.error('the push gateway’s consumer stopped', { error: String(payload.error) })
     failStart?.(payload.error)
   })
   const positioned = new Promise<void>((resolve, reject) => {
@@ -57,24 +72,26 @@ export async function startSyncFeed(options: SyncFeedOptions): Promise<SyncFeed>
   let timer: NodeJS.Timeout | undefined
   try {
     await consumer.connect()
-    await consumer.subscribe({ topic, fromBeginning: false })
+    await consumer.subscribe({ topics: topics.map((t) => t.topic), fromBeginning: false })
     await consumer.run({
       autoCommit: false,
-      eachMessage: async ({ message, partition }) => {
-        if (!message.value) return
-        let envelope: SyncEnvelope
+      eachMessage: async ({ topic, message, partition }) => {
+        const feed = byTopic.get(topic)
+        if (!message.value || !feed) return
+        let event: unknown
         try {
-          envelope = await codec.decode(message.value)
+          event = await feed.decode(message.value)
         } catch (err) {
-          // Not the gateway's to dead-letter: the sync topology wrote it; skip and say so.
-          log.error('undecodable sync envelope', {
+          // Not the gateway's to dead-letter: a topology wrote it; skip and say so.
+          log.error('undecodable event', {
+            topic,
             partition,
             offset: message.offset,
             error: String(err),
           })
           return
         }
-        deliver(envelope)
+        feed.deliver(event)
       },
     })
     await Promise.race([
@@ -85,7 +102,7 @@ export async function startSyncFeed(options: SyncFeedOptions): Promise<SyncFeed>
             reject(
               new ImflowError(
                 'IMF_ERR_KAFKA_UNAVAILABLE',
-                `the push gateway's consumer of ${topic} did not join and position within ${timeoutMs} ms`,
+                `the push gateway's consumer of ${names} did not join and position within ${timeoutMs} ms`,
               ),
             ),
           timeoutMs,

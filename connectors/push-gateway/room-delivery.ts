@@ -1,0 +1,162 @@
+// Large groups on this gateway (docs/sync.md, "Large groups"): which connected users follow
+// which large groups, and im.rooms delivered to their devices — O(online member devices here)
+// per event, nothing for members who are offline. At log-in, and whenever the user's groups
+// change, each device is told every large group's newest seq (a heads frame) and pulls what it
+// lacks; room events that arrived while the groups were looked up are replayed from a short
+// buffer, so none falls between the look-up and the first push.
+
+import type { Logger } from '../../ops/log.js'
+import type { RoomEvent, SequencedEvent } from '../../schemas/types.generated.js'
+import { headsFrame, type RoomHead, roomFrame } from '../protocol/frames.js'
+import type { DeviceSession, DeviceSessions } from './sessions.js'
+
+export interface RoomDirectory {
+  /** The user's large groups with their newest seq; `token` is the user's, for an API call. */
+  largeGroupsOf(userId: string, token: string): Promise<RoomHead[]>
+}
+
+/** A gateway apart from the API asks it, with the device's own token (GET /v1/conversations). */
+export function apiRoomDirectory(apiUrl: string): RoomDirectory {
+  const base = apiUrl.replace(/\/+$/, '')
+  return {
+    async largeGroupsOf(_userId, token) {
+      const res = await fetch(`${base}/v1/conversations`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
+      if (!res.ok) throw new Error(`GET /v1/conversations answered ${res.status}`)
+      const { conversations } = (await res.json()) as {
+        conversations: { conversationId: string; large: boolean; seq?: number }[]
+      }
+      return conversations
+        .filter((c) => c.large)
+        .map((c) => ({ conversationId: c.conversationId, seq: c.seq ?? 0 }))
+    },
+  }
+}
+
+export interface PushSocket {
+  readonly readyState: number
+  readonly OPEN: number
+  send(frame: string): void
+}
+
+/** Room events kept for replay to devices whose groups were being looked up meanwhile. */
+const RECENT_EVENTS = 10_000
+
+export class RoomDelivery<S extends PushSocket> {
+  /** conversationId -> users connected here who are members. */
+  private readonly followers = new Map<string, Set<string>>()
+  /** userId -> the large groups they follow. */
+  private readonly follows = new Map<string, Set<string>>()
+  private readonly tokens = new Map<string, string>()
+  /** One look-up at a time per user, in order. */
+  private readonly lookups = new Map<string, Promise<void>>()
+  private recent: RoomEvent[] = []
+  /** How many events ever left `recent` at its front: absolute positions stay comparable. */
+  private dropped = 0
+
+  constructor(
+    private readonly sessions: DeviceSessions<S>,
+    private readonly directory: RoomDirectory,
+    private readonly log: Logger,
+  ) {}
+
+  /** Pushes a room event to the member devices held here; answers how many frames went out. */
+  deliver(event: RoomEvent): number {
+    this.recent.push(event)
+    if (this.recent.length > 2 * RECENT_EVENTS) {
+      this.recent = this.recent.slice(RECENT_EVENTS)
+      this.dropped += RECENT_EVENTS
+    }
+    const users = this.followers.get(event.conversationId)
+    if (!users) return 0
+    const frame = roomFrame(event)
+    let sent = 0
+    for (const userId of users) sent += this.send(this.sessions.ofUser(userId), frame)
+    return sent
+  }
+
+  /** A device connected: it learns its user's large groups' heads. Rejects if they cannot be looked up. */
+  login(session: DeviceSession<S>, token: string): Promise<void> {
+    this.tokens.set(session.userId, token)
+    return this.lookUp(session.userId, [session])
+  }
+
+  /** A device went away; with the user's last one gone, their groups are forgotten here. */
+  logout(userId: string): void {
+    if (this.sessions.hasUser(userId)) return
+    this.setFollows(userId, [])
+    this.tokens.delete(userId)
+  }
+
+  /** Events pushed to the user: a membership or size change makes their groups looked up again. */
+  onUserEvents(userId: string, events: readonly SequencedEvent[]): void {
+    const changed = events.some(({ event: { payload } }) =>
+      payload.kind === 'MembershipChanged'
+        ? true
+        : payload.kind === 'ConversationChanged' &&
+          (payload.description === 'large' || payload.description === 'small'),
+    )
+    if (!changed || !this.tokens.has(userId)) return
+    this.lookUp(userId, undefined).catch((err) =>
+      this.log.warn('could not refresh a user’s large groups', { userId, error: String(err) }),
+    )
+  }
+
+  private lookUp(userId: string, only: DeviceSession<S>[] | undefined): Promise<void> {
+    const previous = this.lookups.get(userId) ?? Promise.resolve()
+    const next = previous.then(async () => {
+      const from = this.dropped + this.recent.length
+      const heads = await this.directory.largeGroupsOf(userId, this.tokens.get(userId) ?? '')
+      const targets = only ?? [...this.sessions.ofUser(userId)]
+      if (targets.every((s) => !this.sessions.isCurrent(s))) return
+      this.setFollows(
+        userId,
+        heads.map((h) => h.conversationId),
+      )
+      this.send(targets, headsFrame(heads))
+      // What arrived during the look-up, for the groups now followed (devices drop repeats by seq).
+      const followed = this.follows.get(userId) ?? new Set<string>()
+      for (const event of this.recent.slice(Math.max(0, from - this.dropped))) {
+        if (followed.has(event.conversationId)) this.send(targets, roomFrame(event))
+      }
+    })
+    const settled = next.catch(() => {})
+    this.lookups.set(userId, settled)
+    void settled.then(() => {
+      if (this.lookups.get(userId) === settled) this.lookups.delete(userId)
+    })
+    return next
+  }
+
+  private setFollows(userId: string, conversationIds: readonly string[]): void {
+    for (const cid of this.follows.get(userId) ?? []) {
+      const users = this.followers.get(cid)
+      users?.delete(userId)
+      if (users?.size === 0) this.followers.delete(cid)
+    }
+    if (conversationIds.length === 0) {
+      this.follows.delete(userId)
+      return
+    }
+    this.follows.set(userId, new Set(conversationIds))
+    for (const cid of conversationIds) {
+      let users = this.followers.get(cid)
+      if (!users) {
+        users = new Set()
+        this.followers.set(cid, users)
+      }
+      users.add(userId)
+    }
+  }
+
+  private send(targets: Iterable<DeviceSession<S>>, frame: string): number {
+    let sent = 0
+    for (const { socket } of targets) {
+      if (socket.readyState !== socket.OPEN) continue
+      socket.send(frame)
+      sent++
+    }
+    return sent
+  }
+}
