@@ -2,10 +2,10 @@
 // servers started here when none is configured (the one-machine default).
 
 import { join } from 'node:path'
+import { type EmbeddedKafka, startEmbeddedKafka } from '../embedded/embedded-kafka.js'
+import { type EmbeddedRegistry, startEmbeddedRegistry } from '../embedded/embedded-registry.js'
+import type { Logger } from '../log.js'
 import type { Config } from './config.js'
-import { type EmbeddedKafka, startEmbeddedKafka } from './embedded-kafka.js'
-import { type EmbeddedRegistry, startEmbeddedRegistry } from './embedded-registry.js'
-import type { Logger } from './log.js'
 
 export interface Infrastructure {
   readonly kafkaBrokers: readonly string[]

@@ -4,11 +4,11 @@
 
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ImflowError } from './errors.js'
+import { ImflowError } from '../errors.js'
+import { assertPortFree, freePort } from '../ports.js'
 import { ensureJars } from './fetch-jars.js'
 import { findJava } from './java.js'
 import { type EmbeddedServerOptions, type JvmProcess, spawnJvm } from './jvm-process.js'
-import { assertPortFree, freePort } from './ports.js'
 import { waitUntilReady } from './wait-until-ready.js'
 
 export interface EmbeddedRegistry {

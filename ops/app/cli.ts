@@ -1,15 +1,15 @@
 // The `imflow` command line. Each command loads the configuration once, up front.
 
 import { parseArgs } from 'node:util'
-import { registerContract, valueSubject } from '../schemas/contract.js'
-import { registrySchemaSource } from '../schemas/schema-source.js'
+import { registerContract, valueSubject } from '../../schemas/contract.js'
+import { registrySchemaSource } from '../../schemas/schema-source.js'
+import { ensureJars } from '../embedded/fetch-jars.js'
+import { isImflowError } from '../errors.js'
+import { createKafka } from '../kafka-client.js'
+import { createLogger, type Logger } from '../log.js'
 import { startApp } from './app.js'
 import { type Config, describeSettings, loadConfig, settings } from './config.js'
-import { isImflowError } from './errors.js'
-import { ensureJars } from './fetch-jars.js'
 import { startInfrastructure } from './infrastructure.js'
-import { createKafka } from './kafka-client.js'
-import { createLogger, type Logger } from './log.js'
 import { provisionTopics } from './provision-topics.js'
 
 const commands: Record<
