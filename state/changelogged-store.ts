@@ -3,6 +3,7 @@
 // as the outputs and offsets, and only after the commit succeeded do they reach RocksDB.
 // An aborted transaction leaves the store as it was.
 
+import { ImflowError } from '../ops/errors.js'
 import { inRange, type KeyRange, prefixEnd, type RawStore, type WriteOp } from './raw-store.js'
 import { ReadCache } from './read-cache.js'
 
@@ -49,7 +50,10 @@ export class ChangeloggedStore {
   /** Entries in key order, pending writes over stored ones. */
   async *range(range: KeyRange = {}): AsyncGenerator<[Buffer, Buffer]> {
     if (range.reverse)
-      throw new Error('a task reads its stores in key order; committed reads may reverse')
+      throw new ImflowError(
+        'IMF_ERR_INTERNAL',
+        'a task reads its stores in key order; committed reads may reverse',
+      )
     const overlay = [...this.pending.values()]
       .filter((op) => inRange(op.key, range))
       .sort((a, b) => Buffer.compare(a.key, b.key))

@@ -102,7 +102,7 @@ export async function main(argv: string[]): Promise<number> {
       },
     })
   } catch (err) {
-    process.stderr.write(`imflow: ${(err as Error).message}\n\n${usage()}\n`)
+    process.stderr.write(`imflow: IMF_ERR_USAGE: ${(err as Error).message}\n\n${usage()}\n`)
     return 2
   }
   const [name, ...rest] = parsed.positionals
@@ -113,7 +113,7 @@ export async function main(argv: string[]): Promise<number> {
   const command = commands[name]
   if (!command || rest.length > 0) {
     const what = command ? `unexpected argument "${rest[0]}"` : `unknown command "${name}"`
-    process.stderr.write(`imflow: ${what}\n\n${usage()}\n`)
+    process.stderr.write(`imflow: IMF_ERR_USAGE: ${what}\n\n${usage()}\n`)
     return 2
   }
   let log = createLogger()

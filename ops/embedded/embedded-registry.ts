@@ -70,7 +70,11 @@ export async function startEmbeddedRegistry(
       timeoutMs: options.startTimeoutMs ?? 120_000,
       probe: async () => {
         const res = await fetch(`${base}/subjects`, { signal: AbortSignal.timeout(2_000) })
-        if (!res.ok) throw new Error(`GET /subjects answered ${res.status}`)
+        if (!res.ok)
+          throw new ImflowError(
+            'IMF_ERR_REGISTRY_UNAVAILABLE',
+            `GET /subjects answered ${res.status}`,
+          )
       },
     })
     // Confluent's default, and what imflow's evolution rules assume.

@@ -18,7 +18,10 @@ export function projectRoot(): string {
   ) {
     const parent = dirname(dir)
     if (parent === dir)
-      throw new Error('imflow: cannot find the project root (ops/embedded/pom.xml)')
+      throw new ImflowError(
+        'IMF_ERR_JARS_FETCH',
+        'imflow: cannot find the project root (ops/embedded/pom.xml)',
+      )
     dir = parent
   }
   return dir
@@ -35,7 +38,8 @@ export interface ServerJars {
 
 async function pomProperty(pom: string, name: string): Promise<string> {
   const m = new RegExp(`<${name}>([^<]+)</${name}>`).exec(await readFile(pom, 'utf8'))
-  if (!m?.[1]) throw new Error(`ops/embedded/pom.xml has no <${name}> property`)
+  if (!m?.[1])
+    throw new ImflowError('IMF_ERR_JARS_FETCH', `ops/embedded/pom.xml has no <${name}> property`)
   return m[1]
 }
 

@@ -1,7 +1,8 @@
 // Runs a topology: one consumer group, one task per assigned input partition, opened (and
-// restored) when its first batch arrives and closed when the partition is revoked or the
-// runner stops. kafkajs has no revocation callback: the assignment comes with GROUP_JOIN,
-// and kafkajs finishes the in-flight batch before it rejoins.
+// restored) as soon as the partition is assigned (GROUP_JOIN), so an idle partition still
+// serves queries; a batch that arrives first waits for the open. Tasks close when the
+// partition is revoked or the runner stops. kafkajs has no revocation callback: the new
+// assignment comes with GROUP_JOIN, and kafkajs finishes the in-flight batch before it rejoins.
 
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'

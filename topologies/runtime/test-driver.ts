@@ -2,6 +2,7 @@
 // records in, read what each sink received. The same TaskCore as on Kafka; stores are in
 // memory; every piped record commits on its own.
 
+import { ImflowError } from '../../ops/errors.js'
 import { silentLogger } from '../../ops/log.js'
 import { ChangeloggedStore, MemoryStore } from '../../state/index.js'
 import type { DeadLetterEncoder } from './dead-letters.js'
@@ -100,7 +101,11 @@ export class TopologyTestDriver {
 
   store(name: string, partition = 0): ChangeloggedStore {
     const store = this.task(partition).stores.get(name)
-    if (!store) throw new Error(`topology ${this.topology.name} declares no store ${name}`)
+    if (!store)
+      throw new ImflowError(
+        'IMF_ERR_TOPOLOGY',
+        `topology ${this.topology.name} declares no store ${name}`,
+      )
     return store
   }
 }

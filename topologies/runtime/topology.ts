@@ -2,6 +2,7 @@
 // runtime runs one task per input partition (co-partitioned sources share it); a processor
 // sees only this interface, never Kafka or RocksDB.
 
+import { ImflowError } from '../../ops/errors.js'
 import type { ChangeloggedStore } from '../../state/index.js'
 
 export interface InputRecord<V = unknown> {
@@ -76,10 +77,14 @@ export interface TopologyDefinition {
 export function defineTopology(definition: TopologyDefinition): TopologyDefinition {
   const names = new Set<string>()
   for (const s of definition.stores ?? []) {
-    if (names.has(s)) throw new Error(`topology ${definition.name}: store ${s} is declared twice`)
+    if (names.has(s))
+      throw new ImflowError(
+        'IMF_ERR_TOPOLOGY',
+        `topology ${definition.name}: store ${s} is declared twice`,
+      )
     names.add(s)
   }
   if (definition.sources.length === 0)
-    throw new Error(`topology ${definition.name} has no source topic`)
+    throw new ImflowError('IMF_ERR_TOPOLOGY', `topology ${definition.name} has no source topic`)
   return Object.freeze({ ...definition })
 }
