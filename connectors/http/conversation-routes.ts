@@ -12,6 +12,7 @@ import {
   summarize,
   userHistory,
 } from '../../topologies/inbox/index.js'
+import { isLargeGroup } from '../../topologies/model/index.js'
 import type { ReceiverQueries } from '../../topologies/receiver/index.js'
 import { authenticate } from './auth.js'
 import type { Publisher } from './publisher.js'
@@ -162,7 +163,7 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
         })
         continue
       }
-      const large = meta.memberCount > options.largeGroupThreshold
+      const large = isLargeGroup(meta.memberCount, options.largeGroupThreshold)
       const computed =
         large || row.lastDeleted
           ? await computedListEntry(receiver, inbox, conversationId, userId, UNREAD_CAP)

@@ -4,6 +4,7 @@
 
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
+import { DEFAULT_LARGE_GROUP_THRESHOLD } from '../../topologies/model/index.js'
 import { ImflowError } from '../errors.js'
 import { type LogLevel, logLevels } from '../log.js'
 
@@ -362,8 +363,8 @@ export const settings = [
     env: 'IMFLOW_LARGE_GROUP_THRESHOLD',
     flag: 'large-group-threshold',
     doc: 'Groups with more members than this get no per-member conversation-list writes at send time; their unread counts and last message are computed when read.',
-    shownDefault: '500',
-    fallback: () => 500,
+    shownDefault: String(DEFAULT_LARGE_GROUP_THRESHOLD),
+    fallback: () => DEFAULT_LARGE_GROUP_THRESHOLD,
     parse: positive,
   }),
   setting({

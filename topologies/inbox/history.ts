@@ -6,8 +6,8 @@
 import { ImflowError } from '../../ops/errors.js'
 import { compareMsgIds } from '../../schemas/msg-id.js'
 import type { StoredMessage } from '../../schemas/types.generated.js'
-import type { ReceiverQueries } from '../receiver/index.js'
-import type { InboxQueries, Positioned } from './queries.js'
+import { type ConversationLog, POSITION_TIME_BYTES, type Positioned } from '../model/index.js'
+import type { InboxQueries } from './queries.js'
 
 export interface HistoryPage {
   messages: StoredMessage[]
@@ -16,13 +16,13 @@ export interface HistoryPage {
 }
 
 export async function* visibleMessages(
-  receiver: ReceiverQueries,
+  conversations: ConversationLog,
   inbox: InboxQueries,
   conversationId: string,
   userId: string,
   before?: Buffer,
 ): AsyncGenerator<Positioned> {
-  const normal = receiver.log(conversationId, before)[Symbol.asyncIterator]()
+  const normal = conversations.log(conversationId, before)[Symbol.asyncIterator]()
   const mine = inbox.privateMessages(userId, conversationId, before)[Symbol.asyncIterator]()
   try {
     let n = await normal.next()
@@ -45,20 +45,20 @@ export async function* visibleMessages(
 }
 
 export async function userHistory(
-  receiver: ReceiverQueries,
+  conversations: ConversationLog,
   inbox: InboxQueries,
   query: { conversationId: string; userId: string; before?: string | undefined; limit: number },
 ): Promise<HistoryPage> {
   let before: Buffer | undefined
   if (query.before) {
     before = Buffer.from(query.before, 'base64url')
-    if (before.length < 9)
+    if (before.length <= POSITION_TIME_BYTES)
       throw new ImflowError('IMF_ERR_BAD_REQUEST', 'before is not a cursor this API gave out')
   }
   const page: Positioned[] = []
   // One more than asked: whether an older page exists.
   for await (const entry of visibleMessages(
-    receiver,
+    conversations,
     inbox,
     query.conversationId,
     query.userId,
@@ -81,16 +81,16 @@ export async function userHistory(
  * than the user's read cursor, counted up to `cap`.
  */
 export async function computedListEntry(
-  receiver: ReceiverQueries,
+  conversations: ConversationLog,
   inbox: InboxQueries,
   conversationId: string,
   userId: string,
   cap: number,
 ): Promise<{ unread: number; last: StoredMessage | null }> {
-  const cursor = await receiver.readCursor(conversationId, userId)
+  const cursor = await conversations.readCursor(conversationId, userId)
   let unread = 0
   let last: StoredMessage | null = null
-  for await (const { message } of visibleMessages(receiver, inbox, conversationId, userId)) {
+  for await (const { message } of visibleMessages(conversations, inbox, conversationId, userId)) {
     last ??= message
     if ((cursor && compareMsgIds(message.msgId, cursor) <= 0) || unread >= cap) break
     if (message.senderId !== userId) unread++

@@ -1,14 +1,10 @@
 export { computedListEntry, type HistoryPage, userHistory, visibleMessages } from './history.js'
 export {
-  deletedKey,
-  INBOX_STORES,
   type InboxOptions,
-  inboxPrefix,
   inboxTopology,
   type ListRow,
-  listKey,
   type MessageSummary,
   markRead,
   summarize,
 } from './inbox.js'
-export { InboxQueries, type Positioned } from './queries.js'
+export { InboxQueries } from './queries.js'

@@ -9,6 +9,7 @@ import {
   type KeyValueStore,
   typedStore,
 } from '../../state/index.js'
+import { memberKey } from '../model/index.js'
 
 export interface ConversationMeta {
   type: ConversationType
@@ -22,11 +23,6 @@ export type Role = 'member' | 'admin'
 export interface MembershipDelta {
   joined: string[]
   left: string[]
-}
-
-/** Membership keys: conversationId, a 0 byte, userId — all members of one conversation are a prefix. */
-export function memberKey(conversationId: string, userId: string): Buffer {
-  return Buffer.concat([Buffer.from(conversationId), Buffer.from([0]), Buffer.from(userId)])
 }
 
 /** Member lists kept in memory, least recently used out first: hot groups fan out without a scan. */

@@ -1,13 +1,19 @@
 // Reads of the receiver's committed state for the API: membership, and the conversation's
 // log of normal messages, newest first.
 
-import type { StoredMessage } from '../../schemas/types.generated.js'
 import { newestFirst } from '../../state/index.js'
+import {
+  type ConversationLog,
+  conversationPrefix,
+  decodeStoredMessage,
+  memberKey,
+  type Positioned,
+  RECEIVER_STORES as STORES,
+} from '../model/index.js'
 import type { RunningTopology } from '../runtime/index.js'
-import { type ConversationMeta, memberKey } from './conversation-state.js'
-import { decodeStoredMessage, STORES } from './receiver.js'
+import type { ConversationMeta } from './conversation-state.js'
 
-export class ReceiverQueries {
+export class ReceiverQueries implements ConversationLog {
   constructor(private readonly receiver: RunningTopology) {}
 
   async isMember(conversationId: string, userId: string): Promise<boolean> {
@@ -28,11 +34,8 @@ export class ReceiverQueries {
   }
 
   /** The conversation's log (normal messages), newest first, before `position`. */
-  async *log(
-    conversationId: string,
-    before?: Buffer,
-  ): AsyncGenerator<{ position: Buffer; message: StoredMessage }> {
-    const prefix = Buffer.concat([Buffer.from(conversationId), Buffer.from([0])])
+  async *log(conversationId: string, before?: Buffer): AsyncGenerator<Positioned> {
+    const prefix = conversationPrefix(conversationId)
     const log = this.receiver.committedStoreForKey(conversationId, STORES.messages)
     for await (const { position, value } of newestFirst(log, prefix, before)) {
       yield { position, message: decodeStoredMessage(value) }

@@ -5,9 +5,7 @@
 // message also goes on to the next stages on an internal topic. Conversations homed in another
 // unit are only routed here: their messages and changes go to that unit (route-by-unit.ts).
 
-import type avsc from 'avsc'
 import type { EventCodec } from '../../schemas/codec.js'
-import { readerType } from '../../schemas/codec.js'
 import {
   compareMsgIds,
   createMsgIdGenerator,
@@ -24,8 +22,17 @@ import type {
   ThrottleReason,
 } from '../../schemas/types.generated.js'
 import { bufferSerde, int64Serde, jsonSerde, stringSerde, typedStore } from '../../state/index.js'
+import {
+  DEFAULT_LARGE_GROUP_THRESHOLD,
+  dedupeKey,
+  encodeStoredMessage,
+  isLargeGroup,
+  memberKey,
+  messageKey,
+  RECEIVER_STORES as STORES,
+} from '../model/index.js'
 import { defineTopology, type InputRecord, type TopologyDefinition } from '../runtime/index.js'
-import { ConversationState, memberKey } from './conversation-state.js'
+import { ConversationState } from './conversation-state.js'
 import { planFanOut } from './fan-out.js'
 import { type UnitTopics, unitRouter, unitSinks } from './route-by-unit.js'
 import { splitByGeo } from './split-by-geo.js'
@@ -93,34 +100,6 @@ export interface ReceiverOptions {
 /** Headers copied from a message to its receipt, so a waiting HTTP request finds its answer. */
 export const REPLY_HEADERS = ['imflow-reply-to', 'imflow-request-id'] as const
 
-export const STORES = {
-  conversations: 'conversations',
-  members: 'members',
-  dedupe: 'dedupe',
-  ids: 'ids',
-  /** conversation_message: the read-diffusion log, one copy per normal message. */
-  messages: 'conversation-messages',
-  /** (conversation, user) -> the newest msgId the user has read. */
-  readCursors: 'read-cursors',
-} as const
-
-const stored = readerType('StoredMessage') as avsc.Type
-
-/** Log keys order a conversation's messages by creation time, then id. */
-export function messageKey(conversationId: string, createdAt: number, msgId: string): Buffer {
-  const time = Buffer.alloc(8)
-  time.writeBigUInt64BE(BigInt(createdAt))
-  return Buffer.concat([Buffer.from(conversationId), Buffer.from([0]), time, Buffer.from(msgId)])
-}
-
-export function encodeStoredMessage(message: StoredMessage): Buffer {
-  return stored.toBuffer(message)
-}
-
-export function decodeStoredMessage(bytes: Buffer): StoredMessage {
-  return stored.fromBuffer(bytes) as StoredMessage
-}
-
 interface Dedupe {
   msgId: string
   createdAt: number
@@ -131,7 +110,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
   const limits = options.limits ?? defaultLimits
   const admission = options.admission ?? admitAll
   const clock = options.clock ?? Date.now
-  const largeGroupThreshold = options.largeGroupThreshold ?? 500
+  const largeGroupThreshold = options.largeGroupThreshold ?? DEFAULT_LARGE_GROUP_THRESHOLD
   const units = options.units ?? {}
   return defineTopology({
     name: 'receiver',
@@ -201,8 +180,8 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       const receive = async (record: InputRecord, message: SendMessage) => {
         const shape = checkShape(message, limits)
         if (shape) return reply(record, message, { kind: 'Rejected', ...shape })
-        const dedupeKey = `${message.senderId}\u0000${message.clientMsgId}`
-        const seen = await dedupe.get(dedupeKey)
+        const dedupeId = dedupeKey(message.senderId, message.clientMsgId)
+        const seen = await dedupe.get(dedupeId)
         if (seen) return reply(record, message, { kind: 'Accepted', ...seen })
         const conversation = await conversations.get(message.conversationId)
         // Homed in another unit: processed there, so nothing of it is kept here.
@@ -243,7 +222,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
             encodeStoredMessage(storedMessage),
           )
         }
-        dedupe.put(dedupeKey, { msgId, createdAt })
+        dedupe.put(dedupeId, { msgId, createdAt })
         // Everyone who may see it: all members for a normal message (the sender's other devices
         // included), the sender and the targets for a private one.
         const recipients =
@@ -251,7 +230,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
             ? await conversations.members(message.conversationId)
             : [...new Set([message.senderId, ...message.targets])]
         // Big groups read, small groups write: above the threshold no list row changes now.
-        const updateLists = (conversation?.memberCount ?? 0) <= largeGroupThreshold
+        const updateLists = !isLargeGroup(conversation?.memberCount ?? 0, largeGroupThreshold)
         handOff(
           message.conversationId,
           recipients,

@@ -5,20 +5,9 @@
 import { storeCodec } from '../../schemas/codec.js'
 import type { SequencedEvent, SyncEvent } from '../../schemas/types.generated.js'
 import { type ChangeloggedStore, int64Serde } from '../../state/index.js'
+import { ptsIndexKey as indexKey, syncQueueKey as queueKey } from '../model/index.js'
 
 const syncEvent = storeCodec('SyncEvent')
-
-export function userPrefix(userId: string): Buffer {
-  return Buffer.concat([Buffer.from(userId), Buffer.from([0])])
-}
-
-export function queueKey(userId: string, pts: number): Buffer {
-  return Buffer.concat([userPrefix(userId), int64Serde.serialize(pts)])
-}
-
-function indexKey(userId: string, sourceId: string): Buffer {
-  return Buffer.concat([userPrefix(userId), Buffer.from(sourceId)])
-}
 
 /** sourceId (length-prefixed), then the event's Avro body. */
 function encodeEntry(sourceId: string, event: SyncEvent): Buffer {
