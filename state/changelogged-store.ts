@@ -6,8 +6,9 @@
 import { ImflowError } from '../ops/errors.js'
 import { inRange, type KeyRange, prefixEnd, type RawStore, type WriteOp } from './raw-store.js'
 import { ReadCache } from './read-cache.js'
+import type { CommittedStore, ReadWriteStore } from './read-write-store.js'
 
-export class ChangeloggedStore {
+export class ChangeloggedStore implements ReadWriteStore {
   /** Latest pending write per key (keys as binary strings, which order like the bytes). */
   private readonly pending = new Map<string, WriteOp>()
   /** Committed values only: what RocksDB holds. */
@@ -42,7 +43,7 @@ export class ChangeloggedStore {
    * Committed state only, for readers outside the task (the API's queries): what RocksDB
    * holds, without the open transaction's writes. Safe while the task runs.
    */
-  readonly committed: Pick<RawStore, 'get' | 'range'> = {
+  readonly committed: CommittedStore = {
     get: (key) => this.raw.get(key),
     range: (range) => this.raw.range(range),
   }

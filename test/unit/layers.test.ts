@@ -35,6 +35,9 @@ const cases: readonly (readonly [string, string, boolean])[] = [
   ['topologies/sync/into-inbox.ts', '../inbox/queries.js', true],
   ['topologies/runtime/up-receiver.ts', '../receiver/index.js', true],
   ['topologies/model/up-sync.ts', '../sync/index.js', true],
+  ['topologies/sync/into-runtime.ts', '../runtime/internal/task.js', true],
+  ['connectors/http/into-runtime.ts', '../../topologies/runtime/internal/runner.js', true],
+  ['ops/app/into-runtime.ts', '../../topologies/runtime/internal/runner.js', true],
   ['connectors/http/up-app.ts', '../../ops/app/config.js', true],
   ['connectors/client/up-embedded.ts', '../../ops/embedded/fetch-jars.js', true],
   // downward or sideways within a layer: each must pass
@@ -44,6 +47,8 @@ const cases: readonly (readonly [string, string, boolean])[] = [
   ['state/down-log.ts', '../ops/log.js', false],
   ['topologies/receiver/down-state.ts', '../../state/index.js', false],
   ['topologies/receiver/down-runtime.ts', '../runtime/index.js', false],
+  ['topologies/runtime/own-internal.ts', './internal/runner.js', false],
+  ['topologies/runtime/internal/own.ts', '../topology.js', false],
   ['topologies/inbox/down-model.ts', '../model/index.js', false],
   ['topologies/inbox/through-index.ts', '../receiver/index.js', false],
   ['topologies/model/down-state.ts', '../../state/index.js', false],

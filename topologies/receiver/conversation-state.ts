@@ -4,9 +4,9 @@
 
 import type { ConversationEvent, ConversationType } from '../../schemas/types.generated.js'
 import {
-  type ChangeloggedStore,
   jsonSerde,
   type KeyValueStore,
+  type ReadWriteStore,
   typedStore,
 } from '../../state/index.js'
 import { memberKey } from '../model/index.js'
@@ -33,8 +33,8 @@ export class ConversationState {
   private readonly memberLists = new Map<string, string[]>()
 
   constructor(
-    metaStore: ChangeloggedStore,
-    private readonly memberships: ChangeloggedStore,
+    metaStore: ReadWriteStore,
+    private readonly memberships: ReadWriteStore,
   ) {
     // A list read while a transaction changed members must not outlive its rollback.
     memberships.onRollback(() => this.memberLists.clear())

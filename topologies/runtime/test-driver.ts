@@ -6,8 +6,8 @@ import { ImflowError } from '../../ops/errors.js'
 import { silentLogger } from '../../ops/log.js'
 import { ChangeloggedStore, MemoryStore } from '../../state/index.js'
 import type { DeadLetterEncoder } from './dead-letters.js'
-import type { OutRecord } from './kafka-io.js'
-import { TaskCore } from './task-core.js'
+import type { OutRecord } from './internal/kafka-io.js'
+import { TaskCore } from './internal/task-core.js'
 import type { TopologyDefinition } from './topology.js'
 
 export interface PipedRecord {

@@ -3,7 +3,7 @@
 // sees only this interface, never Kafka or RocksDB.
 
 import { ImflowError } from '../../ops/errors.js'
-import type { ChangeloggedStore } from '../../state/index.js'
+import type { ReadWriteStore } from '../../state/index.js'
 
 export interface InputRecord<V = unknown> {
   readonly topic: string
@@ -30,7 +30,7 @@ export interface ProcessorContext {
   readonly taskId: string
   readonly partition: number
   /** A store declared by the topology, for this task. */
-  store(name: string): ChangeloggedStore
+  store(name: string): ReadWriteStore
   /** Emits a record to a declared sink, in the same transaction as the input's offset. */
   send(sink: string, record: OutputRecord): void
   /** The largest record timestamp this task has seen (-Infinity before the first). */

@@ -1,14 +1,13 @@
 // The Kafka-free heart of a task: runs records through the processor, keeps stream time and
 // punctuators, and collects what one transaction must write (outputs, changelog records).
-// The Kafka task (task.ts) and the in-memory test driver (test-driver.ts) both drive it.
+// The Kafka task (task.ts) and the in-memory test driver (../test-driver.ts) both drive it.
 
-import { ImflowError, isImflowError } from '../../ops/errors.js'
-import type { Logger } from '../../ops/log.js'
-import type { TaskMetrics } from '../../ops/metrics.js'
-import type { ChangeloggedStore } from '../../state/index.js'
-import { changelogTopic, dataKey } from './changelog.js'
-import { type DeadLetterEncoder, deadLetterFor, type SourceRecord } from './dead-letters.js'
-import type { OutRecord } from './kafka-io.js'
+import { ImflowError, isImflowError } from '../../../ops/errors.js'
+import type { Logger } from '../../../ops/log.js'
+import type { TaskMetrics } from '../../../ops/metrics.js'
+import type { ChangeloggedStore } from '../../../state/index.js'
+import { changelogTopic, dataKey } from '../changelog.js'
+import { type DeadLetterEncoder, deadLetterFor, type SourceRecord } from '../dead-letters.js'
 import type {
   InputRecord,
   OutputRecord,
@@ -16,7 +15,8 @@ import type {
   ProcessorContext,
   PunctuationType,
   TopologyDefinition,
-} from './topology.js'
+} from '../topology.js'
+import type { OutRecord } from './kafka-io.js'
 
 export interface ConsumedMessage {
   offset: string
