@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Admin, Kafka, logLevel } from 'kafkajs'
-import { startEmbeddedKafka } from '../ops/embedded-kafka.js'
+import { startEmbeddedKafka } from '../ops/embedded/embedded-kafka.js'
 import { createLogger, type Logger } from '../ops/log.js'
 import { freePort } from '../ops/ports.js'
 

@@ -1,8 +1,12 @@
 // The one catalogue of imflow's errors. Every failure imflow reports carries a code from
-// here; docs/errors.md documents each one and a test keeps the two in step.
+// here, each code with one meaning, grouped by the layer that raises it; docs/errors.md
+// documents each one (in the same groups) and a test keeps the two in step.
 
 export const errorCodes = {
+  // The command line and configuration (ops/app)
   IMF_ERR_CONFIG: { retriable: false, status: 500, summary: 'A setting is missing or invalid' },
+  IMF_ERR_USAGE: { retriable: false, status: 400, summary: 'The command line is not understood' },
+  // The embedded servers (ops/embedded)
   IMF_ERR_JAVA_MISSING: {
     retriable: false,
     status: 500,
@@ -28,11 +32,7 @@ export const errorCodes = {
     status: 500,
     summary: 'An embedded server did not become ready in time',
   },
-  IMF_ERR_TOPIC_MISMATCH: {
-    retriable: false,
-    status: 500,
-    summary: 'An existing topic differs from what the contract needs',
-  },
+  // Kafka and the schema registry (ops foundation, provisioning)
   IMF_ERR_KAFKA_UNAVAILABLE: {
     retriable: true,
     status: 503,
@@ -43,6 +43,50 @@ export const errorCodes = {
     status: 503,
     summary: 'The schema registry does not answer',
   },
+  IMF_ERR_TOPIC_MISMATCH: {
+    retriable: false,
+    status: 500,
+    summary: 'An existing topic differs from what the contract needs',
+  },
+  // The wire format (schemas)
+  IMF_ERR_NOT_AVRO: {
+    retriable: false,
+    status: 400,
+    summary: 'A record is not in the Confluent Avro wire format (too short or wrong magic byte)',
+  },
+  IMF_ERR_UNKNOWN_SCHEMA: {
+    retriable: false,
+    status: 400,
+    summary: 'A record names a schema id the registry does not know',
+  },
+  IMF_ERR_DECODE: {
+    retriable: false,
+    status: 400,
+    summary: "A record's Avro body does not decode with its writer schema",
+  },
+  IMF_ERR_ENCODE: {
+    retriable: false,
+    status: 500,
+    summary: 'A value does not fit its Avro schema',
+  },
+  IMF_ERR_SCHEMA_INCOMPATIBLE: {
+    retriable: false,
+    status: 409,
+    summary: 'A schema change breaks BACKWARD compatibility with the registered one',
+  },
+  // Topologies and their runtime (topologies)
+  IMF_ERR_TOPOLOGY: {
+    retriable: false,
+    status: 500,
+    summary:
+      'A topology is defined inconsistently (a store, sink or dead-letter topic it uses is not declared)',
+  },
+  IMF_ERR_NOT_READY: {
+    retriable: true,
+    status: 503,
+    summary: 'The data for this request is not served by this instance right now',
+  },
+  // The HTTP API and the push gateway (connectors/http, connectors/push-gateway)
   IMF_ERR_UNAUTHORIZED: {
     retriable: false,
     status: 401,
@@ -69,51 +113,32 @@ export const errorCodes = {
     status: 429,
     summary: 'A rate limit or overload throttled the message; retry after the given time',
   },
-  IMF_ERR_NOT_READY: {
+  IMF_ERR_TIMEOUT: {
     retriable: true,
-    status: 503,
-    summary: 'The data for this request is not served by this instance right now',
+    status: 504,
+    summary: 'No answer from the receiver within the request timeout',
   },
   IMF_ERR_PEER_UNAVAILABLE: {
     retriable: true,
     status: 502,
     summary: 'The instance that owns the data did not answer, or refused the internal read',
   },
-  IMF_ERR_TIMEOUT: {
-    retriable: true,
-    status: 504,
-    summary: 'No answer from the receiver within the request timeout',
-  },
-  IMF_ERR_USAGE: { retriable: false, status: 400, summary: 'The command line is not understood' },
-  IMF_ERR_NOT_AVRO: {
-    retriable: false,
-    status: 400,
-    summary: 'A record is not in the Confluent Avro wire format (too short or wrong magic byte)',
-  },
-  IMF_ERR_UNKNOWN_SCHEMA: {
-    retriable: false,
-    status: 400,
-    summary: 'A record names a schema id the registry does not know',
-  },
-  IMF_ERR_DECODE: {
-    retriable: false,
-    status: 400,
-    summary: "A record's Avro body does not decode with its writer schema",
-  },
-  IMF_ERR_ENCODE: {
-    retriable: false,
-    status: 500,
-    summary: 'A value does not fit its Avro schema',
-  },
-  IMF_ERR_SCHEMA_INCOMPATIBLE: {
-    retriable: false,
-    status: 409,
-    summary: 'A schema change breaks BACKWARD compatibility with the registered one',
-  },
+  // The client library (connectors/client)
   IMF_ERR_API_UNAVAILABLE: {
     retriable: true,
     status: 502,
     summary: 'The client library could not reach the imflow API, or got an answer it cannot read',
+  },
+  IMF_ERR_CLIENT_CLOSED: {
+    retriable: false,
+    status: 400,
+    summary: 'The client library was closed; what was asked of it after close() fails',
+  },
+  // Any layer
+  IMF_ERR_INTERNAL: {
+    retriable: false,
+    status: 500,
+    summary: 'A bug: the code broke one of its own rules, or an unexpected error reached the API',
   },
 } as const
 

@@ -1,6 +1,7 @@
 // Readiness probes of imflow's dependencies: bounded in time, they report, never throw.
 
 import type { Admin } from 'kafkajs'
+import { type ErrorCode, ImflowError } from './errors.js'
 
 export interface ProbeResult {
   readonly ok: boolean
@@ -9,13 +10,20 @@ export interface ProbeResult {
 
 export type Probe = () => Promise<ProbeResult>
 
-async function bounded(timeoutMs: number, work: () => Promise<void>): Promise<ProbeResult> {
+async function bounded(
+  code: ErrorCode,
+  timeoutMs: number,
+  work: () => Promise<void>,
+): Promise<ProbeResult> {
   let timer: NodeJS.Timeout | undefined
   try {
     await Promise.race([
       work(),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
+        timer = setTimeout(
+          () => reject(new ImflowError(code, `no answer within ${timeoutMs} ms`)),
+          timeoutMs,
+        )
       }),
     ])
     return { ok: true }
@@ -29,17 +37,23 @@ async function bounded(timeoutMs: number, work: () => Promise<void>): Promise<Pr
 /** Kafka is ready when the cluster answers a metadata request with at least one broker. */
 export function kafkaProbe(admin: Admin, timeoutMs = 2_000): Probe {
   return () =>
-    bounded(timeoutMs, async () => {
+    bounded('IMF_ERR_KAFKA_UNAVAILABLE', timeoutMs, async () => {
       const { brokers } = await admin.describeCluster()
-      if (brokers.length === 0) throw new Error('the cluster reports no brokers')
+      if (brokers.length === 0)
+        throw new ImflowError('IMF_ERR_KAFKA_UNAVAILABLE', 'the cluster reports no brokers')
     })
 }
 
 /** The registry is ready when it lists its subjects. */
 export function registryProbe(baseUrl: string, timeoutMs = 2_000): Probe {
   return () =>
-    bounded(timeoutMs, async () => {
+    bounded('IMF_ERR_REGISTRY_UNAVAILABLE', timeoutMs, async () => {
       const res = await fetch(`${baseUrl}/subjects`, { signal: AbortSignal.timeout(timeoutMs) })
-      if (!res.ok) throw new Error(`GET /subjects answered ${res.status}`)
+      if (!res.ok) {
+        throw new ImflowError(
+          'IMF_ERR_REGISTRY_UNAVAILABLE',
+          `GET /subjects answered ${res.status}`,
+        )
+      }
     })
 }

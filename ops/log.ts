@@ -1,7 +1,9 @@
 // A small structured logger for the process's own messages (fastify keeps its own pino).
 // Human-readable lines on stderr: the time, the level, the message, then key=value fields.
 
-import type { LogLevel } from './config.js'
+/** The levels, least severe first; `IMFLOW_LOG_LEVEL` takes one of them. */
+export const logLevels = ['debug', 'info', 'warn', 'error'] as const
+export type LogLevel = (typeof logLevels)[number]
 
 export interface Logger {
   debug(message: string, fields?: Record<string, unknown>): void

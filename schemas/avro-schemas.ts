@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { ImflowError } from '../ops/errors.js'
 
 export type AvroSchema = string | AvroSchema[] | { [key: string]: unknown }
 
@@ -43,7 +44,8 @@ function inline(schema: AvroSchema, library: Map<string, AvroSchema>): AvroSchem
       const name = s.includes('.') ? s : `${namespace}.${s}`
       if (defined.has(name)) return s
       const definition = library.get(name)
-      if (!definition) throw new Error(`schemas: unknown type ${s} (looked for ${name})`)
+      if (!definition)
+        throw new ImflowError('IMF_ERR_INTERNAL', `schemas: unknown type ${s} (looked for ${name})`)
       return walk(structuredClone(definition), namespace)
     }
     if (Array.isArray(s)) return s.map((branch) => walk(branch, namespace))
@@ -83,6 +85,6 @@ export const avroSchemas: ReadonlyMap<string, AvroSchema> = load()
 
 export function avroSchema(name: string): AvroSchema {
   const schema = avroSchemas.get(name)
-  if (!schema) throw new Error(`schemas: no schema named ${name}`)
+  if (!schema) throw new ImflowError('IMF_ERR_INTERNAL', `schemas: no schema named ${name}`)
   return schema
 }

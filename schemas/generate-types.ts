@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import avsc from 'avsc'
+import { ImflowError } from '../ops/errors.js'
 import { avroSchemas } from './avro-schemas.js'
 
 type AnyType = avsc.Type & Record<string, unknown>
@@ -46,7 +47,10 @@ export function generateTypes(): string {
       case 'union:wrapped':
         for (const branch of type.types as AnyType[]) {
           if (branch.typeName !== 'record')
-            throw new Error(`wrapped union with non-record branch ${branch.typeName}`)
+            throw new ImflowError(
+              'IMF_ERR_INTERNAL',
+              `wrapped union with non-record branch ${branch.typeName}`,
+            )
           variants.add(String(branch.name))
         }
         return (type.types as AnyType[]).map(ref).join(' | ')
@@ -55,7 +59,10 @@ export function generateTypes(): string {
         declare(type)
         return shortName(String(type.name))
       default:
-        throw new Error(`generate-types: unsupported Avro type ${type.typeName}`)
+        throw new ImflowError(
+          'IMF_ERR_INTERNAL',
+          `generate-types: unsupported Avro type ${type.typeName}`,
+        )
     }
   }
   const wrap = (t: string) => (t.includes('|') ? `(${t})` : t)

@@ -3,10 +3,12 @@
 // as the outputs and offsets, and only after the commit succeeded do they reach RocksDB.
 // An aborted transaction leaves the store as it was.
 
+import { ImflowError } from '../ops/errors.js'
 import { inRange, type KeyRange, prefixEnd, type RawStore, type WriteOp } from './raw-store.js'
 import { ReadCache } from './read-cache.js'
+import type { CommittedStore, ReadWriteStore } from './read-write-store.js'
 
-export class ChangeloggedStore {
+export class ChangeloggedStore implements ReadWriteStore {
   /** Latest pending write per key (keys as binary strings, which order like the bytes). */
   private readonly pending = new Map<string, WriteOp>()
   /** Committed values only: what RocksDB holds. */
@@ -41,7 +43,7 @@ export class ChangeloggedStore {
    * Committed state only, for readers outside the task (the API's queries): what RocksDB
    * holds, without the open transaction's writes. Safe while the task runs.
    */
-  readonly committed: Pick<RawStore, 'get' | 'range'> = {
+  readonly committed: CommittedStore = {
     get: (key) => this.raw.get(key),
     range: (range) => this.raw.range(range),
   }
@@ -49,7 +51,10 @@ export class ChangeloggedStore {
   /** Entries in key order, pending writes over stored ones. */
   async *range(range: KeyRange = {}): AsyncGenerator<[Buffer, Buffer]> {
     if (range.reverse)
-      throw new Error('a task reads its stores in key order; committed reads may reverse')
+      throw new ImflowError(
+        'IMF_ERR_INTERNAL',
+        'a task reads its stores in key order; committed reads may reverse',
+      )
     const overlay = [...this.pending.values()]
       .filter((op) => inRange(op.key, range))
       .sort((a, b) => Buffer.compare(a.key, b.key))

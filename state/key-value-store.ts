@@ -1,6 +1,6 @@
 // What a processor sees of a store: typed keys and values over the changelogged bytes.
 
-import type { ChangeloggedStore } from './changelogged-store.js'
+import type { ReadWriteStore } from './read-write-store.js'
 import type { Serde } from './serde.js'
 
 export interface KeyValueStore<K, V> {
@@ -14,7 +14,7 @@ export interface KeyValueStore<K, V> {
 }
 
 export function typedStore<K, V>(
-  store: ChangeloggedStore,
+  store: Omit<ReadWriteStore, 'onRollback'>,
   keys: Serde<K>,
   values: Serde<V>,
 ): KeyValueStore<K, V> {

@@ -4,7 +4,7 @@
 //   data key: 0x00 | window start (8 bytes, big-endian) | key bytes
 //   meta key: 0x01 | name
 
-import type { ChangeloggedStore } from './changelogged-store.js'
+import type { ReadWriteStore } from './read-write-store.js'
 import type { Serde } from './serde.js'
 
 export interface Window {
@@ -39,7 +39,7 @@ export class WindowStore<K, V> {
   private readonly metaCache = new Map<string, number | undefined>()
 
   constructor(
-    private readonly store: ChangeloggedStore,
+    private readonly store: ReadWriteStore,
     private readonly keys: Serde<K>,
     private readonly values: Serde<V>,
   ) {

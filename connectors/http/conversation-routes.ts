@@ -13,7 +13,8 @@ import {
   userHistory,
   userMessagesAfter,
 } from '../../topologies/inbox/index.js'
-import { isLargeGroup, type ReceiverQueries } from '../../topologies/receiver/index.js'
+import { isLargeGroup } from '../../topologies/model/index.js'
+import type { ReceiverQueries } from '../../topologies/receiver/index.js'
 import { authenticate } from './auth.js'
 import type { Publisher } from './publisher.js'
 
@@ -171,7 +172,7 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
         })
         continue
       }
-      const large = isLargeGroup(meta, options.largeGroupThreshold)
+      const large = isLargeGroup(meta.memberCount, options.largeGroupThreshold)
       const computed =
         large || row.lastDeleted
           ? await computedListEntry(receiver, inbox, conversationId, userId, UNREAD_CAP)

@@ -2,7 +2,10 @@
 // validation and not-found answers are mapped to the same catalogue.
 
 import type { FastifyError, FastifyInstance } from 'fastify'
-import { errorCodes, ImflowError, isImflowError } from '../../ops/errors.js'
+import { type ErrorCode, errorCodes, ImflowError, isImflowError } from '../../ops/errors.js'
+
+/** An error no layer coded: a bug, answered without its details (they go to the log). */
+const internal: ErrorCode = 'IMF_ERR_INTERNAL'
 
 export function installProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | ImflowError, request, reply) => {
@@ -22,7 +25,7 @@ export function installProblemHandlers(app: FastifyInstance): void {
         type: 'about:blank',
         title: 'Internal error',
         status: 500,
-        code: 'IMF_ERR_INTERNAL',
+        code: internal,
         detail: 'unexpected error',
       })
     }

@@ -1,7 +1,7 @@
 // The HTTP API (fastify). Routes are plugins registered here; each area adds its own.
 
 import Fastify, { type FastifyInstance } from 'fastify'
-import type { LogLevel } from '../../ops/config.js'
+import type { LogLevel } from '../../ops/log.js'
 import type { Metrics } from '../../ops/metrics.js'
 import { adminRoutes } from './admin-routes.js'
 import { conversationRoutes } from './conversation-routes.js'

@@ -5,8 +5,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { issueToken } from '../../connectors/http/jwt.js'
-import type { RunningApp } from '../../ops/app.js'
-import { taskOwners } from '../../topologies/runtime/assignor.js'
+import type { RunningApp } from '../../ops/app/app.js'
+import { taskOwners } from '../../topologies/runtime/internal/assignor.js'
 import { partitionForKey } from '../../topologies/runtime/partitioner.js'
 import { eventually, httpCall, startTestApp, testKafka, unique, withAdmin } from './helpers.js'
 import { waitForConsumed } from './runtime-support.js'

@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { issueToken } from '../../connectors/http/jwt.js'
-import type { RunningApp } from '../../ops/app.js'
+import type { RunningApp } from '../../ops/app/app.js'
 import { eventually, httpCall, startTestApp, testKafka, unique } from './helpers.js'
 import { committedSum } from './runtime-support.js'
 

@@ -21,7 +21,7 @@ interface Started {
 
 async function startCli(env: NodeJS.ProcessEnv): Promise<Started> {
   const port = await freePort()
-  const child = spawn(process.execPath, ['--import', 'tsx', 'ops/bin.ts', 'start'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'ops/app/bin.ts', 'start'], {
     env: { ...process.env, IMFLOW_PORT: String(port), ...env },
   })
   let output = ''

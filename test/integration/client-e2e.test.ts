@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ImflowClient } from '../../connectors/client/index.js'
 import { issueToken } from '../../connectors/http/jwt.js'
-import type { RunningApp } from '../../ops/app.js'
+import type { RunningApp } from '../../ops/app/app.js'
 import { eventually, httpCall, startTestApp, unique } from './helpers.js'
 
 const secret = 'client-e2e-secret-0123456789abcdef'

@@ -7,8 +7,8 @@ import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startEmbeddedKafka } from '../../ops/embedded-kafka.js'
-import { startEmbeddedRegistry } from '../../ops/embedded-registry.js'
+import { startEmbeddedKafka } from '../../ops/embedded/embedded-kafka.js'
+import { startEmbeddedRegistry } from '../../ops/embedded/embedded-registry.js'
 import { isImflowError } from '../../ops/errors.js'
 import { silentLogger } from '../../ops/log.js'
 import { freePort } from '../../ops/ports.js'
@@ -61,7 +61,7 @@ describe('embedded launchers', () => {
   })
 
   it('`imflow start` reports a missing Java on stderr and exits 1, leaving nothing running', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'ops/bin.ts', 'start'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'ops/app/bin.ts', 'start'], {
       env: {
         ...process.env,
         KAFKA_BROKERS: undefined,

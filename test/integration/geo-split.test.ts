@@ -4,7 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { issueToken } from '../../connectors/http/jwt.js'
-import type { RunningApp } from '../../ops/app.js'
+import type { RunningApp } from '../../ops/app/app.js'
 import { eventually, httpCall, startTestApp, unique, withAdmin } from './helpers.js'
 
 const secret = 'geo-test-secret-0123456789abcdef'

@@ -1,9 +1,9 @@
 import kafkajs from 'kafkajs'
 import { describe, expect, it } from 'vitest'
+import { provisionTopics } from '../../ops/app/provision-topics.js'
 import { isImflowError } from '../../ops/errors.js'
 import { createTopicsAndWait } from '../../ops/kafka-admin.js'
 import { silentLogger } from '../../ops/log.js'
-import { provisionTopics } from '../../ops/provision-topics.js'
 import { contractTopics } from '../../schemas/topics.js'
 import { unique, withAdmin } from './helpers.js'
 

@@ -3,7 +3,7 @@
 // rejected with reasons — and garbage goes to im.dead-letter while the partition flows on.
 
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import type { RunningApp } from '../../ops/app.js'
+import type { RunningApp } from '../../ops/app/app.js'
 import { type ContractCodecs, registerContract } from '../../schemas/contract.js'
 import { registrySchemaSource } from '../../schemas/schema-source.js'
 import type {

@@ -6,7 +6,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry'
 import { afterAll, describe, expect, it } from 'vitest'
-import { type EmbeddedRegistry, startEmbeddedRegistry } from '../../ops/embedded-registry.js'
+import {
+  type EmbeddedRegistry,
+  startEmbeddedRegistry,
+} from '../../ops/embedded/embedded-registry.js'
 import { silentLogger } from '../../ops/log.js'
 import { freePort } from '../../ops/ports.js'
 

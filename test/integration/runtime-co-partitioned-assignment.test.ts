@@ -11,12 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { peerStoreClient } from '../../connectors/http/peer-client.js'
 import { createTopicsAndWait } from '../../ops/kafka-admin.js'
 import { silentLogger } from '../../ops/log.js'
-import { taskOwners } from '../../topologies/runtime/assignor.js'
 import {
   defineTopology,
   type RunningTopology,
   startTopology,
 } from '../../topologies/runtime/index.js'
+import { taskOwners } from '../../topologies/runtime/internal/assignor.js'
 import { eventually, testKafka, unique, withAdmin } from './helpers.js'
 
 const INSTANCES = 3

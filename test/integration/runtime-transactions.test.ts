@@ -6,7 +6,7 @@
 
 import { describe, expect, it } from 'vitest'
 import { createTopicsAndWait } from '../../ops/kafka-admin.js'
-import { createTaskProducer, isFenced } from '../../topologies/runtime/kafka-io.js'
+import { createTaskProducer, isFenced } from '../../topologies/runtime/internal/kafka-io.js'
 import { eventually, testKafka, unique, withAdmin } from './helpers.js'
 
 describe('runtime: transactions', () => {

@@ -5,7 +5,7 @@
 import { type Consumer, type Kafka, Partitioners, type Producer } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { issueToken } from '../../connectors/http/jwt.js'
-import type { RunningApp } from '../../ops/app.js'
+import type { RunningApp } from '../../ops/app/app.js'
 import { registerContract } from '../../schemas/contract.js'
 import { registrySchemaSource } from '../../schemas/schema-source.js'
 import type { DeviceEvent, Notification, SyncEnvelope } from '../../schemas/types.generated.js'

@@ -4,9 +4,9 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { issueToken } from '../../connectors/http/jwt.js'
-import type { RunningApp } from '../../ops/app.js'
+import type { RunningApp } from '../../ops/app/app.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
-import { STORES } from '../../topologies/receiver/index.js'
+import { RECEIVER_STORES as STORES } from '../../topologies/model/index.js'
 import { changelogTopic } from '../../topologies/runtime/index.js'
 import { eventually, httpCall, startTestApp, testKafka, unique, withAdmin } from './helpers.js'
 

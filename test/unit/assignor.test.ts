@@ -9,7 +9,7 @@ import {
   coPartitionedAssigner,
   decodeMemberInfo,
   taskOwners,
-} from '../../topologies/runtime/assignor.js'
+} from '../../topologies/runtime/internal/assignor.js'
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 const fresh = (...ids: string[]) => ids.map((memberId) => ({ memberId, previous: [] }))

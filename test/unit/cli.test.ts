@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { main } from '../../ops/cli.js'
+import { main } from '../../ops/app/cli.js'
 
 function capture() {
   let out = ''

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import { describe, expect, it } from 'vitest'
-import { loadConfig } from '../../ops/config.js'
+import { loadConfig } from '../../ops/app/config.js'
 import { isImflowError } from '../../ops/errors.js'
 
 describe('IMFLOW_ADVERTISED_URL', () => {

@@ -1,7 +1,7 @@
 // IMFLOW_REMOTE_UNITS: parsed once, unit numbers normalised, and never this deployment itself.
 
 import { describe, expect, it } from 'vitest'
-import { loadConfig } from '../../ops/config.js'
+import { loadConfig } from '../../ops/app/config.js'
 import { isImflowError } from '../../ops/errors.js'
 
 function configError(env: Record<string, string>): string {

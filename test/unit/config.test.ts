@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { describeSettings, loadConfig, settings } from '../../ops/config.js'
+import { describeSettings, loadConfig, settings } from '../../ops/app/config.js'
 import { isImflowError } from '../../ops/errors.js'
 
 function configError(env: Record<string, string>, flags = {}): string {

@@ -5,14 +5,8 @@ import { describe, expect, it } from 'vitest'
 import { createEventCodec } from '../../schemas/codec.js'
 import { memorySchemaSource } from '../../schemas/schema-source.js'
 import type { FanoutBatch, StoredMessage } from '../../schemas/types.generated.js'
-import {
-  deletedKey,
-  INBOX_STORES,
-  inboxPrefix,
-  inboxTopology,
-  listKey,
-  markRead,
-} from '../../topologies/inbox/index.js'
+import { inboxTopology, markRead } from '../../topologies/inbox/index.js'
+import { deletedKey, INBOX_STORES, inboxPrefix, listKey } from '../../topologies/model/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
 
 const message = (msgId: string, visibility: StoredMessage['visibility']): StoredMessage => ({

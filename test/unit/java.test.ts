@@ -2,8 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { findJava, parseJavaMajor } from '../../ops/embedded/java.js'
 import { isImflowError } from '../../ops/errors.js'
-import { findJava, parseJavaMajor } from '../../ops/java.js'
 
 describe('parseJavaMajor', () => {
   it('reads modern and legacy version strings', () => {

@@ -2,7 +2,7 @@
 // ("argument --cluster-id/-t: expected one argument"), once in 64 starts.
 
 import { describe, expect, it } from 'vitest'
-import { clusterId } from '../../ops/embedded-kafka.js'
+import { clusterId } from '../../ops/embedded/embedded-kafka.js'
 
 describe('embedded Kafka cluster ids', () => {
   it('are 22-character URL-safe base64 and never start with "-" (the storage tool would take it for an option)', () => {

@@ -14,10 +14,10 @@ import type {
   RoomEvent,
   SendMessage,
 } from '../../schemas/types.generated.js'
+import { RECEIVER_STORES as STORES } from '../../topologies/model/index.js'
 import {
   ORIGIN_UNIT_HEADER,
   receiverTopology,
-  STORES,
   type UnitTopics,
 } from '../../topologies/receiver/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'

@@ -13,7 +13,8 @@ import type {
   SendMessage,
   StoredMessage,
 } from '../../schemas/types.generated.js'
-import { decodeStoredMessage, receiverTopology, STORES } from '../../topologies/receiver/index.js'
+import { decodeStoredMessage, RECEIVER_STORES as STORES } from '../../topologies/model/index.js'
+import { receiverTopology } from '../../topologies/receiver/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
 import { partitionForKey } from '../../topologies/runtime/partitioner.js'
 

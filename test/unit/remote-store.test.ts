@@ -8,7 +8,7 @@ import {
   type PeerStoreClient,
   remoteStore,
   type StoreAddress,
-} from '../../topologies/runtime/remote-store.js'
+} from '../../topologies/runtime/internal/remote-store.js'
 
 const address: StoreAddress = { topology: 't', partition: 1, store: 's' }
 const key = (i: number) => Buffer.from(`k${String(i).padStart(4, '0')}`)

@@ -12,8 +12,9 @@ import type {
   SyncEnvelope,
   SyncEvent,
 } from '../../schemas/types.generated.js'
+import { SYNC_STORES } from '../../topologies/model/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
-import { SYNC_STORES, type SyncSettings, syncTopology } from '../../topologies/sync/index.js'
+import { type SyncSettings, syncTopology } from '../../topologies/sync/index.js'
 
 const topics = { fanout: 'fanout', deviceEvents: 'devices', sync: 'im.sync', notify: 'im.notify' }
 const settings: SyncSettings = {

@@ -3,8 +3,8 @@
 
 import { AssignerProtocol, type GroupDescription } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
-import { ASSIGNOR_NAME, encodeMemberInfo } from '../../topologies/runtime/assignor.js'
-import { TaskOwners } from '../../topologies/runtime/task-owners.js'
+import { ASSIGNOR_NAME, encodeMemberInfo } from '../../topologies/runtime/internal/assignor.js'
+import { TaskOwners } from '../../topologies/runtime/internal/task-owners.js'
 
 function description(
   owners: Record<string, number[]>,

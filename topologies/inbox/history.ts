@@ -6,8 +6,13 @@
 import { ImflowError } from '../../ops/errors.js'
 import { compareMsgIds } from '../../schemas/msg-id.js'
 import type { StoredMessage } from '../../schemas/types.generated.js'
-import { isLargeGroup, type ReceiverQueries } from '../receiver/index.js'
-import type { InboxQueries, Positioned } from './queries.js'
+import {
+  type ConversationLog,
+  isLargeGroup,
+  POSITION_TIME_BYTES,
+  type Positioned,
+} from '../model/index.js'
+import type { InboxQueries } from './queries.js'
 
 export interface HistoryPage {
   messages: StoredMessage[]
@@ -16,13 +21,13 @@ export interface HistoryPage {
 }
 
 export async function* visibleMessages(
-  receiver: ReceiverQueries,
+  conversations: ConversationLog,
   inbox: InboxQueries,
   conversationId: string,
   userId: string,
   before?: Buffer,
 ): AsyncGenerator<Positioned> {
-  const normal = receiver.log(conversationId, before)[Symbol.asyncIterator]()
+  const normal = conversations.log(conversationId, before)[Symbol.asyncIterator]()
   const mine = inbox.privateMessages(userId, conversationId, before)[Symbol.asyncIterator]()
   try {
     let n = await normal.next()
@@ -45,20 +50,20 @@ export async function* visibleMessages(
 }
 
 export async function userHistory(
-  receiver: ReceiverQueries,
+  conversations: ConversationLog,
   inbox: InboxQueries,
   query: { conversationId: string; userId: string; before?: string | undefined; limit: number },
 ): Promise<HistoryPage> {
   let before: Buffer | undefined
   if (query.before) {
     before = Buffer.from(query.before, 'base64url')
-    if (before.length < 9)
+    if (before.length <= POSITION_TIME_BYTES)
       throw new ImflowError('IMF_ERR_BAD_REQUEST', 'before is not a cursor this API gave out')
   }
   const page: Positioned[] = []
   // One more than asked: whether an older page exists.
   for await (const entry of visibleMessages(
-    receiver,
+    conversations,
     inbox,
     query.conversationId,
     query.userId,
@@ -91,7 +96,7 @@ export interface CatchUpPage {
  * getChannelDifference): the gap, paged, or — past `limit` behind — a reload.
  */
 export async function userMessagesAfter(
-  receiver: ReceiverQueries,
+  conversations: ConversationLog,
   inbox: InboxQueries,
   query: {
     conversationId: string
@@ -101,11 +106,11 @@ export async function userMessagesAfter(
     reloadPast: number
   },
 ): Promise<CatchUpPage> {
-  const headSeq = (await receiver.conversation(query.conversationId))?.seq ?? 0
+  const headSeq = (await conversations.sequence(query.conversationId))?.seq ?? 0
   if (headSeq - query.after > query.reloadPast) {
     return { messages: [], headSeq, next: null, reload: true }
   }
-  const found = await receiver.messagesAfter(query.conversationId, query.after, query.limit)
+  const found = await conversations.messagesAfter(query.conversationId, query.after, query.limit)
   const messages: StoredMessage[] = []
   for (const message of found) {
     if (!(await inbox.deletedForMe(query.userId, query.conversationId, message.msgId)))
@@ -121,16 +126,16 @@ export async function userMessagesAfter(
  * than the user's read cursor, counted up to `cap`.
  */
 export async function computedListEntry(
-  receiver: ReceiverQueries,
+  conversations: ConversationLog,
   inbox: InboxQueries,
   conversationId: string,
   userId: string,
   cap: number,
 ): Promise<{ unread: number; last: StoredMessage | null }> {
-  const cursor = await receiver.readCursor(conversationId, userId)
+  const cursor = await conversations.readCursor(conversationId, userId)
   let unread = 0
   let last: StoredMessage | null = null
-  for await (const { message } of visibleMessages(receiver, inbox, conversationId, userId)) {
+  for await (const { message } of visibleMessages(conversations, inbox, conversationId, userId)) {
     last ??= message
     if ((cursor && compareMsgIds(message.msgId, cursor) <= 0) || unread >= cap) break
     if (message.senderId !== userId) unread++
@@ -143,15 +148,16 @@ export async function computedListEntry(
  * stream (docs/sync.md, "Large groups"). Conversations no task here serves are skipped.
  */
 export async function largeGroupsOf(
-  receiver: ReceiverQueries,
+  conversations: ConversationLog,
   inbox: InboxQueries,
   userId: string,
   threshold: number,
 ): Promise<{ conversationId: string; seq: number }[]> {
   const found: { conversationId: string; seq: number }[] = []
   for await (const { conversationId } of inbox.conversations(userId)) {
-    const meta = await receiver.conversation(conversationId)
-    if (meta && isLargeGroup(meta, threshold)) found.push({ conversationId, seq: meta.seq ?? 0 })
+    const meta = await conversations.sequence(conversationId)
+    if (meta && isLargeGroup(meta.memberCount, threshold))
+      found.push({ conversationId, seq: meta.seq })
   }
   return found
 }

@@ -7,17 +7,8 @@ import type { EventCodec } from '../../schemas/codec.js'
 import { compareMsgIds } from '../../schemas/msg-id.js'
 import type { FanoutBatch, StoredMessage } from '../../schemas/types.generated.js'
 import { bufferSerde, jsonSerde, typedStore } from '../../state/index.js'
-import { encodeStoredMessage, messageKey } from '../receiver/index.js'
+import { deletedKey, encodeStoredMessage, INBOX_STORES, inboxKey, listKey } from '../model/index.js'
 import { defineTopology, type TopologyDefinition } from '../runtime/index.js'
-
-export const INBOX_STORES = {
-  /** message_inbox: uid, 0, then the conversation log's key (cid, 0, createdAt, msgId). */
-  inbox: 'message-inbox',
-  /** NP markers: uid, 0, cid, 0, msgId. */
-  deleted: 'deleted-for-me',
-  /** Conversation lists: uid, 0, cid -> ListRow (rows of large groups hold membership only). */
-  lists: 'conversation-list',
-} as const
 
 export interface MessageSummary {
   msgId: string
@@ -39,10 +30,6 @@ export interface ListRow {
 
 const UNREAD_IDS_KEPT = 100
 
-export function listKey(userId: string, conversationId: string): Buffer {
-  return Buffer.concat([Buffer.from(userId), Buffer.from([0]), Buffer.from(conversationId)])
-}
-
 export function summarize(m: StoredMessage): MessageSummary {
   return {
     msgId: m.msgId,
@@ -62,19 +49,6 @@ export function markRead(row: ListRow, upTo: string): ListRow {
   const stillBeyond =
     oldestKept !== undefined && compareMsgIds(upTo, oldestKept) < 0 ? beyondKept : 0
   return { ...row, unread: remaining.length + stillBeyond, unreadIds: remaining }
-}
-
-export function inboxPrefix(userId: string, conversationId: string): Buffer {
-  return Buffer.concat([
-    Buffer.from(userId),
-    Buffer.from([0]),
-    Buffer.from(conversationId),
-    Buffer.from([0]),
-  ])
-}
-
-export function deletedKey(userId: string, conversationId: string, msgId: string): Buffer {
-  return Buffer.concat([inboxPrefix(userId, conversationId), Buffer.from(msgId)])
 }
 
 export interface InboxOptions {
@@ -130,11 +104,7 @@ export function inboxTopology(options: InboxOptions): TopologyDefinition {
             const m = payload.message
             for (const userId of batch.recipients) {
               inbox.put(
-                Buffer.concat([
-                  Buffer.from(userId),
-                  Buffer.from([0]),
-                  messageKey(m.conversationId, m.createdAt, m.msgId),
-                ]),
+                inboxKey(userId, m.conversationId, m.createdAt, m.msgId),
                 encodeStoredMessage(m),
               )
             }

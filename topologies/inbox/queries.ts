@@ -1,17 +1,17 @@
 // Reads of the inbox's committed state for the API: a user's private messages in a
 // conversation (newest first) and their delete-for-me markers.
 
-import type { StoredMessage } from '../../schemas/types.generated.js'
 import { newestFirst, prefixEnd } from '../../state/index.js'
-import { decodeStoredMessage } from '../receiver/index.js'
+import {
+  decodeStoredMessage,
+  deletedKey,
+  INBOX_STORES,
+  inboxPrefix,
+  type Positioned,
+  userPrefix,
+} from '../model/index.js'
 import type { RunningTopology } from '../runtime/index.js'
-import { deletedKey, INBOX_STORES, inboxPrefix, type ListRow } from './inbox.js'
-
-/** A message and its position in a log: createdAt (8 bytes) then msgId — comparable across logs. */
-export interface Positioned {
-  position: Buffer
-  message: StoredMessage
-}
+import type { ListRow } from './inbox.js'
 
 export class InboxQueries {
   constructor(private readonly inbox: RunningTopology) {}
@@ -35,7 +35,7 @@ export class InboxQueries {
   /** The user's conversation list rows (large groups' rows hold only the membership). */
   async *conversations(userId: string): AsyncGenerator<{ conversationId: string; row: ListRow }> {
     const store = this.inbox.committedStoreForKey(userId, INBOX_STORES.lists)
-    const prefix = Buffer.concat([Buffer.from(userId), Buffer.from([0])])
+    const prefix = userPrefix(userId)
     const end = prefixEnd(prefix)
     for await (const [key, value] of store.range({ gte: prefix, ...(end ? { lt: end } : {}) })) {
       yield {

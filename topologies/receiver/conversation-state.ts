@@ -4,11 +4,12 @@
 
 import type { ConversationEvent, ConversationType } from '../../schemas/types.generated.js'
 import {
-  type ChangeloggedStore,
   jsonSerde,
   type KeyValueStore,
+  type ReadWriteStore,
   typedStore,
 } from '../../state/index.js'
+import { memberKey } from '../model/index.js'
 
 export interface ConversationMeta {
   type: ConversationType
@@ -26,11 +27,6 @@ export interface MembershipDelta {
   left: string[]
 }
 
-/** Membership keys: conversationId, a 0 byte, userId — all members of one conversation are a prefix. */
-export function memberKey(conversationId: string, userId: string): Buffer {
-  return Buffer.concat([Buffer.from(conversationId), Buffer.from([0]), Buffer.from(userId)])
-}
-
 /** Member lists kept in memory, least recently used out first: hot groups fan out without a scan. */
 const MEMBER_LISTS_CACHED = 2_000
 
@@ -39,8 +35,8 @@ export class ConversationState {
   private readonly memberLists = new Map<string, string[]>()
 
   constructor(
-    metaStore: ChangeloggedStore,
-    private readonly memberships: ChangeloggedStore,
+    metaStore: ReadWriteStore,
+    private readonly memberships: ReadWriteStore,
   ) {
     // A list read while a transaction changed members must not outlive its rollback.
     memberships.onRollback(() => this.memberLists.clear())

@@ -2,7 +2,7 @@
 // user-keyed partition that owns some of its recipients (split further only to keep records
 // small), never one record per recipient.
 
-import { partitionForKey } from '../runtime/partitioner.js'
+import { partitionForKey } from '../runtime/index.js'
 
 /** Recipients per hand-off record at most: 5,000 ids stay far below Kafka's 1 MB record limit. */
 export const MAX_RECIPIENTS_PER_BATCH = 5_000

@@ -4,16 +4,11 @@ export { ReceiverQueries } from './queries.js'
 export {
   type Admission,
   admitAll,
-  decodeStoredMessage,
-  encodeStoredMessage,
   type GeoSplit,
-  messageKey,
   REPLY_HEADERS,
   type ReceiverOptions,
   receiverTopology,
-  STORES,
 } from './receiver.js'
-export { isLargeGroup, seqKey } from './room-sequence.js'
 export { homeOf, ORIGIN_UNIT_HEADER, type UnitTopics } from './route-by-unit.js'
 export { splitByGeo } from './split-by-geo.js'
 export {

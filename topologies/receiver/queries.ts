@@ -3,12 +3,19 @@
 
 import type { StoredMessage } from '../../schemas/types.generated.js'
 import { newestFirst } from '../../state/index.js'
+import {
+  type ConversationLog,
+  conversationPrefix,
+  decodeStoredMessage,
+  memberKey,
+  type Positioned,
+  RECEIVER_STORES as STORES,
+  seqIndexKey,
+} from '../model/index.js'
 import type { RunningTopology } from '../runtime/index.js'
-import { type ConversationMeta, memberKey } from './conversation-state.js'
-import { decodeStoredMessage, STORES } from './receiver.js'
-import { seqKey } from './room-sequence.js'
+import type { ConversationMeta } from './conversation-state.js'
 
-export class ReceiverQueries {
+export class ReceiverQueries implements ConversationLog {
   constructor(private readonly receiver: RunningTopology) {}
 
   async isMember(conversationId: string, userId: string): Promise<boolean> {
@@ -29,15 +36,19 @@ export class ReceiverQueries {
   }
 
   /** The conversation's log (normal messages), newest first, before `position`. */
-  async *log(
-    conversationId: string,
-    before?: Buffer,
-  ): AsyncGenerator<{ position: Buffer; message: StoredMessage }> {
-    const prefix = Buffer.concat([Buffer.from(conversationId), Buffer.from([0])])
+  async *log(conversationId: string, before?: Buffer): AsyncGenerator<Positioned> {
+    const prefix = conversationPrefix(conversationId)
     const log = this.receiver.committedStoreForKey(conversationId, STORES.messages)
     for await (const { position, value } of newestFirst(log, prefix, before)) {
       yield { position, message: decodeStoredMessage(value) }
     }
+  }
+
+  async sequence(
+    conversationId: string,
+  ): Promise<{ memberCount: number; seq: number } | undefined> {
+    const meta = await this.conversation(conversationId)
+    return meta && { memberCount: meta.memberCount, seq: meta.seq ?? 0 }
   }
 
   /**
@@ -52,7 +63,10 @@ export class ReceiverQueries {
     const index = this.receiver.committedStoreForKey(conversationId, STORES.seqIndex)
     const log = this.receiver.committedStoreForKey(conversationId, STORES.messages)
     const found: StoredMessage[] = []
-    const range = { gte: seqKey(conversationId, after + 1), lt: seqKey(conversationId, 2 ** 53) }
+    const range = {
+      gte: seqIndexKey(conversationId, after + 1),
+      lt: seqIndexKey(conversationId, Number.MAX_SAFE_INTEGER),
+    }
     for await (const [, position] of index.range(range)) {
       const bytes = await log.get(position)
       if (bytes) found.push(decodeStoredMessage(bytes))

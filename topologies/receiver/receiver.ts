@@ -5,9 +5,7 @@
 // message also goes on to the next stages on an internal topic. Conversations homed in another
 // unit are only routed here: their messages and changes go to that unit (route-by-unit.ts).
 
-import type avsc from 'avsc'
 import type { EventCodec } from '../../schemas/codec.js'
-import { readerType } from '../../schemas/codec.js'
 import {
   compareMsgIds,
   createMsgIdGenerator,
@@ -25,10 +23,20 @@ import type {
   ThrottleReason,
 } from '../../schemas/types.generated.js'
 import { bufferSerde, int64Serde, jsonSerde, stringSerde, typedStore } from '../../state/index.js'
+import {
+  DEFAULT_LARGE_GROUP_THRESHOLD,
+  dedupeKey,
+  encodeStoredMessage,
+  isLargeGroup,
+  memberKey,
+  messageKey,
+  RECEIVER_STORES as STORES,
+  seqIndexKey,
+} from '../model/index.js'
 import { defineTopology, type InputRecord, type TopologyDefinition } from '../runtime/index.js'
-import { type ConversationMeta, ConversationState, memberKey } from './conversation-state.js'
+import { type ConversationMeta, ConversationState } from './conversation-state.js'
 import { planFanOut } from './fan-out.js'
-import { crossedThreshold, isLargeGroup, seqKey } from './room-sequence.js'
+import { crossedThreshold } from './room-sequence.js'
 import { type UnitTopics, unitRouter, unitSinks } from './route-by-unit.js'
 import { splitByGeo } from './split-by-geo.js'
 import {
@@ -103,36 +111,6 @@ export interface ReceiverOptions {
 /** Headers copied from a message to its receipt, so a waiting HTTP request finds its answer. */
 export const REPLY_HEADERS = ['imflow-reply-to', 'imflow-request-id'] as const
 
-export const STORES = {
-  conversations: 'conversations',
-  members: 'members',
-  dedupe: 'dedupe',
-  ids: 'ids',
-  /** conversation_message: the read-diffusion log, one copy per normal message. */
-  messages: 'conversation-messages',
-  /** (conversation, user) -> the newest msgId the user has read. */
-  readCursors: 'read-cursors',
-  /** Large groups: (conversation, seq) -> the message's key in conversation-messages. */
-  seqIndex: 'conversation-seq',
-} as const
-
-const stored = readerType('StoredMessage') as avsc.Type
-
-/** Log keys order a conversation's messages by creation time, then id. */
-export function messageKey(conversationId: string, createdAt: number, msgId: string): Buffer {
-  const time = Buffer.alloc(8)
-  time.writeBigUInt64BE(BigInt(createdAt))
-  return Buffer.concat([Buffer.from(conversationId), Buffer.from([0]), time, Buffer.from(msgId)])
-}
-
-export function encodeStoredMessage(message: StoredMessage): Buffer {
-  return stored.toBuffer(message)
-}
-
-export function decodeStoredMessage(bytes: Buffer): StoredMessage {
-  return stored.fromBuffer(bytes) as StoredMessage
-}
-
 interface Dedupe {
   msgId: string
   createdAt: number
@@ -143,7 +121,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
   const limits = options.limits ?? defaultLimits
   const admission = options.admission ?? admitAll
   const clock = options.clock ?? Date.now
-  const largeGroupThreshold = options.largeGroupThreshold ?? 500
+  const largeGroupThreshold = options.largeGroupThreshold ?? DEFAULT_LARGE_GROUP_THRESHOLD
   const units = options.units ?? {}
   return defineTopology({
     name: 'receiver',
@@ -215,8 +193,8 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       const receive = async (record: InputRecord, message: SendMessage) => {
         const shape = checkShape(message, limits)
         if (shape) return reply(record, message, { kind: 'Rejected', ...shape })
-        const dedupeKey = `${message.senderId}\u0000${message.clientMsgId}`
-        const seen = await dedupe.get(dedupeKey)
+        const dedupeId = dedupeKey(message.senderId, message.clientMsgId)
+        const seen = await dedupe.get(dedupeId)
         if (seen) return reply(record, message, { kind: 'Accepted', ...seen })
         const conversation = await conversations.get(message.conversationId)
         // Homed in another unit: processed there, so nothing of it is kept here.
@@ -251,15 +229,16 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
         // clock steps): history, ordered by creation time, then follows id order.
         const createdAt = Math.max(clock(), parseMsgId(msgId).timeMs)
         const meta = conversation as ConversationMeta
-        const sequenced = message.visibility === 'NORMAL' && isLargeGroup(meta, largeGroupThreshold)
+        const sequenced =
+          message.visibility === 'NORMAL' && isLargeGroup(meta.memberCount, largeGroupThreshold)
         const seq = sequenced ? conversations.nextSeq(message.conversationId, meta) : 0
         const storedMessage: StoredMessage = { ...message, msgId, createdAt, seq }
         if (message.visibility === 'NORMAL') {
           const key = messageKey(message.conversationId, createdAt, msgId)
           log.put(key, encodeStoredMessage(storedMessage))
-          if (sequenced) seqIndex.put(seqKey(message.conversationId, seq), key)
+          if (sequenced) seqIndex.put(seqIndexKey(message.conversationId, seq), key)
         }
-        dedupe.put(dedupeKey, { msgId, createdAt })
+        dedupe.put(dedupeId, { msgId, createdAt })
         if (sequenced) {
           // Once, whatever the size: the gateways push it to the online members' devices.
           const payload = { kind: 'NewMessage' as const, message: storedMessage }
@@ -274,7 +253,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
             ? await conversations.members(message.conversationId)
             : [...new Set([message.senderId, ...message.targets])]
         // Big groups read, small groups write: above the threshold no list row changes now.
-        const updateLists = !isLargeGroup(meta, largeGroupThreshold)
+        const updateLists = !isLargeGroup(meta.memberCount, largeGroupThreshold)
         handOff(
           message.conversationId,
           recipients,
@@ -444,7 +423,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
             // event for the online devices (the others read it from the list); else one per member.
             if (before && after && before.muted !== after.muted) {
               const description = after.muted ? 'muted' : 'unmuted'
-              if (isLargeGroup(after, largeGroupThreshold)) {
+              if (isLargeGroup(after.memberCount, largeGroupThreshold)) {
                 toRoom(event.conversationId, 0, 'LOW', changed(description))
               } else {
                 await everyone(description)

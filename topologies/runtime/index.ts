@@ -1,7 +1,14 @@
+// The runtime's public API: what a topology, its queries, the composition root and tests may
+// use. Defining a topology (sources, sinks, stores, a processor over a ProcessorContext whose
+// stores read and write but never commit), windows, global tables, dead letters, starting a
+// topology and reading its committed state, and the in-memory test driver. Tasks, the runner,
+// Kafka I/O, restore and the assignor are in internal/, which nothing outside the runtime
+// imports (the layer rule in biome.json).
+
+export type { CommittedStore, ReadWriteStore } from '../../state/index.js'
 export { changelogTopic } from './changelog.js'
 export {
   type DeadLetterSink,
-  deadLetterFor,
   decodeOrDeadLetter,
   kafkaDeadLetterSink,
 } from './dead-letters.js'
@@ -10,13 +17,13 @@ export type {
   PeerStoreClient,
   ScanPage,
   StoreAddress,
-} from './remote-store.js'
+} from './internal/remote-store.js'
 export {
-  changelogTopics,
   type RunnerOptions,
   type RunningTopology,
   startTopology,
-} from './runner.js'
+} from './internal/runner.js'
+export { partitionForKey } from './partitioner.js'
 export { type PipedRecord, TopologyTestDriver } from './test-driver.js'
 export {
   defineTopology,

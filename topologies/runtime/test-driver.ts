@@ -2,11 +2,12 @@
 // records in, read what each sink received. The same TaskCore as on Kafka; stores are in
 // memory; every piped record commits on its own.
 
+import { ImflowError } from '../../ops/errors.js'
 import { silentLogger } from '../../ops/log.js'
 import { ChangeloggedStore, MemoryStore } from '../../state/index.js'
 import type { DeadLetterEncoder } from './dead-letters.js'
-import type { OutRecord } from './kafka-io.js'
-import { TaskCore } from './task-core.js'
+import type { OutRecord } from './internal/kafka-io.js'
+import { TaskCore } from './internal/task-core.js'
 import type { TopologyDefinition } from './topology.js'
 
 export interface PipedRecord {
@@ -100,7 +101,11 @@ export class TopologyTestDriver {
 
   store(name: string, partition = 0): ChangeloggedStore {
     const store = this.task(partition).stores.get(name)
-    if (!store) throw new Error(`topology ${this.topology.name} declares no store ${name}`)
+    if (!store)
+      throw new ImflowError(
+        'IMF_ERR_TOPOLOGY',
+        `topology ${this.topology.name} declares no store ${name}`,
+      )
     return store
   }
 }

@@ -2,7 +2,8 @@
 // runtime runs one task per input partition (co-partitioned sources share it); a processor
 // sees only this interface, never Kafka or RocksDB.
 
-import type { ChangeloggedStore } from '../../state/index.js'
+import { ImflowError } from '../../ops/errors.js'
+import type { ReadWriteStore } from '../../state/index.js'
 
 export interface InputRecord<V = unknown> {
   readonly topic: string
@@ -29,7 +30,7 @@ export interface ProcessorContext {
   readonly taskId: string
   readonly partition: number
   /** A store declared by the topology, for this task. */
-  store(name: string): ChangeloggedStore
+  store(name: string): ReadWriteStore
   /** Emits a record to a declared sink, in the same transaction as the input's offset. */
   send(sink: string, record: OutputRecord): void
   /** The largest record timestamp this task has seen (-Infinity before the first). */
@@ -76,10 +77,14 @@ export interface TopologyDefinition {
 export function defineTopology(definition: TopologyDefinition): TopologyDefinition {
   const names = new Set<string>()
   for (const s of definition.stores ?? []) {
-    if (names.has(s)) throw new Error(`topology ${definition.name}: store ${s} is declared twice`)
+    if (names.has(s))
+      throw new ImflowError(
+        'IMF_ERR_TOPOLOGY',
+        `topology ${definition.name}: store ${s} is declared twice`,
+      )
     names.add(s)
   }
   if (definition.sources.length === 0)
-    throw new Error(`topology ${definition.name} has no source topic`)
+    throw new ImflowError('IMF_ERR_TOPOLOGY', `topology ${definition.name} has no source topic`)
   return Object.freeze({ ...definition })
 }

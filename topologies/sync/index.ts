@@ -3,7 +3,6 @@ export { type SyncOptions, syncTopology } from './sync.js'
 export {
   type DeviceClass,
   defaultSyncSettings,
-  SYNC_STORES,
   type SyncSettings,
   type UserSync,
 } from './sync-state.js'

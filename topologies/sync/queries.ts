@@ -3,9 +3,10 @@
 
 import type { SequencedEvent } from '../../schemas/types.generated.js'
 import { jsonSerde } from '../../state/index.js'
+import { SYNC_STORES } from '../model/index.js'
 import type { RunningTopology } from '../runtime/index.js'
 import { readQueue } from './sync-log.js'
-import { queueTail, SYNC_STORES, type SyncSettings, type UserSync } from './sync-state.js'
+import { queueTail, type SyncSettings, type UserSync } from './sync-state.js'
 
 export interface SyncPage {
   headPts: number

@@ -4,21 +4,10 @@
 
 import { storeCodec } from '../../schemas/codec.js'
 import type { SequencedEvent, SyncEvent } from '../../schemas/types.generated.js'
-import { type ChangeloggedStore, int64Serde } from '../../state/index.js'
+import { type CommittedStore, int64Serde, type ReadWriteStore } from '../../state/index.js'
+import { ptsIndexKey as indexKey, syncQueueKey as queueKey } from '../model/index.js'
 
 const syncEvent = storeCodec('SyncEvent')
-
-export function userPrefix(userId: string): Buffer {
-  return Buffer.concat([Buffer.from(userId), Buffer.from([0])])
-}
-
-export function queueKey(userId: string, pts: number): Buffer {
-  return Buffer.concat([userPrefix(userId), int64Serde.serialize(pts)])
-}
-
-function indexKey(userId: string, sourceId: string): Buffer {
-  return Buffer.concat([userPrefix(userId), Buffer.from(sourceId)])
-}
 
 /** sourceId (length-prefixed), then the event's Avro body. */
 function encodeEntry(sourceId: string, event: SyncEvent): Buffer {
@@ -39,7 +28,7 @@ function decodeEntry(bytes: Buffer): { sourceId: string; event: SyncEvent } {
 /** Up to this many events a push reads by key (PTS are contiguous per user). */
 const POINT_READS_UP_TO = 64
 
-type Readable = Pick<ChangeloggedStore, 'range'> | ChangeloggedStore['committed']
+type Readable = Pick<ReadWriteStore, 'range'> | CommittedStore
 
 /** Events with from <= PTS <= to, in PTS order. */
 export async function* readQueue(
@@ -60,8 +49,8 @@ export async function* readQueue(
 
 export class SyncLog {
   constructor(
-    private readonly queue: ChangeloggedStore,
-    private readonly index: ChangeloggedStore,
+    private readonly queue: ReadWriteStore,
+    private readonly index: ReadWriteStore,
     private readonly retention: number,
   ) {}
 

@@ -5,19 +5,6 @@ import type { DeviceEvent, Priority } from '../../schemas/types.generated.js'
 
 export type DeviceClass = Extract<DeviceEvent['event'], { kind: 'LoggedIn' }>['deviceClass']
 
-export const SYNC_STORES = {
-  /** uid -> UserSync (head PTS, device cursors). */
-  users: 'sync-users',
-  /** The sync queue: uid, 0, PTS (8 bytes) -> sourceId + SyncEvent. */
-  queue: 'sync-queue',
-  /** uid, 0, sourceId -> PTS: a source event's PTS is fixed once, so a replay finds it again. */
-  ptsIndex: 'pts-index',
-  /** uid -> 1 while any of the user's devices is online (rebuilds timers after a restart). */
-  online: 'online-users',
-  /** uid -> PendingNotification, while an offline notification is being coalesced. */
-  notifications: 'pending-notifications',
-} as const
-
 export interface DeviceCursor {
   online: boolean
   deviceClass: DeviceClass

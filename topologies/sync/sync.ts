@@ -12,6 +12,7 @@ import type {
   SyncEnvelope,
 } from '../../schemas/types.generated.js'
 import { jsonSerde, stringSerde, typedStore } from '../../state/index.js'
+import { SYNC_STORES } from '../model/index.js'
 import { defineTopology, type TopologyDefinition } from '../runtime/index.js'
 import { Deadlines } from './deadlines.js'
 import { coalesce, notificationFor, type PendingNotification } from './offline-notifications.js'
@@ -26,7 +27,6 @@ import {
   needsRebase,
   packDelay,
   resendDue,
-  SYNC_STORES,
   type SyncSettings,
   type UserSync,
 } from './sync-state.js'

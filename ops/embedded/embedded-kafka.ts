@@ -8,11 +8,11 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Kafka, logLevel } from 'kafkajs'
-import { ImflowError } from './errors.js'
+import { ImflowError } from '../errors.js'
+import { assertPortFree, freePort } from '../ports.js'
 import { ensureJars } from './fetch-jars.js'
 import { findJava } from './java.js'
 import { type EmbeddedServerOptions, type JvmProcess, spawnJvm } from './jvm-process.js'
-import { assertPortFree, freePort } from './ports.js'
 import { waitUntilReady } from './wait-until-ready.js'
 
 const run = promisify(execFile)

@@ -4,7 +4,9 @@
 
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
-import { ImflowError } from './errors.js'
+import { DEFAULT_LARGE_GROUP_THRESHOLD } from '../../topologies/model/index.js'
+import { ImflowError } from '../errors.js'
+import { type LogLevel, logLevels } from '../log.js'
 
 export interface Config {
   /** Kafka bootstrap servers; undefined means: start the embedded broker. */
@@ -49,8 +51,6 @@ export interface Config {
   readonly syncAckTimeoutMs: number
   readonly notifyWindowMs: number
 }
-
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 
 const deviceClasses = ['MOBILE', 'PAD', 'WEB', 'DESKTOP'] as const
 export type DeviceClassName = (typeof deviceClasses)[number]
@@ -155,9 +155,8 @@ function prefix(raw: string): string {
 }
 
 function logLevel(raw: string): LogLevel {
-  const levels = ['debug', 'info', 'warn', 'error'] as const
-  const level = levels.find((l) => l === raw.trim().toLowerCase())
-  if (!level) throw new BadValue(`expected one of ${levels.join(', ')}`)
+  const level = logLevels.find((l) => l === raw.trim().toLowerCase())
+  if (!level) throw new BadValue(`expected one of ${logLevels.join(', ')}`)
   return level
 }
 
@@ -364,8 +363,8 @@ export const settings = [
     env: 'IMFLOW_LARGE_GROUP_THRESHOLD',
     flag: 'large-group-threshold',
     doc: 'Groups with more members than this get no per-member conversation-list writes at send time; their unread counts and last message are computed when read.',
-    shownDefault: '500',
-    fallback: () => 500,
+    shownDefault: String(DEFAULT_LARGE_GROUP_THRESHOLD),
+    fallback: () => DEFAULT_LARGE_GROUP_THRESHOLD,
     parse: positive,
   }),
   setting({

@@ -2,10 +2,11 @@
 // servers started here when none is configured (the one-machine default).
 
 import { join } from 'node:path'
+import { type EmbeddedKafka, startEmbeddedKafka } from '../embedded/embedded-kafka.js'
+import { type EmbeddedRegistry, startEmbeddedRegistry } from '../embedded/embedded-registry.js'
+import { ImflowError } from '../errors.js'
+import type { Logger } from '../log.js'
 import type { Config } from './config.js'
-import { type EmbeddedKafka, startEmbeddedKafka } from './embedded-kafka.js'
-import { type EmbeddedRegistry, startEmbeddedRegistry } from './embedded-registry.js'
-import type { Logger } from './log.js'
 
 export interface Infrastructure {
   readonly kafkaBrokers: readonly string[]
@@ -53,7 +54,8 @@ export async function startInfrastructure(config: Config, log: Logger): Promise<
   const s = registry.status === 'fulfilled' ? registry.value : undefined
   const kafkaBrokers = config.kafkaBrokers ?? k?.brokers
   const schemaRegistryUrl = config.schemaRegistryUrl ?? s?.url
-  if (!kafkaBrokers || !schemaRegistryUrl) throw new Error('unreachable: no Kafka or registry')
+  if (!kafkaBrokers || !schemaRegistryUrl)
+    throw new ImflowError('IMF_ERR_INTERNAL', 'unreachable: no Kafka or registry')
   return {
     kafkaBrokers,
     schemaRegistryUrl,

@@ -3,11 +3,11 @@
 // topics.
 
 import type { Kafka } from 'kafkajs'
-import { ImflowError } from '../../ops/errors.js'
-import { createTopicsAndWait } from '../../ops/kafka-admin.js'
-import { retry } from '../../ops/retry.js'
-import { changelogTopic } from './changelog.js'
-import type { TopologyDefinition } from './topology.js'
+import { ImflowError } from '../../../ops/errors.js'
+import { createTopicsAndWait } from '../../../ops/kafka-admin.js'
+import { retry } from '../../../ops/retry.js'
+import { changelogTopic } from '../changelog.js'
+import type { TopologyDefinition } from '../topology.js'
 
 /** Creates what is missing and returns the sources' (co-partitioned) partition count. */
 export async function provisionChangelogs(

@@ -3,11 +3,11 @@
 // "fixed": co-partitioning and compaction are what the topologies' correctness rests on.
 
 import kafkajs, { type Admin } from 'kafkajs'
-import { contractTopics, type TopicSpec } from '../schemas/topics.js'
-import { ImflowError } from './errors.js'
-import { createTopicsAndWait } from './kafka-admin.js'
-import type { Logger } from './log.js'
-import { retry } from './retry.js'
+import { contractTopics, type TopicSpec } from '../../schemas/topics.js'
+import { ImflowError } from '../errors.js'
+import { createTopicsAndWait } from '../kafka-admin.js'
+import type { Logger } from '../log.js'
+import { retry } from '../retry.js'
 
 // kafkajs is CommonJS; Node's ESM loader does not see this export by name.
 const { ConfigResourceTypes } = kafkajs

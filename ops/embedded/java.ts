@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process'
 import { access, readdir, realpath } from 'node:fs/promises'
 import { delimiter, join } from 'node:path'
 import { promisify } from 'node:util'
-import { ImflowError } from './errors.js'
+import { ImflowError } from '../errors.js'
 
 const run = promisify(execFile)
 

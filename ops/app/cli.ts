@@ -1,15 +1,15 @@
 // The `imflow` command line. Each command loads the configuration once, up front.
 
 import { parseArgs } from 'node:util'
-import { registerContract, valueSubject } from '../schemas/contract.js'
-import { registrySchemaSource } from '../schemas/schema-source.js'
+import { registerContract, valueSubject } from '../../schemas/contract.js'
+import { registrySchemaSource } from '../../schemas/schema-source.js'
+import { ensureJars } from '../embedded/fetch-jars.js'
+import { isImflowError } from '../errors.js'
+import { createKafka } from '../kafka-client.js'
+import { createLogger, type Logger } from '../log.js'
 import { startApp } from './app.js'
 import { type Config, describeSettings, loadConfig, settings } from './config.js'
-import { isImflowError } from './errors.js'
-import { ensureJars } from './fetch-jars.js'
 import { startInfrastructure } from './infrastructure.js'
-import { createKafka } from './kafka-client.js'
-import { createLogger, type Logger } from './log.js'
 import { provisionTopics } from './provision-topics.js'
 
 const commands: Record<
@@ -102,7 +102,7 @@ export async function main(argv: string[]): Promise<number> {
       },
     })
   } catch (err) {
-    process.stderr.write(`imflow: ${(err as Error).message}\n\n${usage()}\n`)
+    process.stderr.write(`imflow: IMF_ERR_USAGE: ${(err as Error).message}\n\n${usage()}\n`)
     return 2
   }
   const [name, ...rest] = parsed.positionals
@@ -113,7 +113,7 @@ export async function main(argv: string[]): Promise<number> {
   const command = commands[name]
   if (!command || rest.length > 0) {
     const what = command ? `unexpected argument "${rest[0]}"` : `unknown command "${name}"`
-    process.stderr.write(`imflow: ${what}\n\n${usage()}\n`)
+    process.stderr.write(`imflow: IMF_ERR_USAGE: ${what}\n\n${usage()}\n`)
     return 2
   }
   let log = createLogger()

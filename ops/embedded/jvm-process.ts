@@ -4,7 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createWriteStream, existsSync } from 'node:fs'
 import { readFile, readlink, rm, writeFile } from 'node:fs/promises'
-import type { Logger } from './log.js'
+import type { Logger } from '../log.js'
 
 export interface JvmProcessOptions {
   name: string

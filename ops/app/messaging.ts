@@ -3,13 +3,13 @@
 
 import { randomBytes } from 'node:crypto'
 import { type Kafka, Partitioners } from 'kafkajs'
-import type { Messaging } from '../connectors/http/messaging.js'
-import { kafkaPublisher } from '../connectors/http/publisher.js'
-import { ReceiptWaiter } from '../connectors/http/receipt-waiter.js'
-import type { ContractCodecs } from '../schemas/contract.js'
-import { topicName } from '../schemas/topics.js'
+import type { Messaging } from '../../connectors/http/messaging.js'
+import { kafkaPublisher } from '../../connectors/http/publisher.js'
+import { ReceiptWaiter } from '../../connectors/http/receipt-waiter.js'
+import type { ContractCodecs } from '../../schemas/contract.js'
+import { topicName } from '../../schemas/topics.js'
+import type { Logger } from '../log.js'
 import type { Config } from './config.js'
-import type { Logger } from './log.js'
 
 export async function startMessaging(
   config: Config,

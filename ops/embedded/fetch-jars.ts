@@ -1,4 +1,4 @@
-// Fetches the embedded servers' jars from Maven Central with Maven (ops/pom.xml), once: the
+// Fetches the embedded servers' jars from Maven Central with Maven (ops/embedded/pom.xml), once: the
 // result is cached in .imflow/jars and reused. Progress goes to the log as artifacts arrive.
 
 import { spawn } from 'node:child_process'
@@ -6,15 +6,22 @@ import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ImflowError } from './errors.js'
-import type { Logger } from './log.js'
+import { ImflowError } from '../errors.js'
+import type { Logger } from '../log.js'
 
-/** The folder holding package.json, whether we run from ops/ (tsx) or dist/ops/ (built). */
+/** The folder holding package.json, whether we run from source (tsx) or from dist/ (built). */
 export function projectRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url))
-  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'ops', 'pom.xml'))) {
+  while (
+    !existsSync(join(dir, 'package.json')) ||
+    !existsSync(join(dir, 'ops', 'embedded', 'pom.xml'))
+  ) {
     const parent = dirname(dir)
-    if (parent === dir) throw new Error('imflow: cannot find the project root (ops/pom.xml)')
+    if (parent === dir)
+      throw new ImflowError(
+        'IMF_ERR_JARS_FETCH',
+        'imflow: cannot find the project root (ops/embedded/pom.xml)',
+      )
     dir = parent
   }
   return dir
@@ -31,7 +38,8 @@ export interface ServerJars {
 
 async function pomProperty(pom: string, name: string): Promise<string> {
   const m = new RegExp(`<${name}>([^<]+)</${name}>`).exec(await readFile(pom, 'utf8'))
-  if (!m?.[1]) throw new Error(`ops/pom.xml has no <${name}> property`)
+  if (!m?.[1])
+    throw new ImflowError('IMF_ERR_JARS_FETCH', `ops/embedded/pom.xml has no <${name}> property`)
   return m[1]
 }
 
@@ -41,7 +49,7 @@ export async function ensureJars(
   need: { kafka: boolean; registry: boolean } = { kafka: true, registry: true },
 ): Promise<ServerJars> {
   const root = projectRoot()
-  const pom = join(root, 'ops', 'pom.xml')
+  const pom = join(root, 'ops', 'embedded', 'pom.xml')
   const kafkaVersion = await pomProperty(pom, 'kafka.version')
   const registryVersion = await pomProperty(pom, 'apicurio.version')
   const jarsDir = join(root, '.imflow', 'jars')

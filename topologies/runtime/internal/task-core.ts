@@ -1,14 +1,13 @@
 // The Kafka-free heart of a task: runs records through the processor, keeps stream time and
 // punctuators, and collects what one transaction must write (outputs, changelog records).
-// The Kafka task (task.ts) and the in-memory test driver (test-driver.ts) both drive it.
+// The Kafka task (task.ts) and the in-memory test driver (../test-driver.ts) both drive it.
 
-import { isImflowError } from '../../ops/errors.js'
-import type { Logger } from '../../ops/log.js'
-import type { TaskMetrics } from '../../ops/metrics.js'
-import type { ChangeloggedStore } from '../../state/index.js'
-import { changelogTopic, dataKey } from './changelog.js'
-import { type DeadLetterEncoder, deadLetterFor, type SourceRecord } from './dead-letters.js'
-import type { OutRecord } from './kafka-io.js'
+import { ImflowError, isImflowError } from '../../../ops/errors.js'
+import type { Logger } from '../../../ops/log.js'
+import type { TaskMetrics } from '../../../ops/metrics.js'
+import type { ChangeloggedStore } from '../../../state/index.js'
+import { changelogTopic, dataKey } from '../changelog.js'
+import { type DeadLetterEncoder, deadLetterFor, type SourceRecord } from '../dead-letters.js'
 import type {
   InputRecord,
   OutputRecord,
@@ -16,7 +15,8 @@ import type {
   ProcessorContext,
   PunctuationType,
   TopologyDefinition,
-} from './topology.js'
+} from '../topology.js'
+import type { OutRecord } from './kafka-io.js'
 
 export interface ConsumedMessage {
   offset: string
@@ -60,7 +60,11 @@ export class TaskCore {
       partition,
       store: (name) => {
         const store = options.stores.get(name)
-        if (!store) throw new Error(`topology ${topology.name} declares no store ${name}`)
+        if (!store)
+          throw new ImflowError(
+            'IMF_ERR_TOPOLOGY',
+            `topology ${topology.name} declares no store ${name}`,
+          )
         return store
       },
       send: (sink, record) => this.emit(sink, record),
@@ -81,7 +85,11 @@ export class TaskCore {
   private emit(sink: string, record: OutputRecord): void {
     const { topology, partition } = this.options
     const target = topology.sinks?.[sink]
-    if (!target) throw new Error(`topology ${topology.name} declares no sink ${sink}`)
+    if (!target)
+      throw new ImflowError(
+        'IMF_ERR_TOPOLOGY',
+        `topology ${topology.name} declares no sink ${sink}`,
+      )
     const to = record.partition ?? (target.partitionBy === 'task' ? partition : undefined)
     this.outputs.push({
       topic: target.topic,
@@ -158,7 +166,8 @@ export class TaskCore {
       error: letter.errorMessage,
     })
     if (!deadLetters) {
-      throw new Error(
+      throw new ImflowError(
+        'IMF_ERR_TOPOLOGY',
         `topology ${topology.name} has no dead-letter topic for: ${letter.errorMessage}`,
       )
     }

@@ -5,22 +5,22 @@
 
 import { join } from 'node:path'
 import type { Kafka } from 'kafkajs'
-import { isImflowError } from '../../ops/errors.js'
-import type { Logger } from '../../ops/log.js'
-import type { TaskMetrics } from '../../ops/metrics.js'
+import { isImflowError } from '../../../ops/errors.js'
+import type { Logger } from '../../../ops/log.js'
+import type { TaskMetrics } from '../../../ops/metrics.js'
 import {
   ChangeloggedStore,
   deleteCheckpoint,
   RocksDbStore,
   readCheckpoint,
   writeCheckpoint,
-} from '../../state/index.js'
-import { changelogTopic, newMarker } from './changelog.js'
-import type { DeadLetterEncoder } from './dead-letters.js'
+} from '../../../state/index.js'
+import { changelogTopic, newMarker } from '../changelog.js'
+import type { DeadLetterEncoder } from '../dead-letters.js'
+import type { TopologyDefinition } from '../topology.js'
 import { createTaskProducer, isFenced, type TaskProducer, topicPartition } from './kafka-io.js'
 import type { Restorer } from './restorer.js'
 import { type ConsumedMessage, TaskCore } from './task-core.js'
-import type { TopologyDefinition } from './topology.js'
 
 export type { ConsumedMessage } from './task-core.js'
 

@@ -4,8 +4,8 @@
 // arrives, pause again.
 
 import type { Consumer, Kafka } from 'kafkajs'
-import type { WriteOp } from '../../state/index.js'
-import { DATA, MARKER } from './changelog.js'
+import type { WriteOp } from '../../../state/index.js'
+import { DATA, MARKER } from '../changelog.js'
 import { topicPartition } from './kafka-io.js'
 
 interface Restoration {

@@ -4,11 +4,11 @@
 
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ImflowError } from './errors.js'
+import { ImflowError } from '../errors.js'
+import { assertPortFree, freePort } from '../ports.js'
 import { ensureJars } from './fetch-jars.js'
 import { findJava } from './java.js'
 import { type EmbeddedServerOptions, type JvmProcess, spawnJvm } from './jvm-process.js'
-import { assertPortFree, freePort } from './ports.js'
 import { waitUntilReady } from './wait-until-ready.js'
 
 export interface EmbeddedRegistry {
@@ -70,7 +70,11 @@ export async function startEmbeddedRegistry(
       timeoutMs: options.startTimeoutMs ?? 120_000,
       probe: async () => {
         const res = await fetch(`${base}/subjects`, { signal: AbortSignal.timeout(2_000) })
-        if (!res.ok) throw new Error(`GET /subjects answered ${res.status}`)
+        if (!res.ok)
+          throw new ImflowError(
+            'IMF_ERR_REGISTRY_UNAVAILABLE',
+            `GET /subjects answered ${res.status}`,
+          )
       },
     })
     // Confluent's default, and what imflow's evolution rules assume.

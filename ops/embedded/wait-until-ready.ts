@@ -1,4 +1,4 @@
-import { ImflowError } from './errors.js'
+import { ImflowError } from '../errors.js'
 import type { JvmProcess } from './jvm-process.js'
 
 /**

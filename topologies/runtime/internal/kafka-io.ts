@@ -3,7 +3,7 @@
 // client could be put behind the same interface with a measured reason.
 
 import { type Kafka, Partitioners, type Producer, type Transaction } from 'kafkajs'
-import { retry } from '../../ops/retry.js'
+import { retry } from '../../../ops/retry.js'
 
 export interface OutRecord {
   topic: string

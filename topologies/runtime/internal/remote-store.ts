@@ -3,8 +3,8 @@
 // come in bounded pages, fetched as the reader goes on, so a reader that stops after a few
 // entries (a history page) costs one small call.
 
-import { ImflowError } from '../../ops/errors.js'
-import type { ChangeloggedStore, KeyRange } from '../../state/index.js'
+import { ImflowError } from '../../../ops/errors.js'
+import type { ChangeloggedStore, KeyRange } from '../../../state/index.js'
 import type { TaskOwner } from './assignor.js'
 
 /** Where a read goes: a store of one task of one topology. */

@@ -1,25 +1,26 @@
 // Runs a topology: one consumer group, one task per assigned input partition, opened (and
-// restored) when its first batch arrives and closed when the partition is revoked or the
-// runner stops. kafkajs has no revocation callback: the assignment comes with GROUP_JOIN,
-// and kafkajs finishes the in-flight batch before it rejoins.
+// restored) as soon as the partition is assigned (GROUP_JOIN), so an idle partition still
+// serves queries; a batch that arrives first waits for the open. Tasks close when the
+// partition is revoked or the runner stops. kafkajs has no revocation callback: the new
+// assignment comes with GROUP_JOIN, and kafkajs finishes the in-flight batch before it rejoins.
 
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Consumer, Kafka } from 'kafkajs'
-import { ImflowError } from '../../ops/errors.js'
-import type { Logger } from '../../ops/log.js'
-import type { TaskMetrics } from '../../ops/metrics.js'
-import type { ChangeloggedStore } from '../../state/index.js'
+import { ImflowError } from '../../../ops/errors.js'
+import type { Logger } from '../../../ops/log.js'
+import type { TaskMetrics } from '../../../ops/metrics.js'
+import type { ChangeloggedStore } from '../../../state/index.js'
+import { changelogTopic } from '../changelog.js'
+import type { DeadLetterEncoder } from '../dead-letters.js'
+import { partitionForKey } from '../partitioner.js'
+import type { TopologyDefinition } from '../topology.js'
 import { coPartitionedAssigner } from './assignor.js'
-import { changelogTopic } from './changelog.js'
-import type { DeadLetterEncoder } from './dead-letters.js'
-import { partitionForKey } from './partitioner.js'
 import { provisionChangelogs } from './provision.js'
 import { type PeerStoreClient, remoteStore } from './remote-store.js'
 import { Restorer } from './restorer.js'
 import { Task, TaskFencedError } from './task.js'
 import { TaskOwners } from './task-owners.js'
-import type { TopologyDefinition } from './topology.js'
 
 export interface RunnerOptions {
   kafka: Kafka

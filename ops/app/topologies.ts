@@ -2,24 +2,24 @@
 
 import { join } from 'node:path'
 import type { Kafka } from 'kafkajs'
-import { createEventCodec } from '../schemas/codec.js'
-import type { ContractCodecs } from '../schemas/contract.js'
-import type { SchemaSource } from '../schemas/schema-source.js'
-import { topicName } from '../schemas/topics.js'
-import { inboxTopology } from '../topologies/inbox/index.js'
-import { inboundTopology, receiverTopology } from '../topologies/receiver/index.js'
+import { createEventCodec } from '../../schemas/codec.js'
+import type { ContractCodecs } from '../../schemas/contract.js'
+import type { SchemaSource } from '../../schemas/schema-source.js'
+import { topicName } from '../../schemas/topics.js'
+import { inboxTopology } from '../../topologies/inbox/index.js'
+import { inboundTopology, receiverTopology } from '../../topologies/receiver/index.js'
 import {
   GlobalTable,
   type RunnerOptions,
   type RunningTopology,
   startTopology,
   type TopologyDefinition,
-} from '../topologies/runtime/index.js'
-import { type SyncSettings, syncTopology } from '../topologies/sync/index.js'
+} from '../../topologies/runtime/index.js'
+import { type SyncSettings, syncTopology } from '../../topologies/sync/index.js'
+import { createTopicsAndWait } from '../kafka-admin.js'
+import type { Logger } from '../log.js'
+import type { TaskMetrics } from '../metrics.js'
 import type { Config } from './config.js'
-import { createTopicsAndWait } from './kafka-admin.js'
-import type { Logger } from './log.js'
-import type { TaskMetrics } from './metrics.js'
 
 export interface TopologyContext {
   config: Config

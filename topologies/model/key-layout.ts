@@ -1,0 +1,102 @@
+// Every byte-key layout of the topologies' stores, in one place. Keys are ids joined by a 0
+// byte (ids never contain one), so all of an entity's entries share a prefix and one range
+// scan reads them; a message's position (creation time, 8 bytes big-endian, then its msgId)
+// sorts by time in the conversation log and in every inbox alike, so logs merge by bytes.
+
+import { int64Serde } from '../../state/index.js'
+
+const SEPARATOR = Buffer.from([0])
+
+/** The parts joined by 0 bytes. */
+function joined(...parts: readonly (string | Buffer)[]): Buffer {
+  const buffers: Buffer[] = []
+  for (const [i, part] of parts.entries()) {
+    if (i > 0) buffers.push(SEPARATOR)
+    buffers.push(typeof part === 'string' ? Buffer.from(part) : part)
+  }
+  return Buffer.concat(buffers)
+}
+
+/** The first part, then a 0 byte: every key of that id starts with it. */
+function prefixOf(id: string): Buffer {
+  return joined(id, Buffer.alloc(0))
+}
+
+/** Where a message sits in a log: its creation time, then its id. */
+export function messagePosition(createdAt: number, msgId: string): Buffer {
+  const time = Buffer.alloc(8)
+  time.writeBigUInt64BE(BigInt(createdAt))
+  return Buffer.concat([time, Buffer.from(msgId)])
+}
+
+/** The bytes of a position's time part: anything shorter is not a position. */
+export const POSITION_TIME_BYTES = 8
+
+// Conversation-keyed (the receiver's stores)
+
+/** All keys of one conversation start with this. */
+export function conversationPrefix(conversationId: string): Buffer {
+  return prefixOf(conversationId)
+}
+
+/** A membership or a member's read cursor: conversationId, 0, userId. */
+export function memberKey(conversationId: string, userId: string): Buffer {
+  return joined(conversationId, userId)
+}
+
+/** The conversation log: conversationId, 0, then the message's position. */
+export function messageKey(conversationId: string, createdAt: number, msgId: string): Buffer {
+  return Buffer.concat([conversationPrefix(conversationId), messagePosition(createdAt, msgId)])
+}
+
+/** A large group's seq index: conversationId, 0, seq (8 bytes) — its messages in seq order. */
+export function seqIndexKey(conversationId: string, seq: number): Buffer {
+  return Buffer.concat([conversationPrefix(conversationId), int64Serde.serialize(seq)])
+}
+
+/** The receiver's dedupe key (a text key): one answer per (sender, clientMsgId). */
+export function dedupeKey(senderId: string, clientMsgId: string): string {
+  return `${senderId}\u0000${clientMsgId}`
+}
+
+// User-keyed (the inbox's and sync's stores)
+
+/** All keys of one user start with this. */
+export function userPrefix(userId: string): Buffer {
+  return prefixOf(userId)
+}
+
+/** A conversation list row: userId, 0, conversationId. */
+export function listKey(userId: string, conversationId: string): Buffer {
+  return joined(userId, conversationId)
+}
+
+/** A user's entries about one conversation: userId, 0, conversationId, 0. */
+export function inboxPrefix(userId: string, conversationId: string): Buffer {
+  return joined(userId, conversationId, Buffer.alloc(0))
+}
+
+/** A private message in a user's inbox: userId, 0, then the conversation log's key. */
+export function inboxKey(
+  userId: string,
+  conversationId: string,
+  createdAt: number,
+  msgId: string,
+): Buffer {
+  return Buffer.concat([inboxPrefix(userId, conversationId), messagePosition(createdAt, msgId)])
+}
+
+/** A delete-for-me marker: userId, 0, conversationId, 0, msgId. */
+export function deletedKey(userId: string, conversationId: string, msgId: string): Buffer {
+  return Buffer.concat([inboxPrefix(userId, conversationId), Buffer.from(msgId)])
+}
+
+/** The sync queue: userId, 0, PTS (8 bytes), in PTS order. */
+export function syncQueueKey(userId: string, pts: number): Buffer {
+  return Buffer.concat([userPrefix(userId), int64Serde.serialize(pts)])
+}
+
+/** The PTS index: userId, 0, the source event's id. */
+export function ptsIndexKey(userId: string, sourceId: string): Buffer {
+  return Buffer.concat([userPrefix(userId), Buffer.from(sourceId)])
+}
