@@ -51,6 +51,8 @@ export class RoomDelivery<S extends PushSocket> {
   private readonly tokens = new Map<string, string>()
   /** One look-up at a time per user, in order. */
   private readonly lookups = new Map<string, Promise<void>>()
+  /** Users with a refresh queued and not started: a burst of membership events asks once. */
+  private readonly refreshQueued = new Set<string>()
   private recent: RoomEvent[] = []
   /** How many events ever left `recent` at its front: absolute positions stay comparable. */
   private dropped = 0
@@ -97,7 +99,8 @@ export class RoomDelivery<S extends PushSocket> {
         : payload.kind === 'ConversationChanged' &&
           (payload.description === 'large' || payload.description === 'small'),
     )
-    if (!changed || !this.tokens.has(userId)) return
+    if (!changed || !this.tokens.has(userId) || this.refreshQueued.has(userId)) return
+    this.refreshQueued.add(userId)
     this.lookUp(userId, undefined).catch((err) =>
       this.log.warn('could not refresh a user’s large groups', { userId, error: String(err) }),
     )
@@ -106,6 +109,7 @@ export class RoomDelivery<S extends PushSocket> {
   private lookUp(userId: string, only: DeviceSession<S>[] | undefined): Promise<void> {
     const previous = this.lookups.get(userId) ?? Promise.resolve()
     const next = previous.then(async () => {
+      if (only === undefined) this.refreshQueued.delete(userId)
       const from = this.dropped + this.recent.length
       const heads = await this.directory.largeGroupsOf(userId, this.tokens.get(userId) ?? '')
       const targets = only ?? [...this.sessions.ofUser(userId)]
