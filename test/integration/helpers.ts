@@ -51,19 +51,21 @@ export async function eventually<T>(
 
 /**
  * `imflow start` in-process on the run's broker and registry, with its own topic prefix and
- * data folder; stop() also removes the folder.
+ * data folder; stop() also removes the folder (unless it is one to keep).
  */
 export async function startTestApp(
   prefix: string,
   env: Record<string, string> = {},
+  /** A data folder to keep (a restart reuses it): stop() leaves it in place. */
+  keep?: { dataDir: string; port: number },
 ): Promise<{ app: RunningApp; stop(): Promise<void> }> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'imflow-app-'))
+  const dataDir = keep?.dataDir ?? (await mkdtemp(join(tmpdir(), 'imflow-app-')))
   const app = await startApp(
     loadConfig({
       KAFKA_BROKERS: inject('kafkaBrokers').join(','),
       SCHEMA_REGISTRY_URL: inject('schemaRegistryUrl'),
       IMFLOW_TOPIC_PREFIX: prefix,
-      IMFLOW_PORT: String(await freePort()),
+      IMFLOW_PORT: String(keep?.port ?? (await freePort())),
       IMFLOW_DATA_DIR: dataDir,
       IMFLOW_PARTITIONS: '2',
       ...env,
@@ -74,7 +76,7 @@ export async function startTestApp(
     app,
     async stop() {
       await app.stop()
-      await rm(dataDir, { recursive: true, force: true })
+      if (!keep) await rm(dataDir, { recursive: true, force: true })
     },
   }
 }

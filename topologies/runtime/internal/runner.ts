@@ -22,6 +22,9 @@ import { Restorer } from './restorer.js'
 import { Task, TaskFencedError } from './task.js'
 import { TaskOwners } from './task-owners.js'
 
+/** About one transaction's worth of small records (a slice), per partition and fetch. */
+const FETCH_BYTES_PER_PARTITION = 256 * 1024
+
 export interface RunnerOptions {
   kafka: Kafka
   appId: string
@@ -91,6 +94,9 @@ export async function startTopology(
     readUncommitted: false,
     allowAutoTopicCreation: false,
     maxWaitTimeInMs: 250,
+    // kafkajs fetches again only once every partition's batch of the last fetch is processed:
+    // a small fetch per partition bounds how long one partition's backlog holds up the others.
+    maxBytesPerPartition: FETCH_BYTES_PER_PARTITION,
     // Ours only, no round-robin fallback: a broker may pick any protocol all members
     // support, and round-robin splits tasks (see assignor.ts).
     partitionAssigners: [
