@@ -1,5 +1,6 @@
 // Runs the benchmarks named on the command line (all when none): npm run bench -- [name...]
 
+import { bigroomBench } from './bigroom.js'
 import { codecBench } from './codec.js'
 import { receiverBench } from './receiver.js'
 import { runtimeBench } from './runtime.js'
@@ -10,6 +11,7 @@ const benches: Record<string, () => Promise<string>> = {
   runtime: runtimeBench,
   receiver: receiverBench,
   sync: syncBench,
+  bigroom: bigroomBench,
 }
 
 const wanted = process.argv.slice(2)

@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Kafka, Kafka as KafkaClient, logLevel, Partitioners } from 'kafkajs'
+import { Kafka as KafkaClient, logLevel, Partitioners } from 'kafkajs'
 import { ImflowClient } from '../connectors/client/index.js'
 import { issueToken } from '../connectors/http/jwt.js'
 import { startApp } from '../ops/app/app.js'
@@ -20,38 +20,12 @@ import { registrySchemaSource } from '../schemas/schema-source.js'
 import type { SendMessage } from '../schemas/types.generated.js'
 import { waitFor } from './broker.js'
 import { nowMs, paced, percentiles } from './latency.js'
+import { rawHop } from './raw-hop.js'
 
 const RATES = (process.env.IMFLOW_BENCH_RATES ?? '10,50').split(',').map(Number)
 const SECONDS = Number(process.env.IMFLOW_BENCH_SECONDS ?? 20)
 const MEMBERS = 30
 const SECRET = 'bench-secret-0123456789abcdef'
-
-/** One produce -> consume hop of raw kafkajs, paced like the messages. */
-async function rawHop(kafka: Kafka, topic: string, rate: number): Promise<number[]> {
-  const count = rate * SECONDS
-  const latencies: number[] = []
-  const consumer = kafka.consumer({ groupId: `${topic}-reader`, maxWaitTimeInMs: 250 })
-  await consumer.connect()
-  await consumer.subscribe({ topic, fromBeginning: true })
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      latencies.push(nowMs() - Number(message.value?.toString()))
-    },
-  })
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
-  await producer.connect()
-  // The consumer must be positioned before the clock starts.
-  await producer.send({ topic, messages: [{ key: 'warm', value: String(nowMs()) }] })
-  await waitFor(async () => latencies.length >= 1, 120_000)
-  latencies.length = 0
-  await paced(count, rate, async (i) => {
-    await producer.send({ topic, messages: [{ key: `k${i % 64}`, value: String(nowMs()) }] })
-  })
-  await waitFor(async () => latencies.length >= count, 120_000)
-  await producer.disconnect()
-  await consumer.disconnect()
-  return latencies
-}
 
 export async function syncBench(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'imflow-bench-sync-'))
@@ -142,7 +116,7 @@ export async function syncBench(): Promise<string> {
       `sync: ${SECONDS} s at each load, to a ${MEMBERS}-member group, one WebSocket device per member; one broker, 4 partitions, pack delay ${config.syncPackDelayMs} ms`,
     ]
     for (const rate of RATES) {
-      const raw = percentiles(await rawHop(kafka, hopTopic, rate))
+      const raw = percentiles(await rawHop(kafka, hopTopic, rate, SECONDS))
       latencies.length = 0
       const count = rate * SECONDS
       await paced(count, rate, (i) => send(`r${rate}-${i}`, members[i % MEMBERS] as string))

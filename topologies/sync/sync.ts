@@ -44,6 +44,9 @@ export interface SyncOptions {
 
 const ONLINE = Buffer.from([1])
 
+/** Users pushed per punctuation or record at most; the rest stay due for the next one. */
+const PUSHES_PER_TICK = 500
+
 export function syncTopology(options: SyncOptions): TopologyDefinition {
   const { topics, codecs } = options
   const settings: SyncSettings = { ...defaultSyncSettings, ...options.settings }
@@ -240,6 +243,9 @@ export function syncTopology(options: SyncOptions): TopologyDefinition {
         // Users with high-priority events waiting go first.
         const due = pushes.takeDue(now)
         due.sort((a, b) => Number(urgent.has(b)) - Number(urgent.has(a)))
+        // Bounded work per tick: a burst for thousands of users goes out over several
+        // transactions, and the others' records and acks are not held up behind it.
+        for (const userId of due.splice(PUSHES_PER_TICK)) pushes.set(userId, now)
         for (const userId of due) {
           urgent.delete(userId)
           await push(userId, now)

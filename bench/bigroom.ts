@@ -1,0 +1,193 @@
+// Large groups at the seeds' scale: G groups of M members, D devices online in each (one
+// WebSocket ImflowClient per online member), messages produced to im.ingest at fixed rates per
+// group. The path is ingest -> receiver -> im.rooms -> gateway -> device; the baseline is one
+// raw kafkajs produce -> consume hop on the same broker in the same run. Reports deliveries/s,
+// send -> device p50/p99 and the share delivered, at each rate.
+// Usage: npm run bench -- bigroom   (IMFLOW_BENCH_GROUPS, IMFLOW_BENCH_MEMBERS,
+// IMFLOW_BENCH_ONLINE, IMFLOW_BENCH_RATES per group in messages/s, IMFLOW_BENCH_SECONDS)
+
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Kafka as KafkaClient, logLevel, Partitioners } from 'kafkajs'
+import { type ClientMessage, ImflowClient } from '../connectors/client/index.js'
+import { issueToken } from '../connectors/http/jwt.js'
+import { startApp } from '../ops/app/app.js'
+import { loadConfig } from '../ops/app/config.js'
+import { createTopicsAndWait } from '../ops/kafka-admin.js'
+import { createLogger } from '../ops/log.js'
+import { freePort } from '../ops/ports.js'
+import { registerContract } from '../schemas/contract.js'
+import { registrySchemaSource } from '../schemas/schema-source.js'
+import { waitFor } from './broker.js'
+import { nowMs, percentiles } from './latency.js'
+import { rawHop } from './raw-hop.js'
+
+const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
+const GROUPS = env('IMFLOW_BENCH_GROUPS', 10)
+const MEMBERS = env('IMFLOW_BENCH_MEMBERS', 10_000)
+const ONLINE = env('IMFLOW_BENCH_ONLINE', 500)
+const RATES = (process.env.IMFLOW_BENCH_RATES ?? '2,5,10,20').split(',').map(Number)
+const SECONDS = env('IMFLOW_BENCH_SECONDS', 15)
+/** How long the last deliveries of a load may trail its last send. */
+const DRAIN_MS = 10_000
+const SECRET = 'bench-secret-0123456789abcdef'
+
+const progress = (line: string) => process.stderr.write(`bigroom: ${line}\n`)
+
+export async function bigroomBench(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'imflow-bench-bigroom-'))
+  const config = loadConfig({
+    ...process.env,
+    IMFLOW_DATA_DIR: dir,
+    IMFLOW_PORT: String(await freePort()),
+    IMFLOW_KAFKA_PORT: String(await freePort()),
+    IMFLOW_REGISTRY_PORT: String(await freePort()),
+    IMFLOW_JWT_SECRET: SECRET,
+    IMFLOW_PARTITIONS: '4',
+    IMFLOW_KAFKA_HEAP: process.env.IMFLOW_KAFKA_HEAP ?? '1g',
+    IMFLOW_TOPIC_PREFIX: `bench${Date.now().toString(36)}.`,
+  })
+  const app = await startApp(config, createLogger('warn'))
+  const devices: ImflowClient[] = []
+  try {
+    const kafka = new KafkaClient({
+      clientId: 'bench',
+      brokers: [...app.infrastructure.kafkaBrokers],
+      logLevel: logLevel.ERROR,
+    })
+    const admin = kafka.admin()
+    await admin.connect()
+    const hopTopic = `${config.topicPrefix}raw-hop`
+    await createTopicsAndWait(admin, [{ topic: hopTopic, numPartitions: 4 }])
+    await admin.disconnect()
+
+    const groups = Array.from({ length: GROUPS }, (_, g) => `room-${g}`)
+    const member = (g: number, i: number) => `g${g}-u${i}`
+    const started = Date.now()
+    for (const [g, conversationId] of groups.entries()) {
+      const res = await fetch(`${app.url}/v1/conversations`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${issueToken({ sub: 'root', role: 'admin' }, SECRET)}`,
+        },
+        body: JSON.stringify({
+          conversationId,
+          type: 'GROUP',
+          members: Array.from({ length: MEMBERS }, (_, i) => member(g, i)),
+        }),
+      })
+      if (res.status !== 201) throw new Error(`creating ${conversationId} answered ${res.status}`)
+    }
+    progress(`${GROUPS} groups of ${MEMBERS} members created`)
+
+    const sentAt = new Map<string, number>()
+    const latencies: number[] = []
+    const onMessages = (messages: ClientMessage[]) => {
+      const at = nowMs()
+      for (const m of messages) {
+        const sent = sentAt.get(m.body)
+        if (sent !== undefined) latencies.push(at - sent)
+      }
+    }
+    for (let g = 0; g < GROUPS; g++) {
+      for (let i = 0; i < ONLINE; i++) {
+        const device = new ImflowClient({
+          url: app.url,
+          token: issueToken({ sub: member(g, i) }, SECRET),
+          deviceId: 'bench',
+          deviceClass: 'DESKTOP',
+          reconnect: { initialDelayMs: 500, maxDelayMs: 5_000 },
+        })
+        device.on('messages', onMessages)
+        devices.push(device)
+      }
+    }
+    for (let i = 0; i < devices.length; i += 100) {
+      await Promise.all(devices.slice(i, i + 100).map((d) => d.connect()))
+    }
+    await waitFor(
+      async () =>
+        devices.every((d, k) => d.seqs()[groups[Math.floor(k / ONLINE)] as string] !== undefined),
+      600_000,
+    )
+    progress(
+      `${devices.length} devices online and following their group (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+    )
+
+    const codecs = await registerContract(
+      registrySchemaSource(app.infrastructure.schemaRegistryUrl),
+      config.topicPrefix,
+    )
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+    await producer.connect()
+    const ingest = `${config.topicPrefix}im.ingest`
+    let sequence = 0
+    /** Sends `count` messages spread over the groups at `total` messages/s, in 10 ms ticks. */
+    const load = async (count: number, total: number) => {
+      const start = nowMs()
+      const pending: Promise<unknown>[] = []
+      for (let i = 0; i < count; ) {
+        const due = Math.min(count, Math.floor(((nowMs() - start) * total) / 1000) + 1)
+        const batch = []
+        for (; i < due; i++) {
+          const g = i % GROUPS
+          const body = `b${sequence++}`
+          sentAt.set(body, nowMs())
+          batch.push({
+            key: groups[g] as string,
+            value: codecs['im.ingest'].encode({
+              conversationId: groups[g] as string,
+              clientMsgId: body,
+              senderId: member(g, ONLINE + (i % 1_000)),
+              type: 'TEXT',
+              body,
+              priority: 'HIGH',
+              visibility: 'NORMAL',
+              targets: [],
+              sentAt: Date.now(),
+            }),
+          })
+        }
+        if (batch.length > 0) pending.push(producer.send({ topic: ingest, messages: batch }))
+        await new Promise((r) => setTimeout(r, 10))
+      }
+      await Promise.all(pending)
+    }
+    // Warm-up: every device reached once before the clock starts.
+    await load(GROUPS, GROUPS)
+    await waitFor(async () => latencies.length >= devices.length, 120_000)
+
+    const lines = [
+      `bigroom: ${GROUPS} groups x ${MEMBERS} members, ${ONLINE} WebSocket devices online in each (${devices.length}), ${SECONDS} s per load; app, clients and one broker on this machine, 4 partitions`,
+    ]
+    for (const rate of RATES) {
+      const raw = percentiles(await rawHop(kafka, hopTopic, Math.min(rate * GROUPS, 200), SECONDS))
+      latencies.length = 0
+      const count = rate * GROUPS * SECONDS
+      const expected = count * ONLINE
+      const began = nowMs()
+      await load(count, rate * GROUPS)
+      await waitFor(
+        async () => latencies.length >= expected || nowMs() - began > SECONDS * 1000 + DRAIN_MS,
+        600_000,
+      )
+      const seconds = (nowMs() - began) / 1000
+      const path = percentiles(latencies)
+      lines.push(
+        `  ${rate} messages/s per group (${rate * GROUPS}/s in all, ${expected} deliveries expected)`,
+        `    raw kafkajs produce -> consume hop (baseline)         p50 ${raw.p50.toFixed(1)} ms  p99 ${raw.p99.toFixed(1)} ms`,
+        `    ingest -> receiver -> im.rooms -> gateway -> device   p50 ${path.p50.toFixed(1)} ms  p99 ${path.p99.toFixed(1)} ms  = ${(path.p50 / raw.p50).toFixed(0)}x / ${(path.p99 / raw.p99).toFixed(0)}x the raw hop`,
+        `    ${(latencies.length / seconds).toFixed(0)} deliveries/s, ${((100 * latencies.length) / expected).toFixed(1)}% delivered within ${DRAIN_MS / 1000} s of the last send`,
+      )
+      progress(lines.slice(-3).join('\n'))
+    }
+    await producer.disconnect()
+    return lines.join('\n')
+  } finally {
+    await Promise.all(devices.map((d) => d.close().catch(() => {})))
+    await app.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
