@@ -134,7 +134,7 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
    * failures are retried (backing off) until close().
    */
   connect(): Promise<void> {
-    if (this.closing) return Promise.reject(new ImflowError('IMF_ERR_USAGE', 'the client closed'))
+    if (this.closing) return Promise.reject(new ImflowError('IMF_ERR_CLIENT_CLOSED', 'the client closed'))
     if (!this.opened) {
       this.opened = new Promise<void>((resolve, reject) => {
         this.firstOpen = { resolve, reject }
@@ -164,7 +164,7 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
       socket.close(1000, 'client closed')
       await closed
     }
-    this.firstOpen?.reject(new ImflowError('IMF_ERR_USAGE', 'the client closed'))
+    this.firstOpen?.reject(new ImflowError('IMF_ERR_CLIENT_CLOSED', 'the client closed'))
     await this.settled()
   }
 

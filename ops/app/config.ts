@@ -362,7 +362,7 @@ export const settings = [
     key: 'largeGroupThreshold',
     env: 'IMFLOW_LARGE_GROUP_THRESHOLD',
     flag: 'large-group-threshold',
-    doc: 'Groups with more members than this get no per-member conversation-list writes at send time; their unread counts and last message are computed when read.',
+    doc: 'Groups with more members than this are large: no per-member writes at send time (conversation lists computed when read), messages sequenced per conversation and pushed to online devices only.',
     shownDefault: String(DEFAULT_LARGE_GROUP_THRESHOLD),
     fallback: () => DEFAULT_LARGE_GROUP_THRESHOLD,
     parse: positive,
