@@ -2,8 +2,6 @@ export { computedListEntry, type HistoryPage, userHistory, visibleMessages } fro
 export {
   type InboxOptions,
   inboxTopology,
-  type ListRow,
-  type MessageSummary,
   markRead,
   summarize,
 } from './inbox.js'

@@ -1,4 +1,4 @@
-export { type ConversationMeta, ConversationState, type Role } from './conversation-state.js'
+export { ConversationState } from './conversation-state.js'
 export { inboundTopology } from './inbound.js'
 export { ReceiverQueries } from './queries.js'
 export {

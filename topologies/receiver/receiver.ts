@@ -24,6 +24,7 @@ import type {
 import { bufferSerde, int64Serde, jsonSerde, stringSerde, typedStore } from '../../state/index.js'
 import {
   DEFAULT_LARGE_GROUP_THRESHOLD,
+  type DedupeEntry,
   dedupeKey,
   encodeStoredMessage,
   isLargeGroup,
@@ -100,11 +101,6 @@ export interface ReceiverOptions {
 /** Headers copied from a message to its receipt, so a waiting HTTP request finds its answer. */
 export const REPLY_HEADERS = ['imflow-reply-to', 'imflow-request-id'] as const
 
-interface Dedupe {
-  msgId: string
-  createdAt: number
-}
-
 export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
   const { topics, codecs } = options
   const limits = options.limits ?? defaultLimits
@@ -137,7 +133,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
         context.store(STORES.conversations),
         context.store(STORES.members),
       )
-      const dedupe = typedStore(context.store(STORES.dedupe), stringSerde, jsonSerde<Dedupe>())
+      const dedupe = typedStore(context.store(STORES.dedupe), stringSerde, jsonSerde<DedupeEntry>())
       const ids = typedStore(context.store(STORES.ids), stringSerde, int64Serde)
       const log = context.store(STORES.messages)
       const readCursors = typedStore(context.store(STORES.readCursors), bufferSerde, stringSerde)

@@ -5,7 +5,15 @@
 // Kafka I/O, restore and the assignor are in internal/, which nothing outside the runtime
 // imports (the layer rule in biome.json).
 
-export type { CommittedStore, ReadWriteStore } from '../../state/index.js'
+export {
+  type CommittedStore,
+  declareStore,
+  type KeyValueStore,
+  type ReadOnlyKeyValueStore,
+  type ReadWriteStore,
+  type StoreDeclaration,
+  storeNames,
+} from '../../state/index.js'
 export { changelogTopic } from './changelog.js'
 export {
   type DeadLetterSink,
@@ -24,6 +32,7 @@ export {
   startTopology,
 } from './internal/runner.js'
 export { partitionForKey } from './partitioner.js'
+export { openStore, queryStore } from './stores.js'
 export { type PipedRecord, TopologyTestDriver } from './test-driver.js'
 export {
   defineTopology,
@@ -32,6 +41,7 @@ export {
   type Processor,
   type ProcessorContext,
   type TopologyDefinition,
+  type TopologySpec,
 } from './topology.js'
 export {
   type WindowedAggregationOptions,
