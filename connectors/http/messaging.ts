@@ -2,9 +2,7 @@
 // receipt waiter, the token secret. One object, handed to each route plugin.
 
 import type { ContractCodecs } from '../../schemas/contract.js'
-import type { InboxQueries } from '../../topologies/inbox/index.js'
-import type { ReceiverQueries } from '../../topologies/receiver/index.js'
-import type { SyncQueries } from '../../topologies/sync/index.js'
+import type { TopologyQueries } from '../../topologies/registry.js'
 import type { Publisher } from './publisher.js'
 import type { ReceiptWaiter } from './receipt-waiter.js'
 
@@ -19,5 +17,5 @@ export interface Messaging {
   /** Above this many members, conversation lists are computed when read. */
   largeGroupThreshold: number
   /** Reads of the topologies' stores; absent where this instance runs no topologies. */
-  queries?: { receiver: ReceiverQueries; inbox: InboxQueries; sync: SyncQueries }
+  queries?: TopologyQueries
 }

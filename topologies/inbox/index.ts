@@ -5,4 +5,5 @@ export {
   markRead,
   summarize,
 } from './inbox.js'
+export { inboxModule } from './module.js'
 export { InboxQueries } from './queries.js'

@@ -14,7 +14,6 @@ export {
   type StoreDeclaration,
   storeNames,
 } from '../../state/index.js'
-export { changelogTopic } from './changelog.js'
 export {
   type DeadLetterSink,
   decodeOrDeadLetter,
@@ -31,9 +30,11 @@ export {
   type RunningTopology,
   startTopology,
 } from './internal/runner.js'
+export { defineModule, type TopologyModule } from './module.js'
 export { partitionForKey } from './partitioner.js'
 export { openStore, queryStore } from './stores.js'
 export { type PipedRecord, TopologyTestDriver } from './test-driver.js'
+export { changelogTopic, internalTopic } from './topic-names.js'
 export {
   defineTopology,
   type InputRecord,
