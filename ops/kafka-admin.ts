@@ -9,6 +9,18 @@ class LeadersPending extends Error {
   readonly retriable = true
 }
 
+/**
+ * Creates those of the topics that do not exist yet (waiting for their leaders) and returns
+ * their names. Every topic imflow creates goes through here: the contract's, the runtime's
+ * changelogs and repartition topics, and the topics a topology needs before it starts.
+ */
+export async function createMissingTopics(admin: Admin, topics: ITopicConfig[]): Promise<string[]> {
+  const existing = new Set(await admin.listTopics())
+  const missing = topics.filter((t) => !existing.has(t.topic))
+  if (missing.length > 0) await createTopicsAndWait(admin, missing)
+  return missing.map((t) => t.topic)
+}
+
 /** Creates the topics and resolves once every partition of each has a leader. */
 export async function createTopicsAndWait(admin: Admin, topics: ITopicConfig[]): Promise<void> {
   await admin.createTopics({ topics, waitForLeaders: false })

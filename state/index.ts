@@ -1,6 +1,11 @@
 export { ChangeloggedStore } from './changelogged-store.js'
 export { type Checkpoint, deleteCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js'
-export { type KeyValueStore, typedStore } from './key-value-store.js'
+export {
+  type KeyValueStore,
+  type ReadOnlyKeyValueStore,
+  typedCommittedStore,
+  typedStore,
+} from './key-value-store.js'
 export { MemoryStore } from './memory-store.js'
 export { newestFirst } from './newest-first.js'
 export { type KeyRange, prefixEnd, type RawStore, type WriteOp } from './raw-store.js'
@@ -8,4 +13,5 @@ export { ReadCache } from './read-cache.js'
 export type { CommittedStore, ReadWriteStore } from './read-write-store.js'
 export { RocksDbStore } from './rocksdb-store.js'
 export { bufferSerde, int64Serde, jsonSerde, type Serde, stringSerde } from './serde.js'
+export { declareStore, type StoreDeclaration, storeNames } from './store-declaration.js'
 export { type Window, WindowStore, windowsFor } from './window-store.js'

@@ -1,6 +1,8 @@
-// What a processor sees of a store: typed keys and values over the changelogged bytes.
+// What a processor sees of a store: typed keys and values over the changelogged bytes; and
+// what a query sees: the same, read-only, over the committed bytes.
 
-import type { ReadWriteStore } from './read-write-store.js'
+import { prefixEnd } from './raw-store.js'
+import type { CommittedStore, ReadWriteStore } from './read-write-store.js'
 import type { Serde } from './serde.js'
 
 export interface KeyValueStore<K, V> {
@@ -13,11 +15,38 @@ export interface KeyValueStore<K, V> {
   prefix(prefix: K): AsyncIterable<[K, V]>
 }
 
+/** A query's typed view: reads of committed state only. */
+export type ReadOnlyKeyValueStore<K, V> = Pick<KeyValueStore<K, V>, 'get' | 'range' | 'prefix'>
+
 export function typedStore<K, V>(
   store: Omit<ReadWriteStore, 'onRollback'>,
   keys: Serde<K>,
   values: Serde<V>,
 ): KeyValueStore<K, V> {
+  return {
+    ...typedReads(store, keys, values, (prefix) => store.prefix(prefix)),
+    put: (key, value) => store.put(keys.serialize(key), values.serialize(value)),
+    delete: (key) => store.delete(keys.serialize(key)),
+  }
+}
+
+export function typedCommittedStore<K, V>(
+  store: CommittedStore,
+  keys: Serde<K>,
+  values: Serde<V>,
+): ReadOnlyKeyValueStore<K, V> {
+  return typedReads(store, keys, values, (prefix) => {
+    const end = prefixEnd(prefix)
+    return store.range({ gte: prefix, ...(end ? { lt: end } : {}) })
+  })
+}
+
+function typedReads<K, V>(
+  store: CommittedStore,
+  keys: Serde<K>,
+  values: Serde<V>,
+  scanPrefix: (prefix: Buffer) => AsyncIterable<[Buffer, Buffer]>,
+): ReadOnlyKeyValueStore<K, V> {
   async function* typed(entries: AsyncIterable<[Buffer, Buffer]>): AsyncGenerator<[K, V]> {
     for await (const [k, v] of entries) yield [keys.deserialize(k), values.deserialize(v)]
   }
@@ -26,8 +55,6 @@ export function typedStore<K, V>(
       const bytes = await store.get(keys.serialize(key))
       return bytes === undefined ? undefined : values.deserialize(bytes)
     },
-    put: (key, value) => store.put(keys.serialize(key), values.serialize(value)),
-    delete: (key) => store.delete(keys.serialize(key)),
     range: (from, to) =>
       typed(
         store.range({
@@ -35,6 +62,6 @@ export function typedStore<K, V>(
           ...(to === undefined ? {} : { lt: keys.serialize(to) }),
         }),
       ),
-    prefix: (p) => typed(store.prefix(keys.serialize(p))),
+    prefix: (prefix) => typed(scanPrefix(keys.serialize(prefix))),
   }
 }

@@ -134,7 +134,8 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
    * failures are retried (backing off) until close().
    */
   connect(): Promise<void> {
-    if (this.closing) return Promise.reject(new ImflowError('IMF_ERR_CLIENT_CLOSED', 'the client closed'))
+    if (this.closing)
+      return Promise.reject(new ImflowError('IMF_ERR_CLIENT_CLOSED', 'the client closed'))
     if (!this.opened) {
       this.opened = new Promise<void>((resolve, reject) => {
         this.firstOpen = { resolve, reject }

@@ -2,9 +2,7 @@
 // receipt waiter, the token secret. One object, handed to each route plugin.
 
 import type { ContractCodecs } from '../../schemas/contract.js'
-import type { InboxQueries } from '../../topologies/inbox/index.js'
-import type { ReceiverQueries } from '../../topologies/receiver/index.js'
-import type { SyncQueries } from '../../topologies/sync/index.js'
+import type { TopologyQueries } from '../../topologies/registry.js'
 import type { Publisher } from './publisher.js'
 import type { ReceiptWaiter } from './receipt-waiter.js'
 
@@ -21,5 +19,5 @@ export interface Messaging {
   /** A device further behind a large group than this many messages reloads its latest page. */
   catchUpLimit: number
   /** Reads of the topologies' stores; absent where this instance runs no topologies. */
-  queries?: { receiver: ReceiverQueries; inbox: InboxQueries; sync: SyncQueries }
+  queries?: TopologyQueries
 }

@@ -9,10 +9,7 @@ import { createPushGateway } from '../../connectors/push-gateway/index.js'
 import { registerContract } from '../../schemas/contract.js'
 import { registrySchemaSource } from '../../schemas/schema-source.js'
 import { topicName } from '../../schemas/topics.js'
-import { InboxQueries, largeGroupsOf } from '../../topologies/inbox/index.js'
-import { ReceiverQueries } from '../../topologies/receiver/index.js'
-import type { RunningTopology } from '../../topologies/runtime/index.js'
-import { SyncQueries } from '../../topologies/sync/index.js'
+import { largeGroupsOf } from '../../topologies/inbox/index.js'
 import { kafkaProbe, registryProbe } from '../health.js'
 import { createKafka } from '../kafka-client.js'
 import type { Logger } from '../log.js'
@@ -21,7 +18,7 @@ import type { Config } from './config.js'
 import { type Infrastructure, startInfrastructure } from './infrastructure.js'
 import { startMessaging } from './messaging.js'
 import { provisionTopics } from './provision-topics.js'
-import { startTopologies, syncSettings } from './topologies.js'
+import { startTopologies } from './topologies.js'
 
 export interface RunningApp {
   /** The API's base URL, e.g. http://127.0.0.1:8080. */
@@ -67,11 +64,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       },
     })
     for (const topology of topologies.all) stack.push(() => topology.stop())
-    const queries = {
-      receiver: new ReceiverQueries(topologies.receiver),
-      inbox: new InboxQueries(topologies.inbox),
-      sync: new SyncQueries(topologies.sync, syncSettings(config)),
-    }
+    const { queries } = topologies
     // Positioned on im.sync before the API listens: no envelope for a device is missed.
     const gateway = await createPushGateway({
       kafka,
@@ -100,7 +93,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       logLevel: config.logLevel,
       messaging: {
         ...messaging.routes,
-        queries,
+        queries: topologies.queries,
       },
       probes: {
         kafka: kafkaProbe(admin),
@@ -112,7 +105,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     // Other instances read the partitions this one owns here.
     await api.register(peerRoutes, {
       jwtSecret: messaging.routes.jwtSecret,
-      topologies: topologies.all.filter((t): t is RunningTopology => 'committedStore' in t),
+      topologies: topologies.topologies,
     })
     const url = await api.listen({ host: config.apiHost, port: config.apiPort })
     stack.push(() => api.close())

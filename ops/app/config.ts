@@ -5,6 +5,7 @@
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import { DEFAULT_LARGE_GROUP_THRESHOLD } from '../../topologies/model/index.js'
+import { type DeviceClass, defaultSyncSettings } from '../../topologies/sync/index.js'
 import { ImflowError } from '../errors.js'
 import { type LogLevel, logLevels } from '../log.js'
 
@@ -46,20 +47,16 @@ export interface Config {
   /** Events kept per user in the sync queue. */
   readonly syncRetention: number
   /** Events per sync envelope, by device class. */
-  readonly syncBatchSizes: Readonly<Record<DeviceClassName, number>>
+  readonly syncBatchSizes: Readonly<Record<DeviceClass, number>>
   readonly syncPackDelayMs: number
   readonly syncAckTimeoutMs: number
   readonly notifyWindowMs: number
 }
 
-const deviceClasses = ['MOBILE', 'PAD', 'WEB', 'DESKTOP'] as const
-export type DeviceClassName = (typeof deviceClasses)[number]
-const defaultBatchSizes: Record<DeviceClassName, number> = {
-  MOBILE: 50,
-  PAD: 100,
-  WEB: 100,
-  DESKTOP: 200,
-}
+// Sync's defaults are sync's own (defaultSyncSettings); the settings here only override them.
+const syncDefaults = defaultSyncSettings
+const defaultBatchSizes = syncDefaults.batchSizes
+const deviceClasses = Object.keys(defaultBatchSizes) as DeviceClass[]
 
 type Parse<T> = (raw: string) => T
 
@@ -419,8 +416,8 @@ export const settings = [
     env: 'IMFLOW_SYNC_REBASE_THRESHOLD',
     flag: 'sync-rebase-threshold',
     doc: 'A device that logs in (or falls) further behind than this many events gets one Rebase and is pushed from the head on.',
-    shownDefault: '1000',
-    fallback: () => 1_000,
+    shownDefault: String(syncDefaults.rebaseThreshold),
+    fallback: () => syncDefaults.rebaseThreshold,
     parse: positive,
   }),
   setting({
@@ -428,8 +425,8 @@ export const settings = [
     env: 'IMFLOW_SYNC_RETENTION',
     flag: 'sync-retention',
     doc: 'Events kept per user in the sync queue (for pushes and GET /v1/sync); at least IMFLOW_SYNC_REBASE_THRESHOLD.',
-    shownDefault: '10000',
-    fallback: () => 10_000,
+    shownDefault: String(syncDefaults.retention),
+    fallback: () => syncDefaults.retention,
     parse: positive,
   }),
   setting({
@@ -437,7 +434,9 @@ export const settings = [
     env: 'IMFLOW_SYNC_BATCH_SIZES',
     flag: 'sync-batch-sizes',
     doc: 'Events per push envelope by device class, e.g. "MOBILE=50,DESKTOP=200"; classes not named keep their default.',
-    shownDefault: 'MOBILE=50,PAD=100,WEB=100,DESKTOP=200',
+    shownDefault: Object.entries(defaultBatchSizes)
+      .map(([deviceClass, size]) => `${deviceClass}=${size}`)
+      .join(','),
     fallback: () => defaultBatchSizes,
     parse: (raw) => {
       const sizes = { ...defaultBatchSizes }
@@ -459,8 +458,8 @@ export const settings = [
     env: 'IMFLOW_SYNC_PACK_DELAY_MS',
     flag: 'sync-pack-delay-ms',
     doc: "How long a device's events wait to be packed into one envelope (low-priority ones wait 4x longer).",
-    shownDefault: '20',
-    fallback: () => 20,
+    shownDefault: String(syncDefaults.packDelayMs),
+    fallback: () => syncDefaults.packDelayMs,
     parse: positive,
   }),
   setting({
@@ -468,8 +467,8 @@ export const settings = [
     env: 'IMFLOW_SYNC_ACK_TIMEOUT_MS',
     flag: 'sync-ack-timeout-ms',
     doc: 'Pushes a device has not acked after this long are sent again (after 3 unanswered re-sends the device is taken for offline).',
-    shownDefault: '10000',
-    fallback: () => 10_000,
+    shownDefault: String(syncDefaults.ackTimeoutMs),
+    fallback: () => syncDefaults.ackTimeoutMs,
     parse: positive,
   }),
   setting({
@@ -477,8 +476,8 @@ export const settings = [
     env: 'IMFLOW_NOTIFY_WINDOW_MS',
     flag: 'notify-window-ms',
     doc: 'A user with no device online gets one offline notification (on im.notify) per window, counting what arrived in it.',
-    shownDefault: '2000',
-    fallback: () => 2_000,
+    shownDefault: String(syncDefaults.notifyWindowMs),
+    fallback: () => syncDefaults.notifyWindowMs,
     parse: positive,
   }),
 ] as const

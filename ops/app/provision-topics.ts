@@ -5,7 +5,7 @@
 import kafkajs, { type Admin } from 'kafkajs'
 import { contractTopics, type TopicSpec } from '../../schemas/topics.js'
 import { ImflowError } from '../errors.js'
-import { createTopicsAndWait } from '../kafka-admin.js'
+import { createMissingTopics } from '../kafka-admin.js'
 import type { Logger } from '../log.js'
 import { retry } from '../retry.js'
 
@@ -35,36 +35,35 @@ export async function provisionTopics(
     ...spec,
     name: `${options.topicPrefix}${spec.base}`,
   }))
-  const existing = new Set(await admin.listTopics())
-  const missing = specs.filter((s) => !existing.has(s.name))
-  if (missing.length > 0) {
-    try {
-      await createTopicsAndWait(
+  let created: Set<string>
+  try {
+    created = new Set(
+      await createMissingTopics(
         admin,
-        missing.map((s) => ({
+        specs.map((s) => ({
           topic: s.name,
           numPartitions: options.partitions,
           replicationFactor: options.replicationFactor,
           configEntries: [{ name: 'cleanup.policy', value: s.compacted ? 'compact' : 'delete' }],
         })),
-      )
-    } catch (err) {
-      const detail = (err as { errors?: unknown[] }).errors ?? []
-      throw new ImflowError(
-        'IMF_ERR_KAFKA_UNAVAILABLE',
-        `Creating topics ${missing.map((s) => s.name).join(', ')} failed: ${String(err)} ${JSON.stringify(detail)}. If the replication factor (${options.replicationFactor}) exceeds the number of brokers, lower IMFLOW_REPLICATION.`,
-        { cause: err },
-      )
-    }
-    for (const s of missing)
-      log.info('created topic', {
-        topic: s.name,
-        partitions: options.partitions,
-        compacted: s.compacted,
-      })
+      ),
+    )
+  } catch (err) {
+    const detail = (err as { errors?: unknown[] }).errors ?? []
+    throw new ImflowError(
+      'IMF_ERR_KAFKA_UNAVAILABLE',
+      `Creating topics ${specs.map((s) => s.name).join(', ')} failed: ${String(err)} ${JSON.stringify(detail)}. If the replication factor (${options.replicationFactor}) exceeds the number of brokers, lower IMFLOW_REPLICATION.`,
+      { cause: err },
+    )
   }
+  for (const s of specs.filter((s) => created.has(s.name)))
+    log.info('created topic', {
+      topic: s.name,
+      partitions: options.partitions,
+      compacted: s.compacted,
+    })
 
-  const present = specs.filter((s) => existing.has(s.name))
+  const present = specs.filter((s) => !created.has(s.name))
   const problems: string[] = []
   if (present.length > 0) {
     // A topic created a moment ago may not be in every broker's metadata yet.
@@ -111,7 +110,7 @@ export async function provisionTopics(
   }
   return specs.map((s) => ({
     name: s.name,
-    action: existing.has(s.name) ? 'exists' : 'created',
+    action: created.has(s.name) ? 'created' : 'exists',
     partitions: options.partitions,
     compacted: s.compacted,
   }))

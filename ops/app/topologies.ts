@@ -1,4 +1,6 @@
-// The topologies `imflow start` runs, wired to the contract's topics and codecs.
+// Starts every topology of the registry (topologies/registry.ts), in its order, on the
+// wiring read from the configuration: topic names, codecs, settings, the users' home geos.
+// Nothing here knows one topology from another; a new one is a line in the registry.
 
 import { join } from 'node:path'
 import type { Kafka } from 'kafkajs'
@@ -6,17 +8,18 @@ import { createEventCodec } from '../../schemas/codec.js'
 import type { ContractCodecs } from '../../schemas/contract.js'
 import type { SchemaSource } from '../../schemas/schema-source.js'
 import { topicName } from '../../schemas/topics.js'
-import { inboxTopology } from '../../topologies/inbox/index.js'
-import { inboundTopology, receiverTopology } from '../../topologies/receiver/index.js'
+import type { UserEvent } from '../../schemas/types.generated.js'
+import { type TopologyQueries, topologyModules } from '../../topologies/registry.js'
 import {
   GlobalTable,
+  internalTopic,
   type RunnerOptions,
   type RunningTopology,
   startTopology,
-  type TopologyDefinition,
 } from '../../topologies/runtime/index.js'
-import { type SyncSettings, syncTopology } from '../../topologies/sync/index.js'
-import { createTopicsAndWait } from '../kafka-admin.js'
+import type { SyncSettings } from '../../topologies/sync/index.js'
+import { FANOUT, type TopologyWiring } from '../../topologies/wiring.js'
+import { createMissingTopics } from '../kafka-admin.js'
 import type { Logger } from '../log.js'
 import type { TaskMetrics } from '../metrics.js'
 import type { Config } from './config.js'
@@ -38,127 +41,106 @@ export function runtimeId(config: Config): string {
 }
 
 export interface RunningTopologies {
-  readonly receiver: RunningTopology
-  readonly inbox: RunningTopology
-  readonly sync: RunningTopology
+  readonly topologies: readonly RunningTopology[]
+  /** What the API reads, by topology. */
+  readonly queries: TopologyQueries
   /** Everything to stop, in start order. */
   readonly all: readonly { stop(): Promise<void> }[]
 }
 
 export async function startTopologies(ctx: TopologyContext): Promise<RunningTopologies> {
-  const { config, codecs } = ctx
-  const appId = runtimeId(config)
-  const topic = (base: Parameters<typeof topicName>[1]) => topicName(config.topicPrefix, base)
-  const fanout = `${appId}-fanout`
-  const fanoutCodec = await createEventCodec(ctx.schemas, `${fanout}-value`, 'FanoutBatch')
+  const { config } = ctx
   // Users' home geos: a full replica in every instance, for the geo split's point lookups.
   const users = await GlobalTable.start(
     ctx.kafka,
-    topic('im.users'),
-    (b) => codecs['im.users'].decode(b),
-    (u) => u.userId,
+    topicName(config.topicPrefix, 'im.users'),
+    (b) => ctx.codecs['im.users'].decode(b),
+    (u: UserEvent) => u.userId,
   )
-  const receiver = receiverTopology({
-    topics: {
-      ingest: topic('im.ingest'),
-      conversations: topic('im.conversations'),
-      actions: topic('im.actions'),
-      receipts: topic('im.receipts'),
-      fanout,
-      rooms: topic('im.rooms'),
-    },
-    codecs: {
-      sendMessage: codecs['im.ingest'],
-      conversationEvent: codecs['im.conversations'],
-      receipt: codecs['im.receipts'],
-      action: codecs['im.actions'],
-      fanoutBatch: fanoutCodec,
-      roomEvent: codecs['im.rooms'],
-    },
-    userPartitions: config.partitions,
-    largeGroupThreshold: config.largeGroupThreshold,
-    geos: {
-      local: config.geo,
-      geoOf: (userId) => users.get(userId)?.geo,
-      // Each geo's deployment reads its inbound topic under its own prefix (same app id).
-      inbound: Object.fromEntries(
-        Object.entries(config.remoteGeos).map(([geo, prefix]) => [
-          geo,
-          `${prefix}${config.appId}-inbound`,
-        ]),
-      ),
-    },
-    // Each unit's deployment reads the contract topics under its own prefix.
-    units: Object.fromEntries(
-      Object.entries(config.remoteUnits).map(([unit, prefix]) => [
-        unit,
-        {
-          ingest: topicName(prefix, 'im.ingest'),
-          conversations: topicName(prefix, 'im.conversations'),
-          receipts: topicName(prefix, 'im.receipts'),
-        },
-      ]),
-    ),
-    unit: config.unit,
-    limits: { maxBodyBytes: config.maxBodyBytes, maxClientMsgIdLength: 128 },
-  })
-  const deadLetters = codecs['im.dead-letter']
-  const run = (topology: TopologyDefinition) =>
-    startTopology(topology, {
-      kafka: ctx.kafka,
-      appId,
-      stateDir: join(config.dataDir, 'state'),
-      log: ctx.log.child(topology.name),
-      metrics: ctx.metrics,
-      replicationFactor: config.replicationFactor,
-      ...(ctx.peers ? { peers: ctx.peers } : {}),
-      deadLetters: {
-        topic: topic('im.dead-letter'),
-        encode: (letter) => deadLetters.encode(letter),
-      },
-    })
-  await ensureTopic(ctx.kafka, `${appId}-inbound`, config.partitions, config.replicationFactor)
   const started: { stop(): Promise<void> }[] = [users]
   try {
-    // This geo's inbound topic (other geos' receivers write to it) exists before anything
-    // runs; the receiver creates the fanout topic the inbox reads, so it starts first.
-    started.push(
-      await run(
-        inboundTopology({
-          inbound: `${appId}-inbound`,
-          fanout,
-          userPartitions: config.partitions,
-          codec: fanoutCodec,
-        }),
-      ),
-    )
-    const receiving = await run(receiver)
-    started.push(receiving)
-    const inbox = await run(inboxTopology({ fanout, codec: fanoutCodec }))
-    started.push(inbox)
-    const sync = await run(
-      syncTopology({
-        topics: {
-          fanout,
-          deviceEvents: topic('im.device-events'),
-          sync: topic('im.sync'),
-          notify: topic('im.notify'),
-        },
-        codecs: {
-          fanoutBatch: fanoutCodec,
-          deviceEvent: codecs['im.device-events'],
-          syncEnvelope: codecs['im.sync'],
-          notification: codecs['im.notify'],
-        },
-        settings: syncSettings(config),
-      }),
-    )
-    started.push(sync)
-    return { receiver: receiving, inbox, sync, all: started }
+    const wiring = await wiringFor(ctx, (userId) => users.get(userId)?.geo)
+    await createModuleTopics(ctx, wiring)
+    const running: RunningTopology[] = []
+    const queries: Record<string, unknown> = {}
+    for (const module of topologyModules) {
+      const topology = await run(ctx, module.build(wiring))
+      started.push(topology)
+      running.push(topology)
+      if ('queries' in module) queries[module.name] = module.queries(topology, wiring)
+    }
+    return { topologies: running, queries: queries as TopologyQueries, all: started }
   } catch (err) {
     for (const s of started.reverse()) await s.stop()
     throw err
   }
+}
+
+async function wiringFor(
+  ctx: TopologyContext,
+  geoOf: (userId: string) => string | undefined,
+): Promise<TopologyWiring> {
+  const { config } = ctx
+  const appId = runtimeId(config)
+  const fanout = internalTopic(appId, FANOUT)
+  return {
+    appId,
+    topic: (base) => topicName(config.topicPrefix, base),
+    internalTopic: (name) => internalTopic(appId, name),
+    // Another deployment runs the same app under its own prefix.
+    remoteInternalTopic: (prefix, name) => internalTopic(`${prefix}${config.appId}`, name),
+    remoteTopic: (prefix, base) => topicName(prefix, base),
+    codecs: ctx.codecs,
+    fanoutCodec: await createEventCodec(ctx.schemas, `${fanout}-value`, 'FanoutBatch'),
+    partitions: config.partitions,
+    geoOf,
+    settings: {
+      unit: config.unit,
+      geo: config.geo,
+      remoteGeos: config.remoteGeos,
+      remoteUnits: config.remoteUnits,
+      largeGroupThreshold: config.largeGroupThreshold,
+      maxBodyBytes: config.maxBodyBytes,
+      sync: syncSettings(config),
+    },
+  }
+}
+
+/** The topics modules read that nothing of this deployment creates before they start. */
+async function createModuleTopics(ctx: TopologyContext, wiring: TopologyWiring): Promise<void> {
+  const topics = topologyModules.flatMap((m) => ('topics' in m ? m.topics(wiring) : []))
+  const admin = ctx.kafka.admin()
+  await admin.connect()
+  try {
+    await createMissingTopics(
+      admin,
+      topics.map((topic) => ({
+        topic,
+        numPartitions: ctx.config.partitions,
+        replicationFactor: ctx.config.replicationFactor,
+      })),
+    )
+  } finally {
+    await admin.disconnect()
+  }
+}
+
+function run(ctx: TopologyContext, topology: Parameters<typeof startTopology>[0]) {
+  const { config } = ctx
+  const deadLetters = ctx.codecs['im.dead-letter']
+  return startTopology(topology, {
+    kafka: ctx.kafka,
+    appId: runtimeId(config),
+    stateDir: join(config.dataDir, 'state'),
+    log: ctx.log.child(topology.name),
+    metrics: ctx.metrics,
+    replicationFactor: config.replicationFactor,
+    ...(ctx.peers ? { peers: ctx.peers } : {}),
+    deadLetters: {
+      topic: topicName(config.topicPrefix, 'im.dead-letter'),
+      encode: (letter) => deadLetters.encode(letter),
+    },
+  })
 }
 
 export function syncSettings(config: Config): SyncSettings {
@@ -169,23 +151,5 @@ export function syncSettings(config: Config): SyncSettings {
     packDelayMs: config.syncPackDelayMs,
     ackTimeoutMs: config.syncAckTimeoutMs,
     notifyWindowMs: config.notifyWindowMs,
-  }
-}
-
-/** Creates a topic of this deployment if it is missing. */
-async function ensureTopic(
-  kafka: Kafka,
-  topic: string,
-  partitions: number,
-  replicationFactor: number,
-): Promise<void> {
-  const admin = kafka.admin()
-  await admin.connect()
-  try {
-    if (!(await admin.listTopics()).includes(topic)) {
-      await createTopicsAndWait(admin, [{ topic, numPartitions: partitions, replicationFactor }])
-    }
-  } finally {
-    await admin.disconnect()
   }
 }

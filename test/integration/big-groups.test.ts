@@ -139,17 +139,18 @@ describe('large groups', () => {
       await quiet('receiver', 500)
       const after = await scrape()
       const delta = (name: string, labels: Record<string, string> = {}) =>
-        (metric(after, name, labels) - metric(before, name, labels)) / MESSAGES
+        metric(after, name, labels) - metric(before, name, labels)
       // The msgId high-water mark is stored (and changelogged) once a second, whatever the traffic.
       const ids = delta('imflow_store_writes_total', { topology: 'receiver', store: 'ids' })
       costs[conversationId] = [
-        delta('imflow_task_records_out_total', { topology: 'receiver' }) - ids,
-        delta('imflow_store_writes_total', { topology: 'receiver' }) - ids,
-        delta('imflow_gateway_frames_delivered_total'),
+        (delta('imflow_task_records_out_total', { topology: 'receiver' }) - ids) / MESSAGES,
+        (delta('imflow_store_writes_total', { topology: 'receiver' }) - ids) / MESSAGES,
+        delta('imflow_gateway_frames_delivered_total') / MESSAGES,
       ]
       perMember[conversationId] =
-        delta('imflow_store_writes_total', { topology: 'inbox' }) +
-        delta('imflow_store_writes_total', { topology: 'sync' })
+        (delta('imflow_store_writes_total', { topology: 'inbox' }) +
+          delta('imflow_store_writes_total', { topology: 'sync' })) /
+        MESSAGES
     }
     // records: receipt, room event, 4 changelog records (log, seq, seq index, dedupe);
     // writes: those 4; one frame per online device (a rare re-sent PTS push aside)

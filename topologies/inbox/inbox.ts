@@ -6,27 +6,15 @@
 import type { EventCodec } from '../../schemas/codec.js'
 import { compareMsgIds } from '../../schemas/msg-id.js'
 import type { FanoutBatch, StoredMessage } from '../../schemas/types.generated.js'
-import { bufferSerde, jsonSerde, typedStore } from '../../state/index.js'
-import { deletedKey, encodeStoredMessage, INBOX_STORES, inboxKey, listKey } from '../model/index.js'
-import { defineTopology, type TopologyDefinition } from '../runtime/index.js'
-
-export interface MessageSummary {
-  msgId: string
-  senderId: string
-  type: StoredMessage['type']
-  /** The first 100 characters of the body. */
-  preview: string
-  createdAt: number
-}
-
-export interface ListRow {
-  unread: number
-  /** The newest unread msgIds (at most UNREAD_IDS_KEPT), so a read receipt up to any of them counts exactly. */
-  unreadIds: string[]
-  last: MessageSummary | null
-  /** The last message was deleted for this user: the next one is found when the list is read. */
-  lastDeleted?: boolean
-}
+import {
+  deletedKey,
+  inboxKey,
+  inboxStores,
+  type ListRow,
+  listKey,
+  type MessageSummary,
+} from '../model/index.js'
+import { defineTopology, openStore, type TopologyDefinition } from '../runtime/index.js'
 
 const UNREAD_IDS_KEPT = 100
 
@@ -60,11 +48,11 @@ export function inboxTopology(options: InboxOptions): TopologyDefinition {
   return defineTopology({
     name: 'inbox',
     sources: [{ topic: options.fanout, decode: (b) => options.codec.decode(b) }],
-    stores: Object.values(INBOX_STORES),
+    stores: Object.values(inboxStores),
     processor: (context) => {
-      const inbox = context.store(INBOX_STORES.inbox)
-      const deleted = context.store(INBOX_STORES.deleted)
-      const lists = typedStore(context.store(INBOX_STORES.lists), bufferSerde, jsonSerde<ListRow>())
+      const inbox = openStore(context, inboxStores.inbox)
+      const deleted = openStore(context, inboxStores.deleted)
+      const lists = openStore(context, inboxStores.lists)
       const empty = (): ListRow => ({ unread: 0, unreadIds: [], last: null })
       return {
         async process(record) {
@@ -103,10 +91,7 @@ export function inboxTopology(options: InboxOptions): TopologyDefinition {
           if (payload.kind === 'NewMessage' && payload.message.visibility === 'PRIVATE') {
             const m = payload.message
             for (const userId of batch.recipients) {
-              inbox.put(
-                inboxKey(userId, m.conversationId, m.createdAt, m.msgId),
-                encodeStoredMessage(m),
-              )
+              inbox.put(inboxKey(userId, m.conversationId, m.createdAt, m.msgId), m)
             }
           } else if (payload.kind === 'MessageDeleted') {
             for (const userId of batch.recipients) {

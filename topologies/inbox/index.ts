@@ -10,9 +10,8 @@ export {
 export {
   type InboxOptions,
   inboxTopology,
-  type ListRow,
-  type MessageSummary,
   markRead,
   summarize,
 } from './inbox.js'
+export { inboxModule } from './module.js'
 export { InboxQueries } from './queries.js'

@@ -1,17 +1,17 @@
 // Reads of the inbox's committed state for the API: a user's private messages in a
-// conversation (newest first) and their delete-for-me markers.
+// conversation (newest first), their conversation list and their delete-for-me markers. Each
+// reads the task that owns the user, through the stores' declarations.
 
-import { newestFirst, prefixEnd } from '../../state/index.js'
+import { newestFirst } from '../../state/index.js'
 import {
-  decodeStoredMessage,
   deletedKey,
-  INBOX_STORES,
   inboxPrefix,
+  inboxStores,
+  type ListRow,
   type Positioned,
   userPrefix,
 } from '../model/index.js'
-import type { RunningTopology } from '../runtime/index.js'
-import type { ListRow } from './inbox.js'
+import { queryStore, type RunningTopology } from '../runtime/index.js'
 
 export class InboxQueries {
   constructor(private readonly inbox: RunningTopology) {}
@@ -22,31 +22,25 @@ export class InboxQueries {
     conversationId: string,
     before?: Buffer,
   ): AsyncGenerator<Positioned> {
-    const store = this.inbox.committedStoreForKey(userId, INBOX_STORES.inbox)
-    for await (const { position, value } of newestFirst(
-      store,
-      inboxPrefix(userId, conversationId),
-      before,
-    )) {
-      yield { position, message: decodeStoredMessage(value) }
+    const { inbox } = inboxStores
+    const store = this.inbox.committedStoreForKey(userId, inbox.name)
+    const prefix = inboxPrefix(userId, conversationId)
+    for await (const { position, value } of newestFirst(store, prefix, before)) {
+      yield { position, message: inbox.values.deserialize(value) }
     }
   }
 
   /** The user's conversation list rows (large groups' rows hold only the membership). */
   async *conversations(userId: string): AsyncGenerator<{ conversationId: string; row: ListRow }> {
-    const store = this.inbox.committedStoreForKey(userId, INBOX_STORES.lists)
     const prefix = userPrefix(userId)
-    const end = prefixEnd(prefix)
-    for await (const [key, value] of store.range({ gte: prefix, ...(end ? { lt: end } : {}) })) {
-      yield {
-        conversationId: key.subarray(prefix.length).toString(),
-        row: JSON.parse(value.toString()) as ListRow,
-      }
+    const lists = queryStore(this.inbox, inboxStores.lists, userId)
+    for await (const [key, row] of lists.prefix(prefix)) {
+      yield { conversationId: key.subarray(prefix.length).toString(), row }
     }
   }
 
   async deletedForMe(userId: string, conversationId: string, msgId: string): Promise<boolean> {
-    const store = this.inbox.committedStoreForKey(userId, INBOX_STORES.deleted)
-    return (await store.get(deletedKey(userId, conversationId, msgId))) !== undefined
+    const deleted = queryStore(this.inbox, inboxStores.deleted, userId)
+    return (await deleted.get(deletedKey(userId, conversationId, msgId))) !== undefined
   }
 }

@@ -2,6 +2,8 @@
 // how a stored message is encoded, what the stores are called, which groups are large. It
 // imports no topology, so topologies meet here instead of in each other's internals.
 
+export type { ConversationMeta, DedupeEntry, Role } from './conversation.js'
+export type { ListRow, MessageSummary } from './conversation-list.js'
 export type { ConversationLog, Positioned } from './conversation-log.js'
 export {
   conversationPrefix,
@@ -20,5 +22,11 @@ export {
   userPrefix,
 } from './key-layout.js'
 export { DEFAULT_LARGE_GROUP_THRESHOLD, isLargeGroup } from './large-group.js'
-export { decodeStoredMessage, encodeStoredMessage } from './stored-message.js'
-export { INBOX_STORES, RECEIVER_STORES, SYNC_STORES } from './stores.js'
+export { decodeStoredMessage, encodeStoredMessage, storedMessageSerde } from './stored-message.js'
+export {
+  INBOX_STORES,
+  inboxStores,
+  RECEIVER_STORES,
+  receiverStores,
+  SYNC_STORES,
+} from './stores.js'

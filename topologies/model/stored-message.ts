@@ -4,6 +4,7 @@
 import type avsc from 'avsc'
 import { readerType } from '../../schemas/codec.js'
 import type { StoredMessage } from '../../schemas/types.generated.js'
+import type { Serde } from '../../state/index.js'
 
 const stored = readerType('StoredMessage') as avsc.Type
 
@@ -13,4 +14,10 @@ export function encodeStoredMessage(message: StoredMessage): Buffer {
 
 export function decodeStoredMessage(bytes: Buffer): StoredMessage {
   return stored.fromBuffer(bytes) as StoredMessage
+}
+
+/** The codec as a store's value serde. */
+export const storedMessageSerde: Serde<StoredMessage> = {
+  serialize: encodeStoredMessage,
+  deserialize: decodeStoredMessage,
 }

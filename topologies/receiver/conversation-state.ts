@@ -2,25 +2,14 @@
 // im.conversations: one small record per conversation, and one key per membership, so a
 // check is a point lookup however large the group.
 
-import type { ConversationEvent, ConversationType } from '../../schemas/types.generated.js'
+import type { ConversationEvent } from '../../schemas/types.generated.js'
 import {
   jsonSerde,
   type KeyValueStore,
   type ReadWriteStore,
   typedStore,
 } from '../../state/index.js'
-import { memberKey } from '../model/index.js'
-
-export interface ConversationMeta {
-  type: ConversationType
-  muted: boolean
-  unit: string
-  memberCount: number
-  /** A large group's newest message seq (absent until its first sequenced message). */
-  seq?: number
-}
-
-export type Role = 'member' | 'admin'
+import { type ConversationMeta, memberKey, type Role } from '../model/index.js'
 
 export interface MembershipDelta {
   joined: string[]

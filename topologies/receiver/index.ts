@@ -1,5 +1,6 @@
-export { type ConversationMeta, ConversationState, type Role } from './conversation-state.js'
+export { ConversationState } from './conversation-state.js'
 export { inboundTopology } from './inbound.js'
+export { inboundModule, receiverModule } from './module.js'
 export { ReceiverQueries } from './queries.js'
 export {
   type Admission,

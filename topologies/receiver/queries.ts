@@ -1,46 +1,48 @@
-// Reads of the receiver's committed state for the API: membership, and the conversation's
-// log of normal messages, newest first.
+// Reads of the receiver's committed state for the API: membership, the conversation, read
+// cursors, and the conversation's log of normal messages, newest first. Each reads the task
+// that owns the conversation, through the stores' declarations.
 
 import type { StoredMessage } from '../../schemas/types.generated.js'
 import { newestFirst } from '../../state/index.js'
 import {
   type ConversationLog,
+  type ConversationMeta,
   conversationPrefix,
-  decodeStoredMessage,
   memberKey,
   type Positioned,
-  RECEIVER_STORES as STORES,
+  receiverStores,
   seqIndexKey,
 } from '../model/index.js'
-import type { RunningTopology } from '../runtime/index.js'
-import type { ConversationMeta } from './conversation-state.js'
+import { queryStore, type RunningTopology } from '../runtime/index.js'
 
 export class ReceiverQueries implements ConversationLog {
   constructor(private readonly receiver: RunningTopology) {}
 
   async isMember(conversationId: string, userId: string): Promise<boolean> {
-    const members = this.receiver.committedStoreForKey(conversationId, STORES.members)
+    const members = queryStore(this.receiver, receiverStores.members, conversationId)
     return (await members.get(memberKey(conversationId, userId))) !== undefined
   }
 
-  async conversation(conversationId: string): Promise<ConversationMeta | undefined> {
-    const store = this.receiver.committedStoreForKey(conversationId, STORES.conversations)
-    const bytes = await store.get(Buffer.from(conversationId))
-    return bytes === undefined ? undefined : (JSON.parse(bytes.toString()) as ConversationMeta)
+  conversation(conversationId: string): Promise<ConversationMeta | undefined> {
+    return queryStore(this.receiver, receiverStores.conversations, conversationId).get(
+      conversationId,
+    )
   }
 
   /** The newest msgId the user has read in the conversation, if any. */
-  async readCursor(conversationId: string, userId: string): Promise<string | undefined> {
-    const cursors = this.receiver.committedStoreForKey(conversationId, STORES.readCursors)
-    return (await cursors.get(memberKey(conversationId, userId)))?.toString()
+  readCursor(conversationId: string, userId: string): Promise<string | undefined> {
+    return queryStore(this.receiver, receiverStores.readCursors, conversationId).get(
+      memberKey(conversationId, userId),
+    )
   }
 
   /** The conversation's log (normal messages), newest first, before `position`. */
   async *log(conversationId: string, before?: Buffer): AsyncGenerator<Positioned> {
+    const { messages } = receiverStores
+    const log = this.receiver.committedStoreForKey(conversationId, messages.name)
     const prefix = conversationPrefix(conversationId)
-    const log = this.receiver.committedStoreForKey(conversationId, STORES.messages)
     for await (const { position, value } of newestFirst(log, prefix, before)) {
-      yield { position, message: decodeStoredMessage(value) }
+      yield { position, message: messages.values.deserialize(value) }
     }
   }
 
@@ -60,16 +62,17 @@ export class ReceiverQueries implements ConversationLog {
     after: number,
     limit: number,
   ): Promise<StoredMessage[]> {
-    const index = this.receiver.committedStoreForKey(conversationId, STORES.seqIndex)
-    const log = this.receiver.committedStoreForKey(conversationId, STORES.messages)
+    const { seqIndex, messages } = receiverStores
+    const index = this.receiver.committedStoreForKey(conversationId, seqIndex.name)
+    const log = queryStore(this.receiver, messages, conversationId)
     const found: StoredMessage[] = []
     const range = {
       gte: seqIndexKey(conversationId, after + 1),
       lt: seqIndexKey(conversationId, Number.MAX_SAFE_INTEGER),
     }
     for await (const [, position] of index.range(range)) {
-      const bytes = await log.get(position)
-      if (bytes) found.push(decodeStoredMessage(bytes))
+      const message = await log.get(position)
+      if (message) found.push(message)
       if (found.length >= limit) break
     }
     return found

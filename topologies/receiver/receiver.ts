@@ -24,7 +24,9 @@ import type {
 } from '../../schemas/types.generated.js'
 import { bufferSerde, int64Serde, jsonSerde, stringSerde, typedStore } from '../../state/index.js'
 import {
+  type ConversationMeta,
   DEFAULT_LARGE_GROUP_THRESHOLD,
+  type DedupeEntry,
   dedupeKey,
   encodeStoredMessage,
   isLargeGroup,
@@ -34,7 +36,7 @@ import {
   seqIndexKey,
 } from '../model/index.js'
 import { defineTopology, type InputRecord, type TopologyDefinition } from '../runtime/index.js'
-import { type ConversationMeta, ConversationState } from './conversation-state.js'
+import { ConversationState } from './conversation-state.js'
 import { planFanOut } from './fan-out.js'
 import { crossedThreshold } from './room-sequence.js'
 import { type UnitTopics, unitRouter, unitSinks } from './route-by-unit.js'
@@ -111,11 +113,6 @@ export interface ReceiverOptions {
 /** Headers copied from a message to its receipt, so a waiting HTTP request finds its answer. */
 export const REPLY_HEADERS = ['imflow-reply-to', 'imflow-request-id'] as const
 
-interface Dedupe {
-  msgId: string
-  createdAt: number
-}
-
 export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
   const { topics, codecs } = options
   const limits = options.limits ?? defaultLimits
@@ -149,7 +146,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
         context.store(STORES.conversations),
         context.store(STORES.members),
       )
-      const dedupe = typedStore(context.store(STORES.dedupe), stringSerde, jsonSerde<Dedupe>())
+      const dedupe = typedStore(context.store(STORES.dedupe), stringSerde, jsonSerde<DedupeEntry>())
       const ids = typedStore(context.store(STORES.ids), stringSerde, int64Serde)
       const log = context.store(STORES.messages)
       const readCursors = typedStore(context.store(STORES.readCursors), bufferSerde, stringSerde)

@@ -5,8 +5,7 @@
 // An index (conversation, seq) -> log position lets a device pull exactly the gap it missed
 // (key-layout.ts's seqIndexKey).
 
-import { isLargeGroup } from '../model/index.js'
-import type { ConversationMeta } from './conversation-state.js'
+import { type ConversationMeta, isLargeGroup } from '../model/index.js'
 
 /**
  * Whether a membership change moved the group across the threshold: its members' devices

@@ -6,8 +6,8 @@
 
 import type { EventCodec } from '../../schemas/codec.js'
 import type { ConversationEvent, Receipt, SendMessage } from '../../schemas/types.generated.js'
+import type { ConversationMeta } from '../model/index.js'
 import type { InputRecord, ProcessorContext } from '../runtime/index.js'
-import type { ConversationMeta } from './conversation-state.js'
 
 /** Another unit's deployment, as its receiver sees it: where messages, changes and receipts go. */
 export interface UnitTopics {

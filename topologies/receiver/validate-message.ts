@@ -2,7 +2,7 @@
 // the conversation and the sender's role. The first failed check is the reason.
 
 import type { RejectReason, SendMessage } from '../../schemas/types.generated.js'
-import type { ConversationMeta, Role } from './conversation-state.js'
+import type { ConversationMeta, Role } from '../model/index.js'
 
 export interface ValidationLimits {
   /** Largest body, in UTF-8 bytes. */

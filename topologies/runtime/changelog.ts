@@ -8,9 +8,7 @@ import { randomBytes } from 'node:crypto'
 export const DATA = 0x00
 export const MARKER = 0x01
 
-export function changelogTopic(appId: string, topology: string, store: string): string {
-  return `${appId}-${topology}-${store}-changelog`
-}
+export { changelogTopic } from './topic-names.js'
 
 export function dataKey(storeKey: Buffer): Buffer {
   return Buffer.concat([Buffer.from([DATA]), storeKey])

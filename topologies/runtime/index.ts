@@ -5,8 +5,15 @@
 // Kafka I/O, restore and the assignor are in internal/, which nothing outside the runtime
 // imports (the layer rule in biome.json).
 
-export type { CommittedStore, ReadWriteStore } from '../../state/index.js'
-export { changelogTopic } from './changelog.js'
+export {
+  type CommittedStore,
+  declareStore,
+  type KeyValueStore,
+  type ReadOnlyKeyValueStore,
+  type ReadWriteStore,
+  type StoreDeclaration,
+  storeNames,
+} from '../../state/index.js'
 export {
   type DeadLetterSink,
   decodeOrDeadLetter,
@@ -23,8 +30,11 @@ export {
   type RunningTopology,
   startTopology,
 } from './internal/runner.js'
+export { defineModule, type TopologyModule } from './module.js'
 export { partitionForKey } from './partitioner.js'
+export { openStore, queryStore } from './stores.js'
 export { type PipedRecord, TopologyTestDriver } from './test-driver.js'
+export { changelogTopic, internalTopic } from './topic-names.js'
 export {
   defineTopology,
   type InputRecord,
@@ -32,6 +42,7 @@ export {
   type Processor,
   type ProcessorContext,
   type TopologyDefinition,
+  type TopologySpec,
 } from './topology.js'
 export {
   type WindowedAggregationOptions,

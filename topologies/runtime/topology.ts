@@ -74,7 +74,16 @@ export interface TopologyDefinition {
   onProcessingError?: 'continue' | 'fail'
 }
 
-export function defineTopology(definition: TopologyDefinition): TopologyDefinition {
+/** A topology as written: its stores by name or by declaration (`declareStore`). */
+export interface TopologySpec extends Omit<TopologyDefinition, 'stores'> {
+  stores?: readonly (string | { readonly name: string })[]
+}
+
+export function defineTopology(spec: TopologySpec): TopologyDefinition {
+  const definition: TopologyDefinition = {
+    ...spec,
+    stores: (spec.stores ?? []).map((s) => (typeof s === 'string' ? s : s.name)),
+  }
   const names = new Set<string>()
   for (const s of definition.stores ?? []) {
     if (names.has(s))

@@ -1,3 +1,4 @@
+export { syncModule } from './module.js'
 export { type SyncPage, SyncQueries } from './queries.js'
 export { type SyncOptions, syncTopology } from './sync.js'
 export {

@@ -4,7 +4,7 @@
 
 import type { Kafka } from 'kafkajs'
 import { ImflowError } from '../../../ops/errors.js'
-import { createTopicsAndWait } from '../../../ops/kafka-admin.js'
+import { createMissingTopics } from '../../../ops/kafka-admin.js'
 import { retry } from '../../../ops/retry.js'
 import { changelogTopic } from '../changelog.js'
 import type { TopologyDefinition } from '../topology.js'
@@ -33,23 +33,19 @@ export async function provisionChangelogs(
       )
     }
     const partitions = [...counts][0] as number
-    const existing = new Set(await admin.listTopics())
     const wanted = [
       ...stores.map((s) => ({ topic: changelogTopic(appId, topology.name, s), policy: 'compact' })),
       ...repartition.map((topic) => ({ topic, policy: 'delete' })),
     ]
-    const missing = wanted.filter((t) => !existing.has(t.topic))
-    if (missing.length > 0) {
-      await createTopicsAndWait(
-        admin,
-        missing.map(({ topic, policy }) => ({
-          topic,
-          numPartitions: partitions,
-          ...(replicationFactor === undefined ? {} : { replicationFactor }),
-          configEntries: [{ name: 'cleanup.policy', value: policy }],
-        })),
-      )
-    }
+    await createMissingTopics(
+      admin,
+      wanted.map(({ topic, policy }) => ({
+        topic,
+        numPartitions: partitions,
+        ...(replicationFactor === undefined ? {} : { replicationFactor }),
+        configEntries: [{ name: 'cleanup.policy', value: policy }],
+      })),
+    )
     return partitions
   } finally {
     await admin.disconnect()

@@ -1,0 +1,70 @@
+// The receiver's and inbound's modules: how a deployment's wiring becomes their topologies.
+
+import { defineModule } from '../runtime/index.js'
+import { FANOUT, INBOUND, type TopologyWiring } from '../wiring.js'
+import { inboundTopology } from './inbound.js'
+import { ReceiverQueries } from './queries.js'
+import { receiverTopology } from './receiver.js'
+
+export const inboundModule = defineModule({
+  name: 'inbound',
+  // Other geos' receivers write it: it exists before anything runs, even here.
+  topics: (w: TopologyWiring) => [w.internalTopic(INBOUND)],
+  build: (w: TopologyWiring) =>
+    inboundTopology({
+      inbound: w.internalTopic(INBOUND),
+      fanout: w.internalTopic(FANOUT),
+      userPartitions: w.partitions,
+      codec: w.fanoutCodec,
+    }),
+})
+
+export const receiverModule = defineModule({
+  name: 'receiver',
+  build: (w: TopologyWiring) =>
+    receiverTopology({
+      topics: {
+        ingest: w.topic('im.ingest'),
+        conversations: w.topic('im.conversations'),
+        actions: w.topic('im.actions'),
+        receipts: w.topic('im.receipts'),
+        fanout: w.internalTopic(FANOUT),
+        rooms: w.topic('im.rooms'),
+      },
+      codecs: {
+        sendMessage: w.codecs['im.ingest'],
+        conversationEvent: w.codecs['im.conversations'],
+        receipt: w.codecs['im.receipts'],
+        action: w.codecs['im.actions'],
+        fanoutBatch: w.fanoutCodec,
+        roomEvent: w.codecs['im.rooms'],
+      },
+      userPartitions: w.partitions,
+      largeGroupThreshold: w.settings.largeGroupThreshold,
+      geos: {
+        local: w.settings.geo,
+        geoOf: (userId) => w.geoOf(userId),
+        // Each geo's deployment reads its inbound topic under its own prefix.
+        inbound: Object.fromEntries(
+          Object.entries(w.settings.remoteGeos).map(([geo, prefix]) => [
+            geo,
+            w.remoteInternalTopic(prefix, INBOUND),
+          ]),
+        ),
+      },
+      // Each unit's deployment reads the contract topics under its own prefix.
+      units: Object.fromEntries(
+        Object.entries(w.settings.remoteUnits).map(([unit, prefix]) => [
+          unit,
+          {
+            ingest: w.remoteTopic(prefix, 'im.ingest'),
+            conversations: w.remoteTopic(prefix, 'im.conversations'),
+            receipts: w.remoteTopic(prefix, 'im.receipts'),
+          },
+        ]),
+      ),
+      unit: w.settings.unit,
+      limits: { maxBodyBytes: w.settings.maxBodyBytes, maxClientMsgIdLength: 128 },
+    }),
+  queries: (running) => new ReceiverQueries(running),
+})

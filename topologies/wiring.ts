@@ -1,0 +1,46 @@
+// What a deployment hands every topology module (topologies/registry.ts): topic names,
+// codecs, the partition count, the users' home geos and the settings, already read from
+// the configuration by the composition root (ops/app/topologies.ts). Modules take what they
+// need from it; none of them reads the configuration itself.
+
+import type { EventCodec } from '../schemas/codec.js'
+import type { ContractCodecs } from '../schemas/contract.js'
+import type { ContractTopic } from '../schemas/topics.js'
+import type { FanoutBatch } from '../schemas/types.generated.js'
+import type { SyncSettings } from './sync/index.js'
+
+export interface TopologyWiring {
+  /** The runtime id: the app id behind this deployment's topic prefix. */
+  readonly appId: string
+  /** A contract topic's name in this deployment. */
+  topic(base: ContractTopic): string
+  /** This deployment's internal topic `name` (`internalTopic` of the runtime). */
+  internalTopic(name: string): string
+  /** Another deployment's internal topic `name`, under that deployment's topic prefix. */
+  remoteInternalTopic(topicPrefix: string, name: string): string
+  /** Another deployment's contract topic, under its topic prefix. */
+  remoteTopic(topicPrefix: string, base: ContractTopic): string
+  readonly codecs: ContractCodecs
+  /** The hand-off from conversation-keyed to user-keyed processing (an internal topic). */
+  readonly fanoutCodec: EventCodec<FanoutBatch>
+  /** Partitions of every contract topic (co-partitioned topics agree). */
+  readonly partitions: number
+  /** A user's home geo; undefined: this geo. */
+  geoOf(userId: string): string | undefined
+  readonly settings: {
+    readonly unit: number
+    readonly geo: string
+    /** Other geos' deployments: geo -> their topic prefix. */
+    readonly remoteGeos: Readonly<Record<string, string>>
+    /** Other units' deployments on this cluster: unit -> their topic prefix. */
+    readonly remoteUnits: Readonly<Record<string, string>>
+    readonly largeGroupThreshold: number
+    readonly maxBodyBytes: number
+    readonly sync: SyncSettings
+  }
+}
+
+/** The hand-off topic's name: the receiver and inbound write it, inbox and sync read it. */
+export const FANOUT = 'fanout'
+/** The topic other geos' receivers forward this geo's share of their messages to. */
+export const INBOUND = 'inbound'
