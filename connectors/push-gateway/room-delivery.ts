@@ -37,8 +37,11 @@ export function apiRoomDirectory(apiUrl: string): RoomDirectory {
 export interface PushSocket {
   readonly readyState: number
   readonly OPEN: number
-  send(frame: string): void
+  send(data: Buffer, options: { binary: boolean }): void
 }
+
+/** Frames are JSON text, sent from bytes encoded once. */
+const TEXT = { binary: false }
 
 /** Room events kept for replay to devices whose groups were being looked up meanwhile. */
 const RECENT_EVENTS = 10_000
@@ -72,7 +75,8 @@ export class RoomDelivery<S extends PushSocket> {
     }
     const users = this.followers.get(event.conversationId)
     if (!users) return 0
-    const frame = roomFrame(event)
+    // Encoded once for all its devices (a string would be encoded again for each socket).
+    const frame = Buffer.from(roomFrame(event))
     let sent = 0
     for (const userId of users) sent += this.send(this.sessions.ofUser(userId), frame)
     return sent
@@ -118,11 +122,11 @@ export class RoomDelivery<S extends PushSocket> {
         userId,
         heads.map((h) => h.conversationId),
       )
-      this.send(targets, headsFrame(heads))
+      this.send(targets, Buffer.from(headsFrame(heads)))
       // What arrived during the look-up, for the groups now followed (devices drop repeats by seq).
       const followed = this.follows.get(userId) ?? new Set<string>()
       for (const event of this.recent.slice(Math.max(0, from - this.dropped))) {
-        if (followed.has(event.conversationId)) this.send(targets, roomFrame(event))
+        if (followed.has(event.conversationId)) this.send(targets, Buffer.from(roomFrame(event)))
       }
     })
     const settled = next.catch(() => {})
@@ -154,11 +158,11 @@ export class RoomDelivery<S extends PushSocket> {
     }
   }
 
-  private send(targets: Iterable<DeviceSession<S>>, frame: string): number {
+  private send(targets: Iterable<DeviceSession<S>>, frame: Buffer): number {
     let sent = 0
     for (const { socket } of targets) {
       if (socket.readyState !== socket.OPEN) continue
-      socket.send(frame)
+      socket.send(frame, TEXT)
       sent++
     }
     return sent

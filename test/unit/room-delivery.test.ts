@@ -1,0 +1,120 @@
+// The gateway's large-group delivery with sockets that record what they are sent: room events
+// reach the followers' devices only; events arriving while a log-in looks its groups up are
+// replayed after the heads frame; a burst of membership events is one look-up; the last device
+// gone, the user is forgotten.
+
+import { describe, expect, it } from 'vitest'
+import type { ServerFrame } from '../../connectors/protocol/frames.js'
+import { RoomDelivery, type RoomDirectory } from '../../connectors/push-gateway/room-delivery.js'
+import { type DeviceSession, DeviceSessions } from '../../connectors/push-gateway/sessions.js'
+import { silentLogger } from '../../ops/log.js'
+import type { RoomEvent, SequencedEvent } from '../../schemas/types.generated.js'
+
+class FakeSocket {
+  readonly OPEN = 1
+  readyState = 1
+  readonly frames: ServerFrame[] = []
+  send(data: Buffer) {
+    this.frames.push(JSON.parse(data.toString()))
+  }
+}
+
+const roomEvent = (conversationId: string, seq: number): RoomEvent => ({
+  conversationId,
+  seq,
+  createdAt: 1,
+  event: {
+    priority: 'HIGH',
+    payload: { kind: 'ConversationChanged', conversationId, description: `#${seq}` },
+  },
+})
+
+const joined = (conversationId: string): SequencedEvent => ({
+  pts: 1,
+  event: { priority: 'LOW', payload: { kind: 'MembershipChanged', conversationId, member: true } },
+})
+
+function setup(groups: Map<string, string[]>) {
+  const sessions = new DeviceSessions<FakeSocket>()
+  const lookups: string[] = []
+  let release: (() => void) | undefined
+  let hold = false
+  const directory: RoomDirectory = {
+    async largeGroupsOf(userId) {
+      lookups.push(userId)
+      if (hold) await new Promise<void>((r) => (release = r))
+      return (groups.get(userId) ?? []).map((conversationId) => ({ conversationId, seq: 3 }))
+    },
+  }
+  const rooms = new RoomDelivery(sessions, directory, silentLogger)
+  const connect = (userId: string, deviceId: string) => {
+    const session: DeviceSession<FakeSocket> = { userId, deviceId, socket: new FakeSocket() }
+    sessions.add(session)
+    return session
+  }
+  return {
+    sessions,
+    rooms,
+    lookups,
+    connect,
+    holdLookups: () => {
+      hold = true
+    },
+    releaseLookup: () => {
+      hold = false
+      release?.()
+    },
+  }
+}
+
+describe('RoomDelivery', () => {
+  it('pushes a room event to the devices of the group’s followers, after their heads', async () => {
+    const { rooms, connect } = setup(new Map([['ann', ['big']]]))
+    const phone = connect('ann', 'phone')
+    const other = connect('bob', 'phone')
+    await rooms.login(phone, 't')
+    await rooms.login(other, 't')
+    expect(rooms.deliver(roomEvent('big', 0))).toBe(1)
+    expect(rooms.deliver(roomEvent('elsewhere', 0))).toBe(0)
+    expect(phone.socket.frames.map((f) => f.type)).toEqual(['heads', 'room'])
+    expect(phone.socket.frames[0]).toEqual({
+      type: 'heads',
+      conversations: [{ conversationId: 'big', seq: 3 }],
+    })
+    expect(other.socket.frames).toEqual([{ type: 'heads', conversations: [] }])
+  })
+
+  it('replays what arrived during the look-up, after the heads frame', async () => {
+    const setupResult = setup(new Map([['ann', ['big']]]))
+    const { rooms, connect } = setupResult
+    const phone = connect('ann', 'phone')
+    setupResult.holdLookups()
+    const login = rooms.login(phone, 't')
+    await new Promise((r) => setImmediate(r))
+    rooms.deliver(roomEvent('big', 4)) // nobody follows it yet
+    rooms.deliver(roomEvent('other', 5))
+    setupResult.releaseLookup()
+    await login
+    expect(phone.socket.frames).toEqual([
+      { type: 'heads', conversations: [{ conversationId: 'big', seq: 3 }] },
+      { type: 'room', conversationId: 'big', seq: 4, event: roomEvent('big', 4).event },
+    ])
+  })
+
+  it('looks a user up once for a burst of membership events, and forgets them with their last device', async () => {
+    const groups = new Map([['ann', ['big']]])
+    const { rooms, connect, lookups, sessions } = setup(groups)
+    const phone = connect('ann', 'phone')
+    await rooms.login(phone, 't')
+    groups.set('ann', ['big', 'new'])
+    rooms.onUserEvents('ann', [joined('new')])
+    rooms.onUserEvents('ann', [joined('new')])
+    rooms.onUserEvents('ann', [joined('new')])
+    await new Promise((r) => setTimeout(r, 10))
+    expect(lookups).toEqual(['ann', 'ann'])
+    expect(rooms.deliver(roomEvent('new', 1))).toBe(1)
+    sessions.remove(phone)
+    rooms.logout('ann')
+    expect(rooms.deliver(roomEvent('big', 1))).toBe(0)
+  })
+})
