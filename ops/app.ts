@@ -10,6 +10,7 @@ import { registerContract } from '../schemas/contract.js'
 import { registrySchemaSource } from '../schemas/schema-source.js'
 import { topicName } from '../schemas/topics.js'
 import { InboxQueries } from '../topologies/inbox/index.js'
+import { MergeQueries } from '../topologies/merge/index.js'
 import { ReceiverQueries } from '../topologies/receiver/index.js'
 import type { RunningTopology } from '../topologies/runtime/index.js'
 import { SyncQueries } from '../topologies/sync/index.js'
@@ -61,6 +62,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       schemas,
       log,
       metrics: metrics.task,
+      mergeMetrics: metrics.merge,
       peers: {
         advertisedUrl: config.advertisedUrl,
         client: peerStoreClient({ jwtSecret: messaging.routes.jwtSecret }),
@@ -90,6 +92,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
           receiver: new ReceiverQueries(topologies.receiver),
           inbox: new InboxQueries(topologies.inbox),
           sync: new SyncQueries(topologies.sync, syncSettings(config)),
+          merge: new MergeQueries(topologies.merge, config.largeGroupThreshold),
         },
       },
       probes: {

@@ -2,11 +2,13 @@
 
 import { join } from 'node:path'
 import type { Kafka } from 'kafkajs'
-import { createEventCodec } from '../schemas/codec.js'
+import { createEventCodec, type EventCodec } from '../schemas/codec.js'
 import type { ContractCodecs } from '../schemas/contract.js'
 import type { SchemaSource } from '../schemas/schema-source.js'
 import { topicName } from '../schemas/topics.js'
+import type { FanoutBatch } from '../schemas/types.generated.js'
 import { inboxTopology } from '../topologies/inbox/index.js'
+import { mergeTopology, messageIndexTopology } from '../topologies/merge/index.js'
 import { inboundTopology, receiverTopology } from '../topologies/receiver/index.js'
 import {
   GlobalTable,
@@ -19,7 +21,7 @@ import { type SyncSettings, syncTopology } from '../topologies/sync/index.js'
 import type { Config } from './config.js'
 import { createTopicsAndWait } from './kafka-admin.js'
 import type { Logger } from './log.js'
-import type { TaskMetrics } from './metrics.js'
+import type { MergeMetrics, TaskMetrics } from './metrics.js'
 
 export interface TopologyContext {
   config: Config
@@ -28,6 +30,7 @@ export interface TopologyContext {
   schemas: SchemaSource
   log: Logger
   metrics: TaskMetrics
+  mergeMetrics?: MergeMetrics
   /** Reads of partitions other instances own go to them (see docs/runtime.md). */
   peers?: RunnerOptions['peers']
 }
@@ -41,6 +44,7 @@ export interface RunningTopologies {
   readonly receiver: RunningTopology
   readonly inbox: RunningTopology
   readonly sync: RunningTopology
+  readonly merge: RunningTopology
   /** Everything to stop, in start order. */
   readonly all: readonly { stop(): Promise<void> }[]
 }
@@ -152,11 +156,62 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
       }),
     )
     started.push(sync)
-    return { receiver: receiving, inbox, sync, all: started }
+    const merge = await startMerge(ctx, run, fanout, fanoutCodec)
+    started.push(...merge.all)
+    return { receiver: receiving, inbox, sync, merge: merge.merge, all: started }
   } catch (err) {
     for (const s of started.reverse()) await s.stop()
     throw err
   }
+}
+
+/** Read receipts and reactions merged per window (docs/merge.md): the index of senders first. */
+async function startMerge(
+  ctx: TopologyContext,
+  run: (topology: TopologyDefinition) => Promise<RunningTopology>,
+  fanout: string,
+  fanoutCodec: EventCodec<FanoutBatch>,
+): Promise<{ merge: RunningTopology; all: RunningTopology[] }> {
+  const { config, codecs } = ctx
+  const topic = (base: Parameters<typeof topicName>[1]) => topicName(config.topicPrefix, base)
+  const messages = `${runtimeId(config)}-merge-messages`
+  const index = await run(
+    messageIndexTopology({
+      topics: { receipts: topic('im.receipts'), messages },
+      codec: codecs['im.receipts'],
+      partitions: config.partitions,
+    }),
+  )
+  const merge = await run(
+    mergeTopology({
+      topics: {
+        conversations: topic('im.conversations'),
+        actions: topic('im.actions'),
+        messages,
+        fanout,
+        rooms: topic('im.rooms'),
+      },
+      codecs: {
+        conversationEvent: codecs['im.conversations'],
+        action: codecs['im.actions'],
+        receipt: codecs['im.receipts'],
+        fanoutBatch: fanoutCodec,
+        roomEvent: codecs['im.rooms'],
+      },
+      userPartitions: config.partitions,
+      largeGroupThreshold: config.largeGroupThreshold,
+      windows: {
+        smallMs: config.mergeWindowSmallMs,
+        largeMs: config.mergeWindowLargeMs,
+        graceMs: config.mergeWindowGraceMs,
+      },
+      ...(ctx.mergeMetrics ? { metrics: ctx.mergeMetrics } : {}),
+    }),
+  ).catch(async (err) => {
+    await index.stop()
+    throw err
+  })
+  return { merge, all: [index, merge] }
 }
 
 export function syncSettings(config: Config): SyncSettings {

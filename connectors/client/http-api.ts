@@ -11,6 +11,10 @@ export interface ImflowHttp {
   latestMessages(conversationId: string, limit: number): Promise<HistoryMessage[]>
   /** POST /v1/messages — the receipt. */
   send(message: OutgoingMessage): Promise<{ msgId: string; createdAt: number }>
+  /** POST /v1/conversations/:cid/read — a read receipt up to msgId. */
+  read?(conversationId: string, upToMsgId: string): Promise<void>
+  /** POST /v1/conversations/:cid/messages/:msgId/reactions */
+  react?(conversationId: string, msgId: string, emoji: string, op: 'add' | 'remove'): Promise<void>
 }
 
 export type TokenSource = () => string | Promise<string>
@@ -50,6 +54,15 @@ export function fetchHttp(baseUrl: string, token: TokenSource): ImflowHttp {
     async latestMessages(conversationId, limit) {
       const path = `/v1/conversations/${encodeURIComponent(conversationId)}/messages?limit=${limit}`
       return (await call<{ messages: HistoryMessage[] }>('GET', path)).messages
+    },
+    async read(conversationId, upToMsgId) {
+      await call('POST', `/v1/conversations/${encodeURIComponent(conversationId)}/read`, {
+        msgId: upToMsgId,
+      })
+    },
+    async react(conversationId, msgId, emoji, op) {
+      const path = `/v1/conversations/${encodeURIComponent(conversationId)}/messages/${msgId}/reactions`
+      await call('POST', path, { emoji, op })
     },
     send: (message) =>
       call('POST', '/v1/messages', { type: 'TEXT', ...message }) as Promise<{

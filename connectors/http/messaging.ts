@@ -3,6 +3,7 @@
 
 import type { ContractCodecs } from '../../schemas/contract.js'
 import type { InboxQueries } from '../../topologies/inbox/index.js'
+import type { MergeQueries } from '../../topologies/merge/index.js'
 import type { ReceiverQueries } from '../../topologies/receiver/index.js'
 import type { SyncQueries } from '../../topologies/sync/index.js'
 import type { Publisher } from './publisher.js'
@@ -19,5 +20,11 @@ export interface Messaging {
   /** Above this many members, conversation lists are computed when read. */
   largeGroupThreshold: number
   /** Reads of the topologies' stores; absent where this instance runs no topologies. */
-  queries?: { receiver: ReceiverQueries; inbox: InboxQueries; sync: SyncQueries }
+  queries?: {
+    receiver: ReceiverQueries
+    inbox: InboxQueries
+    sync: SyncQueries
+    /** Read and reaction totals (topologies/merge); absent: those routes are not served. */
+    merge?: MergeQueries
+  }
 }
