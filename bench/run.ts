@@ -1,6 +1,7 @@
 // Runs the benchmarks named on the command line (all when none): npm run bench -- [name...]
 
 import { codecBench } from './codec.js'
+import { mergeBench } from './merge.js'
 import { receiverBench } from './receiver.js'
 import { runtimeBench } from './runtime.js'
 import { syncBench } from './sync.js'
@@ -10,6 +11,7 @@ const benches: Record<string, () => Promise<string>> = {
   runtime: runtimeBench,
   receiver: receiverBench,
   sync: syncBench,
+  merge: mergeBench,
 }
 
 const wanted = process.argv.slice(2)

@@ -91,6 +91,11 @@ export class EmissionWindows {
   private readonly small: WindowStore<string, PendingUpdates>
   private readonly large: WindowStore<string, PendingUpdates>
   private watermark = Number.NEGATIVE_INFINITY
+  /**
+   * When the next window closes, so the stores are scanned only then (not on every record);
+   * undefined: unknown (after opening or a rollback), scan.
+   */
+  private nextClose: number | undefined
 
   constructor(
     stores: { small: ChangeloggedStore; large: ChangeloggedStore },
@@ -99,6 +104,11 @@ export class EmissionWindows {
     const values = jsonSerde<PendingUpdates>()
     this.small = new WindowStore(stores.small, stringSerde, values)
     this.large = new WindowStore(stores.large, stringSerde, values)
+    // A rolled-back close puts its windows back: when they close is unknown again.
+    for (const store of [stores.small, stores.large])
+      store.onRollback(() => {
+        this.nextClose = undefined
+      })
   }
 
   /**
@@ -123,13 +133,17 @@ export class EmissionWindows {
     }
     change(updates)
     store.put(start, conversationId, updates)
+    const closes = start + sizeMs + this.settings.graceMs
+    if (this.nextClose !== undefined && closes < this.nextClose) this.nextClose = closes
     return late
   }
 
   /** Moves the watermark to `now` (never back) and yields the windows that close, oldest first. */
   async *close(now: number): AsyncGenerator<ClosedWindow> {
     if (now > this.watermark) this.watermark = now
+    if (this.nextClose !== undefined && this.watermark < this.nextClose) return
     const { graceMs } = this.settings
+    let nextClose = Number.POSITIVE_INFINITY
     for (const [large, store, sizeMs] of [
       [false, this.small, this.settings.smallMs],
       [true, this.large, this.settings.largeMs],
@@ -144,6 +158,14 @@ export class EmissionWindows {
           updates: entry.value,
         }
       }
+      // The oldest window left (deletes above are pending, so skip the ones just closed).
+      for await (const entry of store.startingBefore(Number.MAX_SAFE_INTEGER)) {
+        const closes = entry.start + sizeMs + graceMs
+        if (closes <= this.watermark) continue
+        nextClose = Math.min(nextClose, closes)
+        break
+      }
     }
+    this.nextClose = nextClose
   }
 }
