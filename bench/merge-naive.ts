@@ -18,7 +18,7 @@ export interface NaiveOptions {
   }
   userPartitions: number
   /** Counts each update sent, per recipient. */
-  onUpdates(n: number): void
+  onUpdates(kind: 'read_status' | 'reaction_summary', n: number): void
 }
 
 const key = (...parts: string[]) => Buffer.from(parts.join('\u0000'))
@@ -46,7 +46,8 @@ export function naiveMergeTopology(options: NaiveOptions): TopologyDefinition {
       const known = new Map<string, { msgId: string; senderId: string }[]>()
       // Counted, not written: the per-member copies of a 10,000-member group's reactions
       // would be hundreds of MB on the shared broker. Its store writes are real.
-      const send = (recipients: readonly string[]) => options.onUpdates(recipients.length)
+      const send = (kind: 'read_status' | 'reaction_summary', recipients: readonly string[]) =>
+        options.onUpdates(kind, recipients.length)
       return {
         async process(record) {
           if (record.topic === topics.conversations) {
@@ -78,7 +79,7 @@ export function naiveMergeTopology(options: NaiveOptions): TopologyDefinition {
               const bytes = Buffer.alloc(4)
               bytes.writeInt32BE(n)
               readCounts.put(k, bytes)
-              send([m.senderId])
+              send('read_status', [m.senderId])
             }
           } else if (action.kind === 'ReactionChanged') {
             const k = key(cid, action.msgId, action.emoji, userId)
@@ -86,7 +87,7 @@ export function naiveMergeTopology(options: NaiveOptions): TopologyDefinition {
             if (present === (action.op === 'ADD')) return
             if (action.op === 'ADD') reactions.put(k, Buffer.from([1]))
             else reactions.delete(k)
-            send(await conversations.members(cid))
+            send('reaction_summary', await conversations.members(cid))
           }
         },
       }
