@@ -17,11 +17,11 @@ import type {
 import { ConversationState, planFanOut } from '../receiver/index.js'
 import { defineTopology, type ProcessorContext, type TopologyDefinition } from '../runtime/index.js'
 import { applyAction, type Totals } from './apply-action.js'
-import { addInterval, EmissionWindows, type WindowSettings } from './emission-windows.js'
+import { EmissionWindows, type WindowSettings } from './emission-windows.js'
 import { type EmitTarget, emitUpdates, type MergeStores } from './emit-updates.js'
-import { messageKey } from './keys.js'
+import { indexMessage, type MessageIndex } from './index-message.js'
 import { Reactions } from './reactions.js'
-import { ReadCursors, readCounts } from './read-cursors.js'
+import { ReadCursors } from './read-cursors.js'
 
 export const MERGE_STORES = {
   conversations: 'conversations',
@@ -121,6 +121,13 @@ export function mergeTopology(options: MergeOptions): TopologyDefinition {
         histogram,
         reactions: store(MERGE_STORES.reactions),
       }
+      const index: MessageIndex = {
+        senders,
+        histogram,
+        conversations,
+        windows,
+        largeGroupThreshold,
+      }
       const target = emitTarget(context, options)
 
       const closeDue = async (now: number) => {
@@ -136,24 +143,6 @@ export function mergeTopology(options: MergeOptions): TopologyDefinition {
         }
       }
 
-      /** A message learnt after some cursors passed it: its read status is due too. */
-      const indexMessage = async (receipt: Receipt, timestamp: number) => {
-        if (receipt.outcome.kind !== 'Accepted') return
-        const { conversationId, senderId } = receipt
-        const { msgId } = receipt.outcome
-        const key = messageKey(conversationId, msgId)
-        if ((await senders.get(key)) !== undefined) return
-        senders.put(key, Buffer.from(senderId))
-        const conversation = await conversations.get(conversationId)
-        if (!conversation) return
-        const read = (await readCounts(histogram, conversationId, [msgId])).get(msgId) ?? 0
-        if (read === 0) return
-        const large = conversation.memberCount > largeGroupThreshold
-        await windows.mark(conversationId, large, timestamp, (updates) => {
-          updates.reads = addInterval(updates.reads, msgId, msgId)
-        })
-      }
-
       // Quiet partitions' windows close by wall-clock time.
       context.schedule(Math.min(100, Math.max(10, Math.floor(smallMs / 4))), 'wall-clock', closeDue)
 
@@ -164,7 +153,7 @@ export function mergeTopology(options: MergeOptions): TopologyDefinition {
             const { left } = await conversations.apply(event)
             for (const userId of left) await cursors.drop(event.conversationId, userId)
           } else if (record.topic === topics.messages) {
-            await indexMessage(record.value as Receipt, record.timestamp)
+            await indexMessage(index, record.value as Receipt, record.timestamp)
           } else {
             await applyAction(totals, record.value as Action, record.timestamp)
           }
