@@ -164,8 +164,11 @@ describe('merged read receipts and reactions over the API', () => {
       { what: 'the merged summary on ann’s device' },
     )
 
-    // Reads: ben has read it, cat has not.
-    await httpCall(app.url, 'POST', '/v1/conversations/crew/read', token('ben'), { msgId })
+    // Reads: ben has read it (his device merges its marks into one receipt), cat has not.
+    const ben = clients[1] ?? (await device('ben'))
+    ben.markRead('crew', '1')
+    ben.markRead('crew', msgId)
+    ben.markRead('crew', '2')
     const reads = await eventually(
       async () => {
         const { body } = await get('cat', `/v1/conversations/crew/messages/${msgId}/reads`)
@@ -174,12 +177,20 @@ describe('merged read receipts and reactions over the API', () => {
       { what: 'ben’s read to count' },
     )
     expect(reads).toMatchObject({ read: 1, unread: 1, readers: ['ben'], unreadMembers: ['cat'] })
+    await ben.react('crew', msgId, '🎉', 'add') // the client library's call
+    await eventually(
+      async () => {
+        const { body } = await get('cat', reactions)
+        return (body.counts as Record<string, number>)['🎉'] === 1 ? true : undefined
+      },
+      { what: 'ben’s reaction through the client library' },
+    )
     expect((await get('eve', `/v1/conversations/crew/messages/${msgId}/reads`)).status).toBe(403)
 
     const metrics = await fetch(`${app.url}/metrics`).then((r) => r.text())
     const value = (line: string) =>
       Number(new RegExp(`^${line} ([\\d.e+-]+)$`, 'm').exec(metrics)?.[1])
-    expect(value('imflow_merge_reactions_in_total\\{outcome="changed"\\}')).toBe(4)
+    expect(value('imflow_merge_reactions_in_total\\{outcome="changed"\\}')).toBe(5)
     expect(value('imflow_merge_reactions_in_total\\{outcome="unchanged"\\}')).toBe(2)
     expect(value('imflow_merge_updates_out_total\\{kind="reaction_summary"\\}')).toBeGreaterThan(0)
     // Some updates went out (a ratio of 1 would be none); the burst test measures the cut.
