@@ -30,6 +30,13 @@ export function msgIdOfKey(key: Buffer): string {
   return msgIdFrom(key, key.length - 8)
 }
 
+/** Every key of one conversation. */
+export function conversationRange(conversationId: string): { gte: Buffer; lt?: Buffer } {
+  const prefix = conversationPrefix(conversationId)
+  const end = prefixEnd(prefix)
+  return { gte: prefix, ...(end ? { lt: end } : {}) }
+}
+
 /** Keys from `msgId` (inclusive) to the end of the conversation. */
 export function fromMessage(conversationId: string, msgId: string): { gte: Buffer; lt?: Buffer } {
   const end = prefixEnd(conversationPrefix(conversationId))

@@ -4,7 +4,7 @@
 import { ImflowError } from '../../ops/errors.js'
 import { compareMsgIds } from '../../schemas/msg-id.js'
 import type { RunningTopology } from '../runtime/index.js'
-import { conversationPrefix, messageKey, userKey } from './keys.js'
+import { conversationPrefix, conversationRange, messageKey, userKey } from './keys.js'
 import { MERGE_STORES } from './merge.js'
 import { type ReactionTotals, reactionsOf } from './reactions.js'
 import { cursorOf, readCounts, readersOf } from './read-cursors.js'
@@ -80,9 +80,7 @@ export class MergeQueries {
     const unreadMembers: string[] = []
     const prefix = conversationPrefix(conversationId)
     const members = this.store(conversationId, MERGE_STORES.members)
-    const end = Buffer.from(prefix)
-    end[end.length - 1] = 1
-    for await (const [key] of members.range({ gte: prefix, lt: end })) {
+    for await (const [key] of members.range(conversationRange(conversationId))) {
       const userId = key.subarray(prefix.length).toString()
       if (!seen.has(userId)) unreadMembers.push(userId)
     }

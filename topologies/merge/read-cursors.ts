@@ -8,7 +8,15 @@
 
 import { compareMsgIds } from '../../schemas/msg-id.js'
 import type { ChangeloggedStore, KeyRange } from '../../state/index.js'
-import { fromMessage, messageKey, msgIdBytes, msgIdFrom, msgIdOfKey, userKey } from './keys.js'
+import {
+  conversationRange,
+  fromMessage,
+  messageKey,
+  msgIdBytes,
+  msgIdFrom,
+  msgIdOfKey,
+  userKey,
+} from './keys.js'
 
 /** What both the task (its stores) and the API (committed views) can read. */
 export interface ReadableStore {
@@ -116,15 +124,9 @@ export async function readersOf(
 ): Promise<string[]> {
   const prefix = userKey(conversationId, '')
   const readers: string[] = []
-  for await (const [key, value] of cursors.range(prefixRange(prefix))) {
+  for await (const [key, value] of cursors.range(conversationRange(conversationId))) {
     if (compareMsgIds(msgIdFrom(value, 0), msgId) >= 0)
       readers.push(key.subarray(prefix.length).toString())
   }
   return readers
-}
-
-function prefixRange(prefix: Buffer): KeyRange {
-  const end = Buffer.from(prefix)
-  end[end.length - 1] = 1 // the prefix ends with the 0 separator
-  return { gte: prefix, lt: end }
 }
