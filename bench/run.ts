@@ -2,6 +2,7 @@
 
 import { bigroomBench } from './bigroom.js'
 import { codecBench } from './codec.js'
+import { mergeBench } from './merge.js'
 import { receiverBench } from './receiver.js'
 import { runtimeBench } from './runtime.js'
 import { syncBench } from './sync.js'
@@ -12,6 +13,7 @@ const benches: Record<string, () => Promise<string>> = {
   receiver: receiverBench,
   sync: syncBench,
   bigroom: bigroomBench,
+  merge: mergeBench,
 }
 
 const wanted = process.argv.slice(2)

@@ -64,6 +64,11 @@ export const errorCodes = {
     status: 400,
     summary: "A record's Avro body does not decode with its writer schema",
   },
+  IMF_ERR_INVALID_ACTION: {
+    retriable: false,
+    status: 400,
+    summary: 'An action on im.actions is malformed (a bad message id, an emoji too long)',
+  },
   IMF_ERR_ENCODE: {
     retriable: false,
     status: 500,

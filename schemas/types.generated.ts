@@ -270,6 +270,8 @@ export interface ReactionSummary {
   msgId: string
   /** Count per emoji. */
   counts: Record<string, number>
+  /** End (ms) of the merge window this summary closes; a client keeps the summary with the latest windowEnd (0: unknown, from before merging). */
+  windowEnd: number
 }
 
 /** The user has read the conversation up to a message; merged per message over a window. */
@@ -292,6 +294,8 @@ export interface ReadStatus {
   readCount: number
   /** Readers added in this window (may be truncated for large groups). */
   newReaders: string[]
+  /** End (ms) of the merge window this status closes; a client keeps the status with the latest windowEnd (0: unknown, from before merging). */
+  windowEnd: number
 }
 
 /** The device is too far behind: fetch the latest messages over the API, then expect pushes from headPts + 1. */

@@ -6,10 +6,19 @@
 // (its repartition topic) that inbox and sync read, so it starts before them.
 
 import { inboxModule } from './inbox/index.js'
+import { mergeModule, messageIndexModule } from './merge/index.js'
 import { inboundModule, receiverModule } from './receiver/index.js'
 import { syncModule } from './sync/index.js'
 
-export const topologyModules = [inboundModule, receiverModule, inboxModule, syncModule] as const
+export const topologyModules = [
+  inboundModule,
+  receiverModule,
+  inboxModule,
+  syncModule,
+  // The index creates the topic merge reads.
+  messageIndexModule,
+  mergeModule,
+] as const
 
 type Module = (typeof topologyModules)[number]
 

@@ -3,10 +3,12 @@
 // the configuration by the composition root (ops/app/topologies.ts). Modules take what they
 // need from it; none of them reads the configuration itself.
 
+import type { MergeMetrics } from '../ops/metrics.js'
 import type { EventCodec } from '../schemas/codec.js'
 import type { ContractCodecs } from '../schemas/contract.js'
 import type { ContractTopic } from '../schemas/topics.js'
 import type { FanoutBatch } from '../schemas/types.generated.js'
+import type { WindowSettings } from './merge/index.js'
 import type { SyncSettings } from './sync/index.js'
 
 export interface TopologyWiring {
@@ -37,7 +39,10 @@ export interface TopologyWiring {
     readonly largeGroupThreshold: number
     readonly maxBodyBytes: number
     readonly sync: SyncSettings
+    readonly mergeWindows: WindowSettings
   }
+  /** Instruments of topologies that report more than every task does. */
+  readonly metrics: { readonly merge?: MergeMetrics }
 }
 
 /** The hand-off topic's name: the receiver and inbound write it, inbox and sync read it. */

@@ -45,6 +45,8 @@ export class ClientState {
   /** Where the device stands in each large group (their messages come outside the PTS order). */
   readonly rooms: RoomCursors
   private readonly list = new Map<string, ClientConversation>()
+  /** Merged updates held, by kind and message: the window end of the one applied (latest wins). */
+  private readonly mergedAt = new Map<string, number>()
 
   constructor(
     /** The device's user: their own messages do not count as unread. */
@@ -154,12 +156,12 @@ export class ClientState {
       }
       case 'ReadStatus': {
         const message = this.messages.get(payload.conversationId, payload.msgId)
-        if (message) message.readCount = payload.readCount
+        if (message && this.newest(payload)) message.readCount = payload.readCount
         return
       }
       case 'ReactionSummary': {
         const message = this.messages.get(payload.conversationId, payload.msgId)
-        if (message) message.reactions = { ...payload.counts }
+        if (message && this.newest(payload)) message.reactions = { ...payload.counts }
         return
       }
       case 'ConversationRead': {
@@ -180,6 +182,22 @@ export class ClientState {
         }
         return
     }
+  }
+
+  /**
+   * Whether a merged update (ReadStatus, ReactionSummary) is at least as new as the one held:
+   * the latest window wins, however the updates arrived (a push, a room event, a re-send).
+   */
+  private newest(update: {
+    kind: string
+    conversationId: string
+    msgId: string
+    windowEnd: number
+  }): boolean {
+    const key = `${update.kind}\u0000${update.conversationId}\u0000${update.msgId}`
+    if (update.windowEnd < (this.mergedAt.get(key) ?? 0)) return false
+    this.mergedAt.set(key, update.windowEnd)
+    return true
   }
 
   /**

@@ -18,6 +18,10 @@ export interface ImflowHttp {
   messagesAfter(conversationId: string, after: number, limit: number): Promise<CatchUpPage>
   /** POST /v1/messages — the receipt. */
   send(message: OutgoingMessage): Promise<{ msgId: string; createdAt: number }>
+  /** POST /v1/conversations/:cid/read — a read receipt up to msgId. */
+  read?(conversationId: string, upToMsgId: string): Promise<void>
+  /** POST /v1/conversations/:cid/messages/:msgId/reactions */
+  react?(conversationId: string, msgId: string, emoji: string, op: 'add' | 'remove'): Promise<void>
 }
 
 export type TokenSource = () => string | Promise<string>
@@ -61,6 +65,15 @@ export function fetchHttp(baseUrl: string, token: TokenSource): ImflowHttp {
     messagesAfter(conversationId, after, limit) {
       const path = `/v1/conversations/${encodeURIComponent(conversationId)}/messages?after=${after}&limit=${limit}`
       return call<CatchUpPage>('GET', path)
+    },
+    async read(conversationId, upToMsgId) {
+      await call('POST', `/v1/conversations/${encodeURIComponent(conversationId)}/read`, {
+        msgId: upToMsgId,
+      })
+    },
+    async react(conversationId, msgId, emoji, op) {
+      const path = `/v1/conversations/${encodeURIComponent(conversationId)}/messages/${msgId}/reactions`
+      await call('POST', path, { emoji, op })
     },
     send: (message) =>
       call('POST', '/v1/messages', { type: 'TEXT', ...message }) as Promise<{

@@ -13,6 +13,7 @@ import type { DeviceClass, SequencedEvent } from '../../schemas/types.generated.
 import { closeCodes, type RoomFrame, type RoomHead, type ServerFrame } from '../protocol/frames.js'
 import { ClientState } from './client-state.js'
 import { fetchHttp, type ImflowHttp, type TokenSource } from './http-api.js'
+import { ReadMerger } from './read-merger.js'
 import type { ClientConversation, ClientMessage, HistoryMessage, OutgoingMessage } from './types.js'
 
 export interface ImflowClientOptions {
@@ -36,6 +37,8 @@ export interface ImflowClientOptions {
   pageSize?: number
   /** Reconnection delays double from initialDelayMs up to maxDelayMs (250 ms, 10 s). */
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number }
+  /** markRead() sends at most one receipt per conversation per this long (default 300 ms). */
+  readMergeMs?: number
 }
 
 export interface ClientEvents {
@@ -82,6 +85,7 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
   private firstOpen: { resolve(): void; reject(err: Error): void } | undefined
   private readonly wanted = new Set<string>()
   private describing: Promise<void> | undefined
+  private readonly reads: ReadMerger
 
   constructor(private readonly options: ImflowClientOptions) {
     super()
@@ -91,6 +95,28 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
     if (!userId) throw new ImflowError('IMF_ERR_CONFIG', 'give userId when token is a function')
     this.state = new ClientState(userId, options.lastPts ?? 0, options.seqs)
     this.http = options.http ?? fetchHttp(options.url, this.token)
+    this.reads = new ReadMerger(
+      async (conversationId, upTo) => {
+        if (!this.http.read) throw new ImflowError('IMF_ERR_USAGE', 'the HTTP client cannot read')
+        await this.http.read(conversationId, upTo)
+      },
+      options.readMergeMs,
+      (err) => this.fail(err),
+    )
+  }
+
+  /**
+   * Marks a conversation read up to msgId. Receipts are merged per conversation: one goes out
+   * per readMergeMs with the newest msgId marked, however many messages were read meanwhile.
+   */
+  markRead(conversationId: string, msgId: string): void {
+    this.reads.mark(conversationId, msgId)
+  }
+
+  /** Adds or removes the user's reaction; the merged counts come back as ReactionSummary. */
+  async react(conversationId: string, msgId: string, emoji: string, op: 'add' | 'remove') {
+    if (!this.http.react) throw new ImflowError('IMF_ERR_USAGE', 'the HTTP client cannot react')
+    await this.http.react(conversationId, msgId, emoji, op)
   }
 
   get userId(): string {
@@ -157,6 +183,7 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
   }
 
   async close(): Promise<void> {
+    await this.reads.flush()
     this.closing = true
     clearTimeout(this.timer)
     const socket = this.socket

@@ -6,6 +6,7 @@ import type { Metrics } from '../../ops/metrics.js'
 import { adminRoutes } from './admin-routes.js'
 import { conversationRoutes } from './conversation-routes.js'
 import { type HealthOptions, healthRoutes } from './health-routes.js'
+import { mergeRoutes } from './merge-routes.js'
 import { messageRoutes } from './message-routes.js'
 import type { Messaging } from './messaging.js'
 import { installProblemHandlers } from './problem.js'
@@ -44,6 +45,10 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
         ...queries,
       })
       await app.register(syncRoutes, { jwtSecret, sync: queries.sync })
+      if (queries.merge) {
+        const actions = { topic: topics.actions, codec: codecs['im.actions'] }
+        await app.register(mergeRoutes, { jwtSecret, publisher, actions, merge: queries.merge })
+      }
     }
   }
   return app

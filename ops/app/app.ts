@@ -58,6 +58,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       schemas,
       log,
       metrics: metrics.task,
+      mergeMetrics: metrics.merge,
       peers: {
         advertisedUrl: config.advertisedUrl,
         client: peerStoreClient({ jwtSecret: messaging.routes.jwtSecret }),

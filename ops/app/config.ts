@@ -51,6 +51,12 @@ export interface Config {
   readonly syncPackDelayMs: number
   readonly syncAckTimeoutMs: number
   readonly notifyWindowMs: number
+  /** Merge windows of read receipts and reactions: large groups (above largeGroupThreshold). */
+  readonly mergeWindowLargeMs: number
+  /** Merge windows of small groups and 1:1: short, so read ticks feel instant. */
+  readonly mergeWindowSmallMs: number
+  /** How long a merge window stays open past its end for records that arrive late. */
+  readonly mergeWindowGraceMs: number
 }
 
 // Sync's defaults are sync's own (defaultSyncSettings); the settings here only override them.
@@ -480,6 +486,33 @@ export const settings = [
     fallback: () => syncDefaults.notifyWindowMs,
     parse: positive,
   }),
+  setting({
+    key: 'mergeWindowLargeMs',
+    env: 'IMFLOW_MERGE_WINDOW_LARGE_MS',
+    flag: 'merge-window-large-ms',
+    doc: 'Read receipts and reactions of a large group are merged per message over windows this long: one read status to the sender and one reaction summary to the group per message and window.',
+    shownDefault: '60000',
+    fallback: () => 60_000,
+    parse: positive,
+  }),
+  setting({
+    key: 'mergeWindowSmallMs',
+    env: 'IMFLOW_MERGE_WINDOW_SMALL_MS',
+    flag: 'merge-window-small-ms',
+    doc: 'Merge windows of small groups and 1:1 conversations: short, so read ticks feel instant.',
+    shownDefault: '200',
+    fallback: () => 200,
+    parse: positive,
+  }),
+  setting({
+    key: 'mergeWindowGraceMs',
+    env: 'IMFLOW_MERGE_WINDOW_GRACE_MS',
+    flag: 'merge-window-grace-ms',
+    doc: 'A merge window closes (and emits) this long after its end, so receipts stamped a little earlier still join it; later ones are counted in the next window, never lost.',
+    shownDefault: '100',
+    fallback: () => 100,
+    parse: integer,
+  }),
 ] as const
 
 export type Flags = Readonly<Record<string, string | undefined>>
@@ -545,6 +578,11 @@ function crossFieldProblems(c: Config): string[] {
   if (c.syncRetention < c.syncRebaseThreshold) {
     problems.push(
       `IMFLOW_SYNC_RETENTION=${c.syncRetention} is below IMFLOW_SYNC_REBASE_THRESHOLD=${c.syncRebaseThreshold}: a device pushed its backlog would find part of it gone. Raise the retention or lower the threshold.`,
+    )
+  }
+  if (c.mergeWindowSmallMs > c.mergeWindowLargeMs) {
+    problems.push(
+      `IMFLOW_MERGE_WINDOW_SMALL_MS=${c.mergeWindowSmallMs} is above IMFLOW_MERGE_WINDOW_LARGE_MS=${c.mergeWindowLargeMs}: large groups would merge less than small ones. Lower the small window or raise the large one.`,
     )
   }
   const ports: [string, number][] = [['IMFLOW_PORT', c.apiPort]]

@@ -21,7 +21,7 @@ import type { SyncSettings } from '../../topologies/sync/index.js'
 import { FANOUT, type TopologyWiring } from '../../topologies/wiring.js'
 import { createMissingTopics } from '../kafka-admin.js'
 import type { Logger } from '../log.js'
-import type { TaskMetrics } from '../metrics.js'
+import type { MergeMetrics, TaskMetrics } from '../metrics.js'
 import type { Config } from './config.js'
 
 export interface TopologyContext {
@@ -31,6 +31,7 @@ export interface TopologyContext {
   schemas: SchemaSource
   log: Logger
   metrics: TaskMetrics
+  mergeMetrics?: MergeMetrics
   /** Reads of partitions other instances own go to them (see docs/runtime.md). */
   peers?: RunnerOptions['peers']
 }
@@ -102,7 +103,13 @@ async function wiringFor(
       largeGroupThreshold: config.largeGroupThreshold,
       maxBodyBytes: config.maxBodyBytes,
       sync: syncSettings(config),
+      mergeWindows: {
+        smallMs: config.mergeWindowSmallMs,
+        largeMs: config.mergeWindowLargeMs,
+        graceMs: config.mergeWindowGraceMs,
+      },
     },
+    metrics: ctx.mergeMetrics ? { merge: ctx.mergeMetrics } : {},
   }
 }
 

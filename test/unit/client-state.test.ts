@@ -118,11 +118,18 @@ describe('ClientState', () => {
           msgId: '1',
           readCount: 4,
           newReaders: [],
+          windowEnd: 1_000,
         },
       }),
       at(4, {
         priority: 'LOW',
-        payload: { kind: 'ReactionSummary', conversationId: 'c1', msgId: '1', counts: { '👍': 2 } },
+        payload: {
+          kind: 'ReactionSummary',
+          conversationId: 'c1',
+          msgId: '1',
+          counts: { '👍': 2 },
+          windowEnd: 1_000,
+        },
       }),
       at(5, {
         priority: 'HIGH',

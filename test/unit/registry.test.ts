@@ -29,7 +29,9 @@ const wiring: TopologyWiring = {
     largeGroupThreshold: 500,
     maxBodyBytes: 65_536,
     sync: defaultSyncSettings,
+    mergeWindows: { smallMs: 200, largeMs: 60_000, graceMs: 0 },
   },
+  metrics: {},
 }
 
 describe('the topology registry', () => {

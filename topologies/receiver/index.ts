@@ -1,4 +1,5 @@
 export { ConversationState } from './conversation-state.js'
+export { MAX_RECIPIENTS_PER_BATCH, type PartitionShare, planFanOut } from './fan-out.js'
 export { inboundTopology } from './inbound.js'
 export { inboundModule, receiverModule } from './module.js'
 export { ReceiverQueries } from './queries.js'

@@ -1,0 +1,99 @@
+// Reactions and the merged totals of a message, for members:
+//   POST /v1/conversations/:cid/messages/:msgId/reactions {emoji, op: add|remove} — written to
+//     im.actions as the same ReactionChanged producers may write; one reaction per user per
+//     emoji, so repeating a request changes nothing;
+//   GET  .../reads     — how many members have read it (and who, for groups up to the threshold);
+//   GET  .../reactions — counts per emoji (and who, for groups up to the threshold).
+
+import type { FastifyPluginAsync } from 'fastify'
+import { ImflowError } from '../../ops/errors.js'
+import type { EventCodec } from '../../schemas/codec.js'
+import type { Action } from '../../schemas/types.generated.js'
+import { emojiProblem, MAX_EMOJI_CHARS, type MergeQueries } from '../../topologies/merge/index.js'
+import { authenticate } from './auth.js'
+import type { Publisher } from './publisher.js'
+
+export interface MergeRouteOptions {
+  jwtSecret: string
+  publisher: Publisher
+  actions: { topic: string; codec: EventCodec<Action> }
+  merge: MergeQueries
+}
+
+const messageParams = {
+  type: 'object',
+  required: ['cid', 'msgId'],
+  properties: {
+    cid: { type: 'string', minLength: 1, maxLength: 256 },
+    msgId: { type: 'string', pattern: '^[0-9]{1,19}$' },
+  },
+} as const
+
+type MessageParams = { Params: { cid: string; msgId: string } }
+
+export const mergeRoutes: FastifyPluginAsync<MergeRouteOptions> = async (app, options) => {
+  const { merge } = options
+  app.addHook('onRequest', authenticate(options.jwtSecret))
+
+  // Not a member, or no such conversation: the same answer, so existence does not leak.
+  const mustBeMember = async (conversationId: string, userId: string) => {
+    if (!(await merge.isMember(conversationId, userId)))
+      throw new ImflowError('IMF_ERR_FORBIDDEN', `${userId} is not a member of ${conversationId}`)
+  }
+
+  app.post<MessageParams & { Body: { emoji: string; op: 'add' | 'remove' } }>(
+    '/v1/conversations/:cid/messages/:msgId/reactions',
+    {
+      schema: {
+        params: messageParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['emoji', 'op'],
+          properties: {
+            emoji: { type: 'string', minLength: 1, maxLength: MAX_EMOJI_CHARS },
+            op: { type: 'string', enum: ['add', 'remove'] },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { cid, msgId } = request.params
+      const { emoji, op } = request.body
+      const problem = emojiProblem(emoji)
+      if (problem) throw new ImflowError('IMF_ERR_BAD_REQUEST', problem)
+      const userId = request.caller.sub
+      await mustBeMember(cid, userId)
+      const event: Action = {
+        conversationId: cid,
+        userId,
+        at: Date.now(),
+        action: { kind: 'ReactionChanged', msgId, emoji, op: op === 'add' ? 'ADD' : 'REMOVE' },
+      }
+      await options.publisher.publish(options.actions.topic, [
+        { key: cid, value: options.actions.codec.encode(event) },
+      ])
+      return reply.code(202).send({ conversationId: cid, msgId, emoji, op })
+    },
+  )
+
+  app.get<MessageParams>(
+    '/v1/conversations/:cid/messages/:msgId/reads',
+    { schema: { params: messageParams } },
+    async (request) => {
+      const { cid, msgId } = request.params
+      await mustBeMember(cid, request.caller.sub)
+      return merge.reads(cid, msgId)
+    },
+  )
+
+  app.get<MessageParams>(
+    '/v1/conversations/:cid/messages/:msgId/reactions',
+    { schema: { params: messageParams } },
+    async (request) => {
+      const { cid, msgId } = request.params
+      await mustBeMember(cid, request.caller.sub)
+      return merge.reactions(cid, msgId)
+    },
+  )
+}

@@ -1,0 +1,326 @@
+// The merge topology through the topology test driver, with the real codec (schemas in
+// memory): receipts and reactions merged per message and window, exact totals whatever is
+// retried, replayed or late, and where each kind of update goes.
+
+import { beforeEach, describe, expect, it } from 'vitest'
+import { createEventCodec, type EventCodec } from '../../schemas/codec.js'
+import { memorySchemaSource } from '../../schemas/schema-source.js'
+import type {
+  Action,
+  ConversationEvent,
+  FanoutBatch,
+  Receipt,
+  RoomEvent,
+} from '../../schemas/types.generated.js'
+import { mergeTopology } from '../../topologies/merge/index.js'
+import { TopologyTestDriver } from '../../topologies/runtime/index.js'
+
+const topics = {
+  conversations: 'im.conversations',
+  actions: 'im.actions',
+  messages: 'merge-messages',
+  fanout: 'fanout',
+  rooms: 'im.rooms',
+}
+const SMALL = 200
+const LARGE = 1_000
+const GRACE = 50
+/** A window boundary of both sizes. */
+const T = Date.UTC(2026, 10, 26, 12)
+
+let codecs: {
+  conversationEvent: EventCodec<ConversationEvent>
+  action: EventCodec<Action>
+  receipt: EventCodec<Receipt>
+  fanoutBatch: EventCodec<FanoutBatch>
+  roomEvent: EventCodec<RoomEvent>
+}
+let driver: TopologyTestDriver
+
+beforeEach(async () => {
+  const source = memorySchemaSource()
+  codecs = {
+    conversationEvent: await createEventCodec(
+      source,
+      'im.conversations-value',
+      'ConversationEvent',
+    ),
+    action: await createEventCodec(source, 'im.actions-value', 'Action'),
+    receipt: await createEventCodec(source, 'im.receipts-value', 'Receipt'),
+    fanoutBatch: await createEventCodec(source, 'fanout-value', 'FanoutBatch'),
+    roomEvent: await createEventCodec(source, 'im.rooms-value', 'RoomEvent'),
+  }
+  driver = new TopologyTestDriver(
+    mergeTopology({
+      topics,
+      codecs,
+      userPartitions: 4,
+      largeGroupThreshold: 5,
+      windows: { smallMs: SMALL, largeMs: LARGE, graceMs: GRACE },
+    }),
+    {
+      deadLetters: { topic: 'dlq', encode: (l) => Buffer.from(`${l.errorCode}:${l.errorMessage}`) },
+    },
+  )
+})
+
+async function group(conversationId: string, members: string[]) {
+  const event: ConversationEvent = {
+    conversationId,
+    actorId: null,
+    at: T,
+    change: {
+      kind: 'ConversationCreated',
+      conversationType: 'GROUP',
+      members,
+      admins: [],
+      unit: '',
+    },
+  }
+  await driver.pipe(topics.conversations, {
+    key: conversationId,
+    value: codecs.conversationEvent.encode(event),
+    timestamp: T - 10_000,
+  })
+}
+
+async function sent(conversationId: string, senderId: string, msgId: string, at = T - 5_000) {
+  const receipt: Receipt = {
+    conversationId,
+    clientMsgId: `c-${msgId}`,
+    senderId,
+    decidedAt: at,
+    outcome: { kind: 'Accepted', msgId, createdAt: at },
+  }
+  await driver.pipe(topics.messages, {
+    key: conversationId,
+    value: codecs.receipt.encode(receipt),
+    timestamp: at,
+  })
+}
+
+async function act(conversationId: string, userId: string, action: Action['action'], at: number) {
+  const value: Action = { conversationId, userId, at, action }
+  await driver.pipe(topics.actions, {
+    key: conversationId,
+    value: codecs.action.encode(value),
+    timestamp: at,
+  })
+}
+
+const read = (cid: string, user: string, upToMsgId: string, at: number) =>
+  act(cid, user, { kind: 'ReadReceipt', upToMsgId }, at)
+const react = (
+  cid: string,
+  user: string,
+  msgId: string,
+  emoji: string,
+  at: number,
+  op: 'ADD' | 'REMOVE' = 'ADD',
+) => act(cid, user, { kind: 'ReactionChanged', msgId, emoji, op }, at)
+
+async function fanout(): Promise<FanoutBatch[]> {
+  return Promise.all(
+    driver.read(topics.fanout).map((r) => codecs.fanoutBatch.decode(r.value as Buffer)),
+  )
+}
+
+async function rooms(): Promise<RoomEvent[]> {
+  return Promise.all(
+    driver.read(topics.rooms).map((r) => codecs.roomEvent.decode(r.value as Buffer)),
+  )
+}
+
+/** The driver's wall clock: moved on to close the windows due, as on a quiet partition. */
+let clock = 0
+beforeEach(() => {
+  clock = 0
+})
+async function closeAt(at: number) {
+  const by = at - clock
+  clock = at
+  await driver.advanceWallClock(by)
+}
+
+describe('read receipts', () => {
+  it('merge per message and window into one ReadStatus to the sender, with exact counts', async () => {
+    await group('g', ['ann', 'bob', 'cat', 'dan'])
+    for (const id of ['101', '102', '103']) await sent('g', 'ann', id)
+    await read('g', 'bob', '102', T + 10)
+    await read('g', 'bob', '102', T + 20) // a retry
+    await read('g', 'bob', '101', T + 30) // backwards: the cursor stays
+    await read('g', 'cat', '103', T + 40)
+    await read('g', 'dan', '101', T + 50)
+    await read('g', 'ann', '103', T + 60) // the sender is no reader of her own messages
+    expect(await fanout()).toEqual([]) // nothing before the window closes
+    await closeAt(T + SMALL + GRACE)
+    const statuses = (await fanout()).map((b) => ({ to: b.recipients, ...b.event.payload }))
+    expect(statuses).toEqual([
+      {
+        to: ['ann'],
+        kind: 'ReadStatus',
+        conversationId: 'g',
+        msgId: '101',
+        readCount: 3,
+        newReaders: ['bob', 'cat', 'dan'],
+        windowEnd: T + SMALL,
+      },
+      {
+        to: ['ann'],
+        kind: 'ReadStatus',
+        conversationId: 'g',
+        msgId: '102',
+        readCount: 2,
+        newReaders: ['bob', 'cat'],
+        windowEnd: T + SMALL,
+      },
+      {
+        to: ['ann'],
+        kind: 'ReadStatus',
+        conversationId: 'g',
+        msgId: '103',
+        readCount: 1,
+        newReaders: ['cat'],
+        windowEnd: T + SMALL,
+      },
+    ])
+    // The next window carries only what changed in it.
+    await read('g', 'dan', '103', T + SMALL + 100)
+    await closeAt(T + 2 * SMALL + GRACE)
+    expect((await fanout()).map((b) => b.event.payload)).toMatchObject([
+      { msgId: '102', readCount: 3, newReaders: ['dan'] },
+      { msgId: '103', readCount: 2, newReaders: ['dan'] },
+    ])
+  })
+
+  it('count a receipt that arrives after its window closed in the window open then', async () => {
+    await group('g', ['ann', 'bob', 'cat'])
+    await sent('g', 'ann', '101')
+    await read('g', 'bob', '101', T + 10)
+    await closeAt(T + SMALL + GRACE)
+    expect(await fanout()).toHaveLength(1)
+    await read('g', 'cat', '101', T + 20) // stamped in the closed window
+    await closeAt(T + 3 * SMALL + GRACE)
+    expect((await fanout()).map((b) => b.event.payload)).toMatchObject([
+      { msgId: '101', readCount: 2, newReaders: ['cat'] },
+    ])
+  })
+
+  it('emit the status of a message learnt after cursors passed it', async () => {
+    await group('g', ['ann', 'bob'])
+    await read('g', 'bob', '105', T + 10)
+    await closeAt(T + SMALL + GRACE)
+    expect(await fanout()).toEqual([]) // no known message: no sender to tell
+    await sent('g', 'ann', '104', T + SMALL + 60)
+    await closeAt(T + 2 * SMALL + GRACE)
+    expect((await fanout()).map((b) => [b.recipients, b.event.payload])).toMatchObject([
+      [['ann'], { msgId: '104', readCount: 1 }],
+    ])
+  })
+
+  it('ignore non-members and forget the cursor of a member who left', async () => {
+    await group('g', ['ann', 'bob', 'cat'])
+    await sent('g', 'ann', '101')
+    await read('g', 'eve', '101', T + 10)
+    await read('g', 'bob', '101', T + 20)
+    await read('g', 'cat', '101', T + 30)
+    await driver.pipe(topics.conversations, {
+      key: 'g',
+      value: codecs.conversationEvent.encode({
+        conversationId: 'g',
+        actorId: null,
+        at: T,
+        change: { kind: 'MembersRemoved', userIds: ['cat'] },
+      }),
+      timestamp: T + 40,
+    })
+    await read('g', 'bob', '101', T + 50)
+    await closeAt(T + SMALL + GRACE)
+    expect((await fanout()).map((b) => b.event.payload)).toMatchObject([
+      { msgId: '101', readCount: 1 },
+    ])
+  })
+})
+
+describe('reactions', () => {
+  it('count once per user and emoji, however often retried; removing nothing changes nothing', async () => {
+    await group('g', ['ann', 'bob', 'cat'])
+    await sent('g', 'ann', '101')
+    await react('g', 'bob', '101', '👍', T + 10)
+    await react('g', 'bob', '101', '👍', T + 20) // a retry
+    await react('g', 'cat', '101', '👍', T + 30)
+    await react('g', 'cat', '101', '🎉', T + 40)
+    await react('g', 'cat', '101', '🎉', T + 50, 'REMOVE')
+    await react('g', 'ann', '101', '❤️', T + 60, 'REMOVE') // never added
+    await closeAt(T + SMALL + GRACE)
+    const batches = await fanout()
+    // A small group: one summary to every member, one hand-off record per user partition.
+    expect(batches.flatMap((b) => b.recipients).sort()).toEqual(['ann', 'bob', 'cat'])
+    for (const b of batches)
+      expect(b.event.payload).toEqual({
+        kind: 'ReactionSummary',
+        conversationId: 'g',
+        msgId: '101',
+        counts: { '👍': 2 },
+        windowEnd: T + SMALL,
+      })
+    // Removing what nothing changed in a window emits nothing.
+    await react('g', 'ann', '101', '❤️', T + SMALL + 60, 'REMOVE')
+    await closeAt(T + 2 * SMALL + GRACE)
+    expect(await fanout()).toEqual([])
+  })
+
+  it('go once to a large group’s room, and read statuses still to the sender alone', async () => {
+    const members = ['ann', 'bob', 'cat', 'dan', 'eve', 'fay']
+    await group('big', members)
+    await sent('big', 'ann', '101')
+    for (const [i, user] of members.entries()) {
+      await react('big', user, '101', i % 2 ? '👍' : '🎉', T + 10 * i)
+      await read('big', user, '101', T + 10 * i + 5)
+    }
+    await closeAt(T + SMALL + GRACE)
+    expect(await rooms()).toEqual([]) // a large group's window is longer
+    await closeAt(T + LARGE + GRACE)
+    expect(await rooms()).toEqual([
+      {
+        conversationId: 'big',
+        seq: 0,
+        createdAt: T + LARGE,
+        event: {
+          priority: 'LOW',
+          payload: {
+            kind: 'ReactionSummary',
+            conversationId: 'big',
+            msgId: '101',
+            counts: { '🎉': 3, '👍': 3 },
+            windowEnd: T + LARGE,
+          },
+        },
+      },
+    ])
+    expect((await fanout()).map((b) => [b.recipients, b.event.priority, b.event.payload])).toEqual([
+      [
+        ['ann'],
+        'LOW',
+        {
+          kind: 'ReadStatus',
+          conversationId: 'big',
+          msgId: '101',
+          readCount: 5,
+          newReaders: [],
+          windowEnd: T + LARGE,
+        },
+      ],
+    ])
+  })
+
+  it('dead-letter a malformed reaction a producer wrote', async () => {
+    await group('g', ['ann', 'bob'])
+    await react('g', 'bob', '101', 'x'.repeat(17), T + 10)
+    await react('g', 'bob', 'not-an-id', '👍', T + 20)
+    const letters = driver.read('dlq').map((r) => r.value?.toString())
+    expect(letters).toHaveLength(2)
+    expect(letters[0]).toMatch(/^IMF_ERR_INVALID_ACTION:the emoji has more than 16/)
+    expect(letters[1]).toMatch(/^IMF_ERR_INVALID_ACTION:"not-an-id" is not a message id/)
+  })
+})

@@ -1,0 +1,7 @@
+export type { PendingUpdates, WindowSettings } from './emission-windows.js'
+export { MAX_STATUSES_PER_WINDOW } from './emit-updates.js'
+export { MERGE_STORES, type MergeOptions, mergeTopology } from './merge.js'
+export { type MessageIndexOptions, messageIndexTopology } from './message-index.js'
+export { mergeModule, messageIndexModule } from './module.js'
+export { MergeQueries, type ReadTotals } from './queries.js'
+export { emojiProblem, MAX_EMOJI_CHARS, type ReactionTotals } from './reactions.js'

@@ -1,0 +1,165 @@
+// The merge topology (conversation-keyed, co-partitioned with im.conversations and
+// im.actions): read receipts and reactions applied to exact totals as they arrive, and the
+// resulting updates emitted once per message per window — ReadStatus to each message's
+// sender, ReactionSummary to a small group's members or once to a large group's room. Its own
+// consumer group; it keeps its own copy of memberships (from im.conversations) and of who sent
+// which message (from the merge-index topology's re-keyed receipts).
+
+import type { MergeMetrics } from '../../ops/metrics.js'
+import type { EventCodec } from '../../schemas/codec.js'
+import type {
+  Action,
+  ConversationEvent,
+  FanoutBatch,
+  Receipt,
+  RoomEvent,
+} from '../../schemas/types.generated.js'
+import { ConversationState, planFanOut } from '../receiver/index.js'
+import { defineTopology, type ProcessorContext, type TopologyDefinition } from '../runtime/index.js'
+import { applyAction, type Totals } from './apply-action.js'
+import { EmissionWindows, type WindowSettings } from './emission-windows.js'
+import { type EmitTarget, emitUpdates, type MergeStores } from './emit-updates.js'
+import { indexMessage, type MessageIndex } from './index-message.js'
+import { Reactions } from './reactions.js'
+import { ReadCursors } from './read-cursors.js'
+
+export const MERGE_STORES = {
+  conversations: 'conversations',
+  members: 'members',
+  /** cid, msgId -> the sender (from Accepted receipts). */
+  senders: 'message-senders',
+  /** cid, userId -> the newest msgId read. */
+  cursors: 'read-cursors',
+  /** cid, msgId -> how many cursors stand there. */
+  histogram: 'read-histogram',
+  /** cid, msgId, emoji, userId -> present. */
+  reactions: 'reactions',
+  smallWindows: 'windows-small',
+  largeWindows: 'windows-large',
+} as const
+
+export interface MergeOptions {
+  topics: {
+    conversations: string
+    actions: string
+    /** The merge-index topology's output: Accepted receipts keyed by conversation. */
+    messages: string
+    fanout: string
+    rooms: string
+  }
+  codecs: {
+    conversationEvent: EventCodec<ConversationEvent>
+    action: EventCodec<Action>
+    receipt: EventCodec<Receipt>
+    fanoutBatch: EventCodec<FanoutBatch>
+    roomEvent: EventCodec<RoomEvent>
+  }
+  /** Partitions of the user-keyed side (the fanout topic). */
+  userPartitions: number
+  largeGroupThreshold?: number
+  windows: WindowSettings
+  metrics?: MergeMetrics
+}
+
+function emitTarget(context: ProcessorContext, options: MergeOptions): EmitTarget {
+  return {
+    toUsers(conversationId, recipients, sourceId, event) {
+      for (const share of planFanOut(recipients, options.userPartitions)) {
+        const batch: FanoutBatch = { ...share, sourceId, event, updateLists: false }
+        context.send('fanout', {
+          key: conversationId,
+          value: options.codecs.fanoutBatch.encode(batch),
+          partition: share.partition,
+        })
+      }
+    },
+    toRoom(conversationId, createdAt, event) {
+      // seq 0: a per-message update takes no place in the conversation's sequence.
+      const room: RoomEvent = { conversationId, seq: 0, createdAt, event }
+      context.send('rooms', { key: conversationId, value: options.codecs.roomEvent.encode(room) })
+    },
+  }
+}
+
+export function mergeTopology(options: MergeOptions): TopologyDefinition {
+  const { topics, codecs, metrics } = options
+  const { smallMs } = options.windows
+  return defineTopology({
+    name: 'merge',
+    sources: [
+      { topic: topics.conversations, decode: (b) => codecs.conversationEvent.decode(b) },
+      { topic: topics.messages, decode: (b) => codecs.receipt.decode(b) },
+      { topic: topics.actions, decode: (b) => codecs.action.decode(b) },
+    ],
+    sinks: { fanout: { topic: topics.fanout }, rooms: { topic: topics.rooms } },
+    stores: Object.values(MERGE_STORES),
+    processor: (context) => {
+      const store = (name: string) => context.store(name)
+      const conversations = new ConversationState(
+        store(MERGE_STORES.conversations),
+        store(MERGE_STORES.members),
+      )
+      const senders = store(MERGE_STORES.senders)
+      const histogram = store(MERGE_STORES.histogram)
+      const cursors = new ReadCursors(store(MERGE_STORES.cursors), histogram)
+      const windows = new EmissionWindows(
+        { small: store(MERGE_STORES.smallWindows), large: store(MERGE_STORES.largeWindows) },
+        options.windows,
+      )
+      const largeGroupThreshold = options.largeGroupThreshold ?? 500
+      const totals: Totals = {
+        conversations,
+        cursors,
+        reactions: new Reactions(store(MERGE_STORES.reactions)),
+        windows,
+        largeGroupThreshold,
+        metrics,
+      }
+      const stores: MergeStores = {
+        index: senders,
+        cursors: store(MERGE_STORES.cursors),
+        histogram,
+        reactions: store(MERGE_STORES.reactions),
+      }
+      const index: MessageIndex = {
+        senders,
+        histogram,
+        conversations,
+        windows,
+        largeGroupThreshold,
+      }
+      const target = emitTarget(context, options)
+
+      const closeDue = async (now: number) => {
+        for await (const closed of windows.close(now)) {
+          const emitted = await emitUpdates(stores, conversations, closed, target)
+          metrics?.updatesOut.inc({ kind: 'read_status' }, emitted.readStatuses)
+          metrics?.updatesOut.inc({ kind: 'reaction_summary' }, emitted.reactionDeliveries)
+          const size = closed.large ? 'large' : 'small'
+          metrics?.windowLag.observe(
+            { size },
+            Math.max(0, context.wallClock() - closed.window.end) / 1000,
+          )
+        }
+      }
+
+      // Quiet partitions' windows close by wall-clock time.
+      context.schedule(Math.min(100, Math.max(10, Math.floor(smallMs / 4))), 'wall-clock', closeDue)
+
+      return {
+        async process(record) {
+          if (record.topic === topics.conversations) {
+            const event = record.value as ConversationEvent
+            const { left } = await conversations.apply(event)
+            for (const userId of left) await cursors.drop(event.conversationId, userId)
+          } else if (record.topic === topics.messages) {
+            await indexMessage(index, record.value as Receipt, record.timestamp)
+          } else {
+            await applyAction(totals, record.value as Action, record.timestamp)
+          }
+          await closeDue(Math.max(record.timestamp, context.wallClock()))
+        },
+      }
+    },
+  })
+}
