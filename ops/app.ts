@@ -14,7 +14,7 @@ import { ReceiverQueries } from '../topologies/receiver/index.js'
 import type { RunningTopology } from '../topologies/runtime/index.js'
 import { SyncQueries } from '../topologies/sync/index.js'
 import type { Config } from './config.js'
-import { kafkaProbe, registryProbe } from './health.js'
+import { kafkaProbe, registryProbe, topologiesProbe } from './health.js'
 import { type Infrastructure, startInfrastructure } from './infrastructure.js'
 import { createKafka } from './kafka-client.js'
 import type { Logger } from './log.js'
@@ -96,6 +96,9 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
         kafka: kafkaProbe(admin),
         schema_registry: registryProbe(infrastructure.schemaRegistryUrl),
         push_gateway: gateway.probe,
+        topologies: topologiesProbe(
+          topologies.all.filter((t): t is RunningTopology => 'healthy' in t),
+        ),
       },
     })
     await api.register(gateway.routes)

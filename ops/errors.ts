@@ -110,6 +110,11 @@ export const errorCodes = {
     status: 409,
     summary: 'A schema change breaks BACKWARD compatibility with the registered one',
   },
+  IMF_ERR_RECORD_TOO_LARGE: {
+    retriable: false,
+    status: 500,
+    summary: 'A record a topology would write is larger than Kafka accepts in one record batch',
+  },
   IMF_ERR_API_UNAVAILABLE: {
     retriable: true,
     status: 502,

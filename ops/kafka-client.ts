@@ -9,6 +9,9 @@ export function createKafka(brokers: readonly string[], clientId: string, log: L
     clientId,
     brokers: [...brokers],
     logLevel: logLevel.WARN,
+    // kafkajs' default backoff grows to 30 s: after a broker restart a client could wait that
+    // long before trying again. Capped at 2 s, with the same patience in total (~13 s).
+    retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 10 },
     logCreator:
       () =>
       ({ level, log: entry }: LogEntry) => {

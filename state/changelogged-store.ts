@@ -3,12 +3,23 @@
 // as the outputs and offsets, and only after the commit succeeded do they reach RocksDB.
 // An aborted transaction leaves the store as it was.
 
+import { ImflowError } from '../ops/errors.js'
 import { inRange, type KeyRange, prefixEnd, type RawStore, type WriteOp } from './raw-store.js'
 import { ReadCache } from './read-cache.js'
+
+/** A changelog record's framing besides key and value: the key's tag byte and the record's varints. */
+const CHANGELOG_RECORD_OVERHEAD = 33
+
+export interface ChangeloggedStoreOptions {
+  /** The largest changelog record Kafka takes; a larger write is refused when it is made. */
+  maxRecordBytes?: number
+}
 
 export class ChangeloggedStore {
   /** Latest pending write per key (keys as binary strings, which order like the bytes). */
   private readonly pending = new Map<string, WriteOp>()
+  /** The pending writes' size as changelog records, kept as they come. */
+  private pendingSize = 0
   /** Committed values only: what RocksDB holds. */
   private readonly cache = new ReadCache()
   private readonly rollbackListeners: (() => void)[] = []
@@ -16,6 +27,7 @@ export class ChangeloggedStore {
   constructor(
     readonly name: string,
     private readonly raw: RawStore,
+    private readonly options: ChangeloggedStoreOptions = {},
   ) {}
 
   async get(key: Buffer): Promise<Buffer | undefined> {
@@ -30,11 +42,35 @@ export class ChangeloggedStore {
   }
 
   put(key: Buffer, value: Buffer): void {
-    this.pending.set(key.toString('latin1'), { key, value })
+    this.write({ key, value })
   }
 
   delete(key: Buffer): void {
-    this.pending.set(key.toString('latin1'), { key, value: null })
+    this.write({ key, value: null })
+  }
+
+  private write(op: WriteOp): void {
+    const size = CHANGELOG_RECORD_OVERHEAD + op.key.length + (op.value?.length ?? 0)
+    const max = this.options.maxRecordBytes
+    if (max !== undefined && size > max) {
+      // Its changelog record would make the broker refuse the whole transaction, on every retry.
+      throw new ImflowError(
+        'IMF_ERR_RECORD_TOO_LARGE',
+        `a write to store ${this.name} of ${size} bytes is larger than a changelog record may be (${max})`,
+      )
+    }
+    const id = op.key.toString('latin1')
+    const previous = this.pending.get(id)
+    if (previous)
+      this.pendingSize -=
+        CHANGELOG_RECORD_OVERHEAD + previous.key.length + (previous.value?.length ?? 0)
+    this.pending.set(id, op)
+    this.pendingSize += size
+  }
+
+  /** The open transaction's changelog records, in bytes. */
+  pendingBytes(): number {
+    return this.pendingSize
   }
 
   /**
@@ -88,12 +124,14 @@ export class ChangeloggedStore {
     const ops = this.pendingWrites()
     for (const [id, op] of this.pending) this.cache.set(id, op.value)
     this.pending.clear()
+    this.pendingSize = 0
     await this.raw.write(ops)
   }
 
   /** After an abort: forget the writes. */
   rollback(): void {
     this.pending.clear()
+    this.pendingSize = 0
     for (const listener of this.rollbackListeners) listener()
   }
 

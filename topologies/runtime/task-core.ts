@@ -2,13 +2,14 @@
 // punctuators, and collects what one transaction must write (outputs, changelog records).
 // The Kafka task (task.ts) and the in-memory test driver (test-driver.ts) both drive it.
 
-import { isImflowError } from '../../ops/errors.js'
+import { ImflowError, isImflowError } from '../../ops/errors.js'
 import type { Logger } from '../../ops/log.js'
 import type { TaskMetrics } from '../../ops/metrics.js'
 import type { ChangeloggedStore } from '../../state/index.js'
 import { changelogTopic, dataKey } from './changelog.js'
 import { type DeadLetterEncoder, deadLetterFor, type SourceRecord } from './dead-letters.js'
 import type { OutRecord } from './kafka-io.js'
+import { maxRecordBytes, recordBytes } from './output-batches.js'
 import type {
   InputRecord,
   OutputRecord,
@@ -48,6 +49,10 @@ interface Punctuator {
 export class TaskCore {
   readonly id: string
   private outputs: OutRecord[] = []
+  /** The outputs' size on the wire, kept as they come: a slice's byte bound reads it per record. */
+  private outputBytes = 0
+  /** The record being processed: an output too large to send is dead-lettered as its result. */
+  private current: SourceRecord | undefined
   private streamTime = Number.NEGATIVE_INFINITY
   private readonly punctuators: Punctuator[] = []
   private readonly processor: Processor
@@ -83,13 +88,36 @@ export class TaskCore {
     const target = topology.sinks?.[sink]
     if (!target) throw new Error(`topology ${topology.name} declares no sink ${sink}`)
     const to = record.partition ?? (target.partitionBy === 'task' ? partition : undefined)
-    this.outputs.push({
+    const out: OutRecord = {
       topic: target.topic,
       key: typeof record.key === 'string' ? Buffer.from(record.key) : record.key,
       value: record.value,
       ...(to === undefined ? {} : { partition: to }),
       ...(record.headers ? { headers: record.headers } : {}),
-    })
+    }
+    const size = recordBytes(out)
+    if (size > maxRecordBytes()) {
+      // The broker would refuse it and, with it, the whole transaction, again on every retry.
+      const err = new ImflowError(
+        'IMF_ERR_RECORD_TOO_LARGE',
+        `an output to ${target.topic} of ${size} bytes is larger than a record batch may be (${maxRecordBytes()})`,
+      )
+      const source = this.current ?? {
+        topic: target.topic,
+        partition,
+        offset: '-1',
+        key: null,
+        value: null,
+      }
+      this.deadLetter(source, err, this.current ? topology.name : 'punctuate')
+      return
+    }
+    this.push(out)
+  }
+
+  private push(out: OutRecord): void {
+    this.outputs.push(out)
+    this.outputBytes += recordBytes(out)
   }
 
   /** Decodes and processes one record; a record that cannot be decoded or processed is dead-lettered. */
@@ -115,12 +143,15 @@ export class TaskCore {
     const timestamp = Number(message.timestamp)
     if (timestamp > this.streamTime) this.streamTime = timestamp
     const input: InputRecord = { ...source, headers: source.headers ?? {}, timestamp, value }
+    this.current = source
     try {
       await this.processor.process(input)
     } catch (err) {
       if ((err as { retriable?: boolean }).retriable || topology.onProcessingError === 'fail')
         throw err
       this.deadLetter(source, err, topology.name)
+    } finally {
+      this.current = undefined
     }
     await this.punctuate('stream-time', this.streamTime)
   }
@@ -162,11 +193,17 @@ export class TaskCore {
         `topology ${topology.name} has no dead-letter topic for: ${letter.errorMessage}`,
       )
     }
-    this.outputs.push({
-      topic: deadLetters.topic,
-      key: Buffer.from(record.topic),
-      value: deadLetters.encode(letter),
-    })
+    const key = Buffer.from(record.topic)
+    let value = deadLetters.encode(letter)
+    if (recordBytes({ key, value }) > maxRecordBytes()) {
+      // A dead letter carries the input's bytes; an input near the limit cannot travel twice.
+      value = deadLetters.encode({
+        ...letter,
+        value: null,
+        errorMessage: `${letter.errorMessage} (the value, ${record.value?.length ?? 0} bytes, is left out: too large for a dead letter; it stays at its source offset)`,
+      })
+    }
+    this.push({ topic: deadLetters.topic, key, value })
   }
 
   /** Everything the open transaction must write: outputs, then each store's changelog records. */
@@ -181,6 +218,13 @@ export class TaskCore {
     return [...this.outputs, ...changelog]
   }
 
+  /** The open transaction's outputs and changelog records, in bytes on the wire (an upper bound). */
+  pendingBytes(): number {
+    let bytes = this.outputBytes
+    for (const store of this.options.stores.values()) bytes += store.pendingBytes()
+    return bytes
+  }
+
   /** Pending writes per store: what the open transaction costs in storage operations. */
   pendingWriteCounts(): Map<string, number> {
     return new Map(
@@ -192,11 +236,13 @@ export class TaskCore {
   async commit(): Promise<void> {
     for (const store of this.options.stores.values()) await store.commit()
     this.outputs = []
+    this.outputBytes = 0
   }
 
   /** After an abort: as if the records were never seen (stream time included). */
   rollback(streamTime: number): void {
     this.outputs = []
+    this.outputBytes = 0
     this.streamTime = streamTime
     for (const store of this.options.stores.values()) store.rollback()
   }

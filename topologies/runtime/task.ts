@@ -16,9 +16,18 @@ import {
   writeCheckpoint,
 } from '../../state/index.js'
 import { changelogTopic, newMarker } from './changelog.js'
+import { committedAnyway, TaskCorruptedError } from './commit-outcome.js'
 import type { DeadLetterEncoder } from './dead-letters.js'
 import { createTaskProducer, isFenced, type TaskProducer, topicPartition } from './kafka-io.js'
+import { maxRecordBytes } from './output-batches.js'
 import type { Restorer } from './restorer.js'
+import {
+  DEFAULT_SLICE_LIMITS,
+  type SliceLimits,
+  sliceFull,
+  YIELD_EVERY_MS,
+  yieldToEventLoop,
+} from './slice-bounds.js'
 import { type ConsumedMessage, TaskCore } from './task-core.js'
 import type { TopologyDefinition } from './topology.js'
 
@@ -35,6 +44,8 @@ export interface TaskOptions {
   deadLetters?: DeadLetterEncoder | undefined
   log: Logger
   metrics?: TaskMetrics | undefined
+  /** How much one transaction takes on (records, bytes, processing time). */
+  sliceLimits?: SliceLimits | undefined
 }
 
 export interface BatchControl {
@@ -47,13 +58,25 @@ export interface BatchControl {
 
 export class TaskFencedError extends Error {}
 
-const MAX_ATTEMPTS = 5
-const MIN_WALL_CLOCK_TICK_MS = 5
+export { TaskCorruptedError } from './commit-outcome.js'
+
 /**
- * Records per transaction. A fetched batch can hold tens of thousands of records; committing
- * in slices bounds the work a crash throws away and the time outputs wait for their commit.
+ * How long a failing transaction is retried (backoff up to RETRY_MAX_DELAY_MS) before the
+ * task gives up: long enough to ride out a broker restart, short enough to be noticed.
  */
-const RECORDS_PER_TRANSACTION = 1_000
+const RETRY_FOR_MS = 60_000
+const RETRY_MAX_DELAY_MS = 1_000
+const MIN_WALL_CLOCK_TICK_MS = 5
+
+/** What a transaction over part of a batch got through. */
+interface SliceResult {
+  /** Index of the first message not processed. */
+  next: number
+  /** Offset to resolve: the last message's, or the batch end's past trailing control records. */
+  last: string
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export class Task {
   readonly id: string
@@ -89,7 +112,8 @@ export class Task {
       if (!checkpoint) await RocksDbStore.destroy(location)
       const raw = await RocksDbStore.open(location)
       raws.push(raw)
-      stores.set(name, new ChangeloggedStore(name, raw))
+      // A changelog record carries a tag byte before the store key.
+      stores.set(name, new ChangeloggedStore(name, raw, { maxRecordBytes: maxRecordBytes() - 1 }))
     }
     const producer = await createTaskProducer(
       options.kafka,
@@ -166,10 +190,10 @@ export class Task {
   }
 
   /**
-   * Processes the messages in transactions of up to RECORDS_PER_TRANSACTION records.
-   * `batchEnd` is the batch's last offset including control records (transaction markers),
-   * which never reach us: the last transaction commits past them, so a fully consumed
-   * partition shows no lag.
+   * Processes the messages in transactions, each a slice bounded by records, bytes and time
+   * (SliceLimits). `batchEnd` is the batch's last offset including control records
+   * (transaction markers), which never reach us: the last transaction commits past them, so a
+   * fully consumed partition shows no lag.
    */
   processBatch(
     topic: string,
@@ -178,16 +202,16 @@ export class Task {
     batchEnd?: string,
   ): Promise<void> {
     return this.exclusive(async () => {
-      for (
-        let start = 0;
-        start < messages.length && control.shouldContinue();
-        start += RECORDS_PER_TRANSACTION
-      ) {
-        const slice = messages.slice(start, start + RECORDS_PER_TRANSACTION)
-        const through = start + RECORDS_PER_TRANSACTION >= messages.length ? batchEnd : undefined
-        const last = await this.withRetries(() => this.transaction(topic, slice, control, through))
-        if (last === undefined) return
-        control.committed(last)
+      let start = 0
+      while (start < messages.length && control.shouldContinue()) {
+        const from = start
+        const result = await this.withRetries(
+          () => this.transaction(topic, messages, from, control, batchEnd),
+          control,
+        )
+        if (result === undefined) return
+        control.committed(result.last)
+        start = result.next
       }
     })
   }
@@ -197,7 +221,7 @@ export class Task {
     this.tickPending = true
     return this.exclusive(async () => {
       this.tickPending = false
-      await this.withRetries(() => this.transaction(undefined, [], undefined))
+      await this.withRetries(() => this.transaction(undefined, [], 0, undefined))
     }).catch((err) =>
       this.options.log.error('wall-clock punctuation failed', {
         task: this.id,
@@ -206,7 +230,12 @@ export class Task {
     )
   }
 
-  private async withRetries<T>(work: () => Promise<T>): Promise<T> {
+  /**
+   * Retries a failed transaction with a new producer (whatever state kafkajs was left in,
+   * fencing aside) for up to RETRY_FOR_MS, or until the batch should stop.
+   */
+  private async withRetries<T>(work: () => Promise<T>, control?: BatchControl): Promise<T> {
+    const giveUpAt = Date.now() + RETRY_FOR_MS
     for (let attempt = 1; ; attempt++) {
       const streamTime = this.core.currentStreamTime()
       try {
@@ -217,47 +246,70 @@ export class Task {
           throw new TaskFencedError(`task ${this.id} was taken over by another instance`, {
             cause: err,
           })
-        // A broker hiccup or a concurrent-transaction answer passes; a bad configuration does not.
+        if (err instanceof TaskCorruptedError) throw err
+        // A bad configuration or a failing processor under the 'fail' policy does not pass.
         const permanent = isImflowError(err) && !err.retriable
-        if (attempt >= MAX_ATTEMPTS || permanent) throw err
-        this.options.log.warn('transaction failed; retrying', {
+        const stopping = control !== undefined && !control.shouldContinue()
+        if (permanent || stopping || Date.now() >= giveUpAt) throw err
+        this.options.log.warn('transaction failed; retrying with a new producer', {
           task: this.id,
           attempt,
           error: String(err),
         })
-        await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)))
+        await this.producer.reset()
+        await sleep(Math.min(RETRY_MAX_DELAY_MS, 50 * 2 ** attempt))
       }
     }
   }
 
+  /** Processes messages from `from` until the slice is full; outputs and writes stay in memory. */
+  private async processSlice(
+    topic: string,
+    messages: readonly ConsumedMessage[],
+    from: number,
+    control: BatchControl | undefined,
+  ): Promise<number> {
+    const limits = this.options.sliceLimits ?? DEFAULT_SLICE_LIMITS
+    const started = performance.now()
+    let yielded = started
+    let i = from
+    for (; i < messages.length; i++) {
+      const now = performance.now()
+      if (i > from && sliceFull(limits, i - from, this.core.pendingBytes(), started, now)) break
+      if (control && !control.shouldContinue()) break
+      // kafkajs sends a heartbeat only when one is due: asking per record is cheap, and a
+      // slow processor keeps its group membership (kafkajs #1083).
+      if (control && i > from) await control.heartbeat()
+      if (now - yielded >= YIELD_EVERY_MS) {
+        await yieldToEventLoop()
+        yielded = performance.now()
+      }
+      await this.core.process(topic, messages[i] as ConsumedMessage)
+    }
+    return i
+  }
+
   /**
-   * One transaction: the messages (when a topic is given) or a wall-clock punctuation.
-   * Returns the offset of the last message committed.
+   * One transaction: a slice of the messages (when a topic is given) or a wall-clock
+   * punctuation. Returns how far it got, undefined when it had nothing to commit.
    */
   private async transaction(
     topic: string | undefined,
     messages: readonly ConsumedMessage[],
+    from: number,
     control: BatchControl | undefined,
-    through?: string,
-  ): Promise<string | undefined> {
+    batchEnd?: string,
+  ): Promise<SliceResult | undefined> {
     const { partition, groupId, metrics, topology } = this.options
-    let last: string | undefined
-    let processed = 0
     const started = performance.now()
     // Processing needs no open transaction: it only collects writes in memory.
-    if (topic === undefined) {
-      await this.core.punctuate('wall-clock', Date.now())
-    } else {
-      for (const [i, m] of messages.entries()) {
-        if (control && !control.shouldContinue()) break
-        // kafkajs sends a heartbeat only when one is due: asking per record is cheap, and a
-        // slow processor keeps its group membership (kafkajs #1083).
-        if (control && i > 0) await control.heartbeat()
-        await this.core.process(topic, m)
-        last = m.offset
-        processed++
-      }
-    }
+    let next = from
+    if (topic === undefined) await this.core.punctuate('wall-clock', Date.now())
+    else next = await this.processSlice(topic, messages, from, control)
+    const processed = next - from
+    let last = processed > 0 ? (messages[next - 1] as ConsumedMessage).offset : undefined
+    if (last !== undefined && next === messages.length && batchEnd !== undefined)
+      if (Number(batchEnd) > Number(last)) last = batchEnd
     const records = this.core.pendingRecords()
     if (last === undefined && records.length === 0) return undefined
     const committing = performance.now()
@@ -265,20 +317,20 @@ export class Task {
     let ends: Map<string, number>
     try {
       ends = await txn.send(records)
-      if (topic !== undefined && last !== undefined) {
-        if (
-          through !== undefined &&
-          processed === messages.length &&
-          Number(through) > Number(last)
-        ) {
-          last = through
-        }
+      if (topic !== undefined && last !== undefined)
         await txn.sendOffsets(groupId, topic, partition, Number(last) + 1)
-      }
-      await txn.commit()
     } catch (err) {
+      // Never committed: the retry (with a new producer, whose start aborts this one) is safe.
       await txn.abort().catch(() => {})
       throw err
+    }
+    try {
+      await txn.commit()
+    } catch (err) {
+      if (isFenced(err) || topic === undefined || last === undefined) throw err
+      const settled = { ...this.options, producer: this.producer, topic, taskId: this.id }
+      if (!(await committedAnyway({ ...settled, next: Number(last) + 1, cause: err }))) throw err
+      ends = new Map()
     }
     const writes = this.core.pendingWriteCounts()
     await this.core.commit()
@@ -295,7 +347,7 @@ export class Task {
         (performance.now() - committing) / 1000,
       )
     }
-    return last
+    return last === undefined ? undefined : { next, last }
   }
 
   /** A store's committed state, for queries from outside the task. */
