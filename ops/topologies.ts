@@ -109,6 +109,8 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
       log: ctx.log.child(topology.name),
       metrics: ctx.metrics,
       replicationFactor: config.replicationFactor,
+      commitIntervalMs: config.commitIntervalMs,
+      cacheMaxBytes: config.cacheMaxBytes,
       ...(ctx.peers ? { peers: ctx.peers } : {}),
       deadLetters: {
         topic: topic('im.dead-letter'),

@@ -1,7 +1,11 @@
 // The changelog layer: writes made while a transaction is open stay in memory (and are read
-// back from there); at commit they become changelog records in the same Kafka transaction
-// as the outputs and offsets, and only after the commit succeeded do they reach RocksDB.
-// An aborted transaction leaves the store as it was.
+// back from there); they become changelog records in the same Kafka transaction as the
+// outputs and offsets, and only after the commit succeeded do they reach RocksDB. An aborted
+// transaction leaves the store as it was.
+//
+// The writes not yet sent are the record cache (Kafka Streams' caching layer): repeated
+// updates of a key merge into one changelog record, until the task sends them — at the
+// commit, or earlier when they outgrow the cache (IMFLOW_CACHE_MAX_BYTES).
 
 import { ImflowError } from '../ops/errors.js'
 import { inRange, type KeyRange, prefixEnd, type RawStore, type WriteOp } from './raw-store.js'
@@ -18,8 +22,10 @@ export interface ChangeloggedStoreOptions {
 export class ChangeloggedStore {
   /** Latest pending write per key (keys as binary strings, which order like the bytes). */
   private readonly pending = new Map<string, WriteOp>()
-  /** The pending writes' size as changelog records, kept as they come. */
-  private pendingSize = 0
+  /** Pending writes not yet sent to the changelog: the record cache's dirty entries. */
+  private readonly unsent = new Map<string, WriteOp>()
+  /** Their size as changelog records, kept as they come. */
+  private unsentSize = 0
   /** Committed values only: what RocksDB holds. */
   private readonly cache = new ReadCache()
   private readonly rollbackListeners: (() => void)[] = []
@@ -60,17 +66,26 @@ export class ChangeloggedStore {
       )
     }
     const id = op.key.toString('latin1')
-    const previous = this.pending.get(id)
+    const previous = this.unsent.get(id)
     if (previous)
-      this.pendingSize -=
+      this.unsentSize -=
         CHANGELOG_RECORD_OVERHEAD + previous.key.length + (previous.value?.length ?? 0)
     this.pending.set(id, op)
-    this.pendingSize += size
+    this.unsent.set(id, op)
+    this.unsentSize += size
   }
 
-  /** The open transaction's changelog records, in bytes. */
+  /** The changelog records not yet sent (the cache's dirty entries), in bytes. */
   pendingBytes(): number {
-    return this.pendingSize
+    return this.unsentSize
+  }
+
+  /** The writes not yet sent to the changelog, once: the caller sends them now. */
+  takeUnsent(): WriteOp[] {
+    const ops = [...this.unsent.values()]
+    this.unsent.clear()
+    this.unsentSize = 0
+    return ops
   }
 
   /**
@@ -114,7 +129,7 @@ export class ChangeloggedStore {
     return this.range(lt ? { gte: prefix, lt } : { gte: prefix })
   }
 
-  /** The writes of the open transaction: what goes to the changelog. */
+  /** All writes of the open transaction: what RocksDB gets at the commit. */
   pendingWrites(): WriteOp[] {
     return [...this.pending.values()]
   }
@@ -124,14 +139,16 @@ export class ChangeloggedStore {
     const ops = this.pendingWrites()
     for (const [id, op] of this.pending) this.cache.set(id, op.value)
     this.pending.clear()
-    this.pendingSize = 0
+    this.unsent.clear()
+    this.unsentSize = 0
     await this.raw.write(ops)
   }
 
   /** After an abort: forget the writes. */
   rollback(): void {
     this.pending.clear()
-    this.pendingSize = 0
+    this.unsent.clear()
+    this.unsentSize = 0
     for (const listener of this.rollbackListeners) listener()
   }
 

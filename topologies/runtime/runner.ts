@@ -39,15 +39,20 @@ export interface RunnerOptions {
    * answer IMF_ERR_NOT_READY.
    */
   peers?: { advertisedUrl: string; client: PeerStoreClient }
-  /** How much one transaction takes on (records, bytes, processing time); see slice-bounds.ts. */
+  /** How much one slice takes on (records, bytes, processing time); see slice-bounds.ts. */
   sliceLimits?: SliceLimits
+  /** A transaction spans slices for this long (IMFLOW_COMMIT_INTERVAL_MS); default: per slice. */
+  commitIntervalMs?: number
+  /** Each store's record cache in bytes (IMFLOW_CACHE_MAX_BYTES); default: until the commit. */
+  cacheMaxBytes?: number
 }
 
 /**
  * Backoff of the group consumer's own retries: kafkajs' default grows to 30 s, so after a
  * broker restart the consumer could sleep that long; capped at 1 s it is back within 10 s.
+ * 20 retries: ~16 s of patience in all, more than kafkajs' default (~9 s).
  */
-const CONSUMER_RETRY = { initialRetryTime: 100, maxRetryTime: 1_000, retries: 10 }
+const CONSUMER_RETRY = { initialRetryTime: 100, maxRetryTime: 1_000, retries: 20 }
 /** A consumer that crashed for good (kafkajs gives up on non-retriable errors) is started anew. */
 const RESTART_DELAY_MS = { first: 200, max: 2_000 }
 

@@ -37,6 +37,11 @@ export interface TaskCoreOptions {
   metrics?: TaskMetrics | undefined
   /** Wall-clock time for punctuators (the test driver moves its own). */
   clock?: () => number
+  /**
+   * Bytes of unsent writes a store keeps before they go to the changelog (its record cache);
+   * undefined: all go at the commit; 0: every record's writes go with its outputs.
+   */
+  cacheMaxBytes?: number | undefined
 }
 
 interface Punctuator {
@@ -154,6 +159,22 @@ export class TaskCore {
       this.current = undefined
     }
     await this.punctuate('stream-time', this.streamTime)
+    this.evictFullCaches()
+  }
+
+  /** A store whose cache outgrew its bytes sends its writes with the next outputs. */
+  private evictFullCaches(): void {
+    const max = this.options.cacheMaxBytes
+    if (max === undefined) return
+    for (const [name, store] of this.options.stores)
+      if (store.pendingBytes() > max) this.queueChangelog(name, store)
+  }
+
+  private queueChangelog(name: string, store: ChangeloggedStore): void {
+    const { appId, topology, partition } = this.options
+    const topic = changelogTopic(appId, topology.name, name)
+    for (const op of store.takeUnsent())
+      this.push({ topic, partition, key: dataKey(op.key), value: op.value })
   }
 
   /** Runs the punctuators of a type whose time has come; true when any ran. */
@@ -206,16 +227,16 @@ export class TaskCore {
     this.push({ topic: deadLetters.topic, key, value })
   }
 
-  /** Everything the open transaction must write: outputs, then each store's changelog records. */
-  pendingRecords(): OutRecord[] {
-    const { appId, topology, partition } = this.options
-    const changelog: OutRecord[] = []
-    for (const [name, store] of this.options.stores) {
-      const topic = changelogTopic(appId, topology.name, name)
-      for (const op of store.pendingWrites())
-        changelog.push({ topic, partition, key: dataKey(op.key), value: op.value })
-    }
-    return [...this.outputs, ...changelog]
+  /**
+   * What the open transaction must send now, once: the outputs so far (and writes evicted
+   * from the caches); with `flush`, every store's remaining writes too (before a commit).
+   */
+  takeRecords(flush: boolean): OutRecord[] {
+    if (flush) for (const [name, store] of this.options.stores) this.queueChangelog(name, store)
+    const records = this.outputs
+    this.outputs = []
+    this.outputBytes = 0
+    return records
   }
 
   /** The open transaction's outputs and changelog records, in bytes on the wire (an upper bound). */

@@ -18,7 +18,14 @@ import {
 import { changelogTopic, newMarker } from './changelog.js'
 import { committedAnyway, TaskCorruptedError } from './commit-outcome.js'
 import type { DeadLetterEncoder } from './dead-letters.js'
-import { createTaskProducer, isFenced, type TaskProducer, topicPartition } from './kafka-io.js'
+import {
+  createTaskProducer,
+  isFenced,
+  type OpenTransaction,
+  type OutRecord,
+  type TaskProducer,
+  topicPartition,
+} from './kafka-io.js'
 import { maxRecordBytes } from './output-batches.js'
 import type { Restorer } from './restorer.js'
 import {
@@ -44,8 +51,15 @@ export interface TaskOptions {
   deadLetters?: DeadLetterEncoder | undefined
   log: Logger
   metrics?: TaskMetrics | undefined
-  /** How much one transaction takes on (records, bytes, processing time). */
+  /** How much one slice takes on (records, bytes, processing time). */
   sliceLimits?: SliceLimits | undefined
+  /**
+   * A transaction spans slices until this long has passed (or the fetched batch ends);
+   * 0 or undefined: one transaction per slice.
+   */
+  commitIntervalMs?: number | undefined
+  /** Each store's record cache, in bytes (see ChangeloggedStore); undefined: unbounded. */
+  cacheMaxBytes?: number | undefined
 }
 
 export interface BatchControl {
@@ -67,6 +81,14 @@ export { TaskCorruptedError } from './commit-outcome.js'
 const RETRY_FOR_MS = 60_000
 const RETRY_MAX_DELAY_MS = 1_000
 const MIN_WALL_CLOCK_TICK_MS = 5
+
+/** A transaction while its slices are sent: begun with the first records to send. */
+interface OpenSlices {
+  txn: OpenTransaction | undefined
+  /** The offset after the last record sent to each topic-partition. */
+  ends: Map<string, number>
+  sent: number
+}
 
 /** What a transaction over part of a batch got through. */
 interface SliceResult {
@@ -290,8 +312,10 @@ export class Task {
   }
 
   /**
-   * One transaction: a slice of the messages (when a topic is given) or a wall-clock
-   * punctuation. Returns how far it got, undefined when it had nothing to commit.
+   * One transaction: slices of the messages (when a topic is given) until the commit
+   * interval has passed or the batch ends, or a wall-clock punctuation. Each slice's outputs
+   * are sent as it ends, in the open transaction; the stores' writes wait in their caches
+   * for the commit. Returns how far it got, undefined when it had nothing to commit.
    */
   private async transaction(
     topic: string | undefined,
@@ -302,45 +326,46 @@ export class Task {
   ): Promise<SliceResult | undefined> {
     const { partition, groupId, metrics, topology } = this.options
     const started = performance.now()
-    // Processing needs no open transaction: it only collects writes in memory.
+    const open: OpenSlices = { txn: undefined, ends: new Map(), sent: 0 }
     let next = from
-    if (topic === undefined) await this.core.punctuate('wall-clock', Date.now())
-    else next = await this.processSlice(topic, messages, from, control)
-    const processed = next - from
-    let last = processed > 0 ? (messages[next - 1] as ConsumedMessage).offset : undefined
-    if (last !== undefined && next === messages.length && batchEnd !== undefined)
-      if (Number(batchEnd) > Number(last)) last = batchEnd
-    const records = this.core.pendingRecords()
-    if (last === undefined && records.length === 0) return undefined
-    const committing = performance.now()
-    const txn = await this.producer.begin()
-    let ends: Map<string, number>
+    let last: string | undefined
+    let committing = started
     try {
-      ends = await txn.send(records)
+      if (topic === undefined) await this.core.punctuate('wall-clock', Date.now())
+      else next = await this.processSlices(topic, messages, from, control, open)
+      last = next > from ? (messages[next - 1] as ConsumedMessage).offset : undefined
+      if (last !== undefined && next === messages.length && batchEnd !== undefined)
+        if (Number(batchEnd) > Number(last)) last = batchEnd
+      committing = performance.now()
+      const records = this.core.takeRecords(true)
+      if (last === undefined && records.length === 0 && !open.txn) return undefined
+      await this.send(open, records)
+      open.txn ??= await this.producer.begin()
       if (topic !== undefined && last !== undefined)
-        await txn.sendOffsets(groupId, topic, partition, Number(last) + 1)
+        await open.txn.sendOffsets(groupId, topic, partition, Number(last) + 1)
     } catch (err) {
       // Never committed: the retry (with a new producer, whose start aborts this one) is safe.
-      await txn.abort().catch(() => {})
+      await open.txn?.abort().catch(() => {})
       throw err
     }
     try {
-      await txn.commit()
+      await open.txn.commit()
     } catch (err) {
       if (isFenced(err) || topic === undefined || last === undefined) throw err
       const settled = { ...this.options, producer: this.producer, topic, taskId: this.id }
       if (!(await committedAnyway({ ...settled, next: Number(last) + 1, cause: err }))) throw err
-      ends = new Map()
+      open.ends.clear()
     }
     const writes = this.core.pendingWriteCounts()
     await this.core.commit()
     for (const [store, n] of writes)
       if (n > 0) metrics?.storeWrites.inc({ topology: topology.name, store }, n)
-    for (const [tp, end] of ends) if (this.changelogEnds.has(tp)) this.changelogEnds.set(tp, end)
+    for (const [tp, end] of open.ends)
+      if (this.changelogEnds.has(tp)) this.changelogEnds.set(tp, end)
     if (metrics) {
       const labels = { topology: topology.name, partition: String(partition) }
-      metrics.recordsIn.inc(labels, processed)
-      metrics.recordsOut.inc(labels, records.length)
+      metrics.recordsIn.inc(labels, next - from)
+      metrics.recordsOut.inc(labels, open.sent)
       metrics.processSeconds.observe({ topology: topology.name }, (committing - started) / 1000)
       metrics.commitSeconds.observe(
         { topology: topology.name },
@@ -348,6 +373,35 @@ export class Task {
       )
     }
     return last === undefined ? undefined : { next, last }
+  }
+
+  /** Slices until the commit is due; each slice's outputs go out in the open transaction. */
+  private async processSlices(
+    topic: string,
+    messages: readonly ConsumedMessage[],
+    from: number,
+    control: BatchControl | undefined,
+    open: OpenSlices,
+  ): Promise<number> {
+    const started = performance.now()
+    const interval = this.options.commitIntervalMs ?? 0
+    let next = from
+    for (;;) {
+      next = await this.processSlice(topic, messages, next, control)
+      const due =
+        next >= messages.length ||
+        performance.now() - started >= interval ||
+        (control !== undefined && !control.shouldContinue())
+      if (due) return next
+      await this.send(open, this.core.takeRecords(false))
+    }
+  }
+
+  private async send(open: OpenSlices, records: readonly OutRecord[]): Promise<void> {
+    if (records.length === 0) return
+    open.txn ??= await this.producer.begin()
+    for (const [tp, end] of await open.txn.send(records)) open.ends.set(tp, end)
+    open.sent += records.length
   }
 
   /** A store's committed state, for queries from outside the task. */
