@@ -1,11 +1,11 @@
 // Runtime benchmark, on one broker in one run:
 //   1. raw kafkajs consume -> produce pass-through (the baseline),
 //   2. the runtime's count-by-key topology: RocksDB store, changelog, exactly-once; as
-//      configured by default, then without its record cache,
+//      configured by default, then without its record cache, then with 100 ms commits,
 //   3. the same count in Kafka Streams (bench/peers/kafka-streams), cache on and off,
 //   4. the restore rate of that store from its changelog.
-// IMFLOW_BENCH_RECORDS sets the records (default 100,000), IMFLOW_COMMIT_INTERVAL_MS imflow's
-// commit interval.
+// IMFLOW_BENCH_RECORDS and IMFLOW_BENCH_KEYS set the records and keys (100,000 and 10,000),
+// IMFLOW_COMMIT_INTERVAL_MS imflow's commit interval.
 // Uses KAFKA_BROKERS when set, else starts an embedded broker. Usage: npm run bench -- runtime
 
 import { join } from 'node:path'
@@ -23,7 +23,7 @@ const COMMIT_INTERVAL_MS = process.env.IMFLOW_COMMIT_INTERVAL_MS
   ? Number(process.env.IMFLOW_COMMIT_INTERVAL_MS)
   : undefined
 const PARTITIONS = 4
-const KEYS = 10_000
+const KEYS = Number(process.env.IMFLOW_BENCH_KEYS ?? 10_000)
 
 export function runtimeBench(): Promise<string> {
   return withBroker(async ({ kafka, admin, dir, quiet, run }) => {
@@ -99,6 +99,11 @@ export function runtimeBench(): Promise<string> {
       const shipped = { commitIntervalMs: COMMIT_INTERVAL_MS ?? defaults.commitIntervalMs }
       const cached = await count('cached', { ...shipped, cacheMaxBytes: defaults.cacheMaxBytes })
       const uncached = await count('uncached', { ...shipped, cacheMaxBytes: 0 })
+      // The commit interval's effect: transactions spanning slices for 100 ms.
+      const spanning = await count('spanning', {
+        commitIntervalMs: 100,
+        cacheMaxBytes: defaults.cacheMaxBytes,
+      })
       const topology = countTopology(input, countOut)
       const peers = await kafkaStreamsRates(admin, {
         run,
@@ -152,6 +157,7 @@ export function runtimeBench(): Promise<string> {
         line('kafkajs pass-through (baseline)', { rate: pass }),
         line(`imflow count, ${commits}, 10 MiB cache`, cached),
         line(`imflow count, ${commits}, no cache`, uncached),
+        line('imflow count, 100 ms commits, 10 MiB cache', spanning),
         line('Kafka Streams count, 10 MiB cache (shipped)', peers.cached),
         line('Kafka Streams count, no cache', peers.uncached),
         versus('imflow / Kafka Streams, as shipped', cached.rate, peers.cached.rate),
