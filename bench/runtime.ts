@@ -1,25 +1,37 @@
 // Runtime benchmark, on one broker in one run:
 //   1. raw kafkajs consume -> produce pass-through (the baseline),
-//   2. the runtime's count-by-key topology: RocksDB store, changelog, exactly-once,
-//   3. the restore rate of that store from its changelog.
+//   2. the runtime's count-by-key topology: RocksDB store, changelog, exactly-once; as
+//      configured by default, then without its record cache, then with 100 ms commits,
+//   3. the same count in Kafka Streams (bench/peers/kafka-streams), cache on and off,
+//   4. the restore rate of that store from its changelog.
+// IMFLOW_BENCH_RECORDS and IMFLOW_BENCH_KEYS set the records and keys (100,000 and 10,000),
+// IMFLOW_COMMIT_INTERVAL_MS imflow's commit interval.
 // Uses KAFKA_BROKERS when set, else starts an embedded broker. Usage: npm run bench -- runtime
 
 import { join } from 'node:path'
+import { loadConfig } from '../ops/app/config.js'
 import { createTopicsAndWait } from '../ops/kafka-admin.js'
 import { createLogger } from '../ops/log.js'
-import { startTopology } from '../topologies/runtime/index.js'
+import { type RunnerOptions, startTopology } from '../topologies/runtime/index.js'
 import { committed, waitFor, withBroker } from './broker.js'
 import { countTopology } from './count-topology.js'
+import { kafkaStreamsRates } from './peers/kafka-streams.js'
 
 const RECORDS = Number(process.env.IMFLOW_BENCH_RECORDS ?? 100_000)
+/** imflow's commit interval for this run (IMFLOW_COMMIT_INTERVAL_MS); default: the configuration's. */
+const COMMIT_INTERVAL_MS = process.env.IMFLOW_COMMIT_INTERVAL_MS
+  ? Number(process.env.IMFLOW_COMMIT_INTERVAL_MS)
+  : undefined
 const PARTITIONS = 4
-const KEYS = 10_000
+const KEYS = Number(process.env.IMFLOW_BENCH_KEYS ?? 10_000)
 
 export function runtimeBench(): Promise<string> {
   return withBroker(async ({ kafka, admin, dir, quiet, run }) => {
     const [input, passOut, countOut] = ['in', 'pass-out', 'count-out'].map(
       (t) => `${run}-${t}`,
     ) as [string, string, string]
+    /** Changelogs and the peer's internal topics, deleted with the rest. */
+    const internal: string[] = []
     try {
       await createTopicsAndWait(
         admin,
@@ -63,20 +75,44 @@ export function runtimeBench(): Promise<string> {
       await consumer.disconnect()
       await producer.disconnect()
 
-      // 2. The runtime: stateful count with changelog and exactly-once.
-      const groupId = `${run}-count`
-      const consumed = () => committed(admin, groupId, input)
-      const countStart = Date.now()
-      const topology = countTopology(input, countOut)
-      const running = await startTopology(topology, {
-        kafka,
-        appId: run,
-        stateDir: join(dir, 'state-1'),
-        log: quiet,
+      // 2. The runtime: stateful count with changelog and exactly-once, in three setups.
+      const count = async (name: string, options: Partial<RunnerOptions>) => {
+        const appId = `${run}-${name}`
+        const started = Date.now()
+        const running = await startTopology(countTopology(input, countOut), {
+          kafka,
+          appId,
+          stateDir: join(dir, `state-${name}`),
+          log: quiet,
+          ...options,
+        })
+        await waitFor(async () => (await committed(admin, `${appId}-count`, input)) >= RECORDS)
+        const seconds = (Date.now() - started) / 1000
+        await running.stop()
+        const changelog = `${appId}-count-counts-changelog`
+        const ends = await admin.fetchTopicOffsets(changelog)
+        internal.push(changelog)
+        return { rate: RECORDS / seconds, changelog: ends.reduce((s, p) => s + Number(p.high), 0) }
+      }
+      // As shipped: the configuration's defaults; then without the record cache.
+      const defaults = loadConfig({})
+      const shipped = { commitIntervalMs: COMMIT_INTERVAL_MS ?? defaults.commitIntervalMs }
+      const cached = await count('cached', { ...shipped, cacheMaxBytes: defaults.cacheMaxBytes })
+      const uncached = await count('uncached', { ...shipped, cacheMaxBytes: 0 })
+      // The commit interval's effect: transactions spanning slices for 100 ms.
+      const spanning = await count('spanning', {
+        commitIntervalMs: 100,
+        cacheMaxBytes: defaults.cacheMaxBytes,
       })
-      await waitFor(async () => (await consumed()) >= RECORDS)
-      const countSeconds = (Date.now() - countStart) / 1000
-      await running.stop()
+      const topology = countTopology(input, countOut)
+      const peers = await kafkaStreamsRates(admin, {
+        run,
+        dir,
+        input,
+        output: countOut,
+        records: RECORDS,
+      })
+      internal.push(...peers.topics)
 
       // 3. Restore: a new instance with an empty state folder rebuilds every store.
       const restored: { records: number; start: number; end: number }[] = []
@@ -98,7 +134,7 @@ export function runtimeBench(): Promise<string> {
       await more.disconnect()
       const again = await startTopology(topology, {
         kafka,
-        appId: run,
+        appId: `${run}-cached`,
         stateDir: join(dir, 'state-2'),
         log: watching,
       })
@@ -110,15 +146,26 @@ export function runtimeBench(): Promise<string> {
         (Math.max(...restored.map((r) => r.end)) - Math.min(...restored.map((r) => r.start))) / 1000
 
       const pass = RECORDS / passSeconds
-      const count = RECORDS / countSeconds
+      const commits =
+        shipped.commitIntervalMs > 0 ? `${shipped.commitIntervalMs} ms commits` : 'commit per slice'
+      const line = (name: string, r: { rate: number; changelog?: number }) =>
+        `  ${name.padEnd(44)} ${String(Math.round(r.rate)).padStart(7)} records/s  ${(r.rate / pass).toFixed(2)} x pass-through${r.changelog === undefined ? '' : `, changelog offsets ${r.changelog}`}`
+      const versus = (name: string, a: number, b: number) =>
+        `  ${name.padEnd(44)} ${(a / b).toFixed(2)}`
       return [
         `runtime: ${RECORDS} records, ${PARTITIONS} partitions, ${KEYS} keys, one broker`,
-        `  kafkajs pass-through (baseline)      ${Math.round(pass)} records/s`,
-        `  count-by-key, RocksDB + changelog + EOS ${Math.round(count)} records/s  = ${(count / pass).toFixed(2)} x pass-through`,
-        `  restore from changelog               ${Math.round(restoredRecords / restoreSeconds)} records/s (${restoredRecords} records)`,
+        line('kafkajs pass-through (baseline)', { rate: pass }),
+        line(`imflow count, ${commits}, 10 MiB cache`, cached),
+        line(`imflow count, ${commits}, no cache`, uncached),
+        line('imflow count, 100 ms commits, 10 MiB cache', spanning),
+        line('Kafka Streams count, 10 MiB cache (shipped)', peers.cached),
+        line('Kafka Streams count, no cache', peers.uncached),
+        versus('imflow / Kafka Streams, as shipped', cached.rate, peers.cached.rate),
+        versus('imflow / Kafka Streams, both without cache', uncached.rate, peers.uncached.rate),
+        `  restore from changelog                       ${Math.round(restoredRecords / restoreSeconds)} records/s (${restoredRecords} records)`,
       ].join('\n')
     } finally {
-      await admin.deleteTopics({ topics: [input, passOut, countOut] }).catch(() => {})
+      await admin.deleteTopics({ topics: [input, passOut, countOut, ...internal] }).catch(() => {})
     }
   })
 }

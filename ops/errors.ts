@@ -80,6 +80,11 @@ export const errorCodes = {
     summary: 'A schema change breaks BACKWARD compatibility with the registered one',
   },
   // Topologies and their runtime (topologies)
+  IMF_ERR_RECORD_TOO_LARGE: {
+    retriable: false,
+    status: 500,
+    summary: 'A record a topology would write is larger than Kafka accepts in one record batch',
+  },
   IMF_ERR_TOPOLOGY: {
     retriable: false,
     status: 500,

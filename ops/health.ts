@@ -57,3 +57,16 @@ export function registryProbe(baseUrl: string, timeoutMs = 2_000): Probe {
       }
     })
 }
+
+/** The topologies are ready when each consumes (see RunningTopology.healthy). */
+export function topologiesProbe(
+  topologies: readonly { name: string; healthy(): ProbeResult }[],
+): Probe {
+  return async () => {
+    const down = topologies
+      .map((t) => ({ name: t.name, result: t.healthy() }))
+      .filter((t) => !t.result.ok)
+    if (down.length === 0) return { ok: true }
+    return { ok: false, detail: down.map((t) => `${t.name}: ${t.result.detail}`).join('; ') }
+  }
+}

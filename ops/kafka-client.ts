@@ -9,6 +9,10 @@ export function createKafka(brokers: readonly string[], clientId: string, log: L
     clientId,
     brokers: [...brokers],
     logLevel: logLevel.WARN,
+    // kafkajs' default backoff grows to 30 s (5 retries, ~9 s in all): after a broker restart
+    // a client could wait that long before trying again. Each wait capped at 2 s, with more
+    // patience in all (~16 s: a fresh broker's coordinators take seconds to load).
+    retry: { initialRetryTime: 300, maxRetryTime: 2_000, retries: 10 },
     logCreator:
       () =>
       ({ level, log: entry }: LogEntry) => {

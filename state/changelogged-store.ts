@@ -1,16 +1,32 @@
 // The changelog layer: writes made while a transaction is open stay in memory (and are read
-// back from there); at commit they become changelog records in the same Kafka transaction
-// as the outputs and offsets, and only after the commit succeeded do they reach RocksDB.
-// An aborted transaction leaves the store as it was.
+// back from there); they become changelog records in the same Kafka transaction as the
+// outputs and offsets, and only after the commit succeeded do they reach RocksDB. An aborted
+// transaction leaves the store as it was.
+//
+// The writes not yet sent are the record cache (Kafka Streams' caching layer): repeated
+// updates of a key merge into one changelog record, until the task sends them — at the
+// commit, or earlier when they outgrow the cache (IMFLOW_CACHE_MAX_BYTES).
 
 import { ImflowError } from '../ops/errors.js'
 import { inRange, type KeyRange, prefixEnd, type RawStore, type WriteOp } from './raw-store.js'
 import { ReadCache } from './read-cache.js'
 import type { CommittedStore, ReadWriteStore } from './read-write-store.js'
 
+/** A changelog record's framing besides key and value: the key's tag byte and the record's varints. */
+const CHANGELOG_RECORD_OVERHEAD = 33
+
+export interface ChangeloggedStoreOptions {
+  /** The largest changelog record Kafka takes; a larger write is refused when it is made. */
+  maxRecordBytes?: number
+}
+
 export class ChangeloggedStore implements ReadWriteStore {
   /** Latest pending write per key (keys as binary strings, which order like the bytes). */
   private readonly pending = new Map<string, WriteOp>()
+  /** Pending writes not yet sent to the changelog: the record cache's dirty entries. */
+  private readonly unsent = new Map<string, WriteOp>()
+  /** Their size as changelog records, kept as they come. */
+  private unsentSize = 0
   /** Committed values only: what RocksDB holds. */
   private readonly cache = new ReadCache()
   private readonly rollbackListeners: (() => void)[] = []
@@ -18,6 +34,7 @@ export class ChangeloggedStore implements ReadWriteStore {
   constructor(
     readonly name: string,
     private readonly raw: RawStore,
+    private readonly options: ChangeloggedStoreOptions = {},
   ) {}
 
   async get(key: Buffer): Promise<Buffer | undefined> {
@@ -32,11 +49,44 @@ export class ChangeloggedStore implements ReadWriteStore {
   }
 
   put(key: Buffer, value: Buffer): void {
-    this.pending.set(key.toString('latin1'), { key, value })
+    this.write({ key, value })
   }
 
   delete(key: Buffer): void {
-    this.pending.set(key.toString('latin1'), { key, value: null })
+    this.write({ key, value: null })
+  }
+
+  private write(op: WriteOp): void {
+    const size = CHANGELOG_RECORD_OVERHEAD + op.key.length + (op.value?.length ?? 0)
+    const max = this.options.maxRecordBytes
+    if (max !== undefined && size > max) {
+      // Its changelog record would make the broker refuse the whole transaction, on every retry.
+      throw new ImflowError(
+        'IMF_ERR_RECORD_TOO_LARGE',
+        `a write to store ${this.name} of ${size} bytes is larger than a changelog record may be (${max})`,
+      )
+    }
+    const id = op.key.toString('latin1')
+    const previous = this.unsent.get(id)
+    if (previous)
+      this.unsentSize -=
+        CHANGELOG_RECORD_OVERHEAD + previous.key.length + (previous.value?.length ?? 0)
+    this.pending.set(id, op)
+    this.unsent.set(id, op)
+    this.unsentSize += size
+  }
+
+  /** The changelog records not yet sent (the cache's dirty entries), in bytes. */
+  pendingBytes(): number {
+    return this.unsentSize
+  }
+
+  /** The writes not yet sent to the changelog, once: the caller sends them now. */
+  takeUnsent(): WriteOp[] {
+    const ops = [...this.unsent.values()]
+    this.unsent.clear()
+    this.unsentSize = 0
+    return ops
   }
 
   /**
@@ -83,7 +133,7 @@ export class ChangeloggedStore implements ReadWriteStore {
     return this.range(lt ? { gte: prefix, lt } : { gte: prefix })
   }
 
-  /** The writes of the open transaction: what goes to the changelog. */
+  /** All writes of the open transaction: what RocksDB gets at the commit. */
   pendingWrites(): WriteOp[] {
     return [...this.pending.values()]
   }
@@ -93,12 +143,16 @@ export class ChangeloggedStore implements ReadWriteStore {
     const ops = this.pendingWrites()
     for (const [id, op] of this.pending) this.cache.set(id, op.value)
     this.pending.clear()
+    this.unsent.clear()
+    this.unsentSize = 0
     await this.raw.write(ops)
   }
 
   /** After an abort: forget the writes. */
   rollback(): void {
     this.pending.clear()
+    this.unsent.clear()
+    this.unsentSize = 0
     for (const listener of this.rollbackListeners) listener()
   }
 

@@ -10,7 +10,7 @@ import { registerContract } from '../../schemas/contract.js'
 import { registrySchemaSource } from '../../schemas/schema-source.js'
 import { topicName } from '../../schemas/topics.js'
 import { largeGroupsOf } from '../../topologies/inbox/index.js'
-import { kafkaProbe, registryProbe } from '../health.js'
+import { kafkaProbe, registryProbe, topologiesProbe } from '../health.js'
 import { createKafka } from '../kafka-client.js'
 import type { Logger } from '../log.js'
 import { createMetrics, registerGatewayMetrics } from '../metrics.js'
@@ -100,6 +100,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
         kafka: kafkaProbe(admin),
         schema_registry: registryProbe(infrastructure.schemaRegistryUrl),
         push_gateway: gateway.probe,
+        topologies: topologiesProbe(topologies.topologies),
       },
     })
     await api.register(gateway.routes)

@@ -25,6 +25,10 @@ export interface Config {
   readonly topicPrefix: string
   readonly partitions: number
   readonly replicationFactor: number
+  /** A task's transaction spans slices for this long (0: one transaction per slice). */
+  readonly commitIntervalMs: number
+  /** Each state store's record cache, in bytes: unsent writes merge per key until then. */
+  readonly cacheMaxBytes: number
   readonly kafkaHeap: string
   readonly registryHeap: string
   readonly javaHome: string | undefined
@@ -281,6 +285,24 @@ export const settings = [
     shownDefault: '1',
     fallback: () => 1,
     parse: positive,
+  }),
+  setting({
+    key: 'commitIntervalMs',
+    env: 'IMFLOW_COMMIT_INTERVAL_MS',
+    flag: 'commit-interval-ms',
+    doc: 'A task commits its transaction when this long has passed (or its fetched batch ends); 0 commits every slice of up to 1,000 records. Larger: fewer commits, outputs visible later.',
+    shownDefault: '0',
+    fallback: () => 0,
+    parse: integer,
+  }),
+  setting({
+    key: 'cacheMaxBytes',
+    env: 'IMFLOW_CACHE_MAX_BYTES',
+    flag: 'cache-max-bytes',
+    doc: "Each state store's record cache: a key's updates between commits reach the changelog once, until the store's unsent writes outgrow this; 0 logs every update.",
+    shownDefault: '10485760',
+    fallback: () => 10 * 1024 * 1024,
+    parse: integer,
   }),
   setting({
     key: 'kafkaHeap',

@@ -142,6 +142,8 @@ function run(ctx: TopologyContext, topology: Parameters<typeof startTopology>[0]
     log: ctx.log.child(topology.name),
     metrics: ctx.metrics,
     replicationFactor: config.replicationFactor,
+    commitIntervalMs: config.commitIntervalMs,
+    cacheMaxBytes: config.cacheMaxBytes,
     ...(ctx.peers ? { peers: ctx.peers } : {}),
     deadLetters: {
       topic: topicName(config.topicPrefix, 'im.dead-letter'),

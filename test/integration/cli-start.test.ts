@@ -94,6 +94,7 @@ describe('imflow start', () => {
       kafka: { ok: true },
       schema_registry: { ok: true },
       push_gateway: { ok: true },
+      topologies: { ok: true },
     })
 
     app.child.kill('SIGINT')

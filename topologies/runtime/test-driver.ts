@@ -84,7 +84,7 @@ export class TopologyTestDriver {
   }
 
   private async commit(core: TaskCore): Promise<void> {
-    for (const record of core.pendingRecords()) {
+    for (const record of core.takeRecords(true)) {
       const list = this.outputs.get(record.topic) ?? []
       list.push(record)
       this.outputs.set(record.topic, list)

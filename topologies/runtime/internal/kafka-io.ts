@@ -4,6 +4,7 @@
 
 import { type Kafka, Partitioners, type Producer, type Transaction } from 'kafkajs'
 import { retry } from '../../../ops/retry.js'
+import { chunkByBytes, DEFAULT_MAX_BATCH_BYTES } from './output-batches.js'
 
 export interface OutRecord {
   topic: string
@@ -31,6 +32,13 @@ export interface OpenTransaction {
 
 export interface TaskProducer {
   begin(): Promise<OpenTransaction>
+  /** Drops the client after a failure it may not recover from; the next begin() makes a new one. */
+  reset(): Promise<void>
+  /**
+   * A connected client: a new one registers the transactional id (InitProducerId), and the
+   * coordinator first finishes or aborts the transaction an earlier client left open.
+   */
+  ready(): Promise<void>
   disconnect(): Promise<void>
 }
 
@@ -65,66 +73,80 @@ async function retryConcurrent<T>(work: () => Promise<T>): Promise<T> {
   }, concurrentRetry)
 }
 
+/** The broker refused a batch as too large for it (a topic's max.message.bytes may be below ours). */
+function isTooLarge(err: unknown): boolean {
+  const type = (err as { type?: unknown }).type
+  return (
+    type === 'MESSAGE_TOO_LARGE' ||
+    type === 'RECORD_LIST_TOO_LARGE' ||
+    /MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE|too large/i.test(
+      String((err as Error)?.message ?? err),
+    )
+  )
+}
+
+export interface TaskProducerOptions {
+  /** Bytes per produce request (default: Kafka's 1 MiB message.max.bytes). */
+  maxBatchBytes?: number
+}
+
 /**
  * A transactional producer for one task. Its transactional id names the task, so when a
  * task moves to another instance, the new producer fences the old one (EOS before KIP-447:
  * kafkajs' TxnOffsetCommit carries no group generation, so fencing must come from here).
+ *
+ * reset() drops the kafkajs producer; the next begin() makes a new one with the same id.
+ * That is the way out of a state kafkajs cannot leave by itself (OUT_OF_ORDER_SEQUENCE_NUMBER
+ * after a refused batch, "Cannot call beginTransaction in state COMMITTING"): the new
+ * producer's InitProducerId finishes or aborts whatever the old one left open.
  */
 export async function createTaskProducer(
   kafka: Kafka,
   transactionalId: string,
+  options: TaskProducerOptions = {},
 ): Promise<TaskProducer> {
-  const producer: Producer = kafka.producer({
-    // Kafka's default (murmur2) partitioner, the one partitionForKey() mirrors.
-    createPartitioner: Partitioners.DefaultPartitioner,
-    transactionalId,
-    idempotent: true,
-    // kafkajs' idempotent producer keeps order only with one request in flight.
-    maxInFlightRequests: 1,
-    transactionTimeout: 60_000,
-    // The coordinator answers CONCURRENT_TRANSACTIONS for a few milliseconds after each
-    // commit; kafkajs' default first retry (300 ms) would cap a task at ~3 transactions/s.
-    retry: { initialRetryTime: 10, maxRetryTime: 1_000, retries: 12 },
-  })
-  await producer.connect()
+  let maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES
+  const create = async (): Promise<Producer> => {
+    const producer = kafka.producer({
+      // Kafka's default (murmur2) partitioner, the one partitionForKey() mirrors.
+      createPartitioner: Partitioners.DefaultPartitioner,
+      transactionalId,
+      idempotent: true,
+      // kafkajs' idempotent producer keeps order only with one request in flight.
+      maxInFlightRequests: 1,
+      transactionTimeout: 60_000,
+      // The coordinator answers CONCURRENT_TRANSACTIONS for a few milliseconds after each
+      // commit; kafkajs' default first retry (300 ms) would cap a task at ~3 transactions/s.
+      retry: { initialRetryTime: 10, maxRetryTime: 1_000, retries: 12 },
+    })
+    try {
+      await producer.connect()
+    } catch (err) {
+      await producer.disconnect().catch(() => {})
+      throw err
+    }
+    return producer
+  }
+  let current: Producer | undefined = await create()
+  const producer = async (): Promise<Producer> => {
+    current ??= await create()
+    return current
+  }
   return {
     async begin() {
-      const txn: Transaction = await retryConcurrent(() => producer.transaction())
+      const txn: Transaction = await retryConcurrent(async () => (await producer()).transaction())
       return {
         async send(records) {
-          if (records.length === 0) return new Map()
-          const byTopic = new Map<string, OutRecord[]>()
-          for (const r of records) {
-            const list = byTopic.get(r.topic)
-            if (list) list.push(r)
-            else byTopic.set(r.topic, [r])
-          }
-          const counts = new Map<string, number>()
-          const results = await retryConcurrent(() =>
-            txn.sendBatch({
-              topicMessages: [...byTopic].map(([topic, messages]) => ({
-                topic,
-                messages: messages.map(({ key, value, partition, headers, timestamp }) => ({
-                  key,
-                  value,
-                  ...(partition === undefined ? {} : { partition }),
-                  ...(headers === undefined ? {} : { headers }),
-                  ...(timestamp === undefined ? {} : { timestamp }),
-                })),
-              })),
-            }),
-          )
-          for (const r of records) {
-            if (r.partition === undefined) continue
-            const tp = topicPartition(r.topic, r.partition)
-            counts.set(tp, (counts.get(tp) ?? 0) + 1)
-          }
           const ends: EndOffsets = new Map()
-          for (const meta of results) {
-            const tp = topicPartition(meta.topicName, meta.partition)
-            const n = counts.get(tp)
-            if (n !== undefined && meta.baseOffset !== undefined)
-              ends.set(tp, Number(meta.baseOffset) + n)
+          for (const chunk of chunkByBytes(records, maxBatchBytes)) {
+            try {
+              for (const [tp, end] of await sendChunk(txn, chunk)) ends.set(tp, end)
+            } catch (err) {
+              // Learn the smaller limit of a topic (max.message.bytes), down to a record a request.
+              if (isTooLarge(err) && chunk.length > 1)
+                maxBatchBytes = Math.max(1_024, Math.floor(maxBatchBytes / 2))
+              throw err
+            }
           }
           return ends
         },
@@ -139,6 +161,54 @@ export async function createTaskProducer(
         abort: () => retryConcurrent(() => txn.abort()),
       }
     },
-    disconnect: () => producer.disconnect(),
+    async ready() {
+      await producer()
+    },
+    async reset() {
+      const old = current
+      current = undefined
+      await old?.disconnect().catch(() => {})
+    },
+    disconnect: async () => {
+      await current?.disconnect()
+      current = undefined
+    },
   }
+}
+
+/** One produce request of the transaction; the offset after each partition's last record. */
+async function sendChunk(txn: Transaction, records: readonly OutRecord[]): Promise<EndOffsets> {
+  const byTopic = new Map<string, OutRecord[]>()
+  for (const r of records) {
+    const list = byTopic.get(r.topic)
+    if (list) list.push(r)
+    else byTopic.set(r.topic, [r])
+  }
+  const results = await retryConcurrent(() =>
+    txn.sendBatch({
+      topicMessages: [...byTopic].map(([topic, messages]) => ({
+        topic,
+        messages: messages.map(({ key, value, partition, headers, timestamp }) => ({
+          key,
+          value,
+          ...(partition === undefined ? {} : { partition }),
+          ...(headers === undefined ? {} : { headers }),
+          ...(timestamp === undefined ? {} : { timestamp }),
+        })),
+      })),
+    }),
+  )
+  const counts = new Map<string, number>()
+  for (const r of records) {
+    if (r.partition === undefined) continue
+    const tp = topicPartition(r.topic, r.partition)
+    counts.set(tp, (counts.get(tp) ?? 0) + 1)
+  }
+  const ends: EndOffsets = new Map()
+  for (const meta of results) {
+    const tp = topicPartition(meta.topicName, meta.partition)
+    const n = counts.get(tp)
+    if (n !== undefined && meta.baseOffset !== undefined) ends.set(tp, Number(meta.baseOffset) + n)
+  }
+  return ends
 }

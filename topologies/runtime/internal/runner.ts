@@ -6,7 +6,7 @@
 
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
-import type { Consumer, Kafka } from 'kafkajs'
+import type { Consumer, ConsumerRunConfig, Kafka } from 'kafkajs'
 import { ImflowError } from '../../../ops/errors.js'
 import type { Logger } from '../../../ops/log.js'
 import type { TaskMetrics } from '../../../ops/metrics.js'
@@ -19,7 +19,8 @@ import { coPartitionedAssigner } from './assignor.js'
 import { provisionChangelogs } from './provision.js'
 import { type PeerStoreClient, remoteStore } from './remote-store.js'
 import { Restorer } from './restorer.js'
-import { Task, TaskFencedError } from './task.js'
+import type { SliceLimits } from './slice-bounds.js'
+import { Task, TaskCorruptedError, TaskFencedError } from './task.js'
 import { TaskOwners } from './task-owners.js'
 
 /** About one transaction's worth of small records (a slice), per partition and fetch. */
@@ -42,7 +43,22 @@ export interface RunnerOptions {
    * answer IMF_ERR_NOT_READY.
    */
   peers?: { advertisedUrl: string; client: PeerStoreClient }
+  /** How much one slice takes on (records, bytes, processing time); see slice-bounds.ts. */
+  sliceLimits?: SliceLimits
+  /** A transaction spans slices for this long (IMFLOW_COMMIT_INTERVAL_MS); default: per slice. */
+  commitIntervalMs?: number
+  /** Each store's record cache in bytes (IMFLOW_CACHE_MAX_BYTES); default: until the commit. */
+  cacheMaxBytes?: number
 }
+
+/**
+ * Backoff of the group consumer's own retries: kafkajs' default grows to 30 s, so after a
+ * broker restart the consumer could sleep that long; capped at 1 s it is back within 10 s.
+ * 20 retries: ~16 s of patience in all, more than kafkajs' default (~9 s).
+ */
+const CONSUMER_RETRY = { initialRetryTime: 100, maxRetryTime: 1_000, retries: 20 }
+/** A consumer that crashed for good (kafkajs gives up on non-retriable errors) is started anew. */
+const RESTART_DELAY_MS = { first: 200, max: 2_000 }
 
 export interface RunningTopology {
   readonly name: string
@@ -50,6 +66,11 @@ export interface RunningTopology {
   stop(): Promise<void>
   /** Resolves with an error if the topology stopped by itself. */
   readonly failed: Promise<Error>
+  /**
+   * Whether the topology consumes: false while its consumer joins the group, after a crash
+   * until the runner's restart has joined again, and for good after a failure. For /readyz.
+   */
+  healthy(): { ok: boolean; detail?: string }
   /**
    * A store's committed state in the task of this partition, when that task is open (and
    * restored) in this instance; undefined otherwise (another instance owns it, or it is
@@ -86,26 +107,31 @@ export async function startTopology(
   await restorer.start()
 
   const sessionTimeout = options.sessionTimeoutMs ?? 30_000
-  const consumer: Consumer = kafka.consumer({
-    groupId,
-    sessionTimeout,
-    rebalanceTimeout: sessionTimeout,
-    heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
-    readUncommitted: false,
-    allowAutoTopicCreation: false,
-    maxWaitTimeInMs: 250,
-    // kafkajs fetches again only once every partition's batch of the last fetch is processed:
-    // a small fetch per partition bounds how long one partition's backlog holds up the others.
-    maxBytesPerPartition: FETCH_BYTES_PER_PARTITION,
-    // Ours only, no round-robin fallback: a broker may pick any protocol all members
-    // support, and round-robin splits tasks (see assignor.ts).
-    partitionAssigners: [
-      coPartitionedAssigner({
-        advertisedUrl: options.peers?.advertisedUrl ?? '',
-        ownedTasks: () => assigned,
-      }),
-    ],
-  })
+  const newConsumer = (): Consumer =>
+    kafka.consumer({
+      groupId,
+      retry: CONSUMER_RETRY,
+      sessionTimeout,
+      rebalanceTimeout: sessionTimeout,
+      heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 250,
+      // kafkajs fetches again only once every partition's batch of the last fetch is processed:
+      // a small fetch per partition bounds how long one partition's backlog holds up the others.
+      maxBytesPerPartition: FETCH_BYTES_PER_PARTITION,
+      // Ours only, no round-robin fallback: a broker may pick any protocol all members
+      // support, and round-robin splits tasks (see assignor.ts).
+      partitionAssigners: [
+        coPartitionedAssigner({
+          advertisedUrl: options.peers?.advertisedUrl ?? '',
+          ownedTasks: () => assigned,
+        }),
+      ],
+    })
+  let consumer = newConsumer()
+  let stopping = false
+  let health: { ok: boolean; detail?: string } = { ok: false, detail: 'joining the group' }
   const owners = new TaskOwners(
     () => consumer.describeGroup(),
     (err) => log.warn('could not describe the group', { error: String(err) }),
@@ -163,7 +189,8 @@ export async function startTopology(
     return opening
   }
 
-  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+  const onJoin = (payload: { memberId: string; memberAssignment: Record<string, number[]> }) => {
+    health = { ok: true }
     const now = new Set(Object.values(payload.memberAssignment).flat())
     for (const partition of tasks.keys()) {
       if (!now.has(partition)) void closeTask(partition, true)
@@ -182,14 +209,53 @@ export async function startTopology(
     }
     owners.joined(payload.memberId)
     log.info('assignment', { topology: topology.name, partitions: [...now].sort((a, b) => a - b) })
-  })
-  consumer.on(consumer.events.CRASH, ({ payload }) => {
-    if (!payload.restart) reportFailure(payload.error)
-  })
+  }
 
-  await consumer.connect()
-  await consumer.subscribe({ topics: topology.sources.map((s) => s.topic), fromBeginning: true })
-  await consumer.run({
+  /** A new consumer after a crash kafkajs does not recover from; again and again until stop(). */
+  let restartDelay = RESTART_DELAY_MS.first
+  const restart = (error: Error) => {
+    if (stopping) return
+    // 'fail': the topology asked to stop rather than go on past a record it cannot process.
+    if (topology.onProcessingError === 'fail') {
+      health = { ok: false, detail: `failed: ${error.message}` }
+      reportFailure(error)
+      return
+    }
+    log.warn('the consumer crashed; starting a new one', {
+      topology: topology.name,
+      error: String(error),
+      inMs: restartDelay,
+    })
+    setTimeout(async () => {
+      if (stopping) return
+      await consumer.disconnect().catch(() => {})
+      consumer = newConsumer()
+      try {
+        await runConsumer(consumer)
+        restartDelay = RESTART_DELAY_MS.first
+      } catch (err) {
+        restartDelay = Math.min(RESTART_DELAY_MS.max, restartDelay * 2)
+        restart(err as Error)
+      }
+    }, restartDelay)
+  }
+
+  const runConsumer = async (c: Consumer): Promise<void> => {
+    c.on(c.events.GROUP_JOIN, ({ payload }) => {
+      if (c === consumer) onJoin(payload)
+    })
+    c.on(c.events.CRASH, ({ payload }) => {
+      if (c !== consumer) return
+      health = { ok: false, detail: `consumer crashed: ${String(payload.error)}` }
+      // restart: kafkajs starts it again itself (a retriable error).
+      if (!payload.restart) restart(payload.error)
+    })
+    await c.connect()
+    await c.subscribe({ topics: topology.sources.map((s) => s.topic), fromBeginning: true })
+    await c.run(runConfig)
+  }
+
+  const runConfig: ConsumerRunConfig = {
     autoCommit: false,
     eachBatchAutoResolve: false,
     // Tasks are independent (own producer, own stores): while one waits on its commit,
@@ -238,15 +304,20 @@ export async function startTopology(
         // checkpoint, so it restores from its changelog when it opens again.
         await closeTask(partition, false)
         if (err instanceof TaskFencedError) log.warn(err.message)
+        // The consumer's position may be behind what committed: only a new consumer, which
+        // reads the committed offsets, may go on (kafkajs retries a retriable error in place).
+        if (err instanceof TaskCorruptedError) throw Object.assign(err, { retriable: false })
         throw err
       }
     },
-  })
+  }
+  await runConsumer(consumer)
 
   return {
     name: topology.name,
     failed,
     partitions,
+    healthy: () => health,
     committedStore: (partition, store) => open.get(partition)?.committedStore(store),
     committedStoreForKey(key, store) {
       const partition = partitionForKey(key, partitions)
@@ -266,6 +337,8 @@ export async function startTopology(
       })
     },
     async stop() {
+      stopping = true
+      health = { ok: false, detail: 'stopped' }
       await consumer.disconnect()
       await Promise.all([...tasks.keys()].map((p) => closeTask(p, true)))
       await restorer.stop()

@@ -17,6 +17,7 @@ import type {
   TopologyDefinition,
 } from '../topology.js'
 import type { OutRecord } from './kafka-io.js'
+import { maxRecordBytes, recordBytes } from './output-batches.js'
 
 export interface ConsumedMessage {
   offset: string
@@ -36,6 +37,11 @@ export interface TaskCoreOptions {
   metrics?: TaskMetrics | undefined
   /** Wall-clock time for punctuators (the test driver moves its own). */
   clock?: () => number
+  /**
+   * Bytes of unsent writes a store keeps before they go to the changelog (its record cache);
+   * undefined: all go at the commit; 0: every record's writes go with its outputs.
+   */
+  cacheMaxBytes?: number | undefined
 }
 
 interface Punctuator {
@@ -48,6 +54,10 @@ interface Punctuator {
 export class TaskCore {
   readonly id: string
   private outputs: OutRecord[] = []
+  /** The outputs' size on the wire, kept as they come: a slice's byte bound reads it per record. */
+  private outputBytes = 0
+  /** The record being processed: an output too large to send is dead-lettered as its result. */
+  private current: SourceRecord | undefined
   private streamTime = Number.NEGATIVE_INFINITY
   private readonly punctuators: Punctuator[] = []
   private readonly processor: Processor
@@ -91,13 +101,36 @@ export class TaskCore {
         `topology ${topology.name} declares no sink ${sink}`,
       )
     const to = record.partition ?? (target.partitionBy === 'task' ? partition : undefined)
-    this.outputs.push({
+    const out: OutRecord = {
       topic: target.topic,
       key: typeof record.key === 'string' ? Buffer.from(record.key) : record.key,
       value: record.value,
       ...(to === undefined ? {} : { partition: to }),
       ...(record.headers ? { headers: record.headers } : {}),
-    })
+    }
+    const size = recordBytes(out)
+    if (size > maxRecordBytes()) {
+      // The broker would refuse it and, with it, the whole transaction, again on every retry.
+      const err = new ImflowError(
+        'IMF_ERR_RECORD_TOO_LARGE',
+        `an output to ${target.topic} of ${size} bytes is larger than a record batch may be (${maxRecordBytes()})`,
+      )
+      const source = this.current ?? {
+        topic: target.topic,
+        partition,
+        offset: '-1',
+        key: null,
+        value: null,
+      }
+      this.deadLetter(source, err, this.current ? topology.name : 'punctuate')
+      return
+    }
+    this.push(out)
+  }
+
+  private push(out: OutRecord): void {
+    this.outputs.push(out)
+    this.outputBytes += recordBytes(out)
   }
 
   /** Decodes and processes one record; a record that cannot be decoded or processed is dead-lettered. */
@@ -123,14 +156,33 @@ export class TaskCore {
     const timestamp = Number(message.timestamp)
     if (timestamp > this.streamTime) this.streamTime = timestamp
     const input: InputRecord = { ...source, headers: source.headers ?? {}, timestamp, value }
+    this.current = source
     try {
       await this.processor.process(input)
     } catch (err) {
       if ((err as { retriable?: boolean }).retriable || topology.onProcessingError === 'fail')
         throw err
       this.deadLetter(source, err, topology.name)
+    } finally {
+      this.current = undefined
     }
     await this.punctuate('stream-time', this.streamTime)
+    this.evictFullCaches()
+  }
+
+  /** A store whose cache outgrew its bytes sends its writes with the next outputs. */
+  private evictFullCaches(): void {
+    const max = this.options.cacheMaxBytes
+    if (max === undefined) return
+    for (const [name, store] of this.options.stores)
+      if (store.pendingBytes() > max) this.queueChangelog(name, store)
+  }
+
+  private queueChangelog(name: string, store: ChangeloggedStore): void {
+    const { appId, topology, partition } = this.options
+    const topic = changelogTopic(appId, topology.name, name)
+    for (const op of store.takeUnsent())
+      this.push({ topic, partition, key: dataKey(op.key), value: op.value })
   }
 
   /** Runs the punctuators of a type whose time has come; true when any ran. */
@@ -171,23 +223,36 @@ export class TaskCore {
         `topology ${topology.name} has no dead-letter topic for: ${letter.errorMessage}`,
       )
     }
-    this.outputs.push({
-      topic: deadLetters.topic,
-      key: Buffer.from(record.topic),
-      value: deadLetters.encode(letter),
-    })
+    const key = Buffer.from(record.topic)
+    let value = deadLetters.encode(letter)
+    if (recordBytes({ key, value }) > maxRecordBytes()) {
+      // A dead letter carries the input's bytes; an input near the limit cannot travel twice.
+      value = deadLetters.encode({
+        ...letter,
+        value: null,
+        errorMessage: `${letter.errorMessage} (the value, ${record.value?.length ?? 0} bytes, is left out: too large for a dead letter; it stays at its source offset)`,
+      })
+    }
+    this.push({ topic: deadLetters.topic, key, value })
   }
 
-  /** Everything the open transaction must write: outputs, then each store's changelog records. */
-  pendingRecords(): OutRecord[] {
-    const { appId, topology, partition } = this.options
-    const changelog: OutRecord[] = []
-    for (const [name, store] of this.options.stores) {
-      const topic = changelogTopic(appId, topology.name, name)
-      for (const op of store.pendingWrites())
-        changelog.push({ topic, partition, key: dataKey(op.key), value: op.value })
-    }
-    return [...this.outputs, ...changelog]
+  /**
+   * What the open transaction must send now, once: the outputs so far (and writes evicted
+   * from the caches); with `flush`, every store's remaining writes too (before a commit).
+   */
+  takeRecords(flush: boolean): OutRecord[] {
+    if (flush) for (const [name, store] of this.options.stores) this.queueChangelog(name, store)
+    const records = this.outputs
+    this.outputs = []
+    this.outputBytes = 0
+    return records
+  }
+
+  /** The open transaction's outputs and changelog records, in bytes on the wire (an upper bound). */
+  pendingBytes(): number {
+    let bytes = this.outputBytes
+    for (const store of this.options.stores.values()) bytes += store.pendingBytes()
+    return bytes
   }
 
   /** Pending writes per store: what the open transaction costs in storage operations. */
@@ -201,11 +266,13 @@ export class TaskCore {
   async commit(): Promise<void> {
     for (const store of this.options.stores.values()) await store.commit()
     this.outputs = []
+    this.outputBytes = 0
   }
 
   /** After an abort: as if the records were never seen (stream time included). */
   rollback(streamTime: number): void {
     this.outputs = []
+    this.outputBytes = 0
     this.streamTime = streamTime
     for (const store of this.options.stores.values()) store.rollback()
   }

@@ -18,8 +18,24 @@ import {
 import { changelogTopic, newMarker } from '../changelog.js'
 import type { DeadLetterEncoder } from '../dead-letters.js'
 import type { TopologyDefinition } from '../topology.js'
-import { createTaskProducer, isFenced, type TaskProducer, topicPartition } from './kafka-io.js'
+import { committedAnyway, TaskCorruptedError } from './commit-outcome.js'
+import {
+  createTaskProducer,
+  isFenced,
+  type OpenTransaction,
+  type OutRecord,
+  type TaskProducer,
+  topicPartition,
+} from './kafka-io.js'
+import { maxRecordBytes } from './output-batches.js'
 import type { Restorer } from './restorer.js'
+import {
+  DEFAULT_SLICE_LIMITS,
+  type SliceLimits,
+  sliceFull,
+  YIELD_EVERY_MS,
+  yieldToEventLoop,
+} from './slice-bounds.js'
 import { type ConsumedMessage, TaskCore } from './task-core.js'
 
 export type { ConsumedMessage } from './task-core.js'
@@ -35,6 +51,15 @@ export interface TaskOptions {
   deadLetters?: DeadLetterEncoder | undefined
   log: Logger
   metrics?: TaskMetrics | undefined
+  /** How much one slice takes on (records, bytes, processing time). */
+  sliceLimits?: SliceLimits | undefined
+  /**
+   * A transaction spans slices until this long has passed (or the fetched batch ends);
+   * 0 or undefined: one transaction per slice.
+   */
+  commitIntervalMs?: number | undefined
+  /** Each store's record cache, in bytes (see ChangeloggedStore); undefined: unbounded. */
+  cacheMaxBytes?: number | undefined
 }
 
 export interface BatchControl {
@@ -47,13 +72,33 @@ export interface BatchControl {
 
 export class TaskFencedError extends Error {}
 
-const MAX_ATTEMPTS = 5
-const MIN_WALL_CLOCK_TICK_MS = 5
+export { TaskCorruptedError } from './commit-outcome.js'
+
 /**
- * Records per transaction. A fetched batch can hold tens of thousands of records; committing
- * in slices bounds the work a crash throws away and the time outputs wait for their commit.
+ * How long a failing transaction is retried (backoff up to RETRY_MAX_DELAY_MS) before the
+ * task gives up: long enough to ride out a broker restart, short enough to be noticed.
  */
-const RECORDS_PER_TRANSACTION = 1_000
+const RETRY_FOR_MS = 60_000
+const RETRY_MAX_DELAY_MS = 1_000
+const MIN_WALL_CLOCK_TICK_MS = 5
+
+/** A transaction while its slices are sent: begun with the first records to send. */
+interface OpenSlices {
+  txn: OpenTransaction | undefined
+  /** The offset after the last record sent to each topic-partition. */
+  ends: Map<string, number>
+  sent: number
+}
+
+/** What a transaction over part of a batch got through. */
+interface SliceResult {
+  /** Index of the first message not processed. */
+  next: number
+  /** Offset to resolve: the last message's, or the batch end's past trailing control records. */
+  last: string
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export class Task {
   readonly id: string
@@ -89,7 +134,8 @@ export class Task {
       if (!checkpoint) await RocksDbStore.destroy(location)
       const raw = await RocksDbStore.open(location)
       raws.push(raw)
-      stores.set(name, new ChangeloggedStore(name, raw))
+      // A changelog record carries a tag byte before the store key.
+      stores.set(name, new ChangeloggedStore(name, raw, { maxRecordBytes: maxRecordBytes() - 1 }))
     }
     const producer = await createTaskProducer(
       options.kafka,
@@ -166,10 +212,10 @@ export class Task {
   }
 
   /**
-   * Processes the messages in transactions of up to RECORDS_PER_TRANSACTION records.
-   * `batchEnd` is the batch's last offset including control records (transaction markers),
-   * which never reach us: the last transaction commits past them, so a fully consumed
-   * partition shows no lag.
+   * Processes the messages in transactions, each a slice bounded by records, bytes and time
+   * (SliceLimits). `batchEnd` is the batch's last offset including control records
+   * (transaction markers), which never reach us: the last transaction commits past them, so a
+   * fully consumed partition shows no lag.
    */
   processBatch(
     topic: string,
@@ -178,16 +224,16 @@ export class Task {
     batchEnd?: string,
   ): Promise<void> {
     return this.exclusive(async () => {
-      for (
-        let start = 0;
-        start < messages.length && control.shouldContinue();
-        start += RECORDS_PER_TRANSACTION
-      ) {
-        const slice = messages.slice(start, start + RECORDS_PER_TRANSACTION)
-        const through = start + RECORDS_PER_TRANSACTION >= messages.length ? batchEnd : undefined
-        const last = await this.withRetries(() => this.transaction(topic, slice, control, through))
-        if (last === undefined) return
-        control.committed(last)
+      let start = 0
+      while (start < messages.length && control.shouldContinue()) {
+        const from = start
+        const result = await this.withRetries(
+          () => this.transaction(topic, messages, from, control, batchEnd),
+          control,
+        )
+        if (result === undefined) return
+        control.committed(result.last)
+        start = result.next
       }
     })
   }
@@ -197,7 +243,7 @@ export class Task {
     this.tickPending = true
     return this.exclusive(async () => {
       this.tickPending = false
-      await this.withRetries(() => this.transaction(undefined, [], undefined))
+      await this.withRetries(() => this.transaction(undefined, [], 0, undefined))
     }).catch((err) =>
       this.options.log.error('wall-clock punctuation failed', {
         task: this.id,
@@ -206,7 +252,12 @@ export class Task {
     )
   }
 
-  private async withRetries<T>(work: () => Promise<T>): Promise<T> {
+  /**
+   * Retries a failed transaction with a new producer (whatever state kafkajs was left in,
+   * fencing aside) for up to RETRY_FOR_MS, or until the batch should stop.
+   */
+  private async withRetries<T>(work: () => Promise<T>, control?: BatchControl): Promise<T> {
+    const giveUpAt = Date.now() + RETRY_FOR_MS
     for (let attempt = 1; ; attempt++) {
       const streamTime = this.core.currentStreamTime()
       try {
@@ -217,85 +268,140 @@ export class Task {
           throw new TaskFencedError(`task ${this.id} was taken over by another instance`, {
             cause: err,
           })
-        // A broker hiccup or a concurrent-transaction answer passes; a bad configuration does not.
+        if (err instanceof TaskCorruptedError) throw err
+        // A bad configuration or a failing processor under the 'fail' policy does not pass.
         const permanent = isImflowError(err) && !err.retriable
-        if (attempt >= MAX_ATTEMPTS || permanent) throw err
-        this.options.log.warn('transaction failed; retrying', {
+        const stopping = control !== undefined && !control.shouldContinue()
+        if (permanent || stopping || Date.now() >= giveUpAt) throw err
+        this.options.log.warn('transaction failed; retrying with a new producer', {
           task: this.id,
           attempt,
           error: String(err),
         })
-        await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)))
+        await this.producer.reset()
+        await sleep(Math.min(RETRY_MAX_DELAY_MS, 50 * 2 ** attempt))
       }
     }
   }
 
+  /** Processes messages from `from` until the slice is full; outputs and writes stay in memory. */
+  private async processSlice(
+    topic: string,
+    messages: readonly ConsumedMessage[],
+    from: number,
+    control: BatchControl | undefined,
+  ): Promise<number> {
+    const limits = this.options.sliceLimits ?? DEFAULT_SLICE_LIMITS
+    const started = performance.now()
+    let yielded = started
+    let i = from
+    for (; i < messages.length; i++) {
+      const now = performance.now()
+      if (i > from && sliceFull(limits, i - from, this.core.pendingBytes(), started, now)) break
+      if (control && !control.shouldContinue()) break
+      // kafkajs sends a heartbeat only when one is due: asking per record is cheap, and a
+      // slow processor keeps its group membership (kafkajs #1083).
+      if (control && i > from) await control.heartbeat()
+      if (now - yielded >= YIELD_EVERY_MS) {
+        await yieldToEventLoop()
+        yielded = performance.now()
+      }
+      await this.core.process(topic, messages[i] as ConsumedMessage)
+    }
+    return i
+  }
+
   /**
-   * One transaction: the messages (when a topic is given) or a wall-clock punctuation.
-   * Returns the offset of the last message committed.
+   * One transaction: slices of the messages (when a topic is given) until the commit
+   * interval has passed or the batch ends, or a wall-clock punctuation. Each slice's outputs
+   * are sent as it ends, in the open transaction; the stores' writes wait in their caches
+   * for the commit. Returns how far it got, undefined when it had nothing to commit.
    */
   private async transaction(
     topic: string | undefined,
     messages: readonly ConsumedMessage[],
+    from: number,
     control: BatchControl | undefined,
-    through?: string,
-  ): Promise<string | undefined> {
+    batchEnd?: string,
+  ): Promise<SliceResult | undefined> {
     const { partition, groupId, metrics, topology } = this.options
-    let last: string | undefined
-    let processed = 0
     const started = performance.now()
-    // Processing needs no open transaction: it only collects writes in memory.
-    if (topic === undefined) {
-      await this.core.punctuate('wall-clock', Date.now())
-    } else {
-      for (const [i, m] of messages.entries()) {
-        if (control && !control.shouldContinue()) break
-        // kafkajs sends a heartbeat only when one is due: asking per record is cheap, and a
-        // slow processor keeps its group membership (kafkajs #1083).
-        if (control && i > 0) await control.heartbeat()
-        await this.core.process(topic, m)
-        last = m.offset
-        processed++
-      }
-    }
-    const records = this.core.pendingRecords()
-    if (last === undefined && records.length === 0) return undefined
-    const committing = performance.now()
-    const txn = await this.producer.begin()
-    let ends: Map<string, number>
+    const open: OpenSlices = { txn: undefined, ends: new Map(), sent: 0 }
+    let next = from
+    let last: string | undefined
+    let committing = started
     try {
-      ends = await txn.send(records)
-      if (topic !== undefined && last !== undefined) {
-        if (
-          through !== undefined &&
-          processed === messages.length &&
-          Number(through) > Number(last)
-        ) {
-          last = through
-        }
-        await txn.sendOffsets(groupId, topic, partition, Number(last) + 1)
-      }
-      await txn.commit()
+      if (topic === undefined) await this.core.punctuate('wall-clock', Date.now())
+      else next = await this.processSlices(topic, messages, from, control, open)
+      last = next > from ? (messages[next - 1] as ConsumedMessage).offset : undefined
+      if (last !== undefined && next === messages.length && batchEnd !== undefined)
+        if (Number(batchEnd) > Number(last)) last = batchEnd
+      committing = performance.now()
+      const records = this.core.takeRecords(true)
+      if (last === undefined && records.length === 0 && !open.txn) return undefined
+      await this.send(open, records)
+      open.txn ??= await this.producer.begin()
+      if (topic !== undefined && last !== undefined)
+        await open.txn.sendOffsets(groupId, topic, partition, Number(last) + 1)
     } catch (err) {
-      await txn.abort().catch(() => {})
+      // Never committed: the retry (with a new producer, whose start aborts this one) is safe.
+      await open.txn?.abort().catch(() => {})
       throw err
+    }
+    try {
+      await open.txn.commit()
+    } catch (err) {
+      if (isFenced(err) || topic === undefined || last === undefined) throw err
+      const settled = { ...this.options, producer: this.producer, topic, taskId: this.id }
+      if (!(await committedAnyway({ ...settled, next: Number(last) + 1, cause: err }))) throw err
+      open.ends.clear()
     }
     const writes = this.core.pendingWriteCounts()
     await this.core.commit()
     for (const [store, n] of writes)
       if (n > 0) metrics?.storeWrites.inc({ topology: topology.name, store }, n)
-    for (const [tp, end] of ends) if (this.changelogEnds.has(tp)) this.changelogEnds.set(tp, end)
+    for (const [tp, end] of open.ends)
+      if (this.changelogEnds.has(tp)) this.changelogEnds.set(tp, end)
     if (metrics) {
       const labels = { topology: topology.name, partition: String(partition) }
-      metrics.recordsIn.inc(labels, processed)
-      metrics.recordsOut.inc(labels, records.length)
+      metrics.recordsIn.inc(labels, next - from)
+      metrics.recordsOut.inc(labels, open.sent)
       metrics.processSeconds.observe({ topology: topology.name }, (committing - started) / 1000)
       metrics.commitSeconds.observe(
         { topology: topology.name },
         (performance.now() - committing) / 1000,
       )
     }
-    return last
+    return last === undefined ? undefined : { next, last }
+  }
+
+  /** Slices until the commit is due; each slice's outputs go out in the open transaction. */
+  private async processSlices(
+    topic: string,
+    messages: readonly ConsumedMessage[],
+    from: number,
+    control: BatchControl | undefined,
+    open: OpenSlices,
+  ): Promise<number> {
+    const started = performance.now()
+    const interval = this.options.commitIntervalMs ?? 0
+    let next = from
+    for (;;) {
+      next = await this.processSlice(topic, messages, next, control)
+      const due =
+        next >= messages.length ||
+        performance.now() - started >= interval ||
+        (control !== undefined && !control.shouldContinue())
+      if (due) return next
+      await this.send(open, this.core.takeRecords(false))
+    }
+  }
+
+  private async send(open: OpenSlices, records: readonly OutRecord[]): Promise<void> {
+    if (records.length === 0) return
+    open.txn ??= await this.producer.begin()
+    for (const [tp, end] of await open.txn.send(records)) open.ends.set(tp, end)
+    open.sent += records.length
   }
 
   /** A store's committed state, for queries from outside the task. */

@@ -1,0 +1,154 @@
+// A broker killed (SIGKILL) and restarted under load, on a broker of this test's own (never
+// the shared one): the counting topology commits again within 10 s of the broker being
+// back, without a restart of its own, and every key's counts come out exactly 1..n.
+
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Kafka } from 'kafkajs'
+import { afterAll, describe, expect, it } from 'vitest'
+import { countTopology } from '../../bench/count-topology.js'
+import { type EmbeddedKafka, startEmbeddedKafka } from '../../ops/embedded/embedded-kafka.js'
+import { createTopicsAndWait } from '../../ops/kafka-admin.js'
+import { createKafka } from '../../ops/kafka-client.js'
+import { silentLogger } from '../../ops/log.js'
+import { freePort } from '../../ops/ports.js'
+import { startTopology } from '../../topologies/runtime/index.js'
+import { eventually, unique } from './helpers.js'
+import { committedSum, readCounts, waitForConsumed } from './runtime-support.js'
+
+const KEYS = 100
+
+/** Sends 100 records every 50 ms until stopped, retrying through the outage. */
+function load(kafka: Kafka, topic: string) {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+  let running = true
+  let sent = 0
+  const done = (async () => {
+    await producer.connect()
+    for (let round = 0; running; round++) {
+      const messages = Array.from({ length: 100 }, (_, i) => ({
+        key: `k${(round * 100 + i) % KEYS}`,
+        value: String(round),
+      }))
+      await producer.send({ topic, messages }).then(
+        () => {
+          sent += messages.length
+        },
+        () => {},
+      )
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    await producer.disconnect()
+  })()
+  return {
+    sent: () => sent,
+    stop: async () => {
+      running = false
+      await done
+    },
+  }
+}
+
+/** Every record of the topic, counted per key: what the topology must have counted. */
+async function countInput(kafka: Kafka, topic: string): Promise<Map<string, number>> {
+  const admin = kafka.admin()
+  await admin.connect()
+  const total = (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0)
+  await admin.disconnect()
+  const counts = new Map<string, number>()
+  let seen = 0
+  const consumer = kafka.consumer({ groupId: unique('restart-input') })
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning: true })
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const key = String(message.key)
+      counts.set(key, (counts.get(key) ?? 0) + 1)
+      seen++
+    },
+  })
+  try {
+    await eventually(() => (seen >= total ? true : undefined), { timeoutMs: 60_000 })
+  } finally {
+    await consumer.disconnect()
+  }
+  return counts
+}
+
+describe('runtime: a broker restart under load', () => {
+  let dir: string
+  let broker: EmbeddedKafka | undefined
+
+  afterAll(async () => {
+    await broker?.stop()
+    if (dir) await rm(dir, { recursive: true, force: true })
+  })
+
+  it('commits again within 10 s of the broker being back, nothing lost or doubled', {
+    timeout: 420_000,
+  }, async () => {
+    dir = await mkdtemp(join(tmpdir(), 'imflow-restart-'))
+    const port = await freePort()
+    const start = () =>
+      startEmbeddedKafka({ port, dataDir: join(dir, 'kafka'), log: silentLogger, heap: '384m' })
+    broker = await start()
+    const kafka = createKafka(broker.brokers, 'restart-test', silentLogger)
+    const [input, output, app] = ['restart-in', 'restart-out', 'restart-app'].map(unique) as [
+      string,
+      string,
+      string,
+    ]
+    const admin = kafka.admin()
+    await admin.connect()
+    await createTopicsAndWait(admin, [
+      { topic: input, numPartitions: 2 },
+      { topic: output, numPartitions: 2 },
+    ])
+    await admin.disconnect()
+    const group = `${app}-count`
+    const running = await startTopology(countTopology(input, output), {
+      kafka,
+      appId: app,
+      stateDir: join(dir, 'state'),
+      log: silentLogger,
+    })
+    const traffic = load(kafka, input)
+    try {
+      await eventually(
+        async () => ((await committedSum(kafka, group, input)) > 2_000 ? true : undefined),
+        {
+          timeoutMs: 120_000,
+          what: 'the topology to commit under load',
+        },
+      )
+      const atKill = await committedSum(kafka, group, input)
+      process.kill(broker.process.pid, 'SIGKILL')
+      await broker.process.exited
+      await new Promise((r) => setTimeout(r, 3_000))
+      broker = await start()
+      const back = Date.now()
+      await eventually(
+        async () => ((await committedSum(kafka, group, input)) > atKill + 500 ? true : undefined),
+        { timeoutMs: 60_000, intervalMs: 200, what: 'commits after the restart' },
+      )
+      const recoveredMs = Date.now() - back
+      process.stderr.write(`broker restart: commits again ${recoveredMs} ms after it was back\n`)
+      expect(recoveredMs).toBeLessThan(10_000)
+      await new Promise((r) => setTimeout(r, 2_000))
+    } finally {
+      await traffic.stop()
+    }
+    await waitForConsumed(kafka, group, input, 120_000)
+    expect(running.healthy()).toEqual({ ok: true })
+    await running.stop()
+
+    const expected = await countInput(kafka, input)
+    const records = [...expected.values()].reduce((s, n) => s + n, 0)
+    expect(records).toBeGreaterThan(traffic.sent() / 2)
+    const counts = await readCounts(kafka, output, unique('restart-reader'), records)
+    for (const [key, n] of expected) {
+      expect(counts.get(key), key).toEqual(Array.from({ length: n }, (_, i) => i + 1))
+    }
+  })
+})

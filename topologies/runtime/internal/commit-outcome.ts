@@ -1,0 +1,81 @@
+// A commit that failed without an answer (the broker went away mid-commit, the client's
+// state broke) may have committed anyway. Retrying the slice blindly would then write its
+// outputs twice. The way to know: a new producer with the task's transactional id makes
+// the coordinator finish (or abort) the old transaction, and then the group's committed
+// offset for the partition says which it was — the offset commits with the transaction.
+
+import type { Kafka } from 'kafkajs'
+import type { Logger } from '../../../ops/log.js'
+import { isFenced, type TaskProducer } from './kafka-io.js'
+
+/**
+ * The task's state can no longer be trusted to match Kafka (a commit whose outcome stayed
+ * unknown): the runner closes it without a checkpoint and starts a new consumer, which
+ * resumes from the committed offsets; the task restores from its changelog.
+ */
+export class TaskCorruptedError extends Error {}
+
+/** How long the outcome is asked for while the broker does not answer. */
+const SETTLE_FOR_MS = 60_000
+const MAX_DELAY_MS = 1_000
+
+/** The group's committed offset of one partition (-1 when none). */
+export async function committedOffset(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+  partition: number,
+): Promise<number> {
+  const admin = kafka.admin()
+  await admin.connect()
+  try {
+    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] })
+    const entry = offsets?.partitions.find((p) => p.partition === partition)
+    return entry ? Number(entry.offset) : -1
+  } finally {
+    await admin.disconnect().catch(() => {})
+  }
+}
+
+export interface UnknownCommit {
+  kafka: Kafka
+  producer: TaskProducer
+  groupId: string
+  topic: string
+  partition: number
+  /** The offset the transaction committed for the partition, had it gone through. */
+  next: number
+  taskId: string
+  log: Logger
+  cause: unknown
+}
+
+/**
+ * Whether a commit that failed went through after all: a new producer settles the old
+ * transaction, then the committed offset tells. Never known within SETTLE_FOR_MS: the task
+ * is corrupted (TaskCorruptedError).
+ */
+export async function committedAnyway(commit: UnknownCommit): Promise<boolean> {
+  const { kafka, producer, groupId, topic, partition, next, taskId, log } = commit
+  log.warn('a commit failed; finding out whether it went through', {
+    task: taskId,
+    error: String(commit.cause),
+  })
+  const giveUpAt = Date.now() + SETTLE_FOR_MS
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await producer.reset()
+      await producer.ready()
+      const committed = (await committedOffset(kafka, groupId, topic, partition)) === next
+      log.info('the failed commit is settled', { task: taskId, committed })
+      return committed
+    } catch (err) {
+      if (isFenced(err)) throw err
+      if (Date.now() >= giveUpAt)
+        throw new TaskCorruptedError(`task ${taskId}: a commit's outcome stayed unknown`, {
+          cause: err,
+        })
+      await new Promise((r) => setTimeout(r, Math.min(MAX_DELAY_MS, 50 * 2 ** attempt)))
+    }
+  }
+}
