@@ -5,6 +5,7 @@ import type { LogLevel } from '../../ops/config.js'
 import type { Metrics } from '../../ops/metrics.js'
 import { adminRoutes } from './admin-routes.js'
 import { conversationRoutes } from './conversation-routes.js'
+import { dashboardRoutes } from './dashboard-routes.js'
 import { type HealthOptions, healthRoutes } from './health-routes.js'
 import { messageRoutes } from './message-routes.js'
 import type { Messaging } from './messaging.js'
@@ -30,6 +31,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   })
   installProblemHandlers(app)
   await app.register(healthRoutes, options)
+  await app.register(dashboardRoutes)
   if (options.messaging) {
     await app.register(messageRoutes, options.messaging)
     await app.register(adminRoutes, options.messaging)
