@@ -3,6 +3,7 @@
 
 import { isImflowError } from '../errors.js'
 import { createLogger } from '../log.js'
+import { demoCommand } from './demo.js'
 import { tokenCommand } from './token.js'
 
 export interface ToolCommand {
@@ -14,6 +15,10 @@ export const toolCommands: Record<string, ToolCommand> = {
   token: {
     summary: 'Print an API token (JWT) for a user, signed with IMFLOW_JWT_SECRET.',
     run: tokenCommand,
+  },
+  demo: {
+    summary: 'Drive realistic traffic through a running imflow and show what flows (--help).',
+    run: demoCommand,
   },
 }
 
