@@ -10,12 +10,13 @@ import { createLogger } from '../ops/log.js'
 import { startTopology } from '../topologies/runtime/index.js'
 import { committed, waitFor, withBroker } from './broker.js'
 import { countTopology } from './count-topology.js'
+import { against, type BenchResult } from './result.js'
 
 const RECORDS = Number(process.env.IMFLOW_BENCH_RECORDS ?? 100_000)
 const PARTITIONS = 4
 const KEYS = 10_000
 
-export function runtimeBench(): Promise<string> {
+export function runtimeBench(): Promise<BenchResult> {
   return withBroker(async ({ kafka, admin, dir, quiet, run }) => {
     const [input, passOut, countOut] = ['in', 'pass-out', 'count-out'].map(
       (t) => `${run}-${t}`,
@@ -111,12 +112,25 @@ export function runtimeBench(): Promise<string> {
 
       const pass = RECORDS / passSeconds
       const count = RECORDS / countSeconds
-      return [
+      const base = { label: 'kafkajs pass-through', value: pass }
+      const text = [
         `runtime: ${RECORDS} records, ${PARTITIONS} partitions, ${KEYS} keys, one broker`,
         `  kafkajs pass-through (baseline)      ${Math.round(pass)} records/s`,
         `  count-by-key, RocksDB + changelog + EOS ${Math.round(count)} records/s  = ${(count / pass).toFixed(2)} x pass-through`,
         `  restore from changelog               ${Math.round(restoredRecords / restoreSeconds)} records/s (${restoredRecords} records)`,
       ].join('\n')
+      return {
+        text,
+        figures: [
+          { ...base, unit: 'records/s' },
+          against('count-by-key, RocksDB + changelog + EOS', count, 'records/s', base),
+          {
+            label: 'restore from changelog',
+            value: restoredRecords / restoreSeconds,
+            unit: 'records/s',
+          },
+        ],
+      }
     } finally {
       await admin.deleteTopics({ topics: [input, passOut, countOut] }).catch(() => {})
     }

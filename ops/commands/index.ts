@@ -3,6 +3,7 @@
 
 import { isImflowError } from '../errors.js'
 import { createLogger } from '../log.js'
+import { benchCommand } from './bench.js'
 import { demoCommand } from './demo.js'
 import { tokenCommand } from './token.js'
 
@@ -19,6 +20,10 @@ export const toolCommands: Record<string, ToolCommand> = {
   demo: {
     summary: 'Drive realistic traffic through a running imflow and show what flows (--help).',
     run: demoCommand,
+  },
+  bench: {
+    summary: 'Run the benchmarks (all, or those named) and write their report (--help).',
+    run: benchCommand,
   },
 }
 
