@@ -157,6 +157,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     await sleep(10, o.signal)
   }
   // Let what is on its way arrive: the receipts, then the pushes.
+  stats.stopSending()
   const drainUntil = Date.now() + 15_000
   while (sender.inFlight > 0 && Date.now() < drainUntil) await sleep(50)
   await sleep(2_000)

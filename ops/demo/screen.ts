@@ -32,7 +32,7 @@ export function liveScreen(f: Frame): string[] {
   const t = stats.elapsedSeconds()
   const fanOut = stats.accepted ? stats.recipients / stats.accepted : 0
   return [
-    `imflow demo → ${f.url}   ${t.toFixed(0)} s / ${f.durationSeconds} s   target ${f.rate} msg/s`,
+    `imflow demo → ${f.url}   ${t.toFixed(0)} s / ${f.durationSeconds} s${stats.draining ? ' (sent; waiting for the last pushes)' : ''}   target ${f.rate} msg/s`,
     '',
     `  sent        ${n(stats.sent).padStart(10)}   ${(stats.sent / t || 0).toFixed(1)} msg/s   avg fan-out ${fanOut.toFixed(1)}`,
     `  accepted    ${n(stats.accepted).padStart(10)}   throttled ${n(stats.throttled)}   rejected ${n(stats.rejected)}   failed ${n(stats.failed)}   skipped ${n(stats.skipped)}`,
@@ -56,7 +56,7 @@ export function finalReport(f: Frame, kinds: Record<string, number>): string[] {
   const errors = [...stats.errors].map(([code, count]) => `${code} ×${count}`).join(', ')
   return [
     '',
-    `imflow demo: ${t.toFixed(1)} s against ${f.url}`,
+    `imflow demo: ${t.toFixed(1)} s of sending against ${f.url}`,
     `  messages    ${n(stats.sent)} sent (${(stats.sent / t).toFixed(1)}/s), ${n(stats.accepted)} accepted, ${n(stats.throttled)} throttled, ${n(stats.rejected)} rejected, ${n(stats.failed)} failed`,
     `  by kind     ${Object.entries(kinds)
       .map(([k, v]) => `${k} ${n(v)}`)

@@ -52,7 +52,19 @@ export class DemoStats {
     return percentiles(this.all)
   }
 
+  private sendingEndedAt: number | undefined
+
+  /** Sending is over; what follows is waiting for receipts and pushes. */
+  stopSending(): void {
+    this.sendingEndedAt ??= Date.now()
+  }
+
+  get draining(): boolean {
+    return this.sendingEndedAt !== undefined
+  }
+
+  /** Seconds of sending (rates are per these), not counting the drain after it. */
   elapsedSeconds(): number {
-    return (Date.now() - this.startedAt) / 1000
+    return ((this.sendingEndedAt ?? Date.now()) - this.startedAt) / 1000
   }
 }

@@ -67,7 +67,8 @@ function update(t, now, before, seconds) {
   const p99 = ms(quantile(observed, 0.99))
   record('latency', 'p50', t, p50)
   record('latency', 'p99', t, p99)
-  figures.latency = p99
+  // An interval with no observation keeps the last figure (the chart shows the gap).
+  figures.latency = p99 ?? history.get('latency')?.get('p99')?.at(-1)?.[1]
   figures.latencySource = pushed ? 'push' : 'send'
 
   const devices = total(now, present.connections)
