@@ -68,21 +68,18 @@ function conversations(rng: () => number, users: string[], prefix: string): Demo
     const size = Math.min(100, Math.max(3, Math.round(lognormal(rng, Math.log(6), 0.7))))
     add('small', sample(rng, users, size))
   }
-  for (let i = 0; i < Math.ceil(n / 3); i++) add('dm', sample(rng, users, 2))
-  // Everyone has somewhere small to speak: a 1:1 for whoever drew no small group or 1:1.
+  for (let i = 0; i < Math.ceil(n / 10); i++) add('dm', sample(rng, users, 2))
+  // Everyone has somewhere small to speak: whoever drew no small group or 1:1 joins a small
+  // group (fewer conversations to create than a 1:1 each).
+  const small = out.filter((c) => c.kind === 'small')
   const seen = new Set(
-    out.filter((c) => c.kind === 'small' || c.kind === 'dm').flatMap((c) => c.members),
+    out.filter((c) => c.kind !== 'large' && c.kind !== 'huge').flatMap((c) => c.members),
   )
-  for (const u of users) {
-    if (!seen.has(u))
-      add('dm', [
-        u,
-        one(
-          rng,
-          users.filter((v) => v !== u),
-        ),
-      ])
-  }
+  users.forEach((u, i) => {
+    if (seen.has(u)) return
+    if (small.length > 0) one(rng, small).members.push(u)
+    else add('dm', [u, users[(i + 1) % n] as string])
+  })
   return out
 }
 
@@ -96,7 +93,9 @@ function solveShares(
   reach: Record<ConversationKind, number>,
 ) {
   const shares = { dm: DM_SHARE, private: PRIVATE_SHARE, small: 0, large: 0, huge: 0 }
-  const base = DM_SHARE * 2 + (1 - DM_SHARE - PRIVATE_SHARE) * mean.small + PRIVATE_SHARE * 2
+  // A 1:1 drawn for a sender who has none falls back to one of their small groups.
+  const dm = DM_SHARE * reach.dm
+  const base = dm * 2 + (1 - dm - PRIVATE_SHARE) * mean.small + PRIVATE_SHARE * 2
   const budget = Math.max(0, TARGET_FAN_OUT - base)
   const kinds = (['large', 'huge'] as const).filter((k) => mean[k] > mean.small)
   for (const k of kinds) {

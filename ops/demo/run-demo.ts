@@ -178,8 +178,10 @@ async function createConversations(
 ): Promise<void> {
   o.write(`creating ${conversations.length} conversations (${o.users} users)…\n`)
   const queue = [...conversations]
+  let created = 0
   const worker = async () => {
     for (let c = queue.shift(); c !== undefined; c = queue.shift()) {
+      if (o.tty && ++created % 50 === 0) o.write(`  ${created}/${conversations.length}\r`)
       const res = await post(`${url}/v1/conversations`, admin, {
         conversationId: c.id,
         type: c.kind === 'dm' ? 'SINGLE' : 'GROUP',
