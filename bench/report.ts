@@ -6,7 +6,8 @@ import type { BenchFigure, BenchResult } from './result.js'
 export interface BenchRun {
   startedAt: string
   command: string
-  machine: { node: string; platform: string; cpus: number; memoryGb: number }
+  /** loadAverage: the 1-minute load when the run started (a busy machine skews the figures). */
+  machine: { node: string; platform: string; cpus: number; memoryGb: number; loadAverage?: number }
   results: ({ name: string; seconds: number } & BenchResult)[]
 }
 
@@ -21,7 +22,7 @@ export function markdown(run: BenchRun, chart: string | undefined): string {
   const out = [
     `# Benchmarks, ${run.startedAt}`,
     '',
-    `\`${run.command}\` on Node ${m.node}, ${m.platform}, ${m.cpus} CPUs, ${m.memoryGb} GB.`,
+    `\`${run.command}\` on Node ${m.node}, ${m.platform}, ${m.cpus} CPUs, ${m.memoryGb} GB${m.loadAverage === undefined ? '' : `, load average ${m.loadAverage.toFixed(1)} at the start`}.`,
     'Each ratio is against a baseline measured in the same run on the same machine and broker.',
     ...(chart ? ['', `![ratios to the baselines](${chart})`] : []),
   ]
@@ -52,7 +53,7 @@ export function ratioChart(run: BenchRun): string | undefined {
   const top = 30
   const height = top + bars.length * row + 24
   const lo = -2
-  const hi = 3
+  const hi = Math.max(3, Math.ceil(Math.log10(Math.max(...bars.map((b) => b.ratio)))))
   const x = (ratio: number) =>
     Math.round(
       10 *
@@ -65,7 +66,8 @@ export function ratioChart(run: BenchRun): string | undefined {
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="10" y="18" font-weight="bold">Ratios to each benchmark's own baseline (log scale), ${esc(run.startedAt)}</text>`,
   ]
-  for (const tick of [0.01, 0.1, 1, 10, 100, 1000]) {
+  for (let power = lo; power <= hi; power++) {
+    const tick = 10 ** power
     const at = x(tick)
     parts.push(
       `<line x1="${at}" x2="${at}" y1="${top - 4}" y2="${height - 20}" stroke="${tick === 1 ? '#333' : '#ddd'}"/>`,

@@ -3,7 +3,7 @@
 // Used by `npm run bench -- [name...]` (bench/run.ts) and `imflow bench [name...]`.
 
 import { mkdir, writeFile } from 'node:fs/promises'
-import { cpus, totalmem } from 'node:os'
+import { cpus, loadavg, totalmem } from 'node:os'
 import { join, relative } from 'node:path'
 import { codecBench } from './codec.js'
 import { receiverBench } from './receiver.js'
@@ -47,6 +47,7 @@ export async function runBenches(
       platform: `${process.platform}-${process.arch}`,
       cpus: cpus().length,
       memoryGb: Math.round(totalmem() / 2 ** 30),
+      loadAverage: loadavg()[0] as number,
     },
     results: [],
   }

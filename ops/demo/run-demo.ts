@@ -136,6 +136,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     durationSeconds: o.durationSeconds,
     server,
   })
+  stats.startSending()
   const start = Date.now()
   const end = start + o.durationSeconds * 1000
   let i = 0
@@ -148,7 +149,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     }
     if (Date.now() >= nextSecond) {
       nextSecond += 1000
-      ;({ figures: server, samples: metrics } = await serverFigures(url, metrics))
+      // Not awaited: a slow /metrics must not hold the sending back.
+      void serverFigures(url, metrics).then((r) => {
+        server = r.figures
+        metrics = r.samples
+      })
       show(frame())
       void fleet.flushReads()
       void fleet.churn(CHURN_PER_SECOND)
@@ -160,7 +165,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   stats.stopSending()
   const drainUntil = Date.now() + 15_000
   while (sender.inFlight > 0 && Date.now() < drainUntil) await sleep(50)
-  await sleep(2_000)
+  // Pushes trail the receipts: wait until none has arrived for 5 s (30 s at most).
+  for (let quiet = 0, until = Date.now() + 30_000; quiet < 5 && Date.now() < until; ) {
+    const before = stats.delivered
+    await sleep(1_000)
+    quiet = stats.delivered === before ? quiet + 1 : 0
+  }
   await fleet.flushReads()
   const last = frame()
   show(last)

@@ -7,7 +7,7 @@ import { percentiles } from '../../bench/latency.js'
 const RESERVOIR = 100_000
 
 export class DemoStats {
-  readonly startedAt = Date.now()
+  private startedAt = Date.now()
   sent = 0
   accepted = 0
   throttled = 0
@@ -53,6 +53,11 @@ export class DemoStats {
   }
 
   private sendingEndedAt: number | undefined
+
+  /** Sending starts now (the setup before it is not counted in the rates). */
+  startSending(): void {
+    this.startedAt = Date.now()
+  }
 
   /** Sending is over; what follows is waiting for receipts and pushes. */
   stopSending(): void {
