@@ -1,11 +1,22 @@
 // The demo's devices: a fleet of ImflowClient connections that come and go (a device that
 // goes offline comes back later with its last PTS), count the pushes of this run's messages
-// and their latency, and send read receipts for some of what they receive, at most one per
-// conversation per flush, as a client app does.
+// and their latency, and send read receipts for some of what they receive (at most one per
+// conversation per flush, as a client app does) and reactions to a few (once the server has
+// the reactions route; a 404 stops them).
 
 import { ImflowClient } from '../../connectors/client/index.js'
 import type { SequencedEvent } from '../../schemas/types.generated.js'
 import type { DemoStats } from './stats.js'
+
+/** Of the messages a device receives from others, the part it reacts to, and with what. */
+const REACT_SHARE = 0.05
+const EMOJI = ['👍', '❤️', '😂', '🎉', '👀']
+
+/** A 404 that says the route does not exist (not that the message does not). */
+async function noRoute(res: Response): Promise<boolean> {
+  const problem = (await res.json().catch(() => ({}))) as { detail?: unknown }
+  return String(problem.detail ?? '').startsWith('no route')
+}
 
 export interface FleetOptions {
   url: string
@@ -26,6 +37,9 @@ export class DeviceFleet {
   private readonly online = new Map<string, ImflowClient>()
   private readonly lastPts = new Map<string, number>()
   private readonly unread = new Map<string, Map<string, string>>()
+  private readonly reactions: { user: string; cid: string; msgId: string; emoji: string }[] = []
+  /** False once the server answered that it has no reactions route. */
+  private reacting = true
 
   constructor(private readonly options: FleetOptions) {}
 
@@ -57,29 +71,43 @@ export class DeviceFleet {
     }
   }
 
-  /** Sends the read receipts gathered since the last flush. */
+  /** Sends the read receipts and reactions gathered since the last flush. */
   async flushReads(): Promise<void> {
-    const batch = [...this.unread].flatMap(([user, byConversation]) =>
+    const reads = [...this.unread].flatMap(([user, byConversation]) =>
       [...byConversation].map(([cid, msgId]) => ({ user, cid, msgId })),
     )
     this.unread.clear()
-    await Promise.all(
-      batch.map(async ({ user, cid, msgId }) => {
-        const res = await fetch(
-          `${this.options.url}/v1/conversations/${encodeURIComponent(cid)}/read`,
-          {
-            method: 'POST',
-            headers: {
-              authorization: `Bearer ${this.options.token(user)}`,
-              'content-type': 'application/json',
-            },
-            body: JSON.stringify({ msgId }),
-          },
-        ).catch(() => undefined)
-        if (res?.ok) this.options.stats.reads++
-        else this.options.stats.error(res ? `read ${res.status}` : 'read unreachable')
+    const reactions = this.reactions.splice(0)
+    const { stats } = this.options
+    await Promise.all([
+      ...reads.map(async ({ user, cid, msgId }) => {
+        const res = await this.post(user, `/v1/conversations/${encodeURIComponent(cid)}/read`, {
+          msgId,
+        })
+        if (res?.ok) stats.reads++
+        else stats.error(res ? `read ${res.status}` : 'read unreachable')
       }),
-    )
+      ...reactions.map(async ({ user, cid, msgId, emoji }) => {
+        if (!this.reacting) return
+        const path = `/v1/conversations/${encodeURIComponent(cid)}/messages/${msgId}/reactions`
+        const res = await this.post(user, path, { emoji, op: 'add' })
+        // An imflow without reactions yet: stop trying, once.
+        if (res?.status === 404 && (await noRoute(res))) this.reacting = false
+        else if (res?.ok) stats.reactions++
+        else stats.error(res ? `reaction ${res.status}` : 'reaction unreachable')
+      }),
+    ])
+  }
+
+  private post(user: string, path: string, body: unknown): Promise<Response | undefined> {
+    return fetch(`${this.options.url}${path}`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${this.options.token(user)}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify(body),
+    }).catch(() => undefined)
   }
 
   async stop(): Promise<void> {
@@ -128,6 +156,10 @@ export class DeviceFleet {
         const mine = this.unread.get(user) ?? new Map<string, string>()
         this.unread.set(user, mine)
         mine.set(message.conversationId, message.msgId)
+      }
+      if (message.senderId !== user && this.reacting && rng() < REACT_SHARE) {
+        const emoji = EMOJI[Math.floor(rng() * EMOJI.length)] as string
+        this.reactions.push({ user, cid: message.conversationId, msgId: message.msgId, emoji })
       }
     }
   }

@@ -36,7 +36,7 @@ export function liveScreen(f: Frame): string[] {
     '',
     `  sent        ${n(stats.sent).padStart(10)}   ${(stats.sent / t || 0).toFixed(1)} msg/s   avg fan-out ${fanOut.toFixed(1)}`,
     `  accepted    ${n(stats.accepted).padStart(10)}   throttled ${n(stats.throttled)}   rejected ${n(stats.rejected)}   failed ${n(stats.failed)}   skipped ${n(stats.skipped)}`,
-    `  delivered   ${n(stats.delivered).padStart(10)}   to ${n(f.devices)} online devices   reads ${n(stats.reads)}`,
+    `  delivered   ${n(stats.delivered).padStart(10)}   to ${n(f.devices)} online devices   reads ${n(stats.reads)}   reactions ${n(stats.reactions)}`,
     `  latency     p50 ${ms(f.recent.p50)}   p99 ${ms(f.recent.p99)}   (send → push, last second)`,
     `  server      merge reduction ${maybe(f.server.mergeReduction, (v) => `${(v * 100).toFixed(1)}%`)}   throttled ${maybe(f.server.throttledPerSec, (v) => `${v.toFixed(1)}/s`)}   lag ${maybe(f.server.lag, n)}`,
     `  devices     ${n(stats.logins)} logins, ${n(stats.logouts)} logouts`,
@@ -62,7 +62,7 @@ export function finalReport(f: Frame, kinds: Record<string, number>): string[] {
       .map(([k, v]) => `${k} ${n(v)}`)
       .join(', ')}`,
     `  fan-out     ${(stats.accepted ? stats.recipients / stats.accepted : 0).toFixed(1)} members per accepted message`,
-    `  delivered   ${n(stats.delivered)} pushes to this run's devices; ${n(stats.reads)} read receipts`,
+    `  delivered   ${n(stats.delivered)} pushes to this run's devices; ${n(stats.reads)} read receipts, ${n(stats.reactions)} reactions`,
     `  latency     send → push p50 ${ms(all.p50)}, p99 ${ms(all.p99)} (${n(all.count)} deliveries)`,
     `  devices     ${n(stats.logins)} logins, ${n(stats.logouts)} logouts`,
     ...(errors ? [`  errors      ${errors}`] : []),

@@ -18,6 +18,7 @@ export class DemoStats {
   recipients = 0
   delivered = 0
   reads = 0
+  reactions = 0
   logins = 0
   logouts = 0
   readonly errors = new Map<string, number>()
