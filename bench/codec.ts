@@ -6,6 +6,7 @@ import { createEventCodec } from '../schemas/codec.js'
 import { memorySchemaSource } from '../schemas/schema-source.js'
 import type { SendMessage, StoredMessage, SyncEnvelope } from '../schemas/types.generated.js'
 import { formatRate, measure } from './measure.js'
+import { against, type BenchFigure, type BenchResult } from './result.js'
 
 const sendMessage: SendMessage = {
   conversationId: 'conv-0000012345',
@@ -44,9 +45,10 @@ const syncEnvelope: SyncEnvelope = {
   },
 }
 
-export async function codecBench(): Promise<string> {
+export async function codecBench(): Promise<BenchResult> {
   const source = memorySchemaSource()
   const lines: string[] = []
+  const figures: BenchFigure[] = []
   const cases = [
     {
       name: 'SendMessage',
@@ -71,9 +73,18 @@ export async function codecBench(): Promise<string> {
     )
     const avroBytes = codec.encode(c.value).length
     const jsonBytes = Buffer.byteLength(JSON.stringify(c.value))
+    const json$ = { label: `${c.name} json`, value: json.opsPerSec }
+    figures.push(
+      { ...json$, unit: 'round trips/s' },
+      against(`${c.name} avro`, avro.opsPerSec, 'round trips/s', json$),
+      against(`${c.name} avro bytes`, avroBytes, 'bytes', {
+        label: `${c.name} json bytes`,
+        value: jsonBytes,
+      }),
+    )
     lines.push(
       `${c.name.padEnd(14)}${formatRate(avro.opsPerSec).padStart(12)}${formatRate(json.opsPerSec).padStart(12)}${(avro.opsPerSec / json.opsPerSec).toFixed(2).padStart(11)}${`${avroBytes}/${jsonBytes} = ${(avroBytes / jsonBytes).toFixed(2)}`.padStart(18)}`,
     )
   }
-  return lines.join('\n')
+  return { text: lines.join('\n'), figures }
 }

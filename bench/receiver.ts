@@ -11,12 +11,13 @@ import type { ConversationEvent, SendMessage } from '../schemas/types.generated.
 import { receiverTopology } from '../topologies/receiver/index.js'
 import { defineTopology, startTopology } from '../topologies/runtime/index.js'
 import { committed, waitFor, withBroker } from './broker.js'
+import { against, type BenchResult } from './result.js'
 import { imWorkload } from './workload.js'
 
 const MESSAGES = Number(process.env.IMFLOW_BENCH_MESSAGES ?? 20_000)
 const PARTITIONS = 4
 
-export function receiverBench(): Promise<string> {
+export function receiverBench(): Promise<BenchResult> {
   return withBroker(async ({ kafka, admin, dir, quiet, run }) => {
     const workload = imWorkload({ users: 20_000, groups: 2_000, messages: MESSAGES })
     const t = (name: string) => `${run}-${name}`
@@ -142,11 +143,23 @@ export function receiverBench(): Promise<string> {
 
     const passRate = MESSAGES / passSeconds
     const receiverRate = MESSAGES / receiverSeconds
-    return [
+    const base = { label: 'runtime pass-through, exactly-once', value: passRate }
+    const text = [
       `receiver: ${MESSAGES} messages, ${workload.groups.length} groups, average fan-out ${workload.averageFanOut.toFixed(1)}, ${PARTITIONS} partitions, one broker`,
       `  runtime pass-through, exactly-once (baseline)  ${Math.round(passRate)} messages/s`,
       `  receiver + fan-out by partition                 ${Math.round(receiverRate)} messages/s  = ${(receiverRate / passRate).toFixed(2)} x pass-through`,
       `  hand-off records per message                    ${(fanoutRecords / MESSAGES).toFixed(2)} (incl. transaction markers), vs ${workload.averageFanOut.toFixed(1)} recipients`,
     ].join('\n')
+    return {
+      text,
+      figures: [
+        { ...base, unit: 'messages/s' },
+        against('receiver + fan-out by partition', receiverRate, 'messages/s', base),
+        against('hand-off records per message', fanoutRecords / MESSAGES, 'records', {
+          label: 'recipients per message',
+          value: workload.averageFanOut,
+        }),
+      ],
+    }
   })
 }

@@ -1,29 +1,16 @@
-// Runs the benchmarks named on the command line (all when none): npm run bench -- [name...]
+// Runs the benchmarks named on the command line (all when none) and writes the report:
+// npm run bench -- [name...]   (the same as `imflow bench [name...]`; see bench/runner.ts)
 
-import { bigroomBench } from './bigroom.js'
-import { codecBench } from './codec.js'
-import { mergeBench } from './merge.js'
-import { receiverBench } from './receiver.js'
-import { runtimeBench } from './runtime.js'
-import { syncBench } from './sync.js'
-
-const benches: Record<string, () => Promise<string>> = {
-  codec: codecBench,
-  runtime: runtimeBench,
-  receiver: receiverBench,
-  sync: syncBench,
-  bigroom: bigroomBench,
-  merge: mergeBench,
-}
+import { benches, runBenches, unknownBenches } from './runner.js'
 
 const wanted = process.argv.slice(2)
-const unknown = wanted.filter((name) => !benches[name])
+const unknown = unknownBenches(wanted)
 if (unknown.length > 0) {
   process.stderr.write(
     `unknown benchmark ${unknown.join(', ')}; known: ${Object.keys(benches).join(', ')}\n`,
   )
   process.exit(2)
 }
-for (const name of wanted.length > 0 ? wanted : Object.keys(benches)) {
-  process.stdout.write(`${await (benches[name] as () => Promise<string>)()}\n\n`)
-}
+await runBenches(wanted, {
+  command: `npm run bench${wanted.length ? ` -- ${wanted.join(' ')}` : ''}`,
+})

@@ -21,13 +21,14 @@ import type { SendMessage } from '../schemas/types.generated.js'
 import { waitFor } from './broker.js'
 import { nowMs, paced, percentiles } from './latency.js'
 import { rawHop } from './raw-hop.js'
+import { against, type BenchFigure, type BenchResult } from './result.js'
 
 const RATES = (process.env.IMFLOW_BENCH_RATES ?? '10,50').split(',').map(Number)
 const SECONDS = Number(process.env.IMFLOW_BENCH_SECONDS ?? 20)
 const MEMBERS = 30
 const SECRET = 'bench-secret-0123456789abcdef'
 
-export async function syncBench(): Promise<string> {
+export async function syncBench(): Promise<BenchResult> {
   const dir = await mkdtemp(join(tmpdir(), 'imflow-bench-sync-'))
   const quiet = createLogger('warn')
   const config = loadConfig({
@@ -112,6 +113,7 @@ export async function syncBench(): Promise<string> {
     // Warm-up: every device online and reached once before the clock starts.
     await send('warm-up', 'm0')
     await waitFor(async () => latencies.length >= MEMBERS, 120_000)
+    const figures: BenchFigure[] = []
     const lines = [
       `sync: ${SECONDS} s at each load, to a ${MEMBERS}-member group, one WebSocket device per member; one broker, 4 partitions, pack delay ${config.syncPackDelayMs} ms`,
     ]
@@ -123,6 +125,13 @@ export async function syncBench(): Promise<string> {
       await waitFor(async () => latencies.length >= count * MEMBERS, 120_000)
       const path = percentiles(latencies)
       const ratio = (a: number, b: number) => (a / b).toFixed(0)
+      for (const q of ['p50', 'p99'] as const) {
+        const base = { label: `raw hop ${q} at ${rate}/s`, value: raw[q] }
+        figures.push(
+          { ...base, unit: 'ms' },
+          against(`sync path ${q} at ${rate}/s`, path[q], 'ms', base),
+        )
+      }
       lines.push(
         `  ${rate} messages/s (${path.count} deliveries)`,
         `    raw kafkajs produce -> consume hop (baseline)    p50 ${raw.p50.toFixed(1)} ms  p99 ${raw.p99.toFixed(1)} ms`,
@@ -131,7 +140,7 @@ export async function syncBench(): Promise<string> {
     }
     await producer.disconnect()
     await Promise.all(devices.map((d) => d.close()))
-    return lines.join('\n')
+    return { text: lines.join('\n'), figures }
   } finally {
     await app.stop()
     await rm(dir, { recursive: true, force: true })

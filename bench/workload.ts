@@ -24,6 +24,34 @@ export function lognormal(rng: () => number, mu: number, sigma: number): number 
   return Math.exp(mu + sigma * normal(rng))
 }
 
+/** The seeds' spread of per-user send rates: lognormal with this sigma. */
+export const SENDER_SIGMA = 1.55
+
+/** Draws items with probability proportional to their weights (binary search over the sums). */
+export function weightedPicker<T>(
+  rng: () => number,
+  items: readonly T[],
+  weights: readonly number[],
+): () => T {
+  const cumulative: number[] = []
+  let sum = 0
+  for (const w of weights) {
+    sum += w
+    cumulative.push(sum)
+  }
+  return () => {
+    const x = rng() * sum
+    let lo = 0
+    let hi = cumulative.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if ((cumulative[mid] as number) < x) lo = mid + 1
+      else hi = mid
+    }
+    return items[lo] as T
+  }
+}
+
 export interface Workload {
   groups: { id: string; members: string[] }[]
   /** Who sends the i-th message, and where. */
@@ -55,24 +83,11 @@ export function imWorkload(options: {
   })
   // Send rates: lognormal sigma 1.55, sampled through the cumulative weights.
   const senders = users.filter((u) => groupsOf.has(u))
-  const weights = senders.map(() => lognormal(rng, 0, 1.55))
-  const cumulative: number[] = []
-  weights.reduce((sum, w, i) => {
-    cumulative[i] = sum + w
-    return sum + w
-  }, 0)
-  const total = cumulative.at(-1) as number
-  const pick = () => {
-    const x = rng() * total
-    let lo = 0
-    let hi = cumulative.length - 1
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if ((cumulative[mid] as number) < x) lo = mid + 1
-      else hi = mid
-    }
-    return senders[lo] as string
-  }
+  const pick = weightedPicker(
+    rng,
+    senders,
+    senders.map(() => lognormal(rng, 0, SENDER_SIGMA)),
+  )
   const sizes = new Map(groups.map((g) => [g.id, g.members.length]))
   let recipients = 0
   const messages = Array.from({ length: options.messages }, () => {

@@ -5,6 +5,7 @@ import type { LogLevel } from '../../ops/log.js'
 import type { Metrics } from '../../ops/metrics.js'
 import { adminRoutes } from './admin-routes.js'
 import { conversationRoutes } from './conversation-routes.js'
+import { dashboardRoutes } from './dashboard-routes.js'
 import { type HealthOptions, healthRoutes } from './health-routes.js'
 import { mergeRoutes } from './merge-routes.js'
 import { messageRoutes } from './message-routes.js'
@@ -31,6 +32,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   })
   installProblemHandlers(app)
   await app.register(healthRoutes, options)
+  await app.register(dashboardRoutes)
   if (options.messaging) {
     await app.register(messageRoutes, options.messaging)
     await app.register(adminRoutes, options.messaging)

@@ -8,6 +8,7 @@ import { isImflowError } from '../errors.js'
 import { createKafka } from '../kafka-client.js'
 import { createLogger, type Logger } from '../log.js'
 import { startApp } from './app.js'
+import { runTool, toolCommands } from './commands/index.js'
 import { type Config, describeSettings, loadConfig, settings } from './config.js'
 import { startInfrastructure } from './infrastructure.js'
 import { provisionTopics } from './provision-topics.js'
@@ -37,12 +38,14 @@ const commands: Record<
 }
 
 function usage(): string {
-  const width = Math.max(...Object.keys(commands).map((c) => c.length)) + 2
+  const all = { ...commands, ...toolCommands }
+  const width = Math.max(...Object.keys(all).map((c) => c.length)) + 2
   return [
     'Usage: imflow <command> [options]',
     '',
     'Commands:',
-    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`),
+    ...Object.entries(all).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`),
+    '  (token, demo and bench take their own options: imflow <command> --help)',
     '',
     'Options (each also read from the environment variable named beside it; flags win):',
     describeSettings(),
@@ -90,6 +93,8 @@ async function topics(config: Config, log: Logger): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const tool = argv[0] === undefined ? undefined : toolCommands[argv[0]]
+  if (tool) return runTool(argv[0] as string, tool, argv.slice(1))
   let parsed: ReturnType<typeof parseArgs>
   try {
     parsed = parseArgs({
