@@ -10,7 +10,7 @@ import { createLogger, type Logger } from '../log.js'
 import { startApp } from './app.js'
 import { type Config, describeSettings, loadConfig, settings } from './config.js'
 import { startInfrastructure } from './infrastructure.js'
-import { provisionTopics } from './provision-topics.js'
+import { provisionModuleTopics, provisionTopics } from './provision-topics.js'
 
 const commands: Record<
   string,
@@ -70,6 +70,7 @@ async function topics(config: Config, log: Logger): Promise<number> {
   try {
     await admin.connect()
     const report = await provisionTopics(admin, config, log)
+    await provisionModuleTopics(admin, config, log)
     const codecs = Object.values(
       await registerContract(
         registrySchemaSource(infrastructure.schemaRegistryUrl),
