@@ -11,13 +11,18 @@ import type { FanoutBatch } from '../schemas/types.generated.js'
 import type { WindowSettings } from './merge/index.js'
 import type { SyncSettings } from './sync/index.js'
 
-export interface TopologyWiring {
-  /** The runtime id: the app id behind this deployment's topic prefix. */
-  readonly appId: string
+/** How a deployment names its topics: all a module's `topics()` may use, so provisioning
+ * (`imflow topics`) can name them without starting anything. */
+export interface TopicNaming {
   /** A contract topic's name in this deployment. */
   topic(base: ContractTopic): string
   /** This deployment's internal topic `name` (`internalTopic` of the runtime). */
   internalTopic(name: string): string
+}
+
+export interface TopologyWiring extends TopicNaming {
+  /** The runtime id: the app id behind this deployment's topic prefix. */
+  readonly appId: string
   /** Another deployment's internal topic `name`, under that deployment's topic prefix. */
   remoteInternalTopic(topicPrefix: string, name: string): string
   /** Another deployment's contract topic, under its topic prefix. */

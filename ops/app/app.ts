@@ -17,7 +17,7 @@ import { createMetrics, registerGatewayMetrics } from '../metrics.js'
 import type { Config } from './config.js'
 import { type Infrastructure, startInfrastructure } from './infrastructure.js'
 import { startMessaging } from './messaging.js'
-import { provisionTopics } from './provision-topics.js'
+import { provisionModuleTopics, provisionTopics } from './provision-topics.js'
 import { startTopologies } from './topologies.js'
 
 export interface RunningApp {
@@ -41,6 +41,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     await admin.connect()
     stack.push(() => admin.disconnect())
     const topics = await provisionTopics(admin, config, log)
+    await provisionModuleTopics(admin, config, log)
     const schemas = registrySchemaSource(infrastructure.schemaRegistryUrl)
     const codecs = await registerContract(schemas, config.topicPrefix)
     log.info('topics provisioned and schemas registered', {

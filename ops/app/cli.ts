@@ -11,7 +11,7 @@ import { startApp } from './app.js'
 import { runTool, toolCommands } from './commands/index.js'
 import { type Config, describeSettings, loadConfig, settings } from './config.js'
 import { startInfrastructure } from './infrastructure.js'
-import { provisionTopics } from './provision-topics.js'
+import { provisionModuleTopics, provisionTopics } from './provision-topics.js'
 
 const commands: Record<
   string,
@@ -73,6 +73,7 @@ async function topics(config: Config, log: Logger): Promise<number> {
   try {
     await admin.connect()
     const report = await provisionTopics(admin, config, log)
+    await provisionModuleTopics(admin, config, log)
     const codecs = Object.values(
       await registerContract(
         registrySchemaSource(infrastructure.schemaRegistryUrl),

@@ -3,11 +3,15 @@
 // "fixed": co-partitioning and compaction are what the topologies' correctness rests on.
 
 import kafkajs, { type Admin } from 'kafkajs'
-import { contractTopics, type TopicSpec } from '../../schemas/topics.js'
+import { contractTopics, type TopicSpec, topicName } from '../../schemas/topics.js'
+import { topologyModules } from '../../topologies/registry.js'
+import { internalTopic } from '../../topologies/runtime/index.js'
+import type { TopicNaming } from '../../topologies/wiring.js'
 import { ImflowError } from '../errors.js'
 import { createMissingTopics } from '../kafka-admin.js'
 import type { Logger } from '../log.js'
 import { retry } from '../retry.js'
+import type { Config } from './config.js'
 
 // kafkajs is CommonJS; Node's ESM loader does not see this export by name.
 const { ConfigResourceTypes } = kafkajs
@@ -114,4 +118,41 @@ export async function provisionTopics(
     partitions: options.partitions,
     compacted: s.compacted,
   }))
+}
+
+/** Internal topics and consumer groups carry the topic prefix too, so geos can share a cluster. */
+export function runtimeId(config: Pick<Config, 'topicPrefix' | 'appId'>): string {
+  return `${config.topicPrefix}${config.appId}`
+}
+
+/** How this deployment names its topics (what modules name theirs with). */
+export function topicNaming(config: Pick<Config, 'topicPrefix' | 'appId'>): TopicNaming {
+  const appId = runtimeId(config)
+  return {
+    topic: (base) => topicName(config.topicPrefix, base),
+    internalTopic: (name) => internalTopic(appId, name),
+  }
+}
+
+/**
+ * The topics the registry's modules read before anything of this deployment writes them
+ * (`TopologyModule.topics`), created if missing; returns the ones created.
+ */
+export async function provisionModuleTopics(
+  admin: Admin,
+  config: Pick<Config, 'topicPrefix' | 'appId' | 'partitions' | 'replicationFactor'>,
+  log: Logger,
+): Promise<string[]> {
+  const naming = topicNaming(config)
+  const topics = topologyModules.flatMap((m) => ('topics' in m ? m.topics(naming) : []))
+  const created = await createMissingTopics(
+    admin,
+    topics.map((topic) => ({
+      topic,
+      numPartitions: config.partitions,
+      replicationFactor: config.replicationFactor,
+    })),
+  )
+  for (const topic of created) log.info('created topic', { topic, partitions: config.partitions })
+  return created
 }

@@ -1,6 +1,7 @@
 // Starts every topology of the registry (topologies/registry.ts), in its order, on the
 // wiring read from the configuration: topic names, codecs, settings, the users' home geos.
-// Nothing here knows one topology from another; a new one is a line in the registry.
+// Nothing here knows one topology from another; a new one is a line in the registry. The
+// topics modules need before they start were created by provisioning (provision-topics.ts).
 
 import { join } from 'node:path'
 import type { Kafka } from 'kafkajs'
@@ -19,10 +20,10 @@ import {
 } from '../../topologies/runtime/index.js'
 import type { SyncSettings } from '../../topologies/sync/index.js'
 import { FANOUT, type TopologyWiring } from '../../topologies/wiring.js'
-import { createMissingTopics } from '../kafka-admin.js'
 import type { Logger } from '../log.js'
 import type { MergeMetrics, TaskMetrics } from '../metrics.js'
 import type { Config } from './config.js'
+import { runtimeId, topicNaming } from './provision-topics.js'
 
 export interface TopologyContext {
   config: Config
@@ -34,11 +35,6 @@ export interface TopologyContext {
   mergeMetrics?: MergeMetrics
   /** Reads of partitions other instances own go to them (see docs/runtime.md). */
   peers?: RunnerOptions['peers']
-}
-
-/** Internal topics and consumer groups carry the topic prefix too, so geos can share a cluster. */
-export function runtimeId(config: Config): string {
-  return `${config.topicPrefix}${config.appId}`
 }
 
 export interface RunningTopologies {
@@ -61,7 +57,6 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
   const started: { stop(): Promise<void> }[] = [users]
   try {
     const wiring = await wiringFor(ctx, (userId) => users.get(userId)?.geo)
-    await createModuleTopics(ctx, wiring)
     const running: RunningTopology[] = []
     const queries: Record<string, unknown> = {}
     for (const module of topologyModules) {
@@ -85,9 +80,8 @@ async function wiringFor(
   const appId = runtimeId(config)
   const fanout = internalTopic(appId, FANOUT)
   return {
+    ...topicNaming(config),
     appId,
-    topic: (base) => topicName(config.topicPrefix, base),
-    internalTopic: (name) => internalTopic(appId, name),
     // Another deployment runs the same app under its own prefix.
     remoteInternalTopic: (prefix, name) => internalTopic(`${prefix}${config.appId}`, name),
     remoteTopic: (prefix, base) => topicName(prefix, base),
@@ -110,25 +104,6 @@ async function wiringFor(
       },
     },
     metrics: ctx.mergeMetrics ? { merge: ctx.mergeMetrics } : {},
-  }
-}
-
-/** The topics modules read that nothing of this deployment creates before they start. */
-async function createModuleTopics(ctx: TopologyContext, wiring: TopologyWiring): Promise<void> {
-  const topics = topologyModules.flatMap((m) => ('topics' in m ? m.topics(wiring) : []))
-  const admin = ctx.kafka.admin()
-  await admin.connect()
-  try {
-    await createMissingTopics(
-      admin,
-      topics.map((topic) => ({
-        topic,
-        numPartitions: ctx.config.partitions,
-        replicationFactor: ctx.config.replicationFactor,
-      })),
-    )
-  } finally {
-    await admin.disconnect()
   }
 }
 

@@ -3,13 +3,8 @@
 // check is a point lookup however large the group.
 
 import type { ConversationEvent } from '../../schemas/types.generated.js'
-import {
-  jsonSerde,
-  type KeyValueStore,
-  type ReadWriteStore,
-  typedStore,
-} from '../../state/index.js'
-import { type ConversationMeta, memberKey, type Role } from '../model/index.js'
+import { type KeyValueStore, type ReadWriteStore, typedStore } from '../../state/index.js'
+import { type ConversationMeta, memberKey, type Role, receiverStores } from '../model/index.js'
 
 export interface MembershipDelta {
   joined: string[]
@@ -29,11 +24,9 @@ export class ConversationState {
   ) {
     // A list read while a transaction changed members must not outlive its rollback.
     memberships.onRollback(() => this.memberLists.clear())
-    this.meta = typedStore(
-      metaStore,
-      { serialize: (s) => Buffer.from(s), deserialize: (b) => b.toString() },
-      jsonSerde<ConversationMeta>(),
-    )
+    // The same encoding the API's queries read it with (the store's declaration).
+    const { keys, values } = receiverStores.conversations
+    this.meta = typedStore(metaStore, keys, values)
   }
 
   get(conversationId: string): Promise<ConversationMeta | undefined> {

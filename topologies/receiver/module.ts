@@ -1,7 +1,7 @@
 // The receiver's and inbound's modules: how a deployment's wiring becomes their topologies.
 
 import { defineModule } from '../runtime/index.js'
-import { FANOUT, INBOUND, type TopologyWiring } from '../wiring.js'
+import { FANOUT, INBOUND, type TopicNaming, type TopologyWiring } from '../wiring.js'
 import { inboundTopology } from './inbound.js'
 import { ReceiverQueries } from './queries.js'
 import { receiverTopology } from './receiver.js'
@@ -9,7 +9,7 @@ import { receiverTopology } from './receiver.js'
 export const inboundModule = defineModule({
   name: 'inbound',
   // Other geos' receivers write it: it exists before anything runs, even here.
-  topics: (w: TopologyWiring) => [w.internalTopic(INBOUND)],
+  topics: (names: TopicNaming) => [names.internalTopic(INBOUND)],
   build: (w: TopologyWiring) =>
     inboundTopology({
       inbound: w.internalTopic(INBOUND),

@@ -11,8 +11,9 @@ export interface TopologyModule<N extends string = string, W = unknown, Q = unkn
   readonly name: N
   /**
    * Topics of this deployment the topology reads that nothing here creates before it starts
-   * (others write them: another geo's receiver, for instance); created with the contract's
-   * partition count. Repartition topics it writes itself go in the definition instead.
+   * (others write them: another geo's receiver, for instance); provisioning creates them with
+   * the contract's partition count. It may use only the wiring's topic naming, which is all
+   * provisioning has. Repartition topics it writes itself go in the definition instead.
    */
   topics?(wiring: W): readonly string[]
   build(wiring: W): TopologyDefinition
