@@ -3,6 +3,9 @@ export { inboundTopology } from './inbound.js'
 export { ReceiverQueries } from './queries.js'
 export {
   type Admission,
+  type AdmissionDecision,
+  type AdmissionGate,
+  type AdmissionRequest,
   admitAll,
   decodeStoredMessage,
   encodeStoredMessage,

@@ -24,7 +24,12 @@ import type {
   ThrottleReason,
 } from '../../schemas/types.generated.js'
 import { bufferSerde, int64Serde, jsonSerde, stringSerde, typedStore } from '../../state/index.js'
-import { defineTopology, type InputRecord, type TopologyDefinition } from '../runtime/index.js'
+import {
+  defineTopology,
+  type InputRecord,
+  type ProcessorContext,
+  type TopologyDefinition,
+} from '../runtime/index.js'
 import { ConversationState, memberKey } from './conversation-state.js'
 import { planFanOut } from './fan-out.js'
 import { type UnitTopics, unitRouter, unitSinks } from './route-by-unit.js'
@@ -36,12 +41,43 @@ import {
   type ValidationLimits,
 } from './validate-message.js'
 
-/** The hook for peak shaving (rate limits, priorities): admit, or throttle with a retry time. */
-export type Admission = (
-  message: SendMessage,
-) => { admit: true } | { admit: false; reason: ThrottleReason; retryAfterMs: number }
+/** What peak shaving is asked about a valid message from a member. */
+export interface AdmissionRequest {
+  message: SendMessage
+  headers: InputRecord['headers']
+  /** When it was written to im.ingest (ms). */
+  timestamp: number
+  /** The conversation's members (0 when unknown). */
+  memberCount: number
+}
 
-export const admitAll: Admission = () => ({ admit: true })
+/** Admit now, admit for later delivery (`later`: accepted now, delivered when drained), or throttle. */
+export type AdmissionDecision =
+  | { admit: true; later?: boolean }
+  | { admit: false; reason: ThrottleReason; retryAfterMs: number }
+
+export interface AdmissionGate {
+  admit(request: AdmissionRequest): AdmissionDecision | Promise<AdmissionDecision>
+  /** Keeps an accepted message (its StoredMessage bytes) until it is delivered. */
+  defer(id: string, stored: Buffer): Promise<void>
+}
+
+/**
+ * The hook for peak shaving (topologies/shaping): per task, a gate over the stores it
+ * declares; `deliver` is how it hands a deferred message back for delivery.
+ */
+export interface Admission {
+  stores: readonly string[]
+  open(context: ProcessorContext, deliver: (stored: Buffer) => Promise<void>): AdmissionGate
+}
+
+export const admitAll: Admission = {
+  stores: [],
+  open: (_context, deliver) => ({
+    admit: () => ({ admit: true }),
+    defer: (_id, stored) => deliver(stored),
+  }),
+}
 
 export interface GeoSplit {
   /** This deployment's geo. */
@@ -151,7 +187,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       ),
       ...unitSinks(units),
     },
-    stores: Object.values(STORES),
+    stores: [...Object.values(STORES), ...admission.stores],
     internalTopics: [topics.fanout],
     processor: (context) => {
       const conversations = new ConversationState(
@@ -163,6 +199,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       const log = context.store(STORES.messages)
       const readCursors = typedStore(context.store(STORES.readCursors), bufferSerde, stringSerde)
       const route = unitRouter({ context, local: options.unit, remote: units, codecs })
+      const gate = admission.open(context, (stored) => deliver(decodeStoredMessage(stored)))
       let generator: MsgIdGenerator | undefined
 
       const nextId = async (): Promise<string> => {
@@ -224,7 +261,12 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
             }
           }
         }
-        const admitted = admission(message)
+        const admitted = await gate.admit({
+          message,
+          headers: record.headers,
+          timestamp: record.timestamp,
+          memberCount: conversation?.memberCount ?? 0,
+        })
         if (!admitted.admit) {
           return reply(record, message, {
             kind: 'Throttled',
@@ -237,13 +279,23 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
         // clock steps): history, ordered by creation time, then follows id order.
         const createdAt = Math.max(clock(), parseMsgId(msgId).timeMs)
         const storedMessage: StoredMessage = { ...message, msgId, createdAt, seq: 0 }
+        dedupe.put(dedupeKey, { msgId, createdAt })
+        // LOW: accepted now (its msgId is fixed), stored and delivered when shaping drains it.
+        if (admitted.later) await gate.defer(msgId, encodeStoredMessage(storedMessage))
+        else await deliver(storedMessage)
+        reply(record, message, { kind: 'Accepted', msgId, createdAt })
+      }
+
+      /** Stores an accepted message in the conversation's log and hands it to its recipients. */
+      const deliver = async (message: StoredMessage) => {
+        const { msgId, createdAt } = message
+        const conversation = await conversations.get(message.conversationId)
         if (message.visibility === 'NORMAL') {
           log.put(
             messageKey(message.conversationId, createdAt, msgId),
-            encodeStoredMessage(storedMessage),
+            encodeStoredMessage(message),
           )
         }
-        dedupe.put(dedupeKey, { msgId, createdAt })
         // Everyone who may see it: all members for a normal message (the sender's other devices
         // included), the sender and the targets for a private one.
         const recipients =
@@ -257,10 +309,9 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
           recipients,
           msgId,
           message.priority,
-          { kind: 'NewMessage', message: storedMessage },
+          { kind: 'NewMessage', message },
           updateLists,
         )
-        reply(record, message, { kind: 'Accepted', msgId, createdAt })
       }
 
       // A user's action: deleting a message for themself (NP) and reading up to a message go

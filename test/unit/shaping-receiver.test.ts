@@ -1,0 +1,247 @@
+// Peak shaving inside the receiver, through the topology test driver: LOW waits in its lane
+// and is drained with spare capacity or at its deadline, in order; each rate-limit dimension
+// throttles and recovers; under overload the large group's flood gives way, 1:1 chats do not.
+
+import { beforeEach, describe, expect, it } from 'vitest'
+import { createEventCodec, type EventCodec } from '../../schemas/codec.js'
+import { memorySchemaSource } from '../../schemas/schema-source.js'
+import type {
+  Action,
+  ConversationEvent,
+  FanoutBatch,
+  Receipt,
+  SendMessage,
+} from '../../schemas/types.generated.js'
+import { receiverTopology } from '../../topologies/receiver/index.js'
+import { TopologyTestDriver } from '../../topologies/runtime/index.js'
+import { type Limits, shaping } from '../../topologies/shaping/index.js'
+
+const topics = {
+  ingest: 'im.ingest',
+  conversations: 'im.conversations',
+  actions: 'im.actions',
+  receipts: 'im.receipts',
+  fanout: 'fanout',
+}
+const off = { default: null, overrides: {} }
+
+let codecs: {
+  sendMessage: EventCodec<SendMessage>
+  conversationEvent: EventCodec<ConversationEvent>
+  receipt: EventCodec<Receipt>
+  fanoutBatch: EventCodec<FanoutBatch>
+  action: EventCodec<Action>
+}
+let driver: TopologyTestDriver
+let now: number
+let limits: Limits
+let seq = 0
+
+beforeEach(async () => {
+  const source = memorySchemaSource()
+  codecs = {
+    sendMessage: await createEventCodec(source, 'im.ingest-value', 'SendMessage'),
+    conversationEvent: await createEventCodec(
+      source,
+      'im.conversations-value',
+      'ConversationEvent',
+    ),
+    receipt: await createEventCodec(source, 'im.receipts-value', 'Receipt'),
+    fanoutBatch: await createEventCodec(source, 'fanout-value', 'FanoutBatch'),
+    action: await createEventCodec(source, 'im.actions-value', 'Action'),
+  }
+  now = Date.UTC(2026, 10, 26, 12)
+  limits = {
+    capacity: 10,
+    lowDeadlineMs: 3_000,
+    conversation: off,
+    user: off,
+    clientType: off,
+    application: off,
+  }
+  const clock = () => now
+  driver = new TopologyTestDriver(
+    receiverTopology({
+      topics,
+      codecs,
+      unit: 0,
+      userPartitions: 2,
+      largeGroupThreshold: 100,
+      clock,
+      admission: shaping({
+        limits: () => limits,
+        targetLatencyMs: 0,
+        largeGroupMembers: 100,
+        lowQueueMax: 1_000,
+        clock,
+      }),
+    }),
+  )
+  await group('big', 1_000)
+  await group('dm', 2)
+})
+
+async function group(conversationId: string, size: number) {
+  const members = Array.from({ length: size }, (_, i) => `${conversationId}-u${i}`)
+  const event: ConversationEvent = {
+    conversationId,
+    actorId: null,
+    at: now,
+    change: {
+      kind: 'ConversationCreated',
+      conversationType: 'GROUP',
+      members,
+      admins: [],
+      unit: '',
+    },
+  }
+  await driver.pipe(topics.conversations, {
+    key: conversationId,
+    value: codecs.conversationEvent.encode(event),
+    timestamp: now,
+  })
+  driver.read(topics.fanout)
+}
+
+async function send(
+  conversationId: string,
+  over: Partial<SendMessage> = {},
+  headers: Record<string, string> = {},
+): Promise<Receipt['outcome']> {
+  const m: SendMessage = {
+    conversationId,
+    clientMsgId: `c${++seq}`,
+    senderId: `${conversationId}-u0`,
+    type: 'TEXT',
+    body: `m${seq}`,
+    priority: 'HIGH',
+    visibility: 'NORMAL',
+    targets: [],
+    sentAt: now,
+    ...over,
+  }
+  await driver.pipe(topics.ingest, {
+    key: conversationId,
+    value: codecs.sendMessage.encode(m),
+    timestamp: now,
+    headers,
+  })
+  const [out] = driver.read(topics.receipts)
+  return (await codecs.receipt.decode(out?.value as Buffer)).outcome
+}
+
+/** msgIds of the new messages handed off since the last read (one per message). */
+async function delivered(): Promise<string[]> {
+  const ids = new Set<string>()
+  for (const r of driver.read(topics.fanout)) {
+    const batch = await codecs.fanoutBatch.decode(r.value as Buffer)
+    if (batch.event.payload.kind === 'NewMessage') ids.add(batch.event.payload.message.msgId)
+  }
+  return [...ids]
+}
+
+async function tick(ms: number) {
+  now += ms
+  await driver.advanceWallClock(ms)
+}
+
+const msgId = (o: Receipt['outcome']) =>
+  o.kind === 'Accepted' ? o.msgId : `not accepted: ${o.kind}`
+
+describe('priority lanes', () => {
+  it('accepts LOW at once and delivers it when drained, in order', async () => {
+    const ids = [await send('dm', { priority: 'LOW' }), await send('dm', { priority: 'LOW' })].map(
+      msgId,
+    )
+    expect(await delivered()).toEqual([])
+    await tick(100)
+    expect(await delivered()).toEqual(ids)
+  })
+
+  it('drains LOW with the capacity HIGH leaves, yet before its deadline', async () => {
+    // A large group's flood at 5x the capacity: HIGH wants it all, LOW gets none of it...
+    const flood = async () => {
+      for (let i = 0; i < 5; i++) await send('big')
+      await tick(100)
+      return delivered()
+    }
+    await flood()
+    const low = msgId(await send('dm', { priority: 'LOW' }))
+    for (let t = 0; t < 2_000; t += 100) expect(await flood()).not.toContain(low)
+    // ...but by its deadline less the margin (3,000 - 600 ms) it is delivered anyway.
+    let waited = 2_000
+    while (!(await flood()).includes(low)) {
+      waited += 100
+      expect(waited).toBeLessThanOrEqual(3_000)
+    }
+    expect(waited).toBeGreaterThanOrEqual(2_300)
+  })
+
+  it('keeps LOW in the order it came, per conversation, across drains', async () => {
+    const ids: string[] = []
+    for (let i = 0; i < 30; i++)
+      ids.push(msgId(await send(i % 2 ? 'dm' : 'big', { priority: 'LOW' })))
+    const seen: string[] = []
+    for (let t = 0; t < 40 && seen.length < 30; t++) {
+      await tick(100)
+      seen.push(...(await delivered()))
+    }
+    expect(seen).toEqual(ids)
+  })
+})
+
+describe('rate limits', () => {
+  const cases = [
+    ['conversation', 'CONVERSATION_RATE', {}],
+    ['user', 'USER_RATE', {}],
+    ['clientType', 'CLIENT_TYPE_RATE', { 'imflow-client-type': 'web' }],
+    ['application', 'APPLICATION_RATE', { 'imflow-app': 'crm' }],
+  ] as const
+  for (const [dimension, reason, headers] of cases) {
+    it(`throttles per ${dimension} past its burst, then recovers`, async () => {
+      limits = {
+        ...limits,
+        capacity: 1_000,
+        [dimension]: { default: { rate: 2, burst: 3 }, overrides: {} },
+      }
+      for (let i = 0; i < 3; i++) expect((await send('dm', {}, headers)).kind).toBe('Accepted')
+      expect(await send('dm', {}, headers)).toEqual({
+        kind: 'Throttled',
+        reason,
+        retryAfterMs: 500,
+      })
+      // Another key of the dimension is not held back (no header: no such dimension at all).
+      expect((await send('big', {}, {})).kind).toBe('Accepted')
+      now += 500
+      expect((await send('dm', {}, headers)).kind).toBe('Accepted')
+    })
+  }
+})
+
+describe('smart throttling', () => {
+  it('holds a large group flood to capacity and leaves 1:1 chats alone', async () => {
+    let accepted = 0
+    let throttled = 0
+    let dms = 0
+    for (let second = 0; second < 5; second++) {
+      for (let slot = 0; slot < 10; slot++) {
+        // 100 flood messages a second (10x capacity) and 2 direct messages.
+        for (let i = 0; i < 10; i++) {
+          const o = await send('big')
+          if (o.kind === 'Accepted') accepted++
+          else if (o.kind === 'Throttled' && o.reason === 'OVERLOAD') throttled++
+        }
+        if (slot % 5 === 0) {
+          expect((await send('dm')).kind).toBe('Accepted')
+          dms++
+        }
+        await tick(100)
+      }
+    }
+    expect(dms).toBe(10)
+    expect(accepted + throttled).toBe(500)
+    // Capacity 10/s for 5 s, plus the first burst, less the direct messages' share.
+    expect(accepted).toBeGreaterThanOrEqual(35)
+    expect(accepted).toBeLessThanOrEqual(60)
+  })
+})
