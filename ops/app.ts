@@ -2,6 +2,7 @@
 // topologies and the HTTP API, in that order; stop() takes them down in reverse.
 
 import type { Admin } from 'kafkajs'
+import { limitRoutes } from '../connectors/http/limit-routes.js'
 import { peerStoreClient } from '../connectors/http/peer-client.js'
 import { peerRoutes } from '../connectors/http/peer-routes.js'
 import { buildApi } from '../connectors/http/server.js'
@@ -19,7 +20,7 @@ import { type Infrastructure, startInfrastructure } from './infrastructure.js'
 import { createKafka } from './kafka-client.js'
 import type { Logger } from './log.js'
 import { startMessaging } from './messaging.js'
-import { createMetrics, registerGatewayMetrics } from './metrics.js'
+import { createMetrics, registerGatewayMetrics, registerShapingMetrics } from './metrics.js'
 import { provisionTopics } from './provision-topics.js'
 import { startTopologies, syncSettings } from './topologies.js'
 
@@ -99,6 +100,11 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       },
     })
     await api.register(gateway.routes)
+    await api.register(limitRoutes, {
+      jwtSecret: messaging.routes.jwtSecret,
+      limits: topologies.limits,
+    })
+    registerShapingMetrics(metrics.registry, () => topologies.shaping.snapshot(Date.now()))
     // Other instances read the partitions this one owns here.
     await api.register(peerRoutes, {
       jwtSecret: messaging.routes.jwtSecret,

@@ -15,6 +15,7 @@ import {
   startTopology,
   type TopologyDefinition,
 } from '../topologies/runtime/index.js'
+import { type Limits, LimitsTable, ShapingStats, shaping } from '../topologies/shaping/index.js'
 import { type SyncSettings, syncTopology } from '../topologies/sync/index.js'
 import type { Config } from './config.js'
 import { createTopicsAndWait } from './kafka-admin.js'
@@ -41,6 +42,9 @@ export interface RunningTopologies {
   readonly receiver: RunningTopology
   readonly inbox: RunningTopology
   readonly sync: RunningTopology
+  /** The rate limits and capacity in force (GET/PUT /v1/limits), and what shaping counted. */
+  readonly limits: LimitsTable
+  readonly shaping: ShapingStats
   /** Everything to stop, in start order. */
   readonly all: readonly { stop(): Promise<void> }[]
 }
@@ -58,6 +62,17 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
     (b) => codecs['im.users'].decode(b),
     (u) => u.userId,
   )
+  // The limits in force: the latest PUT /v1/limits, seen by every instance; else the settings.
+  const limits = await LimitsTable.start(
+    ctx.kafka,
+    `${appId}-limits`,
+    defaultLimits(config),
+    config.replicationFactor,
+  ).catch(async (err) => {
+    await users.stop()
+    throw err
+  })
+  const shapingStats = new ShapingStats()
   const receiver = receiverTopology({
     topics: {
       ingest: topic('im.ingest'),
@@ -99,6 +114,13 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
     ),
     unit: config.unit,
     limits: { maxBodyBytes: config.maxBodyBytes, maxClientMsgIdLength: 128 },
+    admission: shaping({
+      limits: () => limits.current(),
+      targetLatencyMs: config.shapingTargetLatencyMs,
+      largeGroupMembers: config.largeGroupThreshold,
+      lowQueueMax: config.lowQueueMax,
+      stats: shapingStats,
+    }),
   })
   const deadLetters = codecs['im.dead-letter']
   const run = (topology: TopologyDefinition) =>
@@ -116,7 +138,7 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
       },
     })
   await ensureTopic(ctx.kafka, `${appId}-inbound`, config.partitions, config.replicationFactor)
-  const started: { stop(): Promise<void> }[] = [users]
+  const started: { stop(): Promise<void> }[] = [users, limits]
   try {
     // This geo's inbound topic (other geos' receivers write to it) exists before anything
     // runs; the receiver creates the fanout topic the inbox reads, so it starts first.
@@ -152,10 +174,23 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
       }),
     )
     started.push(sync)
-    return { receiver: receiving, inbox, sync, all: started }
+    return { receiver: receiving, inbox, sync, limits, shaping: shapingStats, all: started }
   } catch (err) {
     for (const s of started.reverse()) await s.stop()
     throw err
+  }
+}
+
+/** The limits before any PUT /v1/limits: from the settings. */
+export function defaultLimits(config: Config): Limits {
+  const dimension = (limit: Config['limitUser']) => ({ default: limit, overrides: {} })
+  return {
+    capacity: config.shapingCapacity,
+    lowDeadlineMs: config.lowDeadlineMs,
+    conversation: dimension(config.limitConversation),
+    user: dimension(config.limitUser),
+    clientType: dimension(config.limitClientType),
+    application: dimension(config.limitApplication),
   }
 }
 

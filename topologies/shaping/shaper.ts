@@ -73,8 +73,13 @@ export function shaping(options: ShapingOptions): Admission {
         return reason
       }
 
-      context.schedule(DRAIN_EVERY_MS, 'wall-clock', async () => {
+      let drainedAt = Number.NEGATIVE_INFINITY
+      // Drained between records (stream time moves while a flood is processed, and a busy
+      // task's wall-clock punctuation waits for its batch) and when idle (wall clock).
+      const drain = async () => {
         const now = clock()
+        if (now - drainedAt < DRAIN_EVERY_MS) return
+        drainedAt = now
         const limits = options.limits()
         overload.setMax(limits.capacity)
         overload.advance(now)
@@ -84,12 +89,18 @@ export function shaping(options: ShapingOptions): Admission {
         for (const queued of taken) await deliver(queued.payload)
         overload.spend(taken.length)
         stats.delivered(taken.length, Math.max(0, taken.length - spare))
-        stats.lane(context.taskId, {
-          queued: await lane.size(),
-          oldestAt: await lane.oldest(),
-          capacity: overload.capacity(),
-        })
-      })
+        stats.lane(
+          context.taskId,
+          {
+            queued: await lane.size(),
+            oldestAt: await lane.oldest(),
+            capacity: overload.capacity(),
+          },
+          now,
+        )
+      }
+      context.schedule(DRAIN_EVERY_MS, 'wall-clock', drain)
+      context.schedule(DRAIN_EVERY_MS, 'stream-time', drain)
 
       return {
         async admit({ message, headers, timestamp, memberCount }) {

@@ -9,6 +9,9 @@ interface LaneView {
   capacity: number
 }
 
+/** A task whose lane was not reported for this long has moved away or closed. */
+const STALE_MS = 5_000
+
 export interface ShapingSnapshot {
   accepted: Record<Priority, number>
   throttled: Partial<Record<ThrottleReason, number>>
@@ -28,7 +31,7 @@ export class ShapingStats {
   private readonly throttled: Partial<Record<ThrottleReason, number>> = {}
   private drained = 0
   private drainedForDeadline = 0
-  private readonly lanes = new Map<string, LaneView>()
+  private readonly lanes = new Map<string, LaneView & { reportedAt: number }>()
 
   admitted(priority: Priority): void {
     this.accepted[priority]++
@@ -43,16 +46,20 @@ export class ShapingStats {
     this.drainedForDeadline += forDeadline
   }
 
-  lane(task: string, view: LaneView | undefined): void {
-    if (view) this.lanes.set(task, view)
-    else this.lanes.delete(task)
+  /** A task's lane as of `now` (each drain reports it). */
+  lane(task: string, view: LaneView, now: number): void {
+    this.lanes.set(task, { ...view, reportedAt: now })
   }
 
   snapshot(now: number): ShapingSnapshot {
     let queued = 0
     let oldest = now
     let capacity = 0
-    for (const lane of this.lanes.values()) {
+    for (const [task, lane] of this.lanes) {
+      if (now - lane.reportedAt > STALE_MS) {
+        this.lanes.delete(task)
+        continue
+      }
       queued += lane.queued
       capacity += lane.capacity
       if (lane.oldestAt !== undefined) oldest = Math.min(oldest, lane.oldestAt)
