@@ -3,6 +3,7 @@
 import { codecBench } from './codec.js'
 import { receiverBench } from './receiver.js'
 import { runtimeBench } from './runtime.js'
+import { shapingBench } from './shaping.js'
 import { syncBench } from './sync.js'
 
 const benches: Record<string, () => Promise<string>> = {
@@ -10,6 +11,7 @@ const benches: Record<string, () => Promise<string>> = {
   runtime: runtimeBench,
   receiver: receiverBench,
   sync: syncBench,
+  shaping: shapingBench,
 }
 
 const wanted = process.argv.slice(2)
