@@ -72,7 +72,7 @@ beforeEach(async () => {
         limits: () => limits,
         targetLatencyMs: 0,
         largeGroupMembers: 100,
-        lowQueueMax: 1_000,
+        lowQueueMax: 40,
         clock,
       }),
     }),
@@ -187,6 +187,21 @@ describe('priority lanes', () => {
       seen.push(...(await delivered()))
     }
     expect(seen).toEqual(ids)
+  })
+})
+
+describe('LOW lane bound', () => {
+  it('throttles LOW for overload once the lane is full, and takes it again once drained', async () => {
+    for (let i = 0; i < 40; i++)
+      expect((await send('dm', { priority: 'LOW' })).kind).toBe('Accepted')
+    expect(await send('dm', { priority: 'LOW' })).toEqual({
+      kind: 'Throttled',
+      reason: 'OVERLOAD',
+      retryAfterMs: 1_000,
+    })
+    await tick(100)
+    expect((await delivered()).length).toBeGreaterThan(0)
+    expect((await send('dm', { priority: 'LOW' })).kind).toBe('Accepted')
   })
 })
 

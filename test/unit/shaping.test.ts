@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { adaptCapacity } from '../../topologies/shaping/capacity.js'
 import { overShare, waterLevel } from '../../topologies/shaping/fair-share.js'
 import { type Limits, limitOf, limitsProblems } from '../../topologies/shaping/limits.js'
+import { Overload } from '../../topologies/shaping/overload.js'
 import { drainMargin } from '../../topologies/shaping/shaper.js'
 import { SpaceSaving } from '../../topologies/shaping/space-saving.js'
 import { refill, take } from '../../topologies/shaping/token-bucket.js'
@@ -114,6 +115,27 @@ describe('adaptive capacity', () => {
     let c = 1_000
     for (let i = 0; i < 50; i++) c = adaptCapacity(c, 10_000, settings)
     expect(c).toBe(50)
+  })
+
+  it('follows the ingest latency a task observes, inside its overload view', () => {
+    const settings = {
+      max: 100,
+      targetLatencyMs: 200,
+      sketchSize: 8,
+      halfLifeMs: 1_000,
+      largeGroupMembers: 500,
+    }
+    const overload = new Overload(settings, 0)
+    for (let t = 1; t <= 5; t++) {
+      overload.offer('c', false, 2_000) // messages waited 2 s on im.ingest
+      overload.advance(t * 1_000)
+    }
+    expect(overload.capacity()).toBeCloseTo(100 * 0.7 ** 5, 5)
+    for (let t = 6; t <= 30; t++) {
+      overload.offer('c', false, 10)
+      overload.advance(t * 1_000)
+    }
+    expect(overload.capacity()).toBe(100)
   })
 
   it('is the budget when no target is set', () => {
