@@ -85,19 +85,15 @@ export function shaping(options: ShapingOptions): Admission {
         overload.advance(now)
         const dueBy = now - limits.lowDeadlineMs + drainMargin(limits.lowDeadlineMs)
         const spare = overload.drainBudget()
-        const taken = await lane.take(spare, dueBy, DRAIN_MAX)
+        // The count is one cached read; the lane is scanned only when something waits.
+        const waiting = await lane.size()
+        const taken = waiting > 0 ? await lane.take(spare, dueBy, DRAIN_MAX) : []
         for (const queued of taken) await deliver(queued.payload)
         overload.spend(taken.length)
         stats.delivered(taken.length, Math.max(0, taken.length - spare))
-        stats.lane(
-          context.taskId,
-          {
-            queued: await lane.size(),
-            oldestAt: await lane.oldest(),
-            capacity: overload.capacity(),
-          },
-          now,
-        )
+        const queued = waiting - taken.length
+        const oldestAt = queued > 0 ? await lane.oldest() : undefined
+        stats.lane(context.taskId, { queued, oldestAt, capacity: overload.capacity() }, now)
       }
       context.schedule(DRAIN_EVERY_MS, 'wall-clock', drain)
       context.schedule(DRAIN_EVERY_MS, 'stream-time', drain)
