@@ -4,7 +4,13 @@
 // drained with the capacity HIGH leaves, never later than its deadline. Nothing here adds a
 // Kafka hop: decisions are in-task, written in the same transaction as the receipt.
 
-import type { Admission, AdmissionDecision, AdmissionRequest } from '../receiver/index.js'
+import type { ThrottleReason } from '../../schemas/types.generated.js'
+import type {
+  Admission,
+  AdmissionDecision,
+  AdmissionGate,
+  AdmissionRequest,
+} from '../receiver/index.js'
 import type { ProcessorContext } from '../runtime/index.js'
 import { APPLICATION_HEADER, CLIENT_TYPE_HEADER, type Limits, THROTTLE_REASONS } from './limits.js'
 import { LowLane } from './low-lane.js'
@@ -50,95 +56,123 @@ function header(headers: AdmissionRequest['headers'], name: string): string | un
   return first === undefined ? undefined : first.toString()
 }
 
+/** One receiver task's shaping: its buckets, LOW lane and load view. */
+class TaskShaper implements AdmissionGate {
+  private readonly limiter: RateLimiter
+  private readonly lane: LowLane
+  private readonly overload: Overload
+  private drainedAt = Number.NEGATIVE_INFINITY
+
+  constructor(
+    private readonly options: ShapingOptions,
+    private readonly context: ProcessorContext,
+    private readonly deliver: (stored: Buffer) => Promise<void>,
+    private readonly clock: () => number,
+    private readonly stats: ShapingStats,
+  ) {
+    this.limiter = new RateLimiter(context.store(SHAPING_STORES.buckets))
+    this.lane = new LowLane(context.store(SHAPING_STORES.lowLane))
+    this.overload = new Overload(
+      {
+        max: options.limits().capacity,
+        targetLatencyMs: options.targetLatencyMs,
+        sketchSize: options.sketchSize ?? 64,
+        halfLifeMs: options.halfLifeMs ?? 1_000,
+        largeGroupMembers: options.largeGroupMembers,
+      },
+      clock(),
+    )
+  }
+
+  /** The limits in force, with the load view brought up to `now`. */
+  private current(now: number): Limits {
+    const limits = this.options.limits()
+    this.overload.setMax(limits.capacity)
+    this.overload.advance(now)
+    return limits
+  }
+
+  private refuse(reason: ThrottleReason, retryAfterMs: number): AdmissionDecision {
+    this.stats.refused(reason)
+    return { admit: false, reason, retryAfterMs }
+  }
+
+  async admit({
+    message,
+    headers,
+    timestamp,
+    memberCount,
+  }: AdmissionRequest): Promise<AdmissionDecision> {
+    const now = this.clock()
+    const limits = this.current(now)
+    const limited = await this.limiter.check(
+      [
+        ['conversation', message.conversationId],
+        ['user', message.senderId],
+        ['clientType', header(headers, CLIENT_TYPE_HEADER)],
+        ['application', header(headers, APPLICATION_HEADER)],
+      ],
+      limits,
+      now,
+    )
+    if (!limited.ok) return this.refuse(THROTTLE_REASONS[limited.dimension], limited.retryAfterMs)
+    if (message.priority === 'LOW') {
+      if ((await this.lane.size()) >= this.options.lowQueueMax)
+        return this.refuse('OVERLOAD', OVERLOAD_RETRY_MS)
+      this.stats.admitted('LOW')
+      return { admit: true, later: true }
+    }
+    const large = memberCount > this.options.largeGroupMembers
+    this.overload.offer(message.conversationId, large, Math.max(0, now - timestamp))
+    if (this.overload.overloaded() && this.overload.throttles(message.conversationId, large)) {
+      this.overload.refusedHigh()
+      return this.refuse('OVERLOAD', OVERLOAD_RETRY_MS)
+    }
+    this.overload.spend(1)
+    this.stats.admitted('HIGH')
+    return { admit: true }
+  }
+
+  defer(id: string, stored: Buffer): Promise<void> {
+    return this.lane.enqueue(id, stored, this.clock())
+  }
+
+  /** Delivers LOW with the capacity HIGH left, and whatever is near its deadline. */
+  async drain(): Promise<void> {
+    const now = this.clock()
+    if (now - this.drainedAt < DRAIN_EVERY_MS) return
+    this.drainedAt = now
+    const limits = this.current(now)
+    const dueBy = now - limits.lowDeadlineMs + drainMargin(limits.lowDeadlineMs)
+    const spare = this.overload.drainBudget()
+    // The count is one cached read; the lane is scanned only when something waits.
+    const waiting = await this.lane.size()
+    const taken = waiting > 0 ? await this.lane.take(spare, dueBy, DRAIN_MAX) : []
+    for (const queued of taken) await this.deliver(queued.payload)
+    this.overload.spend(taken.length)
+    this.stats.delivered(taken.length, Math.max(0, taken.length - spare))
+    const queued = waiting - taken.length
+    const oldestAt = queued > 0 ? await this.lane.oldest() : undefined
+    this.stats.lane(
+      this.context.taskId,
+      { queued, oldestAt, capacity: this.overload.capacity() },
+      now,
+    )
+  }
+}
+
 export function shaping(options: ShapingOptions): Admission {
   const clock = options.clock ?? Date.now
   const stats = options.stats ?? new ShapingStats()
   return {
     stores: Object.values(SHAPING_STORES),
-    open(context: ProcessorContext, deliver) {
-      const limiter = new RateLimiter(context.store(SHAPING_STORES.buckets))
-      const lane = new LowLane(context.store(SHAPING_STORES.lowLane))
-      const overload = new Overload(
-        {
-          max: options.limits().capacity,
-          targetLatencyMs: options.targetLatencyMs,
-          sketchSize: options.sketchSize ?? 64,
-          halfLifeMs: options.halfLifeMs ?? 1_000,
-          largeGroupMembers: options.largeGroupMembers,
-        },
-        clock(),
-      )
-      const refuse = (reason: AdmissionDecision & { admit: false }): AdmissionDecision => {
-        stats.refused(reason.reason)
-        return reason
-      }
-
-      let drainedAt = Number.NEGATIVE_INFINITY
+    open(context, deliver) {
+      const shaper = new TaskShaper(options, context, deliver, clock, stats)
       // Drained between records (stream time moves while a flood is processed, and a busy
       // task's wall-clock punctuation waits for its batch) and when idle (wall clock).
-      const drain = async () => {
-        const now = clock()
-        if (now - drainedAt < DRAIN_EVERY_MS) return
-        drainedAt = now
-        const limits = options.limits()
-        overload.setMax(limits.capacity)
-        overload.advance(now)
-        const dueBy = now - limits.lowDeadlineMs + drainMargin(limits.lowDeadlineMs)
-        const spare = overload.drainBudget()
-        // The count is one cached read; the lane is scanned only when something waits.
-        const waiting = await lane.size()
-        const taken = waiting > 0 ? await lane.take(spare, dueBy, DRAIN_MAX) : []
-        for (const queued of taken) await deliver(queued.payload)
-        overload.spend(taken.length)
-        stats.delivered(taken.length, Math.max(0, taken.length - spare))
-        const queued = waiting - taken.length
-        const oldestAt = queued > 0 ? await lane.oldest() : undefined
-        stats.lane(context.taskId, { queued, oldestAt, capacity: overload.capacity() }, now)
-      }
-      context.schedule(DRAIN_EVERY_MS, 'wall-clock', drain)
-      context.schedule(DRAIN_EVERY_MS, 'stream-time', drain)
-
-      return {
-        async admit({ message, headers, timestamp, memberCount }) {
-          const now = clock()
-          const limits = options.limits()
-          overload.setMax(limits.capacity)
-          overload.advance(now)
-          const limited = await limiter.check(
-            [
-              ['conversation', message.conversationId],
-              ['user', message.senderId],
-              ['clientType', header(headers, CLIENT_TYPE_HEADER)],
-              ['application', header(headers, APPLICATION_HEADER)],
-            ],
-            limits,
-            now,
-          )
-          if (!limited.ok) {
-            return refuse({
-              admit: false,
-              reason: THROTTLE_REASONS[limited.dimension],
-              retryAfterMs: limited.retryAfterMs,
-            })
-          }
-          if (message.priority === 'LOW') {
-            if ((await lane.size()) >= options.lowQueueMax)
-              return refuse({ admit: false, reason: 'OVERLOAD', retryAfterMs: OVERLOAD_RETRY_MS })
-            stats.admitted('LOW')
-            return { admit: true, later: true }
-          }
-          const large = memberCount > options.largeGroupMembers
-          overload.offer(message.conversationId, large, Math.max(0, now - timestamp))
-          if (overload.overloaded() && overload.throttles(message.conversationId, large)) {
-            overload.refusedHigh()
-            return refuse({ admit: false, reason: 'OVERLOAD', retryAfterMs: OVERLOAD_RETRY_MS })
-          }
-          overload.spend(1)
-          stats.admitted('HIGH')
-          return { admit: true }
-        },
-        defer: (id, stored) => lane.enqueue(id, stored, clock()),
-      }
+      context.schedule(DRAIN_EVERY_MS, 'wall-clock', () => shaper.drain())
+      context.schedule(DRAIN_EVERY_MS, 'stream-time', () => shaper.drain())
+      return shaper
     },
   }
 }
