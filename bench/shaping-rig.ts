@@ -132,9 +132,12 @@ export interface LoadShape {
   tag: string
 }
 
-/** Paced senders, one per kind, side by side (the flood in batches of 10); returns what was sent. */
+/**
+ * Paced senders, one per kind, side by side (the flood in batches of 10, from a producer of
+ * its own, as it would come from other clients); returns what was sent.
+ */
 export async function runLoad(
-  producer: Producer,
+  producers: { chat: Producer; flood: Producer },
   topic: string,
   codec: EventCodec<SendMessage>,
   shape: LoadShape,
@@ -160,6 +163,7 @@ export async function runLoad(
     rate > 0
       ? paced(Math.round((shape.seconds * rate) / batch), rate / batch, async (i) => {
           const messages = Array.from({ length: batch }, (_, k) => record(kind, i * batch + k))
+          const producer = kind === 'flood' ? producers.flood : producers.chat
           await producer.send({ topic, acks: -1, messages })
         })
       : Promise.resolve()

@@ -55,6 +55,8 @@ export function shapingBench(): Promise<string> {
     )
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
     await producer.connect()
+    const floodProducer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+    await floodProducer.connect()
     const events = rigConversations(DMS)
     await producer.send({
       topic: topics.conversations,
@@ -74,11 +76,16 @@ export function shapingBench(): Promise<string> {
       await watchHandOffs(kafka, topics, codecs, `${run}-handoffs`, handed, { skipFlood: true }),
     ]
     const phase = async (tag: string, floodPerSec: number) => {
-      const sent = await runLoad(producer, topics.ingest, codecs.sendMessage, {
-        ...CALM,
-        floodPerSec,
-        tag,
-      })
+      const sent = await runLoad(
+        { chat: producer, flood: floodProducer },
+        topics.ingest,
+        codecs.sendMessage,
+        {
+          ...CALM,
+          floodPerSec,
+          tag,
+        },
+      )
       await waitFor(async () => sent.every((s) => answers.has(s.clientMsgId)), 300_000)
       return sent
     }
@@ -99,6 +106,7 @@ export function shapingBench(): Promise<string> {
     for (const r of readers) await r.disconnect()
     await receiver.stop()
     await producer.disconnect()
+    await floodProducer.disconnect()
     await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => {})
 
     const latency = (sent: readonly Sent[]) =>

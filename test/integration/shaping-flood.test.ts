@@ -47,6 +47,7 @@ describe('peak shaving under a flood', () => {
   let stateDir: string
   let codecs: RigCodecs
   let producer: Producer
+  let floodProducer: Producer
   const answers = new Map<string, Answer[]>()
   const handed: Handed[] = []
   const stops: (() => Promise<void>)[] = []
@@ -62,6 +63,8 @@ describe('peak shaving under a flood', () => {
     codecs = await rigCodecs(registrySchemaSource(inject('schemaRegistryUrl')), topics)
     producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
     await producer.connect()
+    floodProducer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+    await floodProducer.connect()
     const events = rigConversations(DMS)
     await producer.send({
       topic: topics.conversations,
@@ -80,6 +83,7 @@ describe('peak shaving under a flood', () => {
   afterAll(async () => {
     for (const stop of stops) await stop()
     await producer?.disconnect()
+    await floodProducer?.disconnect()
     await rm(stateDir, { recursive: true, force: true })
   })
 
@@ -175,10 +179,15 @@ describe('peak shaving under a flood', () => {
     let sent: Sent[]
     const startedAt = Date.now()
     try {
-      sent = await runLoad(producer, topics.ingest, codecs.sendMessage, {
-        ...SHAPE,
-        tag: 'calm',
-      })
+      sent = await runLoad(
+        { chat: producer, flood: floodProducer },
+        topics.ingest,
+        codecs.sendMessage,
+        {
+          ...SHAPE,
+          tag: 'calm',
+        },
+      )
       await settle(sent, running.output)
     } finally {
       running.child.kill('SIGTERM')
@@ -219,7 +228,12 @@ describe('peak shaving under a flood', () => {
 
   it('loses and doubles nothing across a SIGKILL mid-flood', { timeout: 300_000 }, async () => {
     let running = await start()
-    const load = runLoad(producer, topics.ingest, codecs.sendMessage, { ...SHAPE, tag: 'crash' })
+    const load = runLoad(
+      { chat: producer, flood: floodProducer },
+      topics.ingest,
+      codecs.sendMessage,
+      { ...SHAPE, tag: 'crash' },
+    )
     let sent: Sent[]
     try {
       await new Promise((r) => setTimeout(r, (SHAPE.seconds * 1000) / 2))
