@@ -190,6 +190,17 @@ export interface Handed {
   timestamp: number
 }
 
+/**
+ * A record this reader saw already: a reader starved of CPU may miss its session and rejoin
+ * from its last committed offset. What the log holds is counted, not what was delivered.
+ */
+function redelivered(seen: Set<string>, partition: number, offset: string): boolean {
+  const at = `${partition}:${offset}`
+  if (seen.has(at)) return true
+  seen.add(at)
+  return false
+}
+
 /** Reads receipts (committed only) into `answers` (clientMsgId -> every receipt seen). */
 export async function watchReceipts(
   kafka: Kafka,
@@ -201,8 +212,10 @@ export async function watchReceipts(
   const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 20 })
   await consumer.connect()
   await consumer.subscribe({ topic: topics.receipts, fromBeginning: true })
+  const seen = new Set<string>()
   await consumer.run({
-    eachMessage: async ({ message }) => {
+    eachMessage: async ({ partition, message }) => {
+      if (redelivered(seen, partition, message.offset)) return
       const receipt = await codecs.receipt.decode(message.value as Buffer)
       const list = answers.get(receipt.clientMsgId) ?? []
       list.push({ outcome: receipt.outcome, at: nowMs() })
@@ -224,8 +237,10 @@ export async function watchHandOffs(
   const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 20 })
   await consumer.connect()
   await consumer.subscribe({ topic: topics.fanout, fromBeginning: true })
+  const seen = new Set<string>()
   await consumer.run({
     eachMessage: async ({ partition, message }) => {
+      if (redelivered(seen, partition, message.offset)) return
       // The flood's hand-offs carry 10,000 recipients: decoding them loads the measurer.
       if (skipFlood && message.key?.toString() === FLOOD) return
       const batch = await codecs.fanoutBatch.decode(message.value as Buffer)
