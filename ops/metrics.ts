@@ -221,6 +221,78 @@ export function registerGatewayMetrics(registry: Registry, counts: () => Gateway
   })
 }
 
+/** What peak shaving counts (topologies/shaping's ShapingSnapshot), read at each scrape. */
+export interface ShapingCounts {
+  accepted: Readonly<Record<string, number>>
+  throttled: Readonly<Record<string, number | undefined>>
+  drained: number
+  drainedForDeadline: number
+  queued: number
+  oldestAgeMs: number
+  capacity: number
+}
+
+/** imflow_shaping_*: lanes (queued, age of the oldest, drained), throttles by reason, capacity. */
+export function registerShapingMetrics(registry: Registry, counts: () => ShapingCounts): void {
+  const registers = [registry]
+  new Counter({
+    name: 'imflow_shaping_accepted_total',
+    help: 'Messages admitted by peak shaving, by priority (LOW ones into the LOW lane).',
+    labelNames: ['priority'],
+    registers,
+    collect() {
+      this.reset()
+      for (const [priority, n] of Object.entries(counts().accepted)) this.inc({ priority }, n)
+    },
+  })
+  new Counter({
+    name: 'imflow_shaping_throttled_total',
+    help: 'Messages answered Throttled, by reason (a rate limit, or OVERLOAD: smart throttling).',
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      this.reset()
+      for (const [reason, n] of Object.entries(counts().throttled)) this.inc({ reason }, n ?? 0)
+    },
+  })
+  new Counter({
+    name: 'imflow_shaping_low_drained_total',
+    help: 'LOW messages delivered from the lane (rate(): drained/s); forced: at their deadline.',
+    labelNames: ['cause'],
+    registers,
+    collect() {
+      this.reset()
+      const c = counts()
+      this.inc({ cause: 'capacity' }, c.drained - c.drainedForDeadline)
+      this.inc({ cause: 'deadline' }, c.drainedForDeadline)
+    },
+  })
+  new Gauge({
+    name: 'imflow_shaping_low_queued',
+    help: 'LOW messages waiting in this instance’s receiver tasks.',
+    registers,
+    collect() {
+      this.set(counts().queued)
+    },
+  })
+  new Gauge({
+    name: 'imflow_shaping_low_oldest_age_seconds',
+    help: 'Age of the oldest waiting LOW message (0 when none waits).',
+    registers,
+    collect() {
+      this.set(counts().oldestAgeMs / 1000)
+    },
+  })
+  new Gauge({
+    name: 'imflow_shaping_capacity',
+    help: 'Messages/s this instance’s receiver tasks deliver before throttling (adaptive or configured).',
+    registers,
+    collect() {
+      this.set(counts().capacity)
+    },
+  })
+}
+
 export function createMetrics(): Metrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'imflow_process_' })

@@ -9,6 +9,7 @@ import type { ContractCodecs } from '../schemas/contract.js'
 import type { ContractTopic } from '../schemas/topics.js'
 import type { FanoutBatch } from '../schemas/types.generated.js'
 import type { WindowSettings } from './merge/index.js'
+import type { Admission } from './receiver/index.js'
 import type { SyncSettings } from './sync/index.js'
 
 /** How a deployment names its topics: all a module's `topics()` may use, so provisioning
@@ -46,6 +47,8 @@ export interface TopologyWiring extends TopicNaming {
     readonly sync: SyncSettings
     readonly mergeWindows: WindowSettings
   }
+  /** Peak shaving: the receiver's admission hook (topologies/shaping). */
+  readonly admission?: Admission
   /** Instruments of topologies that report more than every task does. */
   readonly metrics: { readonly merge?: MergeMetrics }
 }

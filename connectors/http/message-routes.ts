@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync } from 'fastify'
 import { ImflowError } from '../../ops/errors.js'
 import type { SendMessage } from '../../schemas/types.generated.js'
+import { APPLICATION_HEADER, CLIENT_TYPE_HEADER } from '../../topologies/shaping/index.js'
 import { authenticate } from './auth.js'
 import type { Messaging } from './messaging.js'
 
@@ -31,6 +32,18 @@ type SendBody = Pick<
   SendMessage,
   'conversationId' | 'clientMsgId' | 'type' | 'body' | 'priority' | 'visibility' | 'targets'
 >
+
+/**
+ * What the rate limits key on: the client type the caller names (its app platform) and the
+ * calling application, from the token's `app` claim only (signed, so not spoofable).
+ */
+function limitHeaders(clientType: unknown, app: unknown): Record<string, string> {
+  const headers: Record<string, string> = {}
+  if (typeof clientType === 'string' && clientType.trim() !== '')
+    headers[CLIENT_TYPE_HEADER] = clientType.trim().slice(0, 64)
+  if (typeof app === 'string' && app !== '') headers[APPLICATION_HEADER] = app.slice(0, 256)
+  return headers
+}
 
 export const messageRoutes: FastifyPluginAsync<Messaging> = async (app, messaging) => {
   // onRequest: the caller is known (or refused) before the body is even parsed.
@@ -61,6 +74,7 @@ export const messageRoutes: FastifyPluginAsync<Messaging> = async (app, messagin
         sentAt: Date.now(),
       }
       const requestId = randomUUID()
+      const shapingHeaders = limitHeaders(request.headers[CLIENT_TYPE_HEADER], request.caller.app)
       const answer = messaging.receipts.wait(requestId, messaging.requestTimeoutMs)
       try {
         await messaging.publisher.publish(messaging.topics.ingest, [
@@ -70,6 +84,7 @@ export const messageRoutes: FastifyPluginAsync<Messaging> = async (app, messagin
             headers: {
               'imflow-reply-to': messaging.receipts.instanceId,
               'imflow-request-id': requestId,
+              ...shapingHeaders,
             },
           },
         ])

@@ -2,6 +2,7 @@
 // topologies and the HTTP API, in that order; stop() takes them down in reverse.
 
 import type { Admin } from 'kafkajs'
+import { limitRoutes } from '../../connectors/http/limit-routes.js'
 import { peerStoreClient } from '../../connectors/http/peer-client.js'
 import { peerRoutes } from '../../connectors/http/peer-routes.js'
 import { buildApi } from '../../connectors/http/server.js'
@@ -13,7 +14,7 @@ import { largeGroupsOf } from '../../topologies/inbox/index.js'
 import { kafkaProbe, registryProbe, topologiesProbe } from '../health.js'
 import { createKafka } from '../kafka-client.js'
 import type { Logger } from '../log.js'
-import { createMetrics, registerGatewayMetrics } from '../metrics.js'
+import { createMetrics, registerGatewayMetrics, registerShapingMetrics } from '../metrics.js'
 import type { Config } from './config.js'
 import { type Infrastructure, startInfrastructure } from './infrastructure.js'
 import { startMessaging } from './messaging.js'
@@ -105,6 +106,11 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       },
     })
     await api.register(gateway.routes)
+    await api.register(limitRoutes, {
+      jwtSecret: messaging.routes.jwtSecret,
+      limits: topologies.limits,
+    })
+    registerShapingMetrics(metrics.registry, () => topologies.shaping.snapshot(Date.now()))
     // Other instances read the partitions this one owns here.
     await api.register(peerRoutes, {
       jwtSecret: messaging.routes.jwtSecret,

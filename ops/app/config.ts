@@ -61,7 +61,23 @@ export interface Config {
   readonly mergeWindowSmallMs: number
   /** How long a merge window stays open past its end for records that arrive late. */
   readonly mergeWindowGraceMs: number
+  /** Messages/s one receiver task (partition) delivers before smart throttling starts. */
+  readonly shapingCapacity: number
+  /** 0: the capacity is fixed; otherwise it adapts to keep the ingest latency near this (ms). */
+  readonly shapingTargetLatencyMs: number
+  /** A LOW message is delivered at most this long after it was accepted. */
+  readonly lowDeadlineMs: number
+  /** Most LOW messages one receiver task keeps waiting. */
+  readonly lowQueueMax: number
+  /** Default rate limits per key of each dimension (null: unlimited). */
+  readonly limitConversation: RateLimitSetting
+  readonly limitUser: RateLimitSetting
+  readonly limitClientType: RateLimitSetting
+  readonly limitApplication: RateLimitSetting
 }
+
+/** A token bucket's refill rate (per second) and size; null: no limit. */
+export type RateLimitSetting = { rate: number; burst: number } | null
 
 // Sync's defaults are sync's own (defaultSyncSettings); the settings here only override them.
 const syncDefaults = defaultSyncSettings
@@ -170,6 +186,32 @@ function logLevel(raw: string): LogLevel {
 const text: Parse<string> = (raw) => {
   if (raw.trim() === '') throw new BadValue('expected a non-empty value')
   return raw.trim()
+}
+
+/** "rate/burst" (messages/s and the most at once), e.g. "20/40"; "off" for no limit. */
+function rateLimit(raw: string): RateLimitSetting {
+  if (raw.trim().toLowerCase() === 'off') return null
+  const m = /^(\d+(?:\.\d+)?)\/(\d+)$/.exec(raw.trim())
+  if (!m || !(Number(m[1]) > 0) || Number(m[2]) < 1)
+    throw new BadValue('expected rate/burst like 20/40 (rate above 0, burst at least 1), or off')
+  return { rate: Number(m[1]), burst: Number(m[2]) }
+}
+
+function limitSetting<K extends keyof Config>(
+  key: K,
+  env: string,
+  flag: string,
+  what: string,
+): Setting<K> {
+  return {
+    key,
+    env,
+    flag,
+    doc: `Rate limit of each ${what}, as rate/burst (messages/s, most at once) or off; per receiver task (docs/shaping.md). Changed at run time with PUT /v1/limits.`,
+    shownDefault: 'off',
+    fallback: () => null as Config[K],
+    parse: rateLimit as Parse<Config[K]>,
+  }
 }
 
 function setting<K extends keyof Config>(s: Setting<K>): Setting<K> {
@@ -535,6 +577,65 @@ export const settings = [
     fallback: () => 100,
     parse: integer,
   }),
+  setting({
+    key: 'shapingCapacity',
+    env: 'IMFLOW_SHAPING_CAPACITY',
+    flag: 'shaping-capacity',
+    doc: 'Messages/s one receiver task (one partition) delivers; past it the hottest conversations are throttled (OVERLOAD) and LOW waits. See docs/shaping.md for how to choose it.',
+    shownDefault: '2000',
+    fallback: () => 2_000,
+    parse: positive,
+  }),
+  setting({
+    key: 'shapingTargetLatencyMs',
+    env: 'IMFLOW_SHAPING_TARGET_LATENCY_MS',
+    flag: 'shaping-target-latency-ms',
+    doc: 'When set, the capacity adapts (up to IMFLOW_SHAPING_CAPACITY) to keep the time messages wait on im.ingest near this; 0 keeps it fixed.',
+    shownDefault: '0',
+    fallback: () => 0,
+    parse: integer,
+  }),
+  setting({
+    key: 'lowDeadlineMs',
+    env: 'IMFLOW_LOW_DEADLINE_MS',
+    flag: 'low-deadline-ms',
+    doc: 'A LOW-priority message waits for spare capacity at most this long after it was accepted, then is delivered anyway.',
+    shownDefault: '3600000',
+    fallback: () => 3_600_000,
+    parse: (raw) => {
+      const n = integer(raw)
+      if (n < 100) throw new BadValue('expected at least 100 (ms)')
+      return n
+    },
+  }),
+  setting({
+    key: 'lowQueueMax',
+    env: 'IMFLOW_LOW_QUEUE_MAX',
+    flag: 'low-queue-max',
+    doc: 'Most LOW messages one receiver task keeps waiting; past it LOW messages are throttled (OVERLOAD).',
+    shownDefault: '100000',
+    fallback: () => 100_000,
+    parse: positive,
+  }),
+  limitSetting(
+    'limitConversation',
+    'IMFLOW_LIMIT_CONVERSATION',
+    'limit-conversation',
+    'conversation',
+  ),
+  limitSetting('limitUser', 'IMFLOW_LIMIT_USER', 'limit-user', 'sender (user)'),
+  limitSetting(
+    'limitClientType',
+    'IMFLOW_LIMIT_CLIENT_TYPE',
+    'limit-client-type',
+    'client type (the imflow-client-type header: the app platform)',
+  ),
+  limitSetting(
+    'limitApplication',
+    'IMFLOW_LIMIT_APPLICATION',
+    'limit-application',
+    "calling application (the token's app claim, or the imflow-app header)",
+  ),
 ] as const
 
 export type Flags = Readonly<Record<string, string | undefined>>

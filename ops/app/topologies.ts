@@ -18,6 +18,7 @@ import {
   type RunningTopology,
   startTopology,
 } from '../../topologies/runtime/index.js'
+import { type Limits, LimitsTable, ShapingStats, shaping } from '../../topologies/shaping/index.js'
 import type { SyncSettings } from '../../topologies/sync/index.js'
 import { FANOUT, type TopologyWiring } from '../../topologies/wiring.js'
 import type { Logger } from '../log.js'
@@ -41,6 +42,9 @@ export interface RunningTopologies {
   readonly topologies: readonly RunningTopology[]
   /** What the API reads, by topology. */
   readonly queries: TopologyQueries
+  /** The rate limits and capacity in force (GET/PUT /v1/limits), and what shaping counted. */
+  readonly limits: LimitsTable
+  readonly shaping: ShapingStats
   /** Everything to stop, in start order. */
   readonly all: readonly { stop(): Promise<void> }[]
 }
@@ -56,7 +60,23 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
   )
   const started: { stop(): Promise<void> }[] = [users]
   try {
-    const wiring = await wiringFor(ctx, (userId) => users.get(userId)?.geo)
+    // The limits in force: the latest PUT /v1/limits, seen by every instance; else the settings.
+    const limits = await LimitsTable.start(
+      ctx.kafka,
+      internalTopic(runtimeId(config), 'limits'),
+      defaultLimits(config),
+      config.replicationFactor,
+    )
+    started.push(limits)
+    const stats = new ShapingStats()
+    const admission = shaping({
+      limits: () => limits.current(),
+      targetLatencyMs: config.shapingTargetLatencyMs,
+      largeGroupMembers: config.largeGroupThreshold,
+      lowQueueMax: config.lowQueueMax,
+      stats,
+    })
+    const wiring = await wiringFor(ctx, (userId) => users.get(userId)?.geo, admission)
     const running: RunningTopology[] = []
     const queries: Record<string, unknown> = {}
     for (const module of topologyModules) {
@@ -65,7 +85,13 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
       running.push(topology)
       if ('queries' in module) queries[module.name] = module.queries(topology, wiring)
     }
-    return { topologies: running, queries: queries as TopologyQueries, all: started }
+    return {
+      topologies: running,
+      queries: queries as TopologyQueries,
+      limits,
+      shaping: stats,
+      all: started,
+    }
   } catch (err) {
     for (const s of started.reverse()) await s.stop()
     throw err
@@ -75,6 +101,7 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
 async function wiringFor(
   ctx: TopologyContext,
   geoOf: (userId: string) => string | undefined,
+  admission: TopologyWiring['admission'],
 ): Promise<TopologyWiring> {
   const { config } = ctx
   const appId = runtimeId(config)
@@ -104,6 +131,7 @@ async function wiringFor(
       },
     },
     metrics: ctx.mergeMetrics ? { merge: ctx.mergeMetrics } : {},
+    ...(admission ? { admission } : {}),
   }
 }
 
@@ -125,6 +153,19 @@ function run(ctx: TopologyContext, topology: Parameters<typeof startTopology>[0]
       encode: (letter) => deadLetters.encode(letter),
     },
   })
+}
+
+/** The limits before any PUT /v1/limits: from the settings. */
+export function defaultLimits(config: Config): Limits {
+  const dimension = (limit: Config['limitUser']) => ({ default: limit, overrides: {} })
+  return {
+    capacity: config.shapingCapacity,
+    lowDeadlineMs: config.lowDeadlineMs,
+    conversation: dimension(config.limitConversation),
+    user: dimension(config.limitUser),
+    clientType: dimension(config.limitClientType),
+    application: dimension(config.limitApplication),
+  }
 }
 
 export function syncSettings(config: Config): SyncSettings {

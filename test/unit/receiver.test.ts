@@ -455,7 +455,13 @@ describe('receiver', () => {
         codecs,
         unit: 0,
         userPartitions: 4,
-        admission: () => ({ admit: false, reason: 'USER_RATE', retryAfterMs: 250 }),
+        admission: {
+          stores: [],
+          open: (_context, deliver) => ({
+            admit: () => ({ admit: false, reason: 'USER_RATE', retryAfterMs: 250 }),
+            defer: (_id, stored) => deliver(stored),
+          }),
+        },
       }),
     )
     const created: ConversationEvent = {

@@ -5,6 +5,9 @@ export { inboundModule, receiverModule } from './module.js'
 export { ReceiverQueries } from './queries.js'
 export {
   type Admission,
+  type AdmissionDecision,
+  type AdmissionGate,
+  type AdmissionRequest,
   admitAll,
   type GeoSplit,
   REPLY_HEADERS,

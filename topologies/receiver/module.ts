@@ -65,6 +65,7 @@ export const receiverModule = defineModule({
       ),
       unit: w.settings.unit,
       limits: { maxBodyBytes: w.settings.maxBodyBytes, maxClientMsgIdLength: 128 },
+      ...(w.admission ? { admission: w.admission } : {}),
     }),
   queries: (running) => new ReceiverQueries(running),
 })

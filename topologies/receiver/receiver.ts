@@ -24,9 +24,9 @@ import type {
 } from '../../schemas/types.generated.js'
 import { bufferSerde, int64Serde, jsonSerde, stringSerde, typedStore } from '../../state/index.js'
 import {
-  type ConversationMeta,
   DEFAULT_LARGE_GROUP_THRESHOLD,
   type DedupeEntry,
+  decodeStoredMessage,
   dedupeKey,
   encodeStoredMessage,
   isLargeGroup,
@@ -35,7 +35,12 @@ import {
   RECEIVER_STORES as STORES,
   seqIndexKey,
 } from '../model/index.js'
-import { defineTopology, type InputRecord, type TopologyDefinition } from '../runtime/index.js'
+import {
+  defineTopology,
+  type InputRecord,
+  type ProcessorContext,
+  type TopologyDefinition,
+} from '../runtime/index.js'
 import { ConversationState } from './conversation-state.js'
 import { planFanOut } from './fan-out.js'
 import { crossedThreshold } from './room-sequence.js'
@@ -48,12 +53,43 @@ import {
   type ValidationLimits,
 } from './validate-message.js'
 
-/** The hook for peak shaving (rate limits, priorities): admit, or throttle with a retry time. */
-export type Admission = (
-  message: SendMessage,
-) => { admit: true } | { admit: false; reason: ThrottleReason; retryAfterMs: number }
+/** What peak shaving is asked about a valid message from a member. */
+export interface AdmissionRequest {
+  message: SendMessage
+  headers: InputRecord['headers']
+  /** When it was written to im.ingest (ms). */
+  timestamp: number
+  /** The conversation's members (0 when unknown). */
+  memberCount: number
+}
 
-export const admitAll: Admission = () => ({ admit: true })
+/** Admit now, admit for later delivery (`later`: accepted now, delivered when drained), or throttle. */
+export type AdmissionDecision =
+  | { admit: true; later?: boolean }
+  | { admit: false; reason: ThrottleReason; retryAfterMs: number }
+
+export interface AdmissionGate {
+  admit(request: AdmissionRequest): AdmissionDecision | Promise<AdmissionDecision>
+  /** Keeps an accepted message (its StoredMessage bytes) until it is delivered. */
+  defer(id: string, stored: Buffer): Promise<void>
+}
+
+/**
+ * The hook for peak shaving (topologies/shaping): per task, a gate over the stores it
+ * declares; `deliver` is how it hands a deferred message back for delivery.
+ */
+export interface Admission {
+  stores: readonly string[]
+  open(context: ProcessorContext, deliver: (stored: Buffer) => Promise<void>): AdmissionGate
+}
+
+export const admitAll: Admission = {
+  stores: [],
+  open: (_context, deliver) => ({
+    admit: () => ({ admit: true }),
+    defer: (_id, stored) => deliver(stored),
+  }),
+}
 
 export interface GeoSplit {
   /** This deployment's geo. */
@@ -139,7 +175,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       ),
       ...unitSinks(units),
     },
-    stores: Object.values(STORES),
+    stores: [...Object.values(STORES), ...admission.stores],
     internalTopics: [topics.fanout],
     processor: (context) => {
       const conversations = new ConversationState(
@@ -152,6 +188,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       const readCursors = typedStore(context.store(STORES.readCursors), bufferSerde, stringSerde)
       const seqIndex = context.store(STORES.seqIndex)
       const route = unitRouter({ context, local: options.unit, remote: units, codecs })
+      const gate = admission.open(context, (stored) => deliver(decodeStoredMessage(stored)))
       let generator: MsgIdGenerator | undefined
 
       const nextId = async (): Promise<string> => {
@@ -213,7 +250,12 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
             }
           }
         }
-        const admitted = admission(message)
+        const admitted = await gate.admit({
+          message,
+          headers: record.headers,
+          timestamp: record.timestamp,
+          memberCount: conversation?.memberCount ?? 0,
+        })
         if (!admitted.admit) {
           return reply(record, message, {
             kind: 'Throttled',
@@ -225,41 +267,50 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
         // Never before the id's own time, which never goes back (not even across restarts or
         // clock steps): history, ordered by creation time, then follows id order.
         const createdAt = Math.max(clock(), parseMsgId(msgId).timeMs)
-        const meta = conversation as ConversationMeta
-        const sequenced =
-          message.visibility === 'NORMAL' && isLargeGroup(meta.memberCount, largeGroupThreshold)
-        const seq = sequenced ? conversations.nextSeq(message.conversationId, meta) : 0
-        const storedMessage: StoredMessage = { ...message, msgId, createdAt, seq }
-        if (message.visibility === 'NORMAL') {
-          const key = messageKey(message.conversationId, createdAt, msgId)
-          log.put(key, encodeStoredMessage(storedMessage))
-          if (sequenced) seqIndex.put(seqIndexKey(message.conversationId, seq), key)
-        }
+        const storedMessage: StoredMessage = { ...message, msgId, createdAt, seq: 0 }
         dedupe.put(dedupeId, { msgId, createdAt })
+        // LOW: accepted now (its msgId is fixed), stored and delivered when shaping drains it.
+        if (admitted.later) await gate.defer(msgId, encodeStoredMessage(storedMessage))
+        else await deliver(storedMessage)
+        reply(record, message, { kind: 'Accepted', msgId, createdAt })
+      }
+
+      /**
+       * Stores an accepted message in the conversation's log and hands it on. A large group's
+       * normal message gets the conversation's next seq here (when delivered, so a drained LOW
+       * message is numbered in delivery order) and goes once to im.rooms; any other message to
+       * its recipients' partitions.
+       */
+      const deliver = async (accepted: StoredMessage) => {
+        const { msgId, createdAt, conversationId } = accepted
+        const meta = await conversations.get(conversationId)
+        const sequenced =
+          accepted.visibility === 'NORMAL' &&
+          meta !== undefined &&
+          isLargeGroup(meta.memberCount, largeGroupThreshold)
+        const message: StoredMessage = sequenced
+          ? { ...accepted, seq: conversations.nextSeq(conversationId, meta) }
+          : accepted
+        if (message.visibility === 'NORMAL') {
+          const key = messageKey(conversationId, createdAt, msgId)
+          log.put(key, encodeStoredMessage(message))
+          if (sequenced) seqIndex.put(seqIndexKey(conversationId, message.seq), key)
+        }
+        const payload = { kind: 'NewMessage' as const, message }
         if (sequenced) {
           // Once, whatever the size: the gateways push it to the online members' devices.
-          const payload = { kind: 'NewMessage' as const, message: storedMessage }
-          toRoom(message.conversationId, seq, message.priority, payload)
-          await handOffRemote(message.conversationId, msgId, message.priority, payload)
-          return reply(record, message, { kind: 'Accepted', msgId, createdAt })
+          toRoom(conversationId, message.seq, message.priority, payload)
+          return handOffRemote(conversationId, msgId, message.priority, payload)
         }
         // Everyone who may see it: all members for a normal message (the sender's other devices
         // included), the sender and the targets for a private one.
         const recipients =
           message.visibility === 'NORMAL'
-            ? await conversations.members(message.conversationId)
+            ? await conversations.members(conversationId)
             : [...new Set([message.senderId, ...message.targets])]
         // Big groups read, small groups write: above the threshold no list row changes now.
-        const updateLists = !isLargeGroup(meta.memberCount, largeGroupThreshold)
-        handOff(
-          message.conversationId,
-          recipients,
-          msgId,
-          message.priority,
-          { kind: 'NewMessage', message: storedMessage },
-          updateLists,
-        )
-        reply(record, message, { kind: 'Accepted', msgId, createdAt })
+        const updateLists = !isLargeGroup(meta?.memberCount ?? 0, largeGroupThreshold)
+        handOff(conversationId, recipients, msgId, message.priority, payload, updateLists)
       }
 
       // A user's action: deleting a message for themself (NP) and reading up to a message go

@@ -1,0 +1,117 @@
+// A task's view of its load: a capacity bucket (what HIGH deliveries and LOW drains spend; an
+// empty one means overload), the offered HIGH load per conversation in a decaying
+// space-saving sketch (the hottest conversations), and the adaptive capacity. In memory:
+// rates rebuild within seconds after a restart, unlike the rate limits' buckets.
+
+import { adaptCapacity, type CapacitySettings } from './capacity.js'
+import { type HotConversation, overShare } from './fair-share.js'
+import { SpaceSaving } from './space-saving.js'
+
+export interface OverloadSettings extends CapacitySettings {
+  /** Conversations tracked by the sketch. */
+  sketchSize: number
+  /** How fast offered rates forget (ms). */
+  halfLifeMs: number
+  /** Groups with more members than this are "large": throttled first. */
+  largeGroupMembers: number
+}
+
+const ADAPT_EVERY_MS = 1_000
+/** Seconds of capacity the bucket may hold (how much a quiet spell lets through at once). */
+const BURST_SECONDS = 0.5
+
+export class Overload {
+  private readonly sketch: SpaceSaving
+  private readonly large = new Map<string, boolean>()
+  private tokens: number
+  private capacityNow: number
+  private at: number
+  private adaptedAt: number
+  private worstLatency: number | undefined
+  /** HIGH was refused for overload since the last drain: it wants more than the capacity. */
+  private highWanting = false
+
+  private readonly settings: OverloadSettings
+
+  constructor(settings: OverloadSettings, now: number) {
+    this.settings = { ...settings }
+    this.sketch = new SpaceSaving(settings.sketchSize)
+    this.capacityNow = settings.max
+    this.tokens = this.burst()
+    this.at = now
+    this.adaptedAt = now
+  }
+
+  /** The capacity in force (messages/s). */
+  capacity(): number {
+    return this.capacityNow
+  }
+
+  /** Changes the budget (the limits document was replaced). */
+  setMax(max: number): void {
+    if (max === this.settings.max) return
+    this.settings.max = max
+    this.capacityNow = this.settings.targetLatencyMs > 0 ? Math.min(this.capacityNow, max) : max
+  }
+
+  /** Brings rates, tokens and the adaptive capacity up to `now`. */
+  advance(now: number): void {
+    const elapsed = now - this.at
+    if (elapsed <= 0) return
+    this.sketch.decay(0.5 ** (elapsed / this.settings.halfLifeMs))
+    for (const key of this.large.keys()) if (!this.sketch.tracked(key)) this.large.delete(key)
+    this.tokens = Math.min(this.burst(), this.tokens + (elapsed * this.capacityNow) / 1000)
+    this.at = now
+    if (now - this.adaptedAt >= ADAPT_EVERY_MS) {
+      this.capacityNow = adaptCapacity(this.capacityNow, this.worstLatency, this.settings)
+      this.worstLatency = undefined
+      this.adaptedAt = now
+    }
+  }
+
+  /** A HIGH message offered (it passed validation and rate limits); latency: its wait on ingest. */
+  offer(key: string, large: boolean, latencyMs: number): void {
+    this.sketch.add(key)
+    if (this.sketch.tracked(key)) this.large.set(key, large)
+    this.worstLatency = Math.max(this.worstLatency ?? 0, latencyMs)
+  }
+
+  overloaded(): boolean {
+    return this.tokens < 1
+  }
+
+  /** Under overload: should this conversation's message give way? */
+  throttles(key: string, large: boolean): boolean {
+    const perCount = Math.LN2 / (this.settings.halfLifeMs / 1000)
+    const hot: HotConversation[] = this.sketch
+      .top()
+      .map((h) => ({ key: h.key, rate: h.count * perCount, large: this.large.get(h.key) ?? false }))
+    return overShare(
+      { capacity: this.capacityNow, totalRate: this.sketch.total() * perCount, hot },
+      key,
+      this.sketch.estimate(key) * perCount,
+      large,
+    )
+  }
+
+  /** HIGH gave way for lack of capacity: LOW gets none of it until HIGH stops asking. */
+  refusedHigh(): void {
+    this.highWanting = true
+  }
+
+  /** Tokens free for LOW drains: what HIGH left (nothing while HIGH is being throttled). */
+  drainBudget(): number {
+    const spare = this.highWanting ? 0 : Math.max(0, Math.floor(this.tokens))
+    this.highWanting = false
+    return spare
+  }
+
+  /** Deliveries spend capacity; the debt is bounded so one spike is not paid for for long. */
+  spend(n: number): void {
+    this.tokens = Math.max(-this.burst(), this.tokens - n)
+  }
+
+  private burst(): number {
+    return Math.max(1, this.capacityNow * BURST_SECONDS)
+  }
+}

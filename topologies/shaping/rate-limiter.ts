@@ -1,0 +1,42 @@
+// Rate limits per conversation, user, client type and calling application: one token bucket
+// per key, kept in the task's store so the limits hold across restarts and task moves. A
+// message passes only if every dimension has a token; a refused message takes none.
+// Buckets live in the receiver task of the message's conversation: a conversation's limit
+// is exact, the other dimensions' are per task (docs/shaping.md).
+
+import type { ReadWriteStore } from '../../state/index.js'
+import { jsonSerde, type KeyValueStore, stringSerde, typedStore } from '../../state/index.js'
+import { type Dimension, type Limits, limitOf } from './limits.js'
+import { type Bucket, take } from './token-bucket.js'
+
+export type LimitCheck = { ok: true } | { ok: false; dimension: Dimension; retryAfterMs: number }
+
+export class RateLimiter {
+  private readonly buckets: KeyValueStore<string, Bucket>
+
+  constructor(store: ReadWriteStore) {
+    this.buckets = typedStore(store, stringSerde, jsonSerde<Bucket>())
+  }
+
+  /** Takes a token of each limited dimension, or none and says which one refused. */
+  async check(
+    keys: readonly (readonly [Dimension, string | undefined])[],
+    limits: Limits,
+    now: number,
+  ): Promise<LimitCheck> {
+    const taken: [string, Bucket][] = []
+    let refused: LimitCheck = { ok: true }
+    for (const [dimension, key] of keys) {
+      if (key === undefined || key === '') continue
+      const limit = limitOf(limits, dimension, key)
+      if (!limit) continue
+      const id = `${dimension}\u0000${key}`
+      const result = take(await this.buckets.get(id), limit, now)
+      if (result.ok) taken.push([id, result.bucket])
+      else if (refused.ok || result.retryAfterMs > refused.retryAfterMs)
+        refused = { ok: false, dimension, retryAfterMs: result.retryAfterMs }
+    }
+    if (refused.ok) for (const [id, bucket] of taken) this.buckets.put(id, bucket)
+    return refused
+  }
+}

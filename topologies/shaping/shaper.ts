@@ -1,0 +1,178 @@
+// Peak shaving in the receiver (its Admission hook): rate limits per dimension, then the
+// lanes. HIGH is admitted at once unless the task is over capacity and its conversation is
+// among the hottest (smart throttling, OVERLOAD); LOW is accepted into the durable lane and
+// drained with the capacity HIGH leaves, never later than its deadline. Nothing here adds a
+// Kafka hop: decisions are in-task, written in the same transaction as the receipt.
+
+import type { ThrottleReason } from '../../schemas/types.generated.js'
+import type {
+  Admission,
+  AdmissionDecision,
+  AdmissionGate,
+  AdmissionRequest,
+} from '../receiver/index.js'
+import type { ProcessorContext } from '../runtime/index.js'
+import { APPLICATION_HEADER, CLIENT_TYPE_HEADER, type Limits, THROTTLE_REASONS } from './limits.js'
+import { LowLane } from './low-lane.js'
+import { Overload } from './overload.js'
+import { RateLimiter } from './rate-limiter.js'
+import { ShapingStats } from './stats.js'
+
+export const SHAPING_STORES = {
+  buckets: 'shaping-buckets',
+  lowLane: 'shaping-low-lane',
+} as const
+
+export interface ShapingOptions {
+  /** The limits in force (read per decision, so a change applies at once). */
+  limits: () => Limits
+  /** 0: the capacity is the configured budget; otherwise steered to this ingest latency (ms). */
+  targetLatencyMs: number
+  /** Groups with more members than this are throttled first under overload. */
+  largeGroupMembers: number
+  /** Most LOW messages a task keeps waiting; past it LOW is throttled (OVERLOAD). */
+  lowQueueMax: number
+  stats?: ShapingStats
+  clock?: () => number
+  sketchSize?: number
+  halfLifeMs?: number
+}
+
+/** How often the LOW lane is drained. */
+export const DRAIN_EVERY_MS = 100
+/** Most LOW messages delivered in one drain (one transaction). */
+const DRAIN_MAX = 500
+/** How long an OVERLOAD throttle asks to wait: about one half-life of the load estimate. */
+const OVERLOAD_RETRY_MS = 1_000
+
+/** A deadline-bound message is drained this long before its deadline, capacity or not. */
+export function drainMargin(deadlineMs: number): number {
+  return Math.min(5_000, Math.max(2 * DRAIN_EVERY_MS, deadlineMs * 0.2))
+}
+
+function header(headers: AdmissionRequest['headers'], name: string): string | undefined {
+  const value = headers[name]
+  const first = Array.isArray(value) ? value[0] : value
+  return first === undefined ? undefined : first.toString()
+}
+
+/** One receiver task's shaping: its buckets, LOW lane and load view. */
+class TaskShaper implements AdmissionGate {
+  private readonly limiter: RateLimiter
+  private readonly lane: LowLane
+  private readonly overload: Overload
+  private drainedAt = Number.NEGATIVE_INFINITY
+
+  constructor(
+    private readonly options: ShapingOptions,
+    private readonly context: ProcessorContext,
+    private readonly deliver: (stored: Buffer) => Promise<void>,
+    private readonly clock: () => number,
+    private readonly stats: ShapingStats,
+  ) {
+    this.limiter = new RateLimiter(context.store(SHAPING_STORES.buckets))
+    this.lane = new LowLane(context.store(SHAPING_STORES.lowLane))
+    this.overload = new Overload(
+      {
+        max: options.limits().capacity,
+        targetLatencyMs: options.targetLatencyMs,
+        sketchSize: options.sketchSize ?? 64,
+        halfLifeMs: options.halfLifeMs ?? 1_000,
+        largeGroupMembers: options.largeGroupMembers,
+      },
+      clock(),
+    )
+  }
+
+  /** The limits in force, with the load view brought up to `now`. */
+  private current(now: number): Limits {
+    const limits = this.options.limits()
+    this.overload.setMax(limits.capacity)
+    this.overload.advance(now)
+    return limits
+  }
+
+  private refuse(reason: ThrottleReason, retryAfterMs: number): AdmissionDecision {
+    this.stats.refused(reason)
+    return { admit: false, reason, retryAfterMs }
+  }
+
+  async admit({
+    message,
+    headers,
+    timestamp,
+    memberCount,
+  }: AdmissionRequest): Promise<AdmissionDecision> {
+    const now = this.clock()
+    const limits = this.current(now)
+    const limited = await this.limiter.check(
+      [
+        ['conversation', message.conversationId],
+        ['user', message.senderId],
+        ['clientType', header(headers, CLIENT_TYPE_HEADER)],
+        ['application', header(headers, APPLICATION_HEADER)],
+      ],
+      limits,
+      now,
+    )
+    if (!limited.ok) return this.refuse(THROTTLE_REASONS[limited.dimension], limited.retryAfterMs)
+    if (message.priority === 'LOW') {
+      if ((await this.lane.size()) >= this.options.lowQueueMax)
+        return this.refuse('OVERLOAD', OVERLOAD_RETRY_MS)
+      this.stats.admitted('LOW')
+      return { admit: true, later: true }
+    }
+    const large = memberCount > this.options.largeGroupMembers
+    this.overload.offer(message.conversationId, large, Math.max(0, now - timestamp))
+    if (this.overload.overloaded() && this.overload.throttles(message.conversationId, large)) {
+      this.overload.refusedHigh()
+      return this.refuse('OVERLOAD', OVERLOAD_RETRY_MS)
+    }
+    this.overload.spend(1)
+    this.stats.admitted('HIGH')
+    return { admit: true }
+  }
+
+  defer(id: string, stored: Buffer): Promise<void> {
+    return this.lane.enqueue(id, stored, this.clock())
+  }
+
+  /** Delivers LOW with the capacity HIGH left, and whatever is near its deadline. */
+  async drain(): Promise<void> {
+    const now = this.clock()
+    if (now - this.drainedAt < DRAIN_EVERY_MS) return
+    this.drainedAt = now
+    const limits = this.current(now)
+    const dueBy = now - limits.lowDeadlineMs + drainMargin(limits.lowDeadlineMs)
+    const spare = this.overload.drainBudget()
+    // The count is one cached read; the lane is scanned only when something waits.
+    const waiting = await this.lane.size()
+    const taken = waiting > 0 ? await this.lane.take(spare, dueBy, DRAIN_MAX) : []
+    for (const queued of taken) await this.deliver(queued.payload)
+    this.overload.spend(taken.length)
+    this.stats.delivered(taken.length, Math.max(0, taken.length - spare))
+    const queued = waiting - taken.length
+    const oldestAt = queued > 0 ? await this.lane.oldest() : undefined
+    this.stats.lane(
+      this.context.taskId,
+      { queued, oldestAt, capacity: this.overload.capacity() },
+      now,
+    )
+  }
+}
+
+export function shaping(options: ShapingOptions): Admission {
+  const clock = options.clock ?? Date.now
+  const stats = options.stats ?? new ShapingStats()
+  return {
+    stores: Object.values(SHAPING_STORES),
+    open(context, deliver) {
+      const shaper = new TaskShaper(options, context, deliver, clock, stats)
+      // Drained between records (stream time moves while a flood is processed, and a busy
+      // task's wall-clock punctuation waits for its batch) and when idle (wall clock).
+      context.schedule(DRAIN_EVERY_MS, 'wall-clock', () => shaper.drain())
+      context.schedule(DRAIN_EVERY_MS, 'stream-time', () => shaper.drain())
+      return shaper
+    },
+  }
+}
