@@ -3,8 +3,6 @@
 
 import { isImflowError } from '../../errors.js'
 import { createLogger } from '../../log.js'
-import { benchCommand } from './bench.js'
-import { demoCommand } from './demo.js'
 import { tokenCommand } from './token.js'
 
 export interface ToolCommand {
@@ -19,11 +17,12 @@ export const toolCommands: Record<string, ToolCommand> = {
   },
   demo: {
     summary: 'Drive realistic traffic through a running imflow and show what flows (--help).',
-    run: demoCommand,
+    // Loaded when used: `imflow start` does not pay for the demo's and benchmarks' modules.
+    run: async (argv) => (await import('./demo.js')).demoCommand(argv),
   },
   bench: {
     summary: 'Run the benchmarks (all, or those named) and write their report (--help).',
-    run: benchCommand,
+    run: async (argv) => (await import('./bench.js')).benchCommand(argv),
   },
 }
 

@@ -136,19 +136,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     durationSeconds: o.durationSeconds,
     server,
   })
-  stats.startSending()
-  const start = Date.now()
-  const end = start + o.durationSeconds * 1000
-  let i = 0
-  let nextSecond = start + 1000
-  while (Date.now() < end && !o.signal?.aborted) {
-    const due = Math.floor(((Date.now() - start) / 1000) * o.rate)
-    for (; i < due; i++) {
-      if (sender.inFlight >= MAX_IN_FLIGHT) stats.skipped++
-      else void sender.send(`${run}m${i}`, plan.next())
-    }
-    if (Date.now() >= nextSecond) {
-      nextSecond += 1000
+  await sendFor(
+    o,
+    (i) => sender.send(`${run}m${i}`, plan.next()),
+    sender,
+    stats,
+    () => {
       // Not awaited: a slow /metrics must not hold the sending back.
       void serverFigures(url, metrics).then((r) => {
         server = r.figures
@@ -158,19 +151,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       void fleet.flushReads()
       void fleet.churn(CHURN_PER_SECOND)
       sender.forget(120_000)
-    }
-    await sleep(10, o.signal)
-  }
-  // Let what is on its way arrive: the receipts, then the pushes.
-  stats.stopSending()
-  const drainUntil = Date.now() + 15_000
-  while (sender.inFlight > 0 && Date.now() < drainUntil) await sleep(50)
-  // Pushes trail the receipts: wait until none has arrived for 5 s (30 s at most).
-  for (let quiet = 0, until = Date.now() + 30_000; quiet < 5 && Date.now() < until; ) {
-    const before = stats.delivered
-    await sleep(1_000)
-    quiet = stats.delivered === before ? quiet + 1 : 0
-  }
+    },
+  )
+  await drain(sender, stats)
   await fleet.flushReads()
   const last = frame()
   show(last)
@@ -178,6 +161,46 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const report = finalReport(last, sender.kinds)
   o.write(`${report.join('\n')}\n`)
   return { stats, kinds: sender.kinds, report }
+}
+
+/** Sends at the asked rate for the asked time (or until aborted), calling `everySecond`. */
+async function sendFor(
+  o: DemoOptions,
+  send: (i: number) => Promise<void>,
+  sender: DemoSender,
+  stats: DemoStats,
+  everySecond: () => void,
+): Promise<void> {
+  stats.startSending()
+  const start = Date.now()
+  const end = start + o.durationSeconds * 1000
+  let i = 0
+  let nextSecond = start + 1000
+  while (Date.now() < end && !o.signal?.aborted) {
+    const due = Math.floor(((Date.now() - start) / 1000) * o.rate)
+    for (; i < due; i++) {
+      if (sender.inFlight >= MAX_IN_FLIGHT) stats.skipped++
+      else void send(i)
+    }
+    if (Date.now() >= nextSecond) {
+      nextSecond += 1000
+      everySecond()
+    }
+    await sleep(10, o.signal)
+  }
+  stats.stopSending()
+}
+
+/** Lets what is on its way arrive: the receipts (15 s at most), then the pushes. */
+async function drain(sender: DemoSender, stats: DemoStats): Promise<void> {
+  const until = Date.now() + 15_000
+  while (sender.inFlight > 0 && Date.now() < until) await sleep(50)
+  // Pushes trail the receipts: wait until none has arrived for 5 s (30 s at most).
+  for (let quiet = 0, end = Date.now() + 30_000; quiet < 5 && Date.now() < end; ) {
+    const before = stats.delivered
+    await sleep(1_000)
+    quiet = stats.delivered === before ? quiet + 1 : 0
+  }
 }
 
 async function createConversations(
