@@ -15,8 +15,11 @@ import { isFenced, type TaskProducer } from './kafka-io.js'
  */
 export class TaskCorruptedError extends Error {}
 
-/** How long the outcome is asked for while the broker does not answer. */
-const SETTLE_FOR_MS = 60_000
+/**
+ * How long the outcome is asked for while the broker does not answer: longer than a broker
+ * restart takes, since giving up costs a full restore and a new group member.
+ */
+const SETTLE_FOR_MS = 300_000
 const MAX_DELAY_MS = 1_000
 
 /** The group's committed offset of one partition (-1 when none). */

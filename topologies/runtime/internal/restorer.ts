@@ -40,6 +40,12 @@ export class Restorer {
       allowAutoTopicCreation: false,
       // A restore waits on this consumer: do not let a fetch idle for long on paused partitions.
       maxWaitTimeInMs: 100,
+      // As the runner's group consumer: back within a second of a broker's return, and no
+      // restart (a new member the group would wait out) during an outage of minutes.
+      retry: { initialRetryTime: 100, maxRetryTime: 1_000, retries: 300 },
+      sessionTimeout: 10_000,
+      rebalanceTimeout: 10_000,
+      heartbeatInterval: 1_000,
     })
     this.joined = new Promise((resolve) => {
       this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {

@@ -35,7 +35,11 @@ export interface RunnerOptions {
   metrics?: TaskMetrics
   /** Replicas of the internal topics created (changelogs, repartition); default: the broker's. */
   replicationFactor?: number
-  /** Group session timeout; a crashed instance's partitions move after this long. */
+  /**
+   * Group session timeout (default 10 s, the Java consumer's before Kafka 3.0): a crashed
+   * instance's partitions move after this long, and so long does the group wait for a
+   * member kafkajs replaced (its consumer restarted after a broker outage) before it assigns.
+   */
   sessionTimeoutMs?: number
   /**
    * Reads of tasks other instances own go there: this instance's API base URL (told to the
@@ -54,9 +58,14 @@ export interface RunnerOptions {
 /**
  * Backoff of the group consumer's own retries: kafkajs' default grows to 30 s, so after a
  * broker restart the consumer could sleep that long; capped at 1 s it is back within 10 s.
- * 20 retries: ~16 s of patience in all, more than kafkajs' default (~9 s).
+ * And it must not give up during an outage: a consumer kafkajs restarts is a new group
+ * member, and the group then waits for the old one's session to expire (30 s) before it
+ * assigns anything. 300 retries: five minutes of patience.
  */
-const CONSUMER_RETRY = { initialRetryTime: 100, maxRetryTime: 1_000, retries: 20 }
+const CONSUMER_RETRY = { initialRetryTime: 100, maxRetryTime: 1_000, retries: 300 }
+/** Heartbeat answers meaning the group went on without this member's current view of it. */
+const GROUP_MOVED_ON =
+  /REBALANCE_IN_PROGRESS|rebalanc|UNKNOWN_MEMBER_ID|not aware of this member|ILLEGAL_GENERATION|generation/i
 /** A consumer that crashed for good (kafkajs gives up on non-retriable errors) is started anew. */
 const RESTART_DELAY_MS = { first: 200, max: 2_000 }
 
@@ -106,7 +115,7 @@ export async function startTopology(
   )
   await restorer.start()
 
-  const sessionTimeout = options.sessionTimeoutMs ?? 30_000
+  const sessionTimeout = options.sessionTimeoutMs ?? 10_000
   const newConsumer = (): Consumer =>
     kafka.consumer({
       groupId,
@@ -289,9 +298,12 @@ export async function startTopology(
               try {
                 await heartbeat()
               } catch (err) {
-                if (!/REBALANCE_IN_PROGRESS|rebalanc/i.test(String((err as Error)?.message ?? err)))
-                  throw err
-                rebalancing = true
+                // A heartbeat that fails otherwise (a coordinator still loading after a broker
+                // restart) must not abort the transaction: kafkajs' fetch loop deals with the
+                // group, and a commit that cannot go through fails by itself.
+                // One that says the group moved on (a rebalance, this member or its generation
+                // gone): commit what is done and hand the partition over.
+                if (GROUP_MOVED_ON.test(String((err as Error)?.message ?? err))) rebalancing = true
               }
             },
             shouldContinue: () => isRunning() && !isStale() && !rebalancing,

@@ -78,7 +78,7 @@ export { TaskCorruptedError } from './commit-outcome.js'
  * How long a failing transaction is retried (backoff up to RETRY_MAX_DELAY_MS) before the
  * task gives up: long enough to ride out a broker restart, short enough to be noticed.
  */
-const RETRY_FOR_MS = 60_000
+const RETRY_FOR_MS = 300_000
 const RETRY_MAX_DELAY_MS = 1_000
 const MIN_WALL_CLOCK_TICK_MS = 5
 
