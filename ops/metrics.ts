@@ -252,7 +252,9 @@ export function registerShapingMetrics(registry: Registry, counts: () => Shaping
     registers,
     collect() {
       this.reset()
-      for (const [reason, n] of Object.entries(counts().throttled)) this.inc({ reason }, n ?? 0)
+      // OVERLOAD always has a sample: a dashboard shows 0, not "no data", before the first throttle.
+      const throttled = { OVERLOAD: 0, ...counts().throttled }
+      for (const [reason, n] of Object.entries(throttled)) this.inc({ reason }, n ?? 0)
     },
   })
   new Counter({

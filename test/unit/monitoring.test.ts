@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { expected, present } from '../../connectors/http/dashboard/metric-names.js'
-import { createMetrics, registerGatewayMetrics } from '../../ops/metrics.js'
+import { createMetrics, registerGatewayMetrics, registerShapingMetrics } from '../../ops/metrics.js'
 
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8')
 
@@ -16,6 +16,15 @@ async function reported(): Promise<Set<string>> {
     envelopes: 0,
     roomEvents: 0,
     delivered: 0,
+  }))
+  registerShapingMetrics(metrics.registry, () => ({
+    accepted: {},
+    throttled: {},
+    drained: 0,
+    drainedForDeadline: 0,
+    queued: 0,
+    oldestAgeMs: 0,
+    capacity: 0,
   }))
   const names = new Set<string>()
   for (const m of await metrics.registry.getMetricsAsJSON()) {

@@ -94,19 +94,19 @@ function update(t, now, before, seconds) {
   })
   record('throughput', 'API sends', t, accepted)
 
-  const mergeIn = rate(now, before, seconds, expected.mergeIn)
-  const mergeOut = rate(now, before, seconds, expected.mergeOut)
+  const mergeIn = rate(now, before, seconds, present.mergeIn)
+  const mergeOut = rate(now, before, seconds, present.mergeOut)
   const reduction = mergeIn ? 100 * (1 - (mergeOut ?? 0) / mergeIn) : undefined
   record('merge', 'reduction %', t, reduction)
-  figures.merge = has(now, expected.mergeIn) ? reduction : undefined
+  figures.merge = has(now, present.mergeIn) ? reduction : undefined
 
-  const throttled = rate(now, before, seconds, expected.throttled)
+  const throttled = rate(now, before, seconds, present.throttled)
   record('throttled', 'throttled/s', t, throttled)
   figures.throttled = throttled
 
-  const queued = total(now, expected.lowQueued)
+  const queued = total(now, present.lowQueued)
   record('low', 'queued', t, queued)
-  record('low', 'oldest (s)', t, total(now, expected.lowOldestAge))
+  record('low', 'oldest (s)', t, total(now, present.lowOldestAge))
   figures.low = queued
   return figures
 }

@@ -10,12 +10,12 @@ export const present: Readonly<Record<string, string>> & {
   readonly framesDelivered: string
   readonly eventLoopP50: string
   readonly eventLoopP99: string
-}
-export const expected: Readonly<Record<string, string>> & {
   readonly mergeIn: string
   readonly mergeOut: string
   readonly throttled: string
   readonly lowQueued: string
   readonly lowOldestAge: string
+}
+export const expected: Readonly<Record<string, string>> & {
   readonly pushLatency: string
 }

@@ -3,7 +3,7 @@
 // API, while the screen shows what flows. Works against any imflow whose JWT secret it has.
 
 import { random } from '../../../bench/workload.js'
-import { expected, present } from '../../../connectors/http/dashboard/metric-names.js'
+import { present } from '../../../connectors/http/dashboard/metric-names.js'
 import { parseMetrics, total } from '../../../connectors/http/dashboard/metrics-text.js'
 import { ImflowError } from '../../errors.js'
 import { mintToken } from '../commands/token.js'
@@ -81,12 +81,12 @@ async function serverFigures(url: string, before: ReturnType<typeof parseMetrics
   )
   const now = parseMetrics(text)
   const figures: ServerFigures = { lag: total(now, present.lag) }
-  const mergeIn = total(now, expected.mergeIn)
-  const mergeOut = total(now, expected.mergeOut)
+  const mergeIn = total(now, present.mergeIn)
+  const mergeOut = total(now, present.mergeOut)
   if (mergeIn) figures.mergeReduction = 1 - (mergeOut ?? 0) / mergeIn
-  const throttled = total(now, expected.throttled)
+  const throttled = total(now, present.throttled)
   if (throttled !== undefined && before) {
-    figures.throttledPerSec = throttled - (total(before, expected.throttled) ?? 0)
+    figures.throttledPerSec = throttled - (total(before, present.throttled) ?? 0)
   }
   return { figures, samples: now }
 }
