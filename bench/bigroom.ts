@@ -6,21 +6,13 @@
 // Usage: npm run bench -- bigroom   (IMFLOW_BENCH_GROUPS, IMFLOW_BENCH_MEMBERS,
 // IMFLOW_BENCH_ONLINE, IMFLOW_BENCH_RATES per group in messages/s, IMFLOW_BENCH_SECONDS)
 
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { Kafka as KafkaClient, logLevel, Partitioners } from 'kafkajs'
+import { Partitioners } from 'kafkajs'
 import { type ClientMessage, ImflowClient } from '../connectors/client/index.js'
-import { issueToken } from '../connectors/http/jwt.js'
-import { startApp } from '../ops/app/app.js'
-import { loadConfig } from '../ops/app/config.js'
-import { createTopicsAndWait } from '../ops/kafka-admin.js'
-import { createLogger } from '../ops/log.js'
-import { freePort } from '../ops/ports.js'
 import { registerContract } from '../schemas/contract.js'
 import { registrySchemaSource } from '../schemas/schema-source.js'
 import { waitFor } from './broker.js'
 import { nowMs, percentiles } from './latency.js'
+import { startLatencyApp } from './latency-app.js'
 import { rawHop } from './raw-hop.js'
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
@@ -31,54 +23,24 @@ const RATES = (process.env.IMFLOW_BENCH_RATES ?? '2,5,10,20').split(',').map(Num
 const SECONDS = env('IMFLOW_BENCH_SECONDS', 15)
 /** How long the last deliveries of a load may trail its last send. */
 const DRAIN_MS = 10_000
-const SECRET = 'bench-secret-0123456789abcdef'
 
 const progress = (line: string) => process.stderr.write(`bigroom: ${line}\n`)
 
 export async function bigroomBench(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'imflow-bench-bigroom-'))
-  const config = loadConfig({
-    ...process.env,
-    IMFLOW_DATA_DIR: dir,
-    IMFLOW_PORT: String(await freePort()),
-    IMFLOW_KAFKA_PORT: String(await freePort()),
-    IMFLOW_REGISTRY_PORT: String(await freePort()),
-    IMFLOW_JWT_SECRET: SECRET,
-    IMFLOW_PARTITIONS: '4',
-    IMFLOW_KAFKA_HEAP: process.env.IMFLOW_KAFKA_HEAP ?? '1g',
-    IMFLOW_TOPIC_PREFIX: `bench${Date.now().toString(36)}.`,
-  })
-  const app = await startApp(config, createLogger('warn'))
+  const { app, config, kafka, hopTopic, token, createGroup, stop } = await startLatencyApp(
+    'bigroom',
+    { IMFLOW_KAFKA_HEAP: process.env.IMFLOW_KAFKA_HEAP ?? '1g' },
+  )
   const devices: ImflowClient[] = []
   try {
-    const kafka = new KafkaClient({
-      clientId: 'bench',
-      brokers: [...app.infrastructure.kafkaBrokers],
-      logLevel: logLevel.ERROR,
-    })
-    const admin = kafka.admin()
-    await admin.connect()
-    const hopTopic = `${config.topicPrefix}raw-hop`
-    await createTopicsAndWait(admin, [{ topic: hopTopic, numPartitions: 4 }])
-    await admin.disconnect()
-
     const groups = Array.from({ length: GROUPS }, (_, g) => `room-${g}`)
     const member = (g: number, i: number) => `g${g}-u${i}`
     const started = Date.now()
     for (const [g, conversationId] of groups.entries()) {
-      const res = await fetch(`${app.url}/v1/conversations`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          authorization: `Bearer ${issueToken({ sub: 'root', role: 'admin' }, SECRET)}`,
-        },
-        body: JSON.stringify({
-          conversationId,
-          type: 'GROUP',
-          members: Array.from({ length: MEMBERS }, (_, i) => member(g, i)),
-        }),
-      })
-      if (res.status !== 201) throw new Error(`creating ${conversationId} answered ${res.status}`)
+      await createGroup(
+        conversationId,
+        Array.from({ length: MEMBERS }, (_, i) => member(g, i)),
+      )
     }
     progress(`${GROUPS} groups of ${MEMBERS} members created`)
 
@@ -95,7 +57,7 @@ export async function bigroomBench(): Promise<string> {
       for (let i = 0; i < ONLINE; i++) {
         const device = new ImflowClient({
           url: app.url,
-          token: issueToken({ sub: member(g, i) }, SECRET),
+          token: token(member(g, i)),
           deviceId: 'bench',
           deviceClass: 'DESKTOP',
           reconnect: { initialDelayMs: 500, maxDelayMs: 5_000 },
@@ -187,7 +149,6 @@ export async function bigroomBench(): Promise<string> {
     return lines.join('\n')
   } finally {
     await Promise.all(devices.map((d) => d.close().catch(() => {})))
-    await app.stop()
-    await rm(dir, { recursive: true, force: true })
+    await stop()
   }
 }

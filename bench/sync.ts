@@ -4,74 +4,34 @@
 // Usage: npm run bench -- sync   (IMFLOW_BENCH_RATES messages/s, comma-separated;
 // IMFLOW_BENCH_SECONDS per load)
 
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { Kafka as KafkaClient, logLevel, Partitioners } from 'kafkajs'
+import { Partitioners } from 'kafkajs'
 import { ImflowClient } from '../connectors/client/index.js'
-import { issueToken } from '../connectors/http/jwt.js'
-import { startApp } from '../ops/app/app.js'
-import { loadConfig } from '../ops/app/config.js'
-import { createTopicsAndWait } from '../ops/kafka-admin.js'
-import { createLogger } from '../ops/log.js'
-import { freePort } from '../ops/ports.js'
 import { registerContract } from '../schemas/contract.js'
 import { registrySchemaSource } from '../schemas/schema-source.js'
 import type { SendMessage } from '../schemas/types.generated.js'
 import { waitFor } from './broker.js'
 import { nowMs, paced, percentiles } from './latency.js'
+import { startLatencyApp } from './latency-app.js'
 import { rawHop } from './raw-hop.js'
 import { against, type BenchFigure, type BenchResult } from './result.js'
 
 const RATES = (process.env.IMFLOW_BENCH_RATES ?? '10,50').split(',').map(Number)
 const SECONDS = Number(process.env.IMFLOW_BENCH_SECONDS ?? 20)
 const MEMBERS = 30
-const SECRET = 'bench-secret-0123456789abcdef'
 
 export async function syncBench(): Promise<BenchResult> {
-  const dir = await mkdtemp(join(tmpdir(), 'imflow-bench-sync-'))
-  const quiet = createLogger('warn')
-  const config = loadConfig({
-    ...process.env,
-    IMFLOW_DATA_DIR: dir,
-    IMFLOW_PORT: String(await freePort()),
-    IMFLOW_KAFKA_PORT: String(await freePort()),
-    IMFLOW_REGISTRY_PORT: String(await freePort()),
-    IMFLOW_JWT_SECRET: SECRET,
-    IMFLOW_PARTITIONS: '4',
-    IMFLOW_TOPIC_PREFIX: `bench${Date.now().toString(36)}.`,
-  })
-  const app = await startApp(config, quiet)
+  const { app, config, kafka, hopTopic, token, createGroup, stop } = await startLatencyApp('sync')
   try {
-    const kafka = new KafkaClient({
-      clientId: 'bench',
-      brokers: [...app.infrastructure.kafkaBrokers],
-      logLevel: logLevel.ERROR,
-    })
-    const admin = kafka.admin()
-    await admin.connect()
-    const hopTopic = `${config.topicPrefix}raw-hop`
-    await createTopicsAndWait(admin, [{ topic: hopTopic, numPartitions: 4 }])
-    await admin.disconnect()
-
     // The whole path: one group, one device per member, messages produced to im.ingest.
     const members = Array.from({ length: MEMBERS }, (_, i) => `m${i}`)
-    const created = await fetch(`${app.url}/v1/conversations`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        authorization: `Bearer ${issueToken({ sub: 'root', role: 'admin' }, SECRET)}`,
-      },
-      body: JSON.stringify({ conversationId: 'bench', type: 'GROUP', members }),
-    })
-    if (created.status !== 201) throw new Error(`creating the group answered ${created.status}`)
+    await createGroup('bench', members)
     const sentAt = new Map<string, number>()
     const latencies: number[] = []
     const devices = members.map(
       (sub) =>
         new ImflowClient({
           url: app.url,
-          token: issueToken({ sub }, SECRET),
+          token: token(sub),
           deviceId: 'bench',
           deviceClass: 'DESKTOP',
         }),
@@ -142,7 +102,6 @@ export async function syncBench(): Promise<BenchResult> {
     await Promise.all(devices.map((d) => d.close()))
     return { text: lines.join('\n'), figures }
   } finally {
-    await app.stop()
-    await rm(dir, { recursive: true, force: true })
+    await stop()
   }
 }
