@@ -7,6 +7,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ClientMessage, ImflowClient } from '../../connectors/client/index.js'
+import { parseMetrics, total } from '../../connectors/http/dashboard/metrics-text.js'
 import { issueToken } from '../../connectors/http/jwt.js'
 import type { RunningApp } from '../../ops/app/app.js'
 import { eventually, httpCall, startTestApp, unique } from './helpers.js'
@@ -20,15 +21,9 @@ const MESSAGES = 100
 const CATCH_UP_LIMIT = 60
 const user = (i: number) => `u-${i}`
 
-/** The sum of a Prometheus counter's samples whose labels include `labels`. */
+/** The sum of a metric's samples whose labels include `labels` (0 when it has none). */
 function metric(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue
-    const matches = Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))
-    if (matches) sum += Number(line.slice(line.lastIndexOf(' ') + 1))
-  }
-  return sum
+  return total(parseMetrics(text), name, labels) ?? 0
 }
 
 describe('large groups', () => {
