@@ -13,7 +13,7 @@ import {
   userHistory,
   userMessagesAfter,
 } from '../../topologies/inbox/index.js'
-import { isLargeGroup } from '../../topologies/model/index.js'
+import { isLargeGroup, type ListRow } from '../../topologies/model/index.js'
 import type { ReceiverQueries } from '../../topologies/receiver/index.js'
 import { authenticate } from './auth.js'
 import type { Publisher } from './publisher.js'
@@ -149,49 +149,77 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
     },
   )
 
-  // The caller's conversations, most recent first. Small groups' entries were kept up to date
-  // at send time; large groups' (and a small group's whose last message the caller deleted)
-  // are computed now from what the caller sees and their read cursor.
+  /**
+   * The caller's entry for one conversation. Small groups' entries were kept up to date at send
+   * time; large groups' (and a small group's whose last message the caller deleted) are
+   * computed now from what the caller sees and their read cursor. A conversation homed in
+   * another geo (or whose partition no task here serves) is shown from the row kept here.
+   */
+  const entryOf = async (conversationId: string, userId: string, row: ListRow | undefined) => {
+    const meta = await receiver.conversation(conversationId).catch((err) => {
+      if (isImflowError(err, 'IMF_ERR_NOT_READY')) return undefined
+      throw err
+    })
+    if (!meta) {
+      return {
+        conversationId,
+        remote: true,
+        large: false,
+        unread: row?.unread ?? 0,
+        last: row?.last ?? null,
+      }
+    }
+    const large = isLargeGroup(meta.memberCount, options.largeGroupThreshold)
+    const computed =
+      large || !row || row.lastDeleted
+        ? await computedListEntry(receiver, inbox, conversationId, userId, UNREAD_CAP)
+        : undefined
+    return {
+      conversationId,
+      type: meta.type,
+      memberCount: meta.memberCount,
+      muted: meta.muted,
+      large,
+      // Where a large group's devices catch up to (its messages' seq).
+      ...(large ? { seq: meta.seq ?? 0 } : {}),
+      unread: computed && (large || !row) ? computed.unread : (row?.unread ?? 0),
+      last: computed ? (computed.last ? summarize(computed.last) : null) : (row?.last ?? null),
+    }
+  }
+
+  // The caller's conversations, most recent first.
   app.get('/v1/conversations', async (request) => {
     const userId = request.caller.sub
     const entries = []
     for await (const { conversationId, row } of inbox.conversations(userId)) {
-      // A conversation homed in another geo (or whose partition no task here serves) is
-      // shown from the row kept here: what this deployment knows of it.
-      const meta = await receiver.conversation(conversationId).catch((err) => {
-        if (isImflowError(err, 'IMF_ERR_NOT_READY')) return undefined
-        throw err
-      })
-      if (!meta) {
-        entries.push({
-          conversationId,
-          remote: true,
-          large: false,
-          unread: row.unread,
-          last: row.last,
-        })
-        continue
-      }
-      const large = isLargeGroup(meta.memberCount, options.largeGroupThreshold)
-      const computed =
-        large || row.lastDeleted
-          ? await computedListEntry(receiver, inbox, conversationId, userId, UNREAD_CAP)
-          : undefined
-      entries.push({
-        conversationId,
-        type: meta.type,
-        memberCount: meta.memberCount,
-        muted: meta.muted,
-        large,
-        // Where a large group's devices catch up to (its messages' seq).
-        ...(large ? { seq: meta.seq ?? 0 } : {}),
-        unread: computed && large ? computed.unread : row.unread,
-        last: computed ? (computed.last ? summarize(computed.last) : null) : row.last,
-      })
+      entries.push(await entryOf(conversationId, userId, row))
     }
     entries.sort((a, b) => (b.last?.createdAt ?? 0) - (a.last?.createdAt ?? 0))
     return { conversations: entries }
   })
+
+  // One of the caller's conversations, as its list entry; members only (a gateway asks it when
+  // a membership event arrives before the caller's list has caught up).
+  app.get<{ Params: { cid: string } }>(
+    '/v1/conversations/:cid',
+    {
+      schema: {
+        params: {
+          type: 'object',
+          required: ['cid'],
+          properties: { cid: { type: 'string', minLength: 1, maxLength: 256 } },
+        },
+      },
+    },
+    async (request) => {
+      const { cid } = request.params
+      const userId = request.caller.sub
+      if (!(await receiver.isMember(cid, userId))) {
+        throw new ImflowError('IMF_ERR_FORBIDDEN', `${userId} is not a member of ${cid}`)
+      }
+      return entryOf(cid, userId, await inbox.listRow(userId, cid))
+    },
+  )
 }
 
 /** A message of a history or catch-up page; seq only for large groups' sequenced messages. */

@@ -91,7 +91,7 @@ export async function createPushGateway(options: PushGatewayOptions): Promise<Pu
     if (targets.length === 0) return
     if (envelope.content.kind === 'SyncBatch') {
       rooms.onUserEvents(envelope.userId, envelope.content.events)
-    }
+    } else rooms.refresh(envelope.userId)
     const frame = serverFrame(envelope.content)
     for (const { socket } of targets) {
       if (socket.readyState !== socket.OPEN) continue

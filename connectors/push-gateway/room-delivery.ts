@@ -3,7 +3,9 @@
 // per event, nothing for members who are offline. At log-in, and whenever the user's groups
 // change, each device is told every large group's newest seq (a heads frame) and pulls what it
 // lacks; room events that arrived while the groups were looked up are replayed from a short
-// buffer, so none falls between the look-up and the first push.
+// buffer, so none falls between the look-up and the first push. The user's list is kept by
+// another topology than the one that pushes the membership event, and may not have caught up:
+// the conversations an event names are asked about one by one, at their source.
 
 import type { Logger } from '../../ops/log.js'
 import type { RoomEvent, SequencedEvent } from '../../schemas/types.generated.js'
@@ -13,6 +15,8 @@ import type { DeviceSession, DeviceSessions } from './sessions.js'
 export interface RoomDirectory {
   /** The user's large groups with their newest seq; `token` is the user's, for an API call. */
   largeGroupsOf(userId: string, token: string): Promise<RoomHead[]>
+  /** One large group's head if the user is a member of it now; undefined if not (or not large). */
+  largeGroup(userId: string, conversationId: string, token: string): Promise<RoomHead | undefined>
 }
 
 /** A gateway apart from the API asks it, with the device's own token (GET /v1/conversations). */
@@ -30,6 +34,15 @@ export function apiRoomDirectory(apiUrl: string): RoomDirectory {
       return conversations
         .filter((c) => c.large)
         .map((c) => ({ conversationId: c.conversationId, seq: c.seq ?? 0 }))
+    },
+    async largeGroup(_userId, conversationId, token) {
+      const res = await fetch(`${base}/v1/conversations/${encodeURIComponent(conversationId)}`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
+      if (res.status === 403) return undefined
+      if (!res.ok) throw new Error(`GET /v1/conversations/:cid answered ${res.status}`)
+      const c = (await res.json()) as { large: boolean; seq?: number }
+      return c.large ? { conversationId, seq: c.seq ?? 0 } : undefined
     },
   }
 }
@@ -56,6 +69,8 @@ export class RoomDelivery<S extends PushSocket> {
   private readonly lookups = new Map<string, Promise<void>>()
   /** Users with a refresh queued and not started: a burst of membership events asks once. */
   private readonly refreshQueued = new Set<string>()
+  /** userId -> conversations named by membership or size events since their last refresh. */
+  private readonly named = new Map<string, Set<string>>()
   private recent: RoomEvent[] = []
   /** How many events ever left `recent` at its front: absolute positions stay comparable. */
   private dropped = 0
@@ -93,17 +108,32 @@ export class RoomDelivery<S extends PushSocket> {
     if (this.sessions.hasUser(userId)) return
     this.setFollows(userId, [])
     this.tokens.delete(userId)
+    this.named.delete(userId)
   }
 
   /** Events pushed to the user: a membership or size change makes their groups looked up again. */
   onUserEvents(userId: string, events: readonly SequencedEvent[]): void {
-    const changed = events.some(({ event: { payload } }) =>
-      payload.kind === 'MembershipChanged'
-        ? true
-        : payload.kind === 'ConversationChanged' &&
-          (payload.description === 'large' || payload.description === 'small'),
+    if (!this.tokens.has(userId)) return
+    const changed = events.flatMap(({ event: { payload } }) =>
+      payload.kind === 'MembershipChanged' ||
+      (payload.kind === 'ConversationChanged' &&
+        (payload.description === 'large' || payload.description === 'small'))
+        ? [payload.conversationId]
+        : [],
     )
-    if (!changed || !this.tokens.has(userId) || this.refreshQueued.has(userId)) return
+    if (changed.length === 0) return
+    const named = this.named.get(userId) ?? new Set<string>()
+    for (const cid of changed) named.add(cid)
+    this.named.set(userId, named)
+    this.refresh(userId)
+  }
+
+  /**
+   * Looks the user's groups up again, once per burst: after membership events, or a Rebase
+   * (the events it skipped may have changed them).
+   */
+  refresh(userId: string): void {
+    if (!this.tokens.has(userId) || this.refreshQueued.has(userId)) return
     this.refreshQueued.add(userId)
     this.lookUp(userId, undefined).catch((err) =>
       this.log.warn('could not refresh a user’s large groups', { userId, error: String(err) }),
@@ -113,9 +143,13 @@ export class RoomDelivery<S extends PushSocket> {
   private lookUp(userId: string, only: DeviceSession<S>[] | undefined): Promise<void> {
     const previous = this.lookups.get(userId) ?? Promise.resolve()
     const next = previous.then(async () => {
-      if (only === undefined) this.refreshQueued.delete(userId)
+      const named = only === undefined ? this.named.get(userId) : undefined
+      if (only === undefined) {
+        this.refreshQueued.delete(userId)
+        this.named.delete(userId)
+      }
       const from = this.dropped + this.recent.length
-      const heads = await this.directory.largeGroupsOf(userId, this.tokens.get(userId) ?? '')
+      const heads = await this.headsOf(userId, named ?? new Set())
       const targets = only ?? [...this.sessions.ofUser(userId)]
       if (targets.every((s) => !this.sessions.isCurrent(s))) return
       this.setFollows(
@@ -135,6 +169,19 @@ export class RoomDelivery<S extends PushSocket> {
       if (this.lookups.get(userId) === settled) this.lookups.delete(userId)
     })
     return next
+  }
+
+  /** The user's list of large groups, corrected by asking about each named one directly. */
+  private async headsOf(userId: string, named: ReadonlySet<string>): Promise<RoomHead[]> {
+    const token = this.tokens.get(userId) ?? ''
+    const listed = await this.directory.largeGroupsOf(userId, token)
+    const heads = new Map(listed.map((h) => [h.conversationId, h]))
+    for (const cid of named) {
+      const head = await this.directory.largeGroup(userId, cid, token)
+      if (head) heads.set(cid, head)
+      else heads.delete(cid)
+    }
+    return [...heads.values()]
   }
 
   private setFollows(userId: string, conversationIds: readonly string[]): void {

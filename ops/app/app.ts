@@ -84,6 +84,8 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       rooms: {
         largeGroupsOf: (userId) =>
           largeGroupsOf(queries.receiver, queries.inbox, userId, config.largeGroupThreshold),
+        largeGroup: (userId, conversationId) =>
+          queries.receiver.largeGroupHead(conversationId, userId, config.largeGroupThreshold),
       },
       jwtSecret: messaging.routes.jwtSecret,
       appId: config.appId,

@@ -189,5 +189,10 @@ describe('large groups', () => {
       large: true,
       seq: MESSAGES,
     })
+    // One conversation, as its entry: what a gateway apart from the API asks; members only.
+    const one = await httpCall(app.url, 'GET', '/v1/conversations/town', token(user(7)))
+    expect(await one.json()).toMatchObject({ conversationId: 'town', large: true, seq: MESSAGES })
+    const outsider = await httpCall(app.url, 'GET', '/v1/conversations/town', token('u-x'))
+    expect(outsider.status).toBe(403)
   })
 })

@@ -74,7 +74,11 @@ describe('push gateway', () => {
         rooms: codecs['im.rooms'],
         deviceEvents: codecs['im.device-events'],
       },
-      rooms: { largeGroupsOf: async (userId) => largeGroups.get(userId) ?? [] },
+      rooms: {
+        largeGroupsOf: async (userId) => largeGroups.get(userId) ?? [],
+        largeGroup: async (userId, cid) =>
+          largeGroups.get(userId)?.find((h) => h.conversationId === cid),
+      },
       jwtSecret: secret,
       appId: unique('gw-app'),
       gatewayId: 'gw-1',

@@ -1,7 +1,8 @@
 // The gateway's large-group delivery with sockets that record what they are sent: room events
 // reach the followers' devices only; events arriving while a log-in looks its groups up are
-// replayed after the heads frame; a burst of membership events is one look-up; the last device
-// gone, the user is forgotten.
+// replayed after the heads frame; a burst of membership events is one look-up; a membership
+// event that arrives before the user's list has caught up still counts; the last device gone,
+// the user is forgotten.
 
 import { describe, expect, it } from 'vitest'
 import type { ServerFrame } from '../../connectors/protocol/frames.js'
@@ -34,7 +35,8 @@ const joined = (conversationId: string): SequencedEvent => ({
   event: { priority: 'LOW', payload: { kind: 'MembershipChanged', conversationId, member: true } },
 })
 
-function setup(groups: Map<string, string[]>) {
+/** `groups` is what each user's list shows; `memberOf`, where given, is the source of truth. */
+function setup(groups: Map<string, string[]>, memberOf: Map<string, string[]> = groups) {
   const sessions = new DeviceSessions<FakeSocket>()
   const lookups: string[] = []
   let release: (() => void) | undefined
@@ -44,6 +46,9 @@ function setup(groups: Map<string, string[]>) {
       lookups.push(userId)
       if (hold) await new Promise<void>((r) => (release = r))
       return (groups.get(userId) ?? []).map((conversationId) => ({ conversationId, seq: 3 }))
+    },
+    async largeGroup(userId, conversationId) {
+      return memberOf.get(userId)?.includes(conversationId) ? { conversationId, seq: 3 } : undefined
     },
   }
   const rooms = new RoomDelivery(sessions, directory, silentLogger)
@@ -116,5 +121,44 @@ describe('RoomDelivery', () => {
     sessions.remove(phone)
     rooms.logout('ann')
     expect(rooms.deliver(roomEvent('big', 1))).toBe(0)
+  })
+
+  it('follows a group a membership event names even while the user’s list lags behind it', async () => {
+    // The list (kept by the inbox topology) has neither change yet; the receiver has both.
+    const list = new Map([['ann', ['old']]])
+    const truth = new Map([['ann', ['new']]])
+    const { rooms, connect } = setup(list, truth)
+    const phone = connect('ann', 'phone')
+    await rooms.login(phone, 't')
+    expect(rooms.deliver(roomEvent('old', 1))).toBe(1)
+    const left: SequencedEvent = {
+      pts: 2,
+      event: {
+        priority: 'LOW',
+        payload: { kind: 'MembershipChanged', conversationId: 'old', member: false },
+      },
+    }
+    rooms.onUserEvents('ann', [joined('new'), left])
+    await new Promise((r) => setTimeout(r, 10))
+    expect(phone.socket.frames.at(-1)).toEqual({
+      type: 'heads',
+      conversations: [{ conversationId: 'new', seq: 3 }],
+    })
+    expect(rooms.deliver(roomEvent('new', 1))).toBe(1)
+    expect(rooms.deliver(roomEvent('old', 2))).toBe(0)
+  })
+
+  it('looks the user up again after a Rebase, whose skipped events may have changed their groups', async () => {
+    const groups = new Map([['ann', ['big']]])
+    const { rooms, connect, lookups } = setup(groups)
+    const phone = connect('ann', 'phone')
+    await rooms.login(phone, 't')
+    groups.set('ann', [])
+    rooms.refresh('ann')
+    await new Promise((r) => setTimeout(r, 10))
+    expect(lookups).toEqual(['ann', 'ann'])
+    expect(rooms.deliver(roomEvent('big', 4))).toBe(0)
+    rooms.refresh('nobody') // not connected here: nothing to look up
+    expect(lookups).toHaveLength(2)
   })
 })

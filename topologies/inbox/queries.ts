@@ -8,6 +8,7 @@ import {
   inboxPrefix,
   inboxStores,
   type ListRow,
+  listKey,
   type Positioned,
   userPrefix,
 } from '../model/index.js'
@@ -37,6 +38,11 @@ export class InboxQueries {
     for await (const [key, row] of lists.prefix(prefix)) {
       yield { conversationId: key.subarray(prefix.length).toString(), row }
     }
+  }
+
+  /** The user's list row for one conversation, if they have one. */
+  listRow(userId: string, conversationId: string): Promise<ListRow | undefined> {
+    return queryStore(this.inbox, inboxStores.lists, userId).get(listKey(userId, conversationId))
   }
 
   async deletedForMe(userId: string, conversationId: string, msgId: string): Promise<boolean> {

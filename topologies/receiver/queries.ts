@@ -8,6 +8,7 @@ import {
   type ConversationLog,
   type ConversationMeta,
   conversationPrefix,
+  isLargeGroup,
   memberKey,
   type Positioned,
   receiverStores,
@@ -21,6 +22,18 @@ export class ReceiverQueries implements ConversationLog {
   async isMember(conversationId: string, userId: string): Promise<boolean> {
     const members = queryStore(this.receiver, receiverStores.members, conversationId)
     return (await members.get(memberKey(conversationId, userId))) !== undefined
+  }
+
+  /** A large group's head (its newest seq) if the user is a member of it now. */
+  async largeGroupHead(
+    conversationId: string,
+    userId: string,
+    threshold: number,
+  ): Promise<{ conversationId: string; seq: number } | undefined> {
+    const meta = await this.conversation(conversationId)
+    if (!meta || !isLargeGroup(meta.memberCount, threshold)) return undefined
+    if (!(await this.isMember(conversationId, userId))) return undefined
+    return { conversationId, seq: meta.seq ?? 0 }
   }
 
   conversation(conversationId: string): Promise<ConversationMeta | undefined> {
