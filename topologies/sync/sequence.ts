@@ -1,0 +1,29 @@
+// Sequencing: each recipient of a hand-off gets their next PTS for it, once per source event
+// (a replay finds the PTS it has), and is pushed soon, or, with no device online, gets the
+// message into a coalesced offline notification.
+
+import type { FanoutBatch } from '../../schemas/types.generated.js'
+import { coalesce } from './offline-notifications.js'
+import { anyOnline, emptyUser } from './sync-state.js'
+import type { SyncTask } from './sync-task.js'
+
+export async function sequence(
+  task: SyncTask,
+  { recipients, sourceId, event }: FanoutBatch,
+  now: number,
+): Promise<void> {
+  for (const userId of recipients) {
+    if ((await task.log.ptsOf(userId, sourceId)) !== undefined) continue
+    const user = (await task.users.get(userId)) ?? emptyUser()
+    user.head += 1
+    await task.log.append(userId, user.head, sourceId, event)
+    task.users.put(userId, user)
+    if (anyOnline(user)) {
+      task.schedulePush(userId, event.priority, now)
+    } else if (event.payload.kind === 'NewMessage' && event.payload.message.senderId !== userId) {
+      const pending = await task.notifications.get(userId)
+      task.notifications.put(userId, coalesce(pending, event.payload.message, now))
+      if (!pending) task.notifyAt.set(userId, now + task.settings.notifyWindowMs)
+    }
+  }
+}
