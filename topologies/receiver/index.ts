@@ -1,19 +1,17 @@
-export { ConversationState } from './conversation-state.js'
-export { MAX_RECIPIENTS_PER_BATCH, type PartitionShare, planFanOut } from './fan-out.js'
-export { inboundTopology } from './inbound.js'
-export { inboundModule, receiverModule } from './module.js'
-export { ReceiverQueries } from './queries.js'
 export {
   type Admission,
   type AdmissionDecision,
   type AdmissionGate,
   type AdmissionRequest,
   admitAll,
-  type GeoSplit,
-  REPLY_HEADERS,
-  type ReceiverOptions,
-  receiverTopology,
-} from './receiver.js'
+} from './admission.js'
+export { ConversationState } from './conversation-state.js'
+export { MAX_RECIPIENTS_PER_BATCH, type PartitionShare, planFanOut } from './fan-out.js'
+export { inboundTopology } from './inbound.js'
+export { inboundModule, receiverModule } from './module.js'
+export { ReceiverQueries } from './queries.js'
+export { receiverTopology } from './receiver.js'
+export { type GeoSplit, REPLY_HEADERS, type ReceiverOptions } from './receiver-options.js'
 export { homeOf, ORIGIN_UNIT_HEADER, type UnitTopics } from './route-by-unit.js'
 export { splitByGeo } from './split-by-geo.js'
 export {

@@ -203,3 +203,5 @@ export function unitRouter({ context, local, remote, codecs }: UnitRouterOptions
     },
   }
 }
+
+export type UnitRouter = ReturnType<typeof unitRouter>

@@ -1,7 +1,7 @@
 // Geo split: each recipient's home geo is a local lookup in the users' global table; local
 // recipients are handed on here, each remote geo gets its share in one forwarded record.
 
-import type { GeoSplit } from './receiver.js'
+import type { GeoSplit } from './receiver-options.js'
 
 export function splitByGeo(
   recipients: readonly string[],

@@ -1,0 +1,59 @@
+// A change on im.conversations: applied to the conversation and its roster (forwarded to its
+// home unit when that is another one); members who joined or left are told, every member is
+// told when the group crosses the large-group threshold or its mute state changes.
+
+import type { ConversationEvent } from '../../schemas/types.generated.js'
+import { isLargeGroup } from '../model/index.js'
+import type { InputRecord } from '../runtime/index.js'
+import type { ReceiverTask } from './receiver-task.js'
+import { crossedThreshold } from './room-sequence.js'
+
+export async function onConversationEvent(
+  task: ReceiverTask,
+  record: InputRecord,
+  event: ConversationEvent,
+): Promise<void> {
+  const { conversations } = task
+  const cid = event.conversationId
+  const before = await conversations.get(cid)
+  const { joined, left } = await conversations.apply(event)
+  const after = await conversations.get(cid)
+  if (after) {
+    await task.route.forwardChange(record, event, before, after, () => conversations.roster(cid))
+    // Its home unit tells the members; here the conversation is only known, to route.
+    if (!task.route.isLocal(after.unit)) return
+  }
+  const at = `${cid}:${record.offset}`
+  const membership = (member: boolean) => ({
+    priority: 'LOW' as const,
+    payload: { kind: 'MembershipChanged' as const, conversationId: cid, member },
+  })
+  if (joined.length) task.handOff(cid, joined, `joined:${at}`, membership(true), true)
+  if (left.length) task.handOff(cid, left, `left:${at}`, membership(false), true)
+  const changed = (description: string) => ({
+    priority: 'LOW' as const,
+    payload: { kind: 'ConversationChanged' as const, conversationId: cid, description },
+  })
+  const everyone = async (description: string) =>
+    task.handOff(
+      cid,
+      await conversations.members(cid),
+      `changed:${at}`,
+      changed(description),
+      false,
+    )
+  // Devices switch between per-user PTS and the conversation's seq: each member is told
+  // once, and refreshes the conversation (its kind and seq) from the list.
+  const crossed = after && crossedThreshold(before, after, task.largeGroupThreshold)
+  if (crossed) await everyone(crossed)
+  // A change every member's devices show (the mute state): in a large group one room event
+  // for the online devices (the others read it from the list); else one per member.
+  if (before && after && before.muted !== after.muted) {
+    const description = after.muted ? 'muted' : 'unmuted'
+    if (isLargeGroup(after.memberCount, task.largeGroupThreshold)) {
+      task.toRoom(cid, 0, changed(description))
+    } else {
+      await everyone(description)
+    }
+  }
+}

@@ -1,0 +1,73 @@
+// What a receiver is built from: its topics and codecs, this deployment's unit and geo, the
+// large-group threshold, validation limits and the peak-shaving hook.
+
+import type { EventCodec } from '../../schemas/codec.js'
+import type {
+  Action,
+  ConversationEvent,
+  FanoutBatch,
+  Receipt,
+  RoomEvent,
+  SendMessage,
+} from '../../schemas/types.generated.js'
+import type { Admission } from './admission.js'
+import type { UnitTopics } from './route-by-unit.js'
+import type { ValidationLimits } from './validate-message.js'
+
+export interface GeoSplit {
+  /** This deployment's geo. */
+  local: string
+  /** A user's home geo; undefined: the local one. */
+  geoOf(userId: string): string | undefined
+  /** Remote geo -> its inbound topic. */
+  inbound: Readonly<Record<string, string>>
+}
+
+export interface ReceiverOptions {
+  /**
+   * fanout: the hand-off to user-keyed processing, one record per target partition; rooms:
+   * large groups' events, once per event, for the push gateways.
+   */
+  topics: {
+    ingest: string
+    conversations: string
+    actions: string
+    receipts: string
+    fanout: string
+    rooms: string
+  }
+  codecs: {
+    sendMessage: EventCodec<SendMessage>
+    action: EventCodec<Action>
+    conversationEvent: EventCodec<ConversationEvent>
+    receipt: EventCodec<Receipt>
+    fanoutBatch: EventCodec<FanoutBatch>
+    roomEvent: EventCodec<RoomEvent>
+  }
+  /** This deployment's unit, part of every msgId. */
+  unit: number
+  /** Partitions of the user-keyed side (the fanout topic). */
+  userPartitions: number
+  /**
+   * Above this many members a group is large: conversation lists are computed when read, and
+   * messages are sequenced per conversation and pushed to online devices only (im.rooms).
+   */
+  largeGroupThreshold?: number
+  /**
+   * Geo split: recipients whose home geo is another one are forwarded there, one record per
+   * geo, to that geo's inbound topic. Without it every recipient is local.
+   */
+  geos?: GeoSplit
+  /**
+   * Units: conversations homed in another unit listed here (its number as text -> its
+   * topics) are not processed here; their messages and changes are forwarded there. A
+   * conversation homed in a unit not listed gets its messages rejected (UNKNOWN_UNIT).
+   */
+  units?: Readonly<Record<string, UnitTopics>>
+  limits?: ValidationLimits
+  admission?: Admission
+  clock?: () => number
+}
+
+/** Headers copied from a message to its receipt, so a waiting HTTP request finds its answer. */
+export const REPLY_HEADERS = ['imflow-reply-to', 'imflow-request-id'] as const

@@ -1,0 +1,161 @@
+// What one receiver task's handlers share: its stores, the msgId generator, the unit router,
+// the peak-shaving gate, and the ways out — a receipt to the sender, a hand-off to the
+// recipients' partitions (and other geos), an event to a large group's room. The handlers
+// (receive.ts, actions.ts, conversation-events.ts) are functions over it.
+
+import { createMsgIdGenerator, type MsgIdGenerator } from '../../schemas/msg-id.js'
+import type { FanoutBatch, Receipt, RoomEvent, SendMessage } from '../../schemas/types.generated.js'
+import { bufferSerde, int64Serde, jsonSerde, stringSerde, typedStore } from '../../state/index.js'
+import {
+  DEFAULT_LARGE_GROUP_THRESHOLD,
+  type DedupeEntry,
+  RECEIVER_STORES as STORES,
+} from '../model/index.js'
+import type {
+  InputRecord,
+  KeyValueStore,
+  ProcessorContext,
+  ReadWriteStore,
+} from '../runtime/index.js'
+import { type AdmissionGate, admitAll } from './admission.js'
+import { ConversationState } from './conversation-state.js'
+import { planFanOut } from './fan-out.js'
+import { REPLY_HEADERS, type ReceiverOptions } from './receiver-options.js'
+import { type UnitRouter, unitRouter } from './route-by-unit.js'
+import { splitByGeo } from './split-by-geo.js'
+
+type Event = FanoutBatch['event']
+
+export class ReceiverTask {
+  readonly conversations: ConversationState
+  readonly dedupe: KeyValueStore<string, DedupeEntry>
+  /** The conversation's log of normal messages (messageKey -> StoredMessage). */
+  readonly log: ReadWriteStore
+  readonly readCursors: KeyValueStore<Buffer, string>
+  readonly seqIndex: ReadWriteStore
+  readonly route: UnitRouter
+  readonly gate: AdmissionGate
+  readonly clock: () => number
+  readonly largeGroupThreshold: number
+  private readonly ids: KeyValueStore<string, number>
+  private generator: MsgIdGenerator | undefined
+
+  constructor(
+    private readonly context: ProcessorContext,
+    readonly options: ReceiverOptions,
+    /** Delivers an accepted message (a deferred one, when shaping drains it). */
+    deliver: (task: ReceiverTask, stored: Buffer) => Promise<void>,
+  ) {
+    this.conversations = new ConversationState(
+      context.store(STORES.conversations),
+      context.store(STORES.members),
+    )
+    this.dedupe = typedStore(context.store(STORES.dedupe), stringSerde, jsonSerde<DedupeEntry>())
+    this.ids = typedStore(context.store(STORES.ids), stringSerde, int64Serde)
+    this.log = context.store(STORES.messages)
+    this.readCursors = typedStore(context.store(STORES.readCursors), bufferSerde, stringSerde)
+    this.seqIndex = context.store(STORES.seqIndex)
+    this.route = unitRouter({
+      context,
+      local: options.unit,
+      remote: options.units ?? {},
+      codecs: options.codecs,
+    })
+    this.gate = (options.admission ?? admitAll).open(context, (stored) => deliver(this, stored))
+    this.clock = options.clock ?? Date.now
+    this.largeGroupThreshold = options.largeGroupThreshold ?? DEFAULT_LARGE_GROUP_THRESHOLD
+  }
+
+  /** The next msgId: unit, partition and a time that never goes back (kept in `ids`). */
+  async nextId(): Promise<string> {
+    if (!this.generator) {
+      this.generator = createMsgIdGenerator({
+        unit: this.options.unit,
+        worker: this.context.partition,
+        floorMs: await this.ids.get('high-water'),
+        reserve: (until) => this.ids.put('high-water', until),
+        clock: this.clock,
+      })
+    }
+    return this.generator.next()
+  }
+
+  /** The message's receipt, to its sender (through its origin unit when forwarded). */
+  reply(record: InputRecord, message: SendMessage, outcome: Receipt['outcome']): void {
+    const headers: Record<string, Buffer | string> = {}
+    for (const name of REPLY_HEADERS) {
+      const value = record.headers[name]
+      if (typeof value === 'string' || Buffer.isBuffer(value)) headers[name] = value
+    }
+    const receipt: Receipt = {
+      conversationId: message.conversationId,
+      clientMsgId: message.clientMsgId,
+      senderId: message.senderId,
+      decidedAt: this.clock(),
+      outcome,
+    }
+    this.context.send(this.route.receiptSink(record), {
+      key: message.senderId,
+      value: this.options.codecs.receipt.encode(receipt),
+      headers,
+    })
+  }
+
+  /** Once to a large group's room, whatever its size: the gateways push it to online devices. */
+  toRoom(conversationId: string, seq: number, event: Event): void {
+    const room: RoomEvent = { conversationId, seq, createdAt: this.clock(), event }
+    this.context.send('rooms', {
+      key: conversationId,
+      value: this.options.codecs.roomEvent.encode(room),
+    })
+  }
+
+  /** One hand-off record per user partition that owns some of the recipients. */
+  handOff(
+    conversationId: string,
+    recipients: readonly string[],
+    sourceId: string,
+    event: Event,
+    updateLists: boolean,
+  ): void {
+    const byGeo = splitByGeo(recipients, this.options.geos)
+    this.forwardToGeos(conversationId, byGeo.remote, sourceId, event, updateLists)
+    for (const share of planFanOut(byGeo.local, this.options.userPartitions)) {
+      const batch: FanoutBatch = { ...share, sourceId, event, updateLists }
+      this.context.send('fanout', {
+        key: conversationId,
+        value: this.options.codecs.fanoutBatch.encode(batch),
+        partition: share.partition,
+      })
+    }
+  }
+
+  /**
+   * A large group's members in other geos: their geo gets its share, as for any message
+   * (sequenced there per user). Skipped when no other geo is configured: then a large
+   * group's message costs no scan of its members.
+   */
+  async handOffRemote(conversationId: string, sourceId: string, event: Event): Promise<void> {
+    if (Object.keys(this.options.geos?.inbound ?? {}).length === 0) return
+    const members = await this.conversations.members(conversationId)
+    const remote = splitByGeo(members, this.options.geos).remote
+    this.forwardToGeos(conversationId, remote, sourceId, event, false)
+  }
+
+  /** One forwarded record per remote geo; it splits its share by its own partitions. */
+  private forwardToGeos(
+    conversationId: string,
+    remote: ReadonlyMap<string, string[]>,
+    sourceId: string,
+    event: Event,
+    updateLists: boolean,
+  ): void {
+    for (const [geo, users] of remote) {
+      const batch: FanoutBatch = { partition: -1, recipients: users, sourceId, event, updateLists }
+      this.context.send(`geo:${geo}`, {
+        key: conversationId,
+        value: this.options.codecs.fanoutBatch.encode(batch),
+      })
+    }
+  }
+}
