@@ -16,12 +16,14 @@ import type { DeadLetterEncoder } from '../dead-letters.js'
 import { partitionForKey } from '../partitioner.js'
 import type { TopologyDefinition } from '../topology.js'
 import { coPartitionedAssigner } from './assignor.js'
+import { batchHandler } from './batch-handler.js'
 import { provisionChangelogs } from './provision.js'
 import { type PeerStoreClient, remoteStore } from './remote-store.js'
 import { Restorer } from './restorer.js'
 import type { SliceLimits } from './slice-bounds.js'
-import { Task, TaskCorruptedError, TaskFencedError } from './task.js'
+import { Task } from './task.js'
 import { TaskOwners } from './task-owners.js'
+import { TaskSet } from './task-set.js'
 
 /** About one transaction's worth of small records (a slice), per partition and fetch. */
 const FETCH_BYTES_PER_PARTITION = 256 * 1024
@@ -63,9 +65,6 @@ export interface RunnerOptions {
  * assigns anything. 300 retries: five minutes of patience.
  */
 const CONSUMER_RETRY = { initialRetryTime: 100, maxRetryTime: 1_000, retries: 300 }
-/** Heartbeat answers meaning the group went on without this member's current view of it. */
-const GROUP_MOVED_ON =
-  /REBALANCE_IN_PROGRESS|rebalanc|UNKNOWN_MEMBER_ID|not aware of this member|ILLEGAL_GENERATION|generation/i
 /** A consumer that crashed for good (kafkajs gives up on non-retriable errors) is started anew. */
 const RESTART_DELAY_MS = { first: 200, max: 2_000 }
 
@@ -100,6 +99,37 @@ export function changelogTopics(appId: string, topology: TopologyDefinition): st
   return (topology.stores ?? []).map((store) => changelogTopic(appId, topology.name, store))
 }
 
+/** The group consumer of a topology: our assignor only, bounded fetches, read_committed. */
+function groupConsumer(
+  kafka: Kafka,
+  groupId: string,
+  options: RunnerOptions,
+  tasks: () => ReadonlySet<number>,
+): Consumer {
+  const sessionTimeout = options.sessionTimeoutMs ?? 10_000
+  return kafka.consumer({
+    groupId,
+    retry: CONSUMER_RETRY,
+    sessionTimeout,
+    rebalanceTimeout: sessionTimeout,
+    heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
+    readUncommitted: false,
+    allowAutoTopicCreation: false,
+    maxWaitTimeInMs: 250,
+    // kafkajs fetches again only once every partition's batch of the last fetch is processed:
+    // a small fetch per partition bounds how long one partition's backlog holds up the others.
+    maxBytesPerPartition: FETCH_BYTES_PER_PARTITION,
+    // Ours only, no round-robin fallback: a broker may pick any protocol all members
+    // support, and round-robin splits tasks (see assignor.ts).
+    partitionAssigners: [
+      coPartitionedAssigner({
+        advertisedUrl: options.peers?.advertisedUrl ?? '',
+        ownedTasks: tasks,
+      }),
+    ],
+  })
+}
+
 export async function startTopology(
   topology: TopologyDefinition,
   options: RunnerOptions,
@@ -115,29 +145,13 @@ export async function startTopology(
   )
   await restorer.start()
 
-  const sessionTimeout = options.sessionTimeoutMs ?? 10_000
-  const newConsumer = (): Consumer =>
-    kafka.consumer({
-      groupId,
-      retry: CONSUMER_RETRY,
-      sessionTimeout,
-      rebalanceTimeout: sessionTimeout,
-      heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
-      readUncommitted: false,
-      allowAutoTopicCreation: false,
-      maxWaitTimeInMs: 250,
-      // kafkajs fetches again only once every partition's batch of the last fetch is processed:
-      // a small fetch per partition bounds how long one partition's backlog holds up the others.
-      maxBytesPerPartition: FETCH_BYTES_PER_PARTITION,
-      // Ours only, no round-robin fallback: a broker may pick any protocol all members
-      // support, and round-robin splits tasks (see assignor.ts).
-      partitionAssigners: [
-        coPartitionedAssigner({
-          advertisedUrl: options.peers?.advertisedUrl ?? '',
-          ownedTasks: () => assigned,
-        }),
-      ],
-    })
+  const tasks = new TaskSet(
+    topology.name,
+    (partition) => Task.open({ ...options, groupId, topology, partition, restorer }),
+    log,
+    options.metrics,
+  )
+  const newConsumer = () => groupConsumer(kafka, groupId, options, () => tasks.assignment)
   let consumer = newConsumer()
   let stopping = false
   let health: { ok: boolean; detail?: string } = { ok: false, detail: 'joining the group' }
@@ -145,77 +159,16 @@ export async function startTopology(
     () => consumer.describeGroup(),
     (err) => log.warn('could not describe the group', { error: String(err) }),
   )
-  const tasks = new Map<number, Promise<Task>>()
-  /** Tasks opened and restored: the ones queries may read. */
-  const open = new Map<number, Task>()
-  // A revoked task may still be closing when its partition comes back: wait for it (RocksDB lock).
-  const closing = new Map<number, Promise<void>>()
-  let assigned = new Set<number>()
   let reportFailure: (err: Error) => void = () => {}
   const failed = new Promise<Error>((resolve) => {
     reportFailure = resolve
   })
 
-  const closeTask = (partition: number, clean: boolean): Promise<void> => {
-    const opening = tasks.get(partition)
-    tasks.delete(partition)
-    const done = (async () => {
-      const task = await opening?.catch(() => undefined)
-      if (!task) return
-      if (open.get(partition) === task) open.delete(partition)
-      await task.close(clean)
-      options.metrics?.openTasks.dec({ topology: topology.name })
-    })()
-    closing.set(partition, done)
-    void done.finally(() => {
-      if (closing.get(partition) === done) closing.delete(partition)
-    })
-    return done
-  }
-
-  /** The partition's task, opened (and restored) once and shared by all its source topics. */
-  const openTask = (partition: number): Promise<Task> => {
-    const known = tasks.get(partition)
-    if (known) return known
-    // Registered before the first await: a batch of another source topic for the same
-    // partition, running concurrently, must find this task, not open a second one
-    // (RocksDB's lock refuses it).
-    const previous = closing.get(partition)
-    const opening = (async () => {
-      await previous
-      return Task.open({ ...options, groupId, topology, partition, restorer })
-    })()
-    tasks.set(partition, opening)
-    opening.then(
-      (task) => {
-        open.set(partition, task)
-        options.metrics?.openTasks.inc({ topology: topology.name })
-      },
-      () => {
-        if (tasks.get(partition) === opening) tasks.delete(partition)
-      },
-    )
-    return opening
-  }
-
+  // kafkajs has no revocation callback: the new assignment comes with GROUP_JOIN.
   const onJoin = (payload: { memberId: string; memberAssignment: Record<string, number[]> }) => {
     health = { ok: true }
     const now = new Set(Object.values(payload.memberAssignment).flat())
-    for (const partition of tasks.keys()) {
-      if (!now.has(partition)) void closeTask(partition, true)
-    }
-    assigned = now
-    // Opened now, not on their first record: a partition that gets no record for a while
-    // still serves its state to queries. kafkajs heartbeats on its own meanwhile.
-    for (const partition of now) {
-      openTask(partition).catch((err) =>
-        log.warn('task did not open; it is opened again with its next records', {
-          topology: topology.name,
-          partition,
-          error: String(err),
-        }),
-      )
-    }
+    tasks.assign(now)
     owners.joined(payload.memberId)
     log.info('assignment', { topology: topology.name, partitions: [...now].sort((a, b) => a - b) })
   }
@@ -249,6 +202,14 @@ export async function startTopology(
     }, restartDelay)
   }
 
+  const runConfig: ConsumerRunConfig = {
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    // Tasks are independent (own producer, own stores): while one waits on its commit,
+    // another processes. Each partition is still processed in order.
+    partitionsConsumedConcurrently: 4,
+    eachBatch: batchHandler(topology.name, tasks, log, options.metrics),
+  }
   const runConsumer = async (c: Consumer): Promise<void> => {
     c.on(c.events.GROUP_JOIN, ({ payload }) => {
       if (c === consumer) onJoin(payload)
@@ -263,66 +224,6 @@ export async function startTopology(
     await c.subscribe({ topics: topology.sources.map((s) => s.topic), fromBeginning: true })
     await c.run(runConfig)
   }
-
-  const runConfig: ConsumerRunConfig = {
-    autoCommit: false,
-    eachBatchAutoResolve: false,
-    // Tasks are independent (own producer, own stores): while one waits on its commit,
-    // another processes. Each partition is still processed in order.
-    partitionsConsumedConcurrently: 4,
-    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-      const { partition } = batch
-      if (!assigned.has(partition)) return
-      options.metrics?.lag.set(
-        { topology: topology.name, partition: String(partition) },
-        Number(batch.offsetLag()),
-      )
-      // Usually opened (and restored) since the assignment; the group keeps hearing from us
-      // while a long restore finishes.
-      const beat = setInterval(() => void heartbeat().catch(() => {}), 1_000)
-      let task: Task
-      try {
-        task = await openTask(partition)
-      } finally {
-        clearInterval(beat)
-      }
-      // A rebalance under way: commit what is done and hand the partition over quickly,
-      // instead of retrying into the next generation (no storm of rejoins).
-      let rebalancing = false
-      try {
-        await task.processBatch(
-          batch.topic,
-          batch.messages,
-          {
-            heartbeat: async () => {
-              try {
-                await heartbeat()
-              } catch (err) {
-                // A heartbeat that fails otherwise (a coordinator still loading after a broker
-                // restart) must not abort the transaction: kafkajs' fetch loop deals with the
-                // group, and a commit that cannot go through fails by itself.
-                // One that says the group moved on (a rebalance, this member or its generation
-                // gone): commit what is done and hand the partition over.
-                if (GROUP_MOVED_ON.test(String((err as Error)?.message ?? err))) rebalancing = true
-              }
-            },
-            shouldContinue: () => isRunning() && !isStale() && !rebalancing,
-            committed: resolveOffset,
-          },
-          batch.lastOffset(),
-        )
-      } catch (err) {
-        // Fenced: another instance owns the task now. Anything else: close the task without a
-        // checkpoint, so it restores from its changelog when it opens again.
-        await closeTask(partition, false)
-        if (err instanceof TaskFencedError) log.warn(err.message)
-        // The consumer's position may be behind what committed: only a new consumer, which
-        // reads the committed offsets, may go on (kafkajs retries a retriable error in place).
-        if (err instanceof TaskCorruptedError) throw Object.assign(err, { retriable: false })
-        throw err
-      }
-    },
-  }
   await runConsumer(consumer)
 
   return {
@@ -330,10 +231,10 @@ export async function startTopology(
     failed,
     partitions,
     healthy: () => health,
-    committedStore: (partition, store) => open.get(partition)?.committedStore(store),
+    committedStore: (partition, store) => tasks.openTask(partition)?.committedStore(store),
     committedStoreForKey(key, store) {
       const partition = partitionForKey(key, partitions)
-      const committed = open.get(partition)?.committedStore(store)
+      const committed = tasks.openTask(partition)?.committedStore(store)
       if (committed) return committed
       if (!options.peers || !(topology.stores ?? []).includes(store)) {
         throw new ImflowError(
@@ -352,7 +253,7 @@ export async function startTopology(
       stopping = true
       health = { ok: false, detail: 'stopped' }
       await consumer.disconnect()
-      await Promise.all([...tasks.keys()].map((p) => closeTask(p, true)))
+      await tasks.closeAll()
       await restorer.stop()
     },
   }

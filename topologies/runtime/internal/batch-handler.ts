@@ -1,0 +1,70 @@
+// The consumer's eachBatch: one fetched batch of one partition, processed by the partition's
+// task in slices (transactions), with heartbeats between them. A rebalance under way commits
+// what is done and hands the partition over; a failure closes the task without a checkpoint.
+
+import type { EachBatchPayload } from 'kafkajs'
+import type { Logger } from '../../../ops/log.js'
+import type { TaskMetrics } from '../../../ops/metrics.js'
+import { type Task, TaskCorruptedError, TaskFencedError } from './task.js'
+import type { TaskSet } from './task-set.js'
+
+/** Heartbeat answers meaning the group went on without this member's current view of it. */
+const GROUP_MOVED_ON =
+  /REBALANCE_IN_PROGRESS|rebalanc|UNKNOWN_MEMBER_ID|not aware of this member|ILLEGAL_GENERATION|generation/i
+
+export function batchHandler(
+  topology: string,
+  tasks: TaskSet,
+  log: Logger,
+  metrics?: TaskMetrics,
+): (payload: EachBatchPayload) => Promise<void> {
+  return async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+    const { partition } = batch
+    if (!tasks.isAssigned(partition)) return
+    metrics?.lag.set({ topology, partition: String(partition) }, Number(batch.offsetLag()))
+    // Usually opened (and restored) since the assignment; the group keeps hearing from us
+    // while a long restore finishes.
+    const beat = setInterval(() => void heartbeat().catch(() => {}), 1_000)
+    let task: Task
+    try {
+      task = await tasks.open(partition)
+    } finally {
+      clearInterval(beat)
+    }
+    // A rebalance under way: commit what is done and hand the partition over quickly,
+    // instead of retrying into the next generation (no storm of rejoins).
+    let rebalancing = false
+    try {
+      await task.processBatch(
+        batch.topic,
+        batch.messages,
+        {
+          heartbeat: async () => {
+            try {
+              await heartbeat()
+            } catch (err) {
+              // A heartbeat that fails otherwise (a coordinator still loading after a broker
+              // restart) must not abort the transaction: kafkajs' fetch loop deals with the
+              // group, and a commit that cannot go through fails by itself.
+              // One that says the group moved on (a rebalance, this member or its generation
+              // gone): commit what is done and hand the partition over.
+              if (GROUP_MOVED_ON.test(String((err as Error)?.message ?? err))) rebalancing = true
+            }
+          },
+          shouldContinue: () => isRunning() && !isStale() && !rebalancing,
+          committed: resolveOffset,
+        },
+        batch.lastOffset(),
+      )
+    } catch (err) {
+      // Fenced: another instance owns the task now. Anything else: close the task without a
+      // checkpoint, so it restores from its changelog when it opens again.
+      await tasks.close(partition, false)
+      if (err instanceof TaskFencedError) log.warn(err.message)
+      // The consumer's position may be behind what committed: only a new consumer, which
+      // reads the committed offsets, may go on (kafkajs retries a retriable error in place).
+      if (err instanceof TaskCorruptedError) throw Object.assign(err, { retriable: false })
+      throw err
+    }
+  }
+}
