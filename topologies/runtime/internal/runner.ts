@@ -6,7 +6,7 @@
 
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
-import type { Consumer, ConsumerRunConfig, Kafka } from 'kafkajs'
+import type { Consumer, Kafka } from 'kafkajs'
 import { ImflowError } from '../../../ops/errors.js'
 import type { Logger } from '../../../ops/log.js'
 import type { TaskMetrics } from '../../../ops/metrics.js'
@@ -17,12 +17,12 @@ import { partitionForKey } from '../partitioner.js'
 import type { TopologyDefinition } from '../topology.js'
 import { coPartitionedAssigner } from './assignor.js'
 import { batchHandler } from './batch-handler.js'
+import { GroupMember } from './group-member.js'
 import { provisionChangelogs } from './provision.js'
 import { type PeerStoreClient, remoteStore } from './remote-store.js'
 import { Restorer } from './restorer.js'
 import type { SliceLimits } from './slice-bounds.js'
 import { Task } from './task.js'
-import { TaskOwners } from './task-owners.js'
 import { TaskSet } from './task-set.js'
 
 /** About one transaction's worth of small records (a slice), per partition and fetch. */
@@ -65,8 +65,6 @@ export interface RunnerOptions {
  * assigns anything. 300 retries: five minutes of patience.
  */
 const CONSUMER_RETRY = { initialRetryTime: 100, maxRetryTime: 1_000, retries: 300 }
-/** A consumer that crashed for good (kafkajs gives up on non-retriable errors) is started anew. */
-const RESTART_DELAY_MS = { first: 200, max: 2_000 }
 
 export interface RunningTopology {
   readonly name: string
@@ -151,86 +149,27 @@ export async function startTopology(
     log,
     options.metrics,
   )
-  const newConsumer = () => groupConsumer(kafka, groupId, options, () => tasks.assignment)
-  let consumer = newConsumer()
-  let stopping = false
-  let health: { ok: boolean; detail?: string } = { ok: false, detail: 'joining the group' }
-  const owners = new TaskOwners(
-    () => consumer.describeGroup(),
-    (err) => log.warn('could not describe the group', { error: String(err) }),
+  const member = new GroupMember(
+    topology,
+    () => groupConsumer(kafka, groupId, options, () => tasks.assignment),
+    {
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      // Tasks are independent (own producer, own stores): while one waits on its commit,
+      // another processes. Each partition is still processed in order.
+      partitionsConsumedConcurrently: 4,
+      eachBatch: batchHandler(topology.name, tasks, log, options.metrics),
+    },
+    tasks,
+    log,
   )
-  let reportFailure: (err: Error) => void = () => {}
-  const failed = new Promise<Error>((resolve) => {
-    reportFailure = resolve
-  })
-
-  // kafkajs has no revocation callback: the new assignment comes with GROUP_JOIN.
-  const onJoin = (payload: { memberId: string; memberAssignment: Record<string, number[]> }) => {
-    health = { ok: true }
-    const now = new Set(Object.values(payload.memberAssignment).flat())
-    tasks.assign(now)
-    owners.joined(payload.memberId)
-    log.info('assignment', { topology: topology.name, partitions: [...now].sort((a, b) => a - b) })
-  }
-
-  /** A new consumer after a crash kafkajs does not recover from; again and again until stop(). */
-  let restartDelay = RESTART_DELAY_MS.first
-  const restart = (error: Error) => {
-    if (stopping) return
-    // 'fail': the topology asked to stop rather than go on past a record it cannot process.
-    if (topology.onProcessingError === 'fail') {
-      health = { ok: false, detail: `failed: ${error.message}` }
-      reportFailure(error)
-      return
-    }
-    log.warn('the consumer crashed; starting a new one', {
-      topology: topology.name,
-      error: String(error),
-      inMs: restartDelay,
-    })
-    setTimeout(async () => {
-      if (stopping) return
-      await consumer.disconnect().catch(() => {})
-      consumer = newConsumer()
-      try {
-        await runConsumer(consumer)
-        restartDelay = RESTART_DELAY_MS.first
-      } catch (err) {
-        restartDelay = Math.min(RESTART_DELAY_MS.max, restartDelay * 2)
-        restart(err as Error)
-      }
-    }, restartDelay)
-  }
-
-  const runConfig: ConsumerRunConfig = {
-    autoCommit: false,
-    eachBatchAutoResolve: false,
-    // Tasks are independent (own producer, own stores): while one waits on its commit,
-    // another processes. Each partition is still processed in order.
-    partitionsConsumedConcurrently: 4,
-    eachBatch: batchHandler(topology.name, tasks, log, options.metrics),
-  }
-  const runConsumer = async (c: Consumer): Promise<void> => {
-    c.on(c.events.GROUP_JOIN, ({ payload }) => {
-      if (c === consumer) onJoin(payload)
-    })
-    c.on(c.events.CRASH, ({ payload }) => {
-      if (c !== consumer) return
-      health = { ok: false, detail: `consumer crashed: ${String(payload.error)}` }
-      // restart: kafkajs starts it again itself (a retriable error).
-      if (!payload.restart) restart(payload.error)
-    })
-    await c.connect()
-    await c.subscribe({ topics: topology.sources.map((s) => s.topic), fromBeginning: true })
-    await c.run(runConfig)
-  }
-  await runConsumer(consumer)
+  await member.start()
 
   return {
     name: topology.name,
-    failed,
+    failed: member.failed,
     partitions,
-    healthy: () => health,
+    healthy: () => member.healthy(),
     committedStore: (partition, store) => tasks.openTask(partition)?.committedStore(store),
     committedStoreForKey(key, store) {
       const partition = partitionForKey(key, partitions)
@@ -245,14 +184,12 @@ export async function startTopology(
       return remoteStore({
         address: { topology: topology.name, partition, store },
         client: options.peers.client,
-        owner: () => owners.owner(partition),
-        stale: () => owners.forget(),
+        owner: () => member.owners.owner(partition),
+        stale: () => member.owners.forget(),
       })
     },
     async stop() {
-      stopping = true
-      health = { ok: false, detail: 'stopped' }
-      await consumer.disconnect()
+      await member.stop()
       await tasks.closeAll()
       await restorer.stop()
     },
