@@ -18,12 +18,14 @@ function comment(doc: unknown, indent: string): string {
   return typeof doc === 'string' && doc ? `${indent}/** ${doc.replace(/\*\//g, '*\\/')} */\n` : ''
 }
 
-export function generateTypes(): string {
-  const declarations = new Map<string, string>()
-  // Records that are branches of a wrapped union get a `kind` discriminator (see codec.ts).
-  const variants = new Set<string>()
+/** The declarations of every record and enum reachable from the contract's schemas. */
+class Declarations {
+  private readonly declarations = new Map<string, string>()
+  /** Records that are branches of a wrapped union get a `kind` discriminator (see codec.ts). */
+  private readonly variants = new Set<string>()
 
-  const ref = (type: AnyType): string => {
+  /** The TypeScript type of an Avro type; records and enums are declared on the way. */
+  ref(type: AnyType): string {
     switch (type.typeName) {
       case 'null':
         return 'null'
@@ -39,11 +41,11 @@ export function generateTypes(): string {
       case 'bytes':
         return 'Buffer'
       case 'array':
-        return `${wrap(ref(type.itemsType as AnyType))}[]`
+        return `${wrap(this.ref(type.itemsType as AnyType))}[]`
       case 'map':
-        return `Record<string, ${ref(type.valuesType as AnyType)}>`
+        return `Record<string, ${this.ref(type.valuesType as AnyType)}>`
       case 'union:unwrapped':
-        return (type.types as AnyType[]).map(ref).join(' | ')
+        return (type.types as AnyType[]).map((t) => this.ref(t)).join(' | ')
       case 'union:wrapped':
         for (const branch of type.types as AnyType[]) {
           if (branch.typeName !== 'record')
@@ -51,12 +53,12 @@ export function generateTypes(): string {
               'IMF_ERR_INTERNAL',
               `wrapped union with non-record branch ${branch.typeName}`,
             )
-          variants.add(String(branch.name))
+          this.variants.add(String(branch.name))
         }
-        return (type.types as AnyType[]).map(ref).join(' | ')
+        return (type.types as AnyType[]).map((t) => this.ref(t)).join(' | ')
       case 'enum':
       case 'record':
-        declare(type)
+        this.declare(type)
         return shortName(String(type.name))
       default:
         throw new ImflowError(
@@ -65,48 +67,55 @@ export function generateTypes(): string {
         )
     }
   }
-  const wrap = (t: string) => (t.includes('|') ? `(${t})` : t)
 
-  const declare = (type: AnyType): void => {
+  private declare(type: AnyType): void {
     const name = String(type.name)
-    if (declarations.has(name)) return
-    declarations.set(name, '') // reserve: recursion and repeats
+    if (this.declarations.has(name)) return
+    this.declarations.set(name, '') // reserve: recursion and repeats
     const doc = comment(type.doc, '')
     if (type.typeName === 'enum') {
       const symbols = (type.symbols as string[]).map((s) => `'${s}'`).join(' | ')
-      declarations.set(name, `${doc}export type ${shortName(name)} = ${symbols}\n`)
+      this.declarations.set(name, `${doc}export type ${shortName(name)} = ${symbols}\n`)
       return
     }
     const fields = (type.fields as { name: string; type: AnyType; doc?: string }[])
-      .map((f) => `${comment(f.doc, '  ')}  ${f.name}: ${ref(f.type)}\n`)
+      .map((f) => `${comment(f.doc, '  ')}  ${f.name}: ${this.ref(f.type)}\n`)
       .join('')
-    // Whether it needs a kind line is known only once every union was seen: filled in below.
-    declarations.set(
+    // Whether it needs a kind line is known only once every union was seen: see render().
+    this.declarations.set(
       name,
       `${doc}export interface ${shortName(name)} {\n@@KIND:${name}@@${fields}}\n`,
     )
   }
 
-  for (const schema of avroSchemas.values())
-    ref(avsc.Type.forSchema(schema as avsc.Schema) as AnyType)
+  /** Every declaration, sorted by name, variants with their `kind` line. */
+  render(): string {
+    return [...this.declarations.entries()]
+      .sort(([a], [b]) => shortName(a).localeCompare(shortName(b)))
+      .map(([name, text]) =>
+        text.replace(
+          `@@KIND:${name}@@`,
+          this.variants.has(name)
+            ? `  /** Which variant this is (the Avro union branch). */\n  kind: '${shortName(name)}'\n`
+            : '',
+        ),
+      )
+      .join('\n')
+  }
+}
 
-  const body = [...declarations.entries()]
-    .sort(([a], [b]) => shortName(a).localeCompare(shortName(b)))
-    .map(([name, text]) =>
-      text.replace(
-        `@@KIND:${name}@@`,
-        variants.has(name)
-          ? `  /** Which variant this is (the Avro union branch). */\n  kind: '${shortName(name)}'\n`
-          : '',
-      ),
-    )
-    .join('\n')
+const wrap = (t: string) => (t.includes('|') ? `(${t})` : t)
+
+export function generateTypes(): string {
+  const declarations = new Declarations()
+  for (const schema of avroSchemas.values())
+    declarations.ref(avsc.Type.forSchema(schema as avsc.Schema) as AnyType)
   const names = [...avroSchemas.keys()].sort()
   return [
     '// Generated from schemas/avro/*.avsc by schemas/generate-types.ts. Do not edit: run `npm run generate`.',
     '// Timestamps (logicalType timestamp-millis) are epoch milliseconds.',
     '',
-    body,
+    declarations.render(),
     '/** Every top-level schema of the contract by name, with its TypeScript type. */',
     'export interface Events {',
     ...names.map((n) => `  ${n}: ${n}`),

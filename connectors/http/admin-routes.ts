@@ -2,7 +2,7 @@
 // that the topologies apply; the answer confirms the event was durably written.
 
 import { randomUUID } from 'node:crypto'
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { ImflowError } from '../../ops/errors.js'
 import type { ConversationEvent, UserEvent } from '../../schemas/types.generated.js'
 import { authenticate, requireAdmin } from './auth.js'
@@ -54,26 +54,35 @@ export function chunked(change: ConversationEvent['change']): ConversationEvent[
   }
 }
 
+/** Writes a conversation's changes to im.conversations, split where a user list is too long. */
+async function publishChange(
+  messaging: Messaging,
+  conversationId: string,
+  actorId: string,
+  changes: ConversationEvent['change'][],
+): Promise<void> {
+  const codec = messaging.codecs['im.conversations']
+  await messaging.publisher.publish(
+    messaging.topics.conversations,
+    changes.flatMap(chunked).map((c) => ({
+      key: conversationId,
+      value: codec.encode({ conversationId, actorId, at: Date.now(), change: c }),
+    })),
+  )
+}
+
 export const adminRoutes: FastifyPluginAsync<Messaging> = async (app, messaging) => {
   // onRequest: the caller is known (or refused) before the body is even parsed.
   app.addHook('onRequest', authenticate(messaging.jwtSecret))
   app.addHook('onRequest', requireAdmin)
+  createConversationRoute(app, messaging)
+  membersRoute(app, messaging)
+  patchConversationRoute(app, messaging)
+  userGeoRoute(app, messaging)
+}
 
-  const change = async (
-    conversationId: string,
-    actorId: string,
-    changes: ConversationEvent['change'][],
-  ) => {
-    const codec = messaging.codecs['im.conversations']
-    await messaging.publisher.publish(
-      messaging.topics.conversations,
-      changes.flatMap(chunked).map((c) => ({
-        key: conversationId,
-        value: codec.encode({ conversationId, actorId, at: Date.now(), change: c }),
-      })),
-    )
-  }
-
+/** POST /v1/conversations: a SINGLE or GROUP conversation with its members. */
+function createConversationRoute(app: FastifyInstance, messaging: Messaging): void {
   app.post<{
     Body: {
       conversationId?: string
@@ -112,7 +121,7 @@ export const adminRoutes: FastifyPluginAsync<Messaging> = async (app, messaging)
       }
       const conversationId = request.body.conversationId ?? randomUUID()
       // A 100,000-member group is more than one Kafka record can carry: chunked() splits it.
-      await change(conversationId, request.caller.sub, [
+      await publishChange(messaging, conversationId, request.caller.sub, [
         {
           kind: 'ConversationCreated',
           conversationType: type,
@@ -124,7 +133,10 @@ export const adminRoutes: FastifyPluginAsync<Messaging> = async (app, messaging)
       return reply.code(201).send({ conversationId, members: distinct.size })
     },
   )
+}
 
+/** POST /v1/conversations/:cid/members: members added and removed. */
+function membersRoute(app: FastifyInstance, messaging: Messaging): void {
   app.post<{ Params: { cid: string }; Body: { add?: string[]; remove?: string[] } }>(
     '/v1/conversations/:cid/members',
     {
@@ -142,14 +154,17 @@ export const adminRoutes: FastifyPluginAsync<Messaging> = async (app, messaging)
       const { add = [], remove = [] } = request.body
       if (add.length === 0 && remove.length === 0)
         throw new ImflowError('IMF_ERR_BAD_REQUEST', 'give add or remove')
-      await change(request.params.cid, request.caller.sub, [
+      await publishChange(messaging, request.params.cid, request.caller.sub, [
         ...(add.length ? [{ kind: 'MembersAdded' as const, userIds: add }] : []),
         ...(remove.length ? [{ kind: 'MembersRemoved' as const, userIds: remove }] : []),
       ])
       return reply.code(202).send({ conversationId: request.params.cid })
     },
   )
+}
 
+/** PATCH /v1/conversations/:cid: its mute state or home unit. */
+function patchConversationRoute(app: FastifyInstance, messaging: Messaging): void {
   app.patch<{ Params: { cid: string }; Body: { muted?: boolean; unit?: string } }>(
     '/v1/conversations/:cid',
     {
@@ -166,14 +181,17 @@ export const adminRoutes: FastifyPluginAsync<Messaging> = async (app, messaging)
       const { muted, unit } = request.body
       if (muted === undefined && unit === undefined)
         throw new ImflowError('IMF_ERR_BAD_REQUEST', 'give muted or unit')
-      await change(request.params.cid, request.caller.sub, [
+      await publishChange(messaging, request.params.cid, request.caller.sub, [
         ...(muted === undefined ? [] : [{ kind: 'MuteChanged' as const, muted }]),
         ...(unit === undefined ? [] : [{ kind: 'UnitChanged' as const, unit }]),
       ])
       return reply.code(202).send({ conversationId: request.params.cid })
     },
   )
+}
 
+/** PUT /v1/users/:uid: a user's home geo. */
+function userGeoRoute(app: FastifyInstance, messaging: Messaging): void {
   app.put<{ Params: { uid: string }; Body: { geo: string } }>(
     '/v1/users/:uid',
     {

@@ -1,13 +1,13 @@
 // `imflow start`: the infrastructure (configured or embedded), the contract's topics, the
 // topologies and the HTTP API, in that order; stop() takes them down in reverse.
 
-import type { Admin } from 'kafkajs'
+import type { Admin, Kafka } from 'kafkajs'
 import { limitRoutes } from '../../connectors/http/limit-routes.js'
 import { peerStoreClient } from '../../connectors/http/peer-client.js'
 import { peerRoutes } from '../../connectors/http/peer-routes.js'
 import { buildApi } from '../../connectors/http/server.js'
 import { createPushGateway } from '../../connectors/push-gateway/index.js'
-import { registerContract } from '../../schemas/contract.js'
+import { type ContractCodecs, registerContract } from '../../schemas/contract.js'
 import { registrySchemaSource } from '../../schemas/schema-source.js'
 import { topicName } from '../../schemas/topics.js'
 import { largeGroupsOf } from '../../topologies/inbox/index.js'
@@ -19,7 +19,7 @@ import type { Config } from './config.js'
 import { type Infrastructure, startInfrastructure } from './infrastructure.js'
 import { startMessaging } from './messaging.js'
 import { provisionModuleTopics, provisionTopics } from './provision-topics.js'
-import { startTopologies } from './topologies.js'
+import { type RunningTopologies, startTopologies } from './topologies.js'
 
 export interface RunningApp {
   /** The API's base URL, e.g. http://127.0.0.1:8080. */
@@ -67,30 +67,8 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       },
     })
     for (const topology of topologies.all) stack.push(() => topology.stop())
-    const { queries } = topologies
     // Positioned on im.sync before the API listens: no envelope for a device is missed.
-    const gateway = await createPushGateway({
-      kafka,
-      topics: {
-        sync: topicName(config.topicPrefix, 'im.sync'),
-        rooms: topicName(config.topicPrefix, 'im.rooms'),
-        deviceEvents: topicName(config.topicPrefix, 'im.device-events'),
-      },
-      codecs: {
-        sync: codecs['im.sync'],
-        rooms: codecs['im.rooms'],
-        deviceEvents: codecs['im.device-events'],
-      },
-      rooms: {
-        largeGroupsOf: (userId) =>
-          largeGroupsOf(queries.receiver, queries.inbox, userId, config.largeGroupThreshold),
-        largeGroup: (userId, conversationId) =>
-          queries.receiver.largeGroupHead(conversationId, userId, config.largeGroupThreshold),
-      },
-      jwtSecret: messaging.routes.jwtSecret,
-      appId: config.appId,
-      log,
-    })
+    const gateway = await startGateway(config, kafka, codecs, topologies.queries, messaging, log)
     stack.push(() => gateway.stop())
     registerGatewayMetrics(metrics.registry, () => gateway.stats())
     const api = await buildApi({
@@ -132,4 +110,37 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     await stop()
     throw err
   }
+}
+
+/** The in-process push gateway: it asks this instance's queries about users' large groups. */
+function startGateway(
+  config: Config,
+  kafka: Kafka,
+  codecs: ContractCodecs,
+  queries: RunningTopologies['queries'],
+  messaging: Awaited<ReturnType<typeof startMessaging>>,
+  log: Logger,
+) {
+  return createPushGateway({
+    kafka,
+    topics: {
+      sync: topicName(config.topicPrefix, 'im.sync'),
+      rooms: topicName(config.topicPrefix, 'im.rooms'),
+      deviceEvents: topicName(config.topicPrefix, 'im.device-events'),
+    },
+    codecs: {
+      sync: codecs['im.sync'],
+      rooms: codecs['im.rooms'],
+      deviceEvents: codecs['im.device-events'],
+    },
+    rooms: {
+      largeGroupsOf: (userId) =>
+        largeGroupsOf(queries.receiver, queries.inbox, userId, config.largeGroupThreshold),
+      largeGroup: (userId, conversationId) =>
+        queries.receiver.largeGroupHead(conversationId, userId, config.largeGroupThreshold),
+    },
+    jwtSecret: messaging.routes.jwtSecret,
+    appId: config.appId,
+    log,
+  })
 }
