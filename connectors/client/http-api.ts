@@ -1,7 +1,7 @@
 // The few API calls the client makes, behind an interface (tests give a fake one). Problems
 // with a known code are raised with that code; anything else is IMF_ERR_API_UNAVAILABLE.
 
-import { type ErrorCode, errorCodes, ImflowError } from '../../ops/errors.js'
+import { ImflowClientError, PROBLEM_CODE } from '../protocol/client-errors.js'
 import type {
   CatchUpPage,
   ConversationListEntry,
@@ -40,18 +40,24 @@ export function fetchHttp(baseUrl: string, token: TokenSource): ImflowHttp {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       })
     } catch (err) {
-      throw new ImflowError('IMF_ERR_API_UNAVAILABLE', `${method} ${path}: ${String(err)}`, {
+      throw new ImflowClientError('IMF_ERR_API_UNAVAILABLE', `${method} ${path}: ${String(err)}`, {
         cause: err,
       })
     }
     const answer = (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined
     if (res.ok && answer !== undefined) return answer as T
     const code = answer?.code
-    if (typeof code === 'string' && code in errorCodes) {
-      const { code: _, detail, ...details } = answer as Record<string, unknown>
-      throw new ImflowError(code as ErrorCode, String(detail ?? `${method} ${path}`), { details })
+    if (typeof code === 'string' && PROBLEM_CODE.test(code)) {
+      const { code: _, detail, retriable, ...details } = answer as Record<string, unknown>
+      throw new ImflowClientError(code, String(detail ?? `${method} ${path}`), {
+        details,
+        ...(typeof retriable === 'boolean' ? { retriable } : {}),
+      })
     }
-    throw new ImflowError('IMF_ERR_API_UNAVAILABLE', `${method} ${path} answered ${res.status}`)
+    throw new ImflowClientError(
+      'IMF_ERR_API_UNAVAILABLE',
+      `${method} ${path} answered ${res.status}`,
+    )
   }
   return {
     async conversations() {

@@ -8,8 +8,8 @@
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import WebSocket from 'ws'
-import { ImflowError } from '../../ops/errors.js'
 import type { DeviceClass, SequencedEvent } from '../../schemas/types.generated.js'
+import { ImflowClientError } from '../protocol/client-errors.js'
 import { closeCodes, type RoomFrame, type RoomHead, type ServerFrame } from '../protocol/frames.js'
 import { ClientState } from './client-state.js'
 import { fetchHttp, type ImflowHttp, type TokenSource } from './http-api.js'
@@ -66,7 +66,7 @@ function subjectOf(token: string): string {
     const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString())
     if (typeof claims.sub === 'string' && claims.sub !== '') return claims.sub
   } catch {}
-  throw new ImflowError('IMF_ERR_UNAUTHORIZED', 'the token is not a JWT with a subject (sub)')
+  throw new ImflowClientError('IMF_ERR_UNAUTHORIZED', 'the token is not a JWT with a subject (sub)')
 }
 
 const PULL_CONCURRENCY = 4
@@ -92,12 +92,14 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
     const { token } = options
     this.token = typeof token === 'string' ? () => token : token
     const userId = options.userId ?? (typeof token === 'string' ? subjectOf(token) : undefined)
-    if (!userId) throw new ImflowError('IMF_ERR_CONFIG', 'give userId when token is a function')
+    if (!userId)
+      throw new ImflowClientError('IMF_ERR_CONFIG', 'give userId when token is a function')
     this.state = new ClientState(userId, options.lastPts ?? 0, options.seqs)
     this.http = options.http ?? fetchHttp(options.url, this.token)
     this.reads = new ReadMerger(
       async (conversationId, upTo) => {
-        if (!this.http.read) throw new ImflowError('IMF_ERR_USAGE', 'the HTTP client cannot read')
+        if (!this.http.read)
+          throw new ImflowClientError('IMF_ERR_USAGE', 'the HTTP client cannot read')
         await this.http.read(conversationId, upTo)
       },
       options.readMergeMs,
@@ -115,7 +117,8 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
 
   /** Adds or removes the user's reaction; the merged counts come back as ReactionSummary. */
   async react(conversationId: string, msgId: string, emoji: string, op: 'add' | 'remove') {
-    if (!this.http.react) throw new ImflowError('IMF_ERR_USAGE', 'the HTTP client cannot react')
+    if (!this.http.react)
+      throw new ImflowClientError('IMF_ERR_USAGE', 'the HTTP client cannot react')
     await this.http.react(conversationId, msgId, emoji, op)
   }
 
@@ -161,7 +164,7 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
    */
   connect(): Promise<void> {
     if (this.closing)
-      return Promise.reject(new ImflowError('IMF_ERR_CLIENT_CLOSED', 'the client closed'))
+      return Promise.reject(new ImflowClientError('IMF_ERR_CLIENT_CLOSED', 'the client closed'))
     if (!this.opened) {
       this.opened = new Promise<void>((resolve, reject) => {
         this.firstOpen = { resolve, reject }
@@ -192,7 +195,7 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
       socket.close(1000, 'client closed')
       await closed
     }
-    this.firstOpen?.reject(new ImflowError('IMF_ERR_CLIENT_CLOSED', 'the client closed'))
+    this.firstOpen?.reject(new ImflowClientError('IMF_ERR_CLIENT_CLOSED', 'the client closed'))
     await this.settled()
   }
 
@@ -259,7 +262,7 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
         this.scheduleReconnect()
       } else if (this.firstOpen && refused !== undefined) {
         this.firstOpen.reject(
-          new ImflowError(
+          new ImflowClientError(
             refused === 401 ? 'IMF_ERR_UNAUTHORIZED' : 'IMF_ERR_BAD_REQUEST',
             `the push gateway refused the connection (${refused})`,
           ),

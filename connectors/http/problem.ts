@@ -41,6 +41,7 @@ export function installProblemHandlers(app: FastifyInstance): void {
         status: problem.status,
         code: problem.code,
         detail: problem.message,
+        retriable: problem.retriable,
         ...problem.details,
       })
   })

@@ -40,6 +40,9 @@ const cases: readonly (readonly [string, string, boolean])[] = [
   ['ops/app/into-runtime.ts', '../../topologies/runtime/internal/runner.js', true],
   ['connectors/http/up-app.ts', '../../ops/app/config.js', true],
   ['connectors/client/up-embedded.ts', '../../ops/embedded/fetch-jars.js', true],
+  ['connectors/client/into-server.ts', '../../ops/errors.js', true],
+  ['connectors/client/into-gateway.ts', '../push-gateway/sessions.js', true],
+  ['connectors/protocol/into-http.ts', '../http/jwt.js', true],
   // downward or sideways within a layer: each must pass
   ['ops/down-retry.ts', './retry.js', false],
   ['ops/embedded/down-errors.ts', '../errors.js', false],
@@ -55,6 +58,8 @@ const cases: readonly (readonly [string, string, boolean])[] = [
   ['connectors/http/down-topologies.ts', '../../topologies/runtime/index.js', false],
   ['ops/app/down-connectors.ts', '../../connectors/http/server.js', false],
   ['ops/app/down-embedded.ts', '../embedded/java.js', false],
+  ['connectors/client/down-protocol.ts', '../protocol/frames.js', false],
+  ['connectors/client/down-contract.ts', '../../schemas/types.generated.js', false],
 ]
 
 interface Diagnostic {

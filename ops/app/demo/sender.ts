@@ -1,8 +1,11 @@
 // The demo's sending side: each message from its sender's own token over POST /v1/messages,
 // counted by kind and by answer (accepted, throttled, rejected with its reason, failed).
 
-import { fetchHttp, type ImflowHttp } from '../../../connectors/client/index.js'
-import { isImflowError } from '../../errors.js'
+import {
+  fetchHttp,
+  type ImflowHttp,
+  isImflowClientError,
+} from '../../../connectors/client/index.js'
 import type { DemoMessage } from './plan.js'
 import type { DemoStats } from './stats.js'
 
@@ -39,11 +42,11 @@ export class DemoSender {
       stats.accepted++
       stats.recipients += m.targets ? m.targets.length + 1 : m.conversation.members.length
     } catch (err) {
-      const code = isImflowError(err) ? err.code : 'unknown'
+      const code = isImflowClientError(err) ? err.code : 'unknown'
       if (code === 'IMF_ERR_THROTTLED') stats.throttled++
       else if (code === 'IMF_ERR_REJECTED') stats.rejected++
       else stats.failed++
-      const reason = isImflowError(err) ? err.details.reason : undefined
+      const reason = isImflowClientError(err) ? err.details.reason : undefined
       stats.error(reason ? `${code}:${String(reason)}` : code)
     } finally {
       this.inFlight--
