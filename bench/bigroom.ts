@@ -1,16 +1,16 @@
 // Large groups at the seeds' scale: G groups of M members, D devices online in each (one
-// WebSocket ImflowClient per online member), messages produced to im.ingest at fixed rates per
-// group. The path is ingest -> receiver -> im.rooms -> gateway -> device; the baseline is one
+// WebSocket ImflowClient per online member, in a process of their own: device-fleet.ts),
+// messages produced to im.ingest at fixed rates per group. The path is ingest -> receiver -> im.rooms -> gateway -> device; the baseline is one
 // raw kafkajs produce -> consume hop on the same broker in the same run. Reports deliveries/s,
 // send -> device p50/p99 and the share delivered, at each rate.
 // Usage: npm run bench -- bigroom   (IMFLOW_BENCH_GROUPS, IMFLOW_BENCH_MEMBERS,
 // IMFLOW_BENCH_ONLINE, IMFLOW_BENCH_RATES per group in messages/s, IMFLOW_BENCH_SECONDS)
 
 import { Partitioners } from 'kafkajs'
-import { type ClientMessage, ImflowClient } from '../connectors/client/index.js'
 import { registerContract } from '../schemas/contract.js'
 import { registrySchemaSource } from '../schemas/schema-source.js'
 import { waitFor } from './broker.js'
+import { deviceFleet, timedBody } from './device-fleet.js'
 import { nowMs, percentiles } from './latency.js'
 import { startLatencyApp } from './latency-app.js'
 import { rawHop } from './raw-hop.js'
@@ -31,7 +31,7 @@ export async function bigroomBench(): Promise<string> {
     'bigroom',
     { IMFLOW_KAFKA_HEAP: process.env.IMFLOW_KAFKA_HEAP ?? '1g' },
   )
-  const devices: ImflowClient[] = []
+  const fleet = deviceFleet()
   try {
     const groups = Array.from({ length: GROUPS }, (_, g) => `room-${g}`)
     const member = (g: number, i: number) => `g${g}-u${i}`
@@ -43,37 +43,10 @@ export async function bigroomBench(): Promise<string> {
       )
     }
     progress(`${GROUPS} groups of ${MEMBERS} members created`)
-
-    const sentAt = new Map<string, number>()
-    const latencies: number[] = []
-    const onMessages = (messages: ClientMessage[]) => {
-      const at = nowMs()
-      for (const m of messages) {
-        const sent = sentAt.get(m.body)
-        if (sent !== undefined) latencies.push(at - sent)
-      }
-    }
-    for (let g = 0; g < GROUPS; g++) {
-      for (let i = 0; i < ONLINE; i++) {
-        const device = new ImflowClient({
-          url: app.url,
-          token: token(member(g, i)),
-          deviceId: 'bench',
-          deviceClass: 'DESKTOP',
-          reconnect: { initialDelayMs: 500, maxDelayMs: 5_000 },
-        })
-        device.on('messages', onMessages)
-        devices.push(device)
-      }
-    }
-    for (let i = 0; i < devices.length; i += 100) {
-      await Promise.all(devices.slice(i, i + 100).map((d) => d.connect()))
-    }
-    await waitFor(
-      async () =>
-        devices.every((d, k) => d.seqs()[groups[Math.floor(k / ONLINE)] as string] !== undefined),
-      600_000,
+    const devices = groups.flatMap((group, g) =>
+      Array.from({ length: ONLINE }, (_, i) => ({ token: token(member(g, i)), group })),
     )
+    await fleet.connect(app.url, devices)
     progress(
       `${devices.length} devices online and following their group (${((Date.now() - started) / 1000).toFixed(0)} s)`,
     )
@@ -95,13 +68,12 @@ export async function bigroomBench(): Promise<string> {
         const batch = []
         for (; i < due; i++) {
           const g = i % GROUPS
-          const body = `b${sequence++}`
-          sentAt.set(body, nowMs())
+          const body = timedBody(`b${sequence++}`, nowMs())
           batch.push({
             key: groups[g] as string,
             value: codecs['im.ingest'].encode({
               conversationId: groups[g] as string,
-              clientMsgId: body,
+              clientMsgId: body.slice(0, body.indexOf('@')),
               senderId: member(g, ONLINE + (i % 1_000)),
               type: 'TEXT',
               body,
@@ -119,23 +91,25 @@ export async function bigroomBench(): Promise<string> {
     }
     // Warm-up: every device reached once before the clock starts.
     await load(GROUPS, GROUPS)
-    await waitFor(async () => latencies.length >= devices.length, 120_000)
+    await waitFor(async () => (await fleet.count()) >= devices.length, 120_000)
 
     const lines = [
-      `bigroom: ${GROUPS} groups x ${MEMBERS} members, ${ONLINE} WebSocket devices online in each (${devices.length}), ${SECONDS} s per load; app, clients and one broker on this machine, 4 partitions`,
+      `bigroom: ${GROUPS} groups x ${MEMBERS} members, ${ONLINE} WebSocket devices online in each (${devices.length}), ${SECONDS} s per load; app, one broker and (in a process of their own) the devices on this machine, 4 partitions`,
     ]
     for (const rate of RATES) {
       const raw = percentiles(await rawHop(kafka, hopTopic, Math.min(rate * GROUPS, 200), SECONDS))
-      latencies.length = 0
+      fleet.reset()
       const count = rate * GROUPS * SECONDS
       const expected = count * ONLINE
       const began = nowMs()
       await load(count, rate * GROUPS)
       await waitFor(
-        async () => latencies.length >= expected || nowMs() - began > SECONDS * 1000 + DRAIN_MS,
+        async () =>
+          (await fleet.count()) >= expected || nowMs() - began > SECONDS * 1000 + DRAIN_MS,
         600_000,
       )
       const seconds = (nowMs() - began) / 1000
+      const latencies = await fleet.latencies()
       const path = percentiles(latencies)
       lines.push(
         `  ${rate} messages/s per group (${rate * GROUPS}/s in all, ${expected} deliveries expected)`,
@@ -148,7 +122,7 @@ export async function bigroomBench(): Promise<string> {
     await producer.disconnect()
     return lines.join('\n')
   } finally {
-    await Promise.all(devices.map((d) => d.close().catch(() => {})))
+    await fleet.close()
     await stop()
   }
 }
