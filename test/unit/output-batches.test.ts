@@ -1,22 +1,23 @@
-// Produce requests bounded in bytes and transaction slices bounded by records, bytes and time.
+// Produce requests bounded in bytes and records, and transaction slices bounded by records, bytes and time.
 
 import { describe, expect, it } from 'vitest'
 import { ImflowError } from '../../ops/errors.js'
 import { ChangeloggedStore, MemoryStore } from '../../state/index.js'
 import {
-  chunkByBytes,
   DEFAULT_MAX_BATCH_BYTES,
+  MAX_RECORDS_PER_REQUEST,
   maxRecordBytes,
+  produceRequests,
   recordBytes,
 } from '../../topologies/runtime/internal/output-batches.js'
 import { sliceFull } from '../../topologies/runtime/internal/slice-bounds.js'
 
 const record = (bytes: number) => ({ key: Buffer.from('k'), value: Buffer.alloc(bytes) })
 
-describe('chunkByBytes', () => {
+describe('produceRequests', () => {
   it('splits records past 1 MB into requests under the limit, in order, none lost', () => {
     const records = Array.from({ length: 50 }, (_, i) => ({ ...record(100_000), i }))
-    const chunks = chunkByBytes(records)
+    const chunks = produceRequests(records)
     expect(chunks.length).toBeGreaterThan(4)
     for (const chunk of chunks) {
       const bytes = chunk.reduce((sum, r) => sum + recordBytes(r), 0)
@@ -25,8 +26,15 @@ describe('chunkByBytes', () => {
     expect(chunks.flat().map((r) => r.i)).toEqual(records.map((r) => r.i))
   })
 
-  it('keeps small records in one request and counts headers', () => {
-    expect(chunkByBytes(Array.from({ length: 1_000 }, () => record(100)))).toHaveLength(1)
+  it('keeps small records in one request up to the record bound, and counts headers', () => {
+    expect(produceRequests(Array.from({ length: 500 }, () => record(100)))).toHaveLength(1)
+    const many = produceRequests(Array.from({ length: 1_201 }, (_, i) => ({ ...record(10), i })))
+    expect(many.map((c) => c.length)).toEqual([
+      MAX_RECORDS_PER_REQUEST,
+      MAX_RECORDS_PER_REQUEST,
+      1_201 - 2 * MAX_RECORDS_PER_REQUEST,
+    ])
+    expect(many.flat().map((r) => r.i)).toEqual(Array.from({ length: 1_201 }, (_, i) => i))
     const plain = recordBytes(record(10))
     expect(recordBytes({ ...record(10), headers: { trace: 'x'.repeat(50) } })).toBeGreaterThan(
       plain + 55,
@@ -34,7 +42,7 @@ describe('chunkByBytes', () => {
   })
 
   it('gives a record larger than the limit a request of its own', () => {
-    const chunks = chunkByBytes([record(10), record(2_000), record(10)], 1_000)
+    const chunks = produceRequests([record(10), record(2_000), record(10)], 1_000)
     expect(chunks.map((c) => c.length)).toEqual([1, 1, 1])
   })
 })

@@ -4,7 +4,7 @@
 
 import { type Kafka, Partitioners, type Producer, type Transaction } from 'kafkajs'
 import { retry } from '../../../ops/retry.js'
-import { chunkByBytes, DEFAULT_MAX_BATCH_BYTES } from './output-batches.js'
+import { DEFAULT_MAX_BATCH_BYTES, produceRequests } from './output-batches.js'
 
 export interface OutRecord {
   topic: string
@@ -138,7 +138,7 @@ export async function createTaskProducer(
       return {
         async send(records) {
           const ends: EndOffsets = new Map()
-          for (const chunk of chunkByBytes(records, maxBatchBytes)) {
+          for (const chunk of produceRequests(records, maxBatchBytes)) {
             try {
               for (const [tp, end] of await sendChunk(txn, chunk)) ends.set(tp, end)
             } catch (err) {
