@@ -24,7 +24,6 @@ type Answer =
   | { type: 'ready' }
   | { type: 'count'; count: number }
   | { type: 'report'; latencies: number[] }
-  | { type: 'closed' }
   | { type: 'error'; message: string }
 
 /** The body of a message sent at `at` (epoch ms): the fleet measures from it. */
@@ -43,7 +42,14 @@ export interface DeviceFleet {
 
 export function deviceFleet(): DeviceFleet {
   const child = fork(fileURLToPath(import.meta.url), ['--fleet'], {
-    execArgv: ['--import', 'tsx'],
+    // IMFLOW_BENCH_FLEET_PROFILE=<dir>: a CPU profile of the devices' side, written there.
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(process.env.IMFLOW_BENCH_FLEET_PROFILE
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.IMFLOW_BENCH_FLEET_PROFILE}`]
+        : []),
+    ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     serialization: 'advanced',
   })
@@ -76,10 +82,10 @@ export function deviceFleet(): DeviceFleet {
       return ((await answer) as { latencies: number[] }).latencies
     },
     async close() {
-      const closed = next('closed').catch(() => undefined)
+      const exited = new Promise((r) => child.once('exit', r))
       ask({ type: 'close' })
-      await Promise.race([closed, new Promise((r) => setTimeout(r, 10_000))])
-      child.kill()
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))])
+      if (child.exitCode === null) child.kill()
     },
   }
 }
@@ -131,10 +137,7 @@ function runFleet(): void {
     } else if (request.type === 'report') {
       answer({ type: 'report', latencies })
     } else {
-      Promise.all(clients.map((c) => c.close().catch(() => {}))).then(() => {
-        answer({ type: 'closed' })
-        process.exit(0)
-      })
+      Promise.all(clients.map((c) => c.close().catch(() => {}))).then(() => process.exit(0))
     }
   })
 }

@@ -51,6 +51,8 @@ export interface PushSocket {
   readonly readyState: number
   readonly OPEN: number
   send(data: Buffer, options: { binary: boolean }): void
+  /** ws' TCP socket (not ws' public API, so optional): corked, a burst of frames is one write. */
+  readonly _socket?: { cork(): void; uncork(): void } | null
 }
 
 /** Frames are JSON text, sent from bytes encoded once. */
@@ -58,6 +60,42 @@ const TEXT = { binary: false }
 
 /** Room events kept for replay to devices whose groups were being looked up meanwhile. */
 const RECENT_EVENTS = 10_000
+
+/**
+ * Frames queued per socket and written once per turn of the event loop: ws writes each
+ * frame with a syscall of its own (most of a busy gateway's time), so every frame a socket
+ * got in one turn — several groups' events, a fetch's worth of one group's — goes out in one
+ * corked write. The busier the gateway, the more a write carries.
+ */
+class Outbox<S extends PushSocket> {
+  private readonly queued = new Map<S, Buffer[]>()
+  private scheduled = false
+
+  /** Queues a frame for the socket if it is open; answers whether it was. */
+  push(socket: S, frame: Buffer): boolean {
+    if (socket.readyState !== socket.OPEN) return false
+    const frames = this.queued.get(socket)
+    if (frames) frames.push(frame)
+    else this.queued.set(socket, [frame])
+    if (!this.scheduled) {
+      this.scheduled = true
+      setImmediate(() => this.flush())
+    }
+    return true
+  }
+
+  flush(): void {
+    this.scheduled = false
+    for (const [socket, frames] of this.queued) {
+      if (socket.readyState !== socket.OPEN) continue
+      const tcp = frames.length > 1 ? socket._socket : undefined
+      tcp?.cork()
+      for (const frame of frames) socket.send(frame, TEXT)
+      tcp?.uncork()
+    }
+    this.queued.clear()
+  }
+}
 
 export class RoomDelivery<S extends PushSocket> {
   /** conversationId -> users connected here who are members. */
@@ -71,6 +109,7 @@ export class RoomDelivery<S extends PushSocket> {
   private readonly refreshQueued = new Set<string>()
   /** userId -> conversations named by membership or size events since their last refresh. */
   private readonly named = new Map<string, Set<string>>()
+  private readonly outbox = new Outbox<S>()
   private recent: RoomEvent[] = []
   /** How many events ever left `recent` at its front: absolute positions stay comparable. */
   private dropped = 0
@@ -205,13 +244,15 @@ export class RoomDelivery<S extends PushSocket> {
     }
   }
 
+  /** Queues the frame for each open socket (see Outbox); answers how many. */
   private send(targets: Iterable<DeviceSession<S>>, frame: Buffer): number {
     let sent = 0
-    for (const { socket } of targets) {
-      if (socket.readyState !== socket.OPEN) continue
-      socket.send(frame, TEXT)
-      sent++
-    }
+    for (const { socket } of targets) if (this.outbox.push(socket, frame)) sent++
     return sent
+  }
+
+  /** Writes what is queued now (it is written at the end of this turn anyway). */
+  flush(): void {
+    this.outbox.flush()
   }
 }

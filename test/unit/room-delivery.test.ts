@@ -11,14 +11,31 @@ import { type DeviceSession, DeviceSessions } from '../../connectors/push-gatewa
 import { silentLogger } from '../../ops/log.js'
 import type { RoomEvent, SequencedEvent } from '../../schemas/types.generated.js'
 
+/** Records frames, and how they were grouped into writes (cork ... uncork = one write). */
 class FakeSocket {
   readonly OPEN = 1
   readyState = 1
   readonly frames: ServerFrame[] = []
+  readonly writes: number[] = []
+  private corked: number | undefined
+  readonly _socket = {
+    cork: () => {
+      this.corked = 0
+    },
+    uncork: () => {
+      this.writes.push(this.corked ?? 0)
+      this.corked = undefined
+    },
+  }
   send(data: Buffer) {
     this.frames.push(JSON.parse(data.toString()))
+    if (this.corked === undefined) this.writes.push(1)
+    else this.corked++
   }
 }
+
+/** Frames are written at the end of the event loop's turn. */
+const written = () => new Promise((r) => setImmediate(r))
 
 const roomEvent = (conversationId: string, seq: number): RoomEvent => ({
   conversationId,
@@ -81,6 +98,7 @@ describe('RoomDelivery', () => {
     await rooms.login(other, 't')
     expect(rooms.deliver(roomEvent('big', 0))).toBe(1)
     expect(rooms.deliver(roomEvent('elsewhere', 0))).toBe(0)
+    await written()
     expect(phone.socket.frames.map((f) => f.type)).toEqual(['heads', 'room'])
     expect(phone.socket.frames[0]).toEqual({
       type: 'heads',
@@ -100,6 +118,7 @@ describe('RoomDelivery', () => {
     rooms.deliver(roomEvent('other', 5))
     setupResult.releaseLookup()
     await login
+    await written()
     expect(phone.socket.frames).toEqual([
       { type: 'heads', conversations: [{ conversationId: 'big', seq: 3 }] },
       { type: 'room', conversationId: 'big', seq: 4, event: roomEvent('big', 4).event },
@@ -160,5 +179,25 @@ describe('RoomDelivery', () => {
     expect(rooms.deliver(roomEvent('big', 4))).toBe(0)
     rooms.refresh('nobody') // not connected here: nothing to look up
     expect(lookups).toHaveLength(2)
+  })
+
+  it('writes every frame a socket got in one turn as one corked write, in order', async () => {
+    const { rooms, connect } = setup(new Map([['ann', ['big', 'other']]]))
+    const phone = connect('ann', 'phone')
+    await rooms.login(phone, 't')
+    await written()
+    expect(phone.socket.writes).toEqual([1]) // the heads frame alone: not corked
+    for (const seq of [4, 5, 6]) rooms.deliver(roomEvent('big', seq))
+    rooms.deliver(roomEvent('other', 1))
+    expect(phone.socket.frames).toHaveLength(1) // nothing written yet in this turn
+    await written()
+    expect(phone.socket.writes).toEqual([1, 4])
+    expect(phone.socket.frames.slice(1).map((f) => f.type === 'room' && f.seq)).toEqual([
+      4, 5, 6, 1,
+    ])
+    phone.socket.readyState = 3 // closed: nothing is queued for it
+    rooms.deliver(roomEvent('big', 7))
+    await written()
+    expect(phone.socket.frames).toHaveLength(5)
   })
 })
