@@ -11,7 +11,7 @@ import { type ContractCodecs, registerContract } from '../../schemas/contract.js
 import { registrySchemaSource } from '../../schemas/schema-source.js'
 import { topicName } from '../../schemas/topics.js'
 import { largeGroupsOf } from '../../topologies/inbox/index.js'
-import { kafkaProbe, registryProbe, topologiesProbe } from '../health.js'
+import { kafkaProbe, type Probe, registryProbe, topologiesProbe } from '../health.js'
 import { createKafka } from '../kafka-client.js'
 import type { Logger } from '../log.js'
 import { createMetrics, registerGatewayMetrics, registerShapingMetrics } from '../metrics.js'
@@ -28,7 +28,16 @@ export interface RunningApp {
   stop(): Promise<void>
 }
 
-export async function startApp(config: Config, log: Logger): Promise<RunningApp> {
+export interface AppOptions {
+  /** More readiness probes for /readyz (the stream threads' processes, when there are several). */
+  probes?: Record<string, Probe>
+}
+
+export async function startApp(
+  config: Config,
+  log: Logger,
+  options: AppOptions = {},
+): Promise<RunningApp> {
   const infrastructure = await startInfrastructure(config, log)
   const stack: (() => Promise<void>)[] = [() => infrastructure.stop()]
   const stop = async () => {
@@ -68,9 +77,13 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     })
     for (const topology of topologies.all) stack.push(() => topology.stop())
     // Positioned on im.sync before the API listens: no envelope for a device is missed.
-    const gateway = await startGateway(config, kafka, codecs, topologies.queries, messaging, log)
-    stack.push(() => gateway.stop())
-    registerGatewayMetrics(metrics.registry, () => gateway.stats())
+    const gateway = config.gateway
+      ? await startGateway(config, kafka, codecs, topologies.queries, messaging, log)
+      : undefined
+    if (gateway) {
+      stack.push(() => gateway.stop())
+      registerGatewayMetrics(metrics.registry, () => gateway.stats())
+    }
     const api = await buildApi({
       metrics,
       logLevel: config.logLevel,
@@ -81,11 +94,12 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       probes: {
         kafka: kafkaProbe(admin),
         schema_registry: registryProbe(infrastructure.schemaRegistryUrl),
-        push_gateway: gateway.probe,
+        ...(gateway ? { push_gateway: gateway.probe } : {}),
         topologies: topologiesProbe(topologies.topologies),
+        ...options.probes,
       },
     })
-    await api.register(gateway.routes)
+    if (gateway) await api.register(gateway.routes)
     await api.register(limitRoutes, {
       jwtSecret: messaging.routes.jwtSecret,
       limits: topologies.limits,
@@ -99,7 +113,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     const url = await api.listen({ host: config.apiHost, port: config.apiPort })
     stack.push(() => api.close())
     // Again (it runs once): devices are logged out before the server drops their sockets.
-    stack.push(() => gateway.stop())
+    if (gateway) stack.push(() => gateway.stop())
     log.info('imflow is up', {
       api: url,
       kafka: infrastructure.kafkaBrokers.join(','),

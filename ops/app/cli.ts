@@ -9,13 +9,14 @@ import { createKafka } from '../kafka-client.js'
 import { createLogger, type Logger } from '../log.js'
 import { startApp } from './app.js'
 import { runTool, toolCommands } from './commands/index.js'
-import { type Config, describeSettings, loadConfig, settings } from './config.js'
+import { type Config, describeSettings, type Flags, loadConfig, settings } from './config.js'
 import { startInfrastructure } from './infrastructure.js'
 import { provisionModuleTopics, provisionTopics } from './provision-topics.js'
+import { READY_MESSAGE, StreamThreads } from './stream-threads.js'
 
 const commands: Record<
   string,
-  { summary: string; run: (config: Config, log: Logger) => Promise<number> }
+  { summary: string; run: (config: Config, log: Logger, flags: Flags) => Promise<number> }
 > = {
   start: {
     summary:
@@ -53,15 +54,29 @@ function usage(): string {
   ].join('\n')
 }
 
-async function start(config: Config, log: Logger): Promise<number> {
-  const app = await startApp(config, log)
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+async function start(config: Config, log: Logger, flags: Flags): Promise<number> {
+  const threads = new StreamThreads(config, flags, log)
+  const app = await startApp(config, log, { probes: threads.probes })
+  try {
+    await threads.start(app.infrastructure)
+  } catch (err) {
+    await threads.stop()
+    await app.stop()
+    throw err
+  }
+  // Started by another `imflow start` as one of its stream threads: it is told we are up,
+  // and when it goes away (the IPC channel closes), so do we.
+  process.send?.(READY_MESSAGE)
+  const signal = await new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'))
     process.once('SIGTERM', () => resolve('SIGTERM'))
+    if (process.send) process.once('disconnect', () => resolve('parent gone'))
   })
   log.info('stopping', { signal })
   // A second Ctrl-C while stopping means: now.
   process.once('SIGINT', () => process.exit(130))
+  // The other processes first: they commit through the broker this one may have embedded.
+  await threads.stop()
   await app.stop()
   log.info('stopped')
   return 0
@@ -127,7 +142,7 @@ export async function main(argv: string[]): Promise<number> {
     const flags = parsed.values as Record<string, string | undefined>
     const config = loadConfig(process.env, flags)
     log = createLogger(config.logLevel)
-    return await command.run(config, log)
+    return await command.run(config, log, flags)
   } catch (err) {
     if (isImflowError(err)) {
       log.error(`${err.message}`, { code: err.code })

@@ -2,7 +2,7 @@
 // in one place, then frozen. A bad setting fails here, at start, with the name of the
 // setting and what would fix it — never later, deep inside a topology.
 
-import { hostname } from 'node:os'
+import { availableParallelism, hostname } from 'node:os'
 import { resolve } from 'node:path'
 import { DEFAULT_LARGE_GROUP_THRESHOLD } from '../../topologies/model/index.js'
 import { type DeviceClass, defaultSyncSettings } from '../../topologies/sync/index.js'
@@ -29,6 +29,10 @@ export interface Config {
   readonly commitIntervalMs: number
   /** Each state store's record cache, in bytes: unsent writes merge per key until then. */
   readonly cacheMaxBytes: number
+  /** Processes `imflow start` runs the topologies in (tasks spread over them). */
+  readonly streamThreads: number
+  /** Whether this instance serves devices' WebSockets (the push gateway). */
+  readonly gateway: boolean
   readonly kafkaHeap: string
   readonly registryHeap: string
   readonly javaHome: string | undefined
@@ -117,6 +121,20 @@ function integer(raw: string): number {
 function positive(raw: string): number {
   const n = integer(raw)
   if (n < 1) throw new BadValue('expected a number of at least 1')
+  return n
+}
+
+function onOff(raw: string): boolean {
+  const v = raw.trim().toLowerCase()
+  if (v === 'on' || v === 'true' || v === '1') return true
+  if (v === 'off' || v === 'false' || v === '0') return false
+  throw new BadValue('expected on or off')
+}
+
+/** Stream threads: a process each, so a few per core at most. */
+function threads(raw: string): number {
+  const n = positive(raw)
+  if (n > 64) throw new BadValue('expected at most 64')
   return n
 }
 
@@ -345,6 +363,24 @@ export const settings = [
     shownDefault: '10485760',
     fallback: () => 10 * 1024 * 1024,
     parse: integer,
+  }),
+  setting({
+    key: 'streamThreads',
+    env: 'IMFLOW_STREAM_THREADS',
+    flag: 'stream-threads',
+    doc: "Processes `imflow start` runs the topologies in: their tasks spread over them, each process with its own consumers, producers and stores; the API and the push gateway run in the first. Default: the machine's cores with a configured Kafka, 1 with the embedded broker (it needs the cores).",
+    shownDefault: 'cores (1 embedded)',
+    fallback: (_env, { kafkaBrokers }) => (kafkaBrokers ? Math.min(64, availableParallelism()) : 1),
+    parse: threads,
+  }),
+  setting({
+    key: 'gateway',
+    env: 'IMFLOW_GATEWAY',
+    flag: 'gateway',
+    doc: "Whether this instance serves devices' WebSockets (/v1/ws): off for an instance that only processes (stream threads after the first are).",
+    shownDefault: 'on',
+    fallback: () => true,
+    parse: onOff,
   }),
   setting({
     key: 'kafkaHeap',
