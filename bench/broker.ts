@@ -11,6 +11,8 @@ import { freePort } from '../ops/ports.js'
 
 export interface BenchBroker {
   kafka: Kafka
+  /** Its bootstrap servers, for processes of their own. */
+  brokers: string[]
   admin: Admin
   /** A scratch folder for state stores, removed afterwards. */
   dir: string
@@ -65,7 +67,7 @@ export async function withBroker<T>(work: (broker: BenchBroker) => Promise<T>): 
   const run = `bench-${Date.now().toString(36)}`
   try {
     await warmUp(kafka, run)
-    return await work({ kafka, admin, dir, quiet, run })
+    return await work({ kafka, brokers, admin, dir, quiet, run })
   } finally {
     await admin.disconnect()
     await embedded?.stop()

@@ -13,6 +13,7 @@ import { type BenchRun, markdown, ratioChart } from './report.js'
 import { type BenchResult, fromText } from './result.js'
 import { runtimeBench } from './runtime.js'
 import { syncBench } from './sync.js'
+import { threadsBench } from './threads.js'
 
 /** A benchmark returns structured figures, or (until it does) text with "= N x" ratios. */
 export const benches: Record<string, () => Promise<BenchResult | string>> = {
@@ -22,6 +23,7 @@ export const benches: Record<string, () => Promise<BenchResult | string>> = {
   sync: syncBench,
   bigroom: bigroomBench,
   merge: mergeBench,
+  threads: threadsBench,
 }
 
 export const resultsDir = new URL('./results/', import.meta.url).pathname
