@@ -1,10 +1,26 @@
 // The catalogue of what imflow reports on /metrics (Prometheus). Modules take their
 // instruments from here, so this file is the one place to read what the system measures.
 
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import {
+  AggregatorRegistry,
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  Registry,
+} from 'prom-client'
+
+/** A registry's metrics as prom-client's JSON: what another process hands over to be merged. */
+export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>
 
 export interface Metrics {
   readonly registry: Registry
+  /**
+   * /metrics: this process's registry, merged (summed as prom-client's cluster mode does)
+   * with what the added sources give — the stream threads' other processes.
+   */
+  render(): Promise<string>
+  addSource(source: () => Promise<MetricsJson[]>): void
   readonly httpRequests: Counter<'route' | 'method' | 'status'>
   readonly httpDuration: Histogram<'route' | 'method'>
   readonly dependencyUp: Gauge<'dependency'>
@@ -298,8 +314,17 @@ export function registerShapingMetrics(registry: Registry, counts: () => Shaping
 export function createMetrics(): Metrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'imflow_process_' })
+  const sources: (() => Promise<MetricsJson[]>)[] = []
   return {
     registry,
+    async render() {
+      if (sources.length === 0) return registry.metrics()
+      const others = (await Promise.all(sources.map((s) => s()))).flat()
+      return AggregatorRegistry.aggregate([await registry.getMetricsAsJSON(), ...others]).metrics()
+    },
+    addSource: (source) => {
+      sources.push(source)
+    },
     httpRequests: new Counter({
       name: 'imflow_http_requests_total',
       help: 'HTTP API requests answered, by route, method and status code.',

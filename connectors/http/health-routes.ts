@@ -24,6 +24,6 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, { pro
   })
 
   app.get('/metrics', async (_request, reply) => {
-    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
+    return reply.type(metrics.registry.contentType).send(await metrics.render())
   })
 }

@@ -14,7 +14,12 @@ import { largeGroupsOf } from '../../topologies/inbox/index.js'
 import { kafkaProbe, type Probe, registryProbe, topologiesProbe } from '../health.js'
 import { createKafka } from '../kafka-client.js'
 import type { Logger } from '../log.js'
-import { createMetrics, registerGatewayMetrics, registerShapingMetrics } from '../metrics.js'
+import {
+  createMetrics,
+  type Metrics,
+  registerGatewayMetrics,
+  registerShapingMetrics,
+} from '../metrics.js'
 import type { Config } from './config.js'
 import { type Infrastructure, startInfrastructure } from './infrastructure.js'
 import { startMessaging } from './messaging.js'
@@ -25,6 +30,8 @@ export interface RunningApp {
   /** The API's base URL, e.g. http://127.0.0.1:8080. */
   readonly url: string
   readonly infrastructure: Infrastructure
+  /** What /metrics reports; other processes' metrics can be merged in (addSource). */
+  readonly metrics: Metrics
   stop(): Promise<void>
 }
 
@@ -119,7 +126,7 @@ export async function startApp(
       kafka: infrastructure.kafkaBrokers.join(','),
       registry: infrastructure.schemaRegistryUrl,
     })
-    return { url, infrastructure, stop }
+    return { url, infrastructure, metrics, stop }
   } catch (err) {
     await stop()
     throw err

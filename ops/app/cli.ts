@@ -12,7 +12,7 @@ import { runTool, toolCommands } from './commands/index.js'
 import { type Config, describeSettings, type Flags, loadConfig, settings } from './config.js'
 import { startInfrastructure } from './infrastructure.js'
 import { provisionModuleTopics, provisionTopics } from './provision-topics.js'
-import { READY_MESSAGE, StreamThreads } from './stream-threads.js'
+import { METRICS_REQUEST, READY_MESSAGE, StreamThreads } from './stream-threads.js'
 
 const commands: Record<
   string,
@@ -64,8 +64,17 @@ async function start(config: Config, log: Logger, flags: Flags): Promise<number>
     await app.stop()
     throw err
   }
-  // Started by another `imflow start` as one of its stream threads: it is told we are up,
-  // and when it goes away (the IPC channel closes), so do we.
+  app.metrics.addSource(() => threads.metrics())
+  // Started by another `imflow start` as one of its stream threads: it is told we are up and
+  // asks for our metrics (its /metrics sums every process's); when it goes away (the IPC
+  // channel closes), so do we.
+  process.on('message', (message) => {
+    if (message !== METRICS_REQUEST) return
+    app.metrics.registry
+      .getMetricsAsJSON()
+      .then((metrics) => process.send?.({ metrics }))
+      .catch((err) => log.warn('could not collect metrics', { error: String(err) }))
+  })
   process.send?.(READY_MESSAGE)
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'))

@@ -10,12 +10,17 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Probe } from '../health.js'
 import type { Logger } from '../log.js'
+import type { MetricsJson } from '../metrics.js'
 import { freePort } from '../ports.js'
 import type { Config, Flags } from './config.js'
 import type { Infrastructure } from './infrastructure.js'
 
 /** What a child says on its IPC channel once it is up. */
 export const READY_MESSAGE = 'imflow:stream-thread-ready'
+/** Asked of a child for its metrics (prom-client JSON), answered as { metrics }. */
+export const METRICS_REQUEST = 'imflow:stream-thread-metrics'
+/** How long /metrics waits for a child's: a busy or dead one is left out, not waited for. */
+const METRICS_TIMEOUT_MS = 2_000
 const RESTART_DELAY_MS = { first: 1_000, max: 30_000 }
 const STOP_TIMEOUT_MS = 30_000
 const BIN = fileURLToPath(new URL('./bin.ts', import.meta.url))
@@ -90,6 +95,27 @@ class StreamThread {
     })
   }
 
+  /** The child's metrics, or undefined when it is not up or does not answer in time. */
+  metrics(): Promise<MetricsJson | undefined> {
+    const child = this.child
+    if (!this.ready || !child?.connected) return Promise.resolve(undefined)
+    return new Promise((resolve) => {
+      const done = (value: MetricsJson | undefined) => {
+        clearTimeout(timer)
+        child.off('message', onMessage)
+        resolve(value)
+      }
+      const onMessage = (message: unknown) => {
+        const answer = message as { metrics?: MetricsJson } | null
+        if (answer && typeof answer === 'object' && Array.isArray(answer.metrics))
+          done(answer.metrics)
+      }
+      const timer = setTimeout(() => done(undefined), METRICS_TIMEOUT_MS)
+      child.on('message', onMessage)
+      child.send(METRICS_REQUEST)
+    })
+  }
+
   /** Asks the child to stop (SIGTERM: it commits and leaves the group); kills it past a timeout. */
   async stop(): Promise<void> {
     this.stopping = true
@@ -132,6 +158,12 @@ export class StreamThreads {
           : { ok: false, detail: down.map((s) => s.detail).join('; ') }
       },
     }
+  }
+
+  /** The other processes' metrics, for the first one's /metrics. */
+  async metrics(): Promise<MetricsJson[]> {
+    const all = await Promise.all(this.threads.map((t) => t.metrics()))
+    return all.filter((m): m is MetricsJson => m !== undefined)
   }
 
   /** Starts the other processes on the running infrastructure (Kafka, registry, topics). */

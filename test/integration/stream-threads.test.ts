@@ -1,6 +1,6 @@
 // IMFLOW_STREAM_THREADS=2: `imflow start` runs the topologies in two processes. The group
 // spreads each topology's tasks over both; the API (in the first) answers sends and reads of
-// either process's partitions; a stream thread SIGKILLed is started again and the work goes on;
+// either process's partitions, and /metrics counts both; a stream thread SIGKILLed is started again and the work goes on;
 // stopping the first process stops the other, leaving nothing behind.
 
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { parseMetrics, total } from '../../connectors/http/dashboard/metrics-text.js'
 import { issueToken } from '../../connectors/http/jwt.js'
 import { freePort } from '../../ops/ports.js'
 import { partitionForKey } from '../../topologies/runtime/partitioner.js'
@@ -129,6 +130,21 @@ describe('stream threads', () => {
       expect(res.status).toBe(201)
     }
     for (const conversationId of rooms) await sendAndRead(conversationId, 1)
+    // /metrics of the first process sums both: each counts the records of its own task.
+    await eventually(
+      async () => {
+        const text = await (await fetch(`${api}/metrics`)).text()
+        const counted = [0, 1].map(
+          (p) =>
+            total(parseMetrics(text), 'imflow_task_records_in_total', {
+              topology: 'receiver',
+              partition: String(p),
+            }) ?? 0,
+        )
+        return counted.every((n) => n > 0) ? true : undefined
+      },
+      { timeoutMs: 30_000, what: "/metrics to count both processes' receiver tasks" },
+    )
 
     // The other process killed outright: started again, and the work goes on.
     process.kill(first, 'SIGKILL')
