@@ -12,6 +12,7 @@ import { receiverBench } from './receiver.js'
 import { type BenchRun, markdown, ratioChart } from './report.js'
 import { type BenchResult, fromText } from './result.js'
 import { runtimeBench } from './runtime.js'
+import { shapingBench } from './shaping.js'
 import { syncBench } from './sync.js'
 import { threadsBench } from './threads.js'
 
@@ -23,6 +24,7 @@ export const benches: Record<string, () => Promise<BenchResult | string>> = {
   sync: syncBench,
   bigroom: bigroomBench,
   merge: mergeBench,
+  shaping: shapingBench,
   threads: threadsBench,
 }
 

@@ -3,7 +3,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { against, fromText } from '../../bench/result.js'
-import { runBenches } from '../../bench/runner.js'
+import { benches, runBenches } from '../../bench/runner.js'
+
+describe('the benchmark list', () => {
+  it('runs every benchmark bench/README.md lists, and lists every one it runs', async () => {
+    const readme = await readFile(new URL('../../bench/README.md', import.meta.url), 'utf8')
+    const listed = [...readme.matchAll(/^\| `([a-z-]+)` \|/gm)].map((m) => m[1])
+    expect(listed.sort()).toEqual(Object.keys(benches).sort())
+  })
+})
 
 describe('the benchmark report', () => {
   it('reads "= N x" comparisons from a benchmark that still returns text', () => {
