@@ -24,6 +24,7 @@ import type {
 } from '../../schemas/types.generated.js'
 import { bufferSerde, int64Serde, jsonSerde, stringSerde, typedStore } from '../../state/index.js'
 import {
+  byConversation,
   DEFAULT_LARGE_GROUP_THRESHOLD,
   type DedupeEntry,
   decodeStoredMessage,
@@ -158,10 +159,24 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
   const units = options.units ?? {}
   return defineTopology({
     name: 'receiver',
+    // Any producer: a record on a partition that does not own its conversation is re-routed
+    // there (merge, reading the same topics, leaves those to this topology).
     sources: [
-      { topic: topics.conversations, decode: (b) => codecs.conversationEvent.decode(b) },
-      { topic: topics.ingest, decode: (b) => codecs.sendMessage.decode(b) },
-      { topic: topics.actions, decode: (b) => codecs.action.decode(b) },
+      {
+        topic: topics.conversations,
+        decode: (b) => codecs.conversationEvent.decode(b),
+        owner: byConversation('reroute'),
+      },
+      {
+        topic: topics.ingest,
+        decode: (b) => codecs.sendMessage.decode(b),
+        owner: byConversation('reroute'),
+      },
+      {
+        topic: topics.actions,
+        decode: (b) => codecs.action.decode(b),
+        owner: byConversation('reroute'),
+      },
     ],
     sinks: {
       receipts: { topic: topics.receipts },

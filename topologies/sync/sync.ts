@@ -12,7 +12,7 @@ import type {
   SyncEnvelope,
 } from '../../schemas/types.generated.js'
 import { jsonSerde, stringSerde, typedStore } from '../../state/index.js'
-import { SYNC_STORES } from '../model/index.js'
+import { byUser, SYNC_STORES } from '../model/index.js'
 import { defineTopology, type TopologyDefinition } from '../runtime/index.js'
 import { Deadlines } from './deadlines.js'
 import { coalesce, notificationFor, type PendingNotification } from './offline-notifications.js'
@@ -54,7 +54,12 @@ export function syncTopology(options: SyncOptions): TopologyDefinition {
     name: 'sync',
     sources: [
       { topic: topics.fanout, decode: (b) => codecs.fanoutBatch.decode(b) },
-      { topic: topics.deviceEvents, decode: (b) => codecs.deviceEvent.decode(b) },
+      {
+        topic: topics.deviceEvents,
+        decode: (b) => codecs.deviceEvent.decode(b),
+        // Any producer: a device event on a partition that does not own its user goes there.
+        owner: byUser('reroute'),
+      },
     ],
     sinks: { sync: { topic: topics.sync }, notify: { topic: topics.notify } },
     stores: Object.values(SYNC_STORES),

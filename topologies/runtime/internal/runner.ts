@@ -16,6 +16,7 @@ import type { DeadLetterEncoder } from '../dead-letters.js'
 import { partitionForKey } from '../partitioner.js'
 import type { TopologyDefinition } from '../topology.js'
 import { coPartitionedAssigner } from './assignor.js'
+import { OncePerProducer } from './misplaced.js'
 import { provisionChangelogs } from './provision.js'
 import { type PeerStoreClient, remoteStore } from './remote-store.js'
 import { Restorer } from './restorer.js'
@@ -107,6 +108,7 @@ export async function startTopology(
   const { kafka, appId, log } = options
   const groupId = `${appId}-${topology.name}`
   const partitions = await provisionChangelogs(kafka, appId, topology, options.replicationFactor)
+  const misplacedNotices = new OncePerProducer()
   const restorer = new Restorer(
     kafka,
     changelogTopics(appId, topology),
@@ -183,7 +185,15 @@ export async function startTopology(
     const previous = closing.get(partition)
     const opening = (async () => {
       await previous
-      return Task.open({ ...options, groupId, topology, partition, restorer })
+      return Task.open({
+        ...options,
+        groupId,
+        topology,
+        partition,
+        restorer,
+        partitions,
+        misplacedNotices,
+      })
     })()
     tasks.set(partition, opening)
     opening.then(
