@@ -21,6 +21,7 @@ import type {
   SendMessage,
   StoredMessage,
   ThrottleReason,
+  UserEvent,
 } from '../../schemas/types.generated.js'
 import { bufferSerde, int64Serde, jsonSerde, stringSerde, typedStore } from '../../state/index.js'
 import {
@@ -142,6 +143,11 @@ export interface ReceiverOptions {
    * conversation homed in a unit not listed gets its messages rejected (UNKNOWN_UNIT).
    */
   units?: Readonly<Record<string, UnitTopics>>
+  /**
+   * im.users, read here only so its bad records are dead-lettered, once (every instance keeps
+   * users' geos in a global table, which cannot: it reads the topic again at each start).
+   */
+  users?: { topic: string; codec: EventCodec<UserEvent> }
   limits?: ValidationLimits
   admission?: Admission
   clock?: () => number
@@ -177,6 +183,15 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
         decode: (b) => codecs.action.decode(b),
         owner: byConversation('reroute'),
       },
+      ...(options.users
+        ? [
+            {
+              topic: options.users.topic,
+              decode: (b: Buffer) => options.users?.codec.decode(b),
+              tombstones: true,
+            },
+          ]
+        : []),
     ],
     sinks: {
       receipts: { topic: topics.receipts },
@@ -442,6 +457,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
 
       return {
         async process(record) {
+          if (record.topic === options.users?.topic) return
           if (record.topic === topics.conversations) {
             const event = record.value as ConversationEvent
             const before = await conversations.get(event.conversationId)

@@ -65,6 +65,12 @@ export interface SourceDefinition {
    * there; `skip` ignores it here because another topology reading the topic re-routes it.
    */
   owner?: { key: (value: unknown) => string; misplaced: 'reroute' | 'skip' }
+  /**
+   * A record without a value (a tombstone) on a source that decodes is dead-lettered, since
+   * an event was expected; `true`: it reaches the processor with a null value (a compacted
+   * topic's delete that means something to this topology).
+   */
+  tombstones?: boolean
 }
 
 export interface TopologyDefinition {

@@ -154,6 +154,12 @@ export class TaskCore {
     const definition = topology.sources.find((s) => s.topic === topic)
     let value: unknown = message.value
     try {
+      if (definition?.decode && message.value === null && !definition.tombstones) {
+        throw new ImflowError(
+          'IMF_ERR_DECODE',
+          'the record has no value (a tombstone where an event was expected)',
+        )
+      }
       if (definition?.decode && message.value !== null)
         value = await definition.decode(message.value)
     } catch (err) {
