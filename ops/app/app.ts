@@ -3,6 +3,7 @@
 
 import type { Admin } from 'kafkajs'
 import { limitRoutes } from '../../connectors/http/limit-routes.js'
+import { LoadMonitor } from '../../connectors/http/load-shedding.js'
 import { peerStoreClient } from '../../connectors/http/peer-client.js'
 import { peerRoutes } from '../../connectors/http/peer-routes.js'
 import { buildApi } from '../../connectors/http/server.js'
@@ -93,7 +94,12 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     })
     stack.push(() => gateway.stop())
     registerGatewayMetrics(metrics.registry, () => gateway.stats())
+    const load = new LoadMonitor({
+      maxInFlight: config.maxInFlight,
+      maxEventLoopLagMs: config.maxEventLoopLagMs,
+    })
     const api = await buildApi({
+      load,
       metrics,
       logLevel: config.logLevel,
       messaging: {
@@ -105,6 +111,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
         schema_registry: registryProbe(infrastructure.schemaRegistryUrl),
         push_gateway: gateway.probe,
         topologies: topologiesProbe(topologies.topologies),
+        load: load.probe,
       },
     })
     await api.register(gateway.routes)
