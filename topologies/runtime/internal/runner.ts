@@ -23,6 +23,7 @@ import { Restorer } from './restorer.js'
 import type { SliceLimits } from './slice-bounds.js'
 import { Task, TaskCorruptedError, TaskFencedError } from './task.js'
 import { TaskOwners } from './task-owners.js'
+import { UnopenedTasks } from './unopened-tasks.js'
 
 /** About one transaction's worth of small records (a slice), per partition and fetch. */
 const FETCH_BYTES_PER_PARTITION = 256 * 1024
@@ -54,6 +55,11 @@ export interface RunnerOptions {
   commitIntervalMs?: number
   /** Each store's record cache in bytes (IMFLOW_CACHE_MAX_BYTES); default: until the commit. */
   cacheMaxBytes?: number
+  /**
+   * An assigned task still not open after this long (restoring, or failing to open) makes the
+   * topology unhealthy (/readyz); default 30 s.
+   */
+  openGraceMs?: number
 }
 
 /**
@@ -109,6 +115,7 @@ export async function startTopology(
   const groupId = `${appId}-${topology.name}`
   const partitions = await provisionChangelogs(kafka, appId, topology, options.replicationFactor)
   const misplacedNotices = new OncePerProducer()
+  const unopened = new UnopenedTasks(options.openGraceMs ?? 30_000)
   const restorer = new Restorer(
     kafka,
     changelogTopics(appId, topology),
@@ -165,6 +172,7 @@ export async function startTopology(
       const task = await opening?.catch(() => undefined)
       if (!task) return
       if (open.get(partition) === task) open.delete(partition)
+      unopened.closed(partition, !stopping && assigned.has(partition))
       await task.close(clean)
       options.metrics?.openTasks.dec({ topology: topology.name })
     })()
@@ -199,6 +207,7 @@ export async function startTopology(
     opening.then(
       (task) => {
         open.set(partition, task)
+        unopened.opened(partition)
         options.metrics?.openTasks.inc({ topology: topology.name })
       },
       () => {
@@ -217,17 +226,26 @@ export async function startTopology(
     assigned = now
     // Opened now, not on their first record: a partition that gets no record for a while
     // still serves its state to queries. kafkajs heartbeats on its own meanwhile.
-    for (const partition of now) {
-      openTask(partition).catch((err) =>
-        log.warn('task did not open; it is opened again with its next records', {
-          topology: topology.name,
-          partition,
-          error: String(err),
-        }),
-      )
-    }
+    unopened.assigned(now, (p) => open.has(p))
+    for (const partition of now) keepOpening(partition, RESTART_DELAY_MS.first)
     owners.joined(payload.memberId)
     log.info('assignment', { topology: topology.name, partitions: [...now].sort((a, b) => a - b) })
+  }
+
+  /** Opens an assigned task, and again with backoff while it fails (a quiet partition gets no batch to retry it). */
+  const keepOpening = (partition: number, delay: number): void => {
+    openTask(partition).catch((err) => {
+      log.warn('task did not open; trying again', {
+        topology: topology.name,
+        partition,
+        error: String(err),
+        inMs: delay,
+      })
+      setTimeout(() => {
+        if (!stopping && assigned.has(partition) && !tasks.has(partition))
+          keepOpening(partition, Math.min(RESTART_DELAY_MS.max * 2, delay * 2))
+      }, delay).unref()
+    })
   }
 
   /** A new consumer after a crash kafkajs does not recover from; again and again until stop(). */
@@ -339,7 +357,10 @@ export async function startTopology(
     name: topology.name,
     failed,
     partitions,
-    healthy: () => health,
+    healthy: () => {
+      const problem = health.ok ? unopened.problem() : undefined
+      return problem ? { ok: false, detail: problem } : health
+    },
     committedStore: (partition, store) => open.get(partition)?.committedStore(store),
     committedStoreForKey(key, store) {
       const partition = partitionForKey(key, partitions)
