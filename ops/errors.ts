@@ -128,6 +128,11 @@ export const errorCodes = {
     status: 504,
     summary: 'No answer from the receiver within the request timeout',
   },
+  IMF_ERR_OVERLOADED: {
+    retriable: true,
+    status: 503,
+    summary: 'The instance cannot keep up right now and sheds load; retry after the given time',
+  },
   IMF_ERR_PEER_UNAVAILABLE: {
     retriable: true,
     status: 502,

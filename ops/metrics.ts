@@ -33,6 +33,8 @@ export interface TaskMetrics {
   readonly recordsIn: Counter<'topology' | 'partition'>
   readonly recordsOut: Counter<'topology' | 'partition'>
   readonly deadLetters: Counter<'topology'>
+  /** Records a producer put on a partition that does not own their key, re-routed to it. */
+  readonly rerouted: Counter<'topology' | 'topic'>
   readonly processSeconds: Histogram<'topology'>
   readonly commitSeconds: Histogram<'topology'>
   readonly restoredRecords: Counter<'topology' | 'store'>
@@ -64,6 +66,12 @@ function taskMetrics(registry: Registry): TaskMetrics {
       name: 'imflow_task_dead_letters_total',
       help: 'Records sent to the dead-letter topic, per topology.',
       labelNames: ['topology'],
+      registers,
+    }),
+    rerouted: new Counter({
+      name: 'imflow_task_rerouted_total',
+      help: 'Input records on a partition that does not own their key (a producer with another partitioner than murmur2), re-routed to their owner partition: one extra hop each.',
+      labelNames: ['topology', 'topic'],
       registers,
     }),
     processSeconds: new Histogram({

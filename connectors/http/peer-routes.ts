@@ -7,7 +7,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { ImflowError } from '../../ops/errors.js'
 import type { KeyRange } from '../../state/index.js'
 import type { RunningTopology } from '../../topologies/runtime/index.js'
-import { PEER_SIGNATURE_HEADER, peerKey, verifyPeerRequest } from './peer-auth.js'
+import { PEER_SIGNATURE_HEADER, PeerNonces, peerKey, verifyPeerRequest } from './peer-auth.js'
 
 export const PEER_PATH = '/internal/v1/stores'
 /** The largest scan page one request returns. */
@@ -38,12 +38,18 @@ const bytes = { type: 'string', pattern: '^[A-Za-z0-9_-]*$', maxLength: 8_192 } 
 export const peerRoutes: FastifyPluginAsync<PeerRouteOptions> = async (app, options) => {
   const key = peerKey(options.jwtSecret)
   const byName = new Map(options.topologies.map((t) => [t.name, t]))
+  const nonces = new PeerNonces()
+  const sweep = setInterval(() => nonces.sweep(), 60_000)
+  sweep.unref()
+  app.addHook('onClose', async () => clearInterval(sweep))
   app.addHook('onRequest', async (request) => {
     verifyPeerRequest(
       key,
       request.headers[PEER_SIGNATURE_HEADER] as string | undefined,
       request.method,
       request.url,
+      Date.now(),
+      nonces,
     )
   })
 

@@ -7,6 +7,7 @@ import { adminRoutes } from './admin-routes.js'
 import { conversationRoutes } from './conversation-routes.js'
 import { dashboardRoutes } from './dashboard-routes.js'
 import { type HealthOptions, healthRoutes } from './health-routes.js'
+import { installLoadShedding, type LoadMonitor } from './load-shedding.js'
 import { mergeRoutes } from './merge-routes.js'
 import { messageRoutes } from './message-routes.js'
 import type { Messaging } from './messaging.js'
@@ -18,6 +19,8 @@ export interface ApiOptions extends HealthOptions {
   logLevel: LogLevel
   /** The /v1 routes; without it only health and metrics are served. */
   messaging?: Messaging
+  /** Sheds load past these bounds (503 with Retry-After; /readyz tells). */
+  load?: LoadMonitor
 }
 
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
@@ -31,6 +34,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     httpDuration.observe({ route, method: request.method }, reply.elapsedTime / 1000)
   })
   installProblemHandlers(app)
+  // Before any route: shed requests are answered before they cost anything.
+  if (options.load) installLoadShedding(app, options.load)
   await app.register(healthRoutes, options)
   await app.register(dashboardRoutes)
   if (options.messaging) {

@@ -3,6 +3,7 @@
 
 import type { Admin, Kafka } from 'kafkajs'
 import { limitRoutes } from '../../connectors/http/limit-routes.js'
+import { LoadMonitor } from '../../connectors/http/load-shedding.js'
 import { peerStoreClient } from '../../connectors/http/peer-client.js'
 import { peerRoutes } from '../../connectors/http/peer-routes.js'
 import { buildApi } from '../../connectors/http/server.js'
@@ -91,7 +92,12 @@ export async function startApp(
       stack.push(() => gateway.stop())
       registerGatewayMetrics(metrics.registry, () => gateway.stats())
     }
+    const load = new LoadMonitor({
+      maxInFlight: config.maxInFlight,
+      maxEventLoopLagMs: config.maxEventLoopLagMs,
+    })
     const api = await buildApi({
+      load,
       metrics,
       logLevel: config.logLevel,
       messaging: {
@@ -103,6 +109,7 @@ export async function startApp(
         schema_registry: registryProbe(infrastructure.schemaRegistryUrl),
         ...(gateway ? { push_gateway: gateway.probe } : {}),
         topologies: topologiesProbe(topologies.topologies),
+        load: load.probe,
         ...options.probes,
       },
     })

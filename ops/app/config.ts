@@ -43,6 +43,10 @@ export interface Config {
   /** HS256 secret of the API's bearer tokens; undefined: a random one per process. */
   readonly jwtSecret: string | undefined
   readonly requestTimeoutMs: number
+  /** Past this many requests in flight the API sheds load (503); 0: no bound. */
+  readonly maxInFlight: number
+  /** An event-loop stall longer than this (ms) makes the API shed load (503); 0: no bound. */
+  readonly maxEventLoopLagMs: number
   readonly largeGroupThreshold: number
   /** This deployment's geo. */
   readonly geo: string
@@ -460,6 +464,24 @@ export const settings = [
     shownDefault: '10000',
     fallback: () => 10_000,
     parse: positive,
+  }),
+  setting({
+    key: 'maxInFlight',
+    env: 'IMFLOW_MAX_IN_FLIGHT',
+    flag: 'max-in-flight',
+    doc: 'Requests the API holds in flight at most; past it new ones get 503 IMF_ERR_OVERLOADED with Retry-After, and /readyz answers 503. 0: no bound.',
+    shownDefault: '5000',
+    fallback: () => 5_000,
+    parse: integer,
+  }),
+  setting({
+    key: 'maxEventLoopLagMs',
+    env: 'IMFLOW_MAX_EVENT_LOOP_LAG_MS',
+    flag: 'max-event-loop-lag-ms',
+    doc: 'When the event loop stalled longer than this within the last two seconds, the API sheds load: 503 IMF_ERR_OVERLOADED with Retry-After, and /readyz answers 503. 0: no bound.',
+    shownDefault: '2000',
+    fallback: () => 2_000,
+    parse: integer,
   }),
   setting({
     key: 'largeGroupThreshold',

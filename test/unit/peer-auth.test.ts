@@ -3,7 +3,12 @@
 
 import { describe, expect, it } from 'vitest'
 import { issueToken } from '../../connectors/http/jwt.js'
-import { peerKey, signPeerRequest, verifyPeerRequest } from '../../connectors/http/peer-auth.js'
+import {
+  PeerNonces,
+  peerKey,
+  signPeerRequest,
+  verifyPeerRequest,
+} from '../../connectors/http/peer-auth.js'
 import { isImflowError } from '../../ops/errors.js'
 
 const key = peerKey('the-shared-secret-0123456789')
@@ -41,5 +46,34 @@ describe('peer request signatures', () => {
     const token = issueToken({ sub: 'root', role: 'admin' }, 'the-shared-secret-0123456789')
     expect(refusal(() => verifyPeerRequest(key, token, 'GET', path, now))).toMatch(/need/)
     expect(refusal(() => verifyPeerRequest(key, undefined, 'GET', path, now))).toMatch(/need/)
+  })
+
+  it('refuses a replay: the same signed request twice, even within its time', () => {
+    const now = 1_700_000_000_000
+    const nonces = new PeerNonces()
+    const signed = signPeerRequest(key, 'GET', path, now)
+    verifyPeerRequest(key, signed, 'GET', path, now + 10, nonces)
+    expect(refusal(() => verifyPeerRequest(key, signed, 'GET', path, now + 20, nonces))).toMatch(
+      /replayed/,
+    )
+    // Two requests signed in the same millisecond for the same path differ by their nonce.
+    verifyPeerRequest(key, signPeerRequest(key, 'GET', path, now), 'GET', path, now, nonces)
+    // A nonce moved to another signature does not pass either.
+    const [at, nonce] = signed.split('.')
+    const forged = `${at}.${nonce}x.${signed.split('.')[2]}`
+    expect(refusal(() => verifyPeerRequest(key, forged, 'GET', path, now, nonces))).toMatch(
+      /not valid/,
+    )
+  })
+
+  it('forgets nonces once their time is out of the window, and is bounded', () => {
+    const now = 1_700_000_000_000
+    const nonces = new PeerNonces(2)
+    expect(nonces.use('a', now, now)).toBe(true)
+    expect(nonces.use('b', now, now)).toBe(true)
+    // Full, and nothing old enough to forget: refused rather than grown.
+    expect(nonces.use('c', now, now)).toBe(false)
+    expect(nonces.use('c', now + 60_000, now + 60_000)).toBe(true)
+    expect(nonces.use('c', now + 60_000, now + 60_000)).toBe(false)
   })
 })

@@ -14,6 +14,7 @@ import type {
   Receipt,
   RoomEvent,
 } from '../../schemas/types.generated.js'
+import { byConversation } from '../model/index.js'
 import { ConversationState, planFanOut } from '../receiver/index.js'
 import { defineTopology, type ProcessorContext, type TopologyDefinition } from '../runtime/index.js'
 import { applyAction, type Totals } from './apply-action.js'
@@ -86,10 +87,20 @@ export function mergeTopology(options: MergeOptions): TopologyDefinition {
   const { smallMs } = options.windows
   return defineTopology({
     name: 'merge',
+    // A misplaced record on the contract topics is re-routed by the receiver: its copy is
+    // merged at the partition that owns the conversation, the original nowhere.
     sources: [
-      { topic: topics.conversations, decode: (b) => codecs.conversationEvent.decode(b) },
+      {
+        topic: topics.conversations,
+        decode: (b) => codecs.conversationEvent.decode(b),
+        owner: byConversation('skip'),
+      },
       { topic: topics.messages, decode: (b) => codecs.receipt.decode(b) },
-      { topic: topics.actions, decode: (b) => codecs.action.decode(b) },
+      {
+        topic: topics.actions,
+        decode: (b) => codecs.action.decode(b),
+        owner: byConversation('skip'),
+      },
     ],
     sinks: { fanout: { topic: topics.fanout }, rooms: { topic: topics.rooms } },
     stores: Object.values(MERGE_STORES),

@@ -22,6 +22,7 @@ export {
   userPrefix,
 } from './key-layout.js'
 export { DEFAULT_LARGE_GROUP_THRESHOLD, isLargeGroup } from './large-group.js'
+export { byConversation, byUser } from './owners.js'
 export { decodeStoredMessage, encodeStoredMessage, storedMessageSerde } from './stored-message.js'
 export {
   INBOX_STORES,

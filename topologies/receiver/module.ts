@@ -63,6 +63,7 @@ export const receiverModule = defineModule({
           },
         ]),
       ),
+      users: { topic: w.topic('im.users'), codec: w.codecs['im.users'] },
       unit: w.settings.unit,
       limits: { maxBodyBytes: w.settings.maxBodyBytes, maxClientMsgIdLength: 128 },
       ...(w.admission ? { admission: w.admission } : {}),

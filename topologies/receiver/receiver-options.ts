@@ -9,6 +9,7 @@ import type {
   Receipt,
   RoomEvent,
   SendMessage,
+  UserEvent,
 } from '../../schemas/types.generated.js'
 import type { Admission } from './admission.js'
 import type { UnitTopics } from './route-by-unit.js'
@@ -64,6 +65,11 @@ export interface ReceiverOptions {
    * conversation homed in a unit not listed gets its messages rejected (UNKNOWN_UNIT).
    */
   units?: Readonly<Record<string, UnitTopics>>
+  /**
+   * im.users, read here only so its bad records are dead-lettered, once (every instance keeps
+   * users' geos in a global table, which cannot: it reads the topic again at each start).
+   */
+  users?: { topic: string; codec: EventCodec<UserEvent> }
   limits?: ValidationLimits
   admission?: Admission
   clock?: () => number

@@ -7,7 +7,7 @@
 // The handlers are receive.ts, actions.ts and conversation-events.ts, over a ReceiverTask.
 
 import type { Action, ConversationEvent, SendMessage } from '../../schemas/types.generated.js'
-import { decodeStoredMessage, RECEIVER_STORES as STORES } from '../model/index.js'
+import { byConversation, decodeStoredMessage, RECEIVER_STORES as STORES } from '../model/index.js'
 import { defineTopology, type TopologyDefinition } from '../runtime/index.js'
 import { act } from './actions.js'
 import { admitAll } from './admission.js'
@@ -22,10 +22,33 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
   const admission = options.admission ?? admitAll
   return defineTopology({
     name: 'receiver',
+    // Any producer: a record on a partition that does not own its conversation is re-routed
+    // there (merge, reading the same topics, leaves those to this topology).
     sources: [
-      { topic: topics.conversations, decode: (b) => codecs.conversationEvent.decode(b) },
-      { topic: topics.ingest, decode: (b) => codecs.sendMessage.decode(b) },
-      { topic: topics.actions, decode: (b) => codecs.action.decode(b) },
+      {
+        topic: topics.conversations,
+        decode: (b) => codecs.conversationEvent.decode(b),
+        owner: byConversation('reroute'),
+      },
+      {
+        topic: topics.ingest,
+        decode: (b) => codecs.sendMessage.decode(b),
+        owner: byConversation('reroute'),
+      },
+      {
+        topic: topics.actions,
+        decode: (b) => codecs.action.decode(b),
+        owner: byConversation('reroute'),
+      },
+      ...(options.users
+        ? [
+            {
+              topic: options.users.topic,
+              decode: (b: Buffer) => options.users?.codec.decode(b),
+              tombstones: true,
+            },
+          ]
+        : []),
     ],
     sinks: {
       receipts: { topic: topics.receipts },
@@ -47,6 +70,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       )
       return {
         async process(record) {
+          if (record.topic === options.users?.topic) return
           if (record.topic === topics.conversations) {
             await onConversationEvent(task, record, record.value as ConversationEvent)
           } else if (record.topic === topics.actions) {

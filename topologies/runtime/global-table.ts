@@ -5,6 +5,7 @@
 
 import { randomUUID } from 'node:crypto'
 import type { Consumer, Kafka } from 'kafkajs'
+import { isImflowError } from '../../ops/errors.js'
 
 export class GlobalTable<V> {
   private readonly entries = new Map<string, V>()
@@ -46,8 +47,12 @@ export class GlobalTable<V> {
           try {
             const value = await decode(message.value)
             table.entries.set(message.key?.toString() ?? keyOf(value), value)
-          } catch {
-            // An undecodable record changes nothing here; the topologies dead-letter such input.
+          } catch (err) {
+            // The registry is down: the batch is read again (kafkajs retries it), or the
+            // update would be missing from this replica for good.
+            if (isImflowError(err) && err.retriable) throw err
+            // An undecodable record changes nothing here; a topology reading the topic
+            // dead-letters it (the receiver, for im.users).
           }
         }
         if (Number(batch.lastOffset()) + 1 >= (ends.get(batch.partition) ?? 0)) {

@@ -41,6 +41,7 @@ export {
   type OutputRecord,
   type Processor,
   type ProcessorContext,
+  type SourceDefinition,
   type TopologyDefinition,
   type TopologySpec,
 } from './topology.js'

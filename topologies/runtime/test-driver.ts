@@ -30,7 +30,12 @@ export class TopologyTestDriver {
 
   constructor(
     private readonly topology: TopologyDefinition,
-    private readonly options: { appId?: string; deadLetters?: DeadLetterEncoder } = {},
+    private readonly options: {
+      appId?: string
+      deadLetters?: DeadLetterEncoder
+      /** The sources' partition count: with it, misplaced records are re-routed as on Kafka. */
+      partitions?: number
+    } = {},
   ) {}
 
   private task(partition: number) {
@@ -48,6 +53,7 @@ export class TopologyTestDriver {
         partition,
         stores,
         deadLetters: this.options.deadLetters,
+        partitions: this.options.partitions,
         log: silentLogger,
         clock: () => this.wallClock,
       })

@@ -57,6 +57,20 @@ export interface SourceDefinition {
   topic: string
   /** Bytes -> value. Throwing a non-retriable error dead-letters the record. */
   decode?: (bytes: Buffer) => unknown | Promise<unknown>
+  /**
+   * Which partition owns a record: the one its key (read from the decoded value) hashes to
+   * with murmur2, as the API and kafkajs write. A record a producer put on another partition
+   * (librdkafka's CRC32 partitioner, or another key) is misplaced: `reroute` writes it, as it
+   * came, to its owner partition of the same topic in the task's transaction, and processes it
+   * there; `skip` ignores it here because another topology reading the topic re-routes it.
+   */
+  owner?: { key: (value: unknown) => string; misplaced: 'reroute' | 'skip' }
+  /**
+   * A record without a value (a tombstone) on a source that decodes is dead-lettered, since
+   * an event was expected; `true`: it reaches the processor with a null value (a compacted
+   * topic's delete that means something to this topology).
+   */
+  tombstones?: boolean
 }
 
 export interface TopologyDefinition {

@@ -6,7 +6,7 @@
 
 import type { EventCodec } from '../../schemas/codec.js'
 import type { DeviceEvent, FanoutBatch } from '../../schemas/types.generated.js'
-import { SYNC_STORES } from '../model/index.js'
+import { byUser, SYNC_STORES } from '../model/index.js'
 import { defineTopology, type TopologyDefinition } from '../runtime/index.js'
 import { onDeviceEvent } from './device-events.js'
 import { notificationFor } from './offline-notifications.js'
@@ -54,7 +54,12 @@ export function syncTopology(options: SyncOptions): TopologyDefinition {
     name: 'sync',
     sources: [
       { topic: topics.fanout, decode: (b) => codecs.fanoutBatch.decode(b) },
-      { topic: topics.deviceEvents, decode: (b) => codecs.deviceEvent.decode(b) },
+      {
+        topic: topics.deviceEvents,
+        decode: (b) => codecs.deviceEvent.decode(b),
+        // Any producer: a device event on a partition that does not own its user goes there.
+        owner: byUser('reroute'),
+      },
     ],
     sinks: { sync: { topic: topics.sync }, notify: { topic: topics.notify } },
     stores: Object.values(SYNC_STORES),

@@ -18,6 +18,7 @@ import type { TopologyDefinition } from '../topology.js'
 import { coPartitionedAssigner } from './assignor.js'
 import { batchHandler } from './batch-handler.js'
 import { GroupMember } from './group-member.js'
+import { OncePerProducer } from './misplaced.js'
 import { provisionChangelogs } from './provision.js'
 import { type PeerStoreClient, remoteStore } from './remote-store.js'
 import { Restorer } from './restorer.js'
@@ -55,6 +56,11 @@ export interface RunnerOptions {
   commitIntervalMs?: number
   /** Each store's record cache in bytes (IMFLOW_CACHE_MAX_BYTES); default: until the commit. */
   cacheMaxBytes?: number
+  /**
+   * An assigned task still not open after this long (restoring, or failing to open) makes the
+   * topology unhealthy (/readyz); default 30 s.
+   */
+  openGraceMs?: number
 }
 
 /**
@@ -143,11 +149,22 @@ export async function startTopology(
   )
   await restorer.start()
 
+  const misplacedNotices = new OncePerProducer()
   const tasks = new TaskSet(
     topology.name,
-    (partition) => Task.open({ ...options, groupId, topology, partition, restorer }),
+    (partition) =>
+      Task.open({
+        ...options,
+        groupId,
+        topology,
+        partition,
+        restorer,
+        partitions,
+        misplacedNotices,
+      }),
     log,
     options.metrics,
+    options.openGraceMs,
   )
   const member = new GroupMember(
     topology,
@@ -169,7 +186,11 @@ export async function startTopology(
     name: topology.name,
     failed: member.failed,
     partitions,
-    healthy: () => member.healthy(),
+    healthy: () => {
+      const health = member.healthy()
+      const problem = health.ok ? tasks.problem() : undefined
+      return problem ? { ok: false, detail: problem } : health
+    },
     committedStore: (partition, store) => tasks.openTask(partition)?.committedStore(store),
     committedStoreForKey(key, store) {
       const partition = partitionForKey(key, partitions)

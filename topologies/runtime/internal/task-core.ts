@@ -17,6 +17,7 @@ import type {
   TopologyDefinition,
 } from '../topology.js'
 import type { OutRecord } from './kafka-io.js'
+import { type OncePerProducer, placement } from './misplaced.js'
 import { maxRecordBytes, recordBytes } from './output-batches.js'
 
 export interface ConsumedMessage {
@@ -25,6 +26,8 @@ export interface ConsumedMessage {
   key: Buffer | null
   value: Buffer | null
   headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>
+  /** kafkajs keeps the record batch's producer id here (-1: a producer without idempotence). */
+  batchContext?: { producerId?: string }
 }
 
 export interface TaskCoreOptions {
@@ -42,6 +45,10 @@ export interface TaskCoreOptions {
    * undefined: all go at the commit; 0: every record's writes go with its outputs.
    */
   cacheMaxBytes?: number | undefined
+  /** The sources' partition count; with it, misplaced records are re-routed (misplaced.ts). */
+  partitions?: number | undefined
+  /** Shared by a topology's tasks: a misplacing producer is logged once, not once per task. */
+  misplacedNotices?: OncePerProducer | undefined
 }
 
 interface Punctuator {
@@ -144,18 +151,26 @@ export class TaskCore {
       value: message.value,
       headers: message.headers ?? {},
     }
-    const decode = topology.sources.find((s) => s.topic === topic)?.decode
+    const definition = topology.sources.find((s) => s.topic === topic)
     let value: unknown = message.value
     try {
-      if (decode && message.value !== null) value = await decode(message.value)
+      if (definition?.decode && message.value === null && !definition.tombstones) {
+        throw new ImflowError(
+          'IMF_ERR_DECODE',
+          'the record has no value (a tombstone where an event was expected)',
+        )
+      }
+      if (definition?.decode && message.value !== null)
+        value = await definition.decode(message.value)
     } catch (err) {
       if (isImflowError(err) && err.retriable) throw err
       this.deadLetter(source, err, 'decode')
       return
     }
     const timestamp = Number(message.timestamp)
-    if (timestamp > this.streamTime) this.streamTime = timestamp
     const input: InputRecord = { ...source, headers: source.headers ?? {}, timestamp, value }
+    if (definition && this.misplaced(definition, input, message)) return
+    if (timestamp > this.streamTime) this.streamTime = timestamp
     this.current = source
     try {
       await this.processor.process(input)
@@ -168,6 +183,45 @@ export class TaskCore {
     }
     await this.punctuate('stream-time', this.streamTime)
     this.evictFullCaches()
+  }
+
+  /**
+   * True when the record belongs to another partition: re-routed there (or left to the
+   * topology that re-routes its topic), so nothing of it is processed here. A record whose
+   * owner key cannot be read is processed here, where the processor's checks answer it.
+   */
+  private misplaced(
+    definition: TopologyDefinition['sources'][number],
+    input: InputRecord,
+    message: ConsumedMessage,
+  ): boolean {
+    const { topology, partitions, log, metrics } = this.options
+    let where: ReturnType<typeof placement>
+    try {
+      where = placement(definition, input, message.value, partitions)
+    } catch {
+      return false
+    }
+    if (where.kind === 'here') return false
+    if (where.kind === 'skip') return true
+    this.push(where.copy)
+    metrics?.rerouted.inc({ topology: topology.name, topic: input.topic })
+    const producerId = message.batchContext?.producerId
+    const notices = this.options.misplacedNotices
+    if (!notices || notices.first(input.topic, producerId)) {
+      log.warn(
+        'a producer writes records to partitions that do not own their keys: re-routed (one extra hop); set its partitioner to murmur2 (librdkafka: partitioner=murmur2_random)',
+        {
+          topology: topology.name,
+          topic: input.topic,
+          partition: input.partition,
+          owner: where.owner,
+          offset: input.offset,
+          producerId: producerId ?? 'unknown',
+        },
+      )
+    }
+    return true
   }
 
   /** A store whose cache outgrew its bytes sends its writes with the next outputs. */

@@ -6,6 +6,10 @@
 import type { Logger } from '../../../ops/log.js'
 import type { TaskMetrics } from '../../../ops/metrics.js'
 import type { Task } from './task.js'
+import { UnopenedTasks } from './unopened-tasks.js'
+
+/** A task that failed to open is tried again after this long, doubling up to the max. */
+const REOPEN_DELAY_MS = { first: 200, max: 4_000 }
 
 export class TaskSet {
   private readonly tasks = new Map<number, Promise<Task>>()
@@ -13,13 +17,25 @@ export class TaskSet {
   private readonly opened = new Map<number, Task>()
   private readonly closing = new Map<number, Promise<void>>()
   private assigned = new Set<number>()
+  private stopping = false
+  /** Assigned partitions whose task is not open yet, for health. */
+  private readonly unopened: UnopenedTasks
 
   constructor(
     private readonly topology: string,
     private readonly openOne: (partition: number) => Promise<Task>,
     private readonly log: Logger,
     private readonly metrics?: TaskMetrics,
-  ) {}
+    /** An assigned task not open after this long makes the topology unhealthy. */
+    openGraceMs = 30_000,
+  ) {
+    this.unopened = new UnopenedTasks(openGraceMs)
+  }
+
+  /** Why the tasks are not healthy (an assigned one not open past the grace), if they are not. */
+  problem(): string | undefined {
+    return this.unopened.problem()
+  }
 
   /** The partitions of the group's last assignment to this member. */
   get assignment(): ReadonlySet<number> {
@@ -45,15 +61,24 @@ export class TaskSet {
       if (!partitions.has(partition)) void this.close(partition, true)
     }
     this.assigned = new Set(partitions)
-    for (const partition of partitions) {
-      this.open(partition).catch((err) =>
-        this.log.warn('task did not open; it is opened again with its next records', {
-          topology: this.topology,
-          partition,
-          error: String(err),
-        }),
-      )
-    }
+    this.unopened.assigned(this.assigned, (p) => this.opened.has(p))
+    for (const partition of partitions) this.keepOpening(partition, REOPEN_DELAY_MS.first)
+  }
+
+  /** Opens an assigned task, and again with backoff while it fails (a quiet partition gets no batch to retry it). */
+  private keepOpening(partition: number, delay: number): void {
+    this.open(partition).catch((err) => {
+      this.log.warn('task did not open; trying again', {
+        topology: this.topology,
+        partition,
+        error: String(err),
+        inMs: delay,
+      })
+      setTimeout(() => {
+        if (!this.stopping && this.assigned.has(partition) && !this.tasks.has(partition))
+          this.keepOpening(partition, Math.min(REOPEN_DELAY_MS.max, delay * 2))
+      }, delay).unref()
+    })
   }
 
   /** The partition's task, opened (and restored) once and shared by all its source topics. */
@@ -71,6 +96,7 @@ export class TaskSet {
     opening.then(
       (task) => {
         this.opened.set(partition, task)
+        this.unopened.opened(partition)
         this.metrics?.openTasks.inc({ topology: this.topology })
       },
       () => {
@@ -88,6 +114,7 @@ export class TaskSet {
       const task = await opening?.catch(() => undefined)
       if (!task) return
       if (this.opened.get(partition) === task) this.opened.delete(partition)
+      this.unopened.closed(partition, !this.stopping && this.assigned.has(partition))
       await task.close(clean)
       this.metrics?.openTasks.dec({ topology: this.topology })
     })()
@@ -99,6 +126,7 @@ export class TaskSet {
   }
 
   async closeAll(): Promise<void> {
+    this.stopping = true
     await Promise.all([...this.tasks.keys()].map((p) => this.close(p, true)))
   }
 }

@@ -27,6 +27,7 @@ import {
   type TaskProducer,
   topicPartition,
 } from './kafka-io.js'
+import type { OncePerProducer } from './misplaced.js'
 import { maxRecordBytes } from './output-batches.js'
 import type { Restorer } from './restorer.js'
 import {
@@ -60,6 +61,9 @@ export interface TaskOptions {
   commitIntervalMs?: number | undefined
   /** Each store's record cache, in bytes (see ChangeloggedStore); undefined: unbounded. */
   cacheMaxBytes?: number | undefined
+  /** The sources' partition count: misplaced records are re-routed (misplaced.ts). */
+  partitions?: number | undefined
+  misplacedNotices?: OncePerProducer | undefined
 }
 
 export interface BatchControl {

@@ -1,0 +1,76 @@
+// A task that fails to open (here its state folder cannot be made: a file is in the way) is
+// tried again by the runner itself, with backoff, even on a partition that gets no record;
+// past the grace period the topology reports itself unhealthy (what /readyz shows), and healthy
+// again once the task opened.
+
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTopicsAndWait } from '../../ops/kafka-admin.js'
+import { silentLogger } from '../../ops/log.js'
+import { defineTopology, startTopology } from '../../topologies/runtime/index.js'
+import { eventually, testKafka, unique, withAdmin } from './helpers.js'
+
+describe('runtime: a task that fails to open', () => {
+  const kafka = testKafka()
+  const input = unique('reopen-in')
+  const appId = unique('reopen-app')
+  let stateDir: string
+
+  beforeAll(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), 'imflow-reopen-'))
+    await withAdmin((admin) => createTopicsAndWait(admin, [{ topic: input, numPartitions: 2 }]))
+  })
+  afterAll(() => rm(stateDir, { recursive: true, force: true }))
+
+  const topology = defineTopology({
+    name: 'reopen',
+    sources: [{ topic: input }],
+    stores: ['seen'],
+    processor: (context) => ({
+      process(record) {
+        context.store('seen').put(record.key ?? Buffer.alloc(0), Buffer.from(String(record.value)))
+      },
+    }),
+  })
+
+  it('is opened again by the runner, and reported unhealthy meanwhile', {
+    timeout: 120_000,
+  }, async () => {
+    const blocker = join(stateDir, appId, 'reopen', '0')
+    await mkdir(join(stateDir, appId, 'reopen'), { recursive: true })
+    await writeFile(blocker, 'not a folder')
+    const running = await startTopology(topology, {
+      kafka,
+      appId,
+      stateDir,
+      log: silentLogger,
+      openGraceMs: 1_500,
+    })
+    try {
+      await eventually(() => running.committedStore(1, 'seen'), { what: 'partition 1 to open' })
+      const unhealthy = await eventually(
+        () => {
+          const h = running.healthy()
+          return h.ok ? undefined : h
+        },
+        { timeoutMs: 60_000, what: 'the topology to report partition 0 not open' },
+      )
+      expect(unhealthy.detail).toMatch(/partitions 0 assigned but not open/)
+      expect(running.committedStore(0, 'seen')).toBeUndefined()
+
+      await rm(blocker)
+      // No record arrives on partition 0: only the runner's own retry can open it.
+      await eventually(() => running.committedStore(0, 'seen'), {
+        timeoutMs: 60_000,
+        what: 'partition 0 to open after the obstacle is gone',
+      })
+      await eventually(() => (running.healthy().ok ? true : undefined), {
+        what: 'the topology to be healthy again',
+      })
+    } finally {
+      await running.stop()
+    }
+  })
+})

@@ -1,0 +1,24 @@
+// Which assigned partitions have had no open task for longer than the grace period.
+
+import { describe, expect, it } from 'vitest'
+import { UnopenedTasks } from '../../topologies/runtime/internal/unopened-tasks.js'
+
+describe('unopened tasks', () => {
+  it('reports partitions not open past the grace, and forgets opened or revoked ones', () => {
+    let now = 0
+    const tasks = new UnopenedTasks(1_000, () => now)
+    tasks.assigned(new Set([0, 1, 2]), (p) => p === 2)
+    now = 900
+    expect(tasks.problem()).toBeUndefined()
+    now = 3_000
+    expect(tasks.problem()).toMatch(/partitions 0, 1 assigned but not open .* for up to 3 s/)
+    tasks.opened(0)
+    tasks.assigned(new Set([0, 2]), () => true) // 1 revoked
+    expect(tasks.problem()).toBeUndefined()
+    // A task that closes (it failed) while still assigned counts from then on.
+    tasks.closed(2, true)
+    tasks.closed(0, false)
+    now = 4_500
+    expect(tasks.problem()).toMatch(/partitions 2 /)
+  })
+})
