@@ -20,6 +20,10 @@ export const toolCommands: Record<string, ToolCommand> = {
     // Loaded when used: `imflow start` does not pay for the demo's and benchmarks' modules.
     run: async (argv) => (await import('./demo.js')).demoCommand(argv),
   },
+  digest: {
+    summary: "Print a digest of each store partition's committed state, to compare runs (--help).",
+    run: async (argv) => (await import('./digest.js')).digestCommand(argv),
+  },
   bench: {
     summary: 'Run the benchmarks (all, or those named) and write their report (--help).',
     run: async (argv) => (await import('./bench.js')).benchCommand(argv),
