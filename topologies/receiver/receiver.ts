@@ -9,6 +9,7 @@ import type { EventCodec } from '../../schemas/codec.js'
 import {
   compareMsgIds,
   createMsgIdGenerator,
+  MSG_ID_EPOCH_MS,
   type MsgIdGenerator,
   parseMsgId,
 } from '../../schemas/msg-id.js'
@@ -190,15 +191,20 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       const route = unitRouter({ context, local: options.unit, remote: units, codecs })
       const gate = admission.open(context, (stored) => deliver(decodeStoredMessage(stored)))
       let generator: MsgIdGenerator | undefined
+      // A msgId's time is its record's (event) time, not the time it is processed, so a
+      // replay of the same input issues the same ids (docs/replay.md). Capped by the clock: a
+      // producer whose clock runs ahead cannot push the partition's ids into the future.
+      let idTime = 0
 
-      const nextId = async (): Promise<string> => {
+      const nextId = async (record: InputRecord): Promise<string> => {
+        idTime = Math.max(MSG_ID_EPOCH_MS, Math.min(record.timestamp, clock()))
         if (!generator) {
           generator = createMsgIdGenerator({
             unit: options.unit,
             worker: context.partition,
             floorMs: await ids.get('high-water'),
             reserve: (until) => ids.put('high-water', until),
-            clock,
+            clock: () => idTime,
           })
         }
         return generator.next()
@@ -263,10 +269,10 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
             retryAfterMs: admitted.retryAfterMs,
           })
         }
-        const msgId = await nextId()
-        // Never before the id's own time, which never goes back (not even across restarts or
-        // clock steps): history, ordered by creation time, then follows id order.
-        const createdAt = Math.max(clock(), parseMsgId(msgId).timeMs)
+        const msgId = await nextId(record)
+        // The id's own time, which never goes back (not even across restarts or clock steps):
+        // history, ordered by creation time, then follows id order.
+        const createdAt = parseMsgId(msgId).timeMs
         const storedMessage: StoredMessage = { ...message, msgId, createdAt, seq: 0 }
         dedupe.put(dedupeId, { msgId, createdAt })
         // LOW: accepted now (its msgId is fixed), stored and delivered when shaping drains it.
