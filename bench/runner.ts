@@ -9,6 +9,7 @@ import { bigroomBench } from './bigroom.js'
 import { codecBench } from './codec.js'
 import { mergeBench } from './merge.js'
 import { receiverBench } from './receiver.js'
+import { replayBench } from './replay.js'
 import { type BenchRun, markdown, ratioChart } from './report.js'
 import { type BenchResult, fromText } from './result.js'
 import { runtimeBench } from './runtime.js'
@@ -22,6 +23,7 @@ export const benches: Record<string, () => Promise<BenchResult | string>> = {
   sync: syncBench,
   bigroom: bigroomBench,
   merge: mergeBench,
+  replay: replayBench,
 }
 
 export const resultsDir = new URL('./results/', import.meta.url).pathname
