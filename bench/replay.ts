@@ -9,7 +9,7 @@ import { runReplay } from '../ops/app/commands/replay/run-replay.js'
 import { connect } from '../ops/app/commands/replay/tool-config.js'
 import { createTopicsAndWait } from '../ops/kafka-admin.js'
 import { createLogger } from '../ops/log.js'
-import { registerContract } from '../schemas/contract.js'
+import { type ContractCodecs, registerContract } from '../schemas/contract.js'
 import { registrySchemaSource } from '../schemas/schema-source.js'
 import { waitFor } from './broker.js'
 import { startLatencyApp } from './latency-app.js'
@@ -27,43 +27,10 @@ export async function replayBench(): Promise<BenchResult> {
       config.topicPrefix,
     )
     const topic = (base: string) => `${config.topicPrefix}${base}`
-    // Small groups (the replay reads their table first), the seeds' send rates.
-    const workload = imWorkload({ users: 5_000, groups: 500, messages: MESSAGES })
-    const now = Date.now()
+    const { groups, averageFanOut, records } = traffic(codecs)
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
     await producer.connect()
-    await producer.send({
-      topic: topic('im.conversations'),
-      messages: workload.groups.map((g) => ({
-        key: g.id,
-        value: codecs['im.conversations'].encode({
-          conversationId: g.id,
-          actorId: null,
-          at: now,
-          change: {
-            kind: 'ConversationCreated',
-            conversationType: 'GROUP',
-            members: g.members,
-            admins: [],
-            unit: '',
-          },
-        }),
-      })),
-    })
-    const records = workload.messages.map((m, i) => ({
-      key: m.conversationId,
-      value: codecs['im.ingest'].encode({
-        conversationId: m.conversationId,
-        clientMsgId: `c-${i}`,
-        senderId: m.senderId,
-        type: 'TEXT',
-        body: 'Please review the attached figures before the 3pm call.',
-        priority: 'HIGH',
-        visibility: 'NORMAL',
-        targets: [],
-        sentAt: now,
-      }),
-    }))
+    await producer.send({ topic: topic('im.conversations'), messages: groups })
     const admin = kafka.admin()
     await admin.connect()
     const settled = () => allCaughtUp(admin, `${config.topicPrefix}${config.appId}`)
@@ -107,7 +74,7 @@ export async function replayBench(): Promise<BenchResult> {
     const pass = { label: 'raw kafkajs pass-through', value: passRate }
     const liveBase = { label: 'topologies live', value: liveRate }
     const text = [
-      `replay: ${MESSAGES} messages in ${workload.groups.length} groups (average fan-out ${workload.averageFanOut.toFixed(1)}), ${config.partitions} partitions, every topology`,
+      `replay: ${MESSAGES} messages in ${groups.length} groups (average fan-out ${averageFanOut.toFixed(1)}), ${config.partitions} partitions, every topology`,
       `  raw kafkajs pass-through (baseline)      ${Math.round(passRate)} records/s`,
       `  topologies live (as produced)            ${Math.round(liveRate)} messages/s  = ${(liveRate / passRate).toFixed(2)} x pass-through`,
       `  replay --into (${replayed} records, start to end)  ${Math.round(replayRate)} records/s  = ${(replayRate / passRate).toFixed(2)} x pass-through`,
@@ -125,6 +92,42 @@ export async function replayBench(): Promise<BenchResult> {
   } finally {
     await live.stop()
   }
+}
+
+/** Small groups (a fresh replay reads their table first) and the seeds' send rates. */
+function traffic(codecs: ContractCodecs) {
+  const workload = imWorkload({ users: 5_000, groups: 500, messages: MESSAGES })
+  const now = Date.now()
+  const groups = workload.groups.map((g) => ({
+    key: g.id,
+    value: codecs['im.conversations'].encode({
+      conversationId: g.id,
+      actorId: null,
+      at: now,
+      change: {
+        kind: 'ConversationCreated',
+        conversationType: 'GROUP',
+        members: g.members,
+        admins: [],
+        unit: '',
+      },
+    }),
+  }))
+  const records = workload.messages.map((m, i) => ({
+    key: m.conversationId,
+    value: codecs['im.ingest'].encode({
+      conversationId: m.conversationId,
+      clientMsgId: `c-${i}`,
+      senderId: m.senderId,
+      type: 'TEXT',
+      body: 'Please review the attached figures before the 3pm call.',
+      priority: 'HIGH',
+      visibility: 'NORMAL',
+      targets: [],
+      sentAt: now,
+    }),
+  }))
+  return { groups, averageFanOut: workload.averageFanOut, records }
 }
 
 /** Seconds for raw kafkajs to consume `count` records of `from` and produce them to `to`. */
