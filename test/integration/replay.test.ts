@@ -47,7 +47,7 @@ describe('imflow replay', () => {
     await rm(dataDir, { recursive: true, force: true })
   })
 
-  it('refuses while the app runs, then replays into a new app id with equal digests', async () => {
+  it('refuses while the app runs; into a new app id gives equal digests, into the live one changes none', async () => {
     // All on one receiver partition: two receiver tasks' hand-offs to one user interleave in
     // the order they happen to arrive, live or replayed (docs/replay.md).
     expect(new Set(conversations.map((c) => partitionForKey(c, 2))).size).toBe(1)

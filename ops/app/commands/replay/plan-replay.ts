@@ -57,7 +57,8 @@ export async function planReplay(
       const times = new Map<number, Map<number, number>>()
       for (const p of [from, to])
         if (p?.kind === 'time') times.set(p.ms, await atTime(JSON.stringify([input.topic, p.ms])))
-      for (const o of await ranges(input.topic)) {
+      const partitions = [...(await ranges(input.topic))].sort((a, b) => a.partition - b.partition)
+      for (const o of partitions) {
         const range = {
           topic: input.topic,
           partition: o.partition,
