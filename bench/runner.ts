@@ -9,6 +9,7 @@ import { bigroomBench } from './bigroom.js'
 import { codecBench } from './codec.js'
 import { mergeBench } from './merge.js'
 import { receiverBench } from './receiver.js'
+import { replayBench } from './replay.js'
 import { type BenchRun, markdown, ratioChart } from './report.js'
 import { type BenchResult, fromText } from './result.js'
 import { runtimeBench } from './runtime.js'
@@ -26,6 +27,7 @@ export const benches: Record<string, () => Promise<BenchResult | string>> = {
   merge: mergeBench,
   shaping: shapingBench,
   threads: threadsBench,
+  replay: replayBench,
 }
 
 export const resultsDir = new URL('./results/', import.meta.url).pathname

@@ -6,6 +6,16 @@ export const errorCodes = {
   // The command line and configuration (ops/app)
   IMF_ERR_CONFIG: { retriable: false, status: 500, summary: 'A setting is missing or invalid' },
   IMF_ERR_USAGE: { retriable: false, status: 400, summary: 'The command line is not understood' },
+  IMF_ERR_APP_RUNNING: {
+    retriable: true,
+    status: 409,
+    summary: 'imflow replay refused: instances of that app id are running',
+  },
+  IMF_ERR_LOG_STALLED: {
+    retriable: true,
+    status: 500,
+    summary: 'Reading a log to its end stalled: a transaction there stays open',
+  },
   // The embedded servers (ops/embedded)
   IMF_ERR_JAVA_MISSING: {
     retriable: false,

@@ -46,7 +46,7 @@ function usage(): string {
     '',
     'Commands:',
     ...Object.entries(all).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`),
-    '  (token, demo and bench take their own options: imflow <command> --help)',
+    '  (token, demo, bench, digest and replay take their own options: imflow <command> --help)',
     '',
     'Options (each also read from the environment variable named beside it; flags win):',
     describeSettings(),

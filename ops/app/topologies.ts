@@ -8,7 +8,7 @@ import type { Kafka } from 'kafkajs'
 import { createEventCodec } from '../../schemas/codec.js'
 import type { ContractCodecs } from '../../schemas/contract.js'
 import type { SchemaSource } from '../../schemas/schema-source.js'
-import { topicName } from '../../schemas/topics.js'
+import { type ContractTopic, topicName } from '../../schemas/topics.js'
 import type { UserEvent } from '../../schemas/types.generated.js'
 import { type TopologyQueries, topologyModules } from '../../topologies/registry.js'
 import {
@@ -36,6 +36,11 @@ export interface TopologyContext {
   mergeMetrics?: MergeMetrics
   /** Reads of partitions other instances own go to them (see docs/runtime.md). */
   peers?: RunnerOptions['peers']
+  /**
+   * Contract topics' names; default: under the topic prefix. A shadow replay (`imflow replay
+   * --into`) reads the live inputs but writes its outputs elsewhere (docs/replay.md).
+   */
+  contractTopic?: (base: ContractTopic) => string
 }
 
 export interface RunningTopologies {
@@ -98,7 +103,8 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
   }
 }
 
-async function wiringFor(
+/** What every module is built from (exported for tools that read the topologies' sources). */
+export async function wiringFor(
   ctx: TopologyContext,
   geoOf: (userId: string) => string | undefined,
   admission: TopologyWiring['admission'],
@@ -108,6 +114,7 @@ async function wiringFor(
   const fanout = internalTopic(appId, FANOUT)
   return {
     ...topicNaming(config),
+    ...(ctx.contractTopic ? { topic: ctx.contractTopic } : {}),
     appId,
     // Another deployment runs the same app under its own prefix.
     remoteInternalTopic: (prefix, name) => internalTopic(`${prefix}${config.appId}`, name),
@@ -149,7 +156,8 @@ function run(ctx: TopologyContext, topology: Parameters<typeof startTopology>[0]
     cacheMaxBytes: config.cacheMaxBytes,
     ...(ctx.peers ? { peers: ctx.peers } : {}),
     deadLetters: {
-      topic: topicName(config.topicPrefix, 'im.dead-letter'),
+      topic:
+        ctx.contractTopic?.('im.dead-letter') ?? topicName(config.topicPrefix, 'im.dead-letter'),
       encode: (letter) => deadLetters.encode(letter),
     },
   })

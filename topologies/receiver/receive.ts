@@ -59,10 +59,10 @@ export async function receive(
       retryAfterMs: admitted.retryAfterMs,
     })
   }
-  const msgId = await task.nextId()
-  // Never before the id's own time, which never goes back (not even across restarts or
-  // clock steps): history, ordered by creation time, then follows id order.
-  const createdAt = Math.max(task.clock(), parseMsgId(msgId).timeMs)
+  const msgId = await task.nextId(record)
+  // The id's own time, which never goes back (not even across restarts or clock steps):
+  // history, ordered by creation time, then follows id order.
+  const createdAt = parseMsgId(msgId).timeMs
   const storedMessage: StoredMessage = { ...message, msgId, createdAt, seq: 0 }
   task.dedupe.put(dedupeId, { msgId, createdAt })
   // LOW: accepted now (its msgId is fixed), stored and delivered when shaping drains it.

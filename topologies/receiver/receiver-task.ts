@@ -3,7 +3,7 @@
 // recipients' partitions (and other geos), an event to a large group's room. The handlers
 // (receive.ts, actions.ts, conversation-events.ts) are functions over it.
 
-import { createMsgIdGenerator, type MsgIdGenerator } from '../../schemas/msg-id.js'
+import { createMsgIdGenerator, MSG_ID_EPOCH_MS, type MsgIdGenerator } from '../../schemas/msg-id.js'
 import type { FanoutBatch, Receipt, RoomEvent, SendMessage } from '../../schemas/types.generated.js'
 import { bufferSerde, int64Serde, jsonSerde, stringSerde, typedStore } from '../../state/index.js'
 import {
@@ -39,6 +39,7 @@ export class ReceiverTask {
   readonly largeGroupThreshold: number
   private readonly ids: KeyValueStore<string, number>
   private generator: MsgIdGenerator | undefined
+  private idTime = 0
 
   constructor(
     private readonly context: ProcessorContext,
@@ -66,15 +67,21 @@ export class ReceiverTask {
     this.largeGroupThreshold = options.largeGroupThreshold ?? DEFAULT_LARGE_GROUP_THRESHOLD
   }
 
-  /** The next msgId: unit, partition and a time that never goes back (kept in `ids`). */
-  async nextId(): Promise<string> {
+  /**
+   * The next msgId: unit, partition and a time that never goes back (kept in `ids`). Its time
+   * is the record's (event) time, not the time it is processed, so a replay of the same input
+   * issues the same ids (docs/replay.md); capped by the clock, so a producer whose clock runs
+   * ahead cannot push the partition's ids into the future.
+   */
+  async nextId(record: InputRecord): Promise<string> {
+    this.idTime = Math.max(MSG_ID_EPOCH_MS, Math.min(record.timestamp, this.clock()))
     if (!this.generator) {
       this.generator = createMsgIdGenerator({
         unit: this.options.unit,
         worker: this.context.partition,
         floorMs: await this.ids.get('high-water'),
         reserve: (until) => this.ids.put('high-water', until),
-        clock: this.clock,
+        clock: () => this.idTime,
       })
     }
     return this.generator.next()

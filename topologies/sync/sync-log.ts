@@ -1,6 +1,8 @@
 // The per-user sync queue: every event bound for a user, at its PTS, kept for the last
 // `retention` PTS. A source event (a msgId, a read, a membership change) gets its PTS once;
-// the index finds it again, so reprocessing the same input never sequences it twice.
+// the index finds it again, so reprocessing the same input never sequences it twice. The
+// index outlives the queue's retention: an event replayed from the log long after it left the
+// queue keeps its PTS (docs/replay.md).
 
 import { storeCodec } from '../../schemas/codec.js'
 import type { SequencedEvent, SyncEvent } from '../../schemas/types.generated.js'
@@ -60,16 +62,12 @@ export class SyncLog {
     return bytes === undefined ? undefined : int64Serde.deserialize(bytes)
   }
 
-  /** Appends at `pts` (the user's new head) and drops what falls out of the retention. */
+  /** Appends at `pts` (the user's new head) and drops what falls out of the queue's retention. */
   async append(userId: string, pts: number, sourceId: string, event: SyncEvent): Promise<void> {
     this.queue.put(queueKey(userId, pts), encodeEntry(sourceId, event))
     this.index.put(indexKey(userId, sourceId), int64Serde.serialize(pts))
     const dropped = pts - this.retention
-    if (dropped < 1) return
-    const old = await this.queue.get(queueKey(userId, dropped))
-    if (!old) return
-    this.queue.delete(queueKey(userId, dropped))
-    this.index.delete(indexKey(userId, decodeEntry(old).sourceId))
+    if (dropped >= 1) this.queue.delete(queueKey(userId, dropped))
   }
 
   /**

@@ -20,6 +20,14 @@ export const toolCommands: Record<string, ToolCommand> = {
     // Loaded when used: `imflow start` does not pay for the demo's and benchmarks' modules.
     run: async (argv) => (await import('./demo.js')).demoCommand(argv),
   },
+  digest: {
+    summary: "Print a digest of each store partition's committed state, to compare runs (--help).",
+    run: async (argv) => (await import('./digest.js')).digestCommand(argv),
+  },
+  replay: {
+    summary: 'Reprocess the log from a time or offset, into this app id or a new one (--help).',
+    run: async (argv) => (await import('./replay.js')).replayCommand(argv),
+  },
   bench: {
     summary: 'Run the benchmarks (all, or those named) and write their report (--help).',
     run: async (argv) => (await import('./bench.js')).benchCommand(argv),

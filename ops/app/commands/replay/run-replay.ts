@@ -1,0 +1,197 @@
+// One replay, start to end: check nobody runs in the groups to be moved, plan the reset, then
+// (unless a dry run) set the groups' positions and run the topologies in this process until
+// the replay is complete, showing its progress. Into the live app id the stores stay: records
+// the app has seen come back as duplicates its identity stores answer (same msgId, no second
+// delivery). Into a new app id everything is fresh (stores, changelogs, internal topics), the
+// inputs are the live ones, and the outputs go to shadow topics `<prefix><into>.<topic>`, so
+// live consumers never see a replayed record and `imflow digest` can compare the two runs.
+
+import { registerContract } from '../../../../schemas/contract.js'
+import { registrySchemaSource } from '../../../../schemas/schema-source.js'
+import { type ContractTopic, contractTopics, topicName } from '../../../../schemas/topics.js'
+import { ImflowError } from '../../../errors.js'
+import { createMetrics } from '../../../metrics.js'
+import type { Config } from '../../config.js'
+import { provisionModuleTopics, provisionTopics, runtimeId } from '../../provision-topics.js'
+import { startTopologies } from '../../topologies.js'
+import { storeLogs, topologyGroup, topologyNames } from './app-logs.js'
+import { assertNoActiveMembers } from './group-guard.js'
+import { applyPlan, type GroupPlan, phases, planReplay } from './plan-replay.js'
+import { type ProgressSnapshot, progressLine } from './progress.js'
+import { INPUT_TOPICS, topologySources } from './replay-sources.js'
+import type { Position } from './reset-plan.js'
+import type { Deployment } from './tool-config.js'
+import { watchReplay } from './watch-replay.js'
+
+export interface ReplayOptions {
+  readonly from: Position
+  readonly to?: Position
+  readonly topologies: readonly string[]
+  /** A new app id to replay into (a shadow run); undefined: the live app id. */
+  readonly into?: string
+  readonly dryRun?: boolean
+  readonly write: (text: string) => void
+  readonly tty?: boolean
+  readonly signal?: AbortSignal
+  readonly progressIntervalMs?: number
+}
+
+export interface ReplayResult {
+  readonly plans: readonly GroupPlan[]
+  /** Undefined for a dry run. */
+  readonly final?: ProgressSnapshot
+  readonly elapsedMs: number
+}
+
+/** Where a shadow run's outputs go: `<prefix><into>.<topic>`; its inputs stay the live ones. */
+export function shadowTopic(config: Config, into: string) {
+  return (base: ContractTopic) =>
+    (INPUT_TOPICS as readonly string[]).includes(base)
+      ? topicName(config.topicPrefix, base)
+      : topicName(`${config.topicPrefix}${into}.`, base)
+}
+
+/**
+ * The shadow's configuration: its own app id, nothing forwarded to other geos or units, and
+ * no shaping: a replay runs far above live rates, and throttling it would change what it
+ * decides (docs/replay.md).
+ */
+export function shadowConfig(config: Config, into: string): Config {
+  return {
+    ...config,
+    appId: into,
+    remoteGeos: {},
+    remoteUnits: {},
+    shapingCapacity: 10_000_000,
+    shapingTargetLatencyMs: 0,
+    limitConversation: null,
+    limitUser: null,
+    limitClientType: null,
+    limitApplication: null,
+  }
+}
+
+function checkInto(config: Config, into: string | undefined): void {
+  if (into === undefined) return
+  // Its topics must not read as the live app's: `<appId>-<topology>-...` names a live store.
+  const clash = topologyNames.map((t) => `${config.appId}-${t}`)
+  if (
+    !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(into) ||
+    into === config.appId ||
+    clash.some((c) => into === c || into.startsWith(`${c}-`))
+  ) {
+    throw new ImflowError(
+      'IMF_ERR_USAGE',
+      `--into ${into}: expected a new app id (letters, digits, . _ -) that is not ${config.appId} and does not start with ${config.appId}-<topology>-`,
+    )
+  }
+}
+
+export async function runReplay(d: Deployment, options: ReplayOptions): Promise<ReplayResult> {
+  const started = Date.now()
+  const { config: live, admin, kafka, log } = d
+  checkInto(live, options.into)
+  const config = options.into === undefined ? live : shadowConfig(live, options.into)
+  const contractTopic = options.into === undefined ? undefined : shadowTopic(live, options.into)
+  const target = runtimeId(config)
+  const groups = topologyNames.map((t) => topologyGroup(target, t))
+  if (
+    options.into !== undefined &&
+    storeLogs(await admin.listTopics(), target, topologyNames).length > 0
+  ) {
+    throw new ImflowError(
+      'IMF_ERR_USAGE',
+      `--into ${options.into}: that app id has state already (its changelogs exist); replay into a new one, or delete its topics first`,
+    )
+  }
+  const schemas = registrySchemaSource(d.infrastructure.schemaRegistryUrl)
+  const codecs = await registerContract(schemas, live.topicPrefix)
+  const base = { config, kafka, codecs, schemas, log, ...(contractTopic ? { contractTopic } : {}) }
+  const sources = await topologySources(base)
+  const request = {
+    from: options.from,
+    topologies: options.topologies,
+    fresh: options.into !== undefined,
+  }
+  const plans = await planReplay(
+    admin,
+    sources,
+    options.to ? { ...request, to: options.to } : request,
+    target,
+  )
+  if (options.dryRun) {
+    const running = await assertNoActiveMembers(admin, groups).then(
+      () => '',
+      (err: Error) => `\nNote: a replay now would be refused: ${err.message}\n`,
+    )
+    options.write(`${planTable(plans)}\n${running}`)
+    return { plans, elapsedMs: Date.now() - started }
+  }
+  await assertNoActiveMembers(admin, groups)
+  if (contractTopic) {
+    const outputs = contractTopics.filter(
+      (t) => !(INPUT_TOPICS as readonly string[]).includes(t.base),
+    )
+    await provisionTopics(
+      admin,
+      { ...config, topicPrefix: `${live.topicPrefix}${options.into}.`, topics: outputs },
+      log,
+    )
+  }
+  await provisionModuleTopics(admin, config, log)
+  let final: ProgressSnapshot | undefined
+  for (const phase of phases(plans, request.fresh)) {
+    if (options.signal?.aborted) break
+    await applyPlan(admin, phase)
+    const running = await startTopologies({ ...base, metrics: createMetrics().task })
+    try {
+      const last = await watchReplay(admin, target, phase, sources, {
+        intervalMs: options.progressIntervalMs ?? 1_000,
+        ...(options.signal ? { signal: options.signal } : {}),
+        onProgress: reporter(options),
+      })
+      final = final
+        ? { ...last, done: final.done + last.done, total: final.total + last.total }
+        : last
+    } finally {
+      for (const s of [...running.all].reverse()) await s.stop()
+    }
+  }
+  return { plans, ...(final ? { final } : {}), elapsedMs: Date.now() - started }
+}
+
+/** Progress: redrawn on a terminal, a line every 5 s (and the last) otherwise. */
+function reporter(options: ReplayOptions): (s: ProgressSnapshot) => void {
+  let lastLine = 0
+  return (s) => {
+    if (options.tty) {
+      options.write(`\r${progressLine(s, true, process.stdout.columns ?? 100)}\x1b[K`)
+    } else if (Date.now() - lastLine >= 5_000 || (!s.draining && s.done >= s.total)) {
+      lastLine = Date.now()
+      options.write(`${progressLine(s, false)}\n`)
+    }
+  }
+}
+
+/** What a dry run prints: each group's partitions, where they would start and end. */
+export function planTable(plans: readonly GroupPlan[]): string {
+  const rows = plans.flatMap((p) =>
+    p.resets.map((r) => [
+      p.groupId,
+      r.topic,
+      String(r.partition),
+      String(r.from),
+      String(r.to),
+      String(r.records),
+    ]),
+  )
+  const head = ['group', 'topic', 'partition', 'from', 'to', 'records']
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)))
+  const line = (r: string[]) =>
+    r
+      .map((v, i) => (i >= 2 ? v.padStart(widths[i] as number) : v.padEnd(widths[i] as number)))
+      .join('  ')
+      .trimEnd()
+  const total = rows.reduce((n, r) => n + Number(r[5]), 0)
+  return [line(head), ...rows.map(line), `${total} records would be replayed`].join('\n')
+}
