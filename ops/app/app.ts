@@ -14,11 +14,17 @@ import { largeGroupsOf } from '../../topologies/inbox/index.js'
 import { kafkaProbe, registryProbe, topologiesProbe } from '../health.js'
 import { createKafka } from '../kafka-client.js'
 import type { Logger } from '../log.js'
-import { createMetrics, registerGatewayMetrics, registerShapingMetrics } from '../metrics.js'
+import {
+  createMetrics,
+  registerForwardMetrics,
+  registerGatewayMetrics,
+  registerShapingMetrics,
+} from '../metrics.js'
 import type { Config } from './config.js'
 import { type Infrastructure, startInfrastructure } from './infrastructure.js'
 import { startMessaging } from './messaging.js'
 import { provisionModuleTopics, provisionTopics } from './provision-topics.js'
+import { RemoteTargetWatch, remoteTopicsOf } from './remote-targets.js'
 import { startTopologies } from './topologies.js'
 
 export interface RunningApp {
@@ -51,6 +57,10 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     })
 
     const metrics = createMetrics()
+    // Other geos' and units' topics: each missing one is named now, with its fix.
+    const remoteTargets = await RemoteTargetWatch.start(admin, remoteTopicsOf(config), log)
+    stack.push(async () => remoteTargets.stop())
+    registerForwardMetrics(metrics.registry, () => remoteTargets.counts())
     const messaging = await startMessaging(config, kafka, codecs, log)
     stack.push(() => messaging.stop())
     const topologies = await startTopologies({
@@ -61,6 +71,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       log,
       metrics: metrics.task,
       mergeMetrics: metrics.merge,
+      remoteTargets,
       peers: {
         advertisedUrl: config.advertisedUrl,
         client: peerStoreClient({ jwtSecret: messaging.routes.jwtSecret }),
@@ -105,6 +116,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
         schema_registry: registryProbe(infrastructure.schemaRegistryUrl),
         push_gateway: gateway.probe,
         topologies: topologiesProbe(topologies.topologies),
+        forward_targets: async () => remoteTargets.probe(),
       },
     })
     await api.register(gateway.routes)

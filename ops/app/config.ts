@@ -42,8 +42,8 @@ export interface Config {
   readonly largeGroupThreshold: number
   /** This deployment's geo. */
   readonly geo: string
-  /** Other geos' deployments on this cluster: geo -> their topic prefix. */
-  readonly remoteGeos: Readonly<Record<string, string>>
+  /** Other geos' deployments on this cluster: geo -> their topic prefix and app id. */
+  readonly remoteGeos: Readonly<Record<string, RemoteDeployment>>
   /** Other units' deployments on this cluster: unit number (as text) -> their topic prefix. */
   readonly remoteUnits: Readonly<Record<string, string>>
   /** A device further behind than this many events gets a Rebase. */
@@ -74,6 +74,15 @@ export interface Config {
   readonly limitUser: RateLimitSetting
   readonly limitClientType: RateLimitSetting
   readonly limitApplication: RateLimitSetting
+}
+
+/**
+ * Another deployment on this cluster: its topics are named after its prefix and, for the
+ * internal ones (a geo's inbound), its app id. No app id given: the same as this one's.
+ */
+export interface RemoteDeployment {
+  readonly prefix: string
+  readonly appId?: string
 }
 
 /** A token bucket's refill rate (per second) and size; null: no limit. */
@@ -447,15 +456,18 @@ export const settings = [
     key: 'remoteGeos',
     env: 'IMFLOW_REMOTE_GEOS',
     flag: 'remote-geos',
-    doc: 'Other geos and the topic prefix of their deployment, e.g. "us=us.,ap=ap.": their users\' share of each message is forwarded there.',
+    doc: "Other geos' deployments as geo=prefix or geo=prefix:appid, e.g. \"us=us.:imflow-us,ap=ap.\": their users' share of each message is forwarded to <prefix><appid>-inbound (app id: this one's unless given).",
     shownDefault: '(none)',
     fallback: () => ({}),
     parse: (raw) => {
-      const geos: Record<string, string> = {}
+      const geos: Record<string, RemoteDeployment> = {}
       for (const pair of commaList(raw)) {
-        const m = /^([a-zA-Z0-9._-]+)=([a-zA-Z0-9._-]*)$/.exec(pair)
-        if (!m?.[1]) throw new BadValue(`"${pair}" is not geo=prefix (for example us=us.)`)
-        geos[m[1]] = m[2] ?? ''
+        const m = /^([a-zA-Z0-9._-]+)=([a-zA-Z0-9._-]*)(?::([a-zA-Z0-9._-]+))?$/.exec(pair)
+        if (!m?.[1])
+          throw new BadValue(
+            `"${pair}" is not geo=prefix or geo=prefix:appid (for example us=us. or us=us.:imflow-us)`,
+          )
+        geos[m[1]] = { prefix: m[2] ?? '', ...(m[3] ? { appId: m[3] } : {}) }
       }
       return geos
     },
@@ -679,6 +691,14 @@ function crossFieldProblems(c: Config): string[] {
     problems.push(
       `IMFLOW_REMOTE_GEOS names this deployment's own geo "${c.geo}": list only the other geos.`,
     )
+  }
+  for (const [geo, remote] of Object.entries(c.remoteGeos)) {
+    // The same prefix and app id would be this deployment's own inbound: a loop, not a geo.
+    if (remote.prefix === c.topicPrefix && (remote.appId ?? c.appId) === c.appId) {
+      problems.push(
+        `IMFLOW_REMOTE_GEOS gives geo ${geo} this deployment's own topics (prefix "${remote.prefix}", app id ${c.appId}): give it its deployment's IMFLOW_TOPIC_PREFIX, and its IMFLOW_APP_ID after a colon when it differs (${geo}=<prefix>:<app id>).`,
+      )
+    }
   }
   if (String(c.unit) in c.remoteUnits) {
     problems.push(

@@ -10,6 +10,7 @@ import type { ContractCodecs } from '../../schemas/contract.js'
 import type { SchemaSource } from '../../schemas/schema-source.js'
 import { topicName } from '../../schemas/topics.js'
 import type { UserEvent } from '../../schemas/types.generated.js'
+import type { RemoteTargets } from '../../topologies/receiver/index.js'
 import { type TopologyQueries, topologyModules } from '../../topologies/registry.js'
 import {
   GlobalTable,
@@ -34,6 +35,8 @@ export interface TopologyContext {
   log: Logger
   metrics: TaskMetrics
   mergeMetrics?: MergeMetrics
+  /** Whether other geos' and units' topics exist (remote-targets.ts). */
+  remoteTargets?: RemoteTargets
   /** Reads of partitions other instances own go to them (see docs/runtime.md). */
   peers?: RunnerOptions['peers']
 }
@@ -109,8 +112,8 @@ async function wiringFor(
   return {
     ...topicNaming(config),
     appId,
-    // Another deployment runs the same app under its own prefix.
-    remoteInternalTopic: (prefix, name) => internalTopic(`${prefix}${config.appId}`, name),
+    // Another deployment, under its own prefix and app id.
+    remoteInternalTopic: (remote, name) => internalTopic(`${remote.prefix}${remote.appId}`, name),
     remoteTopic: (prefix, base) => topicName(prefix, base),
     codecs: ctx.codecs,
     fanoutCodec: await createEventCodec(ctx.schemas, `${fanout}-value`, 'FanoutBatch'),
@@ -119,7 +122,13 @@ async function wiringFor(
     settings: {
       unit: config.unit,
       geo: config.geo,
-      remoteGeos: config.remoteGeos,
+      // A geo named without an app id runs under this one's.
+      remoteGeos: Object.fromEntries(
+        Object.entries(config.remoteGeos).map(([geo, r]) => [
+          geo,
+          { prefix: r.prefix, appId: r.appId ?? config.appId },
+        ]),
+      ),
       remoteUnits: config.remoteUnits,
       largeGroupThreshold: config.largeGroupThreshold,
       maxBodyBytes: config.maxBodyBytes,
@@ -132,6 +141,7 @@ async function wiringFor(
     },
     metrics: ctx.mergeMetrics ? { merge: ctx.mergeMetrics } : {},
     ...(admission ? { admission } : {}),
+    ...(ctx.remoteTargets ? { remoteTargets: ctx.remoteTargets } : {}),
   }
 }
 

@@ -46,9 +46,9 @@ export const receiverModule = defineModule({
         geoOf: (userId) => w.geoOf(userId),
         // Each geo's deployment reads its inbound topic under its own prefix.
         inbound: Object.fromEntries(
-          Object.entries(w.settings.remoteGeos).map(([geo, prefix]) => [
+          Object.entries(w.settings.remoteGeos).map(([geo, remote]) => [
             geo,
-            w.remoteInternalTopic(prefix, INBOUND),
+            w.remoteInternalTopic(remote, INBOUND),
           ]),
         ),
       },
@@ -64,6 +64,7 @@ export const receiverModule = defineModule({
         ]),
       ),
       unit: w.settings.unit,
+      ...(w.remoteTargets ? { remoteTargets: w.remoteTargets } : {}),
       limits: { maxBodyBytes: w.settings.maxBodyBytes, maxClientMsgIdLength: 128 },
       ...(w.admission ? { admission: w.admission } : {}),
     }),

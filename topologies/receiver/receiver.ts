@@ -43,6 +43,13 @@ import {
 } from '../runtime/index.js'
 import { ConversationState } from './conversation-state.js'
 import { planFanOut } from './fan-out.js'
+import {
+  alwaysUp,
+  forwarder,
+  PARKED_STORE,
+  type RemoteTargets,
+  UNPARK_EVERY_MS,
+} from './forward-or-park.js'
 import { crossedThreshold } from './room-sequence.js'
 import { type UnitTopics, unitRouter, unitSinks } from './route-by-unit.js'
 import { splitByGeo } from './split-by-geo.js'
@@ -141,6 +148,11 @@ export interface ReceiverOptions {
    * conversation homed in a unit not listed gets its messages rejected (UNKNOWN_UNIT).
    */
   units?: Readonly<Record<string, UnitTopics>>
+  /**
+   * Whether the other geos' and units' topics exist: records for one that is missing wait in
+   * the task (forward-or-park.ts). Without it every target is taken as up.
+   */
+  remoteTargets?: RemoteTargets
   limits?: ValidationLimits
   admission?: Admission
   clock?: () => number
@@ -156,6 +168,12 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
   const clock = options.clock ?? Date.now
   const largeGroupThreshold = options.largeGroupThreshold ?? DEFAULT_LARGE_GROUP_THRESHOLD
   const units = options.units ?? {}
+  const remoteSinks = {
+    ...Object.fromEntries(
+      Object.entries(options.geos?.inbound ?? {}).map(([geo, topic]) => [`geo:${geo}`, { topic }]),
+    ),
+    ...unitSinks(units),
+  }
   return defineTopology({
     name: 'receiver',
     sources: [
@@ -167,15 +185,9 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       receipts: { topic: topics.receipts },
       fanout: { topic: topics.fanout },
       rooms: { topic: topics.rooms },
-      ...Object.fromEntries(
-        Object.entries(options.geos?.inbound ?? {}).map(([geo, topic]) => [
-          `geo:${geo}`,
-          { topic },
-        ]),
-      ),
-      ...unitSinks(units),
+      ...remoteSinks,
     },
-    stores: [...Object.values(STORES), ...admission.stores],
+    stores: [...Object.values(STORES), PARKED_STORE, ...admission.stores],
     internalTopics: [topics.fanout],
     processor: (context) => {
       const conversations = new ConversationState(
@@ -187,7 +199,9 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       const log = context.store(STORES.messages)
       const readCursors = typedStore(context.store(STORES.readCursors), bufferSerde, stringSerde)
       const seqIndex = context.store(STORES.seqIndex)
-      const route = unitRouter({ context, local: options.unit, remote: units, codecs })
+      const forward = forwarder(context, remoteSinks, options.remoteTargets ?? alwaysUp)
+      context.schedule(UNPARK_EVERY_MS, 'wall-clock', () => forward.unpark())
+      const route = unitRouter({ forward, local: options.unit, remote: units, codecs })
       const gate = admission.open(context, (stored) => deliver(decodeStoredMessage(stored)))
       let generator: MsgIdGenerator | undefined
 
@@ -204,7 +218,11 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
         return generator.next()
       }
 
-      const reply = (record: InputRecord, message: SendMessage, outcome: Receipt['outcome']) => {
+      const reply = async (
+        record: InputRecord,
+        message: SendMessage,
+        outcome: Receipt['outcome'],
+      ) => {
         const headers: Record<string, Buffer | string> = {}
         for (const name of REPLY_HEADERS) {
           const value = record.headers[name]
@@ -217,11 +235,10 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
           decidedAt: clock(),
           outcome,
         }
-        context.send(route.receiptSink(record), {
-          key: message.senderId,
-          value: codecs.receipt.encode(receipt),
-          headers,
-        })
+        const out = { key: message.senderId, value: codecs.receipt.encode(receipt), headers }
+        const sink = route.receiptSink(record)
+        if (sink === 'receipts') context.send(sink, out)
+        else await forward.send(sink, out)
       }
 
       const receive = async (record: InputRecord, message: SendMessage) => {
@@ -233,7 +250,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
         const conversation = await conversations.get(message.conversationId)
         // Homed in another unit: processed there, so nothing of it is kept here.
         if (conversation && !route.isLocal(conversation.unit)) {
-          const refused = route.forwardMessage(record, message, conversation.unit)
+          const refused = await route.forwardMessage(record, message, conversation.unit)
           return refused ? reply(record, message, refused) : undefined
         }
         const role = await conversations.role(message.conversationId, message.senderId)
@@ -272,7 +289,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
         // LOW: accepted now (its msgId is fixed), stored and delivered when shaping drains it.
         if (admitted.later) await gate.defer(msgId, encodeStoredMessage(storedMessage))
         else await deliver(storedMessage)
-        reply(record, message, { kind: 'Accepted', msgId, createdAt })
+        await reply(record, message, { kind: 'Accepted', msgId, createdAt })
       }
 
       /**
@@ -310,7 +327,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
             : [...new Set([message.senderId, ...message.targets])]
         // Big groups read, small groups write: above the threshold no list row changes now.
         const updateLists = !isLargeGroup(meta?.memberCount ?? 0, largeGroupThreshold)
-        handOff(conversationId, recipients, msgId, message.priority, payload, updateLists)
+        await handOff(conversationId, recipients, msgId, message.priority, payload, updateLists)
       }
 
       // A user's action: deleting a message for themself (NP) and reading up to a message go
@@ -338,7 +355,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
           conversationId,
           upToMsgId: action.upToMsgId,
         }
-        handOff(
+        await handOff(
           conversationId,
           [userId],
           `read:${userId}:${action.upToMsgId}`,
@@ -377,10 +394,10 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
         if (Object.keys(options.geos?.inbound ?? {}).length === 0) return
         const members = await conversations.members(conversationId)
         const remote = splitByGeo(members, options.geos).remote
-        forwardToGeos(conversationId, remote, sourceId, { priority, payload }, false)
+        await forwardToGeos(conversationId, remote, sourceId, { priority, payload }, false)
       }
 
-      const forwardToGeos = (
+      const forwardToGeos = async (
         conversationId: string,
         remote: ReadonlyMap<string, string[]>,
         sourceId: string,
@@ -396,7 +413,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
             event,
             updateLists,
           }
-          context.send(`geo:${geo}`, {
+          await forward.send(`geo:${geo}`, {
             key: conversationId,
             value: codecs.fanoutBatch.encode(batch),
           })
@@ -404,7 +421,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       }
 
       /** One hand-off record per user partition that owns some of the recipients. */
-      const handOff = (
+      const handOff = async (
         conversationId: string,
         recipients: readonly string[],
         sourceId: string,
@@ -414,7 +431,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       ) => {
         const event = { priority, payload }
         const byGeo = splitByGeo(recipients, options.geos)
-        forwardToGeos(conversationId, byGeo.remote, sourceId, event, updateLists)
+        await forwardToGeos(conversationId, byGeo.remote, sourceId, event, updateLists)
         for (const share of planFanOut(byGeo.local, options.userPartitions)) {
           const batch: FanoutBatch = { ...share, sourceId, event, updateLists }
           context.send('fanout', {
@@ -446,9 +463,9 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
               member,
             })
             if (joined.length)
-              handOff(event.conversationId, joined, `joined:${at}`, 'LOW', change(true), true)
+              await handOff(event.conversationId, joined, `joined:${at}`, 'LOW', change(true), true)
             if (left.length)
-              handOff(event.conversationId, left, `left:${at}`, 'LOW', change(false), true)
+              await handOff(event.conversationId, left, `left:${at}`, 'LOW', change(false), true)
             const changed = (description: string) => ({
               kind: 'ConversationChanged' as const,
               conversationId: event.conversationId,

@@ -7,7 +7,8 @@
 import type { EventCodec } from '../../schemas/codec.js'
 import type { ConversationEvent, Receipt, SendMessage } from '../../schemas/types.generated.js'
 import type { ConversationMeta } from '../model/index.js'
-import type { InputRecord, ProcessorContext } from '../runtime/index.js'
+import type { InputRecord } from '../runtime/index.js'
+import type { Forwarder } from './forward-or-park.js'
 
 /** Another unit's deployment, as its receiver sees it: where messages, changes and receipts go. */
 export interface UnitTopics {
@@ -119,7 +120,8 @@ export function handOverEvents(
 }
 
 export interface UnitRouterOptions {
-  context: ProcessorContext
+  /** Writes to another unit's topics: parked while that unit's topic is missing. */
+  forward: Forwarder
   local: number
   remote: Readonly<Record<string, UnitTopics>>
   codecs: {
@@ -129,11 +131,11 @@ export interface UnitRouterOptions {
 }
 
 /** The receiver's side of units: where a record belongs, and forwarding it there. */
-export function unitRouter({ context, local, remote, codecs }: UnitRouterOptions) {
+export function unitRouter({ forward, local, remote, codecs }: UnitRouterOptions) {
   const home = (unit: string) => homeOf(unit, local, remote)
 
   const forwardChange = (unit: string, event: ConversationEvent) =>
-    context.send(unitSink(unit, 'conversations'), {
+    forward.send(unitSink(unit, 'conversations'), {
       key: event.conversationId,
       value: codecs.conversationEvent.encode(event),
       headers: { [ORIGIN_UNIT_HEADER]: String(local) },
@@ -154,15 +156,15 @@ export function unitRouter({ context, local, remote, codecs }: UnitRouterOptions
      * A message for a conversation homed in another unit: forwarded once, as the producer wrote it;
      * or refused when there is no way there (the receipt says why).
      */
-    forwardMessage(
+    async forwardMessage(
       record: InputRecord,
       message: SendMessage,
       unit: string,
-    ): Extract<Receipt['outcome'], { kind: 'Rejected' }> | undefined {
+    ): Promise<Extract<Receipt['outcome'], { kind: 'Rejected' }> | undefined> {
       const where = home(unit)
       const origin = originOf(record)
       if (where.kind === 'remote' && origin === undefined) {
-        context.send(unitSink(where.unit, 'ingest'), {
+        await forward.send(unitSink(where.unit, 'ingest'), {
           key: message.conversationId,
           value: codecs.sendMessage.encode(message),
           headers: forwardedHeaders(record.headers, local),
@@ -191,14 +193,15 @@ export function unitRouter({ context, local, remote, codecs }: UnitRouterOptions
       if (originOf(record) !== undefined) return // one hop
       const now = home(after.unit)
       if (event.change.kind !== 'UnitChanged') {
-        if (now.kind === 'remote') forwardChange(now.unit, event)
+        if (now.kind === 'remote') await forwardChange(now.unit, event)
         return
       }
       const was = before ? home(before.unit) : undefined
       if (was?.kind === 'remote' && (now.kind !== 'remote' || now.unit !== was.unit))
-        forwardChange(was.unit, event)
+        await forwardChange(was.unit, event)
       if (now.kind === 'remote') {
-        for (const e of handOverEvents(event, after, await roster())) forwardChange(now.unit, e)
+        for (const e of handOverEvents(event, after, await roster()))
+          await forwardChange(now.unit, e)
       }
     },
   }
