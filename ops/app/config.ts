@@ -44,6 +44,8 @@ export interface Config {
   readonly geo: string
   /** Other geos' deployments on this cluster: geo -> their topic prefix and app id. */
   readonly remoteGeos: Readonly<Record<string, RemoteDeployment>>
+  /** Other geos' APIs (geo -> base URL): reads of conversations homed there are answered there. */
+  readonly remoteGeoUrls: Readonly<Record<string, string>>
   /** Other units' deployments on this cluster: unit number (as text) -> their topic prefix. */
   readonly remoteUnits: Readonly<Record<string, string>>
   /** A device further behind than this many events gets a Rebase. */
@@ -473,6 +475,24 @@ export const settings = [
     },
   }),
   setting({
+    key: 'remoteGeoUrls',
+    env: 'IMFLOW_REMOTE_GEO_URLS',
+    flag: 'remote-geo-urls',
+    doc: 'The API of each geo in IMFLOW_REMOTE_GEOS, e.g. "us=https://us.api.example:8080": users homed here act on conversations homed there through this API (history is read there; tokens must be valid in both).',
+    shownDefault: '(none)',
+    fallback: () => ({}),
+    parse: (raw) => {
+      const urls: Record<string, string> = {}
+      for (const pair of commaList(raw)) {
+        const at = pair.indexOf('=')
+        if (at < 1)
+          throw new BadValue(`"${pair}" is not geo=url (for example us=http://10.0.0.2:8080)`)
+        urls[pair.slice(0, at).trim()] = httpUrl(pair.slice(at + 1))
+      }
+      return urls
+    },
+  }),
+  setting({
     key: 'remoteUnits',
     env: 'IMFLOW_REMOTE_UNITS',
     flag: 'remote-units',
@@ -699,6 +719,12 @@ function crossFieldProblems(c: Config): string[] {
         `IMFLOW_REMOTE_GEOS gives geo ${geo} this deployment's own topics (prefix "${remote.prefix}", app id ${c.appId}): give it its deployment's IMFLOW_TOPIC_PREFIX, and its IMFLOW_APP_ID after a colon when it differs (${geo}=<prefix>:<app id>).`,
       )
     }
+  }
+  for (const geo of Object.keys(c.remoteGeoUrls)) {
+    if (!Object.hasOwn(c.remoteGeos, geo))
+      problems.push(
+        `IMFLOW_REMOTE_GEO_URLS names geo ${geo}, which is not in IMFLOW_REMOTE_GEOS: list its topic prefix there too (${geo}=<prefix>[:<app id>]).`,
+      )
   }
   if (String(c.unit) in c.remoteUnits) {
     problems.push(

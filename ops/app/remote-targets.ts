@@ -42,6 +42,14 @@ export function remoteTopicsOf(
       owner: `geo ${geo}`,
       fix: `${named}${createWith(remote.prefix, appId)}`,
     })
+    // Acting from home: its users' writes to conversations homed here, and their receipts.
+    for (const base of ['im.ingest', 'im.actions', 'im.receipts'] as const) {
+      out.push({
+        topic: topicName(remote.prefix, base),
+        owner: `geo ${geo}`,
+        fix: `check IMFLOW_REMOTE_GEOS (${geo}=<its IMFLOW_TOPIC_PREFIX>); ${createWith(remote.prefix, appId)}`,
+      })
+    }
   }
   for (const [unit, prefix] of Object.entries(config.remoteUnits)) {
     for (const base of ['im.ingest', 'im.conversations', 'im.receipts'] as const) {

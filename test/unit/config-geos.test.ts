@@ -42,6 +42,23 @@ describe('IMFLOW_REMOTE_GEOS', () => {
   })
 })
 
+describe('IMFLOW_REMOTE_GEO_URLS', () => {
+  it('reads geo=url for geos of IMFLOW_REMOTE_GEOS only', () => {
+    expect(
+      loadConfig({
+        IMFLOW_REMOTE_GEOS: 'us=us.',
+        IMFLOW_REMOTE_GEO_URLS: 'us=http://10.0.0.2:8080/',
+      }).remoteGeoUrls,
+    ).toEqual({ us: 'http://10.0.0.2:8080' })
+    expect(configError({ IMFLOW_REMOTE_GEO_URLS: 'us=http://10.0.0.2:8080' })).toContain(
+      'IMFLOW_REMOTE_GEO_URLS names geo us, which is not in IMFLOW_REMOTE_GEOS',
+    )
+    expect(configError({ IMFLOW_REMOTE_GEO_URLS: 'us=ftp://x' })).toContain(
+      'expected http or https',
+    )
+  })
+})
+
 describe('the topics forwarded to', () => {
   it('are each geo’s inbound under its app id, and each unit’s contract topics', () => {
     const config = loadConfig({
@@ -52,13 +69,19 @@ describe('the topics forwarded to', () => {
     const topics = remoteTopicsOf(config)
     expect(topics.map((t) => `${t.owner}: ${t.topic}`)).toEqual([
       'geo us: us.imflow-us-inbound',
+      'geo us: us.im.ingest',
+      'geo us: us.im.actions',
+      'geo us: us.im.receipts',
       'geo ap: ap.imflow-eu-inbound',
+      'geo ap: ap.im.ingest',
+      'geo ap: ap.im.actions',
+      'geo ap: ap.im.receipts',
       'unit 1: b.im.ingest',
       'unit 1: b.im.conversations',
       'unit 1: b.im.receipts',
     ])
     // A geo named without an app id: the fix says the likely cause first, then how to create it.
-    expect(topics[1]?.fix).toBe(
+    expect(topics[4]?.fix).toBe(
       'If geo ap runs with another IMFLOW_APP_ID, name it in IMFLOW_REMOTE_GEOS (ap=ap.:<its app id>); else start that deployment, or create its topics: KAFKA_BROKERS=<these brokers> IMFLOW_TOPIC_PREFIX=ap. IMFLOW_APP_ID=imflow-eu imflow topics',
     )
     expect(topics[0]?.fix).toBe(

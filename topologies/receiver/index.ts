@@ -15,6 +15,7 @@ export {
   type ReceiverOptions,
   receiverTopology,
 } from './receiver.js'
+export { type GeoTopics, HOME_GEO_HEADER, ORIGIN_GEO_HEADER } from './route-by-geo.js'
 export { homeOf, ORIGIN_UNIT_HEADER, type UnitTopics } from './route-by-unit.js'
 export { splitByGeo } from './split-by-geo.js'
 export {

@@ -51,6 +51,17 @@ export const receiverModule = defineModule({
             w.remoteInternalTopic(remote, INBOUND),
           ]),
         ),
+        // Acting from home: what its users write to conversations homed here, and back.
+        homes: Object.fromEntries(
+          Object.entries(w.settings.remoteGeos).map(([geo, remote]) => [
+            geo,
+            {
+              ingest: w.remoteTopic(remote.prefix, 'im.ingest'),
+              actions: w.remoteTopic(remote.prefix, 'im.actions'),
+              receipts: w.remoteTopic(remote.prefix, 'im.receipts'),
+            },
+          ]),
+        ),
       },
       // Each unit's deployment reads the contract topics under its own prefix.
       units: Object.fromEntries(

@@ -51,6 +51,7 @@ import {
   UNPARK_EVERY_MS,
 } from './forward-or-park.js'
 import { crossedThreshold } from './room-sequence.js'
+import { type GeoTopics, geoRouter, geoSinks } from './route-by-geo.js'
 import { type UnitTopics, unitRouter, unitSinks } from './route-by-unit.js'
 import { splitByGeo } from './split-by-geo.js'
 import {
@@ -105,6 +106,11 @@ export interface GeoSplit {
   geoOf(userId: string): string | undefined
   /** Remote geo -> its inbound topic. */
   inbound: Readonly<Record<string, string>>
+  /**
+   * Remote geo -> its contract topics: messages and actions its users' API marked as homed
+   * there go there, and receipts of what it forwarded here go back (route-by-geo.ts).
+   */
+  homes?: Readonly<Record<string, GeoTopics>>
 }
 
 export interface ReceiverOptions {
@@ -173,6 +179,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       Object.entries(options.geos?.inbound ?? {}).map(([geo, topic]) => [`geo:${geo}`, { topic }]),
     ),
     ...unitSinks(units),
+    ...geoSinks(options.geos?.homes ?? {}),
   }
   return defineTopology({
     name: 'receiver',
@@ -202,6 +209,11 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       const forward = forwarder(context, remoteSinks, options.remoteTargets ?? alwaysUp)
       context.schedule(UNPARK_EVERY_MS, 'wall-clock', () => forward.unpark())
       const route = unitRouter({ forward, local: options.unit, remote: units, codecs })
+      const geoRoute = geoRouter({
+        forward,
+        local: options.geos?.local ?? '',
+        remote: options.geos?.homes ?? {},
+      })
       const gate = admission.open(context, (stored) => deliver(decodeStoredMessage(stored)))
       let generator: MsgIdGenerator | undefined
 
@@ -236,7 +248,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
           outcome,
         }
         const out = { key: message.senderId, value: codecs.receipt.encode(receipt), headers }
-        const sink = route.receiptSink(record)
+        const sink = geoRoute.receiptSink(record) ?? route.receiptSink(record)
         if (sink === 'receipts') context.send(sink, out)
         else await forward.send(sink, out)
       }
@@ -248,6 +260,13 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
         const seen = await dedupe.get(dedupeId)
         if (seen) return reply(record, message, { kind: 'Accepted', ...seen })
         const conversation = await conversations.get(message.conversationId)
+        // Homed in another geo (its sender's API found it there): decided there.
+        const encoded = () => codecs.sendMessage.encode(message)
+        if (
+          !conversation &&
+          (await geoRoute.forward(record, 'ingest', message.conversationId, encoded()))
+        )
+          return
         // Homed in another unit: processed there, so nothing of it is kept here.
         if (conversation && !route.isLocal(conversation.unit)) {
           const refused = await route.forwardMessage(record, message, conversation.unit)
@@ -333,7 +352,14 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       // A user's action: deleting a message for themself (NP) and reading up to a message go
       // to their inbox (the read cursor is also kept here, for large groups' unread counts).
       // Reactions are merged over windows (the merge stage).
-      const act = async ({ conversationId, userId, action }: Action) => {
+      const act = async (record: InputRecord, event: Action) => {
+        const { conversationId, userId, action } = event
+        // Homed in another geo: acted on there (reactions too: that geo's merge stage counts them).
+        if (
+          !(await conversations.get(conversationId)) &&
+          (await geoRoute.forward(record, 'actions', conversationId, codecs.action.encode(event)))
+        )
+          return
         if (action.kind === 'ReactionChanged') return
         if (!(await conversations.role(conversationId, userId))) return // only members act here
         if (action.kind === 'DeletedForMe') {
@@ -495,7 +521,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
               }
             }
           } else if (record.topic === topics.actions) {
-            await act(record.value as Action)
+            await act(record, record.value as Action)
           } else {
             await receive(record, record.value as SendMessage)
           }

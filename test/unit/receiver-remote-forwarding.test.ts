@@ -1,6 +1,7 @@
-// Forwarding to another geo or unit whose topic is missing (forward-or-park.ts), through the
-// topology test driver: what is meant for it waits in the task, in order, while the other
-// conversations of the partition go on; it is sent on once, in order, when the target is back.
+// Forwarding to other geos and units through the topology test driver: a target whose topic is
+// missing gets its records parked in the task, in order, while the other conversations of the
+// partition go on, and sent on once it is back (forward-or-park.ts); a conversation homed in
+// another geo gets its users' writes forwarded there, and their receipts back (route-by-geo.ts).
 
 import { beforeEach, describe, expect, it } from 'vitest'
 import { createEventCodec, type EventCodec } from '../../schemas/codec.js'
@@ -15,6 +16,8 @@ import type {
 } from '../../schemas/types.generated.js'
 import { PARKED_STORE, UNPARK_EVERY_MS } from '../../topologies/receiver/forward-or-park.js'
 import {
+  HOME_GEO_HEADER,
+  ORIGIN_GEO_HEADER,
   ORIGIN_UNIT_HEADER,
   type RemoteTargets,
   receiverTopology,
@@ -31,6 +34,7 @@ const topics = {
 }
 const US_INBOUND = 'us.imflow-us-inbound'
 const B_INGEST = 'b.im.ingest'
+const US = { ingest: 'us.im.ingest', actions: 'us.im.actions', receipts: 'us.im.receipts' }
 const now = Date.UTC(2026, 10, 26, 12)
 
 let codecs: {
@@ -82,6 +86,7 @@ function euDriver(remoteTargets: RemoteTargets) {
         local: 'eu',
         geoOf: (u) => (u === 'bob' ? 'us' : undefined),
         inbound: { us: US_INBOUND },
+        homes: { us: US },
       },
       units: {
         '1': { ingest: B_INGEST, conversations: 'b.im.conversations', receipts: 'b.im.receipts' },
@@ -224,5 +229,61 @@ describe('receiver: forwarding to a missing target', () => {
       [ORIGIN_UNIT_HEADER]: '0',
     })
     expect((await codecs.sendMessage.decode(forwarded?.value as Buffer)).body).toBe('m-1')
+  })
+})
+
+describe('receiver: acting from home (route-by-geo)', () => {
+  const reply = { 'imflow-reply-to': 'api-eu', 'imflow-request-id': 'r-9' }
+  const headerText = (h: Record<string, unknown> | undefined) =>
+    Object.fromEntries(Object.entries(h ?? {}).map(([k, v]) => [k, String(v)]))
+
+  it('forwards a message and an action of a conversation unknown here to the home geo named', async () => {
+    const eu = euDriver(targets(new Set()).targets)
+    await send(eu, 'pacific', 'm-1', { ...reply, [HOME_GEO_HEADER]: 'us' })
+    const [message] = eu.read(US.ingest)
+    expect(headerText(message?.headers)).toEqual({ ...reply, [ORIGIN_GEO_HEADER]: 'eu' })
+    expect((await codecs.sendMessage.decode(message?.value as Buffer)).body).toBe('m-1')
+    expect(await outcomes(eu)).toEqual([]) // the home answers
+    const action: Action = {
+      conversationId: 'pacific',
+      userId: 'ann',
+      at: now,
+      action: { kind: 'ReactionChanged', msgId: '1', emoji: '👍', op: 'ADD' },
+    }
+    await eu.pipe(topics.actions, {
+      key: 'pacific',
+      value: codecs.action.encode(action),
+      timestamp: now,
+      headers: { [HOME_GEO_HEADER]: 'us' },
+    })
+    const [forwarded] = eu.read(US.actions)
+    expect(await codecs.action.decode(forwarded?.value as Buffer)).toEqual(action)
+    expect(headerText(forwarded?.headers)).toEqual({ [ORIGIN_GEO_HEADER]: 'eu' })
+  })
+
+  it('decides what it knows itself, whatever the header says, and never forwards twice', async () => {
+    const eu = euDriver(targets(new Set()).targets)
+    await create(eu, 'home', ['ann'])
+    await send(eu, 'home', 'm-1', { [HOME_GEO_HEADER]: 'us' }) // known here: decided here
+    expect(await outcomes(eu)).toEqual(['Accepted'])
+    await send(eu, 'pacific', 'm-2', { [HOME_GEO_HEADER]: 'us', [ORIGIN_GEO_HEADER]: 'us' })
+    await send(eu, 'pacific', 'm-3', { [HOME_GEO_HEADER]: 'mars' }) // no such geo
+    expect(eu.read(US.ingest)).toEqual([])
+    // Unknown here, not forwardable: answered as unknown — to the origin geo when it names one.
+    const back = await Promise.all(
+      eu.read(US.receipts).map((r) => codecs.receipt.decode(r.value as Buffer)),
+    )
+    expect(back.map((r) => [r.clientMsgId, r.outcome.kind])).toEqual([['m-2', 'Rejected']])
+    expect(await outcomes(eu)).toEqual(['Rejected'])
+  })
+
+  it('sends the receipt of a message forwarded from another geo back there', async () => {
+    const eu = euDriver(targets(new Set()).targets)
+    await create(eu, 'atlantic', ['ann', 'bob'])
+    await send(eu, 'atlantic', 'm-1', { ...reply, [ORIGIN_GEO_HEADER]: 'us' })
+    expect(eu.read(topics.receipts)).toEqual([])
+    const [receipt] = eu.read(US.receipts)
+    expect(headerText(receipt?.headers)).toEqual(reply)
+    expect((await codecs.receipt.decode(receipt?.value as Buffer)).outcome.kind).toBe('Accepted')
   })
 })
