@@ -52,7 +52,7 @@ export function remoteTopicsOf(
     }
   }
   for (const [unit, prefix] of Object.entries(config.remoteUnits)) {
-    for (const base of ['im.ingest', 'im.conversations', 'im.receipts'] as const) {
+    for (const base of ['im.ingest', 'im.conversations', 'im.actions', 'im.receipts'] as const) {
       out.push({
         topic: topicName(prefix, base),
         owner: `unit ${unit}`,

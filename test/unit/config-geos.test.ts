@@ -78,6 +78,7 @@ describe('the topics forwarded to', () => {
       'geo ap: ap.im.receipts',
       'unit 1: b.im.ingest',
       'unit 1: b.im.conversations',
+      'unit 1: b.im.actions',
       'unit 1: b.im.receipts',
     ])
     // A geo named without an app id: the fix says the likely cause first, then how to create it.

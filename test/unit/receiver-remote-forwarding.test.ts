@@ -89,7 +89,12 @@ function euDriver(remoteTargets: RemoteTargets) {
         homes: { us: US },
       },
       units: {
-        '1': { ingest: B_INGEST, conversations: 'b.im.conversations', receipts: 'b.im.receipts' },
+        '1': {
+          ingest: B_INGEST,
+          conversations: 'b.im.conversations',
+          actions: 'b.im.actions',
+          receipts: 'b.im.receipts',
+        },
       },
       remoteTargets,
     }),

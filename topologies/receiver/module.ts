@@ -70,6 +70,7 @@ export const receiverModule = defineModule({
           {
             ingest: w.remoteTopic(prefix, 'im.ingest'),
             conversations: w.remoteTopic(prefix, 'im.conversations'),
+            actions: w.remoteTopic(prefix, 'im.actions'),
             receipts: w.remoteTopic(prefix, 'im.receipts'),
           },
         ]),

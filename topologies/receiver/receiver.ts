@@ -360,6 +360,8 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
           (await geoRoute.forward(record, 'actions', conversationId, codecs.action.encode(event)))
         )
           return
+        const meta = await conversations.get(conversationId)
+        if (meta && !route.isLocal(meta.unit)) return route.forwardAction(record, event, meta.unit)
         if (action.kind === 'ReactionChanged') return
         if (!(await conversations.role(conversationId, userId))) return // only members act here
         if (action.kind === 'DeletedForMe') {

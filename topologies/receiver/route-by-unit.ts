@@ -1,19 +1,25 @@
 // Units: every conversation has a home unit (a deployment cell) and is processed and stored
 // only there. A receiver forwards what belongs to another unit it knows — a message, a change
-// of the conversation — to that unit's own topics, in the task's transaction like every sink.
+// of the conversation, a user's action on it — to that unit's own topics, in the task's transaction like every sink.
 // One hop only: what arrived forwarded is never forwarded again, so two units that disagree
 // about a conversation's home reject its messages (UNKNOWN_UNIT) instead of bouncing them.
 
 import type { EventCodec } from '../../schemas/codec.js'
-import type { ConversationEvent, Receipt, SendMessage } from '../../schemas/types.generated.js'
+import type {
+  Action,
+  ConversationEvent,
+  Receipt,
+  SendMessage,
+} from '../../schemas/types.generated.js'
 import type { ConversationMeta } from '../model/index.js'
 import type { InputRecord } from '../runtime/index.js'
 import type { Forwarder } from './forward-or-park.js'
 
-/** Another unit's deployment, as its receiver sees it: where messages, changes and receipts go. */
+/** Another unit's deployment, as its receiver sees it: where messages, changes, actions and receipts go. */
 export interface UnitTopics {
   ingest: string
   conversations: string
+  actions: string
   receipts: string
 }
 
@@ -127,6 +133,7 @@ export interface UnitRouterOptions {
   codecs: {
     sendMessage: EventCodec<SendMessage>
     conversationEvent: EventCodec<ConversationEvent>
+    action: EventCodec<Action>
   }
 }
 
@@ -177,6 +184,21 @@ export function unitRouter({ forward, local, remote, codecs }: UnitRouterOptions
           ? `${homed}, not in unit ${local} that unit ${origin} forwarded it to; a message is forwarded once`
           : `${homed}, which is not in IMFLOW_REMOTE_UNITS of unit ${local}`
       return { kind: 'Rejected', reason: 'UNKNOWN_UNIT', detail }
+    },
+
+    /**
+     * A user's action (read receipt, delete-for-me, reaction) on a conversation homed in a
+     * remote unit: acted on there, where its read cursors and merge windows are. One hop; an
+     * action for a unit not listed has nowhere to go and is not applied here either.
+     */
+    async forwardAction(record: InputRecord, action: Action, unit: string): Promise<void> {
+      const where = home(unit)
+      if (where.kind !== 'remote' || originOf(record) !== undefined) return
+      await forward.send(unitSink(where.unit, 'actions'), {
+        key: action.conversationId,
+        value: codecs.action.encode(action),
+        headers: forwardedHeaders(record.headers, local),
+      })
     },
 
     /**
