@@ -77,8 +77,15 @@ export function generateTypes(): string {
       declarations.set(name, `${doc}export type ${shortName(name)} = ${symbols}\n`)
       return
     }
-    const fields = (type.fields as { name: string; type: AnyType; doc?: string }[])
-      .map((f) => `${comment(f.doc, '  ')}  ${f.name}: ${ref(f.type)}\n`)
+    // A field added later with a null default may be left out when writing (avsc writes the
+    // default), so code that predates it needs no change; it reads back as null.
+    const fields = (
+      type.fields as { name: string; type: AnyType; doc?: string; defaultValue(): unknown }[]
+    )
+      .map((f) => {
+        const optional = f.defaultValue() === null ? '?' : ''
+        return `${comment(f.doc, '  ')}  ${f.name}${optional}: ${ref(f.type)}\n`
+      })
       .join('')
     // Whether it needs a kind line is known only once every union was seen: filled in below.
     declarations.set(

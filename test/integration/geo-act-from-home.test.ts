@@ -166,4 +166,54 @@ describe('acting from home on a conversation homed in another geo', () => {
     expect((await history(u, 'bob')).map((m) => m.body)).toEqual(['b-1'])
     expect((await history(e, 'ann')).map((m) => m.body)).toEqual(['b-1', 'a-1'])
   })
+
+  it('moves a user’s list rows and unread state with their home geo, leaving none behind', {
+    timeout: 120_000,
+  }, async () => {
+    const adminToken = token('root', 'admin')
+    const created = await httpCall(e.url, 'POST', '/v1/conversations', adminToken, {
+      conversationId: 'harbour',
+      type: 'GROUP',
+      members: ['ann', 'dan'],
+    })
+    expect(created.status).toBe(201)
+    const send = (clientMsgId: string) =>
+      call(e, 'POST', '/v1/messages', 'ann', {
+        conversationId: 'harbour',
+        clientMsgId,
+        type: 'TEXT',
+        body: clientMsgId,
+      })
+    await eventually(async () => ((await send('h-1')).status === 200 ? true : undefined), {
+      what: 'ann’s first message',
+    })
+    expect((await send('h-2')).status).toBe(200)
+    const dansRow = async (app: RunningApp) =>
+      (await call(app, 'GET', '/v1/conversations', 'dan')).body.conversations?.find(
+        (c) => c.conversationId === 'harbour',
+      )
+    await eventually(async () => ((await dansRow(e))?.unread === 2 ? true : undefined), {
+      what: 'dan’s eu row to count both',
+    })
+
+    // dan moves to us: his row, with its unread count, goes there and leaves eu.
+    const moved = await httpCall(e.url, 'PUT', '/v1/users/dan', adminToken, { geo: 'us' })
+    expect(moved.status).toBe(202)
+    const there = await eventually(async () => (await dansRow(u)) ?? undefined, {
+      what: 'dan’s row in us',
+      timeoutMs: 30_000,
+    })
+    expect(there).toMatchObject({ unread: 2, remote: true, last: { preview: 'h-2' } })
+    await eventually(async () => ((await dansRow(e)) === undefined ? true : undefined), {
+      what: 'dan’s eu row gone',
+    })
+    // Later messages count there only.
+    expect((await send('h-3')).status).toBe(200)
+    await eventually(async () => ((await dansRow(u))?.unread === 3 ? true : undefined), {
+      what: 'h-3 counted in us',
+    })
+    await new Promise((r) => setTimeout(r, 1_000))
+    expect((await dansRow(u))?.unread).toBe(3)
+    expect(await dansRow(e)).toBeUndefined()
+  })
 })

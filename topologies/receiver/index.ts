@@ -1,6 +1,13 @@
 export { ConversationState } from './conversation-state.js'
 export { MAX_RECIPIENTS_PER_BATCH, type PartitionShare, planFanOut } from './fan-out.js'
-export { alwaysUp, type RemoteTargets } from './forward-or-park.js'
+export {
+  alwaysUp,
+  type Forwarder,
+  forwarder,
+  PARKED_STORE,
+  type RemoteTargets,
+  UNPARK_EVERY_MS,
+} from './forward-or-park.js'
 export { inboundTopology } from './inbound.js'
 export { inboundModule, receiverModule } from './module.js'
 export { ReceiverQueries } from './queries.js'
