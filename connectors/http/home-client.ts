@@ -9,6 +9,9 @@ import type { StoredMessage } from '../../schemas/types.generated.js'
 import type { ConversationLog, Positioned } from '../../topologies/model/index.js'
 import { HOME_PAGE, HOME_PATH } from './home-routes.js'
 
+/** Homes kept at most (conversation and user pairs). */
+const CACHE_MAX = 10_000
+
 export interface GeoHomes {
   /** The remote geo the conversation is homed in, with the user a member there; else undefined. */
   locate(conversationId: string, userId: string, authorization: string): Promise<string | undefined>
@@ -77,6 +80,8 @@ export function geoHomes(options: GeoHomesOptions): GeoHomes {
       if (hit && hit.until > clock()) return hit.geo
       for (const geo of Object.keys(options.urls)) {
         if (await summary(geo, authorization, conversationId)) {
+          // Bounded: the oldest entry makes room (a Map iterates in insertion order).
+          if (found.size >= CACHE_MAX) found.delete(found.keys().next().value as string)
           found.set(key, { geo, until: clock() + cacheMs })
           return geo
         }

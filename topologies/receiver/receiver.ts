@@ -261,10 +261,10 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
         if (seen) return reply(record, message, { kind: 'Accepted', ...seen })
         const conversation = await conversations.get(message.conversationId)
         // Homed in another geo (its sender's API found it there): decided there.
-        const encoded = () => codecs.sendMessage.encode(message)
+        const value = () => codecs.sendMessage.encode(message)
         if (
           !conversation &&
-          (await geoRoute.forward(record, 'ingest', message.conversationId, encoded()))
+          (await geoRoute.forward(record, 'ingest', message.conversationId, value))
         )
           return
         // Homed in another unit: processed there, so nothing of it is kept here.
@@ -357,7 +357,9 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
         // Homed in another geo: acted on there (reactions too: that geo's merge stage counts them).
         if (
           !(await conversations.get(conversationId)) &&
-          (await geoRoute.forward(record, 'actions', conversationId, codecs.action.encode(event)))
+          (await geoRoute.forward(record, 'actions', conversationId, () =>
+            codecs.action.encode(event),
+          ))
         )
           return
         const meta = await conversations.get(conversationId)

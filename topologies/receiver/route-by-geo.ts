@@ -58,7 +58,12 @@ export function geoRouter({ forward, local, remote }: GeoRouterOptions) {
      * Forwards a record of a conversation unknown here to the home geo the API named, as it
      * was written plus the origin; false when it stays here (no home named, or already forwarded).
      */
-    async forward(record: InputRecord, topic: 'ingest' | 'actions', key: string, value: Buffer) {
+    async forward(
+      record: InputRecord,
+      topic: 'ingest' | 'actions',
+      key: string,
+      value: () => Buffer,
+    ): Promise<boolean> {
       const home = header(record, HOME_GEO_HEADER)
       if (!known(home) || header(record, ORIGIN_GEO_HEADER) !== undefined) return false
       const headers: Record<string, Buffer | string> = {}
@@ -67,7 +72,7 @@ export function geoRouter({ forward, local, remote }: GeoRouterOptions) {
         if (one !== undefined && name !== HOME_GEO_HEADER) headers[name] = one
       }
       headers[ORIGIN_GEO_HEADER] = local
-      await forward.send(geoSink(home, topic), { key, value, headers })
+      await forward.send(geoSink(home, topic), { key, value: value(), headers })
       return true
     },
 
