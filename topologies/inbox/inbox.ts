@@ -116,8 +116,7 @@ export function inboxTopology(options: InboxOptions): TopologyDefinition {
           away.delete(userId)
           return
         }
-        moving.moved.put(userId, { geo })
-        away.set(userId, geo)
+        let rows = 0
         const prefix = userPrefix(userId)
         for await (const [key, row] of lists.prefix(prefix)) {
           const conversationId = key.subarray(prefix.length).toString()
@@ -127,6 +126,13 @@ export function inboxTopology(options: InboxOptions): TopologyDefinition {
             value: options.codec.encode(movedRowBatch(userId, conversationId, row, sourceId)),
           })
           lists.delete(key)
+          rows++
+        }
+        // Only users who leave from here are followed (not every user homed elsewhere, whom
+        // the senders' receivers route away already): a small set, kept in memory.
+        if (rows > 0 || away.has(userId)) {
+          moving.moved.put(userId, { geo })
+          away.set(userId, geo)
         }
       }
 
