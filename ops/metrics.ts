@@ -319,6 +319,48 @@ export function registerShapingMetrics(registry: Registry, counts: () => Shaping
   })
 }
 
+/** Per forwarding target topic: whether it exists, and records parked for it and sent on. */
+export interface ForwardCounts {
+  readonly up: Readonly<Record<string, boolean>>
+  readonly parked: Readonly<Record<string, number>>
+  readonly unparked: Readonly<Record<string, number>>
+}
+
+/** imflow_forward_*: other geos' and units' topics, and what waited for one that was missing. */
+export function registerForwardMetrics(registry: Registry, counts: () => ForwardCounts): void {
+  const registers = [registry]
+  new Gauge({
+    name: 'imflow_forward_target_up',
+    help: "1 while another geo's or unit's topic this deployment forwards to exists, else 0.",
+    labelNames: ['topic'],
+    registers,
+    collect() {
+      this.reset()
+      for (const [topic, up] of Object.entries(counts().up)) this.set({ topic }, up ? 1 : 0)
+    },
+  })
+  new Counter({
+    name: 'imflow_forward_parked_total',
+    help: 'Records parked in the receiver because their target topic was missing.',
+    labelNames: ['topic'],
+    registers,
+    collect() {
+      this.reset()
+      for (const [topic, n] of Object.entries(counts().parked)) this.inc({ topic }, n)
+    },
+  })
+  new Counter({
+    name: 'imflow_forward_unparked_total',
+    help: 'Parked records sent on once their target topic existed again.',
+    labelNames: ['topic'],
+    registers,
+    collect() {
+      this.reset()
+      for (const [topic, n] of Object.entries(counts().unparked)) this.inc({ topic }, n)
+    },
+  })
+}
+
 export function createMetrics(): Metrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'imflow_process_' })

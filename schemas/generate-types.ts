@@ -78,8 +78,15 @@ class Declarations {
       this.declarations.set(name, `${doc}export type ${shortName(name)} = ${symbols}\n`)
       return
     }
-    const fields = (type.fields as { name: string; type: AnyType; doc?: string }[])
-      .map((f) => `${comment(f.doc, '  ')}  ${f.name}: ${this.ref(f.type)}\n`)
+    // A field added later with a null default may be left out when writing (avsc writes the
+    // default), so code that predates it needs no change; it reads back as null.
+    const fields = (
+      type.fields as { name: string; type: AnyType; doc?: string; defaultValue(): unknown }[]
+    )
+      .map((f) => {
+        const optional = f.defaultValue() === null ? '?' : ''
+        return `${comment(f.doc, '  ')}  ${f.name}${optional}: ${this.ref(f.type)}\n`
+      })
       .join('')
     // Whether it needs a kind line is known only once every union was seen: see render().
     this.declarations.set(

@@ -60,7 +60,7 @@ export interface ConversationEvent {
   /** The conversation. */
   conversationId: string
   /** Who made the change (an admin or a system), if known. */
-  actorId: null | string
+  actorId?: null | string
   /** When the change was made. */
   at: number
   /** What changed. */
@@ -89,9 +89,9 @@ export interface DeadLetter {
   /** Its offset. */
   sourceOffset: number
   /** The raw key bytes. */
-  key: null | Buffer
+  key?: null | Buffer
   /** The raw value bytes. */
-  value: null | Buffer
+  value?: null | Buffer
   /** The record's headers. */
   headers: DeadLetterHeader[]
   /** The IMF_ERR_* code of the failure. */
@@ -111,7 +111,7 @@ export interface DeadLetterHeader {
   /** Header name. */
   key: string
   /** Header value. */
-  value: null | Buffer
+  value?: null | Buffer
 }
 
 /** The user deleted a message for themself only (NP): stored in their inbox, overriding the conversation's copy for them. */
@@ -149,6 +149,8 @@ export interface FanoutBatch {
   event: SyncEvent
   /** Whether recipients' conversation lists (unread count, last message) are updated now: true for small groups; large groups' lists are computed when read. */
   updateLists: boolean
+  /** Set when a user's home geo changed: the row their old geo kept, to merge into this one. */
+  movedRow?: null | MovedListRow
 }
 
 /** The device connected; it is pushed from lastPts + 1 (or gets a Rebase when too far behind). */
@@ -210,6 +212,26 @@ export interface MessageDeleted {
 /** What a message carries; clients render each differently. */
 export type MessageType = 'TEXT' | 'IMAGE' | 'FILE' | 'CARD' | 'SYSTEM'
 
+/** A user's conversation-list row, moved with them to their new home geo (event: MembershipChanged, member). */
+export interface MovedListRow {
+  /** Unread messages. */
+  unread: number
+  /** The newest unread msgIds. */
+  unreadIds: string[]
+  /** The last message (none: null). */
+  lastMsgId?: null | string
+  /** Its sender. */
+  lastSenderId: string
+  /** Its type. */
+  lastType: MessageType
+  /** Its first 100 characters. */
+  lastPreview: string
+  /** When it was accepted (ms). */
+  lastCreatedAt: number
+  /** The last message was deleted for the user: found again when the list is read. */
+  lastDeleted: boolean
+}
+
 /** The group was muted or unmuted; in a muted group only admins speak. */
 export interface MuteChanged {
   /** Which variant this is (the Avro union branch). */
@@ -235,7 +257,7 @@ export interface Notification {
   /** The conversations they came from. */
   conversationIds: string[]
   /** The newest message among them, if any. */
-  lastMsgId: null | string
+  lastMsgId?: null | string
   /** A short text for the notification. */
   preview: string
   /** When the window closed. */

@@ -9,7 +9,7 @@ import type { ContractCodecs } from '../schemas/contract.js'
 import type { ContractTopic } from '../schemas/topics.js'
 import type { FanoutBatch } from '../schemas/types.generated.js'
 import type { WindowSettings } from './merge/index.js'
-import type { Admission } from './receiver/index.js'
+import type { Admission, RemoteTargets } from './receiver/index.js'
 import type { SyncSettings } from './sync/index.js'
 
 /** How a deployment names its topics: all a module's `topics()` may use, so provisioning
@@ -24,8 +24,8 @@ export interface TopicNaming {
 export interface TopologyWiring extends TopicNaming {
   /** The runtime id: the app id behind this deployment's topic prefix. */
   readonly appId: string
-  /** Another deployment's internal topic `name`, under that deployment's topic prefix. */
-  remoteInternalTopic(topicPrefix: string, name: string): string
+  /** Another deployment's internal topic `name`, under its topic prefix and app id. */
+  remoteInternalTopic(remote: RemoteDeployment, name: string): string
   /** Another deployment's contract topic, under its topic prefix. */
   remoteTopic(topicPrefix: string, base: ContractTopic): string
   readonly codecs: ContractCodecs
@@ -38,8 +38,8 @@ export interface TopologyWiring extends TopicNaming {
   readonly settings: {
     readonly unit: number
     readonly geo: string
-    /** Other geos' deployments: geo -> their topic prefix. */
-    readonly remoteGeos: Readonly<Record<string, string>>
+    /** Other geos' deployments: geo -> their topic prefix and app id. */
+    readonly remoteGeos: Readonly<Record<string, RemoteDeployment>>
     /** Other units' deployments on this cluster: unit -> their topic prefix. */
     readonly remoteUnits: Readonly<Record<string, string>>
     readonly largeGroupThreshold: number
@@ -47,10 +47,18 @@ export interface TopologyWiring extends TopicNaming {
     readonly sync: SyncSettings
     readonly mergeWindows: WindowSettings
   }
+  /** Whether other geos' and units' topics exist now (forwarding parks records until they do). */
+  readonly remoteTargets?: RemoteTargets
   /** Peak shaving: the receiver's admission hook (topologies/shaping). */
   readonly admission?: Admission
   /** Instruments of topologies that report more than every task does. */
   readonly metrics: { readonly merge?: MergeMetrics }
+}
+
+/** Another deployment on the cluster, as its topics are named. */
+export interface RemoteDeployment {
+  readonly prefix: string
+  readonly appId: string
 }
 
 /** The hand-off topic's name: the receiver and inbound write it, inbox and sync read it. */

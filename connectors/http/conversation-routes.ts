@@ -1,6 +1,9 @@
 // History roaming for members: GET /v1/conversations/:cid/messages?before=&limit= (the
 // conversation's log merged with the caller's private messages, without what they deleted),
-// and DELETE /v1/conversations/:cid/messages/:msgId (delete for me).
+// and DELETE /v1/conversations/:cid/messages/:msgId (delete for me). A user homed here acts
+// on a conversation homed in another geo the same way: actions go there through this geo's
+// receiver, the conversation's log is read there (home-client.ts), merged with the user's
+// private messages and deletions kept here.
 
 import type { FastifyPluginAsync } from 'fastify'
 import { ImflowError, isImflowError } from '../../ops/errors.js'
@@ -13,9 +16,10 @@ import {
   userHistory,
   userMessagesAfter,
 } from '../../topologies/inbox/index.js'
-import { isLargeGroup, type ListRow } from '../../topologies/model/index.js'
-import type { ReceiverQueries } from '../../topologies/receiver/index.js'
+import { type ConversationLog, isLargeGroup, type ListRow } from '../../topologies/model/index.js'
+import { HOME_GEO_HEADER, type ReceiverQueries } from '../../topologies/receiver/index.js'
 import { authenticate } from './auth.js'
+import type { GeoHomes } from './home-client.js'
 import type { Publisher } from './publisher.js'
 
 export interface ConversationRouteOptions {
@@ -28,6 +32,8 @@ export interface ConversationRouteOptions {
   largeGroupThreshold: number
   /** A device further behind a large group than this many messages reloads its latest page. */
   catchUpLimit: number
+  /** Conversations homed in other geos; without it only this geo's are served. */
+  homes?: GeoHomes
 }
 
 export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = async (
@@ -37,14 +43,41 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
   const { jwtSecret, receiver, inbox } = options
   app.addHook('onRequest', authenticate(jwtSecret))
 
-  /** A member's action on the conversation: the same event producers may write to im.actions. */
-  const act = async (conversationId: string, userId: string, action: Action['action']) => {
-    if (!(await receiver.isMember(conversationId, userId))) {
+  /**
+   * Where the caller's conversation is homed: here, or the remote geo (whose log then answers
+   * reads). Not a member anywhere, or no such conversation: the same answer, so existence
+   * does not leak.
+   */
+  const homeOf = async (
+    conversationId: string,
+    request: { caller: { sub: string }; headers: { authorization?: string } },
+  ): Promise<{ geo?: string; log: ConversationLog }> => {
+    const userId = request.caller.sub
+    if (await receiver.isMember(conversationId, userId)) return { log: receiver }
+    const authorization = request.headers.authorization ?? ''
+    const geo = await options.homes?.locate(conversationId, userId, authorization)
+    if (geo === undefined || !options.homes)
       throw new ImflowError('IMF_ERR_FORBIDDEN', `${userId} is not a member of ${conversationId}`)
-    }
-    const event: Action = { conversationId, userId, at: Date.now(), action }
+    return { geo, log: options.homes.log(geo, authorization) }
+  }
+
+  /**
+   * A member's action on the conversation: the same event producers may write to im.actions;
+   * one homed in another geo carries it, and this geo's receiver forwards it there.
+   */
+  const act = async (
+    conversationId: string,
+    request: { caller: { sub: string }; headers: { authorization?: string } },
+    action: Action['action'],
+  ) => {
+    const { geo } = await homeOf(conversationId, request)
+    const event: Action = { conversationId, userId: request.caller.sub, at: Date.now(), action }
     await options.publisher.publish(options.actions.topic, [
-      { key: conversationId, value: options.actions.codec.encode(event) },
+      {
+        key: conversationId,
+        value: options.actions.codec.encode(event),
+        ...(geo ? { headers: { [HOME_GEO_HEADER]: geo } } : {}),
+      },
     ])
   }
 
@@ -74,17 +107,11 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
     },
     async (request) => {
       const { cid } = request.params
-      // Not a member, or no such conversation: the same answer, so existence does not leak.
-      if (!(await receiver.isMember(cid, request.caller.sub))) {
-        throw new ImflowError(
-          'IMF_ERR_FORBIDDEN',
-          `${request.caller.sub} is not a member of ${cid}`,
-        )
-      }
+      const { log } = await homeOf(cid, request)
       if (request.query.after !== undefined) {
         if (request.query.before !== undefined)
           throw new ImflowError('IMF_ERR_BAD_REQUEST', 'give before or after, not both')
-        const page = await userMessagesAfter(receiver, inbox, {
+        const page = await userMessagesAfter(log, inbox, {
           conversationId: cid,
           userId: request.caller.sub,
           after: request.query.after,
@@ -93,7 +120,7 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
         })
         return { ...page, messages: page.messages.map(historyMessage) }
       }
-      const page = await userHistory(receiver, inbox, {
+      const page = await userHistory(log, inbox, {
         conversationId: cid,
         userId: request.caller.sub,
         before: request.query.before,
@@ -120,7 +147,7 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
     async (request, reply) => {
       const { cid, msgId } = request.params
       // Delete for me (NP): applied to the caller's inbox only.
-      await act(cid, request.caller.sub, { kind: 'DeletedForMe', msgId })
+      await act(cid, request, { kind: 'DeletedForMe', msgId })
       return reply.code(202).send({ conversationId: cid, msgId, deletedFor: request.caller.sub })
     },
   )
@@ -144,7 +171,7 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
     },
     async (request, reply) => {
       const { cid } = request.params
-      await act(cid, request.caller.sub, { kind: 'ReadReceipt', upToMsgId: request.body.msgId })
+      await act(cid, request, { kind: 'ReadReceipt', upToMsgId: request.body.msgId })
       return reply.code(202).send({ conversationId: cid, upToMsgId: request.body.msgId })
     },
   )
@@ -214,9 +241,7 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
     async (request) => {
       const { cid } = request.params
       const userId = request.caller.sub
-      if (!(await receiver.isMember(cid, userId))) {
-        throw new ImflowError('IMF_ERR_FORBIDDEN', `${userId} is not a member of ${cid}`)
-      }
+      await homeOf(cid, request)
       return entryOf(cid, userId, await inbox.listRow(userId, cid))
     },
   )

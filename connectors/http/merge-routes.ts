@@ -10,7 +10,9 @@ import { ImflowError } from '../../ops/errors.js'
 import type { EventCodec } from '../../schemas/codec.js'
 import type { Action } from '../../schemas/types.generated.js'
 import { emojiProblem, MAX_EMOJI_CHARS, type MergeQueries } from '../../topologies/merge/index.js'
+import { HOME_GEO_HEADER } from '../../topologies/receiver/index.js'
 import { authenticate } from './auth.js'
+import type { GeoHomes } from './home-client.js'
 import type { Publisher } from './publisher.js'
 
 export interface MergeRouteOptions {
@@ -18,6 +20,8 @@ export interface MergeRouteOptions {
   publisher: Publisher
   actions: { topic: string; codec: EventCodec<Action> }
   merge: MergeQueries
+  /** Conversations homed in other geos: a reaction to one goes there (acting from home). */
+  homes?: GeoHomes
 }
 
 const messageParams = {
@@ -63,7 +67,11 @@ export const mergeRoutes: FastifyPluginAsync<MergeRouteOptions> = async (app, op
       const problem = emojiProblem(emoji)
       if (problem) throw new ImflowError('IMF_ERR_BAD_REQUEST', problem)
       const userId = request.caller.sub
-      await mustBeMember(cid, userId)
+      // A member here; else of a conversation homed in another geo, where the reaction is merged.
+      const geo = (await merge.isMember(cid, userId))
+        ? undefined
+        : await options.homes?.locate(cid, userId, request.headers.authorization ?? '')
+      if (geo === undefined) await mustBeMember(cid, userId)
       const event: Action = {
         conversationId: cid,
         userId,
@@ -71,7 +79,11 @@ export const mergeRoutes: FastifyPluginAsync<MergeRouteOptions> = async (app, op
         action: { kind: 'ReactionChanged', msgId, emoji, op: op === 'add' ? 'ADD' : 'REMOVE' },
       }
       await options.publisher.publish(options.actions.topic, [
-        { key: cid, value: options.actions.codec.encode(event) },
+        {
+          key: cid,
+          value: options.actions.codec.encode(event),
+          ...(geo ? { headers: { [HOME_GEO_HEADER]: geo } } : {}),
+        },
       ])
       return reply.code(202).send({ conversationId: cid, msgId, emoji, op })
     },

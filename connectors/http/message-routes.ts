@@ -1,9 +1,12 @@
-// POST /v1/messages: writes a SendMessage to im.ingest and answers with its receipt.
+// POST /v1/messages: writes a SendMessage to im.ingest and answers with its receipt. A
+// conversation homed in another geo (acting from home) is marked with its home, where this
+// geo's receiver forwards it; the home's receipt comes back here.
 
 import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync } from 'fastify'
-import { ImflowError } from '../../ops/errors.js'
+import { ImflowError, isImflowError } from '../../ops/errors.js'
 import type { SendMessage } from '../../schemas/types.generated.js'
+import { HOME_GEO_HEADER } from '../../topologies/receiver/index.js'
 import { APPLICATION_HEADER, CLIENT_TYPE_HEADER } from '../../topologies/shaping/index.js'
 import { authenticate } from './auth.js'
 import type { Messaging } from './messaging.js'
@@ -45,6 +48,27 @@ function limitHeaders(clientType: unknown, app: unknown): Record<string, string>
   return headers
 }
 
+/**
+ * The home geo of a conversation this geo does not know, when the sender is a member there;
+ * nothing (the receiver decides here) when it is known here, or its state cannot be read now.
+ */
+async function remoteHome(
+  messaging: Messaging,
+  conversationId: string,
+  userId: string,
+  authorization: string,
+): Promise<Record<string, string>> {
+  const { homes, queries } = messaging
+  if (!homes || !queries) return {}
+  const known = await queries.receiver.conversation(conversationId).catch((err) => {
+    if (isImflowError(err, 'IMF_ERR_NOT_READY')) return 'unreadable'
+    throw err
+  })
+  if (known !== undefined) return {}
+  const geo = await homes.locate(conversationId, userId, authorization)
+  return geo === undefined ? {} : { [HOME_GEO_HEADER]: geo }
+}
+
 export const messageRoutes: FastifyPluginAsync<Messaging> = async (app, messaging) => {
   // onRequest: the caller is known (or refused) before the body is even parsed.
   app.addHook('onRequest', authenticate(messaging.jwtSecret))
@@ -75,6 +99,12 @@ export const messageRoutes: FastifyPluginAsync<Messaging> = async (app, messagin
       }
       const requestId = randomUUID()
       const shapingHeaders = limitHeaders(request.headers[CLIENT_TYPE_HEADER], request.caller.app)
+      const home = await remoteHome(
+        messaging,
+        message.conversationId,
+        message.senderId,
+        request.headers.authorization ?? '',
+      )
       const answer = messaging.receipts.wait(requestId, messaging.requestTimeoutMs)
       try {
         await messaging.publisher.publish(messaging.topics.ingest, [
@@ -85,6 +115,7 @@ export const messageRoutes: FastifyPluginAsync<Messaging> = async (app, messagin
               'imflow-reply-to': messaging.receipts.instanceId,
               'imflow-request-id': requestId,
               ...shapingHeaders,
+              ...home,
             },
           },
         ])

@@ -3,6 +3,7 @@
 
 import type { ContractCodecs } from '../../schemas/contract.js'
 import type { TopologyQueries } from '../../topologies/registry.js'
+import type { GeoHomes } from './home-client.js'
 import type { Publisher } from './publisher.js'
 import type { ReceiptWaiter } from './receipt-waiter.js'
 
@@ -20,4 +21,6 @@ export interface Messaging {
   catchUpLimit: number
   /** Reads of the topologies' stores; absent where this instance runs no topologies. */
   queries?: TopologyQueries
+  /** Conversations homed in other geos (IMFLOW_REMOTE_GEO_URLS): their users act on them here. */
+  homes?: GeoHomes
 }

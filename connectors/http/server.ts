@@ -7,6 +7,7 @@ import { adminRoutes } from './admin-routes.js'
 import { conversationRoutes } from './conversation-routes.js'
 import { dashboardRoutes } from './dashboard-routes.js'
 import { type HealthOptions, healthRoutes } from './health-routes.js'
+import { homeRoutes } from './home-routes.js'
 import { installLoadShedding, type LoadMonitor } from './load-shedding.js'
 import { mergeRoutes } from './merge-routes.js'
 import { messageRoutes } from './message-routes.js'
@@ -41,7 +42,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   if (options.messaging) {
     await app.register(messageRoutes, options.messaging)
     await app.register(adminRoutes, options.messaging)
-    const { queries, jwtSecret, publisher, codecs, topics } = options.messaging
+    const { queries, jwtSecret, publisher, codecs, topics, homes } = options.messaging
     if (queries) {
       await app.register(conversationRoutes, {
         jwtSecret,
@@ -50,11 +51,20 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
         largeGroupThreshold: options.messaging.largeGroupThreshold,
         catchUpLimit: options.messaging.catchUpLimit,
         ...queries,
+        ...(homes ? { homes } : {}),
       })
+      // What other geos' APIs ask about conversations homed here, for their users.
+      await app.register(homeRoutes, { jwtSecret, receiver: queries.receiver })
       await app.register(syncRoutes, { jwtSecret, sync: queries.sync })
       if (queries.merge) {
         const actions = { topic: topics.actions, codec: codecs['im.actions'] }
-        await app.register(mergeRoutes, { jwtSecret, publisher, actions, merge: queries.merge })
+        await app.register(mergeRoutes, {
+          jwtSecret,
+          publisher,
+          actions,
+          merge: queries.merge,
+          ...(homes ? { homes } : {}),
+        })
       }
     }
   }

@@ -18,6 +18,7 @@ import type { Logger } from '../log.js'
 import {
   createMetrics,
   type Metrics,
+  registerForwardMetrics,
   registerGatewayMetrics,
   registerShapingMetrics,
 } from '../metrics.js'
@@ -25,6 +26,7 @@ import type { Config } from './config.js'
 import { type Infrastructure, startInfrastructure } from './infrastructure.js'
 import { startMessaging } from './messaging.js'
 import { provisionModuleTopics, provisionTopics } from './provision-topics.js'
+import { RemoteTargetWatch, remoteTopicsOf } from './remote-targets.js'
 import { type RunningTopologies, startTopologies } from './topologies.js'
 
 export interface RunningApp {
@@ -68,6 +70,10 @@ export async function startApp(
     })
 
     const metrics = createMetrics()
+    // Other geos' and units' topics: each missing one is named now, with its fix.
+    const remoteTargets = await RemoteTargetWatch.start(admin, remoteTopicsOf(config), log)
+    stack.push(async () => remoteTargets.stop())
+    registerForwardMetrics(metrics.registry, () => remoteTargets.counts())
     const messaging = await startMessaging(config, kafka, codecs, log)
     stack.push(() => messaging.stop())
     const topologies = await startTopologies({
@@ -78,6 +84,7 @@ export async function startApp(
       log,
       metrics: metrics.task,
       mergeMetrics: metrics.merge,
+      remoteTargets,
       peers: {
         advertisedUrl: config.advertisedUrl,
         client: peerStoreClient({ jwtSecret: messaging.routes.jwtSecret }),
@@ -110,6 +117,7 @@ export async function startApp(
         ...(gateway ? { push_gateway: gateway.probe } : {}),
         topologies: topologiesProbe(topologies.topologies),
         load: load.probe,
+        forward_targets: async () => remoteTargets.probe(),
         ...options.probes,
       },
     })

@@ -50,8 +50,10 @@ export interface Config {
   readonly largeGroupThreshold: number
   /** This deployment's geo. */
   readonly geo: string
-  /** Other geos' deployments on this cluster: geo -> their topic prefix. */
-  readonly remoteGeos: Readonly<Record<string, string>>
+  /** Other geos' deployments on this cluster: geo -> their topic prefix and app id. */
+  readonly remoteGeos: Readonly<Record<string, RemoteDeployment>>
+  /** Other geos' APIs (geo -> base URL): reads of conversations homed there are answered there. */
+  readonly remoteGeoUrls: Readonly<Record<string, string>>
   /** Other units' deployments on this cluster: unit number (as text) -> their topic prefix. */
   readonly remoteUnits: Readonly<Record<string, string>>
   /** A device further behind than this many events gets a Rebase. */
@@ -82,6 +84,15 @@ export interface Config {
   readonly limitUser: RateLimitSetting
   readonly limitClientType: RateLimitSetting
   readonly limitApplication: RateLimitSetting
+}
+
+/**
+ * Another deployment on this cluster: its topics are named after its prefix and, for the
+ * internal ones (a geo's inbound), its app id. No app id given: the same as this one's.
+ */
+export interface RemoteDeployment {
+  readonly prefix: string
+  readonly appId?: string
 }
 
 /** A token bucket's refill rate (per second) and size; null: no limit. */
@@ -505,17 +516,38 @@ export const settings = [
     key: 'remoteGeos',
     env: 'IMFLOW_REMOTE_GEOS',
     flag: 'remote-geos',
-    doc: 'Other geos and the topic prefix of their deployment, e.g. "us=us.,ap=ap.": their users\' share of each message is forwarded there.',
+    doc: "Other geos' deployments as geo=prefix or geo=prefix:appid, e.g. \"us=us.:imflow-us,ap=ap.\": their users' share of each message is forwarded to <prefix><appid>-inbound (app id: this one's unless given).",
     shownDefault: '(none)',
     fallback: () => ({}),
     parse: (raw) => {
-      const geos: Record<string, string> = {}
+      const geos: Record<string, RemoteDeployment> = {}
       for (const pair of commaList(raw)) {
-        const m = /^([a-zA-Z0-9._-]+)=([a-zA-Z0-9._-]*)$/.exec(pair)
-        if (!m?.[1]) throw new BadValue(`"${pair}" is not geo=prefix (for example us=us.)`)
-        geos[m[1]] = m[2] ?? ''
+        const m = /^([a-zA-Z0-9._-]+)=([a-zA-Z0-9._-]*)(?::([a-zA-Z0-9._-]+))?$/.exec(pair)
+        if (!m?.[1])
+          throw new BadValue(
+            `"${pair}" is not geo=prefix or geo=prefix:appid (for example us=us. or us=us.:imflow-us)`,
+          )
+        geos[m[1]] = { prefix: m[2] ?? '', ...(m[3] ? { appId: m[3] } : {}) }
       }
       return geos
+    },
+  }),
+  setting({
+    key: 'remoteGeoUrls',
+    env: 'IMFLOW_REMOTE_GEO_URLS',
+    flag: 'remote-geo-urls',
+    doc: 'The API of each geo in IMFLOW_REMOTE_GEOS, e.g. "us=https://us.api.example:8080": users homed here act on conversations homed there through this API (history is read there; tokens must be valid in both).',
+    shownDefault: '(none)',
+    fallback: () => ({}),
+    parse: (raw) => {
+      const urls: Record<string, string> = {}
+      for (const pair of commaList(raw)) {
+        const at = pair.indexOf('=')
+        if (at < 1)
+          throw new BadValue(`"${pair}" is not geo=url (for example us=http://10.0.0.2:8080)`)
+        urls[pair.slice(0, at).trim()] = httpUrl(pair.slice(at + 1))
+      }
+      return urls
     },
   }),
   setting({
@@ -737,6 +769,20 @@ function crossFieldProblems(c: Config): string[] {
     problems.push(
       `IMFLOW_REMOTE_GEOS names this deployment's own geo "${c.geo}": list only the other geos.`,
     )
+  }
+  for (const [geo, remote] of Object.entries(c.remoteGeos)) {
+    // The same prefix and app id would be this deployment's own inbound: a loop, not a geo.
+    if (remote.prefix === c.topicPrefix && (remote.appId ?? c.appId) === c.appId) {
+      problems.push(
+        `IMFLOW_REMOTE_GEOS gives geo ${geo} this deployment's own topics (prefix "${remote.prefix}", app id ${c.appId}): give it its deployment's IMFLOW_TOPIC_PREFIX, and its IMFLOW_APP_ID after a colon when it differs (${geo}=<prefix>:<app id>).`,
+      )
+    }
+  }
+  for (const geo of Object.keys(c.remoteGeoUrls)) {
+    if (!Object.hasOwn(c.remoteGeos, geo))
+      problems.push(
+        `IMFLOW_REMOTE_GEO_URLS names geo ${geo}, which is not in IMFLOW_REMOTE_GEOS: list its topic prefix there too (${geo}=<prefix>[:<app id>]).`,
+      )
   }
   if (String(c.unit) in c.remoteUnits) {
     problems.push(

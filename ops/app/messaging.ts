@@ -3,6 +3,7 @@
 
 import { randomBytes } from 'node:crypto'
 import { type Kafka, Partitioners } from 'kafkajs'
+import { geoHomes } from '../../connectors/http/home-client.js'
 import type { Messaging } from '../../connectors/http/messaging.js'
 import { kafkaPublisher } from '../../connectors/http/publisher.js'
 import { ReceiptWaiter } from '../../connectors/http/receipt-waiter.js'
@@ -55,6 +56,9 @@ export async function startMessaging(
       largeGroupThreshold: config.largeGroupThreshold,
       // The same bound as a device's Rebase, per conversation.
       catchUpLimit: config.syncRebaseThreshold,
+      ...(Object.keys(config.remoteGeoUrls).length > 0
+        ? { homes: geoHomes({ urls: config.remoteGeoUrls }) }
+        : {}),
     },
     async stop() {
       await receipts.stop()

@@ -10,6 +10,7 @@ import type { ContractCodecs } from '../../schemas/contract.js'
 import type { SchemaSource } from '../../schemas/schema-source.js'
 import { type ContractTopic, topicName } from '../../schemas/topics.js'
 import type { UserEvent } from '../../schemas/types.generated.js'
+import type { RemoteTargets } from '../../topologies/receiver/index.js'
 import { type TopologyQueries, topologyModules } from '../../topologies/registry.js'
 import {
   GlobalTable,
@@ -34,6 +35,8 @@ export interface TopologyContext {
   log: Logger
   metrics: TaskMetrics
   mergeMetrics?: MergeMetrics
+  /** Whether other geos' and units' topics exist (remote-targets.ts). */
+  remoteTargets?: RemoteTargets
   /** Reads of partitions other instances own go to them (see docs/runtime.md). */
   peers?: RunnerOptions['peers']
   /**
@@ -116,8 +119,8 @@ export async function wiringFor(
     ...topicNaming(config),
     ...(ctx.contractTopic ? { topic: ctx.contractTopic } : {}),
     appId,
-    // Another deployment runs the same app under its own prefix.
-    remoteInternalTopic: (prefix, name) => internalTopic(`${prefix}${config.appId}`, name),
+    // Another deployment, under its own prefix and app id.
+    remoteInternalTopic: (remote, name) => internalTopic(`${remote.prefix}${remote.appId}`, name),
     remoteTopic: (prefix, base) => topicName(prefix, base),
     codecs: ctx.codecs,
     fanoutCodec: await createEventCodec(ctx.schemas, `${fanout}-value`, 'FanoutBatch'),
@@ -126,7 +129,13 @@ export async function wiringFor(
     settings: {
       unit: config.unit,
       geo: config.geo,
-      remoteGeos: config.remoteGeos,
+      // A geo named without an app id runs under this one's.
+      remoteGeos: Object.fromEntries(
+        Object.entries(config.remoteGeos).map(([geo, r]) => [
+          geo,
+          { prefix: r.prefix, appId: r.appId ?? config.appId },
+        ]),
+      ),
       remoteUnits: config.remoteUnits,
       largeGroupThreshold: config.largeGroupThreshold,
       maxBodyBytes: config.maxBodyBytes,
@@ -139,6 +148,7 @@ export async function wiringFor(
     },
     metrics: ctx.mergeMetrics ? { merge: ctx.mergeMetrics } : {},
     ...(admission ? { admission } : {}),
+    ...(ctx.remoteTargets ? { remoteTargets: ctx.remoteTargets } : {}),
   }
 }
 

@@ -33,6 +33,7 @@ const topics = {
 const unitTopics = (prefix: string): UnitTopics => ({
   ingest: `${prefix}im.ingest`,
   conversations: `${prefix}im.conversations`,
+  actions: `${prefix}im.actions`,
   receipts: `${prefix}im.receipts`,
 })
 const A = unitTopics('a.')
@@ -207,6 +208,38 @@ describe('receiver: units', () => {
     const [again] = await decodeAll(b, A.receipts, codecs.receipt)
     expect(again?.outcome).toEqual(receipt.outcome)
     expect(b.read(topics.fanout)).toEqual([])
+  })
+
+  it('forwards a user’s action to the home unit, which applies it', async () => {
+    const a = unitDriver(0)
+    const b = unitDriver(1)
+    await change(a, 'far', created('1'))
+    await change(b, 'far', created('1'), { [ORIGIN_UNIT_HEADER]: '0' })
+    b.read(topics.fanout)
+    const read: Action = {
+      conversationId: 'far',
+      userId: 'bob',
+      at: now,
+      action: { kind: 'ReadReceipt', upToMsgId: '42' },
+    }
+    await a.pipe(topics.actions, { key: 'far', value: codecs.action.encode(read), timestamp: now })
+    const [forwarded] = a.read(B.actions)
+    expect(forwarded?.headers).toEqual({ [ORIGIN_UNIT_HEADER]: '0' })
+    expect(a.read(topics.fanout)).toEqual([]) // nothing applied here
+    expect(await entries(a, STORES.readCursors)).toBe(0)
+    // At home: the read cursor moves and bob's inbox is told; never forwarded back.
+    await b.pipe(topics.actions, {
+      key: 'far',
+      value: forwarded?.value as Buffer,
+      timestamp: now,
+      headers: { [ORIGIN_UNIT_HEADER]: '0' },
+    })
+    expect(await entries(b, STORES.readCursors)).toBe(1)
+    const told = await decodeAll(b, topics.fanout, codecs.fanoutBatch)
+    expect(told.map((f) => [f.recipients, f.event.payload.kind])).toEqual([
+      [['bob'], 'ConversationRead'],
+    ])
+    expect(b.read(A.actions)).toEqual([])
   })
 
   it('forwards once only: a unit that thinks it is homed elsewhere rejects, never bounces', async () => {

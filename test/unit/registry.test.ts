@@ -15,7 +15,7 @@ const wiring: TopologyWiring = {
   appId: 'app',
   topic: (base) => `p.${base}`,
   internalTopic: (name) => `app-${name}`,
-  remoteInternalTopic: (prefix, name) => `${prefix}app-${name}`,
+  remoteInternalTopic: (remote, name) => `${remote.prefix}${remote.appId}-${name}`,
   remoteTopic: (prefix, base) => `${prefix}${base}`,
   codecs: new Proxy({}, { get: () => codec }) as ContractCodecs,
   fanoutCodec: codec,
@@ -24,7 +24,7 @@ const wiring: TopologyWiring = {
   settings: {
     unit: 0,
     geo: 'local',
-    remoteGeos: { eu: 'eu.' },
+    remoteGeos: { eu: { prefix: 'eu.', appId: 'app' } },
     remoteUnits: {},
     largeGroupThreshold: 500,
     maxBodyBytes: 65_536,

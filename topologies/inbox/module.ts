@@ -1,13 +1,33 @@
 // The inbox's module: how a deployment's wiring becomes its topology and queries.
 
 import { defineModule } from '../runtime/index.js'
-import { FANOUT, type TopologyWiring } from '../wiring.js'
+import { FANOUT, INBOUND, type TopologyWiring } from '../wiring.js'
 import { inboxTopology } from './inbox.js'
 import { InboxQueries } from './queries.js'
 
 export const inboxModule = defineModule({
   name: 'inbox',
   build: (w: TopologyWiring) =>
-    inboxTopology({ fanout: w.internalTopic(FANOUT), codec: w.fanoutCodec }),
+    inboxTopology({
+      fanout: w.internalTopic(FANOUT),
+      codec: w.fanoutCodec,
+      // Only where other geos are configured can a user move to one.
+      ...(Object.keys(w.settings.remoteGeos).length > 0
+        ? {
+            geoMove: {
+              users: w.topic('im.users'),
+              userCodec: w.codecs['im.users'],
+              local: w.settings.geo,
+              inbound: Object.fromEntries(
+                Object.entries(w.settings.remoteGeos).map(([geo, remote]) => [
+                  geo,
+                  w.remoteInternalTopic(remote, INBOUND),
+                ]),
+              ),
+              ...(w.remoteTargets ? { remoteTargets: w.remoteTargets } : {}),
+            },
+          }
+        : {}),
+    }),
   queries: (running) => new InboxQueries(running),
 })

@@ -1,13 +1,23 @@
-// A member's action on im.actions: deleting a message for themself (NP) and reading up to a
+// A member's action on im.actions (forwarded to the conversation's home geo or unit when that
+// is another one): deleting a message for themself (NP) and reading up to a
 // message go to their inbox (the read cursor is also kept here, for large groups' unread
 // counts, and only moves forward). Reactions are merged over windows by the merge topology.
 
 import { compareMsgIds } from '../../schemas/msg-id.js'
 import type { Action } from '../../schemas/types.generated.js'
 import { memberKey } from '../model/index.js'
+import type { InputRecord } from '../runtime/index.js'
 import type { ReceiverTask } from './receiver-task.js'
 
-export async function act(task: ReceiverTask, { conversationId, userId, action }: Action) {
+export async function act(task: ReceiverTask, record: InputRecord, event: Action) {
+  const { conversationId, userId, action } = event
+  const meta = await task.conversations.get(conversationId)
+  // Homed in another geo: acted on there (reactions too: that geo's merge stage counts them).
+  const value = () => task.options.codecs.action.encode(event)
+  if (!meta && (await task.geoRoute.forward(record, 'actions', conversationId, value))) return
+  // Homed in another unit: its read cursors and merge windows are there.
+  if (meta && !task.route.isLocal(meta.unit))
+    return task.route.forwardAction(record, event, meta.unit)
   if (action.kind === 'ReactionChanged') return
   if (!(await task.conversations.role(conversationId, userId))) return // only members act here
   if (action.kind === 'DeletedForMe') {
@@ -25,5 +35,5 @@ export async function act(task: ReceiverTask, { conversationId, userId, action }
     upToMsgId: action.upToMsgId,
   }
   const sourceId = `read:${userId}:${action.upToMsgId}`
-  task.handOff(conversationId, [userId], sourceId, { priority: 'HIGH', payload }, true)
+  await task.handOff(conversationId, [userId], sourceId, { priority: 'HIGH', payload }, true)
 }

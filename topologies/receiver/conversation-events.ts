@@ -28,8 +28,8 @@ export async function onConversationEvent(
     priority: 'LOW' as const,
     payload: { kind: 'MembershipChanged' as const, conversationId: cid, member },
   })
-  if (joined.length) task.handOff(cid, joined, `joined:${at}`, membership(true), true)
-  if (left.length) task.handOff(cid, left, `left:${at}`, membership(false), true)
+  if (joined.length) await task.handOff(cid, joined, `joined:${at}`, membership(true), true)
+  if (left.length) await task.handOff(cid, left, `left:${at}`, membership(false), true)
   const changed = (description: string) => ({
     priority: 'LOW' as const,
     payload: { kind: 'ConversationChanged' as const, conversationId: cid, description },

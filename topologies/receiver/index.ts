@@ -7,11 +7,20 @@ export {
 } from './admission.js'
 export { ConversationState } from './conversation-state.js'
 export { MAX_RECIPIENTS_PER_BATCH, type PartitionShare, planFanOut } from './fan-out.js'
+export {
+  alwaysUp,
+  type Forwarder,
+  forwarder,
+  PARKED_STORE,
+  type RemoteTargets,
+  UNPARK_EVERY_MS,
+} from './forward-or-park.js'
 export { inboundTopology } from './inbound.js'
 export { inboundModule, receiverModule } from './module.js'
 export { ReceiverQueries } from './queries.js'
 export { receiverTopology } from './receiver.js'
 export { type GeoSplit, REPLY_HEADERS, type ReceiverOptions } from './receiver-options.js'
+export { type GeoTopics, HOME_GEO_HEADER, ORIGIN_GEO_HEADER } from './route-by-geo.js'
 export { homeOf, ORIGIN_UNIT_HEADER, type UnitTopics } from './route-by-unit.js'
 export { splitByGeo } from './split-by-geo.js'
 export {

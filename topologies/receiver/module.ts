@@ -46,9 +46,20 @@ export const receiverModule = defineModule({
         geoOf: (userId) => w.geoOf(userId),
         // Each geo's deployment reads its inbound topic under its own prefix.
         inbound: Object.fromEntries(
-          Object.entries(w.settings.remoteGeos).map(([geo, prefix]) => [
+          Object.entries(w.settings.remoteGeos).map(([geo, remote]) => [
             geo,
-            w.remoteInternalTopic(prefix, INBOUND),
+            w.remoteInternalTopic(remote, INBOUND),
+          ]),
+        ),
+        // Acting from home: what its users write to conversations homed here, and back.
+        homes: Object.fromEntries(
+          Object.entries(w.settings.remoteGeos).map(([geo, remote]) => [
+            geo,
+            {
+              ingest: w.remoteTopic(remote.prefix, 'im.ingest'),
+              actions: w.remoteTopic(remote.prefix, 'im.actions'),
+              receipts: w.remoteTopic(remote.prefix, 'im.receipts'),
+            },
           ]),
         ),
       },
@@ -59,12 +70,14 @@ export const receiverModule = defineModule({
           {
             ingest: w.remoteTopic(prefix, 'im.ingest'),
             conversations: w.remoteTopic(prefix, 'im.conversations'),
+            actions: w.remoteTopic(prefix, 'im.actions'),
             receipts: w.remoteTopic(prefix, 'im.receipts'),
           },
         ]),
       ),
       users: { topic: w.topic('im.users'), codec: w.codecs['im.users'] },
       unit: w.settings.unit,
+      ...(w.remoteTargets ? { remoteTargets: w.remoteTargets } : {}),
       limits: { maxBodyBytes: w.settings.maxBodyBytes, maxClientMsgIdLength: 128 },
       ...(w.admission ? { admission: w.admission } : {}),
     }),

@@ -27,9 +27,16 @@ export async function receive(
   const seen = await task.dedupe.get(dedupeId)
   if (seen) return task.reply(record, message, { kind: 'Accepted', ...seen })
   const conversation = await conversations.get(message.conversationId)
+  // Homed in another geo (its sender's API found it there): decided there.
+  const value = () => task.options.codecs.sendMessage.encode(message)
+  if (
+    !conversation &&
+    (await task.geoRoute.forward(record, 'ingest', message.conversationId, value))
+  )
+    return
   // Homed in another unit: processed there, so nothing of it is kept here.
   if (conversation && !task.route.isLocal(conversation.unit)) {
-    const refused = task.route.forwardMessage(record, message, conversation.unit)
+    const refused = await task.route.forwardMessage(record, message, conversation.unit)
     return refused ? task.reply(record, message, refused) : undefined
   }
   const role = await conversations.role(message.conversationId, message.senderId)
@@ -68,7 +75,7 @@ export async function receive(
   // LOW: accepted now (its msgId is fixed), stored and delivered when shaping drains it.
   if (admitted.later) await task.gate.defer(msgId, encodeStoredMessage(storedMessage))
   else await deliver(task, storedMessage)
-  task.reply(record, message, { kind: 'Accepted', msgId, createdAt })
+  await task.reply(record, message, { kind: 'Accepted', msgId, createdAt })
 }
 
 /**
@@ -103,5 +110,5 @@ export async function deliver(task: ReceiverTask, accepted: StoredMessage): Prom
       ? await conversations.members(conversationId)
       : [...new Set([message.senderId, ...message.targets])]
   // Big groups read, small groups write: above the threshold no list row changes now.
-  task.handOff(conversationId, recipients, msgId, event, !large)
+  await task.handOff(conversationId, recipients, msgId, event, !large)
 }

@@ -12,7 +12,9 @@ import type {
   UserEvent,
 } from '../../schemas/types.generated.js'
 import type { Admission } from './admission.js'
-import type { UnitTopics } from './route-by-unit.js'
+import type { RemoteTargets } from './forward-or-park.js'
+import { type GeoTopics, geoSinks } from './route-by-geo.js'
+import { type UnitTopics, unitSinks } from './route-by-unit.js'
 import type { ValidationLimits } from './validate-message.js'
 
 export interface GeoSplit {
@@ -22,6 +24,11 @@ export interface GeoSplit {
   geoOf(userId: string): string | undefined
   /** Remote geo -> its inbound topic. */
   inbound: Readonly<Record<string, string>>
+  /**
+   * Remote geo -> its contract topics: messages and actions its users' API marked as homed
+   * there go there, and receipts of what it forwarded here go back (route-by-geo.ts).
+   */
+  homes?: Readonly<Record<string, GeoTopics>>
 }
 
 export interface ReceiverOptions {
@@ -70,6 +77,11 @@ export interface ReceiverOptions {
    * users' geos in a global table, which cannot: it reads the topic again at each start).
    */
   users?: { topic: string; codec: EventCodec<UserEvent> }
+  /**
+   * Whether the other geos' and units' topics exist: records for one that is missing wait in
+   * the task (forward-or-park.ts). Without it every target is taken as up.
+   */
+  remoteTargets?: RemoteTargets
   limits?: ValidationLimits
   admission?: Admission
   clock?: () => number
@@ -77,3 +89,14 @@ export interface ReceiverOptions {
 
 /** Headers copied from a message to its receipt, so a waiting HTTP request finds its answer. */
 export const REPLY_HEADERS = ['imflow-reply-to', 'imflow-request-id'] as const
+
+/** The sinks of other geos and units: each geo's inbound, each unit's and geo's contract topics. */
+export function remoteSinks(options: ReceiverOptions): Record<string, { topic: string }> {
+  return {
+    ...Object.fromEntries(
+      Object.entries(options.geos?.inbound ?? {}).map(([geo, topic]) => [`geo:${geo}`, { topic }]),
+    ),
+    ...unitSinks(options.units ?? {}),
+    ...geoSinks(options.geos?.homes ?? {}),
+  }
+}

@@ -20,7 +20,9 @@ import type {
 import { type AdmissionGate, admitAll } from './admission.js'
 import { ConversationState } from './conversation-state.js'
 import { planFanOut } from './fan-out.js'
-import { REPLY_HEADERS, type ReceiverOptions } from './receiver-options.js'
+import { alwaysUp, type Forwarder, forwarder, UNPARK_EVERY_MS } from './forward-or-park.js'
+import { REPLY_HEADERS, type ReceiverOptions, remoteSinks } from './receiver-options.js'
+import { type GeoRouter, geoRouter } from './route-by-geo.js'
 import { type UnitRouter, unitRouter } from './route-by-unit.js'
 import { splitByGeo } from './split-by-geo.js'
 
@@ -34,6 +36,9 @@ export class ReceiverTask {
   readonly readCursors: KeyValueStore<Buffer, string>
   readonly seqIndex: ReadWriteStore
   readonly route: UnitRouter
+  readonly geoRoute: GeoRouter
+  /** Sends to other geos' and units' topics, or parks while one is missing. */
+  readonly forward: Forwarder
   readonly gate: AdmissionGate
   readonly clock: () => number
   readonly largeGroupThreshold: number
@@ -56,11 +61,18 @@ export class ReceiverTask {
     this.log = context.store(STORES.messages)
     this.readCursors = typedStore(context.store(STORES.readCursors), bufferSerde, stringSerde)
     this.seqIndex = context.store(STORES.seqIndex)
+    this.forward = forwarder(context, remoteSinks(options), options.remoteTargets ?? alwaysUp)
+    context.schedule(UNPARK_EVERY_MS, 'wall-clock', () => this.forward.unpark())
     this.route = unitRouter({
-      context,
+      forward: this.forward,
       local: options.unit,
       remote: options.units ?? {},
       codecs: options.codecs,
+    })
+    this.geoRoute = geoRouter({
+      forward: this.forward,
+      local: options.geos?.local ?? '',
+      remote: options.geos?.homes ?? {},
     })
     this.gate = (options.admission ?? admitAll).open(context, (stored) => deliver(this, stored))
     this.clock = options.clock ?? Date.now
@@ -87,8 +99,12 @@ export class ReceiverTask {
     return this.generator.next()
   }
 
-  /** The message's receipt, to its sender (through its origin unit when forwarded). */
-  reply(record: InputRecord, message: SendMessage, outcome: Receipt['outcome']): void {
+  /** The message's receipt, to its sender (back to its origin geo or unit when forwarded). */
+  async reply(
+    record: InputRecord,
+    message: SendMessage,
+    outcome: Receipt['outcome'],
+  ): Promise<void> {
     const headers: Record<string, Buffer | string> = {}
     for (const name of REPLY_HEADERS) {
       const value = record.headers[name]
@@ -101,11 +117,14 @@ export class ReceiverTask {
       decidedAt: this.clock(),
       outcome,
     }
-    this.context.send(this.route.receiptSink(record), {
+    const out = {
       key: message.senderId,
       value: this.options.codecs.receipt.encode(receipt),
       headers,
-    })
+    }
+    const sink = this.geoRoute.receiptSink(record) ?? this.route.receiptSink(record)
+    if (sink === 'receipts') this.context.send(sink, out)
+    else await this.forward.send(sink, out)
   }
 
   /** Once to a large group's room, whatever its size: the gateways push it to online devices. */
@@ -118,15 +137,15 @@ export class ReceiverTask {
   }
 
   /** One hand-off record per user partition that owns some of the recipients. */
-  handOff(
+  async handOff(
     conversationId: string,
     recipients: readonly string[],
     sourceId: string,
     event: Event,
     updateLists: boolean,
-  ): void {
+  ): Promise<void> {
     const byGeo = splitByGeo(recipients, this.options.geos)
-    this.forwardToGeos(conversationId, byGeo.remote, sourceId, event, updateLists)
+    await this.forwardToGeos(conversationId, byGeo.remote, sourceId, event, updateLists)
     for (const share of planFanOut(byGeo.local, this.options.userPartitions)) {
       const batch: FanoutBatch = { ...share, sourceId, event, updateLists }
       this.context.send('fanout', {
@@ -146,20 +165,20 @@ export class ReceiverTask {
     if (Object.keys(this.options.geos?.inbound ?? {}).length === 0) return
     const members = await this.conversations.members(conversationId)
     const remote = splitByGeo(members, this.options.geos).remote
-    this.forwardToGeos(conversationId, remote, sourceId, event, false)
+    await this.forwardToGeos(conversationId, remote, sourceId, event, false)
   }
 
   /** One forwarded record per remote geo; it splits its share by its own partitions. */
-  private forwardToGeos(
+  private async forwardToGeos(
     conversationId: string,
     remote: ReadonlyMap<string, string[]>,
     sourceId: string,
     event: Event,
     updateLists: boolean,
-  ): void {
+  ): Promise<void> {
     for (const [geo, users] of remote) {
       const batch: FanoutBatch = { partition: -1, recipients: users, sourceId, event, updateLists }
-      this.context.send(`geo:${geo}`, {
+      await this.forward.send(`geo:${geo}`, {
         key: conversationId,
         value: this.options.codecs.fanoutBatch.encode(batch),
       })

@@ -12,10 +12,10 @@ import { defineTopology, type TopologyDefinition } from '../runtime/index.js'
 import { act } from './actions.js'
 import { admitAll } from './admission.js'
 import { onConversationEvent } from './conversation-events.js'
+import { PARKED_STORE } from './forward-or-park.js'
 import { deliver, receive } from './receive.js'
-import type { ReceiverOptions } from './receiver-options.js'
+import { type ReceiverOptions, remoteSinks } from './receiver-options.js'
 import { ReceiverTask } from './receiver-task.js'
-import { unitSinks } from './route-by-unit.js'
 
 export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
   const { topics, codecs } = options
@@ -54,15 +54,9 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       receipts: { topic: topics.receipts },
       fanout: { topic: topics.fanout },
       rooms: { topic: topics.rooms },
-      ...Object.fromEntries(
-        Object.entries(options.geos?.inbound ?? {}).map(([geo, topic]) => [
-          `geo:${geo}`,
-          { topic },
-        ]),
-      ),
-      ...unitSinks(options.units ?? {}),
+      ...remoteSinks(options),
     },
-    stores: [...Object.values(STORES), ...admission.stores],
+    stores: [...Object.values(STORES), PARKED_STORE, ...admission.stores],
     internalTopics: [topics.fanout],
     processor: (context) => {
       const task = new ReceiverTask(context, options, (task, stored) =>
@@ -74,7 +68,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
           if (record.topic === topics.conversations) {
             await onConversationEvent(task, record, record.value as ConversationEvent)
           } else if (record.topic === topics.actions) {
-            await act(task, record.value as Action)
+            await act(task, record, record.value as Action)
           } else {
             await receive(task, record, record.value as SendMessage)
           }

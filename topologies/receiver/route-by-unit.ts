@@ -1,18 +1,25 @@
 // Units: every conversation has a home unit (a deployment cell) and is processed and stored
 // only there. A receiver forwards what belongs to another unit it knows — a message, a change
-// of the conversation — to that unit's own topics, in the task's transaction like every sink.
+// of the conversation, a user's action on it — to that unit's own topics, in the task's transaction like every sink.
 // One hop only: what arrived forwarded is never forwarded again, so two units that disagree
 // about a conversation's home reject its messages (UNKNOWN_UNIT) instead of bouncing them.
 
 import type { EventCodec } from '../../schemas/codec.js'
-import type { ConversationEvent, Receipt, SendMessage } from '../../schemas/types.generated.js'
+import type {
+  Action,
+  ConversationEvent,
+  Receipt,
+  SendMessage,
+} from '../../schemas/types.generated.js'
 import type { ConversationMeta } from '../model/index.js'
-import type { InputRecord, ProcessorContext } from '../runtime/index.js'
+import type { InputRecord } from '../runtime/index.js'
+import type { Forwarder } from './forward-or-park.js'
 
-/** Another unit's deployment, as its receiver sees it: where messages, changes and receipts go. */
+/** Another unit's deployment, as its receiver sees it: where messages, changes, actions and receipts go. */
 export interface UnitTopics {
   ingest: string
   conversations: string
+  actions: string
   receipts: string
 }
 
@@ -119,21 +126,23 @@ export function handOverEvents(
 }
 
 export interface UnitRouterOptions {
-  context: ProcessorContext
+  /** Writes to another unit's topics: parked while that unit's topic is missing. */
+  forward: Forwarder
   local: number
   remote: Readonly<Record<string, UnitTopics>>
   codecs: {
     sendMessage: EventCodec<SendMessage>
     conversationEvent: EventCodec<ConversationEvent>
+    action: EventCodec<Action>
   }
 }
 
 /** The receiver's side of units: where a record belongs, and forwarding it there. */
-export function unitRouter({ context, local, remote, codecs }: UnitRouterOptions) {
+export function unitRouter({ forward, local, remote, codecs }: UnitRouterOptions) {
   const home = (unit: string) => homeOf(unit, local, remote)
 
   const forwardChange = (unit: string, event: ConversationEvent) =>
-    context.send(unitSink(unit, 'conversations'), {
+    forward.send(unitSink(unit, 'conversations'), {
       key: event.conversationId,
       value: codecs.conversationEvent.encode(event),
       headers: { [ORIGIN_UNIT_HEADER]: String(local) },
@@ -154,15 +163,15 @@ export function unitRouter({ context, local, remote, codecs }: UnitRouterOptions
      * A message for a conversation homed in another unit: forwarded once, as the producer wrote it;
      * or refused when there is no way there (the receipt says why).
      */
-    forwardMessage(
+    async forwardMessage(
       record: InputRecord,
       message: SendMessage,
       unit: string,
-    ): Extract<Receipt['outcome'], { kind: 'Rejected' }> | undefined {
+    ): Promise<Extract<Receipt['outcome'], { kind: 'Rejected' }> | undefined> {
       const where = home(unit)
       const origin = originOf(record)
       if (where.kind === 'remote' && origin === undefined) {
-        context.send(unitSink(where.unit, 'ingest'), {
+        await forward.send(unitSink(where.unit, 'ingest'), {
           key: message.conversationId,
           value: codecs.sendMessage.encode(message),
           headers: forwardedHeaders(record.headers, local),
@@ -175,6 +184,21 @@ export function unitRouter({ context, local, remote, codecs }: UnitRouterOptions
           ? `${homed}, not in unit ${local} that unit ${origin} forwarded it to; a message is forwarded once`
           : `${homed}, which is not in IMFLOW_REMOTE_UNITS of unit ${local}`
       return { kind: 'Rejected', reason: 'UNKNOWN_UNIT', detail }
+    },
+
+    /**
+     * A user's action (read receipt, delete-for-me, reaction) on a conversation homed in a
+     * remote unit: acted on there, where its read cursors and merge windows are. One hop; an
+     * action for a unit not listed has nowhere to go and is not applied here either.
+     */
+    async forwardAction(record: InputRecord, action: Action, unit: string): Promise<void> {
+      const where = home(unit)
+      if (where.kind !== 'remote' || originOf(record) !== undefined) return
+      await forward.send(unitSink(where.unit, 'actions'), {
+        key: action.conversationId,
+        value: codecs.action.encode(action),
+        headers: forwardedHeaders(record.headers, local),
+      })
     },
 
     /**
@@ -191,14 +215,15 @@ export function unitRouter({ context, local, remote, codecs }: UnitRouterOptions
       if (originOf(record) !== undefined) return // one hop
       const now = home(after.unit)
       if (event.change.kind !== 'UnitChanged') {
-        if (now.kind === 'remote') forwardChange(now.unit, event)
+        if (now.kind === 'remote') await forwardChange(now.unit, event)
         return
       }
       const was = before ? home(before.unit) : undefined
       if (was?.kind === 'remote' && (now.kind !== 'remote' || now.unit !== was.unit))
-        forwardChange(was.unit, event)
+        await forwardChange(was.unit, event)
       if (now.kind === 'remote') {
-        for (const e of handOverEvents(event, after, await roster())) forwardChange(now.unit, e)
+        for (const e of handOverEvents(event, after, await roster()))
+          await forwardChange(now.unit, e)
       }
     },
   }

@@ -1,0 +1,141 @@
+// Acting from home, the caller's side: a user homed here asks about a conversation this
+// geo does not know. The remote geos' APIs (IMFLOW_REMOTE_GEO_URLS) are asked, with the
+// user's own token, which of them is its home and has the user as a member; the answer is
+// kept a while (the home checks membership again on every write). Reads of the conversation's
+// own state (its log, size, the user's read cursor) then go to that home (home-routes.ts).
+
+import { ImflowError } from '../../ops/errors.js'
+import type { StoredMessage } from '../../schemas/types.generated.js'
+import type { ConversationLog, Positioned } from '../../topologies/model/index.js'
+import { HOME_PAGE, HOME_PATH } from './home-routes.js'
+
+/** Homes kept at most (conversation and user pairs). */
+const CACHE_MAX = 10_000
+
+export interface GeoHomes {
+  /** The remote geo the conversation is homed in, with the user a member there; else undefined. */
+  locate(conversationId: string, userId: string, authorization: string): Promise<string | undefined>
+  /** The conversation's state at its home, read with the caller's token. */
+  log(geo: string, authorization: string): ConversationLog
+}
+
+export interface GeoHomesOptions {
+  /** Remote geo -> its API's base URL. */
+  urls: Readonly<Record<string, string>>
+  timeoutMs?: number
+  /** How long a found home is kept (a conversation's geo never changes; membership may). */
+  cacheMs?: number
+  clock?: () => number
+}
+
+export function geoHomes(options: GeoHomesOptions): GeoHomes {
+  const timeoutMs = options.timeoutMs ?? 5_000
+  const cacheMs = options.cacheMs ?? 30_000
+  const clock = options.clock ?? Date.now
+  const found = new Map<string, { geo: string; until: number }>()
+
+  /** The home's answer; undefined when it says no (not a member there, or not homed there). */
+  const get = async <T>(
+    geo: string,
+    authorization: string,
+    path: string,
+  ): Promise<T | undefined> => {
+    const base = options.urls[geo]
+    if (base === undefined) return undefined
+    let res: Response
+    try {
+      res = await fetch(`${base}${HOME_PATH}/${path}`, {
+        headers: { authorization },
+        signal: AbortSignal.timeout(timeoutMs),
+      })
+    } catch (err) {
+      throw new ImflowError(
+        'IMF_ERR_PEER_UNAVAILABLE',
+        `geo ${geo} (${base}) did not answer: ${String(err)}`,
+        {
+          cause: err,
+        },
+      )
+    }
+    if (res.status === 403 || res.status === 404) return undefined
+    const body = (await res.json().catch(() => undefined)) as (T & { detail?: string }) | undefined
+    if (res.ok && body) return body
+    throw new ImflowError(
+      'IMF_ERR_PEER_UNAVAILABLE',
+      `geo ${geo} (${base}) answered ${res.status}: ${body?.detail ?? 'no problem details'}`,
+    )
+  }
+
+  type Summary = {
+    sequence: { memberCount: number; seq: number } | null
+    readCursor: string | null
+  }
+  const summary = (geo: string, authorization: string, cid: string) =>
+    get<Summary>(geo, authorization, encodeURIComponent(cid))
+
+  return {
+    async locate(conversationId, userId, authorization) {
+      const key = `${conversationId}\u0000${userId}`
+      const hit = found.get(key)
+      if (hit && hit.until > clock()) return hit.geo
+      for (const geo of Object.keys(options.urls)) {
+        if (await summary(geo, authorization, conversationId)) {
+          // Bounded: the oldest entry makes room (a Map iterates in insertion order).
+          if (found.size >= CACHE_MAX) found.delete(found.keys().next().value as string)
+          found.set(key, { geo, until: clock() + cacheMs })
+          return geo
+        }
+      }
+      found.delete(key)
+      return undefined
+    },
+
+    log(geo, authorization): ConversationLog {
+      const denied = (cid: string) =>
+        new ImflowError('IMF_ERR_FORBIDDEN', `not a member of ${cid} at its home geo ${geo}`)
+      return {
+        async *log(cid, before) {
+          let from = before
+          for (;;) {
+            const query = new URLSearchParams({ limit: String(HOME_PAGE) })
+            if (from) query.set('before', from.toString('base64url'))
+            const page = await get<{ entries: { position: string; message: StoredMessage }[] }>(
+              geo,
+              authorization,
+              `${encodeURIComponent(cid)}/log?${query}`,
+            )
+            if (!page) throw denied(cid)
+            for (const e of page.entries) {
+              const positioned: Positioned = {
+                position: Buffer.from(e.position, 'base64url'),
+                message: e.message,
+              }
+              yield positioned
+              from = positioned.position
+            }
+            if (page.entries.length < HOME_PAGE) return
+          }
+        },
+        async readCursor(cid) {
+          return (await summary(geo, authorization, cid))?.readCursor ?? undefined
+        },
+        async sequence(cid) {
+          return (await summary(geo, authorization, cid))?.sequence ?? undefined
+        },
+        async messagesAfter(cid, after, limit) {
+          const query = new URLSearchParams({
+            after: String(after),
+            limit: String(Math.min(limit, HOME_PAGE)),
+          })
+          const page = await get<{ messages: StoredMessage[] }>(
+            geo,
+            authorization,
+            `${encodeURIComponent(cid)}/after?${query}`,
+          )
+          if (!page) throw denied(cid)
+          return page.messages
+        },
+      }
+    },
+  }
+}
