@@ -164,6 +164,27 @@ describe('misplaced records', () => {
     expect(await deliverReroutes(topics.ingest)).toBe(0)
   })
 
+  it('dead-letters a misplaced record too large to travel again with its header', async () => {
+    const dead: string[] = []
+    driver = new TopologyTestDriver(
+      receiverTopology({ topics, codecs, unit: 1, userPartitions: PARTITIONS, clock: () => now }),
+      {
+        partitions: PARTITIONS,
+        deadLetters: { topic: 'dlq', encode: (l) => Buffer.from(l.errorCode) },
+      },
+    )
+    const wire = codecs.sendMessage.encode({ ...message, body: 'x'.repeat(1_048_400) })
+    await driver.pipe(topics.ingest, {
+      key: 'g1',
+      value: wire,
+      timestamp: now,
+      partition: elsewhere,
+    })
+    for (const r of driver.read('dlq')) dead.push(String(r.value))
+    expect(dead).toEqual(['IMF_ERR_RECORD_TOO_LARGE'])
+    expect(driver.read(topics.ingest)).toEqual([])
+  })
+
   it('never re-routes a copy again: it is processed where it is', async () => {
     await driver.pipe(topics.ingest, {
       key: 'g1',

@@ -204,6 +204,15 @@ export class TaskCore {
     }
     if (where.kind === 'here') return false
     if (where.kind === 'skip') return true
+    if (recordBytes(where.copy) > maxRecordBytes()) {
+      // Its header on top of a value near the limit: the broker would refuse the transaction.
+      const err = new ImflowError(
+        'IMF_ERR_RECORD_TOO_LARGE',
+        `a record on partition ${input.partition} belongs to partition ${where.owner}, but re-routed it would be larger than a record batch may be (${maxRecordBytes()})`,
+      )
+      this.deadLetter({ ...input, value: message.value }, err, 'reroute')
+      return true
+    }
     this.push(where.copy)
     metrics?.rerouted.inc({ topology: topology.name, topic: input.topic })
     const producerId = message.batchContext?.producerId
