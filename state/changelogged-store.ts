@@ -1,7 +1,8 @@
 // The changelog layer: writes made while a transaction is open stay in memory (and are read
 // back from there); they become changelog records in the same Kafka transaction as the
-// outputs and offsets, and only after the commit succeeded do they reach RocksDB. An aborted
-// transaction leaves the store as it was.
+// outputs and offsets, and only after the commit succeeded do they reach RocksDB (readers of
+// committed state see them from the commit on). An aborted transaction leaves the store as
+// it was.
 //
 // The writes not yet sent are the record cache (Kafka Streams' caching layer): repeated
 // updates of a key merge into one changelog record, until the task sends them — at the
@@ -29,6 +30,11 @@ export class ChangeloggedStore implements ReadWriteStore {
   private unsentSize = 0
   /** Committed values only: what RocksDB holds. */
   private readonly cache = new ReadCache()
+  /**
+   * The committed transaction's writes on their way to RocksDB: committed reads see them from
+   * the moment Kafka committed, so an API read right after a receipt finds what it confirmed.
+   */
+  private readonly landing = new Map<string, WriteOp>()
   private readonly rollbackListeners: (() => void)[] = []
 
   constructor(
@@ -94,8 +100,15 @@ export class ChangeloggedStore implements ReadWriteStore {
    * holds, without the open transaction's writes. Safe while the task runs.
    */
   readonly committed: CommittedStore = {
-    get: (key) => this.raw.get(key),
-    range: (range) => this.raw.range(range),
+    get: async (key) => {
+      const op = this.landing.get(key.toString('latin1'))
+      if (op) return op.value ?? undefined
+      return this.raw.get(key)
+    },
+    range: (range) =>
+      this.landing.size === 0
+        ? this.raw.range(range)
+        : overlaid(this.raw.range(range), [...this.landing.values()], range ?? {}),
   }
 
   /** Entries in key order, pending writes over stored ones. */
@@ -105,27 +118,7 @@ export class ChangeloggedStore implements ReadWriteStore {
         'IMF_ERR_INTERNAL',
         'a task reads its stores in key order; committed reads may reverse',
       )
-    const overlay = [...this.pending.values()]
-      .filter((op) => inRange(op.key, range))
-      .sort((a, b) => Buffer.compare(a.key, b.key))
-    let i = 0
-    for await (const [key, value] of this.raw.range(range)) {
-      for (; i < overlay.length && Buffer.compare((overlay[i] as WriteOp).key, key) < 0; i++) {
-        const op = overlay[i] as WriteOp
-        if (op.value) yield [op.key, op.value]
-      }
-      const same = overlay[i]
-      if (same?.key.equals(key)) {
-        i++
-        if (same.value) yield [same.key, same.value]
-      } else {
-        yield [key, value]
-      }
-    }
-    for (; i < overlay.length; i++) {
-      const op = overlay[i] as WriteOp
-      if (op.value) yield [op.key, op.value]
-    }
+    yield* overlaid(this.committed.range(range), [...this.pending.values()], range)
   }
 
   prefix(prefix: Buffer): AsyncGenerator<[Buffer, Buffer]> {
@@ -141,11 +134,22 @@ export class ChangeloggedStore implements ReadWriteStore {
   /** After the Kafka transaction committed: make the writes durable locally. */
   async commit(): Promise<void> {
     const ops = this.pendingWrites()
-    for (const [id, op] of this.pending) this.cache.set(id, op.value)
+    for (const [id, op] of this.pending) {
+      this.cache.set(id, op.value)
+      this.landing.set(id, op)
+    }
     this.pending.clear()
     this.unsent.clear()
     this.unsentSize = 0
-    await this.raw.write(ops)
+    try {
+      await this.raw.write(ops)
+    } finally {
+      // A later commit of the same key landing meanwhile keeps its own entry.
+      for (const op of ops) {
+        const id = op.key.toString('latin1')
+        if (this.landing.get(id) === op) this.landing.delete(id)
+      }
+    }
   }
 
   /** After an abort: forget the writes. */
@@ -165,5 +169,37 @@ export class ChangeloggedStore implements ReadWriteStore {
   restore(ops: readonly WriteOp[]): Promise<void> {
     this.cache.clear()
     return this.raw.write(ops)
+  }
+}
+
+/**
+ * `stored` entries with `writes` laid over them (a write replaces the stored value of its key;
+ * a delete hides it), in the range's order.
+ */
+async function* overlaid(
+  stored: AsyncIterable<[Buffer, Buffer]>,
+  writes: readonly WriteOp[],
+  range: KeyRange,
+): AsyncGenerator<[Buffer, Buffer]> {
+  const sign = range.reverse ? -1 : 1
+  const order = (a: Buffer, b: Buffer) => sign * Buffer.compare(a, b)
+  const overlay = writes.filter((op) => inRange(op.key, range)).sort((a, b) => order(a.key, b.key))
+  let i = 0
+  for await (const [key, value] of stored) {
+    for (; i < overlay.length && order((overlay[i] as WriteOp).key, key) < 0; i++) {
+      const op = overlay[i] as WriteOp
+      if (op.value) yield [op.key, op.value]
+    }
+    const same = overlay[i]
+    if (same?.key.equals(key)) {
+      i++
+      if (same.value) yield [same.key, same.value]
+    } else {
+      yield [key, value]
+    }
+  }
+  for (; i < overlay.length; i++) {
+    const op = overlay[i] as WriteOp
+    if (op.value) yield [op.key, op.value]
   }
 }

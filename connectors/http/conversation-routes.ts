@@ -5,7 +5,7 @@
 // receiver, the conversation's log is read there (home-client.ts), merged with the user's
 // private messages and deletions kept here.
 
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { ImflowError, isImflowError } from '../../ops/errors.js'
 import type { EventCodec } from '../../schemas/codec.js'
 import type { Action, StoredMessage } from '../../schemas/types.generated.js'
@@ -40,47 +40,103 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
   app,
   options,
 ) => {
-  const { jwtSecret, receiver, inbox } = options
-  app.addHook('onRequest', authenticate(jwtSecret))
+  app.addHook('onRequest', authenticate(options.jwtSecret))
+  historyRoute(app, options)
+  deleteForMeRoute(app, options)
+  readRoute(app, options)
+  listRoutes(app, options)
+}
 
-  /**
-   * Where the caller's conversation is homed: here, or the remote geo (whose log then answers
-   * reads). Not a member anywhere, or no such conversation: the same answer, so existence
-   * does not leak.
-   */
-  const homeOf = async (
-    conversationId: string,
-    request: { caller: { sub: string }; headers: { authorization?: string } },
-  ): Promise<{ geo?: string; log: ConversationLog }> => {
-    const userId = request.caller.sub
-    if (await receiver.isMember(conversationId, userId)) return { log: receiver }
-    const authorization = request.headers.authorization ?? ''
-    const geo = await options.homes?.locate(conversationId, userId, authorization)
-    if (geo === undefined || !options.homes)
-      throw new ImflowError('IMF_ERR_FORBIDDEN', `${userId} is not a member of ${conversationId}`)
-    return { geo, log: options.homes.log(geo, authorization) }
+/** Who asks: the caller and their bearer token (a remote geo is asked with it). */
+type Caller = { caller: { sub: string }; headers: { authorization?: string } }
+
+/**
+ * Where the caller's conversation is homed: here, or the remote geo (whose log then answers
+ * reads). Not a member anywhere, or no such conversation: the same answer, so existence
+ * does not leak.
+ */
+async function homeOf(
+  options: ConversationRouteOptions,
+  conversationId: string,
+  request: Caller,
+): Promise<{ geo?: string; log: ConversationLog }> {
+  const userId = request.caller.sub
+  if (await options.receiver.isMember(conversationId, userId)) return { log: options.receiver }
+  const authorization = request.headers.authorization ?? ''
+  const geo = await options.homes?.locate(conversationId, userId, authorization)
+  if (geo === undefined || !options.homes)
+    throw new ImflowError('IMF_ERR_FORBIDDEN', `${userId} is not a member of ${conversationId}`)
+  return { geo, log: options.homes.log(geo, authorization) }
+}
+
+/**
+ * A member's action on the conversation: the same event producers may write to im.actions;
+ * one homed in another geo carries it, and this geo's receiver forwards it there.
+ */
+async function act(
+  options: ConversationRouteOptions,
+  conversationId: string,
+  request: Caller,
+  action: Action['action'],
+): Promise<void> {
+  const { geo } = await homeOf(options, conversationId, request)
+  const event: Action = { conversationId, userId: request.caller.sub, at: Date.now(), action }
+  await options.publisher.publish(options.actions.topic, [
+    {
+      key: conversationId,
+      value: options.actions.codec.encode(event),
+      ...(geo ? { headers: { [HOME_GEO_HEADER]: geo } } : {}),
+    },
+  ])
+}
+
+/**
+ * The caller's entry for one conversation. Small groups' entries were kept up to date at send
+ * time; large groups' (and a small group's whose last message the caller deleted) are
+ * computed now from what the caller sees and their read cursor. A conversation homed in
+ * another geo (or whose partition no task here serves) is shown from the row kept here.
+ */
+async function entryOf(
+  options: ConversationRouteOptions,
+  conversationId: string,
+  userId: string,
+  row: ListRow | undefined,
+) {
+  const { receiver, inbox } = options
+  const meta = await receiver.conversation(conversationId).catch((err) => {
+    if (isImflowError(err, 'IMF_ERR_NOT_READY')) return undefined
+    throw err
+  })
+  if (!meta) {
+    return {
+      conversationId,
+      remote: true,
+      large: false,
+      unread: row?.unread ?? 0,
+      last: row?.last ?? null,
+    }
   }
-
-  /**
-   * A member's action on the conversation: the same event producers may write to im.actions;
-   * one homed in another geo carries it, and this geo's receiver forwards it there.
-   */
-  const act = async (
-    conversationId: string,
-    request: { caller: { sub: string }; headers: { authorization?: string } },
-    action: Action['action'],
-  ) => {
-    const { geo } = await homeOf(conversationId, request)
-    const event: Action = { conversationId, userId: request.caller.sub, at: Date.now(), action }
-    await options.publisher.publish(options.actions.topic, [
-      {
-        key: conversationId,
-        value: options.actions.codec.encode(event),
-        ...(geo ? { headers: { [HOME_GEO_HEADER]: geo } } : {}),
-      },
-    ])
+  const large = isLargeGroup(meta.memberCount, options.largeGroupThreshold)
+  const computed =
+    large || !row || row.lastDeleted
+      ? await computedListEntry(receiver, inbox, conversationId, userId, UNREAD_CAP)
+      : undefined
+  return {
+    conversationId,
+    type: meta.type,
+    memberCount: meta.memberCount,
+    muted: meta.muted,
+    large,
+    // Where a large group's devices catch up to (its messages' seq).
+    ...(large ? { seq: meta.seq ?? 0 } : {}),
+    unread: computed && (large || !row) ? computed.unread : (row?.unread ?? 0),
+    last: computed ? (computed.last ? summarize(computed.last) : null) : (row?.last ?? null),
   }
+}
 
+/** GET /v1/conversations/:cid/messages: a history page (before), or a large group's catch-up (after). */
+function historyRoute(app: FastifyInstance, options: ConversationRouteOptions): void {
+  const { inbox } = options
   app.get<{
     Params: { cid: string }
     Querystring: { before?: string; after?: number; limit: number }
@@ -107,7 +163,7 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
     },
     async (request) => {
       const { cid } = request.params
-      const { log } = await homeOf(cid, request)
+      const { log } = await homeOf(options, cid, request)
       if (request.query.after !== undefined) {
         if (request.query.before !== undefined)
           throw new ImflowError('IMF_ERR_BAD_REQUEST', 'give before or after, not both')
@@ -129,7 +185,10 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
       return { messages: page.messages.map(historyMessage), next: page.next }
     },
   )
+}
 
+/** DELETE /v1/conversations/:cid/messages/:msgId: deleted for the caller only. */
+function deleteForMeRoute(app: FastifyInstance, options: ConversationRouteOptions): void {
   app.delete<{ Params: { cid: string; msgId: string } }>(
     '/v1/conversations/:cid/messages/:msgId',
     {
@@ -147,11 +206,14 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
     async (request, reply) => {
       const { cid, msgId } = request.params
       // Delete for me (NP): applied to the caller's inbox only.
-      await act(cid, request, { kind: 'DeletedForMe', msgId })
+      await act(options, cid, request, { kind: 'DeletedForMe', msgId })
       return reply.code(202).send({ conversationId: cid, msgId, deletedFor: request.caller.sub })
     },
   )
+}
 
+/** POST /v1/conversations/:cid/read: a read receipt up to a message. */
+function readRoute(app: FastifyInstance, options: ConversationRouteOptions): void {
   app.post<{ Params: { cid: string }; Body: { msgId: string } }>(
     '/v1/conversations/:cid/read',
     {
@@ -171,55 +233,21 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
     },
     async (request, reply) => {
       const { cid } = request.params
-      await act(cid, request, { kind: 'ReadReceipt', upToMsgId: request.body.msgId })
+      await act(options, cid, request, { kind: 'ReadReceipt', upToMsgId: request.body.msgId })
       return reply.code(202).send({ conversationId: cid, upToMsgId: request.body.msgId })
     },
   )
+}
 
-  /**
-   * The caller's entry for one conversation. Small groups' entries were kept up to date at send
-   * time; large groups' (and a small group's whose last message the caller deleted) are
-   * computed now from what the caller sees and their read cursor. A conversation homed in
-   * another geo (or whose partition no task here serves) is shown from the row kept here.
-   */
-  const entryOf = async (conversationId: string, userId: string, row: ListRow | undefined) => {
-    const meta = await receiver.conversation(conversationId).catch((err) => {
-      if (isImflowError(err, 'IMF_ERR_NOT_READY')) return undefined
-      throw err
-    })
-    if (!meta) {
-      return {
-        conversationId,
-        remote: true,
-        large: false,
-        unread: row?.unread ?? 0,
-        last: row?.last ?? null,
-      }
-    }
-    const large = isLargeGroup(meta.memberCount, options.largeGroupThreshold)
-    const computed =
-      large || !row || row.lastDeleted
-        ? await computedListEntry(receiver, inbox, conversationId, userId, UNREAD_CAP)
-        : undefined
-    return {
-      conversationId,
-      type: meta.type,
-      memberCount: meta.memberCount,
-      muted: meta.muted,
-      large,
-      // Where a large group's devices catch up to (its messages' seq).
-      ...(large ? { seq: meta.seq ?? 0 } : {}),
-      unread: computed && (large || !row) ? computed.unread : (row?.unread ?? 0),
-      last: computed ? (computed.last ? summarize(computed.last) : null) : (row?.last ?? null),
-    }
-  }
-
+/** GET /v1/conversations (the caller's list, most recent first) and /v1/conversations/:cid (one entry). */
+function listRoutes(app: FastifyInstance, options: ConversationRouteOptions): void {
+  const { inbox } = options
   // The caller's conversations, most recent first.
   app.get('/v1/conversations', async (request) => {
     const userId = request.caller.sub
     const entries = []
     for await (const { conversationId, row } of inbox.conversations(userId)) {
-      entries.push(await entryOf(conversationId, userId, row))
+      entries.push(await entryOf(options, conversationId, userId, row))
     }
     entries.sort((a, b) => (b.last?.createdAt ?? 0) - (a.last?.createdAt ?? 0))
     return { conversations: entries }
@@ -241,8 +269,8 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
     async (request) => {
       const { cid } = request.params
       const userId = request.caller.sub
-      await homeOf(cid, request)
-      return entryOf(cid, userId, await inbox.listRow(userId, cid))
+      await homeOf(options, cid, request)
+      return entryOf(options, cid, userId, await inbox.listRow(userId, cid))
     },
   )
 }

@@ -28,33 +28,33 @@ export interface GeoHomesOptions {
   clock?: () => number
 }
 
-export function geoHomes(options: GeoHomesOptions): GeoHomes {
-  const timeoutMs = options.timeoutMs ?? 5_000
-  const cacheMs = options.cacheMs ?? 30_000
-  const clock = options.clock ?? Date.now
-  const found = new Map<string, { geo: string; until: number }>()
+type Summary = {
+  sequence: { memberCount: number; seq: number } | null
+  readCursor: string | null
+}
+
+/** The remote geos' home routes, asked with the caller's token. */
+class HomeApi {
+  constructor(
+    private readonly urls: Readonly<Record<string, string>>,
+    private readonly timeoutMs: number,
+  ) {}
 
   /** The home's answer; undefined when it says no (not a member there, or not homed there). */
-  const get = async <T>(
-    geo: string,
-    authorization: string,
-    path: string,
-  ): Promise<T | undefined> => {
-    const base = options.urls[geo]
+  async get<T>(geo: string, authorization: string, path: string): Promise<T | undefined> {
+    const base = this.urls[geo]
     if (base === undefined) return undefined
     let res: Response
     try {
       res = await fetch(`${base}${HOME_PATH}/${path}`, {
         headers: { authorization },
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: AbortSignal.timeout(this.timeoutMs),
       })
     } catch (err) {
       throw new ImflowError(
         'IMF_ERR_PEER_UNAVAILABLE',
         `geo ${geo} (${base}) did not answer: ${String(err)}`,
-        {
-          cause: err,
-        },
+        { cause: err },
       )
     }
     if (res.status === 403 || res.status === 404) return undefined
@@ -66,20 +66,84 @@ export function geoHomes(options: GeoHomesOptions): GeoHomes {
     )
   }
 
-  type Summary = {
-    sequence: { memberCount: number; seq: number } | null
-    readCursor: string | null
+  summary(geo: string, authorization: string, cid: string): Promise<Summary | undefined> {
+    return this.get<Summary>(geo, authorization, encodeURIComponent(cid))
   }
-  const summary = (geo: string, authorization: string, cid: string) =>
-    get<Summary>(geo, authorization, encodeURIComponent(cid))
+}
 
+/** A conversation's state at its home geo, read page by page with the caller's token. */
+class HomeLog implements ConversationLog {
+  constructor(
+    private readonly api: HomeApi,
+    private readonly geo: string,
+    private readonly authorization: string,
+  ) {}
+
+  private denied(cid: string): ImflowError {
+    return new ImflowError(
+      'IMF_ERR_FORBIDDEN',
+      `not a member of ${cid} at its home geo ${this.geo}`,
+    )
+  }
+
+  async *log(cid: string, before?: Buffer): AsyncGenerator<Positioned> {
+    let from = before
+    for (;;) {
+      const query = new URLSearchParams({ limit: String(HOME_PAGE) })
+      if (from) query.set('before', from.toString('base64url'))
+      const page = await this.api.get<{ entries: { position: string; message: StoredMessage }[] }>(
+        this.geo,
+        this.authorization,
+        `${encodeURIComponent(cid)}/log?${query}`,
+      )
+      if (!page) throw this.denied(cid)
+      for (const e of page.entries) {
+        const positioned: Positioned = {
+          position: Buffer.from(e.position, 'base64url'),
+          message: e.message,
+        }
+        yield positioned
+        from = positioned.position
+      }
+      if (page.entries.length < HOME_PAGE) return
+    }
+  }
+
+  async readCursor(cid: string): Promise<string | undefined> {
+    return (await this.api.summary(this.geo, this.authorization, cid))?.readCursor ?? undefined
+  }
+
+  async sequence(cid: string): Promise<{ memberCount: number; seq: number } | undefined> {
+    return (await this.api.summary(this.geo, this.authorization, cid))?.sequence ?? undefined
+  }
+
+  async messagesAfter(cid: string, after: number, limit: number): Promise<StoredMessage[]> {
+    const query = new URLSearchParams({
+      after: String(after),
+      limit: String(Math.min(limit, HOME_PAGE)),
+    })
+    const page = await this.api.get<{ messages: StoredMessage[] }>(
+      this.geo,
+      this.authorization,
+      `${encodeURIComponent(cid)}/after?${query}`,
+    )
+    if (!page) throw this.denied(cid)
+    return page.messages
+  }
+}
+
+export function geoHomes(options: GeoHomesOptions): GeoHomes {
+  const api = new HomeApi(options.urls, options.timeoutMs ?? 5_000)
+  const cacheMs = options.cacheMs ?? 30_000
+  const clock = options.clock ?? Date.now
+  const found = new Map<string, { geo: string; until: number }>()
   return {
     async locate(conversationId, userId, authorization) {
       const key = `${conversationId}\u0000${userId}`
       const hit = found.get(key)
       if (hit && hit.until > clock()) return hit.geo
       for (const geo of Object.keys(options.urls)) {
-        if (await summary(geo, authorization, conversationId)) {
+        if (await api.summary(geo, authorization, conversationId)) {
           // Bounded: the oldest entry makes room (a Map iterates in insertion order).
           if (found.size >= CACHE_MAX) found.delete(found.keys().next().value as string)
           found.set(key, { geo, until: clock() + cacheMs })
@@ -89,53 +153,6 @@ export function geoHomes(options: GeoHomesOptions): GeoHomes {
       found.delete(key)
       return undefined
     },
-
-    log(geo, authorization): ConversationLog {
-      const denied = (cid: string) =>
-        new ImflowError('IMF_ERR_FORBIDDEN', `not a member of ${cid} at its home geo ${geo}`)
-      return {
-        async *log(cid, before) {
-          let from = before
-          for (;;) {
-            const query = new URLSearchParams({ limit: String(HOME_PAGE) })
-            if (from) query.set('before', from.toString('base64url'))
-            const page = await get<{ entries: { position: string; message: StoredMessage }[] }>(
-              geo,
-              authorization,
-              `${encodeURIComponent(cid)}/log?${query}`,
-            )
-            if (!page) throw denied(cid)
-            for (const e of page.entries) {
-              const positioned: Positioned = {
-                position: Buffer.from(e.position, 'base64url'),
-                message: e.message,
-              }
-              yield positioned
-              from = positioned.position
-            }
-            if (page.entries.length < HOME_PAGE) return
-          }
-        },
-        async readCursor(cid) {
-          return (await summary(geo, authorization, cid))?.readCursor ?? undefined
-        },
-        async sequence(cid) {
-          return (await summary(geo, authorization, cid))?.sequence ?? undefined
-        },
-        async messagesAfter(cid, after, limit) {
-          const query = new URLSearchParams({
-            after: String(after),
-            limit: String(Math.min(limit, HOME_PAGE)),
-          })
-          const page = await get<{ messages: StoredMessage[] }>(
-            geo,
-            authorization,
-            `${encodeURIComponent(cid)}/after?${query}`,
-          )
-          if (!page) throw denied(cid)
-          return page.messages
-        },
-      }
-    },
+    log: (geo, authorization) => new HomeLog(api, geo, authorization),
   }
 }

@@ -110,6 +110,38 @@ describe('ChangeloggedStore', () => {
     expect(await entries(store.prefix(b('u1:')))).toEqual(['u1:b=2', 'u1:c=33', 'u1:d=4'])
     expect(await entries(store.range({ gte: b('u1:c') }))).toEqual(['u1:c=33', 'u1:d=4', 'u2:a=9'])
   })
+
+  it('shows a commit to committed reads at once, while RocksDB is still writing it', async () => {
+    await raw.write([
+      { key: b('a'), value: b('1') },
+      { key: b('c'), value: b('3') },
+    ])
+    // A RocksDB write held until released: the moment between Kafka's commit and the store's.
+    let release: () => void = () => {}
+    const held = new Promise<void>((r) => {
+      release = r
+    })
+    const slow = Object.assign(Object.create(raw), {
+      write: async (ops: Parameters<typeof raw.write>[0]) => {
+        await held
+        return raw.write(ops)
+      },
+    }) as typeof raw
+    const store = new ChangeloggedStore('s', slow)
+    store.put(b('b'), b('2'))
+    store.delete(b('c'))
+    expect(await store.committed.get(b('b'))).toBeUndefined() // not committed yet
+    const committing = store.commit()
+    expect(await raw.get(b('b'))).toBeUndefined() // RocksDB does not have it yet ...
+    expect((await store.committed.get(b('b')))?.toString()).toBe('2') // ... committed reads do
+    expect(await store.committed.get(b('c'))).toBeUndefined()
+    expect(await entries(store.committed.range({}))).toEqual(['a=1', 'b=2'])
+    expect(await entries(store.committed.range({ reverse: true }))).toEqual(['b=2', 'a=1'])
+    release()
+    await committing
+    expect(await entries(raw.range({}))).toEqual(['a=1', 'b=2'])
+    expect(await entries(store.committed.range({ reverse: true }))).toEqual(['b=2', 'a=1'])
+  })
 })
 
 describe('typedStore', () => {

@@ -327,7 +327,8 @@ export class TaskCore {
 
   /** After the transaction committed. */
   async commit(): Promise<void> {
-    for (const store of this.options.stores.values()) await store.commit()
+    // Started together: each store's writes are visible to committed reads from the same moment.
+    await Promise.all([...this.options.stores.values()].map((store) => store.commit()))
     this.outputs = []
     this.outputBytes = 0
   }

@@ -1,0 +1,94 @@
+// What a hand-off batch does to its recipients' inbox state: list rows (joined, left, read,
+// a new message in a small group, a moved row merged), private messages (P) and deletions for
+// themselves (NP). Over the inbox task's stores; nothing else.
+
+import type { FanoutBatch, StoredMessage } from '../../schemas/types.generated.js'
+import { deletedKey, inboxKey, type ListRow, listKey } from '../model/index.js'
+import type { KeyValueStore } from '../runtime/index.js'
+import { fromMovedRow, mergeRows } from './geo-move.js'
+import { markRead, summarize } from './list-rows.js'
+
+const UNREAD_IDS_KEPT = 100
+
+/** The inbox task's stores (model/stores.ts, inboxStores), typed. */
+export interface InboxStores {
+  inbox: KeyValueStore<Buffer, StoredMessage>
+  deleted: KeyValueStore<Buffer, Buffer>
+  lists: KeyValueStore<Buffer, ListRow>
+}
+
+const empty = (): ListRow => ({ unread: 0, unreadIds: [], last: null })
+
+export async function applyBatch(stores: InboxStores, batch: FanoutBatch): Promise<void> {
+  const { lists } = stores
+  const payload = batch.event.payload
+  if (batch.movedRow && payload.kind === 'MembershipChanged') {
+    const moved = fromMovedRow(batch.movedRow)
+    for (const userId of batch.recipients) {
+      const key = listKey(userId, payload.conversationId)
+      lists.put(key, mergeRows(await lists.get(key), moved))
+    }
+  } else if (payload.kind === 'MembershipChanged') {
+    for (const userId of batch.recipients) {
+      const key = listKey(userId, payload.conversationId)
+      if (!payload.member) lists.delete(key)
+      else if (!(await lists.get(key))) lists.put(key, empty())
+    }
+  } else if (payload.kind === 'ConversationRead') {
+    const key = listKey(batch.recipients[0] ?? '', payload.conversationId)
+    const row = await lists.get(key)
+    if (row) lists.put(key, markRead(row, payload.upToMsgId))
+  } else if (payload.kind === 'NewMessage') {
+    await newMessage(stores, batch, payload.message)
+  } else if (payload.kind === 'MessageDeleted') {
+    await deletedForMe(stores, batch.recipients, payload.conversationId, payload.msgId)
+  }
+}
+
+async function newMessage(
+  { inbox, lists }: InboxStores,
+  batch: FanoutBatch,
+  m: StoredMessage,
+): Promise<void> {
+  if (batch.updateLists) {
+    // Small group: each recipient's row changes now (large groups compute on read).
+    for (const userId of batch.recipients) {
+      const key = listKey(userId, m.conversationId)
+      const row = (await lists.get(key)) ?? empty()
+      const mine = userId === m.senderId
+      lists.put(key, {
+        unread: mine ? row.unread : row.unread + 1,
+        unreadIds: mine ? row.unreadIds : [...row.unreadIds, m.msgId].slice(-UNREAD_IDS_KEPT),
+        last: summarize(m),
+      })
+    }
+  }
+  if (m.visibility === 'PRIVATE') {
+    for (const userId of batch.recipients) {
+      inbox.put(inboxKey(userId, m.conversationId, m.createdAt, m.msgId), m)
+    }
+  }
+}
+
+async function deletedForMe(
+  { deleted, lists }: InboxStores,
+  recipients: readonly string[],
+  conversationId: string,
+  msgId: string,
+): Promise<void> {
+  for (const userId of recipients) {
+    deleted.put(deletedKey(userId, conversationId, msgId), Buffer.from([1]))
+    // Deleting an unread message takes it out of the count; deleting the last one leaves the
+    // row to find its new last message when read.
+    const key = listKey(userId, conversationId)
+    const row = await lists.get(key)
+    if (!row) continue
+    const wasUnread = row.unreadIds.includes(msgId)
+    lists.put(key, {
+      unread: wasUnread ? row.unread - 1 : row.unread,
+      unreadIds: row.unreadIds.filter((id) => id !== msgId),
+      last: row.last?.msgId === msgId ? null : row.last,
+      ...(row.last?.msgId === msgId || row.lastDeleted ? { lastDeleted: true } : {}),
+    })
+  }
+}
