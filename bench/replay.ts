@@ -15,6 +15,7 @@ import { waitFor } from './broker.js'
 import { startLatencyApp } from './latency-app.js'
 import { against, type BenchResult } from './result.js'
 import { imWorkload } from './workload.js'
+import { workloadRecords } from './workload-records.js'
 
 const MESSAGES = Number(process.env.IMFLOW_BENCH_MESSAGES ?? 5_000)
 
@@ -97,37 +98,7 @@ export async function replayBench(): Promise<BenchResult> {
 /** Small groups (a fresh replay reads their table first) and the seeds' send rates. */
 function traffic(codecs: ContractCodecs) {
   const workload = imWorkload({ users: 5_000, groups: 500, messages: MESSAGES })
-  const now = Date.now()
-  const groups = workload.groups.map((g) => ({
-    key: g.id,
-    value: codecs['im.conversations'].encode({
-      conversationId: g.id,
-      actorId: null,
-      at: now,
-      change: {
-        kind: 'ConversationCreated',
-        conversationType: 'GROUP',
-        members: g.members,
-        admins: [],
-        unit: '',
-      },
-    }),
-  }))
-  const records = workload.messages.map((m, i) => ({
-    key: m.conversationId,
-    value: codecs['im.ingest'].encode({
-      conversationId: m.conversationId,
-      clientMsgId: `c-${i}`,
-      senderId: m.senderId,
-      type: 'TEXT',
-      body: 'Please review the attached figures before the 3pm call.',
-      priority: 'HIGH',
-      visibility: 'NORMAL',
-      targets: [],
-      sentAt: now,
-    }),
-  }))
-  return { groups, averageFanOut: workload.averageFanOut, records }
+  return { ...workloadRecords(codecs, workload), averageFanOut: workload.averageFanOut }
 }
 
 /** Seconds for raw kafkajs to consume `count` records of `from` and produce them to `to`. */

@@ -14,6 +14,7 @@ import { registrySchemaSource } from '../schemas/schema-source.js'
 import { committed, waitFor, withBroker } from './broker.js'
 import { against, type BenchResult } from './result.js'
 import { imWorkload } from './workload.js'
+import { workloadRecords } from './workload-records.js'
 
 const MESSAGES = Number(process.env.IMFLOW_BENCH_MESSAGES ?? 5_000)
 const PARTITIONS = 4
@@ -76,26 +77,10 @@ async function throughput(
   try {
     const codecs = await registerContract(registrySchemaSource(registry), prefix)
     const workload = imWorkload({ users: 20_000, groups: 2_000, messages: MESSAGES })
+    const { groups, records } = workloadRecords(codecs, workload)
     const producer = kafka.producer()
     await producer.connect()
-    await producer.send({
-      topic: `${prefix}im.conversations`,
-      messages: workload.groups.map((g) => ({
-        key: g.id,
-        value: codecs['im.conversations'].encode({
-          conversationId: g.id,
-          actorId: null,
-          at: Date.now(),
-          change: {
-            kind: 'ConversationCreated',
-            conversationType: 'GROUP',
-            members: g.members,
-            admins: [],
-            unit: '',
-          },
-        }),
-      })),
-    })
+    await producer.send({ topic: `${prefix}im.conversations`, messages: groups })
     const fanout = `${prefix}imflow-fanout`
     const caughtUp = async (ingestTotal: number) =>
       (await committed(admin, `${prefix}imflow-receiver`, `${prefix}im.ingest`)) >= ingestTotal &&
@@ -104,25 +89,8 @@ async function throughput(
     // The groups' creation (membership events for every member) is done before the clock.
     await waitFor(() => caughtUp(0))
     const started = Date.now()
-    const now = Date.now()
-    for (let i = 0; i < workload.messages.length; i += 1_000) {
-      await producer.send({
-        topic: `${prefix}im.ingest`,
-        messages: workload.messages.slice(i, i + 1_000).map((m, k) => ({
-          key: m.conversationId,
-          value: codecs['im.ingest'].encode({
-            conversationId: m.conversationId,
-            clientMsgId: `c-${i + k}`,
-            senderId: m.senderId,
-            type: 'TEXT',
-            body: 'Please review the attached figures before the 3pm call.',
-            priority: 'HIGH',
-            visibility: 'NORMAL',
-            targets: [],
-            sentAt: now,
-          }),
-        })),
-      })
+    for (let i = 0; i < records.length; i += 1_000) {
+      await producer.send({ topic: `${prefix}im.ingest`, messages: records.slice(i, i + 1_000) })
     }
     await producer.disconnect()
     await waitFor(() => caughtUp(MESSAGES))
