@@ -26,53 +26,15 @@ export interface ClientMessage {
   reactions?: Record<string, number>
 }
 
-/** GET /v1/conversations: a conversation's last message. */
-export interface MessageSummary {
-  msgId: string
-  senderId: string
-  type: MessageType
-  preview: string
-  createdAt: number
-}
+// The API's answers, as the routes declare them (connectors/protocol/api-responses.ts).
+export type {
+  CatchUpPage,
+  ConversationListEntry,
+  HistoryMessage,
+  MessageSummary,
+} from '../protocol/api-responses.js'
 
-/** GET /v1/conversations: one entry of the caller's list. */
-export interface ConversationListEntry {
-  conversationId: string
-  /** Absent for a conversation homed in another geo (`remote`). */
-  type?: ConversationType
-  memberCount?: number
-  muted?: boolean
-  large: boolean
-  /** Large groups: the newest message's seq (what a device catches up to). */
-  seq?: number
-  remote?: boolean
-  unread: number
-  last: MessageSummary | null
-}
-
-/** GET /v1/conversations/:cid/messages: one message of a history page. */
-export interface HistoryMessage {
-  msgId: string
-  senderId: string
-  type: MessageType
-  body: string
-  createdAt: number
-  priority: Priority
-  visibility: Visibility
-  /** A large group's message: its seq in the conversation. */
-  seq?: number
-}
-
-/** GET /v1/conversations/:cid/messages?after=: a large group's messages after a seq. */
-export interface CatchUpPage {
-  /** Oldest first. */
-  messages: HistoryMessage[]
-  headSeq: number
-  /** The `after` of the next page; null when this one reaches headSeq. */
-  next: number | null
-  /** Too far behind: load the latest page instead, and continue from headSeq. */
-  reload: boolean
-}
+import type { MessageSummary } from '../protocol/api-responses.js'
 
 /** A conversation as the client holds it. */
 export interface ClientConversation {

@@ -18,6 +18,15 @@ import {
 } from '../../topologies/inbox/index.js'
 import { type ConversationLog, isLargeGroup, type ListRow } from '../../topologies/model/index.js'
 import { HOME_GEO_HEADER, type ReceiverQueries } from '../../topologies/receiver/index.js'
+import {
+  type ConversationList,
+  type ConversationListEntry,
+  catchUpPageSchema,
+  conversationEntrySchema,
+  conversationListSchema,
+  type HistoryMessage,
+  historyPageSchema,
+} from '../protocol/api-responses.js'
 import { authenticate } from './auth.js'
 import type { GeoHomes } from './home-client.js'
 import type { Publisher } from './publisher.js'
@@ -101,7 +110,7 @@ async function entryOf(
   conversationId: string,
   userId: string,
   row: ListRow | undefined,
-) {
+): Promise<ConversationListEntry> {
   const { receiver, inbox } = options
   const meta = await receiver.conversation(conversationId).catch((err) => {
     if (isImflowError(err, 'IMF_ERR_NOT_READY')) return undefined
@@ -159,6 +168,7 @@ function historyRoute(app: FastifyInstance, options: ConversationRouteOptions): 
             limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
           },
         },
+        response: { 200: { anyOf: [historyPageSchema, catchUpPageSchema] } },
       },
     },
     async (request) => {
@@ -243,15 +253,19 @@ function readRoute(app: FastifyInstance, options: ConversationRouteOptions): voi
 function listRoutes(app: FastifyInstance, options: ConversationRouteOptions): void {
   const { inbox } = options
   // The caller's conversations, most recent first.
-  app.get('/v1/conversations', async (request) => {
-    const userId = request.caller.sub
-    const entries = []
-    for await (const { conversationId, row } of inbox.conversations(userId)) {
-      entries.push(await entryOf(options, conversationId, userId, row))
-    }
-    entries.sort((a, b) => (b.last?.createdAt ?? 0) - (a.last?.createdAt ?? 0))
-    return { conversations: entries }
-  })
+  app.get(
+    '/v1/conversations',
+    { schema: { response: { 200: conversationListSchema } } },
+    async (request): Promise<ConversationList> => {
+      const userId = request.caller.sub
+      const entries: ConversationListEntry[] = []
+      for await (const { conversationId, row } of inbox.conversations(userId)) {
+        entries.push(await entryOf(options, conversationId, userId, row))
+      }
+      entries.sort((a, b) => (b.last?.createdAt ?? 0) - (a.last?.createdAt ?? 0))
+      return { conversations: entries }
+    },
+  )
 
   // One of the caller's conversations, as its list entry; members only (a gateway asks it when
   // a membership event arrives before the caller's list has caught up).
@@ -264,6 +278,7 @@ function listRoutes(app: FastifyInstance, options: ConversationRouteOptions): vo
           required: ['cid'],
           properties: { cid: { type: 'string', minLength: 1, maxLength: 256 } },
         },
+        response: { 200: conversationEntrySchema },
       },
     },
     async (request) => {
@@ -276,7 +291,7 @@ function listRoutes(app: FastifyInstance, options: ConversationRouteOptions): vo
 }
 
 /** A message of a history or catch-up page; seq only for large groups' sequenced messages. */
-function historyMessage(m: StoredMessage) {
+function historyMessage(m: StoredMessage): HistoryMessage {
   return {
     msgId: m.msgId,
     senderId: m.senderId,

@@ -8,6 +8,7 @@ import { ImflowError, isImflowError } from '../../ops/errors.js'
 import type { SendMessage } from '../../schemas/types.generated.js'
 import { HOME_GEO_HEADER } from '../../topologies/receiver/index.js'
 import { APPLICATION_HEADER, CLIENT_TYPE_HEADER } from '../../topologies/shaping/index.js'
+import { type Accepted, acceptedSchema } from '../protocol/api-responses.js'
 import { authenticate } from './auth.js'
 import type { Messaging } from './messaging.js'
 
@@ -78,20 +79,10 @@ export const messageRoutes: FastifyPluginAsync<Messaging> = async (app, messagin
     {
       schema: {
         body: sendBody,
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              msgId: { type: 'string' },
-              createdAt: { type: 'number' },
-              conversationId: { type: 'string' },
-              clientMsgId: { type: 'string' },
-            },
-          },
-        },
+        response: { 200: acceptedSchema },
       },
     },
-    async (request) => {
+    async (request): Promise<Accepted> => {
       const message: SendMessage = {
         ...request.body,
         senderId: request.caller.sub,
