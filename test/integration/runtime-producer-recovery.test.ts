@@ -61,8 +61,8 @@ function stuckAfterCommits(kafka: Kafka, faults: Fault[]): Kafka {
   return Object.assign(Object.create(kafka), { producer })
 }
 
-/** Small enough that a slice's outputs (1,000 records of ~40 bytes) overflow one batch. */
-const TOPIC_LIMIT = '8192'
+/** Small enough that a produce request's outputs (up to 500 records of ~40 bytes) overflow one batch. */
+const TOPIC_LIMIT = '2048'
 
 describe('runtime: a producer in a fatal state', () => {
   const kafka = testKafka()
