@@ -70,6 +70,8 @@ describe('imflow start', () => {
     IMFLOW_KAFKA_PORT: String(await freePort()),
     IMFLOW_REGISTRY_PORT: String(await freePort()),
     IMFLOW_PARTITIONS: '2',
+    // A loaded machine's event-loop stall must not shed (and fail /readyz) in a start-stop test.
+    IMFLOW_MAX_EVENT_LOOP_LAG_MS: '0',
   })
   const jvmPids = async () =>
     Promise.all(
@@ -95,6 +97,8 @@ describe('imflow start', () => {
       schema_registry: { ok: true },
       push_gateway: { ok: true },
       topologies: { ok: true },
+      load: { ok: true },
+      forward_targets: { ok: true },
     })
 
     app.child.kill('SIGINT')
