@@ -3,8 +3,6 @@
 // retried, replayed or late, and where each kind of update goes.
 
 import { beforeEach, describe, expect, it } from 'vitest'
-import { createEventCodec, type EventCodec } from '../../schemas/codec.js'
-import { memorySchemaSource } from '../../schemas/schema-source.js'
 import type {
   Action,
   ConversationEvent,
@@ -14,6 +12,7 @@ import type {
 } from '../../schemas/types.generated.js'
 import { mergeTopology } from '../../topologies/merge/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
+import { type ReceiverCodecs, receiverCodecs } from './receiver-codecs.js'
 
 const topics = {
   conversations: 'im.conversations',
@@ -28,28 +27,11 @@ const GRACE = 50
 /** A window boundary of both sizes. */
 const T = Date.UTC(2026, 10, 26, 12)
 
-let codecs: {
-  conversationEvent: EventCodec<ConversationEvent>
-  action: EventCodec<Action>
-  receipt: EventCodec<Receipt>
-  fanoutBatch: EventCodec<FanoutBatch>
-  roomEvent: EventCodec<RoomEvent>
-}
+let codecs: ReceiverCodecs
 let driver: TopologyTestDriver
 
 beforeEach(async () => {
-  const source = memorySchemaSource()
-  codecs = {
-    conversationEvent: await createEventCodec(
-      source,
-      'im.conversations-value',
-      'ConversationEvent',
-    ),
-    action: await createEventCodec(source, 'im.actions-value', 'Action'),
-    receipt: await createEventCodec(source, 'im.receipts-value', 'Receipt'),
-    fanoutBatch: await createEventCodec(source, 'fanout-value', 'FanoutBatch'),
-    roomEvent: await createEventCodec(source, 'im.rooms-value', 'RoomEvent'),
-  }
+  codecs = await receiverCodecs()
   driver = new TopologyTestDriver(
     mergeTopology({
       topics,

@@ -3,16 +3,7 @@
 // which reads the same topics, skips the original. Through the topology test driver.
 
 import { beforeEach, describe, expect, it } from 'vitest'
-import { createEventCodec, type EventCodec } from '../../schemas/codec.js'
-import { memorySchemaSource } from '../../schemas/schema-source.js'
-import type {
-  Action,
-  ConversationEvent,
-  FanoutBatch,
-  Receipt,
-  RoomEvent,
-  SendMessage,
-} from '../../schemas/types.generated.js'
+import type { ConversationEvent, SendMessage } from '../../schemas/types.generated.js'
 import { byConversation } from '../../topologies/model/index.js'
 import { receiverTopology } from '../../topologies/receiver/index.js'
 import { type PipedRecord, TopologyTestDriver } from '../../topologies/runtime/index.js'
@@ -22,6 +13,7 @@ import {
   REROUTED_FROM,
 } from '../../topologies/runtime/internal/misplaced.js'
 import { partitionForKey } from '../../topologies/runtime/partitioner.js'
+import { type ReceiverCodecs, receiverCodecs } from './receiver-codecs.js'
 
 const PARTITIONS = 4
 const topics = {
@@ -36,14 +28,7 @@ const owner = partitionForKey('g1', PARTITIONS)
 const elsewhere = (owner + 1) % PARTITIONS
 const now = Date.UTC(2026, 10, 26, 12)
 
-let codecs: {
-  sendMessage: EventCodec<SendMessage>
-  conversationEvent: EventCodec<ConversationEvent>
-  receipt: EventCodec<Receipt>
-  fanoutBatch: EventCodec<FanoutBatch>
-  roomEvent: EventCodec<RoomEvent>
-  action: EventCodec<Action>
-}
+let codecs: ReceiverCodecs
 let driver: TopologyTestDriver
 
 const created: ConversationEvent = {
@@ -86,19 +71,7 @@ async function deliverReroutes(topic: string): Promise<number> {
 }
 
 beforeEach(async () => {
-  const source = memorySchemaSource()
-  codecs = {
-    sendMessage: await createEventCodec(source, 'im.ingest-value', 'SendMessage'),
-    conversationEvent: await createEventCodec(
-      source,
-      'im.conversations-value',
-      'ConversationEvent',
-    ),
-    receipt: await createEventCodec(source, 'im.receipts-value', 'Receipt'),
-    fanoutBatch: await createEventCodec(source, 'fanout-value', 'FanoutBatch'),
-    roomEvent: await createEventCodec(source, 'im.rooms-value', 'RoomEvent'),
-    action: await createEventCodec(source, 'im.actions-value', 'Action'),
-  }
+  codecs = await receiverCodecs()
   driver = new TopologyTestDriver(
     receiverTopology({ topics, codecs, unit: 1, userPartitions: PARTITIONS, clock: () => now }),
     { partitions: PARTITIONS },

@@ -4,16 +4,7 @@
 // another geo gets its users' writes forwarded there, and their receipts back (route-by-geo.ts).
 
 import { beforeEach, describe, expect, it } from 'vitest'
-import { createEventCodec, type EventCodec } from '../../schemas/codec.js'
-import { memorySchemaSource } from '../../schemas/schema-source.js'
-import type {
-  Action,
-  ConversationEvent,
-  FanoutBatch,
-  Receipt,
-  RoomEvent,
-  SendMessage,
-} from '../../schemas/types.generated.js'
+import type { Action, ConversationEvent, SendMessage } from '../../schemas/types.generated.js'
 import { PARKED_STORE, UNPARK_EVERY_MS } from '../../topologies/receiver/forward-or-park.js'
 import {
   HOME_GEO_HEADER,
@@ -23,6 +14,7 @@ import {
   receiverTopology,
 } from '../../topologies/receiver/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
+import { type ReceiverCodecs, receiverCodecs } from './receiver-codecs.js'
 
 const topics = {
   ingest: 'im.ingest',
@@ -37,14 +29,7 @@ const B_INGEST = 'b.im.ingest'
 const US = { ingest: 'us.im.ingest', actions: 'us.im.actions', receipts: 'us.im.receipts' }
 const now = Date.UTC(2026, 10, 26, 12)
 
-let codecs: {
-  sendMessage: EventCodec<SendMessage>
-  conversationEvent: EventCodec<ConversationEvent>
-  receipt: EventCodec<Receipt>
-  fanoutBatch: EventCodec<FanoutBatch>
-  roomEvent: EventCodec<RoomEvent>
-  action: EventCodec<Action>
-}
+let codecs: ReceiverCodecs
 
 /** Targets as the watch reports them: `missing` topics are down; counts per topic. */
 function targets(missing: Set<string>) {
@@ -59,19 +44,7 @@ function targets(missing: Set<string>) {
 }
 
 beforeEach(async () => {
-  const source = memorySchemaSource()
-  codecs = {
-    sendMessage: await createEventCodec(source, 'im.ingest-value', 'SendMessage'),
-    conversationEvent: await createEventCodec(
-      source,
-      'im.conversations-value',
-      'ConversationEvent',
-    ),
-    receipt: await createEventCodec(source, 'im.receipts-value', 'Receipt'),
-    fanoutBatch: await createEventCodec(source, 'fanout-value', 'FanoutBatch'),
-    roomEvent: await createEventCodec(source, 'im.rooms-value', 'RoomEvent'),
-    action: await createEventCodec(source, 'im.actions-value', 'Action'),
-  }
+  codecs = await receiverCodecs()
 })
 
 function euDriver(remoteTargets: RemoteTargets) {

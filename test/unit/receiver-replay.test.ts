@@ -2,10 +2,9 @@
 // they come from the records' time, not the clock at processing (docs/replay.md).
 
 import { describe, expect, it } from 'vitest'
-import { createEventCodec } from '../../schemas/codec.js'
-import { memorySchemaSource } from '../../schemas/schema-source.js'
 import { receiverTopology } from '../../topologies/receiver/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
+import { receiverCodecs } from './receiver-codecs.js'
 
 const topics = {
   ingest: 'im.ingest',
@@ -18,19 +17,7 @@ const topics = {
 const T0 = Date.UTC(2026, 10, 26, 9)
 
 async function run(clockAt: number) {
-  const source = memorySchemaSource()
-  const codecs = {
-    sendMessage: await createEventCodec(source, 'im.ingest-value', 'SendMessage'),
-    conversationEvent: await createEventCodec(
-      source,
-      'im.conversations-value',
-      'ConversationEvent',
-    ),
-    receipt: await createEventCodec(source, 'im.receipts-value', 'Receipt'),
-    fanoutBatch: await createEventCodec(source, 'fanout-value', 'FanoutBatch'),
-    roomEvent: await createEventCodec(source, 'im.rooms-value', 'RoomEvent'),
-    action: await createEventCodec(source, 'im.actions-value', 'Action'),
-  }
+  const codecs = await receiverCodecs()
   let clock = clockAt
   const driver = new TopologyTestDriver(
     receiverTopology({ topics, codecs, unit: 1, userPartitions: 2, clock: () => clock }),

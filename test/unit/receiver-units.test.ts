@@ -3,17 +3,9 @@
 // home unit sends a forwarded message's receipt back to the unit it came from.
 
 import { beforeEach, describe, expect, it } from 'vitest'
-import { createEventCodec, type EventCodec } from '../../schemas/codec.js'
+import type { EventCodec } from '../../schemas/codec.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
-import { memorySchemaSource } from '../../schemas/schema-source.js'
-import type {
-  Action,
-  ConversationEvent,
-  FanoutBatch,
-  Receipt,
-  RoomEvent,
-  SendMessage,
-} from '../../schemas/types.generated.js'
+import type { Action, ConversationEvent, SendMessage } from '../../schemas/types.generated.js'
 import { RECEIVER_STORES as STORES } from '../../topologies/model/index.js'
 import {
   ORIGIN_UNIT_HEADER,
@@ -21,6 +13,7 @@ import {
   type UnitTopics,
 } from '../../topologies/receiver/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
+import { type ReceiverCodecs, receiverCodecs } from './receiver-codecs.js'
 
 const topics = {
   ingest: 'im.ingest',
@@ -39,30 +32,11 @@ const unitTopics = (prefix: string): UnitTopics => ({
 const A = unitTopics('a.')
 const B = unitTopics('b.')
 
-let codecs: {
-  sendMessage: EventCodec<SendMessage>
-  conversationEvent: EventCodec<ConversationEvent>
-  receipt: EventCodec<Receipt>
-  fanoutBatch: EventCodec<FanoutBatch>
-  roomEvent: EventCodec<RoomEvent>
-  action: EventCodec<Action>
-}
+let codecs: ReceiverCodecs
 const now = Date.UTC(2026, 10, 23, 12)
 
 beforeEach(async () => {
-  const source = memorySchemaSource()
-  codecs = {
-    sendMessage: await createEventCodec(source, 'im.ingest-value', 'SendMessage'),
-    conversationEvent: await createEventCodec(
-      source,
-      'im.conversations-value',
-      'ConversationEvent',
-    ),
-    receipt: await createEventCodec(source, 'im.receipts-value', 'Receipt'),
-    fanoutBatch: await createEventCodec(source, 'fanout-value', 'FanoutBatch'),
-    roomEvent: await createEventCodec(source, 'im.rooms-value', 'RoomEvent'),
-    action: await createEventCodec(source, 'im.actions-value', 'Action'),
-  }
+  codecs = await receiverCodecs()
 })
 
 /** Unit `unit` of a two-unit setup: the other one (0 or 1) is known under its prefix. */

@@ -1,15 +1,11 @@
 // The receiver through the topology test driver, with the real codec (schemas in memory).
 
 import { beforeEach, describe, expect, it } from 'vitest'
-import { createEventCodec, type EventCodec } from '../../schemas/codec.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
-import { memorySchemaSource } from '../../schemas/schema-source.js'
 import type {
-  Action,
   ConversationEvent,
   FanoutBatch,
   Receipt,
-  RoomEvent,
   SendMessage,
   StoredMessage,
 } from '../../schemas/types.generated.js'
@@ -17,6 +13,7 @@ import { decodeStoredMessage, RECEIVER_STORES as STORES } from '../../topologies
 import { receiverTopology } from '../../topologies/receiver/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
 import { partitionForKey } from '../../topologies/runtime/partitioner.js'
+import { type ReceiverCodecs, receiverCodecs } from './receiver-codecs.js'
 
 const topics = {
   ingest: 'im.ingest',
@@ -27,31 +24,12 @@ const topics = {
   rooms: 'im.rooms',
 }
 
-let codecs: {
-  sendMessage: EventCodec<SendMessage>
-  conversationEvent: EventCodec<ConversationEvent>
-  receipt: EventCodec<Receipt>
-  fanoutBatch: EventCodec<FanoutBatch>
-  roomEvent: EventCodec<RoomEvent>
-  action: EventCodec<Action>
-}
+let codecs: ReceiverCodecs
 let driver: TopologyTestDriver
 let now: number
 
 beforeEach(async () => {
-  const source = memorySchemaSource()
-  codecs = {
-    sendMessage: await createEventCodec(source, 'im.ingest-value', 'SendMessage'),
-    conversationEvent: await createEventCodec(
-      source,
-      'im.conversations-value',
-      'ConversationEvent',
-    ),
-    receipt: await createEventCodec(source, 'im.receipts-value', 'Receipt'),
-    fanoutBatch: await createEventCodec(source, 'fanout-value', 'FanoutBatch'),
-    roomEvent: await createEventCodec(source, 'im.rooms-value', 'RoomEvent'),
-    action: await createEventCodec(source, 'im.actions-value', 'Action'),
-  }
+  codecs = await receiverCodecs()
   now = Date.UTC(2026, 10, 23, 12)
   driver = new TopologyTestDriver(
     receiverTopology({

@@ -3,19 +3,11 @@
 // throttles and recovers; under overload the large group's flood gives way, 1:1 chats do not.
 
 import { beforeEach, describe, expect, it } from 'vitest'
-import { createEventCodec, type EventCodec } from '../../schemas/codec.js'
-import { memorySchemaSource } from '../../schemas/schema-source.js'
-import type {
-  Action,
-  ConversationEvent,
-  FanoutBatch,
-  Receipt,
-  RoomEvent,
-  SendMessage,
-} from '../../schemas/types.generated.js'
+import type { ConversationEvent, Receipt, SendMessage } from '../../schemas/types.generated.js'
 import { receiverTopology } from '../../topologies/receiver/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
 import { type Limits, shaping } from '../../topologies/shaping/index.js'
+import { type ReceiverCodecs, receiverCodecs } from './receiver-codecs.js'
 
 const topics = {
   ingest: 'im.ingest',
@@ -27,33 +19,14 @@ const topics = {
 }
 const off = { default: null, overrides: {} }
 
-let codecs: {
-  sendMessage: EventCodec<SendMessage>
-  conversationEvent: EventCodec<ConversationEvent>
-  receipt: EventCodec<Receipt>
-  fanoutBatch: EventCodec<FanoutBatch>
-  roomEvent: EventCodec<RoomEvent>
-  action: EventCodec<Action>
-}
+let codecs: ReceiverCodecs
 let driver: TopologyTestDriver
 let now: number
 let limits: Limits
 let seq = 0
 
 beforeEach(async () => {
-  const source = memorySchemaSource()
-  codecs = {
-    sendMessage: await createEventCodec(source, 'im.ingest-value', 'SendMessage'),
-    conversationEvent: await createEventCodec(
-      source,
-      'im.conversations-value',
-      'ConversationEvent',
-    ),
-    receipt: await createEventCodec(source, 'im.receipts-value', 'Receipt'),
-    fanoutBatch: await createEventCodec(source, 'fanout-value', 'FanoutBatch'),
-    roomEvent: await createEventCodec(source, 'im.rooms-value', 'RoomEvent'),
-    action: await createEventCodec(source, 'im.actions-value', 'Action'),
-  }
+  codecs = await receiverCodecs()
   now = Date.UTC(2026, 10, 26, 12)
   limits = {
     capacity: 10,
