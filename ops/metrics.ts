@@ -368,8 +368,9 @@ export function createMetrics(): Metrics {
   return {
     registry,
     async render() {
-      if (sources.length === 0) return registry.metrics()
       const others = (await Promise.all(sources.map((s) => s()))).flat()
+      // One process (or the others not up): this registry's own text, not a merge of one.
+      if (others.length === 0) return registry.metrics()
       return AggregatorRegistry.aggregate([await registry.getMetricsAsJSON(), ...others]).metrics()
     },
     addSource: (source) => {
