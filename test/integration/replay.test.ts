@@ -72,6 +72,22 @@ describe('imflow replay', () => {
         }),
       })),
     })
+    // The conversations exist before their messages come: a task reads its topics in the order
+    // their batches arrive, so a message fetched first would find no conversation.
+    const applied = async () => {
+      const topic = `${prefix}im.conversations`
+      const [done] = await deployment.admin.fetchOffsets({
+        groupId: `${prefix}imflow-receiver`,
+        topics: [topic],
+      })
+      const ends = await deployment.admin.fetchTopicOffsets(topic)
+      // A partition with no record has nothing to apply (its committed offset stays -1).
+      const caughtUp = (e: { partition: number; high: string }) =>
+        Number(e.high) === 0 ||
+        Number(done?.partitions.find((p) => p.partition === e.partition)?.offset) >= Number(e.high)
+      return ends.every(caughtUp) ? true : undefined
+    }
+    await eventually(applied, { timeoutMs: 120_000, what: 'the conversations to be applied' })
     const sent = 60
     for (let i = 0; i < sent; i++) {
       const conversationId = conversations[i % conversations.length] as string
