@@ -6,14 +6,17 @@
 // Usage: npm run bench -- bigroom   (IMFLOW_BENCH_GROUPS, IMFLOW_BENCH_MEMBERS,
 // IMFLOW_BENCH_ONLINE, IMFLOW_BENCH_RATES per group in messages/s, IMFLOW_BENCH_SECONDS)
 
-import { Partitioners } from 'kafkajs'
+import { type Kafka, Partitioners } from 'kafkajs'
+import type { EventCodec } from '../schemas/codec.js'
 import { registerContract } from '../schemas/contract.js'
 import { registrySchemaSource } from '../schemas/schema-source.js'
+import type { RoomEvent } from '../schemas/types.generated.js'
 import { waitFor } from './broker.js'
 import { deviceFleet, timedBody } from './device-fleet.js'
 import { nowMs, percentiles } from './latency.js'
 import { startLatencyApp } from './latency-app.js'
 import { rawHop } from './raw-hop.js'
+import { transactionLines, transactionSnapshot } from './transaction-stats.js'
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
 const GROUPS = env('IMFLOW_BENCH_GROUPS', 10)
@@ -57,6 +60,7 @@ export async function bigroomBench(): Promise<string> {
     )
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
     await producer.connect()
+    const roomHop = await roomHopProbe(kafka, `${config.topicPrefix}im.rooms`, codecs['im.rooms'])
     const ingest = `${config.topicPrefix}im.ingest`
     let sequence = 0
     /** Sends `count` messages spread over the groups at `total` messages/s, in 10 ms ticks. */
@@ -99,8 +103,10 @@ export async function bigroomBench(): Promise<string> {
     for (const rate of RATES) {
       const raw = percentiles(await rawHop(kafka, hopTopic, Math.min(rate * GROUPS, 200), SECONDS))
       fleet.reset()
+      roomHop.latencies.length = 0
       const count = rate * GROUPS * SECONDS
       const expected = count * ONLINE
+      const before = await transactionSnapshot(app.metrics.registry)
       const began = nowMs()
       await load(count, rate * GROUPS)
       await waitFor(
@@ -109,20 +115,51 @@ export async function bigroomBench(): Promise<string> {
         600_000,
       )
       const seconds = (nowMs() - began) / 1000
+      const transactions = transactionLines(
+        before,
+        await transactionSnapshot(app.metrics.registry),
+        seconds,
+      )
       const latencies = await fleet.latencies()
       const path = percentiles(latencies)
+      const rooms = percentiles(roomHop.latencies)
       lines.push(
         `  ${rate} messages/s per group (${rate * GROUPS}/s in all, ${expected} deliveries expected)`,
         `    raw kafkajs produce -> consume hop (baseline)         p50 ${raw.p50.toFixed(1)} ms  p99 ${raw.p99.toFixed(1)} ms`,
         `    ingest -> receiver -> im.rooms -> gateway -> device   p50 ${path.p50.toFixed(1)} ms  p99 ${path.p99.toFixed(1)} ms  = ${(path.p50 / raw.p50).toFixed(0)}x / ${(path.p99 / raw.p99).toFixed(0)}x the raw hop`,
+        `      of which ingest -> receiver -> im.rooms (committed)   p50 ${rooms.p50.toFixed(1)} ms  p99 ${rooms.p99.toFixed(1)} ms`,
+        ...transactions,
         `    ${(latencies.length / seconds).toFixed(0)} deliveries/s, ${((100 * latencies.length) / expected).toFixed(1)}% delivered within ${DRAIN_MS / 1000} s of the last send`,
       )
       progress(lines.slice(-3).join('\n'))
     }
     await producer.disconnect()
+    await roomHop.stop()
     return lines.join('\n')
   } finally {
     await fleet.close()
     await stop()
   }
+}
+
+/** The first half of the path: when each message's room event is readable (committed) on im.rooms. */
+async function roomHopProbe(
+  kafka: Kafka,
+  topic: string,
+  codec: EventCodec<RoomEvent>,
+): Promise<{ latencies: number[]; stop(): Promise<void> }> {
+  const latencies: number[] = []
+  const consumer = kafka.consumer({ groupId: `${topic}-probe`, maxWaitTimeInMs: 100 })
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning: false })
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      if (!message.value) return
+      const { event } = await codec.decode(message.value)
+      if (event.payload.kind !== 'NewMessage') return
+      const { body } = event.payload.message
+      latencies.push(nowMs() - Number(body.slice(body.lastIndexOf('@') + 1)))
+    },
+  })
+  return { latencies, stop: () => consumer.disconnect() }
 }

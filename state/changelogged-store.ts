@@ -13,6 +13,9 @@ import { inRange, type KeyRange, prefixEnd, type RawStore, type WriteOp } from '
 import { ReadCache } from './read-cache.js'
 import type { CommittedStore, ReadWriteStore } from './read-write-store.js'
 
+/** At most this many reads in flight per prefetch: well within the read cache's capacity. */
+const PREFETCH_MAX_KEYS = 2_000
+
 /** A changelog record's framing besides key and value: the key's tag byte and the record's varints. */
 const CHANGELOG_RECORD_OVERHEAD = 33
 
@@ -52,6 +55,20 @@ export class ChangeloggedStore implements ReadWriteStore {
     const value = await this.raw.get(key)
     this.cache.set(id, value ?? null)
     return value
+  }
+
+  async prefetch(keys: readonly Buffer[]): Promise<void> {
+    const wanted = new Map<string, Buffer>()
+    for (const key of keys) {
+      const id = key.toString('latin1')
+      if (!this.pending.has(id) && !this.cache.has(id)) wanted.set(id, key)
+    }
+    const ids = [...wanted.keys()].slice(0, PREFETCH_MAX_KEYS)
+    const values = await Promise.all(ids.map((id) => this.raw.get(wanted.get(id) as Buffer)))
+    // A key written or read meanwhile keeps what that write or read put there.
+    ids.forEach((id, i) => {
+      if (!this.pending.has(id) && !this.cache.has(id)) this.cache.set(id, values[i] ?? null)
+    })
   }
 
   put(key: Buffer, value: Buffer): void {

@@ -7,6 +7,8 @@ import type { Serde } from './serde.js'
 
 export interface KeyValueStore<K, V> {
   get(key: K): Promise<V | undefined>
+  /** Reads these keys ahead, all at once (see ReadWriteStore.prefetch). */
+  prefetch(keys: readonly K[]): Promise<void>
   put(key: K, value: V): void
   delete(key: K): void
   /** Entries with from <= key < to, in key-byte order. */
@@ -25,6 +27,7 @@ export function typedStore<K, V>(
 ): KeyValueStore<K, V> {
   return {
     ...typedReads(store, keys, values, (prefix) => store.prefix(prefix)),
+    prefetch: (wanted) => store.prefetch(wanted.map((key) => keys.serialize(key))),
     put: (key, value) => store.put(keys.serialize(key), values.serialize(value)),
     delete: (key) => store.delete(keys.serialize(key)),
   }

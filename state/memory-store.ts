@@ -4,8 +4,11 @@ import { inRange, type KeyRange, type RawStore, type WriteOp } from './raw-store
 
 export class MemoryStore implements RawStore {
   private readonly entries = new Map<string, Buffer>()
+  /** How many gets reached the store (tests count what the layers above keep in memory). */
+  reads = 0
 
   async get(key: Buffer): Promise<Buffer | undefined> {
+    this.reads++
     return this.entries.get(key.toString('latin1'))
   }
 

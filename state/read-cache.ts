@@ -17,6 +17,10 @@ export class ReadCache {
     return value
   }
 
+  has(key: string): boolean {
+    return this.entries.has(key)
+  }
+
   set(key: string, value: Buffer | null): void {
     this.entries.delete(key)
     this.entries.set(key, value)

@@ -7,6 +7,12 @@ import type { KeyRange, RawStore } from './raw-store.js'
 /** What a processor may do with its store. */
 export interface ReadWriteStore {
   get(key: Buffer): Promise<Buffer | undefined>
+  /**
+   * Reads the keys not held in memory all at once, so the gets that follow find them there:
+   * each RocksDB read is a trip through libuv's thread pool, and a processor's gets, awaited
+   * one by one, would wait for those trips in a row.
+   */
+  prefetch(keys: readonly Buffer[]): Promise<void>
   put(key: Buffer, value: Buffer): void
   delete(key: Buffer): void
   /** Entries in key order, pending writes over stored ones (never reversed). */

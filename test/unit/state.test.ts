@@ -142,6 +142,39 @@ describe('ChangeloggedStore', () => {
     expect(await entries(raw.range({}))).toEqual(['a=1', 'b=2'])
     expect(await entries(store.committed.range({ reverse: true }))).toEqual(['b=2', 'a=1'])
   })
+
+  it('prefetches keys in one go, so later gets read memory; a write made meanwhile wins', async () => {
+    await raw.write([
+      { key: b('a'), value: b('1') },
+      { key: b('b'), value: b('2') },
+    ])
+    let reads = 0
+    let release: () => void = () => {}
+    const held = new Promise<void>((r) => {
+      release = r
+    })
+    const counting = Object.assign(Object.create(raw), {
+      get: async (key: Buffer) => {
+        reads++
+        await held
+        return raw.get(key)
+      },
+    }) as typeof raw
+    const store = new ChangeloggedStore('s', counting)
+    store.put(b('p'), b('pending'))
+    const prefetching = store.prefetch([b('a'), b('b'), b('a'), b('missing'), b('p')])
+    store.put(b('b'), b('22')) // written while the reads are out: the write is what counts
+    release()
+    await prefetching
+    expect(reads).toBe(3) // a, b and missing, once each; p is pending
+    expect((await store.get(b('a')))?.toString()).toBe('1')
+    expect((await store.get(b('b')))?.toString()).toBe('22')
+    expect(await store.get(b('missing'))).toBeUndefined()
+    expect((await store.get(b('p')))?.toString()).toBe('pending')
+    expect(reads).toBe(3) // every get above came from memory
+    store.rollback()
+    expect((await store.get(b('b')))?.toString()).toBe('2') // the prefetched committed value
+  })
 })
 
 describe('typedStore', () => {

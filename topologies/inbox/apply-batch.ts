@@ -19,6 +19,25 @@ export interface InboxStores {
 
 const empty = (): ListRow => ({ unread: 0, unreadIds: [], last: null })
 
+/** The list rows applyBatch() reads, read ahead for a slice's hand-offs at once. */
+export function prefetchRows(stores: InboxStores, batches: readonly FanoutBatch[]): Promise<void> {
+  const keys = batches.flatMap((batch) => {
+    const { payload } = batch.event
+    const conversationId =
+      payload.kind === 'NewMessage'
+        ? batch.updateLists
+          ? payload.message.conversationId
+          : undefined
+        : 'conversationId' in payload
+          ? payload.conversationId
+          : undefined
+    return conversationId === undefined
+      ? []
+      : batch.recipients.map((u) => listKey(u, conversationId))
+  })
+  return stores.lists.prefetch(keys)
+}
+
 export async function applyBatch(stores: InboxStores, batch: FanoutBatch): Promise<void> {
   const { lists } = stores
   const payload = batch.event.payload

@@ -9,7 +9,7 @@ import type { FanoutBatch, UserEvent } from '../../schemas/types.generated.js'
 import { inboxStores } from '../model/index.js'
 import { PARKED_STORE } from '../receiver/index.js'
 import { defineTopology, openStore, type TopologyDefinition } from '../runtime/index.js'
-import { applyBatch } from './apply-batch.js'
+import { applyBatch, prefetchRows } from './apply-batch.js'
 import { movedUsers } from './geo-move.js'
 import { type GeoMoveOptions, geoSinks, UserMoves } from './user-moves.js'
 
@@ -40,6 +40,11 @@ export function inboxTopology(options: InboxOptions): TopologyDefinition {
       }
       const moves = move && new UserMoves(context, move, options.codec, stores.lists)
       return {
+        prefetch: (records) =>
+          prefetchRows(
+            stores,
+            records.filter((r) => r.topic === options.fanout).map((r) => r.value as FanoutBatch),
+          ),
         async process(record) {
           if (move && record.topic === move.users)
             return moves?.userMoved(record, record.value as UserEvent)

@@ -33,6 +33,14 @@ export class ConversationState {
     return this.meta.get(conversationId)
   }
 
+  /** Reads ahead what get() and role() will ask about these senders (see ReadWriteStore.prefetch). */
+  async prefetch(senders: readonly { conversationId: string; senderId: string }[]): Promise<void> {
+    await Promise.all([
+      this.meta.prefetch(senders.map((s) => s.conversationId)),
+      this.memberships.prefetch(senders.map((s) => memberKey(s.conversationId, s.senderId))),
+    ])
+  }
+
   async role(conversationId: string, userId: string): Promise<Role | undefined> {
     const value = await this.memberships.get(memberKey(conversationId, userId))
     return value === undefined ? undefined : value[0] === 1 ? 'admin' : 'member'

@@ -13,7 +13,7 @@ import { act } from './actions.js'
 import { admitAll } from './admission.js'
 import { onConversationEvent } from './conversation-events.js'
 import { PARKED_STORE } from './forward-or-park.js'
-import { deliver, receive } from './receive.js'
+import { deliver, prefetchSends, receive } from './receive.js'
 import { type ReceiverOptions, remoteSinks } from './receiver-options.js'
 import { ReceiverTask } from './receiver-task.js'
 
@@ -63,6 +63,11 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
         deliver(task, decodeStoredMessage(stored)),
       )
       return {
+        prefetch: (records) =>
+          prefetchSends(
+            task,
+            records.filter((r) => r.topic === topics.ingest).map((r) => r.value as SendMessage),
+          ),
         async process(record) {
           if (record.topic === options.users?.topic) return
           if (record.topic === topics.conversations) {

@@ -7,7 +7,7 @@ import { silentLogger } from '../../ops/log.js'
 import { ChangeloggedStore, MemoryStore } from '../../state/index.js'
 import type { DeadLetterEncoder } from './dead-letters.js'
 import type { OutRecord } from './internal/kafka-io.js'
-import { TaskCore } from './internal/task-core.js'
+import { type ConsumedMessage, TaskCore } from './internal/task-core.js'
 import type { TopologyDefinition } from './topology.js'
 
 export interface PipedRecord {
@@ -22,7 +22,7 @@ export interface PipedRecord {
 export class TopologyTestDriver {
   private readonly tasks = new Map<
     number,
-    { core: TaskCore; stores: Map<string, ChangeloggedStore> }
+    { core: TaskCore; stores: Map<string, ChangeloggedStore>; raw: MemoryStore[] }
   >()
   private readonly outputs = new Map<string, OutRecord[]>()
   private readonly offsets = new Map<string, number>()
@@ -41,10 +41,11 @@ export class TopologyTestDriver {
   private task(partition: number) {
     let task = this.tasks.get(partition)
     if (!task) {
+      const raw = (this.topology.stores ?? []).map(() => new MemoryStore())
       const stores = new Map(
-        (this.topology.stores ?? []).map((name) => [
+        (this.topology.stores ?? []).map((name, i) => [
           name,
-          new ChangeloggedStore(name, new MemoryStore()),
+          new ChangeloggedStore(name, raw[i] as MemoryStore),
         ]),
       )
       const core = new TaskCore({
@@ -57,27 +58,51 @@ export class TopologyTestDriver {
         log: silentLogger,
         clock: () => this.wallClock,
       })
-      task = { core, stores }
+      task = { core, stores, raw }
       this.tasks.set(partition, task)
     }
     return task
   }
 
   async pipe(topic: string, record: PipedRecord): Promise<void> {
-    const partition = record.partition ?? 0
-    const { core } = this.task(partition)
-    const offsetKey = `${topic}:${partition}`
+    const { core } = this.task(record.partition ?? 0)
+    await core.process(topic, this.consumed(topic, record))
+    await this.commit(core)
+  }
+
+  /**
+   * Pipes records of one partition as one slice, as a task on Kafka does: the processor's
+   * prefetch first, then each record, then one commit. Answers how many reads reached the
+   * stores' bottom layer in each step.
+   */
+  async pipeSlice(
+    topic: string,
+    records: readonly PipedRecord[],
+  ): Promise<{ prefetchReads: number; processReads: number }> {
+    const task = this.task(records[0]?.partition ?? 0)
+    const reads = () => task.raw.reduce((sum, store) => sum + store.reads, 0)
+    const messages = records.map((record) => this.consumed(topic, record))
+    const before = reads()
+    await task.core.prefetch(topic, messages)
+    const prefetched = reads()
+    for (const message of messages) await task.core.process(topic, message)
+    const processed = reads()
+    await this.commit(task.core)
+    return { prefetchReads: prefetched - before, processReads: processed - prefetched }
+  }
+
+  private consumed(topic: string, record: PipedRecord): ConsumedMessage {
+    const offsetKey = `${topic}:${record.partition ?? 0}`
     const offset = this.offsets.get(offsetKey) ?? 0
     this.offsets.set(offsetKey, offset + 1)
     const bytes = (v: Buffer | string | null) => (typeof v === 'string' ? Buffer.from(v) : v)
-    await core.process(topic, {
+    return {
       offset: String(offset),
       timestamp: String(record.timestamp),
       key: bytes(record.key),
       value: bytes(record.value),
       headers: record.headers ?? {},
-    })
-    await this.commit(core)
+    }
   }
 
   /** Moves the wall clock on and runs the wall-clock punctuators that are due. */

@@ -50,6 +50,11 @@ export interface ProcessorContext {
 
 export interface Processor {
   process(record: InputRecord): void | Promise<void>
+  /**
+   * Called with the records about to be processed (decoded; some may still be refused):
+   * reads ahead, all at once, the store keys they will need (ReadWriteStore.prefetch).
+   */
+  prefetch?(records: readonly InputRecord[]): Promise<void>
   close?(): void | Promise<void>
 }
 

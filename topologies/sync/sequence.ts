@@ -7,6 +7,22 @@ import { coalesce } from './offline-notifications.js'
 import { anyOnline, emptyUser } from './sync-state.js'
 import type { SyncTask } from './sync-task.js'
 
+/** What sequence() reads for each recipient, read ahead for a slice's hand-offs at once. */
+export async function prefetchRecipients(
+  task: SyncTask,
+  batches: readonly FanoutBatch[],
+): Promise<void> {
+  const pairs = batches.flatMap((b) =>
+    b.recipients.map((userId) => ({ userId, sourceId: b.sourceId })),
+  )
+  const users = [...new Set(pairs.map((p) => p.userId))]
+  await Promise.all([
+    task.log.prefetch(pairs),
+    task.users.prefetch(users),
+    task.notifications.prefetch(users),
+  ])
+}
+
 export async function sequence(
   task: SyncTask,
   { recipients, sourceId, event }: FanoutBatch,

@@ -62,6 +62,11 @@ export class SyncLog {
     return bytes === undefined ? undefined : int64Serde.deserialize(bytes)
   }
 
+  /** Reads ahead what ptsOf() will ask about these (user, source event) pairs. */
+  prefetch(pairs: readonly { userId: string; sourceId: string }[]): Promise<void> {
+    return this.index.prefetch(pairs.map((p) => indexKey(p.userId, p.sourceId)))
+  }
+
   /** Appends at `pts` (the user's new head) and drops what falls out of the queue's retention. */
   async append(userId: string, pts: number, sourceId: string, event: SyncEvent): Promise<void> {
     this.queue.put(queueKey(userId, pts), encodeEntry(sourceId, event))

@@ -11,7 +11,7 @@ import { defineTopology, type TopologyDefinition } from '../runtime/index.js'
 import { onDeviceEvent } from './device-events.js'
 import { notificationFor } from './offline-notifications.js'
 import { checkAcks, push } from './push.js'
-import { sequence } from './sequence.js'
+import { prefetchRecipients, sequence } from './sequence.js'
 import { defaultSyncSettings, type SyncSettings } from './sync-state.js'
 import { type SyncCodecs, SyncTask } from './sync-task.js'
 
@@ -70,6 +70,11 @@ export function syncTopology(options: SyncOptions): TopologyDefinition {
         await runDue(task, now)
       })
       return {
+        prefetch: (records) =>
+          prefetchRecipients(
+            task,
+            records.filter((r) => r.topic === topics.fanout).map((r) => r.value as FanoutBatch),
+          ),
         async process(record) {
           const now = context.wallClock()
           await task.recoverIfNeeded(now)

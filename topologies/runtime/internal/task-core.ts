@@ -68,6 +68,8 @@ export class TaskCore {
   private streamTime = Number.NEGATIVE_INFINITY
   private readonly punctuators: Punctuator[] = []
   private readonly processor: Processor
+  /** Values decoded ahead for a prefetch, taken by process(). */
+  private readonly decodedAhead = new WeakMap<ConsumedMessage, unknown>()
 
   constructor(private readonly options: TaskCoreOptions) {
     const { topology, partition } = options
@@ -140,35 +142,73 @@ export class TaskCore {
     this.outputBytes += recordBytes(out)
   }
 
-  /** Decodes and processes one record; a record that cannot be decoded or processed is dead-lettered. */
-  async process(topic: string, message: ConsumedMessage): Promise<void> {
-    const { topology, partition } = this.options
-    const source: SourceRecord = {
+  /**
+   * Lets the processor read ahead what the coming records need (its prefetch), with their
+   * values decoded once for both. Only a hint: a record that fails here fails, as it should,
+   * when it is processed.
+   */
+  async prefetch(topic: string, messages: readonly ConsumedMessage[]): Promise<void> {
+    if (!this.processor.prefetch || messages.length === 0) return
+    const inputs: InputRecord[] = []
+    for (const message of messages) {
+      try {
+        const value = await this.decode(topic, message)
+        this.decodedAhead.set(message, value)
+        inputs.push(this.input(topic, message, value))
+      } catch {
+        // dead-lettered or retried by process()
+      }
+    }
+    await this.processor.prefetch(inputs).catch(() => {})
+  }
+
+  private source(topic: string, message: ConsumedMessage): SourceRecord {
+    return {
       topic,
-      partition,
+      partition: this.options.partition,
       offset: message.offset,
       key: message.key,
       value: message.value,
       headers: message.headers ?? {},
     }
+  }
+
+  private input(topic: string, message: ConsumedMessage, value: unknown): InputRecord {
+    const source = this.source(topic, message)
+    return { ...source, headers: source.headers ?? {}, timestamp: Number(message.timestamp), value }
+  }
+
+  private async decode(topic: string, message: ConsumedMessage): Promise<unknown> {
+    const definition = this.options.topology.sources.find((s) => s.topic === topic)
+    if (!definition?.decode) return message.value
+    if (message.value === null) {
+      if (definition.tombstones) return null
+      throw new ImflowError(
+        'IMF_ERR_DECODE',
+        'the record has no value (a tombstone where an event was expected)',
+      )
+    }
+    return definition.decode(message.value)
+  }
+
+  /** Decodes and processes one record; a record that cannot be decoded or processed is dead-lettered. */
+  async process(topic: string, message: ConsumedMessage): Promise<void> {
+    const { topology } = this.options
+    const source = this.source(topic, message)
     const definition = topology.sources.find((s) => s.topic === topic)
-    let value: unknown = message.value
+    let value: unknown
     try {
-      if (definition?.decode && message.value === null && !definition.tombstones) {
-        throw new ImflowError(
-          'IMF_ERR_DECODE',
-          'the record has no value (a tombstone where an event was expected)',
-        )
-      }
-      if (definition?.decode && message.value !== null)
-        value = await definition.decode(message.value)
+      value = this.decodedAhead.has(message)
+        ? this.decodedAhead.get(message)
+        : await this.decode(topic, message)
     } catch (err) {
       if (isImflowError(err) && err.retriable) throw err
       this.deadLetter(source, err, 'decode')
       return
     }
-    const timestamp = Number(message.timestamp)
-    const input: InputRecord = { ...source, headers: source.headers ?? {}, timestamp, value }
+    this.decodedAhead.delete(message)
+    const input = this.input(topic, message, value)
+    const { timestamp } = input
     if (definition && this.misplaced(definition, input, message)) return
     if (timestamp > this.streamTime) this.streamTime = timestamp
     this.current = source

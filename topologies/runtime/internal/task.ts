@@ -299,6 +299,7 @@ export class Task {
     const started = performance.now()
     let yielded = started
     let i = from
+    await this.core.prefetch(topic, messages.slice(from, from + limits.records))
     for (; i < messages.length; i++) {
       const now = performance.now()
       if (i > from && sliceFull(limits, i - from, this.core.pendingBytes(), started, now)) break
