@@ -228,6 +228,37 @@ describe('rate limits', () => {
       expect((await send('dm', {}, headers)).kind).toBe('Accepted')
     })
   }
+
+  it('reads the buckets of a slice’s senders ahead, and still refuses past the limit', async () => {
+    limits = { ...limits, capacity: 1_000, user: { default: { rate: 1, burst: 1 }, overrides: {} } }
+    const senders = Array.from({ length: 30 }, (_, i) => `big-u${i}`)
+    const record = (senderId: string) => ({
+      key: 'big',
+      value: codecs.sendMessage.encode({
+        conversationId: 'big',
+        clientMsgId: `c${++seq}`,
+        senderId,
+        type: 'TEXT',
+        body: 'hi',
+        priority: 'HIGH',
+        visibility: 'NORMAL',
+        targets: [],
+        sentAt: now,
+      }),
+      timestamp: now,
+    })
+    // Each sender twice: the second of each is over the user limit.
+    const reads = await driver.pipeSlice(topics.ingest, [...senders, ...senders].map(record))
+    const outcomes = await Promise.all(
+      driver
+        .read(topics.receipts)
+        .map(async (r) => (await codecs.receipt.decode(r.value as Buffer)).outcome.kind),
+    )
+    expect(outcomes).toEqual([...senders.map(() => 'Accepted'), ...senders.map(() => 'Throttled')])
+    // Each sender's bucket (and dedupe entry) was read ahead; processing read nearly nothing.
+    expect(reads.prefetchReads).toBeGreaterThanOrEqual(2 * senders.length)
+    expect(reads.processReads).toBeLessThan(5)
+  })
 })
 
 describe('smart throttling', () => {

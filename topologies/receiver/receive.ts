@@ -81,11 +81,13 @@ export async function receive(
 /** What receive() reads first for each message, read ahead for a slice's messages at once. */
 export async function prefetchSends(
   task: ReceiverTask,
-  messages: readonly SendMessage[],
+  records: readonly { message: SendMessage; headers: InputRecord['headers'] }[],
 ): Promise<void> {
+  const messages = records.map((r) => r.message)
   await Promise.all([
     task.dedupe.prefetch(messages.map((m) => dedupeKey(m.senderId, m.clientMsgId))),
     task.conversations.prefetch(messages),
+    task.gate.prefetch?.(records),
   ])
 }
 

@@ -66,7 +66,9 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
         prefetch: (records) =>
           prefetchSends(
             task,
-            records.filter((r) => r.topic === topics.ingest).map((r) => r.value as SendMessage),
+            records
+              .filter((r) => r.topic === topics.ingest)
+              .map((r) => ({ message: r.value as SendMessage, headers: r.headers })),
           ),
         async process(record) {
           if (record.topic === options.users?.topic) return

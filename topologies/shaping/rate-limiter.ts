@@ -7,7 +7,9 @@
 import type { ReadWriteStore } from '../../state/index.js'
 import { jsonSerde, type KeyValueStore, stringSerde, typedStore } from '../../state/index.js'
 import { type Dimension, type Limits, limitOf } from './limits.js'
-import { type Bucket, take } from './token-bucket.js'
+import { type Bucket, type RateLimit, take } from './token-bucket.js'
+
+export type DimensionKey = readonly [Dimension, string | undefined]
 
 export type LimitCheck = { ok: true } | { ok: false; dimension: Dimension; retryAfterMs: number }
 
@@ -18,19 +20,16 @@ export class RateLimiter {
     this.buckets = typedStore(store, stringSerde, jsonSerde<Bucket>())
   }
 
+  /** Reads ahead the buckets check() will take from (see Processor.prefetch). */
+  prefetch(keys: readonly DimensionKey[], limits: Limits): Promise<void> {
+    return this.buckets.prefetch(limited(keys, limits).map(([, , id]) => id))
+  }
+
   /** Takes a token of each limited dimension, or none and says which one refused. */
-  async check(
-    keys: readonly (readonly [Dimension, string | undefined])[],
-    limits: Limits,
-    now: number,
-  ): Promise<LimitCheck> {
+  async check(keys: readonly DimensionKey[], limits: Limits, now: number): Promise<LimitCheck> {
     const taken: [string, Bucket][] = []
     let refused: LimitCheck = { ok: true }
-    for (const [dimension, key] of keys) {
-      if (key === undefined || key === '') continue
-      const limit = limitOf(limits, dimension, key)
-      if (!limit) continue
-      const id = `${dimension}\u0000${key}`
+    for (const [dimension, limit, id] of limited(keys, limits)) {
       const result = take(await this.buckets.get(id), limit, now)
       if (result.ok) taken.push([id, result.bucket])
       else if (refused.ok || result.retryAfterMs > refused.retryAfterMs)
@@ -39,4 +38,15 @@ export class RateLimiter {
     if (refused.ok) for (const [id, bucket] of taken) this.buckets.put(id, bucket)
     return refused
   }
+}
+
+/** The dimensions with a limit for their key, with the limit and the bucket's id. */
+function limited(keys: readonly DimensionKey[], limits: Limits): [Dimension, RateLimit, string][] {
+  const out: [Dimension, RateLimit, string][] = []
+  for (const [dimension, key] of keys) {
+    if (key === undefined || key === '') continue
+    const limit = limitOf(limits, dimension, key)
+    if (limit) out.push([dimension, limit, `${dimension}\u0000${key}`])
+  }
+  return out
 }

@@ -15,7 +15,7 @@ import type { ProcessorContext } from '../runtime/index.js'
 import { APPLICATION_HEADER, CLIENT_TYPE_HEADER, type Limits, THROTTLE_REASONS } from './limits.js'
 import { LowLane } from './low-lane.js'
 import { Overload } from './overload.js'
-import { RateLimiter } from './rate-limiter.js'
+import { type DimensionKey, RateLimiter } from './rate-limiter.js'
 import { ShapingStats } from './stats.js'
 
 export const SHAPING_STORES = {
@@ -57,6 +57,19 @@ function header(headers: AdmissionRequest['headers'], name: string): string | un
 }
 
 /** One receiver task's shaping: its buckets, LOW lane and load view. */
+/** The keys a message is limited by, per dimension. */
+function dimensionKeys({
+  message,
+  headers,
+}: Pick<AdmissionRequest, 'message' | 'headers'>): DimensionKey[] {
+  return [
+    ['conversation', message.conversationId],
+    ['user', message.senderId],
+    ['clientType', header(headers, CLIENT_TYPE_HEADER)],
+    ['application', header(headers, APPLICATION_HEADER)],
+  ]
+}
+
 class TaskShaper implements AdmissionGate {
   private readonly limiter: RateLimiter
   private readonly lane: LowLane
@@ -97,6 +110,10 @@ class TaskShaper implements AdmissionGate {
     return { admit: false, reason, retryAfterMs }
   }
 
+  prefetch(requests: readonly Pick<AdmissionRequest, 'message' | 'headers'>[]): Promise<void> {
+    return this.limiter.prefetch(requests.flatMap(dimensionKeys), this.options.limits())
+  }
+
   async admit({
     message,
     headers,
@@ -105,16 +122,7 @@ class TaskShaper implements AdmissionGate {
   }: AdmissionRequest): Promise<AdmissionDecision> {
     const now = this.clock()
     const limits = this.current(now)
-    const limited = await this.limiter.check(
-      [
-        ['conversation', message.conversationId],
-        ['user', message.senderId],
-        ['clientType', header(headers, CLIENT_TYPE_HEADER)],
-        ['application', header(headers, APPLICATION_HEADER)],
-      ],
-      limits,
-      now,
-    )
+    const limited = await this.limiter.check(dimensionKeys({ message, headers }), limits, now)
     if (!limited.ok) return this.refuse(THROTTLE_REASONS[limited.dimension], limited.retryAfterMs)
     if (message.priority === 'LOW') {
       if ((await this.lane.size()) >= this.options.lowQueueMax)
