@@ -14,6 +14,7 @@ import { nowMs, paced, percentiles } from './latency.js'
 import { startLatencyApp } from './latency-app.js'
 import { rawHop } from './raw-hop.js'
 import { against, type BenchFigure, type BenchResult } from './result.js'
+import { transactionLines, transactionSnapshot } from './transaction-stats.js'
 
 const RATES = (process.env.IMFLOW_BENCH_RATES ?? '10,50').split(',').map(Number)
 const SECONDS = Number(process.env.IMFLOW_BENCH_SECONDS ?? 20)
@@ -81,8 +82,15 @@ export async function syncBench(): Promise<BenchResult> {
       const raw = percentiles(await rawHop(kafka, hopTopic, rate, SECONDS))
       latencies.length = 0
       const count = rate * SECONDS
+      const before = await transactionSnapshot(app.metrics.registry)
+      const began = nowMs()
       await paced(count, rate, (i) => send(`r${rate}-${i}`, members[i % MEMBERS] as string))
       await waitFor(async () => latencies.length >= count * MEMBERS, 120_000)
+      const transactions = transactionLines(
+        before,
+        await transactionSnapshot(app.metrics.registry),
+        (nowMs() - began) / 1000,
+      )
       const path = percentiles(latencies)
       const ratio = (a: number, b: number) => (a / b).toFixed(0)
       for (const q of ['p50', 'p99'] as const) {
@@ -96,6 +104,7 @@ export async function syncBench(): Promise<BenchResult> {
         `  ${rate} messages/s (${path.count} deliveries)`,
         `    raw kafkajs produce -> consume hop (baseline)    p50 ${raw.p50.toFixed(1)} ms  p99 ${raw.p99.toFixed(1)} ms`,
         `    ingest -> receiver -> sync -> gateway -> device  p50 ${path.p50.toFixed(1)} ms  p99 ${path.p99.toFixed(1)} ms  = ${ratio(path.p50, raw.p50)}x / ${ratio(path.p99, raw.p99)}x the raw hop`,
+        ...transactions,
       )
     }
     await producer.disconnect()

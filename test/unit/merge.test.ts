@@ -11,6 +11,7 @@ import type {
   RoomEvent,
 } from '../../schemas/types.generated.js'
 import { mergeTopology } from '../../topologies/merge/index.js'
+import { readCounts } from '../../topologies/merge/read-cursors.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
 import { type ReceiverCodecs, receiverCodecs } from './receiver-codecs.js'
 
@@ -304,5 +305,46 @@ describe('reactions', () => {
     expect(letters).toHaveLength(2)
     expect(letters[0]).toMatch(/^IMF_ERR_INVALID_ACTION:the emoji has more than 16/)
     expect(letters[1]).toMatch(/^IMF_ERR_INVALID_ACTION:"not-an-id" is not a message id/)
+  })
+})
+
+describe('reading ahead', () => {
+  it('reads a slice’s senders, readers’ cursors and histogram cells ahead; counts stay exact', async () => {
+    const members = Array.from({ length: 20 }, (_, i) => `u${i}`)
+    await group('g', members)
+    const messages = ['1000001', '1000002', '1000003']
+    const receipts = messages.map((msgId) => ({
+      key: 'g',
+      value: codecs.receipt.encode({
+        conversationId: 'g',
+        clientMsgId: `c-${msgId}`,
+        senderId: 'u0',
+        decidedAt: T - 5_000,
+        outcome: { kind: 'Accepted', msgId, createdAt: T - 5_000 },
+      }),
+      timestamp: T - 5_000,
+    }))
+    const indexed = await driver.pipeSlice(topics.messages, receipts)
+    expect(indexed.prefetchReads).toBeGreaterThanOrEqual(messages.length)
+    // What is left per message: the scan of who read it already (a range, not a read).
+    expect(indexed.processReads).toBe(0)
+    const reads = members.map((userId, i) => ({
+      key: 'g',
+      value: codecs.action.encode({
+        conversationId: 'g',
+        userId,
+        at: T,
+        action: { kind: 'ReadReceipt', upToMsgId: messages[i % 3] as string },
+      }),
+      timestamp: T,
+    }))
+    const applied = await driver.pipeSlice(topics.actions, reads)
+    // Each reader's cursor, and each cell moved to once (conversation and members are held).
+    expect(applied.prefetchReads).toBe(members.length + messages.length)
+    // Left to processing: the window's entry, read once and then held.
+    expect(applied.processReads).toBe(1)
+    const counts = await readCounts(driver.store('read-histogram'), 'g', messages)
+    // Up to the 1st: everyone; to the 2nd: readers 1, 2, 4, 5, ... (13 of 20); to the 3rd: 6.
+    expect([...counts.values()]).toEqual([20, 13, 6])
   })
 })

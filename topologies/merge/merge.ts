@@ -22,6 +22,7 @@ import { EmissionWindows, type WindowSettings } from './emission-windows.js'
 import { type EmitTarget, emitUpdates, type MergeStores } from './emit-updates.js'
 import { indexMessage, type MessageIndex } from './index-message.js'
 import { Reactions } from './reactions.js'
+import { readAhead } from './read-ahead.js'
 import { ReadCursors } from './read-cursors.js'
 
 export const MERGE_STORES = {
@@ -112,7 +113,8 @@ export function mergeTopology(options: MergeOptions): TopologyDefinition {
       )
       const senders = store(MERGE_STORES.senders)
       const histogram = store(MERGE_STORES.histogram)
-      const cursors = new ReadCursors(store(MERGE_STORES.cursors), histogram)
+      const cursorStore = store(MERGE_STORES.cursors)
+      const cursors = new ReadCursors(cursorStore, histogram)
       const windows = new EmissionWindows(
         { small: store(MERGE_STORES.smallWindows), large: store(MERGE_STORES.largeWindows) },
         options.windows,
@@ -128,7 +130,7 @@ export function mergeTopology(options: MergeOptions): TopologyDefinition {
       }
       const stores: MergeStores = {
         index: senders,
-        cursors: store(MERGE_STORES.cursors),
+        cursors: cursorStore,
         histogram,
         reactions: store(MERGE_STORES.reactions),
       }
@@ -157,7 +159,14 @@ export function mergeTopology(options: MergeOptions): TopologyDefinition {
       // Quiet partitions' windows close by wall-clock time.
       context.schedule(Math.min(100, Math.max(10, Math.floor(smallMs / 4))), 'wall-clock', closeDue)
 
+      const readAheadStores = { conversations, senders, cursors: cursorStore, histogram }
       return {
+        prefetch: (records) =>
+          readAhead(
+            readAheadStores,
+            records.filter((r) => r.topic === topics.messages).map((r) => r.value as Receipt),
+            records.filter((r) => r.topic === topics.actions).map((r) => r.value as Action),
+          ),
         async process(record) {
           if (record.topic === topics.conversations) {
             const event = record.value as ConversationEvent

@@ -33,11 +33,15 @@ export class ConversationState {
     return this.meta.get(conversationId)
   }
 
-  /** Reads ahead what get() and role() will ask about these senders (see ReadWriteStore.prefetch). */
-  async prefetch(senders: readonly { conversationId: string; senderId: string }[]): Promise<void> {
+  /** Reads ahead what get() and role() will ask (see ReadWriteStore.prefetch); role only with a sender. */
+  async prefetch(asks: readonly { conversationId: string; senderId?: string }[]): Promise<void> {
     await Promise.all([
-      this.meta.prefetch(senders.map((s) => s.conversationId)),
-      this.memberships.prefetch(senders.map((s) => memberKey(s.conversationId, s.senderId))),
+      this.meta.prefetch(asks.map((a) => a.conversationId)),
+      this.memberships.prefetch(
+        asks.flatMap((a) =>
+          a.senderId === undefined ? [] : [memberKey(a.conversationId, a.senderId)],
+        ),
+      ),
     ])
   }
 
