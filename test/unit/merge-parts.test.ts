@@ -72,6 +72,21 @@ describe('read counts from cursors', () => {
     await reads.drop('c', 'u3')
     expect((await readCounts(histogram, 'c', ['30'])).get('30')).toBe(1)
   })
+
+  it('tells without a scan that nobody has read a message past every cursor', async () => {
+    const histogram = new ChangeloggedStore('h', new MemoryStore())
+    const reads = new ReadCursors(new ChangeloggedStore('c', new MemoryStore()), histogram)
+    expect(await reads.anyAtOrAfter('c', '10')).toBe(false) // no cursor yet
+    await reads.move('c', 'u1', '20')
+    expect(await reads.anyAtOrAfter('c', '20')).toBe(true)
+    expect(await reads.anyAtOrAfter('c', '21')).toBe(false)
+    await reads.move('c', 'u1', '40')
+    expect(await reads.anyAtOrAfter('c', '35')).toBe(true)
+    // Rolled back: the cursor is at 40 no more, and the bound is learnt again from the store.
+    histogram.rollback()
+    expect(await reads.anyAtOrAfter('c', '35')).toBe(false)
+    expect(await reads.anyAtOrAfter('c', '41')).toBe(false)
+  })
 })
 
 describe('ReadMerger', () => {

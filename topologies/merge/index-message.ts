@@ -7,10 +7,11 @@ import type { ReadWriteStore } from '../../state/index.js'
 import type { ConversationState } from '../receiver/index.js'
 import { addInterval, type EmissionWindows } from './emission-windows.js'
 import { messageKey } from './keys.js'
-import { readCounts } from './read-cursors.js'
+import { type ReadCursors, readCounts } from './read-cursors.js'
 
 export interface MessageIndex {
   senders: ReadWriteStore
+  cursors: ReadCursors
   histogram: ReadWriteStore
   conversations: ConversationState
   windows: EmissionWindows
@@ -30,6 +31,8 @@ export async function indexMessage(
   index.senders.put(key, Buffer.from(senderId))
   const conversation = await index.conversations.get(conversationId)
   if (!conversation) return
+  // Usually nobody has read past a message learnt just now: no scan then.
+  if (!(await index.cursors.anyAtOrAfter(conversationId, msgId))) return
   const read = (await readCounts(index.histogram, conversationId, [msgId])).get(msgId) ?? 0
   if (read === 0) return
   const large = conversation.memberCount > index.largeGroupThreshold

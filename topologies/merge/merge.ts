@@ -136,6 +136,7 @@ export function mergeTopology(options: MergeOptions): TopologyDefinition {
       }
       const index: MessageIndex = {
         senders,
+        cursors,
         histogram,
         conversations,
         windows,

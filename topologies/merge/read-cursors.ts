@@ -50,11 +50,37 @@ export async function cursorOf(
   return bytes === undefined ? undefined : msgIdFrom(bytes, 0)
 }
 
+/** Conversations whose bound is kept; past it they are learnt again (one scan each). */
+const MAX_BOUNDS_KEPT = 100_000
+
 export class ReadCursors {
+  /**
+   * Per conversation, a message no cursor stands after (an upper bound: raised as cursors
+   * move, never lowered; null: no cursor at all). A new message is almost always past every
+   * cursor, and this says so without a scan of the histogram.
+   */
+  private readonly furthest = new Map<string, string | null>()
+
   constructor(
     private readonly cursors: ReadWriteStore,
     private readonly histogram: ReadWriteStore,
-  ) {}
+  ) {
+    // A rolled-back move may have raised a bound the store no longer backs: learn it again.
+    histogram.onRollback(() => this.furthest.clear())
+  }
+
+  /** False when no member's cursor stands at or after `msgId`; true when some may. */
+  async anyAtOrAfter(conversationId: string, msgId: string): Promise<boolean> {
+    let bound = this.furthest.get(conversationId)
+    if (bound === undefined) {
+      bound = null
+      for await (const [key] of this.histogram.range(conversationRange(conversationId)))
+        bound = msgIdOfKey(key)
+      if (this.furthest.size >= MAX_BOUNDS_KEPT) this.furthest.clear()
+      this.furthest.set(conversationId, bound)
+    }
+    return bound !== null && compareMsgIds(bound, msgId) >= 0
+  }
 
   /** Moves the user's cursor up to `upTo`; undefined when it already stood there or later. */
   async move(
@@ -79,6 +105,9 @@ export class ReadCursors {
   }
 
   private async add(conversationId: string, msgId: string, delta: number): Promise<void> {
+    const bound = this.furthest.get(conversationId)
+    if (delta > 0 && bound !== undefined && (bound === null || compareMsgIds(msgId, bound) > 0))
+      this.furthest.set(conversationId, msgId)
     const key = messageKey(conversationId, msgId)
     const n = count(await this.histogram.get(key)) + delta
     if (n > 0) this.histogram.put(key, countBytes(n))
