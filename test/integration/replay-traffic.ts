@@ -4,6 +4,7 @@
 
 import type { Admin, Kafka, Producer } from 'kafkajs'
 import type { StoreDigestRow } from '../../ops/app/commands/replay/digest-app.js'
+import type { TopologySources } from '../../ops/app/commands/replay/replay-sources.js'
 import type { ContractCodecs } from '../../schemas/contract.js'
 import type { Receipt } from '../../schemas/types.generated.js'
 import { partitionForKey } from '../../topologies/runtime/index.js'
@@ -155,4 +156,28 @@ export function differingStores(
     ...a.filter((r) => !bKeys.has(rowKey(r))),
   ]
   return [...new Set(differ.map((r) => `${r.topology}/${r.store}`))].sort()
+}
+
+/**
+ * Every topology's group has committed to the end of every topic it reads that holds records
+ * (its sources, named: a group that never committed is not caught up, as `settled` would
+ * have it, since the broker lists no topics for it).
+ */
+export async function caughtUp(
+  admin: Admin,
+  runtimeId: string,
+  sources: readonly TopologySources[],
+): Promise<true | undefined> {
+  for (const s of sources) {
+    const topics = [...s.inputs.map((i) => i.topic), ...s.derived]
+    const committed = await admin.fetchOffsets({ groupId: `${runtimeId}-${s.topology}`, topics })
+    for (const t of committed) {
+      const ends = await admin.fetchTopicOffsets(t.topic)
+      for (const e of ends) {
+        const at = Number(t.partitions.find((p) => p.partition === e.partition)?.offset ?? -1)
+        if (Number(e.high) > Number(e.low) && at < Number(e.high)) return undefined
+      }
+    }
+  }
+  return true
 }
