@@ -35,13 +35,12 @@ export async function runPhases(run: PhaseRun): Promise<ProgressSnapshot | undef
   let final: ProgressSnapshot | undefined
   for (const [i, phase] of phases(run.plans, run.fresh).entries()) {
     if (watch.signal?.aborted) break
-    const started = entry?.phasesStarted ?? 0
-    // A later phase started only once this one was complete.
-    if (i < started - 1) {
+    const step = phaseStep(i, entry?.phasesStarted ?? 0)
+    if (step === 'done') {
       final = add(final, finished(phase))
       continue
     }
-    if (i >= started) {
+    if (step === 'set') {
       await applyPlan(admin, phase)
       if (entry && run.journal) {
         entry = { ...entry, phasesStarted: i + 1 }
@@ -59,6 +58,16 @@ export async function runPhases(run: PhaseRun): Promise<ProgressSnapshot | undef
     await run.journal.write({ ...entry, complete: true })
   }
   return final
+}
+
+/**
+ * What a run does with phase `i` when `started` phases had their positions set before:
+ * `done` (a later one started, which happens only once this one was complete), `resume` (the
+ * last one started: its groups' committed offsets are its progress, set nothing) or `set`.
+ */
+export function phaseStep(i: number, started: number): 'done' | 'resume' | 'set' {
+  if (i < started - 1) return 'done'
+  return i === started - 1 ? 'resume' : 'set'
 }
 
 function add(sum: ProgressSnapshot | undefined, next: ProgressSnapshot): ProgressSnapshot {
