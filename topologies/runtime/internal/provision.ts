@@ -59,11 +59,17 @@ export async function provisionChangelogs(
       created.includes(changelogTopic(appId, topology.name, s)),
     )
     if (newStores.length === 0) return { partitions, lateStores: [] }
-    // Only on a first start of a store: one look at the group's positions.
-    const positions = await admin.fetchOffsets({
-      groupId: `${appId}-${topology.name}`,
-      topics: topology.sources.map((s) => s.topic),
-    })
+    // Only on a first start of a store: one look at the group's positions. It serves a
+    // warning, so it never holds up a start: a coordinator still loading (a broker just
+    // back) gets a few retries, then no warning.
+    const positions = await retry(
+      () =>
+        admin.fetchOffsets({
+          groupId: `${appId}-${topology.name}`,
+          topics: topology.sources.map((s) => s.topic),
+        }),
+      { retries: 3 },
+    ).catch(() => [])
     const started = positions.some((t) => t.partitions.some((p) => Number(p.offset) >= 0))
     return { partitions, lateStores: started ? newStores : [] }
   } finally {
