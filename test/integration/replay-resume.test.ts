@@ -141,6 +141,8 @@ describe('imflow replay --into, interrupted', () => {
     const firstLine = out.match(/replay \d+% ([\d,]+)\/([\d,]+) records/)
     expect(Number(firstLine?.[1]?.replaceAll(',', ''))).toBeGreaterThanOrEqual(killedAt)
     expect(out).toMatch(/replay complete: \d+ records/)
+    // A new app id's stores are all new by design: no "new stores" warning (logged at warn).
+    expect(`${first.output()}${out}`).not.toContain('new stores in a topology')
 
     const live = await digestApp(
       deployment.kafka,

@@ -1,8 +1,8 @@
 // A topology's internal topics: one compacted changelog per store, with as many partitions
 // as its sources (task i's store is partition i of its changelog), and its repartition
-// topics. A changelog created for a topology whose group has positions already is a store
-// added to a running topology: it will hold only what comes from now on (the group does not
-// go back for it), which the runner says out loud (docs/replay.md, "Backfill").
+// topics. A changelog created beside existing ones, for a topology whose group has positions,
+// is a store added to a running topology: it will hold only what comes from now on (the
+// group does not go back for it), which the runner says out loud (docs/replay.md, "Backfill").
 
 import type { Kafka } from 'kafkajs'
 import { ImflowError } from '../../../ops/errors.js'
@@ -58,7 +58,11 @@ export async function provisionChangelogs(
     const newStores = stores.filter((s) =>
       created.includes(changelogTopic(appId, topology.name, s)),
     )
-    if (newStores.length === 0) return { partitions, lateStores: [] }
+    // All stores new is a new app id, also one whose positions a replay --into has just set
+    // (docs/replay.md): only a store beside others that ran is one added late.
+    if (newStores.length === 0 || newStores.length === stores.length) {
+      return { partitions, lateStores: [] }
+    }
     // Only on a first start of a store: one look at the group's positions. It serves a
     // warning, so it never holds up a start: a coordinator still loading (a broker just
     // back) gets a few retries, then no warning.
