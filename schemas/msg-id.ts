@@ -5,8 +5,10 @@
 // A worker is one receiver task (one input partition) in one unit, so two workers never
 // share the low 22 bits. Within a worker ids strictly increase: the time part never goes
 // back (a clock step back keeps the last time and counts on), a full sequence borrows the
-// next millisecond, and a restart starts above a persisted high-water mark, reserved ahead
-// in steps so the mark is written once a second, not once a message.
+// next millisecond. A restart resumes from the last id issued when that is persisted with the
+// outputs that carry it (exactly once: the receiver's `ids` store), so it issues what a run
+// without the restart would have, which a replay resumed after a crash relies on; otherwise it
+// starts above a persisted high-water mark, reserved ahead once a second.
 
 export const MSG_ID_EPOCH_MS = Date.UTC(2024, 0, 1)
 const TIME_BITS = 41n
@@ -59,6 +61,11 @@ export interface MsgIdGeneratorOptions {
   /** The high-water mark persisted by an earlier run (ms); ids start above it. */
   floorMs?: number
   /**
+   * The `position()` after the last id an earlier run issued, persisted atomically with the
+   * outputs carrying it: the generator goes on from there exactly (the floor is not needed).
+   */
+  resumeAt?: number
+  /**
    * Called when the generator needs more room: ids up to `untilMs` may now be issued. The
    * caller must persist it with (or before) the first output carrying such an id.
    */
@@ -69,6 +76,8 @@ export interface MsgIdGeneratorOptions {
 
 export interface MsgIdGenerator {
   next(): string
+  /** Where the last id left the generator (its time and sequence), for `resumeAt`. */
+  position(): number
 }
 
 export function createMsgIdGenerator(options: MsgIdGeneratorOptions): MsgIdGenerator {
@@ -82,8 +91,13 @@ export function createMsgIdGenerator(options: MsgIdGeneratorOptions): MsgIdGener
   // Everything below the floor may have been issued before a restart: start after it.
   let lastMs = (options.floorMs ?? 0) > 0 ? (options.floorMs as number) : -1
   let sequence = MAX_SEQUENCE
+  if (options.resumeAt !== undefined) {
+    lastMs = Math.floor(options.resumeAt / (MAX_SEQUENCE + 1)) + MSG_ID_EPOCH_MS
+    sequence = options.resumeAt % (MAX_SEQUENCE + 1)
+  }
   let reservedUntil = options.floorMs ?? 0
   return {
+    position: () => (lastMs - MSG_ID_EPOCH_MS) * (MAX_SEQUENCE + 1) + sequence,
     next() {
       const now = clock()
       if (now > lastMs) {

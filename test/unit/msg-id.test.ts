@@ -79,6 +79,54 @@ describe('message ids', () => {
     expect(strictlyIncreasing(after)).toBe(true)
   })
 
+  it('resumed at the last position, issue what an unbroken run issues (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: -300, max: 300 }), { minLength: 2, maxLength: 400 }),
+        fc.nat(),
+        (steps, cut) => {
+          const times = steps.map((_, i) => T0 + steps.slice(0, i + 1).reduce((a, b) => a + b, 0))
+          const at = 1 + (cut % (times.length - 1))
+          const make = (clock: () => number, resume?: { floorMs?: number; resumeAt?: number }) => {
+            let floor = resume?.floorMs
+            const gen = createMsgIdGenerator({
+              unit: 1,
+              worker: 2,
+              ...resume,
+              reserve: (until) => {
+                floor = until
+              },
+              clock,
+            })
+            return { gen, floor: () => floor }
+          }
+          let now = T0
+          const unbroken = make(() => now)
+          const expected = times.map((t) => {
+            now = t
+            return unbroken.gen.next()
+          })
+          // The same times, with a restart after `at` ids: the position and floor persisted.
+          const first = make(() => now)
+          const before = times.slice(0, at).map((t) => {
+            now = t
+            return first.gen.next()
+          })
+          const floorMs = first.floor()
+          const second = make(() => now, {
+            ...(floorMs === undefined ? {} : { floorMs }),
+            resumeAt: first.gen.position(),
+          })
+          const after = times.slice(at).map((t) => {
+            now = t
+            return second.gen.next()
+          })
+          expect([...before, ...after]).toEqual(expected)
+        },
+      ),
+    )
+  })
+
   it('persist the high-water mark rarely: once per reserve step, not per id', () => {
     let reservations = 0
     let now = T0

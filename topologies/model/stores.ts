@@ -21,7 +21,7 @@ export const receiverStores = {
   members: declareStore('members', bufferSerde, bufferSerde),
   /** dedupeKey -> the first answer. */
   dedupe: declareStore('dedupe', stringSerde, jsonSerde<DedupeEntry>()),
-  /** The msgId generator's reserved high-water time. */
+  /** The msgId generator's reserved high-water time, and its position after the last id. */
   ids: declareStore('ids', stringSerde, int64Serde),
   /** conversation_message: the read-diffusion log, one copy per normal message (messageKey). */
   messages: declareStore('conversation-messages', bufferSerde, storedMessageSerde),

@@ -83,20 +83,27 @@ export class ReceiverTask {
    * The next msgId: unit, partition and a time that never goes back (kept in `ids`). Its time
    * is the record's (event) time, not the time it is processed, so a replay of the same input
    * issues the same ids (docs/replay.md); capped by the clock, so a producer whose clock runs
-   * ahead cannot push the partition's ids into the future.
+   * ahead cannot push the partition's ids into the future. A restart goes on from the last id
+   * committed, so a replay resumed after a crash issues the ids of an unbroken one.
    */
   async nextId(record: InputRecord): Promise<string> {
     this.idTime = Math.max(MSG_ID_EPOCH_MS, Math.min(record.timestamp, this.clock()))
     if (!this.generator) {
+      const resumeAt = await this.ids.get('position')
       this.generator = createMsgIdGenerator({
         unit: this.options.unit,
         worker: this.context.partition,
         floorMs: await this.ids.get('high-water'),
+        ...(resumeAt === undefined ? {} : { resumeAt }),
         reserve: (until) => this.ids.put('high-water', until),
         clock: () => this.idTime,
       })
     }
-    return this.generator.next()
+    const id = this.generator.next()
+    // Committed with the outputs carrying the id (one changelog write per transaction: the
+    // store's cache keeps the latest), so a restarted task issues what an unbroken run would.
+    this.ids.put('position', this.generator.position())
+    return id
   }
 
   /** The message's receipt, to its sender (back to its origin geo or unit when forwarded). */

@@ -20,6 +20,7 @@ topologies hand each other is read. Refused while instances of the app id run (s
   --into <app id>       replay into a new app id: fresh stores and internal topics, the live
                         inputs, outputs to <prefix><app id>.im.* (live consumers see nothing);
                         the live app may keep running. Compare with: imflow digest --app-id
+                        Interrupted, the same command again resumes it where it stopped.
   --dry-run             print what would be reset and how many records each partition replays
 Takes the server's settings too (--brokers, --app-id, --topic-prefix, ...; imflow --help).
 See docs/replay.md.`

@@ -140,7 +140,18 @@ export async function startTopology(
 ): Promise<RunningTopology> {
   const { kafka, appId, log } = options
   const groupId = `${appId}-${topology.name}`
-  const partitions = await provisionChangelogs(kafka, appId, topology, options.replicationFactor)
+  const { partitions, lateStores } = await provisionChangelogs(
+    kafka,
+    appId,
+    topology,
+    options.replicationFactor,
+  )
+  if (lateStores.length > 0) {
+    log.warn(
+      'new stores in a topology whose group has positions: they hold only what comes from now on; to build them from the retained log, replay --into a new app id (docs/replay.md, Backfill)',
+      { topology: topology.name, stores: lateStores },
+    )
+  }
   const restorer = new Restorer(
     kafka,
     changelogTopics(appId, topology),

@@ -25,3 +25,26 @@ export async function assertNoActiveMembers(
     { details: { groups: busy.map((g) => g.groupId) } },
   )
 }
+
+/**
+ * For a resume: a killed replay's consumers stay members until their session times out
+ * (10 s, topologies/runtime/internal/runner.ts), so wait for the groups to empty, up to
+ * `timeoutMs`, before refusing as assertNoActiveMembers does.
+ */
+export async function awaitNoActiveMembers(
+  admin: Admin,
+  groups: readonly string[],
+  timeoutMs: number,
+  onWait: () => void,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let waited = false
+  for (;;) {
+    const { groups: described } = await admin.describeGroups([...groups])
+    if (described.every((g) => g.members.length === 0) || Date.now() >= deadline) break
+    if (!waited) onWait()
+    waited = true
+    await new Promise((r) => setTimeout(r, 1_000))
+  }
+  await assertNoActiveMembers(admin, groups)
+}

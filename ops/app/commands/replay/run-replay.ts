@@ -10,18 +10,23 @@ import { registerContract } from '../../../../schemas/contract.js'
 import { registrySchemaSource } from '../../../../schemas/schema-source.js'
 import { type ContractTopic, contractTopics, topicName } from '../../../../schemas/topics.js'
 import { ImflowError } from '../../../errors.js'
-import { createMetrics } from '../../../metrics.js'
 import type { Config } from '../../config.js'
 import { provisionModuleTopics, provisionTopics, runtimeId } from '../../provision-topics.js'
-import { startTopologies } from '../../topologies.js'
 import { storeLogs, topologyGroup, topologyNames } from './app-logs.js'
-import { assertNoActiveMembers } from './group-guard.js'
-import { applyPlan, type GroupPlan, phases, planReplay } from './plan-replay.js'
+import { assertNoActiveMembers, awaitNoActiveMembers } from './group-guard.js'
+import { type GroupPlan, phases, planReplay } from './plan-replay.js'
 import { type ProgressSnapshot, progressLine } from './progress.js'
+import {
+  assertSameArguments,
+  type JournalEntry,
+  type ReplayArguments,
+  readJournal,
+  writeJournal,
+} from './replay-journal.js'
+import { runPhases } from './replay-phases.js'
 import { INPUT_TOPICS, topologySources } from './replay-sources.js'
 import type { Position } from './reset-plan.js'
 import type { Deployment } from './tool-config.js'
-import { watchReplay } from './watch-replay.js'
 
 export interface ReplayOptions {
   readonly from: Position
@@ -95,39 +100,41 @@ export async function runReplay(d: Deployment, options: ReplayOptions): Promise<
   const contractTopic = options.into === undefined ? undefined : shadowTopic(live, options.into)
   const target = runtimeId(config)
   const groups = topologyNames.map((t) => topologyGroup(target, t))
-  if (
-    options.into !== undefined &&
-    storeLogs(await admin.listTopics(), target, topologyNames).length > 0
-  ) {
-    throw new ImflowError(
-      'IMF_ERR_USAGE',
-      `--into ${options.into}: that app id has state already (its changelogs exist); replay into a new one, or delete its topics first`,
-    )
+  const args = {
+    from: options.from,
+    topologies: options.topologies,
+    ...(options.to ? { to: options.to } : {}),
   }
+  const journal = await priorReplay(d, target, args, options.into)
   const schemas = registrySchemaSource(d.infrastructure.schemaRegistryUrl)
   const codecs = await registerContract(schemas, live.topicPrefix)
   const base = { config, kafka, codecs, schemas, log, ...(contractTopic ? { contractTopic } : {}) }
   const sources = await topologySources(base)
-  const request = {
-    from: options.from,
-    topologies: options.topologies,
-    fresh: options.into !== undefined,
-  }
-  const plans = await planReplay(
-    admin,
-    sources,
-    options.to ? { ...request, to: options.to } : request,
-    target,
-  )
+  const fresh = options.into !== undefined
+  const plans = journal?.plans ?? (await planReplay(admin, sources, { ...args, fresh }, target))
   if (options.dryRun) {
     const running = await assertNoActiveMembers(admin, groups).then(
       () => '',
       (err: Error) => `\nNote: a replay now would be refused: ${err.message}\n`,
     )
-    options.write(`${planTable(plans)}\n${running}`)
+    const resume = journal ? `\n${resuming(journal, options.into)}` : ''
+    options.write(`${planTable(plans)}${resume}\n${running}`)
     return { plans, elapsedMs: Date.now() - started }
   }
-  await assertNoActiveMembers(admin, groups)
+  if (journal?.complete) {
+    options.write(`${resuming(journal, options.into)}\n`)
+    return { plans, elapsedMs: Date.now() - started }
+  }
+  if (journal) {
+    options.write(`${resuming(journal, options.into)}\n`)
+    await awaitNoActiveMembers(admin, groups, 30_000, () =>
+      options.write("waiting for the interrupted replay's consumers to leave its groups\n"),
+    )
+  } else await assertNoActiveMembers(admin, groups)
+  const entry = journal ?? { args, plans, phasesStarted: 0, complete: false }
+  const record = (e: JournalEntry) =>
+    writeJournal(kafka, admin, target, e, config.replicationFactor)
+  if (fresh && !journal) await record(entry)
   if (contractTopic) {
     const outputs = contractTopics.filter(
       (t) => !(INPUT_TOPICS as readonly string[]).includes(t.base),
@@ -139,25 +146,54 @@ export async function runReplay(d: Deployment, options: ReplayOptions): Promise<
     )
   }
   await provisionModuleTopics(admin, config, log)
-  let final: ProgressSnapshot | undefined
-  for (const phase of phases(plans, request.fresh)) {
-    if (options.signal?.aborted) break
-    await applyPlan(admin, phase)
-    const running = await startTopologies({ ...base, metrics: createMetrics().task })
-    try {
-      const last = await watchReplay(admin, target, phase, sources, {
-        intervalMs: options.progressIntervalMs ?? 1_000,
-        ...(options.signal ? { signal: options.signal } : {}),
-        onProgress: reporter(options),
-      })
-      final = final
-        ? { ...last, done: final.done + last.done, total: final.total + last.total }
-        : last
-    } finally {
-      for (const s of [...running.all].reverse()) await s.stop()
-    }
-  }
+  const final = await runPhases({
+    admin,
+    target,
+    topologies: base,
+    sources,
+    plans,
+    fresh,
+    watch: {
+      intervalMs: options.progressIntervalMs ?? 1_000,
+      ...(options.signal ? { signal: options.signal } : {}),
+      onProgress: reporter(options),
+    },
+    ...(fresh ? { journal: { entry, write: record } } : {}),
+  })
   return { plans, ...(final ? { final } : {}), elapsedMs: Date.now() - started }
+}
+
+/**
+ * A replay --into that went into the id before with the same arguments (its journal), to be
+ * resumed; undefined for a new one. Refuses an id with state and no journal (not a replay's),
+ * and a journal of other arguments.
+ */
+async function priorReplay(
+  d: Deployment,
+  target: string,
+  args: ReplayArguments,
+  into: string | undefined,
+): Promise<JournalEntry | undefined> {
+  if (into === undefined) return undefined
+  const journal = await readJournal(d.kafka, d.admin, target)
+  if (journal) {
+    assertSameArguments(journal, args, into)
+    return journal
+  }
+  if (storeLogs(await d.admin.listTopics(), target, topologyNames).length > 0) {
+    throw new ImflowError(
+      'IMF_ERR_USAGE',
+      `--into ${into}: that app id has state already (its changelogs exist) and no replay journal; replay into a new one, or delete its topics first`,
+    )
+  }
+  return undefined
+}
+
+function resuming(journal: JournalEntry, into: string | undefined): string {
+  if (journal.complete) return `The replay into ${into} is complete already; nothing to do.`
+  const phase = Math.max(1, journal.phasesStarted)
+  const of = phases(journal.plans, true).length
+  return `Resuming the interrupted replay into ${into} (phase ${phase} of ${of}): positions and stop offsets as it left them, nothing reset again.`
 }
 
 /** Progress: redrawn on a terminal, a line every 5 s (and the last) otherwise. */
