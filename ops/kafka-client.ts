@@ -1,6 +1,9 @@
 // The one place a kafkajs client is built, so every part logs and retries the same way.
 
+// Before kafkajs, when nothing loaded it yet (the entry points import it first anyway).
+import './kafkajs-read-committed.js'
 import { Kafka, type LogEntry, logLevel } from 'kafkajs'
+import { readCommittedFixed } from './kafkajs-read-committed.js'
 import type { Logger } from './log.js'
 
 /**
@@ -20,8 +23,16 @@ export const OUTAGE_TOLERANT_CONSUMER = {
   heartbeatInterval: 1_000,
 } as const
 
+let warnedUnfixed = false
+
 export function createKafka(brokers: readonly string[], clientId: string, log: Logger): Kafka {
   const kafkaLog = log.child('kafkajs')
+  if (!readCommittedFixed() && !warnedUnfixed) {
+    warnedUnfixed = true
+    kafkaLog.error(
+      'kafkajs was loaded before ops/kafkajs-read-committed.ts: its consumers may read records of aborted transactions; import that module first in the entry point',
+    )
+  }
   return new Kafka({
     clientId,
     brokers: [...brokers],

@@ -146,9 +146,7 @@ describe('imflow while the schema registry is down', () => {
       await producer.disconnect()
       await reader.disconnect()
     }
-    const letters = await withAdmin((admin) =>
-      admin.fetchTopicOffsets(`${prefix}im.dead-letter`),
-    )
+    const letters = await withAdmin((admin) => admin.fetchTopicOffsets(`${prefix}im.dead-letter`))
     expect(letters.reduce((n, p) => n + Number(p.high), 0)).toBe(0)
   })
 })
