@@ -18,13 +18,19 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Kafka, Kafka as KafkaClient, logLevel, Partitioners } from 'kafkajs'
-import { registerContract } from '../schemas/contract.js'
+import { type ContractCodecs, registerContract } from '../schemas/contract.js'
 import { registrySchemaSource } from '../schemas/schema-source.js'
 import type { Receipt } from '../schemas/types.generated.js'
 import { committed, waitFor } from './broker.js'
-import { soakRegistry, startSoakApp, startSoakBroker } from './soak-cluster.js'
+import {
+  type SoakApp,
+  type SoakBroker,
+  soakRegistry,
+  startSoakApp,
+  startSoakBroker,
+} from './soak-cluster.js'
 import { verdict } from './soak-verdict.js'
-import { imWorkload, random } from './workload.js'
+import { imWorkload, random, type Workload } from './workload.js'
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
 const MESSAGES = num('IMFLOW_SOAK_MESSAGES', 1_000_000)
@@ -73,8 +79,12 @@ function readReceipts(kafka: Kafka, topic: string, decode: (b: Buffer) => Promis
   return { accepted, refused, ready, stop: () => consumer.disconnect() }
 }
 
+type Receipts = ReturnType<typeof readReceipts>
+
 /** Random fault times over the send phase, app kills and broker restarts mixed. */
-function faultPlan(durationMs: number): ('app' | 'broker')[] {
+type Fault = 'app' | 'broker'
+
+function faultPlan(durationMs: number): Fault[] {
   const rng = random(SEED + 1)
   const plan = [
     ...Array.from({ length: APP_KILLS }, () => ({ at: rng(), kind: 'app' as const })),
@@ -86,11 +96,18 @@ function faultPlan(durationMs: number): ('app' | 'broker')[] {
   return plan.map((p) => p.kind)
 }
 
-async function main(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'imflow-soak-'))
-  say(
-    `run folder ${dir}; ${MESSAGES} messages at ${RATE}/s, ${APP_KILLS} app kills, ${BROKER_RESTARTS} broker restarts`,
-  )
+interface Run {
+  dir: string
+  broker: SoakBroker
+  registry: { url: string; stop(): Promise<void> }
+  app: SoakApp
+  kafka: Kafka
+  codecs: ContractCodecs
+  topic: (base: string) => string
+}
+
+/** The broker, the registry, imflow and a client of the run's own. */
+async function startRun(dir: string): Promise<Run> {
   const broker = await startSoakBroker(dir)
   const registry = await soakRegistry(dir)
   const prefix = `soak-${Date.now().toString(36)}.`
@@ -114,34 +131,45 @@ async function main(): Promise<void> {
     retry: { initialRetryTime: 300, maxRetryTime: 2_000, retries: 30 },
   })
   const codecs = await registerContract(registrySchemaSource(registry.url), prefix)
-  const topic = (base: string) => `${prefix}${base}`
-  const workload = imWorkload({ users: USERS, groups: GROUPS, messages: MESSAGES, seed: SEED })
-  const receipts = readReceipts(kafka, topic('im.receipts'), (b) => codecs['im.receipts'].decode(b))
+  return { dir, broker, registry, app, kafka, codecs, topic: (base) => `${prefix}${base}` }
+}
+
+/** A producer that retries a send through outages (a duplicate is the receiver's to dedupe). */
+async function writer(kafka: Kafka) {
   const producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     createPartitioner: Partitioners.DefaultPartitioner,
   })
   await producer.connect()
-  const sendRetrying = async (t: string, messages: { key: string; value: Buffer }[]) => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await producer.send({ topic: t, acks: -1, messages })
-      } catch (err) {
-        if (attempt > 300) throw err
-        await new Promise((r) => setTimeout(r, 1_000))
+  return {
+    async send(topic: string, messages: { key: string; value: Buffer }[]): Promise<void> {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await producer.send({ topic, acks: -1, messages })
+          return
+        } catch (err) {
+          if (attempt > 300) throw err
+          await new Promise((r) => setTimeout(r, 1_000))
+        }
       }
-    }
+    },
+    disconnect: () => producer.disconnect(),
   }
-  const now = Date.now()
-  await sendRetrying(
-    topic('im.conversations'),
+}
+
+type Writer = Awaited<ReturnType<typeof writer>>
+
+async function createGroups(run: Run, out: Writer, workload: Workload): Promise<void> {
+  const at = Date.now()
+  await out.send(
+    run.topic('im.conversations'),
     workload.groups.map((g) => ({
       key: g.id,
-      value: codecs['im.conversations'].encode({
+      value: run.codecs['im.conversations'].encode({
         conversationId: g.id,
         actorId: null,
-        at: now,
+        at,
         change: {
           kind: 'ConversationCreated',
           conversationType: 'GROUP',
@@ -152,95 +180,128 @@ async function main(): Promise<void> {
       }),
     })),
   )
-  await new Promise((r) => setTimeout(r, 5_000))
+}
 
-  const durationMs = (MESSAGES / RATE) * 1000
-  const plan = faultPlan(durationMs)
-  let sent = 0
-  let garbage = 0
+/** The messages at RATE, in batches of a tenth of a second, a garbage record every 1,000. */
+async function sendMessages(
+  run: Run,
+  out: Writer,
+  workload: Workload,
+  counts: { sent: number; garbage: number },
+): Promise<void> {
+  const start = Date.now()
+  const batch = Math.max(1, Math.round(RATE / 10))
+  for (let i = 0; i < MESSAGES; i += batch) {
+    const due = start + (i / RATE) * 1000
+    if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()))
+    const messages = workload.messages.slice(i, i + batch).map((m, k) => ({
+      key: m.conversationId,
+      value: run.codecs['im.ingest'].encode({
+        conversationId: m.conversationId,
+        clientMsgId: `s-${i + k}`,
+        senderId: m.senderId,
+        type: 'TEXT',
+        body: `s-${i + k}`,
+        priority: 'HIGH',
+        visibility: 'NORMAL',
+        targets: [],
+        sentAt: Date.now(),
+      }),
+    }))
+    if (Math.floor((i + batch) / 1_000) > Math.floor(i / 1_000)) {
+      messages.push({ key: workload.messages[i]?.conversationId ?? 'g0', value: GARBAGE })
+      counts.garbage++
+    }
+    await out.send(run.topic('im.ingest'), messages)
+    counts.sent = Math.min(MESSAGES, i + batch)
+  }
+}
+
+/** The planned faults, one after another, each at a random point of its share of the time. */
+async function injectFaults(run: Run, plan: readonly Fault[], done: string[]): Promise<void> {
+  const gap = ((MESSAGES / RATE) * 1000) / (plan.length + 1)
+  for (const [n, kind] of plan.entries()) {
+    await new Promise((r) => setTimeout(r, gap * (0.5 + random(SEED + n)())))
+    const at = Date.now()
+    const when = elapsed()
+    if (kind === 'app') {
+      await run.app.kill()
+      done.push(`app SIGKILL at ${when}, ready again in ${((Date.now() - at) / 1000).toFixed(1)} s`)
+    } else {
+      const back = await run.broker.restart(2_000)
+      done.push(`broker SIGKILL at ${when}, back after ${((back - at) / 1000).toFixed(1)} s`)
+    }
+    say(done.at(-1) as string)
+  }
+}
+
+/** Every message decided and every fan-out record consumed by inbox and sync. */
+async function caughtUp(run: Run, receipts: Receipts): Promise<void> {
+  await waitFor(async () => receipts.accepted.size + receipts.refused.size >= MESSAGES, 3_600_000)
+  const admin = run.kafka.admin()
+  await admin.connect()
+  try {
+    const fanout = run.topic('imflow-fanout')
+    const end = async () =>
+      (await admin.fetchTopicOffsets(fanout)).reduce((s, p) => s + Number(p.high), 0)
+    await waitFor(
+      async () =>
+        (await committed(admin, run.topic('imflow-inbox'), fanout)) >= (await end()) &&
+        (await committed(admin, run.topic('imflow-sync'), fanout)) >= (await end()),
+      3_600_000,
+    )
+  } finally {
+    await admin.disconnect()
+  }
+}
+
+async function stopRun(run: Run): Promise<void> {
+  await run.app.stop().catch(() => {})
+  await run.registry.stop().catch(() => {})
+  await run.broker.stop().catch(() => {})
+  if (process.exitCode) say(`kept the run folder for a look: ${run.dir}`)
+  else await rm(run.dir, { recursive: true, force: true })
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'imflow-soak-'))
+  say(
+    `run folder ${dir}; ${MESSAGES} messages at ${RATE}/s, ${APP_KILLS} app kills, ${BROKER_RESTARTS} broker restarts`,
+  )
+  const run = await startRun(dir)
+  const workload = imWorkload({ users: USERS, groups: GROUPS, messages: MESSAGES, seed: SEED })
+  const receipts = readReceipts(run.kafka, run.topic('im.receipts'), (b) =>
+    run.codecs['im.receipts'].decode(b),
+  )
+  const out = await writer(run.kafka)
+  const counts = { sent: 0, garbage: 0 }
   const faults: string[] = []
-  const sendStart = Date.now()
-  const sending = (async () => {
-    const batch = Math.max(1, Math.round(RATE / 10))
-    for (let i = 0; i < MESSAGES; i += batch) {
-      const due = sendStart + (i / RATE) * 1000
-      if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()))
-      const messages = workload.messages.slice(i, i + batch).map((m, k) => ({
-        key: m.conversationId,
-        value: codecs['im.ingest'].encode({
-          conversationId: m.conversationId,
-          clientMsgId: `s-${i + k}`,
-          senderId: m.senderId,
-          type: 'TEXT',
-          body: `s-${i + k}`,
-          priority: 'HIGH',
-          visibility: 'NORMAL',
-          targets: [],
-          sentAt: Date.now(),
-        }),
-      }))
-      if (Math.floor((i + batch) / 1_000) > Math.floor(i / 1_000)) {
-        messages.push({ key: workload.messages[i]?.conversationId ?? 'g0', value: GARBAGE })
-        garbage++
-      }
-      await sendRetrying(topic('im.ingest'), messages)
-      sent = Math.min(MESSAGES, i + batch)
-    }
-  })()
-  const faulting = (async () => {
-    const gap = durationMs / (plan.length + 1)
-    for (const [n, kind] of plan.entries()) {
-      await new Promise((r) => setTimeout(r, gap * (0.5 + random(SEED + n)())))
-      const at = Date.now()
-      const when = elapsed()
-      if (kind === 'app') {
-        await app.kill()
-        faults.push(
-          `app SIGKILL at ${when}, ready again in ${((Date.now() - at) / 1000).toFixed(1)} s`,
-        )
-      } else {
-        const back = await broker.restart(2_000)
-        faults.push(
-          `broker SIGKILL at ${when}, back after ${((back - at) / 1000).toFixed(1)} s`,
-        )
-      }
-      say(faults.at(-1) as string)
-    }
-  })()
+  const plan = faultPlan((MESSAGES / RATE) * 1000)
   const progress = setInterval(() => {
     say(
-      `sent ${sent}/${MESSAGES}, accepted ${receipts.accepted.size}, faults ${faults.length}/${plan.length}`,
+      `sent ${counts.sent}/${MESSAGES}, accepted ${receipts.accepted.size}, refused ${receipts.refused.size}, faults ${faults.length}/${plan.length}`,
     )
   }, 10_000)
   try {
-    await Promise.all([sending, faulting])
+    await createGroups(run, out, workload)
+    await new Promise((r) => setTimeout(r, 5_000))
+    const sendStart = Date.now()
+    await Promise.all([sendMessages(run, out, workload, counts), injectFaults(run, plan, faults)])
     const sendSeconds = (Date.now() - sendStart) / 1000
-    say(`all sent (${garbage} garbage records among them); waiting for every receipt`)
-    await waitFor(async () => receipts.accepted.size + receipts.refused.size >= MESSAGES, 3_600_000)
-    const admin = kafka.admin()
-    await admin.connect()
-    const ends = async (t: string) =>
-      (await admin.fetchTopicOffsets(t)).reduce((s, p) => s + Number(p.high), 0)
-    const fanout = `${prefix}imflow-fanout`
-    await waitFor(
-      async () =>
-        (await committed(admin, `${prefix}imflow-inbox`, fanout)) >= (await ends(fanout)) &&
-        (await committed(admin, `${prefix}imflow-sync`, fanout)) >= (await ends(fanout)),
-      3_600_000,
-    )
-    await admin.disconnect()
+    say(`all sent (${counts.garbage} garbage records among them); waiting for every receipt`)
+    await caughtUp(run, receipts)
     say('every topology caught up; checking through the API')
     const { ok, report } = await verdict({
-      url: app.url,
+      url: run.app.url,
       secret: SECRET,
       accepted: receipts.accepted,
       refused: receipts.refused,
       workload,
-      kafka,
-      codecs,
-      topic,
+      kafka: run.kafka,
+      codecs: run.codecs,
+      topic: run.topic,
       garbage: GARBAGE,
-      garbageSent: garbage,
+      garbageSent: counts.garbage,
       faults,
       settings: `${MESSAGES} messages offered at ${RATE}/s from ${USERS} users in ${GROUPS} groups (seed ${SEED}), ${PARTITIONS} partitions, ${APP_KILLS} app SIGKILLs and ${BROKER_RESTARTS} broker SIGKILL-restarts planned`,
       sendSeconds,
@@ -253,13 +314,9 @@ async function main(): Promise<void> {
     process.exitCode = ok ? 0 : 1
   } finally {
     clearInterval(progress)
-    await producer.disconnect().catch(() => {})
+    await out.disconnect().catch(() => {})
     await receipts.stop().catch(() => {})
-    await app.stop().catch(() => {})
-    await registry.stop().catch(() => {})
-    await broker.stop().catch(() => {})
-    if (process.exitCode) say(`kept the run folder for a look: ${dir}`)
-    else await rm(dir, { recursive: true, force: true })
+    await stopRun(run)
   }
 }
 
