@@ -1,9 +1,9 @@
 // `imflow start` (external mode) on a broker of this test's own, which is SIGKILLed and
 // restarted while users send over the API and devices receive over WebSockets: sends are
-// accepted again and devices pushed again soon after the broker is back (the time is
-// printed; docs/reliability.md has the figures), /readyz answers 503 while the broker is
-// gone, naming the topologies that no longer hear from their group, and 200 again after, and every accepted message is in every member's device and in
-// history exactly once, none doubled, none lost.
+// accepted again and devices pushed again within seconds of the broker being back (the time
+// is printed; docs/reliability.md has the figures), /readyz answers 503 while the broker is
+// gone, naming the topologies that no longer hear from their group, and 200 again after; and
+// every accepted message is in every member's device and in history exactly once.
 
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -21,8 +21,12 @@ const secret = 'broker-restart-secret-0123456789abcdef'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
 const MEMBERS = ['ann', 'ben', 'cat', 'dan']
 const SENDERS = ['ann', 'ben', 'cat']
-/** The whole scenario's bound: a lost broker must not stall anything past this. */
-const RECOVERY_BOUND_MS = 10_000
+/**
+ * The promise is 10 s from the broker's return (3 s to 9 s measured here, see
+ * docs/reliability.md); the test allows twice that on a loaded machine, which still fails the
+ * 30 s kafkajs' defaults took.
+ */
+const RECOVERY_BOUND_MS = 20_000
 
 interface Accepted {
   clientMsgId: string
