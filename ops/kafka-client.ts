@@ -1,10 +1,38 @@
 // The one place a kafkajs client is built, so every part logs and retries the same way.
 
+// Before kafkajs, when nothing loaded it yet (the entry points import it first anyway).
+import './kafkajs-read-committed.js'
 import { Kafka, type LogEntry, logLevel } from 'kafkajs'
+import { readCommittedFixed } from './kafkajs-read-committed.js'
 import type { Logger } from './log.js'
+
+/**
+ * Settings of a consumer that must ride out a broker outage in place. kafkajs' default
+ * backoff grows to 30 s, so a consumer could sleep that long after the broker is back; capped
+ * at 1 s it is back within seconds. And it must not give up during the outage: a consumer
+ * kafkajs restarts after its retries ran out is a new group member, and the coordinator (its
+ * group state reloaded with the broker) waits for the old member's session to expire before
+ * it assigns anything: kafkajs' default 30 s session was the 30 s sends waited after a broker
+ * restart. 300 retries is five minutes of patience; a 10 s session (the Java consumer's
+ * before Kafka 3.0) bounds the wait should a member be replaced anyway.
+ */
+export const OUTAGE_TOLERANT_CONSUMER = {
+  retry: { initialRetryTime: 100, maxRetryTime: 1_000, retries: 300 },
+  sessionTimeout: 10_000,
+  rebalanceTimeout: 10_000,
+  heartbeatInterval: 1_000,
+} as const
+
+let warnedUnfixed = false
 
 export function createKafka(brokers: readonly string[], clientId: string, log: Logger): Kafka {
   const kafkaLog = log.child('kafkajs')
+  if (!readCommittedFixed() && !warnedUnfixed) {
+    warnedUnfixed = true
+    kafkaLog.error(
+      'kafkajs was loaded before ops/kafkajs-read-committed.ts: its consumers may read records of aborted transactions; import that module first in the entry point',
+    )
+  }
   return new Kafka({
     clientId,
     brokers: [...brokers],

@@ -97,6 +97,9 @@ export const messageRoutes: FastifyPluginAsync<Messaging> = async (app, messagin
         request.headers.authorization ?? '',
       )
       const answer = messaging.receipts.wait(requestId, messaging.requestTimeoutMs)
+      // Awaited below once the message is written; a write slower than the timeout (the
+      // broker gone) must not leave its rejection unhandled meanwhile.
+      answer.catch(() => {})
       try {
         await messaging.publisher.publish(messaging.topics.ingest, [
           {

@@ -6,7 +6,9 @@
 import { randomUUID } from 'node:crypto'
 import type { Consumer, Kafka } from 'kafkajs'
 import { ImflowError } from '../../ops/errors.js'
+import { OUTAGE_TOLERANT_CONSUMER } from '../../ops/kafka-client.js'
 import type { Logger } from '../../ops/log.js'
+import { removeMemberOnCrash } from '../../ops/stale-member.js'
 import type { EventCodec } from '../../schemas/codec.js'
 import type { Receipt } from '../../schemas/types.generated.js'
 
@@ -29,13 +31,16 @@ export class ReceiptWaiter {
     codec: EventCodec<Receipt>,
     log: Logger,
   ): Promise<ReceiptWaiter> {
+    const groupId = `imflow-api-receipts-${randomUUID()}`
     const consumer = kafka.consumer({
-      groupId: `imflow-api-receipts-${randomUUID()}`,
+      ...OUTAGE_TOLERANT_CONSUMER,
+      groupId,
       readUncommitted: false,
       maxWaitTimeInMs: 50,
       allowAutoTopicCreation: false,
     })
     const waiter = new ReceiptWaiter(consumer)
+    removeMemberOnCrash(kafka, consumer, groupId, log)
     // Serving starts only after the first fetch: by then the start offset (the end of each
     // partition) is fixed, so no receipt of ours can slip in before it.
     const firstFetch = new Promise<void>((resolve) => {
@@ -47,7 +52,11 @@ export class ReceiptWaiter {
     await consumer.connect()
     await consumer.subscribe({ topic, fromBeginning: false })
     await consumer.run({
-      autoCommit: false,
+      // Committed (in this group of its own) only so that a consumer kafkajs restarts after a
+      // crash goes on where it was instead of at the end, where it would miss the receipts
+      // written meanwhile (each a request waiting out its timeout).
+      autoCommit: true,
+      autoCommitInterval: 1_000,
       eachMessage: async ({ message }) => {
         if (message.headers?.['imflow-reply-to']?.toString() !== waiter.instanceId) return
         const requestId = message.headers['imflow-request-id']?.toString()

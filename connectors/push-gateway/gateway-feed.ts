@@ -10,7 +10,9 @@
 
 import type { Consumer, Kafka } from 'kafkajs'
 import { ImflowError } from '../../ops/errors.js'
+import { OUTAGE_TOLERANT_CONSUMER } from '../../ops/kafka-client.js'
 import type { Logger } from '../../ops/log.js'
+import { removeMemberOnCrash } from '../../ops/stale-member.js'
 import type { EventCodec } from '../../schemas/codec.js'
 
 /** A topic the feed reads, and what is done with each of its events. */
@@ -49,10 +51,12 @@ export async function startGatewayFeed(options: GatewayFeedOptions): Promise<Gat
   const names = topics.map((t) => t.topic).join(', ')
   const timeoutMs = options.positionTimeoutMs ?? 60_000
   const consumer: Consumer = kafka.consumer({
+    ...OUTAGE_TOLERANT_CONSUMER,
     groupId,
     maxWaitTimeInMs: 100,
     allowAutoTopicCreation: false,
   })
+  removeMemberOnCrash(kafka, consumer, groupId, log)
   let healthy = true
   let failStart: ((err: unknown) => void) | undefined
   consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -74,7 +78,10 @@ export async function startGatewayFeed(options: GatewayFeedOptions): Promise<Gat
     await consumer.connect()
     await consumer.subscribe({ topics: topics.map((t) => t.topic), fromBeginning: false })
     await consumer.run({
-      autoCommit: false,
+      // Committed in this group of its own only so that a consumer kafkajs restarts after a
+      // crash goes on where it was, not at the end (what a restarted gateway does).
+      autoCommit: true,
+      autoCommitInterval: 1_000,
       eachMessage: async ({ topic, message, partition }) => {
         const feed = byTopic.get(topic)
         if (!message.value || !feed) return

@@ -71,6 +71,7 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
     topicName(config.topicPrefix, 'im.users'),
     (b) => ctx.codecs['im.users'].decode(b),
     (u: UserEvent) => u.userId,
+    ctx.log,
   )
   const started: { stop(): Promise<void> }[] = [users]
   try {

@@ -6,6 +6,9 @@
 import { randomUUID } from 'node:crypto'
 import type { Consumer, Kafka } from 'kafkajs'
 import { isImflowError } from '../../ops/errors.js'
+import { OUTAGE_TOLERANT_CONSUMER } from '../../ops/kafka-client.js'
+import { type Logger, silentLogger } from '../../ops/log.js'
+import { removeMemberOnCrash } from '../../ops/stale-member.js'
 
 export class GlobalTable<V> {
   private readonly entries = new Map<string, V>()
@@ -16,6 +19,7 @@ export class GlobalTable<V> {
     topic: string,
     decode: (bytes: Buffer) => V | Promise<V>,
     keyOf: (value: V) => string,
+    log: Logger = silentLogger,
   ): Promise<GlobalTable<V>> {
     const admin = kafka.admin()
     await admin.connect()
@@ -23,10 +27,9 @@ export class GlobalTable<V> {
       (await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]),
     )
     await admin.disconnect()
-    const consumer = kafka.consumer({
-      groupId: `imflow-global-${randomUUID()}`,
-      maxWaitTimeInMs: 100,
-    })
+    const groupId = `imflow-global-${randomUUID()}`
+    const consumer = kafka.consumer({ ...OUTAGE_TOLERANT_CONSUMER, groupId, maxWaitTimeInMs: 100 })
+    removeMemberOnCrash(kafka, consumer, groupId, log)
     const table = new GlobalTable<V>(consumer)
     const behind = new Set([...ends].filter(([, end]) => end > 0).map(([p]) => p))
     let caughtUp: () => void = () => {}

@@ -1,6 +1,8 @@
 // A topology's membership in its consumer group: the consumer, its health for /readyz, the
 // assignment handed to the tasks on every join, and a new consumer after a crash kafkajs
-// does not recover from — again and again, with backoff, until stop().
+// does not recover from — again and again, with backoff, until stop(). A member that has
+// not heard from the group for a session (no fetch, no heartbeat: the broker gone, a consumer
+// wedged) reports itself not running, though kafkajs never said it crashed.
 
 import type { Consumer, ConsumerRunConfig, GroupDescription } from 'kafkajs'
 import type { Logger } from '../../../ops/log.js'
@@ -16,6 +18,8 @@ export class GroupMember {
   private stopping = false
   private health: { ok: boolean; detail?: string } = { ok: false, detail: 'joining the group' }
   private restartDelay = RESTART_DELAY_MS.first
+  /** When the consumer last fetched or heartbeated: the group still knows it then. */
+  private lastContact = Date.now()
   /** Which instance owns which task, from the group's description (for remote reads). */
   readonly owners: TaskOwners
   private reportFailure: (err: Error) => void = () => {}
@@ -30,6 +34,8 @@ export class GroupMember {
     private readonly runConfig: ConsumerRunConfig,
     private readonly tasks: TaskSet,
     private readonly log: Logger,
+    /** After this long without a fetch or a heartbeat the broker has dropped the member too. */
+    private readonly sessionTimeoutMs = 10_000,
   ) {
     this.consumer = newConsumer()
     this.owners = new TaskOwners(
@@ -39,6 +45,9 @@ export class GroupMember {
   }
 
   healthy(): { ok: boolean; detail?: string } {
+    const silentMs = Date.now() - this.lastContact
+    if (this.health.ok && silentMs > this.sessionTimeoutMs)
+      return { ok: false, detail: `no fetch or heartbeat for ${Math.round(silentMs / 1000)} s` }
     return this.health
   }
 
@@ -57,6 +66,7 @@ export class GroupMember {
     c.on(c.events.GROUP_JOIN, ({ payload }) => {
       if (c !== this.consumer) return
       this.health = { ok: true }
+      this.lastContact = Date.now()
       const now = new Set(Object.values(payload.memberAssignment).flat())
       this.tasks.assign(now)
       this.owners.joined(payload.memberId)
@@ -65,6 +75,11 @@ export class GroupMember {
         partitions: [...now].sort((a, b) => a - b),
       })
     })
+    const contact = () => {
+      if (c === this.consumer) this.lastContact = Date.now()
+    }
+    c.on(c.events.FETCH, contact)
+    c.on(c.events.HEARTBEAT, contact)
     c.on(c.events.CRASH, ({ payload }) => {
       if (c !== this.consumer) return
       this.health = { ok: false, detail: `consumer crashed: ${String(payload.error)}` }

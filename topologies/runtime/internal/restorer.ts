@@ -4,6 +4,9 @@
 // arrives, pause again.
 
 import type { Consumer, Kafka } from 'kafkajs'
+import { OUTAGE_TOLERANT_CONSUMER } from '../../../ops/kafka-client.js'
+import { type Logger, silentLogger } from '../../../ops/log.js'
+import { removeMemberOnCrash } from '../../../ops/stale-member.js'
 import type { WriteOp } from '../../../state/index.js'
 import { DATA, MARKER } from '../changelog.js'
 import { topicPartition } from './kafka-io.js'
@@ -33,6 +36,7 @@ export class Restorer {
     kafka: Kafka,
     private readonly topics: readonly string[],
     groupId: string,
+    log: Logger = silentLogger,
   ) {
     this.consumer = kafka.consumer({
       groupId,
@@ -40,13 +44,10 @@ export class Restorer {
       allowAutoTopicCreation: false,
       // A restore waits on this consumer: do not let a fetch idle for long on paused partitions.
       maxWaitTimeInMs: 100,
-      // As the runner's group consumer: back within a second of a broker's return, and no
-      // restart (a new member the group would wait out) during an outage of minutes.
-      retry: { initialRetryTime: 100, maxRetryTime: 1_000, retries: 300 },
-      sessionTimeout: 10_000,
-      rebalanceTimeout: 10_000,
-      heartbeatInterval: 1_000,
+      // As the runner's group consumer: rides out a broker outage in place.
+      ...OUTAGE_TOLERANT_CONSUMER,
     })
+    removeMemberOnCrash(kafka, this.consumer, groupId, log)
     this.joined = new Promise((resolve) => {
       this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
         this.assigned = payload.memberAssignment

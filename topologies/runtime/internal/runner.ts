@@ -8,8 +8,10 @@ import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Consumer, Kafka } from 'kafkajs'
 import { ImflowError } from '../../../ops/errors.js'
+import { OUTAGE_TOLERANT_CONSUMER } from '../../../ops/kafka-client.js'
 import type { Logger } from '../../../ops/log.js'
 import type { TaskMetrics } from '../../../ops/metrics.js'
+import { removeMemberOnCrash } from '../../../ops/stale-member.js'
 import type { ChangeloggedStore } from '../../../state/index.js'
 import { changelogTopic } from '../changelog.js'
 import type { DeadLetterEncoder } from '../dead-letters.js'
@@ -63,15 +65,6 @@ export interface RunnerOptions {
   openGraceMs?: number
 }
 
-/**
- * Backoff of the group consumer's own retries: kafkajs' default grows to 30 s, so after a
- * broker restart the consumer could sleep that long; capped at 1 s it is back within 10 s.
- * And it must not give up during an outage: a consumer kafkajs restarts is a new group
- * member, and the group then waits for the old one's session to expire (30 s) before it
- * assigns anything. 300 retries: five minutes of patience.
- */
-const CONSUMER_RETRY = { initialRetryTime: 100, maxRetryTime: 1_000, retries: 300 }
-
 export interface RunningTopology {
   readonly name: string
   /** Finishes the in-flight batch, commits, closes the tasks (with checkpoints) and leaves the group. */
@@ -113,7 +106,8 @@ function groupConsumer(
   const sessionTimeout = options.sessionTimeoutMs ?? 10_000
   return kafka.consumer({
     groupId,
-    retry: CONSUMER_RETRY,
+    // Rides out a broker outage in place (see OUTAGE_TOLERANT_CONSUMER).
+    retry: OUTAGE_TOLERANT_CONSUMER.retry,
     sessionTimeout,
     rebalanceTimeout: sessionTimeout,
     heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
@@ -157,6 +151,7 @@ export async function startTopology(
     changelogTopics(appId, topology),
     // Unique even for runners started in one process in the same millisecond.
     `${groupId}-restore-${hostname()}-${process.pid}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`,
+    log,
   )
   await restorer.start()
 
@@ -179,7 +174,11 @@ export async function startTopology(
   )
   const member = new GroupMember(
     topology,
-    () => groupConsumer(kafka, groupId, options, () => tasks.assignment),
+    () => {
+      const consumer = groupConsumer(kafka, groupId, options, () => tasks.assignment)
+      removeMemberOnCrash(kafka, consumer, groupId, log)
+      return consumer
+    },
     {
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -190,6 +189,7 @@ export async function startTopology(
     },
     tasks,
     log,
+    options.sessionTimeoutMs,
   )
   await member.start()
 
