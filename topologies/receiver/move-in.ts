@@ -67,11 +67,15 @@ export class MovesIn {
     /** Processes a held record as if it came now (the receiver's dispatch). */
     private readonly process: (record: InputRecord) => Promise<void>,
   ) {
-    this.moves = typedStore(context.store(MOVES_STORE), stringSerde, jsonSerde<MoveIn>())
+    const moves = context.store(MOVES_STORE)
+    this.moves = typedStore(moves, stringSerde, jsonSerde<MoveIn>())
     this.held = context.store(HELD_STORE)
-    this.held.onRollback(() => {
+    // What a rolled-back transaction wrote is gone: read both again.
+    const forget = () => {
       this.state = undefined
-    })
+    }
+    moves.onRollback(forget)
+    this.held.onRollback(forget)
   }
 
   private async load() {
