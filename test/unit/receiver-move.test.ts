@@ -17,6 +17,7 @@ import {
   receiverTopology,
   type UnitTopics,
 } from '../../topologies/receiver/index.js'
+import { EXPORT_EVERY_MS } from '../../topologies/receiver/move-out.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
 import { type ReceiverCodecs, receiverCodecs } from './receiver-codecs.js'
 
@@ -44,7 +45,7 @@ beforeEach(async () => {
 })
 
 /** Unit 0 or 1; three members make a large group here, so its messages carry a seq. */
-const unitDriver = (unit: 0 | 1) =>
+const unitDriver = (unit: 0 | 1, moveChunk?: number) =>
   new TopologyTestDriver(
     receiverTopology({
       topics,
@@ -54,6 +55,7 @@ const unitDriver = (unit: 0 | 1) =>
       userPartitions: 4,
       largeGroupThreshold: 2,
       clock: () => now,
+      ...(moveChunk ? { moveChunk } : {}),
     }),
   )
 
@@ -82,9 +84,17 @@ let tick = 0
 const send = (d: TopologyTestDriver, m: SendMessage) =>
   d.pipe(topics.ingest, { key: 'g', value: codecs.sendMessage.encode(m), timestamp: now + ++tick })
 
+type Written = ReturnType<TopologyTestDriver['read']>
+
 /** What one unit wrote to the other's topic, piped into the other as it was written. */
-async function across(from: TopologyTestDriver, to: TopologyTestDriver, out: string, into: string) {
-  for (const r of from.read(out)) {
+async function across(
+  from: TopologyTestDriver,
+  to: TopologyTestDriver,
+  out: string,
+  into: string,
+  earlier: Written = [],
+) {
+  for (const r of [...earlier, ...from.read(out)]) {
     const headers: Record<string, string> = {}
     for (const [k, v] of Object.entries(r.headers ?? {})) headers[k] = String(v)
     await to.pipe(into, { key: r.key, value: r.value, timestamp: now, headers })
@@ -164,6 +174,41 @@ describe('receiver: moving a conversation to another unit', () => {
     })
     expect(await accepted(b, A.receipts, codecs.receipt)).toEqual([before[0]])
     expect(await log(b)).toHaveLength(4)
+  })
+
+  it('sends a long history a chunk per transaction, messages forwarded meanwhile waiting for its end', async () => {
+    const a = unitDriver(0, 2)
+    const b = unitDriver(1)
+    await change(a, {
+      kind: 'ConversationCreated',
+      conversationType: 'GROUP',
+      members: ['alice', 'bob', 'carol'],
+      admins: [],
+      unit: '',
+    })
+    for (const id of ['m1', 'm2', 'm3', 'm4', 'm5']) await send(a, message(id))
+    const history = await log(a)
+    a.read(topics.receipts)
+    await change(a, { kind: 'UnitChanged', unit: '1' })
+    const first = a.read(B.ingest)
+    // The first chunk, with the move.
+    expect(first.map((r) => r.headers?.['imflow-import'])).toEqual(['message', 'message'])
+    await send(a, message('m6')) // forwarded between chunks
+    await across(a, b, B.ingest, topics.ingest, first)
+    await across(a, b, B.conversations, topics.conversations)
+    expect(b.read(A.receipts)).toEqual([]) // m6 waits for the history's end
+    expect(await log(a)).toHaveLength(3)
+    for (let i = 0; i < 2; i++) {
+      await a.advanceWallClock(EXPORT_EVERY_MS)
+      await across(a, b, B.ingest, topics.ingest)
+    }
+    expect(await log(a)).toEqual([])
+    const m6 = await accepted(b, A.receipts, codecs.receipt)
+    expect(m6).toHaveLength(1)
+    expect(await log(b)).toEqual([...history, { msgId: m6[0], seq: 6, body: 'body of m6' }])
+    // Nothing more to send: later ticks write nothing.
+    await a.advanceWallClock(EXPORT_EVERY_MS * 3)
+    expect(a.read(B.ingest)).toEqual([])
   })
 
   it('holds what comes for a conversation moved here until its history does, or it leaves', async () => {

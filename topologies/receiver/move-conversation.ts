@@ -8,7 +8,6 @@ import type { ConversationMeta } from '../model/index.js'
 import type { InputRecord } from '../runtime/index.js'
 import { HANDOVER_HEADER } from './move-headers.js'
 import { header } from './move-in.js'
-import { moveOut } from './move-out.js'
 import type { ReceiverTask } from './receiver-task.js'
 import { originOf } from './route-by-unit.js'
 
@@ -30,7 +29,7 @@ export async function moveOnChange(
   const to = task.route.remote(after.unit)
   // Leaving: whoever made the move, the history goes from here to the new home.
   if (wasHere && to !== undefined) {
-    await moveOut(task, record, cid, after, to)
+    await task.movesOut.start(record, cid, after, to)
     // A move in that never completed: what waited for it follows the conversation, behind its history.
     await task.moves.release(cid)
     return

@@ -132,6 +132,8 @@ export class MovesIn {
     this.task.log.put(key, encodeStoredMessage({ ...message, msgId, createdAt, seq }))
     if (seq > 0) this.task.seqIndex.put(seqIndexKey(conversationId, seq), key)
     this.task.dedupe.put(dedupeKey(message.senderId, message.clientMsgId), { msgId, createdAt })
+    // The first chunk is ahead of anything forwarded after the move: from here on, that waits.
+    if (!(await this.load()).moving.has(conversationId)) await this.update(conversationId, (m) => m)
   }
 
   /** The import's end: the old home's seq; the move completes if the hand-over is here too. */

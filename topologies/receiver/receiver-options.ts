@@ -88,6 +88,8 @@ export interface ReceiverOptions {
    * all land on its one user partition (docs/send-path.md, "Hot accounts").
    */
   systemAccounts?: ReadonlySet<string>
+  /** Log entries a moved conversation's history is sent in per transaction (move-out.ts). */
+  moveChunk?: number
   limits?: ValidationLimits
   admission?: Admission
   clock?: () => number

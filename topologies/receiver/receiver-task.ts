@@ -22,6 +22,7 @@ import { ConversationState } from './conversation-state.js'
 import { planFanOut } from './fan-out.js'
 import { alwaysUp, type Forwarder, forwarder, UNPARK_EVERY_MS } from './forward-or-park.js'
 import { MovesIn } from './move-in.js'
+import { EXPORT_EVERY_MS, MovesOut } from './move-out.js'
 import { REPLY_HEADERS, type ReceiverOptions, remoteSinks } from './receiver-options.js'
 import { type GeoRouter, geoRouter } from './route-by-geo.js'
 import { type UnitRouter, unitRouter } from './route-by-unit.js'
@@ -43,6 +44,8 @@ export class ReceiverTask {
   readonly gate: AdmissionGate
   /** Conversations moving into this unit: their history comes in, their traffic waits. */
   readonly moves: MovesIn
+  /** Histories of conversations moved to another unit, still being sent there. */
+  readonly movesOut: MovesOut
   readonly clock: () => number
   readonly largeGroupThreshold: number
   private readonly ids: KeyValueStore<string, number>
@@ -80,6 +83,8 @@ export class ReceiverTask {
       remote: options.geos?.homes ?? {},
     })
     this.moves = new MovesIn(context, this, (record) => process(this, record))
+    this.movesOut = new MovesOut(context, this)
+    context.schedule(EXPORT_EVERY_MS, 'wall-clock', () => this.movesOut.tick())
     this.gate = (options.admission ?? admitAll).open(context, (stored) => deliver(this, stored))
     this.clock = options.clock ?? Date.now
     this.largeGroupThreshold = options.largeGroupThreshold ?? DEFAULT_LARGE_GROUP_THRESHOLD

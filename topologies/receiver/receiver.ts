@@ -14,6 +14,7 @@ import { admitAll } from './admission.js'
 import { onConversationEvent } from './conversation-events.js'
 import { PARKED_STORE } from './forward-or-park.js'
 import { HELD_STORE, importKind, MOVES_STORE } from './move-in.js'
+import { EXPORTS_STORE } from './move-out.js'
 import { deliver, receive } from './receive.js'
 import { type ReceiverOptions, remoteSinks } from './receiver-options.js'
 import { ReceiverTask } from './receiver-task.js'
@@ -58,7 +59,14 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       rooms: { topic: topics.rooms },
       ...remoteSinks(options),
     },
-    stores: [...Object.values(STORES), PARKED_STORE, MOVES_STORE, HELD_STORE, ...admission.stores],
+    stores: [
+      ...Object.values(STORES),
+      PARKED_STORE,
+      MOVES_STORE,
+      HELD_STORE,
+      EXPORTS_STORE,
+      ...admission.stores,
+    ],
     internalTopics: [topics.fanout],
     processor: (context) => {
       const task = new ReceiverTask(
