@@ -1,7 +1,8 @@
 // Moving a conversation between units through the topology test driver (two receivers, what
 // one writes for the other piped across by hand, in the worst order a task may read it): the
-// history arrives with its msgIds and seq, the old home keeps none of it, and a message sent
-// after the move waits at the new home until the history and the hand-over are both there.
+// history arrives with its msgIds and seq (a long one in chunks), the old home keeps none of it,
+// and a message sent after the move waits at the new home until the history and the hand-over
+// are both there.
 
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { EventCodec } from '../../schemas/codec.js'

@@ -71,10 +71,10 @@ interface Export {
 }
 
 /**
- * Log entries one transaction sends at most: about 1 MB of imports, within the runtime's
- * bounds on a transaction (4 MB, 500 ms), so a long history never starves the task's heartbeats.
+ * Log entries one transaction sends at most: about 2 MB of imports and tombstones, within the
+ * runtime's bounds on a transaction (4 MB), so a long history never starves its heartbeats.
  */
-export const EXPORT_CHUNK = 2_000
+export const EXPORT_CHUNK = 5_000
 /** How often a task sends the next chunks of the histories it is moving out. */
 export const EXPORT_EVERY_MS = 100
 /** conversationId -> the export of its history under way (JSON). */
