@@ -102,7 +102,7 @@ function traffic(codecs: ContractCodecs) {
 }
 
 /** Seconds for raw kafkajs to consume `count` records of `from` and produce them to `to`. */
-async function passThrough(kafka: Kafka, from: string, to: string, count: number) {
+export async function passThrough(kafka: Kafka, from: string, to: string, count: number) {
   let passed = 0
   const started = Date.now()
   const consumer = kafka.consumer({ groupId: `${to}-reader`, maxWaitTimeInMs: 50 })

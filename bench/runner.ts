@@ -16,6 +16,7 @@ import { runtimeBench } from './runtime.js'
 import { shapingBench } from './shaping.js'
 import { syncBench } from './sync.js'
 import { threadsBench } from './threads.js'
+import { unitsBench } from './units.js'
 
 /** A benchmark returns structured figures, or (until it does) text with "= N x" ratios. */
 export const benches: Record<string, () => Promise<BenchResult | string>> = {
@@ -28,6 +29,7 @@ export const benches: Record<string, () => Promise<BenchResult | string>> = {
   shaping: shapingBench,
   threads: threadsBench,
   replay: replayBench,
+  units: unitsBench,
 }
 
 export const resultsDir = new URL('./results/', import.meta.url).pathname

@@ -11,6 +11,11 @@ export const errorCodes = {
     status: 409,
     summary: 'imflow replay refused: instances of that app id are running',
   },
+  IMF_ERR_UNIT_ALIVE: {
+    retriable: true,
+    status: 409,
+    summary: 'imflow unit failover refused: the unit still has running instances',
+  },
   IMF_ERR_LOG_STALLED: {
     retriable: true,
     status: 500,

@@ -42,6 +42,8 @@ export interface TopologyWiring extends TopicNaming {
     readonly remoteGeos: Readonly<Record<string, RemoteDeployment>>
     /** Other units' deployments on this cluster: unit -> their topic prefix. */
     readonly remoteUnits: Readonly<Record<string, string>>
+    /** Hot senders whose own copy of their messages is not handed off (none when absent). */
+    readonly systemAccounts?: readonly string[]
     readonly largeGroupThreshold: number
     readonly maxBodyBytes: number
     readonly sync: SyncSettings

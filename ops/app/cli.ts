@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util'
 import { registerContract, valueSubject } from '../../schemas/contract.js'
 import { registrySchemaSource } from '../../schemas/schema-source.js'
 import { ensureJars } from '../embedded/fetch-jars.js'
-import { isImflowError } from '../errors.js'
+import { ImflowError, isImflowError } from '../errors.js'
 import { createKafka } from '../kafka-client.js'
 import { createLogger, type Logger } from '../log.js'
 import { startApp } from './app.js'
@@ -13,6 +13,7 @@ import { type Config, describeSettings, type Flags, loadConfig, settings } from 
 import { startInfrastructure } from './infrastructure.js'
 import { provisionModuleTopics, provisionTopics } from './provision-topics.js'
 import { METRICS_REQUEST, READY_MESSAGE, StreamThreads } from './stream-threads.js'
+import { awaitUnitDown } from './unit-failover.js'
 
 const commands: Record<
   string,
@@ -27,6 +28,11 @@ const commands: Record<
     summary:
       "Create the contract's topics (and check existing ones); embedded servers start only for this.",
     run: topics,
+  },
+  'unit failover': {
+    summary:
+      'Take over a failed unit on this host: once its instances are gone, start it (IMFLOW_UNIT, prefix, app id) from its replicated topics.',
+    run: unitFailover,
   },
   'fetch-jars': {
     summary:
@@ -54,7 +60,12 @@ function usage(): string {
   ].join('\n')
 }
 
-async function start(config: Config, log: Logger, flags: Flags): Promise<number> {
+async function start(
+  config: Config,
+  log: Logger,
+  flags: Flags,
+  started?: () => void,
+): Promise<number> {
   const threads = new StreamThreads(config, flags, log)
   const app = await startApp(config, log, { probes: threads.probes })
   try {
@@ -64,6 +75,7 @@ async function start(config: Config, log: Logger, flags: Flags): Promise<number>
     await app.stop()
     throw err
   }
+  started?.()
   app.metrics.addSource(() => threads.metrics())
   // Started by another `imflow start` as one of its stream threads: it is told we are up and
   // asks for our metrics (its /metrics sums every process's); when it goes away (the IPC
@@ -89,6 +101,27 @@ async function start(config: Config, log: Logger, flags: Flags): Promise<number>
   await app.stop()
   log.info('stopped')
   return 0
+}
+
+/** A failed unit's topics are on its cluster: once nobody runs it, this host starts it (unit-failover.ts). */
+async function unitFailover(config: Config, log: Logger, flags: Flags): Promise<number> {
+  const began = Date.now()
+  if (!config.kafkaBrokers)
+    throw new ImflowError(
+      'IMF_ERR_CONFIG',
+      'imflow unit failover takes a unit over on its cluster: set KAFKA_BROKERS (an embedded broker holds no other unit).',
+    )
+  const admin = createKafka(config.kafkaBrokers, `${config.appId}-failover`, log).admin()
+  await admin.connect()
+  try {
+    await awaitUnitDown(admin, config, log)
+  } finally {
+    await admin.disconnect()
+  }
+  log.info('taking the unit over', { unit: config.unit, prefix: config.topicPrefix })
+  return start(config, log, flags, () =>
+    log.info('unit taken over', { unit: config.unit, ms: Date.now() - began }),
+  )
 }
 
 async function topics(config: Config, log: Logger): Promise<number> {
@@ -135,11 +168,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`imflow: IMF_ERR_USAGE: ${(err as Error).message}\n\n${usage()}\n`)
     return 2
   }
-  const [name, ...rest] = parsed.positionals
-  if (parsed.values.help || name === undefined || name === 'help') {
+  const [first, ...more] = parsed.positionals
+  if (parsed.values.help || first === undefined || first === 'help') {
     process.stdout.write(`${usage()}\n`)
-    return name === undefined && !parsed.values.help ? 2 : 0
+    return first === undefined && !parsed.values.help ? 2 : 0
   }
+  // A command of two words (`unit failover`) takes the second one with it.
+  const two = more[0] === undefined ? undefined : `${first} ${more[0]}`
+  const name = two !== undefined && two in commands ? two : first
+  const rest = name === two ? more.slice(1) : more
   const command = commands[name]
   if (!command || rest.length > 0) {
     const what = command ? `unexpected argument "${rest[0]}"` : `unknown command "${name}"`

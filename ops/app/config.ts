@@ -56,6 +56,8 @@ export interface Config {
   readonly remoteGeoUrls: Readonly<Record<string, string>>
   /** Other units' deployments on this cluster: unit number (as text) -> their topic prefix. */
   readonly remoteUnits: Readonly<Record<string, string>>
+  /** Hot senders whose own copy of their messages is not handed off. */
+  readonly systemAccounts: readonly string[]
   /** A device further behind than this many events gets a Rebase. */
   readonly syncRebaseThreshold: number
   /** Events kept per user in the sync queue. */
@@ -570,6 +572,15 @@ export const settings = [
       }
       return units
     },
+  }),
+  setting({
+    key: 'systemAccounts',
+    env: 'IMFLOW_SYSTEM_ACCOUNTS',
+    flag: 'system-accounts',
+    doc: 'Accounts that message many conversations (notifications, bots), e.g. "system,billing-bot": their messages are not handed to their own inbox (no list rows, no sync for them), so one sender does not load its one user partition with a copy of every message.',
+    shownDefault: '(none)',
+    fallback: () => [],
+    parse: commaList,
   }),
   setting({
     key: 'syncRebaseThreshold',

@@ -145,6 +145,7 @@ export async function wiringFor(
         ]),
       ),
       remoteUnits: config.remoteUnits,
+      systemAccounts: config.systemAccounts,
       largeGroupThreshold: config.largeGroupThreshold,
       maxBodyBytes: config.maxBodyBytes,
       sync: syncSettings(config),

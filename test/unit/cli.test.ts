@@ -17,6 +17,7 @@ function capture() {
 
 afterEach(() => {
   vi.restoreAllMocks()
+  vi.unstubAllEnvs()
 })
 
 describe('imflow command line', () => {
@@ -35,6 +36,19 @@ describe('imflow command line', () => {
     expect(io.err()).toContain('unknown command "frobnicate"')
     expect(await main(['start', '--no-such-flag'])).toBe(2)
     expect(io.err()).toContain("Unknown option '--no-such-flag'")
+  })
+
+  it('knows unit failover as one command of two words, which needs the unit’s cluster', async () => {
+    const io = capture()
+    expect(await main(['--help'])).toBe(0)
+    expect(io.out()).toMatch(/\n {2}unit failover +Take over a failed unit/)
+    expect(await main(['unit'])).toBe(2)
+    expect(io.err()).toContain('unknown command "unit"')
+    expect(await main(['unit', 'failover', 'now'])).toBe(2)
+    expect(io.err()).toContain('unexpected argument "now"')
+    vi.stubEnv('KAFKA_BROKERS', undefined)
+    expect(await main(['unit', 'failover', '--unit', '3'])).toBe(1)
+    expect(io.err()).toContain('set KAFKA_BROKERS')
   })
 
   it('reports an invalid setting with its code and exits 1 before starting anything', async () => {

@@ -42,3 +42,13 @@ describe('IMFLOW_REMOTE_UNITS', () => {
     })
   })
 })
+
+describe('IMFLOW_SYSTEM_ACCOUNTS', () => {
+  it('reads a comma-separated list of user ids, none by default', () => {
+    expect(loadConfig({}).systemAccounts).toEqual([])
+    expect(loadConfig({ IMFLOW_SYSTEM_ACCOUNTS: 'system, billing-bot,' }).systemAccounts).toEqual([
+      'system',
+      'billing-bot',
+    ])
+  })
+})

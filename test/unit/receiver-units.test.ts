@@ -255,6 +255,8 @@ describe('receiver: units', () => {
       { kind: 'MembersAdded', userIds: ['alice', 'bob', 'carol'] },
       { kind: 'MuteChanged', muted: true },
     ])
+    // Its (empty) history went ahead of anything else for it: the import's end.
+    expect(a.read(B.ingest).map((r) => r.headers?.['imflow-import'])).toEqual(['end'])
     // Later changes and messages follow it.
     await change(a, 'g', { kind: 'MembersAdded', userIds: ['dave'] })
     expect((await decodeAll(a, B.conversations, codecs.conversationEvent))[0]?.change).toEqual({
@@ -273,6 +275,9 @@ describe('receiver: units', () => {
     })
     await send(a, message('g', 'c-2'))
     expect(a.read(B.ingest)).toEqual([])
+    // It waits for its history from unit 1 (here: none), then is decided here.
+    expect(a.read(topics.receipts)).toEqual([])
+    await send(a, message('g', ''), { [ORIGIN_UNIT_HEADER]: '1', 'imflow-import': 'end' })
     const [receipt] = await decodeAll(a, topics.receipts, codecs.receipt)
     // Muted, and bob is no admin: the local checks apply again.
     expect(receipt?.outcome).toMatchObject({ kind: 'Rejected', reason: 'MUTED' })

@@ -1,10 +1,12 @@
 // A change on im.conversations: applied to the conversation and its roster (forwarded to its
-// home unit when that is another one); members who joined or left are told, every member is
-// told when the group crosses the large-group threshold or its mute state changes.
+// home unit when that is another one; a move between units takes its history along,
+// move-conversation.ts); members who joined or left are told, every member is told when the
+// group crosses the large-group threshold or its mute state changes.
 
 import type { ConversationEvent } from '../../schemas/types.generated.js'
 import { isLargeGroup } from '../model/index.js'
 import type { InputRecord } from '../runtime/index.js'
+import { moveOnChange } from './move-conversation.js'
 import type { ReceiverTask } from './receiver-task.js'
 import { crossedThreshold } from './room-sequence.js'
 
@@ -20,6 +22,7 @@ export async function onConversationEvent(
   const after = await conversations.get(cid)
   if (after) {
     await task.route.forwardChange(record, event, before, after, () => conversations.roster(cid))
+    await moveOnChange(task, record, event, before, after)
     // Its home unit tells the members; here the conversation is only known, to route.
     if (!task.route.isLocal(after.unit)) return
   }

@@ -114,6 +114,11 @@ export class ConversationState {
     return seq
   }
 
+  /** Sets the conversation's seq (a moved conversation goes on from its old home's). */
+  setSeq(conversationId: string, meta: ConversationMeta, seq: number): void {
+    this.meta.put(conversationId, { ...meta, seq })
+  }
+
   /** Every member (for fan-out; never for a membership check): a prefix scan, cached. */
   async members(conversationId: string): Promise<string[]> {
     const cached = this.memberLists.get(conversationId)

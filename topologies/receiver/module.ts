@@ -77,6 +77,7 @@ export const receiverModule = defineModule({
       ),
       users: { topic: w.topic('im.users'), codec: w.codecs['im.users'] },
       unit: w.settings.unit,
+      systemAccounts: new Set(w.settings.systemAccounts ?? []),
       ...(w.remoteTargets ? { remoteTargets: w.remoteTargets } : {}),
       limits: { maxBodyBytes: w.settings.maxBodyBytes, maxClientMsgIdLength: 128 },
       ...(w.admission ? { admission: w.admission } : {}),

@@ -117,11 +117,14 @@ export async function deliver(task: ReceiverTask, accepted: StoredMessage): Prom
     return task.handOffRemote(conversationId, msgId, event)
   }
   // Everyone who may see it: all members for a normal message (the sender's other devices
-  // included), the sender and the targets for a private one.
-  const recipients =
+  // included), the sender and the targets for a private one; a system account's own copy not.
+  const everyone =
     message.visibility === 'NORMAL'
       ? await conversations.members(conversationId)
       : [...new Set([message.senderId, ...message.targets])]
+  const recipients = task.options.systemAccounts?.has(message.senderId)
+    ? everyone.filter((u) => u !== message.senderId)
+    : everyone
   // Big groups read, small groups write: above the threshold no list row changes now.
   await task.handOff(conversationId, recipients, msgId, event, !large)
 }

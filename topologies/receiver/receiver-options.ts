@@ -82,6 +82,14 @@ export interface ReceiverOptions {
    * the task (forward-or-park.ts). Without it every target is taken as up.
    */
   remoteTargets?: RemoteTargets
+  /**
+   * Hot accounts (notifications, bots) that message many conversations: their messages are not
+   * handed to their own inbox (no list rows, no sync for them), so one sender's copies do not
+   * all land on its one user partition (docs/send-path.md, "Hot accounts").
+   */
+  systemAccounts?: ReadonlySet<string>
+  /** Log entries a moved conversation's history is sent in per transaction (move-out.ts). */
+  moveChunk?: number
   limits?: ValidationLimits
   admission?: Admission
   clock?: () => number

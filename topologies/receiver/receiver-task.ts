@@ -21,6 +21,8 @@ import { type AdmissionGate, admitAll } from './admission.js'
 import { ConversationState } from './conversation-state.js'
 import { planFanOut } from './fan-out.js'
 import { alwaysUp, type Forwarder, forwarder, UNPARK_EVERY_MS } from './forward-or-park.js'
+import { MovesIn } from './move-in.js'
+import { EXPORT_EVERY_MS, MovesOut } from './move-out.js'
 import { REPLY_HEADERS, type ReceiverOptions, remoteSinks } from './receiver-options.js'
 import { type GeoRouter, geoRouter } from './route-by-geo.js'
 import { type UnitRouter, unitRouter } from './route-by-unit.js'
@@ -40,6 +42,10 @@ export class ReceiverTask {
   /** Sends to other geos' and units' topics, or parks while one is missing. */
   readonly forward: Forwarder
   readonly gate: AdmissionGate
+  /** Conversations moving into this unit: their history comes in, their traffic waits. */
+  readonly moves: MovesIn
+  /** Histories of conversations moved to another unit, still being sent there. */
+  readonly movesOut: MovesOut
   readonly clock: () => number
   readonly largeGroupThreshold: number
   private readonly ids: KeyValueStore<string, number>
@@ -51,6 +57,8 @@ export class ReceiverTask {
     readonly options: ReceiverOptions,
     /** Delivers an accepted message (a deferred one, when shaping drains it). */
     deliver: (task: ReceiverTask, stored: Buffer) => Promise<void>,
+    /** Processes an input record (a held one, when its conversation's move completes). */
+    process: (task: ReceiverTask, record: InputRecord) => Promise<void>,
   ) {
     this.conversations = new ConversationState(
       context.store(STORES.conversations),
@@ -74,6 +82,9 @@ export class ReceiverTask {
       local: options.geos?.local ?? '',
       remote: options.geos?.homes ?? {},
     })
+    this.moves = new MovesIn(context, this, (record) => process(this, record))
+    this.movesOut = new MovesOut(context, this)
+    context.schedule(EXPORT_EVERY_MS, 'wall-clock', () => this.movesOut.tick())
     this.gate = (options.admission ?? admitAll).open(context, (stored) => deliver(this, stored))
     this.clock = options.clock ?? Date.now
     this.largeGroupThreshold = options.largeGroupThreshold ?? DEFAULT_LARGE_GROUP_THRESHOLD

@@ -8,14 +8,17 @@
 
 import type { Action, ConversationEvent, SendMessage } from '../../schemas/types.generated.js'
 import { byConversation, decodeStoredMessage, RECEIVER_STORES as STORES } from '../model/index.js'
-import { defineTopology, type TopologyDefinition } from '../runtime/index.js'
+import { defineTopology, type InputRecord, type TopologyDefinition } from '../runtime/index.js'
 import { act } from './actions.js'
 import { admitAll } from './admission.js'
 import { onConversationEvent } from './conversation-events.js'
 import { PARKED_STORE } from './forward-or-park.js'
+import { HELD_STORE, importKind, MOVES_STORE } from './move-in.js'
+import { EXPORTS_STORE } from './move-out.js'
 import { deliver, prefetchSends, receive } from './receive.js'
 import { type ReceiverOptions, remoteSinks } from './receiver-options.js'
 import { ReceiverTask } from './receiver-task.js'
+import { originOf } from './route-by-unit.js'
 
 export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
   const { topics, codecs } = options
@@ -56,11 +59,21 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       rooms: { topic: topics.rooms },
       ...remoteSinks(options),
     },
-    stores: [...Object.values(STORES), PARKED_STORE, ...admission.stores],
+    stores: [
+      ...Object.values(STORES),
+      PARKED_STORE,
+      MOVES_STORE,
+      HELD_STORE,
+      EXPORTS_STORE,
+      ...admission.stores,
+    ],
     internalTopics: [topics.fanout],
     processor: (context) => {
-      const task = new ReceiverTask(context, options, (task, stored) =>
-        deliver(task, decodeStoredMessage(stored)),
+      const task = new ReceiverTask(
+        context,
+        options,
+        (task, stored) => deliver(task, decodeStoredMessage(stored)),
+        handle,
       )
       return {
         prefetch: (records) =>
@@ -70,17 +83,36 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
               .filter((r) => r.topic === topics.ingest)
               .map((r) => ({ message: r.value as SendMessage, headers: r.headers })),
           ),
-        async process(record) {
-          if (record.topic === options.users?.topic) return
-          if (record.topic === topics.conversations) {
-            await onConversationEvent(task, record, record.value as ConversationEvent)
-          } else if (record.topic === topics.actions) {
-            await act(task, record, record.value as Action)
-          } else {
-            await receive(task, record, record.value as SendMessage)
-          }
-        },
+        process: (record) => handle(task, record),
       }
     },
   })
+}
+
+/** One input record, by its topic; a moving conversation's messages and actions wait (move-in.ts). */
+async function handle(task: ReceiverTask, record: InputRecord): Promise<void> {
+  const { topics, codecs, users } = task.options
+  if (record.topic === users?.topic) return
+  if (record.topic === topics.conversations) {
+    return onConversationEvent(task, record, record.value as ConversationEvent)
+  }
+  // Imports come only from units this one knows, forwarded once.
+  const origin = originOf(record)
+  const kind =
+    origin !== undefined && Object.hasOwn(task.options.units ?? {}, origin)
+      ? importKind(record)
+      : undefined
+  if (record.topic === topics.actions) {
+    const action = record.value as Action
+    if (kind === 'read') return task.moves.importRead(action)
+    if (await task.moves.holds(action.conversationId))
+      return task.moves.hold(record, action.conversationId, codecs.action.encode(action))
+    return act(task, record, action)
+  }
+  const message = record.value as SendMessage
+  if (kind === 'message') return task.moves.importMessage(record, message)
+  if (kind === 'end') return task.moves.importEnded(record, message.conversationId)
+  if (await task.moves.holds(message.conversationId))
+    return task.moves.hold(record, message.conversationId, codecs.sendMessage.encode(message))
+  return receive(task, record, message)
 }

@@ -14,6 +14,7 @@ import type {
 import type { ConversationMeta } from '../model/index.js'
 import type { InputRecord } from '../runtime/index.js'
 import type { Forwarder } from './forward-or-park.js'
+import { HANDOVER_HEADER } from './move-headers.js'
 
 /** Another unit's deployment, as its receiver sees it: where messages, changes, actions and receipts go. */
 export interface UnitTopics {
@@ -98,7 +99,7 @@ export function forwardedHeaders(
 /**
  * What a unit that receives a conversation needs to know it: its new home, its creation (type,
  * admins), every member (additions are idempotent, so a unit that knew the conversation before
- * gains whoever joined since) and its mute state. Its history does not move (roadmap item 10).
+ * gains whoever joined since) and its mute state. Its history comes from its old home (move-out.ts).
  */
 export function handOverEvents(
   event: ConversationEvent,
@@ -141,15 +142,25 @@ export interface UnitRouterOptions {
 export function unitRouter({ forward, local, remote, codecs }: UnitRouterOptions) {
   const home = (unit: string) => homeOf(unit, local, remote)
 
-  const forwardChange = (unit: string, event: ConversationEvent) =>
+  const forwardChange = (
+    unit: string,
+    event: ConversationEvent,
+    extra: Record<string, string> = {},
+  ) =>
     forward.send(unitSink(unit, 'conversations'), {
       key: event.conversationId,
       value: codecs.conversationEvent.encode(event),
-      headers: { [ORIGIN_UNIT_HEADER]: String(local) },
+      headers: { ...extra, [ORIGIN_UNIT_HEADER]: String(local) },
     })
 
   return {
     isLocal: (unit: string) => home(unit).kind === 'local',
+
+    /** The unit, if it is another one listed here (where a moved conversation's history can go). */
+    remote: (unit: string): string | undefined => {
+      const where = home(unit)
+      return where.kind === 'remote' ? where.unit : undefined
+    },
 
     /** The receipts sink: the origin unit's for a message it forwarded here, else this one's. */
     receiptSink(record: InputRecord): string {
@@ -222,8 +233,16 @@ export function unitRouter({ forward, local, remote, codecs }: UnitRouterOptions
       if (was?.kind === 'remote' && (now.kind !== 'remote' || now.unit !== was.unit))
         await forwardChange(was.unit, event)
       if (now.kind === 'remote') {
-        for (const e of handOverEvents(event, after, await roster()))
-          await forwardChange(now.unit, e)
+        // The last event says where the history comes from (move-in.ts): the old home, if it
+        // is this unit or one it knows (and so one that knows the new home), else nowhere.
+        const from = was?.kind === 'local' ? String(local) : was?.kind === 'remote' ? was.unit : ''
+        const events = handOverEvents(event, after, await roster())
+        for (const [i, e] of events.entries())
+          await forwardChange(
+            now.unit,
+            e,
+            i === events.length - 1 ? { [HANDOVER_HEADER]: from } : {},
+          )
       }
     },
   }

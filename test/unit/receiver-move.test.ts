@@ -1,0 +1,246 @@
+// Moving a conversation between units through the topology test driver (two receivers, what
+// one writes for the other piped across by hand, in the worst order a task may read it): the
+// history arrives with its msgIds and seq (a long one in chunks), the old home keeps none of it,
+// and a message sent after the move waits at the new home until the history and the hand-over
+// are both there.
+
+import { beforeEach, describe, expect, it } from 'vitest'
+import type { EventCodec } from '../../schemas/codec.js'
+import { parseMsgId } from '../../schemas/msg-id.js'
+import type { ConversationEvent, SendMessage } from '../../schemas/types.generated.js'
+import {
+  decodeStoredMessage,
+  memberKey,
+  RECEIVER_STORES as STORES,
+} from '../../topologies/model/index.js'
+import {
+  ORIGIN_UNIT_HEADER,
+  receiverTopology,
+  type UnitTopics,
+} from '../../topologies/receiver/index.js'
+import { EXPORT_EVERY_MS } from '../../topologies/receiver/move-out.js'
+import { TopologyTestDriver } from '../../topologies/runtime/index.js'
+import { type ReceiverCodecs, receiverCodecs } from './receiver-codecs.js'
+
+const topics = {
+  ingest: 'im.ingest',
+  conversations: 'im.conversations',
+  actions: 'im.actions',
+  receipts: 'im.receipts',
+  fanout: 'fanout',
+  rooms: 'im.rooms',
+}
+const unitTopics = (prefix: string): UnitTopics => ({
+  ingest: `${prefix}im.ingest`,
+  conversations: `${prefix}im.conversations`,
+  actions: `${prefix}im.actions`,
+  receipts: `${prefix}im.receipts`,
+})
+const A = unitTopics('a.')
+const B = unitTopics('b.')
+const now = Date.UTC(2026, 10, 26, 12)
+let codecs: ReceiverCodecs
+
+beforeEach(async () => {
+  codecs = await receiverCodecs()
+})
+
+/** Unit 0 or 1; three members make a large group here, so its messages carry a seq. */
+const unitDriver = (unit: 0 | 1, moveChunk?: number) =>
+  new TopologyTestDriver(
+    receiverTopology({
+      topics,
+      codecs,
+      unit,
+      units: unit === 0 ? { '1': B } : { '0': A },
+      userPartitions: 4,
+      largeGroupThreshold: 2,
+      clock: () => now,
+      ...(moveChunk ? { moveChunk } : {}),
+    }),
+  )
+
+async function change(d: TopologyTestDriver, c: ConversationEvent['change']) {
+  const event: ConversationEvent = { conversationId: 'g', actorId: 'root', at: now, change: c }
+  await d.pipe(topics.conversations, {
+    key: 'g',
+    value: codecs.conversationEvent.encode(event),
+    timestamp: now,
+  })
+}
+
+const message = (clientMsgId: string): SendMessage => ({
+  conversationId: 'g',
+  clientMsgId,
+  senderId: 'bob',
+  type: 'TEXT',
+  body: `body of ${clientMsgId}`,
+  priority: 'HIGH',
+  visibility: 'NORMAL',
+  targets: [],
+  sentAt: now,
+})
+
+let tick = 0
+const send = (d: TopologyTestDriver, m: SendMessage) =>
+  d.pipe(topics.ingest, { key: 'g', value: codecs.sendMessage.encode(m), timestamp: now + ++tick })
+
+type Written = ReturnType<TopologyTestDriver['read']>
+
+/** What one unit wrote to the other's topic, piped into the other as it was written. */
+async function across(
+  from: TopologyTestDriver,
+  to: TopologyTestDriver,
+  out: string,
+  into: string,
+  earlier: Written = [],
+) {
+  for (const r of [...earlier, ...from.read(out)]) {
+    const headers: Record<string, string> = {}
+    for (const [k, v] of Object.entries(r.headers ?? {})) headers[k] = String(v)
+    await to.pipe(into, { key: r.key, value: r.value, timestamp: now, headers })
+  }
+}
+
+const accepted = async (d: TopologyTestDriver, topic: string, codec: EventCodec<unknown>) =>
+  Promise.all(
+    d.read(topic).map(async (r) => {
+      const receipt = (await codec.decode(r.value as Buffer)) as {
+        outcome: { kind: string; msgId?: string }
+      }
+      return receipt.outcome.kind === 'Accepted' ? receipt.outcome.msgId : receipt.outcome.kind
+    }),
+  )
+
+async function log(d: TopologyTestDriver) {
+  const out: { msgId: string; seq: number; body: string }[] = []
+  for await (const [, v] of d.store(STORES.messages).range()) {
+    const m = decodeStoredMessage(v)
+    out.push({ msgId: m.msgId, seq: m.seq, body: m.body })
+  }
+  return out
+}
+
+describe('receiver: moving a conversation to another unit', () => {
+  it('takes its history, seq, dedupe and read cursors along, and holds traffic until then', async () => {
+    const a = unitDriver(0)
+    const b = unitDriver(1)
+    const members = ['alice', 'bob', 'carol']
+    await change(a, {
+      kind: 'ConversationCreated',
+      conversationType: 'GROUP',
+      members,
+      admins: [],
+      unit: '',
+    })
+    for (const id of ['m1', 'm2', 'm3']) await send(a, message(id))
+    const before = await accepted(a, topics.receipts, codecs.receipt)
+    expect(before).toHaveLength(3)
+    await a.pipe(topics.actions, {
+      key: 'g',
+      value: codecs.action.encode({
+        conversationId: 'g',
+        userId: 'alice',
+        at: now,
+        action: { kind: 'ReadReceipt', upToMsgId: before[1] as string },
+      }),
+      timestamp: now,
+    })
+    const history = await log(a)
+    expect(history.map((m) => m.seq)).toEqual([1, 2, 3])
+
+    await change(a, { kind: 'UnitChanged', unit: '1' })
+    await send(a, message('m4')) // after the move: forwarded, behind the history
+    expect(await log(a)).toEqual([]) // the old home keeps none of it
+    expect(await a.store(STORES.readCursors).get(memberKey('g', 'alice'))).toBeUndefined()
+
+    // The new home reads its ingest first: the history is stored, m4 waits for the hand-over.
+    await across(a, b, B.ingest, topics.ingest)
+    expect(b.read(A.receipts)).toEqual([])
+    await across(a, b, B.actions, topics.actions)
+    await across(a, b, B.conversations, topics.conversations)
+    const m4 = await accepted(b, A.receipts, codecs.receipt)
+    expect(m4).toHaveLength(1)
+    expect(parseMsgId(m4[0] as string).unit).toBe(1)
+    expect(await log(b)).toEqual([...history, { msgId: m4[0], seq: 4, body: 'body of m4' }])
+    const cursor = await b.store(STORES.readCursors).get(memberKey('g', 'alice'))
+    expect(cursor?.toString()).toBe(before[1])
+
+    // A retry of a message the old home accepted gets its msgId from the new home's dedupe.
+    await b.pipe(topics.ingest, {
+      key: 'g',
+      value: codecs.sendMessage.encode(message('m1')),
+      timestamp: now,
+      headers: { [ORIGIN_UNIT_HEADER]: '0' },
+    })
+    expect(await accepted(b, A.receipts, codecs.receipt)).toEqual([before[0]])
+    expect(await log(b)).toHaveLength(4)
+  })
+
+  it('sends a long history a chunk per transaction, messages forwarded meanwhile waiting for its end', async () => {
+    const a = unitDriver(0, 2)
+    const b = unitDriver(1)
+    await change(a, {
+      kind: 'ConversationCreated',
+      conversationType: 'GROUP',
+      members: ['alice', 'bob', 'carol'],
+      admins: [],
+      unit: '',
+    })
+    for (const id of ['m1', 'm2', 'm3', 'm4', 'm5']) await send(a, message(id))
+    const history = await log(a)
+    a.read(topics.receipts)
+    await change(a, { kind: 'UnitChanged', unit: '1' })
+    const first = a.read(B.ingest)
+    // The first chunk, with the move.
+    expect(first.map((r) => r.headers?.['imflow-import'])).toEqual(['message', 'message'])
+    await send(a, message('m6')) // forwarded between chunks
+    await across(a, b, B.ingest, topics.ingest, first)
+    await across(a, b, B.conversations, topics.conversations)
+    expect(b.read(A.receipts)).toEqual([]) // m6 waits for the history's end
+    expect(await log(a)).toHaveLength(3)
+    for (let i = 0; i < 2; i++) {
+      await a.advanceWallClock(EXPORT_EVERY_MS)
+      await across(a, b, B.ingest, topics.ingest)
+    }
+    expect(await log(a)).toEqual([])
+    const m6 = await accepted(b, A.receipts, codecs.receipt)
+    expect(m6).toHaveLength(1)
+    expect(await log(b)).toEqual([...history, { msgId: m6[0], seq: 6, body: 'body of m6' }])
+    // Nothing more to send: later ticks write nothing.
+    await a.advanceWallClock(EXPORT_EVERY_MS * 3)
+    expect(a.read(B.ingest)).toEqual([])
+  })
+
+  it('holds what comes for a conversation moved here until its history does, or it leaves', async () => {
+    const b = unitDriver(1)
+    const created = {
+      kind: 'ConversationCreated' as const,
+      conversationType: 'GROUP' as const,
+      members: ['alice', 'bob', 'carol'],
+      admins: [],
+      unit: '0',
+    }
+    await change(b, created)
+    await change(b, { kind: 'UnitChanged', unit: '1' }) // through unit 1's own API
+    await send(b, message('w1'))
+    expect(b.read(topics.receipts)).toEqual([]) // waits for unit 0's history
+    // Moved back before any came: the held message follows it, behind the (empty) history.
+    await change(b, { kind: 'UnitChanged', unit: '0' })
+    const out = b.read(A.ingest)
+    expect(out.map((r) => r.headers?.['imflow-import'])).toEqual(['end', undefined])
+    expect((await codecs.sendMessage.decode(out[1]?.value as Buffer)).clientMsgId).toBe('w1')
+  })
+
+  it('stores nothing a producer marks as imported: imports come only from a known unit', async () => {
+    const b = unitDriver(1)
+    await b.pipe(topics.ingest, {
+      key: 'g',
+      value: codecs.sendMessage.encode(message('x')),
+      timestamp: now,
+      headers: { 'imflow-import': 'message', 'imflow-import-msg-id': '1' },
+    })
+    expect(await log(b)).toEqual([])
+    expect(await accepted(b, topics.receipts, codecs.receipt)).toEqual(['Rejected'])
+  })
+})

@@ -1,0 +1,18 @@
+// The headers of a conversation's move between units (move-out.ts sends, move-in.ts reads):
+// what the old home's history records carry besides the message, and the hand-over's last word.
+
+/** Marks a record the new home stores as it comes: `message`, `end` (on im.ingest), `read` (im.actions). */
+export const IMPORT_HEADER = 'imflow-import'
+/** An imported message's fixed fields, which a SendMessage does not carry. */
+export const IMPORT_MSG_ID_HEADER = 'imflow-import-msg-id'
+export const IMPORT_CREATED_AT_HEADER = 'imflow-import-created-at'
+/** On a message: its seq (0 unless a large group's); on the end: the conversation's last seq. */
+export const IMPORT_SEQ_HEADER = 'imflow-import-seq'
+/** On the end: how many messages were imported. */
+export const IMPORT_COUNT_HEADER = 'imflow-import-count'
+
+/**
+ * Set by the unit that hands a conversation over, on the last of its hand-over events: the unit
+ * the history comes from, or empty when none will come (the old home was no unit it knew).
+ */
+export const HANDOVER_HEADER = 'imflow-handover'

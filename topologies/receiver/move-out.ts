@@ -1,0 +1,210 @@
+// Moving a conversation to another unit, the old home's half: its history goes to the new
+// home — every message of its log, as it was stored (msgId, createdAt, seq), a chunk per
+// transaction, then an end record with the conversation's seq — with its read cursors, and the
+// copy here is deleted as it goes. Everything goes through the forwarder to the new unit's own
+// topics, keyed by the conversation, so Kafka keeps it in order with the messages forwarded
+// after the move (same sink, same partition); the new home sorts them out (move-in.ts).
+
+import type { SendMessage, StoredMessage } from '../../schemas/types.generated.js'
+import {
+  jsonSerde,
+  type KeyValueStore,
+  prefixEnd,
+  stringSerde,
+  typedStore,
+} from '../../state/index.js'
+import {
+  type ConversationMeta,
+  conversationPrefix,
+  decodeStoredMessage,
+  seqIndexKey,
+} from '../model/index.js'
+import type { InputRecord, ProcessorContext } from '../runtime/index.js'
+import {
+  IMPORT_COUNT_HEADER,
+  IMPORT_CREATED_AT_HEADER,
+  IMPORT_HEADER,
+  IMPORT_MSG_ID_HEADER,
+  IMPORT_SEQ_HEADER,
+} from './move-headers.js'
+import type { ReceiverTask } from './receiver-task.js'
+import { forwardedHeaders, unitSink } from './route-by-unit.js'
+
+/** A stored message as it travels on im.ingest: the message as sent, its fixed fields in headers. */
+export function asSent(m: StoredMessage): SendMessage {
+  const { conversationId, clientMsgId, senderId, type, body, priority, visibility, targets } = m
+  return {
+    conversationId,
+    clientMsgId,
+    senderId,
+    type,
+    body,
+    priority,
+    visibility,
+    targets,
+    sentAt: m.sentAt,
+  }
+}
+
+/** What closes an import: no message of its own, the conversation's seq in its headers. */
+export function importEnd(conversationId: string): SendMessage {
+  return {
+    conversationId,
+    clientMsgId: '',
+    senderId: '',
+    type: 'TEXT',
+    body: '',
+    priority: 'HIGH',
+    visibility: 'NORMAL',
+    targets: [],
+    sentAt: 0,
+  }
+}
+
+/** A history still being sent: where to, the seq the new home goes on from, where it is. */
+interface Export {
+  to: string
+  seq: number
+  count: number
+  /** The last log key sent (base64); the next chunk starts after it. */
+  after?: string
+}
+
+/**
+ * Log entries one transaction sends at most: about 2 MB of imports and tombstones, within the
+ * runtime's bounds on a transaction (4 MB), so a long history never starves its heartbeats.
+ */
+export const EXPORT_CHUNK = 5_000
+/** How often a task sends the next chunks of the histories it is moving out. */
+export const EXPORT_EVERY_MS = 100
+/** conversationId -> the export of its history under way (JSON). */
+export const EXPORTS_STORE = 'conversation-exports'
+
+/**
+ * Moving out, the old home's half: the read cursors and the first chunk of the history go in
+ * the transaction that applies the move (so they are ahead of anything forwarded after it);
+ * the rest follows a chunk per transaction (`tick`), each entry deleted here as it is sent,
+ * then the end with the conversation's seq. Messages forwarded meanwhile interleave with the
+ * chunks; the new home stores imports whenever they come and holds the rest until the end.
+ */
+export class MovesOut {
+  private readonly exports: KeyValueStore<string, Export>
+  /** Conversations with a history still to send: read once, again after a rollback. */
+  private pending: Set<string> | undefined
+  private readonly size: number
+
+  constructor(
+    context: ProcessorContext,
+    private readonly task: ReceiverTask,
+  ) {
+    this.size = task.options.moveChunk ?? EXPORT_CHUNK
+    const store = context.store(EXPORTS_STORE)
+    this.exports = typedStore(store, stringSerde, jsonSerde<Export>())
+    store.onRollback(() => {
+      this.pending = undefined
+    })
+  }
+
+  private async load(): Promise<Set<string>> {
+    if (this.pending) return this.pending
+    const pending = new Set<string>()
+    for await (const [cid] of this.exports.range()) pending.add(cid)
+    this.pending = pending
+    return pending
+  }
+
+  async start(
+    record: InputRecord,
+    conversationId: string,
+    meta: ConversationMeta,
+    to: string,
+  ): Promise<void> {
+    await this.sendCursors(record, conversationId, to)
+    const pending = await this.load()
+    pending.add(conversationId)
+    await this.chunk(conversationId, { to, seq: meta.seq ?? 0, count: 0 })
+  }
+
+  /** The next chunk of every history being sent, at most EXPORT_CHUNK entries in all. */
+  async tick(): Promise<void> {
+    const pending = await this.load()
+    let budget = this.size
+    for (const cid of [...pending]) {
+      if (budget <= 0) return
+      const state = await this.exports.get(cid)
+      if (state) budget -= await this.chunk(cid, state, budget)
+      else pending.delete(cid)
+    }
+  }
+
+  /** Sends up to `budget` entries after the last one sent; the end once there are no more. */
+  private async chunk(cid: string, state: Export, budget = this.size): Promise<number> {
+    const prefix = conversationPrefix(cid)
+    const from = state.after
+      ? Buffer.concat([Buffer.from(state.after, 'base64'), Buffer.from([0])])
+      : prefix
+    const entries: [Buffer, Buffer][] = []
+    for await (const entry of this.task.log.range({ gte: from, lt: prefixEnd(prefix) })) {
+      entries.push(entry)
+      if (entries.length === budget) break
+    }
+    const ingest = unitSink(state.to, 'ingest')
+    for (const [key, value] of entries) {
+      const m = decodeStoredMessage(value)
+      await this.task.forward.send(ingest, {
+        key: cid,
+        value: this.task.options.codecs.sendMessage.encode(asSent(m)),
+        headers: this.headers({
+          [IMPORT_HEADER]: 'message',
+          [IMPORT_MSG_ID_HEADER]: m.msgId,
+          [IMPORT_CREATED_AT_HEADER]: String(m.createdAt),
+          [IMPORT_SEQ_HEADER]: String(m.seq),
+        }),
+      })
+      this.task.log.delete(key)
+      if (m.seq > 0) this.task.seqIndex.delete(seqIndexKey(cid, m.seq))
+    }
+    const count = state.count + entries.length
+    const last = entries.at(-1)?.[0]
+    if (entries.length === budget && last) {
+      this.exports.put(cid, { ...state, count, after: last.toString('base64') })
+      return entries.length
+    }
+    await this.task.forward.send(ingest, {
+      key: cid,
+      value: this.task.options.codecs.sendMessage.encode(importEnd(cid)),
+      headers: this.headers({
+        [IMPORT_HEADER]: 'end',
+        [IMPORT_SEQ_HEADER]: String(state.seq),
+        [IMPORT_COUNT_HEADER]: String(count),
+      }),
+    })
+    this.exports.delete(cid)
+    ;(await this.load()).delete(cid)
+    return entries.length
+  }
+
+  /** Read cursors only move forward, so their order against anything else does not matter. */
+  private async sendCursors(record: InputRecord, conversationId: string, to: string) {
+    const prefix = conversationPrefix(conversationId)
+    const keys: Buffer[] = []
+    for await (const [key, upToMsgId] of this.task.readCursors.prefix(prefix)) {
+      keys.push(key)
+      await this.task.forward.send(unitSink(to, 'actions'), {
+        key: conversationId,
+        value: this.task.options.codecs.action.encode({
+          conversationId,
+          userId: key.subarray(prefix.length).toString(),
+          at: record.timestamp,
+          action: { kind: 'ReadReceipt', upToMsgId },
+        }),
+        headers: this.headers({ [IMPORT_HEADER]: 'read' }),
+      })
+    }
+    for (const key of keys) this.task.readCursors.delete(key)
+  }
+
+  private headers(extra: Record<string, string>): Record<string, Buffer | string> {
+    return { ...forwardedHeaders({}, this.task.options.unit), ...extra }
+  }
+}
