@@ -66,6 +66,11 @@ export class ReceiverTask {
     )
     this.dedupe = typedStore(context.store(STORES.dedupe), stringSerde, jsonSerde<DedupeEntry>())
     this.ids = typedStore(context.store(STORES.ids), stringSerde, int64Serde)
+    // A rolled-back transaction's ids were never issued: go on from the committed position,
+    // as a replay of the same records will (else a retried slice renumbers what follows).
+    context.store(STORES.ids).onRollback(() => {
+      this.generator = undefined
+    })
     this.log = context.store(STORES.messages)
     this.readCursors = typedStore(context.store(STORES.readCursors), bufferSerde, stringSerde)
     this.seqIndex = context.store(STORES.seqIndex)
