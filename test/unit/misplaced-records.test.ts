@@ -13,17 +13,10 @@ import {
   REROUTED_FROM,
 } from '../../topologies/runtime/internal/misplaced.js'
 import { partitionForKey } from '../../topologies/runtime/partitioner.js'
-import { type ReceiverCodecs, receiverCodecs } from './receiver-codecs.js'
+import { type ReceiverCodecs, receiverCodecs, receiverTopics } from './receiver-codecs.js'
 
 const PARTITIONS = 4
-const topics = {
-  ingest: 'im.ingest',
-  conversations: 'im.conversations',
-  actions: 'im.actions',
-  receipts: 'im.receipts',
-  fanout: 'fanout',
-  rooms: 'im.rooms',
-}
+const topics = receiverTopics
 const owner = partitionForKey('g1', PARTITIONS)
 const elsewhere = (owner + 1) % PARTITIONS
 const now = Date.UTC(2026, 10, 26, 12)

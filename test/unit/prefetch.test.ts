@@ -10,7 +10,7 @@ import { inboxTopology } from '../../topologies/inbox/index.js'
 import { receiverTopology } from '../../topologies/receiver/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
 import { syncTopology } from '../../topologies/sync/index.js'
-import { receiverCodecs } from './receiver-codecs.js'
+import { receiverCodecs, receiverTopics } from './receiver-codecs.js'
 
 const MEMBERS = Array.from({ length: 40 }, (_, i) => `m${i}`)
 const now = Date.UTC(2026, 10, 26, 12)
@@ -43,14 +43,7 @@ const handOff = (n: number): FanoutBatch => ({
 describe('prefetch', () => {
   it('receiver: the dedupe checks of a slice’s messages are read ahead', async () => {
     const codecs = await receiverCodecs()
-    const topics = {
-      ingest: 'im.ingest',
-      conversations: 'im.conversations',
-      actions: 'im.actions',
-      receipts: 'im.receipts',
-      fanout: 'fanout',
-      rooms: 'im.rooms',
-    }
+    const topics = receiverTopics
     const driver = new TopologyTestDriver(
       receiverTopology({ topics, codecs, unit: 0, userPartitions: 4, clock: () => now }),
     )

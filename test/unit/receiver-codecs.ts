@@ -22,3 +22,13 @@ export async function receiverCodecs(): Promise<ReceiverCodecs> {
     action: await createEventCodec(source, 'im.actions-value', 'Action'),
   }
 }
+
+/** The receiver's topics, as the receiver-side unit tests name them. */
+export const receiverTopics = {
+  ingest: 'im.ingest',
+  conversations: 'im.conversations',
+  actions: 'im.actions',
+  receipts: 'im.receipts',
+  fanout: 'fanout',
+  rooms: 'im.rooms',
+}

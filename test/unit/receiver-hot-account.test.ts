@@ -10,18 +10,11 @@ import { describe, expect, it } from 'vitest'
 import type { ConversationEvent, SendMessage } from '../../schemas/types.generated.js'
 import { receiverTopology } from '../../topologies/receiver/index.js'
 import { partitionForKey, TopologyTestDriver } from '../../topologies/runtime/index.js'
-import { receiverCodecs } from './receiver-codecs.js'
+import { receiverCodecs, receiverTopics } from './receiver-codecs.js'
 
 const PARTITIONS = 6
 const USERS = 1_000
-const topics = {
-  ingest: 'im.ingest',
-  conversations: 'im.conversations',
-  actions: 'im.actions',
-  receipts: 'im.receipts',
-  fanout: 'fanout',
-  rooms: 'im.rooms',
-}
+const topics = receiverTopics
 const now = Date.UTC(2026, 10, 26, 12)
 
 /** max/mean of counts per partition, every partition counted (an idle one too). */

@@ -20,16 +20,9 @@ import {
 } from '../../topologies/receiver/index.js'
 import { EXPORT_EVERY_MS } from '../../topologies/receiver/move-out.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
-import { type ReceiverCodecs, receiverCodecs } from './receiver-codecs.js'
+import { type ReceiverCodecs, receiverCodecs, receiverTopics } from './receiver-codecs.js'
 
-const topics = {
-  ingest: 'im.ingest',
-  conversations: 'im.conversations',
-  actions: 'im.actions',
-  receipts: 'im.receipts',
-  fanout: 'fanout',
-  rooms: 'im.rooms',
-}
+const topics = receiverTopics
 const unitTopics = (prefix: string): UnitTopics => ({
   ingest: `${prefix}im.ingest`,
   conversations: `${prefix}im.conversations`,

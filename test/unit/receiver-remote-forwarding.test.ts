@@ -14,16 +14,9 @@ import {
   receiverTopology,
 } from '../../topologies/receiver/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
-import { type ReceiverCodecs, receiverCodecs } from './receiver-codecs.js'
+import { type ReceiverCodecs, receiverCodecs, receiverTopics } from './receiver-codecs.js'
 
-const topics = {
-  ingest: 'im.ingest',
-  conversations: 'im.conversations',
-  actions: 'im.actions',
-  receipts: 'im.receipts',
-  fanout: 'fanout',
-  rooms: 'im.rooms',
-}
+const topics = receiverTopics
 const US_INBOUND = 'us.imflow-us-inbound'
 const B_INGEST = 'b.im.ingest'
 const US = { ingest: 'us.im.ingest', actions: 'us.im.actions', receipts: 'us.im.receipts' }

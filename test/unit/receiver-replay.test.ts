@@ -4,16 +4,9 @@
 import { describe, expect, it } from 'vitest'
 import { receiverTopology } from '../../topologies/receiver/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
-import { receiverCodecs } from './receiver-codecs.js'
+import { receiverCodecs, receiverTopics } from './receiver-codecs.js'
 
-const topics = {
-  ingest: 'im.ingest',
-  conversations: 'im.conversations',
-  actions: 'im.actions',
-  receipts: 'im.receipts',
-  fanout: 'fanout',
-  rooms: 'im.rooms',
-}
+const topics = receiverTopics
 const T0 = Date.UTC(2026, 10, 26, 9)
 
 async function run(clockAt: number) {

@@ -13,16 +13,9 @@ import { decodeStoredMessage, RECEIVER_STORES as STORES } from '../../topologies
 import { receiverTopology } from '../../topologies/receiver/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
 import { partitionForKey } from '../../topologies/runtime/partitioner.js'
-import { type ReceiverCodecs, receiverCodecs } from './receiver-codecs.js'
+import { type ReceiverCodecs, receiverCodecs, receiverTopics } from './receiver-codecs.js'
 
-const topics = {
-  ingest: 'im.ingest',
-  conversations: 'im.conversations',
-  actions: 'im.actions',
-  receipts: 'im.receipts',
-  fanout: 'fanout',
-  rooms: 'im.rooms',
-}
+const topics = receiverTopics
 
 let codecs: ReceiverCodecs
 let driver: TopologyTestDriver

@@ -7,16 +7,9 @@ import type { ConversationEvent, Receipt, SendMessage } from '../../schemas/type
 import { receiverTopology } from '../../topologies/receiver/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
 import { type Limits, shaping } from '../../topologies/shaping/index.js'
-import { type ReceiverCodecs, receiverCodecs } from './receiver-codecs.js'
+import { type ReceiverCodecs, receiverCodecs, receiverTopics } from './receiver-codecs.js'
 
-const topics = {
-  ingest: 'im.ingest',
-  conversations: 'im.conversations',
-  actions: 'im.actions',
-  receipts: 'im.receipts',
-  fanout: 'fanout',
-  rooms: 'im.rooms',
-}
+const topics = receiverTopics
 const off = { default: null, overrides: {} }
 
 let codecs: ReceiverCodecs
