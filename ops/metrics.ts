@@ -37,6 +37,8 @@ export interface TaskMetrics {
   readonly rerouted: Counter<'topology' | 'topic'>
   readonly processSeconds: Histogram<'topology'>
   readonly commitSeconds: Histogram<'topology'>
+  /** The commit's parts: the last outputs, the offsets, the commit request, the stores' writes. */
+  readonly commitPhaseSeconds: Histogram<'topology' | 'phase'>
   readonly restoredRecords: Counter<'topology' | 'store'>
   readonly restoreSeconds: Histogram<'topology'>
   readonly lag: Gauge<'topology' | 'partition'>
@@ -85,6 +87,13 @@ function taskMetrics(registry: Registry): TaskMetrics {
       name: 'imflow_task_commit_seconds',
       help: 'Time to write and commit one transaction (outputs, changelogs, offsets).',
       labelNames: ['topology'],
+      buckets: latencyBuckets,
+      registers,
+    }),
+    commitPhaseSeconds: new Histogram({
+      name: 'imflow_task_commit_phase_seconds',
+      help: 'Time in each part of a commit: send (last outputs), offsets, commit (EndTxn), stores (local writes).',
+      labelNames: ['topology', 'phase'],
       buckets: latencyBuckets,
       registers,
     }),

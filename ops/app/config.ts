@@ -628,10 +628,10 @@ export const settings = [
     key: 'syncPackDelayMs',
     env: 'IMFLOW_SYNC_PACK_DELAY_MS',
     flag: 'sync-pack-delay-ms',
-    doc: "How long a device's events wait to be packed into one envelope (low-priority ones wait 4x longer).",
+    doc: "How long a device's high-priority events wait to be packed with later transactions' events (0: those of one transaction go in one envelope and are pushed with it; low priority waits 4x longer, at least 80 ms).",
     shownDefault: String(syncDefaults.packDelayMs),
     fallback: () => syncDefaults.packDelayMs,
-    parse: positive,
+    parse: integer,
   }),
   setting({
     key: 'syncAckTimeoutMs',

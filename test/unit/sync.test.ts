@@ -151,6 +151,30 @@ describe('sync: devices', () => {
     expect(ptsOf(envelope as SyncEnvelope)).toEqual([1, 2])
   })
 
+  it('with no pack delay (the default), pushes the events of a transaction with it, one envelope per device', async () => {
+    driver = new TopologyTestDriver(
+      syncTopology({ topics, codecs, settings: { ...settings, packDelayMs: 0 } }),
+    )
+    await logIn('bob', 'phone')
+    const fanout = [stored(), stored(), stored()].map((message) => ({
+      key: 'g1',
+      timestamp: 1,
+      value: codecs.fanoutBatch.encode({
+        partition: 0,
+        recipients: ['bob'],
+        sourceId: message.msgId,
+        event: { priority: 'HIGH', payload: { kind: 'NewMessage', message } },
+        updateLists: true,
+      } satisfies FanoutBatch),
+    }))
+    await driver.pipeSlice(topics.fanout, fanout) // one transaction, no clock moved
+    expect((await envelopes()).map(ptsOf)).toEqual([[1, 2, 3]])
+    await deliver(['bob'], stored({ priority: 'LOW' }))
+    expect(await envelopes()).toEqual([]) // low priority still waits to be packed with more
+    await driver.advanceWallClock(80)
+    expect((await envelopes()).map(ptsOf)).toEqual([[4]])
+  })
+
   it('lets low-priority events wait longer to be packed with more', async () => {
     await logIn('bob', 'phone')
     await deliver(['bob'], stored({ priority: 'LOW' }))

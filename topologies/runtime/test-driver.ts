@@ -115,6 +115,7 @@ export class TopologyTestDriver {
   }
 
   private async commit(core: TaskCore): Promise<void> {
+    await core.beforeCommit()
     for (const record of core.takeRecords(true)) {
       const list = this.outputs.get(record.topic) ?? []
       list.push(record)

@@ -55,6 +55,12 @@ export interface Processor {
    * reads ahead, all at once, the store keys they will need (ReadWriteStore.prefetch).
    */
   prefetch?(records: readonly InputRecord[]): Promise<void>
+  /**
+   * Called once per transaction, after its last record or punctuation and before its outputs
+   * are taken: work done once for all the transaction's records rather than per record (the
+   * sync topology pushes what it sequenced in the same transaction, not in a later one).
+   */
+  beforeCommit?(): void | Promise<void>
   close?(): void | Promise<void>
 }
 

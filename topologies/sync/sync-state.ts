@@ -35,7 +35,10 @@ export interface SyncSettings {
   retention: number
   /** Events per envelope, by device class. */
   batchSizes: Readonly<Record<DeviceClass, number>>
-  /** How long events wait to be packed with the next ones (LOW priority waits 4x longer). */
+  /**
+   * How long HIGH events wait to be packed with later transactions' events; 0: a transaction's
+   * events go out with it, one envelope per device. LOW waits 4x longer, at least 80 ms.
+   */
   packDelayMs: number
   /** Unacked pushes are re-sent after this long. */
   ackTimeoutMs: number
@@ -47,7 +50,9 @@ export const defaultSyncSettings: SyncSettings = {
   rebaseThreshold: 1_000,
   retention: 10_000,
   batchSizes: { MOBILE: 50, PAD: 100, WEB: 100, DESKTOP: 200 },
-  packDelayMs: 20,
+  // A transaction already packs what arrived during the previous one (25-100+ ms on Kafka):
+  // waiting longer would add a second transaction to every push.
+  packDelayMs: 0,
   ackTimeoutMs: 10_000,
   notifyWindowMs: 2_000,
 }
@@ -69,11 +74,18 @@ export function resendDue(cursor: DeviceCursor, settings: SyncSettings): number 
 
 /** Low-priority events wait this many pack delays, to be merged with more (DTIM's low-power packing). */
 export const LOW_PRIORITY_DELAY_FACTOR = 4
+/** ... and at least this long, also when high-priority ones do not wait. */
+export const LOW_PRIORITY_MIN_DELAY_MS = 80
 
 export function packDelay(priority: Priority, settings: SyncSettings): number {
   return priority === 'HIGH'
     ? settings.packDelayMs
-    : settings.packDelayMs * LOW_PRIORITY_DELAY_FACTOR
+    : Math.max(LOW_PRIORITY_MIN_DELAY_MS, settings.packDelayMs * LOW_PRIORITY_DELAY_FACTOR)
+}
+
+/** How often the wall-clock punctuator looks for what is due (deadlines that no record brings). */
+export function tickMs(settings: SyncSettings): number {
+  return settings.packDelayMs > 0 ? Math.min(settings.packDelayMs, 50) : 50
 }
 
 export function emptyUser(): UserSync {

@@ -12,7 +12,7 @@ import { onDeviceEvent } from './device-events.js'
 import { notificationFor } from './offline-notifications.js'
 import { checkAcks, push } from './push.js'
 import { prefetchRecipients, sequence } from './sequence.js'
-import { defaultSyncSettings, type SyncSettings } from './sync-state.js'
+import { defaultSyncSettings, type SyncSettings, tickMs } from './sync-state.js'
 import { type SyncCodecs, SyncTask } from './sync-task.js'
 
 export interface SyncOptions {
@@ -65,7 +65,7 @@ export function syncTopology(options: SyncOptions): TopologyDefinition {
     stores: Object.values(SYNC_STORES),
     processor: (context) => {
       const task = new SyncTask(context, codecs, settings)
-      context.schedule(Math.min(settings.packDelayMs, 50), 'wall-clock', async (now) => {
+      context.schedule(tickMs(settings), 'wall-clock', async (now) => {
         await task.recoverIfNeeded(now)
         await runDue(task, now)
       })
@@ -83,6 +83,12 @@ export function syncTopology(options: SyncOptions): TopologyDefinition {
           } else {
             await sequence(task, record.value as FanoutBatch, now)
           }
+        },
+        // Once per transaction: a user's events of all its records in one envelope, pushed
+        // with the transaction that sequenced them.
+        async beforeCommit() {
+          const now = context.wallClock()
+          await task.recoverIfNeeded(now)
           await runDue(task, now)
         },
       }

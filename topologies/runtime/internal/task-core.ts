@@ -302,6 +302,11 @@ export class TaskCore {
     return ran
   }
 
+  /** The processor's once-per-transaction work, before the outputs are taken. */
+  async beforeCommit(): Promise<void> {
+    await this.processor.beforeCommit?.()
+  }
+
   /** How often wall-clock punctuators want to be checked; undefined when there are none. */
   wallClockInterval(): number | undefined {
     const intervals = this.punctuators

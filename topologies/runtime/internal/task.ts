@@ -104,6 +104,21 @@ interface SliceResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/** Times the parts of one commit into imflow_task_commit_phase_seconds. */
+function commitPhases(metrics: TaskMetrics | undefined, topology: string) {
+  let last = 0
+  return {
+    start(now: number) {
+      last = now
+    },
+    mark(phase: string) {
+      const now = performance.now()
+      metrics?.commitPhaseSeconds.observe({ topology, phase }, (now - last) / 1000)
+      last = now
+    },
+  }
+}
+
 export class Task {
   readonly id: string
   private core!: TaskCore
@@ -335,19 +350,24 @@ export class Task {
     let next = from
     let last: string | undefined
     let committing = started
+    const phases = commitPhases(metrics, topology.name)
     try {
       if (topic === undefined) await this.core.punctuate('wall-clock', Date.now())
       else next = await this.processSlices(topic, messages, from, control, open)
       last = next > from ? (messages[next - 1] as ConsumedMessage).offset : undefined
       if (last !== undefined && next === messages.length && batchEnd !== undefined)
         if (Number(batchEnd) > Number(last)) last = batchEnd
+      await this.core.beforeCommit()
       committing = performance.now()
+      phases.start(committing)
       const records = this.core.takeRecords(true)
       if (last === undefined && records.length === 0 && !open.txn) return undefined
       await this.send(open, records)
       open.txn ??= await this.producer.begin()
+      phases.mark('send')
       if (topic !== undefined && last !== undefined)
         await open.txn.sendOffsets(groupId, topic, partition, Number(last) + 1)
+      phases.mark('offsets')
     } catch (err) {
       // Never committed: the retry (with a new producer, whose start aborts this one) is safe.
       await open.txn?.abort().catch(() => {})
@@ -355,6 +375,7 @@ export class Task {
     }
     try {
       await open.txn.commit()
+      phases.mark('commit')
     } catch (err) {
       if (isFenced(err) || topic === undefined || last === undefined) throw err
       const settled = { ...this.options, producer: this.producer, topic, taskId: this.id }
@@ -363,6 +384,7 @@ export class Task {
     }
     const writes = this.core.pendingWriteCounts()
     await this.core.commit()
+    phases.mark('stores')
     for (const [store, n] of writes)
       if (n > 0) metrics?.storeWrites.inc({ topology: topology.name, store }, n)
     for (const [tp, end] of open.ends)
