@@ -25,7 +25,7 @@ describe('runtime: transactions', () => {
         { topic, partition: 0, key: null, value: Buffer.from(`a${i}`) },
         { topic, partition: 1, key: null, value: Buffer.from(`b${i}`) },
       ])
-      await txn.sendOffsets(group, topic, 0, i + 1)
+      await txn.sendOffsets(group, 0, [{ topic, nextOffset: i + 1 }])
       await txn.commit()
     }
     await producer.disconnect()

@@ -22,10 +22,19 @@ export function topicPartition(topic: string, partition: number): string {
   return `${topic}:${partition}`
 }
 
+export interface TopicPosition {
+  topic: string
+  nextOffset: number
+}
+
 export interface OpenTransaction {
   send(records: readonly OutRecord[]): Promise<EndOffsets>
-  /** The consumer's position (next offset to read), committed with the transaction. */
-  sendOffsets(groupId: string, topic: string, partition: number, nextOffset: number): Promise<void>
+  /** The consumer's positions (next offset to read) on a partition's topics, committed with the transaction. */
+  sendOffsets(
+    groupId: string,
+    partition: number,
+    positions: readonly TopicPosition[],
+  ): Promise<void>
   commit(): Promise<void>
   abort(): Promise<void>
 }
@@ -150,11 +159,14 @@ export async function createTaskProducer(
           }
           return ends
         },
-        sendOffsets: (groupId, topic, partition, nextOffset) =>
+        sendOffsets: (groupId, partition, positions) =>
           retryConcurrent(() =>
             txn.sendOffsets({
               consumerGroupId: groupId,
-              topics: [{ topic, partitions: [{ partition, offset: String(nextOffset) }] }],
+              topics: positions.map(({ topic, nextOffset }) => ({
+                topic,
+                partitions: [{ partition, offset: String(nextOffset) }],
+              })),
             }),
           ),
         commit: () => retryConcurrent(() => txn.commit()),

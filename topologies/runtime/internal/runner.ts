@@ -183,8 +183,10 @@ export async function startTopology(
       autoCommit: false,
       eachBatchAutoResolve: false,
       // Tasks are independent (own producer, own stores): while one waits on its commit,
-      // another processes. Each partition is still processed in order.
-      partitionsConsumedConcurrently: 4,
+      // another processes. Each partition is still processed in order. Every batch of a
+      // fetch at once: a task's topics then share a transaction (Task.processBatch), and
+      // kafkajs fetches again only when all of them are done.
+      partitionsConsumedConcurrently: Math.max(4, partitions * topology.sources.length),
       eachBatch: batchHandler(topology.name, tasks, log, options.metrics),
     },
     tasks,

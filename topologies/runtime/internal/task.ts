@@ -102,7 +102,26 @@ interface SliceResult {
   last: string
 }
 
+/** A fetched batch of one source topic, waiting for a transaction or part way through. */
+interface QueuedBatch {
+  topic: string
+  messages: readonly ConsumedMessage[]
+  control: BatchControl
+  batchEnd: string | undefined
+  /** Index of the first message not committed yet. */
+  next: number
+  done(): void
+  fail(err: unknown): void
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** The offset to resolve after processing up to `next`: past trailing control records at the batch's end. */
+function lastToResolve(batch: QueuedBatch, next: number): string {
+  const last = (batch.messages[next - 1] as ConsumedMessage).offset
+  const atEnd = next === batch.messages.length && batch.batchEnd !== undefined
+  return atEnd && Number(batch.batchEnd) > Number(last) ? (batch.batchEnd as string) : last
+}
 
 /** Times the parts of one commit into imflow_task_commit_phase_seconds. */
 function commitPhases(metrics: TaskMetrics | undefined, topology: string) {
@@ -128,6 +147,9 @@ export class Task {
   private wallClock: NodeJS.Timeout | undefined
   /** A wall-clock tick waiting for its turn: ticks never queue up behind a long batch. */
   private tickPending = false
+  /** Batches handed over and not done; `draining` while a turn works through them. */
+  private readonly queued: QueuedBatch[] = []
+  private draining = false
 
   private constructor(
     private readonly options: TaskOptions,
@@ -234,7 +256,9 @@ export class Task {
    * Processes the messages in transactions, each a slice bounded by records, bytes and time
    * (SliceLimits). `batchEnd` is the batch's last offset including control records
    * (transaction markers), which never reach us: the last transaction commits past them, so a
-   * fully consumed partition shows no lag.
+   * fully consumed partition shows no lag. Batches of the task's other source topics handed
+   * over meanwhile (the same fetch: kafkajs hands each topic-partition over on its own) share
+   * the transactions: one commit for all of them, not one per topic.
    */
   processBatch(
     topic: string,
@@ -242,19 +266,47 @@ export class Task {
     control: BatchControl,
     batchEnd?: string,
   ): Promise<void> {
-    return this.exclusive(async () => {
-      let start = 0
-      while (start < messages.length && control.shouldContinue()) {
-        const from = start
-        const result = await this.withRetries(
-          () => this.transaction(topic, messages, from, control, batchEnd),
-          control,
-        )
-        if (result === undefined) return
-        control.committed(result.last)
-        start = result.next
-      }
+    return new Promise((done, fail) => {
+      this.queued.push({ topic, messages, control, batchEnd, next: 0, done, fail })
+      if (this.draining) return
+      this.draining = true
+      void this.exclusive(() => this.drain())
     })
+  }
+
+  /** Transactions over every queued batch at once, until each is done or told to stop. */
+  private async drain(): Promise<void> {
+    // The fetch's other batches for this task arrive in this same turn of the event loop.
+    await new Promise((resolve) => setImmediate(resolve))
+    let batches: QueuedBatch[] = []
+    try {
+      for (;;) {
+        batches.push(...this.queued.splice(0))
+        batches = batches.filter((b) => {
+          const open = b.next < b.messages.length && b.control.shouldContinue()
+          if (!open) b.done()
+          return open
+        })
+        if (batches.length === 0) return
+        const current = batches
+        const results = await this.withRetries(
+          () => this.transaction(current),
+          () => current.some((b) => b.control.shouldContinue()),
+        )
+        if (results.size === 0) {
+          for (const b of current) b.done()
+          batches = []
+        }
+        for (const [b, result] of results) {
+          b.control.committed(result.last)
+          b.next = result.next
+        }
+      }
+    } catch (err) {
+      for (const b of [...batches, ...this.queued.splice(0)]) b.fail(err)
+    } finally {
+      this.draining = false
+    }
   }
 
   private punctuateWallClock(): Promise<void> {
@@ -262,7 +314,7 @@ export class Task {
     this.tickPending = true
     return this.exclusive(async () => {
       this.tickPending = false
-      await this.withRetries(() => this.transaction(undefined, [], 0, undefined))
+      await this.withRetries(() => this.transaction([]))
     }).catch((err) =>
       this.options.log.error('wall-clock punctuation failed', {
         task: this.id,
@@ -273,9 +325,12 @@ export class Task {
 
   /**
    * Retries a failed transaction with a new producer (whatever state kafkajs was left in,
-   * fencing aside) for up to RETRY_FOR_MS, or until the batch should stop.
+   * fencing aside) for up to RETRY_FOR_MS, or until the batches should stop.
    */
-  private async withRetries<T>(work: () => Promise<T>, control?: BatchControl): Promise<T> {
+  private async withRetries<T>(
+    work: () => Promise<T>,
+    shouldContinue: () => boolean = () => true,
+  ): Promise<T> {
     const giveUpAt = Date.now() + RETRY_FOR_MS
     for (let attempt = 1; ; attempt++) {
       const streamTime = this.core.currentStreamTime()
@@ -290,7 +345,7 @@ export class Task {
         if (err instanceof TaskCorruptedError) throw err
         // A bad configuration or a failing processor under the 'fail' policy does not pass.
         const permanent = isImflowError(err) && !err.retriable
-        const stopping = control !== undefined && !control.shouldContinue()
+        const stopping = !shouldContinue()
         if (permanent || stopping || Date.now() >= giveUpAt) throw err
         this.options.log.warn('transaction failed; retrying with a new producer', {
           task: this.id,
@@ -332,41 +387,39 @@ export class Task {
   }
 
   /**
-   * One transaction: slices of the messages (when a topic is given) until the commit
-   * interval has passed or the batch ends, or a wall-clock punctuation. Each slice's outputs
+   * One transaction: slices of each batch from where it stands, until the commit interval has
+   * passed or the batch ends; with no batch, a wall-clock punctuation. Each slice's outputs
    * are sent as it ends, in the open transaction; the stores' writes wait in their caches
-   * for the commit. Returns how far it got, undefined when it had nothing to commit.
+   * for the commit. Returns how far each batch got (none when it had nothing to commit).
    */
   private async transaction(
-    topic: string | undefined,
-    messages: readonly ConsumedMessage[],
-    from: number,
-    control: BatchControl | undefined,
-    batchEnd?: string,
-  ): Promise<SliceResult | undefined> {
+    batches: readonly QueuedBatch[],
+  ): Promise<Map<QueuedBatch, SliceResult>> {
     const { partition, groupId, metrics, topology } = this.options
     const started = performance.now()
     const open: OpenSlices = { txn: undefined, ends: new Map(), sent: 0 }
-    let next = from
-    let last: string | undefined
+    const results = new Map<QueuedBatch, SliceResult>()
     let committing = started
     const phases = commitPhases(metrics, topology.name)
     try {
-      if (topic === undefined) await this.core.punctuate('wall-clock', Date.now())
-      else next = await this.processSlices(topic, messages, from, control, open)
-      last = next > from ? (messages[next - 1] as ConsumedMessage).offset : undefined
-      if (last !== undefined && next === messages.length && batchEnd !== undefined)
-        if (Number(batchEnd) > Number(last)) last = batchEnd
+      if (batches.length === 0) await this.core.punctuate('wall-clock', Date.now())
+      for (const b of batches) {
+        const next = await this.processSlices(b.topic, b.messages, b.next, b.control, open)
+        if (next > b.next) results.set(b, { next, last: lastToResolve(b, next) })
+      }
       await this.core.beforeCommit()
       committing = performance.now()
       phases.start(committing)
       const records = this.core.takeRecords(true)
-      if (last === undefined && records.length === 0 && !open.txn) return undefined
+      if (results.size === 0 && records.length === 0 && !open.txn) return results
       await this.send(open, records)
       open.txn ??= await this.producer.begin()
       phases.mark('send')
-      if (topic !== undefined && last !== undefined)
-        await open.txn.sendOffsets(groupId, topic, partition, Number(last) + 1)
+      const positions = [...results].map(([b, r]) => ({
+        topic: b.topic,
+        nextOffset: Number(r.last) + 1,
+      }))
+      if (positions.length > 0) await open.txn.sendOffsets(groupId, partition, positions)
       phases.mark('offsets')
     } catch (err) {
       // Never committed: the retry (with a new producer, whose start aborts this one) is safe.
@@ -377,9 +430,12 @@ export class Task {
       await open.txn.commit()
       phases.mark('commit')
     } catch (err) {
-      if (isFenced(err) || topic === undefined || last === undefined) throw err
-      const settled = { ...this.options, producer: this.producer, topic, taskId: this.id }
-      if (!(await committedAnyway({ ...settled, next: Number(last) + 1, cause: err }))) throw err
+      // All or nothing: one topic's committed position tells for the whole transaction.
+      const [first] = results
+      if (isFenced(err) || !first) throw err
+      const [b, r] = first
+      const settled = { ...this.options, producer: this.producer, topic: b.topic, taskId: this.id }
+      if (!(await committedAnyway({ ...settled, next: Number(r.last) + 1, cause: err }))) throw err
       open.ends.clear()
     }
     const writes = this.core.pendingWriteCounts()
@@ -391,7 +447,9 @@ export class Task {
       if (this.changelogEnds.has(tp)) this.changelogEnds.set(tp, end)
     if (metrics) {
       const labels = { topology: topology.name, partition: String(partition) }
-      metrics.recordsIn.inc(labels, next - from)
+      let processed = 0
+      for (const [b, r] of results) processed += r.next - b.next
+      metrics.recordsIn.inc(labels, processed)
       metrics.recordsOut.inc(labels, open.sent)
       metrics.processSeconds.observe({ topology: topology.name }, (committing - started) / 1000)
       metrics.commitSeconds.observe(
@@ -399,7 +457,7 @@ export class Task {
         (performance.now() - committing) / 1000,
       )
     }
-    return last === undefined ? undefined : { next, last }
+    return results
   }
 
   /** Slices until the commit is due; each slice's outputs go out in the open transaction. */
