@@ -1,6 +1,7 @@
-// The consumer's eachBatch: one fetched batch of one partition, processed by the partition's
-// task in slices (transactions), with heartbeats between them. A rebalance under way commits
-// what is done and hands the partition over; a failure closes the task without a checkpoint.
+// The consumer's eachBatch: one fetched batch of one partition, handed to the partition's
+// task, which processes it in slices (transactions) with heartbeats between them while the
+// partition is paused. A rebalance under way commits what is done and hands the partition
+// over; a failure closes the task without a checkpoint and starts the consumer again.
 
 import type { EachBatchPayload } from 'kafkajs'
 import type { Logger } from '../../../ops/log.js'
@@ -17,8 +18,10 @@ export function batchHandler(
   tasks: TaskSet,
   log: Logger,
   metrics?: TaskMetrics,
+  /** A task failed for good after its batch was handed over: the consumer must start again. */
+  onFailure: (err: Error) => void = () => {},
 ): (payload: EachBatchPayload) => Promise<void> {
-  return async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+  return async ({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }) => {
     const { partition } = batch
     if (!tasks.isAssigned(partition)) return
     metrics?.lag.set({ topology, partition: String(partition) }, Number(batch.offsetLag()))
@@ -34,8 +37,13 @@ export function batchHandler(
     // A rebalance under way: commit what is done and hand the partition over quickly,
     // instead of retrying into the next generation (no storm of rejoins).
     let rebalancing = false
-    try {
-      await task.processBatch(
+    // kafkajs fetches again only when every batch of a fetch is done: one slow task (a big
+    // group's fan-out, a flood) would hold up every other partition's next records. So the
+    // batch is handed over and its partition paused; kafkajs goes on fetching the others,
+    // and this one again, from the last offset resolved, once the task is through.
+    const resume = pause()
+    task
+      .processBatch(
         batch.topic,
         batch.messages,
         {
@@ -56,15 +64,23 @@ export function batchHandler(
         },
         batch.lastOffset(),
       )
-    } catch (err) {
-      // Fenced: another instance owns the task now. Anything else: close the task without a
-      // checkpoint, so it restores from its changelog when it opens again.
-      await tasks.close(partition, false)
-      if (err instanceof TaskFencedError) log.warn(err.message)
-      // The consumer's position may be behind what committed: only a new consumer, which
-      // reads the committed offsets, may go on (kafkajs retries a retriable error in place).
-      if (err instanceof TaskCorruptedError) throw Object.assign(err, { retriable: false })
-      throw err
-    }
+      .then(resume, async (err) => {
+        // A batch that failed was resolved no further than its last commit: resumed, kafkajs
+        // fetches it again from there, and the task, closed without a checkpoint, opens again
+        // restored from its changelogs. Unless the group must be asked again: another
+        // instance owns the task now (fenced), the consumer's position may be behind what
+        // committed (TaskCorruptedError), or the failure is for good (the 'fail' policy);
+        // then the task only closes, and a new consumer joins and reads the committed offsets.
+        const rejoin =
+          err instanceof TaskFencedError ||
+          err instanceof TaskCorruptedError ||
+          (err as { retriable?: unknown }).retriable === false
+        if (rejoin) await tasks.close(partition, false)
+        else await tasks.reopen(partition)
+        if (err instanceof TaskFencedError) log.warn(err.message)
+        resume()
+        if (rejoin) onFailure(err as Error)
+      })
+      .catch((err) => log.error('a failed task did not close', { partition, error: String(err) }))
   }
 }

@@ -29,12 +29,28 @@ export async function committedOffset(
   topic: string,
   partition: number,
 ): Promise<number> {
+  return (await committedOffsets(kafka, groupId, [topic], partition)).get(topic) ?? -1
+}
+
+/** The group's committed offsets of a partition of each topic (the topics without one left out). */
+export async function committedOffsets(
+  kafka: Kafka,
+  groupId: string,
+  topics: readonly string[],
+  partition: number,
+): Promise<Map<string, number>> {
   const admin = kafka.admin()
   await admin.connect()
   try {
-    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] })
-    const entry = offsets?.partitions.find((p) => p.partition === partition)
-    return entry ? Number(entry.offset) : -1
+    const found = new Map<string, number>()
+    for (const { topic, partitions } of await admin.fetchOffsets({
+      groupId,
+      topics: [...topics],
+    })) {
+      const offset = Number(partitions.find((p) => p.partition === partition)?.offset ?? -1)
+      if (offset >= 0) found.set(topic, offset)
+    }
+    return found
   } finally {
     await admin.disconnect().catch(() => {})
   }

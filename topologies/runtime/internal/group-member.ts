@@ -18,6 +18,8 @@ export class GroupMember {
   private stopping = false
   private health: { ok: boolean; detail?: string } = { ok: false, detail: 'joining the group' }
   private restartDelay = RESTART_DELAY_MS.first
+  /** A new consumer is on its way: more failures meanwhile need no second one. */
+  private restarting = false
   /** When the consumer last fetched or heartbeated: the group still knows it then. */
   private lastContact = Date.now()
   /** Which instance owns which task, from the group's description (for remote reads). */
@@ -91,8 +93,16 @@ export class GroupMember {
     await c.run(this.runConfig)
   }
 
+  /**
+   * A task failed for good after its batch was handed over (batch-handler.ts): a crash, as if
+   * kafkajs had seen it — a new consumer goes on from the committed offsets.
+   */
+  taskFailed(error: Error): void {
+    this.restart(error)
+  }
+
   private restart(error: Error): void {
-    if (this.stopping) return
+    if (this.stopping || this.restarting) return
     // 'fail': the topology asked to stop rather than go on past a record it cannot process.
     if (this.topology.onProcessingError === 'fail') {
       this.health = { ok: false, detail: `failed: ${error.message}` }
@@ -104,7 +114,9 @@ export class GroupMember {
       error: String(error),
       inMs: this.restartDelay,
     })
+    this.restarting = true
     setTimeout(async () => {
+      this.restarting = false
       if (this.stopping) return
       await this.consumer.disconnect().catch(() => {})
       this.consumer = this.newConsumer()

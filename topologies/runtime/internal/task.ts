@@ -18,7 +18,7 @@ import {
 import { changelogTopic, newMarker } from '../changelog.js'
 import type { DeadLetterEncoder } from '../dead-letters.js'
 import type { TopologyDefinition } from '../topology.js'
-import { committedAnyway, TaskCorruptedError } from './commit-outcome.js'
+import { committedAnyway, committedOffsets, TaskCorruptedError } from './commit-outcome.js'
 import {
   createTaskProducer,
   isFenced,
@@ -116,6 +116,18 @@ interface QueuedBatch {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/** Where a batch goes on from: its next message, past any the task has committed already. */
+function skipDone(batch: QueuedBatch, committedNext: number | undefined): number {
+  let from = batch.next
+  while (
+    committedNext !== undefined &&
+    from < batch.messages.length &&
+    Number((batch.messages[from] as ConsumedMessage).offset) < committedNext
+  )
+    from++
+  return from
+}
+
 /** The offset to resolve after processing up to `next`: past trailing control records at the batch's end. */
 function lastToResolve(batch: QueuedBatch, next: number): string {
   const last = (batch.messages[next - 1] as ConsumedMessage).offset
@@ -150,6 +162,13 @@ export class Task {
   /** Batches handed over and not done; `draining` while a turn works through them. */
   private readonly queued: QueuedBatch[] = []
   private draining = false
+  /**
+   * Per source topic, the offset after the last record this task committed. A batch handed
+   * over again (kafkajs re-fetches from its last resolved offset, a new consumer from the
+   * group's committed one, while an earlier batch may still be committing) skips what is
+   * already in: nothing is processed twice.
+   */
+  private readonly committedNext = new Map<string, number>()
 
   private constructor(
     private readonly options: TaskOptions,
@@ -185,6 +204,14 @@ export class Task {
     const task = new Task(options, stores, raws, producer, dir)
     try {
       await task.restore(checkpoint ?? {})
+      const sources = topology.sources.map((s) => s.topic)
+      for (const [topic, next] of await committedOffsets(
+        options.kafka,
+        options.groupId,
+        sources,
+        partition,
+      ))
+        task.committedNext.set(topic, next)
       task.core = new TaskCore({ ...options, stores })
     } catch (err) {
       await task.close(false)
@@ -283,6 +310,7 @@ export class Task {
       for (;;) {
         batches.push(...this.queued.splice(0))
         batches = batches.filter((b) => {
+          b.next = skipDone(b, this.committedNext.get(b.topic))
           const open = b.next < b.messages.length && b.control.shouldContinue()
           if (!open) b.done()
           return open
@@ -403,9 +431,15 @@ export class Task {
     const phases = commitPhases(metrics, topology.name)
     try {
       if (batches.length === 0) await this.core.punctuate('wall-clock', Date.now())
+      const reached = new Map(this.committedNext)
       for (const b of batches) {
-        const next = await this.processSlices(b.topic, b.messages, b.next, b.control, open)
-        if (next > b.next) results.set(b, { next, last: lastToResolve(b, next) })
+        const from = skipDone(b, reached.get(b.topic))
+        if (from >= b.messages.length) continue
+        const next = await this.processSlices(b.topic, b.messages, from, b.control, open)
+        if (next === from) continue
+        const last = lastToResolve(b, next)
+        reached.set(b.topic, Number(last) + 1)
+        results.set(b, { next, last })
       }
       await this.core.beforeCommit()
       committing = performance.now()
@@ -438,6 +472,7 @@ export class Task {
       if (!(await committedAnyway({ ...settled, next: Number(r.last) + 1, cause: err }))) throw err
       open.ends.clear()
     }
+    for (const [b, r] of results) this.committedNext.set(b.topic, Number(r.last) + 1)
     const writes = this.core.pendingWriteCounts()
     await this.core.commit()
     phases.mark('stores')
