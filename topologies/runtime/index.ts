@@ -32,7 +32,7 @@ export {
 } from './internal/runner.js'
 export { defineModule, type TopologyModule } from './module.js'
 export { partitionForKey } from './partitioner.js'
-export { openStore, queryStore } from './stores.js'
+export { backfilled, openStore, queryStore, type StoreFold } from './stores.js'
 export { type PipedRecord, TopologyTestDriver } from './test-driver.js'
 export { changelogTopic, internalTopic } from './topic-names.js'
 export {
@@ -42,6 +42,7 @@ export {
   type Processor,
   type ProcessorContext,
   type SourceDefinition,
+  type StoreBackfill,
   type TopologyDefinition,
   type TopologySpec,
 } from './topology.js'

@@ -140,11 +140,18 @@ export async function startTopology(
     topology,
     options.replicationFactor,
   )
-  if (lateStores.length > 0) {
+  const unbuilt = lateStores.filter((store) => !topology.backfill?.[store])
+  if (unbuilt.length > 0) {
     log.warn(
-      'new stores in a topology whose group has positions: they hold only what comes from now on; to build them from the retained log, replay --into a new app id (docs/replay.md, Backfill)',
-      { topology: topology.name, stores: lateStores },
+      'new stores in a topology whose group has positions: they hold only what comes from now on; to build them from the retained log, declare a backfill or replay --into a new app id (docs/replay.md, Backfill)',
+      { topology: topology.name, stores: unbuilt },
     )
+  }
+  if (unbuilt.length < lateStores.length) {
+    log.info('new stores in a topology whose group has positions: built from the log first', {
+      topology: topology.name,
+      stores: lateStores.filter((store) => topology.backfill?.[store]),
+    })
   }
   const restorer = new Restorer(
     kafka,
@@ -158,7 +165,7 @@ export async function startTopology(
   const misplacedNotices = new OncePerProducer()
   const tasks = new TaskSet(
     topology.name,
-    (partition) =>
+    (partition, signal) =>
       Task.open({
         ...options,
         groupId,
@@ -167,6 +174,7 @@ export async function startTopology(
         restorer,
         partitions,
         misplacedNotices,
+        signal,
       }),
     log,
     options.metrics,

@@ -18,9 +18,12 @@ import {
 import { changelogTopic, newMarker } from '../changelog.js'
 import type { DeadLetterEncoder } from '../dead-letters.js'
 import type { TopologyDefinition } from '../topology.js'
+import { backfillStores } from './backfill.js'
+import { decodeProgress, type StoreHistory } from './backfill-plan.js'
 import { committedAnyway, TaskCorruptedError } from './commit-outcome.js'
 import {
   createTaskProducer,
+  type EndOffsets,
   isFenced,
   type OpenTransaction,
   type OutRecord,
@@ -64,6 +67,8 @@ export interface TaskOptions {
   /** The sources' partition count: misplaced records are re-routed (misplaced.ts). */
   partitions?: number | undefined
   misplacedNotices?: OncePerProducer | undefined
+  /** Aborted when the task is closed before it opened: a backfill under way stops. */
+  signal?: AbortSignal | undefined
 }
 
 export interface BatchControl {
@@ -147,7 +152,16 @@ export class Task {
     )
     const task = new Task(options, stores, raws, producer, dir)
     try {
-      await task.restore(checkpoint ?? {})
+      const histories = await task.restore(checkpoint ?? {})
+      // New stores built from the log before anything is processed (docs/replay.md, Backfill).
+      await backfillStores({
+        ...options,
+        taskId: task.id,
+        producer,
+        stores,
+        histories,
+        ended: (ends) => task.changelogsEnded(ends),
+      })
       task.core = new TaskCore({ ...options, stores })
     } catch (err) {
       await task.close(false)
@@ -166,15 +180,19 @@ export class Task {
     return task
   }
 
-  /** Writes a marker to each changelog partition (fencing any older producer), then reads up to it. */
-  private async restore(checkpoint: Record<string, number>): Promise<void> {
+  /**
+   * Writes a marker to each changelog partition (fencing any older producer), then reads up to
+   * it. Says what each store's changelog held, for its backfill (backfill-plan.ts).
+   */
+  private async restore(checkpoint: Record<string, number>): Promise<Map<string, StoreHistory>> {
     const { topology, partition, appId, restorer, log } = this.options
+    const histories = new Map<string, StoreHistory>()
     const markers = [...this.stores.keys()].map((store) => ({
       store,
       topic: changelogTopic(appId, topology.name, store),
       marker: newMarker(),
     }))
-    if (markers.length === 0) return
+    if (markers.length === 0) return histories
     const txn = await this.producer.begin()
     await txn.send(markers.map((m) => ({ topic: m.topic, partition, key: m.marker, value: null })))
     await txn.commit()
@@ -189,6 +207,11 @@ export class Task {
           store.restore(ops),
         )
         this.changelogEnds.set(topicPartition(m.topic, partition), result.endOffset)
+        histories.set(m.store, {
+          fromCheckpoint: checkpoint[m.topic] !== undefined,
+          progress: result.backfill && decodeProgress(result.backfill),
+          hasData: result.records > 0,
+        })
         this.options.metrics?.restoredRecords.inc(
           { topology: topology.name, store: m.store },
           result.records,
@@ -207,6 +230,12 @@ export class Task {
         (Date.now() - started) / 1000,
       )
     }
+    return histories
+  }
+
+  /** A transaction's changelog records ended here: where the checkpoint will say to restore from. */
+  private changelogsEnded(ends: EndOffsets): void {
+    for (const [tp, end] of ends) if (this.changelogEnds.has(tp)) this.changelogEnds.set(tp, end)
   }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
@@ -365,8 +394,7 @@ export class Task {
     await this.core.commit()
     for (const [store, n] of writes)
       if (n > 0) metrics?.storeWrites.inc({ topology: topology.name, store }, n)
-    for (const [tp, end] of open.ends)
-      if (this.changelogEnds.has(tp)) this.changelogEnds.set(tp, end)
+    this.changelogsEnded(open.ends)
     if (metrics) {
       const labels = { topology: topology.name, partition: String(partition) }
       metrics.recordsIn.inc(labels, next - from)
