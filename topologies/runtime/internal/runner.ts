@@ -128,6 +128,23 @@ function groupConsumer(
   })
 }
 
+/** Stores new beside ones that ran: built from the log when they say how, else said out loud. */
+function reportLateStores(topology: TopologyDefinition, late: readonly string[], log: Logger) {
+  const unbuilt = late.filter((store) => !topology.backfill?.[store])
+  if (unbuilt.length > 0) {
+    log.warn(
+      'new stores in a topology whose group has positions: they hold only what comes from now on; to build them from the retained log, declare a backfill or replay --into a new app id (docs/replay.md, Backfill)',
+      { topology: topology.name, stores: unbuilt },
+    )
+  }
+  if (unbuilt.length < late.length) {
+    log.info('new stores in a topology whose group has positions: built from the log first', {
+      topology: topology.name,
+      stores: late.filter((store) => topology.backfill?.[store]),
+    })
+  }
+}
+
 export async function startTopology(
   topology: TopologyDefinition,
   options: RunnerOptions,
@@ -140,19 +157,7 @@ export async function startTopology(
     topology,
     options.replicationFactor,
   )
-  const unbuilt = lateStores.filter((store) => !topology.backfill?.[store])
-  if (unbuilt.length > 0) {
-    log.warn(
-      'new stores in a topology whose group has positions: they hold only what comes from now on; to build them from the retained log, declare a backfill or replay --into a new app id (docs/replay.md, Backfill)',
-      { topology: topology.name, stores: unbuilt },
-    )
-  }
-  if (unbuilt.length < lateStores.length) {
-    log.info('new stores in a topology whose group has positions: built from the log first', {
-      topology: topology.name,
-      stores: lateStores.filter((store) => topology.backfill?.[store]),
-    })
-  }
+  reportLateStores(topology, lateStores, log)
   const restorer = new Restorer(
     kafka,
     changelogTopics(appId, topology),
