@@ -57,13 +57,20 @@ describe('runtime: a store added later, built from the log', () => {
     await rm(stateDir, { recursive: true, force: true })
   })
 
-  async function start(app: string, input: string, withSums: boolean, lines: string[] = []) {
+  async function start(
+    app: string,
+    input: string,
+    withSums: boolean,
+    lines: string[] = [],
+    sliceRecords = 1_000,
+  ) {
     const log = createLogger('info', (line) => lines.push(line))
     const topology = await startTopology(backfillTopology(input, withSums), {
       kafka,
       appId: app,
       stateDir,
       log,
+      sliceLimits: { records: sliceRecords, bytes: 4 * 1_048_576, ms: 500 },
     })
     running.push(topology)
     return topology
@@ -139,7 +146,18 @@ describe('runtime: a store added later, built from the log', () => {
     )
   })
 
-  it('resumes a backfill killed half way, folding each record once', {
+  /** Resolves once the changelog's end passed `offsets` (the backfill committed that far). */
+  const changelogPast = (changelog: string, offsets: number, alive?: CountApp) =>
+    eventually(
+      async () => {
+        if (alive && alive.child.exitCode !== null) throw new Error(`exited: ${alive.output()}`)
+        const ends = await withAdmin((admin) => admin.fetchTopicOffsets(changelog)).catch(() => [])
+        return Number(ends[0]?.high ?? 0) > offsets ? Number(ends[0]?.high) : undefined
+      },
+      { timeoutMs: 60_000, intervalMs: 100, what: `${changelog} to pass ${offsets}` },
+    )
+
+  it('resumes a backfill killed or stopped half way, folding each record once', {
     timeout: 120_000,
   }, async () => {
     const input = unique('bf-kill-in')
@@ -163,28 +181,36 @@ describe('runtime: a store added later, built from the log', () => {
     children.push(child)
     const changelog = changelogTopic(app, 'summing', 'sums')
     // Killed once a few of its transactions are in the changelog, long before the end.
-    await eventually(
-      async () => {
-        if (child.child.exitCode !== null) throw new Error(`exited: ${child.output()}`)
-        const ends = await withAdmin((admin) => admin.fetchTopicOffsets(changelog)).catch(() => [])
-        return Number(ends[0]?.high ?? 0) > 60 ? true : undefined
-      },
-      { timeoutMs: 60_000, intervalMs: 100, what: 'the backfill to commit some progress' },
-    )
+    const killedAt = await changelogPast(changelog, 60, child)
     child.child.kill('SIGKILL')
     await child.exited
     expect(child.output()).toContain('backfilling a new store')
     expect(child.output()).not.toContain('store backfilled')
+
+    // Records that come meanwhile wait for the task: a batch of them waits on its open.
+    await produce(kafka, input, total, total + 100)
+    // Started again, with small transactions, and stopped while it backfills: the stop does
+    // not wait for the backfill to end.
+    const stoppedLines: string[] = []
+    const stopped = await start(app, input, true, stoppedLines, 10)
+    await changelogPast(changelog, killedAt + 60)
+    const stopping = Date.now()
+    await stopped.stop()
+    expect(Date.now() - stopping).toBeLessThan(20_000)
+    expect(stoppedLines.join('\n')).toContain('resuming an interrupted store backfill')
+    expect(stoppedLines.join('\n')).not.toContain('store backfilled')
 
     const lines: string[] = []
     const again = await start(app, input, true, lines)
     await opened(again, 1)
     const resumed = lines.find((l) => l.includes('resuming an interrupted store backfill'))
     expect(resumed, lines.join('\n')).toBeDefined()
-    // It went on from where the killed run committed, not from the start.
+    // It went on from where the interrupted runs committed, not from the start.
     expect(Number(/from=(\d+)/.exec(resumed ?? '')?.[1])).toBeGreaterThan(0)
     expect(lines.some((l) => l.includes('store backfilled'))).toBe(true)
-    await expectSums(again, total)
+    // The backfill ends at the committed position; the records after it are processed live.
+    await waitForConsumed(kafka, `${app}-summing`, input, 60_000)
+    await expectSums(again, total + 100)
     await again.stop()
   })
 })
