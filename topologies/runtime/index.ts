@@ -1,6 +1,7 @@
 // The runtime's public API: what a topology, its queries, the composition root and tests may
 // use. Defining a topology (sources, sinks, stores, a processor over a ProcessorContext whose
-// stores read and write but never commit), windows, global tables, dead letters, starting a
+// stores read and write but never commit, stores built from the log when added later),
+// windows, global tables, dead letters, starting a
 // topology and reading its committed state, and the in-memory test driver. Tasks, the runner,
 // Kafka I/O, restore and the assignor are in internal/, which nothing outside the runtime
 // imports (the layer rule in biome.json).
