@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { digestLogs } from '../../ops/app/commands/replay/digest-app.js'
 import { createTopicsAndWait } from '../../ops/kafka-admin.js'
 import { createLogger } from '../../ops/log.js'
+import { createMetrics, type TaskMetrics } from '../../ops/metrics.js'
 import {
   changelogTopic,
   queryStore,
@@ -63,6 +64,7 @@ describe('runtime: a store added later, built from the log', () => {
     withSums: boolean,
     lines: string[] = [],
     sliceRecords = 1_000,
+    metrics?: TaskMetrics,
   ) {
     const log = createLogger('info', (line) => lines.push(line))
     const topology = await startTopology(backfillTopology(input, withSums), {
@@ -71,6 +73,7 @@ describe('runtime: a store added later, built from the log', () => {
       stateDir,
       log,
       sliceLimits: { records: sliceRecords, bytes: 4 * 1_048_576, ms: 500 },
+      ...(metrics ? { metrics } : {}),
     })
     running.push(topology)
     return topology
@@ -118,8 +121,12 @@ describe('runtime: a store added later, built from the log', () => {
     await first.stop()
 
     const lines: string[] = []
-    const second = await start(app, input, true, lines)
+    const metrics = createMetrics().task
+    const second = await start(app, input, true, lines, 1_000, metrics)
     await opened(second, 2)
+    // Every record before the store existed, folded once (both partitions).
+    const folded = await metrics.backfilledRecords.get()
+    expect(folded.values.reduce((sum, v) => sum + v.value, 0)).toBe(600)
     expect(lines.filter((l) => l.includes('backfilling a new store'))).toHaveLength(2)
     expect(lines.filter((l) => l.includes('store backfilled'))).toHaveLength(2)
     expect(lines.join('\n')).not.toContain('they hold only what comes from now on')

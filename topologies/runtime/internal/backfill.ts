@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Kafka } from 'kafkajs'
 import type { Logger } from '../../../ops/log.js'
+import type { TaskMetrics } from '../../../ops/metrics.js'
 import { retry } from '../../../ops/retry.js'
 import type { ChangeloggedStore } from '../../../state/index.js'
 import { BACKFILL_KEY, changelogTopic, dataKey } from '../changelog.js'
@@ -43,6 +44,7 @@ export interface BackfillContext {
   readonly partition: number
   readonly partitions?: number | undefined
   readonly log: Logger
+  readonly metrics?: TaskMetrics | undefined
   readonly sliceLimits?: SliceLimits | undefined
   /** Aborted when the task closes before it opened: the backfill stops between records. */
   readonly signal?: AbortSignal | undefined
@@ -147,12 +149,14 @@ async function readAndFold(
   let chunk = { started, records: 0 }
   let next = range.from
   let reported = started
-  const progress = (done: boolean): BackfillProgress => ({
-    topic,
-    next,
-    target: range.target,
-    done,
-  })
+  let counted = 0
+  const commit = async (done: boolean) => {
+    const progress: BackfillProgress = { topic, next, target: range.target, done }
+    await commitChunk(context, name, store, progress)
+    const labels = { topology: context.topology.name, store: name }
+    context.metrics?.backfilledRecords.inc(labels, fold.counts.folded - counted)
+    counted = fold.counts.folded
+  }
   const reader = new PartitionReader(
     context.kafka,
     [topic],
@@ -175,7 +179,7 @@ async function readAndFold(
           chunk.records++
           const now = performance.now()
           if (sliceFull(limits, chunk.records, store.pendingBytes(), chunk.started, now)) {
-            await commitChunk(context, name, store, progress(false))
+            await commit(false)
             chunk = { started: performance.now(), records: 0 }
           }
           if (now - yielded >= YIELD_EVERY_MS) {
@@ -187,7 +191,7 @@ async function readAndFold(
           lastOffset >= range.target - 1 || messages.some((m) => Number(m.offset) >= range.target)
         if (done) {
           next = range.target
-          await commitChunk(context, name, store, progress(true))
+          await commit(true)
         }
         if (done || performance.now() - reported >= PROGRESS_EVERY_MS) {
           reported = performance.now()

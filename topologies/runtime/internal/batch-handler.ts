@@ -73,7 +73,10 @@ export function batchHandler(
   }
 }
 
-/** The task once open; undefined if `going` turns false first (checked every second). */
+/**
+ * The task once open; undefined if `going` turns false first (checked every second) or the
+ * open was aborted.
+ */
 async function untilOpen(
   opening: Promise<Task>,
   beat: () => Promise<unknown>,
@@ -88,6 +91,10 @@ async function untilOpen(
   })
   try {
     return await Promise.race([opening, left])
+  } catch (err) {
+    // Closed before it opened (revoked or stopping): nothing to process here.
+    if ((err as Error)?.name === 'AbortError') return undefined
+    throw err
   } finally {
     clearInterval(timer)
   }
