@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Kafka } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { backfillTopology, sums } from '../../bench/sum-topology.js'
 import { digestLogs } from '../../ops/app/commands/replay/digest-app.js'
 import { createTopicsAndWait } from '../../ops/kafka-admin.js'
 import { createLogger } from '../../ops/log.js'
@@ -20,7 +21,6 @@ import {
   type RunningTopology,
   startTopology,
 } from '../../topologies/runtime/index.js'
-import { backfillTopology, sums } from '../fixtures/backfill-topology.js'
 import { eventually, testKafka, unique, withAdmin } from './helpers.js'
 import { type CountApp, spawnFixture, waitForConsumed } from './runtime-support.js'
 

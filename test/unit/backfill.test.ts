@@ -3,6 +3,7 @@
 // (backfill-fold.ts), and that a topology's fold is what its processor writes the store with.
 
 import { describe, expect, it } from 'vitest'
+import { backfillTopology } from '../../bench/sum-topology.js'
 import { ImflowError } from '../../ops/errors.js'
 import {
   ChangeloggedStore,
@@ -28,7 +29,6 @@ import {
 } from '../../topologies/runtime/internal/backfill-plan.js'
 import { REROUTED_FROM } from '../../topologies/runtime/internal/misplaced.js'
 import type { ConsumedMessage } from '../../topologies/runtime/internal/task-core.js'
-import { backfillTopology } from '../fixtures/backfill-topology.js'
 
 const pending = (next: number, target: number): BackfillProgress => ({
   topic: 'in',
