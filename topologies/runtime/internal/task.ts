@@ -15,11 +15,9 @@ import {
   readCheckpoint,
   writeCheckpoint,
 } from '../../../state/index.js'
-import { changelogTopic, newMarker } from '../changelog.js'
 import type { DeadLetterEncoder } from '../dead-letters.js'
 import type { TopologyDefinition } from '../topology.js'
 import { backfillStores } from './backfill.js'
-import { decodeProgress, type StoreHistory } from './backfill-plan.js'
 import { committedAnyway, TaskCorruptedError } from './commit-outcome.js'
 import {
   createTaskProducer,
@@ -28,10 +26,10 @@ import {
   type OpenTransaction,
   type OutRecord,
   type TaskProducer,
-  topicPartition,
 } from './kafka-io.js'
 import type { OncePerProducer } from './misplaced.js'
 import { maxRecordBytes } from './output-batches.js'
+import { restoreStores } from './restore-stores.js'
 import type { Restorer } from './restorer.js'
 import {
   DEFAULT_SLICE_LIMITS,
@@ -152,16 +150,11 @@ export class Task {
     )
     const task = new Task(options, stores, raws, producer, dir)
     try {
-      const histories = await task.restore(checkpoint ?? {})
+      const context = { ...options, taskId: task.id, producer, stores }
+      const { ends, histories } = await restoreStores(context, checkpoint ?? {})
+      for (const [tp, end] of ends) task.changelogEnds.set(tp, end)
       // New stores built from the log before anything is processed (docs/replay.md, Backfill).
-      await backfillStores({
-        ...options,
-        taskId: task.id,
-        producer,
-        stores,
-        histories,
-        ended: (ends) => task.changelogsEnded(ends),
-      })
+      await backfillStores({ ...context, histories, ended: (e) => task.changelogsEnded(e) })
       task.core = new TaskCore({ ...options, stores })
     } catch (err) {
       await task.close(false)
@@ -178,59 +171,6 @@ export class Task {
     }
     options.log.debug('task open', { task: task.id, fromCheckpoint: checkpoint !== undefined })
     return task
-  }
-
-  /**
-   * Writes a marker to each changelog partition (fencing any older producer), then reads up to
-   * it. Says what each store's changelog held, for its backfill (backfill-plan.ts).
-   */
-  private async restore(checkpoint: Record<string, number>): Promise<Map<string, StoreHistory>> {
-    const { topology, partition, appId, restorer, log } = this.options
-    const histories = new Map<string, StoreHistory>()
-    const markers = [...this.stores.keys()].map((store) => ({
-      store,
-      topic: changelogTopic(appId, topology.name, store),
-      marker: newMarker(),
-    }))
-    if (markers.length === 0) return histories
-    const txn = await this.producer.begin()
-    await txn.send(markers.map((m) => ({ topic: m.topic, partition, key: m.marker, value: null })))
-    await txn.commit()
-    // The runner keeps the group membership meanwhile: kafkajs heartbeats on its own while
-    // no batch waits, and a batch waiting for this open heartbeats itself.
-    const started = Date.now()
-    try {
-      for (const m of markers) {
-        const store = this.stores.get(m.store) as ChangeloggedStore
-        const from = checkpoint[m.topic] ?? 0
-        const result = await restorer.restore(m.topic, partition, from, m.marker, (ops) =>
-          store.restore(ops),
-        )
-        this.changelogEnds.set(topicPartition(m.topic, partition), result.endOffset)
-        histories.set(m.store, {
-          fromCheckpoint: checkpoint[m.topic] !== undefined,
-          progress: result.backfill && decodeProgress(result.backfill),
-          hasData: result.records > 0,
-        })
-        this.options.metrics?.restoredRecords.inc(
-          { topology: topology.name, store: m.store },
-          result.records,
-        )
-        log.info('store restored', {
-          task: this.id,
-          store: m.store,
-          records: result.records,
-          from,
-          ms: Date.now() - started,
-        })
-      }
-    } finally {
-      this.options.metrics?.restoreSeconds.observe(
-        { topology: topology.name },
-        (Date.now() - started) / 1000,
-      )
-    }
-    return histories
   }
 
   /** A transaction's changelog records ended here: where the checkpoint will say to restore from. */
