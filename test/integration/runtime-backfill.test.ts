@@ -61,7 +61,7 @@ describe('runtime: a store added later, built from the log', () => {
   async function start(
     app: string,
     input: string,
-    withSums: boolean,
+    withSums: boolean | 'plain',
     lines: string[] = [],
     sliceRecords = 1_000,
     metrics?: TaskMetrics,
@@ -219,5 +219,29 @@ describe('runtime: a store added later, built from the log', () => {
     await waitForConsumed(kafka, `${app}-summing`, input, 60_000)
     await expectSums(again, total + 100)
     await again.stop()
+  })
+
+  it('leaves a store that ran before its backfill was declared as it is', {
+    timeout: 120_000,
+  }, async () => {
+    const input = unique('bf-old-in')
+    const app = unique('bf-old-app')
+    await withAdmin((admin) => createTopicsAndWait(admin, [{ topic: input, numPartitions: 1 }]))
+    await produce(kafka, input, 0, 300)
+    // The sums store there from the start, without a backfill; then the process dies (no
+    // checkpoint): the next open restores every store from its changelog.
+    const plain = await start(app, input, 'plain')
+    await waitForConsumed(kafka, `${app}-summing`, input, 60_000)
+    await plain.stop()
+    await rm(join(stateDir, app, 'summing', '0', 'checkpoint.json'))
+
+    const lines: string[] = []
+    const declared = await start(app, input, true, lines)
+    await opened(declared, 1)
+    expect(lines.join('\n')).toContain('store has data from before its backfill was declared')
+    expect(lines.join('\n')).not.toContain('backfilling a new store')
+    // Not folded a second time over what it holds.
+    await expectSums(declared, 300)
+    await declared.stop()
   })
 })
