@@ -7,8 +7,9 @@
 // store got. Without one, data in the changelog means the store ran before (it was there
 // before its backfill was declared): it is left as it is. Neither: the store is new here, and
 // is built from the earliest retained offset of its source partition up to the group's
-// committed position (what the task's other stores have seen). Kafka Streams restores a
-// source-topic changelog the same way: from its source topic, up to the committed offset.
+// committed position (what the task's other stores have seen). Kafka Streams restores a store
+// whose changelog is its source topic the same way: up to the main consumer's committed
+// offset (StoreChangelogReader, changelogAsSource).
 
 import { ImflowError } from '../../../ops/errors.js'
 
