@@ -7,6 +7,7 @@
 
 import { randomBytes } from 'node:crypto'
 import type { Kafka } from 'kafkajs'
+import { ImflowError } from '../../../ops/errors.js'
 import type { Logger } from '../../../ops/log.js'
 import type { TaskMetrics } from '../../../ops/metrics.js'
 import { retry } from '../../../ops/retry.js'
@@ -86,6 +87,11 @@ async function backfillStore(
     context.log.info('store has data from before its backfill was declared: kept as it is', log)
     return
   }
+  if (answer.kind === 'resume' && answer.progress.topic !== backfill.topic)
+    throw new ImflowError(
+      'IMF_ERR_TOPOLOGY',
+      `store ${name} of ${context.taskId} was half built from ${answer.progress.topic}, and is now declared built from ${backfill.topic}: finish it with the declaration it began with, or replay --into a new app id`,
+    )
   const range = readRange(answer, await inputPositions(context, backfill.topic))
   if (range.cut)
     context.log.warn('backfill target is past the end of its source partition: cut there', {
