@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { backfillTopology } from '../../bench/sum-topology.js'
 import { ImflowError } from '../../ops/errors.js'
+import { silentLogger } from '../../ops/log.js'
 import {
   ChangeloggedStore,
   MemoryStore,
@@ -19,6 +20,7 @@ import {
   type StoreBackfill,
   TopologyTestDriver,
 } from '../../topologies/runtime/index.js'
+import { backfillStores } from '../../topologies/runtime/internal/backfill.js'
 import { BackfillFold } from '../../topologies/runtime/internal/backfill-fold.js'
 import {
   type BackfillProgress,
@@ -190,5 +192,28 @@ describe('backfilled stores', () => {
     const live = await contents(driver.store('sums'))
     expect(Object.keys(live)).toHaveLength(7)
     expect(await contents(built)).toEqual(live)
+  })
+
+  it('refuse to go on with a half-built store from another topic than it began with', async () => {
+    const topology = backfillTopology('in', true)
+    const store = new ChangeloggedStore('sums', new MemoryStore())
+    const history = { fromCheckpoint: false, hasData: true, progress: pending(5, 9) }
+    // Refused before anything is read or written: no Kafka is needed to see it.
+    const refused = backfillStores({
+      kafka: undefined as never,
+      producer: undefined as never,
+      appId: 'a',
+      groupId: 'a-summing',
+      topology: { ...topology, backfill: { sums: { topic: 'other', fold: () => {} } } },
+      partition: 0,
+      log: silentLogger,
+      taskId: 'summing-0',
+      stores: new Map([['sums', store]]),
+      histories: new Map([['sums', history]]),
+      ended: () => {},
+    })
+    await expect(refused).rejects.toThrow(
+      /half built from in, and is now declared built from other/,
+    )
   })
 })
