@@ -5,6 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { join, relative } from 'node:path'
+import { backfillBench } from './backfill.js'
 import { bigroomBench } from './bigroom.js'
 import { codecBench } from './codec.js'
 import { mergeBench } from './merge.js'
@@ -29,6 +30,7 @@ export const benches: Record<string, () => Promise<BenchResult | string>> = {
   shaping: shapingBench,
   threads: threadsBench,
   replay: replayBench,
+  backfill: backfillBench,
   units: unitsBench,
 }
 

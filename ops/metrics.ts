@@ -41,6 +41,8 @@ export interface TaskMetrics {
   readonly commitPhaseSeconds: Histogram<'topology' | 'phase'>
   readonly restoredRecords: Counter<'topology' | 'store'>
   readonly restoreSeconds: Histogram<'topology'>
+  /** Source records folded into stores built from the log (docs/replay.md, Backfill). */
+  readonly backfilledRecords: Counter<'topology' | 'store'>
   readonly lag: Gauge<'topology' | 'partition'>
   readonly openTasks: Gauge<'topology'>
   /** Store writes by store (the storage model's kinds: conversation-messages, inbox, ...). */
@@ -108,6 +110,12 @@ function taskMetrics(registry: Registry): TaskMetrics {
       help: 'Time to restore a task’s stores when it opens.',
       labelNames: ['topology'],
       buckets: [0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    backfilledRecords: new Counter({
+      name: 'imflow_task_backfilled_records_total',
+      help: 'Source records folded into stores built from the log, committed, per topology and store.',
+      labelNames: ['topology', 'store'],
       registers,
     }),
     lag: new Gauge({

@@ -1,7 +1,8 @@
 // A store added to a topology that has run before: its changelog is new, the group has
 // positions, so it holds only records from now on (the group does not go back for it). The
 // runtime says so at start, naming the store; a topology added whole (a new group) is the
-// backfill case instead (backfill.test.ts). docs/replay.md, "Backfill".
+// backfill case instead (backfill.test.ts), and so is a store declared with a backfill
+// (runtime-backfill.test.ts). docs/replay.md, "Backfill".
 
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'

@@ -10,9 +10,11 @@ import type {
   Receipt,
   RoomEvent,
 } from '../../schemas/types.generated.js'
+import { ChangeloggedStore, MemoryStore, type ReadWriteStore } from '../../state/index.js'
 import { mergeTopology } from '../../topologies/merge/index.js'
 import { readCounts } from '../../topologies/merge/read-cursors.js'
-import { TopologyTestDriver } from '../../topologies/runtime/index.js'
+import { type StoreBackfill, TopologyTestDriver } from '../../topologies/runtime/index.js'
+import { BackfillFold } from '../../topologies/runtime/internal/backfill-fold.js'
 import { type ReceiverCodecs, receiverCodecs } from './receiver-codecs.js'
 
 const topics = {
@@ -346,5 +348,46 @@ describe('reading ahead', () => {
     const counts = await readCounts(driver.store('read-histogram'), 'g', messages)
     // Up to the 1st: everyone; to the 2nd: readers 1, 2, 4, 5, ... (13 of 20); to the 3rd: 6.
     expect([...counts.values()]).toEqual([20, 13, 6])
+  })
+})
+
+describe('the senders store', () => {
+  it('is built from merge-messages by the fold merge writes it with (its backfill)', async () => {
+    const topology = mergeTopology({
+      topics,
+      codecs,
+      userPartitions: 4,
+      windows: { smallMs: SMALL, largeMs: LARGE, graceMs: GRACE },
+    })
+    const backfill = topology.backfill?.['message-senders'] as StoreBackfill
+    expect(backfill.topic).toBe(topics.messages)
+    await group('g', ['ann', 'bob'])
+    const receipts: Receipt[] = [
+      ...['101', '102', '103'].map((msgId) => ({
+        conversationId: 'g',
+        clientMsgId: `c-${msgId}`,
+        senderId: msgId === '102' ? 'bob' : 'ann',
+        decidedAt: T,
+        outcome: { kind: 'Accepted' as const, msgId, createdAt: T },
+      })),
+    ]
+    // A retry's receipt again, with another sender: the first one stays.
+    receipts.push({ ...(receipts[0] as Receipt), senderId: 'eve' })
+    const built = new ChangeloggedStore('message-senders', new MemoryStore())
+    const fold = new BackfillFold(topology, backfill, built, 0, undefined)
+    for (const [i, receipt] of receipts.entries()) {
+      const value = codecs.receipt.encode(receipt)
+      await driver.pipe(topics.messages, { key: 'g', value, timestamp: T })
+      await fold.apply({ offset: String(i), timestamp: String(T), key: Buffer.from('g'), value })
+    }
+    await built.commit()
+    const entries = async (store: ReadWriteStore) => {
+      const out: string[] = []
+      for await (const [key, value] of store.range()) out.push(`${key.toString('hex')}=${value}`)
+      return out
+    }
+    const live = await entries(driver.store('message-senders'))
+    expect(live.map((e) => e.split('=')[1])).toEqual(['ann', 'bob', 'ann'])
+    expect(await entries(built)).toEqual(live)
   })
 })

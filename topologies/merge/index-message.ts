@@ -18,17 +18,29 @@ export interface MessageIndex {
   largeGroupThreshold: number
 }
 
+/**
+ * Keeps an Accepted message's sender, once; true when it was not known. All that is written
+ * to the senders store, from its receipt alone: the store's backfill fold too (merge.ts).
+ */
+export async function learnSender(
+  senders: Pick<ReadWriteStore, 'get' | 'put'>,
+  receipt: Receipt,
+): Promise<boolean> {
+  if (receipt.outcome.kind !== 'Accepted') return false
+  const key = messageKey(receipt.conversationId, receipt.outcome.msgId)
+  if ((await senders.get(key)) !== undefined) return false // a retry's receipt, or a replay
+  senders.put(key, Buffer.from(receipt.senderId))
+  return true
+}
+
 export async function indexMessage(
   index: MessageIndex,
   receipt: Receipt,
   timestamp: number,
 ): Promise<void> {
-  if (receipt.outcome.kind !== 'Accepted') return
-  const { conversationId, senderId } = receipt
+  if (!(await learnSender(index.senders, receipt)) || receipt.outcome.kind !== 'Accepted') return
+  const { conversationId } = receipt
   const { msgId } = receipt.outcome
-  const key = messageKey(conversationId, msgId)
-  if ((await index.senders.get(key)) !== undefined) return // a retry's receipt, or a replay
-  index.senders.put(key, Buffer.from(senderId))
   const conversation = await index.conversations.get(conversationId)
   if (!conversation) return
   // Usually nobody has read past a message learnt just now: no scan then.

@@ -14,13 +14,20 @@ import type {
   Receipt,
   RoomEvent,
 } from '../../schemas/types.generated.js'
+import { bufferSerde } from '../../state/index.js'
 import { byConversation } from '../model/index.js'
 import { ConversationState, planFanOut } from '../receiver/index.js'
-import { defineTopology, type ProcessorContext, type TopologyDefinition } from '../runtime/index.js'
+import {
+  backfilled,
+  declareStore,
+  defineTopology,
+  type ProcessorContext,
+  type TopologyDefinition,
+} from '../runtime/index.js'
 import { applyAction, type Totals } from './apply-action.js'
 import { EmissionWindows, type WindowSettings } from './emission-windows.js'
 import { type EmitTarget, emitUpdates, type MergeStores } from './emit-updates.js'
-import { indexMessage, type MessageIndex } from './index-message.js'
+import { indexMessage, learnSender, type MessageIndex } from './index-message.js'
 import { Reactions } from './reactions.js'
 import { readAhead } from './read-ahead.js'
 import { ReadCursors } from './read-cursors.js'
@@ -39,6 +46,9 @@ export const MERGE_STORES = {
   smallWindows: 'windows-small',
   largeWindows: 'windows-large',
 } as const
+
+/** cid, msgId -> the sender's id (bytes as they are). */
+const sendersStore = declareStore(MERGE_STORES.senders, bufferSerde, bufferSerde)
 
 export interface MergeOptions {
   topics: {
@@ -83,6 +93,23 @@ function emitTarget(context: ProcessorContext, options: MergeOptions): EmitTarge
   }
 }
 
+/**
+ * Merge's stores. Senders are learnt from their receipts alone: added to a merge that has run,
+ * that store is built from the receipts merge-messages retains (docs/replay.md, "Backfill").
+ */
+function mergeStores(messages: string) {
+  return Object.values(MERGE_STORES).map((name) =>
+    name === MERGE_STORES.senders
+      ? backfilled(sendersStore, {
+          topic: messages,
+          fold: async (record, store) => {
+            await learnSender(store, record.value as Receipt)
+          },
+        })
+      : name,
+  )
+}
+
 export function mergeTopology(options: MergeOptions): TopologyDefinition {
   const { topics, codecs, metrics } = options
   const { smallMs } = options.windows
@@ -104,7 +131,7 @@ export function mergeTopology(options: MergeOptions): TopologyDefinition {
       },
     ],
     sinks: { fanout: { topic: topics.fanout }, rooms: { topic: topics.rooms } },
-    stores: Object.values(MERGE_STORES),
+    stores: mergeStores(topics.messages),
     processor: (context) => {
       const store = (name: string) => context.store(name)
       const conversations = new ConversationState(

@@ -1,6 +1,7 @@
 // The runtime's public API: what a topology, its queries, the composition root and tests may
 // use. Defining a topology (sources, sinks, stores, a processor over a ProcessorContext whose
-// stores read and write but never commit), windows, global tables, dead letters, starting a
+// stores read and write but never commit, stores built from the log when added later),
+// windows, global tables, dead letters, starting a
 // topology and reading its committed state, and the in-memory test driver. Tasks, the runner,
 // Kafka I/O, restore and the assignor are in internal/, which nothing outside the runtime
 // imports (the layer rule in biome.json).
@@ -32,7 +33,7 @@ export {
 } from './internal/runner.js'
 export { defineModule, type TopologyModule } from './module.js'
 export { partitionForKey } from './partitioner.js'
-export { openStore, queryStore } from './stores.js'
+export { backfilled, openStore, queryStore, type StoreFold } from './stores.js'
 export { type PipedRecord, TopologyTestDriver } from './test-driver.js'
 export { changelogTopic, internalTopic } from './topic-names.js'
 export {
@@ -42,6 +43,7 @@ export {
   type Processor,
   type ProcessorContext,
   type SourceDefinition,
+  type StoreBackfill,
   type TopologyDefinition,
   type TopologySpec,
 } from './topology.js'

@@ -84,11 +84,28 @@ export interface SourceDefinition {
   tombstones?: boolean
 }
 
+/**
+ * How a store added to a topology that has run is built from the log (docs/replay.md,
+ * "Backfill"): before its task processes anything, the runtime folds the source's records
+ * from the earliest retained offset up to the group's committed position into the store.
+ */
+export interface StoreBackfill {
+  /** One of the topology's sources, so co-partitioned with the task. */
+  readonly topic: string
+  /**
+   * The store's writes for one record, decoded as the processor gets it: the function the
+   * processor writes the store with, so the two cannot differ. It sees this store only.
+   */
+  readonly fold: (record: InputRecord, store: ReadWriteStore) => void | Promise<void>
+}
+
 export interface TopologyDefinition {
   name: string
   sources: readonly SourceDefinition[]
   sinks?: Readonly<Record<string, { topic: string; partitionBy?: 'task' | 'key' }>>
   stores?: readonly string[]
+  /** Stores built from one of the sources when they are new in a task that has run, by name. */
+  backfill?: Readonly<Record<string, StoreBackfill>>
   /**
    * Topics this topology writes for another topology to read, keyed by another field
    * (repartitioning, e.g. conversation -> user). Created with the sources' partition count.
@@ -99,15 +116,29 @@ export interface TopologyDefinition {
   onProcessingError?: 'continue' | 'fail'
 }
 
-/** A topology as written: its stores by name or by declaration (`declareStore`). */
-export interface TopologySpec extends Omit<TopologyDefinition, 'stores'> {
-  stores?: readonly (string | { readonly name: string })[]
+/**
+ * A topology as written: its stores by name, by declaration (`declareStore`), or with how
+ * they are built from the log (`backfilled`).
+ */
+export interface TopologySpec extends Omit<TopologyDefinition, 'stores' | 'backfill'> {
+  stores?: readonly (string | { readonly name: string; readonly backfill?: StoreBackfill })[]
 }
 
 export function defineTopology(spec: TopologySpec): TopologyDefinition {
+  const backfill: Record<string, StoreBackfill> = {}
+  for (const s of spec.stores ?? []) {
+    if (typeof s === 'string' || !s.backfill) continue
+    if (!spec.sources.some((source) => source.topic === s.backfill?.topic))
+      throw new ImflowError(
+        'IMF_ERR_TOPOLOGY',
+        `topology ${spec.name}: store ${s.name} is built from ${s.backfill.topic}, which is not one of its sources`,
+      )
+    backfill[s.name] = s.backfill
+  }
   const definition: TopologyDefinition = {
     ...spec,
     stores: (spec.stores ?? []).map((s) => (typeof s === 'string' ? s : s.name)),
+    ...(Object.keys(backfill).length > 0 ? { backfill: Object.freeze(backfill) } : {}),
   }
   const names = new Set<string>()
   for (const s of definition.stores ?? []) {

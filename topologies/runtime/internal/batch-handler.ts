@@ -25,18 +25,22 @@ export function batchHandler(
     const { partition } = batch
     if (!tasks.isAssigned(partition)) return
     metrics?.lag.set({ topology, partition: String(partition) }, Number(batch.offsetLag()))
-    // Usually opened (and restored) since the assignment; the group keeps hearing from us
-    // while a long restore finishes.
-    const beat = setInterval(() => void heartbeat().catch(() => {}), 1_000)
-    let task: Task
-    try {
-      task = await tasks.open(partition)
-    } finally {
-      clearInterval(beat)
-    }
     // A rebalance under way: commit what is done and hand the partition over quickly,
     // instead of retrying into the next generation (no storm of rejoins).
     let rebalancing = false
+    const movedOn = (err: unknown) => {
+      if (GROUP_MOVED_ON.test(String((err as Error)?.message ?? err))) rebalancing = true
+    }
+    // Usually opened (and restored) since the assignment; the group keeps hearing from us
+    // while a long restore or backfill finishes. Stopping or rebalancing meanwhile, the batch
+    // is left (nothing resolved: kafkajs fetches it again) and the open goes on, or is
+    // aborted when the task closes.
+    const task = await untilOpen(
+      tasks.open(partition),
+      () => heartbeat().catch(movedOn),
+      () => isRunning() && !isStale() && !rebalancing,
+    )
+    if (!task) return
     // kafkajs fetches again only when every batch of a fetch is done: one slow task (a big
     // group's fan-out, a flood) would hold up every other partition's next records. So the
     // batch is handed over and its partition paused; kafkajs goes on fetching the others,
@@ -56,7 +60,7 @@ export function batchHandler(
               // group, and a commit that cannot go through fails by itself.
               // One that says the group moved on (a rebalance, this member or its generation
               // gone): commit what is done and hand the partition over.
-              if (GROUP_MOVED_ON.test(String((err as Error)?.message ?? err))) rebalancing = true
+              movedOn(err)
             }
           },
           shouldContinue: () => isRunning() && !isStale() && !rebalancing,
@@ -82,5 +86,32 @@ export function batchHandler(
         if (rejoin) onFailure(err as Error)
       })
       .catch((err) => log.error('a failed task did not close', { partition, error: String(err) }))
+  }
+}
+
+/**
+ * The task once open; undefined if `going` turns false first (checked every second) or the
+ * open was aborted.
+ */
+async function untilOpen(
+  opening: Promise<Task>,
+  beat: () => Promise<unknown>,
+  going: () => boolean,
+): Promise<Task | undefined> {
+  let timer: NodeJS.Timeout | undefined
+  const left = new Promise<undefined>((resolve) => {
+    timer = setInterval(() => {
+      if (!going()) resolve(undefined)
+      else void beat()
+    }, 1_000)
+  })
+  try {
+    return await Promise.race([opening, left])
+  } catch (err) {
+    // Closed before it opened (revoked or stopping): nothing to process here.
+    if ((err as Error)?.name === 'AbortError') return undefined
+    throw err
+  } finally {
+    clearInterval(timer)
   }
 }

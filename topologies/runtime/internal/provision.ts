@@ -1,7 +1,8 @@
 // A topology's internal topics: one compacted changelog per store, with as many partitions
 // as its sources (task i's store is partition i of its changelog), and its repartition
 // topics. A changelog created beside existing ones, for a topology whose group has positions,
-// is a store added to a running topology: it will hold only what comes from now on (the
+// is a store added to a running topology: unless it is declared with a backfill (built from
+// the log when its tasks open, backfill.ts), it will hold only what comes from now on (the
 // group does not go back for it), which the runner says out loud (docs/replay.md, "Backfill").
 
 import type { Kafka } from 'kafkajs'

@@ -133,6 +133,23 @@ function groupConsumer(
   })
 }
 
+/** Stores new beside ones that ran: built from the log when they say how, else said out loud. */
+function reportLateStores(topology: TopologyDefinition, late: readonly string[], log: Logger) {
+  const unbuilt = late.filter((store) => !topology.backfill?.[store])
+  if (unbuilt.length > 0) {
+    log.warn(
+      'new stores in a topology whose group has positions: they hold only what comes from now on; to build them from the retained log, declare a backfill or replay --into a new app id (docs/replay.md, Backfill)',
+      { topology: topology.name, stores: unbuilt },
+    )
+  }
+  if (unbuilt.length < late.length) {
+    log.info('new stores in a topology whose group has positions: built from the log first', {
+      topology: topology.name,
+      stores: late.filter((store) => topology.backfill?.[store]),
+    })
+  }
+}
+
 export async function startTopology(
   topology: TopologyDefinition,
   options: RunnerOptions,
@@ -145,12 +162,7 @@ export async function startTopology(
     topology,
     options.replicationFactor,
   )
-  if (lateStores.length > 0) {
-    log.warn(
-      'new stores in a topology whose group has positions: they hold only what comes from now on; to build them from the retained log, replay --into a new app id (docs/replay.md, Backfill)',
-      { topology: topology.name, stores: lateStores },
-    )
-  }
+  reportLateStores(topology, lateStores, log)
   const restorer = new Restorer(
     kafka,
     changelogTopics(appId, topology),
@@ -163,7 +175,7 @@ export async function startTopology(
   const misplacedNotices = new OncePerProducer()
   const tasks = new TaskSet(
     topology.name,
-    (partition) =>
+    (partition, signal) =>
       Task.open({
         ...options,
         groupId,
@@ -172,6 +184,7 @@ export async function startTopology(
         restorer,
         partitions,
         misplacedNotices,
+        signal,
       }),
     log,
     options.metrics,

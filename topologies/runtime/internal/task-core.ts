@@ -16,6 +16,7 @@ import type {
   PunctuationType,
   TopologyDefinition,
 } from '../topology.js'
+import { decodeSourceValue } from './decode-source.js'
 import type { OutRecord } from './kafka-io.js'
 import { type OncePerProducer, placement } from './misplaced.js'
 import { maxRecordBytes, recordBytes } from './output-batches.js'
@@ -178,17 +179,9 @@ export class TaskCore {
     return { ...source, headers: source.headers ?? {}, timestamp: Number(message.timestamp), value }
   }
 
-  private async decode(topic: string, message: ConsumedMessage): Promise<unknown> {
+  private decode(topic: string, message: ConsumedMessage): Promise<unknown> {
     const definition = this.options.topology.sources.find((s) => s.topic === topic)
-    if (!definition?.decode) return message.value
-    if (message.value === null) {
-      if (definition.tombstones) return null
-      throw new ImflowError(
-        'IMF_ERR_DECODE',
-        'the record has no value (a tombstone where an event was expected)',
-      )
-    }
-    return definition.decode(message.value)
+    return decodeSourceValue(definition, message.value)
   }
 
   /** Decodes and processes one record; a record that cannot be decoded or processed is dead-lettered. */

@@ -16,6 +16,8 @@ export class TaskSet {
   /** Tasks opened and restored: the ones queries may read. */
   private readonly opened = new Map<number, Task>()
   private readonly closing = new Map<number, Promise<void>>()
+  /** Aborts an open under way (a long backfill) when its task closes first. */
+  private readonly aborts = new Map<number, AbortController>()
   private assigned = new Set<number>()
   private stopping = false
   /** Assigned partitions whose task is not open yet, for health. */
@@ -23,7 +25,7 @@ export class TaskSet {
 
   constructor(
     private readonly topology: string,
-    private readonly openOne: (partition: number) => Promise<Task>,
+    private readonly openOne: (partition: number, signal: AbortSignal) => Promise<Task>,
     private readonly log: Logger,
     private readonly metrics?: TaskMetrics,
     /** An assigned task not open after this long makes the topology unhealthy. */
@@ -68,6 +70,7 @@ export class TaskSet {
   /** Opens an assigned task, and again with backoff while it fails (a quiet partition gets no batch to retry it). */
   private keepOpening(partition: number, delay: number): void {
     this.open(partition).catch((err) => {
+      if ((err as Error)?.name === 'AbortError') return
       this.log.warn('task did not open; trying again', {
         topology: this.topology,
         partition,
@@ -88,9 +91,11 @@ export class TaskSet {
     // Registered before the first await: a batch of another source topic for the same
     // partition, running concurrently, must find this task, not open a second one.
     const previous = this.closing.get(partition)
+    const abort = new AbortController()
+    this.aborts.set(partition, abort)
     const opening = (async () => {
       await previous
-      return this.openOne(partition)
+      return this.openOne(partition, abort.signal)
     })()
     this.tasks.set(partition, opening)
     opening.then(
@@ -103,6 +108,11 @@ export class TaskSet {
         if (this.tasks.get(partition) === opening) this.tasks.delete(partition)
       },
     )
+    void opening
+      .finally(() => {
+        if (this.aborts.get(partition) === abort) this.aborts.delete(partition)
+      })
+      .catch(() => {})
     return opening
   }
 
@@ -110,6 +120,7 @@ export class TaskSet {
   close(partition: number, clean: boolean): Promise<void> {
     const opening = this.tasks.get(partition)
     this.tasks.delete(partition)
+    this.aborts.get(partition)?.abort()
     const done = (async () => {
       const task = await opening?.catch(() => undefined)
       if (!task) return

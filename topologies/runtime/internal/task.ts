@@ -15,20 +15,21 @@ import {
   readCheckpoint,
   writeCheckpoint,
 } from '../../../state/index.js'
-import { changelogTopic, newMarker } from '../changelog.js'
 import type { DeadLetterEncoder } from '../dead-letters.js'
 import type { TopologyDefinition } from '../topology.js'
+import { backfillStores } from './backfill.js'
 import { committedAnyway, committedOffsets, TaskCorruptedError } from './commit-outcome.js'
 import {
   createTaskProducer,
+  type EndOffsets,
   isFenced,
   type OpenTransaction,
   type OutRecord,
   type TaskProducer,
-  topicPartition,
 } from './kafka-io.js'
 import type { OncePerProducer } from './misplaced.js'
 import { maxRecordBytes } from './output-batches.js'
+import { restoreStores } from './restore-stores.js'
 import type { Restorer } from './restorer.js'
 import {
   DEFAULT_SLICE_LIMITS,
@@ -64,6 +65,8 @@ export interface TaskOptions {
   /** The sources' partition count: misplaced records are re-routed (misplaced.ts). */
   partitions?: number | undefined
   misplacedNotices?: OncePerProducer | undefined
+  /** Aborted when the task is closed before it opened: a backfill under way stops. */
+  signal?: AbortSignal | undefined
 }
 
 export interface BatchControl {
@@ -203,7 +206,11 @@ export class Task {
     )
     const task = new Task(options, stores, raws, producer, dir)
     try {
-      await task.restore(checkpoint ?? {})
+      const context = { ...options, taskId: task.id, producer, stores }
+      const { ends, histories } = await restoreStores(context, checkpoint ?? {})
+      for (const [tp, end] of ends) task.changelogEnds.set(tp, end)
+      // New stores built from the log before anything is processed (docs/replay.md, Backfill).
+      await backfillStores({ ...context, histories, ended: (e) => task.changelogsEnded(e) })
       const sources = topology.sources.map((s) => s.topic)
       for (const [topic, next] of await committedOffsets(
         options.kafka,
@@ -230,47 +237,9 @@ export class Task {
     return task
   }
 
-  /** Writes a marker to each changelog partition (fencing any older producer), then reads up to it. */
-  private async restore(checkpoint: Record<string, number>): Promise<void> {
-    const { topology, partition, appId, restorer, log } = this.options
-    const markers = [...this.stores.keys()].map((store) => ({
-      store,
-      topic: changelogTopic(appId, topology.name, store),
-      marker: newMarker(),
-    }))
-    if (markers.length === 0) return
-    const txn = await this.producer.begin()
-    await txn.send(markers.map((m) => ({ topic: m.topic, partition, key: m.marker, value: null })))
-    await txn.commit()
-    // The runner keeps the group membership meanwhile: kafkajs heartbeats on its own while
-    // no batch waits, and a batch waiting for this open heartbeats itself.
-    const started = Date.now()
-    try {
-      for (const m of markers) {
-        const store = this.stores.get(m.store) as ChangeloggedStore
-        const from = checkpoint[m.topic] ?? 0
-        const result = await restorer.restore(m.topic, partition, from, m.marker, (ops) =>
-          store.restore(ops),
-        )
-        this.changelogEnds.set(topicPartition(m.topic, partition), result.endOffset)
-        this.options.metrics?.restoredRecords.inc(
-          { topology: topology.name, store: m.store },
-          result.records,
-        )
-        log.info('store restored', {
-          task: this.id,
-          store: m.store,
-          records: result.records,
-          from,
-          ms: Date.now() - started,
-        })
-      }
-    } finally {
-      this.options.metrics?.restoreSeconds.observe(
-        { topology: topology.name },
-        (Date.now() - started) / 1000,
-      )
-    }
+  /** A transaction's changelog records ended here: where the checkpoint will say to restore from. */
+  private changelogsEnded(ends: EndOffsets): void {
+    for (const [tp, end] of ends) if (this.changelogEnds.has(tp)) this.changelogEnds.set(tp, end)
   }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
@@ -478,8 +447,7 @@ export class Task {
     phases.mark('stores')
     for (const [store, n] of writes)
       if (n > 0) metrics?.storeWrites.inc({ topology: topology.name, store }, n)
-    for (const [tp, end] of open.ends)
-      if (this.changelogEnds.has(tp)) this.changelogEnds.set(tp, end)
+    this.changelogsEnded(open.ends)
     if (metrics) {
       const labels = { topology: topology.name, partition: String(partition) }
       let processed = 0

@@ -4,7 +4,7 @@
 
 import type { Admin, Kafka } from 'kafkajs'
 import { DATA } from '../../../../topologies/runtime/changelog.js'
-import { storeLogs } from './app-logs.js'
+import { type StoreLog, storeLogs } from './app-logs.js'
 import { partitionEnds, readToEnd } from './read-to-end.js'
 import { type Digest, StoreDigest } from './store-digest.js'
 
@@ -14,14 +14,25 @@ export interface StoreDigestRow extends Digest {
   readonly partition: number
 }
 
-export async function digestApp(
+export function digestApp(
   kafka: Kafka,
   admin: Admin,
   runtimeId: string,
   topologies: readonly string[],
   options: { idleTimeoutMs?: number } = {},
 ): Promise<StoreDigestRow[]> {
-  const logs = storeLogs(await admin.listTopics(), runtimeId, topologies)
+  return admin
+    .listTopics()
+    .then((topics) => digestLogs(kafka, admin, storeLogs(topics, runtimeId, topologies), options))
+}
+
+/** The digest of each partition of these store changelogs (any topology's, named or not). */
+export async function digestLogs(
+  kafka: Kafka,
+  admin: Admin,
+  logs: readonly StoreLog[],
+  options: { idleTimeoutMs?: number } = {},
+): Promise<StoreDigestRow[]> {
   const ends = await partitionEnds(
     admin,
     logs.map((l) => l.topic),

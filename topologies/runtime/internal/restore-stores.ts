@@ -1,0 +1,78 @@
+// Opening a task's stores: a marker to each changelog partition (which also fences any older
+// producer of the task), then each changelog read from the checkpoint (or its start) up to
+// the marker. Says where each changelog ended, for the next checkpoint, and what each one
+// held, for its backfill (backfill-plan.ts).
+
+import type { Logger } from '../../../ops/log.js'
+import type { TaskMetrics } from '../../../ops/metrics.js'
+import type { ChangeloggedStore } from '../../../state/index.js'
+import { changelogTopic, newMarker } from '../changelog.js'
+import type { TopologyDefinition } from '../topology.js'
+import { decodeProgress, type StoreHistory } from './backfill-plan.js'
+import { type EndOffsets, type TaskProducer, topicPartition } from './kafka-io.js'
+import type { Restorer } from './restorer.js'
+
+export interface RestoreContext {
+  readonly appId: string
+  readonly topology: TopologyDefinition
+  readonly partition: number
+  readonly restorer: Restorer
+  readonly log: Logger
+  readonly metrics?: TaskMetrics | undefined
+  readonly taskId: string
+  readonly producer: TaskProducer
+  readonly stores: ReadonlyMap<string, ChangeloggedStore>
+}
+
+export interface Restored {
+  /** Each changelog partition's offset after the marker. */
+  readonly ends: EndOffsets
+  readonly histories: ReadonlyMap<string, StoreHistory>
+}
+
+export async function restoreStores(
+  context: RestoreContext,
+  checkpoint: Readonly<Record<string, number>>,
+): Promise<Restored> {
+  const { topology, partition, appId, restorer, log, metrics, stores } = context
+  const ends: EndOffsets = new Map()
+  const histories = new Map<string, StoreHistory>()
+  const markers = [...stores.keys()].map((store) => ({
+    store,
+    topic: changelogTopic(appId, topology.name, store),
+    marker: newMarker(),
+  }))
+  if (markers.length === 0) return { ends, histories }
+  const txn = await context.producer.begin()
+  await txn.send(markers.map((m) => ({ topic: m.topic, partition, key: m.marker, value: null })))
+  await txn.commit()
+  // The runner keeps the group membership meanwhile: kafkajs heartbeats on its own while
+  // no batch waits, and a batch waiting for this open heartbeats itself.
+  const started = Date.now()
+  try {
+    for (const m of markers) {
+      const store = stores.get(m.store) as ChangeloggedStore
+      const from = checkpoint[m.topic] ?? 0
+      const result = await restorer.restore(m.topic, partition, from, m.marker, (ops) =>
+        store.restore(ops),
+      )
+      ends.set(topicPartition(m.topic, partition), result.endOffset)
+      histories.set(m.store, {
+        fromCheckpoint: checkpoint[m.topic] !== undefined,
+        progress: result.backfill && decodeProgress(result.backfill),
+        hasData: result.records > 0,
+      })
+      metrics?.restoredRecords.inc({ topology: topology.name, store: m.store }, result.records)
+      log.info('store restored', {
+        task: context.taskId,
+        store: m.store,
+        records: result.records,
+        from,
+        ms: Date.now() - started,
+      })
+    }
+  } finally {
+    metrics?.restoreSeconds.observe({ topology: topology.name }, (Date.now() - started) / 1000)
+  }
+  return { ends, histories }
+}
