@@ -18,7 +18,7 @@ import {
   receiverTopology,
   type UnitTopics,
 } from '../../topologies/receiver/index.js'
-import { EXPORT_EVERY_MS } from '../../topologies/receiver/move-out.js'
+import { EXPORT_EVERY_MS, PACK_MAX_CHARS, packs } from '../../topologies/receiver/move-out.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
 import { type ReceiverCodecs, receiverCodecs, receiverTopics } from './receiver-codecs.js'
 
@@ -185,8 +185,8 @@ describe('receiver: moving a conversation to another unit', () => {
     a.read(topics.receipts)
     await change(a, { kind: 'UnitChanged', unit: '1' })
     const first = a.read(B.ingest)
-    // The first chunk, with the move.
-    expect(first.map((r) => r.headers?.['imflow-import'])).toEqual(['message', 'message'])
+    // The first chunk, with the move: its two messages packed in one record.
+    expect(first.map((r) => r.headers?.['imflow-import'])).toEqual(['messages'])
     await send(a, message('m6')) // forwarded between chunks
     await across(a, b, B.ingest, topics.ingest, first)
     await across(a, b, B.conversations, topics.conversations)
@@ -235,5 +235,27 @@ describe('receiver: moving a conversation to another unit', () => {
     })
     expect(await log(b)).toEqual([])
     expect(await accepted(b, topics.receipts, codecs.receipt)).toEqual(['Rejected'])
+  })
+
+  it('packs a history in records of bounded size, in order, a message larger than that alone', () => {
+    const stored = (id: string, body: string) => ({
+      ...message(id),
+      body,
+      msgId: id,
+      createdAt: now,
+      seq: 0,
+    })
+    const small = Array.from({ length: 1_000 }, (_, i) => stored(`s${i}`, 'x'.repeat(500)))
+    const big = stored('big', 'y'.repeat(PACK_MAX_CHARS))
+    const out = packs([...small.slice(0, 600), big, ...small.slice(600)])
+    expect(out.flat().map((m) => m.msgId)).toEqual([
+      ...small.slice(0, 600).map((m) => m.msgId),
+      'big',
+      ...small.slice(600).map((m) => m.msgId),
+    ])
+    expect(out.find((p) => p.some((m) => m.msgId === 'big'))).toHaveLength(1)
+    for (const p of out.filter((p) => p.length > 1))
+      expect(JSON.stringify(p).length).toBeLessThanOrEqual(PACK_MAX_CHARS)
+    expect(out.length).toBeLessThan(10)
   })
 })

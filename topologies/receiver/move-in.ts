@@ -6,7 +6,7 @@
 // conversation's seq from the old home and processes what it held, in order, in that transaction.
 
 import { compareMsgIds } from '../../schemas/msg-id.js'
-import type { Action, SendMessage } from '../../schemas/types.generated.js'
+import type { Action, SendMessage, StoredMessage } from '../../schemas/types.generated.js'
 import { jsonSerde, type KeyValueStore, stringSerde, typedStore } from '../../state/index.js'
 import {
   dedupeKey,
@@ -127,11 +127,24 @@ export class MovesIn {
     const msgId = header(record, IMPORT_MSG_ID_HEADER) ?? ''
     const createdAt = Number(header(record, IMPORT_CREATED_AT_HEADER))
     const seq = Number(header(record, IMPORT_SEQ_HEADER) ?? 0)
-    const { conversationId } = message
-    const key = messageKey(conversationId, createdAt, msgId)
-    this.task.log.put(key, encodeStoredMessage({ ...message, msgId, createdAt, seq }))
-    if (seq > 0) this.task.seqIndex.put(seqIndexKey(conversationId, seq), key)
-    this.task.dedupe.put(dedupeKey(message.senderId, message.clientMsgId), { msgId, createdAt })
+    await this.store(message.conversationId, [{ ...message, msgId, createdAt, seq }])
+  }
+
+  /** Imported messages packed in one record (move-out.ts `packs`): stored one by one. */
+  async importMessages(message: SendMessage): Promise<void> {
+    await this.store(message.conversationId, JSON.parse(message.body) as StoredMessage[])
+  }
+
+  private async store(conversationId: string, messages: readonly StoredMessage[]): Promise<void> {
+    for (const m of messages) {
+      const key = messageKey(conversationId, m.createdAt, m.msgId)
+      this.task.log.put(key, encodeStoredMessage({ ...m, conversationId }))
+      if (m.seq > 0) this.task.seqIndex.put(seqIndexKey(conversationId, m.seq), key)
+      this.task.dedupe.put(dedupeKey(m.senderId, m.clientMsgId), {
+        msgId: m.msgId,
+        createdAt: m.createdAt,
+      })
+    }
     // The first chunk is ahead of anything forwarded after the move: from here on, that waits.
     if (!(await this.load()).moving.has(conversationId)) await this.update(conversationId, (m) => m)
   }

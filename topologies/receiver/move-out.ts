@@ -19,7 +19,7 @@ import {
   decodeStoredMessage,
   seqIndexKey,
 } from '../model/index.js'
-import type { InputRecord, ProcessorContext } from '../runtime/index.js'
+import type { InputRecord, OutputRecord, ProcessorContext } from '../runtime/index.js'
 import {
   IMPORT_COUNT_HEADER,
   IMPORT_CREATED_AT_HEADER,
@@ -44,6 +44,34 @@ export function asSent(m: StoredMessage): SendMessage {
     targets,
     sentAt: m.sentAt,
   }
+}
+
+/**
+ * JSON of stored messages one packed import record carries at most: far below Kafka's 1 MB
+ * record, and a few hundred messages per record instead of one (each record costs the old
+ * home, the broker and the new home far more than its bytes do).
+ */
+export const PACK_MAX_CHARS = 256 * 1024
+
+type Pack = StoredMessage[]
+
+/** Messages in order, in packs of at most PACK_MAX_CHARS of JSON (a larger message goes alone). */
+export function packs(messages: readonly StoredMessage[]): Pack[] {
+  const out: Pack[] = []
+  let current: Pack = []
+  let chars = 0
+  for (const m of messages) {
+    const size = JSON.stringify(m).length + 1
+    if (current.length > 0 && chars + size > PACK_MAX_CHARS) {
+      out.push(current)
+      current = []
+      chars = 0
+    }
+    current.push(m)
+    chars += size
+  }
+  if (current.length > 0) out.push(current)
+  return out
 }
 
 /** What closes an import: no message of its own, the conversation's seq in its headers. */
@@ -149,20 +177,13 @@ export class MovesOut {
       if (entries.length === budget) break
     }
     const ingest = unitSink(state.to, 'ingest')
-    for (const [key, value] of entries) {
-      const m = decodeStoredMessage(value)
-      await this.task.forward.send(ingest, {
-        key: cid,
-        value: this.task.options.codecs.sendMessage.encode(asSent(m)),
-        headers: this.headers({
-          [IMPORT_HEADER]: 'message',
-          [IMPORT_MSG_ID_HEADER]: m.msgId,
-          [IMPORT_CREATED_AT_HEADER]: String(m.createdAt),
-          [IMPORT_SEQ_HEADER]: String(m.seq),
-        }),
-      })
+    const messages = entries.map(([, value]) => decodeStoredMessage(value))
+    for (const pack of packs(messages))
+      await this.task.forward.send(ingest, this.packRecord(cid, pack))
+    for (const [i, [key]] of entries.entries()) {
       this.task.log.delete(key)
-      if (m.seq > 0) this.task.seqIndex.delete(seqIndexKey(cid, m.seq))
+      const seq = (messages[i] as StoredMessage).seq
+      if (seq > 0) this.task.seqIndex.delete(seqIndexKey(cid, seq))
     }
     const count = state.count + entries.length
     const last = entries.at(-1)?.[0]
@@ -182,6 +203,29 @@ export class MovesOut {
     this.exports.delete(cid)
     ;(await this.load()).delete(cid)
     return entries.length
+  }
+
+  /** One record of the history: a message alone (its fields in headers), or several packed. */
+  private packRecord(cid: string, pack: Pack): OutputRecord {
+    const { sendMessage } = this.task.options.codecs
+    if (pack.length === 1) {
+      const m = pack[0] as StoredMessage
+      return {
+        key: cid,
+        value: sendMessage.encode(asSent(m)),
+        headers: this.headers({
+          [IMPORT_HEADER]: 'message',
+          [IMPORT_MSG_ID_HEADER]: m.msgId,
+          [IMPORT_CREATED_AT_HEADER]: String(m.createdAt),
+          [IMPORT_SEQ_HEADER]: String(m.seq),
+        }),
+      }
+    }
+    return {
+      key: cid,
+      value: sendMessage.encode({ ...importEnd(cid), body: JSON.stringify(pack) }),
+      headers: this.headers({ [IMPORT_HEADER]: 'messages' }),
+    }
   }
 
   /** Read cursors only move forward, so their order against anything else does not matter. */

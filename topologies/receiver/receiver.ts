@@ -80,7 +80,8 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
           prefetchSends(
             task,
             records
-              .filter((r) => r.topic === topics.ingest)
+              // An import reads nothing ahead: it is stored as it comes.
+              .filter((r) => r.topic === topics.ingest && importKind(r) === undefined)
               .map((r) => ({ message: r.value as SendMessage, headers: r.headers })),
           ),
         process: (record) => handle(task, record),
@@ -111,6 +112,7 @@ async function handle(task: ReceiverTask, record: InputRecord): Promise<void> {
   }
   const message = record.value as SendMessage
   if (kind === 'message') return task.moves.importMessage(record, message)
+  if (kind === 'messages') return task.moves.importMessages(message)
   if (kind === 'end') return task.moves.importEnded(record, message.conversationId)
   if (await task.moves.holds(message.conversationId))
     return task.moves.hold(record, message.conversationId, codecs.sendMessage.encode(message))
