@@ -22,6 +22,8 @@ export interface GeoHomes {
 export interface GeoHomesOptions {
   /** Remote geo -> its API's base URL. */
   urls: Readonly<Record<string, string>>
+  /** What the remote deployments are, for messages: 'geo' (default) or 'unit' (IMFLOW_REMOTE_UNIT_URLS). */
+  kind?: 'geo' | 'unit'
   timeoutMs?: number
   /** How long a found home is kept (a conversation's geo never changes; membership may). */
   cacheMs?: number
@@ -38,6 +40,7 @@ class HomeApi {
   constructor(
     private readonly urls: Readonly<Record<string, string>>,
     private readonly timeoutMs: number,
+    readonly kind: 'geo' | 'unit',
   ) {}
 
   /** The home's answer; undefined when it says no (not a member there, or not homed there). */
@@ -53,7 +56,7 @@ class HomeApi {
     } catch (err) {
       throw new ImflowError(
         'IMF_ERR_PEER_UNAVAILABLE',
-        `geo ${geo} (${base}) did not answer: ${String(err)}`,
+        `${this.kind} ${geo} (${base}) did not answer: ${String(err)}`,
         { cause: err },
       )
     }
@@ -62,7 +65,7 @@ class HomeApi {
     if (res.ok && body) return body
     throw new ImflowError(
       'IMF_ERR_PEER_UNAVAILABLE',
-      `geo ${geo} (${base}) answered ${res.status}: ${body?.detail ?? 'no problem details'}`,
+      `${this.kind} ${geo} (${base}) answered ${res.status}: ${body?.detail ?? 'no problem details'}`,
     )
   }
 
@@ -82,7 +85,7 @@ class HomeLog implements ConversationLog {
   private denied(cid: string): ImflowError {
     return new ImflowError(
       'IMF_ERR_FORBIDDEN',
-      `not a member of ${cid} at its home geo ${this.geo}`,
+      `not a member of ${cid} at its home ${this.api.kind} ${this.geo}`,
     )
   }
 
@@ -133,7 +136,7 @@ class HomeLog implements ConversationLog {
 }
 
 export function geoHomes(options: GeoHomesOptions): GeoHomes {
-  const api = new HomeApi(options.urls, options.timeoutMs ?? 5_000)
+  const api = new HomeApi(options.urls, options.timeoutMs ?? 5_000, options.kind ?? 'geo')
   const cacheMs = options.cacheMs ?? 30_000
   const clock = options.clock ?? Date.now
   const found = new Map<string, { geo: string; until: number }>()

@@ -3,7 +3,9 @@
 
 /**
  * Marks a record the new home stores as it comes: `message` (one), `messages` (packed in its
- * body), `end` (on im.ingest), `read` (im.actions).
+ * body), `answers` (private messages' dedupe answers, packed), `end` (on im.ingest), `read`
+ * (im.actions). And `deliver`: a deferred LOW message drained at the old home after the move,
+ * which the new home delivers (held like any message until the move is complete).
  */
 export const IMPORT_HEADER = 'imflow-import'
 /** An imported message's fixed fields, which a SendMessage does not carry. */
