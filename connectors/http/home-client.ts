@@ -17,6 +17,11 @@ export interface GeoHomes {
   locate(conversationId: string, userId: string, authorization: string): Promise<string | undefined>
   /** The conversation's state at its home, read with the caller's token. */
   log(geo: string, authorization: string): ConversationLog
+  /**
+   * A member's read of the home's own /v1 API (a message's merged read and reaction totals),
+   * with the caller's token: the home's answer, or undefined when it says no.
+   */
+  read<T>(geo: string, authorization: string, path: string): Promise<T | undefined>
 }
 
 export interface GeoHomesOptions {
@@ -44,12 +49,16 @@ class HomeApi {
   ) {}
 
   /** The home's answer; undefined when it says no (not a member there, or not homed there). */
-  async get<T>(geo: string, authorization: string, path: string): Promise<T | undefined> {
+  get<T>(geo: string, authorization: string, path: string): Promise<T | undefined> {
+    return this.fetch<T>(geo, authorization, `${HOME_PATH}/${path}`)
+  }
+
+  async fetch<T>(geo: string, authorization: string, path: string): Promise<T | undefined> {
     const base = this.urls[geo]
     if (base === undefined) return undefined
     let res: Response
     try {
-      res = await fetch(`${base}${HOME_PATH}/${path}`, {
+      res = await fetch(`${base}${path}`, {
         headers: { authorization },
         signal: AbortSignal.timeout(this.timeoutMs),
       })
@@ -157,5 +166,6 @@ export function geoHomes(options: GeoHomesOptions): GeoHomes {
       return undefined
     },
     log: (geo, authorization) => new HomeLog(api, geo, authorization),
+    read: (geo, authorization, path) => api.fetch(geo, authorization, path),
   }
 }
