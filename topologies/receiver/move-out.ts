@@ -1,7 +1,8 @@
 // Moving a conversation to another unit, the old home's half: its history goes to the new
-// home — every message of its log, as it was stored (msgId, createdAt, seq), a chunk per
-// transaction, then an end record with the conversation's seq — with its read cursors, and the
-// copy here is deleted as it goes. Everything goes through the forwarder to the new unit's own
+// home — every message of its log, as it was stored (msgId, createdAt, seq), packed a few
+// hundred to a record, a chunk per transaction, then its private messages' dedupe answers, then
+// an end record with the conversation's seq — with its read cursors, and the copy here is
+// deleted as it goes. Everything goes through the forwarder to the new unit's own
 // topics, keyed by the conversation, so Kafka keeps it in order with the messages forwarded
 // after the move (same sink, same partition); the new home sorts them out (move-in.ts).
 
