@@ -17,7 +17,11 @@ import {
   userMessagesAfter,
 } from '../../topologies/inbox/index.js'
 import { type ConversationLog, isLargeGroup, type ListRow } from '../../topologies/model/index.js'
-import { HOME_GEO_HEADER, type ReceiverQueries } from '../../topologies/receiver/index.js'
+import {
+  HOME_GEO_HEADER,
+  normalizeUnit,
+  type ReceiverQueries,
+} from '../../topologies/receiver/index.js'
 import {
   type ConversationList,
   type ConversationListEntry,
@@ -43,6 +47,11 @@ export interface ConversationRouteOptions {
   catchUpLimit: number
   /** Conversations homed in other geos; without it only this geo's are served. */
   homes?: GeoHomes
+  /**
+   * Conversations homed in other units (IMFLOW_REMOTE_UNIT_URLS): this unit only routes them
+   * and keeps none of their log, so their history is read at their home unit.
+   */
+  units?: { local: number; homes: GeoHomes; urls: Readonly<Record<string, string>> }
 }
 
 export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = async (
@@ -70,12 +79,31 @@ async function homeOf(
   request: Caller,
 ): Promise<{ geo?: string; log: ConversationLog }> {
   const userId = request.caller.sub
-  if (await options.receiver.isMember(conversationId, userId)) return { log: options.receiver }
   const authorization = request.headers.authorization ?? ''
+  if (await options.receiver.isMember(conversationId, userId))
+    return { log: (await homeUnitLog(options, conversationId, authorization)) ?? options.receiver }
   const geo = await options.homes?.locate(conversationId, userId, authorization)
   if (geo === undefined || !options.homes)
     throw new ImflowError('IMF_ERR_FORBIDDEN', `${userId} is not a member of ${conversationId}`)
   return { geo, log: options.homes.log(geo, authorization) }
+}
+
+/**
+ * The log at the conversation's home unit, when that is another unit whose API is known here
+ * (this one only routes the conversation); else undefined: the log is here.
+ */
+async function homeUnitLog(
+  options: ConversationRouteOptions,
+  conversationId: string,
+  authorization: string,
+): Promise<ConversationLog | undefined> {
+  const { units } = options
+  if (!units) return undefined
+  const meta = await options.receiver.conversation(conversationId)
+  const unit = normalizeUnit(meta?.unit ?? '')
+  if (unit === '' || unit === String(units.local) || !Object.hasOwn(units.urls, unit))
+    return undefined
+  return units.homes.log(unit, authorization)
 }
 
 /**

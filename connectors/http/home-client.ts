@@ -17,11 +17,18 @@ export interface GeoHomes {
   locate(conversationId: string, userId: string, authorization: string): Promise<string | undefined>
   /** The conversation's state at its home, read with the caller's token. */
   log(geo: string, authorization: string): ConversationLog
+  /**
+   * A member's read of the home's own /v1 API (a message's merged read and reaction totals),
+   * with the caller's token: the home's answer, or undefined when it says no.
+   */
+  read<T>(geo: string, authorization: string, path: string): Promise<T | undefined>
 }
 
 export interface GeoHomesOptions {
   /** Remote geo -> its API's base URL. */
   urls: Readonly<Record<string, string>>
+  /** What the remote deployments are, for messages: 'geo' (default) or 'unit' (IMFLOW_REMOTE_UNIT_URLS). */
+  kind?: 'geo' | 'unit'
   timeoutMs?: number
   /** How long a found home is kept (a conversation's geo never changes; membership may). */
   cacheMs?: number
@@ -38,22 +45,27 @@ class HomeApi {
   constructor(
     private readonly urls: Readonly<Record<string, string>>,
     private readonly timeoutMs: number,
+    readonly kind: 'geo' | 'unit',
   ) {}
 
   /** The home's answer; undefined when it says no (not a member there, or not homed there). */
-  async get<T>(geo: string, authorization: string, path: string): Promise<T | undefined> {
+  get<T>(geo: string, authorization: string, path: string): Promise<T | undefined> {
+    return this.fetch<T>(geo, authorization, `${HOME_PATH}/${path}`)
+  }
+
+  async fetch<T>(geo: string, authorization: string, path: string): Promise<T | undefined> {
     const base = this.urls[geo]
     if (base === undefined) return undefined
     let res: Response
     try {
-      res = await fetch(`${base}${HOME_PATH}/${path}`, {
+      res = await fetch(`${base}${path}`, {
         headers: { authorization },
         signal: AbortSignal.timeout(this.timeoutMs),
       })
     } catch (err) {
       throw new ImflowError(
         'IMF_ERR_PEER_UNAVAILABLE',
-        `geo ${geo} (${base}) did not answer: ${String(err)}`,
+        `${this.kind} ${geo} (${base}) did not answer: ${String(err)}`,
         { cause: err },
       )
     }
@@ -62,7 +74,7 @@ class HomeApi {
     if (res.ok && body) return body
     throw new ImflowError(
       'IMF_ERR_PEER_UNAVAILABLE',
-      `geo ${geo} (${base}) answered ${res.status}: ${body?.detail ?? 'no problem details'}`,
+      `${this.kind} ${geo} (${base}) answered ${res.status}: ${body?.detail ?? 'no problem details'}`,
     )
   }
 
@@ -82,7 +94,7 @@ class HomeLog implements ConversationLog {
   private denied(cid: string): ImflowError {
     return new ImflowError(
       'IMF_ERR_FORBIDDEN',
-      `not a member of ${cid} at its home geo ${this.geo}`,
+      `not a member of ${cid} at its home ${this.api.kind} ${this.geo}`,
     )
   }
 
@@ -133,7 +145,7 @@ class HomeLog implements ConversationLog {
 }
 
 export function geoHomes(options: GeoHomesOptions): GeoHomes {
-  const api = new HomeApi(options.urls, options.timeoutMs ?? 5_000)
+  const api = new HomeApi(options.urls, options.timeoutMs ?? 5_000, options.kind ?? 'geo')
   const cacheMs = options.cacheMs ?? 30_000
   const clock = options.clock ?? Date.now
   const found = new Map<string, { geo: string; until: number }>()
@@ -154,5 +166,6 @@ export function geoHomes(options: GeoHomesOptions): GeoHomes {
       return undefined
     },
     log: (geo, authorization) => new HomeLog(api, geo, authorization),
+    read: (geo, authorization, path) => api.fetch(geo, authorization, path),
   }
 }

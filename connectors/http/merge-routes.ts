@@ -4,6 +4,7 @@
 //     emoji, so repeating a request changes nothing;
 //   GET  .../reads     — how many members have read it (and who, for groups up to the threshold);
 //   GET  .../reactions — counts per emoji (and who, for groups up to the threshold).
+// A member of a conversation homed in another geo gets the home geo's totals (asked there).
 
 import type { FastifyPluginAsync } from 'fastify'
 import { ImflowError } from '../../ops/errors.js'
@@ -34,6 +35,8 @@ const messageParams = {
 } as const
 
 type MessageParams = { Params: { cid: string; msgId: string } }
+/** The caller's bearer token: a remote geo is asked with it. */
+type Caller = { headers: { authorization?: string } }
 
 export const mergeRoutes: FastifyPluginAsync<MergeRouteOptions> = async (app, options) => {
   const { merge } = options
@@ -89,23 +92,43 @@ export const mergeRoutes: FastifyPluginAsync<MergeRouteOptions> = async (app, op
     },
   )
 
+  /**
+   * A message's totals, merged where its conversation is homed: here, or for a member of a
+   * conversation homed in another geo, that geo's answer to the same request, asked with the
+   * caller's token (its read cursors and merge windows are there).
+   */
+  const totals = async <T>(
+    request: { params: { cid: string; msgId: string }; caller: { sub: string } } & Caller,
+    which: 'reads' | 'reactions',
+    local: () => Promise<T>,
+  ): Promise<T> => {
+    const { cid, msgId } = request.params
+    const userId = request.caller.sub
+    if (!options.homes || (await merge.isMember(cid, userId))) {
+      await mustBeMember(cid, userId)
+      return local()
+    }
+    const authorization = request.headers.authorization ?? ''
+    const geo = await options.homes.locate(cid, userId, authorization)
+    const path = `/v1/conversations/${encodeURIComponent(cid)}/messages/${msgId}/${which}`
+    const answer =
+      geo === undefined ? undefined : await options.homes.read<T>(geo, authorization, path)
+    if (answer === undefined)
+      throw new ImflowError('IMF_ERR_FORBIDDEN', `${userId} is not a member of ${cid}`)
+    return answer
+  }
+
   app.get<MessageParams>(
     '/v1/conversations/:cid/messages/:msgId/reads',
     { schema: { params: messageParams } },
-    async (request) => {
-      const { cid, msgId } = request.params
-      await mustBeMember(cid, request.caller.sub)
-      return merge.reads(cid, msgId)
-    },
+    (request) =>
+      totals(request, 'reads', () => merge.reads(request.params.cid, request.params.msgId)),
   )
 
   app.get<MessageParams>(
     '/v1/conversations/:cid/messages/:msgId/reactions',
     { schema: { params: messageParams } },
-    async (request) => {
-      const { cid, msgId } = request.params
-      await mustBeMember(cid, request.caller.sub)
-      return merge.reactions(cid, msgId)
-    },
+    (request) =>
+      totals(request, 'reactions', () => merge.reactions(request.params.cid, request.params.msgId)),
   )
 }

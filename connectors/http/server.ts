@@ -42,7 +42,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   if (options.messaging) {
     await app.register(messageRoutes, options.messaging)
     await app.register(adminRoutes, options.messaging)
-    const { queries, jwtSecret, publisher, codecs, topics, homes } = options.messaging
+    const { queries, jwtSecret, publisher, codecs, topics, homes, units } = options.messaging
     if (queries) {
       await app.register(conversationRoutes, {
         jwtSecret,
@@ -52,6 +52,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
         catchUpLimit: options.messaging.catchUpLimit,
         ...queries,
         ...(homes ? { homes } : {}),
+        ...(units ? { units } : {}),
       })
       // What other geos' APIs ask about conversations homed here, for their users.
       await app.register(homeRoutes, { jwtSecret, receiver: queries.receiver })

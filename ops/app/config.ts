@@ -54,6 +54,8 @@ export interface Config {
   readonly remoteGeos: Readonly<Record<string, RemoteDeployment>>
   /** Other geos' APIs (geo -> base URL): reads of conversations homed there are answered there. */
   readonly remoteGeoUrls: Readonly<Record<string, string>>
+  /** Remote unit -> its API's base URL: history of conversations homed there is read there. */
+  readonly remoteUnitUrls: Readonly<Record<string, string>>
   /** Other units' deployments on this cluster: unit number (as text) -> their topic prefix. */
   readonly remoteUnits: Readonly<Record<string, string>>
   /** Hot senders whose own copy of their messages is not handed off. */
@@ -574,6 +576,24 @@ export const settings = [
     },
   }),
   setting({
+    key: 'remoteUnitUrls',
+    env: 'IMFLOW_REMOTE_UNIT_URLS',
+    flag: 'remote-unit-urls',
+    doc: 'The API of each unit in IMFLOW_REMOTE_UNITS, e.g. "1=http://10.0.0.3:8080": history of conversations homed there, read through this unit, is read there (a unit that only routes a conversation keeps none of its log; tokens must be valid in both).',
+    shownDefault: '(none)',
+    fallback: () => ({}),
+    parse: (raw) => {
+      const urls: Record<string, string> = {}
+      for (const pair of commaList(raw)) {
+        const m = /^(\d+)=(.+)$/.exec(pair.trim())
+        if (!m?.[1] || !m[2])
+          throw new BadValue(`"${pair}" is not unit=url (for example 1=http://10.0.0.3:8080)`)
+        urls[String(Number(m[1]))] = httpUrl(m[2])
+      }
+      return urls
+    },
+  }),
+  setting({
     key: 'systemAccounts',
     env: 'IMFLOW_SYSTEM_ACCOUNTS',
     flag: 'system-accounts',
@@ -793,6 +813,12 @@ function crossFieldProblems(c: Config): string[] {
     if (!Object.hasOwn(c.remoteGeos, geo))
       problems.push(
         `IMFLOW_REMOTE_GEO_URLS names geo ${geo}, which is not in IMFLOW_REMOTE_GEOS: list its topic prefix there too (${geo}=<prefix>[:<app id>]).`,
+      )
+  }
+  for (const unit of Object.keys(c.remoteUnitUrls)) {
+    if (!Object.hasOwn(c.remoteUnits, unit))
+      problems.push(
+        `IMFLOW_REMOTE_UNIT_URLS names unit ${unit}, which is not in IMFLOW_REMOTE_UNITS: list its topic prefix there too (${unit}=<prefix>).`,
       )
   }
   if (String(c.unit) in c.remoteUnits) {

@@ -59,6 +59,15 @@ export async function startMessaging(
       ...(Object.keys(config.remoteGeoUrls).length > 0
         ? { homes: geoHomes({ urls: config.remoteGeoUrls }) }
         : {}),
+      ...(Object.keys(config.remoteUnitUrls).length > 0
+        ? {
+            units: {
+              local: config.unit,
+              urls: config.remoteUnitUrls,
+              homes: geoHomes({ urls: config.remoteUnitUrls, kind: 'unit' }),
+            },
+          }
+        : {}),
     },
     async stop() {
       await receipts.stop()

@@ -143,6 +143,12 @@ describe('acting from home on a conversation homed in another geo', () => {
           : undefined,
       { what: 'eu to count bob’s read' },
     )
+    // The totals, asked through us, are eu's.
+    const reads = `/v1/conversations/atlantic/messages/${first}/reads`
+    expect((await call(u, 'GET', reads, 'bob')).body).toEqual(
+      (await call(e, 'GET', reads, 'ann')).body,
+    )
+    expect((await call(u, 'GET', reads, 'carl')).status).toBe(403)
     await eventually(async () => ((await bobsRow())?.unread === 0 ? true : undefined), {
       what: 'bob’s us row to clear',
     })
@@ -156,6 +162,8 @@ describe('acting from home on a conversation homed in another geo', () => {
         (await call(e, 'GET', reactions, 'ann')).body?.counts?.['👍'] === 1 ? true : undefined,
       { what: 'eu to merge bob’s reaction' },
     )
+    const fromEu = (await call(e, 'GET', reactions, 'ann')).body
+    expect((await call(u, 'GET', reactions, 'bob')).body).toEqual(fromEu)
 
     // Delete for me from us: gone from bob's history (kept in us), still in ann's (eu).
     const deleted = await call(u, 'DELETE', `/v1/conversations/atlantic/messages/${first}`, 'bob')

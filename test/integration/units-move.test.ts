@@ -3,12 +3,19 @@
 // other, and halfway the group is moved to unit 1 (…b.). Unit 1's history then holds every
 // accepted message once, in the order they were accepted, with the msgIds the API answered and
 // seq 1..n without a gap: the history came along, and what was sent during the move waited for it.
+// Then the move's edges: a private message's retry after the move, a LOW message still deferred
+// at the old home, a move back before the history arrived, and history read through the unit
+// that only routes the conversation (units know each other's API: IMFLOW_REMOTE_UNIT_URLS).
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Partitioners } from 'kafkajs'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { issueToken } from '../../connectors/http/jwt.js'
 import type { RunningApp } from '../../ops/app/app.js'
+import { freePort } from '../../ops/ports.js'
+import { registerContract } from '../../schemas/contract.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
-import { eventually, httpCall, startTestApp, unique } from './helpers.js'
+import { registrySchemaSource } from '../../schemas/schema-source.js'
+import { eventually, httpCall, startTestApp, testKafka, unique } from './helpers.js'
 
 const secret = 'unit-move-secret-0123456789abcdef'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
@@ -24,19 +31,29 @@ describe('units: moving a conversation under traffic', () => {
   const stops: (() => Promise<void>)[] = []
 
   beforeAll(async () => {
-    // Three members make a large group at this threshold.
-    const common = { IMFLOW_JWT_SECRET: secret, IMFLOW_LARGE_GROUP_THRESHOLD: '2' }
+    // Three members make a large group at this threshold. No peak shaving in the way of a
+    // history written in one go (the LOW test lowers unit 0's capacity itself).
+    const common = {
+      IMFLOW_JWT_SECRET: secret,
+      IMFLOW_LARGE_GROUP_THRESHOLD: '2',
+      IMFLOW_SHAPING_CAPACITY: '1000000',
+    }
+    const [port0, port1] = [await freePort(), await freePort()]
     const first = await startTestApp(a, {
       ...common,
+      IMFLOW_PORT: String(port0),
       IMFLOW_UNIT: '0',
       IMFLOW_REMOTE_UNITS: `1=${b}`,
+      IMFLOW_REMOTE_UNIT_URLS: `1=http://127.0.0.1:${port1}`,
     })
     stops.push(first.stop)
     unit0 = first.app
     const second = await startTestApp(b, {
       ...common,
+      IMFLOW_PORT: String(port1),
       IMFLOW_UNIT: '1',
       IMFLOW_REMOTE_UNITS: `0=${a}`,
+      IMFLOW_REMOTE_UNIT_URLS: `0=http://127.0.0.1:${port0}`,
     })
     stops.push(second.stop)
     unit1 = second.app
@@ -125,5 +142,166 @@ describe('units: moving a conversation under traffic', () => {
     const retry = await post(1)
     expect(retry.status).toBe(200)
     expect(((await retry.json()) as { msgId: string }).msgId).toBe(msgIds[0])
+  })
+
+  const admin = token('root', 'admin')
+  const send = (url: string, cid: string, clientMsgId: string, extra: object = {}) =>
+    httpCall(url, 'POST', '/v1/messages', token('ann'), {
+      conversationId: cid,
+      clientMsgId,
+      type: 'TEXT',
+      body: clientMsgId,
+      ...extra,
+    })
+  /** Posted (through unit 0, which forwards once it routes) until accepted; its msgId. */
+  const accepted = (url: string, cid: string, clientMsgId: string, extra: object = {}) =>
+    eventually(
+      async () => {
+        const res = await send(url, cid, clientMsgId, extra)
+        return res.status === 200 ? ((await res.json()) as { msgId: string }).msgId : undefined
+      },
+      { what: `${clientMsgId} to be accepted`, timeoutMs: 60_000 },
+    )
+  const group = async (cid: string) => {
+    const res = await httpCall(unit0.url, 'POST', '/v1/conversations', admin, {
+      conversationId: cid,
+      type: 'GROUP',
+      members: ['ann', 'bob', 'cat'],
+    })
+    expect(res.status).toBe(201)
+    await accepted(unit0.url, cid, `${cid}-first`)
+  }
+  const move = async (url: string, cid: string, unit: string) =>
+    expect((await httpCall(url, 'PATCH', `/v1/conversations/${cid}`, admin, { unit })).status).toBe(
+      202,
+    )
+  /** Messages until one is accepted by `unit` (the move there is complete); that one's msgId. */
+  let probes = 0
+  const movedTo = (cid: string, unit: number, tag: string) =>
+    eventually(
+      async () => {
+        const msgId = await accepted(unit0.url, cid, `${cid}-${tag}-${++probes}`)
+        return parseMsgId(msgId).unit === unit ? msgId : undefined
+      },
+      { what: `${cid} to be homed in unit ${unit}`, timeoutMs: 60_000 },
+    )
+  /** Every page of a user's history, oldest first. */
+  const fullHistory = async (url: string, cid: string, user = 'cat') => {
+    const out: { msgId: string; body: string; seq?: number }[] = []
+    let before: string | undefined
+    for (let i = 0; i < 200; i++) {
+      const query = `limit=200${before ? `&before=${encodeURIComponent(before)}` : ''}`
+      const res = await httpCall(
+        url,
+        'GET',
+        `/v1/conversations/${cid}/messages?${query}`,
+        token(user),
+      )
+      expect(res.status).toBe(200)
+      const page = (await res.json()) as Page & { next?: string | null }
+      out.push(...page.messages.map(({ msgId, body, seq }) => ({ msgId, body, seq })))
+      if (!page.next) break
+      before = page.next
+    }
+    return out.reverse()
+  }
+
+  it('answers a retried private message with its first msgId at the new home; the routing unit serves the home’s history', {
+    timeout: 60_000,
+  }, async () => {
+    await group('pm')
+    const whisper = { visibility: 'PRIVATE', targets: ['bob'] }
+    const first = await accepted(unit0.url, 'pm', 'pm-private', whisper)
+    await move(unit0.url, 'pm', '1')
+    await movedTo('pm', 1, 'after')
+    // Posted to the new home's own API: only the moved dedupe answer knows it.
+    const retry = await send(unit1.url, 'pm', 'pm-private', whisper)
+    expect(retry.status).toBe(200)
+    expect(((await retry.json()) as { msgId: string }).msgId).toBe(first)
+    // Unit 0 keeps no log of pm now: its API reads unit 1's, so both answer the same.
+    const atHome = await fullHistory(unit1.url, 'pm')
+    expect(atHome[0]?.body).toBe('pm-first')
+    expect(atHome.at(-1)?.body).toBe(`pm-after-${probes}`)
+    expect(await fullHistory(unit0.url, 'pm')).toEqual(atHome)
+  })
+
+  it('delivers a LOW message deferred at the old home before the move at the new home, once', {
+    timeout: 60_000,
+  }, async () => {
+    await group('low')
+    const limits = async (body?: object) =>
+      (await httpCall(unit0.url, body ? 'PUT' : 'GET', '/v1/limits', admin, body)).json()
+    const initial = (await limits()) as { capacity: number }
+    const low: string[] = []
+    try {
+      // Next to no capacity: LOW waits in unit 0's lane (its deadline is an hour away).
+      await limits({ ...initial, capacity: 0.01 })
+      await eventually(
+        async () => {
+          low.push(await accepted(unit0.url, 'low', `low-${low.length}`, { priority: 'LOW' }))
+          await new Promise((r) => setTimeout(r, 1_000))
+          const stored = new Set((await fullHistory(unit0.url, 'low')).map((m) => m.msgId))
+          return stored.has(low.at(-1) as string) ? undefined : true
+        },
+        { what: 'a LOW message to wait in the lane', timeoutMs: 30_000, intervalMs: 0 },
+      )
+      await move(unit0.url, 'low', '1')
+      await movedTo('low', 1, 'after')
+    } finally {
+      await limits(initial) // drained now, at unit 0: delivered at unit 1
+    }
+    const history = await eventually(
+      async () => {
+        const h = await fullHistory(unit1.url, 'low')
+        return low.every((id) => h.some((m) => m.msgId === id)) ? h : undefined
+      },
+      { what: 'every LOW message in unit 1’s history', timeoutMs: 30_000 },
+    )
+    const ids = history.map((m) => m.msgId)
+    expect(new Set(ids).size).toBe(ids.length)
+    // Numbered when delivered (a drained LOW message after later HIGH ones): no gap, none twice.
+    const seqs = history.map((m) => m.seq ?? 0).sort((x, y) => x - y)
+    expect(seqs).toEqual(history.map((_, i) => i + 1))
+  })
+
+  it('moves a conversation back before its history arrived: all of it comes back, in order', {
+    timeout: 90_000,
+  }, async () => {
+    await group('again')
+    // Longer than one chunk (5,000), so the history is still on its way when it moves back.
+    const codecs = await registerContract(registrySchemaSource(inject('schemaRegistryUrl')), a)
+    const producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner })
+    await producer.connect()
+    for (let i = 0; i < 5_500; i += 500)
+      await producer.send({
+        topic: `${a}im.ingest`,
+        messages: Array.from({ length: 500 }, (_, k) => ({
+          key: 'again',
+          value: codecs['im.ingest'].encode({
+            conversationId: 'again',
+            clientMsgId: `again-${i + k}`,
+            senderId: 'ann',
+            type: 'TEXT',
+            body: `again-${i + k}`,
+            priority: 'HIGH',
+            visibility: 'NORMAL',
+            targets: [],
+            sentAt: Date.now(),
+          }),
+        })),
+      })
+    await producer.disconnect()
+    await accepted(unit0.url, 'again', 'again-stored') // behind the 5,500: all stored
+    const before = await fullHistory(unit0.url, 'again')
+    expect(before).toHaveLength(5_502)
+    await move(unit0.url, 'again', '1')
+    await move(unit0.url, 'again', '0')
+    const last = await movedTo('again', 0, 'back')
+    // Everything is back once, in order, seq without a gap; then what was sent meanwhile.
+    const after = await fullHistory(unit0.url, 'again')
+    expect(after.slice(0, before.length)).toEqual(before)
+    expect(after.slice(before.length).every((m) => m.body.startsWith('again-back-'))).toBe(true)
+    expect(after.at(-1)?.msgId).toBe(last)
+    expect(after.map((m) => m.seq)).toEqual(after.map((_, i) => i + 1))
   })
 })

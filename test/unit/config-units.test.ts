@@ -43,6 +43,21 @@ describe('IMFLOW_REMOTE_UNITS', () => {
   })
 })
 
+describe('IMFLOW_REMOTE_UNIT_URLS', () => {
+  it('reads unit=url pairs for units listed in IMFLOW_REMOTE_UNITS', () => {
+    const env = { IMFLOW_UNIT: '0', IMFLOW_REMOTE_UNITS: '1=b.' }
+    expect(
+      loadConfig({ ...env, IMFLOW_REMOTE_UNIT_URLS: '01=http://10.0.0.3:8080' }).remoteUnitUrls,
+    ).toEqual({ '1': 'http://10.0.0.3:8080' })
+    expect(configError({ ...env, IMFLOW_REMOTE_UNIT_URLS: '2=http://10.0.0.4:8080' })).toContain(
+      'IMFLOW_REMOTE_UNIT_URLS names unit 2, which is not in IMFLOW_REMOTE_UNITS',
+    )
+    expect(configError({ ...env, IMFLOW_REMOTE_UNIT_URLS: 'one=http://x' })).toContain(
+      'is not unit=url',
+    )
+  })
+})
+
 describe('IMFLOW_SYSTEM_ACCOUNTS', () => {
   it('reads a comma-separated list of user ids, none by default', () => {
     expect(loadConfig({}).systemAccounts).toEqual([])

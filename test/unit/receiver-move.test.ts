@@ -18,7 +18,7 @@ import {
   receiverTopology,
   type UnitTopics,
 } from '../../topologies/receiver/index.js'
-import { EXPORT_EVERY_MS } from '../../topologies/receiver/move-out.js'
+import { EXPORT_EVERY_MS, PACK_MAX_CHARS, packs } from '../../topologies/receiver/move-out.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
 import { type ReceiverCodecs, receiverCodecs, receiverTopics } from './receiver-codecs.js'
 
@@ -185,8 +185,8 @@ describe('receiver: moving a conversation to another unit', () => {
     a.read(topics.receipts)
     await change(a, { kind: 'UnitChanged', unit: '1' })
     const first = a.read(B.ingest)
-    // The first chunk, with the move.
-    expect(first.map((r) => r.headers?.['imflow-import'])).toEqual(['message', 'message'])
+    // The first chunk, with the move: its two messages packed in one record.
+    expect(first.map((r) => r.headers?.['imflow-import'])).toEqual(['messages'])
     await send(a, message('m6')) // forwarded between chunks
     await across(a, b, B.ingest, topics.ingest, first)
     await across(a, b, B.conversations, topics.conversations)
@@ -205,7 +205,7 @@ describe('receiver: moving a conversation to another unit', () => {
     expect(a.read(B.ingest)).toEqual([])
   })
 
-  it('holds what comes for a conversation moved here until its history does, or it leaves', async () => {
+  it('holds what comes for a conversation moved here, a move on included, until its history does', async () => {
     const b = unitDriver(1)
     const created = {
       kind: 'ConversationCreated' as const,
@@ -218,11 +218,26 @@ describe('receiver: moving a conversation to another unit', () => {
     await change(b, { kind: 'UnitChanged', unit: '1' }) // through unit 1's own API
     await send(b, message('w1'))
     expect(b.read(topics.receipts)).toEqual([]) // waits for unit 0's history
-    // Moved back before any came: the held message follows it, behind the (empty) history.
+    b.read(A.conversations) // unit 0 told of the move (it sends the history then)
+    // Moved back before any came: that waits too, behind w1 (sent on now, unit 0's history
+    // would come here after the conversation left).
     await change(b, { kind: 'UnitChanged', unit: '0' })
+    expect(b.read(A.ingest)).toEqual([])
+    expect(b.read(A.conversations)).toEqual([])
+    // Unit 0's (empty) history ends: w1 is accepted here, then the move back takes it along.
+    await b.pipe(topics.ingest, {
+      key: 'g',
+      value: codecs.sendMessage.encode({ ...message(''), body: '' }),
+      timestamp: now,
+      headers: { 'imflow-import': 'end', 'imflow-import-seq': '0', [ORIGIN_UNIT_HEADER]: '0' },
+    })
+    const w1 = await accepted(b, topics.receipts, codecs.receipt)
+    expect(w1).toHaveLength(1)
+    expect(parseMsgId(w1[0] as string).unit).toBe(1)
     const out = b.read(A.ingest)
-    expect(out.map((r) => r.headers?.['imflow-import'])).toEqual(['end', undefined])
-    expect((await codecs.sendMessage.decode(out[1]?.value as Buffer)).clientMsgId).toBe('w1')
+    expect(out.map((r) => r.headers?.['imflow-import'])).toEqual(['message', 'end'])
+    expect(out[0]?.headers?.['imflow-import-msg-id']).toBe(w1[0])
+    expect(await log(b)).toEqual([])
   })
 
   it('stores nothing a producer marks as imported: imports come only from a known unit', async () => {
@@ -235,5 +250,27 @@ describe('receiver: moving a conversation to another unit', () => {
     })
     expect(await log(b)).toEqual([])
     expect(await accepted(b, topics.receipts, codecs.receipt)).toEqual(['Rejected'])
+  })
+
+  it('packs a history in records of bounded size, in order, a message larger than that alone', () => {
+    const stored = (id: string, body: string) => ({
+      ...message(id),
+      body,
+      msgId: id,
+      createdAt: now,
+      seq: 0,
+    })
+    const small = Array.from({ length: 1_000 }, (_, i) => stored(`s${i}`, 'x'.repeat(500)))
+    const big = stored('big', 'y'.repeat(PACK_MAX_CHARS))
+    const out = packs([...small.slice(0, 600), big, ...small.slice(600)])
+    expect(out.flat().map((m) => m.msgId)).toEqual([
+      ...small.slice(0, 600).map((m) => m.msgId),
+      'big',
+      ...small.slice(600).map((m) => m.msgId),
+    ])
+    expect(out.find((p) => p.some((m) => m.msgId === 'big'))).toHaveLength(1)
+    for (const p of out.filter((p) => p.length > 1))
+      expect(JSON.stringify(p).length).toBeLessThanOrEqual(PACK_MAX_CHARS)
+    expect(out.length).toBeLessThan(10)
   })
 })

@@ -216,6 +216,16 @@ describe('ReadCache', () => {
     expect(cache.get('c')?.toString()).toBe('3')
   })
 
+  it('evicts a tenth of its capacity at once, oldest first, and keeps the rest', async () => {
+    const { ReadCache } = await import('../../state/index.js')
+    const cache = new ReadCache(100)
+    for (let i = 0; i < 100; i++) cache.set(`k${i}`, b(String(i)))
+    cache.get('k0') // the most recent now
+    cache.set('k100', b('100'))
+    const kept = Array.from({ length: 101 }, (_, i) => `k${i}`).filter((k) => cache.has(k))
+    expect(kept).toEqual(['k0', ...Array.from({ length: 90 }, (_, i) => `k${i + 11}`)])
+  })
+
   it('lets the changelogged store answer a hot key without RocksDB after the first read', async () => {
     const store = new ChangeloggedStore('s', raw)
     await raw.write([{ key: b('hot'), value: b('1') }])

@@ -21,7 +21,12 @@ export { ReceiverQueries } from './queries.js'
 export { receiverTopology } from './receiver.js'
 export { type GeoSplit, REPLY_HEADERS, type ReceiverOptions } from './receiver-options.js'
 export { type GeoTopics, HOME_GEO_HEADER, ORIGIN_GEO_HEADER } from './route-by-geo.js'
-export { homeOf, ORIGIN_UNIT_HEADER, type UnitTopics } from './route-by-unit.js'
+export {
+  homeOf,
+  normalizeUnit,
+  ORIGIN_UNIT_HEADER,
+  type UnitTopics,
+} from './route-by-unit.js'
 export { splitByGeo } from './split-by-geo.js'
 export {
   checkSender,

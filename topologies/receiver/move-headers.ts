@@ -1,7 +1,12 @@
 // The headers of a conversation's move between units (move-out.ts sends, move-in.ts reads):
 // what the old home's history records carry besides the message, and the hand-over's last word.
 
-/** Marks a record the new home stores as it comes: `message`, `end` (on im.ingest), `read` (im.actions). */
+/**
+ * Marks a record the new home stores as it comes: `message` (one), `messages` (packed in its
+ * body), `answers` (private messages' dedupe answers, packed), `end` (on im.ingest), `read`
+ * (im.actions). And `deliver`: a deferred LOW message drained at the old home after the move,
+ * which the new home delivers (held like any message until the move is complete).
+ */
 export const IMPORT_HEADER = 'imflow-import'
 /** An imported message's fixed fields, which a SendMessage does not carry. */
 export const IMPORT_MSG_ID_HEADER = 'imflow-import-msg-id'

@@ -6,7 +6,12 @@
 // conversation's seq from the old home and processes what it held, in order, in that transaction.
 
 import { compareMsgIds } from '../../schemas/msg-id.js'
-import type { Action, SendMessage } from '../../schemas/types.generated.js'
+import type {
+  Action,
+  ConversationEvent,
+  SendMessage,
+  StoredMessage,
+} from '../../schemas/types.generated.js'
 import { jsonSerde, type KeyValueStore, stringSerde, typedStore } from '../../state/index.js'
 import {
   dedupeKey,
@@ -22,6 +27,7 @@ import {
   IMPORT_MSG_ID_HEADER,
   IMPORT_SEQ_HEADER,
 } from './move-headers.js'
+import type { PrivateAnswer } from './private-dedupe.js'
 import type { ReceiverTask } from './receiver-task.js'
 
 /** conversationId -> a move into this unit under way. */
@@ -97,6 +103,18 @@ export class MovesIn {
     return s.moving.has(conversationId) || (s.held.get(conversationId) ?? 0) > 0
   }
 
+  /**
+   * Whether a move of the conversation to another unit must wait: its move here is not
+   * complete (the history is still coming) or records wait before it. Applied now, it would
+   * send on only the part of the history that came, and the rest would arrive here after the
+   * conversation left. Held, it is applied once the history is all here, which then follows it.
+   */
+  async holdsMoveOn(event: ConversationEvent): Promise<boolean> {
+    if (event.change.kind !== 'UnitChanged' || this.task.route.isLocal(event.change.unit))
+      return false
+    return this.holds(event.conversationId)
+  }
+
   /** Keeps the record (its value encoded again) behind the others held for the conversation. */
   async hold(record: InputRecord, conversationId: string, value: Buffer): Promise<void> {
     const s = await this.load()
@@ -127,12 +145,39 @@ export class MovesIn {
     const msgId = header(record, IMPORT_MSG_ID_HEADER) ?? ''
     const createdAt = Number(header(record, IMPORT_CREATED_AT_HEADER))
     const seq = Number(header(record, IMPORT_SEQ_HEADER) ?? 0)
+    await this.store(message.conversationId, [{ ...message, msgId, createdAt, seq }])
+  }
+
+  /** Imported messages packed in one record (move-out.ts `packs`): stored one by one. */
+  async importMessages(message: SendMessage): Promise<void> {
+    await this.store(message.conversationId, JSON.parse(message.body) as StoredMessage[])
+  }
+
+  /** Private messages' dedupe answers (move-out.ts): a retry here gets the first msgId. */
+  async importAnswers(message: SendMessage): Promise<void> {
     const { conversationId } = message
-    const key = messageKey(conversationId, createdAt, msgId)
-    this.task.log.put(key, encodeStoredMessage({ ...message, msgId, createdAt, seq }))
-    if (seq > 0) this.task.seqIndex.put(seqIndexKey(conversationId, seq), key)
-    this.task.dedupe.put(dedupeKey(message.senderId, message.clientMsgId), { msgId, createdAt })
-    // The first chunk is ahead of anything forwarded after the move: from here on, that waits.
+    for (const answer of JSON.parse(message.body) as PrivateAnswer[]) {
+      this.task.dedupe.put(answer.key, { msgId: answer.msgId, createdAt: answer.createdAt })
+      this.task.privateDedupe.record(conversationId, answer)
+    }
+    await this.importing(conversationId)
+  }
+
+  private async store(conversationId: string, messages: readonly StoredMessage[]): Promise<void> {
+    for (const m of messages) {
+      const key = messageKey(conversationId, m.createdAt, m.msgId)
+      this.task.log.put(key, encodeStoredMessage({ ...m, conversationId }))
+      if (m.seq > 0) this.task.seqIndex.put(seqIndexKey(conversationId, m.seq), key)
+      this.task.dedupe.put(dedupeKey(m.senderId, m.clientMsgId), {
+        msgId: m.msgId,
+        createdAt: m.createdAt,
+      })
+    }
+    await this.importing(conversationId)
+  }
+
+  /** The first chunk is ahead of anything forwarded after the move: from here on, that waits. */
+  private async importing(conversationId: string): Promise<void> {
     if (!(await this.load()).moving.has(conversationId)) await this.update(conversationId, (m) => m)
   }
 
@@ -206,10 +251,13 @@ export class MovesIn {
   private async decode(cid: string, held: HeldRecord): Promise<InputRecord> {
     const { codecs } = this.task.options
     const bytes = Buffer.from(held.value, 'base64')
+    const { topics } = this.task.options
     const value =
-      held.topic === this.task.options.topics.actions
+      held.topic === topics.actions
         ? await codecs.action.decode(bytes)
-        : await codecs.sendMessage.decode(bytes)
+        : held.topic === topics.conversations
+          ? await codecs.conversationEvent.decode(bytes)
+          : await codecs.sendMessage.decode(bytes)
     return {
       topic: held.topic,
       partition: held.partition,

@@ -1,7 +1,8 @@
 // Moving a conversation to another unit, the old home's half: its history goes to the new
-// home — every message of its log, as it was stored (msgId, createdAt, seq), a chunk per
-// transaction, then an end record with the conversation's seq — with its read cursors, and the
-// copy here is deleted as it goes. Everything goes through the forwarder to the new unit's own
+// home — every message of its log, as it was stored (msgId, createdAt, seq), packed a few
+// hundred to a record, a chunk per transaction, then its private messages' dedupe answers, then
+// an end record with the conversation's seq — with its read cursors, and the copy here is
+// deleted as it goes. Everything goes through the forwarder to the new unit's own
 // topics, keyed by the conversation, so Kafka keeps it in order with the messages forwarded
 // after the move (same sink, same partition); the new home sorts them out (move-in.ts).
 
@@ -19,7 +20,12 @@ import {
   decodeStoredMessage,
   seqIndexKey,
 } from '../model/index.js'
-import type { InputRecord, ProcessorContext } from '../runtime/index.js'
+import type {
+  InputRecord,
+  OutputRecord,
+  ProcessorContext,
+  ReadWriteStore,
+} from '../runtime/index.js'
 import {
   IMPORT_COUNT_HEADER,
   IMPORT_CREATED_AT_HEADER,
@@ -27,6 +33,7 @@ import {
   IMPORT_MSG_ID_HEADER,
   IMPORT_SEQ_HEADER,
 } from './move-headers.js'
+import { parseAnswer } from './private-dedupe.js'
 import type { ReceiverTask } from './receiver-task.js'
 import { forwardedHeaders, unitSink } from './route-by-unit.js'
 
@@ -44,6 +51,34 @@ export function asSent(m: StoredMessage): SendMessage {
     targets,
     sentAt: m.sentAt,
   }
+}
+
+/**
+ * JSON of stored messages one packed import record carries at most: far below Kafka's 1 MB
+ * record, and a few hundred messages per record instead of one (each record costs the old
+ * home, the broker and the new home far more than its bytes do).
+ */
+export const PACK_MAX_CHARS = 256 * 1024
+
+type Pack = StoredMessage[]
+
+/** Items in order, in packs of at most PACK_MAX_CHARS of JSON (a larger one goes alone). */
+export function packs<T>(messages: readonly T[]): T[][] {
+  const out: T[][] = []
+  let current: T[] = []
+  let chars = 0
+  for (const m of messages) {
+    const size = JSON.stringify(m).length + 1
+    if (current.length > 0 && chars + size > PACK_MAX_CHARS) {
+      out.push(current)
+      current = []
+      chars = 0
+    }
+    current.push(m)
+    chars += size
+  }
+  if (current.length > 0) out.push(current)
+  return out
 }
 
 /** What closes an import: no message of its own, the conversation's seq in its headers. */
@@ -66,8 +101,10 @@ interface Export {
   to: string
   seq: number
   count: number
-  /** The last log key sent (base64); the next chunk starts after it. */
+  /** The last key sent (base64) of the phase's store; the next chunk starts after it. */
   after?: string
+  /** What is being sent: the log (absent: older exports), then private messages' answers. */
+  phase?: 'log' | 'private'
 }
 
 /**
@@ -137,38 +174,28 @@ export class MovesOut {
     }
   }
 
-  /** Sends up to `budget` entries after the last one sent; the end once there are no more. */
+  /**
+   * Sends up to `budget` entries after the last one sent — the log's, then the private
+   * messages' dedupe answers — and the end once there are no more.
+   */
   private async chunk(cid: string, state: Export, budget = this.size): Promise<number> {
-    const prefix = conversationPrefix(cid)
-    const from = state.after
-      ? Buffer.concat([Buffer.from(state.after, 'base64'), Buffer.from([0])])
-      : prefix
-    const entries: [Buffer, Buffer][] = []
-    for await (const entry of this.task.log.range({ gte: from, lt: prefixEnd(prefix) })) {
-      entries.push(entry)
-      if (entries.length === budget) break
-    }
+    const phase = state.phase ?? 'log'
+    const store = phase === 'log' ? this.task.log : this.task.privateDedupe.store
+    const entries = await this.take(store, cid, state.after, budget)
     const ingest = unitSink(state.to, 'ingest')
-    for (const [key, value] of entries) {
-      const m = decodeStoredMessage(value)
-      await this.task.forward.send(ingest, {
-        key: cid,
-        value: this.task.options.codecs.sendMessage.encode(asSent(m)),
-        headers: this.headers({
-          [IMPORT_HEADER]: 'message',
-          [IMPORT_MSG_ID_HEADER]: m.msgId,
-          [IMPORT_CREATED_AT_HEADER]: String(m.createdAt),
-          [IMPORT_SEQ_HEADER]: String(m.seq),
-        }),
-      })
-      this.task.log.delete(key)
-      if (m.seq > 0) this.task.seqIndex.delete(seqIndexKey(cid, m.seq))
-    }
-    const count = state.count + entries.length
+    if (phase === 'log') await this.sendMessages(cid, ingest, entries)
+    else await this.sendAnswers(cid, ingest, entries)
+    for (const [key] of entries) store.delete(key)
+    const count = state.count + (phase === 'log' ? entries.length : 0)
     const last = entries.at(-1)?.[0]
     if (entries.length === budget && last) {
       this.exports.put(cid, { ...state, count, after: last.toString('base64') })
       return entries.length
+    }
+    if (phase === 'log') {
+      // The log is done; the budget left goes to the private answers.
+      const next: Export = { to: state.to, seq: state.seq, count, phase: 'private' }
+      return entries.length + (await this.chunk(cid, next, budget - entries.length))
     }
     await this.task.forward.send(ingest, {
       key: cid,
@@ -182,6 +209,66 @@ export class MovesOut {
     this.exports.delete(cid)
     ;(await this.load()).delete(cid)
     return entries.length
+  }
+
+  /** Up to `budget` of the conversation's entries in a store, after the key last sent. */
+  private async take(
+    store: ReadWriteStore,
+    cid: string,
+    after: string | undefined,
+    budget: number,
+  ) {
+    const prefix = conversationPrefix(cid)
+    const from = after ? Buffer.concat([Buffer.from(after, 'base64'), Buffer.from([0])]) : prefix
+    const entries: [Buffer, Buffer][] = []
+    if (budget <= 0) return entries
+    for await (const entry of store.range({ gte: from, lt: prefixEnd(prefix) })) {
+      entries.push(entry)
+      if (entries.length === budget) break
+    }
+    return entries
+  }
+
+  /** Log entries, packed; the seq index goes with them. */
+  private async sendMessages(cid: string, ingest: string, entries: [Buffer, Buffer][]) {
+    const messages = entries.map(([, value]) => decodeStoredMessage(value))
+    for (const pack of packs(messages))
+      await this.task.forward.send(ingest, this.packRecord(cid, pack))
+    for (const m of messages) if (m.seq > 0) this.task.seqIndex.delete(seqIndexKey(cid, m.seq))
+  }
+
+  /** Private messages' dedupe answers, packed: a retry at the new home gets the first msgId. */
+  private async sendAnswers(cid: string, ingest: string, entries: [Buffer, Buffer][]) {
+    const { sendMessage } = this.task.options.codecs
+    for (const pack of packs(entries.map(([, value]) => parseAnswer(value))))
+      await this.task.forward.send(ingest, {
+        key: cid,
+        value: sendMessage.encode({ ...importEnd(cid), body: JSON.stringify(pack) }),
+        headers: this.headers({ [IMPORT_HEADER]: 'answers' }),
+      })
+  }
+
+  /** One record of the history: a message alone (its fields in headers), or several packed. */
+  private packRecord(cid: string, pack: Pack): OutputRecord {
+    const { sendMessage } = this.task.options.codecs
+    if (pack.length === 1) {
+      const m = pack[0] as StoredMessage
+      return {
+        key: cid,
+        value: sendMessage.encode(asSent(m)),
+        headers: this.headers({
+          [IMPORT_HEADER]: 'message',
+          [IMPORT_MSG_ID_HEADER]: m.msgId,
+          [IMPORT_CREATED_AT_HEADER]: String(m.createdAt),
+          [IMPORT_SEQ_HEADER]: String(m.seq),
+        }),
+      }
+    }
+    return {
+      key: cid,
+      value: sendMessage.encode({ ...importEnd(cid), body: JSON.stringify(pack) }),
+      headers: this.headers({ [IMPORT_HEADER]: 'messages' }),
+    }
   }
 
   /** Read cursors only move forward, so their order against anything else does not matter. */

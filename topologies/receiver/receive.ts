@@ -72,6 +72,9 @@ export async function receive(
   const createdAt = parseMsgId(msgId).timeMs
   const storedMessage: StoredMessage = { ...message, msgId, createdAt, seq: 0 }
   task.dedupe.put(dedupeId, { msgId, createdAt })
+  // In no log: found by conversation when it moves (private-dedupe.ts).
+  if (message.visibility === 'PRIVATE')
+    task.privateDedupe.record(message.conversationId, { key: dedupeId, msgId, createdAt })
   // LOW: accepted now (its msgId is fixed), stored and delivered when shaping drains it.
   if (admitted.later) await task.gate.defer(msgId, encodeStoredMessage(storedMessage))
   else await deliver(task, storedMessage)

@@ -23,6 +23,7 @@ import { planFanOut } from './fan-out.js'
 import { alwaysUp, type Forwarder, forwarder, UNPARK_EVERY_MS } from './forward-or-park.js'
 import { MovesIn } from './move-in.js'
 import { EXPORT_EVERY_MS, MovesOut } from './move-out.js'
+import { PrivateDedupe } from './private-dedupe.js'
 import { REPLY_HEADERS, type ReceiverOptions, remoteSinks } from './receiver-options.js'
 import { type GeoRouter, geoRouter } from './route-by-geo.js'
 import { type UnitRouter, unitRouter } from './route-by-unit.js'
@@ -37,6 +38,8 @@ export class ReceiverTask {
   readonly log: ReadWriteStore
   readonly readCursors: KeyValueStore<Buffer, string>
   readonly seqIndex: ReadWriteStore
+  /** Private messages' dedupe answers by conversation: they move with it. */
+  readonly privateDedupe: PrivateDedupe
   readonly route: UnitRouter
   readonly geoRoute: GeoRouter
   /** Sends to other geos' and units' topics, or parks while one is missing. */
@@ -74,6 +77,7 @@ export class ReceiverTask {
     this.log = context.store(STORES.messages)
     this.readCursors = typedStore(context.store(STORES.readCursors), bufferSerde, stringSerde)
     this.seqIndex = context.store(STORES.seqIndex)
+    this.privateDedupe = new PrivateDedupe(context)
     this.forward = forwarder(context, remoteSinks(options), options.remoteTargets ?? alwaysUp)
     context.schedule(UNPARK_EVERY_MS, 'wall-clock', () => this.forward.unpark())
     this.route = unitRouter({

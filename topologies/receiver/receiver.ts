@@ -12,10 +12,12 @@ import { defineTopology, type InputRecord, type TopologyDefinition } from '../ru
 import { act } from './actions.js'
 import { admitAll } from './admission.js'
 import { onConversationEvent } from './conversation-events.js'
+import { deliverDeferred, deliverForwarded } from './deferred-after-move.js'
 import { PARKED_STORE } from './forward-or-park.js'
 import { HELD_STORE, importKind, MOVES_STORE } from './move-in.js'
 import { EXPORTS_STORE } from './move-out.js'
-import { deliver, prefetchSends, receive } from './receive.js'
+import { PRIVATE_DEDUPE_STORE } from './private-dedupe.js'
+import { prefetchSends, receive } from './receive.js'
 import { type ReceiverOptions, remoteSinks } from './receiver-options.js'
 import { ReceiverTask } from './receiver-task.js'
 import { originOf } from './route-by-unit.js'
@@ -65,6 +67,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       MOVES_STORE,
       HELD_STORE,
       EXPORTS_STORE,
+      PRIVATE_DEDUPE_STORE,
       ...admission.stores,
     ],
     internalTopics: [topics.fanout],
@@ -72,7 +75,7 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
       const task = new ReceiverTask(
         context,
         options,
-        (task, stored) => deliver(task, decodeStoredMessage(stored)),
+        (task, stored) => deliverDeferred(task, decodeStoredMessage(stored)),
         handle,
       )
       return {
@@ -80,7 +83,8 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
           prefetchSends(
             task,
             records
-              .filter((r) => r.topic === topics.ingest)
+              // An import reads nothing ahead: it is stored as it comes.
+              .filter((r) => r.topic === topics.ingest && importKind(r) === undefined)
               .map((r) => ({ message: r.value as SendMessage, headers: r.headers })),
           ),
         process: (record) => handle(task, record),
@@ -94,7 +98,11 @@ async function handle(task: ReceiverTask, record: InputRecord): Promise<void> {
   const { topics, codecs, users } = task.options
   if (record.topic === users?.topic) return
   if (record.topic === topics.conversations) {
-    return onConversationEvent(task, record, record.value as ConversationEvent)
+    const event = record.value as ConversationEvent
+    // Moved on before its history got here: the next move waits for it (then takes it along).
+    if (await task.moves.holdsMoveOn(event))
+      return task.moves.hold(record, event.conversationId, codecs.conversationEvent.encode(event))
+    return onConversationEvent(task, record, event)
   }
   // Imports come only from units this one knows, forwarded once.
   const origin = originOf(record)
@@ -111,8 +119,12 @@ async function handle(task: ReceiverTask, record: InputRecord): Promise<void> {
   }
   const message = record.value as SendMessage
   if (kind === 'message') return task.moves.importMessage(record, message)
+  if (kind === 'messages') return task.moves.importMessages(message)
+  if (kind === 'answers') return task.moves.importAnswers(message)
   if (kind === 'end') return task.moves.importEnded(record, message.conversationId)
   if (await task.moves.holds(message.conversationId))
     return task.moves.hold(record, message.conversationId, codecs.sendMessage.encode(message))
+  // A LOW message deferred at the old home, drained after the move (deferred-after-move.ts).
+  if (kind === 'deliver') return deliverForwarded(task, record, message)
   return receive(task, record, message)
 }
