@@ -6,7 +6,7 @@
 import type { EachBatchPayload } from 'kafkajs'
 import type { Logger } from '../../../ops/log.js'
 import type { TaskMetrics } from '../../../ops/metrics.js'
-import { type Task, TaskCorruptedError, TaskFencedError } from './task.js'
+import { type Task, TaskFencedError } from './task.js'
 import type { TaskSet } from './task-set.js'
 
 /** Heartbeat answers meaning the group went on without this member's current view of it. */
@@ -18,7 +18,7 @@ export function batchHandler(
   tasks: TaskSet,
   log: Logger,
   metrics?: TaskMetrics,
-  /** A task failed for good after its batch was handed over: the consumer must start again. */
+  /** A task failed after its batch was handed over (the 'fail' policy stops the topology). */
   onFailure: (err: Error) => void = () => {},
 ): (payload: EachBatchPayload) => Promise<void> {
   return async ({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }) => {
@@ -71,19 +71,17 @@ export function batchHandler(
       .then(resume, async (err) => {
         // A batch that failed was resolved no further than its last commit: resumed, kafkajs
         // fetches it again from there, and the task, closed without a checkpoint, opens again
-        // restored from its changelogs. Unless the group must be asked again: another
-        // instance owns the task now (fenced), the consumer's position may be behind what
-        // committed (TaskCorruptedError), or the failure is for good (the 'fail' policy);
-        // then the task only closes, and a new consumer joins and reads the committed offsets.
-        const rejoin =
-          err instanceof TaskFencedError ||
-          err instanceof TaskCorruptedError ||
-          (err as { retriable?: unknown }).retriable === false
-        if (rejoin) await tasks.close(partition, false)
-        else await tasks.reopen(partition)
-        if (err instanceof TaskFencedError) log.warn(err.message)
+        // restored from its changelogs and the group's committed offsets (so a commit whose
+        // outcome was unknown is not redone). Fenced: another instance owns the task now, and
+        // the group tells this consumer so; the task only closes. Never a new consumer from
+        // here: kafkajs may be restarting this one after the same broker trouble, and two
+        // would split the partitions with a zombie.
+        if (err instanceof TaskFencedError) {
+          await tasks.close(partition, false)
+          log.warn(err.message)
+        } else await tasks.reopen(partition)
         resume()
-        if (rejoin) onFailure(err as Error)
+        onFailure(err as Error)
       })
       .catch((err) => log.error('a failed task did not close', { partition, error: String(err) }))
   }

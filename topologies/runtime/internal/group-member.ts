@@ -7,6 +7,7 @@
 import type { Consumer, ConsumerRunConfig, GroupDescription } from 'kafkajs'
 import type { Logger } from '../../../ops/log.js'
 import type { TopologyDefinition } from '../topology.js'
+import { TaskCorruptedError } from './commit-outcome.js'
 import { TaskOwners } from './task-owners.js'
 import type { TaskSet } from './task-set.js'
 
@@ -18,8 +19,6 @@ export class GroupMember {
   private stopping = false
   private health: { ok: boolean; detail?: string } = { ok: false, detail: 'joining the group' }
   private restartDelay = RESTART_DELAY_MS.first
-  /** A new consumer is on its way: more failures meanwhile need no second one. */
-  private restarting = false
   /** When the consumer last fetched or heartbeated: the group still knows it then. */
   private lastContact = Date.now()
   /** Which instance owns which task, from the group's description (for remote reads). */
@@ -94,15 +93,20 @@ export class GroupMember {
   }
 
   /**
-   * A task failed for good after its batch was handed over (batch-handler.ts): a crash, as if
-   * kafkajs had seen it — a new consumer goes on from the committed offsets.
+   * A task failed after its batch was handed over (batch-handler.ts; the task opens again). A
+   * failure for good (a processor's under the 'fail' policy, a commit of unknown outcome)
+   * stops the topology when it asked for that, as a crash kafkajs does not restart would.
    */
   taskFailed(error: Error): void {
-    this.restart(error)
+    const forGood =
+      error instanceof TaskCorruptedError || (error as { retriable?: unknown }).retriable === false
+    if (!forGood || this.topology.onProcessingError !== 'fail' || this.stopping) return
+    this.health = { ok: false, detail: `failed: ${error.message}` }
+    this.reportFailure(error)
   }
 
   private restart(error: Error): void {
-    if (this.stopping || this.restarting) return
+    if (this.stopping) return
     // 'fail': the topology asked to stop rather than go on past a record it cannot process.
     if (this.topology.onProcessingError === 'fail') {
       this.health = { ok: false, detail: `failed: ${error.message}` }
@@ -114,9 +118,7 @@ export class GroupMember {
       error: String(error),
       inMs: this.restartDelay,
     })
-    this.restarting = true
     setTimeout(async () => {
-      this.restarting = false
       if (this.stopping) return
       await this.consumer.disconnect().catch(() => {})
       this.consumer = this.newConsumer()
