@@ -1,11 +1,12 @@
-// The consumer's eachBatch: one fetched batch of one partition, processed by the partition's
-// task in slices (transactions), with heartbeats between them. A rebalance under way commits
-// what is done and hands the partition over; a failure closes the task without a checkpoint.
+// The consumer's eachBatch: one fetched batch of one partition, handed to the partition's
+// task, which processes it in slices (transactions) with heartbeats between them while the
+// partition is paused. A rebalance under way commits what is done and hands the partition
+// over; a failure closes the task without a checkpoint and starts the consumer again.
 
 import type { EachBatchPayload } from 'kafkajs'
 import type { Logger } from '../../../ops/log.js'
 import type { TaskMetrics } from '../../../ops/metrics.js'
-import { type Task, TaskCorruptedError, TaskFencedError } from './task.js'
+import { type Task, TaskFencedError } from './task.js'
 import type { TaskSet } from './task-set.js'
 
 /** Heartbeat answers meaning the group went on without this member's current view of it. */
@@ -17,8 +18,10 @@ export function batchHandler(
   tasks: TaskSet,
   log: Logger,
   metrics?: TaskMetrics,
+  /** A task failed after its batch was handed over (the 'fail' policy stops the topology). */
+  onFailure: (err: Error) => void = () => {},
 ): (payload: EachBatchPayload) => Promise<void> {
-  return async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+  return async ({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }) => {
     const { partition } = batch
     if (!tasks.isAssigned(partition)) return
     metrics?.lag.set({ topology, partition: String(partition) }, Number(batch.offsetLag()))
@@ -38,8 +41,13 @@ export function batchHandler(
       () => isRunning() && !isStale() && !rebalancing,
     )
     if (!task) return
-    try {
-      await task.processBatch(
+    // kafkajs fetches again only when every batch of a fetch is done: one slow task (a big
+    // group's fan-out, a flood) would hold up every other partition's next records. So the
+    // batch is handed over and its partition paused; kafkajs goes on fetching the others,
+    // and this one again, from the last offset resolved, once the task is through.
+    const resume = pause()
+    task
+      .processBatch(
         batch.topic,
         batch.messages,
         {
@@ -60,16 +68,22 @@ export function batchHandler(
         },
         batch.lastOffset(),
       )
-    } catch (err) {
-      // Fenced: another instance owns the task now. Anything else: close the task without a
-      // checkpoint, so it restores from its changelog when it opens again.
-      await tasks.close(partition, false)
-      if (err instanceof TaskFencedError) log.warn(err.message)
-      // The consumer's position may be behind what committed: only a new consumer, which
-      // reads the committed offsets, may go on (kafkajs retries a retriable error in place).
-      if (err instanceof TaskCorruptedError) throw Object.assign(err, { retriable: false })
-      throw err
-    }
+      .then(resume, async (err) => {
+        // A batch that failed was resolved no further than its last commit: resumed, kafkajs
+        // fetches it again from there, and the task, closed without a checkpoint, opens again
+        // restored from its changelogs and the group's committed offsets (so a commit whose
+        // outcome was unknown is not redone). Fenced: another instance owns the task now, and
+        // the group tells this consumer so; the task only closes. Never a new consumer from
+        // here: kafkajs may be restarting this one after the same broker trouble, and two
+        // would split the partitions with a zombie.
+        if (err instanceof TaskFencedError) {
+          await tasks.close(partition, false)
+          log.warn(err.message)
+        } else await tasks.reopen(partition)
+        resume()
+        onFailure(err as Error)
+      })
+      .catch((err) => log.error('a failed task did not close', { partition, error: String(err) }))
   }
 }
 

@@ -7,6 +7,7 @@
 import type { Consumer, ConsumerRunConfig, GroupDescription } from 'kafkajs'
 import type { Logger } from '../../../ops/log.js'
 import type { TopologyDefinition } from '../topology.js'
+import { TaskCorruptedError } from './commit-outcome.js'
 import { TaskOwners } from './task-owners.js'
 import type { TaskSet } from './task-set.js'
 
@@ -89,6 +90,19 @@ export class GroupMember {
     await c.connect()
     await c.subscribe({ topics: this.topology.sources.map((s) => s.topic), fromBeginning: true })
     await c.run(this.runConfig)
+  }
+
+  /**
+   * A task failed after its batch was handed over (batch-handler.ts; the task opens again). A
+   * failure for good (a processor's under the 'fail' policy, a commit of unknown outcome)
+   * stops the topology when it asked for that, as a crash kafkajs does not restart would.
+   */
+  taskFailed(error: Error): void {
+    const forGood =
+      error instanceof TaskCorruptedError || (error as { retriable?: unknown }).retriable === false
+    if (!forGood || this.topology.onProcessingError !== 'fail' || this.stopping) return
+    this.health = { ok: false, detail: `failed: ${error.message}` }
+    this.reportFailure(error)
   }
 
   private restart(error: Error): void {

@@ -30,6 +30,11 @@ import { TaskSet } from './task-set.js'
 
 /** About one transaction's worth of small records (a slice), per partition and fetch. */
 const FETCH_BYTES_PER_PARTITION = 256 * 1024
+/**
+ * How long a fetch waits for data: also how long a partition whose task just finished may
+ * wait to be fetched again behind a fetch of the idle others (20 fetches/s per idle group).
+ */
+const FETCH_WAIT_MS = 50
 
 export interface RunnerOptions {
   kafka: Kafka
@@ -113,9 +118,9 @@ function groupConsumer(
     heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
     readUncommitted: false,
     allowAutoTopicCreation: false,
-    maxWaitTimeInMs: 250,
-    // kafkajs fetches again only once every partition's batch of the last fetch is processed:
-    // a small fetch per partition bounds how long one partition's backlog holds up the others.
+    // A partition paused while its task works (batch-handler.ts) is fetched again with the
+    // next fetch: one that waits for data on the others must not keep it waiting long.
+    maxWaitTimeInMs: FETCH_WAIT_MS,
     maxBytesPerPartition: FETCH_BYTES_PER_PARTITION,
     // Ours only, no round-robin fallback: a broker may pick any protocol all members
     // support, and round-robin splits tasks (see assignor.ts).
@@ -200,7 +205,9 @@ export async function startTopology(
       // fetch at once: a task's topics then share a transaction (Task.processBatch), and
       // kafkajs fetches again only when all of them are done.
       partitionsConsumedConcurrently: Math.max(4, partitions * topology.sources.length),
-      eachBatch: batchHandler(topology.name, tasks, log, options.metrics),
+      eachBatch: batchHandler(topology.name, tasks, log, options.metrics, (err) =>
+        member.taskFailed(err),
+      ),
     },
     tasks,
     log,

@@ -136,6 +136,17 @@ export class TaskSet {
     return done
   }
 
+  /**
+   * A task that failed: closed without a checkpoint, and opened again (restored from its
+   * changelogs) while its partition is assigned, so its state serves queries before the
+   * partition's next record.
+   */
+  async reopen(partition: number): Promise<void> {
+    await this.close(partition, false)
+    if (!this.stopping && this.assigned.has(partition))
+      this.keepOpening(partition, REOPEN_DELAY_MS.first)
+  }
+
   async closeAll(): Promise<void> {
     this.stopping = true
     await Promise.all([...this.tasks.keys()].map((p) => this.close(p, true)))

@@ -166,9 +166,10 @@ export class Task {
   private readonly queued: QueuedBatch[] = []
   private draining = false
   /**
-   * Per source topic, the offset after the last record this task committed (read from the
-   * group when it opens). A batch fetched again from an older position (a consumer that read
-   * the group's offsets before a commit's markers were written) skips what is already in.
+   * Per source topic, the offset after the last record this task committed. A batch handed
+   * over again (kafkajs re-fetches from its last resolved offset, a new consumer from the
+   * group's committed one, while an earlier batch may still be committing) skips what is
+   * already in: nothing is processed twice.
    */
   private readonly committedNext = new Map<string, number>()
 
