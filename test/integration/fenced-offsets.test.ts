@@ -15,6 +15,7 @@ import {
   trackGroupGeneration,
 } from '../../ops/kafkajs-group-generation.js'
 import type { GroupMetadata } from '../../ops/txn-offset-commit-v3.js'
+import { createTaskProducer, isFenced } from '../../topologies/runtime/internal/kafka-io.js'
 import { eventually, testKafka, unique, withAdmin } from './helpers.js'
 
 const cleanup: (() => Promise<void>)[] = []
@@ -157,5 +158,36 @@ describe('offsets fenced by the consumer group generation (KIP-447)', () => {
     expect(isImflowError(gone, 'IMF_ERR_GROUP_FENCED')).toBe(true)
     expect(gone.details.brokerError).toBe('UNKNOWN_MEMBER_ID')
     expect(await committed(groupId, topic)).toEqual({ 0: '6', 1: '-1' })
+  })
+
+  it('the runtime’s producer commits with the membership it is given, and a stale one is fenced', {
+    timeout: 180_000,
+  }, async () => {
+    const kafka = testKafka()
+    const { topic, out, groupId } = await topics()
+    const a = await member(kafka, groupId, topic)
+    const old = await joined(a.generation)
+    const producer = await createTaskProducer(kafka, unique('fenced-task'))
+    cleanup.push(() => producer.disconnect())
+    const commit = async (group: GroupMetadata, nextOffset: number) => {
+      const txn = await producer.begin()
+      try {
+        await txn.send([{ topic: out, partition: 0, key: null, value: Buffer.from('v') }])
+        await txn.sendOffsets(group, 0, [{ topic, nextOffset }])
+        await txn.commit()
+      } catch (err) {
+        await txn.abort()
+        throw err
+      }
+    }
+    await commit(old, 3)
+    expect(await committed(groupId, topic)).toEqual({ 0: '3', 1: '-1' })
+
+    await member(kafka, groupId, topic)
+    await joined(a.generation, old.generationId)
+    const err = await commit(old, 4).catch((e) => e)
+    expect(isImflowError(err, 'IMF_ERR_GROUP_FENCED')).toBe(true)
+    expect(isFenced(err)).toBe(true)
+    expect(await committed(groupId, topic)).toEqual({ 0: '3', 1: '-1' })
   })
 })
