@@ -131,6 +131,13 @@ export async function sendOffsetsWithGroupMetadata(
   offsets: FencedOffsets,
 ): Promise<void> {
   const { topics, ...group } = offsets
+  // Generation -1 with no member id is what an admin sends: the coordinator would not fence it.
+  if (!Number.isInteger(group.generationId) || group.generationId < 0 || group.memberId === '') {
+    throw new ImflowError(
+      'IMF_ERR_INTERNAL',
+      `offsets for ${group.groupId} need a member's generation and member id to be fenced (got generation ${group.generationId}, member '${group.memberId}')`,
+    )
+  }
   // A fresh array: the key this call's metadata is found by, and by no other call.
   const keyed = topics.map(({ topic, partitions }) => ({
     topic,

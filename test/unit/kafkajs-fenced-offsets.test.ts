@@ -74,6 +74,19 @@ describe('TxnOffsetCommit v3 through kafkajs’ version lookup', () => {
     expect(sent).toEqual([])
   })
 
+  it('refuses a membership the coordinator would not fence (no generation, no member id)', async () => {
+    for (const unfenced of [{ generationId: -1 }, { memberId: '' }, { generationId: 1.5 }]) {
+      const sent: { version?: number }[] = []
+      const failure = await sendOffsetsWithGroupMetadata(transactionOn(4, sent), {
+        ...group,
+        ...unfenced,
+        topics,
+      }).catch((err: unknown) => err)
+      expect(isImflowError(failure, 'IMF_ERR_INTERNAL')).toBe(true)
+      expect(sent).toEqual([])
+    }
+  })
+
   it('fails when the offsets went out some other way than v3', async () => {
     const sent: { version?: number }[] = []
     const plain = transactionOn(4, sent)
