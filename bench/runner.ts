@@ -8,6 +8,7 @@ import { join, relative } from 'node:path'
 import { backfillBench } from './backfill.js'
 import { bigroomBench } from './bigroom.js'
 import { codecBench } from './codec.js'
+import { fencedOffsetsBench } from './fenced-offsets.js'
 import { mergeBench } from './merge.js'
 import { receiverBench } from './receiver.js'
 import { replayBench } from './replay.js'
@@ -32,6 +33,7 @@ export const benches: Record<string, () => Promise<BenchResult | string>> = {
   replay: replayBench,
   backfill: backfillBench,
   units: unitsBench,
+  'fenced-offsets': fencedOffsetsBench,
 }
 
 export const resultsDir = new URL('./results/', import.meta.url).pathname

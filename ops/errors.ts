@@ -63,6 +63,17 @@ export const errorCodes = {
     status: 500,
     summary: 'An existing topic differs from what the contract needs',
   },
+  IMF_ERR_KAFKA_UNSUPPORTED: {
+    retriable: false,
+    status: 500,
+    summary: 'The Kafka broker lacks a protocol version imflow needs (TxnOffsetCommit v3, KIP-447)',
+  },
+  IMF_ERR_GROUP_FENCED: {
+    retriable: false,
+    status: 500,
+    summary:
+      "A transaction's offsets carried a consumer group generation or member the group has moved past",
+  },
   // The wire format (schemas)
   IMF_ERR_NOT_AVRO: {
     retriable: false,

@@ -3,7 +3,10 @@
 // client could be put behind the same interface with a measured reason.
 
 import { type Kafka, Partitioners, type Producer, type Transaction } from 'kafkajs'
+import { isImflowError } from '../../../ops/errors.js'
+import { sendOffsetsWithGroupMetadata } from '../../../ops/kafkajs-fenced-offsets.js'
 import { retry } from '../../../ops/retry.js'
+import type { GroupMetadata } from '../../../ops/txn-offset-commit-v3.js'
 import { DEFAULT_MAX_BATCH_BYTES, produceRequests } from './output-batches.js'
 
 export interface OutRecord {
@@ -29,9 +32,14 @@ export interface TopicPosition {
 
 export interface OpenTransaction {
   send(records: readonly OutRecord[]): Promise<EndOffsets>
-  /** The consumer's positions (next offset to read) on a partition's topics, committed with the transaction. */
+  /**
+   * The consumer's positions (next offset to read) on a partition's topics, committed with the
+   * transaction. `group` is the group id (fenced by this producer's transactional id alone,
+   * today's one producer per task) or the consumer's membership (TxnOffsetCommit v3: the group
+   * coordinator fences by its generation, KIP-447, so one producer may serve many tasks).
+   */
   sendOffsets(
-    groupId: string,
+    group: string | GroupMetadata,
     partition: number,
     positions: readonly TopicPosition[],
   ): Promise<void>
@@ -51,8 +59,12 @@ export interface TaskProducer {
   disconnect(): Promise<void>
 }
 
-/** Another instance took over this task (its producer has our transactional id): stop, do not retry. */
+/**
+ * Another instance took over this task (its producer has our transactional id, or the group
+ * moved past the generation our offsets carried): stop, do not retry.
+ */
 export function isFenced(err: unknown): boolean {
+  if (isImflowError(err, 'IMF_ERR_GROUP_FENCED')) return true
   const type = (err as { type?: unknown }).type
   const text = String((err as Error)?.message ?? err)
   return (
@@ -159,16 +171,17 @@ export async function createTaskProducer(
           }
           return ends
         },
-        sendOffsets: (groupId, partition, positions) =>
-          retryConcurrent(() =>
-            txn.sendOffsets({
-              consumerGroupId: groupId,
-              topics: positions.map(({ topic, nextOffset }) => ({
-                topic,
-                partitions: [{ partition, offset: String(nextOffset) }],
-              })),
-            }),
-          ),
+        sendOffsets: (group, partition, positions) => {
+          const topics = positions.map(({ topic, nextOffset }) => ({
+            topic,
+            partitions: [{ partition, offset: String(nextOffset) }],
+          }))
+          return retryConcurrent(() =>
+            typeof group === 'string'
+              ? txn.sendOffsets({ consumerGroupId: group, topics })
+              : sendOffsetsWithGroupMetadata(txn, { ...group, topics }),
+          )
+        },
         commit: () => retryConcurrent(() => txn.commit()),
         abort: () => retryConcurrent(() => txn.abort()),
       }
