@@ -70,4 +70,19 @@ describe('runtime: transactions', () => {
     expect(isFenced(err)).toBe(true)
     await Promise.all([zombie.disconnect(), successor.disconnect()])
   })
+
+  it('never comes back once disconnected: a closed task cannot fence the next one', async () => {
+    const topic = unique('closed')
+    await withAdmin((admin) => createTopicsAndWait(admin, [{ topic, numPartitions: 1 }]))
+    const id = unique('closed-id')
+    const closed = await createTaskProducer(kafka, id)
+    await closed.disconnect()
+    const next = await createTaskProducer(kafka, id)
+    // A begin() on the closed one would make a client with the id, and fence `next`.
+    await expect(closed.begin()).rejects.toMatchObject({ code: 'IMF_ERR_INTERNAL' })
+    const txn = await next.begin()
+    await txn.send([{ topic, partition: 0, key: null, value: Buffer.from('from the next task') }])
+    await expect(txn.commit()).resolves.toBeUndefined()
+    await next.disconnect()
+  })
 })

@@ -6,7 +6,7 @@
 import type { EachBatchPayload } from 'kafkajs'
 import type { Logger } from '../../../ops/log.js'
 import type { TaskMetrics } from '../../../ops/metrics.js'
-import { type Task, TaskFencedError } from './task.js'
+import { type Task, TaskClosedError, TaskFencedError } from './task.js'
 import type { TaskSet } from './task-set.js'
 
 /** Heartbeat answers meaning the group went on without this member's current view of it. */
@@ -69,6 +69,9 @@ export function batchHandler(
         batch.lastOffset(),
       )
       .then(resume, async (err) => {
+        // Closed under it (reopened after a failure, revoked, stopping): nothing to undo;
+        // resumed, kafkajs fetches the rest again for the partition's next task.
+        if (err instanceof TaskClosedError) return resume()
         // A batch that failed was resolved no further than its last commit: resumed, kafkajs
         // fetches it again from there, and the task, closed without a checkpoint, opens again
         // restored from its changelogs and the group's committed offsets (so a commit whose

@@ -3,7 +3,7 @@
 // client could be put behind the same interface with a measured reason.
 
 import { type Kafka, Partitioners, type Producer, type Transaction } from 'kafkajs'
-import { isImflowError } from '../../../ops/errors.js'
+import { ImflowError, isImflowError } from '../../../ops/errors.js'
 import { sendOffsetsWithGroupMetadata } from '../../../ops/kafkajs-fenced-offsets.js'
 import { retry } from '../../../ops/retry.js'
 import type { GroupMetadata } from '../../../ops/txn-offset-commit-v3.js'
@@ -149,7 +149,11 @@ export async function createTaskProducer(
     return producer
   }
   let current: Producer | undefined = await create()
+  let disconnected = false
   const producer = async (): Promise<Producer> => {
+    // Never a new client once disconnected: it would fence the task's next producer.
+    if (disconnected)
+      throw new ImflowError('IMF_ERR_INTERNAL', `producer ${transactionalId} is disconnected`)
     current ??= await create()
     return current
   }
@@ -195,6 +199,7 @@ export async function createTaskProducer(
       await old?.disconnect().catch(() => {})
     },
     disconnect: async () => {
+      disconnected = true
       await current?.disconnect()
       current = undefined
     },

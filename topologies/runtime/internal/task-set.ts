@@ -119,9 +119,13 @@ export class TaskSet {
   /** Closes the partition's task; `clean`: with a checkpoint, else it restores when opened again. */
   close(partition: number, clean: boolean): Promise<void> {
     const opening = this.tasks.get(partition)
+    // A close under way (two failed batches of one task reopen it twice) finishes first: the
+    // partition's next open waits for the last close, so it must cover the earlier ones.
+    const previous = this.closing.get(partition)
     this.tasks.delete(partition)
     this.aborts.get(partition)?.abort()
     const done = (async () => {
+      await previous
       const task = await opening?.catch(() => undefined)
       if (!task) return
       if (this.opened.get(partition) === task) this.opened.delete(partition)

@@ -79,6 +79,12 @@ export interface BatchControl {
 
 export class TaskFencedError extends Error {}
 
+/**
+ * The batch reached a task that is closing or closed (a failure reopened it, a rebalance took
+ * it): nothing of it was processed, and kafkajs fetches it again for the partition's next task.
+ */
+export class TaskClosedError extends Error {}
+
 export { TaskCorruptedError } from './commit-outcome.js'
 
 /**
@@ -165,6 +171,12 @@ export class Task {
   /** Batches handed over and not done; `draining` while a turn works through them. */
   private readonly queued: QueuedBatch[] = []
   private draining = false
+  /**
+   * Set as close() begins: no batch is taken or processed after it. A closed task that went
+   * on would make a new producer with its transactional id, fence the partition's next task
+   * and commit what that one commits too.
+   */
+  private closed = false
   /**
    * Per source topic, the offset after the last record this task committed. A batch handed
    * over again (kafkajs re-fetches from its last resolved offset, a new consumer from the
@@ -262,6 +274,7 @@ export class Task {
     control: BatchControl,
     batchEnd?: string,
   ): Promise<void> {
+    if (this.closed) return Promise.reject(new TaskClosedError(`task ${this.id} is closed`))
     return new Promise((done, fail) => {
       this.queued.push({ topic, messages, control, batchEnd, next: 0, done, fail })
       if (this.draining) return
@@ -278,6 +291,7 @@ export class Task {
     try {
       for (;;) {
         batches.push(...this.queued.splice(0))
+        if (this.closed) throw new TaskClosedError(`task ${this.id} is closed`)
         batches = batches.filter((b) => {
           b.next = skipDone(b, this.committedNext.get(b.topic))
           const open = b.next < b.messages.length && b.control.shouldContinue()
@@ -311,7 +325,7 @@ export class Task {
     this.tickPending = true
     return this.exclusive(async () => {
       this.tickPending = false
-      await this.withRetries(() => this.transaction([]))
+      if (!this.closed) await this.withRetries(() => this.transaction([]))
     }).catch((err) =>
       this.options.log.error('wall-clock punctuation failed', {
         task: this.id,
@@ -499,6 +513,7 @@ export class Task {
 
   /** clean: everything committed, so a checkpoint lets the next open skip the full restore. */
   async close(clean: boolean): Promise<void> {
+    this.closed = true
     clearInterval(this.wallClock)
     await this.turn
     await this.core?.close()
