@@ -27,15 +27,41 @@ export async function assertPortFree(
   })
 }
 
-/** A port that was free a moment ago, chosen by the kernel. */
+/**
+ * Ports handed out below Linux's ephemeral range (32768-60999): the kernel gives those to
+ * outgoing connections too, and one of the many a broker's clients open could take a port
+ * chosen there in the seconds before a JVM binds it (seen: the embedded broker's controller
+ * port, "Address already in use", on a busy machine).
+ */
+const CHOSEN_PORTS = { from: 20_000, to: 32_000 }
+const CHOICE_ATTEMPTS = 50
+
+/** A port that was free a moment ago: a random one below the ephemeral range, else the kernel's. */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return await new Promise<number>((resolve, reject) => {
+  for (let attempt = 0; attempt < CHOICE_ATTEMPTS; attempt++) {
+    const port =
+      CHOSEN_PORTS.from + Math.floor(Math.random() * (CHOSEN_PORTS.to - CHOSEN_PORTS.from))
+    if (await canListen(host, port)) return port
+  }
+  return listenOn(host, 0)
+}
+
+function canListen(host: string, port: number): Promise<boolean> {
+  return listenOn(host, port).then(
+    () => true,
+    () => false,
+  )
+}
+
+/** Binds host:port (0: any), closes again, and tells which port it was. */
+function listenOn(host: string, port: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)
-    server.listen({ host, port: 0, exclusive: true }, () => {
+    server.listen({ host, port, exclusive: true }, () => {
       const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
+      const bound = typeof address === 'object' && address ? address.port : 0
+      server.close(() => resolve(bound))
     })
   })
 }

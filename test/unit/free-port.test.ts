@@ -1,0 +1,20 @@
+import { createServer } from 'node:net'
+import { describe, expect, it } from 'vitest'
+import { freePort } from '../../ops/ports.js'
+
+describe('freePort', () => {
+  it('chooses a port below the kernel’s ephemeral range, and one that can be bound', async () => {
+    const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()))
+    for (const port of ports) {
+      // Outgoing connections take ports from 32768 up: none of them can race a JVM for these.
+      expect(port).toBeGreaterThanOrEqual(20_000)
+      expect(port).toBeLessThan(32_000)
+    }
+    const server = createServer()
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen({ host: '127.0.0.1', port: ports[0] }, resolve)
+    })
+    await new Promise((resolve) => server.close(resolve))
+  })
+})
