@@ -11,7 +11,7 @@
 import { join } from 'node:path'
 import { createTopicsAndWait } from '../ops/kafka-admin.js'
 import { type RunningTopology, startTopology } from '../topologies/runtime/index.js'
-import { committed, waitFor, withBroker } from './broker.js'
+import { committed, fillKeyed, waitFor, withBroker } from './broker.js'
 import { against, type BenchResult } from './result.js'
 import { backfillTopology } from './sum-topology.js'
 
@@ -25,18 +25,7 @@ export function backfillBench(): Promise<BenchResult> {
     const internal: string[] = []
     try {
       await createTopicsAndWait(admin, [{ topic: input, numPartitions: PARTITIONS }])
-      const producer = kafka.producer()
-      await producer.connect()
-      for (let start = 0; start < RECORDS; start += 10_000) {
-        await producer.send({
-          topic: input,
-          messages: Array.from({ length: Math.min(10_000, RECORDS - start) }, (_, i) => ({
-            key: `user-${(start + i) % KEYS}`,
-            value: String((start + i) % 100),
-          })),
-        })
-      }
-      await producer.disconnect()
+      await fillKeyed(kafka, input, RECORDS, KEYS, (i) => String(i % 100))
 
       const start = (appId: string, withSums: boolean) =>
         startTopology(backfillTopology(input, withSums), {

@@ -35,6 +35,34 @@ export async function committed(admin: Admin, groupId: string, topic: string): P
   return (offsets?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0)
 }
 
+/**
+ * Writes `count` records to `topic` in sends of 10,000, keyed `user-<i mod keys>`, as the
+ * runtime benches' input.
+ */
+export async function fillKeyed(
+  kafka: Kafka,
+  topic: string,
+  count: number,
+  keys: number,
+  value: (i: number) => string,
+): Promise<void> {
+  const producer = kafka.producer()
+  await producer.connect()
+  try {
+    for (let start = 0; start < count; start += 10_000) {
+      await producer.send({
+        topic,
+        messages: Array.from({ length: Math.min(10_000, count - start) }, (_, i) => ({
+          key: `user-${(start + i) % keys}`,
+          value: value(start + i),
+        })),
+      })
+    }
+  } finally {
+    await producer.disconnect()
+  }
+}
+
 /** A fresh broker creates __consumer_offsets and __transaction_state on first use: do that before any clock starts. */
 async function warmUp(kafka: Kafka, run: string): Promise<void> {
   const producer = kafka.producer({

@@ -13,7 +13,7 @@ import { loadConfig } from '../ops/app/config.js'
 import { createTopicsAndWait } from '../ops/kafka-admin.js'
 import { createLogger } from '../ops/log.js'
 import { type RunnerOptions, startTopology } from '../topologies/runtime/index.js'
-import { committed, waitFor, withBroker } from './broker.js'
+import { committed, fillKeyed, waitFor, withBroker } from './broker.js'
 import { countTopology } from './count-topology.js'
 import { kafkaStreamsRates } from './peers/kafka-streams.js'
 
@@ -37,17 +37,9 @@ export function runtimeBench(): Promise<string> {
         admin,
         [input, passOut, countOut].map((topic) => ({ topic, numPartitions: PARTITIONS })),
       )
+      await fillKeyed(kafka, input, RECORDS, KEYS, (i) => `event-${i}`)
       const producer = kafka.producer()
       await producer.connect()
-      for (let start = 0; start < RECORDS; start += 10_000) {
-        await producer.send({
-          topic: input,
-          messages: Array.from({ length: Math.min(10_000, RECORDS - start) }, (_, i) => ({
-            key: `user-${(start + i) % KEYS}`,
-            value: `event-${start + i}`,
-          })),
-        })
-      }
 
       // 1. Pass-through: consume every record and produce it on, at-least-once.
       let passed = 0

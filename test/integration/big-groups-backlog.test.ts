@@ -12,6 +12,7 @@ import { Partitioners } from 'kafkajs'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { type ClientMessage, ImflowClient } from '../../connectors/client/index.js'
 import { issueToken } from '../../connectors/http/jwt.js'
+import { createLogger } from '../../ops/log.js'
 import { freePort } from '../../ops/ports.js'
 import { registerContract } from '../../schemas/contract.js'
 import { registrySchemaSource } from '../../schemas/schema-source.js'
@@ -22,6 +23,8 @@ const secret = 'big-backlog-secret-0123456789abcdef'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
 const BACKLOG = 20_000
 const PAIR_MESSAGES = 20
+/** The whole test's bound; each wait gets what is left of it, so a failure says where it was. */
+const TEST_MS = 300_000
 
 /** A name of the form `<base>-<n>` whose key lands on `partition` (of 2). */
 function keyOn(base: string, partition: number): string {
@@ -40,8 +43,14 @@ describe('a large group’s backlog behind a restart', () => {
   })
 
   it('drains, while a 1:1 conversation’s pushes keep flowing and the event loop keeps turning', {
-    timeout: 300_000,
+    timeout: TEST_MS,
   }, async () => {
+    const deadline = Date.now() + TEST_MS - 15_000
+    const left = () => Math.max(1_000, deadline - Date.now())
+    // The app's warnings and errors, told when a wait runs out.
+    const warnings: string[] = []
+    const log = createLogger('warn', (line) => warnings.push(line.slice(0, 400)))
+    const told = () => `; the app's last warnings:\n${warnings.slice(-15).join('\n')}`
     dataDir = await mkdtemp(join(tmpdir(), 'imflow-bigb-'))
     const keep = { dataDir, port: await freePort() }
     // The backlog drains faster than the default shaping capacity (2,000 messages/s per
@@ -70,9 +79,10 @@ describe('a large group’s backlog behind a restart', () => {
             type: 'TEXT',
             body: clientMsgId,
           })
-          return res.status === 200 ? ((await res.json()) as { msgId: string }).msgId : undefined
+          if (res.status !== 200) throw new Error(`answered ${res.status}${told()}`)
+          return ((await res.json()) as { msgId: string }).msgId
         },
-        { what: `${clientMsgId} to be accepted` },
+        { timeoutMs: Math.min(30_000, left()), what: `${clientMsgId} to be accepted` },
       )
     await accepted(crowd, 'c-1', 'warm-up')
     await accepted(pair, 'ann', 'warm-up')
@@ -105,7 +115,7 @@ describe('a large group’s backlog behind a restart', () => {
     await producer.disconnect()
 
     const delay = monitorEventLoopDelay({ resolution: 10 })
-    const second = await startTestApp(prefix, env, keep)
+    const second = await startTestApp(prefix, env, keep, log)
     running.push(second)
     const bob = new ImflowClient({ url, token: token('bob'), deviceId: 'bob-phone', lastPts: 0 })
     const arrivals = new Map<string, number>()
@@ -134,20 +144,28 @@ describe('a large group’s backlog behind a restart', () => {
     for (let i = 0; i < PAIR_MESSAGES; i++) {
       const sentAt = Date.now()
       const msgId = await accepted(pair, 'ann', `pair-${i}`)
-      const arrived = await eventually(() => arrivals.get(msgId), {
-        what: `pair-${i} on bob's device`,
-      })
+      const arrived = await eventually(
+        () => {
+          const at = arrivals.get(msgId)
+          if (at === undefined) throw new Error(`not pushed yet${told()}`)
+          return at
+        },
+        { timeoutMs: Math.min(30_000, left()), what: `pair-${i} on bob's device` },
+      )
       latencies.push(arrived - sentAt)
       // From the first delivery on the app is up (restored, joined): the drain is measured.
       if (i === 0) delay.enable()
       if ((await crowdSeq()) < BACKLOG) drainingWhenDelivered++
       await new Promise((r) => setTimeout(r, 100))
     }
-    await eventually(async () => ((await crowdSeq()) > BACKLOG ? true : undefined), {
-      timeoutMs: 240_000,
-      intervalMs: 500,
-      what: 'the backlog to drain',
-    })
+    await eventually(
+      async () => {
+        const seq = await crowdSeq()
+        if (seq <= BACKLOG) throw new Error(`the crowd's seq is ${seq} of ${BACKLOG + 1}${told()}`)
+        return true
+      },
+      { timeoutMs: left(), intervalMs: 500, what: 'the backlog to drain' },
+    )
     delay.disable()
     await bob.close()
     const stallMs = delay.max / 1e6

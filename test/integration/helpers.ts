@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { appendFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -6,7 +7,7 @@ import { type Admin, type Kafka, Kafka as KafkaClient, logLevel } from 'kafkajs'
 import { inject } from 'vitest'
 import { type RunningApp, startApp } from '../../ops/app/app.js'
 import { loadConfig } from '../../ops/app/config.js'
-import { silentLogger } from '../../ops/log.js'
+import { createLogger, type Logger, silentLogger } from '../../ops/log.js'
 import { freePort } from '../../ops/ports.js'
 
 /** A name no other test file uses, so files can run in parallel on one broker. */
@@ -26,6 +27,15 @@ export async function withAdmin<T>(work: (admin: Admin) => Promise<T>): Promise<
   } finally {
     await admin.disconnect()
   }
+}
+
+/**
+ * The apps' log: quiet, unless `IMFLOW_TEST_LOG` names a file to append it to (info and up),
+ * for finding out why a test waited in vain.
+ */
+function testAppLogger(): Logger {
+  const file = process.env.IMFLOW_TEST_LOG
+  return file ? createLogger('info', (line) => appendFileSync(file, `${line}\n`)) : silentLogger
 }
 
 /** Polls until `check` returns a value (not undefined) or the bounded wait ends. */
@@ -58,6 +68,8 @@ export async function startTestApp(
   env: Record<string, string> = {},
   /** A data folder to keep (a restart reuses it): stop() leaves it in place. */
   keep?: { dataDir: string; port: number },
+  /** The app's log (quiet by default, see testAppLogger). */
+  log: Logger = testAppLogger(),
 ): Promise<{ app: RunningApp; stop(): Promise<void> }> {
   const dataDir = keep?.dataDir ?? (await mkdtemp(join(tmpdir(), 'imflow-app-')))
   const app = await startApp(
@@ -73,7 +85,7 @@ export async function startTestApp(
       IMFLOW_MAX_EVENT_LOOP_LAG_MS: '0',
       ...env,
     }),
-    silentLogger,
+    log,
   )
   return {
     app,

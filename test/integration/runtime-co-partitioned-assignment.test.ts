@@ -4,12 +4,9 @@
 // each other. Each task (partition number) must have one owner for all its topics, and the
 // group's description must tell every instance which instance (URL) that is.
 
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { peerStoreClient } from '../../connectors/http/peer-client.js'
-import { createTopicsAndWait } from '../../ops/kafka-admin.js'
 import { silentLogger } from '../../ops/log.js'
 import {
   defineTopology,
@@ -18,6 +15,7 @@ import {
 } from '../../topologies/runtime/index.js'
 import { taskOwners } from '../../topologies/runtime/internal/assignor.js'
 import { eventually, testKafka, unique, withAdmin } from './helpers.js'
+import { scratchState } from './runtime-support.js'
 
 const INSTANCES = 3
 const PER_PARTITION = 50
@@ -27,18 +25,7 @@ describe('runtime: co-partitioned assignment over several instances', () => {
   const right = unique('cop-right')
   const app = unique('cop-app')
   const group = `${app}-cop`
-  let stateDir: string
-
-  beforeAll(async () => {
-    stateDir = await mkdtemp(join(tmpdir(), 'imflow-cop-'))
-    await withAdmin((admin) =>
-      createTopicsAndWait(
-        admin,
-        [left, right].map((topic) => ({ topic, numPartitions: 2 })),
-      ),
-    )
-  })
-  afterAll(() => rm(stateDir, { recursive: true, force: true }))
+  const state = scratchState('cop', { [left]: 2, [right]: 2 })
 
   it('gives partition p of both topics to one instance, and the group knows its URL', {
     timeout: 120_000,
@@ -70,7 +57,7 @@ describe('runtime: co-partitioned assignment over several instances', () => {
           await startTopology(topology(url), {
             kafka: testKafka(unique(`cop-${i}`)),
             appId: app,
-            stateDir: join(stateDir, String(i)),
+            stateDir: join(state.dir, String(i)),
             log: silentLogger,
             sessionTimeoutMs: 6_000,
             peers: { advertisedUrl: url, client: peerStoreClient({ jwtSecret: 'x'.repeat(16) }) },

@@ -2,26 +2,16 @@
 // kafkajs fetches again only when every batch of a fetch is done, so the runtime hands each
 // batch to its task and pauses that partition alone (batch-handler.ts).
 
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTopicsAndWait } from '../../ops/kafka-admin.js'
+import { describe, expect, it } from 'vitest'
 import { silentLogger } from '../../ops/log.js'
 import { defineTopology, startTopology } from '../../topologies/runtime/index.js'
-import { eventually, testKafka, unique, withAdmin } from './helpers.js'
-import { committedSum } from './runtime-support.js'
+import { eventually, testKafka, unique } from './helpers.js'
+import { committedSum, scratchState } from './runtime-support.js'
 
 describe('runtime: partitions go on independently', () => {
   const input = unique('indep-in')
   const app = unique('indep-app')
-  let stateDir: string
-
-  beforeAll(async () => {
-    stateDir = await mkdtemp(join(tmpdir(), 'imflow-indep-'))
-    await withAdmin((admin) => createTopicsAndWait(admin, [{ topic: input, numPartitions: 2 }]))
-  })
-  afterAll(() => rm(stateDir, { recursive: true, force: true }))
+  const state = scratchState('indep', { [input]: 2 })
 
   it('processes one partition while the other’s task is busy', { timeout: 120_000 }, async () => {
     const kafka = testKafka()
@@ -49,7 +39,7 @@ describe('runtime: partitions go on independently', () => {
     const running = await startTopology(topology, {
       kafka,
       appId: app,
-      stateDir,
+      stateDir: state.dir,
       log: silentLogger,
     })
     const producer = kafka.producer()

@@ -4,27 +4,17 @@
 // backfill case instead (backfill.test.ts), and so is a store declared with a backfill
 // (runtime-backfill.test.ts). docs/replay.md, "Backfill".
 
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTopicsAndWait } from '../../ops/kafka-admin.js'
+import { describe, expect, it } from 'vitest'
 import { createLogger } from '../../ops/log.js'
 import { defineTopology, startTopology } from '../../topologies/runtime/index.js'
-import { eventually, testKafka, unique, withAdmin } from './helpers.js'
-import { waitForConsumed } from './runtime-support.js'
+import { eventually, testKafka, unique } from './helpers.js'
+import { scratchState, waitForConsumed } from './runtime-support.js'
 
 describe('runtime: a store added to a running topology', () => {
   const kafka = testKafka()
   const input = unique('late-store-in')
   const app = unique('late-store-app')
-  let stateDir: string
-
-  beforeAll(async () => {
-    stateDir = await mkdtemp(join(tmpdir(), 'imflow-late-store-'))
-    await withAdmin((admin) => createTopicsAndWait(admin, [{ topic: input, numPartitions: 1 }]))
-  })
-  afterAll(() => rm(stateDir, { recursive: true, force: true }))
+  const state = scratchState('late-store', { [input]: 1 })
 
   /** Every record's key into each of `stores`. */
   const version = (stores: string[]) =>
@@ -53,7 +43,7 @@ describe('runtime: a store added to a running topology', () => {
     const lines: string[] = []
     const log = createLogger('warn', (line) => lines.push(line))
     const start = (stores: string[]) =>
-      startTopology(version(stores), { kafka, appId: app, stateDir, log })
+      startTopology(version(stores), { kafka, appId: app, stateDir: state.dir, log })
 
     await send(['a', 'b'])
     const first = await start(['seen'])

@@ -2,26 +2,17 @@
 // new record after an assignment (a quiet user, a restart) answered queries with NOT_READY
 // indefinitely. Tasks now open (and restore) when assigned.
 
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTopicsAndWait } from '../../ops/kafka-admin.js'
+import { describe, expect, it } from 'vitest'
 import { silentLogger } from '../../ops/log.js'
 import { defineTopology, startTopology } from '../../topologies/runtime/index.js'
-import { eventually, testKafka, unique, withAdmin } from './helpers.js'
+import { eventually, testKafka, unique } from './helpers.js'
+import { scratchState } from './runtime-support.js'
 
 describe('runtime: tasks open on assignment', () => {
   const kafka = testKafka()
   const input = unique('quiet-in')
   const app = unique('quiet-app')
-  let stateDir: string
-
-  beforeAll(async () => {
-    stateDir = await mkdtemp(join(tmpdir(), 'imflow-quiet-'))
-    await withAdmin((admin) => createTopicsAndWait(admin, [{ topic: input, numPartitions: 2 }]))
-  })
-  afterAll(() => rm(stateDir, { recursive: true, force: true }))
+  const state = scratchState('quiet', { [input]: 2 })
 
   const topology = defineTopology({
     name: 'quiet',
@@ -33,7 +24,8 @@ describe('runtime: tasks open on assignment', () => {
       },
     }),
   })
-  const start = () => startTopology(topology, { kafka, appId: app, stateDir, log: silentLogger })
+  const start = () =>
+    startTopology(topology, { kafka, appId: app, stateDir: state.dir, log: silentLogger })
 
   it('serves a partition that never got a record, and restored state after a restart with none', {
     timeout: 90_000,

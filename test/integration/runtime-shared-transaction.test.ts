@@ -2,16 +2,12 @@
 // (kafkajs hands each topic-partition over as a batch of its own): the commit's cost is paid
 // once per fetch, not once per topic, and both positions commit with it.
 
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTopicsAndWait } from '../../ops/kafka-admin.js'
+import { describe, expect, it } from 'vitest'
 import { silentLogger } from '../../ops/log.js'
 import { createMetrics } from '../../ops/metrics.js'
 import { defineTopology, startTopology } from '../../topologies/runtime/index.js'
-import { eventually, testKafka, unique, withAdmin } from './helpers.js'
-import { committedSum, produceKeyed } from './runtime-support.js'
+import { eventually, testKafka, unique } from './helpers.js'
+import { committedSum, produceKeyed, scratchState } from './runtime-support.js'
 
 const PER_TOPIC = 40
 
@@ -20,18 +16,7 @@ describe('runtime: one transaction for a task’s topics', () => {
   const right = unique('shared-right')
   const out = unique('shared-out')
   const app = unique('shared-app')
-  let stateDir: string
-
-  beforeAll(async () => {
-    stateDir = await mkdtemp(join(tmpdir(), 'imflow-shared-'))
-    await withAdmin((admin) =>
-      createTopicsAndWait(
-        admin,
-        [left, right, out].map((topic) => ({ topic, numPartitions: 1 })),
-      ),
-    )
-  })
-  afterAll(() => rm(stateDir, { recursive: true, force: true }))
+  const state = scratchState('shared', { [left]: 1, [right]: 1, [out]: 1 })
 
   it('commits both topics’ batches of a fetch together', { timeout: 120_000 }, async () => {
     const kafka = testKafka()
@@ -57,7 +42,7 @@ describe('runtime: one transaction for a task’s topics', () => {
     const running = await startTopology(topology, {
       kafka,
       appId: app,
-      stateDir,
+      stateDir: state.dir,
       log: silentLogger,
       metrics: metrics.task,
     })

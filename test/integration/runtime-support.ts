@@ -2,9 +2,38 @@
 // read outputs read_committed, and wait for a group to consume everything.
 
 import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Kafka } from 'kafkajs'
-import { inject } from 'vitest'
-import { eventually } from './helpers.js'
+import { afterAll, beforeAll, inject } from 'vitest'
+import { createTopicsAndWait } from '../../ops/kafka-admin.js'
+import { eventually, withAdmin } from './helpers.js'
+
+/**
+ * A test file's state folder and topics: made before its tests (each topic with its
+ * partition count), the folder removed after them. `dir` is read once the tests run.
+ */
+export function scratchState(
+  name: string,
+  topics: Record<string, number> = {},
+): { readonly dir: string } {
+  let dir = ''
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), `imflow-${name}-`))
+    const wanted = Object.entries(topics).map(([topic, numPartitions]) => ({
+      topic,
+      numPartitions,
+    }))
+    if (wanted.length > 0) await withAdmin((admin) => createTopicsAndWait(admin, wanted))
+  })
+  afterAll(() => rm(dir, { recursive: true, force: true }))
+  return {
+    get dir() {
+      return dir
+    },
+  }
+}
 
 export interface CountApp {
   child: ChildProcess

@@ -2,32 +2,18 @@
 // one fetch and run concurrently; both used to find no task and open it twice, and RocksDB's
 // lock refused the second ("lock hold by current process"), crashing the consumer.
 
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { Kafka, logLevel } from 'kafkajs'
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { createTopicsAndWait } from '../../ops/kafka-admin.js'
+import { describe, expect, inject, it } from 'vitest'
 import { silentLogger } from '../../ops/log.js'
 import { defineTopology, startTopology } from '../../topologies/runtime/index.js'
-import { eventually, unique, withAdmin } from './helpers.js'
+import { eventually, unique } from './helpers.js'
+import { scratchState } from './runtime-support.js'
 
 describe('runtime: one task per partition across source topics', () => {
   const left = unique('race-left')
   const right = unique('race-right')
   const app = unique('race-app')
-  let stateDir: string
-
-  beforeAll(async () => {
-    stateDir = await mkdtemp(join(tmpdir(), 'imflow-race-'))
-    await withAdmin((admin) =>
-      createTopicsAndWait(
-        admin,
-        [left, right].map((topic) => ({ topic, numPartitions: 2 })),
-      ),
-    )
-  })
-  afterAll(() => rm(stateDir, { recursive: true, force: true }))
+  const state = scratchState('race', { [left]: 2, [right]: 2 })
 
   it('opens the task once when both topics have records waiting', { timeout: 60_000 }, async () => {
     const errors: string[] = []
@@ -63,7 +49,7 @@ describe('runtime: one task per partition across source topics', () => {
           },
         }),
       }),
-      { kafka, appId: app, stateDir, log: silentLogger },
+      { kafka, appId: app, stateDir: state.dir, log: silentLogger },
     )
     try {
       await eventually(() => (processed >= 400 ? true : undefined), {

@@ -3,26 +3,19 @@
 // past the grace period the topology reports itself unhealthy (what /readyz shows), and healthy
 // again once the task opened.
 
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTopicsAndWait } from '../../ops/kafka-admin.js'
+import { describe, expect, it } from 'vitest'
 import { silentLogger } from '../../ops/log.js'
 import { defineTopology, startTopology } from '../../topologies/runtime/index.js'
-import { eventually, testKafka, unique, withAdmin } from './helpers.js'
+import { eventually, testKafka, unique } from './helpers.js'
+import { scratchState } from './runtime-support.js'
 
 describe('runtime: a task that fails to open', () => {
   const kafka = testKafka()
   const input = unique('reopen-in')
   const appId = unique('reopen-app')
-  let stateDir: string
-
-  beforeAll(async () => {
-    stateDir = await mkdtemp(join(tmpdir(), 'imflow-reopen-'))
-    await withAdmin((admin) => createTopicsAndWait(admin, [{ topic: input, numPartitions: 2 }]))
-  })
-  afterAll(() => rm(stateDir, { recursive: true, force: true }))
+  const state = scratchState('reopen', { [input]: 2 })
 
   const topology = defineTopology({
     name: 'reopen',
@@ -38,13 +31,13 @@ describe('runtime: a task that fails to open', () => {
   it('is opened again by the runner, and reported unhealthy meanwhile', {
     timeout: 120_000,
   }, async () => {
-    const blocker = join(stateDir, appId, 'reopen', '0')
-    await mkdir(join(stateDir, appId, 'reopen'), { recursive: true })
+    const blocker = join(state.dir, appId, 'reopen', '0')
+    await mkdir(join(state.dir, appId, 'reopen'), { recursive: true })
     await writeFile(blocker, 'not a folder')
     const running = await startTopology(topology, {
       kafka,
       appId,
-      stateDir,
+      stateDir: state.dir,
       log: silentLogger,
       openGraceMs: 1_500,
     })
