@@ -4,11 +4,11 @@
 // hands each receipt to the request waiting for it.
 
 import { randomUUID } from 'node:crypto'
-import type { Consumer, Kafka } from 'kafkajs'
+import type { Kafka } from 'kafkajs'
 import { ImflowError } from '../../ops/errors.js'
 import { OUTAGE_TOLERANT_CONSUMER } from '../../ops/kafka-client.js'
+import { type LastingConsumer, startLastingConsumer } from '../../ops/lasting-consumer.js'
 import type { Logger } from '../../ops/log.js'
-import { removeMemberOnCrash } from '../../ops/stale-member.js'
 import type { EventCodec } from '../../schemas/codec.js'
 import type { Receipt } from '../../schemas/types.generated.js'
 
@@ -19,11 +19,12 @@ interface Pending {
 }
 
 export class ReceiptWaiter {
-  /** This instance's name on the wire (the imflow-reply-to header). */
-  readonly instanceId = `api-${randomUUID()}`
-  private readonly pending = new Map<string, Pending>()
-
-  private constructor(private readonly consumer: Consumer) {}
+  private constructor(
+    private readonly consumer: LastingConsumer,
+    /** This instance's name on the wire (the imflow-reply-to header). */
+    readonly instanceId: string,
+    private readonly pending: Map<string, Pending>,
+  ) {}
 
   static async start(
     kafka: Kafka,
@@ -32,48 +33,47 @@ export class ReceiptWaiter {
     log: Logger,
   ): Promise<ReceiptWaiter> {
     const groupId = `imflow-api-receipts-${randomUUID()}`
-    const consumer = kafka.consumer({
-      ...OUTAGE_TOLERANT_CONSUMER,
-      groupId,
-      readUncommitted: false,
-      maxWaitTimeInMs: 50,
-      allowAutoTopicCreation: false,
+    const pending = new Map<string, Pending>()
+    const instanceId = `api-${randomUUID()}`
+    const consumer = await startLastingConsumer({
+      kafka,
+      config: {
+        ...OUTAGE_TOLERANT_CONSUMER,
+        groupId,
+        readUncommitted: false,
+        maxWaitTimeInMs: 50,
+        allowAutoTopicCreation: false,
+      },
+      topics: [topic],
+      fromBeginning: false,
+      run: {
+        // Committed (in this group of its own) only so that a consumer restarted after a crash
+        // goes on where it was instead of at the end, where it would miss the receipts
+        // written meanwhile (each a request waiting out its timeout).
+        autoCommit: true,
+        autoCommitInterval: 1_000,
+        eachMessage: async ({ message }) => {
+          if (message.headers?.['imflow-reply-to']?.toString() !== instanceId) return
+          const requestId = message.headers['imflow-request-id']?.toString()
+          const request = requestId ? pending.get(requestId) : undefined
+          if (!request || !message.value) return
+          pending.delete(requestId as string)
+          clearTimeout(request.timer)
+          try {
+            request.resolve(await codec.decode(message.value))
+          } catch (err) {
+            log.error('undecodable receipt', { error: String(err) })
+            request.reject(err as Error)
+          }
+        },
+      },
+      log,
+      what: 'the API’s receipts',
     })
-    const waiter = new ReceiptWaiter(consumer)
-    removeMemberOnCrash(kafka, consumer, groupId, log)
     // Serving starts only after the first fetch: by then the start offset (the end of each
     // partition) is fixed, so no receipt of ours can slip in before it.
-    const firstFetch = new Promise<void>((resolve) => {
-      const off = consumer.on(consumer.events.FETCH, () => {
-        off()
-        resolve()
-      })
-    })
-    await consumer.connect()
-    await consumer.subscribe({ topic, fromBeginning: false })
-    await consumer.run({
-      // Committed (in this group of its own) only so that a consumer kafkajs restarts after a
-      // crash goes on where it was instead of at the end, where it would miss the receipts
-      // written meanwhile (each a request waiting out its timeout).
-      autoCommit: true,
-      autoCommitInterval: 1_000,
-      eachMessage: async ({ message }) => {
-        if (message.headers?.['imflow-reply-to']?.toString() !== waiter.instanceId) return
-        const requestId = message.headers['imflow-request-id']?.toString()
-        const request = requestId ? waiter.pending.get(requestId) : undefined
-        if (!request || !message.value) return
-        waiter.pending.delete(requestId as string)
-        clearTimeout(request.timer)
-        try {
-          request.resolve(await codec.decode(message.value))
-        } catch (err) {
-          log.error('undecodable receipt', { error: String(err) })
-          request.reject(err as Error)
-        }
-      },
-    })
-    await firstFetch
-    return waiter
+    await consumer.firstFetch
+    return new ReceiptWaiter(consumer, instanceId, pending)
   }
 
   /** Waits for the receipt of one request; register before the message is sent. */
@@ -105,6 +105,6 @@ export class ReceiptWaiter {
       request.reject(new ImflowError('IMF_ERR_TIMEOUT', 'the API is stopping'))
       this.pending.delete(id)
     }
-    await this.consumer.disconnect()
+    await this.consumer.stop()
   }
 }

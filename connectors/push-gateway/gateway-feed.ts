@@ -6,13 +6,15 @@
 // its seq and pull it.
 //
 // start() resolves only once the consumer has joined and fetched: by then each partition's
-// start offset is fixed, so an event for a device that logs in afterwards is not missed.
+// start offset is fixed, so an event for a device that logs in afterwards is not missed. A
+// consumer kafkajs gives up on is replaced (ops/lasting-consumer.ts): the feed is never left
+// down after a broker comes back.
 
-import type { Consumer, Kafka } from 'kafkajs'
+import type { Kafka } from 'kafkajs'
 import { ImflowError } from '../../ops/errors.js'
 import { OUTAGE_TOLERANT_CONSUMER } from '../../ops/kafka-client.js'
+import { startLastingConsumer } from '../../ops/lasting-consumer.js'
 import type { Logger } from '../../ops/log.js'
-import { removeMemberOnCrash } from '../../ops/stale-member.js'
 import type { EventCodec } from '../../schemas/codec.js'
 
 /** A topic the feed reads, and what is done with each of its events. */
@@ -40,7 +42,7 @@ export interface GatewayFeedOptions {
 }
 
 export interface GatewayFeed {
-  /** False once the consumer crashed for good. */
+  /** False from a crash of the consumer until its replacement fetches. */
   healthy(): boolean
   stop(): Promise<void>
 }
@@ -50,39 +52,22 @@ export async function startGatewayFeed(options: GatewayFeedOptions): Promise<Gat
   const byTopic = new Map(topics.map((t) => [t.topic, t]))
   const names = topics.map((t) => t.topic).join(', ')
   const timeoutMs = options.positionTimeoutMs ?? 60_000
-  const consumer: Consumer = kafka.consumer({
-    ...OUTAGE_TOLERANT_CONSUMER,
-    groupId,
-    maxWaitTimeInMs: 100,
-    allowAutoTopicCreation: false,
-  })
-  removeMemberOnCrash(kafka, consumer, groupId, log)
-  let healthy = true
-  let failStart: ((err: unknown) => void) | undefined
-  consumer.on(consumer.events.CRASH, ({ payload }) => {
-    if (payload.restart) return
-    healthy = false
-    log.error('the push gateway’s consumer stopped', { error: String(payload.error) })
-    failStart?.(payload.error)
-  })
-  const positioned = new Promise<void>((resolve, reject) => {
-    failStart = reject
-    const off = consumer.on(consumer.events.FETCH, () => {
-      off()
-      resolve()
-    })
-  })
-  positioned.catch(() => {}) // awaited below; a crash before that is not unhandled
-  let timer: NodeJS.Timeout | undefined
-  try {
-    await consumer.connect()
-    await consumer.subscribe({ topics: topics.map((t) => t.topic), fromBeginning: false })
-    await consumer.run({
-      // Committed in this group of its own only so that a consumer kafkajs restarts after a
-      // crash goes on where it was, not at the end (what a restarted gateway does).
+  const consumer = await startLastingConsumer({
+    kafka,
+    config: {
+      ...OUTAGE_TOLERANT_CONSUMER,
+      groupId,
+      maxWaitTimeInMs: 100,
+      allowAutoTopicCreation: false,
+    },
+    topics: [...byTopic.keys()],
+    fromBeginning: false,
+    run: {
+      // Committed in this group of its own only so that a consumer restarted after a crash
+      // goes on where it was, not at the end (what a restarted gateway does).
       autoCommit: true,
       autoCommitInterval: 1_000,
-      eachMessage: async ({ topic, message, partition }) => {
+      eachMessage: async ({ topic, partition, message }) => {
         const feed = byTopic.get(topic)
         if (!message.value || !feed) return
         let event: unknown
@@ -100,9 +85,14 @@ export async function startGatewayFeed(options: GatewayFeedOptions): Promise<Gat
         }
         feed.deliver(event)
       },
-    })
+    },
+    log,
+    what: `the push gateway (${names})`,
+  })
+  let timer: NodeJS.Timeout | undefined
+  try {
     await Promise.race([
-      positioned,
+      consumer.firstFetch,
       new Promise<never>((_, reject) => {
         timer = setTimeout(
           () =>
@@ -117,14 +107,10 @@ export async function startGatewayFeed(options: GatewayFeedOptions): Promise<Gat
       }),
     ])
   } catch (err) {
-    await consumer.disconnect().catch(() => {})
+    await consumer.stop().catch(() => {})
     throw err
   } finally {
     clearTimeout(timer)
-    failStart = undefined
   }
-  return {
-    healthy: () => healthy,
-    stop: () => consumer.disconnect(),
-  }
+  return consumer
 }

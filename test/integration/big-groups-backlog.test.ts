@@ -177,10 +177,12 @@ describe('a large group’s backlog behind a restart', () => {
     )
     // The 1:1 pushes did not wait for the backlog: they flowed while it drained.
     expect(drainingWhenDelivered).toBeGreaterThan(0)
-    // Bounds for a loaded 2-core machine; docs/sync.md has figures measured on a quiet one.
-    expect(rest[rest.length >> 1]).toBeLessThan(1_000)
+    // Far below the drain's own length (20 s to 50 s here): pushes did not queue behind it.
+    // Loose bounds for a 2-core machine shared with other runs (p50 1.0 s was seen at load
+    // average 20); docs/sync.md has figures measured on a quiet one.
+    expect(rest[rest.length >> 1]).toBeLessThan(3_000)
     expect(rest.at(-1)).toBeLessThan(10_000)
     // No stall anywhere near the seconds that evicted the sync consumer before.
-    expect(stallMs).toBeLessThan(1_000)
+    expect(stallMs).toBeLessThan(2_000)
   })
 })
