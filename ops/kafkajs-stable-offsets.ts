@@ -47,8 +47,30 @@ const { parse } = require('kafkajs/src/protocol/requests/offsetFetch/v4/response
   parse(data: unknown): Promise<unknown>
 }
 
-/** The marked call in progress: the version kafkajs sent it with, set only here. */
-const marked = new AsyncLocalStorage<{ sentVersion?: number }>()
+interface MarkedCall {
+  /** The partitions asked for; undefined: every partition of each topic. */
+  partitions?: ReadonlySet<number>
+  /** The version kafkajs sent the call with; set only here. */
+  sentVersion?: number
+}
+
+/** The marked call in progress. */
+const marked = new AsyncLocalStorage<MarkedCall>()
+
+/**
+ * Only the partitions asked for: the coordinator answers UNSTABLE_OFFSET_COMMIT for any
+ * partition requested, so asking for every partition of a topic (as kafkajs' admin does)
+ * would wait on other tasks' transactions too.
+ */
+function onlyAsked(args: OffsetFetchArgs, call: MarkedCall): OffsetFetchArgs {
+  const asked = call.partitions
+  if (!asked || !args.topics) return args
+  const topics = args.topics.map(({ topic, partitions }) => ({
+    topic,
+    partitions: partitions.filter((p) => asked.has(p.partition)),
+  }))
+  return { ...args, topics }
+}
 
 /** Adds v7 to an OffsetFetch definition (kafkajs' own, or one given by a test). */
 export function installStableOffsets(
@@ -71,7 +93,7 @@ export function installStableOffsets(
         apiKey: OFFSET_FETCH_API_KEY,
         apiVersion: OFFSET_FETCH_STABLE_VERSION,
         apiName: 'OffsetFetch',
-        encode: async () => encodeOffsetFetchV7({ ...args, requireStable: true }),
+        encode: async () => encodeOffsetFetchV7({ ...onlyAsked(args, call), requireStable: true }),
       },
       response: { decode: async (bytes) => decodeOffsetFetchV7Response(bytes), parse },
     }
@@ -85,6 +107,8 @@ export type CommittedOffsets = Awaited<ReturnType<Admin['fetchOffsets']>>
 export interface StableOffsetsQuery {
   groupId: string
   topics: readonly string[]
+  /** Only these partitions of each topic (default: every one). */
+  partitions?: readonly number[]
   /** How long to wait for open transactions to end; past it, IMF_ERR_OFFSETS_UNSTABLE. */
   maxWaitMs?: number
 }
@@ -98,8 +122,8 @@ const FIRST_DELAY_MS = 20
 const MAX_DELAY_MS = 500
 
 /**
- * The group's committed offsets of every partition of the topics, as admin.fetchOffsets()
- * returns them (offset '-1' where none), read with `require_stable`: while a transaction
+ * The group's committed offsets of the topics' partitions (every one, or those asked for),
+ * as admin.fetchOffsets() returns them (offset '-1' where none), read with `require_stable`: while a transaction
  * that sent offsets for one of them is open, asks again (backing off) until it has ended.
  * IMF_ERR_OFFSETS_UNSTABLE when that takes longer than maxWaitMs; IMF_ERR_KAFKA_UNSUPPORTED
  * when the group coordinator speaks no OffsetFetch v7. Other errors are kafkajs' own.
@@ -108,10 +132,10 @@ export async function fetchStableOffsets(
   admin: Pick<Admin, 'fetchOffsets'>,
   query: StableOffsetsQuery,
 ): Promise<CommittedOffsets> {
-  const { groupId, topics, maxWaitMs = STABLE_OFFSETS_MAX_WAIT_MS } = query
+  const { groupId, topics, partitions, maxWaitMs = STABLE_OFFSETS_MAX_WAIT_MS } = query
   const giveUpAt = Date.now() + maxWaitMs
   for (let attempt = 0; ; attempt++) {
-    const call: { sentVersion?: number } = {}
+    const call: MarkedCall = partitions ? { partitions: new Set(partitions) } : {}
     try {
       const offsets = await marked.run(call, () =>
         admin.fetchOffsets({ groupId, topics: [...topics] }),

@@ -2,7 +2,8 @@
 // on the real broker: with no transaction open, the same as kafkajs' admin.fetchOffsets();
 // while a transaction that sent offsets for the group is open, no answer (kafkajs' plain
 // fetch answers the offset from before it), then the transaction's offset right after it
-// commits, or the one from before it after it aborts; past the wait bound, a typed error.
+// commits, or the one from before it after it aborts; a partition asked for alone is not held
+// up by another's transaction; past the wait bound, a typed error.
 
 import { type Admin, type Kafka, Partitioners, type Producer, type Transaction } from 'kafkajs'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -124,6 +125,25 @@ describe('committed offsets read only once no transaction holds them open (requi
 
     await txn.abort()
     expect(byPartition(await stable.done)).toEqual({ 0: '-1', 1: '4' })
+  })
+
+  it('waits only for the partitions asked for', { timeout: 60_000 }, async () => {
+    const { topic, groupId, admin, producer } = await setUp()
+    await (await openWithOffsets(producer, groupId, topic, [[0, '2']])).commit()
+    const txn = await openWithOffsets(producer, groupId, topic, [[1, '6']])
+    // Partition 0 has no open transaction: answered at once, partition 1 left out.
+    const zero = await fetchStableOffsets(admin, {
+      groupId,
+      topics: [topic],
+      partitions: [0],
+      maxWaitMs: 1_000,
+    })
+    expect(zero).toEqual([{ topic, partitions: [{ partition: 0, offset: '2', metadata: null }] }])
+    const both = watch(fetchStableOffsets(admin, { groupId, topics: [topic] }))
+    await sleep(1_000)
+    expect(both.state.settled).toBe(false)
+    await txn.commit()
+    expect(byPartition(await both.done)).toEqual({ 0: '2', 1: '6' })
   })
 
   it('gives up with IMF_ERR_OFFSETS_UNSTABLE when the transaction stays open too long', {

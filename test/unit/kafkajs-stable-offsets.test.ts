@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { isImflowError } from '../../ops/errors.js'
 import type { KafkaEncoder } from '../../ops/kafka-flexible-codec.js'
 import { fetchStableOffsets } from '../../ops/kafkajs-stable-offsets.js'
+import { encodeOffsetFetchV7 } from '../../ops/offset-fetch-v7.js'
 
 const require = createRequire(import.meta.url)
 const { lookup, requests } = require('kafkajs/src/protocol/requests/index.js') as {
@@ -32,7 +33,10 @@ function adminOn(brokerMax: number, sent: Sent[]) {
   return {
     async fetchOffsets({ groupId, topics }: { groupId: string; topics: string[] }) {
       // Built anew, as kafkajs' admin does: nothing of the caller's reaches the definition.
-      const asked = topics.map((topic) => ({ topic, partitions: [{ partition: 0 }] }))
+      const asked = topics.map((topic) => ({
+        topic,
+        partitions: [{ partition: 0 }, { partition: 1 }],
+      }))
       const { request } = offsetFetch({ groupId, topics: asked })
       sent.push({ version: request.apiVersion, bytes: (await request.encode()).buffer })
       return topics.map((topic) => ({
@@ -50,6 +54,13 @@ describe('OffsetFetch v7 through kafkajs’ version lookup', () => {
     expect(sent.map((s) => s.version)).toEqual([7])
     const bytes = sent[0]?.bytes as Buffer
     expect(bytes.at(-2)).toBe(1) // require stable, before the request's tagged fields
+  })
+
+  it('asks only for the partitions given, not every one kafkajs’ admin lists', async () => {
+    const sent: Sent[] = []
+    await fetchStableOffsets(adminOn(9, sent), { groupId: 'g', topics: ['t'], partitions: [1] })
+    const only = { groupId: 'g', topics: [{ topic: 't', partitions: [{ partition: 1 }] }] }
+    expect(sent[0]?.bytes).toEqual(encodeOffsetFetchV7({ ...only, requireStable: true }).buffer)
   })
 
   it('leaves kafkajs’ own fetchOffsets as it was (v4, without require_stable)', async () => {
