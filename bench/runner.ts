@@ -16,6 +16,7 @@ import { type BenchRun, markdown, ratioChart } from './report.js'
 import { type BenchResult, fromText } from './result.js'
 import { runtimeBench } from './runtime.js'
 import { shapingBench } from './shaping.js'
+import { stableOffsetsBench } from './stable-offsets.js'
 import { syncBench } from './sync.js'
 import { threadsBench } from './threads.js'
 import { unitsBench } from './units.js'
@@ -34,6 +35,7 @@ export const benches: Record<string, () => Promise<BenchResult | string>> = {
   backfill: backfillBench,
   units: unitsBench,
   'fenced-offsets': fencedOffsetsBench,
+  'stable-offsets': stableOffsetsBench,
 }
 
 export const resultsDir = new URL('./results/', import.meta.url).pathname

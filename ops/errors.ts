@@ -66,13 +66,20 @@ export const errorCodes = {
   IMF_ERR_KAFKA_UNSUPPORTED: {
     retriable: false,
     status: 500,
-    summary: 'The Kafka broker lacks a protocol version imflow needs (TxnOffsetCommit v3, KIP-447)',
+    summary:
+      'The Kafka broker lacks a protocol version imflow needs (TxnOffsetCommit v3, OffsetFetch v7: KIP-447)',
   },
   IMF_ERR_GROUP_FENCED: {
     retriable: false,
     status: 500,
     summary:
       "A transaction's offsets carried a consumer group generation or member the group has moved past",
+  },
+  IMF_ERR_OFFSETS_UNSTABLE: {
+    retriable: true,
+    status: 503,
+    summary:
+      "A group's committed offsets stayed held by an open transaction longer than imflow waits",
   },
   // The wire format (schemas)
   IMF_ERR_NOT_AVRO: {

@@ -9,19 +9,23 @@
 // its retries, the version negotiated from the broker's ApiVersions by kafkajs' lookup().
 // The metadata travels beside kafkajs' call, keyed by the topics array it passes down
 // unchanged (transaction.sendOffsets -> eosManager.sendOffsets -> broker.txnOffsetCommit).
-// A call without metadata (kafkajs' plain sendOffsets) is encoded as before, v0/v1.
-//
-// The definition is an object kafkajs reads at each request, so this works whatever the
-// import order (unlike kafkajs-read-committed.ts, which must come first).
+// A call without metadata (kafkajs' plain sendOffsets) is encoded as before, v0/v1
+// (ops/kafkajs-request-version.ts; unlike kafkajs-read-committed.ts, no import order).
 
 import { createRequire } from 'node:module'
 import type { Transaction } from 'kafkajs'
 import { ImflowError } from './errors.js'
 import {
+  addRequestVersion,
+  brokerErrorType,
+  type ProtocolPair,
+  type RequestDefinition,
+  unsupportedVersion,
+} from './kafkajs-request-version.js'
+import {
   decodeTxnOffsetCommitV3Response,
   encodeTxnOffsetCommitV3,
   type GroupMetadata,
-  type KafkaEncoder,
   type OffsetTopic,
   TXN_OFFSET_COMMIT_API_KEY,
   TXN_OFFSET_COMMIT_FENCED_VERSION,
@@ -32,22 +36,11 @@ type TxnOffsetCommitArgs = Omit<TxnOffsetCommitV3Request, keyof GroupMetadata> &
   groupId: string
 }
 
-interface ProtocolPair {
-  request: { apiKey: number; apiVersion: number; apiName: string; encode(): Promise<KafkaEncoder> }
-  response: { decode(bytes: Buffer): Promise<unknown>; parse(data: unknown): Promise<unknown> }
-}
-
-/** kafkajs' shape of a request's versions (protocol/requests/<name>/index.js). */
-export interface RequestDefinition {
-  versions: string[]
-  protocol(options: { version: number }): (args: TxnOffsetCommitArgs) => ProtocolPair
-}
-
 const INSTALLED = Symbol.for('imflow.txnOffsetCommitV3')
 const require = createRequire(import.meta.url)
 const definition =
-  require('kafkajs/src/protocol/requests/txnOffsetCommit/index.js') as RequestDefinition & {
-    [INSTALLED]?: true
+  require('kafkajs/src/protocol/requests/txnOffsetCommit/index.js') as RequestDefinition<TxnOffsetCommitArgs> & {
+    [mark: symbol]: unknown
   }
 // The same per-partition error check as v0/v1: kafkajs' retries key on the error types it makes.
 const { parse } = require('kafkajs/src/protocol/requests/txnOffsetCommit/v0/response.js') as {
@@ -76,45 +69,27 @@ function v3Pair(args: TxnOffsetCommitArgs, group: GroupMetadata): ProtocolPair {
   }
 }
 
-function unsupported(brokerVersion: number, group: GroupMetadata): ImflowError {
-  return new ImflowError(
-    'IMF_ERR_KAFKA_UNSUPPORTED',
-    `the group coordinator of ${group.groupId} speaks TxnOffsetCommit up to v${brokerVersion}; offsets fenced by the group generation need v${TXN_OFFSET_COMMIT_FENCED_VERSION} (Kafka 2.5 or later); the transaction's offsets were not sent: abort it`,
-    {
-      details: { api: 'TxnOffsetCommit', brokerVersion, needed: TXN_OFFSET_COMMIT_FENCED_VERSION },
-    },
-  )
-}
-
 /** Adds v3 to a TxnOffsetCommit definition (kafkajs' own, or one given by a test). */
-export function installFencedOffsets(target: RequestDefinition & { [INSTALLED]?: true }): void {
-  if (target[INSTALLED]) return
-  const original = target.protocol.bind(target)
-  const kafkajsMax = Math.max(...target.versions.map(Number))
-  target.versions = [...target.versions, String(TXN_OFFSET_COMMIT_FENCED_VERSION)]
-  // kafkajs' lookup() passes min(highest version here, the broker's highest).
-  target.protocol =
-    ({ version }) =>
-    (args) => {
-      const entry = pending.get(args.topics)
-      if (!entry) return original({ version: Math.min(version, kafkajsMax) })(args)
-      if (version < TXN_OFFSET_COMMIT_FENCED_VERSION) throw unsupported(version, entry.group)
-      entry.sentVersion = TXN_OFFSET_COMMIT_FENCED_VERSION
-      return v3Pair(args, entry.group)
+export function installFencedOffsets(
+  target: RequestDefinition<TxnOffsetCommitArgs> & { [mark: symbol]: unknown },
+): void {
+  addRequestVersion(target, INSTALLED, TXN_OFFSET_COMMIT_FENCED_VERSION, (args, version) => {
+    const entry = pending.get(args.topics)
+    if (!entry) return undefined
+    if (version < TXN_OFFSET_COMMIT_FENCED_VERSION) {
+      throw unsupportedVersion(
+        'TxnOffsetCommit',
+        version,
+        TXN_OFFSET_COMMIT_FENCED_VERSION,
+        `(Kafka 2.5 or later) for offsets fenced by the group generation of ${entry.group.groupId}; the transaction's offsets were not sent: abort it`,
+      )
     }
-  target[INSTALLED] = true
+    entry.sentVersion = TXN_OFFSET_COMMIT_FENCED_VERSION
+    return v3Pair(args, entry.group)
+  })
 }
 
 installFencedOffsets(definition)
-
-/** The broker's error type, wherever kafkajs put it (its errors wrap one another). */
-function brokerErrorType(err: unknown): string | undefined {
-  for (let e = err as Record<string, unknown> | undefined, i = 0; e && i < 5; i++) {
-    if (typeof e.type === 'string') return e.type
-    e = (e.originalError ?? e.cause) as Record<string, unknown> | undefined
-  }
-  return undefined
-}
 
 export interface FencedOffsets extends GroupMetadata {
   topics: readonly OffsetTopic[]

@@ -2,17 +2,16 @@
 // group's generation, member id and group instance id, so the group coordinator refuses
 // them from a member the group has moved past). kafkajs 2.2.4 speaks v0/v1 only.
 //
-// v3 is a flexible version (KIP-482): request header v2 (header v1 + tagged fields), compact
-// strings and arrays (length + 1 as an unsigned varint, 0 = null), a tagged-field section at
-// the end of every struct, and response header v1 (correlation id + tagged fields). Schema:
+// v3 is a flexible version (KIP-482), written with ops/kafka-flexible-codec.ts. Schema:
 // apache/kafka clients/src/main/resources/common/message/TxnOffsetCommit{Request,Response}.json.
-//
-// kafkajs' Encoder/Decoder are used because its request layer only accepts its own Encoder;
-// it writes header v1 itself, so the body starts with header v2's (empty) tagged fields, the
-// way kafkajs' own flexible request (AlterPartitionReassignments v0) does. Its connection
-// strips the correlation id and hands the rest, header tagged fields first, to decode().
 
-import { createRequire } from 'node:module'
+import {
+  type KafkaEncoder,
+  newDecoder,
+  newEncoder,
+  noTaggedFields,
+  skipTaggedFields,
+} from './kafka-flexible-codec.js'
 
 export const TXN_OFFSET_COMMIT_API_KEY = 28
 export const TXN_OFFSET_COMMIT_FENCED_VERSION = 3
@@ -40,60 +39,6 @@ export interface TxnOffsetCommitV3Request extends GroupMetadata {
 export interface TxnOffsetCommitV3Response {
   throttleTime: number
   topics: { topic: string; partitions: { partition: number; errorCode: number }[] }[]
-}
-
-/** The part of kafkajs' Encoder this file writes with. */
-export interface KafkaEncoder {
-  readonly buffer: Buffer
-  writeInt16(v: number): KafkaEncoder
-  writeInt32(v: number): KafkaEncoder
-  writeInt64(v: number | string): KafkaEncoder
-  writeUVarInt(v: number): KafkaEncoder
-  writeUVarIntString(v: string | null): KafkaEncoder
-  writeUVarIntArray(v: KafkaEncoder[]): KafkaEncoder
-}
-
-/** The part of kafkajs' Decoder this file reads with. */
-export interface KafkaDecoder {
-  offset: number
-  readInt16(): number
-  readInt32(): number
-  readInt64(): { toString(): string }
-  readUVarInt(): number
-  readUVarIntString(): string | null
-  readUVarIntArray<T>(reader: (d: KafkaDecoder) => T): T[] | null
-  canReadBytes(n: number): boolean
-}
-
-const require = createRequire(import.meta.url)
-const Encoder = require('kafkajs/src/protocol/encoder.js') as new () => KafkaEncoder
-const Decoder = require('kafkajs/src/protocol/decoder.js') as new (b: Buffer) => KafkaDecoder
-
-export function newEncoder(): KafkaEncoder {
-  return new Encoder()
-}
-
-export function newDecoder(bytes: Buffer): KafkaDecoder {
-  return new Decoder(bytes)
-}
-
-/** An empty tagged-field section: imflow sends no tagged fields. */
-function noTaggedFields(e: KafkaEncoder): KafkaEncoder {
-  return e.writeUVarInt(0)
-}
-
-/**
- * Skips a tagged-field section. Not kafkajs' readTaggedFields(): it reads each field's size
- * as a compact length (size + 1), while a tagged field's size is written as is.
- */
-export function skipTaggedFields(d: KafkaDecoder): void {
-  const count = d.readUVarInt()
-  for (let i = 0; i < count; i++) {
-    d.readUVarInt() // tag
-    const size = d.readUVarInt()
-    if (!d.canReadBytes(size)) throw new RangeError(`tagged field of ${size} bytes past the end`)
-    d.offset += size
-  }
 }
 
 /** The request body, preceded by request header v2's tagged fields. */

@@ -7,8 +7,9 @@
 import { createRequire } from 'node:module'
 import { describe, expect, it } from 'vitest'
 import { isImflowError } from '../../ops/errors.js'
+import type { KafkaEncoder } from '../../ops/kafka-flexible-codec.js'
 import { sendOffsetsWithGroupMetadata } from '../../ops/kafkajs-fenced-offsets.js'
-import type { KafkaEncoder, OffsetTopic } from '../../ops/txn-offset-commit-v3.js'
+import type { OffsetTopic } from '../../ops/txn-offset-commit-v3.js'
 
 const require = createRequire(import.meta.url)
 const { lookup, requests } = require('kafkajs/src/protocol/requests/index.js') as {

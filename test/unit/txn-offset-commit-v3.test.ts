@@ -4,12 +4,14 @@
 
 import { describe, expect, it } from 'vitest'
 import {
-  decodeTxnOffsetCommitV3Response,
-  encodeTxnOffsetCommitV3,
   type KafkaDecoder,
   newDecoder,
   newEncoder,
   skipTaggedFields,
+} from '../../ops/kafka-flexible-codec.js'
+import {
+  decodeTxnOffsetCommitV3Response,
+  encodeTxnOffsetCommitV3,
   type TxnOffsetCommitV3Request,
   type TxnOffsetCommitV3Response,
 } from '../../ops/txn-offset-commit-v3.js'
