@@ -158,7 +158,9 @@ describe('receiver: units', () => {
     expect(b.read(A.conversations)).toEqual([])
 
     await send(b, message('far'), { ...reply, [ORIGIN_UNIT_HEADER]: '0' })
-    expect(b.read(topics.receipts)).toEqual([])
+    // A copy stays here for the merge stage (it learns the sender from it), without the reply
+    // headers: no API here waits for it.
+    expect(b.read(topics.receipts).map((r) => r.headers ?? {})).toEqual([{}])
     const back = b.read(A.receipts)
     expect(back).toHaveLength(1)
     expect(back[0]?.headers).toEqual(reply)
