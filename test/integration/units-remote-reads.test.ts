@@ -96,9 +96,17 @@ describe('units: reads through the unit that only routes a conversation', () => 
     const m3 = (await post(3)).body.msgId as string
     expect(parseMsgId(m3).unit).toBe(1)
 
-    // Reads and reactions through either unit: all end up merged at unit 1.
-    const act = async (app: RunningApp, who: string, path: string, body: object) =>
-      expect((await call(app, 'POST', `/v1/conversations/far/${path}`, who, body)).status).toBe(202)
+    // Reads and reactions through either unit: all end up merged at unit 1. A reaction is
+    // refused (403) until the unit's merge stage, a consumer group of its own, has read the
+    // group's members; repeating one changes nothing.
+    const act = (app: RunningApp, who: string, path: string, body: object) =>
+      eventually(
+        async () =>
+          (await call(app, 'POST', `/v1/conversations/far/${path}`, who, body)).status === 202
+            ? true
+            : undefined,
+        { what: `${who}'s ${path} accepted` },
+      )
     await act(unit0, 'bob', 'read', { msgId: m2 })
     await act(unit1, 'cat', 'read', { msgId: m1 })
     await act(unit0, 'bob', `messages/${m1}/reactions`, { emoji: '👍', op: 'add' })
@@ -140,7 +148,14 @@ describe('units: reads through the unit that only routes a conversation', () => 
       ['cat', 2],
       ['ann', 0],
     ] as const) {
-      const home = await entry(unit1, who)
+      // The receiver moves read cursors in a consumer group of its own, apart from the merge.
+      const home = await eventually(
+        async () => {
+          const e = await entry(unit1, who)
+          return e.body.unread === unread ? e : undefined
+        },
+        { what: `${who}'s entry at unit 1 to count ${unread} unread` },
+      )
       expect(home.body).toMatchObject({
         large: true,
         memberCount: 3,
