@@ -3,6 +3,8 @@
 // of the conversation, a user's action on it — to that unit's own topics, in the task's transaction like every sink.
 // One hop only: what arrived forwarded is never forwarded again, so two units that disagree
 // about a conversation's home reject its messages (UNKNOWN_UNIT) instead of bouncing them.
+// The one exception is a move, which only the home makes: a unit it reached that is no longer
+// the home passes it on to the home it knows, a bounded number of times (move-relay.ts).
 
 import type { EventCodec } from '../../schemas/codec.js'
 import type {
