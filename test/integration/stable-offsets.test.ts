@@ -47,11 +47,22 @@ async function openWithOffsets(
   offsets: [number, string][],
 ): Promise<Transaction> {
   const txn = await producer.transaction()
-  await txn.sendOffsets({
-    consumerGroupId: groupId,
-    topics: [{ topic, partitions: offsets.map(([partition, offset]) => ({ partition, offset })) }],
-  })
-  return txn
+  // Right after a commit the coordinator is still finishing it and answers
+  // CONCURRENT_TRANSACTIONS for a few milliseconds (the runtime retries the same way).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await txn.sendOffsets({
+        consumerGroupId: groupId,
+        topics: [
+          { topic, partitions: offsets.map(([partition, offset]) => ({ partition, offset })) },
+        ],
+      })
+      return txn
+    } catch (err) {
+      if (attempt >= 20 || !/concurrent/i.test(String(err))) throw err
+      await sleep(50)
+    }
+  }
 }
 
 const byPartition = (offsets: CommittedOffsets) =>

@@ -5,7 +5,6 @@
 // offset for the partition says which it was — the offset commits with the transaction.
 
 import type { Kafka } from 'kafkajs'
-import { fetchStableOffsets } from '../../../ops/kafkajs-stable-offsets.js'
 import type { Logger } from '../../../ops/log.js'
 import { isFenced, type TaskProducer } from './kafka-io.js'
 
@@ -33,12 +32,7 @@ export async function committedOffset(
   return (await committedOffsets(kafka, groupId, [topic], partition)).get(topic) ?? -1
 }
 
-/**
- * The group's committed offsets of a partition of each topic (the topics without one left
- * out), once no transaction holds them open (require_stable, KIP-447): the old transaction
- * is ended by the task's new producer (the same transactional id) before this is asked, so
- * this waits only on a transaction some other producer left open on the partition.
- */
+/** The group's committed offsets of a partition of each topic (the topics without one left out). */
 export async function committedOffsets(
   kafka: Kafka,
   groupId: string,
@@ -49,10 +43,9 @@ export async function committedOffsets(
   await admin.connect()
   try {
     const found = new Map<string, number>()
-    for (const { topic, partitions } of await fetchStableOffsets(admin, {
+    for (const { topic, partitions } of await admin.fetchOffsets({
       groupId,
-      topics,
-      partitions: [partition],
+      topics: [...topics],
     })) {
       const offset = Number(partitions.find((p) => p.partition === partition)?.offset ?? -1)
       if (offset >= 0) found.set(topic, offset)
