@@ -17,11 +17,7 @@ import {
   userMessagesAfter,
 } from '../../topologies/inbox/index.js'
 import { type ConversationLog, isLargeGroup, type ListRow } from '../../topologies/model/index.js'
-import {
-  HOME_GEO_HEADER,
-  normalizeUnit,
-  type ReceiverQueries,
-} from '../../topologies/receiver/index.js'
+import { HOME_GEO_HEADER, type ReceiverQueries } from '../../topologies/receiver/index.js'
 import {
   type ConversationList,
   type ConversationListEntry,
@@ -33,6 +29,7 @@ import {
 } from '../protocol/api-responses.js'
 import { authenticate } from './auth.js'
 import type { GeoHomes } from './home-client.js'
+import { remoteHomeUnit, type UnitHomes } from './home-unit.js'
 import type { Publisher } from './publisher.js'
 
 export interface ConversationRouteOptions {
@@ -49,9 +46,10 @@ export interface ConversationRouteOptions {
   homes?: GeoHomes
   /**
    * Conversations homed in other units (IMFLOW_REMOTE_UNIT_URLS): this unit only routes them
-   * and keeps none of their log, so their history is read at their home unit.
+   * and keeps none of their log, so their history and computed list entries are read at their
+   * home unit.
    */
-  units?: { local: number; homes: GeoHomes; urls: Readonly<Record<string, string>> }
+  units?: UnitHomes
 }
 
 export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = async (
@@ -97,13 +95,8 @@ async function homeUnitLog(
   conversationId: string,
   authorization: string,
 ): Promise<ConversationLog | undefined> {
-  const { units } = options
-  if (!units) return undefined
-  const meta = await options.receiver.conversation(conversationId)
-  const unit = normalizeUnit(meta?.unit ?? '')
-  if (unit === '' || unit === String(units.local) || !Object.hasOwn(units.urls, unit))
-    return undefined
-  return units.homes.log(unit, authorization)
+  const unit = await remoteHomeUnit(options.units, options.receiver, conversationId)
+  return unit === undefined ? undefined : options.units?.homes.log(unit, authorization)
 }
 
 /**
@@ -130,44 +123,54 @@ async function act(
 /**
  * The caller's entry for one conversation. Small groups' entries were kept up to date at send
  * time; large groups' (and a small group's whose last message the caller deleted) are
- * computed now from what the caller sees and their read cursor. A conversation homed in
- * another geo (or whose partition no task here serves) is shown from the row kept here.
+ * computed now from what the caller sees and their read cursor — at the conversation's home
+ * unit when this one only routes it (its size, seq, log and cursors are there). A
+ * conversation homed in another geo (or whose partition no task here serves) is shown from
+ * the row kept here.
  */
 async function entryOf(
   options: ConversationRouteOptions,
   conversationId: string,
-  userId: string,
+  request: Caller,
   row: ListRow | undefined,
 ): Promise<ConversationListEntry> {
   const { receiver, inbox } = options
+  const userId = request.caller.sub
   const meta = await receiver.conversation(conversationId).catch((err) => {
     if (isImflowError(err, 'IMF_ERR_NOT_READY')) return undefined
     throw err
   })
-  if (!meta) {
-    return {
-      conversationId,
-      remote: true,
-      large: false,
-      unread: row?.unread ?? 0,
-      last: row?.last ?? null,
-    }
-  }
-  const large = isLargeGroup(meta.memberCount, options.largeGroupThreshold)
+  if (!meta) return rowEntry(conversationId, row)
+  const authorization = request.headers.authorization ?? ''
+  const log = (await homeUnitLog(options, conversationId, authorization)) ?? receiver
+  // Members and seq as the home counts them (a routing unit hears of few changes).
+  const size = log === receiver ? meta : { ...meta, ...(await log.sequence(conversationId)) }
+  const large = isLargeGroup(size.memberCount, options.largeGroupThreshold)
   const computed =
     large || !row || row.lastDeleted
-      ? await computedListEntry(receiver, inbox, conversationId, userId, UNREAD_CAP)
+      ? await computedListEntry(log, inbox, conversationId, userId, UNREAD_CAP)
       : undefined
   return {
     conversationId,
     type: meta.type,
-    memberCount: meta.memberCount,
+    memberCount: size.memberCount,
     muted: meta.muted,
     large,
     // Where a large group's devices catch up to (its messages' seq).
-    ...(large ? { seq: meta.seq ?? 0 } : {}),
+    ...(large ? { seq: size.seq ?? 0 } : {}),
     unread: computed && (large || !row) ? computed.unread : (row?.unread ?? 0),
     last: computed ? (computed.last ? summarize(computed.last) : null) : (row?.last ?? null),
+  }
+}
+
+/** An entry as the row kept here shows it: a conversation this API cannot read at its home. */
+function rowEntry(conversationId: string, row: ListRow | undefined): ConversationListEntry {
+  return {
+    conversationId,
+    remote: true,
+    large: false,
+    unread: row?.unread ?? 0,
+    last: row?.last ?? null,
   }
 }
 
@@ -288,7 +291,17 @@ function listRoutes(app: FastifyInstance, options: ConversationRouteOptions): vo
       const userId = request.caller.sub
       const entries: ConversationListEntry[] = []
       for await (const { conversationId, row } of inbox.conversations(userId)) {
-        entries.push(await entryOf(options, conversationId, userId, row))
+        // A home unit that does not answer (or no longer counts the caller a member) costs
+        // that entry its freshness, not the whole list.
+        const entry = await entryOf(options, conversationId, request, row).catch((err) => {
+          if (
+            isImflowError(err, 'IMF_ERR_PEER_UNAVAILABLE') ||
+            isImflowError(err, 'IMF_ERR_FORBIDDEN')
+          )
+            return rowEntry(conversationId, row)
+          throw err
+        })
+        entries.push(entry)
       }
       entries.sort((a, b) => (b.last?.createdAt ?? 0) - (a.last?.createdAt ?? 0))
       return { conversations: entries }
@@ -311,9 +324,8 @@ function listRoutes(app: FastifyInstance, options: ConversationRouteOptions): vo
     },
     async (request) => {
       const { cid } = request.params
-      const userId = request.caller.sub
       await homeOf(options, cid, request)
-      return entryOf(options, cid, userId, await inbox.listRow(userId, cid))
+      return entryOf(options, cid, request, await inbox.listRow(request.caller.sub, cid))
     },
   )
 }

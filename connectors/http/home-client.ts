@@ -7,7 +7,7 @@
 import { ImflowError } from '../../ops/errors.js'
 import type { StoredMessage } from '../../schemas/types.generated.js'
 import type { ConversationLog, Positioned } from '../../topologies/model/index.js'
-import { HOME_PAGE, HOME_PATH } from './home-routes.js'
+import { HOME_PAGE, HOME_PATH, HOME_READ_HEADER } from './home-routes.js'
 
 /** Homes kept at most (conversation and user pairs). */
 const CACHE_MAX = 10_000
@@ -59,7 +59,7 @@ class HomeApi {
     let res: Response
     try {
       res = await fetch(`${base}${path}`, {
-        headers: { authorization },
+        headers: { authorization, [HOME_READ_HEADER]: '1' },
         signal: AbortSignal.timeout(this.timeoutMs),
       })
     } catch (err) {

@@ -10,6 +10,12 @@ import type { ReceiverQueries } from '../../topologies/receiver/index.js'
 import { authenticate } from './auth.js'
 
 export const HOME_PATH = '/v1/home/conversations'
+/**
+ * Marks a request one deployment's API makes to another's on a user's behalf (home-client.ts):
+ * answered with what is kept there, never asked on again — one hop, as records are forwarded,
+ * so two units that disagree about a conversation's home do not bounce a read between them.
+ */
+export const HOME_READ_HEADER = 'imflow-home-read'
 /** Log entries one request returns at most. */
 export const HOME_PAGE = 200
 

@@ -4,16 +4,19 @@
 //     emoji, so repeating a request changes nothing;
 //   GET  .../reads     — how many members have read it (and who, for groups up to the threshold);
 //   GET  .../reactions — counts per emoji (and who, for groups up to the threshold).
-// A member of a conversation homed in another geo gets the home geo's totals (asked there).
+// A member of a conversation homed in another geo, or in another unit (this one only routes
+// it), gets the home's totals, asked there.
 
 import type { FastifyPluginAsync } from 'fastify'
 import { ImflowError } from '../../ops/errors.js'
 import type { EventCodec } from '../../schemas/codec.js'
 import type { Action } from '../../schemas/types.generated.js'
 import { emojiProblem, MAX_EMOJI_CHARS, type MergeQueries } from '../../topologies/merge/index.js'
-import { HOME_GEO_HEADER } from '../../topologies/receiver/index.js'
+import { HOME_GEO_HEADER, type ReceiverQueries } from '../../topologies/receiver/index.js'
 import { authenticate } from './auth.js'
 import type { GeoHomes } from './home-client.js'
+import { HOME_READ_HEADER } from './home-routes.js'
+import { remoteHomeUnit, type UnitHomes } from './home-unit.js'
 import type { Publisher } from './publisher.js'
 
 export interface MergeRouteOptions {
@@ -23,6 +26,10 @@ export interface MergeRouteOptions {
   merge: MergeQueries
   /** Conversations homed in other geos: a reaction to one goes there (acting from home). */
   homes?: GeoHomes
+  /** Conversations homed in other units (IMFLOW_REMOTE_UNIT_URLS): their totals are read there. */
+  units?: UnitHomes
+  /** Where this unit's receiver says a conversation is homed (with `units`). */
+  receiver?: Pick<ReceiverQueries, 'conversation'>
 }
 
 const messageParams = {
@@ -35,8 +42,8 @@ const messageParams = {
 } as const
 
 type MessageParams = { Params: { cid: string; msgId: string } }
-/** The caller's bearer token: a remote geo is asked with it. */
-type Caller = { headers: { authorization?: string } }
+/** The caller's bearer token (a remote geo or unit is asked with it); a remote API's mark. */
+type Caller = { headers: { authorization?: string; [HOME_READ_HEADER]?: string | string[] } }
 
 export const mergeRoutes: FastifyPluginAsync<MergeRouteOptions> = async (app, options) => {
   const { merge } = options
@@ -93,9 +100,11 @@ export const mergeRoutes: FastifyPluginAsync<MergeRouteOptions> = async (app, op
   )
 
   /**
-   * A message's totals, merged where its conversation is homed: here, or for a member of a
-   * conversation homed in another geo, that geo's answer to the same request, asked with the
-   * caller's token (its read cursors and merge windows are there).
+   * A message's totals, merged where its conversation is homed: here; or the home's answer
+   * to the same request, asked with the caller's token (its read cursors and merge windows are
+   * there) — for a conversation homed in another unit this one only routes, or for a member
+   * of one homed in another geo. A request another API made on a user's behalf is answered
+   * from what is here (one hop).
    */
   const totals = async <T>(
     request: { params: { cid: string; msgId: string }; caller: { sub: string } } & Caller,
@@ -104,13 +113,24 @@ export const mergeRoutes: FastifyPluginAsync<MergeRouteOptions> = async (app, op
   ): Promise<T> => {
     const { cid, msgId } = request.params
     const userId = request.caller.sub
-    if (!options.homes || (await merge.isMember(cid, userId))) {
+    const authorization = request.headers.authorization ?? ''
+    const path = `/v1/conversations/${encodeURIComponent(cid)}/messages/${msgId}/${which}`
+    const asked = request.headers[HOME_READ_HEADER] !== undefined
+    const unit =
+      asked || !options.receiver
+        ? undefined
+        : await remoteHomeUnit(options.units, options.receiver, cid)
+    if (unit !== undefined && options.units) {
+      const answer = await options.units.homes.read<T>(unit, authorization, path)
+      if (answer === undefined)
+        throw new ImflowError('IMF_ERR_FORBIDDEN', `${userId} is not a member of ${cid}`)
+      return answer
+    }
+    if (asked || !options.homes || (await merge.isMember(cid, userId))) {
       await mustBeMember(cid, userId)
       return local()
     }
-    const authorization = request.headers.authorization ?? ''
     const geo = await options.homes.locate(cid, userId, authorization)
-    const path = `/v1/conversations/${encodeURIComponent(cid)}/messages/${msgId}/${which}`
     const answer =
       geo === undefined ? undefined : await options.homes.read<T>(geo, authorization, path)
     if (answer === undefined)

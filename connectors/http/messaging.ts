@@ -3,8 +3,8 @@
 
 import type { ContractCodecs } from '../../schemas/contract.js'
 import type { TopologyQueries } from '../../topologies/registry.js'
-import type { ConversationRouteOptions } from './conversation-routes.js'
 import type { GeoHomes } from './home-client.js'
+import type { UnitHomes } from './home-unit.js'
 import type { Publisher } from './publisher.js'
 import type { ReceiptWaiter } from './receipt-waiter.js'
 
@@ -24,6 +24,6 @@ export interface Messaging {
   queries?: TopologyQueries
   /** Conversations homed in other geos (IMFLOW_REMOTE_GEO_URLS): their users act on them here. */
   homes?: GeoHomes
-  /** Conversations homed in other units (IMFLOW_REMOTE_UNIT_URLS): their history is read there. */
-  units?: ConversationRouteOptions['units']
+  /** Conversations homed in other units (IMFLOW_REMOTE_UNIT_URLS): their history and totals are read there. */
+  units?: UnitHomes
 }

@@ -64,7 +64,9 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
           publisher,
           actions,
           merge: queries.merge,
+          receiver: queries.receiver,
           ...(homes ? { homes } : {}),
+          ...(units ? { units } : {}),
         })
       }
     }

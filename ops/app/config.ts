@@ -579,7 +579,7 @@ export const settings = [
     key: 'remoteUnitUrls',
     env: 'IMFLOW_REMOTE_UNIT_URLS',
     flag: 'remote-unit-urls',
-    doc: 'The API of each unit in IMFLOW_REMOTE_UNITS, e.g. "1=http://10.0.0.3:8080": history of conversations homed there, read through this unit, is read there (a unit that only routes a conversation keeps none of its log; tokens must be valid in both).',
+    doc: 'The API of each unit in IMFLOW_REMOTE_UNITS, e.g. "1=http://10.0.0.3:8080": history, read and reaction totals and large-group list entries of conversations homed there, read through this unit, are read there (a unit that only routes a conversation keeps none of its log, cursors or totals; tokens must be valid in both).',
     shownDefault: '(none)',
     fallback: () => ({}),
     parse: (raw) => {

@@ -218,13 +218,32 @@ describe('receiver: moving a conversation to another unit', () => {
     await change(b, { kind: 'UnitChanged', unit: '1' }) // through unit 1's own API
     await send(b, message('w1'))
     expect(b.read(topics.receipts)).toEqual([]) // waits for unit 0's history
-    b.read(A.conversations) // unit 0 told of the move (it sends the history then)
+    // Unit 0 told of the creation, then of the move: it hands the conversation over and sends
+    // the history then.
+    expect(b.read(A.conversations).map((r) => r.headers?.['imflow-move-request'])).toEqual([
+      undefined,
+      '0',
+    ])
     // Moved back before any came: that waits too, behind w1 (sent on now, unit 0's history
     // would come here after the conversation left).
     await change(b, { kind: 'UnitChanged', unit: '0' })
     expect(b.read(A.ingest)).toEqual([])
     expect(b.read(A.conversations)).toEqual([])
-    // Unit 0's (empty) history ends: w1 is accepted here, then the move back takes it along.
+    // Unit 0 hands it over (the home does, whoever made the move) and its (empty) history
+    // ends: w1 is accepted here, then the move back takes it along.
+    const handedOver: ConversationEvent = {
+      conversationId: 'g',
+      actorId: 'root',
+      at: now,
+      change: { kind: 'MuteChanged', muted: false },
+    }
+    await b.pipe(topics.conversations, {
+      key: 'g',
+      value: codecs.conversationEvent.encode(handedOver),
+      timestamp: now,
+      headers: { 'imflow-handover': '0', [ORIGIN_UNIT_HEADER]: '0' },
+    })
+    expect(b.read(topics.receipts)).toEqual([])
     await b.pipe(topics.ingest, {
       key: 'g',
       value: codecs.sendMessage.encode({ ...message(''), body: '' }),

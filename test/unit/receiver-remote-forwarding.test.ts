@@ -252,7 +252,9 @@ describe('receiver: acting from home (route-by-geo)', () => {
     const eu = euDriver(targets(new Set()).targets)
     await create(eu, 'atlantic', ['ann', 'bob'])
     await send(eu, 'atlantic', 'm-1', { ...reply, [ORIGIN_GEO_HEADER]: 'us' })
-    expect(eu.read(topics.receipts)).toEqual([])
+    // A copy stays here for the merge stage (it learns the sender from it), without the reply
+    // headers: no API here waits for it.
+    expect(eu.read(topics.receipts).map((r) => headerText(r.headers))).toEqual([{}])
     const [receipt] = eu.read(US.receipts)
     expect(headerText(receipt?.headers)).toEqual(reply)
     expect((await codecs.receipt.decode(receipt?.value as Buffer)).outcome.kind).toBe('Accepted')

@@ -7,6 +7,7 @@ import type { ConversationEvent } from '../../schemas/types.generated.js'
 import { isLargeGroup } from '../model/index.js'
 import type { InputRecord } from '../runtime/index.js'
 import { moveOnChange } from './move-conversation.js'
+import { relayMove } from './move-relay.js'
 import type { ReceiverTask } from './receiver-task.js'
 import { crossedThreshold } from './room-sequence.js'
 
@@ -18,6 +19,8 @@ export async function onConversationEvent(
   const { conversations } = task
   const cid = event.conversationId
   const before = await conversations.get(cid)
+  // A move that came here as to the home, though the conversation has moved on: passed on.
+  if ((await relayMove(task, record, event, before)) === 'skip') return
   const { joined, left } = await conversations.apply(event)
   const after = await conversations.get(cid)
   if (after) {

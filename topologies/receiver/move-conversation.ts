@@ -34,7 +34,12 @@ export async function moveOnChange(
     await task.moves.release(cid)
     return
   }
-  // Moved here through this unit's own API: the old home sends the history when it hears of it.
-  if (!wasHere && here && originOf(record) === undefined)
-    await task.moves.movedHere(cid, task.route.remote(before.unit))
+  // Moved here through this unit's own API: the old home (or the home it has moved on to,
+  // move-relay.ts) hands it over and sends the history when it hears of the move; until then
+  // what comes for it waits. Homed in no unit known here: no history will come.
+  if (!wasHere && here && originOf(record) === undefined) {
+    const from = task.route.remote(before.unit)
+    if (from === undefined) await task.moves.movedHere(cid, undefined)
+    else await task.moves.awaitHandOver(cid)
+  }
 }

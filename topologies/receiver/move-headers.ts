@@ -21,3 +21,11 @@ export const IMPORT_COUNT_HEADER = 'imflow-import-count'
  * the history comes from, or empty when none will come (the old home was no unit it knew).
  */
 export const HANDOVER_HEADER = 'imflow-handover'
+
+/**
+ * On a move (`UnitChanged`) a unit that only routes the conversation passes to the home it
+ * knows (move-relay.ts): how many units have passed it on so far. A unit it reaches that is no
+ * longer the home passes it on to the home it knows in turn, so a move made through a unit
+ * that has not heard of an earlier one is applied by the real home, after that one.
+ */
+export const MOVE_REQUEST_HEADER = 'imflow-move-request'

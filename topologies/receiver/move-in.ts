@@ -211,6 +211,14 @@ export class MovesIn {
     await this.complete(conversationId)
   }
 
+  /**
+   * Moved here through this unit's own API: the home hands it over when it hears of the move
+   * (route-by-unit.ts), and is the one to say where the history comes from. Until then, wait.
+   */
+  async awaitHandOver(conversationId: string): Promise<void> {
+    await this.update(conversationId, (m) => m)
+  }
+
   private async update(cid: string, change: (m: MoveIn) => MoveIn): Promise<void> {
     const s = await this.load()
     this.moves.put(cid, change((await this.moves.get(cid)) ?? { expectImport: true }))

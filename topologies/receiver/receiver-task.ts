@@ -150,8 +150,12 @@ export class ReceiverTask {
       headers,
     }
     const sink = this.geoRoute.receiptSink(record) ?? this.route.receiptSink(record)
-    if (sink === 'receipts') this.context.send(sink, out)
-    else await this.forward.send(sink, out)
+    if (sink === 'receipts') return this.context.send(sink, out)
+    await this.forward.send(sink, out)
+    // The merge stage here learns a message's sender from its Accepted receipt (merge-index):
+    // without a copy here, reads and reactions of a message posted through another geo or
+    // unit would never be merged at its home. No reply headers: no API waits for the copy.
+    if (outcome.kind === 'Accepted') this.context.send('receipts', { ...out, headers: {} })
   }
 
   /** Once to a large group's room, whatever its size: the gateways push it to online devices. */

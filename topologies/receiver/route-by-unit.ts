@@ -3,6 +3,8 @@
 // of the conversation, a user's action on it — to that unit's own topics, in the task's transaction like every sink.
 // One hop only: what arrived forwarded is never forwarded again, so two units that disagree
 // about a conversation's home reject its messages (UNKNOWN_UNIT) instead of bouncing them.
+// The one exception is a move, which only the home makes: a unit it reached that is no longer
+// the home passes it on to the home it knows, a bounded number of times (move-relay.ts).
 
 import type { EventCodec } from '../../schemas/codec.js'
 import type {
@@ -14,7 +16,7 @@ import type {
 import type { ConversationMeta } from '../model/index.js'
 import type { InputRecord } from '../runtime/index.js'
 import type { Forwarder } from './forward-or-park.js'
-import { HANDOVER_HEADER } from './move-headers.js'
+import { HANDOVER_HEADER, MOVE_REQUEST_HEADER } from './move-headers.js'
 
 /** Another unit's deployment, as its receiver sees it: where messages, changes, actions and receipts go. */
 export interface UnitTopics {
@@ -213,8 +215,10 @@ export function unitRouter({ forward, local, remote, codecs }: UnitRouterOptions
     },
 
     /**
-     * A change of a conversation homed in a remote unit goes there too. A move tells the old
-     * home (so it forwards from now on) and hands the conversation to the new one.
+     * A change of a conversation homed in a remote unit goes there too. A move is the home's
+     * to make: a unit that only routes the conversation passes it to the home it knows
+     * (move-relay.ts); the home — whoever made the move — hands the conversation over to the
+     * new one (it knows the members, and sends the history from here).
      */
     async forwardChange(
       record: InputRecord,
@@ -223,19 +227,20 @@ export function unitRouter({ forward, local, remote, codecs }: UnitRouterOptions
       after: ConversationMeta,
       roster: () => Promise<{ members: string[]; admins: string[] }>,
     ): Promise<void> {
-      if (originOf(record) !== undefined) return // one hop
+      const forwarded = originOf(record) !== undefined
       const now = home(after.unit)
       if (event.change.kind !== 'UnitChanged') {
-        if (now.kind === 'remote') await forwardChange(now.unit, event)
+        if (!forwarded && now.kind === 'remote') await forwardChange(now.unit, event) // one hop
         return
       }
       const was = before ? home(before.unit) : undefined
-      if (was?.kind === 'remote' && (now.kind !== 'remote' || now.unit !== was.unit))
-        await forwardChange(was.unit, event)
-      if (now.kind === 'remote') {
-        // The last event says where the history comes from (move-in.ts): the old home, if it
-        // is this unit or one it knows (and so one that knows the new home), else nowhere.
-        const from = was?.kind === 'local' ? String(local) : was?.kind === 'remote' ? was.unit : ''
+      // Even to the unit this one thinks it is at: the home may be elsewhere by now.
+      if (was?.kind === 'remote' && !forwarded)
+        await forwardChange(was.unit, event, { [MOVE_REQUEST_HEADER]: '0' })
+      if (was?.kind !== 'remote' && now.kind === 'remote') {
+        // The last event says where the history comes from (move-in.ts): here, or nowhere
+        // when the old home was no unit this one knows.
+        const from = was?.kind === 'local' ? String(local) : ''
         const events = handOverEvents(event, after, await roster())
         for (const [i, e] of events.entries())
           await forwardChange(
@@ -245,6 +250,10 @@ export function unitRouter({ forward, local, remote, codecs }: UnitRouterOptions
           )
       }
     },
+
+    /** Passes a move on to another unit's im.conversations, as one that came here (move-relay.ts). */
+    passOn: (unit: string, event: ConversationEvent, relays: number) =>
+      forwardChange(unit, event, { [MOVE_REQUEST_HEADER]: String(relays) }),
   }
 }
 
