@@ -22,6 +22,7 @@ import {
   differingStores,
   sendMessages,
   settled,
+  UNSHAPED,
 } from './replay-traffic.js'
 
 interface Replay {
@@ -49,6 +50,7 @@ describe('imflow replay --into, interrupted', () => {
       IMFLOW_DATA_DIR: dataDir,
       IMFLOW_PARTITIONS: '2',
       IMFLOW_LOG_LEVEL: 'warn',
+      ...UNSHAPED,
     }
     deployment = await connect(loadConfig(env), silentLogger)
   })
@@ -80,7 +82,7 @@ describe('imflow replay --into, interrupted', () => {
 
   it('resumes after a SIGKILL and matches the original app', async () => {
     expect(conversationPartitions).toBe(1)
-    const app = await startTestApp(prefix)
+    const app = await startTestApp(prefix, UNSHAPED)
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
     const sent = 2_000
     try {

@@ -10,6 +10,15 @@ import type { Receipt } from '../../schemas/types.generated.js'
 import { partitionForKey } from '../../topologies/runtime/index.js'
 import { eventually, unique } from './helpers.js'
 
+/**
+ * Peak shaving decides by wall-clock rates (docs/shaping.md) and a replay turns it off
+ * (docs/replay.md, "What still differs"): what the live app throttled, fed a burst past the
+ * default capacity (2,000 a second per partition), the replay accepts, and their msgIds and
+ * dedupe differ (seen in CI once the app got faster). These tests are about determinism,
+ * so the live app runs without it too.
+ */
+export const UNSHAPED = { IMFLOW_SHAPING_CAPACITY: '1000000' }
+
 export const members = ['ann', 'ben', 'cy', 'dee']
 /** All on one receiver partition (of 2): two receiver tasks' hand-offs to one user
  * interleave in the order they happen to arrive, live or replayed (docs/replay.md). */

@@ -24,6 +24,7 @@ import {
   readReceipts,
   sendMessages,
   settled,
+  UNSHAPED,
 } from './replay-traffic.js'
 
 describe('imflow replay', () => {
@@ -43,6 +44,7 @@ describe('imflow replay', () => {
       IMFLOW_TOPIC_PREFIX: prefix,
       IMFLOW_DATA_DIR: dataDir,
       IMFLOW_PARTITIONS: '2',
+      ...UNSHAPED,
     })
     deployment = await connect(config, silentLogger)
   })
@@ -56,7 +58,7 @@ describe('imflow replay', () => {
     // All on one receiver partition: two receiver tasks' hand-offs to one user interleave in
     // the order they happen to arrive, live or replayed (docs/replay.md).
     expect(conversationPartitions).toBe(1)
-    app = await startTestApp(prefix)
+    app = await startTestApp(prefix, UNSHAPED)
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
     await producer.connect()
     await createConversations(
