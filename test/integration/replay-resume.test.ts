@@ -20,6 +20,7 @@ import {
   conversationPartitions,
   createConversations,
   differingStores,
+  explainReceiverDifference,
   sendMessages,
   settled,
   UNSHAPED,
@@ -161,9 +162,20 @@ describe('imflow replay --into, interrupted', () => {
     expect(shadow.find((r) => r.store === 'dedupe' && r.keys > 0)?.keys).toBe(sent)
     expect(shadow.length).toBe(live.length)
     // Wall-clock windows only (docs/replay.md); everything else is the same state.
-    expect(differingStores(live, shadow).filter((s) => s !== 'sync/pending-notifications')).toEqual(
-      [],
-    )
+    const differ = differingStores(live, shadow).filter((s) => s !== 'sync/pending-notifications')
+    const why =
+      differ.length === 0
+        ? ''
+        : [
+            `killed at ${killedAt} of ${sent}; live vs shadow:`,
+            await explainReceiverDifference(deployment.kafka, deployment.admin, codecs, prefix, [
+              `${prefix}imflow`,
+              `${prefix}${into}`,
+            ]),
+            `killed run:\n${first.output().slice(-2_000)}`,
+            `resumed run:\n${out.slice(-2_000)}`,
+          ].join('\n')
+    expect(differ, why).toEqual([])
 
     // Once complete, the same command says so and changes nothing.
     const third = replay(args)

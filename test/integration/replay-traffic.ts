@@ -4,10 +4,14 @@
 
 import type { Admin, Kafka, Producer } from 'kafkajs'
 import type { StoreDigestRow } from '../../ops/app/commands/replay/digest-app.js'
+import { partitionEnds, readToEnd } from '../../ops/app/commands/replay/read-to-end.js'
 import type { TopologySources } from '../../ops/app/commands/replay/replay-sources.js'
 import type { ContractCodecs } from '../../schemas/contract.js'
+import { parseMsgId } from '../../schemas/msg-id.js'
 import type { Receipt } from '../../schemas/types.generated.js'
-import { partitionForKey } from '../../topologies/runtime/index.js'
+import { int64Serde } from '../../state/index.js'
+import { DATA } from '../../topologies/runtime/changelog.js'
+import { changelogTopic, partitionForKey } from '../../topologies/runtime/index.js'
 import { eventually, unique } from './helpers.js'
 
 /**
@@ -189,4 +193,60 @@ export async function caughtUp(
     }
   }
   return true
+}
+
+/**
+ * Why two app ids' receiver stores differ, for a failure message: per store, the keys only
+ * one has and the first keys whose values differ, with dedupe answers' msgIds taken apart
+ * (time, sequence) beside the message's send time.
+ */
+export async function explainReceiverDifference(
+  kafka: Kafka,
+  admin: Admin,
+  codecs: ContractCodecs,
+  prefix: string,
+  [a, b]: readonly [string, string],
+): Promise<string> {
+  const sends: Buffer[] = []
+  const ingest = `${prefix}im.ingest`
+  await readToEnd(kafka, await partitionEnds(admin, [ingest]), (_t, _p, _k, value) => {
+    if (value) sends.push(value)
+  })
+  const decoded = await Promise.all(sends.map((v) => codecs['im.ingest'].decode(v)))
+  const sentAt = new Map(decoded.map((m) => [m.clientMsgId, m.sentAt]))
+  const lines: string[] = []
+  for (const store of ['ids', 'dedupe']) {
+    const [left, right] = await Promise.all(
+      [a, b].map(async (id) => {
+        const topic = changelogTopic(id, 'receiver', store)
+        const entries = new Map<string, Buffer | null>()
+        await readToEnd(kafka, await partitionEnds(admin, [topic]), (_t, p, key, value) => {
+          if (key?.[0] === DATA) entries.set(`${p}:${key.subarray(1).toString()}`, value)
+        })
+        return entries
+      }),
+    )
+    const show = (v: Buffer | null | undefined) => {
+      if (!v) return String(v)
+      if (store === 'ids') return String(int64Serde.deserialize(v))
+      const { msgId } = JSON.parse(v.toString()) as { msgId: string }
+      const { timeMs, sequence } = parseMsgId(msgId)
+      return `${new Date(timeMs).toISOString()}#${sequence}`
+    }
+    const keys = [...new Set([...(left?.keys() ?? []), ...(right?.keys() ?? [])])]
+    // In send order (clientMsgId c<n>), so the first to differ shows where the runs parted.
+    const number = (k: string) => Number(k.split('\u0000')[1]?.slice(1) ?? -1)
+    const differ = keys
+      .filter((k) => !left?.get(k)?.equals(right?.get(k) ?? Buffer.alloc(0)))
+      .sort((x, y) => number(x) - number(y))
+    lines.push(`${store}: ${left?.size} vs ${right?.size} keys, ${differ.length} differ`)
+    for (const k of [...differ.slice(0, 6), ...differ.slice(-2)]) {
+      const clientMsgId = k.split('\u0000')[1] ?? ''
+      const sent = sentAt.get(clientMsgId)
+      lines.push(
+        `  ${k.replace('\u0000', '/')}: ${show(left?.get(k))} vs ${show(right?.get(k))}${sent ? ` (sent ${new Date(sent).toISOString()})` : ''}`,
+      )
+    }
+  }
+  return lines.join('\n')
 }
