@@ -240,7 +240,7 @@ export async function explainReceiverDifference(
       .filter((k) => !left?.get(k)?.equals(right?.get(k) ?? Buffer.alloc(0)))
       .sort((x, y) => number(x) - number(y))
     lines.push(`${store}: ${left?.size} vs ${right?.size} keys, ${differ.length} differ`)
-    for (const k of [...differ.slice(0, 6), ...differ.slice(-2)]) {
+    for (const k of differ.length <= 8 ? differ : [...differ.slice(0, 6), ...differ.slice(-2)]) {
       const clientMsgId = k.split('\u0000')[1] ?? ''
       const sent = sentAt.get(clientMsgId)
       lines.push(
