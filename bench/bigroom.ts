@@ -31,8 +31,9 @@ const SECONDS = env('IMFLOW_BENCH_SECONDS', 15)
 const DRAIN_MS = 10_000
 
 /**
- * IMFLOW_BENCH_AB=<switch>: each rate is run twice in the same run, the switch off then on,
- * for a before/after ratio on the same app, broker and devices.
+ * IMFLOW_BENCH_AB=<switch>: each rate is run twice in the same run, the switch off and on
+ * (the order flipped from one rate to the next), for a before/after ratio on the same app,
+ * broker and devices.
  */
 const SWITCHES: Record<string, (on: boolean) => void> = {
   'coordinator-cache': setCoordinatorCache,
@@ -122,7 +123,12 @@ export async function bigroomBench(): Promise<string> {
     const lines = [
       `bigroom: ${GROUPS} groups x ${MEMBERS} members, ${ONLINE} WebSocket devices online in each (${devices.length}), ${SECONDS} s per load; app, one broker and (in a process of their own) the devices on this machine, 4 partitions`,
     ]
-    for (const [rate, variant] of RATES.flatMap((r) => AB.variants.map((v) => [r, v] as const))) {
+    // Each rate's variants in the other order than the rate before: the first after a change
+    // of rate may inherit a backlog, and must not always be the same one.
+    const runs = RATES.flatMap((r, k) =>
+      (k % 2 === 0 ? AB.variants : [...AB.variants].reverse()).map((v) => [r, v] as const),
+    )
+    for (const [rate, variant] of runs) {
       AB.apply(variant)
       const raw = percentiles(await rawHop(kafka, hopTopic, Math.min(rate * GROUPS, 200), SECONDS))
       fleet.reset()
