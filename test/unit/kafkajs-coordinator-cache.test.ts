@@ -1,6 +1,7 @@
 // The coordinator cache put on kafkajs' Cluster (ops/kafkajs-coordinator-cache.ts): one
-// FindCoordinator per (type, id) while the coordinator answers; any failed call to it, or a
-// lost connection, makes the next call look it up again.
+// FindCoordinator per transactional id while the coordinator answers; any failed call to it,
+// or a lost connection, makes the next call look it up again. Group coordinators (consumers,
+// admins) are looked up as kafkajs does, every time.
 
 import { describe, expect, it } from 'vitest'
 import { installCoordinatorCache } from '../../ops/kafkajs-coordinator-cache.js'
@@ -35,7 +36,7 @@ function fakeCluster() {
 }
 
 describe('installCoordinatorCache', () => {
-  it('looks a coordinator up once per type and id while it answers', async () => {
+  it('looks a transaction coordinator up once per id while it answers', async () => {
     const { cluster } = fakeCluster()
     const a = await cluster.findGroupCoordinator({ groupId: 'txn-a', coordinatorType: 1 })
     const b = await cluster.findGroupCoordinator({ groupId: 'txn-a', coordinatorType: 1 })
@@ -43,10 +44,15 @@ describe('installCoordinatorCache', () => {
     expect(a.nodeId).toBe(1)
     expect(await a.endTxn()).toBe('ended on 1')
     expect(cluster.lookups).toBe(1)
-    // Another id, or the same id as a group (type 0), is another coordinator.
-    await cluster.findGroupCoordinator({ groupId: 'txn-a' })
     await cluster.findGroupCoordinator({ groupId: 'txn-b', coordinatorType: 1 })
-    expect(cluster.lookups).toBe(3)
+    expect(cluster.lookups).toBe(2)
+  })
+
+  it('leaves group coordinators to kafkajs: looked up on every call', async () => {
+    const { cluster } = fakeCluster()
+    await cluster.findGroupCoordinator({ groupId: 'g' })
+    await cluster.findGroupCoordinator({ groupId: 'g', coordinatorType: 0 })
+    expect(cluster.lookups).toBe(2)
   })
 
   it('forgets a coordinator whose call failed: the retry asks again', async () => {
@@ -62,9 +68,9 @@ describe('installCoordinatorCache', () => {
 
   it('asks again when the connection to the coordinator is down', async () => {
     const { cluster, brokers } = fakeCluster()
-    await cluster.findGroupCoordinator({ groupId: 'g' })
+    await cluster.findGroupCoordinator({ groupId: 'g', coordinatorType: 1 })
     ;(brokers[0] as FakeBroker).connected = false
-    const next = await cluster.findGroupCoordinator({ groupId: 'g' })
+    const next = await cluster.findGroupCoordinator({ groupId: 'g', coordinatorType: 1 })
     expect(next.nodeId).toBe(2)
     expect(cluster.lookups).toBe(2)
   })
@@ -72,8 +78,8 @@ describe('installCoordinatorCache', () => {
   it('keeps each cluster’s coordinators apart (one cluster per kafkajs client)', async () => {
     const { cluster } = fakeCluster()
     const { cluster: other } = fakeCluster()
-    await cluster.findGroupCoordinator({ groupId: 'g' })
-    await other.findGroupCoordinator({ groupId: 'g' })
+    await cluster.findGroupCoordinator({ groupId: 'g', coordinatorType: 1 })
+    await other.findGroupCoordinator({ groupId: 'g', coordinatorType: 1 })
     expect([cluster.lookups, other.lookups]).toEqual([1, 1])
   })
 })
