@@ -4,9 +4,12 @@
 // raw kafkajs produce -> consume hop on the same broker in the same run. Reports deliveries/s,
 // send -> device p50/p99 and the share delivered, at each rate.
 // Usage: npm run bench -- bigroom   (IMFLOW_BENCH_GROUPS, IMFLOW_BENCH_MEMBERS,
-// IMFLOW_BENCH_ONLINE, IMFLOW_BENCH_RATES per group in messages/s, IMFLOW_BENCH_SECONDS)
+// IMFLOW_BENCH_ONLINE, IMFLOW_BENCH_RATES per group in messages/s, IMFLOW_BENCH_SECONDS,
+// IMFLOW_BENCH_AB below)
 
+import { loadavg } from 'node:os'
 import { type Kafka, Partitioners } from 'kafkajs'
+import { setCoordinatorCache } from '../ops/kafkajs-coordinator-cache.js'
 import type { EventCodec } from '../schemas/codec.js'
 import { registerContract } from '../schemas/contract.js'
 import { registrySchemaSource } from '../schemas/schema-source.js'
@@ -26,6 +29,26 @@ const RATES = (process.env.IMFLOW_BENCH_RATES ?? '2,5,10,20').split(',').map(Num
 const SECONDS = env('IMFLOW_BENCH_SECONDS', 15)
 /** How long the last deliveries of a load may trail its last send. */
 const DRAIN_MS = 10_000
+
+/**
+ * IMFLOW_BENCH_AB=<switch>: each rate is run twice in the same run, the switch off and on
+ * (the order flipped from one rate to the next), for a before/after ratio on the same app,
+ * broker and devices.
+ */
+const SWITCHES: Record<string, (on: boolean) => void> = {
+  'coordinator-cache': setCoordinatorCache,
+}
+const AB = (() => {
+  const name = process.env.IMFLOW_BENCH_AB
+  const toggle = name ? SWITCHES[name] : undefined
+  if (name && !toggle)
+    throw new Error(`IMFLOW_BENCH_AB: no switch ${name} (${Object.keys(SWITCHES).join(', ')})`)
+  return {
+    variants: toggle ? [false, true] : [true],
+    apply: (on: boolean) => toggle?.(on),
+    label: (on: boolean) => (name ? `, ${name} ${on ? 'on' : 'off'}` : ''),
+  }
+})()
 
 const progress = (line: string) => process.stderr.write(`bigroom: ${line}\n`)
 
@@ -100,10 +123,17 @@ export async function bigroomBench(): Promise<string> {
     const lines = [
       `bigroom: ${GROUPS} groups x ${MEMBERS} members, ${ONLINE} WebSocket devices online in each (${devices.length}), ${SECONDS} s per load; app, one broker and (in a process of their own) the devices on this machine, 4 partitions`,
     ]
-    for (const rate of RATES) {
+    // Each rate's variants in the other order than the rate before: the first after a change
+    // of rate may inherit a backlog, and must not always be the same one.
+    const runs = RATES.flatMap((r, k) =>
+      (k % 2 === 0 ? AB.variants : [...AB.variants].reverse()).map((v) => [r, v] as const),
+    )
+    for (const [rate, variant] of runs) {
+      AB.apply(variant)
       const raw = percentiles(await rawHop(kafka, hopTopic, Math.min(rate * GROUPS, 200), SECONDS))
       fleet.reset()
       roomHop.latencies.length = 0
+      roomHop.produced.length = 0
       const count = rate * GROUPS * SECONDS
       const expected = count * ONLINE
       const before = await transactionSnapshot(app.metrics.registry)
@@ -123,16 +153,19 @@ export async function bigroomBench(): Promise<string> {
       const latencies = await fleet.latencies()
       const path = percentiles(latencies)
       const rooms = percentiles(roomHop.latencies)
+      const produced = percentiles(roomHop.produced)
       lines.push(
-        `  ${rate} messages/s per group (${rate * GROUPS}/s in all, ${expected} deliveries expected)`,
+        `  ${rate} messages/s per group${AB.label(variant)} (${rate * GROUPS}/s in all, ${expected} deliveries expected; load average ${loadavg()[0]?.toFixed(1)})`,
         `    raw kafkajs produce -> consume hop (baseline)         p50 ${raw.p50.toFixed(1)} ms  p99 ${raw.p99.toFixed(1)} ms`,
         `    ingest -> receiver -> im.rooms -> gateway -> device   p50 ${path.p50.toFixed(1)} ms  p99 ${path.p99.toFixed(1)} ms  = ${(path.p50 / raw.p50).toFixed(0)}x / ${(path.p99 / raw.p99).toFixed(0)}x the raw hop`,
         `      of which ingest -> receiver -> im.rooms (committed)   p50 ${rooms.p50.toFixed(1)} ms  p99 ${rooms.p99.toFixed(1)} ms`,
+        `        of which ingest -> the receiver's produce to im.rooms p50 ${produced.p50.toFixed(1)} ms  p99 ${produced.p99.toFixed(1)} ms`,
         ...transactions,
         `    ${(latencies.length / seconds).toFixed(0)} deliveries/s, ${((100 * latencies.length) / expected).toFixed(1)}% delivered within ${DRAIN_MS / 1000} s of the last send`,
       )
       progress(lines.slice(-3).join('\n'))
     }
+    AB.apply(true)
     await producer.disconnect()
     await roomHop.stop()
     return lines.join('\n')
@@ -147,8 +180,10 @@ async function roomHopProbe(
   kafka: Kafka,
   topic: string,
   codec: EventCodec<RoomEvent>,
-): Promise<{ latencies: number[]; stop(): Promise<void> }> {
+): Promise<{ latencies: number[]; produced: number[]; stop(): Promise<void> }> {
   const latencies: number[] = []
+  /** Send -> the receiver's produce of the room event (its CreateTime, before the commit). */
+  const produced: number[] = []
   const consumer = kafka.consumer({ groupId: `${topic}-probe`, maxWaitTimeInMs: 100 })
   await consumer.connect()
   await consumer.subscribe({ topic, fromBeginning: false })
@@ -158,8 +193,10 @@ async function roomHopProbe(
       const { event } = await codec.decode(message.value)
       if (event.payload.kind !== 'NewMessage') return
       const { body } = event.payload.message
-      latencies.push(nowMs() - Number(body.slice(body.lastIndexOf('@') + 1)))
+      const sent = Number(body.slice(body.lastIndexOf('@') + 1))
+      latencies.push(nowMs() - sent)
+      produced.push(Number(message.timestamp) - sent)
     },
   })
-  return { latencies, stop: () => consumer.disconnect() }
+  return { latencies, produced, stop: () => consumer.disconnect() }
 }

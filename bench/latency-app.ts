@@ -67,15 +67,22 @@ export async function startLatencyApp(
       hopTopic,
       token,
       async createGroup(conversationId, members) {
-        const res = await fetch(`${app.url}/v1/conversations`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            authorization: `Bearer ${issueToken({ sub: 'root', role: 'admin' }, SECRET)}`,
-          },
-          body: JSON.stringify({ conversationId, type: 'GROUP', members }),
-        })
-        if (res.status !== 201) throw new Error(`creating ${conversationId} answered ${res.status}`)
+        // A busy machine makes the app shed load (503, Retry-After): ask again, a bounded number of times.
+        for (let attempt = 1; ; attempt++) {
+          const res = await fetch(`${app.url}/v1/conversations`, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              authorization: `Bearer ${issueToken({ sub: 'root', role: 'admin' }, SECRET)}`,
+            },
+            body: JSON.stringify({ conversationId, type: 'GROUP', members }),
+          })
+          if (res.status === 201) return
+          if (res.status !== 503 || attempt === 30)
+            throw new Error(`creating ${conversationId} answered ${res.status}`)
+          const wait = Number(res.headers.get('retry-after') ?? 1)
+          await new Promise((r) => setTimeout(r, 1000 * Math.min(10, Math.max(1, wait))))
+        }
       },
       stop,
     }

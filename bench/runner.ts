@@ -8,6 +8,7 @@ import { join, relative } from 'node:path'
 import { backfillBench } from './backfill.js'
 import { bigroomBench } from './bigroom.js'
 import { codecBench } from './codec.js'
+import { coordinatorsBench } from './coordinators.js'
 import { fencedOffsetsBench } from './fenced-offsets.js'
 import { mergeBench } from './merge.js'
 import { receiverBench } from './receiver.js'
@@ -35,6 +36,7 @@ export const benches: Record<string, () => Promise<BenchResult | string>> = {
   backfill: backfillBench,
   units: unitsBench,
   'fenced-offsets': fencedOffsetsBench,
+  coordinators: coordinatorsBench,
   'stable-offsets': stableOffsetsBench,
 }
 

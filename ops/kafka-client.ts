@@ -2,6 +2,7 @@
 
 // Before kafkajs, when nothing loaded it yet (the entry points import it first anyway).
 import './kafkajs-read-committed.js'
+import './kafkajs-coordinator-cache.js'
 import { Kafka, type LogEntry, logLevel } from 'kafkajs'
 import { readCommittedFixed } from './kafkajs-read-committed.js'
 import type { Logger } from './log.js'
