@@ -7,6 +7,7 @@ import { ImflowError } from '../../ops/errors.js'
 import type { ConversationEvent, UserEvent } from '../../schemas/types.generated.js'
 import { authenticate, requireAdmin } from './auth.js'
 import type { Messaging } from './messaging.js'
+import { checkMove } from './move-check.js'
 
 const userIds = {
   type: 'array',
@@ -181,6 +182,7 @@ function patchConversationRoute(app: FastifyInstance, messaging: Messaging): voi
       const { muted, unit } = request.body
       if (muted === undefined && unit === undefined)
         throw new ImflowError('IMF_ERR_BAD_REQUEST', 'give muted or unit')
+      if (unit !== undefined) await checkMove(messaging, request.params.cid, unit)
       await publishChange(messaging, request.params.cid, request.caller.sub, [
         ...(muted === undefined ? [] : [{ kind: 'MuteChanged' as const, muted }]),
         ...(unit === undefined ? [] : [{ kind: 'UnitChanged' as const, unit }]),

@@ -8,7 +8,8 @@ import type { RunningApp } from '../../ops/app/app.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
 import { RECEIVER_STORES as STORES } from '../../topologies/model/index.js'
 import { changelogTopic } from '../../topologies/runtime/index.js'
-import { eventually, httpCall, startTestApp, testKafka, unique } from './helpers.js'
+import { eventually, httpCall, testKafka, unique } from './helpers.js'
+import { type Deployments, startUnits } from './units-support.js'
 
 const secret = 'unit-test-secret-0123456789abcdef'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
@@ -57,26 +58,14 @@ describe('units: a conversation homed in another unit', () => {
   const b = `${run}-b.`
   let unit0: RunningApp
   let unit1: RunningApp
-  const stops: (() => Promise<void>)[] = []
+  let units: Deployments | undefined
 
   beforeAll(async () => {
-    const first = await startTestApp(a, {
-      IMFLOW_JWT_SECRET: secret,
-      IMFLOW_UNIT: '0',
-      IMFLOW_REMOTE_UNITS: `1=${b}`,
-    })
-    stops.push(first.stop)
-    unit0 = first.app
-    const second = await startTestApp(b, {
-      IMFLOW_JWT_SECRET: secret,
-      IMFLOW_UNIT: '1',
-      IMFLOW_REMOTE_UNITS: `0=${a}`,
-    })
-    stops.push(second.stop)
-    unit1 = second.app
+    units = await startUnits([a, b], { IMFLOW_JWT_SECRET: secret }, { urls: false })
+    ;[unit0, unit1] = units.apps as [RunningApp, RunningApp]
   })
   afterAll(async () => {
-    for (const stop of stops.reverse()) await stop()
+    await units?.stop()
   })
 
   type Page = { messages: { msgId: string; body: string }[] }

@@ -8,8 +8,10 @@ import { parseMsgId } from '../../schemas/msg-id.js'
 import type { Action, ConversationEvent, SendMessage } from '../../schemas/types.generated.js'
 import { RECEIVER_STORES as STORES } from '../../topologies/model/index.js'
 import {
+  MAX_UNIT_RELAYS,
   ORIGIN_UNIT_HEADER,
   receiverTopology,
+  UNIT_RELAY_HEADER,
   type UnitTopics,
 } from '../../topologies/receiver/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
@@ -24,6 +26,7 @@ const unitTopics = (prefix: string): UnitTopics => ({
 })
 const A = unitTopics('a.')
 const B = unitTopics('b.')
+const C = unitTopics('c.')
 
 let codecs: ReceiverCodecs
 const now = Date.UTC(2026, 10, 23, 12)
@@ -211,7 +214,7 @@ describe('receiver: units', () => {
     expect(b.read(A.actions)).toEqual([])
   })
 
-  it('forwards once only: a unit that thinks it is homed elsewhere rejects, never bounces', async () => {
+  it('never bounces: a unit that thinks it is homed at the unit that forwarded it rejects', async () => {
     const b = unitDriver(1)
     await change(b, 'g', created('0'))
     expect(b.read(A.conversations)).toHaveLength(1)
@@ -222,9 +225,71 @@ describe('receiver: units', () => {
     expect(b.read(A.ingest)).toEqual([])
     const [receipt] = await decodeAll(b, A.receipts, codecs.receipt)
     expect(receipt?.outcome).toMatchObject({ kind: 'Rejected', reason: 'UNKNOWN_UNIT' })
-    expect(receipt?.outcome.kind === 'Rejected' && receipt.outcome.detail).toContain(
-      'forwarded once',
+    expect(receipt?.outcome.kind === 'Rejected' && receipt.outcome.detail).toContain('never back')
+  })
+
+  it('passes on what came forwarded for a conversation it moved on, keeping the origin, a bounded number of times', async () => {
+    // Unit 1 of three: it knows the conversation homed in unit 2 (it moved it there), and
+    // unit 0, which has not heard of that, forwards to it as to the home.
+    const b = new TopologyTestDriver(
+      receiverTopology({
+        topics,
+        codecs,
+        unit: 1,
+        units: { '0': A, '2': C },
+        userPartitions: 4,
+        clock: () => now,
+      }),
     )
+    await change(b, 'far', created('2'))
+    b.read(C.conversations)
+    const from0 = { ...reply, [ORIGIN_UNIT_HEADER]: '0' }
+    await send(b, message('far'), from0)
+    const [relayed] = b.read(C.ingest)
+    expect(relayed?.headers).toMatchObject({ ...from0, [UNIT_RELAY_HEADER]: '1' })
+    expect(b.read(A.receipts)).toEqual([]) // answered by unit 2, to unit 0
+    await b.pipe(topics.actions, {
+      key: 'far',
+      value: codecs.action.encode({
+        conversationId: 'far',
+        userId: 'bob',
+        at: now,
+        action: { kind: 'ReadReceipt', upToMsgId: '1' },
+      }),
+      timestamp: now,
+      headers: { [ORIGIN_UNIT_HEADER]: '0' },
+    })
+    expect(b.read(C.actions)[0]?.headers).toMatchObject({ [UNIT_RELAY_HEADER]: '1' })
+    await change(
+      b,
+      'far',
+      { kind: 'MembersAdded', userIds: ['dave'] },
+      { [ORIGIN_UNIT_HEADER]: '0' },
+    )
+    expect(b.read(C.conversations)[0]?.headers).toMatchObject({
+      [ORIGIN_UNIT_HEADER]: '0',
+      [UNIT_RELAY_HEADER]: '1',
+    })
+    // Passed on as often as the bound allows (a loop between misconfigured units): refused.
+    await send(b, message('far', 'c-2'), {
+      ...from0,
+      [UNIT_RELAY_HEADER]: String(MAX_UNIT_RELAYS),
+    })
+    expect(b.read(C.ingest)).toEqual([])
+    const [receipt] = await decodeAll(b, A.receipts, codecs.receipt)
+    expect(receipt?.outcome).toMatchObject({ kind: 'Rejected', reason: 'UNKNOWN_UNIT' })
+  })
+
+  it('refuses a move to a unit it does not list: the conversation stays homed here', async () => {
+    const a = unitDriver(0)
+    await change(a, 'g', created('', ['alice', 'bob']))
+    await change(a, 'g', { kind: 'UnitChanged', unit: '7' })
+    expect(a.read(B.conversations)).toEqual([])
+    await send(a, message('g'), reply)
+    const [receipt] = await decodeAll(a, topics.receipts, codecs.receipt)
+    const outcome = receipt?.outcome
+    expect(outcome?.kind).toBe('Accepted')
+    expect(outcome?.kind === 'Accepted' && parseMsgId(outcome.msgId).unit).toBe(0)
   })
 
   it('hands a conversation moved to another unit over, and tells it when it moves back', async () => {
