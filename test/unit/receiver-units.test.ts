@@ -10,23 +10,15 @@ import { RECEIVER_STORES as STORES } from '../../topologies/model/index.js'
 import {
   MAX_UNIT_RELAYS,
   ORIGIN_UNIT_HEADER,
-  receiverTopology,
   UNIT_RELAY_HEADER,
   type UnitTopics,
 } from '../../topologies/receiver/index.js'
-import { TopologyTestDriver } from '../../topologies/runtime/index.js'
+import type { TopologyTestDriver } from '../../topologies/runtime/index.js'
 import { type ReceiverCodecs, receiverCodecs, receiverTopics } from './receiver-codecs.js'
+import { unitDriver as driverOf, UNIT_TOPICS } from './receiver-units-support.js'
 
 const topics = receiverTopics
-const unitTopics = (prefix: string): UnitTopics => ({
-  ingest: `${prefix}im.ingest`,
-  conversations: `${prefix}im.conversations`,
-  actions: `${prefix}im.actions`,
-  receipts: `${prefix}im.receipts`,
-})
-const A = unitTopics('a.')
-const B = unitTopics('b.')
-const C = unitTopics('c.')
+const [A, B, C] = UNIT_TOPICS as [UnitTopics, UnitTopics, UnitTopics]
 
 let codecs: ReceiverCodecs
 const now = Date.UTC(2026, 10, 23, 12)
@@ -36,18 +28,7 @@ beforeEach(async () => {
 })
 
 /** Unit `unit` of a two-unit setup: the other one (0 or 1) is known under its prefix. */
-function unitDriver(unit: 0 | 1): TopologyTestDriver {
-  return new TopologyTestDriver(
-    receiverTopology({
-      topics,
-      codecs,
-      unit,
-      units: unit === 0 ? { '1': B } : { '0': A },
-      userPartitions: 4,
-      clock: () => now,
-    }),
-  )
-}
+const unitDriver = (unit: 0 | 1) => driverOf(codecs, unit, 2, { clock: () => now })
 
 function created(unit: string, members = ['alice', 'bob'], admins: string[] = []) {
   return {
@@ -231,16 +212,7 @@ describe('receiver: units', () => {
   it('passes on what came forwarded for a conversation it moved on, keeping the origin, a bounded number of times', async () => {
     // Unit 1 of three: it knows the conversation homed in unit 2 (it moved it there), and
     // unit 0, which has not heard of that, forwards to it as to the home.
-    const b = new TopologyTestDriver(
-      receiverTopology({
-        topics,
-        codecs,
-        unit: 1,
-        units: { '0': A, '2': C },
-        userPartitions: 4,
-        clock: () => now,
-      }),
-    )
+    const b = driverOf(codecs, 1, 3, { clock: () => now })
     await change(b, 'far', created('2'))
     b.read(C.conversations)
     const from0 = { ...reply, [ORIGIN_UNIT_HEADER]: '0' }
