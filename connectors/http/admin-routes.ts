@@ -7,7 +7,7 @@ import { ImflowError } from '../../ops/errors.js'
 import type { ConversationEvent, UserEvent } from '../../schemas/types.generated.js'
 import { authenticate, requireAdmin } from './auth.js'
 import type { Messaging } from './messaging.js'
-import { checkMove } from './move-check.js'
+import { checkMove, checkUnit } from './move-check.js'
 
 const userIds = {
   type: 'array',
@@ -120,6 +120,7 @@ function createConversationRoute(app: FastifyInstance, messaging: Messaging): vo
           'a SINGLE conversation has exactly two distinct members',
         )
       }
+      checkUnit(messaging, unit)
       const conversationId = request.body.conversationId ?? randomUUID()
       // A 100,000-member group is more than one Kafka record can carry: chunked() splits it.
       await publishChange(messaging, conversationId, request.caller.sub, [

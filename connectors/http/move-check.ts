@@ -1,4 +1,5 @@
-// PATCH /v1/conversations/:cid {unit}: what this unit can tell before the move is written.
+// PATCH /v1/conversations/:cid {unit} (and POST /v1/conversations {unit}): what this unit can
+// tell before the move (or the creation) is written.
 // A move travels on im.conversations to the conversation's home, which makes it; a move that
 // could never be made there would otherwise be answered 202 and then do nothing (the receiver
 // ignores a change of a conversation it does not know) or break the conversation (a home
@@ -9,7 +10,27 @@ import { ImflowError, isImflowError } from '../../ops/errors.js'
 import { normalizeUnit } from '../../topologies/receiver/index.js'
 import type { Messaging } from './messaging.js'
 
-/** Refuses the move (IMF_ERR_MOVE_REFUSED, or 404 for a conversation not known here). */
+type UnitNames = NonNullable<Messaging['unitNames']>
+
+const reachable = (names: UnitNames, unit: string) => {
+  const n = normalizeUnit(unit)
+  return n === '' || n === String(names.local) || names.remote.includes(n)
+}
+
+/**
+ * Refuses a home this unit cannot forward to (IMF_ERR_UNIT_UNREACHABLE): at creation too, a
+ * conversation homed there would have every message answered UNKNOWN_UNIT.
+ */
+export function checkUnit(messaging: Pick<Messaging, 'unitNames'>, unit: string): void {
+  const names = messaging.unitNames
+  if (!names || reachable(names, unit)) return
+  throw new ImflowError(
+    'IMF_ERR_UNIT_UNREACHABLE',
+    `unit ${normalizeUnit(unit)} is neither unit ${names.local} nor in its IMFLOW_REMOTE_UNITS (${names.remote.join(', ') || 'none'}): neither the history nor the messages could get there`,
+  )
+}
+
+/** Refuses the move (IMF_ERR_UNIT_UNREACHABLE, or 404 for a conversation not known here). */
 export async function checkMove(
   messaging: Pick<Messaging, 'unitNames' | 'queries'>,
   conversationId: string,
@@ -17,15 +38,7 @@ export async function checkMove(
 ): Promise<void> {
   const names = messaging.unitNames
   if (!names) return
-  const reachable = (u: string) => {
-    const n = normalizeUnit(u)
-    return n === '' || n === String(names.local) || names.remote.includes(n)
-  }
-  if (!reachable(unit))
-    throw new ImflowError(
-      'IMF_ERR_MOVE_REFUSED',
-      `unit ${normalizeUnit(unit)} is neither unit ${names.local} nor in its IMFLOW_REMOTE_UNITS (${names.remote.join(', ') || 'none'}): neither the history nor the messages could get there`,
-    )
+  checkUnit(messaging, unit)
   const receiver = messaging.queries?.receiver
   if (!receiver) return
   const meta = await receiver.conversation(conversationId).catch((err) => {
@@ -39,9 +52,9 @@ export async function checkMove(
       'IMF_ERR_NOT_FOUND',
       `conversation ${conversationId} is not known to unit ${names.local} (yet): a move goes through a unit that knows it`,
     )
-  if (!reachable(meta.unit))
+  if (!reachable(names, meta.unit))
     throw new ImflowError(
-      'IMF_ERR_MOVE_REFUSED',
+      'IMF_ERR_UNIT_UNREACHABLE',
       `conversation ${conversationId} is homed in unit ${normalizeUnit(meta.unit)}, which is not in IMFLOW_REMOTE_UNITS of unit ${names.local}: the move could not be passed on to it`,
     )
 }

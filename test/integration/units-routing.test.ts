@@ -207,7 +207,7 @@ describe('units: a routing unit answers as the home does', () => {
     await acceptedBy(0, 'stay', 0)
     const refused = await call(0, 'PATCH', '/v1/conversations/stay', 'root', { unit: '7' })
     expect(refused.status).toBe(422)
-    expect(refused.body).toMatchObject({ code: 'IMF_ERR_MOVE_REFUSED' })
+    expect(refused.body).toMatchObject({ code: 'IMF_ERR_UNIT_UNREACHABLE' })
     expect(refused.body.detail).toContain('unit 7')
     const unknown = await call(0, 'PATCH', '/v1/conversations/nowhere', 'root', { unit: '1' })
     expect(unknown.status).toBe(404)

@@ -2,10 +2,13 @@
 // …b.): a message posted to unit 0 for a group homed in unit 1 is forwarded there once,
 // processed and stored only there, and its receipt comes back to the API that waits on unit 0.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Partitioners } from 'kafkajs'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { issueToken } from '../../connectors/http/jwt.js'
 import type { RunningApp } from '../../ops/app/app.js'
+import { registerContract } from '../../schemas/contract.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
+import { registrySchemaSource } from '../../schemas/schema-source.js'
 import { RECEIVER_STORES as STORES } from '../../topologies/model/index.js'
 import { changelogTopic } from '../../topologies/runtime/index.js'
 import { eventually, httpCall, testKafka, unique } from './helpers.js'
@@ -151,13 +154,42 @@ describe('units: a conversation homed in another unit', () => {
 
   it('rejects a message for a group homed in a unit it does not know', async () => {
     const admin = token('root', 'admin')
-    const created = await httpCall(unit0.url, 'POST', '/v1/conversations', admin, {
+    // The API refuses such a home up front; a producer writing the creation itself is not asked.
+    const refused = await httpCall(unit0.url, 'POST', '/v1/conversations', admin, {
       conversationId: 'lost',
       type: 'GROUP',
       members: ['ann', 'bob'],
       unit: '7',
     })
-    expect(created.status).toBe(201)
+    expect(refused.status).toBe(422)
+    expect(await refused.json()).toMatchObject({ code: 'IMF_ERR_UNIT_UNREACHABLE' })
+    const codecs = await registerContract(registrySchemaSource(inject('schemaRegistryUrl')), a)
+    const producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner })
+    await producer.connect()
+    try {
+      await producer.send({
+        topic: `${a}im.conversations`,
+        messages: [
+          {
+            key: 'lost',
+            value: codecs['im.conversations'].encode({
+              conversationId: 'lost',
+              actorId: 'root',
+              at: Date.now(),
+              change: {
+                kind: 'ConversationCreated',
+                conversationType: 'GROUP',
+                members: ['ann', 'bob'],
+                admins: [],
+                unit: '7',
+              },
+            }),
+          },
+        ],
+      })
+    } finally {
+      await producer.disconnect()
+    }
     // Until unit 0 has applied the creation the answer is UNKNOWN_CONVERSATION; then this.
     const problem = await eventually(
       async () => {
