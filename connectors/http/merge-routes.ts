@@ -111,8 +111,9 @@ export const mergeRoutes: FastifyPluginAsync<MergeRouteOptions> = async (app, op
    * A message's totals, merged where its conversation is homed: here; or the home's answer
    * to the same request, asked with the caller's token (its read cursors and merge windows are
    * there) — for a conversation homed in another unit this one only routes, or for a member
-   * of one homed in another geo. A request another API made on a user's behalf is answered
-   * from what is here (one hop).
+   * of one homed in another geo. A request another geo's API made on a user's behalf is
+   * answered from what is here (one hop); one another unit's API made is asked on only if this
+   * unit moved the conversation on (home-unit.ts, bounded).
    */
   const totals = async <T>(
     request: { params: { cid: string; msgId: string }; caller: { sub: string } } & Caller,

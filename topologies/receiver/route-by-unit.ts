@@ -223,8 +223,9 @@ export function unitRouter({ forward, local, remote, codecs }: UnitRouterOptions
     },
 
     /**
-     * A message for a conversation homed in another unit: forwarded once, as the producer wrote it;
-     * or refused when there is no way there (the receipt says why).
+     * A message for a conversation homed in another unit: forwarded, as the producer wrote it
+     * (passed on, when it came forwarded and the conversation has moved on); or refused when
+     * there is no way there (the receipt says why).
      */
     async forwardMessage(
       record: InputRecord,
