@@ -1,4 +1,4 @@
-// Units benchmark (docs/send-path.md, "Moving a conversation between units"; docs/runbooks.md,
+// Units benchmark (docs/units.md, "Moving a conversation between units"; docs/runbooks.md,
 // "A unit lost"), against the same run's raw kafkajs replay of unit 0's ingest records
 // (consume -> produce, no state, no transactions). Two units on KAFKA_BROKERS or embedded
 // servers: unit 1 in this process, unit 0 as its own `imflow start` (units are separate

@@ -146,6 +146,12 @@ export const errorCodes = {
     summary: 'The request does not match the route’s schema',
   },
   IMF_ERR_NOT_FOUND: { retriable: false, status: 404, summary: 'No such route or resource' },
+  IMF_ERR_UNIT_UNREACHABLE: {
+    retriable: false,
+    status: 422,
+    summary:
+      'A conversation cannot be homed in (or moved to) that unit from here; the message says why',
+  },
   IMF_ERR_REJECTED: {
     retriable: false,
     status: 422,

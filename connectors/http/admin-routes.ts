@@ -7,6 +7,7 @@ import { ImflowError } from '../../ops/errors.js'
 import type { ConversationEvent, UserEvent } from '../../schemas/types.generated.js'
 import { authenticate, requireAdmin } from './auth.js'
 import type { Messaging } from './messaging.js'
+import { checkMove, checkUnit } from './move-check.js'
 
 const userIds = {
   type: 'array',
@@ -119,6 +120,7 @@ function createConversationRoute(app: FastifyInstance, messaging: Messaging): vo
           'a SINGLE conversation has exactly two distinct members',
         )
       }
+      checkUnit(messaging, unit)
       const conversationId = request.body.conversationId ?? randomUUID()
       // A 100,000-member group is more than one Kafka record can carry: chunked() splits it.
       await publishChange(messaging, conversationId, request.caller.sub, [
@@ -181,6 +183,7 @@ function patchConversationRoute(app: FastifyInstance, messaging: Messaging): voi
       const { muted, unit } = request.body
       if (muted === undefined && unit === undefined)
         throw new ImflowError('IMF_ERR_BAD_REQUEST', 'give muted or unit')
+      if (unit !== undefined) await checkMove(messaging, request.params.cid, unit)
       await publishChange(messaging, request.params.cid, request.caller.sub, [
         ...(muted === undefined ? [] : [{ kind: 'MuteChanged' as const, muted }]),
         ...(unit === undefined ? [] : [{ kind: 'UnitChanged' as const, unit }]),

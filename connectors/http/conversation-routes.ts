@@ -29,7 +29,14 @@ import {
 } from '../protocol/api-responses.js'
 import { authenticate } from './auth.js'
 import type { GeoHomes } from './home-client.js'
-import { remoteHomeUnit, type UnitHomes } from './home-unit.js'
+import { HOME_READ_HEADER } from './home-routes.js'
+import {
+  homeUnitAnswer,
+  homeUnitEntry,
+  remoteHomeUnit,
+  type UnitCaller,
+  type UnitHomes,
+} from './home-unit.js'
 import type { Publisher } from './publisher.js'
 
 export interface ConversationRouteOptions {
@@ -63,40 +70,39 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
   listRoutes(app, options)
 }
 
-/** Who asks: the caller and their bearer token (a remote geo is asked with it). */
-type Caller = { caller: { sub: string }; headers: { authorization?: string } }
+/** Who asks: the caller and their bearer token (a remote geo or unit is asked with it). */
+type Caller = UnitCaller
 
 /**
- * Where the caller's conversation is homed: here, or the remote geo (whose log then answers
- * reads). Not a member anywhere, or no such conversation: the same answer, so existence
- * does not leak.
+ * Where the caller's conversation is homed: in another unit this one only routes (that unit
+ * answers, and checks membership: it knows every member, this one only those added through
+ * it); here; or in a remote geo (whose log then answers reads). Not a member anywhere, or no
+ * such conversation: the same answer, so existence does not leak.
  */
 async function homeOf(
   options: ConversationRouteOptions,
   conversationId: string,
   request: Caller,
-): Promise<{ geo?: string; log: ConversationLog }> {
+): Promise<
+  { unit: string; units: UnitHomes } | { unit?: undefined; geo?: string; log: ConversationLog }
+> {
   const userId = request.caller.sub
   const authorization = request.headers.authorization ?? ''
-  if (await options.receiver.isMember(conversationId, userId))
-    return { log: (await homeUnitLog(options, conversationId, authorization)) ?? options.receiver }
-  const geo = await options.homes?.locate(conversationId, userId, authorization)
+  const unit = await remoteHomeUnit(
+    options.units,
+    options.receiver,
+    conversationId,
+    request.headers,
+  )
+  if (unit !== undefined && options.units) return { unit, units: options.units }
+  if (await options.receiver.isMember(conversationId, userId)) return { log: options.receiver }
+  const geo =
+    request.headers[HOME_READ_HEADER] === undefined
+      ? await options.homes?.locate(conversationId, userId, authorization)
+      : undefined
   if (geo === undefined || !options.homes)
     throw new ImflowError('IMF_ERR_FORBIDDEN', `${userId} is not a member of ${conversationId}`)
   return { geo, log: options.homes.log(geo, authorization) }
-}
-
-/**
- * The log at the conversation's home unit, when that is another unit whose API is known here
- * (this one only routes the conversation); else undefined: the log is here.
- */
-async function homeUnitLog(
-  options: ConversationRouteOptions,
-  conversationId: string,
-  authorization: string,
-): Promise<ConversationLog | undefined> {
-  const unit = await remoteHomeUnit(options.units, options.receiver, conversationId)
-  return unit === undefined ? undefined : options.units?.homes.log(unit, authorization)
 }
 
 /**
@@ -109,7 +115,10 @@ async function act(
   request: Caller,
   action: Action['action'],
 ): Promise<void> {
-  const { geo } = await homeOf(options, conversationId, request)
+  const home = await homeOf(options, conversationId, request)
+  // Checked there: it knows every member (a member it answers for is one).
+  if (home.unit !== undefined) await homeUnitEntry(home.units, home.unit, request, conversationId)
+  const geo = home.unit === undefined ? home.geo : undefined
   const event: Action = { conversationId, userId: request.caller.sub, at: Date.now(), action }
   await options.publisher.publish(options.actions.topic, [
     {
@@ -123,10 +132,10 @@ async function act(
 /**
  * The caller's entry for one conversation. Small groups' entries were kept up to date at send
  * time; large groups' (and a small group's whose last message the caller deleted) are
- * computed now from what the caller sees and their read cursor — at the conversation's home
- * unit when this one only routes it (its size, seq, log and cursors are there). A
- * conversation homed in another geo (or whose partition no task here serves) is shown from
- * the row kept here.
+ * computed now from what the caller sees and their read cursor. A conversation this unit
+ * only routes is its home unit's entry (its size, seq, log, cursors and the caller's row are
+ * there). A conversation homed in another geo (or whose partition no task here serves) is
+ * shown from the row kept here.
  */
 async function entryOf(
   options: ConversationRouteOptions,
@@ -141,23 +150,22 @@ async function entryOf(
     throw err
   })
   if (!meta) return rowEntry(conversationId, row)
-  const authorization = request.headers.authorization ?? ''
-  const log = (await homeUnitLog(options, conversationId, authorization)) ?? receiver
-  // Members and seq as the home counts them (a routing unit hears of few changes).
-  const size = log === receiver ? meta : { ...meta, ...(await log.sequence(conversationId)) }
-  const large = isLargeGroup(size.memberCount, options.largeGroupThreshold)
+  const unit = await remoteHomeUnit(options.units, receiver, conversationId, request.headers)
+  if (unit !== undefined && options.units)
+    return homeUnitEntry(options.units, unit, request, conversationId)
+  const large = isLargeGroup(meta.memberCount, options.largeGroupThreshold)
   const computed =
     large || !row || row.lastDeleted
-      ? await computedListEntry(log, inbox, conversationId, userId, UNREAD_CAP)
+      ? await computedListEntry(receiver, inbox, conversationId, userId, UNREAD_CAP)
       : undefined
   return {
     conversationId,
     type: meta.type,
-    memberCount: size.memberCount,
+    memberCount: meta.memberCount,
     muted: meta.muted,
     large,
     // Where a large group's devices catch up to (its messages' seq).
-    ...(large ? { seq: size.seq ?? 0 } : {}),
+    ...(large ? { seq: meta.seq ?? 0 } : {}),
     unread: computed && (large || !row) ? computed.unread : (row?.unread ?? 0),
     last: computed ? (computed.last ? summarize(computed.last) : null) : (row?.last ?? null),
   }
@@ -204,7 +212,12 @@ function historyRoute(app: FastifyInstance, options: ConversationRouteOptions): 
     },
     async (request) => {
       const { cid } = request.params
-      const { log } = await homeOf(options, cid, request)
+      const home = await homeOf(options, cid, request)
+      // The home unit's page: its log merged with the caller's private messages and
+      // deletions there (what the caller sent or deleted through any unit is applied there).
+      if (home.unit !== undefined)
+        return homeUnitAnswer(home.units, home.unit, request, cid, request.url)
+      const { log } = home
       if (request.query.after !== undefined) {
         if (request.query.before !== undefined)
           throw new ImflowError('IMF_ERR_BAD_REQUEST', 'give before or after, not both')

@@ -21,7 +21,7 @@ export interface GeoHomes {
    * A member's read of the home's own /v1 API (a message's merged read and reaction totals),
    * with the caller's token: the home's answer, or undefined when it says no.
    */
-  read<T>(geo: string, authorization: string, path: string): Promise<T | undefined>
+  read<T>(geo: string, authorization: string, path: string, hops?: number): Promise<T | undefined>
 }
 
 export interface GeoHomesOptions {
@@ -53,13 +53,19 @@ class HomeApi {
     return this.fetch<T>(geo, authorization, `${HOME_PATH}/${path}`)
   }
 
-  async fetch<T>(geo: string, authorization: string, path: string): Promise<T | undefined> {
+  /** `hops`: how many APIs have asked on so far, this one included (home-unit.ts). */
+  async fetch<T>(
+    geo: string,
+    authorization: string,
+    path: string,
+    hops = 1,
+  ): Promise<T | undefined> {
     const base = this.urls[geo]
     if (base === undefined) return undefined
     let res: Response
     try {
       res = await fetch(`${base}${path}`, {
-        headers: { authorization, [HOME_READ_HEADER]: '1' },
+        headers: { authorization, [HOME_READ_HEADER]: String(hops) },
         signal: AbortSignal.timeout(this.timeoutMs),
       })
     } catch (err) {
@@ -166,6 +172,6 @@ export function geoHomes(options: GeoHomesOptions): GeoHomes {
       return undefined
     },
     log: (geo, authorization) => new HomeLog(api, geo, authorization),
-    read: (geo, authorization, path) => api.fetch(geo, authorization, path),
+    read: (geo, authorization, path, hops) => api.fetch(geo, authorization, path, hops),
   }
 }

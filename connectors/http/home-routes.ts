@@ -11,11 +11,15 @@ import { authenticate } from './auth.js'
 
 export const HOME_PATH = '/v1/home/conversations'
 /**
- * Marks a request one deployment's API makes to another's on a user's behalf (home-client.ts):
- * answered with what is kept there, never asked on again — one hop, as records are forwarded,
- * so two units that disagree about a conversation's home do not bounce a read between them.
+ * Marks a request one deployment's API makes to another's on a user's behalf (home-client.ts),
+ * with how many APIs have asked on so far. A geo answers it with what is kept there, never
+ * asking on. A unit that no longer homes the conversation (it moved it on) asks the home it
+ * knows in turn, up to MAX_HOME_READ_HOPS (home-unit.ts), as it passes forwarded records on:
+ * so two units that disagree about a conversation's home do not bounce a read for ever.
  */
 export const HOME_READ_HEADER = 'imflow-home-read'
+/** APIs a read is asked through at most (each follows one move; the bound stops a loop). */
+export const MAX_HOME_READ_HOPS = 8
 /** Log entries one request returns at most. */
 export const HOME_PAGE = 200
 

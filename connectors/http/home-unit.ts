@@ -1,10 +1,16 @@
 // Units (IMFLOW_REMOTE_UNIT_URLS): a unit that only routes a conversation keeps none of its
-// log, read cursors or merged totals; they are at its home unit. Every read of them made
-// through this unit's API is the home unit's answer, asked through the same home client as
-// geos use (home-client.ts), with the caller's token.
+// log, read cursors or merged totals, and knows only the members added through it. Every
+// read made through this unit's API, and the membership check before an action, is the home
+// unit's answer to the same request of its own /v1 API, asked with the caller's token
+// (home-client.ts). A unit asked so answers from what it keeps — or, when it has moved the
+// conversation on, asks the home it knows in turn, a bounded number of times.
 
+import { ImflowError, isImflowError } from '../../ops/errors.js'
+import type { ConversationLog } from '../../topologies/model/index.js'
 import { normalizeUnit, type ReceiverQueries } from '../../topologies/receiver/index.js'
+import type { ConversationListEntry } from '../protocol/api-responses.js'
 import type { GeoHomes } from './home-client.js'
+import { HOME_READ_HEADER, MAX_HOME_READ_HOPS } from './home-routes.js'
 
 export interface UnitHomes {
   /** This deployment's unit (IMFLOW_UNIT). */
@@ -14,19 +20,122 @@ export interface UnitHomes {
   urls: Readonly<Record<string, string>>
 }
 
+/** A request's headers: another API's mark counts the APIs it went through. */
+export type PeerHeaders = Readonly<Record<string, string | string[] | undefined>>
+
+/** Who asks: the caller, their bearer token (the home is asked with it) and the request's marks. */
+export type UnitCaller = {
+  caller: { sub: string }
+  headers: { authorization?: string } & PeerHeaders
+}
+
+/** How many APIs asked on before this one (0: a client asked). */
+function hopsOf(headers: PeerHeaders): number {
+  const value = headers[HOME_READ_HEADER]
+  const one = Array.isArray(value) ? value.at(-1) : value
+  if (one === undefined) return 0
+  const n = Number(one)
+  return Number.isInteger(n) && n > 0 ? n : MAX_HOME_READ_HOPS
+}
+
 /**
  * The unit whose API answers reads of the conversation: its home, when that is another unit
- * whose API is listed here (this one only routes it); else undefined: the answer is here.
+ * whose API is listed here (this one only routes it) and the read has not been asked on too
+ * often; else undefined: the answer is here.
  */
 export async function remoteHomeUnit(
   units: UnitHomes | undefined,
   receiver: Pick<ReceiverQueries, 'conversation'>,
   conversationId: string,
+  headers: PeerHeaders = {},
 ): Promise<string | undefined> {
-  if (!units) return undefined
+  if (!units || hopsOf(headers) >= MAX_HOME_READ_HOPS) return undefined
   const meta = await receiver.conversation(conversationId)
   const unit = normalizeUnit(meta?.unit ?? '')
   if (unit === '' || unit === String(units.local) || !Object.hasOwn(units.urls, unit))
     return undefined
   return unit
+}
+
+/**
+ * The home unit's answer to a GET of its /v1 API (path and query), asked with the caller's
+ * token. It says no (not a member there) → 403 here too: not a member, or no such
+ * conversation, one answer, so existence does not leak.
+ */
+export async function homeUnitAnswer<T>(
+  units: UnitHomes,
+  unit: string,
+  request: UnitCaller,
+  conversationId: string,
+  path: string,
+): Promise<T> {
+  const authorization = request.headers.authorization ?? ''
+  const hops = hopsOf(request.headers) + 1
+  const answer = await units.homes.read<T>(unit, authorization, path, hops)
+  if (answer === undefined)
+    throw new ImflowError(
+      'IMF_ERR_FORBIDDEN',
+      `${request.caller.sub} is not a member of ${conversationId} at its home unit ${unit}`,
+    )
+  return answer
+}
+
+const entryPath = (cid: string) => `/v1/conversations/${encodeURIComponent(cid)}`
+
+/** The caller's list entry at the conversation's home unit: 403 unless a member there. */
+export function homeUnitEntry(
+  units: UnitHomes,
+  unit: string,
+  request: UnitCaller,
+  conversationId: string,
+): Promise<ConversationListEntry> {
+  return homeUnitAnswer(units, unit, request, conversationId, entryPath(conversationId))
+}
+
+/**
+ * What an in-process push gateway asks about a user's large groups: their size and newest
+ * seq, the home unit's for a conversation this unit only routes (its seq moves there), asked
+ * with the user's token; else this unit's receiver's.
+ */
+export function unitAwareLog(
+  units: UnitHomes | undefined,
+  receiver: ReceiverQueries,
+  token: string,
+): ConversationLog {
+  return {
+    log: (cid, before) => receiver.log(cid, before),
+    readCursor: (cid, userId) => receiver.readCursor(cid, userId),
+    messagesAfter: (cid, after, limit) => receiver.messagesAfter(cid, after, limit),
+    async sequence(cid) {
+      const unit = await remoteHomeUnit(units, receiver, cid)
+      if (unit === undefined || !units) return receiver.sequence(cid)
+      const caller = { caller: { sub: '' }, headers: { authorization: `Bearer ${token}` } }
+      // A home that does not answer costs the group its freshness, not the user's log-in.
+      const entry = await homeUnitEntry(units, unit, caller, cid).catch((err) => {
+        if (isImflowError(err, 'IMF_ERR_FORBIDDEN')) return undefined
+        if (isImflowError(err, 'IMF_ERR_PEER_UNAVAILABLE')) return 'unavailable' as const
+        throw err
+      })
+      if (entry === 'unavailable') return receiver.sequence(cid)
+      return entry ? { memberCount: entry.memberCount ?? 0, seq: entry.seq ?? 0 } : undefined
+    },
+  }
+}
+
+/** One large group's head for the user's devices, as its home counts it; undefined if not a member there or not large. */
+export async function largeGroupHead(
+  units: UnitHomes | undefined,
+  receiver: ReceiverQueries,
+  request: { conversationId: string; userId: string; token: string; threshold: number },
+): Promise<{ conversationId: string; seq: number } | undefined> {
+  const { conversationId, userId, token, threshold } = request
+  const unit = await remoteHomeUnit(units, receiver, conversationId)
+  if (unit === undefined || !units)
+    return receiver.largeGroupHead(conversationId, userId, threshold)
+  const caller = { caller: { sub: userId }, headers: { authorization: `Bearer ${token}` } }
+  const entry = await homeUnitEntry(units, unit, caller, conversationId).catch((err) => {
+    if (isImflowError(err, 'IMF_ERR_FORBIDDEN')) return undefined
+    throw err
+  })
+  return entry?.large ? { conversationId, seq: entry.seq ?? 0 } : undefined
 }

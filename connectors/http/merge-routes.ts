@@ -16,7 +16,7 @@ import { HOME_GEO_HEADER, type ReceiverQueries } from '../../topologies/receiver
 import { authenticate } from './auth.js'
 import type { GeoHomes } from './home-client.js'
 import { HOME_READ_HEADER } from './home-routes.js'
-import { remoteHomeUnit, type UnitHomes } from './home-unit.js'
+import { homeUnitAnswer, homeUnitEntry, remoteHomeUnit, type UnitHomes } from './home-unit.js'
 import type { Publisher } from './publisher.js'
 
 export interface MergeRouteOptions {
@@ -77,11 +77,19 @@ export const mergeRoutes: FastifyPluginAsync<MergeRouteOptions> = async (app, op
       const problem = emojiProblem(emoji)
       if (problem) throw new ImflowError('IMF_ERR_BAD_REQUEST', problem)
       const userId = request.caller.sub
-      // A member here; else of a conversation homed in another geo, where the reaction is merged.
-      const geo = (await merge.isMember(cid, userId))
-        ? undefined
-        : await options.homes?.locate(cid, userId, request.headers.authorization ?? '')
-      if (geo === undefined) await mustBeMember(cid, userId)
+      // Homed in another unit this one only routes: a member as that unit counts them (it
+      // knows every member; here only those added through this unit are known). Else a member
+      // here; else of a conversation homed in another geo, where the reaction is merged.
+      const unit = options.receiver
+        ? await remoteHomeUnit(options.units, options.receiver, cid, request.headers)
+        : undefined
+      const geo =
+        unit !== undefined || (await merge.isMember(cid, userId))
+          ? undefined
+          : await options.homes?.locate(cid, userId, request.headers.authorization ?? '')
+      if (unit !== undefined && options.units)
+        await homeUnitEntry(options.units, unit, request, cid)
+      else if (geo === undefined) await mustBeMember(cid, userId)
       const event: Action = {
         conversationId: cid,
         userId,
@@ -103,8 +111,9 @@ export const mergeRoutes: FastifyPluginAsync<MergeRouteOptions> = async (app, op
    * A message's totals, merged where its conversation is homed: here; or the home's answer
    * to the same request, asked with the caller's token (its read cursors and merge windows are
    * there) — for a conversation homed in another unit this one only routes, or for a member
-   * of one homed in another geo. A request another API made on a user's behalf is answered
-   * from what is here (one hop).
+   * of one homed in another geo. A request another geo's API made on a user's behalf is
+   * answered from what is here (one hop); one another unit's API made is asked on only if this
+   * unit moved the conversation on (home-unit.ts, bounded).
    */
   const totals = async <T>(
     request: { params: { cid: string; msgId: string }; caller: { sub: string } } & Caller,
@@ -116,16 +125,11 @@ export const mergeRoutes: FastifyPluginAsync<MergeRouteOptions> = async (app, op
     const authorization = request.headers.authorization ?? ''
     const path = `/v1/conversations/${encodeURIComponent(cid)}/messages/${msgId}/${which}`
     const asked = request.headers[HOME_READ_HEADER] !== undefined
-    const unit =
-      asked || !options.receiver
-        ? undefined
-        : await remoteHomeUnit(options.units, options.receiver, cid)
-    if (unit !== undefined && options.units) {
-      const answer = await options.units.homes.read<T>(unit, authorization, path)
-      if (answer === undefined)
-        throw new ImflowError('IMF_ERR_FORBIDDEN', `${userId} is not a member of ${cid}`)
-      return answer
-    }
+    const unit = options.receiver
+      ? await remoteHomeUnit(options.units, options.receiver, cid, request.headers)
+      : undefined
+    if (unit !== undefined && options.units)
+      return homeUnitAnswer<T>(options.units, unit, request, cid, path)
     if (asked || !options.homes || (await merge.isMember(cid, userId))) {
       await mustBeMember(cid, userId)
       return local()

@@ -26,4 +26,6 @@ export interface Messaging {
   homes?: GeoHomes
   /** Conversations homed in other units (IMFLOW_REMOTE_UNIT_URLS): their history and totals are read there. */
   units?: UnitHomes
+  /** This unit (IMFLOW_UNIT) and the others it forwards to (IMFLOW_REMOTE_UNITS): where a move may go. */
+  unitNames?: { local: number; remote: readonly string[] }
 }

@@ -2,6 +2,7 @@
 // topologies and the HTTP API, in that order; stop() takes them down in reverse.
 
 import type { Admin, Kafka } from 'kafkajs'
+import { largeGroupHead, unitAwareLog } from '../../connectors/http/home-unit.js'
 import { limitRoutes } from '../../connectors/http/limit-routes.js'
 import { LoadMonitor } from '../../connectors/http/load-shedding.js'
 import { peerStoreClient } from '../../connectors/http/peer-client.js'
@@ -170,10 +171,21 @@ function startGateway(
       deviceEvents: codecs['im.device-events'],
     },
     rooms: {
-      largeGroupsOf: (userId) =>
-        largeGroupsOf(queries.receiver, queries.inbox, userId, config.largeGroupThreshold),
-      largeGroup: (userId, conversationId) =>
-        queries.receiver.largeGroupHead(conversationId, userId, config.largeGroupThreshold),
+      // A group this unit only routes: its size and seq as its home unit counts them.
+      largeGroupsOf: (userId, token) =>
+        largeGroupsOf(
+          unitAwareLog(messaging.routes.units, queries.receiver, token),
+          queries.inbox,
+          userId,
+          config.largeGroupThreshold,
+        ),
+      largeGroup: (userId, conversationId, token) =>
+        largeGroupHead(messaging.routes.units, queries.receiver, {
+          conversationId,
+          userId,
+          token,
+          threshold: config.largeGroupThreshold,
+        }),
     },
     jwtSecret: messaging.routes.jwtSecret,
     appId: config.appId,

@@ -579,7 +579,7 @@ export const settings = [
     key: 'remoteUnitUrls',
     env: 'IMFLOW_REMOTE_UNIT_URLS',
     flag: 'remote-unit-urls',
-    doc: 'The API of each unit in IMFLOW_REMOTE_UNITS, e.g. "1=http://10.0.0.3:8080": history, read and reaction totals and large-group list entries of conversations homed there, read through this unit, are read there (a unit that only routes a conversation keeps none of its log, cursors or totals; tokens must be valid in both).',
+    doc: 'The API of each unit in IMFLOW_REMOTE_UNITS, e.g. "1=http://10.0.0.3:8080": reads through this unit of a conversation homed there (history, list entry, read and reaction totals) are that unit\'s answer, and its members are checked there before an action (a unit that only routes a conversation keeps none of its log, cursors or totals and knows only the members added through it; tokens must be valid in both).',
     shownDefault: '(none)',
     fallback: () => ({}),
     parse: (raw) => {

@@ -56,6 +56,7 @@ export async function startMessaging(
       largeGroupThreshold: config.largeGroupThreshold,
       // The same bound as a device's Rebase, per conversation.
       catchUpLimit: config.syncRebaseThreshold,
+      unitNames: { local: config.unit, remote: Object.keys(config.remoteUnits) },
       ...(Object.keys(config.remoteGeoUrls).length > 0
         ? { homes: geoHomes({ urls: config.remoteGeoUrls }) }
         : {}),

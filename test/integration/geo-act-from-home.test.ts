@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { issueToken } from '../../connectors/http/jwt.js'
 import type { RunningApp } from '../../ops/app/app.js'
-import { freePort } from '../../ops/ports.js'
-import { eventually, httpCall, startTestApp, unique } from './helpers.js'
+import { eventually, httpCall, unique } from './helpers.js'
+import { type Deployments, startDeployments } from './units-support.js'
 
 const secret = 'geo-home-secret-0123456789abcdef'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
@@ -30,26 +30,25 @@ describe('acting from home on a conversation homed in another geo', () => {
   const us = `${run}-us.`
   let e: RunningApp
   let u: RunningApp
-  const stops: (() => Promise<void>)[] = []
+  let geos: Deployments | undefined
 
   beforeAll(async () => {
-    const [euPort, usPort] = [await freePort(), await freePort()]
-    const geo = (me: string, other: string, prefix: string, port: number) => ({
-      IMFLOW_JWT_SECRET: secret,
-      IMFLOW_APP_ID: `imflow-${me}`,
-      IMFLOW_GEO: me,
-      IMFLOW_REMOTE_GEOS: `${other}=${prefix}:imflow-${other}`,
-      IMFLOW_REMOTE_GEO_URLS: `${other}=http://127.0.0.1:${port}`,
+    const names = ['eu', 'us']
+    const prefixes = [eu, us]
+    geos = await startDeployments(prefixes, (i, ports) => {
+      const [me, other] = [names[i], names[1 - i]]
+      return {
+        IMFLOW_JWT_SECRET: secret,
+        IMFLOW_APP_ID: `imflow-${me}`,
+        IMFLOW_GEO: `${me}`,
+        IMFLOW_REMOTE_GEOS: `${other}=${prefixes[1 - i]}:imflow-${other}`,
+        IMFLOW_REMOTE_GEO_URLS: `${other}=http://127.0.0.1:${ports[1 - i]}`,
+      }
     })
-    const a = await startTestApp(eu, { ...geo('eu', 'us', us, usPort), IMFLOW_PORT: `${euPort}` })
-    stops.push(a.stop)
-    e = a.app
-    const b = await startTestApp(us, { ...geo('us', 'eu', eu, euPort), IMFLOW_PORT: `${usPort}` })
-    stops.push(b.stop)
-    u = b.app
+    ;[e, u] = geos.apps as [RunningApp, RunningApp]
   }, 120_000)
   afterAll(async () => {
-    for (const stop of stops.reverse()) await stop()
+    await geos?.stop()
   })
 
   const call = async (

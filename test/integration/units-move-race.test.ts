@@ -9,9 +9,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { issueToken } from '../../connectors/http/jwt.js'
 import type { RunningApp } from '../../ops/app/app.js'
-import { freePort } from '../../ops/ports.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
-import { eventually, httpCall, startTestApp, unique } from './helpers.js'
+import { eventually, httpCall, unique } from './helpers.js'
+import { type Deployments, startUnits } from './units-support.js'
 
 const secret = 'unit-race-secret-0123456789abcdef'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
@@ -21,32 +21,19 @@ type Page = { messages: { msgId: string; body: string; seq?: number }[]; next?: 
 describe('units: two moves at once, through different units', () => {
   const run = unique('units-race')
   const prefixes = [`${run}-a.`, `${run}-b.`, `${run}-c.`]
-  const units: RunningApp[] = []
-  const stops: (() => Promise<void>)[] = []
+  let units: RunningApp[] = []
+  let started: Deployments | undefined
 
   beforeAll(async () => {
-    const ports = [await freePort(), await freePort(), await freePort()]
-    const others = (me: number, value: (u: number) => string) =>
-      [0, 1, 2]
-        .filter((u) => u !== me)
-        .map((u) => `${u}=${value(u)}`)
-        .join(',')
-    for (const u of [0, 1, 2]) {
-      const started = await startTestApp(prefixes[u] as string, {
-        IMFLOW_JWT_SECRET: secret,
-        IMFLOW_LARGE_GROUP_THRESHOLD: '2',
-        IMFLOW_SHAPING_CAPACITY: '1000000',
-        IMFLOW_PORT: String(ports[u]),
-        IMFLOW_UNIT: String(u),
-        IMFLOW_REMOTE_UNITS: others(u, (o) => prefixes[o] as string),
-        IMFLOW_REMOTE_UNIT_URLS: others(u, (o) => `http://127.0.0.1:${ports[o]}`),
-      })
-      stops.push(started.stop)
-      units.push(started.app)
-    }
+    started = await startUnits(prefixes, {
+      IMFLOW_JWT_SECRET: secret,
+      IMFLOW_LARGE_GROUP_THRESHOLD: '2',
+      IMFLOW_SHAPING_CAPACITY: '1000000',
+    })
+    units = started.apps
   }, 240_000)
   afterAll(async () => {
-    for (const stop of stops.reverse()) await stop()
+    await started?.stop()
   })
 
   const admin = token('root', 'admin')

@@ -11,11 +11,11 @@ import { Partitioners } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { issueToken } from '../../connectors/http/jwt.js'
 import type { RunningApp } from '../../ops/app/app.js'
-import { freePort } from '../../ops/ports.js'
 import { registerContract } from '../../schemas/contract.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
 import { registrySchemaSource } from '../../schemas/schema-source.js'
-import { eventually, httpCall, startTestApp, testKafka, unique } from './helpers.js'
+import { eventually, httpCall, testKafka, unique } from './helpers.js'
+import { type Deployments, startUnits } from './units-support.js'
 
 const secret = 'unit-move-secret-0123456789abcdef'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
@@ -28,38 +28,20 @@ describe('units: moving a conversation under traffic', () => {
   const b = `${run}-b.`
   let unit0: RunningApp
   let unit1: RunningApp
-  const stops: (() => Promise<void>)[] = []
+  let units: Deployments | undefined
 
   beforeAll(async () => {
     // Three members make a large group at this threshold. No peak shaving in the way of a
     // history written in one go (the LOW test lowers unit 0's capacity itself).
-    const common = {
+    units = await startUnits([a, b], {
       IMFLOW_JWT_SECRET: secret,
       IMFLOW_LARGE_GROUP_THRESHOLD: '2',
       IMFLOW_SHAPING_CAPACITY: '1000000',
-    }
-    const [port0, port1] = [await freePort(), await freePort()]
-    const first = await startTestApp(a, {
-      ...common,
-      IMFLOW_PORT: String(port0),
-      IMFLOW_UNIT: '0',
-      IMFLOW_REMOTE_UNITS: `1=${b}`,
-      IMFLOW_REMOTE_UNIT_URLS: `1=http://127.0.0.1:${port1}`,
     })
-    stops.push(first.stop)
-    unit0 = first.app
-    const second = await startTestApp(b, {
-      ...common,
-      IMFLOW_PORT: String(port1),
-      IMFLOW_UNIT: '1',
-      IMFLOW_REMOTE_UNITS: `0=${a}`,
-      IMFLOW_REMOTE_UNIT_URLS: `0=http://127.0.0.1:${port0}`,
-    })
-    stops.push(second.stop)
-    unit1 = second.app
+    ;[unit0, unit1] = units.apps as [RunningApp, RunningApp]
   })
   afterAll(async () => {
-    for (const stop of stops.reverse()) await stop()
+    await units?.stop()
   })
 
   const history = async (app: RunningApp) => {

@@ -2,13 +2,17 @@
 // …b.): a message posted to unit 0 for a group homed in unit 1 is forwarded there once,
 // processed and stored only there, and its receipt comes back to the API that waits on unit 0.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Partitioners } from 'kafkajs'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { issueToken } from '../../connectors/http/jwt.js'
 import type { RunningApp } from '../../ops/app/app.js'
+import { registerContract } from '../../schemas/contract.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
+import { registrySchemaSource } from '../../schemas/schema-source.js'
 import { RECEIVER_STORES as STORES } from '../../topologies/model/index.js'
 import { changelogTopic } from '../../topologies/runtime/index.js'
-import { eventually, httpCall, startTestApp, testKafka, unique } from './helpers.js'
+import { eventually, httpCall, testKafka, unique } from './helpers.js'
+import { type Deployments, startUnits } from './units-support.js'
 
 const secret = 'unit-test-secret-0123456789abcdef'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
@@ -57,26 +61,14 @@ describe('units: a conversation homed in another unit', () => {
   const b = `${run}-b.`
   let unit0: RunningApp
   let unit1: RunningApp
-  const stops: (() => Promise<void>)[] = []
+  let units: Deployments | undefined
 
   beforeAll(async () => {
-    const first = await startTestApp(a, {
-      IMFLOW_JWT_SECRET: secret,
-      IMFLOW_UNIT: '0',
-      IMFLOW_REMOTE_UNITS: `1=${b}`,
-    })
-    stops.push(first.stop)
-    unit0 = first.app
-    const second = await startTestApp(b, {
-      IMFLOW_JWT_SECRET: secret,
-      IMFLOW_UNIT: '1',
-      IMFLOW_REMOTE_UNITS: `0=${a}`,
-    })
-    stops.push(second.stop)
-    unit1 = second.app
+    units = await startUnits([a, b], { IMFLOW_JWT_SECRET: secret }, { urls: false })
+    ;[unit0, unit1] = units.apps as [RunningApp, RunningApp]
   })
   afterAll(async () => {
-    for (const stop of stops.reverse()) await stop()
+    await units?.stop()
   })
 
   type Page = { messages: { msgId: string; body: string }[] }
@@ -162,13 +154,42 @@ describe('units: a conversation homed in another unit', () => {
 
   it('rejects a message for a group homed in a unit it does not know', async () => {
     const admin = token('root', 'admin')
-    const created = await httpCall(unit0.url, 'POST', '/v1/conversations', admin, {
+    // The API refuses such a home up front; a producer writing the creation itself is not asked.
+    const refused = await httpCall(unit0.url, 'POST', '/v1/conversations', admin, {
       conversationId: 'lost',
       type: 'GROUP',
       members: ['ann', 'bob'],
       unit: '7',
     })
-    expect(created.status).toBe(201)
+    expect(refused.status).toBe(422)
+    expect(await refused.json()).toMatchObject({ code: 'IMF_ERR_UNIT_UNREACHABLE' })
+    const codecs = await registerContract(registrySchemaSource(inject('schemaRegistryUrl')), a)
+    const producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner })
+    await producer.connect()
+    try {
+      await producer.send({
+        topic: `${a}im.conversations`,
+        messages: [
+          {
+            key: 'lost',
+            value: codecs['im.conversations'].encode({
+              conversationId: 'lost',
+              actorId: 'root',
+              at: Date.now(),
+              change: {
+                kind: 'ConversationCreated',
+                conversationType: 'GROUP',
+                members: ['ann', 'bob'],
+                admins: [],
+                unit: '7',
+              },
+            }),
+          },
+        ],
+      })
+    } finally {
+      await producer.disconnect()
+    }
     // Until unit 0 has applied the creation the answer is UNKNOWN_CONVERSATION; then this.
     const problem = await eventually(
       async () => {

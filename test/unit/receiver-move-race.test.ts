@@ -7,24 +7,21 @@
 
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { ConversationEvent, SendMessage } from '../../schemas/types.generated.js'
-import { decodeStoredMessage, RECEIVER_STORES as STORES } from '../../topologies/model/index.js'
-import { receiverTopology, type UnitTopics } from '../../topologies/receiver/index.js'
+import type { UnitTopics } from '../../topologies/receiver/index.js'
 import { EXPORT_EVERY_MS } from '../../topologies/receiver/move-out.js'
-import { TopologyTestDriver } from '../../topologies/runtime/index.js'
+import type { TopologyTestDriver } from '../../topologies/runtime/index.js'
 import { type ReceiverCodecs, receiverCodecs, receiverTopics } from './receiver-codecs.js'
+import {
+  pipeWritten,
+  storedLog,
+  unitDriver as threeUnits,
+  UNIT_TOPICS,
+} from './receiver-units-support.js'
 
 const topics = receiverTopics
-const unitTopics = (prefix: string): UnitTopics => ({
-  ingest: `${prefix}im.ingest`,
-  conversations: `${prefix}im.conversations`,
-  actions: `${prefix}im.actions`,
-  receipts: `${prefix}im.receipts`,
-})
-const UNITS: Record<string, UnitTopics> = {
-  '0': unitTopics('a.'),
-  '1': unitTopics('b.'),
-  '2': unitTopics('c.'),
-}
+const UNITS: Record<string, UnitTopics> = Object.fromEntries(
+  UNIT_TOPICS.map((t, u) => [String(u), t]),
+)
 const now = Date.UTC(2026, 10, 27, 1)
 let codecs: ReceiverCodecs
 
@@ -36,17 +33,7 @@ type Unit = '0' | '1' | '2'
 
 /** Each unit lists the other two; three members make a large group, so messages carry a seq. */
 const unitDriver = (unit: Unit) =>
-  new TopologyTestDriver(
-    receiverTopology({
-      topics,
-      codecs,
-      unit: Number(unit),
-      units: Object.fromEntries(Object.entries(UNITS).filter(([u]) => u !== unit)),
-      userPartitions: 4,
-      largeGroupThreshold: 2,
-      clock: () => now,
-    }),
-  )
+  threeUnits(codecs, Number(unit), 3, { largeGroupThreshold: 2, clock: () => now })
 
 async function change(d: TopologyTestDriver, c: ConversationEvent['change']) {
   const event: ConversationEvent = { conversationId: 'g', actorId: 'root', at: now, change: c }
@@ -85,22 +72,11 @@ async function across(from: TopologyTestDriver, to: TopologyTestDriver, unit: Un
     [target.actions, topics.actions],
     [target.conversations, topics.conversations],
   ] as const) {
-    for (const r of from.read(out)) {
-      const headers: Record<string, string> = {}
-      for (const [k, v] of Object.entries(r.headers ?? {})) headers[k] = String(v)
-      await to.pipe(into, { key: r.key, value: r.value, timestamp: now, headers })
-    }
+    await pipeWritten(from.read(out), to, into, now)
   }
 }
 
-async function log(d: TopologyTestDriver) {
-  const out: { body: string; seq: number; msgId: string }[] = []
-  for await (const [, v] of d.store(STORES.messages).range()) {
-    const m = decodeStoredMessage(v)
-    out.push({ body: m.body, seq: m.seq, msgId: m.msgId })
-  }
-  return out
-}
+const log = storedLog
 
 /** Accepted msgIds in the receipts a unit wrote to its own im.receipts. */
 const accepted = async (d: TopologyTestDriver) =>

@@ -8,29 +8,20 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import type { EventCodec } from '../../schemas/codec.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
 import type { ConversationEvent, SendMessage } from '../../schemas/types.generated.js'
-import {
-  decodeStoredMessage,
-  memberKey,
-  RECEIVER_STORES as STORES,
-} from '../../topologies/model/index.js'
-import {
-  ORIGIN_UNIT_HEADER,
-  receiverTopology,
-  type UnitTopics,
-} from '../../topologies/receiver/index.js'
+import { memberKey, RECEIVER_STORES as STORES } from '../../topologies/model/index.js'
+import { ORIGIN_UNIT_HEADER, type UnitTopics } from '../../topologies/receiver/index.js'
 import { EXPORT_EVERY_MS, PACK_MAX_CHARS, packs } from '../../topologies/receiver/move-out.js'
-import { TopologyTestDriver } from '../../topologies/runtime/index.js'
+import type { TopologyTestDriver } from '../../topologies/runtime/index.js'
 import { type ReceiverCodecs, receiverCodecs, receiverTopics } from './receiver-codecs.js'
+import {
+  pipeWritten,
+  storedLog,
+  unitDriver as twoUnits,
+  UNIT_TOPICS,
+} from './receiver-units-support.js'
 
 const topics = receiverTopics
-const unitTopics = (prefix: string): UnitTopics => ({
-  ingest: `${prefix}im.ingest`,
-  conversations: `${prefix}im.conversations`,
-  actions: `${prefix}im.actions`,
-  receipts: `${prefix}im.receipts`,
-})
-const A = unitTopics('a.')
-const B = unitTopics('b.')
+const [A, B] = UNIT_TOPICS as [UnitTopics, UnitTopics]
 const now = Date.UTC(2026, 10, 26, 12)
 let codecs: ReceiverCodecs
 
@@ -40,18 +31,11 @@ beforeEach(async () => {
 
 /** Unit 0 or 1; three members make a large group here, so its messages carry a seq. */
 const unitDriver = (unit: 0 | 1, moveChunk?: number) =>
-  new TopologyTestDriver(
-    receiverTopology({
-      topics,
-      codecs,
-      unit,
-      units: unit === 0 ? { '1': B } : { '0': A },
-      userPartitions: 4,
-      largeGroupThreshold: 2,
-      clock: () => now,
-      ...(moveChunk ? { moveChunk } : {}),
-    }),
-  )
+  twoUnits(codecs, unit, 2, {
+    largeGroupThreshold: 2,
+    clock: () => now,
+    ...(moveChunk ? { moveChunk } : {}),
+  })
 
 async function change(d: TopologyTestDriver, c: ConversationEvent['change']) {
   const event: ConversationEvent = { conversationId: 'g', actorId: 'root', at: now, change: c }
@@ -81,19 +65,13 @@ const send = (d: TopologyTestDriver, m: SendMessage) =>
 type Written = ReturnType<TopologyTestDriver['read']>
 
 /** What one unit wrote to the other's topic, piped into the other as it was written. */
-async function across(
+const across = (
   from: TopologyTestDriver,
   to: TopologyTestDriver,
   out: string,
   into: string,
   earlier: Written = [],
-) {
-  for (const r of [...earlier, ...from.read(out)]) {
-    const headers: Record<string, string> = {}
-    for (const [k, v] of Object.entries(r.headers ?? {})) headers[k] = String(v)
-    await to.pipe(into, { key: r.key, value: r.value, timestamp: now, headers })
-  }
-}
+) => pipeWritten([...earlier, ...from.read(out)], to, into, now)
 
 const accepted = async (d: TopologyTestDriver, topic: string, codec: EventCodec<unknown>) =>
   Promise.all(
@@ -105,14 +83,7 @@ const accepted = async (d: TopologyTestDriver, topic: string, codec: EventCodec<
     }),
   )
 
-async function log(d: TopologyTestDriver) {
-  const out: { msgId: string; seq: number; body: string }[] = []
-  for await (const [, v] of d.store(STORES.messages).range()) {
-    const m = decodeStoredMessage(v)
-    out.push({ msgId: m.msgId, seq: m.seq, body: m.body })
-  }
-  return out
-}
+const log = storedLog
 
 describe('receiver: moving a conversation to another unit', () => {
   it('takes its history, seq, dedupe and read cursors along, and holds traffic until then', async () => {

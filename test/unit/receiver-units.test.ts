@@ -8,22 +8,17 @@ import { parseMsgId } from '../../schemas/msg-id.js'
 import type { Action, ConversationEvent, SendMessage } from '../../schemas/types.generated.js'
 import { RECEIVER_STORES as STORES } from '../../topologies/model/index.js'
 import {
+  MAX_UNIT_RELAYS,
   ORIGIN_UNIT_HEADER,
-  receiverTopology,
+  UNIT_RELAY_HEADER,
   type UnitTopics,
 } from '../../topologies/receiver/index.js'
-import { TopologyTestDriver } from '../../topologies/runtime/index.js'
+import type { TopologyTestDriver } from '../../topologies/runtime/index.js'
 import { type ReceiverCodecs, receiverCodecs, receiverTopics } from './receiver-codecs.js'
+import { unitDriver as driverOf, UNIT_TOPICS } from './receiver-units-support.js'
 
 const topics = receiverTopics
-const unitTopics = (prefix: string): UnitTopics => ({
-  ingest: `${prefix}im.ingest`,
-  conversations: `${prefix}im.conversations`,
-  actions: `${prefix}im.actions`,
-  receipts: `${prefix}im.receipts`,
-})
-const A = unitTopics('a.')
-const B = unitTopics('b.')
+const [A, B, C] = UNIT_TOPICS as [UnitTopics, UnitTopics, UnitTopics]
 
 let codecs: ReceiverCodecs
 const now = Date.UTC(2026, 10, 23, 12)
@@ -33,18 +28,7 @@ beforeEach(async () => {
 })
 
 /** Unit `unit` of a two-unit setup: the other one (0 or 1) is known under its prefix. */
-function unitDriver(unit: 0 | 1): TopologyTestDriver {
-  return new TopologyTestDriver(
-    receiverTopology({
-      topics,
-      codecs,
-      unit,
-      units: unit === 0 ? { '1': B } : { '0': A },
-      userPartitions: 4,
-      clock: () => now,
-    }),
-  )
-}
+const unitDriver = (unit: 0 | 1) => driverOf(codecs, unit, 2, { clock: () => now })
 
 function created(unit: string, members = ['alice', 'bob'], admins: string[] = []) {
   return {
@@ -211,7 +195,7 @@ describe('receiver: units', () => {
     expect(b.read(A.actions)).toEqual([])
   })
 
-  it('forwards once only: a unit that thinks it is homed elsewhere rejects, never bounces', async () => {
+  it('never bounces: a unit that thinks it is homed at the unit that forwarded it rejects', async () => {
     const b = unitDriver(1)
     await change(b, 'g', created('0'))
     expect(b.read(A.conversations)).toHaveLength(1)
@@ -222,9 +206,62 @@ describe('receiver: units', () => {
     expect(b.read(A.ingest)).toEqual([])
     const [receipt] = await decodeAll(b, A.receipts, codecs.receipt)
     expect(receipt?.outcome).toMatchObject({ kind: 'Rejected', reason: 'UNKNOWN_UNIT' })
-    expect(receipt?.outcome.kind === 'Rejected' && receipt.outcome.detail).toContain(
-      'forwarded once',
+    expect(receipt?.outcome.kind === 'Rejected' && receipt.outcome.detail).toContain('never back')
+  })
+
+  it('passes on what came forwarded for a conversation it moved on, keeping the origin, a bounded number of times', async () => {
+    // Unit 1 of three: it knows the conversation homed in unit 2 (it moved it there), and
+    // unit 0, which has not heard of that, forwards to it as to the home.
+    const b = driverOf(codecs, 1, 3, { clock: () => now })
+    await change(b, 'far', created('2'))
+    b.read(C.conversations)
+    const from0 = { ...reply, [ORIGIN_UNIT_HEADER]: '0' }
+    await send(b, message('far'), from0)
+    const [relayed] = b.read(C.ingest)
+    expect(relayed?.headers).toMatchObject({ ...from0, [UNIT_RELAY_HEADER]: '1' })
+    expect(b.read(A.receipts)).toEqual([]) // answered by unit 2, to unit 0
+    await b.pipe(topics.actions, {
+      key: 'far',
+      value: codecs.action.encode({
+        conversationId: 'far',
+        userId: 'bob',
+        at: now,
+        action: { kind: 'ReadReceipt', upToMsgId: '1' },
+      }),
+      timestamp: now,
+      headers: { [ORIGIN_UNIT_HEADER]: '0' },
+    })
+    expect(b.read(C.actions)[0]?.headers).toMatchObject({ [UNIT_RELAY_HEADER]: '1' })
+    await change(
+      b,
+      'far',
+      { kind: 'MembersAdded', userIds: ['dave'] },
+      { [ORIGIN_UNIT_HEADER]: '0' },
     )
+    expect(b.read(C.conversations)[0]?.headers).toMatchObject({
+      [ORIGIN_UNIT_HEADER]: '0',
+      [UNIT_RELAY_HEADER]: '1',
+    })
+    // Passed on as often as the bound allows (a loop between misconfigured units): refused.
+    await send(b, message('far', 'c-2'), {
+      ...from0,
+      [UNIT_RELAY_HEADER]: String(MAX_UNIT_RELAYS),
+    })
+    expect(b.read(C.ingest)).toEqual([])
+    const [receipt] = await decodeAll(b, A.receipts, codecs.receipt)
+    expect(receipt?.outcome).toMatchObject({ kind: 'Rejected', reason: 'UNKNOWN_UNIT' })
+  })
+
+  it('refuses a move to a unit it does not list: the conversation stays homed here', async () => {
+    const a = unitDriver(0)
+    await change(a, 'g', created('', ['alice', 'bob']))
+    await change(a, 'g', { kind: 'UnitChanged', unit: '7' })
+    expect(a.read(B.conversations)).toEqual([])
+    await send(a, message('g'), reply)
+    const [receipt] = await decodeAll(a, topics.receipts, codecs.receipt)
+    const outcome = receipt?.outcome
+    expect(outcome?.kind).toBe('Accepted')
+    expect(outcome?.kind === 'Accepted' && parseMsgId(outcome.msgId).unit).toBe(0)
   })
 
   it('hands a conversation moved to another unit over, and tells it when it moves back', async () => {

@@ -23,8 +23,10 @@ export { type GeoSplit, REPLY_HEADERS, type ReceiverOptions } from './receiver-o
 export { type GeoTopics, HOME_GEO_HEADER, ORIGIN_GEO_HEADER } from './route-by-geo.js'
 export {
   homeOf,
+  MAX_UNIT_RELAYS,
   normalizeUnit,
   ORIGIN_UNIT_HEADER,
+  UNIT_RELAY_HEADER,
   type UnitTopics,
 } from './route-by-unit.js'
 export { splitByGeo } from './split-by-geo.js'

@@ -26,6 +26,7 @@ export const MAX_MOVE_RELAYS = 8
  * when it moves the conversation to another unit (to this one, it comes with the real home's
  * hand-over). Nowhere to pass it on (a unit not listed, back to the unit that sent it, or too
  * many passes): not applied here, and the unit that sent it keeps routing to the old home.
+ * A move to a unit not listed here is applied nowhere: not here, not passed on.
  */
 export async function relayMove(
   task: ReceiverTask,
@@ -33,8 +34,13 @@ export async function relayMove(
   event: ConversationEvent,
   before: ConversationMeta | undefined,
 ): Promise<'apply' | 'skip'> {
+  if (event.change.kind !== 'UnitChanged' || !before) return 'apply'
+  // Only to a unit this one reaches: neither history nor messages could get anywhere else, and
+  // the conversation would be left homed nowhere (the API refuses such a move up front).
+  const to = event.change.unit
+  if (!task.route.isLocal(to) && task.route.remote(to) === undefined) return 'skip'
   const relays = header(record, MOVE_REQUEST_HEADER)
-  if (event.change.kind !== 'UnitChanged' || relays === undefined || !before) return 'apply'
+  if (relays === undefined) return 'apply'
   if (task.route.isLocal(before.unit)) return 'apply'
   const home = task.route.remote(before.unit)
   const passes = Number(relays)

@@ -1,10 +1,13 @@
 // Units: every conversation has a home unit (a deployment cell) and is processed and stored
 // only there. A receiver forwards what belongs to another unit it knows — a message, a change
 // of the conversation, a user's action on it — to that unit's own topics, in the task's transaction like every sink.
-// One hop only: what arrived forwarded is never forwarded again, so two units that disagree
-// about a conversation's home reject its messages (UNKNOWN_UNIT) instead of bouncing them.
-// The one exception is a move, which only the home makes: a unit it reached that is no longer
-// the home passes it on to the home it knows, a bounded number of times (move-relay.ts).
+// A unit's view of a home may be old (it hears only of the moves made through it or to or
+// from it): what arrives forwarded at a unit that is no longer the home — it moved the
+// conversation on — is passed on to the home it knows, with its origin kept (the receipt goes
+// back to the API that waits for it), a bounded number of times (MAX_UNIT_RELAYS: each pass
+// follows one move, so the bound only stops a loop between misconfigured units, which then
+// reject its messages, UNKNOWN_UNIT, instead of bouncing them). A move itself, which only
+// the home makes, is passed on the same way (move-relay.ts).
 
 import type { EventCodec } from '../../schemas/codec.js'
 import type {
@@ -31,6 +34,15 @@ export interface UnitTopics {
  * forwarded message back to that unit's receipts topic, where the producer waits for it.
  */
 export const ORIGIN_UNIT_HEADER = 'imflow-origin-unit'
+
+/**
+ * On a forwarded message, action or change that a unit which no longer homes the conversation
+ * passed on to the home it knows: how many such passes so far.
+ */
+export const UNIT_RELAY_HEADER = 'imflow-unit-relays'
+
+/** Passes of one forwarded record at most; see the header above. */
+export const MAX_UNIT_RELAYS = 8
 
 /** User ids per forwarded conversation event, as the admin routes: far below Kafka's 1 MB. */
 const USER_IDS_PER_EVENT = 10_000
@@ -96,6 +108,44 @@ export function forwardedHeaders(
   }
   out[ORIGIN_UNIT_HEADER] = String(local)
   return out
+}
+
+/**
+ * Where a record for a conversation homed at `where` goes, with its headers: from a producer,
+ * to its home once, this unit named as the origin; forwarded here, on as below.
+ */
+function nextHop(
+  record: InputRecord,
+  where: Home,
+  local: number,
+): { unit: string; headers: Record<string, Buffer | string> } | undefined {
+  if (where.kind === 'remote' && originOf(record) === undefined)
+    return { unit: where.unit, headers: forwardedHeaders(record.headers, local) }
+  return relayOf(record, where)
+}
+
+/**
+ * Where a record that arrived forwarded goes on to, with its headers: the home this unit
+ * knows, if another one, not the unit it came from (they disagree: a loop) and passed on
+ * fewer than MAX_UNIT_RELAYS times. The origin stays the first unit's.
+ */
+function relayOf(
+  record: InputRecord,
+  where: Home,
+): { unit: string; headers: Record<string, Buffer | string> } | undefined {
+  const origin = originOf(record)
+  if (origin === undefined || where.kind !== 'remote' || where.unit === origin) return undefined
+  const raw = record.headers[UNIT_RELAY_HEADER]
+  const one = Array.isArray(raw) ? raw.at(-1) : raw
+  const passes = one === undefined ? 0 : Number(one.toString())
+  if (!(passes < MAX_UNIT_RELAYS)) return undefined
+  const headers: Record<string, Buffer | string> = {}
+  for (const [name, value] of Object.entries(record.headers)) {
+    const last = Array.isArray(value) ? value.at(-1) : value
+    if (last !== undefined) headers[name] = last
+  }
+  headers[UNIT_RELAY_HEADER] = String(passes + 1)
+  return { unit: where.unit, headers }
 }
 
 /**
@@ -173,8 +223,9 @@ export function unitRouter({ forward, local, remote, codecs }: UnitRouterOptions
     },
 
     /**
-     * A message for a conversation homed in another unit: forwarded once, as the producer wrote it;
-     * or refused when there is no way there (the receipt says why).
+     * A message for a conversation homed in another unit: forwarded, as the producer wrote it
+     * (passed on, when it came forwarded and the conversation has moved on); or refused when
+     * there is no way there (the receipt says why).
      */
     async forwardMessage(
       record: InputRecord,
@@ -183,34 +234,36 @@ export function unitRouter({ forward, local, remote, codecs }: UnitRouterOptions
     ): Promise<Extract<Receipt['outcome'], { kind: 'Rejected' }> | undefined> {
       const where = home(unit)
       const origin = originOf(record)
-      if (where.kind === 'remote' && origin === undefined) {
-        await forward.send(unitSink(where.unit, 'ingest'), {
+      const to = nextHop(record, where, local)
+      if (to) {
+        await forward.send(unitSink(to.unit, 'ingest'), {
           key: message.conversationId,
           value: codecs.sendMessage.encode(message),
-          headers: forwardedHeaders(record.headers, local),
+          headers: to.headers,
         })
         return undefined
       }
       const homed = `conversation ${message.conversationId} is homed in unit ${normalizeUnit(unit)}`
       const detail =
-        origin !== undefined
-          ? `${homed}, not in unit ${local} that unit ${origin} forwarded it to; a message is forwarded once`
+        origin !== undefined && where.kind === 'remote'
+          ? `${homed}, not in unit ${local} that unit ${origin} forwarded it to; passed on ${MAX_UNIT_RELAYS} times at most, never back`
           : `${homed}, which is not in IMFLOW_REMOTE_UNITS of unit ${local}`
       return { kind: 'Rejected', reason: 'UNKNOWN_UNIT', detail }
     },
 
     /**
      * A user's action (read receipt, delete-for-me, reaction) on a conversation homed in a
-     * remote unit: acted on there, where its read cursors and merge windows are. One hop; an
+     * remote unit: acted on there, where its read cursors and merge windows are (passed on,
+     * like a message, when it came here forwarded and the conversation has moved on). An
      * action for a unit not listed has nowhere to go and is not applied here either.
      */
     async forwardAction(record: InputRecord, action: Action, unit: string): Promise<void> {
-      const where = home(unit)
-      if (where.kind !== 'remote' || originOf(record) !== undefined) return
-      await forward.send(unitSink(where.unit, 'actions'), {
+      const to = nextHop(record, home(unit), local)
+      if (!to) return
+      await forward.send(unitSink(to.unit, 'actions'), {
         key: action.conversationId,
         value: codecs.action.encode(action),
-        headers: forwardedHeaders(record.headers, local),
+        headers: to.headers,
       })
     },
 
@@ -230,7 +283,15 @@ export function unitRouter({ forward, local, remote, codecs }: UnitRouterOptions
       const forwarded = originOf(record) !== undefined
       const now = home(after.unit)
       if (event.change.kind !== 'UnitChanged') {
-        if (!forwarded && now.kind === 'remote') await forwardChange(now.unit, event) // one hop
+        // To the home; or, forwarded here as to the home that moved it on, passed on (a
+        // hand-over is not: it is this unit's).
+        const to = record.headers[HANDOVER_HEADER] === undefined && nextHop(record, now, local)
+        if (to)
+          await forward.send(unitSink(to.unit, 'conversations'), {
+            key: event.conversationId,
+            value: codecs.conversationEvent.encode(event),
+            headers: to.headers,
+          })
         return
       }
       const was = before ? home(before.unit) : undefined

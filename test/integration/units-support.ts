@@ -1,0 +1,66 @@
+// Deployments of imflow side by side on the run's broker, each under its own topic prefix and
+// with its own API port, started in order: units (IMFLOW_UNIT, each listing the others'
+// topics and APIs) or, through startDeployments, any other pairing (geos).
+
+import type { RunningApp } from '../../ops/app/app.js'
+import { freePort } from '../../ops/ports.js'
+import { startTestApp } from './helpers.js'
+
+export interface Deployments {
+  apps: RunningApp[]
+  /** Each one's API port, in the order of the prefixes. */
+  ports: number[]
+  /** Stops them all, the last started first. */
+  stop(): Promise<void>
+}
+
+/** One app per prefix; `env(i, ports)` is deployment i's own settings (its port is set). */
+export async function startDeployments(
+  prefixes: readonly string[],
+  env: (i: number, ports: readonly number[]) => Record<string, string>,
+): Promise<Deployments> {
+  const ports: number[] = []
+  for (const _ of prefixes) ports.push(await freePort())
+  const apps: RunningApp[] = []
+  const stops: (() => Promise<void>)[] = []
+  const stop = async () => {
+    for (const s of stops.reverse()) await s()
+    stops.length = 0
+  }
+  try {
+    for (const [i, prefix] of prefixes.entries()) {
+      const started = await startTestApp(prefix, { ...env(i, ports), IMFLOW_PORT: `${ports[i]}` })
+      stops.push(started.stop)
+      apps.push(started.app)
+    }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return { apps, ports, stop }
+}
+
+/**
+ * Units 0..n-1 under the prefixes given, each listing every other one's topics
+ * (IMFLOW_REMOTE_UNITS) and, unless `urls` is false, its API (IMFLOW_REMOTE_UNIT_URLS).
+ */
+export function startUnits(
+  prefixes: readonly string[],
+  common: Record<string, string> = {},
+  { urls = true }: { urls?: boolean } = {},
+): Promise<Deployments> {
+  return startDeployments(prefixes, (me, ports) => {
+    const others = (value: (u: number) => string) =>
+      prefixes
+        .map((_, u) => u)
+        .filter((u) => u !== me)
+        .map((u) => `${u}=${value(u)}`)
+        .join(',')
+    return {
+      ...common,
+      IMFLOW_UNIT: String(me),
+      IMFLOW_REMOTE_UNITS: others((u) => prefixes[u] as string),
+      ...(urls ? { IMFLOW_REMOTE_UNIT_URLS: others((u) => `http://127.0.0.1:${ports[u]}`) } : {}),
+    }
+  })
+}
