@@ -1,7 +1,10 @@
-// A task's view of its load: a capacity bucket (what HIGH deliveries and LOW drains spend; an
-// empty one means overload), the offered HIGH load per conversation in a decaying
-// space-saving sketch (the hottest conversations), and the adaptive capacity. In memory:
-// rates rebuild within seconds after a restart, unlike the rate limits' buckets.
+// A task's view of its load, in event time (StreamTime): a capacity bucket (what HIGH
+// admissions spend; an empty one means overload) and the offered HIGH load per conversation
+// in a decaying space-saving sketch (the hottest conversations). Both move with the records'
+// time, not the time they are processed, so a backlog is judged by the rates it was sent at
+// and a replay decides as the live app did. The adaptive capacity is the one wall-clock part:
+// it is steered by the lag in real time (capacity.ts). In memory: rates rebuild within
+// seconds after a restart, unlike the rate limits' buckets.
 
 import { adaptCapacity, type CapacitySettings } from './capacity.js'
 import { type HotConversation, overShare } from './fair-share.js'
@@ -17,23 +20,24 @@ export interface OverloadSettings extends CapacitySettings {
 }
 
 const ADAPT_EVERY_MS = 1_000
-/** Seconds of capacity the bucket may hold (how much a quiet spell lets through at once). */
-const BURST_SECONDS = 0.5
+/** Seconds of capacity a bucket may hold (how much a quiet spell lets through at once). */
+export const BURST_SECONDS = 0.5
 
 export class Overload {
   private readonly sketch: SpaceSaving
   private readonly large = new Map<string, boolean>()
   private tokens: number
   private capacityNow: number
-  private at: number
-  private adaptedAt: number
+  /** Event time the view is brought up to; undefined until the first record. */
+  private at: number | undefined
+  /** Wall-clock time of the last adaptation. */
+  private adaptedAt: number | undefined
   private worstLatency: number | undefined
-  /** HIGH was refused for overload since the last drain: it wants more than the capacity. */
-  private highWanting = false
+  private previousLatency: number | undefined
 
   private readonly settings: OverloadSettings
 
-  constructor(settings: OverloadSettings, now: number) {
+  constructor(settings: OverloadSettings, now?: number) {
     this.settings = { ...settings }
     this.sketch = new SpaceSaving(settings.sketchSize)
     this.capacityNow = settings.max
@@ -54,19 +58,33 @@ export class Overload {
     this.capacityNow = this.settings.targetLatencyMs > 0 ? Math.min(this.capacityNow, max) : max
   }
 
-  /** Brings rates, tokens and the adaptive capacity up to `now`. */
-  advance(now: number): void {
+  /**
+   * Brings rates and tokens up to the event time `now`, and the adaptive capacity up to the
+   * wall clock `wallNow` (the same clock where there is only one, as in tests).
+   */
+  advance(now: number, wallNow = now): void {
+    this.adapt(wallNow)
+    if (this.at === undefined) this.at = now
     const elapsed = now - this.at
     if (elapsed <= 0) return
     this.sketch.decay(0.5 ** (elapsed / this.settings.halfLifeMs))
     for (const key of this.large.keys()) if (!this.sketch.tracked(key)) this.large.delete(key)
     this.tokens = Math.min(this.burst(), this.tokens + (elapsed * this.capacityNow) / 1000)
     this.at = now
-    if (now - this.adaptedAt >= ADAPT_EVERY_MS) {
-      this.capacityNow = adaptCapacity(this.capacityNow, this.worstLatency, this.settings)
-      this.worstLatency = undefined
-      this.adaptedAt = now
-    }
+  }
+
+  private adapt(wallNow: number): void {
+    if (this.adaptedAt === undefined) this.adaptedAt = wallNow
+    if (wallNow - this.adaptedAt < ADAPT_EVERY_MS) return
+    this.capacityNow = adaptCapacity(
+      this.capacityNow,
+      this.worstLatency,
+      this.settings,
+      this.previousLatency,
+    )
+    this.previousLatency = this.worstLatency
+    this.worstLatency = undefined
+    this.adaptedAt = wallNow
   }
 
   /** A HIGH message offered (it passed validation and rate limits); latency: its wait on ingest. */
@@ -94,19 +112,7 @@ export class Overload {
     )
   }
 
-  /** HIGH gave way for lack of capacity: LOW gets none of it until HIGH stops asking. */
-  refusedHigh(): void {
-    this.highWanting = true
-  }
-
-  /** Tokens free for LOW drains: what HIGH left (nothing while HIGH is being throttled). */
-  drainBudget(): number {
-    const spare = this.highWanting ? 0 : Math.max(0, Math.floor(this.tokens))
-    this.highWanting = false
-    return spare
-  }
-
-  /** Deliveries spend capacity; the debt is bounded so one spike is not paid for for long. */
+  /** HIGH admissions spend capacity; the debt is bounded so one spike is not paid for for long. */
   spend(n: number): void {
     this.tokens = Math.max(-this.burst(), this.tokens - n)
   }
