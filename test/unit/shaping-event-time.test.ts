@@ -9,6 +9,7 @@ import { receiverTopology } from '../../topologies/receiver/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
 import { adaptCapacity } from '../../topologies/shaping/capacity.js'
 import { type Limits, shaping } from '../../topologies/shaping/index.js'
+import { Overload } from '../../topologies/shaping/overload.js'
 import { StreamTime } from '../../topologies/shaping/stream-time.js'
 import { receiverCodecs, receiverTopics as topics } from './receiver-codecs.js'
 
@@ -210,5 +211,49 @@ describe('adaptive capacity while catching up', () => {
     expect(adaptCapacity(1_000, 5_000, settings, 4_000)).toBe(700)
     expect(adaptCapacity(1_000, 5_000, settings, 5_000)).toBe(700)
     expect(adaptCapacity(1_000, 5_000, settings)).toBe(700)
+  })
+})
+
+describe('overload view across a restart', () => {
+  const settings = {
+    max: 10,
+    targetLatencyMs: 0,
+    sketchSize: 4,
+    halfLifeMs: 1_000,
+    largeGroupMembers: 100,
+  }
+  /** A flood from a large group and a few small conversations, 40/s in event time for 3 s. */
+  const offers = Array.from({ length: 120 }, (_, i) => ({
+    at: T0 + i * 25,
+    key: i % 4 === 0 ? `small-${i % 3}` : 'flood',
+    large: i % 4 !== 0,
+  }))
+  const decide = (view: Overload, o: (typeof offers)[number]) => {
+    view.advance(o.at)
+    view.offer(o.key, o.large, 0)
+    if (view.overloaded() && view.throttles(o.key, o.large)) return false
+    view.spend(1)
+    return true
+  }
+
+  it('goes on from its saved state as an unbroken run would', () => {
+    const unbroken = new Overload(settings)
+    const expected = offers.map((o) => decide(unbroken, o))
+    expect(expected.filter((ok) => !ok).length).toBeGreaterThan(50)
+    let view = new Overload(settings)
+    const got = offers.map((o, i) => {
+      if (i % 37 === 36) {
+        // A restart: a new view from what was saved (through JSON, as the store keeps it).
+        const saved = JSON.parse(JSON.stringify(view.state()))
+        view = new Overload(settings)
+        view.restore(saved)
+      }
+      return decide(view, o)
+    })
+    expect(got).toEqual(expected)
+    // Started afresh instead, it lets a new burst through: what saving it prevents.
+    const fresh = new Overload(settings)
+    const afterFresh = offers.slice(60).map((o) => decide(fresh, o))
+    expect(afterFresh).not.toEqual(expected.slice(60))
   })
 })

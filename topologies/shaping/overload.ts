@@ -2,9 +2,10 @@
 // admissions spend; an empty one means overload) and the offered HIGH load per conversation
 // in a decaying space-saving sketch (the hottest conversations). Both move with the records'
 // time, not the time they are processed, so a backlog is judged by the rates it was sent at
-// and a replay decides as the live app did. The adaptive capacity is the one wall-clock part:
-// it is steered by the lag in real time (capacity.ts). In memory: rates rebuild within
-// seconds after a restart, unlike the rate limits' buckets.
+// and a replay decides as the live app did. Its state() is saved with every decision (the
+// shaper keeps it in a store), so a restarted task goes on from where it was, as an unbroken
+// run would. The adaptive capacity is the one wall-clock part: it is steered by the lag in
+// real time (capacity.ts), and starts again at the budget after a restart.
 
 import { adaptCapacity, type CapacitySettings } from './capacity.js'
 import { type HotConversation, overShare } from './fair-share.js'
@@ -17,6 +18,16 @@ export interface OverloadSettings extends CapacitySettings {
   halfLifeMs: number
   /** Groups with more members than this are "large": throttled first. */
   largeGroupMembers: number
+}
+
+/** What is kept of the view across restarts: all of it but the adaptive capacity. */
+export interface LoadState {
+  /** Event time it was brought up to. */
+  at: number
+  tokens: number
+  /** The sketch: its total and its counters, with whether each is a large group. */
+  total: number
+  hot: [key: string, count: number, large: boolean][]
 }
 
 const ADAPT_EVERY_MS = 1_000
@@ -44,6 +55,33 @@ export class Overload {
     this.tokens = this.burst()
     this.at = now
     this.adaptedAt = now
+  }
+
+  /** The view to save; undefined before the first record. */
+  state(): LoadState | undefined {
+    if (this.at === undefined) return undefined
+    const hot = this.sketch
+      .top()
+      .map((h): [string, number, boolean] => [h.key, h.count, this.large.get(h.key) ?? false])
+    return { at: this.at, tokens: this.tokens, total: this.sketch.total(), hot }
+  }
+
+  /** Goes on from a saved view (or, with none, from scratch: the next record starts it). */
+  restore(state: LoadState | undefined): void {
+    this.large.clear()
+    if (!state) {
+      this.sketch.restore(0, [])
+      this.tokens = this.burst()
+      this.at = undefined
+      return
+    }
+    this.sketch.restore(
+      state.total,
+      state.hot.map(([key, count]) => ({ key, count })),
+    )
+    for (const [key, , large] of state.hot) this.large.set(key, large)
+    this.tokens = state.tokens
+    this.at = state.at
   }
 
   /** The capacity in force (messages/s). */

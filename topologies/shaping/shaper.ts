@@ -5,6 +5,7 @@
 // Kafka hop: decisions are in-task, written in the same transaction as the receipt.
 
 import type { ThrottleReason } from '../../schemas/types.generated.js'
+import { jsonSerde, type KeyValueStore, stringSerde, typedStore } from '../../state/index.js'
 import type {
   Admission,
   AdmissionDecision,
@@ -15,7 +16,7 @@ import type { ProcessorContext } from '../runtime/index.js'
 import { DeliveryBudget } from './delivery-budget.js'
 import { APPLICATION_HEADER, CLIENT_TYPE_HEADER, type Limits, THROTTLE_REASONS } from './limits.js'
 import { LowLane } from './low-lane.js'
-import { Overload } from './overload.js'
+import { type LoadState, Overload } from './overload.js'
 import { type DimensionKey, RateLimiter } from './rate-limiter.js'
 import { ShapingStats } from './stats.js'
 import { StreamTime } from './stream-time.js'
@@ -23,7 +24,10 @@ import { StreamTime } from './stream-time.js'
 export const SHAPING_STORES = {
   buckets: 'shaping-buckets',
   lowLane: 'shaping-low-lane',
+  /** The overload view (capacity bucket and sketch), so a restart goes on where it was. */
+  load: 'shaping-load',
 } as const
+const LOAD_KEY = 'view'
 
 export interface ShapingOptions {
   /** The limits in force (read per decision, so a change applies at once). */
@@ -82,6 +86,9 @@ class TaskShaper implements AdmissionGate {
   private readonly overload: Overload
   private readonly delivery = new DeliveryBudget()
   private readonly time: StreamTime
+  private readonly load: KeyValueStore<string, LoadState>
+  /** The overload view was read back from its store (again after a rolled-back transaction). */
+  private loaded = false
   private drainedAt = Number.NEGATIVE_INFINITY
 
   constructor(
@@ -94,6 +101,11 @@ class TaskShaper implements AdmissionGate {
     this.limiter = new RateLimiter(context.store(SHAPING_STORES.buckets))
     this.lane = new LowLane(context.store(SHAPING_STORES.lowLane))
     this.time = new StreamTime(clock)
+    const load = context.store(SHAPING_STORES.load)
+    this.load = typedStore(load, stringSerde, jsonSerde<LoadState>())
+    load.onRollback(() => {
+      this.loaded = false
+    })
     // Its event time starts at the first record's.
     this.overload = new Overload({
       max: options.limits().capacity,
@@ -125,7 +137,20 @@ class TaskShaper implements AdmissionGate {
     return this.limiter.prefetch(requests.flatMap(dimensionKeys), this.options.limits())
   }
 
-  async admit({
+  async admit(request: AdmissionRequest): Promise<AdmissionDecision> {
+    if (!this.loaded) {
+      this.overload.restore(await this.load.get(LOAD_KEY))
+      this.loaded = true
+    }
+    const decision = await this.decide(request)
+    // Kept with the decision's transaction (the store's cache holds the latest: one changelog
+    // write per transaction), so a restarted task decides as an unbroken run would.
+    const state = this.overload.state()
+    if (state) this.load.put(LOAD_KEY, state)
+    return decision
+  }
+
+  private async decide({
     message,
     headers,
     timestamp,
