@@ -199,6 +199,16 @@ describe('stream time', () => {
     expect(time.observe(12_000)).toBe(12_000)
     expect(time.current()).toBe(12_000)
   })
+
+  it('goes on after a restart or a rollback from the time saved with the last commit', () => {
+    const time = new StreamTime(() => 100_000)
+    time.reset(50_000)
+    expect(time.observe(40_000)).toBe(50_000)
+    expect(time.observe(60_000)).toBe(60_000)
+    // Rolled back: the records after 50 s are read again and decided as the first time.
+    time.reset(50_000)
+    expect(time.observe(55_000)).toBe(55_000)
+  })
 })
 
 describe('adaptive capacity while catching up', () => {

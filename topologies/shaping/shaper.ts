@@ -139,7 +139,10 @@ class TaskShaper implements AdmissionGate {
 
   async admit(request: AdmissionRequest): Promise<AdmissionDecision> {
     if (!this.loaded) {
-      this.overload.restore(await this.load.get(LOAD_KEY))
+      // The view and the stream time it was brought up to, as the last commit left them.
+      const saved = await this.load.get(LOAD_KEY)
+      this.overload.restore(saved)
+      this.time.reset(saved?.at)
       this.loaded = true
     }
     const decision = await this.decide(request)

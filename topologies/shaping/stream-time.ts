@@ -16,6 +16,14 @@ export class StreamTime {
     return this.at
   }
 
+  /**
+   * Sets the time saved with the last commit: after a restart, or after a rolled-back
+   * transaction whose records are read again and must be decided as they were the first time.
+   */
+  reset(at: number | undefined): void {
+    this.at = at
+  }
+
   /** The time reached; undefined before the first record. */
   current(): number | undefined {
     return this.at
