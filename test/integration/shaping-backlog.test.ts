@@ -113,11 +113,8 @@ describe('a backlog behind a stopped app', () => {
     const throttled = receipts.filter((r) => r.outcome.kind === 'Throttled')
     expect(throttled.map((r) => `${r.clientMsgId}: ${JSON.stringify(r.outcome)}`)).toEqual([])
     expect(receipts.every((r) => r.outcome.kind === 'Accepted')).toBe(true)
-    // It was worked through faster than it was sent: by the wall clock it came in above the
-    // capacity, which is what throttled it before shaping went by the records' time.
-    const decided = receipts.map((r) => r.decidedAt)
-    const spreadMs = Math.max(...decided) - Math.min(...decided)
-    const sentOverMs = ((BACKLOG - 1) * 1_000) / PER_SECOND
-    expect(spreadMs).toBeLessThan(sentOverMs / 2)
+    // How much faster than sent it was worked through depends on the machine (on an idle one,
+    // deciding by the wall clock throttled 109 of the 120), so it is not asserted: the backlog
+    // was all in im.ingest before the app started, which is what the test is about.
   })
 })
