@@ -213,14 +213,35 @@ describe('stream time', () => {
 
 describe('adaptive capacity while catching up', () => {
   const settings = { max: 1_000, targetLatencyMs: 200 }
-  it('holds while the lag falls (a backlog), cuts while it does not', () => {
-    // A backlog 10 minutes deep, worked through at 10x: its lag falls 9 s a second.
-    expect(adaptCapacity(1_000, 600_000, settings, 609_000)).toBe(1_000)
-    expect(adaptCapacity(800, 5_000, settings, 14_000)).toBe(800)
-    // An overload: the lag grows, or stays.
-    expect(adaptCapacity(1_000, 5_000, settings, 4_000)).toBe(700)
-    expect(adaptCapacity(1_000, 5_000, settings, 5_000)).toBe(700)
+  it('holds while the task catches up, cuts while it does not', () => {
+    expect(adaptCapacity(1_000, 600_000, settings, true)).toBe(1_000)
+    expect(adaptCapacity(800, 5_000, settings, true)).toBe(800)
+    expect(adaptCapacity(1_000, 5_000, settings, false)).toBe(700)
     expect(adaptCapacity(1_000, 5_000, settings)).toBe(700)
+  })
+
+  const view = () =>
+    new Overload({ ...settings, sketchSize: 8, halfLifeMs: 1_000, largeGroupMembers: 100 })
+
+  it('holds through a backlog 10 minutes deep worked through at 10x, from the first second', () => {
+    const overload = view()
+    // Each wall-clock second takes 10 s of records sent 10 minutes before: the lag falls 9 s a second.
+    for (let wall = 0; wall < 30_000; wall += 100) {
+      const sentAt = -600_000 + wall * 10
+      overload.advance(sentAt, wall)
+      overload.offer('c', false, wall - sentAt)
+    }
+    expect(overload.capacity()).toBe(1_000)
+  })
+
+  it('cuts while the lag grows or stays above the target', () => {
+    const overload = view()
+    // An overload: the lag grows 50 ms every 100 ms, from above the target.
+    for (let wall = 0; wall < 5_100; wall += 100) {
+      overload.advance(wall, wall)
+      overload.offer('c', false, 300 + wall / 2)
+    }
+    expect(overload.capacity()).toBeCloseTo(1_000 * 0.7 ** 5, 5)
   })
 })
 

@@ -18,26 +18,24 @@ const DECREASE = 0.7
 const INCREASE_SHARE = 0.05
 
 /**
- * The next capacity, from the latency observed over the last period (undefined: no traffic)
- * and over the one before. Above the target it is cut, unless the latency fell since the
- * period before: the task then works through a backlog (after a restart, a crash, a stall)
- * faster than it comes, and cutting would throttle messages sent long ago at normal rates
- * for the backlog's density in processing time. It holds until the lag stops falling.
+ * The next capacity, from the latency observed over the last period (undefined: no traffic).
+ * Above the target it is cut, unless the task is `catchingUp` (its lag fell: it works through
+ * a backlog — after a restart, a crash, a stall — faster than it comes): cutting then would
+ * throttle messages sent long ago at normal rates for the backlog's density in processing
+ * time. It holds until the lag stops falling.
  */
 export function adaptCapacity(
   current: number,
   observedLatencyMs: number | undefined,
   settings: CapacitySettings,
-  previousLatencyMs?: number,
+  catchingUp = false,
 ): number {
   if (settings.targetLatencyMs <= 0) return settings.max
   const floor = Math.max(1, settings.max * MIN_SHARE)
   const held = Math.min(settings.max, Math.max(floor, current))
   if (observedLatencyMs === undefined) return held
-  if (observedLatencyMs > settings.targetLatencyMs) {
-    const catchingUp = previousLatencyMs !== undefined && observedLatencyMs < previousLatencyMs
+  if (observedLatencyMs > settings.targetLatencyMs)
     return catchingUp ? held : Math.max(floor, current * DECREASE)
-  }
   if (observedLatencyMs < settings.targetLatencyMs / 2)
     return Math.min(settings.max, current + settings.max * INCREASE_SHARE)
   return held

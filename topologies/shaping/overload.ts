@@ -44,7 +44,10 @@ export class Overload {
   /** Wall-clock time of the last adaptation. */
   private adaptedAt: number | undefined
   private worstLatency: number | undefined
-  private previousLatency: number | undefined
+  /** The period's first and latest latency, and the latest of the period before. */
+  private firstLatency: number | undefined
+  private lastLatency: number | undefined
+  private previousLast: number | undefined
 
   private readonly settings: OverloadSettings
 
@@ -114,14 +117,16 @@ export class Overload {
   private adapt(wallNow: number): void {
     if (this.adaptedAt === undefined) this.adaptedAt = wallNow
     if (wallNow - this.adaptedAt < ADAPT_EVERY_MS) return
-    this.capacityNow = adaptCapacity(
-      this.capacityNow,
-      this.worstLatency,
-      this.settings,
-      this.previousLatency,
-    )
-    this.previousLatency = this.worstLatency
+    // Catching up: the lag fell, since the period before or (the first period after a
+    // restart, or after a quiet one) within this one.
+    const since = this.previousLast ?? this.firstLatency
+    const catchingUp =
+      this.lastLatency !== undefined && since !== undefined && this.lastLatency < since
+    this.capacityNow = adaptCapacity(this.capacityNow, this.worstLatency, this.settings, catchingUp)
+    this.previousLast = this.lastLatency
     this.worstLatency = undefined
+    this.firstLatency = undefined
+    this.lastLatency = undefined
     this.adaptedAt = wallNow
   }
 
@@ -130,6 +135,8 @@ export class Overload {
     this.sketch.add(key)
     if (this.sketch.tracked(key)) this.large.set(key, large)
     this.worstLatency = Math.max(this.worstLatency ?? 0, latencyMs)
+    this.firstLatency ??= latencyMs
+    this.lastLatency = latencyMs
   }
 
   overloaded(): boolean {
