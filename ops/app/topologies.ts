@@ -50,6 +50,11 @@ export interface TopologyContext {
    * test needs (docs/replay.md).
    */
   only?: readonly string[]
+  /**
+   * The limits document to follow (default: this app's own, `<app>-limits`). A shadow replay
+   * follows the live app's, so it shapes by the limits in force live (docs/replay.md).
+   */
+  limitsTopic?: string
 }
 
 export interface RunningTopologies {
@@ -78,7 +83,7 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
     // The limits in force: the latest PUT /v1/limits, seen by every instance; else the settings.
     const limits = await LimitsTable.start(
       ctx.kafka,
-      internalTopic(runtimeId(config), 'limits'),
+      ctx.limitsTopic ?? internalTopic(runtimeId(config), 'limits'),
       defaultLimits(config),
       config.replicationFactor,
     )

@@ -25,12 +25,17 @@ export class RateLimiter {
     return this.buckets.prefetch(limited(keys, limits).map(([, , id]) => id))
   }
 
-  /** Takes a token of each limited dimension, or none and says which one refused. */
+  /**
+   * Takes a token of each limited dimension, or none and says which one refused. `now` is the
+   * task's event time; a bucket written further on (before a restart, whose stream time starts
+   * again at the first record read) is not taken back: its time never goes back either.
+   */
   async check(keys: readonly DimensionKey[], limits: Limits, now: number): Promise<LimitCheck> {
     const taken: [string, Bucket][] = []
     let refused: LimitCheck = { ok: true }
     for (const [dimension, limit, id] of limited(keys, limits)) {
-      const result = take(await this.buckets.get(id), limit, now)
+      const bucket = await this.buckets.get(id)
+      const result = take(bucket, limit, Math.max(now, bucket?.at ?? now))
       if (result.ok) taken.push([id, result.bucket])
       else if (refused.ok || result.retryAfterMs > refused.retryAfterMs)
         refused = { ok: false, dimension, retryAfterMs: result.retryAfterMs }

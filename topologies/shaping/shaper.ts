@@ -5,6 +5,7 @@
 // Kafka hop: decisions are in-task, written in the same transaction as the receipt.
 
 import type { ThrottleReason } from '../../schemas/types.generated.js'
+import { jsonSerde, type KeyValueStore, stringSerde, typedStore } from '../../state/index.js'
 import type {
   Admission,
   AdmissionDecision,
@@ -12,16 +13,21 @@ import type {
   AdmissionRequest,
 } from '../receiver/index.js'
 import type { ProcessorContext } from '../runtime/index.js'
+import { DeliveryBudget } from './delivery-budget.js'
 import { APPLICATION_HEADER, CLIENT_TYPE_HEADER, type Limits, THROTTLE_REASONS } from './limits.js'
 import { LowLane } from './low-lane.js'
-import { Overload } from './overload.js'
+import { type LoadState, Overload } from './overload.js'
 import { type DimensionKey, RateLimiter } from './rate-limiter.js'
 import { ShapingStats } from './stats.js'
+import { StreamTime } from './stream-time.js'
 
 export const SHAPING_STORES = {
   buckets: 'shaping-buckets',
   lowLane: 'shaping-low-lane',
+  /** The overload view (capacity bucket and sketch), so a restart goes on where it was. */
+  load: 'shaping-load',
 } as const
+const LOAD_KEY = 'view'
 
 export interface ShapingOptions {
   /** The limits in force (read per decision, so a change applies at once). */
@@ -56,7 +62,6 @@ function header(headers: AdmissionRequest['headers'], name: string): string | un
   return first === undefined ? undefined : first.toString()
 }
 
-/** One receiver task's shaping: its buckets, LOW lane and load view. */
 /** The keys a message is limited by, per dimension. */
 function dimensionKeys({
   message,
@@ -70,10 +75,20 @@ function dimensionKeys({
   ]
 }
 
+/**
+ * One receiver task's shaping: its buckets, LOW lane and load view. Rate limits and overload
+ * decide by event time (StreamTime: the records' time, capped by the clock, never back); the
+ * LOW lane's deadline and drains, and the adaptive capacity, by the wall clock.
+ */
 class TaskShaper implements AdmissionGate {
   private readonly limiter: RateLimiter
   private readonly lane: LowLane
   private readonly overload: Overload
+  private readonly delivery = new DeliveryBudget()
+  private readonly time: StreamTime
+  private readonly load: KeyValueStore<string, LoadState>
+  /** The overload view was read back from its store (again after a rolled-back transaction). */
+  private loaded = false
   private drainedAt = Number.NEGATIVE_INFINITY
 
   constructor(
@@ -85,23 +100,31 @@ class TaskShaper implements AdmissionGate {
   ) {
     this.limiter = new RateLimiter(context.store(SHAPING_STORES.buckets))
     this.lane = new LowLane(context.store(SHAPING_STORES.lowLane))
-    this.overload = new Overload(
-      {
-        max: options.limits().capacity,
-        targetLatencyMs: options.targetLatencyMs,
-        sketchSize: options.sketchSize ?? 64,
-        halfLifeMs: options.halfLifeMs ?? 1_000,
-        largeGroupMembers: options.largeGroupMembers,
-      },
-      clock(),
-    )
+    this.time = new StreamTime(clock)
+    const load = context.store(SHAPING_STORES.load)
+    this.load = typedStore(load, stringSerde, jsonSerde<LoadState>())
+    load.onRollback(() => {
+      this.loaded = false
+    })
+    // Its event time starts at the first record's.
+    this.overload = new Overload({
+      max: options.limits().capacity,
+      targetLatencyMs: options.targetLatencyMs,
+      sketchSize: options.sketchSize ?? 64,
+      halfLifeMs: options.halfLifeMs ?? 1_000,
+      largeGroupMembers: options.largeGroupMembers,
+    })
   }
 
-  /** The limits in force, with the load view brought up to `now`. */
-  private current(now: number): Limits {
+  /**
+   * The limits in force, with the load view brought up to the event time `now` (none before
+   * the first record) and the adaptive capacity and delivery budget to the wall clock.
+   */
+  private current(now: number | undefined, wallNow: number): Limits {
     const limits = this.options.limits()
     this.overload.setMax(limits.capacity)
-    this.overload.advance(now)
+    if (now !== undefined) this.overload.advance(now, wallNow)
+    this.delivery.advance(wallNow, this.overload.capacity())
     return limits
   }
 
@@ -114,14 +137,31 @@ class TaskShaper implements AdmissionGate {
     return this.limiter.prefetch(requests.flatMap(dimensionKeys), this.options.limits())
   }
 
-  async admit({
+  async admit(request: AdmissionRequest): Promise<AdmissionDecision> {
+    if (!this.loaded) {
+      // The view and the stream time it was brought up to, as the last commit left them.
+      const saved = await this.load.get(LOAD_KEY)
+      this.overload.restore(saved)
+      this.time.reset(saved?.at)
+      this.loaded = true
+    }
+    const decision = await this.decide(request)
+    // Kept with the decision's transaction (the store's cache holds the latest: one changelog
+    // write per transaction), so a restarted task decides as an unbroken run would.
+    const state = this.overload.state()
+    if (state) this.load.put(LOAD_KEY, state)
+    return decision
+  }
+
+  private async decide({
     message,
     headers,
     timestamp,
     memberCount,
   }: AdmissionRequest): Promise<AdmissionDecision> {
-    const now = this.clock()
-    const limits = this.current(now)
+    const wallNow = this.clock()
+    const now = this.time.observe(timestamp)
+    const limits = this.current(now, wallNow)
     const limited = await this.limiter.check(dimensionKeys({ message, headers }), limits, now)
     if (!limited.ok) return this.refuse(THROTTLE_REASONS[limited.dimension], limited.retryAfterMs)
     if (message.priority === 'LOW') {
@@ -131,12 +171,14 @@ class TaskShaper implements AdmissionGate {
       return { admit: true, later: true }
     }
     const large = memberCount > this.options.largeGroupMembers
-    this.overload.offer(message.conversationId, large, Math.max(0, now - timestamp))
+    // Its lag in real time, for the adaptive capacity (the one wall-clock measure here).
+    this.overload.offer(message.conversationId, large, Math.max(0, wallNow - timestamp))
     if (this.overload.overloaded() && this.overload.throttles(message.conversationId, large)) {
-      this.overload.refusedHigh()
+      this.delivery.refusedHigh()
       return this.refuse('OVERLOAD', OVERLOAD_RETRY_MS)
     }
     this.overload.spend(1)
+    this.delivery.spend(1)
     this.stats.admitted('HIGH')
     return { admit: true }
   }
@@ -145,19 +187,23 @@ class TaskShaper implements AdmissionGate {
     return this.lane.enqueue(id, stored, this.clock())
   }
 
-  /** Delivers LOW with the capacity HIGH left, and whatever is near its deadline. */
+  /**
+   * Delivers LOW with the capacity HIGH left, and whatever is near its deadline: on the wall
+   * clock (the deadline is a promise in real time), from the delivery budget, never touching
+   * the event-time view HIGH is decided by.
+   */
   async drain(): Promise<void> {
     const now = this.clock()
     if (now - this.drainedAt < DRAIN_EVERY_MS) return
     this.drainedAt = now
-    const limits = this.current(now)
+    const limits = this.current(this.time.current(), now)
     const dueBy = now - limits.lowDeadlineMs + drainMargin(limits.lowDeadlineMs)
-    const spare = this.overload.drainBudget()
+    const spare = this.delivery.spare()
     // The count is one cached read; the lane is scanned only when something waits.
     const waiting = await this.lane.size()
     const taken = waiting > 0 ? await this.lane.take(spare, dueBy, DRAIN_MAX) : []
     for (const queued of taken) await this.deliver(queued.payload)
-    this.overload.spend(taken.length)
+    this.delivery.spend(taken.length)
     this.stats.delivered(taken.length, Math.max(0, taken.length - spare))
     const queued = waiting - taken.length
     const oldestAt = queued > 0 ? await this.lane.oldest() : undefined

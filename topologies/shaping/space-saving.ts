@@ -70,6 +70,13 @@ export class SpaceSaving {
     return this.totalCount
   }
 
+  /** Replaces the counts (a saved sketch brought back); at most `size` are kept. */
+  restore(total: number, counts: readonly HeavyHitter[]): void {
+    this.counts.clear()
+    for (const { key, count } of counts.slice(0, this.size)) this.counts.set(key, count)
+    this.totalCount = total
+  }
+
   private minimum(): number {
     let least = Number.POSITIVE_INFINITY
     for (const c of this.counts.values()) least = Math.min(least, c)

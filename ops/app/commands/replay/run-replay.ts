@@ -9,6 +9,7 @@
 import { registerContract } from '../../../../schemas/contract.js'
 import { registrySchemaSource } from '../../../../schemas/schema-source.js'
 import { type ContractTopic, contractTopics, topicName } from '../../../../schemas/topics.js'
+import { internalTopic } from '../../../../topologies/runtime/index.js'
 import { ImflowError } from '../../../errors.js'
 import type { Config } from '../../config.js'
 import { provisionModuleTopics, provisionTopics, runtimeId } from '../../provision-topics.js'
@@ -57,23 +58,13 @@ export function shadowTopic(config: Config, into: string) {
 }
 
 /**
- * The shadow's configuration: its own app id, nothing forwarded to other geos or units, and
- * no shaping: a replay runs far above live rates, and throttling it would change what it
- * decides (docs/replay.md).
+ * The shadow's configuration: its own app id, nothing forwarded to other geos or units.
+ * Shaping stays as live: it decides by the records' time, so the shadow throttles what the
+ * live app throttled, however fast it runs (docs/shaping.md). Only the adaptive capacity is
+ * off: it follows the lag in real time, which a replay does not have (docs/replay.md).
  */
 export function shadowConfig(config: Config, into: string): Config {
-  return {
-    ...config,
-    appId: into,
-    remoteGeos: {},
-    remoteUnits: {},
-    shapingCapacity: 10_000_000,
-    shapingTargetLatencyMs: 0,
-    limitConversation: null,
-    limitUser: null,
-    limitClientType: null,
-    limitApplication: null,
-  }
+  return { ...config, appId: into, remoteGeos: {}, remoteUnits: {}, shapingTargetLatencyMs: 0 }
 }
 
 function checkInto(config: Config, into: string | undefined): void {
@@ -108,7 +99,17 @@ export async function runReplay(d: Deployment, options: ReplayOptions): Promise<
   const journal = await priorReplay(d, target, args, options.into)
   const schemas = registrySchemaSource(d.infrastructure.schemaRegistryUrl)
   const codecs = await registerContract(schemas, live.topicPrefix)
-  const base = { config, kafka, codecs, schemas, log, ...(contractTopic ? { contractTopic } : {}) }
+  const base = {
+    config,
+    kafka,
+    codecs,
+    schemas,
+    log,
+    // A shadow follows the live app's limits document (PUT /v1/limits), not a new one.
+    ...(contractTopic
+      ? { contractTopic, limitsTopic: internalTopic(runtimeId(live), 'limits') }
+      : {}),
+  }
   const sources = await topologySources(base)
   const fresh = options.into !== undefined
   const plans = journal?.plans ?? (await planReplay(admin, sources, { ...args, fresh }, target))
