@@ -53,9 +53,9 @@ describe('a large group’s backlog behind a restart', () => {
     const told = () => `; the app's last warnings:\n${warnings.slice(-15).join('\n')}`
     dataDir = await mkdtemp(join(tmpdir(), 'imflow-bigb-'))
     const keep = { dataDir, port: await freePort() }
-    // The backlog drains faster than the default shaping capacity (2,000 messages/s per
-    // partition): left on, peak shaving throttles its tail (OVERLOAD), which is not what is
-    // tested here (shaping-flood is).
+    // The backlog is written 1,000 messages a request: a burst in send time past the default
+    // shaping capacity (2,000 messages/s per partition), which peak shaving would throttle in
+    // part (OVERLOAD), live or not; that is shaping-flood's test, not this one.
     const env = { IMFLOW_JWT_SECRET: secret, IMFLOW_SHAPING_CAPACITY: '1000000' }
     const first = await startTestApp(prefix, env, keep)
     const url = first.app.url

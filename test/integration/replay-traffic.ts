@@ -15,11 +15,11 @@ import { changelogTopic, partitionForKey } from '../../topologies/runtime/index.
 import { eventually, unique } from './helpers.js'
 
 /**
- * Peak shaving decides by wall-clock rates (docs/shaping.md) and a replay turns it off
- * (docs/replay.md, "What still differs"): what the live app throttled, fed a burst past the
- * default capacity (2,000 a second per partition), the replay accepts, and their msgIds and
- * dedupe differ (seen in CI once the app got faster). These tests are about determinism,
- * so the live app runs without it too.
+ * The replay tests send 2,000 messages within about a second of send time: a real burst
+ * past the default capacity (2,000 a second per partition), which shaping throttles in part,
+ * the same live and replayed since it decides by the records' time (replay-shaping.test.ts
+ * shows that). These tests are about msgIds and stores across a replay, so the app (and the
+ * shadow, which takes the same settings) runs without it.
  */
 export const UNSHAPED = { IMFLOW_SHAPING_CAPACITY: '1000000' }
 
