@@ -135,12 +135,16 @@ describe('large groups', () => {
       const after = await scrape()
       const delta = (name: string, labels: Record<string, string> = {}) =>
         metric(after, name, labels) - metric(before, name, labels)
-      // The msgId generator's position is stored (and changelogged) once per transaction, its
-      // high-water mark once a second, whatever the traffic: not a per-message cost.
-      const ids = delta('imflow_store_writes_total', { topology: 'receiver', store: 'ids' })
+      // The msgId generator's position and shaping's load view are stored (and changelogged)
+      // once per transaction, the generator's high-water mark once a second, whatever the
+      // traffic: not a per-message cost.
+      const perTransaction = ['ids', 'shaping-load']
+        .map((store) => delta('imflow_store_writes_total', { topology: 'receiver', store }))
+        .reduce((a, b) => a + b)
       costs[conversationId] = [
-        (delta('imflow_task_records_out_total', { topology: 'receiver' }) - ids) / MESSAGES,
-        (delta('imflow_store_writes_total', { topology: 'receiver' }) - ids) / MESSAGES,
+        (delta('imflow_task_records_out_total', { topology: 'receiver' }) - perTransaction) /
+          MESSAGES,
+        (delta('imflow_store_writes_total', { topology: 'receiver' }) - perTransaction) / MESSAGES,
         delta('imflow_gateway_frames_delivered_total') / MESSAGES,
       ]
       perMember[conversationId] =

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { digestApp } from '../../ops/app/commands/replay/digest-app.js'
 import { connect, type Deployment } from '../../ops/app/commands/replay/tool-config.js'
 import { loadConfig } from '../../ops/app/config.js'
-import { silentLogger } from '../../ops/log.js'
+import { createLogger, silentLogger } from '../../ops/log.js'
 import { type ContractCodecs, registerContract } from '../../schemas/contract.js'
 import { registrySchemaSource } from '../../schemas/schema-source.js'
 import { eventually, startTestApp, testKafka, unique } from './helpers.js'
@@ -21,6 +21,7 @@ import {
   createConversations,
   differingStores,
   explainReceiverDifference,
+  receiptOutcomes,
   sendMessages,
   settled,
   UNSHAPED,
@@ -83,7 +84,10 @@ describe('imflow replay --into, interrupted', () => {
 
   it('resumes after a SIGKILL and matches the original app', async () => {
     expect(conversationPartitions).toBe(1)
-    const app = await startTestApp(prefix, UNSHAPED)
+    // The live app's warnings and errors, told if the runs differ.
+    const warnings: string[] = []
+    const log = createLogger('warn', (line) => warnings.push(line.slice(0, 400)))
+    const app = await startTestApp(prefix, UNSHAPED, undefined, log)
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
     const sent = 2_000
     try {
@@ -98,7 +102,7 @@ describe('imflow replay --into, interrupted', () => {
       // 2 KB bodies: a fetch holds ~120 of them, so the replay commits in many transactions
       // and there is a moment when some are done and not all.
       await sendMessages(producer, codecs, prefix, sent, { perRequest: 100, bodyBytes: 2_048 })
-      await eventually(() => settled(deployment.admin, `${prefix}imflow`), {
+      await eventually(await settled(deployment, codecs), {
         timeoutMs: 300_000,
         intervalMs: 1_000,
         what: 'the app to process the traffic',
@@ -107,6 +111,16 @@ describe('imflow replay --into, interrupted', () => {
       await producer.disconnect()
       await app.stop()
     }
+    // What the replay must reproduce: every message accepted (the app runs unshaped).
+    const decided = await receiptOutcomes(
+      deployment.kafka,
+      deployment.admin,
+      codecs,
+      `${prefix}im.receipts`,
+    )
+    expect(decided, `the live app's last warnings:\n${warnings.slice(-15).join('\n')}`).toEqual({
+      Accepted: sent,
+    })
 
     const into = 'resumed'
     const args = ['--from', '0', '--into', into]
@@ -172,6 +186,7 @@ describe('imflow replay --into, interrupted', () => {
               `${prefix}imflow`,
               `${prefix}${into}`,
             ]),
+            `the live app's last warnings:\n${warnings.slice(-15).join('\n')}`,
             `killed run:\n${first.output().slice(-2_000)}`,
             `resumed run:\n${out.slice(-2_000)}`,
           ].join('\n')

@@ -88,7 +88,7 @@ describe('imflow replay with peak shaving', () => {
     expect(throttled.length).toBeGreaterThan(0)
     expect(throttled.every((o) => o.kind === 'Throttled' && o.reason === 'USER_RATE')).toBe(true)
     expect(Object.values(live).some((o) => o.kind === 'Accepted')).toBe(true)
-    await eventually(() => settled(deployment.admin, `${prefix}imflow`), {
+    await eventually(await settled(deployment, codecs), {
       timeoutMs: 90_000,
       what: 'the app to settle',
     })

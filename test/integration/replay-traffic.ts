@@ -6,8 +6,12 @@ import type { Admin, Kafka, Producer } from 'kafkajs'
 import type { StoreDigestRow } from '../../ops/app/commands/replay/digest-app.js'
 import { partitionEnds, readToEnd } from '../../ops/app/commands/replay/read-to-end.js'
 import type { TopologySources } from '../../ops/app/commands/replay/replay-sources.js'
+import { topologySources } from '../../ops/app/commands/replay/replay-sources.js'
+import type { Deployment } from '../../ops/app/commands/replay/tool-config.js'
+import { runtimeId } from '../../ops/app/provision-topics.js'
 import type { ContractCodecs } from '../../schemas/contract.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
+import { registrySchemaSource } from '../../schemas/schema-source.js'
 import type { Receipt } from '../../schemas/types.generated.js'
 import { int64Serde } from '../../state/index.js'
 import { DATA } from '../../topologies/runtime/changelog.js'
@@ -134,24 +138,20 @@ export async function readReceipts(
   return receipts
 }
 
-/** Every group of the app has committed to the end of every topic it reads. */
+/**
+ * Every topology of the deployment's app has committed to the end of each of its sources that
+ * holds records. Asking the group which topics it committed would not do: right after a burst,
+ * a receiver whose first transaction on im.ingest is still open lists only im.conversations,
+ * and looked caught up (replay-resume stopped the app 400 messages in, on an idle machine).
+ */
 export async function settled(
-  admin: Admin,
-  runtimeId: string,
-  topologies: readonly string[] = allTopologies,
-): Promise<true | undefined> {
-  for (const t of topologies) {
-    const offsets = await admin.fetchOffsets({ groupId: `${runtimeId}-${t}` })
-    for (const topic of offsets) {
-      const ends = await admin.fetchTopicOffsets(topic.topic)
-      for (const p of topic.partitions) {
-        const end = ends.find((e) => e.partition === p.partition)
-        if (end && Number(end.high) > Number(end.low) && Number(p.offset) < Number(end.high))
-          return undefined
-      }
-    }
-  }
-  return true
+  deployment: Deployment,
+  codecs: ContractCodecs,
+): Promise<() => Promise<true | undefined>> {
+  const { config, kafka, admin, log } = deployment
+  const schemas = registrySchemaSource(deployment.infrastructure.schemaRegistryUrl)
+  const sources = await topologySources({ config, kafka, codecs, schemas, log })
+  return () => caughtUp(admin, runtimeId(config), sources)
 }
 
 const rowKey = (r: { topology: string; store: string; partition: number }) =>
@@ -195,6 +195,25 @@ export async function caughtUp(
   return true
 }
 
+/** How many receipts on `topic` say each outcome (`Accepted`, `Throttled OVERLOAD`, ...). */
+export async function receiptOutcomes(
+  kafka: Kafka,
+  admin: Admin,
+  codecs: ContractCodecs,
+  topic: string,
+): Promise<Record<string, number>> {
+  const raw: Buffer[] = []
+  await readToEnd(kafka, await partitionEnds(admin, [topic]), (_t, _p, _k, value) => {
+    if (value) raw.push(value)
+  })
+  const outcomes: Record<string, number> = {}
+  for (const { outcome: o } of await Promise.all(raw.map((v) => codecs['im.receipts'].decode(v)))) {
+    const what = o.kind === 'Accepted' ? o.kind : `${o.kind} ${o.reason}`
+    outcomes[what] = (outcomes[what] ?? 0) + 1
+  }
+  return outcomes
+}
+
 /**
  * Why two app ids' receiver stores differ, for a failure message: per store, the keys only
  * one has and the first keys whose values differ, with dedupe answers' msgIds taken apart
@@ -215,6 +234,21 @@ export async function explainReceiverDifference(
   const decoded = await Promise.all(sends.map((v) => codecs['im.ingest'].decode(v)))
   const sentAt = new Map(decoded.map((m) => [m.clientMsgId, m.sentAt]))
   const lines: string[] = []
+  for (const id of [a, b]) {
+    const topic = `${prefix}${id === a ? '' : `${id.slice(prefix.length)}.`}im.receipts`
+    lines.push(`${topic}: ${JSON.stringify(await receiptOutcomes(kafka, admin, codecs, topic))}`)
+  }
+  const letters: Buffer[] = []
+  const deadLetters = `${prefix}im.dead-letter`
+  await readToEnd(kafka, await partitionEnds(admin, [deadLetters]), (_t, _p, _k, value) => {
+    if (value) letters.push(value)
+  })
+  // Avro: the error code and message show as text among the bytes.
+  const text = letters[0]
+    ?.toString('latin1')
+    .replace(/[^\x20-\x7e]+/g, ' ')
+    .slice(-400)
+  lines.push(`${deadLetters}: ${letters.length} records${text ? `, the first: ${text}` : ''}`)
   for (const store of ['ids', 'dedupe']) {
     const [left, right] = await Promise.all(
       [a, b].map(async (id) => {

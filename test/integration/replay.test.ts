@@ -75,7 +75,7 @@ describe('imflow replay', () => {
     // wall-clock drain, a task's topics read in arrival order) is in docs/replay.md.
     expect(receipts.every((r) => r.outcome.kind === 'Accepted')).toBe(true)
     await producer.disconnect()
-    await eventually(() => settled(deployment.admin, `${prefix}imflow`), {
+    await eventually(await settled(deployment, codecs), {
       timeoutMs: 90_000,
       what: 'the app to settle',
     })
