@@ -173,8 +173,8 @@ export function differingStores(
 
 /**
  * Every topology's group has committed to the end of every topic it reads that holds records
- * (its sources, named: a group that never committed is not caught up, as `settled` would
- * have it, since the broker lists no topics for it).
+ * (its sources, named: a group that has not committed on a topic is not caught up on it; the
+ * broker lists no such topic for the group).
  */
 export async function caughtUp(
   admin: Admin,
