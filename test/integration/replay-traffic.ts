@@ -195,6 +195,15 @@ export async function caughtUp(
   return true
 }
 
+/** Every committed record value on `topic`, in log order per partition. */
+async function readValues(kafka: Kafka, admin: Admin, topic: string): Promise<Buffer[]> {
+  const values: Buffer[] = []
+  await readToEnd(kafka, await partitionEnds(admin, [topic]), (_t, _p, _k, value) => {
+    if (value) values.push(value)
+  })
+  return values
+}
+
 /** How many receipts on `topic` say each outcome (`Accepted`, `Throttled OVERLOAD`, ...). */
 export async function receiptOutcomes(
   kafka: Kafka,
@@ -202,10 +211,7 @@ export async function receiptOutcomes(
   codecs: ContractCodecs,
   topic: string,
 ): Promise<Record<string, number>> {
-  const raw: Buffer[] = []
-  await readToEnd(kafka, await partitionEnds(admin, [topic]), (_t, _p, _k, value) => {
-    if (value) raw.push(value)
-  })
+  const raw = await readValues(kafka, admin, topic)
   const outcomes: Record<string, number> = {}
   for (const { outcome: o } of await Promise.all(raw.map((v) => codecs['im.receipts'].decode(v)))) {
     const what = o.kind === 'Accepted' ? o.kind : `${o.kind} ${o.reason}`
@@ -226,11 +232,7 @@ export async function explainReceiverDifference(
   prefix: string,
   [a, b]: readonly [string, string],
 ): Promise<string> {
-  const sends: Buffer[] = []
-  const ingest = `${prefix}im.ingest`
-  await readToEnd(kafka, await partitionEnds(admin, [ingest]), (_t, _p, _k, value) => {
-    if (value) sends.push(value)
-  })
+  const sends = await readValues(kafka, admin, `${prefix}im.ingest`)
   const decoded = await Promise.all(sends.map((v) => codecs['im.ingest'].decode(v)))
   const sentAt = new Map(decoded.map((m) => [m.clientMsgId, m.sentAt]))
   const lines: string[] = []
@@ -238,11 +240,8 @@ export async function explainReceiverDifference(
     const topic = `${prefix}${id === a ? '' : `${id.slice(prefix.length)}.`}im.receipts`
     lines.push(`${topic}: ${JSON.stringify(await receiptOutcomes(kafka, admin, codecs, topic))}`)
   }
-  const letters: Buffer[] = []
   const deadLetters = `${prefix}im.dead-letter`
-  await readToEnd(kafka, await partitionEnds(admin, [deadLetters]), (_t, _p, _k, value) => {
-    if (value) letters.push(value)
-  })
+  const letters = await readValues(kafka, admin, deadLetters)
   // Avro: the error code and message show as text among the bytes.
   const text = letters[0]
     ?.toString('latin1')
