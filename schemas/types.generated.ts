@@ -371,8 +371,10 @@ export interface RoomEvent {
   seq: number
   /** When the event was emitted. */
   createdAt: number
-  /** What the members' devices should learn: a NewMessage, or a per-message update of the conversation (a ReactionSummary, a ConversationChanged). */
+  /** What the members' devices should learn: a NewMessage, or a per-message update of the conversation (a ReactionSummary, a ConversationChanged); a MembershipChanged (member false) is for the gateways only, naming in removed who left. */
   event: SyncEvent
+  /** Users who are no longer members from this event on: gateways stop pushing the group to their devices before any later event of it (their own PTS stream tells them, at its own pace). */
+  removed: string[]
 }
 
 /** A request to send a message, posted by a producer to im.ingest (key: conversationId). Mirrors POST /v1/messages. */

@@ -92,36 +92,6 @@ export function homeUnitEntry(
   return homeUnitAnswer(units, unit, request, conversationId, entryPath(conversationId))
 }
 
-/**
- * What an in-process push gateway asks about a user's large groups: their size and newest
- * seq, the home unit's for a conversation this unit only routes (its seq moves there), asked
- * with the user's token; else this unit's receiver's.
- */
-export function unitAwareLog(
-  units: UnitHomes | undefined,
-  receiver: ReceiverQueries,
-  token: string,
-): ConversationLog {
-  return {
-    log: (cid, before) => receiver.log(cid, before),
-    readCursor: (cid, userId) => receiver.readCursor(cid, userId),
-    messagesAfter: (cid, after, limit) => receiver.messagesAfter(cid, after, limit),
-    async sequence(cid) {
-      const unit = await remoteHomeUnit(units, receiver, cid)
-      if (unit === undefined || !units) return receiver.sequence(cid)
-      const caller = { caller: { sub: '' }, headers: { authorization: `Bearer ${token}` } }
-      // A home that does not answer costs the group its freshness, not the user's log-in.
-      const entry = await homeUnitEntry(units, unit, caller, cid).catch((err) => {
-        if (isImflowError(err, 'IMF_ERR_FORBIDDEN')) return undefined
-        if (isImflowError(err, 'IMF_ERR_PEER_UNAVAILABLE')) return 'unavailable' as const
-        throw err
-      })
-      if (entry === 'unavailable') return receiver.sequence(cid)
-      return entry ? { memberCount: entry.memberCount ?? 0, seq: entry.seq ?? 0 } : undefined
-    },
-  }
-}
-
 /** One large group's head for the user's devices, as its home counts it; undefined if not a member there or not large. */
 export async function largeGroupHead(
   units: UnitHomes | undefined,
@@ -135,7 +105,11 @@ export async function largeGroupHead(
   const caller = { caller: { sub: userId }, headers: { authorization: `Bearer ${token}` } }
   const entry = await homeUnitEntry(units, unit, caller, conversationId).catch((err) => {
     if (isImflowError(err, 'IMF_ERR_FORBIDDEN')) return undefined
+    // A home that does not answer costs the group its freshness (this unit's view), not the
+    // user's log-in.
+    if (isImflowError(err, 'IMF_ERR_PEER_UNAVAILABLE')) return 'unavailable' as const
     throw err
   })
+  if (entry === 'unavailable') return receiver.largeGroupHead(conversationId, userId, threshold)
   return entry?.large ? { conversationId, seq: entry.seq ?? 0 } : undefined
 }

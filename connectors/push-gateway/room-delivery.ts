@@ -5,7 +5,8 @@
 // lacks; room events that arrived while the groups were looked up are replayed from a short
 // buffer, so none falls between the look-up and the first push. The user's list is kept by
 // another topology than the one that pushes the membership event, and may not have caught up:
-// the conversations an event names are asked about one by one, at their source.
+// the conversations an event names are asked about one by one, at their source. Members who
+// leave are named in the room itself, ahead of its next message, and are dropped at once.
 
 import type { Logger } from '../../ops/log.js'
 import type { RoomEvent, SequencedEvent } from '../../schemas/types.generated.js'
@@ -127,6 +128,11 @@ export class RoomDelivery<S extends PushSocket> {
       this.recent = this.recent.slice(RECENT_EVENTS)
       this.dropped += RECENT_EVENTS
     }
+    // A roster notice: those who left get nothing of the group from here on; no device needs it.
+    if (event.removed.length) {
+      for (const userId of event.removed) this.unfollow(userId, event.conversationId)
+      if (event.event.payload.kind === 'MembershipChanged') return 0
+    }
     const users = this.followers.get(event.conversationId)
     if (!users) return 0
     // Encoded once for all its devices (a string would be encoded again for each socket).
@@ -196,10 +202,16 @@ export class RoomDelivery<S extends PushSocket> {
         heads.map((h) => h.conversationId),
       )
       this.send(targets, Buffer.from(headsFrame(heads)))
-      // What arrived during the look-up, for the groups now followed (devices drop repeats by seq).
+      // What arrived during the look-up, for the groups now followed (devices drop repeats by
+      // seq), in order with the notices of those who left meanwhile.
       const followed = this.follows.get(userId) ?? new Set<string>()
       for (const event of this.recent.slice(Math.max(0, from - this.dropped))) {
-        if (followed.has(event.conversationId)) this.send(targets, Buffer.from(roomFrame(event)))
+        if (event.removed.includes(userId)) this.unfollow(userId, event.conversationId)
+        else if (
+          followed.has(event.conversationId) &&
+          event.event.payload.kind !== 'MembershipChanged'
+        )
+          this.send(targets, Buffer.from(roomFrame(event)))
       }
     })
     const settled = next.catch(() => {})
@@ -242,6 +254,13 @@ export class RoomDelivery<S extends PushSocket> {
       }
       users.add(userId)
     }
+  }
+
+  private unfollow(userId: string, conversationId: string): void {
+    this.follows.get(userId)?.delete(conversationId)
+    const users = this.followers.get(conversationId)
+    users?.delete(userId)
+    if (users?.size === 0) this.followers.delete(conversationId)
   }
 
   /** Queues the frame for each open socket (see Outbox); answers how many. */

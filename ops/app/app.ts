@@ -2,7 +2,7 @@
 // topologies and the HTTP API, in that order; stop() takes them down in reverse.
 
 import type { Admin, Kafka } from 'kafkajs'
-import { largeGroupHead, unitAwareLog } from '../../connectors/http/home-unit.js'
+import { largeGroupHead } from '../../connectors/http/home-unit.js'
 import { limitRoutes } from '../../connectors/http/limit-routes.js'
 import { LoadMonitor } from '../../connectors/http/load-shedding.js'
 import { peerStoreClient } from '../../connectors/http/peer-client.js'
@@ -158,6 +158,14 @@ function startGateway(
   messaging: Awaited<ReturnType<typeof startMessaging>>,
   log: Logger,
 ) {
+  // A group this unit only routes: its size, seq and members as its home unit counts them.
+  const head = (conversationId: string, userId: string, token: string) =>
+    largeGroupHead(messaging.routes.units, queries.receiver, {
+      conversationId,
+      userId,
+      token,
+      threshold: config.largeGroupThreshold,
+    })
   return createPushGateway({
     kafka,
     topics: {
@@ -171,21 +179,11 @@ function startGateway(
       deviceEvents: codecs['im.device-events'],
     },
     rooms: {
-      // A group this unit only routes: its size and seq as its home unit counts them.
       largeGroupsOf: (userId, token) =>
-        largeGroupsOf(
-          unitAwareLog(messaging.routes.units, queries.receiver, token),
-          queries.inbox,
-          userId,
-          config.largeGroupThreshold,
+        largeGroupsOf(queries.inbox, userId, (conversationId) =>
+          head(conversationId, userId, token),
         ),
-      largeGroup: (userId, conversationId, token) =>
-        largeGroupHead(messaging.routes.units, queries.receiver, {
-          conversationId,
-          userId,
-          token,
-          threshold: config.largeGroupThreshold,
-        }),
+      largeGroup: (userId, conversationId, token) => head(conversationId, userId, token),
     },
     jwtSecret: messaging.routes.jwtSecret,
     appId: config.appId,

@@ -1,7 +1,7 @@
 // Large groups and membership, end to end (threshold 3, so a group of 4 is large): a group that
 // crosses the threshold either way while its members are online switches between per-user PTS
-// and its own seq with every message delivered once; a member removed while offline gets
-// nothing more of it; a user in 1,000 large groups logs in, follows them all, and pulls only
+// and its own seq with every message delivered once; a member removed while offline or online
+// gets nothing more of it; a user in 1,000 large groups logs in, follows them all, and pulls only
 // the groups that moved while they were away.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -73,6 +73,20 @@ describe('large groups and membership', () => {
   const members = (cid: string, change: { add?: string[]; remove?: string[] }) =>
     api('POST', `/v1/conversations/${cid}/members`, change)
 
+  /**
+   * Waits until the receiver counts `count` members: a change is accepted (202) before it is
+   * applied, and a message sent meanwhile may be sequenced before it, to the old members.
+   */
+  const memberCount = (cid: string, asMember: string, count: number) =>
+    eventually(
+      async () => {
+        const res = await api('GET', `/v1/conversations/${cid}`, undefined, token(asMember))
+        const entry = res.ok ? ((await res.json()) as { memberCount: number }) : undefined
+        return entry?.memberCount === count ? true : undefined
+      },
+      { what: `${cid} to have ${count} members` },
+    )
+
   it('switches a group between PTS and its seq as it crosses the threshold, delivering each message once', async () => {
     expect(
       (
@@ -131,6 +145,7 @@ describe('large groups and membership', () => {
     await eve.client.close()
 
     await members('club', { remove: ['eve'] })
+    await memberCount('club', 'fay', 4)
     const after = await send('club', 'fay', 'c-2')
     const back = device('eve', held)
     await back.client.connect()
@@ -148,6 +163,34 @@ describe('large groups and membership', () => {
     expect(back.client.seqs().club).toBeUndefined()
     expect(back.got).not.toContain(after)
     expect(back.client.messages('club')).toEqual([])
+  })
+
+  it('stops pushing a group to a member removed while online, before their own events say so', async () => {
+    expect(
+      (
+        await api('POST', '/v1/conversations', {
+          conversationId: 'hall',
+          type: 'GROUP',
+          members: ['kai', 'lea', 'max', 'ned', 'ola'],
+        })
+      ).status,
+    ).toBe(201)
+    const kai = device('kai')
+    const lea = device('lea')
+    await Promise.all([kai.client.connect(), lea.client.connect()])
+    await eventually(
+      () => (kai.client.seqs().hall === 0 && lea.client.seqs().hall === 0 ? true : undefined),
+      { what: 'kai and lea to follow hall' },
+    )
+    await members('hall', { remove: ['kai'] })
+    await memberCount('hall', 'lea', 4)
+    const after = await send('hall', 'lea', 'h-1')
+    await eventually(() => (lea.got.includes(after) ? true : undefined), { what: 'h-1 at lea' })
+    await eventually(() => (kai.client.conversation('hall') === undefined ? true : undefined), {
+      what: 'kai’s own events to say he left',
+    })
+    await kai.client.settled()
+    expect(kai.got).not.toContain(after)
   })
 
   it('lets a user in 1,000 large groups log in, follow them all, and pull only what moved', {

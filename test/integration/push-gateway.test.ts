@@ -429,6 +429,7 @@ describe('push gateway', () => {
           priority: 'HIGH',
           payload: { ...payload, message: { ...payload.message, conversationId: 'big', seq } },
         },
+        removed: [],
       }
       await producer.send({
         topic: topics.rooms,

@@ -281,6 +281,7 @@ describe('reactions', () => {
             windowEnd: T + LARGE,
           },
         },
+        removed: [],
       },
     ])
     expect((await fanout()).map((b) => [b.recipients, b.event.priority, b.event.payload])).toEqual([

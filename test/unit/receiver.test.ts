@@ -386,6 +386,13 @@ describe('receiver', () => {
         .flatMap((b) => b.recipients)
         .sort(),
     ).toEqual(['bob', 'eve'])
+    // Its room names who left, so the gateways stop pushing it to them at once.
+    const notice = await Promise.all(
+      large.read(topics.rooms).map((r) => codecs.roomEvent.decode(r.value as Buffer)),
+    )
+    expect(notice.map((r) => [r.seq, r.removed, r.event.payload])).toEqual([
+      [0, ['zed'], { kind: 'MembershipChanged', conversationId: 'g9', member: false }],
+    ])
     const small = await sendTo('s-2')
     expect(small.rooms).toEqual([])
     expect(small.handedOff.flatMap((b) => b.recipients).sort()).toEqual(['bob', 'eve'])

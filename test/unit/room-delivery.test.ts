@@ -1,8 +1,9 @@
 // The gateway's large-group delivery with sockets that record what they are sent: room events
 // reach the followers' devices only; events arriving while a log-in looks its groups up are
 // replayed after the heads frame; a burst of membership events is one look-up; a membership
-// event that arrives before the user's list has caught up still counts; the last device gone,
-// the user is forgotten.
+// event that arrives before the user's list has caught up still counts; a member the room names
+// as removed gets nothing more of it, even during a log-in; the last device gone, the user is
+// forgotten.
 
 import { describe, expect, it } from 'vitest'
 import type { ServerFrame } from '../../connectors/protocol/frames.js'
@@ -45,6 +46,19 @@ const roomEvent = (conversationId: string, seq: number): RoomEvent => ({
     priority: 'HIGH',
     payload: { kind: 'ConversationChanged', conversationId, description: `#${seq}` },
   },
+  removed: [],
+})
+
+/** The receiver's notice, in the room, of members who left a large group. */
+const removedFrom = (conversationId: string, removed: string[]): RoomEvent => ({
+  conversationId,
+  seq: 0,
+  createdAt: 1,
+  event: {
+    priority: 'LOW',
+    payload: { kind: 'MembershipChanged', conversationId, member: false },
+  },
+  removed,
 })
 
 const joined = (conversationId: string): SequencedEvent => ({
@@ -165,6 +179,46 @@ describe('RoomDelivery', () => {
     })
     expect(rooms.deliver(roomEvent('new', 1))).toBe(1)
     expect(rooms.deliver(roomEvent('old', 2))).toBe(0)
+  })
+
+  it('stops pushing a group to members the room names as removed, before their own events say so', async () => {
+    const { rooms, connect } = setup(
+      new Map([
+        ['ann', ['big']],
+        ['bob', ['big']],
+      ]),
+    )
+    const ann = connect('ann', 'phone')
+    const bob = connect('bob', 'phone')
+    await rooms.login(ann, 't')
+    await rooms.login(bob, 't')
+    expect(rooms.deliver(roomEvent('big', 4))).toBe(2)
+    expect(rooms.deliver(removedFrom('big', ['ann']))).toBe(0) // for the gateway, not devices
+    expect(rooms.deliver(roomEvent('big', 5))).toBe(1)
+    await written()
+    const roomSeqs = (s: FakeSocket) => s.frames.flatMap((f) => (f.type === 'room' ? [f.seq] : []))
+    expect(roomSeqs(ann.socket)).toEqual([4])
+    expect(roomSeqs(bob.socket)).toEqual([4, 5])
+  })
+
+  it('applies a removal that arrives during a log-in’s look-up in order with what it replays', async () => {
+    const setupResult = setup(new Map([['ann', ['big']]]))
+    const { rooms, connect } = setupResult
+    const phone = connect('ann', 'phone')
+    setupResult.holdLookups()
+    const login = rooms.login(phone, 't')
+    await new Promise((r) => setImmediate(r))
+    rooms.deliver(roomEvent('big', 4)) // before the removal: hers
+    rooms.deliver(removedFrom('big', ['ann']))
+    rooms.deliver(roomEvent('big', 5)) // after it: not hers
+    setupResult.releaseLookup() // the look-up was answered before the removal
+    await login
+    await written()
+    expect(phone.socket.frames.map((f) => (f.type === 'room' ? f.seq : f.type))).toEqual([
+      'heads',
+      4,
+    ])
+    expect(rooms.deliver(roomEvent('big', 6))).toBe(0)
   })
 
   it('looks the user up again after a Rebase, whose skipped events may have changed their groups', async () => {

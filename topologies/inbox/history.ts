@@ -8,7 +8,6 @@ import { compareMsgIds } from '../../schemas/msg-id.js'
 import type { StoredMessage } from '../../schemas/types.generated.js'
 import {
   type ConversationLog,
-  isLargeGroup,
   POSITION_TIME_BYTES,
   type Positioned,
 } from '../model/index.js'
@@ -145,19 +144,19 @@ export async function computedListEntry(
 
 /**
  * The user's large groups and each one's newest seq: what a device follows outside its PTS
- * stream (docs/sync.md, "Large groups"). Conversations no task here serves are skipped.
+ * stream (docs/sync.md, "Large groups"). The list names the candidates and `head` confirms
+ * each where the conversation is kept (its size, seq and the user's membership now): the list
+ * is another topology's and may not have caught up with a removal yet.
  */
 export async function largeGroupsOf(
-  conversations: ConversationLog,
   inbox: InboxQueries,
   userId: string,
-  threshold: number,
+  head: (conversationId: string) => Promise<{ conversationId: string; seq: number } | undefined>,
 ): Promise<{ conversationId: string; seq: number }[]> {
   const found: { conversationId: string; seq: number }[] = []
   for await (const { conversationId } of inbox.conversations(userId)) {
-    const meta = await conversations.sequence(conversationId)
-    if (meta && isLargeGroup(meta.memberCount, threshold))
-      found.push({ conversationId, seq: meta.seq })
+    const confirmed = await head(conversationId)
+    if (confirmed) found.push(confirmed)
   }
   return found
 }

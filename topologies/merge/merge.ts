@@ -87,7 +87,7 @@ function emitTarget(context: ProcessorContext, options: MergeOptions): EmitTarge
     },
     toRoom(conversationId, createdAt, event) {
       // seq 0: a per-message update takes no place in the conversation's sequence.
-      const room: RoomEvent = { conversationId, seq: 0, createdAt, event }
+      const room: RoomEvent = { conversationId, seq: 0, createdAt, event, removed: [] }
       context.send('rooms', { key: conversationId, value: options.codecs.roomEvent.encode(room) })
     },
   }

@@ -36,6 +36,10 @@ export async function onConversationEvent(
   })
   if (joined.length) await task.handOff(cid, joined, `joined:${at}`, membership(true), true)
   if (left.length) await task.handOff(cid, left, `left:${at}`, membership(false), true)
+  // The gateways stop pushing a large group to those who left before its next message:
+  // their PTS stream, which tells their devices, comes by another road at its own pace.
+  if (left.length && before && isLargeGroup(before.memberCount, task.largeGroupThreshold))
+    task.toRoom(cid, 0, membership(false), left)
   const changed = (description: string) => ({
     priority: 'LOW' as const,
     payload: { kind: 'ConversationChanged' as const, conversationId: cid, description },

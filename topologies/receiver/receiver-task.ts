@@ -158,9 +158,12 @@ export class ReceiverTask {
     if (outcome.kind === 'Accepted') this.context.send('receipts', { ...out, headers: {} })
   }
 
-  /** Once to a large group's room, whatever its size: the gateways push it to online devices. */
-  toRoom(conversationId: string, seq: number, event: Event): void {
-    const room: RoomEvent = { conversationId, seq, createdAt: this.clock(), event }
+  /**
+   * Once to a large group's room, whatever its size: the gateways push it to online devices
+   * (and stop pushing to `removed` from here on).
+   */
+  toRoom(conversationId: string, seq: number, event: Event, removed: string[] = []): void {
+    const room: RoomEvent = { conversationId, seq, createdAt: this.clock(), event, removed }
     this.context.send('rooms', {
       key: conversationId,
       value: this.options.codecs.roomEvent.encode(room),
