@@ -6,7 +6,6 @@
 // conversation on, asks the home it knows in turn, a bounded number of times.
 
 import { ImflowError, isImflowError } from '../../ops/errors.js'
-import type { ConversationLog } from '../../topologies/model/index.js'
 import { normalizeUnit, type ReceiverQueries } from '../../topologies/receiver/index.js'
 import type { ConversationListEntry } from '../protocol/api-responses.js'
 import type { GeoHomes } from './home-client.js'

@@ -6,11 +6,7 @@
 import { ImflowError } from '../../ops/errors.js'
 import { compareMsgIds } from '../../schemas/msg-id.js'
 import type { StoredMessage } from '../../schemas/types.generated.js'
-import {
-  type ConversationLog,
-  POSITION_TIME_BYTES,
-  type Positioned,
-} from '../model/index.js'
+import { type ConversationLog, POSITION_TIME_BYTES, type Positioned } from '../model/index.js'
 import type { InboxQueries } from './queries.js'
 
 export interface HistoryPage {
