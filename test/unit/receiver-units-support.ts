@@ -19,6 +19,9 @@ export const unitTopics = (prefix: string): UnitTopics => ({
 /** Units 0, 1 and 2 under a., b. and c. */
 export const UNIT_TOPICS: readonly UnitTopics[] = ['a.', 'b.', 'c.'].map(unitTopics)
 
+/** Where a unit driver's dead letters go, each as `<code>: <message>`. */
+export const DEAD_LETTERS = 'dlq'
+
 /**
  * Unit `unit` of the first `of` units, listing every other one; the rest of the receiver's
  * options (threshold, clock, move chunk) as given.
@@ -40,6 +43,12 @@ export function unitDriver(
       userPartitions: 4,
       ...options,
     }),
+    {
+      deadLetters: {
+        topic: DEAD_LETTERS,
+        encode: (l) => Buffer.from(`${l.errorCode}: ${l.errorMessage}`),
+      },
+    },
   )
 }
 

@@ -13,9 +13,11 @@ import {
   UNIT_RELAY_HEADER,
   type UnitTopics,
 } from '../../topologies/receiver/index.js'
+import { MOVE_REQUEST_HEADER } from '../../topologies/receiver/move-headers.js'
+import { MAX_MOVE_RELAYS } from '../../topologies/receiver/move-relay.js'
 import type { TopologyTestDriver } from '../../topologies/runtime/index.js'
 import { type ReceiverCodecs, receiverCodecs, receiverTopics } from './receiver-codecs.js'
-import { unitDriver as driverOf, UNIT_TOPICS } from './receiver-units-support.js'
+import { DEAD_LETTERS, unitDriver as driverOf, UNIT_TOPICS } from './receiver-units-support.js'
 
 const topics = receiverTopics
 const [A, B, C] = UNIT_TOPICS as [UnitTopics, UnitTopics, UnitTopics]
@@ -252,16 +254,39 @@ describe('receiver: units', () => {
     expect(receipt?.outcome).toMatchObject({ kind: 'Rejected', reason: 'UNKNOWN_UNIT' })
   })
 
-  it('refuses a move to a unit it does not list: the conversation stays homed here', async () => {
+  it('refuses a move to a unit it does not list, saying so in a dead letter: the conversation stays homed here', async () => {
     const a = unitDriver(0)
     await change(a, 'g', created('', ['alice', 'bob']))
     await change(a, 'g', { kind: 'UnitChanged', unit: '7' })
     expect(a.read(B.conversations)).toEqual([])
+    expect(a.read(DEAD_LETTERS).map((r) => String(r.value))).toEqual([
+      'IMF_ERR_UNIT_UNREACHABLE: a move of g to unit 7, which is neither this unit nor listed: not applied here; the units must list each other (IMFLOW_REMOTE_UNITS)',
+    ])
     await send(a, message('g'), reply)
     const [receipt] = await decodeAll(a, topics.receipts, codecs.receipt)
     const outcome = receipt?.outcome
     expect(outcome?.kind).toBe('Accepted')
     expect(outcome?.kind === 'Accepted' && parseMsgId(outcome.msgId).unit).toBe(0)
+  })
+
+  it('dead-letters a move passed on as often as the bound allows, and keeps routing as before', async () => {
+    const b = unitDriver(1)
+    await change(b, 'g', created('0', ['alice', 'bob'])) // homed in unit 0: routed from here
+    b.read(A.conversations)
+    await change(
+      b,
+      'g',
+      { kind: 'UnitChanged', unit: '1' },
+      {
+        [MOVE_REQUEST_HEADER]: String(MAX_MOVE_RELAYS),
+      },
+    )
+    expect(b.read(DEAD_LETTERS).map((r) => String(r.value))).toEqual([
+      'IMF_ERR_UNIT_UNREACHABLE: a move of g passed on 8 times without reaching its home: not applied here; the units must list each other (IMFLOW_REMOTE_UNITS)',
+    ])
+    expect(b.read(A.conversations)).toEqual([])
+    await send(b, message('g'))
+    expect(b.read(A.ingest)).toHaveLength(1) // still routed to unit 0
   })
 
   it('hands a conversation moved to another unit over, and tells it when it moves back', async () => {
