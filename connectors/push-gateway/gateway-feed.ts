@@ -13,7 +13,7 @@
 import type { Kafka } from 'kafkajs'
 import { ImflowError } from '../../ops/errors.js'
 import { OUTAGE_TOLERANT_CONSUMER } from '../../ops/kafka-client.js'
-import { startLastingConsumer } from '../../ops/lasting-consumer.js'
+import { type LastingConsumer, startLastingConsumer } from '../../ops/lasting-consumer.js'
 import type { Logger } from '../../ops/log.js'
 import type { EventCodec } from '../../schemas/codec.js'
 
@@ -41,11 +41,8 @@ export interface GatewayFeedOptions {
   positionTimeoutMs?: number
 }
 
-export interface GatewayFeed {
-  /** False from a crash of the consumer until its replacement fetches. */
-  healthy(): boolean
-  stop(): Promise<void>
-}
+/** Running once start resolved: whether its consumer is (healthy) and how to stop it. */
+export type GatewayFeed = Pick<LastingConsumer, 'healthy' | 'stop'>
 
 export async function startGatewayFeed(options: GatewayFeedOptions): Promise<GatewayFeed> {
   const { kafka, topics, groupId, log } = options
