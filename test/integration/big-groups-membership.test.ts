@@ -70,6 +70,11 @@ describe('large groups and membership', () => {
       { what: `${clientMsgId} to be accepted` },
     )
 
+  const createGroup = async (conversationId: string, members: string[]) => {
+    const res = await api('POST', '/v1/conversations', { conversationId, type: 'GROUP', members })
+    expect(res.status).toBe(201)
+  }
+
   const members = (cid: string, change: { add?: string[]; remove?: string[] }) =>
     api('POST', `/v1/conversations/${cid}/members`, change)
 
@@ -88,15 +93,7 @@ describe('large groups and membership', () => {
     )
 
   it('switches a group between PTS and its seq as it crosses the threshold, delivering each message once', async () => {
-    expect(
-      (
-        await api('POST', '/v1/conversations', {
-          conversationId: 'grow',
-          type: 'GROUP',
-          members: ['ann', 'bob', 'cy'],
-        })
-      ).status,
-    ).toBe(201)
+    await createGroup('grow', ['ann', 'bob', 'cy'])
     const ann = device('ann')
     await ann.client.connect()
     const first = await send('grow', 'bob', 'g-1') // 3 members: small, per-user PTS
@@ -124,15 +121,7 @@ describe('large groups and membership', () => {
   })
 
   it('gives a member removed while offline nothing more of the group', async () => {
-    expect(
-      (
-        await api('POST', '/v1/conversations', {
-          conversationId: 'club',
-          type: 'GROUP',
-          members: ['eve', 'fay', 'gus', 'hal', 'ida'],
-        })
-      ).status,
-    ).toBe(201)
+    await createGroup('club', ['eve', 'fay', 'gus', 'hal', 'ida'])
     const eve = device('eve')
     await eve.client.connect()
     await eventually(() => (eve.client.seqs().club === 0 ? true : undefined), {
@@ -166,15 +155,7 @@ describe('large groups and membership', () => {
   })
 
   it('stops pushing a group to a member removed while online, before their own events say so', async () => {
-    expect(
-      (
-        await api('POST', '/v1/conversations', {
-          conversationId: 'hall',
-          type: 'GROUP',
-          members: ['kai', 'lea', 'max', 'ned', 'ola'],
-        })
-      ).status,
-    ).toBe(201)
+    await createGroup('hall', ['kai', 'lea', 'max', 'ned', 'ola'])
     const kai = device('kai')
     const lea = device('lea')
     await Promise.all([kai.client.connect(), lea.client.connect()])

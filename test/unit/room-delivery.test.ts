@@ -93,12 +93,17 @@ function setup(groups: Map<string, string[]>, memberOf: Map<string, string[]> = 
     rooms,
     lookups,
     connect,
-    holdLookups: () => {
+    /** Starts a log-in whose look-up is held; the function returned answers it and waits for the writes. */
+    loginHeld: async (session: DeviceSession<FakeSocket>) => {
       hold = true
-    },
-    releaseLookup: () => {
-      hold = false
-      release?.()
+      const login = rooms.login(session, 't')
+      await new Promise((r) => setImmediate(r))
+      return async () => {
+        hold = false
+        release?.()
+        await login
+        await written()
+      }
     },
   }
 }
@@ -122,17 +127,12 @@ describe('RoomDelivery', () => {
   })
 
   it('replays what arrived during the look-up, after the heads frame', async () => {
-    const setupResult = setup(new Map([['ann', ['big']]]))
-    const { rooms, connect } = setupResult
+    const { rooms, connect, loginHeld } = setup(new Map([['ann', ['big']]]))
     const phone = connect('ann', 'phone')
-    setupResult.holdLookups()
-    const login = rooms.login(phone, 't')
-    await new Promise((r) => setImmediate(r))
+    const answer = await loginHeld(phone)
     rooms.deliver(roomEvent('big', 4)) // nobody follows it yet
     rooms.deliver(roomEvent('other', 5))
-    setupResult.releaseLookup()
-    await login
-    await written()
+    await answer()
     expect(phone.socket.frames).toEqual([
       { type: 'heads', conversations: [{ conversationId: 'big', seq: 3 }] },
       { type: 'room', conversationId: 'big', seq: 4, event: roomEvent('big', 4).event },
@@ -202,18 +202,13 @@ describe('RoomDelivery', () => {
   })
 
   it('applies a removal that arrives during a log-in’s look-up in order with what it replays', async () => {
-    const setupResult = setup(new Map([['ann', ['big']]]))
-    const { rooms, connect } = setupResult
+    const { rooms, connect, loginHeld } = setup(new Map([['ann', ['big']]]))
     const phone = connect('ann', 'phone')
-    setupResult.holdLookups()
-    const login = rooms.login(phone, 't')
-    await new Promise((r) => setImmediate(r))
+    const answer = await loginHeld(phone)
     rooms.deliver(roomEvent('big', 4)) // before the removal: hers
     rooms.deliver(removedFrom('big', ['ann']))
     rooms.deliver(roomEvent('big', 5)) // after it: not hers
-    setupResult.releaseLookup() // the look-up was answered before the removal
-    await login
-    await written()
+    await answer() // the look-up was answered before the removal
     expect(phone.socket.frames.map((f) => (f.type === 'room' ? f.seq : f.type))).toEqual([
       'heads',
       4,
