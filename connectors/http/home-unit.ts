@@ -90,25 +90,3 @@ export function homeUnitEntry(
 ): Promise<ConversationListEntry> {
   return homeUnitAnswer(units, unit, request, conversationId, entryPath(conversationId))
 }
-
-/** One large group's head for the user's devices, as its home counts it; undefined if not a member there or not large. */
-export async function largeGroupHead(
-  units: UnitHomes | undefined,
-  receiver: ReceiverQueries,
-  request: { conversationId: string; userId: string; token: string; threshold: number },
-): Promise<{ conversationId: string; seq: number } | undefined> {
-  const { conversationId, userId, token, threshold } = request
-  const unit = await remoteHomeUnit(units, receiver, conversationId)
-  if (unit === undefined || !units)
-    return receiver.largeGroupHead(conversationId, userId, threshold)
-  const caller = { caller: { sub: userId }, headers: { authorization: `Bearer ${token}` } }
-  const entry = await homeUnitEntry(units, unit, caller, conversationId).catch((err) => {
-    if (isImflowError(err, 'IMF_ERR_FORBIDDEN')) return undefined
-    // A home that does not answer costs the group its freshness (this unit's view), not the
-    // user's log-in.
-    if (isImflowError(err, 'IMF_ERR_PEER_UNAVAILABLE')) return 'unavailable' as const
-    throw err
-  })
-  if (entry === 'unavailable') return receiver.largeGroupHead(conversationId, userId, threshold)
-  return entry?.large ? { conversationId, seq: entry.seq ?? 0 } : undefined
-}

@@ -2,7 +2,7 @@
 // topologies and the HTTP API, in that order; stop() takes them down in reverse.
 
 import type { Admin, Kafka } from 'kafkajs'
-import { largeGroupHead } from '../../connectors/http/home-unit.js'
+import { largeGroupHead } from '../../connectors/http/large-group-head.js'
 import { limitRoutes } from '../../connectors/http/limit-routes.js'
 import { LoadMonitor } from '../../connectors/http/load-shedding.js'
 import { peerStoreClient } from '../../connectors/http/peer-client.js'
@@ -158,9 +158,10 @@ function startGateway(
   messaging: Awaited<ReturnType<typeof startMessaging>>,
   log: Logger,
 ) {
-  // A group this unit only routes: its size, seq and members as its home unit counts them.
+  // A group homed elsewhere: its size, seq and members as its home unit or geo counts them.
+  const homes = { units: messaging.routes.units, geos: messaging.routes.homes }
   const head = (conversationId: string, userId: string, token: string) =>
-    largeGroupHead(messaging.routes.units, queries.receiver, {
+    largeGroupHead(homes, queries.receiver, {
       conversationId,
       userId,
       token,

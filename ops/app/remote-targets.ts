@@ -42,8 +42,9 @@ export function remoteTopicsOf(
       owner: `geo ${geo}`,
       fix: `${named}${createWith(remote.prefix, appId)}`,
     })
-    // Acting from home: its users' writes to conversations homed here, and their receipts.
-    for (const base of ['im.ingest', 'im.actions', 'im.receipts'] as const) {
+    // Acting from home: its users' writes to conversations homed here, and their receipts;
+    // the large groups homed here, for its gateways to push to its users' devices.
+    for (const base of ['im.ingest', 'im.actions', 'im.receipts', 'im.rooms'] as const) {
       out.push({
         topic: topicName(remote.prefix, base),
         owner: `geo ${geo}`,

@@ -72,17 +72,19 @@ describe('the topics forwarded to', () => {
       'geo us: us.im.ingest',
       'geo us: us.im.actions',
       'geo us: us.im.receipts',
+      'geo us: us.im.rooms',
       'geo ap: ap.imflow-eu-inbound',
       'geo ap: ap.im.ingest',
       'geo ap: ap.im.actions',
       'geo ap: ap.im.receipts',
+      'geo ap: ap.im.rooms',
       'unit 1: b.im.ingest',
       'unit 1: b.im.conversations',
       'unit 1: b.im.actions',
       'unit 1: b.im.receipts',
     ])
     // A geo named without an app id: the fix says the likely cause first, then how to create it.
-    expect(topics[4]?.fix).toBe(
+    expect(topics[5]?.fix).toBe(
       'If geo ap runs with another IMFLOW_APP_ID, name it in IMFLOW_REMOTE_GEOS (ap=ap.:<its app id>); else start that deployment, or create its topics: KAFKA_BROKERS=<these brokers> IMFLOW_TOPIC_PREFIX=ap. IMFLOW_APP_ID=imflow-eu imflow topics',
     )
     expect(topics[0]?.fix).toBe(

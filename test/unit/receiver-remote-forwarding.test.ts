@@ -19,7 +19,12 @@ import { type ReceiverCodecs, receiverCodecs, receiverTopics } from './receiver-
 const topics = receiverTopics
 const US_INBOUND = 'us.imflow-us-inbound'
 const B_INGEST = 'b.im.ingest'
-const US = { ingest: 'us.im.ingest', actions: 'us.im.actions', receipts: 'us.im.receipts' }
+const US = {
+  ingest: 'us.im.ingest',
+  actions: 'us.im.actions',
+  receipts: 'us.im.receipts',
+  rooms: 'us.im.rooms',
+}
 const now = Date.UTC(2026, 10, 26, 12)
 
 let codecs: ReceiverCodecs
@@ -40,7 +45,7 @@ beforeEach(async () => {
   codecs = await receiverCodecs()
 })
 
-function euDriver(remoteTargets: RemoteTargets) {
+function euDriver(remoteTargets: RemoteTargets, largeGroupThreshold?: number) {
   return new TopologyTestDriver(
     receiverTopology({
       topics,
@@ -48,6 +53,7 @@ function euDriver(remoteTargets: RemoteTargets) {
       unit: 0,
       userPartitions: 4,
       clock: () => now,
+      ...(largeGroupThreshold ? { largeGroupThreshold } : {}),
       geos: {
         local: 'eu',
         geoOf: (u) => (u === 'bob' ? 'us' : undefined),
@@ -258,5 +264,25 @@ describe('receiver: acting from home (route-by-geo)', () => {
     const [receipt] = eu.read(US.receipts)
     expect(headerText(receipt?.headers)).toEqual(reply)
     expect((await codecs.receipt.decode(receipt?.value as Buffer)).outcome.kind).toBe('Accepted')
+  })
+})
+
+describe('receiver: a large group with members in another geo', () => {
+  it('sends each of its room events once to that geo’s room, nothing per member, and none where no member is', async () => {
+    const eu = euDriver(targets(new Set()).targets, 3)
+    await create(eu, 'big', ['ann', 'bob', 'carl', 'dan']) // bob is homed in us
+    await create(eu, 'local', ['ann', 'carl', 'dan', 'eve'])
+    eu.read(US_INBOUND) // bob's join
+    await send(eu, 'big', 'm-1')
+    await send(eu, 'local', 'm-2')
+    expect(await outcomes(eu)).toEqual(['Accepted', 'Accepted'])
+    const rooms = await Promise.all(
+      eu.read(US.rooms).map((r) => codecs.roomEvent.decode(r.value as Buffer)),
+    )
+    expect(rooms.map((r) => [r.conversationId, r.seq, r.event.payload.kind])).toEqual([
+      ['big', 1, 'NewMessage'],
+    ])
+    expect(eu.read(topics.rooms).map((r) => r.key?.toString())).toEqual(['big', 'local'])
+    expect(eu.read(US_INBOUND)).toEqual([]) // no per-user share in us
   })
 })

@@ -39,7 +39,7 @@ export async function onConversationEvent(
   // The gateways stop pushing a large group to those who left before its next message:
   // their PTS stream, which tells their devices, comes by another road at its own pace.
   if (left.length && before && isLargeGroup(before.memberCount, task.largeGroupThreshold))
-    task.toRoom(cid, 0, membership(false), left)
+    await task.toRoom(cid, 0, membership(false), left)
   const changed = (description: string) => ({
     priority: 'LOW' as const,
     payload: { kind: 'ConversationChanged' as const, conversationId: cid, description },
@@ -61,7 +61,7 @@ export async function onConversationEvent(
   if (before && after && before.muted !== after.muted) {
     const description = after.muted ? 'muted' : 'unmuted'
     if (isLargeGroup(after.memberCount, task.largeGroupThreshold)) {
-      task.toRoom(cid, 0, changed(description))
+      await task.toRoom(cid, 0, changed(description))
     } else {
       await everyone(description)
     }

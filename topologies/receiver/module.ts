@@ -59,6 +59,7 @@ export const receiverModule = defineModule({
               ingest: w.remoteTopic(remote.prefix, 'im.ingest'),
               actions: w.remoteTopic(remote.prefix, 'im.actions'),
               receipts: w.remoteTopic(remote.prefix, 'im.receipts'),
+              rooms: w.remoteTopic(remote.prefix, 'im.rooms'),
             },
           ]),
         ),

@@ -115,10 +115,7 @@ export async function deliver(task: ReceiverTask, accepted: StoredMessage): Prom
     if (sequenced) task.seqIndex.put(seqIndexKey(conversationId, message.seq), key)
   }
   const event = { priority: message.priority, payload: { kind: 'NewMessage' as const, message } }
-  if (sequenced) {
-    task.toRoom(conversationId, message.seq, event)
-    return task.handOffRemote(conversationId, msgId, event)
-  }
+  if (sequenced) return task.toRoom(conversationId, message.seq, event)
   // Everyone who may see it: all members for a normal message (the sender's other devices
   // included), the sender and the targets for a private one; a system account's own copy not.
   const everyone =

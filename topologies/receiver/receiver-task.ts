@@ -25,7 +25,7 @@ import { MovesIn } from './move-in.js'
 import { EXPORT_EVERY_MS, MovesOut } from './move-out.js'
 import { PrivateDedupe } from './private-dedupe.js'
 import { REPLY_HEADERS, type ReceiverOptions, remoteSinks } from './receiver-options.js'
-import { type GeoRouter, geoRouter } from './route-by-geo.js'
+import { type GeoRouter, geoRouter, geoSink } from './route-by-geo.js'
 import { type UnitRouter, unitRouter } from './route-by-unit.js'
 import { splitByGeo } from './split-by-geo.js'
 
@@ -160,14 +160,31 @@ export class ReceiverTask {
 
   /**
    * Once to a large group's room, whatever its size: the gateways push it to online devices
-   * (and stop pushing to `removed` from here on).
+   * (and stop pushing to `removed` from here on). Members homed in other geos: once to each
+   * of their geos' rooms, whose gateways do the same; their devices catch up here, through
+   * their own geo's API. Nothing per member anywhere.
    */
-  toRoom(conversationId: string, seq: number, event: Event, removed: string[] = []): void {
+  async toRoom(
+    conversationId: string,
+    seq: number,
+    event: Event,
+    removed: string[] = [],
+  ): Promise<void> {
     const room: RoomEvent = { conversationId, seq, createdAt: this.clock(), event, removed }
-    this.context.send('rooms', {
-      key: conversationId,
-      value: this.options.codecs.roomEvent.encode(room),
-    })
+    const value = this.options.codecs.roomEvent.encode(room)
+    this.context.send('rooms', { key: conversationId, value })
+    for (const geo of await this.memberGeos(conversationId, removed))
+      await this.forward.send(geoSink(geo, 'rooms'), { key: conversationId, value })
+  }
+
+  /**
+   * The other geos the members (and those who just left) are homed in: a scan of the cached
+   * member list; none, and no scan, when no other geo is configured.
+   */
+  private async memberGeos(conversationId: string, removed: string[]): Promise<string[]> {
+    if (Object.keys(this.options.geos?.homes ?? {}).length === 0) return []
+    const members = await this.conversations.members(conversationId)
+    return [...splitByGeo([...members, ...removed], this.options.geos).remote.keys()]
   }
 
   /** One hand-off record per user partition that owns some of the recipients. */
@@ -188,18 +205,6 @@ export class ReceiverTask {
         partition: share.partition,
       })
     }
-  }
-
-  /**
-   * A large group's members in other geos: their geo gets its share, as for any message
-   * (sequenced there per user). Skipped when no other geo is configured: then a large
-   * group's message costs no scan of its members.
-   */
-  async handOffRemote(conversationId: string, sourceId: string, event: Event): Promise<void> {
-    if (Object.keys(this.options.geos?.inbound ?? {}).length === 0) return
-    const members = await this.conversations.members(conversationId)
-    const remote = splitByGeo(members, this.options.geos).remote
-    await this.forwardToGeos(conversationId, remote, sourceId, event, false)
   }
 
   /** One forwarded record per remote geo; it splits its share by its own partitions. */

@@ -13,11 +13,15 @@ export const HOME_GEO_HEADER = 'imflow-home-geo'
 /** Set when forwarding: the geo whose API the user wrote to; receipts go back there. */
 export const ORIGIN_GEO_HEADER = 'imflow-origin-geo'
 
-/** Another geo's contract topics its receiver reads (ingest, actions) and its API waits on. */
+/**
+ * Another geo's contract topics its receiver reads (ingest, actions), its API waits on
+ * (receipts) and its gateways push large groups from (rooms).
+ */
 export interface GeoTopics {
   ingest: string
   actions: string
   receipts: string
+  rooms: string
 }
 
 export function geoSink(geo: string, topic: keyof GeoTopics): string {

@@ -1,0 +1,72 @@
+// A large group's head (its newest seq) for a push gateway's devices, asked where the group
+// is kept: here, at its home unit (this unit only routes it), or at its home geo (the user
+// is homed here, the group there; its room events come here, docs/sync.md). Undefined when
+// the user is not a member there now, or the group is not large.
+
+import { isImflowError } from '../../ops/errors.js'
+import { isLargeGroup } from '../../topologies/model/index.js'
+import type { ReceiverQueries } from '../../topologies/receiver/index.js'
+import type { RoomHead } from '../protocol/frames.js'
+import type { GeoHomes } from './home-client.js'
+import { homeUnitEntry, remoteHomeUnit, type UnitHomes } from './home-unit.js'
+
+export interface LargeGroupHomes {
+  units?: UnitHomes
+  geos?: GeoHomes
+}
+
+export interface HeadRequest {
+  conversationId: string
+  userId: string
+  token: string
+  threshold: number
+}
+
+export async function largeGroupHead(
+  homes: LargeGroupHomes,
+  receiver: ReceiverQueries,
+  request: HeadRequest,
+): Promise<RoomHead | undefined> {
+  const { conversationId, userId, threshold } = request
+  const unit = await remoteHomeUnit(homes.units, receiver, conversationId)
+  if (unit !== undefined && homes.units) return unitHead(homes.units, unit, receiver, request)
+  const here = await receiver.largeGroupHead(conversationId, userId, threshold)
+  if (here || !homes.geos || (await receiver.conversation(conversationId))) return here
+  return geoHead(homes.geos, request)
+}
+
+/** As the home unit counts it; a home that does not answer costs the group its freshness (this unit's view), not the user's log-in. */
+async function unitHead(
+  units: UnitHomes,
+  unit: string,
+  receiver: ReceiverQueries,
+  { conversationId, userId, token, threshold }: HeadRequest,
+): Promise<RoomHead | undefined> {
+  const caller = { caller: { sub: userId }, headers: { authorization: `Bearer ${token}` } }
+  const entry = await homeUnitEntry(units, unit, caller, conversationId).catch((err) => {
+    if (isImflowError(err, 'IMF_ERR_FORBIDDEN')) return undefined
+    if (isImflowError(err, 'IMF_ERR_PEER_UNAVAILABLE')) return 'unavailable' as const
+    throw err
+  })
+  if (entry === 'unavailable') return receiver.largeGroupHead(conversationId, userId, threshold)
+  return entry?.large ? { conversationId, seq: entry.seq ?? 0 } : undefined
+}
+
+/** As its home geo counts it (which checks membership); a geo that does not answer: not followed now (the next log-in or membership event asks again). */
+async function geoHead(
+  geos: GeoHomes,
+  { conversationId, userId, token, threshold }: HeadRequest,
+): Promise<RoomHead | undefined> {
+  const authorization = `Bearer ${token}`
+  try {
+    const geo = await geos.locate(conversationId, userId, authorization)
+    if (geo === undefined) return undefined
+    const at = await geos.log(geo, authorization).sequence(conversationId)
+    return at && isLargeGroup(at.memberCount, threshold)
+      ? { conversationId, seq: at.seq }
+      : undefined
+  } catch (err) {
+    if (isImflowError(err, 'IMF_ERR_PEER_UNAVAILABLE')) return undefined
+    throw err
+  }
+}
