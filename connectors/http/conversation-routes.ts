@@ -37,6 +37,7 @@ import {
   type UnitCaller,
   type UnitHomes,
 } from './home-unit.js'
+import { homeGeoSequence } from './large-group-head.js'
 import type { Publisher } from './publisher.js'
 
 export interface ConversationRouteOptions {
@@ -149,7 +150,7 @@ async function entryOf(
     if (isImflowError(err, 'IMF_ERR_NOT_READY')) return undefined
     throw err
   })
-  if (!meta) return rowEntry(conversationId, row)
+  if (!meta) return remoteGeoEntry(options, conversationId, request, row)
   const unit = await remoteHomeUnit(options.units, receiver, conversationId, request.headers)
   if (unit !== undefined && options.units)
     return homeUnitEntry(options.units, unit, request, conversationId)
@@ -169,6 +170,26 @@ async function entryOf(
     unread: computed && (large || !row) ? computed.unread : (row?.unread ?? 0),
     last: computed ? (computed.last ? summarize(computed.last) : null) : (row?.last ?? null),
   }
+}
+
+/**
+ * A conversation homed in another geo: the row kept here, and, for a large group, its size
+ * and seq as its home counts them (where the caller's devices catch up to). A home that does
+ * not answer, or no longer counts the caller a member: the row alone.
+ */
+async function remoteGeoEntry(
+  options: ConversationRouteOptions,
+  conversationId: string,
+  request: Caller,
+  row: ListRow | undefined,
+): Promise<ConversationListEntry> {
+  const entry = rowEntry(conversationId, row)
+  // Asked by another geo's API: answered from what is kept here, never asked on.
+  if (!options.homes || request.headers[HOME_READ_HEADER] !== undefined) return entry
+  const authorization = request.headers.authorization ?? ''
+  const at = await homeGeoSequence(options.homes, conversationId, request.caller.sub, authorization)
+  if (!at || !isLargeGroup(at.memberCount, options.largeGroupThreshold)) return entry
+  return { ...entry, memberCount: at.memberCount, large: true, seq: at.seq }
 }
 
 /** An entry as the row kept here shows it: a conversation this API cannot read at its home. */

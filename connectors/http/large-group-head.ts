@@ -52,21 +52,32 @@ async function unitHead(
   return entry?.large ? { conversationId, seq: entry.seq ?? 0 } : undefined
 }
 
-/** As its home geo counts it (which checks membership); a geo that does not answer: not followed now (the next log-in or membership event asks again). */
-async function geoHead(
+/** As its home geo counts it (which checks membership). */
+async function geoHead(geos: GeoHomes, request: HeadRequest): Promise<RoomHead | undefined> {
+  const { conversationId, userId, token, threshold } = request
+  const at = await homeGeoSequence(geos, conversationId, userId, `Bearer ${token}`)
+  return at && isLargeGroup(at.memberCount, threshold) ? { conversationId, seq: at.seq } : undefined
+}
+
+/**
+ * A conversation's size and seq at its home geo, asked with the caller's token; undefined
+ * when no geo counts the caller a member, or the home does not answer (then the next look-up
+ * asks again).
+ */
+export async function homeGeoSequence(
   geos: GeoHomes,
-  { conversationId, userId, token, threshold }: HeadRequest,
-): Promise<RoomHead | undefined> {
-  const authorization = `Bearer ${token}`
+  conversationId: string,
+  userId: string,
+  authorization: string,
+): Promise<{ memberCount: number; seq: number } | undefined> {
   try {
     const geo = await geos.locate(conversationId, userId, authorization)
-    if (geo === undefined) return undefined
-    const at = await geos.log(geo, authorization).sequence(conversationId)
-    return at && isLargeGroup(at.memberCount, threshold)
-      ? { conversationId, seq: at.seq }
-      : undefined
+    return geo === undefined
+      ? undefined
+      : await geos.log(geo, authorization).sequence(conversationId)
   } catch (err) {
-    if (isImflowError(err, 'IMF_ERR_PEER_UNAVAILABLE')) return undefined
+    if (isImflowError(err, 'IMF_ERR_PEER_UNAVAILABLE') || isImflowError(err, 'IMF_ERR_FORBIDDEN'))
+      return undefined
     throw err
   }
 }

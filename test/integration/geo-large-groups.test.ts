@@ -1,8 +1,8 @@
 // A large group homed in eu with members homed in us (two deployments, own app ids and APIs,
 // on the shared broker; threshold 3, so a group of 4 is large): us members' devices, on us's
 // gateway, get its messages by the conversation's seq from us's room, with nothing sequenced
-// per user in us; a device that was away catches up through us's API, which reads eu; a member
-// removed gets nothing more of it.
+// per user in us; their list in us shows it large at eu's seq; a device that was away catches
+// up through us's API, which reads eu; a member removed gets nothing more of it.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ClientMessage, ImflowClient } from '../../connectors/client/index.js'
@@ -106,6 +106,15 @@ describe('a large group with members homed in another geo', () => {
     expect(bob.byRoom).toEqual(sent)
     expect(bob.byPts).toEqual([]) // nothing per user in us
     expect(bob.client.seqs().atlas).toBe(3)
+    // His list in us shows the group as large, at eu's seq (what a gateway apart from the API follows).
+    const list = await httpCall(us.url, 'GET', '/v1/conversations', token('bob'))
+    const { conversations } = (await list.json()) as {
+      conversations: { conversationId: string; large: boolean; seq?: number }[]
+    }
+    expect(conversations.find((c) => c.conversationId === 'atlas')).toMatchObject({
+      large: true,
+      seq: 3,
+    })
 
     // cy was away: her device catches up through us's API, which reads eu's log.
     const cy = usDevice('cy')
