@@ -18,6 +18,7 @@ import { waitFor } from './broker.js'
 import { deviceFleet, timedBody } from './device-fleet.js'
 import { nowMs, percentiles } from './latency.js'
 import { startLatencyApp } from './latency-app.js'
+import { cpuWindow } from './process-cpu.js'
 import { rawHop } from './raw-hop.js'
 import { transactionLines, transactionSnapshot } from './transaction-stats.js'
 
@@ -137,6 +138,7 @@ export async function bigroomBench(): Promise<string> {
       const count = rate * GROUPS * SECONDS
       const expected = count * ONLINE
       const before = await transactionSnapshot(app.metrics.registry)
+      const cpu = cpuWindow({ app: process.pid, devices: fleet.pid })
       const began = nowMs()
       await load(count, rate * GROUPS)
       await waitFor(
@@ -145,6 +147,7 @@ export async function bigroomBench(): Promise<string> {
         600_000,
       )
       const seconds = (nowMs() - began) / 1000
+      const cpuLine = cpu.stop()
       const transactions = transactionLines(
         before,
         await transactionSnapshot(app.metrics.registry),
@@ -162,6 +165,7 @@ export async function bigroomBench(): Promise<string> {
         `        of which ingest -> the receiver's produce to im.rooms p50 ${produced.p50.toFixed(1)} ms  p99 ${produced.p99.toFixed(1)} ms`,
         ...transactions,
         `    ${(latencies.length / seconds).toFixed(0)} deliveries/s, ${((100 * latencies.length) / expected).toFixed(1)}% delivered within ${DRAIN_MS / 1000} s of the last send`,
+        `    ${cpuLine}`,
       )
       progress(lines.slice(-3).join('\n'))
     }

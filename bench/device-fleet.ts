@@ -30,6 +30,8 @@ type Answer =
 export const timedBody = (id: string, at: number) => `${id}@${at}`
 
 export interface DeviceFleet {
+  /** The devices' process. */
+  readonly pid: number
   connect(url: string, devices: FleetDevice[]): Promise<void>
   /** Forgets the latencies measured so far. */
   reset(): void
@@ -65,6 +67,7 @@ export function deviceFleet(): DeviceFleet {
     })
   const ask = (request: Request) => child.send(request)
   return {
+    pid: child.pid ?? 0,
     async connect(url, devices) {
       const ready = next('ready')
       ask({ type: 'connect', url, devices })
