@@ -101,10 +101,13 @@ async function homeOf(
     request.headers[HOME_READ_HEADER] === undefined
       ? await options.homes?.locate(conversationId, userId, authorization)
       : undefined
-  if (geo === undefined || !options.homes)
-    throw new ImflowError('IMF_ERR_FORBIDDEN', `${userId} is not a member of ${conversationId}`)
+  if (geo === undefined || !options.homes) throw notMember(userId, conversationId)
   return { geo, log: options.homes.log(geo, authorization) }
 }
+
+/** Not a member anywhere, or no such conversation: the same answer, so existence does not leak. */
+const notMember = (userId: string, conversationId: string) =>
+  new ImflowError('IMF_ERR_FORBIDDEN', `${userId} is not a member of ${conversationId}`)
 
 /**
  * A member's action on the conversation: the same event producers may write to im.actions;
@@ -136,14 +139,15 @@ async function act(
  * computed now from what the caller sees and their read cursor. A conversation this unit
  * only routes is its home unit's entry (its size, seq, log, cursors and the caller's row are
  * there). A conversation homed in another geo (or whose partition no task here serves) is
- * shown from the row kept here.
+ * shown from the row kept here. A conversation kept here that no longer counts the caller a
+ * member has no entry (undefined): the row may not have caught up with a removal yet.
  */
 async function entryOf(
   options: ConversationRouteOptions,
   conversationId: string,
   request: Caller,
   row: ListRow | undefined,
-): Promise<ConversationListEntry> {
+): Promise<ConversationListEntry | undefined> {
   const { receiver, inbox } = options
   const userId = request.caller.sub
   const meta = await receiver.conversation(conversationId).catch((err) => {
@@ -154,6 +158,7 @@ async function entryOf(
   const unit = await remoteHomeUnit(options.units, receiver, conversationId, request.headers)
   if (unit !== undefined && options.units)
     return homeUnitEntry(options.units, unit, request, conversationId)
+  if (!(await receiver.isMember(conversationId, userId))) return undefined
   const large = isLargeGroup(meta.memberCount, options.largeGroupThreshold)
   const computed =
     large || !row || row.lastDeleted
@@ -335,7 +340,7 @@ function listRoutes(app: FastifyInstance, options: ConversationRouteOptions): vo
             return rowEntry(conversationId, row)
           throw err
         })
-        entries.push(entry)
+        if (entry) entries.push(entry)
       }
       entries.sort((a, b) => (b.last?.createdAt ?? 0) - (a.last?.createdAt ?? 0))
       return { conversations: entries }
@@ -359,7 +364,14 @@ function listRoutes(app: FastifyInstance, options: ConversationRouteOptions): vo
     async (request) => {
       const { cid } = request.params
       await homeOf(options, cid, request)
-      return entryOf(options, cid, request, await inbox.listRow(request.caller.sub, cid))
+      const entry = await entryOf(
+        options,
+        cid,
+        request,
+        await inbox.listRow(request.caller.sub, cid),
+      )
+      if (!entry) throw notMember(request.caller.sub, cid)
+      return entry
     },
   )
 }

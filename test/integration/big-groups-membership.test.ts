@@ -135,6 +135,11 @@ describe('large groups and membership', () => {
 
     await members('club', { remove: ['eve'] })
     await memberCount('club', 'fay', 4)
+    // From then on her list has no entry for it, caught up or not (what a gateway apart from
+    // the API follows).
+    const list = await api('GET', '/v1/conversations', undefined, token('eve'))
+    const { conversations } = (await list.json()) as { conversations: { conversationId: string }[] }
+    expect(conversations.map((c) => c.conversationId)).not.toContain('club')
     const after = await send('club', 'fay', 'c-2')
     const back = device('eve', held)
     await back.client.connect()
