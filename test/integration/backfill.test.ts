@@ -4,15 +4,11 @@
 // from the earliest retained offset, and their stores end up as those of a run that had them
 // from the start: a replay --into a new app id from offset 0 (docs/replay.md, "Backfill").
 
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { digestApp } from '../../ops/app/commands/replay/digest-app.js'
 import { topologySources } from '../../ops/app/commands/replay/replay-sources.js'
 import { runReplay } from '../../ops/app/commands/replay/run-replay.js'
-import { connect, type Deployment } from '../../ops/app/commands/replay/tool-config.js'
-import { loadConfig } from '../../ops/app/config.js'
+import type { Deployment } from '../../ops/app/commands/replay/tool-config.js'
 import { provisionModuleTopics, provisionTopics } from '../../ops/app/provision-topics.js'
 import { type RunningTopologies, startTopologies } from '../../ops/app/topologies.js'
 import { silentLogger } from '../../ops/log.js'
@@ -24,9 +20,10 @@ import {
   allTopologies,
   caughtUp,
   conversationPartitions,
-  createConversations,
   differingStores,
-  sendMessages,
+  type ReplayRig,
+  replayRig,
+  writeTraffic,
 } from './replay-traffic.js'
 
 const before = ['inbound', 'receiver', 'inbox', 'sync']
@@ -35,27 +32,19 @@ const added = ['merge-index', 'merge']
 describe('backfill', () => {
   const prefix = `${unique('bkf')}.`
   const runtime = `${prefix}imflow`
+  let rig: ReplayRig
   let deployment: Deployment
-  let dataDir: string
   let running: RunningTopologies | undefined
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'imflow-backfill-'))
-    const config = loadConfig({
-      KAFKA_BROKERS: inject('kafkaBrokers').join(','),
-      SCHEMA_REGISTRY_URL: inject('schemaRegistryUrl'),
-      IMFLOW_TOPIC_PREFIX: prefix,
-      IMFLOW_DATA_DIR: dataDir,
-      IMFLOW_PARTITIONS: '2',
-    })
-    deployment = await connect(config, silentLogger)
-    await provisionTopics(deployment.admin, config, silentLogger)
-    await provisionModuleTopics(deployment.admin, config, silentLogger)
+    rig = await replayRig(prefix)
+    deployment = rig.deployment
+    await provisionTopics(deployment.admin, rig.config, silentLogger)
+    await provisionModuleTopics(deployment.admin, rig.config, silentLogger)
   })
   afterAll(async () => {
     for (const s of [...(running?.all ?? [])].reverse()) await s.stop()
-    await deployment?.close()
-    await rm(dataDir, { recursive: true, force: true })
+    await rig?.close()
   })
 
   async function start(only?: readonly string[]) {
@@ -84,21 +73,8 @@ describe('backfill', () => {
     expect(conversationPartitions).toBe(1)
     const first = await start(before)
     expect(running?.topologies.map((t) => t.name)).toEqual(before)
-    const producer = deployment.kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
-    await producer.connect()
     const sent = 60
-    try {
-      await createConversations(
-        producer,
-        deployment.admin,
-        first.codecs,
-        prefix,
-        `${runtime}-receiver`,
-      )
-      await sendMessages(producer, first.codecs, prefix, sent)
-    } finally {
-      await producer.disconnect()
-    }
+    await writeTraffic(deployment.kafka, rig, sent)
     await eventually(() => caughtUp(deployment.admin, runtime, first.sources), {
       timeoutMs: 180_000,
       intervalMs: 500,

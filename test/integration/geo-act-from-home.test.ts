@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { issueToken } from '../../connectors/http/jwt.js'
 import type { RunningApp } from '../../ops/app/app.js'
 import { eventually, httpCall, unique } from './helpers.js'
-import { type Deployments, startDeployments } from './units-support.js'
+import { type Deployments, startGeos } from './units-support.js'
 
 const secret = 'geo-home-secret-0123456789abcdef'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
@@ -33,18 +33,7 @@ describe('acting from home on a conversation homed in another geo', () => {
   let geos: Deployments | undefined
 
   beforeAll(async () => {
-    const names = ['eu', 'us']
-    const prefixes = [eu, us]
-    geos = await startDeployments(prefixes, (i, ports) => {
-      const [me, other] = [names[i], names[1 - i]]
-      return {
-        IMFLOW_JWT_SECRET: secret,
-        IMFLOW_APP_ID: `imflow-${me}`,
-        IMFLOW_GEO: `${me}`,
-        IMFLOW_REMOTE_GEOS: `${other}=${prefixes[1 - i]}:imflow-${other}`,
-        IMFLOW_REMOTE_GEO_URLS: `${other}=http://127.0.0.1:${ports[1 - i]}`,
-      }
-    })
+    geos = await startGeos([eu, us], { IMFLOW_JWT_SECRET: secret })
     ;[e, u] = geos.apps as [RunningApp, RunningApp]
   }, 120_000)
   afterAll(async () => {

@@ -9,7 +9,7 @@ import { type ClientMessage, ImflowClient } from '../../connectors/client/index.
 import { issueToken } from '../../connectors/http/jwt.js'
 import type { RunningApp } from '../../ops/app/app.js'
 import { eventually, httpCall, unique } from './helpers.js'
-import { type Deployments, startDeployments } from './units-support.js'
+import { type Deployments, startGeos } from './units-support.js'
 
 const secret = 'geo-large-secret-0123456789abcdef'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
@@ -17,24 +17,16 @@ const admin = token('root', 'admin')
 
 describe('a large group with members homed in another geo', () => {
   const run = unique('geobig')
-  const prefixes = [`${run}-eu.`, `${run}-us.`]
+  const prefixes = [`${run}-eu.`, `${run}-us.`] as const
   let eu: RunningApp
   let us: RunningApp
   let geos: Deployments | undefined
   const clients: ImflowClient[] = []
 
   beforeAll(async () => {
-    const names = ['eu', 'us']
-    geos = await startDeployments(prefixes, (i, ports) => {
-      const [me, other] = [names[i], names[1 - i]]
-      return {
-        IMFLOW_JWT_SECRET: secret,
-        IMFLOW_APP_ID: `imflow-${me}`,
-        IMFLOW_GEO: `${me}`,
-        IMFLOW_REMOTE_GEOS: `${other}=${prefixes[1 - i]}:imflow-${other}`,
-        IMFLOW_REMOTE_GEO_URLS: `${other}=http://127.0.0.1:${ports[1 - i]}`,
-        IMFLOW_LARGE_GROUP_THRESHOLD: '3',
-      }
+    geos = await startGeos(prefixes, {
+      IMFLOW_JWT_SECRET: secret,
+      IMFLOW_LARGE_GROUP_THRESHOLD: '3',
     })
     ;[eu, us] = geos.apps as [RunningApp, RunningApp]
   }, 120_000)

@@ -4,27 +4,23 @@
 // (docs/replay.md, "An interrupted replay").
 
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { digestApp } from '../../ops/app/commands/replay/digest-app.js'
-import { connect, type Deployment } from '../../ops/app/commands/replay/tool-config.js'
-import { loadConfig } from '../../ops/app/config.js'
-import { createLogger, silentLogger } from '../../ops/log.js'
-import { type ContractCodecs, registerContract } from '../../schemas/contract.js'
-import { registrySchemaSource } from '../../schemas/schema-source.js'
+import type { Deployment } from '../../ops/app/commands/replay/tool-config.js'
+import { createLogger } from '../../ops/log.js'
+import type { ContractCodecs } from '../../schemas/contract.js'
 import { eventually, startTestApp, testKafka, unique } from './helpers.js'
 import {
   allTopologies,
   conversationPartitions,
-  createConversations,
   differingStores,
   explainReceiverDifference,
+  type ReplayRig,
   receiptOutcomes,
-  sendMessages,
+  replayRig,
   settled,
   UNSHAPED,
+  writeTraffic,
 } from './replay-traffic.js'
 
 interface Replay {
@@ -36,30 +32,18 @@ interface Replay {
 describe('imflow replay --into, interrupted', () => {
   const prefix = `${unique('rpr')}.`
   const kafka = testKafka()
+  let rig: ReplayRig
   let codecs: ContractCodecs
   let deployment: Deployment
-  let dataDir: string
-  let env: NodeJS.ProcessEnv
   const children: ChildProcessWithoutNullStreams[] = []
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'imflow-replay-resume-'))
-    codecs = await registerContract(registrySchemaSource(inject('schemaRegistryUrl')), prefix)
-    env = {
-      KAFKA_BROKERS: inject('kafkaBrokers').join(','),
-      SCHEMA_REGISTRY_URL: inject('schemaRegistryUrl'),
-      IMFLOW_TOPIC_PREFIX: prefix,
-      IMFLOW_DATA_DIR: dataDir,
-      IMFLOW_PARTITIONS: '2',
-      IMFLOW_LOG_LEVEL: 'warn',
-      ...UNSHAPED,
-    }
-    deployment = await connect(loadConfig(env), silentLogger)
+    rig = await replayRig(prefix, { IMFLOW_LOG_LEVEL: 'warn', ...UNSHAPED })
+    ;({ codecs, deployment } = rig)
   })
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
-    await deployment?.close()
-    await rm(dataDir, { recursive: true, force: true })
+    await rig?.close()
   })
 
   function replay(args: string[]): Replay {
@@ -67,7 +51,7 @@ describe('imflow replay --into, interrupted', () => {
       process.execPath,
       ['--import', 'tsx', 'ops/app/bin.ts', 'replay', ...args],
       {
-        env: { ...process.env, ...env },
+        env: { ...process.env, ...rig.env },
       },
     )
     children.push(child)
@@ -88,27 +72,17 @@ describe('imflow replay --into, interrupted', () => {
     const warnings: string[] = []
     const log = createLogger('warn', (line) => warnings.push(line.slice(0, 400)))
     const app = await startTestApp(prefix, UNSHAPED, undefined, log)
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
     const sent = 2_000
     try {
-      await producer.connect()
-      await createConversations(
-        producer,
-        deployment.admin,
-        codecs,
-        prefix,
-        `${prefix}imflow-receiver`,
-      )
       // 2 KB bodies: a fetch holds ~120 of them, so the replay commits in many transactions
       // and there is a moment when some are done and not all.
-      await sendMessages(producer, codecs, prefix, sent, { perRequest: 100, bodyBytes: 2_048 })
+      await writeTraffic(kafka, rig, sent, { perRequest: 100, bodyBytes: 2_048 })
       await eventually(await settled(deployment, codecs), {
         timeoutMs: 300_000,
         intervalMs: 1_000,
         what: 'the app to process the traffic',
       })
     } finally {
-      await producer.disconnect()
       await app.stop()
     }
     // What the replay must reproduce: every message accepted (the app runs unshaped).

@@ -1,32 +1,21 @@
-// A replay shapes as the live app did (the real app, broker and registry): limits set at run
-// time (PUT /v1/limits) throttle a burst live; `imflow replay --into` a new app id, far faster
-// than the traffic came, gives every message the same receipt (the same msgIds, the same
-// Throttled reasons and retry times) and the same stores, shaping's included. Shaping decides
-// by the records' time and a shadow follows the live app's limits document (docs/replay.md).
-
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { issueToken } from '../../connectors/http/jwt.js'
 import { digestApp } from '../../ops/app/commands/replay/digest-app.js'
 import { runReplay } from '../../ops/app/commands/replay/run-replay.js'
-import { connect, type Deployment } from '../../ops/app/commands/replay/tool-config.js'
-import { loadConfig } from '../../ops/app/config.js'
-import { silentLogger } from '../../ops/log.js'
-import { type ContractCodecs, registerContract } from '../../schemas/contract.js'
-import { registrySchemaSource } from '../../schemas/schema-source.js'
+import type { Deployment } from '../../ops/app/commands/replay/tool-config.js'
+import type { ContractCodecs } from '../../schemas/contract.js'
 import type { Receipt } from '../../schemas/types.generated.js'
 import type { Limits } from '../../topologies/shaping/index.js'
 import { eventually, httpCall, startTestApp, testKafka, unique } from './helpers.js'
 import {
   allTopologies,
   conversationPartitions,
-  createConversations,
   differingStores,
+  type ReplayRig,
   readReceipts,
-  sendMessages,
+  replayRig,
   settled,
+  writeTraffic,
 } from './replay-traffic.js'
 
 const secret = 'replay-shaping-secret-0123456789abcdef'
@@ -35,30 +24,19 @@ const admin = issueToken({ sub: 'root', role: 'admin' }, secret)
 describe('imflow replay with peak shaving', () => {
   const prefix = `${unique('rpls')}.`
   const kafka = testKafka()
+  let rig: ReplayRig
   let codecs: ContractCodecs
   let deployment: Deployment
-  let dataDir: string
   let app: Awaited<ReturnType<typeof startTestApp>> | undefined
 
+  // No limits configured: the ones in force are set at run time, on the live app.
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'imflow-rpls-'))
-    codecs = await registerContract(registrySchemaSource(inject('schemaRegistryUrl')), prefix)
-    // No limits configured: the ones in force are set at run time, on the live app.
-    deployment = await connect(
-      loadConfig({
-        KAFKA_BROKERS: inject('kafkaBrokers').join(','),
-        SCHEMA_REGISTRY_URL: inject('schemaRegistryUrl'),
-        IMFLOW_TOPIC_PREFIX: prefix,
-        IMFLOW_DATA_DIR: dataDir,
-        IMFLOW_PARTITIONS: '2',
-      }),
-      silentLogger,
-    )
+    rig = await replayRig(prefix)
+    ;({ codecs, deployment } = rig)
   })
   afterAll(async () => {
     await app?.stop()
-    await deployment?.close()
-    await rm(dataDir, { recursive: true, force: true })
+    await rig?.close()
   })
 
   it('throttles in the replay what the live app throttled, and nothing else', async () => {
@@ -69,18 +47,8 @@ describe('imflow replay with peak shaving', () => {
     // Per sender 20 messages/s, 5 at once: bursts of 20 are over it.
     const strict = { ...defaults, user: { default: { rate: 20, burst: 5 }, overrides: {} } }
     expect((await httpCall(url, 'PUT', '/v1/limits', admin, strict)).status).toBe(200)
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
-    await producer.connect()
-    await createConversations(
-      producer,
-      deployment.admin,
-      codecs,
-      prefix,
-      `${prefix}imflow-receiver`,
-    )
     const sent = 200
-    await sendMessages(producer, codecs, prefix, sent, { perRequest: 20 })
-    await producer.disconnect()
+    await writeTraffic(kafka, rig, sent, { perRequest: 20 })
     const byId = (receipts: Receipt[]) =>
       Object.fromEntries(receipts.map((r) => [r.clientMsgId, r.outcome]))
     const live = byId(await readReceipts(kafka, codecs, `${prefix}im.receipts`, sent))

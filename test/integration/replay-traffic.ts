@@ -1,15 +1,22 @@
-// Traffic and checks the replay and backfill tests share: conversations created and applied
-// before their messages, HIGH messages straight to im.ingest, an app's groups caught up, and
-// two app ids' store digests compared.
+// Traffic and checks the replay and backfill tests share: a deployment of the test broker
+// for the tools, conversations created and applied before their messages, HIGH messages
+// straight to im.ingest, an app's groups caught up, and two app ids' store digests compared.
+
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 import type { Admin, Kafka, Producer } from 'kafkajs'
+import { inject } from 'vitest'
 import type { StoreDigestRow } from '../../ops/app/commands/replay/digest-app.js'
 import { partitionEnds, readToEnd } from '../../ops/app/commands/replay/read-to-end.js'
 import type { TopologySources } from '../../ops/app/commands/replay/replay-sources.js'
 import { topologySources } from '../../ops/app/commands/replay/replay-sources.js'
-import type { Deployment } from '../../ops/app/commands/replay/tool-config.js'
+import { connect, type Deployment } from '../../ops/app/commands/replay/tool-config.js'
+import { type Config, loadConfig } from '../../ops/app/config.js'
 import { runtimeId } from '../../ops/app/provision-topics.js'
-import type { ContractCodecs } from '../../schemas/contract.js'
+import { silentLogger } from '../../ops/log.js'
+import { type ContractCodecs, registerContract } from '../../schemas/contract.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
 import { registrySchemaSource } from '../../schemas/schema-source.js'
 import type { Receipt } from '../../schemas/types.generated.js'
@@ -75,6 +82,71 @@ export async function createConversations(
     return ends.every(caughtUp) ? true : undefined
   }
   await eventually(applied, { timeoutMs: 120_000, what: 'the conversations to be applied' })
+}
+
+/** A deployment under `prefix` on the test broker and registry, as the tools see it. */
+export interface ReplayRig {
+  prefix: string
+  /** Its settings, as the app started with `startTestApp(prefix, extra)` would read them. */
+  env: Record<string, string>
+  config: Config
+  codecs: ContractCodecs
+  deployment: Deployment
+  close(): Promise<void>
+}
+
+/** Two partitions (the traffic's conversations are laid out for that) and a data folder of its own. */
+export async function replayRig(
+  prefix: string,
+  extra: Record<string, string> = {},
+): Promise<ReplayRig> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'imflow-replay-'))
+  const codecs = await registerContract(registrySchemaSource(inject('schemaRegistryUrl')), prefix)
+  const env = {
+    KAFKA_BROKERS: inject('kafkaBrokers').join(','),
+    SCHEMA_REGISTRY_URL: inject('schemaRegistryUrl'),
+    IMFLOW_TOPIC_PREFIX: prefix,
+    IMFLOW_DATA_DIR: dataDir,
+    IMFLOW_PARTITIONS: '2',
+    ...extra,
+  }
+  const config = loadConfig(env)
+  const deployment = await connect(config, silentLogger)
+  return {
+    prefix,
+    env,
+    config,
+    codecs,
+    deployment,
+    async close() {
+      await deployment.close()
+      await rm(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** The conversations created and applied, then `sent` messages written (options as sendMessages). */
+export async function writeTraffic(
+  kafka: Kafka,
+  rig: ReplayRig,
+  sent: number,
+  options?: Parameters<typeof sendMessages>[4],
+): Promise<void> {
+  const { prefix, codecs, deployment } = rig
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+  await producer.connect()
+  try {
+    await createConversations(
+      producer,
+      deployment.admin,
+      codecs,
+      prefix,
+      `${prefix}imflow-receiver`,
+    )
+    await sendMessages(producer, codecs, prefix, sent, options)
+  } finally {
+    await producer.disconnect()
+  }
 }
 
 /** `count` HIGH messages, numbered from `first`, in requests of `perRequest`, bodies padded

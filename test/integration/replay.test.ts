@@ -1,55 +1,37 @@
-// `imflow replay` through the real broker and registry: traffic through an in-process imflow,
-// a replay refused while it runs, then, stopped, a dry run and a replay --into a new app id
-// whose stores' digests equal the original's (docs/replay.md).
-
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { digestApp } from '../../ops/app/commands/replay/digest-app.js'
 import { runReplay } from '../../ops/app/commands/replay/run-replay.js'
-import { connect, type Deployment } from '../../ops/app/commands/replay/tool-config.js'
-import { loadConfig } from '../../ops/app/config.js'
+import type { Deployment } from '../../ops/app/commands/replay/tool-config.js'
 import { isImflowError } from '../../ops/errors.js'
-import { silentLogger } from '../../ops/log.js'
-import { type ContractCodecs, registerContract } from '../../schemas/contract.js'
-import { registrySchemaSource } from '../../schemas/schema-source.js'
+import type { ContractCodecs } from '../../schemas/contract.js'
 import { eventually, startTestApp, testKafka, unique } from './helpers.js'
 import {
   allTopologies,
   conversationPartitions,
   conversations,
-  createConversations,
   differingStores,
+  type ReplayRig,
   readReceipts,
-  sendMessages,
+  replayRig,
   settled,
+  writeTraffic,
 } from './replay-traffic.js'
 
 describe('imflow replay', () => {
   const prefix = `${unique('rpl')}.`
   const kafka = testKafka()
+  let rig: ReplayRig
   let codecs: ContractCodecs
   let deployment: Deployment
-  let dataDir: string
   let app: Awaited<ReturnType<typeof startTestApp>> | undefined
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'imflow-replay-'))
-    codecs = await registerContract(registrySchemaSource(inject('schemaRegistryUrl')), prefix)
-    const config = loadConfig({
-      KAFKA_BROKERS: inject('kafkaBrokers').join(','),
-      SCHEMA_REGISTRY_URL: inject('schemaRegistryUrl'),
-      IMFLOW_TOPIC_PREFIX: prefix,
-      IMFLOW_DATA_DIR: dataDir,
-      IMFLOW_PARTITIONS: '2',
-    })
-    deployment = await connect(config, silentLogger)
+    rig = await replayRig(prefix)
+    ;({ codecs, deployment } = rig)
   })
   afterAll(async () => {
     await app?.stop()
-    await deployment?.close()
-    await rm(dataDir, { recursive: true, force: true })
+    await rig?.close()
   })
 
   it('refuses while the app runs; into a new app id gives equal digests, into the live one changes none', async () => {
@@ -59,22 +41,12 @@ describe('imflow replay', () => {
     // Shaping as configured by default: it decides by the records' time, so the replay
     // below decides as the app did (docs/shaping.md).
     app = await startTestApp(prefix)
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
-    await producer.connect()
-    await createConversations(
-      producer,
-      deployment.admin,
-      codecs,
-      prefix,
-      `${prefix}imflow-receiver`,
-    )
     const sent = 60
-    await sendMessages(producer, codecs, prefix, sent)
+    await writeTraffic(kafka, rig, sent)
     const receipts = await readReceipts(kafka, codecs, `${prefix}im.receipts`, sent)
     // Every message HIGH, and no read receipts: what the replay cannot reproduce yet (LOW's
     // wall-clock drain, a task's topics read in arrival order) is in docs/replay.md.
     expect(receipts.every((r) => r.outcome.kind === 'Accepted')).toBe(true)
-    await producer.disconnect()
     await eventually(await settled(deployment, codecs), {
       timeoutMs: 90_000,
       what: 'the app to settle',

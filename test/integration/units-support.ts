@@ -1,6 +1,7 @@
 // Deployments of imflow side by side on the run's broker, each under its own topic prefix and
 // with its own API port, started in order: units (IMFLOW_UNIT, each listing the others'
-// topics and APIs) or, through startDeployments, any other pairing (geos).
+// topics and APIs), two geos acting from home (startGeos), or, through startDeployments, any
+// other pairing.
 
 import type { RunningApp } from '../../ops/app/app.js'
 import { freePort } from '../../ops/ports.js'
@@ -61,6 +62,27 @@ export function startUnits(
       IMFLOW_UNIT: String(me),
       IMFLOW_REMOTE_UNITS: others((u) => prefixes[u] as string),
       ...(urls ? { IMFLOW_REMOTE_UNIT_URLS: others((u) => `http://127.0.0.1:${ports[u]}`) } : {}),
+    }
+  })
+}
+
+/**
+ * Two geos, eu then us, each with its own app id (imflow-eu, imflow-us) and API, listing the
+ * other's topics and API (acting from home); `extra` goes to both.
+ */
+export function startGeos(
+  prefixes: readonly [string, string],
+  extra: Record<string, string>,
+): Promise<Deployments> {
+  const names = ['eu', 'us'] as const
+  return startDeployments(prefixes, (i, ports) => {
+    const [me, other] = [names[i], names[1 - i]]
+    return {
+      ...extra,
+      IMFLOW_APP_ID: `imflow-${me}`,
+      IMFLOW_GEO: `${me}`,
+      IMFLOW_REMOTE_GEOS: `${other}=${prefixes[1 - i]}:imflow-${other}`,
+      IMFLOW_REMOTE_GEO_URLS: `${other}=http://127.0.0.1:${ports[1 - i]}`,
     }
   })
 }
