@@ -236,11 +236,7 @@ export class RoomDelivery<S extends PushSocket> {
   }
 
   private setFollows(userId: string, conversationIds: readonly string[]): void {
-    for (const cid of this.follows.get(userId) ?? []) {
-      const users = this.followers.get(cid)
-      users?.delete(userId)
-      if (users?.size === 0) this.followers.delete(cid)
-    }
+    for (const cid of this.follows.get(userId) ?? []) this.unfollow(userId, cid)
     if (conversationIds.length === 0) {
       this.follows.delete(userId)
       return
