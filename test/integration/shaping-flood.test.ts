@@ -34,7 +34,8 @@ import { committedSum, spawnFixture } from './runtime-support.js'
 // bounds requests in bytes), and a 10,000-member group's hand-off is ~60 KB a message.
 const PARTITIONS = 4
 const CAPACITY = 10
-// Drained 20% ahead of it (2 s): room for a slow transaction on a busy shared machine.
+// Drained at least 20% ahead of it (2 s), more when the task's drains come further apart
+// (drain-pace.ts): room for slow transactions on a busy shared machine.
 const DEADLINE_MS = 10_000
 const DMS = 20
 const SHAPE = { seconds: 8, floodPerSec: 10 * CAPACITY, dmPerSec: 5, lowPerSec: 4, dms: DMS }
