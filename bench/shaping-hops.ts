@@ -26,6 +26,11 @@ export class HopTracer {
   readonly traces = new Map<string, RecordTrace>()
   /** Records processed per transaction, per partition. */
   readonly transactionSizes = new Map<number, number[]>()
+  /**
+   * Per partition: from a transaction's end of processing to the next slice's start (its
+   * commit, then the partition resumed and fetched again), with when the slice started.
+   */
+  readonly between = new Map<number, { at: number; ms: number }[]>()
 
   constructor(private readonly ingest: string) {}
 
@@ -39,12 +44,19 @@ export class HopTracer {
   private wrapProcessor(partition: number, inner: Processor): Processor {
     let slice = { start: 0, done: 0 }
     let open: RecordTrace[] = []
+    let ended: number | undefined
     const id = (record: InputRecord) =>
       record.topic === this.ingest ? (record.value as SendMessage).clientMsgId : undefined
     return {
       ...inner,
       prefetch: async (records) => {
         slice = { start: nowMs(), done: 0 }
+        if (ended !== undefined) {
+          const gaps = this.between.get(partition) ?? []
+          gaps.push({ at: slice.start, ms: slice.start - ended })
+          this.between.set(partition, gaps)
+          ended = undefined
+        }
         await inner.prefetch?.(records)
       },
       process: async (record) => {
@@ -68,6 +80,7 @@ export class HopTracer {
         const at = nowMs()
         for (const trace of open) trace.processed = at
         if (open.length > 0) {
+          ended = at
           const sizes = this.transactionSizes.get(partition) ?? []
           sizes.push(open.length)
           this.transactionSizes.set(partition, sizes)
@@ -107,7 +120,7 @@ export function hopsOf(
   }
 }
 
-const median = (xs: readonly number[]) => {
+export const median = (xs: readonly number[]) => {
   const sorted = [...xs].filter(Number.isFinite).sort((a, b) => a - b)
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN
 }

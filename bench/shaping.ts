@@ -15,7 +15,7 @@ import { startTopology } from '../topologies/runtime/index.js'
 import { partitionForKey } from '../topologies/runtime/partitioner.js'
 import { type BenchBroker, committed, waitFor, withBroker } from './broker.js'
 import { percentiles } from './latency.js'
-import { HopTracer, hopLine, hopsOf } from './shaping-hops.js'
+import { HopTracer, hopLine, hopsOf, median } from './shaping-hops.js'
 import {
   type Answer,
   FLOOD,
@@ -41,23 +41,34 @@ const DMS = 40
 const CALM = { seconds: SECONDS, floodPerSec: 0, dmPerSec: 10, lowPerSec: 4, dms: DMS }
 
 /**
- * IMFLOW_BENCH_AB=adaptive-drain: the scenario runs with the switch off, then on (then on,
- * off, ... for IMFLOW_BENCH_ROUNDS rounds), each on a receiver and topics of its own, in the
- * same run, for a before/after comparison under the same load. `adaptive-drain` is
- * ShapingOptions.adaptiveDrain: LOW's deadline from acceptance, its margin from the gaps
- * between drains (on), or from when the task queued it with a fixed margin (off, before).
+ * IMFLOW_BENCH_AB=<switch>: the scenario runs with the switch off, then on (then on, off, ...
+ * for IMFLOW_BENCH_ROUNDS rounds), each on a receiver and topics of its own, in the same run,
+ * for a before/after comparison under the same load.
+ * - `adaptive-drain`: ShapingOptions.adaptiveDrain — LOW's deadline from acceptance, its
+ *   margin from the gaps between drains (on), or from when the task queued it with a fixed
+ *   margin (off, the behaviour before).
+ * - `fetch-wait`: the receiver's fetches wait at most 5 ms for data (on) instead of the
+ *   runtime's 50 (off): how much of a 1:1 message's wait on the flood's partition is the
+ *   fetch round its partition, resumed after a transaction, waits for.
  */
-const SWITCHES = ['adaptive-drain'] as const
+const SWITCHES = {
+  'adaptive-drain': (on: boolean) => ({ receiver: { adaptiveDrain: on }, runner: {} }),
+  'fetch-wait': (on: boolean) => ({ receiver: {}, runner: on ? { fetchWaitMs: 5 } : {} }),
+} as const
+type Variant = ReturnType<(typeof SWITCHES)[keyof typeof SWITCHES]>
 /** Read when the bench runs: another bench's switch in the variable is not an error here. */
 const abSwitch = () => {
   const name = process.env.IMFLOW_BENCH_AB
-  if (name && !(SWITCHES as readonly string[]).includes(name))
-    throw new Error(`IMFLOW_BENCH_AB: no switch ${name} (${SWITCHES.join(', ')})`)
+  if (name !== undefined && !Object.hasOwn(SWITCHES, name))
+    throw new Error(`IMFLOW_BENCH_AB: no switch ${name} (${Object.keys(SWITCHES).join(', ')})`)
+  const toggle = name === undefined ? undefined : SWITCHES[name as keyof typeof SWITCHES]
   const rounds = Number(process.env.IMFLOW_BENCH_ROUNDS ?? 1)
-  const variants: (boolean | undefined)[] = name
+  const variants: (boolean | undefined)[] = toggle
     ? Array.from({ length: rounds }, (_, r) => (r % 2 ? [true, false] : [false, true])).flat()
     : [undefined]
-  return { name, variants }
+  const settings = (on: boolean | undefined): Variant =>
+    on === undefined || !toggle ? { receiver: {}, runner: {} } : toggle(on)
+  return { name, variants, settings }
 }
 
 const progress = (line: string) => process.stderr.write(`shaping: ${line}\n`)
@@ -67,6 +78,8 @@ interface Outcome {
   /** 1:1 p50 and p99 during the flood over without it. */
   p50Ratio: number
   p99Ratio: number
+  /** 1:1 p50 on the flood's partition during the flood over the p50 without it. */
+  sharingRatio: number
   /** The latest LOW hand-off after acceptance, over the deadline. */
   lowLate: number
   load: number
@@ -79,7 +92,7 @@ export function shapingBench(): Promise<string> {
     for (const [i, variant] of AB.variants.entries()) {
       const label = variant === undefined ? '' : `${AB.name} ${variant ? 'on' : 'off'}`
       progress(`scenario ${i + 1} of ${AB.variants.length} ${label}`)
-      const outcome = await scenario(broker, `${broker.run}-${i}`, variant)
+      const outcome = await scenario(broker, `${broker.run}-${i}`, AB.settings(variant))
       outcomes.push({ variant, outcome })
     }
     const head = `shaping: capacity ${CAPACITY} messages/s per task, ${PARTITIONS} partitions, ${SECONDS} s per phase, LOW deadline ${DEADLINE_MS / 1000} s, one broker`
@@ -101,6 +114,7 @@ export function shapingBench(): Promise<string> {
       compare('LOW latest hand-off, x the deadline', (o) => o.lowLate),
       compare('1:1 p50 during / without the flood', (o) => o.p50Ratio),
       compare('1:1 p99 during / without the flood', (o) => o.p99Ratio),
+      compare("1:1 p50 on the flood's partition / without", (o) => o.sharingRatio),
     ].join('\n')
   })
 }
@@ -109,7 +123,7 @@ export function shapingBench(): Promise<string> {
 async function scenario(
   { kafka, admin, dir, quiet }: BenchBroker,
   run: string,
-  adaptiveDrain: boolean | undefined,
+  variant: Variant,
 ): Promise<Outcome> {
   const load = loadavg()[0] ?? 0
   const topics = rigTopics(`${run}-`)
@@ -125,10 +139,10 @@ async function scenario(
         capacity: CAPACITY,
         lowDeadlineMs: DEADLINE_MS,
         partitions: PARTITIONS,
-        ...(adaptiveDrain === undefined ? {} : { adaptiveDrain }),
+        ...variant.receiver,
       }),
     ),
-    { kafka, appId: run, stateDir: join(dir, run), log: quiet },
+    { kafka, appId: run, stateDir: join(dir, run), log: quiet, ...variant.runner },
   )
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
@@ -229,6 +243,16 @@ function report(run: {
     const sizes = [...tracer.transactionSizes].filter(([p]) => partitions(p)).flatMap(([, s]) => s)
     return (sizes.reduce((a, b) => a + b, 0) / Math.max(1, sizes.length)).toFixed(1)
   }
+  const floodSpan = {
+    from: Math.min(...flood.map((s) => s.at)),
+    to: Math.max(...flood.map((s) => s.at)),
+  }
+  const betweenDuringFlood = (partition: number) =>
+    median(
+      (tracer.between.get(partition) ?? [])
+        .filter((g) => g.at >= floodSpan.from && g.at <= floodSpan.to)
+        .map((g) => g.ms),
+    ).toFixed(1)
   const row = (name: string, c: ReturnType<typeof count>) =>
     `  ${name.padEnd(34)} sent ${String(c.sent).padStart(5)}  accepted ${String(c.accepted).padStart(5)}  throttled ${String(c.throttled).padStart(5)}`
   const floodCount = count(flood, 'flood')
@@ -246,12 +270,14 @@ function report(run: {
     hopLine("flood, on the flood's partition", hops(flood.filter(onFlood))),
     hopLine('flood, on the others', hops(flood.filter((s) => !onFlood(s)))),
     `    records per transaction (all phases): flood's partition ${perTransaction((p) => p === floodPartition)}, the others ${perTransaction((p) => p !== floodPartition)}`,
+    `    during the flood, a transaction's end of processing -> the next slice (commit, resume, next fetch round): median ${betweenDuringFlood(floodPartition)} ms on the flood's partition (always busy)`,
     `  LOW handed off after acceptance: max ${late} ms = ${(late / DEADLINE_MS).toFixed(2)} x the deadline`,
   ]
   return {
     lines,
     p50Ratio: during.p50 / before.p50,
     p99Ratio: during.p99 / before.p99,
+    sharingRatio: sharing.p50 / before.p50,
     lowLate: late / DEADLINE_MS,
     load,
   }
