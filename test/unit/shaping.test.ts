@@ -173,7 +173,7 @@ describe('limits document', () => {
     expect(drainMargin(500)).toBe(200)
   })
 
-  it('widens the margin to twice the longest recent gap between drains, up to half the deadline', () => {
+  it('widens the margin to twice the longest recent gap between drains, up to the deadline', () => {
     const pace = new DrainPace()
     for (let t = 0; t <= 1_000; t += 100) pace.observe(t)
     // Drains every 100 ms: the fixed share (2 s of 10 s) is the larger.
@@ -182,8 +182,9 @@ describe('limits document', () => {
     pace.observe(2_500)
     expect(pace.worstGap()).toBe(1_500)
     expect(pace.margin(10_000)).toBe(3_100)
-    // Never more than half the deadline: a short one is still drained with spare capacity first.
-    expect(pace.margin(4_000)).toBe(2_000)
+    // Up to the whole deadline: drains that far apart hand LOW off at the first one after
+    // its acceptance.
+    expect(pace.margin(2_000)).toBe(2_000)
     // Remembered for one to two windows of 30 s, then forgotten once drains are quick again.
     for (let t = 2_600; t <= 70_000; t += 100) pace.observe(t)
     expect(pace.worstGap()).toBe(100)

@@ -3,7 +3,9 @@
 // flood's, or any on a loaded machine) drains come seconds apart, and a message that falls
 // due just after one waits for the next. So the margin is the larger of a fixed share of the
 // deadline and twice the longest gap seen lately between drains (one gap to be reached, one
-// for the transaction that hands it off), never more than half the deadline.
+// for the transaction that hands it off), up to the whole deadline: a task whose drains come
+// that far apart hands LOW off at the first drain after its acceptance (the deadline is the
+// promise; waiting for spare capacity is not).
 
 /** How often the lane is drained when nothing holds the task up. */
 export const DRAIN_EVERY_MS = 100
@@ -42,7 +44,7 @@ export class DrainPace {
 
   /** How long before its deadline a message is drained, capacity or not. */
   margin(deadlineMs: number): number {
-    const adaptive = Math.min(deadlineMs / 2, 2 * this.worstGap() + DRAIN_EVERY_MS)
+    const adaptive = Math.min(deadlineMs, 2 * this.worstGap() + DRAIN_EVERY_MS)
     return Math.max(drainMargin(deadlineMs), adaptive)
   }
 }
