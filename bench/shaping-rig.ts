@@ -71,7 +71,13 @@ export async function rigCodecs(source: SchemaSource, topics: RigTopics): Promis
 export function rigReceiver(
   topics: RigTopics,
   codecs: RigCodecs,
-  settings: { capacity: number; lowDeadlineMs: number; partitions: number },
+  settings: {
+    capacity: number
+    lowDeadlineMs: number
+    partitions: number
+    /** ShapingOptions.adaptiveDrain (default true). */
+    adaptiveDrain?: boolean
+  },
 ): TopologyDefinition {
   const limits: Limits = {
     capacity: settings.capacity,
@@ -91,6 +97,7 @@ export function rigReceiver(
       targetLatencyMs: 0,
       largeGroupMembers: 500,
       lowQueueMax: 100_000,
+      ...(settings.adaptiveDrain === undefined ? {} : { adaptiveDrain: settings.adaptiveDrain }),
     }),
   })
 }
@@ -185,6 +192,8 @@ export interface Answer {
   outcome: Receipt['outcome']
   /** nowMs() when the receipt was read. */
   at: number
+  /** The receipt record's timestamp: when the receiver sent it, in its open transaction. */
+  sentAt: number
 }
 
 export interface Handed {
@@ -224,7 +233,7 @@ export async function watchReceipts(
       if (redelivered(seen, partition, message.offset)) return
       const receipt = await codecs.receipt.decode(message.value as Buffer)
       const list = answers.get(receipt.clientMsgId) ?? []
-      list.push({ outcome: receipt.outcome, at: nowMs() })
+      list.push({ outcome: receipt.outcome, at: nowMs(), sentAt: Number(message.timestamp) })
       answers.set(receipt.clientMsgId, list)
     },
   })

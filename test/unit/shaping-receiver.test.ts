@@ -77,6 +77,8 @@ async function send(
   conversationId: string,
   over: Partial<SendMessage> = {},
   headers: Record<string, string> = {},
+  /** When it was written to im.ingest: earlier than now for one that waited there. */
+  writtenAt = now,
 ): Promise<Receipt['outcome']> {
   const m: SendMessage = {
     conversationId,
@@ -93,7 +95,7 @@ async function send(
   await driver.pipe(topics.ingest, {
     key: conversationId,
     value: codecs.sendMessage.encode(m),
-    timestamp: now,
+    timestamp: writtenAt,
     headers,
   })
   const [out] = driver.read(topics.receipts)
@@ -162,6 +164,26 @@ describe('priority lanes', () => {
       expect(waited).toBeLessThanOrEqual(3_000)
     }
     expect(waited).toBeGreaterThanOrEqual(2_300)
+  })
+
+  it('counts the deadline from acceptance: time waited on im.ingest is not granted again', async () => {
+    // A backlog written 2 s ago (a lagging receiver), a large group's flood over capacity in
+    // it, then a LOW message: accepted at the time it was written, what its receipt says.
+    const backlog = now - 2_000
+    for (let i = 0; i < 10; i++) await send('big', {}, {}, backlog)
+    const low = await send('dm', { priority: 'LOW' }, {}, backlog)
+    expect(low).toMatchObject({ kind: 'Accepted', createdAt: backlog })
+    // The flood goes on (HIGH wants all of the capacity): due at 3,000 - 600 ms after
+    // acceptance, 400 ms from now, not 2,400.
+    let waited = 0
+    for (;;) {
+      for (let i = 0; i < 10; i++) await send('big')
+      await tick(100)
+      waited += 100
+      if ((await delivered()).includes(msgId(low))) break
+      expect(waited).toBeLessThanOrEqual(1_000)
+    }
+    expect(waited).toBeGreaterThanOrEqual(400)
   })
 
   it('keeps LOW in the order it came, per conversation, across drains', async () => {

@@ -3,10 +3,10 @@
 
 import { describe, expect, it } from 'vitest'
 import { adaptCapacity } from '../../topologies/shaping/capacity.js'
+import { DrainPace, drainMargin } from '../../topologies/shaping/drain-pace.js'
 import { overShare, waterLevel } from '../../topologies/shaping/fair-share.js'
 import { type Limits, limitOf, limitsProblems } from '../../topologies/shaping/limits.js'
 import { Overload } from '../../topologies/shaping/overload.js'
-import { drainMargin } from '../../topologies/shaping/shaper.js'
 import { SpaceSaving } from '../../topologies/shaping/space-saving.js'
 import { refill, take } from '../../topologies/shaping/token-bucket.js'
 
@@ -171,5 +171,23 @@ describe('limits document', () => {
     expect(drainMargin(3_000)).toBe(600)
     expect(drainMargin(3_600_000)).toBe(5_000)
     expect(drainMargin(500)).toBe(200)
+  })
+
+  it('widens the margin to twice the longest recent gap between drains, up to the deadline', () => {
+    const pace = new DrainPace()
+    for (let t = 0; t <= 1_000; t += 100) pace.observe(t)
+    // Drains every 100 ms: the fixed share (2 s of 10 s) is the larger.
+    expect(pace.margin(10_000)).toBe(2_000)
+    // A busy task drained 1.5 s apart (a flood's transactions, a loaded machine).
+    pace.observe(2_500)
+    expect(pace.worstGap()).toBe(1_500)
+    expect(pace.margin(10_000)).toBe(3_100)
+    // Up to the whole deadline: drains that far apart hand LOW off at the first one after
+    // its acceptance.
+    expect(pace.margin(2_000)).toBe(2_000)
+    // Remembered for one to two windows of 30 s, then forgotten once drains are quick again.
+    for (let t = 2_600; t <= 70_000; t += 100) pace.observe(t)
+    expect(pace.worstGap()).toBe(100)
+    expect(pace.margin(10_000)).toBe(2_000)
   })
 })

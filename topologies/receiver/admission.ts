@@ -23,8 +23,11 @@ export interface AdmissionGate {
   admit(request: AdmissionRequest): AdmissionDecision | Promise<AdmissionDecision>
   /** Reads ahead what admit() will read for these messages (see Processor.prefetch). */
   prefetch?(requests: readonly Pick<AdmissionRequest, 'message' | 'headers'>[]): Promise<void>
-  /** Keeps an accepted message (its StoredMessage bytes) until it is delivered. */
-  defer(id: string, stored: Buffer): Promise<void>
+  /**
+   * Keeps an accepted message (its StoredMessage bytes) until it is delivered; `acceptedAt`
+   * is its createdAt (its msgId's time), which its deadline runs from.
+   */
+  defer(id: string, stored: Buffer, acceptedAt: number): Promise<void>
 }
 
 /**

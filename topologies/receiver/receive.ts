@@ -76,7 +76,7 @@ export async function receive(
   if (message.visibility === 'PRIVATE')
     task.privateDedupe.record(message.conversationId, { key: dedupeId, msgId, createdAt })
   // LOW: accepted now (its msgId is fixed), stored and delivered when shaping drains it.
-  if (admitted.later) await task.gate.defer(msgId, encodeStoredMessage(storedMessage))
+  if (admitted.later) await task.gate.defer(msgId, encodeStoredMessage(storedMessage), createdAt)
   else await deliver(task, storedMessage)
   await task.reply(record, message, { kind: 'Accepted', msgId, createdAt })
 }

@@ -2,6 +2,7 @@
 // what it reports.
 
 export { adaptCapacity, type CapacitySettings } from './capacity.js'
+export { DRAIN_EVERY_MS, DrainPace, drainMargin } from './drain-pace.js'
 export {
   APPLICATION_HEADER,
   CLIENT_TYPE_HEADER,
@@ -14,8 +15,6 @@ export {
 } from './limits.js'
 export { LimitsTable } from './limits-table.js'
 export {
-  DRAIN_EVERY_MS,
-  drainMargin,
   SHAPING_STORES,
   type ShapingOptions,
   shaping,

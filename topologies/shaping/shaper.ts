@@ -14,6 +14,7 @@ import type {
 } from '../receiver/index.js'
 import type { ProcessorContext } from '../runtime/index.js'
 import { DeliveryBudget } from './delivery-budget.js'
+import { DRAIN_EVERY_MS, DrainPace, drainMargin } from './drain-pace.js'
 import { APPLICATION_HEADER, CLIENT_TYPE_HEADER, type Limits, THROTTLE_REASONS } from './limits.js'
 import { LowLane } from './low-lane.js'
 import { type LoadState, Overload } from './overload.js'
@@ -38,23 +39,22 @@ export interface ShapingOptions {
   largeGroupMembers: number
   /** Most LOW messages a task keeps waiting; past it LOW is throttled (OVERLOAD). */
   lowQueueMax: number
+  /**
+   * LOW's deadline runs from its acceptance time and its drain margin adapts to the gaps seen
+   * between drains (drain-pace.ts); false: from when the task queued it, with the fixed
+   * margin (the behaviour before, kept for the bench's A/B comparison). Default true.
+   */
+  adaptiveDrain?: boolean
   stats?: ShapingStats
   clock?: () => number
   sketchSize?: number
   halfLifeMs?: number
 }
 
-/** How often the LOW lane is drained. */
-export const DRAIN_EVERY_MS = 100
 /** Most LOW messages delivered in one drain (one transaction). */
 const DRAIN_MAX = 500
 /** How long an OVERLOAD throttle asks to wait: about one half-life of the load estimate. */
 const OVERLOAD_RETRY_MS = 1_000
-
-/** A deadline-bound message is drained this long before its deadline, capacity or not. */
-export function drainMargin(deadlineMs: number): number {
-  return Math.min(5_000, Math.max(2 * DRAIN_EVERY_MS, deadlineMs * 0.2))
-}
 
 function header(headers: AdmissionRequest['headers'], name: string): string | undefined {
   const value = headers[name]
@@ -85,6 +85,7 @@ class TaskShaper implements AdmissionGate {
   private readonly lane: LowLane
   private readonly overload: Overload
   private readonly delivery = new DeliveryBudget()
+  private readonly pace = new DrainPace()
   private readonly time: StreamTime
   private readonly load: KeyValueStore<string, LoadState>
   /** The overload view was read back from its store (again after a rolled-back transaction). */
@@ -183,8 +184,15 @@ class TaskShaper implements AdmissionGate {
     return { admit: true }
   }
 
-  defer(id: string, stored: Buffer): Promise<void> {
-    return this.lane.enqueue(id, stored, this.clock())
+  /**
+   * Its deadline runs from its acceptance time (its msgId's, what its receipt says), not from
+   * when this task got to it: time it waited on im.ingest counts. That time never goes back
+   * within a task, so the lane stays FIFO.
+   */
+  defer(id: string, stored: Buffer, acceptedAt: number): Promise<void> {
+    const now = this.clock()
+    const at = this.options.adaptiveDrain === false ? now : Math.min(acceptedAt, now)
+    return this.lane.enqueue(id, stored, at)
   }
 
   /**
@@ -194,10 +202,14 @@ class TaskShaper implements AdmissionGate {
    */
   async drain(): Promise<void> {
     const now = this.clock()
+    this.pace.observe(now)
     if (now - this.drainedAt < DRAIN_EVERY_MS) return
     this.drainedAt = now
     const limits = this.current(this.time.current(), now)
-    const dueBy = now - limits.lowDeadlineMs + drainMargin(limits.lowDeadlineMs)
+    const deadline = limits.lowDeadlineMs
+    const margin =
+      this.options.adaptiveDrain === false ? drainMargin(deadline) : this.pace.margin(deadline)
+    const dueBy = now - deadline + margin
     const spare = this.delivery.spare()
     // The count is one cached read; the lane is scanned only when something waits.
     const waiting = await this.lane.size()

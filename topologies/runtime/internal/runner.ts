@@ -68,6 +68,12 @@ export interface RunnerOptions {
    * topology unhealthy (/readyz); default 30 s.
    */
   openGraceMs?: number
+  /**
+   * How long a fetch waits for data (default FETCH_WAIT_MS): a partition resumed after its
+   * task's transaction waits up to this long for the next fetch round. For measurements
+   * (the shaping bench's A/B); not a setting of the app.
+   */
+  fetchWaitMs?: number
 }
 
 export interface RunningTopology {
@@ -120,7 +126,7 @@ function groupConsumer(
     allowAutoTopicCreation: false,
     // A partition paused while its task works (batch-handler.ts) is fetched again with the
     // next fetch: one that waits for data on the others must not keep it waiting long.
-    maxWaitTimeInMs: FETCH_WAIT_MS,
+    maxWaitTimeInMs: options.fetchWaitMs ?? FETCH_WAIT_MS,
     maxBytesPerPartition: FETCH_BYTES_PER_PARTITION,
     // Ours only, no round-robin fallback: a broker may pick any protocol all members
     // support, and round-robin splits tasks (see assignor.ts).
