@@ -105,8 +105,12 @@ const MIN_WALL_CLOCK_TICK_MS = 5
 /** A transaction while its slices are sent: begun with the first records to send. */
 interface OpenSlices {
   txn: OpenTransaction | undefined
-  /** The offset after the last record sent to each topic-partition. */
-  ends: Map<string, number>
+  /**
+   * Where each send's records ended (the offset after the last one per topic-partition). Read
+   * after the commit: a thread's shared transaction fills them only when it sends every task's
+   * records together, before it commits (thread-transaction.ts).
+   */
+  ends: EndOffsets[]
   sent: number
 }
 
@@ -426,7 +430,7 @@ export class Task {
   ): Promise<Map<QueuedBatch, SliceResult>> {
     const { partition, groupId, metrics, topology } = this.options
     const started = performance.now()
-    const open: OpenSlices = { txn: undefined, ends: new Map(), sent: 0 }
+    const open: OpenSlices = { txn: undefined, ends: [], sent: 0 }
     const results = new Map<QueuedBatch, SliceResult>()
     let committing = started
     const phases = commitPhases(metrics, topology.name)
@@ -472,7 +476,7 @@ export class Task {
       const [b, r] = first
       const settled = { ...this.options, producer: this.producer, topic: b.topic, taskId: this.id }
       if (!(await committedAnyway({ ...settled, next: Number(r.last) + 1, cause: err }))) throw err
-      open.ends.clear()
+      open.ends = []
     }
     for (const [b, r] of results) this.committedNext.set(b.topic, Number(r.last) + 1)
     const writes = this.core.pendingWriteCounts()
@@ -480,7 +484,7 @@ export class Task {
     phases.mark('stores')
     for (const [store, n] of writes)
       if (n > 0) metrics?.storeWrites.inc({ topology: topology.name, store }, n)
-    this.changelogsEnded(open.ends)
+    for (const ends of open.ends) this.changelogsEnded(ends)
     if (metrics) {
       const labels = { topology: topology.name, partition: String(partition) }
       let processed = 0
@@ -521,7 +525,7 @@ export class Task {
   private async send(open: OpenSlices, records: readonly OutRecord[]): Promise<void> {
     if (records.length === 0) return
     open.txn ??= await this.producer.begin()
-    for (const [tp, end] of await open.txn.send(records)) open.ends.set(tp, end)
+    open.ends.push(await open.txn.send(records))
     open.sent += records.length
   }
 

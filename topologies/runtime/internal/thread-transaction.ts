@@ -20,8 +20,10 @@ import type { GroupMetadata } from '../../../ops/txn-offset-commit-v3.js'
 import { committedAnyway } from './commit-outcome.js'
 import {
   createTaskProducer,
+  type EndOffsets,
   isFenced,
   type OpenTransaction,
+  type OutRecord,
   type PartitionPosition,
   type TaskProducer,
   topicPartition,
@@ -84,8 +86,10 @@ class Shared {
   readonly positions = new Map<string, PartitionPosition>()
   /** Why it must abort, once a participant failed. */
   failure: unknown
-  /** Sends go out one after another: kafkajs' idempotent producer keeps order with one at a time. */
-  sending: Promise<unknown> = Promise.resolve()
+  /** Every task's records, sent together before the commit: one request per MiB, not one per task. */
+  readonly records: OutRecord[] = []
+  /** Where they ended: filled before the commit, read by the tasks after it. */
+  readonly ends: EndOffsets = new Map()
   sealed = false
   readonly outcome = settled()
   constructor(
@@ -199,15 +203,8 @@ export class ThreadTransactions {
     return {
       send: async (records) => {
         if (shared.failure) throw shared.failure
-        const txn = await shared.txn
-        const sent = shared.sending.then(() => txn.send(records))
-        shared.sending = sent.catch(() => {})
-        try {
-          return await sent
-        } catch (err) {
-          shared.failure ??= err
-          throw err
-        }
+        for (const r of records) shared.records.push(r)
+        return shared.ends
       },
       // Gathered: every task's positions go out in one TxnOffsetCommit, with the generation.
       sendOffsets: async (_group, partition, positions) =>
@@ -244,8 +241,9 @@ export class ThreadTransactions {
     const reported = [...shared.positions.values()]
     try {
       txn = await shared.txn
-      await shared.sending
       if (shared.failure) throw shared.failure
+      if (shared.records.length > 0)
+        for (const [tp, end] of await txn.send(shared.records)) shared.ends.set(tp, end)
       const positions = new Map(shared.positions)
       for (const member of shared.joined) {
         if (reported.some((p) => p.partition === member.partition)) continue
