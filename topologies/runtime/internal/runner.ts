@@ -280,8 +280,8 @@ export async function startTopology(
     {
       autoCommit: false,
       eachBatchAutoResolve: false,
-      // Tasks are independent (own producer, own stores): while one waits on its commit,
-      // another processes. Each partition is still processed in order. Every batch of a
+      // Tasks are independent (own producer or a share of the thread's, own stores): while one
+      // waits on its commit, another processes. Each partition is still processed in order. Every batch of a
       // fetch at once: a task's topics then share a transaction (Task.processBatch), and
       // kafkajs fetches again only when all of them are done.
       partitionsConsumedConcurrently: Math.max(4, partitions * topology.sources.length),
@@ -323,8 +323,16 @@ export async function startTopology(
       })
     },
     async stop() {
-      await member.stop()
-      await tasks.closeAll()
+      if (thread) {
+        // One transaction per thread commits with the consumer's membership: the tasks finish
+        // their work and close while it is still a member (a commit after it left the group
+        // would be refused, and the task closed without a checkpoint), then it leaves.
+        await tasks.closeAll()
+        await member.stop()
+      } else {
+        await member.stop()
+        await tasks.closeAll()
+      }
       await thread?.stop()
       await restorer.stop()
     },
