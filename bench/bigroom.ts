@@ -39,12 +39,21 @@ const DRAIN_MS = 10_000
 const SWITCHES: Record<string, (on: boolean) => void> = {
   'coordinator-cache': setCoordinatorCache,
 }
+/**
+ * IMFLOW_BENCH_AB=transaction-scope: a setting read as the app starts, so the app is started
+ * once per scope (task, then thread), each time with its groups and devices, in the same run.
+ */
+const APP_SWITCHES: Record<string, { env: string; values: readonly string[] }> = {
+  'transaction-scope': { env: 'IMFLOW_TRANSACTION_SCOPE', values: ['task', 'thread'] },
+}
 /** Read when the bench runs: another bench's switch in the variable is not an error here. */
 const abSwitch = () => {
   const name = process.env.IMFLOW_BENCH_AB
   const toggle = name ? SWITCHES[name] : undefined
-  if (name && !toggle)
-    throw new Error(`IMFLOW_BENCH_AB: no switch ${name} (${Object.keys(SWITCHES).join(', ')})`)
+  if (name && !toggle && !APP_SWITCHES[name])
+    throw new Error(
+      `IMFLOW_BENCH_AB: no switch ${name} (${[...Object.keys(SWITCHES), ...Object.keys(APP_SWITCHES)].join(', ')})`,
+    )
   return {
     variants: toggle ? [false, true] : [true],
     apply: (on: boolean) => toggle?.(on),
@@ -55,10 +64,21 @@ const abSwitch = () => {
 const progress = (line: string) => process.stderr.write(`bigroom: ${line}\n`)
 
 export async function bigroomBench(): Promise<string> {
+  const appSwitch = APP_SWITCHES[process.env.IMFLOW_BENCH_AB ?? '']
+  if (!appSwitch) return bigroomOnce()
+  const reports: string[] = []
+  for (const value of appSwitch.values) {
+    progress(`${appSwitch.env}=${value}`)
+    reports.push(`${appSwitch.env}=${value}`, await bigroomOnce({ [appSwitch.env]: value }))
+  }
+  return reports.join('\n')
+}
+
+async function bigroomOnce(env: Record<string, string> = {}): Promise<string> {
   const AB = abSwitch()
   const { app, config, kafka, hopTopic, token, createGroup, stop } = await startLatencyApp(
     'bigroom',
-    { IMFLOW_KAFKA_HEAP: process.env.IMFLOW_KAFKA_HEAP ?? '1g' },
+    { IMFLOW_KAFKA_HEAP: process.env.IMFLOW_KAFKA_HEAP ?? '1g', ...env },
   )
   const fleet = deviceFleet()
   try {

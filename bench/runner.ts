@@ -20,6 +20,7 @@ import { shapingBench } from './shaping.js'
 import { stableOffsetsBench } from './stable-offsets.js'
 import { syncBench } from './sync.js'
 import { threadsBench } from './threads.js'
+import { transactionScopeBench } from './transaction-scope.js'
 import { unitsBench } from './units.js'
 
 /** A benchmark returns structured figures, or (until it does) text with "= N x" ratios. */
@@ -38,6 +39,7 @@ export const benches: Record<string, () => Promise<BenchResult | string>> = {
   'fenced-offsets': fencedOffsetsBench,
   coordinators: coordinatorsBench,
   'stable-offsets': stableOffsetsBench,
+  'transaction-scope': transactionScopeBench,
 }
 
 export const resultsDir = new URL('./results/', import.meta.url).pathname

@@ -124,6 +124,11 @@ export const errorCodes = {
     summary:
       'A topology is defined inconsistently (a store, sink or dead-letter topic it uses is not declared)',
   },
+  IMF_ERR_TRANSACTION_ABORTED: {
+    retriable: true,
+    status: 500,
+    summary: "A stream thread's shared transaction was aborted because another of its tasks failed",
+  },
   IMF_ERR_NOT_READY: {
     retriable: true,
     status: 503,

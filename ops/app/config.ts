@@ -29,6 +29,8 @@ export interface Config {
   readonly commitIntervalMs: number
   /** Each state store's record cache, in bytes: unsent writes merge per key until then. */
   readonly cacheMaxBytes: number
+  /** What one transaction covers: a task (input partition) or all of a stream thread's tasks. */
+  readonly transactionScope: 'task' | 'thread'
   /** Processes `imflow start` runs the topologies in (tasks spread over them). */
   readonly streamThreads: number
   /** Whether this instance serves devices' WebSockets (the push gateway). */
@@ -148,6 +150,12 @@ function onOff(raw: string): boolean {
   if (v === 'on' || v === 'true' || v === '1') return true
   if (v === 'off' || v === 'false' || v === '0') return false
   throw new BadValue('expected on or off')
+}
+
+function transactionScope(raw: string): 'task' | 'thread' {
+  const v = raw.trim().toLowerCase()
+  if (v === 'task' || v === 'thread') return v
+  throw new BadValue('expected task or thread')
 }
 
 /** Stream threads: a process each, so a few per core at most. */
@@ -382,6 +390,15 @@ export const settings = [
     shownDefault: '10485760',
     fallback: () => 10 * 1024 * 1024,
     parse: integer,
+  }),
+  setting({
+    key: 'transactionScope',
+    env: 'IMFLOW_TRANSACTION_SCOPE',
+    flag: 'transaction-scope',
+    doc: "What one transaction covers: `task`, a transactional producer per input partition; `thread`, one per topology runner for all its tasks, fenced by the consumer group's generation (KIP-447; needs Kafka 2.5+), so one commit covers every task's outputs, changelogs and offsets.",
+    shownDefault: 'task',
+    fallback: () => 'task' as const,
+    parse: transactionScope,
   }),
   setting({
     key: 'streamThreads',

@@ -178,6 +178,7 @@ function run(ctx: TopologyContext, topology: Parameters<typeof startTopology>[0]
     replicationFactor: config.replicationFactor,
     commitIntervalMs: config.commitIntervalMs,
     cacheMaxBytes: config.cacheMaxBytes,
+    transactionScope: config.transactionScope,
     ...(ctx.peers ? { peers: ctx.peers } : {}),
     deadLetters: {
       topic:

@@ -15,7 +15,7 @@ import {
 } from '../../topologies/runtime/index.js'
 import { taskOwners } from '../../topologies/runtime/internal/assignor.js'
 import { eventually, testKafka, unique, withAdmin } from './helpers.js'
-import { scratchState } from './runtime-support.js'
+import { scratchState, testScope } from './runtime-support.js'
 
 const INSTANCES = 3
 const PER_PARTITION = 50
@@ -57,6 +57,7 @@ describe('runtime: co-partitioned assignment over several instances', () => {
           await startTopology(topology(url), {
             kafka: testKafka(unique(`cop-${i}`)),
             appId: app,
+            transactionScope: testScope(),
             stateDir: join(state.dir, String(i)),
             log: silentLogger,
             sessionTimeoutMs: 6_000,

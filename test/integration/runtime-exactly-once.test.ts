@@ -21,78 +21,84 @@ const TOTAL = 100_000
 const KEYS = 500
 const KILLS = 5
 
-describe('runtime: exactly-once across SIGKILLs', () => {
-  const kafka = testKafka()
-  const input = unique('eos-in')
-  const output = unique('eos-out')
-  const app = unique('eos-app')
-  let stateDir: string
+// Both transaction scopes: a producer per task, and one per runner fenced by the group
+// generation (IMFLOW_TRANSACTION_SCOPE=thread).
+describe.each(['task', 'thread'] as const)(
+  'runtime: exactly-once across SIGKILLs, transactions per %s',
+  (scope) => {
+    const kafka = testKafka()
+    const input = unique('eos-in')
+    const output = unique('eos-out')
+    const app = unique('eos-app')
+    let stateDir: string
 
-  beforeAll(async () => {
-    stateDir = await mkdtemp(join(tmpdir(), 'imflow-eos-'))
-    await withAdmin((admin) =>
-      createTopicsAndWait(admin, [
-        { topic: input, numPartitions: 4 },
-        { topic: output, numPartitions: 4 },
-      ]),
-    )
-  })
-  afterAll(async () => {
-    await rm(stateDir, { recursive: true, force: true })
-  })
-
-  it(`counts ${TOTAL} records exactly while killed ${KILLS} times`, {
-    timeout: 600_000,
-  }, async () => {
-    const expected = await produceKeyed(kafka, input, TOTAL, KEYS)
-    const env = {
-      IMFLOW_TEST_APP: app,
-      IMFLOW_TEST_INPUT: input,
-      IMFLOW_TEST_OUTPUT: output,
-      IMFLOW_TEST_STATE: stateDir,
-    }
-    const logs: string[] = []
-    let progress = 0
-    for (let kill = 0; kill < KILLS; kill++) {
-      const running = spawnCountApp(env)
-      // Kill at a random point once this run has committed work of its own.
-      const before = progress
-      progress = await eventually(
-        async () => {
-          const done = await committedSum(kafka, `${app}-count`, input)
-          return done > before ? done : undefined
-        },
-        { timeoutMs: 120_000, intervalMs: 100, what: `run ${kill + 1} to commit progress` },
+    beforeAll(async () => {
+      stateDir = await mkdtemp(join(tmpdir(), 'imflow-eos-'))
+      await withAdmin((admin) =>
+        createTopicsAndWait(admin, [
+          { topic: input, numPartitions: 4 },
+          { topic: output, numPartitions: 4 },
+        ]),
       )
-      // Soon after: a run commits ~25,000 records a second, and all five kills must land mid-input.
-      await new Promise((r) => setTimeout(r, Math.random() * 500))
-      running.child.kill('SIGKILL')
-      await running.exited
-      const atKill = await committedSum(kafka, `${app}-count`, input)
-      expect(atKill, `kill ${kill + 1} came after the input was done`).toBeLessThan(TOTAL)
-      logs.push(running.output())
-    }
-    const last = spawnCountApp(env)
-    try {
-      await waitForConsumed(kafka, `${app}-count`, input, 300_000)
-    } finally {
-      last.child.kill('SIGTERM')
-      expect(await last.exited).toBe(0)
-    }
-    const counts = await readCounts(kafka, output, unique('eos-reader'), TOTAL)
-    const problems: string[] = []
-    for (const [key, n] of expected) {
-      const seen = counts.get(key) ?? []
-      const exact = seen.length === n && seen.every((v, i) => v === i + 1)
-      if (!exact)
-        problems.push(
-          `${key}: expected 1..${n}, got ${seen.length} values ending ${seen.slice(-3).join(',')}`,
+    })
+    afterAll(async () => {
+      await rm(stateDir, { recursive: true, force: true })
+    })
+
+    it(`counts ${TOTAL} records exactly while killed ${KILLS} times`, {
+      timeout: 600_000,
+    }, async () => {
+      const expected = await produceKeyed(kafka, input, TOTAL, KEYS)
+      const env = {
+        IMFLOW_TEST_APP: app,
+        IMFLOW_TEST_INPUT: input,
+        IMFLOW_TEST_OUTPUT: output,
+        IMFLOW_TEST_STATE: stateDir,
+        IMFLOW_TEST_TRANSACTION_SCOPE: scope,
+      }
+      const logs: string[] = []
+      let progress = 0
+      for (let kill = 0; kill < KILLS; kill++) {
+        const running = spawnCountApp(env)
+        // Kill at a random point once this run has committed work of its own.
+        const before = progress
+        progress = await eventually(
+          async () => {
+            const done = await committedSum(kafka, `${app}-count`, input)
+            return done > before ? done : undefined
+          },
+          { timeoutMs: 120_000, intervalMs: 100, what: `run ${kill + 1} to commit progress` },
         )
-    }
-    expect(problems.slice(0, 10)).toEqual([])
-    expect(counts.size).toBe(KEYS)
-    // The kills interrupted work in progress: runs restored state from the changelog.
-    expect(progress).toBeLessThan(TOTAL)
-    expect([...logs, last.output()].join('\n')).toMatch(/store restored .*records=[1-9]/)
-  })
-})
+        // Soon after: a run commits ~25,000 records a second, and all five kills must land mid-input.
+        await new Promise((r) => setTimeout(r, Math.random() * 500))
+        running.child.kill('SIGKILL')
+        await running.exited
+        const atKill = await committedSum(kafka, `${app}-count`, input)
+        expect(atKill, `kill ${kill + 1} came after the input was done`).toBeLessThan(TOTAL)
+        logs.push(running.output())
+      }
+      const last = spawnCountApp(env)
+      try {
+        await waitForConsumed(kafka, `${app}-count`, input, 300_000)
+      } finally {
+        last.child.kill('SIGTERM')
+        expect(await last.exited).toBe(0)
+      }
+      const counts = await readCounts(kafka, output, unique('eos-reader'), TOTAL)
+      const problems: string[] = []
+      for (const [key, n] of expected) {
+        const seen = counts.get(key) ?? []
+        const exact = seen.length === n && seen.every((v, i) => v === i + 1)
+        if (!exact)
+          problems.push(
+            `${key}: expected 1..${n}, got ${seen.length} values ending ${seen.slice(-3).join(',')}`,
+          )
+      }
+      expect(problems.slice(0, 10)).toEqual([])
+      expect(counts.size).toBe(KEYS)
+      // The kills interrupted work in progress: runs restored state from the changelog.
+      expect(progress).toBeLessThan(TOTAL)
+      expect([...logs, last.output()].join('\n')).toMatch(/store restored .*records=[1-9]/)
+    })
+  },
+)

@@ -18,71 +18,79 @@ import {
 const TOTAL = 40_000
 const KEYS = 200
 
-describe('runtime: failover between two instances', () => {
-  const kafka = testKafka()
-  const input = unique('fo-in')
-  const output = unique('fo-out')
-  const app = unique('fo-app')
-  let stateA: string
-  let stateB: string
+describe.each(['task', 'thread'] as const)(
+  'runtime: failover between two instances, transactions per %s',
+  (scope) => {
+    const kafka = testKafka()
+    const input = unique('fo-in')
+    const output = unique('fo-out')
+    const app = unique('fo-app')
+    let stateA: string
+    let stateB: string
 
-  beforeAll(async () => {
-    stateA = await mkdtemp(join(tmpdir(), 'imflow-fo-a-'))
-    stateB = await mkdtemp(join(tmpdir(), 'imflow-fo-b-'))
-    await withAdmin((admin) =>
-      createTopicsAndWait(admin, [
-        { topic: input, numPartitions: 4 },
-        { topic: output, numPartitions: 4 },
-      ]),
-    )
-  })
-  afterAll(async () => {
-    await Promise.all([stateA, stateB].map((d) => rm(d, { recursive: true, force: true })))
-  })
-
-  it('moves the stopped instance’s tasks and their state to the other', {
-    timeout: 300_000,
-  }, async () => {
-    const env = { IMFLOW_TEST_APP: app, IMFLOW_TEST_INPUT: input, IMFLOW_TEST_OUTPUT: output }
-    const a = spawnCountApp({ ...env, IMFLOW_TEST_STATE: stateA })
-    const b = spawnCountApp({ ...env, IMFLOW_TEST_STATE: stateB })
-    try {
-      // Both must own partitions before any input arrives.
-      await eventually(
-        () =>
-          /assignment .*partitions=\[\d/.test(a.output()) &&
-          /assignment .*partitions=\[\d/.test(b.output())
-            ? true
-            : undefined,
-        { timeoutMs: 60_000, what: 'both instances to hold partitions' },
+    beforeAll(async () => {
+      stateA = await mkdtemp(join(tmpdir(), 'imflow-fo-a-'))
+      stateB = await mkdtemp(join(tmpdir(), 'imflow-fo-b-'))
+      await withAdmin((admin) =>
+        createTopicsAndWait(admin, [
+          { topic: input, numPartitions: 4 },
+          { topic: output, numPartitions: 4 },
+        ]),
       )
-      const expected = await produceKeyed(kafka, input, TOTAL, KEYS)
-      await eventually(
-        async () =>
-          (await committedSum(kafka, `${app}-count`, input)) > TOTAL / 4 ? true : undefined,
-        {
-          timeoutMs: 120_000,
-          what: 'a quarter of the input processed',
-        },
-      )
-      a.child.kill('SIGTERM')
-      expect(await a.exited).toBe(0)
-      await waitForConsumed(kafka, `${app}-count`, input, 240_000)
+    })
+    afterAll(async () => {
+      await Promise.all([stateA, stateB].map((d) => rm(d, { recursive: true, force: true })))
+    })
 
-      // B now owns all four partitions and restored A's stores from their changelogs.
-      expect(b.output()).toMatch(/assignment topology=count partitions=\[0,1,2,3\]/)
-      expect(b.output()).toMatch(/store restored .*records=[1-9]/)
+    it('moves the stopped instance’s tasks and their state to the other', {
+      timeout: 300_000,
+    }, async () => {
+      const env = {
+        IMFLOW_TEST_APP: app,
+        IMFLOW_TEST_INPUT: input,
+        IMFLOW_TEST_OUTPUT: output,
+        IMFLOW_TEST_TRANSACTION_SCOPE: scope,
+      }
+      const a = spawnCountApp({ ...env, IMFLOW_TEST_STATE: stateA })
+      const b = spawnCountApp({ ...env, IMFLOW_TEST_STATE: stateB })
+      try {
+        // Both must own partitions before any input arrives.
+        await eventually(
+          () =>
+            /assignment .*partitions=\[\d/.test(a.output()) &&
+            /assignment .*partitions=\[\d/.test(b.output())
+              ? true
+              : undefined,
+          { timeoutMs: 60_000, what: 'both instances to hold partitions' },
+        )
+        const expected = await produceKeyed(kafka, input, TOTAL, KEYS)
+        await eventually(
+          async () =>
+            (await committedSum(kafka, `${app}-count`, input)) > TOTAL / 4 ? true : undefined,
+          {
+            timeoutMs: 120_000,
+            what: 'a quarter of the input processed',
+          },
+        )
+        a.child.kill('SIGTERM')
+        expect(await a.exited).toBe(0)
+        await waitForConsumed(kafka, `${app}-count`, input, 240_000)
 
-      const counts = await readCounts(kafka, output, unique('fo-reader'), TOTAL)
-      const wrong = [...expected].filter(([key, n]) => {
-        const seen = counts.get(key) ?? []
-        return !(seen.length === n && seen.every((v, i) => v === i + 1))
-      })
-      expect(wrong.slice(0, 5)).toEqual([])
-    } finally {
-      a.child.kill('SIGKILL')
-      b.child.kill('SIGTERM')
-      await b.exited
-    }
-  })
-})
+        // B now owns all four partitions and restored A's stores from their changelogs.
+        expect(b.output()).toMatch(/assignment topology=count partitions=\[0,1,2,3\]/)
+        expect(b.output()).toMatch(/store restored .*records=[1-9]/)
+
+        const counts = await readCounts(kafka, output, unique('fo-reader'), TOTAL)
+        const wrong = [...expected].filter(([key, n]) => {
+          const seen = counts.get(key) ?? []
+          return !(seen.length === n && seen.every((v, i) => v === i + 1))
+        })
+        expect(wrong.slice(0, 5)).toEqual([])
+      } finally {
+        a.child.kill('SIGKILL')
+        b.child.kill('SIGTERM')
+        await b.exited
+      }
+    })
+  },
+)

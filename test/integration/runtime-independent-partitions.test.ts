@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { silentLogger } from '../../ops/log.js'
 import { defineTopology, startTopology } from '../../topologies/runtime/index.js'
 import { eventually, testKafka, unique } from './helpers.js'
-import { committedSum, scratchState } from './runtime-support.js'
+import { committedSum, scratchState, testScope } from './runtime-support.js'
 
 describe('runtime: partitions go on independently', () => {
   const input = unique('indep-in')
@@ -39,6 +39,7 @@ describe('runtime: partitions go on independently', () => {
     const running = await startTopology(topology, {
       kafka,
       appId: app,
+      transactionScope: testScope(),
       stateDir: state.dir,
       log: silentLogger,
     })

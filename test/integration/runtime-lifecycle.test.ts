@@ -11,6 +11,7 @@ import { createLogger } from '../../ops/log.js'
 import { createMetrics } from '../../ops/metrics.js'
 import { defineTopology, startTopology } from '../../topologies/runtime/index.js'
 import { eventually, testKafka, unique, withAdmin } from './helpers.js'
+import { testScope } from './runtime-support.js'
 
 describe('runtime: lifecycle', () => {
   const kafka = testKafka()
@@ -63,6 +64,7 @@ describe('runtime: lifecycle', () => {
     const running = await startTopology(topology, {
       kafka,
       appId: app,
+      transactionScope: testScope(),
       stateDir,
       log,
       metrics: metrics.task,

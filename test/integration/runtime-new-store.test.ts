@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { createLogger } from '../../ops/log.js'
 import { defineTopology, startTopology } from '../../topologies/runtime/index.js'
 import { eventually, testKafka, unique } from './helpers.js'
-import { scratchState, waitForConsumed } from './runtime-support.js'
+import { scratchState, testScope, waitForConsumed } from './runtime-support.js'
 
 describe('runtime: a store added to a running topology', () => {
   const kafka = testKafka()
@@ -43,7 +43,13 @@ describe('runtime: a store added to a running topology', () => {
     const lines: string[] = []
     const log = createLogger('warn', (line) => lines.push(line))
     const start = (stores: string[]) =>
-      startTopology(version(stores), { kafka, appId: app, stateDir: state.dir, log })
+      startTopology(version(stores), {
+        kafka,
+        appId: app,
+        transactionScope: testScope(),
+        stateDir: state.dir,
+        log,
+      })
 
     await send(['a', 'b'])
     const first = await start(['seen'])

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { silentLogger } from '../../ops/log.js'
 import { defineTopology, startTopology } from '../../topologies/runtime/index.js'
 import { eventually, testKafka, unique } from './helpers.js'
-import { scratchState } from './runtime-support.js'
+import { scratchState, testScope } from './runtime-support.js'
 
 describe('runtime: tasks open on assignment', () => {
   const kafka = testKafka()
@@ -25,7 +25,13 @@ describe('runtime: tasks open on assignment', () => {
     }),
   })
   const start = () =>
-    startTopology(topology, { kafka, appId: app, stateDir: state.dir, log: silentLogger })
+    startTopology(topology, {
+      kafka,
+      appId: app,
+      transactionScope: testScope(),
+      stateDir: state.dir,
+      log: silentLogger,
+    })
 
   it('serves a partition that never got a record, and restored state after a restart with none', {
     timeout: 90_000,

@@ -11,7 +11,7 @@ import { createTopicsAndWait } from '../../ops/kafka-admin.js'
 import { silentLogger } from '../../ops/log.js'
 import { defineTopology, startTopology } from '../../topologies/runtime/index.js'
 import { eventually, testKafka, unique, withAdmin } from './helpers.js'
-import { waitForConsumed } from './runtime-support.js'
+import { testScope, waitForConsumed } from './runtime-support.js'
 
 const RECORDS = 200
 const OUTPUT_BYTES = 30_000
@@ -75,6 +75,7 @@ describe('runtime: output batches bounded in bytes', () => {
     const running = await startTopology(topology, {
       kafka,
       appId: app,
+      transactionScope: testScope(),
       stateDir,
       log: silentLogger,
       deadLetters: {

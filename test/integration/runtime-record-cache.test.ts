@@ -14,7 +14,7 @@ import { silentLogger } from '../../ops/log.js'
 import { int64Serde } from '../../state/index.js'
 import { startTopology } from '../../topologies/runtime/index.js'
 import { eventually, testKafka, unique, withAdmin } from './helpers.js'
-import { produceKeyed, readCounts, waitForConsumed } from './runtime-support.js'
+import { produceKeyed, readCounts, testScope, waitForConsumed } from './runtime-support.js'
 
 const RECORDS = 10_000
 const KEYS = 20
@@ -68,7 +68,14 @@ describe('runtime: the record cache', () => {
       ]),
     )
     const expected = await produceKeyed(kafka, input, RECORDS, KEYS)
-    const options = { kafka, appId: app, log: silentLogger, commitIntervalMs: 1_000, cacheMaxBytes }
+    const options = {
+      kafka,
+      appId: app,
+      transactionScope: testScope(),
+      log: silentLogger,
+      commitIntervalMs: 1_000,
+      cacheMaxBytes,
+    }
     const running = await startTopology(countTopology(input, output), {
       ...options,
       stateDir: join(dir, `${name}-1`),

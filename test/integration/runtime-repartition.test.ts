@@ -11,7 +11,7 @@ import { silentLogger } from '../../ops/log.js'
 import { int64Serde, stringSerde, typedStore } from '../../state/index.js'
 import { defineTopology, startTopology } from '../../topologies/runtime/index.js'
 import { testKafka, unique, withAdmin } from './helpers.js'
-import { readCounts, waitForConsumed } from './runtime-support.js'
+import { readCounts, testScope, waitForConsumed } from './runtime-support.js'
 
 describe('runtime: repartition', () => {
   const kafka = testKafka()
@@ -67,7 +67,14 @@ describe('runtime: repartition', () => {
         }
       },
     })
-    const options = { kafka, appId: app, stateDir, log: silentLogger, sessionTimeoutMs: 6_000 }
+    const options = {
+      kafka,
+      appId: app,
+      transactionScope: testScope(),
+      stateDir,
+      log: silentLogger,
+      sessionTimeoutMs: 6_000,
+    }
     const upstream = await startTopology(fanOut, options)
     const downstream = await startTopology(perUser, options)
 

@@ -7,7 +7,7 @@ import { silentLogger } from '../../ops/log.js'
 import { createMetrics } from '../../ops/metrics.js'
 import { defineTopology, startTopology } from '../../topologies/runtime/index.js'
 import { eventually, testKafka, unique } from './helpers.js'
-import { committedSum, produceKeyed, scratchState } from './runtime-support.js'
+import { committedSum, produceKeyed, scratchState, testScope } from './runtime-support.js'
 
 const PER_TOPIC = 40
 
@@ -42,6 +42,7 @@ describe('runtime: one transaction for a task’s topics', () => {
     const running = await startTopology(topology, {
       kafka,
       appId: app,
+      transactionScope: testScope(),
       stateDir: state.dir,
       log: silentLogger,
       metrics: metrics.task,

@@ -11,6 +11,15 @@ import { createTopicsAndWait } from '../../ops/kafka-admin.js'
 import { eventually, withAdmin } from './helpers.js'
 
 /**
+ * The transaction scope the runtime tests run their topologies with: IMFLOW_TRANSACTION_SCOPE
+ * from the environment (thread: one producer per runner), else task. The key crash tests
+ * run both scopes every time.
+ */
+export function testScope(): 'task' | 'thread' {
+  return process.env.IMFLOW_TRANSACTION_SCOPE === 'thread' ? 'thread' : 'task'
+}
+
+/**
  * A test file's state folder and topics: made before its tests (each topic with its
  * partition count), the folder removed after them. `dir` is read once the tests run.
  */

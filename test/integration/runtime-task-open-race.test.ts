@@ -7,7 +7,7 @@ import { describe, expect, inject, it } from 'vitest'
 import { silentLogger } from '../../ops/log.js'
 import { defineTopology, startTopology } from '../../topologies/runtime/index.js'
 import { eventually, unique } from './helpers.js'
-import { scratchState } from './runtime-support.js'
+import { scratchState, testScope } from './runtime-support.js'
 
 describe('runtime: one task per partition across source topics', () => {
   const left = unique('race-left')
@@ -49,7 +49,7 @@ describe('runtime: one task per partition across source topics', () => {
           },
         }),
       }),
-      { kafka, appId: app, stateDir: state.dir, log: silentLogger },
+      { kafka, appId: app, transactionScope: testScope(), stateDir: state.dir, log: silentLogger },
     )
     try {
       await eventually(() => (processed >= 400 ? true : undefined), {

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { silentLogger } from '../../ops/log.js'
 import { defineTopology, startTopology } from '../../topologies/runtime/index.js'
 import { eventually, testKafka, unique } from './helpers.js'
-import { scratchState } from './runtime-support.js'
+import { scratchState, testScope } from './runtime-support.js'
 
 describe('runtime: a task that fails to open', () => {
   const kafka = testKafka()
@@ -37,6 +37,7 @@ describe('runtime: a task that fails to open', () => {
     const running = await startTopology(topology, {
       kafka,
       appId,
+      transactionScope: testScope(),
       stateDir: state.dir,
       log: silentLogger,
       openGraceMs: 1_500,

@@ -15,6 +15,7 @@ import {
   windowedAggregation,
 } from '../../topologies/runtime/index.js'
 import { eventually, testKafka, unique, withAdmin } from './helpers.js'
+import { testScope } from './runtime-support.js'
 
 describe('runtime: tumbling windows on the broker', () => {
   const kafka = testKafka()
@@ -100,6 +101,7 @@ describe('runtime: tumbling windows on the broker', () => {
       startTopology(topology, {
         kafka,
         appId: app,
+        transactionScope: testScope(),
         stateDir,
         log: silentLogger,
         sessionTimeoutMs: 6_000,

@@ -48,6 +48,14 @@ describe('loadConfig', () => {
     expect(message).toContain('KAFKA_BROKERS="localhost": "localhost" is not host:port')
   })
 
+  it('takes a transaction per task or per thread, task by default', () => {
+    expect(loadConfig({}).transactionScope).toBe('task')
+    expect(loadConfig({ IMFLOW_TRANSACTION_SCOPE: 'thread' }).transactionScope).toBe('thread')
+    expect(configError({ IMFLOW_TRANSACTION_SCOPE: 'process' })).toContain(
+      'IMFLOW_TRANSACTION_SCOPE="process": expected task or thread',
+    )
+  })
+
   it('names the flag when the bad value came from a flag', () => {
     expect(configError({}, { partitions: '0' })).toContain(
       '--partitions="0": expected a number of at least 1',

@@ -30,6 +30,7 @@ export {
   type RunnerOptions,
   type RunningTopology,
   startTopology,
+  type TransactionScope,
 } from './internal/runner.js'
 export { defineModule, type TopologyModule } from './module.js'
 export { partitionForKey } from './partitioner.js'

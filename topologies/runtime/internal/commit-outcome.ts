@@ -5,6 +5,7 @@
 // offset for the partition says which it was — the offset commits with the transaction.
 
 import type { Kafka } from 'kafkajs'
+import { fetchStableOffsets } from '../../../ops/kafkajs-stable-offsets.js'
 import type { Logger } from '../../../ops/log.js'
 import { isFenced, type TaskProducer } from './kafka-io.js'
 
@@ -32,21 +33,28 @@ export async function committedOffset(
   return (await committedOffsets(kafka, groupId, [topic], partition)).get(topic) ?? -1
 }
 
-/** The group's committed offsets of a partition of each topic (the topics without one left out). */
+/**
+ * The group's committed offsets of a partition of each topic (the topics without one left out).
+ * `stable`: read with require_stable (KIP-447), waiting while a transaction holds them open —
+ * with one producer per thread, a task that moved may find its old owner's transaction still
+ * open, and nothing (no producer with the task's id) ends it for the reader.
+ */
 export async function committedOffsets(
   kafka: Kafka,
   groupId: string,
   topics: readonly string[],
   partition: number,
+  stable = false,
 ): Promise<Map<string, number>> {
   const admin = kafka.admin()
   await admin.connect()
   try {
     const found = new Map<string, number>()
-    for (const { topic, partitions } of await admin.fetchOffsets({
-      groupId,
-      topics: [...topics],
-    })) {
+    const query = { groupId, topics: [...topics] }
+    const offsets = stable
+      ? await fetchStableOffsets(admin, { ...query, partitions: [partition] })
+      : await admin.fetchOffsets(query)
+    for (const { topic, partitions } of offsets) {
       const offset = Number(partitions.find((p) => p.partition === partition)?.offset ?? -1)
       if (offset >= 0) found.set(topic, offset)
     }

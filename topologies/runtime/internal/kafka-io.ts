@@ -30,6 +30,11 @@ export interface TopicPosition {
   nextOffset: number
 }
 
+/** A consumer position of any partition: what one thread's transaction commits for its tasks. */
+export interface PartitionPosition extends TopicPosition {
+  partition: number
+}
+
 export interface OpenTransaction {
   send(records: readonly OutRecord[]): Promise<EndOffsets>
   /**
@@ -42,6 +47,11 @@ export interface OpenTransaction {
     group: string | GroupMetadata,
     partition: number,
     positions: readonly TopicPosition[],
+  ): Promise<void>
+  /** Positions of any partitions in one TxnOffsetCommit (a thread's tasks, thread-transaction.ts). */
+  sendPositions(
+    group: string | GroupMetadata,
+    positions: readonly PartitionPosition[],
   ): Promise<void>
   commit(): Promise<void>
   abort(): Promise<void>
@@ -57,6 +67,11 @@ export interface TaskProducer {
    */
   ready(): Promise<void>
   disconnect(): Promise<void>
+  /**
+   * The commit settles a failed commit itself (a thread's shared transaction: it resolves only
+   * when the transaction committed), so the task must not settle it again (commit-outcome.ts).
+   */
+  readonly settlesCommits?: boolean
 }
 
 /**
@@ -109,6 +124,8 @@ function isTooLarge(err: unknown): boolean {
 export interface TaskProducerOptions {
   /** Bytes per produce request (default: Kafka's 1 MiB message.max.bytes). */
   maxBatchBytes?: number
+  /** How long the coordinator lets a transaction stay open before it aborts it (default 60 s). */
+  transactionTimeoutMs?: number
 }
 
 /**
@@ -135,7 +152,7 @@ export async function createTaskProducer(
       idempotent: true,
       // kafkajs' idempotent producer keeps order only with one request in flight.
       maxInFlightRequests: 1,
-      transactionTimeout: 60_000,
+      transactionTimeout: options.transactionTimeoutMs ?? 60_000,
       // The coordinator answers CONCURRENT_TRANSACTIONS for a few milliseconds after each
       // commit; kafkajs' default first retry (300 ms) would cap a task at ~3 transactions/s.
       retry: { initialRetryTime: 10, maxRetryTime: 1_000, retries: 12 },
@@ -175,17 +192,13 @@ export async function createTaskProducer(
           }
           return ends
         },
-        sendOffsets: (group, partition, positions) => {
-          const topics = positions.map(({ topic, nextOffset }) => ({
-            topic,
-            partitions: [{ partition, offset: String(nextOffset) }],
-          }))
-          return retryConcurrent(() =>
-            typeof group === 'string'
-              ? txn.sendOffsets({ consumerGroupId: group, topics })
-              : sendOffsetsWithGroupMetadata(txn, { ...group, topics }),
-          )
-        },
+        sendOffsets: (group, partition, positions) =>
+          sendPositions(
+            txn,
+            group,
+            positions.map((p) => ({ ...p, partition })),
+          ),
+        sendPositions: (group, positions) => sendPositions(txn, group, positions),
         commit: () => retryConcurrent(() => txn.commit()),
         abort: () => retryConcurrent(() => txn.abort()),
       }
@@ -204,6 +217,26 @@ export async function createTaskProducer(
       current = undefined
     },
   }
+}
+
+/** Positions in one TxnOffsetCommit, grouped by topic; fenced by the generation when `group` is a membership. */
+function sendPositions(
+  txn: Transaction,
+  group: string | GroupMetadata,
+  positions: readonly PartitionPosition[],
+): Promise<void> {
+  const byTopic = new Map<string, { partition: number; offset: string }[]>()
+  for (const { topic, partition, nextOffset } of positions) {
+    const list = byTopic.get(topic) ?? []
+    list.push({ partition, offset: String(nextOffset) })
+    byTopic.set(topic, list)
+  }
+  const topics = [...byTopic].map(([topic, partitions]) => ({ topic, partitions }))
+  return retryConcurrent(() =>
+    typeof group === 'string'
+      ? txn.sendOffsets({ consumerGroupId: group, topics })
+      : sendOffsetsWithGroupMetadata(txn, { ...group, topics }),
+  )
 }
 
 /** One produce request of the transaction; the offset after each partition's last record. */

@@ -1,5 +1,5 @@
-// Opening a task's stores: a marker to each changelog partition (which also fences any older
-// producer of the task), then each changelog read from the checkpoint (or its start) up to
+// Opening a task's stores: a marker to each changelog partition (with a producer per task, this
+// also fences any older producer of the task), then each changelog read from the checkpoint (or its start) up to
 // the marker. Says where each changelog ended, for the next checkpoint, and what each one
 // held, for its backfill (backfill-plan.ts).
 
@@ -44,7 +44,13 @@ export async function restoreStores(
   }))
   if (markers.length === 0) return { ends, histories }
   const txn = await context.producer.begin()
-  await txn.send(markers.map((m) => ({ topic: m.topic, partition, key: m.marker, value: null })))
+  try {
+    await txn.send(markers.map((m) => ({ topic: m.topic, partition, key: m.marker, value: null })))
+  } catch (err) {
+    // Ended either way: a thread's shared transaction waits for every task that began in it.
+    await txn.abort().catch(() => {})
+    throw err
+  }
   await txn.commit()
   // The runner keeps the group membership meanwhile: kafkajs heartbeats on its own while
   // no batch waits, and a batch waiting for this open heartbeats itself.

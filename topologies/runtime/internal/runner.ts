@@ -9,6 +9,10 @@ import { hostname } from 'node:os'
 import type { Consumer, Kafka } from 'kafkajs'
 import { ImflowError } from '../../../ops/errors.js'
 import { OUTAGE_TOLERANT_CONSUMER } from '../../../ops/kafka-client.js'
+import {
+  type GroupGeneration,
+  trackGroupGeneration,
+} from '../../../ops/kafkajs-group-generation.js'
 import type { Logger } from '../../../ops/log.js'
 import type { TaskMetrics } from '../../../ops/metrics.js'
 import { removeMemberOnCrash } from '../../../ops/stale-member.js'
@@ -27,6 +31,8 @@ import { Restorer } from './restorer.js'
 import type { SliceLimits } from './slice-bounds.js'
 import { Task } from './task.js'
 import { TaskSet } from './task-set.js'
+import { ThreadTransactions, type ThreadTransactionsOptions } from './thread-transaction.js'
+import { threadTransactionalId } from './thread-transactional-id.js'
 
 /** About one transaction's worth of small records (a slice), per partition and fetch. */
 const FETCH_BYTES_PER_PARTITION = 256 * 1024
@@ -64,6 +70,12 @@ export interface RunnerOptions {
   /** Each store's record cache in bytes (IMFLOW_CACHE_MAX_BYTES); default: until the commit. */
   cacheMaxBytes?: number
   /**
+   * What one transaction covers (IMFLOW_TRANSACTION_SCOPE): `task` (default), a producer per
+   * task (input partition); `thread`, one producer for every task of this runner, fenced by the
+   * group generation (KIP-447; thread-transaction.ts).
+   */
+  transactionScope?: TransactionScope
+  /**
    * An assigned task still not open after this long (restoring, or failing to open) makes the
    * topology unhealthy (/readyz); default 30 s.
    */
@@ -75,6 +87,8 @@ export interface RunnerOptions {
    */
   fetchWaitMs?: number
 }
+
+export type TransactionScope = 'task' | 'thread'
 
 export interface RunningTopology {
   readonly name: string
@@ -156,6 +170,71 @@ function reportLateStores(topology: TopologyDefinition, late: readonly string[],
   }
 }
 
+interface ThreadScope {
+  transactions: ThreadTransactions
+  /** Follows the group membership of the runner's consumer (a new one after a crash too). */
+  track(consumer: Consumer): void
+  stop(): Promise<void>
+}
+
+/** One transaction per thread, when the options ask for it: the runner's one producer. */
+async function threadScope(
+  topology: TopologyDefinition,
+  options: RunnerOptions,
+  group: Pick<ThreadTransactionsOptions, 'groupId' | 'isAssigned'>,
+): Promise<ThreadScope | undefined> {
+  if (options.transactionScope !== 'thread') return undefined
+  const { id, release } = await threadTransactionalId(
+    options.stateDir,
+    options.appId,
+    topology.name,
+  )
+  let generation: GroupGeneration | undefined
+  try {
+    const transactions = await ThreadTransactions.create({
+      ...group,
+      membership: () => generation?.current(),
+      kafka: options.kafka,
+      transactionalId: id,
+      log: options.log,
+      commitIntervalMs: options.commitIntervalMs,
+    })
+    return {
+      transactions,
+      track(consumer) {
+        generation?.stop()
+        generation = trackGroupGeneration(consumer)
+      },
+      stop: async () => {
+        generation?.stop()
+        await transactions.disconnect().catch(() => {})
+        release()
+      },
+    }
+  } catch (err) {
+    release()
+    throw err
+  }
+}
+
+/** The restore consumer, in a group of its own. */
+async function startRestorer(
+  kafka: Kafka,
+  groupId: string,
+  changelogs: string[],
+  log: Logger,
+): Promise<Restorer> {
+  const restorer = new Restorer(
+    kafka,
+    changelogs,
+    // Unique even for runners started in one process in the same millisecond.
+    `${groupId}-restore-${hostname()}-${process.pid}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`,
+    log,
+  )
+  await restorer.start()
+  return restorer
+}
+
 export async function startTopology(
   topology: TopologyDefinition,
   options: RunnerOptions,
@@ -169,14 +248,11 @@ export async function startTopology(
     options.replicationFactor,
   )
   reportLateStores(topology, lateStores, log)
-  const restorer = new Restorer(
-    kafka,
-    changelogTopics(appId, topology),
-    // Unique even for runners started in one process in the same millisecond.
-    `${groupId}-restore-${hostname()}-${process.pid}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`,
-    log,
-  )
-  await restorer.start()
+  const thread = await threadScope(topology, options, {
+    groupId,
+    isAssigned: (partition) => tasks.isAssigned(partition),
+  })
+  const restorer = await startRestorer(kafka, groupId, changelogTopics(appId, topology), log)
 
   const misplacedNotices = new OncePerProducer()
   const tasks = new TaskSet(
@@ -191,6 +267,7 @@ export async function startTopology(
         partitions,
         misplacedNotices,
         signal,
+        threadTransactions: thread?.transactions,
       }),
     log,
     options.metrics,
@@ -201,13 +278,16 @@ export async function startTopology(
     () => {
       const consumer = groupConsumer(kafka, groupId, options, () => tasks.assignment)
       removeMemberOnCrash(kafka, consumer, groupId, log)
+      // Before GroupMember's own GROUP_JOIN listener: the generation is the new one by the time
+      // the tasks hear of the new assignment.
+      thread?.track(consumer)
       return consumer
     },
     {
       autoCommit: false,
       eachBatchAutoResolve: false,
-      // Tasks are independent (own producer, own stores): while one waits on its commit,
-      // another processes. Each partition is still processed in order. Every batch of a
+      // Tasks are independent (own producer or a share of the thread's, own stores): while one
+      // waits on its commit, another processes. Each partition is still processed in order. Every batch of a
       // fetch at once: a task's topics then share a transaction (Task.processBatch), and
       // kafkajs fetches again only when all of them are done.
       partitionsConsumedConcurrently: Math.max(4, partitions * topology.sources.length),
@@ -249,8 +329,17 @@ export async function startTopology(
       })
     },
     async stop() {
-      await member.stop()
-      await tasks.closeAll()
+      if (thread) {
+        // One transaction per thread commits with the consumer's membership: the tasks finish
+        // their work and close while it is still a member (a commit after it left the group
+        // would be refused, and the task closed without a checkpoint), then it leaves.
+        await tasks.closeAll()
+        await member.stop()
+      } else {
+        await member.stop()
+        await tasks.closeAll()
+      }
+      await thread?.stop()
       await restorer.stop()
     },
   }

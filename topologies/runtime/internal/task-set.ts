@@ -88,6 +88,9 @@ export class TaskSet {
   open(partition: number): Promise<Task> {
     const known = this.tasks.get(partition)
     if (known) return known
+    // Stopping (closeAll): a batch fetched meanwhile is left, as for a task closed under it.
+    if (this.stopping)
+      return Promise.reject(new DOMException('the runner is stopping', 'AbortError'))
     // Registered before the first await: a batch of another source topic for the same
     // partition, running concurrently, must find this task, not open a second one.
     const previous = this.closing.get(partition)

@@ -25,6 +25,7 @@ import {
   isFenced,
   type OpenTransaction,
   type OutRecord,
+  type PartitionPosition,
   type TaskProducer,
 } from './kafka-io.js'
 import type { OncePerProducer } from './misplaced.js'
@@ -39,6 +40,7 @@ import {
   yieldToEventLoop,
 } from './slice-bounds.js'
 import { type ConsumedMessage, TaskCore } from './task-core.js'
+import type { ThreadTransactions } from './thread-transaction.js'
 
 export type { ConsumedMessage } from './task-core.js'
 
@@ -67,6 +69,11 @@ export interface TaskOptions {
   misplacedNotices?: OncePerProducer | undefined
   /** Aborted when the task is closed before it opened: a backfill under way stops. */
   signal?: AbortSignal | undefined
+  /**
+   * The runner's one transaction per thread (IMFLOW_TRANSACTION_SCOPE=thread): the task commits
+   * through it, not through a producer of its own; undefined: a producer per task.
+   */
+  threadTransactions?: ThreadTransactions | undefined
 }
 
 export interface BatchControl {
@@ -98,8 +105,12 @@ const MIN_WALL_CLOCK_TICK_MS = 5
 /** A transaction while its slices are sent: begun with the first records to send. */
 interface OpenSlices {
   txn: OpenTransaction | undefined
-  /** The offset after the last record sent to each topic-partition. */
-  ends: Map<string, number>
+  /**
+   * Where each send's records ended (the offset after the last one per topic-partition). Read
+   * after the commit: a thread's shared transaction fills them only when it sends every task's
+   * records together, before it commits (thread-transaction.ts).
+   */
+  ends: EndOffsets[]
   sent: number
 }
 
@@ -212,11 +223,14 @@ export class Task {
       // A changelog record carries a tag byte before the store key.
       stores.set(name, new ChangeloggedStore(name, raw, { maxRecordBytes: maxRecordBytes() - 1 }))
     }
-    const producer = await createTaskProducer(
-      options.kafka,
-      `${appId}-${topology.name}-${partition}`,
-    )
+    const id = `${topology.name}-${partition}`
+    // The task's committed positions, known once it opened (see committedNext).
+    let held = (): PartitionPosition[] => []
+    const producer = options.threadTransactions
+      ? options.threadTransactions.participant(id, partition, () => held())
+      : await createTaskProducer(options.kafka, `${appId}-${topology.name}-${partition}`)
     const task = new Task(options, stores, raws, producer, dir)
+    held = () => task.heldPositions()
     try {
       const context = { ...options, taskId: task.id, producer, stores }
       const { ends, histories } = await restoreStores(context, checkpoint ?? {})
@@ -229,6 +243,8 @@ export class Task {
         options.groupId,
         sources,
         partition,
+        // With one producer per thread nothing ends an old owner's open transaction for us.
+        options.threadTransactions !== undefined,
       ))
         task.committedNext.set(topic, next)
       task.core = new TaskCore({ ...options, stores })
@@ -247,6 +263,12 @@ export class Task {
     }
     options.log.debug('task open', { task: task.id, fromCheckpoint: checkpoint !== undefined })
     return task
+  }
+
+  /** The positions this task committed last (a thread's transaction re-sends them to be fenced). */
+  private heldPositions(): PartitionPosition[] {
+    const { partition } = this.options
+    return [...this.committedNext].map(([topic, nextOffset]) => ({ topic, partition, nextOffset }))
   }
 
   /** A transaction's changelog records ended here: where the checkpoint will say to restore from. */
@@ -408,7 +430,7 @@ export class Task {
   ): Promise<Map<QueuedBatch, SliceResult>> {
     const { partition, groupId, metrics, topology } = this.options
     const started = performance.now()
-    const open: OpenSlices = { txn: undefined, ends: new Map(), sent: 0 }
+    const open: OpenSlices = { txn: undefined, ends: [], sent: 0 }
     const results = new Map<QueuedBatch, SliceResult>()
     let committing = started
     const phases = commitPhases(metrics, topology.name)
@@ -449,11 +471,12 @@ export class Task {
     } catch (err) {
       // All or nothing: one topic's committed position tells for the whole transaction.
       const [first] = results
-      if (isFenced(err) || !first) throw err
+      // A thread's transaction settled it already: it failed only if it did not commit.
+      if (isFenced(err) || !first || this.producer.settlesCommits) throw err
       const [b, r] = first
       const settled = { ...this.options, producer: this.producer, topic: b.topic, taskId: this.id }
       if (!(await committedAnyway({ ...settled, next: Number(r.last) + 1, cause: err }))) throw err
-      open.ends.clear()
+      open.ends = []
     }
     for (const [b, r] of results) this.committedNext.set(b.topic, Number(r.last) + 1)
     const writes = this.core.pendingWriteCounts()
@@ -461,7 +484,7 @@ export class Task {
     phases.mark('stores')
     for (const [store, n] of writes)
       if (n > 0) metrics?.storeWrites.inc({ topology: topology.name, store }, n)
-    this.changelogsEnded(open.ends)
+    for (const ends of open.ends) this.changelogsEnded(ends)
     if (metrics) {
       const labels = { topology: topology.name, partition: String(partition) }
       let processed = 0
@@ -502,7 +525,7 @@ export class Task {
   private async send(open: OpenSlices, records: readonly OutRecord[]): Promise<void> {
     if (records.length === 0) return
     open.txn ??= await this.producer.begin()
-    for (const [tp, end] of await open.txn.send(records)) open.ends.set(tp, end)
+    open.ends.push(await open.txn.send(records))
     open.sent += records.length
   }
 
