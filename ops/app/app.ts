@@ -28,6 +28,7 @@ import { type Infrastructure, startInfrastructure } from './infrastructure.js'
 import { startMessaging } from './messaging.js'
 import { provisionModuleTopics, provisionTopics } from './provision-topics.js'
 import { RemoteTargetWatch, remoteTopicsOf } from './remote-targets.js'
+import { StopSteps } from './stop-steps.js'
 import { type RunningTopologies, startTopologies } from './topologies.js'
 
 export interface RunningApp {
@@ -50,17 +51,14 @@ export async function startApp(
   options: AppOptions = {},
 ): Promise<RunningApp> {
   const infrastructure = await startInfrastructure(config, log)
-  const stack: (() => Promise<void>)[] = [() => infrastructure.stop()]
-  const stop = async () => {
-    for (const step of stack.reverse().splice(0)) {
-      await step().catch((err) => log.error('error while stopping', { err: String(err) }))
-    }
-  }
+  const steps = new StopSteps(log)
+  steps.push('the infrastructure', () => infrastructure.stop())
+  const stop = () => steps.stop()
   try {
     const kafka = createKafka(infrastructure.kafkaBrokers, config.appId, log)
     const admin: Admin = kafka.admin()
     await admin.connect()
-    stack.push(() => admin.disconnect())
+    steps.push('the admin client', () => admin.disconnect())
     const topics = await provisionTopics(admin, config, log)
     await provisionModuleTopics(admin, config, log)
     const schemas = registrySchemaSource(infrastructure.schemaRegistryUrl)
@@ -73,10 +71,10 @@ export async function startApp(
     const metrics = createMetrics()
     // Other geos' and units' topics: each missing one is named now, with its fix.
     const remoteTargets = await RemoteTargetWatch.start(admin, remoteTopicsOf(config), log)
-    stack.push(async () => remoteTargets.stop())
+    steps.push('the remote targets watch', async () => remoteTargets.stop())
     registerForwardMetrics(metrics.registry, () => remoteTargets.counts())
     const messaging = await startMessaging(config, kafka, codecs, log)
-    stack.push(() => messaging.stop())
+    steps.push('messaging', () => messaging.stop())
     const topologies = await startTopologies({
       config,
       kafka,
@@ -91,13 +89,14 @@ export async function startApp(
         client: peerStoreClient({ jwtSecret: messaging.routes.jwtSecret }),
       },
     })
-    for (const topology of topologies.all) stack.push(() => topology.stop())
+    for (const topology of topologies.all)
+      steps.push(`topology ${topology.name}`, () => topology.stop())
     // Positioned on im.sync before the API listens: no envelope for a device is missed.
     const gateway = config.gateway
       ? await startGateway(config, kafka, codecs, topologies.queries, messaging, log)
       : undefined
     if (gateway) {
-      stack.push(() => gateway.stop())
+      steps.push('the push gateway', () => gateway.stop())
       registerGatewayMetrics(metrics.registry, () => gateway.stats())
     }
     const load = new LoadMonitor({
@@ -134,9 +133,9 @@ export async function startApp(
       topologies: topologies.topologies,
     })
     const url = await api.listen({ host: config.apiHost, port: config.apiPort })
-    stack.push(() => api.close())
+    steps.push('the API', () => api.close())
     // Again (it runs once): devices are logged out before the server drops their sockets.
-    if (gateway) stack.push(() => gateway.stop())
+    if (gateway) steps.push('the push gateway', () => gateway.stop())
     log.info('imflow is up', {
       api: url,
       kafka: infrastructure.kafkaBrokers.join(','),

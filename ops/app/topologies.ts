@@ -65,7 +65,7 @@ export interface RunningTopologies {
   readonly limits: LimitsTable
   readonly shaping: ShapingStats
   /** Everything to stop, in start order. */
-  readonly all: readonly { stop(): Promise<void> }[]
+  readonly all: readonly { readonly name: string; stop(): Promise<void> }[]
 }
 
 export async function startTopologies(ctx: TopologyContext): Promise<RunningTopologies> {
@@ -78,7 +78,9 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
     (u: UserEvent) => u.userId,
     ctx.log,
   )
-  const started: { stop(): Promise<void> }[] = [users]
+  const started: { readonly name: string; stop(): Promise<void> }[] = [
+    { name: 'the users table', stop: () => users.stop() },
+  ]
   try {
     // The limits in force: the latest PUT /v1/limits, seen by every instance; else the settings.
     const limits = await LimitsTable.start(
@@ -87,7 +89,7 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
       defaultLimits(config),
       config.replicationFactor,
     )
-    started.push(limits)
+    started.push({ name: 'the limits table', stop: () => limits.stop() })
     const stats = new ShapingStats()
     const admission = shaping({
       limits: () => limits.current(),
