@@ -18,6 +18,7 @@ import { createTopicsAndWait } from '../../ops/kafka-admin.js'
 import { createLogger } from '../../ops/log.js'
 import {
   changelogTopic,
+  defineTopology,
   partitionForKey,
   type RunningTopology,
   startTopology,
@@ -227,5 +228,89 @@ describe('runtime: a new store without a fold, rebuilt by a shadow run', () => {
     expect(accepted).toHaveLength(total + 100)
     expect(new Set(accepted).size).toBe(total + 100)
     expect(await digests(app)).toEqual(await digests(await reference(input, referenceOut)))
+  })
+
+  /**
+   * Members (key: sender, value: "join" or "leave") and messages (key: sender); the second
+   * version counts each member's messages in a new store.
+   */
+  const membersTopology = (members: string, messages: string, withCounts: boolean) =>
+    defineTopology({
+      name: 'members',
+      sources: [{ topic: members }, { topic: messages }],
+      stores: withCounts ? ['members', 'counts'] : ['members'],
+      processor: (context) => ({
+        async process(record) {
+          const sender = record.key ?? Buffer.alloc(0)
+          if (record.topic === members) {
+            if (String(record.value) === 'join') context.store('members').put(sender, sender)
+            else context.store('members').delete(sender)
+            return
+          }
+          if (!withCounts || !(await context.store('members').get(sender))) return
+          const counts = context.store('counts')
+          const n = Number((await counts.get(sender))?.toString() ?? 0) + 1
+          counts.put(sender, Buffer.from(String(n)))
+        },
+      }),
+    })
+
+  it('feeds the shadow the sources oldest record first, as they came', {
+    timeout: 120_000,
+  }, async () => {
+    const members = unique('rb-members')
+    const messages = unique('rb-messages')
+    const app = unique('rb-members-app')
+    await withAdmin((admin) =>
+      createTopicsAndWait(admin, [
+        { topic: members, numPartitions: 1 },
+        { topic: messages, numPartitions: 1 },
+      ]),
+    )
+    const log = createLogger('info', () => {})
+    const first = await startTopology(membersTopology(members, messages, false), {
+      kafka,
+      appId: app,
+      stateDir,
+      log,
+    })
+    running.push(first)
+    // A message before s1 joins, one while a member, one after it left: each processed live
+    // before the next is sent, in time order.
+    const steps: [string, string, number][] = [
+      [messages, 'm1', 1_000],
+      [members, 'join', 2_000],
+      [messages, 'm2', 3_000],
+      [messages, 'm3', 4_000],
+      [members, 'leave', 5_000],
+      [messages, 'm4', 6_000],
+    ]
+    const producer = kafka.producer()
+    await producer.connect()
+    const base = Date.now() - 60_000
+    for (const [topic, value, at] of steps) {
+      await producer.send({
+        topic,
+        messages: [{ key: 's1', value, timestamp: String(base + at) }],
+      })
+      await waitForConsumed(kafka, `${app}-members`, topic, 60_000)
+    }
+    await producer.disconnect()
+    await first.stop()
+
+    const second = await startTopology(membersTopology(members, messages, true), {
+      kafka,
+      appId: app,
+      stateDir,
+      log,
+    })
+    running.push(second)
+    const counts = await eventually(async () => second.committedStore(0, 'counts'), {
+      timeoutMs: 60_000,
+      what: 'the task to open',
+    })
+    // Read by source (members whole first, or messages first), it would count none.
+    expect(String(await counts.get(Buffer.from('s1')))).toBe('2')
+    await second.stop()
   })
 })
