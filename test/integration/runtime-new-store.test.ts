@@ -1,8 +1,8 @@
 // A store added to a topology that has run before, with no fold declared: the runtime says at
 // start that it builds it from the log (naming it), each task rebuilds it by a shadow run
 // before it opens (runtime-store-rebuild.test.ts shows the state equals a run that had it
-// from the start), and it warns, naming the stores, where the log cannot give everything:
-// records retention deleted. A topology added whole (a new group) is the backfill case
+// from the start), and it warns, naming the stores, where the rebuild cannot give everything:
+// records retention deleted, and what wall-clock punctuators would have written. A topology added whole (a new group) is the backfill case
 // instead (backfill.test.ts), and so is a store declared with a fold
 // (runtime-backfill.test.ts). docs/replay.md, "Backfill".
 
@@ -16,20 +16,24 @@ describe('runtime: a store added to a running topology', () => {
   const kafka = testKafka()
   const input = unique('late-store-in')
   const cut = unique('late-store-cut')
-  const state = scratchState('late-store', { [input]: 1, [cut]: 1 })
+  const ticks = unique('late-store-ticks')
+  const state = scratchState('late-store', { [input]: 1, [cut]: 1, [ticks]: 1 })
 
-  /** Every record's key into each of `stores`. */
-  const version = (topic: string, stores: string[]) =>
+  /** Every record's key into each of `stores`; `ticking`: with a wall-clock punctuator. */
+  const version = (topic: string, stores: string[], ticking = false) =>
     defineTopology({
       name: 'late',
       sources: [{ topic }],
       stores,
-      processor: (context) => ({
-        process(record) {
-          for (const s of stores)
-            context.store(s).put(record.key ?? Buffer.alloc(0), Buffer.from('1'))
-        },
-      }),
+      processor: (context) => {
+        if (ticking) context.schedule(60_000, 'wall-clock', () => {})
+        return {
+          process(record) {
+            for (const s of stores)
+              context.store(s).put(record.key ?? Buffer.alloc(0), Buffer.from('1'))
+          },
+        }
+      },
     })
 
   async function send(topic: string, keys: string[]) {
@@ -107,6 +111,37 @@ describe('runtime: a store added to a running topology', () => {
       const warning = lines.find((l) => l.includes('no longer holds the start'))
       expect(warning, lines.join('\n')).toContain('stores=["added"]')
       expect(warning).toContain(`${cut}@1`)
+    } finally {
+      await second.stop()
+    }
+  })
+
+  it('warns, naming the store, that wall-clock punctuators did not run in the rebuild', {
+    timeout: 120_000,
+  }, async () => {
+    const app = unique('late-ticks-app')
+    const lines: string[] = []
+    await send(ticks, ['a'])
+    const log = createLogger('info', (line) => lines.push(line))
+    const start = (stores: string[]) =>
+      startTopology(version(ticks, stores, true), { kafka, appId: app, stateDir: state.dir, log })
+    const first = await start(['seen'])
+    try {
+      await waitForConsumed(kafka, `${app}-late`, ticks, 60_000)
+    } finally {
+      await first.stop()
+    }
+    expect(lines.join('\n')).not.toContain('wall-clock punctuators')
+    const second = await start(['seen', 'added'])
+    try {
+      const added = await eventually(async () => second.committedStore(0, 'added'), {
+        timeoutMs: 60_000,
+        what: 'the task to open',
+      })
+      // Built all the same, from what the records write.
+      expect(await added.get(Buffer.from('a'))).toBeDefined()
+      const warning = lines.find((l) => l.includes('wall-clock punctuators'))
+      expect(warning, lines.join('\n')).toContain('stores=["added"]')
     } finally {
       await second.stop()
     }
