@@ -76,18 +76,17 @@ export async function rebuildMarks(
   })
   if (!stores.some((s) => !s.declared && !s.fromCheckpoint)) return { stores: [], records: [] }
   const client = await admin()
-  const seen: ChangelogSeen[] = []
+  let seen: ChangelogSeen[]
   try {
-    for (const s of stores) {
-      if (s.fromCheckpoint) {
-        seen.push({ ...s, committed: true })
-        continue
-      }
-      const offsets = await retry(() => client.fetchTopicOffsets(s.topic))
-      const high = Number(offsets.find((o) => o.partition === partition)?.high ?? 0)
-      const committed = high > 0 && (await probe.hasCommitted(s.topic, partition, high))
-      seen.push({ ...s, committed })
-    }
+    // Each store's look at once: a task's open waits on them.
+    seen = await Promise.all(
+      stores.map(async (s) => {
+        if (s.fromCheckpoint) return { ...s, committed: true }
+        const offsets = await retry(() => client.fetchTopicOffsets(s.topic))
+        const high = Number(offsets.find((o) => o.partition === partition)?.high ?? 0)
+        return { ...s, committed: high > 0 && (await probe.hasCommitted(s.topic, partition, high)) }
+      }),
+    )
   } finally {
     await client.disconnect()
   }
