@@ -5,7 +5,9 @@
 //   1. the topology live, with both stores from the start, over the same records (what a
 //      replay --into a new app id would cost: the baseline),
 //   2. the topology live with the counts store only (the first run),
-//   3. the backfill of the sums store: from the start until every task is open.
+//   3. the backfill of the sums store: from the start until every task is open,
+//   4. the same store declared without its fold, in a second app id that ran with counts
+//      only: rebuilt by a shadow run of each task (store-rebuild.ts), start to every task open.
 // Uses KAFKA_BROKERS when set, else starts an embedded broker. Usage: npm run bench -- backfill
 
 import { join } from 'node:path'
@@ -27,7 +29,7 @@ export function backfillBench(): Promise<BenchResult> {
       await createTopicsAndWait(admin, [{ topic: input, numPartitions: PARTITIONS }])
       await fillKeyed(kafka, input, RECORDS, KEYS, (i) => String(i % 100))
 
-      const start = (appId: string, withSums: boolean) =>
+      const start = (appId: string, withSums: boolean | 'plain') =>
         startTopology(backfillTopology(input, withSums), {
           kafka,
           appId,
@@ -37,7 +39,7 @@ export function backfillBench(): Promise<BenchResult> {
       /** Records/s of a topology started now until `done`, then stopped. */
       const timed = async (
         appId: string,
-        withSums: boolean,
+        withSums: boolean | 'plain',
         done: (t: RunningTopology) => Promise<boolean>,
       ) => {
         const started = Date.now()
@@ -56,9 +58,11 @@ export function backfillBench(): Promise<BenchResult> {
         (await committed(admin, `${appId}-summing`, input)) >= RECORDS
       // The reference last: the first run of a process pays for warming up.
       const countsOnly = await timed(`${run}-app`, false, consumed(`${run}-app`))
-      const backfill = await timed(`${run}-app`, true, async (t) =>
-        Array.from({ length: PARTITIONS }, (_, p) => t.committedStore(p, 'sums')).every(Boolean),
-      )
+      const open = async (t: RunningTopology) =>
+        Array.from({ length: PARTITIONS }, (_, p) => t.committedStore(p, 'sums')).every(Boolean)
+      const backfill = await timed(`${run}-app`, true, open)
+      await timed(`${run}-shadow`, false, consumed(`${run}-shadow`))
+      const rebuild = await timed(`${run}-shadow`, 'plain', open)
       const fromStart = await timed(`${run}-ref`, true, consumed(`${run}-ref`))
 
       const base = { label: 'live, both stores from the start', value: fromStart }
@@ -66,6 +70,7 @@ export function backfillBench(): Promise<BenchResult> {
         { label: base.label, value: fromStart, unit: 'records/s' },
         against('live, counts store only', countsOnly, 'records/s', base),
         against('backfill of the sums store', backfill, 'records/s', base),
+        against('shadow-run rebuild of the sums store', rebuild, 'records/s', base),
       ]
       const text = [
         `backfill: ${RECORDS} records, ${PARTITIONS} partitions, ${KEYS} keys, one broker`,

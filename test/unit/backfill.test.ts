@@ -204,6 +204,7 @@ describe('backfilled stores', () => {
       producer: undefined as never,
       appId: 'a',
       groupId: 'a-summing',
+      stateDir: '/nonexistent',
       topology: { ...topology, backfill: { sums: { topic: 'other', fold: () => {} } } },
       partition: 0,
       log: silentLogger,

@@ -12,20 +12,21 @@ import type { Logger } from '../../../ops/log.js'
 import type { TaskMetrics } from '../../../ops/metrics.js'
 import { retry } from '../../../ops/retry.js'
 import type { ChangeloggedStore } from '../../../state/index.js'
-import { BACKFILL_KEY, changelogTopic, dataKey } from '../changelog.js'
+import type { DeadLetterEncoder } from '../dead-letters.js'
 import type { StoreBackfill, TopologyDefinition } from '../topology.js'
+import { commitChunk } from './backfill-commit.js'
 import { BackfillFold } from './backfill-fold.js'
 import {
   type BackfillProgress,
-  encodeProgress,
   fromHistory,
   type InputPositions,
   type ReadRange,
   readRange,
   type StoreHistory,
 } from './backfill-plan.js'
-import type { EndOffsets, OutRecord, TaskProducer } from './kafka-io.js'
+import type { EndOffsets, TaskProducer } from './kafka-io.js'
 import { PartitionReader } from './partition-reader.js'
+import { isRebuild } from './rebuild-plan.js'
 import {
   DEFAULT_SLICE_LIMITS,
   type SliceLimits,
@@ -33,6 +34,7 @@ import {
   YIELD_EVERY_MS,
   yieldToEventLoop,
 } from './slice-bounds.js'
+import { rebuildStores } from './store-rebuild.js'
 
 /** A progress line this often while a backfill runs. */
 const PROGRESS_EVERY_MS = 5_000
@@ -54,16 +56,24 @@ export interface BackfillContext {
   readonly stores: ReadonlyMap<string, ChangeloggedStore>
   /** What each store's restore found. */
   readonly histories: ReadonlyMap<string, StoreHistory>
+  /** The task's state folder root and dead letters: a shadow run (store-rebuild.ts) needs them. */
+  readonly stateDir: string
+  readonly deadLetters?: DeadLetterEncoder | undefined
   /** Where a transaction's changelog records ended, for the checkpoint. */
   ended(ends: EndOffsets): void
 }
 
-/** Backfills every store that needs it, one after the other. */
+/**
+ * Backfills every store that needs it, one after the other: those declared with a fold, then
+ * those marked for a rebuild by a shadow run of the task (rebuild-plan.ts).
+ */
 export async function backfillStores(context: BackfillContext): Promise<void> {
   for (const [name, backfill] of Object.entries(context.topology.backfill ?? {})) {
     const history = context.histories.get(name)
-    if (history) await backfillStore(context, name, backfill, history)
+    if (history && !isRebuild(history.progress))
+      await backfillStore(context, name, backfill, history)
   }
+  await rebuildStores(context)
 }
 
 async function backfillStore(
@@ -220,36 +230,4 @@ async function readAndFold(
   } finally {
     await reader.stop().catch(() => {})
   }
-}
-
-/** One transaction: the store's unsent writes and the progress record, then into RocksDB. */
-async function commitChunk(
-  context: BackfillContext,
-  name: string,
-  store: ChangeloggedStore,
-  progress: BackfillProgress,
-): Promise<void> {
-  const { appId, topology, partition } = context
-  const changelog = changelogTopic(appId, topology.name, name)
-  const records: OutRecord[] = store
-    .takeUnsent()
-    .map((op) => ({ topic: changelog, partition, key: dataKey(op.key), value: op.value }))
-  records.push({ topic: changelog, partition, key: BACKFILL_KEY, value: encodeProgress(progress) })
-  let ends: EndOffsets
-  try {
-    const txn = await context.producer.begin()
-    try {
-      ends = await txn.send(records)
-      await txn.commit()
-    } catch (err) {
-      await txn.abort().catch(() => {})
-      throw err
-    }
-  } catch (err) {
-    // Never committed: the next open restores up to the last progress and goes on from there.
-    store.rollback()
-    throw err
-  }
-  context.ended(ends)
-  await store.commit()
 }

@@ -1,9 +1,9 @@
 // A topology's internal topics: one compacted changelog per store, with as many partitions
 // as its sources (task i's store is partition i of its changelog), and its repartition
 // topics. A changelog created beside existing ones, for a topology whose group has positions,
-// is a store added to a running topology: unless it is declared with a backfill (built from
-// the log when its tasks open, backfill.ts), it will hold only what comes from now on (the
-// group does not go back for it), which the runner says out loud (docs/replay.md, "Backfill").
+// is a store added to a running topology: its tasks build it from the log when they open (by
+// its declared fold, backfill.ts, or a shadow run, store-rebuild.ts), which the runner says
+// (docs/replay.md, "Backfill").
 
 import type { Kafka } from 'kafkajs'
 import { ImflowError } from '../../../ops/errors.js'

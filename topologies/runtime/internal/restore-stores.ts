@@ -1,8 +1,10 @@
 // Opening a task's stores: a marker to each changelog partition (with a producer per task, this
 // also fences any older producer of the task), then each changelog read from the checkpoint (or its start) up to
 // the marker. Says where each changelog ended, for the next checkpoint, and what each one
-// held, for its backfill (backfill-plan.ts).
+// held, for its backfill (backfill-plan.ts). New stores to rebuild by a shadow run are marked
+// in the markers' transaction (rebuild-plan.ts).
 
+import type { Kafka } from 'kafkajs'
 import type { Logger } from '../../../ops/log.js'
 import type { TaskMetrics } from '../../../ops/metrics.js'
 import type { ChangeloggedStore } from '../../../state/index.js'
@@ -10,9 +12,11 @@ import { changelogTopic, newMarker } from '../changelog.js'
 import type { TopologyDefinition } from '../topology.js'
 import { decodeProgress, type StoreHistory } from './backfill-plan.js'
 import { type EndOffsets, type TaskProducer, topicPartition } from './kafka-io.js'
+import { rebuildMarks } from './rebuild-plan.js'
 import type { Restorer } from './restorer.js'
 
 export interface RestoreContext {
+  readonly kafka: Kafka
   readonly appId: string
   readonly topology: TopologyDefinition
   readonly partition: number
@@ -43,9 +47,27 @@ export async function restoreStores(
     marker: newMarker(),
   }))
   if (markers.length === 0) return { ends, histories }
+  const marks = await rebuildMarks(
+    { appId, topology, partition, hasCommitted: (...a) => restorer.hasCommitted(...a) },
+    async () => {
+      const admin = context.kafka.admin()
+      await admin.connect()
+      return admin
+    },
+    checkpoint,
+  )
+  if (marks.stores.length > 0)
+    log.info('new stores in a task that ran before: rebuilt from the log before it opens', {
+      task: context.taskId,
+      stores: marks.stores,
+    })
   const txn = await context.producer.begin()
   try {
-    await txn.send(markers.map((m) => ({ topic: m.topic, partition, key: m.marker, value: null })))
+    // The marks before the markers: the restore reads them on its way to its marker.
+    await txn.send([
+      ...marks.records,
+      ...markers.map((m) => ({ topic: m.topic, partition, key: m.marker, value: null })),
+    ])
   } catch (err) {
     // Ended either way: a thread's shared transaction waits for every task that began in it.
     await txn.abort().catch(() => {})

@@ -59,6 +59,20 @@ export class Restorer {
     return { records, endOffset, backfill }
   }
 
+  /**
+   * Whether the partition holds a committed record below `high` (any: a write, a marker):
+   * reads up to the first one. Asked before the task writes to the partition, when its own
+   * producer has fenced any earlier one: no open transaction holds the read up.
+   */
+  async hasCommitted(topic: string, partition: number, high: number): Promise<boolean> {
+    let found = false
+    await this.reader.read(topic, partition, 0, async ({ messages, lastOffset }) => {
+      found = messages.length > 0
+      return found || lastOffset >= high - 1
+    })
+    return found
+  }
+
   stop(): Promise<void> {
     return this.reader.stop()
   }

@@ -153,21 +153,17 @@ function groupConsumer(
   })
 }
 
-/** Stores new beside ones that ran: built from the log when they say how, else said out loud. */
+/**
+ * Stores new beside ones that ran: each task builds them from the log before it opens, by
+ * their declared fold (backfill.ts) or else by a shadow run of the task (store-rebuild.ts).
+ */
 function reportLateStores(topology: TopologyDefinition, late: readonly string[], log: Logger) {
-  const unbuilt = late.filter((store) => !topology.backfill?.[store])
-  if (unbuilt.length > 0) {
-    log.warn(
-      'new stores in a topology whose group has positions: they hold only what comes from now on; to build them from the retained log, declare a backfill or replay --into a new app id (docs/replay.md, Backfill)',
-      { topology: topology.name, stores: unbuilt },
-    )
-  }
-  if (unbuilt.length < late.length) {
-    log.info('new stores in a topology whose group has positions: built from the log first', {
-      topology: topology.name,
-      stores: late.filter((store) => topology.backfill?.[store]),
-    })
-  }
+  if (late.length === 0) return
+  log.info('new stores in a topology whose group has positions: built from the log first', {
+    topology: topology.name,
+    folded: late.filter((store) => topology.backfill?.[store]),
+    shadowRun: late.filter((store) => !topology.backfill?.[store]),
+  })
 }
 
 interface ThreadScope {
