@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { type ClientMessage, ImflowClient } from '../../connectors/client/index.js'
 import { issueToken } from '../../connectors/http/jwt.js'
 import { freePort } from '../../ops/ports.js'
+import { outputTail, stopChild } from './app-child.js'
 import { eventually, httpCall, unique } from './helpers.js'
 
 const secret = 'big-crash-secret-0123456789abcdef'
@@ -24,6 +25,7 @@ describe('a large group across a SIGKILL of imflow', () => {
   let dataDir: string
   let port: number
   let child: ChildProcess | undefined
+  let tail: () => string[] = () => []
   const clients: ImflowClient[] = []
 
   const start = async () => {
@@ -37,11 +39,12 @@ describe('a large group across a SIGKILL of imflow', () => {
         IMFLOW_PORT: String(port),
         IMFLOW_PARTITIONS: '2',
         IMFLOW_JWT_SECRET: secret,
-        IMFLOW_LOG_LEVEL: 'warn',
+        IMFLOW_LOG_LEVEL: 'info',
       },
-      stdio: 'ignore',
+      stdio: ['ignore', 'ignore', 'pipe'],
     })
     child = started
+    tail = outputTail(started)
     await eventually(
       async () =>
         (await fetch(`${url()}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined,
@@ -57,11 +60,11 @@ describe('a large group across a SIGKILL of imflow', () => {
   }, 180_000)
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close()))
-    child?.kill('SIGINT')
-    await new Promise((resolve) =>
-      child?.exitCode !== null ? resolve(null) : child?.once('exit', resolve),
-    )
-    await rm(dataDir, { recursive: true, force: true })
+    try {
+      await stopChild(child, tail)
+    } finally {
+      await rm(dataDir, { recursive: true, force: true })
+    }
   }, 60_000)
 
   it('loses and doubles nothing on any online device', { timeout: 300_000 }, async () => {
