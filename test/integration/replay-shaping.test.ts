@@ -1,3 +1,9 @@
+// A replay shapes as the live app did (the real app, broker and registry): limits set at run
+// time (PUT /v1/limits) throttle a burst live; `imflow replay --into` a new app id, far faster
+// than the traffic came, gives every message the same receipt (the same msgIds, the same
+// Throttled reasons and retry times) and the same stores, shaping's included. Shaping decides
+// by the records' time and a shadow follows the live app's limits document (docs/replay.md).
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { issueToken } from '../../connectors/http/jwt.js'
 import { digestApp } from '../../ops/app/commands/replay/digest-app.js'

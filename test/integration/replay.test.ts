@@ -1,10 +1,20 @@
+// `imflow replay` through the real broker and registry: traffic through an in-process imflow,
+// a replay refused while it runs, then, stopped, a dry run and a replay --into a new app id
+// whose stores' digests equal the original's (docs/replay.md).
+// Then, as users see it, after a replay into the live app id: a user's stream is the same, a
+// device that held all of it gets nothing new, and a new one gets every message once, with the
+// same PTS and msgId.
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ImflowClient } from '../../connectors/client/index.js'
+import { issueToken } from '../../connectors/http/jwt.js'
 import { digestApp } from '../../ops/app/commands/replay/digest-app.js'
 import { runReplay } from '../../ops/app/commands/replay/run-replay.js'
 import type { Deployment } from '../../ops/app/commands/replay/tool-config.js'
 import { isImflowError } from '../../ops/errors.js'
 import type { ContractCodecs } from '../../schemas/contract.js'
-import { eventually, startTestApp, testKafka, unique } from './helpers.js'
+import type { SequencedEvent } from '../../schemas/types.generated.js'
+import { eventually, httpCall, startTestApp, testKafka, unique } from './helpers.js'
 import {
   allTopologies,
   conversationPartitions,
@@ -30,9 +40,46 @@ describe('imflow replay', () => {
     ;({ codecs, deployment } = rig)
   })
   afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()))
     await app?.stop()
     await rig?.close()
   })
+
+  const secret = 'replay-devices-secret-0123456789abcdef'
+  const env = { IMFLOW_JWT_SECRET: secret }
+  const clients: ImflowClient[] = []
+  const annsToken = issueToken({ sub: 'ann' }, secret)
+  /** ann's sync events from the start (GET /v1/sync): her head PTS and PTS -> msgId. */
+  const annsStream = (url: string) =>
+    eventually(
+      async () => {
+        const res = await httpCall(url, 'GET', '/v1/sync?after=0&limit=1000', annsToken)
+        if (res.status !== 200) return undefined // 503 while its tasks are being assigned
+        const page = (await res.json()) as { headPts: number; events: SequencedEvent[] }
+        const byPts = new Map<number, string>()
+        for (const { pts, event } of page.events)
+          if (event.payload.kind === 'NewMessage') byPts.set(pts, event.payload.message.msgId)
+        return { headPts: page.headPts, byPts }
+      },
+      { what: 'ann’s sync events' },
+    )
+  /** A device of ann's: the messages its PTS stream brought, PTS -> msgId. */
+  const device = (url: string, deviceId: string, lastPts?: number) => {
+    const client = new ImflowClient({
+      url,
+      token: annsToken,
+      deviceId,
+      ...(lastPts === undefined ? {} : { lastPts }),
+      reconnect: { initialDelayMs: 50, maxDelayMs: 1_000 },
+    })
+    clients.push(client)
+    const byPts = new Map<number, string>()
+    client.on('events', (events) => {
+      for (const { pts, event } of events)
+        if (event.payload.kind === 'NewMessage') byPts.set(pts, event.payload.message.msgId)
+    })
+    return { client, byPts }
+  }
 
   it('refuses while the app runs; into a new app id gives equal digests, into the live one changes none', async () => {
     // All on one receiver partition: two receiver tasks' hand-offs to one user interleave in
@@ -40,7 +87,7 @@ describe('imflow replay', () => {
     expect(conversationPartitions).toBe(1)
     // Shaping as configured by default: it decides by the records' time, so the replay
     // below decides as the app did (docs/shaping.md).
-    app = await startTestApp(prefix)
+    app = await startTestApp(prefix, env)
     const sent = 60
     await writeTraffic(kafka, rig, sent)
     const receipts = await readReceipts(kafka, codecs, `${prefix}im.receipts`, sent)
@@ -51,6 +98,9 @@ describe('imflow replay', () => {
       timeoutMs: 90_000,
       what: 'the app to settle',
     })
+    // ann's stream as a device would pull it (every message is to a conversation of hers).
+    const before = await annsStream(app.app.url)
+    expect(before.byPts.size).toBe(sent)
 
     // While it runs: refused, with the typed error; a dry run says so too.
     const refused = await runReplay(deployment, {
@@ -143,5 +193,20 @@ describe('imflow replay', () => {
     expect(differingStores(live, after).filter((s) => s !== 'sync/pending-notifications')).toEqual(
       [],
     )
+
+    // As users see it: ann's stream is the same; a phone that held all of it gets nothing new;
+    // a tablet logging in for the first time gets every message once, same PTS and msgId.
+    app = await startTestApp(prefix, env)
+    expect(await annsStream(app.app.url)).toEqual(before)
+    const phone = device(app.app.url, 'phone', before.headPts)
+    const tablet = device(app.app.url, 'tablet')
+    await Promise.all([phone.client.connect(), tablet.client.connect()])
+    await eventually(() => (tablet.byPts.size >= sent ? true : undefined), {
+      what: 'every message at ann’s new tablet',
+    })
+    await Promise.all([phone.client.settled(), tablet.client.settled()])
+    expect(tablet.byPts).toEqual(before.byPts)
+    expect([...phone.byPts]).toEqual([])
+    expect(phone.client.lastPts).toBe(before.headPts)
   }, 480_000)
 })
