@@ -4,17 +4,10 @@
 // from the earliest retained offset, and their stores end up as those of a run that had them
 // from the start: a replay --into a new app id from offset 0 (docs/replay.md, "Backfill").
 
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { digestApp } from '../../ops/app/commands/replay/digest-app.js'
-import { topologySources } from '../../ops/app/commands/replay/replay-sources.js'
 import { runReplay } from '../../ops/app/commands/replay/run-replay.js'
 import type { Deployment } from '../../ops/app/commands/replay/tool-config.js'
-import { provisionModuleTopics, provisionTopics } from '../../ops/app/provision-topics.js'
-import { type RunningTopologies, startTopologies } from '../../ops/app/topologies.js'
-import { silentLogger } from '../../ops/log.js'
-import { createMetrics } from '../../ops/metrics.js'
-import { registerContract } from '../../schemas/contract.js'
-import { registrySchemaSource } from '../../schemas/schema-source.js'
 import { eventually, unique } from './helpers.js'
 import {
   allTopologies,
@@ -23,6 +16,7 @@ import {
   differingStores,
   type ReplayRig,
   replayRig,
+  rigTopologies,
   writeTraffic,
 } from './replay-traffic.js'
 
@@ -34,45 +28,27 @@ describe('backfill', () => {
   const runtime = `${prefix}imflow`
   let rig: ReplayRig
   let deployment: Deployment
-  let running: RunningTopologies | undefined
+  let topologies: Awaited<ReturnType<typeof rigTopologies>> | undefined
 
   beforeAll(async () => {
     rig = await replayRig(prefix)
     deployment = rig.deployment
-    await provisionTopics(deployment.admin, rig.config, silentLogger)
-    await provisionModuleTopics(deployment.admin, rig.config, silentLogger)
+    topologies = await rigTopologies(rig)
   })
   afterAll(async () => {
-    for (const s of [...(running?.all ?? [])].reverse()) await s.stop()
+    await topologies?.stop()
     await rig?.close()
   })
 
-  async function start(only?: readonly string[]) {
-    const schemas = registrySchemaSource(inject('schemaRegistryUrl'))
-    const codecs = await registerContract(schemas, prefix)
-    const ctx = {
-      config: deployment.config,
-      kafka: deployment.kafka,
-      codecs,
-      schemas,
-      log: silentLogger,
-      metrics: createMetrics().task,
-    }
-    const sources = await topologySources(ctx)
-    running = await startTopologies(only ? { ...ctx, only } : ctx)
-    const started = sources.filter((s) => !only || only.includes(s.topology))
-    return { codecs, sources: started }
-  }
+  const start = (only?: readonly string[]) =>
+    (topologies as NonNullable<typeof topologies>).start({ only })
 
-  async function stop() {
-    for (const s of [...(running?.all ?? [])].reverse()) await s.stop()
-    running = undefined
-  }
+  const stop = () => (topologies as NonNullable<typeof topologies>).stop()
 
   it('starts a topology added later from the earliest retained offset, with the state of a run from the start', async () => {
     expect(conversationPartitions).toBe(1)
     const first = await start(before)
-    expect(running?.topologies.map((t) => t.name)).toEqual(before)
+    expect(first.running.topologies.map((t) => t.name)).toEqual(before)
     const sent = 60
     await writeTraffic(deployment.kafka, rig, sent)
     await eventually(() => caughtUp(deployment.admin, runtime, first.sources), {
@@ -89,7 +65,7 @@ describe('backfill', () => {
     }
 
     const all = await start()
-    expect(running?.topologies.map((t) => t.name)).toEqual(allTopologies)
+    expect(all.running.topologies.map((t) => t.name)).toEqual(allTopologies)
     await eventually(() => caughtUp(deployment.admin, runtime, all.sources), {
       timeoutMs: 180_000,
       intervalMs: 500,

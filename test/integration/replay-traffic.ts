@@ -14,8 +14,14 @@ import type { TopologySources } from '../../ops/app/commands/replay/replay-sourc
 import { topologySources } from '../../ops/app/commands/replay/replay-sources.js'
 import { connect, type Deployment } from '../../ops/app/commands/replay/tool-config.js'
 import { type Config, loadConfig } from '../../ops/app/config.js'
-import { runtimeId } from '../../ops/app/provision-topics.js'
-import { silentLogger } from '../../ops/log.js'
+import {
+  provisionModuleTopics,
+  provisionTopics,
+  runtimeId,
+} from '../../ops/app/provision-topics.js'
+import { type RunningTopologies, startTopologies } from '../../ops/app/topologies.js'
+import { type Logger, silentLogger } from '../../ops/log.js'
+import { createMetrics } from '../../ops/metrics.js'
 import { type ContractCodecs, registerContract } from '../../schemas/contract.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
 import { registrySchemaSource } from '../../schemas/schema-source.js'
@@ -123,6 +129,45 @@ export async function replayRig(
       await rm(dataDir, { recursive: true, force: true })
     },
   }
+}
+
+/**
+ * The deployment's topologies run in this process (no API), its topics provisioned first:
+ * `start` runs them all, or `only` some, and answers the codecs and the started ones' sources;
+ * `stop` stops what runs, the last started first.
+ */
+export async function rigTopologies(rig: ReplayRig) {
+  const { deployment, config, prefix } = rig
+  await provisionTopics(deployment.admin, config, silentLogger)
+  await provisionModuleTopics(deployment.admin, config, silentLogger)
+  let running: RunningTopologies | undefined
+  const stop = async () => {
+    for (const s of [...(running?.all ?? [])].reverse()) await s.stop()
+    running = undefined
+  }
+  const start = async ({
+    only,
+    log = silentLogger,
+  }: {
+    only?: readonly string[]
+    log?: Logger
+  } = {}) => {
+    const schemas = registrySchemaSource(inject('schemaRegistryUrl'))
+    const codecs = await registerContract(schemas, prefix)
+    const ctx = {
+      config: deployment.config,
+      kafka: deployment.kafka,
+      codecs,
+      schemas,
+      log,
+      metrics: createMetrics().task,
+    }
+    const sources = await topologySources(ctx)
+    running = await startTopologies(only ? { ...ctx, only } : ctx)
+    const started = sources.filter((s) => !only || only.includes(s.topology))
+    return { codecs, sources: started, running }
+  }
+  return { start, stop }
 }
 
 /** The conversations created and applied, then `sent` messages written (options as sendMessages). */

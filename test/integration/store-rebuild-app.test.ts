@@ -7,21 +7,13 @@
 // store's digest equals a replay --into a new app id from offset 0 (docs/replay.md,
 // "A new store without a fold").
 
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { digestApp } from '../../ops/app/commands/replay/digest-app.js'
-import { topologySources } from '../../ops/app/commands/replay/replay-sources.js'
 import { runReplay } from '../../ops/app/commands/replay/run-replay.js'
-import { connect, type Deployment } from '../../ops/app/commands/replay/tool-config.js'
-import { loadConfig } from '../../ops/app/config.js'
-import { provisionModuleTopics, provisionTopics } from '../../ops/app/provision-topics.js'
-import { type RunningTopologies, startTopologies } from '../../ops/app/topologies.js'
-import { createLogger, silentLogger } from '../../ops/log.js'
-import { createMetrics } from '../../ops/metrics.js'
-import { registerContract } from '../../schemas/contract.js'
-import { registrySchemaSource } from '../../schemas/schema-source.js'
+import type { Deployment } from '../../ops/app/commands/replay/tool-config.js'
+import { createLogger } from '../../ops/log.js'
 import { changelogTopic } from '../../topologies/runtime/index.js'
 import { eventually, unique } from './helpers.js'
 import {
@@ -29,55 +21,34 @@ import {
   caughtUp,
   createConversations,
   differingStores,
+  type ReplayRig,
+  replayRig,
+  rigTopologies,
   sendMessages,
 } from './replay-traffic.js'
 
 describe('a store rebuilt from the log on start (the whole app)', () => {
   const prefix = `${unique('srb')}.`
   const runtime = `${prefix}imflow`
+  let rig: ReplayRig
   let deployment: Deployment
-  let dataDir: string
-  let running: RunningTopologies | undefined
+  let topologies: Awaited<ReturnType<typeof rigTopologies>> | undefined
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'imflow-store-rebuild-app-'))
-    const config = loadConfig({
-      KAFKA_BROKERS: inject('kafkaBrokers').join(','),
-      SCHEMA_REGISTRY_URL: inject('schemaRegistryUrl'),
-      IMFLOW_TOPIC_PREFIX: prefix,
-      IMFLOW_DATA_DIR: dataDir,
-      IMFLOW_PARTITIONS: '2',
-    })
-    deployment = await connect(config, silentLogger)
-    await provisionTopics(deployment.admin, config, silentLogger)
-    await provisionModuleTopics(deployment.admin, config, silentLogger)
+    rig = await replayRig(prefix)
+    deployment = rig.deployment
+    topologies = await rigTopologies(rig)
   })
   afterAll(async () => {
-    for (const s of [...(running?.all ?? [])].reverse()) await s.stop()
-    await deployment?.close()
-    await rm(dataDir, { recursive: true, force: true })
+    await topologies?.stop()
+    await rig?.close()
   })
 
-  async function start(lines: string[] = []) {
-    const schemas = registrySchemaSource(inject('schemaRegistryUrl'))
-    const codecs = await registerContract(schemas, prefix)
-    const ctx = {
-      config: deployment.config,
-      kafka: deployment.kafka,
-      codecs,
-      schemas,
+  const start = (lines: string[] = []) =>
+    (topologies as NonNullable<typeof topologies>).start({
       log: createLogger('info', (line) => lines.push(line)),
-      metrics: createMetrics().task,
-    }
-    const sources = await topologySources(ctx)
-    running = await startTopologies(ctx)
-    return { codecs, sources }
-  }
-
-  async function stop() {
-    for (const s of [...(running?.all ?? [])].reverse()) await s.stop()
-    running = undefined
-  }
+    })
+  const stop = () => (topologies as NonNullable<typeof topologies>).stop()
 
   it('rebuilds conversation-messages by a shadow run: every digest as a replay from offset 0', async () => {
     const first = await start()
@@ -111,11 +82,14 @@ describe('a store rebuilt from the log on start (the whole app)', () => {
       async () => ((await deployment.admin.listTopics()).includes(changelog) ? undefined : true),
       { timeoutMs: 60_000, what: `${changelog} to be deleted` },
     )
-    await rm(join(dataDir, 'state', runtime, 'receiver'), { recursive: true, force: true })
+    await rm(join(rig.config.dataDir, 'state', runtime, 'receiver'), {
+      recursive: true,
+      force: true,
+    })
 
     const lines: string[] = []
-    await start(lines)
-    const receiver = running?.topologies.find((t) => t.name === 'receiver')
+    const { running } = await start(lines)
+    const receiver = running.topologies.find((t) => t.name === 'receiver')
     await eventually(
       () => [0, 1].every((p) => receiver?.committedStore(p, 'conversation-messages')) || undefined,
       { timeoutMs: 180_000, what: 'the receiver tasks to open' },
