@@ -1,4 +1,4 @@
-// The merge under a big group's burst, through the real broker: a 2,000-member group, 50
+// The merge under a big group's burst, through the real broker: a 2,000-member group, 25
 // messages, every member reads every message (one receipt per message) and 30% react (with
 // retries, removals of reactions never added, and add-then-remove), while the merge process is
 // SIGKILLed mid-burst and restarted; then the whole input is produced again (a replay). After
@@ -22,7 +22,7 @@ import { eventually, testKafka, unique, withAdmin } from './helpers.js'
 import { committedSum, spawnFixture, waitForConsumed } from './runtime-support.js'
 
 const MEMBERS = 2_000
-const MESSAGES = 50
+const MESSAGES = 25
 const REACTING = 0.3
 const EMOJI = ['👍', '🎉', '❤️', '😂']
 const PARTITIONS = 4

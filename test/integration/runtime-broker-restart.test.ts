@@ -76,84 +76,98 @@ async function countInput(kafka: Kafka, topic: string): Promise<Map<string, numb
   return counts
 }
 
-// Both transaction scopes: a producer per task, and one per runner (IMFLOW_TRANSACTION_SCOPE).
-describe.each(['task', 'thread'] as const)(
-  'runtime: a broker restart under load, transactions per %s',
-  (scope) => {
-    let dir: string
-    let broker: EmbeddedKafka | undefined
+// Both transaction scopes side by side on one broker, killed once: a producer per task, and
+// one per runner (IMFLOW_TRANSACTION_SCOPE).
+const scopes = ['task', 'thread'] as const
 
-    afterAll(async () => {
-      await broker?.stop()
-      if (dir) await rm(dir, { recursive: true, force: true })
-    })
+describe('runtime: a broker restart under load, transactions per task and per thread', () => {
+  let dir: string
+  let broker: EmbeddedKafka | undefined
 
-    it('commits again within 10 s of the broker being back, nothing lost or doubled', {
-      timeout: 420_000,
-    }, async () => {
-      dir = await mkdtemp(join(tmpdir(), 'imflow-restart-'))
-      const port = await freePort()
-      const start = () =>
-        startEmbeddedKafka({ port, dataDir: join(dir, 'kafka'), log: silentLogger, heap: '384m' })
+  afterAll(async () => {
+    await broker?.stop()
+    if (dir) await rm(dir, { recursive: true, force: true })
+  })
+
+  it('commits again within 10 s of the broker being back, nothing lost or doubled', {
+    timeout: 420_000,
+  }, async () => {
+    dir = await mkdtemp(join(tmpdir(), 'imflow-restart-'))
+    const port = await freePort()
+    const start = () =>
+      startEmbeddedKafka({ port, dataDir: join(dir, 'kafka'), log: silentLogger, heap: '384m' })
+    broker = await start()
+    const kafka = createKafka(broker.brokers, 'restart-test', silentLogger)
+    const admin = kafka.admin()
+    await admin.connect()
+    const runs = await Promise.all(
+      scopes.map(async (scope) => {
+        const [input, output, app] = ['restart-in', 'restart-out', 'restart-app'].map((n) =>
+          unique(`${n}-${scope}`),
+        ) as [string, string, string]
+        await createTopicsAndWait(admin, [
+          { topic: input, numPartitions: 2 },
+          { topic: output, numPartitions: 2 },
+        ])
+        const running = await startTopology(countTopology(input, output), {
+          kafka,
+          appId: app,
+          stateDir: join(dir, 'state', scope),
+          log: silentLogger,
+          transactionScope: scope,
+        })
+        return { scope, input, output, group: `${app}-count`, running, traffic: load(kafka, input) }
+      }),
+    )
+    await admin.disconnect()
+    try {
+      const committed = () => Promise.all(runs.map((r) => committedSum(kafka, r.group, r.input)))
+      await eventually(
+        async () => ((await committed()).every((n) => n > 2_000) ? true : undefined),
+        {
+          timeoutMs: 120_000,
+          what: 'the topologies to commit under load',
+        },
+      )
+      const atKill = await committed()
+      process.kill(broker.process.pid, 'SIGKILL')
+      await broker.process.exited
+      await new Promise((r) => setTimeout(r, 3_000))
       broker = await start()
-      const kafka = createKafka(broker.brokers, 'restart-test', silentLogger)
-      const [input, output, app] = ['restart-in', 'restart-out', 'restart-app'].map(unique) as [
-        string,
-        string,
-        string,
-      ]
-      const admin = kafka.admin()
-      await admin.connect()
-      await createTopicsAndWait(admin, [
-        { topic: input, numPartitions: 2 },
-        { topic: output, numPartitions: 2 },
-      ])
-      await admin.disconnect()
-      const group = `${app}-count`
-      const running = await startTopology(countTopology(input, output), {
-        kafka,
-        appId: app,
-        stateDir: join(dir, 'state'),
-        log: silentLogger,
-        transactionScope: scope,
-      })
-      const traffic = load(kafka, input)
-      try {
-        await eventually(
-          async () => ((await committedSum(kafka, group, input)) > 2_000 ? true : undefined),
-          {
-            timeoutMs: 120_000,
-            what: 'the topology to commit under load',
-          },
-        )
-        const atKill = await committedSum(kafka, group, input)
-        process.kill(broker.process.pid, 'SIGKILL')
-        await broker.process.exited
-        await new Promise((r) => setTimeout(r, 3_000))
-        broker = await start()
-        const back = Date.now()
-        await eventually(
-          async () => ((await committedSum(kafka, group, input)) > atKill + 500 ? true : undefined),
-          { timeoutMs: 60_000, intervalMs: 200, what: 'commits after the restart' },
-        )
-        const recoveredMs = Date.now() - back
-        process.stderr.write(`broker restart: commits again ${recoveredMs} ms after it was back\n`)
-        expect(recoveredMs).toBeLessThan(10_000)
-        await new Promise((r) => setTimeout(r, 2_000))
-      } finally {
-        await traffic.stop()
-      }
+      const back = Date.now()
+      const recoveredMs = await Promise.all(
+        runs.map(async (r, i) => {
+          await eventually(
+            async () =>
+              (await committedSum(kafka, r.group, r.input)) > (atKill[i] ?? 0) + 500
+                ? true
+                : undefined,
+            { timeoutMs: 60_000, intervalMs: 200, what: `commits after the restart (${r.scope})` },
+          )
+          return Date.now() - back
+        }),
+      )
+      process.stderr.write(
+        `broker restart: commits again ${recoveredMs.join(' / ')} ms (per ${scopes.join(' / ')}) after it was back\n`,
+      )
+      for (const ms of recoveredMs) expect(ms).toBeLessThan(10_000)
+      await new Promise((r) => setTimeout(r, 2_000))
+    } finally {
+      await Promise.all(runs.map((r) => r.traffic.stop()))
+    }
+    for (const { scope, input, output, group, running, traffic } of runs) {
       await waitForConsumed(kafka, group, input, 120_000)
-      expect(running.healthy()).toEqual({ ok: true })
+      expect(running.healthy(), scope).toEqual({ ok: true })
       await running.stop()
-
       const expected = await countInput(kafka, input)
       const records = [...expected.values()].reduce((s, n) => s + n, 0)
       expect(records).toBeGreaterThan(traffic.sent() / 2)
       const counts = await readCounts(kafka, output, unique('restart-reader'), records)
       for (const [key, n] of expected) {
-        expect(counts.get(key), key).toEqual(Array.from({ length: n }, (_, i) => i + 1))
+        expect(counts.get(key), `${scope} ${key}`).toEqual(
+          Array.from({ length: n }, (_, i) => i + 1),
+        )
       }
-    })
-  },
-)
+    }
+  })
+})
