@@ -10,26 +10,8 @@
 // version), nothing is done and the group waits out the session as before.
 
 import type { Consumer, Kafka } from 'kafkajs'
+import { clusterFactory } from './kafkajs-cluster.js'
 import type { Logger } from './log.js'
-
-interface GroupCoordinator {
-  leaveGroup(request: { groupId: string; memberId: string }): Promise<unknown>
-}
-interface KafkajsCluster {
-  connect(): Promise<void>
-  disconnect(): Promise<void>
-  findGroupCoordinator(request: { groupId: string }): Promise<GroupCoordinator>
-}
-
-function clusterFactory(kafka: Kafka): ((options: object) => KafkajsCluster) | undefined {
-  for (let o: object | null = kafka; o !== null; o = Object.getPrototypeOf(o)) {
-    const symbol = Object.getOwnPropertySymbols(o).find(
-      (s) => s.description === 'private:Kafka:createCluster',
-    )
-    if (symbol) return (o as Record<symbol, (options: object) => KafkajsCluster>)[symbol]
-  }
-  return undefined
-}
 
 /** The member is gone from the group (removed now, or already expired or left). */
 function isGone(err: unknown): boolean {

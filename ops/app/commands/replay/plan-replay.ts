@@ -5,7 +5,8 @@
 // topologies not chosen start at the end of their inputs. Into the live app id, topologies not
 // chosen keep their positions.
 
-import type { Admin } from 'kafkajs'
+import type { Admin, Kafka } from 'kafkajs'
+import { setGroupOffsets } from '../../../group-offsets.js'
 import { topologyGroup } from './app-logs.js'
 import type { TopologySources } from './replay-sources.js'
 import { type PartitionReset, type Position, planPartition } from './reset-plan.js'
@@ -94,17 +95,19 @@ function memo<T>(load: (key: string) => Promise<T>): (key: string) => Promise<T>
 }
 
 /** Sets each group's positions (the groups must have no members: assertNoActiveMembers). */
-export async function applyPlan(admin: Admin, plans: readonly GroupPlan[]): Promise<void> {
+export async function applyPlan(
+  kafka: Kafka,
+  admin: Admin,
+  plans: readonly GroupPlan[],
+): Promise<void> {
   for (const plan of plans) {
-    for (const topic of new Set(plan.resets.map((r) => r.topic))) {
-      await admin.setOffsets({
-        groupId: plan.groupId,
-        topic,
-        partitions: plan.resets
-          .filter((r) => r.topic === topic)
-          .map((r) => ({ partition: r.partition, offset: String(r.from) })),
-      })
-    }
+    const topics = [...new Set(plan.resets.map((r) => r.topic))].map((topic) => ({
+      topic,
+      partitions: plan.resets
+        .filter((r) => r.topic === topic)
+        .map((r) => ({ partition: r.partition, offset: String(r.from) })),
+    }))
+    await setGroupOffsets(kafka, admin, plan.groupId, topics)
   }
 }
 

@@ -41,7 +41,7 @@ export async function runPhases(run: PhaseRun): Promise<ProgressSnapshot | undef
       continue
     }
     if (step === 'set') {
-      await applyPlan(admin, phase)
+      await applyPlan(run.topologies.kafka, admin, phase)
       if (entry && run.journal) {
         entry = { ...entry, phasesStarted: i + 1 }
         await run.journal.write(entry)
