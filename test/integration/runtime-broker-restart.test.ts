@@ -15,7 +15,7 @@ import { silentLogger } from '../../ops/log.js'
 import { freePort } from '../../ops/ports.js'
 import { startTopology } from '../../topologies/runtime/index.js'
 import { eventually, unique } from './helpers.js'
-import { committedSum, readCounts, waitForConsumed } from './runtime-support.js'
+import { committedSum, expectExactCounts, readCounts, waitForConsumed } from './runtime-support.js'
 
 const KEYS = 100
 
@@ -163,11 +163,7 @@ describe('runtime: a broker restart under load, transactions per task and per th
       const records = [...expected.values()].reduce((s, n) => s + n, 0)
       expect(records).toBeGreaterThan(traffic.sent() / 2)
       const counts = await readCounts(kafka, output, unique('restart-reader'), records)
-      for (const [key, n] of expected) {
-        expect(counts.get(key), `${scope} ${key}`).toEqual(
-          Array.from({ length: n }, (_, i) => i + 1),
-        )
-      }
+      expectExactCounts(counts, expected, `${scope} `)
     }
   })
 })

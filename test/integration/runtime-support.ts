@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Kafka } from 'kafkajs'
-import { afterAll, beforeAll, inject } from 'vitest'
+import { afterAll, beforeAll, expect, inject } from 'vitest'
 import { createTopicsAndWait } from '../../ops/kafka-admin.js'
 import { eventually, withAdmin } from './helpers.js'
 
@@ -156,6 +156,16 @@ export async function readCounts(
     await consumer.disconnect()
   }
   return seen
+}
+
+/** Each key's outputs are exactly 1..n for its n input records: none lost, doubled or reordered. */
+export function expectExactCounts(
+  counts: Map<string, number[]>,
+  expected: Map<string, number>,
+  label = '',
+): void {
+  for (const [key, n] of expected)
+    expect(counts.get(key), `${label}${key}`).toEqual(Array.from({ length: n }, (_, i) => i + 1))
 }
 
 /** Records of the topic the group has committed, over all partitions. */
