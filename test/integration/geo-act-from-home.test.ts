@@ -22,7 +22,10 @@ type Body = {
   read?: number
   counts?: Record<string, number>
   reason?: string
+  events?: { event: { payload: Update } }[]
 }
+/** The merged updates' fields read here. */
+type Update = { kind: string; msgId?: string; readCount?: number; counts?: Record<string, number> }
 
 describe('acting from home on a conversation homed in another geo', () => {
   const run = unique('geohome')
@@ -152,6 +155,29 @@ describe('acting from home on a conversation homed in another geo', () => {
     )
     const fromEu = (await call(e, 'GET', reactions, 'ann')).body
     expect((await call(u, 'GET', reactions, 'bob')).body).toEqual(fromEu)
+
+    // eu's merged updates reach bob where he is homed: the summary of his reaction, and the
+    // read status of his message once ann reads it in eu, in his us stream (before, they went
+    // to eu's inboxes, where bob has no device).
+    const readByAnn = await call(e, 'POST', '/v1/conversations/atlantic/read', 'ann', {
+      msgId: sent.body.msgId,
+    })
+    expect(readByAnn.status).toBe(202)
+    const bobsUpdates = async () =>
+      ((await call(u, 'GET', '/v1/sync?after=0&limit=1000', 'bob')).body.events ?? []).map(
+        (e) => e.event.payload,
+      )
+    const updates = await eventually(
+      async () => {
+        const got = await bobsUpdates()
+        const summary = got.find((p) => p.kind === 'ReactionSummary' && p.msgId === first)
+        const status = got.find((p) => p.kind === 'ReadStatus' && p.msgId === sent.body.msgId)
+        return summary && status ? { summary, status } : undefined
+      },
+      { what: 'eu’s merged updates in bob’s us stream' },
+    )
+    expect(updates.summary.counts).toEqual({ '👍': 1 })
+    expect(updates.status.readCount).toBe(1)
 
     // Delete for me from us: gone from bob's history (kept in us), still in ann's (eu).
     const deleted = await call(u, 'DELETE', `/v1/conversations/atlantic/messages/${first}`, 'bob')

@@ -2,7 +2,8 @@
 // on the shared broker; threshold 3, so a group of 4 is large): us members' devices, on us's
 // gateway, get its messages by the conversation's seq from us's room, with nothing sequenced
 // per user in us; their list in us shows it large at eu's seq; a device that was away catches
-// up through us's API, which reads eu; a member removed gets nothing more of it.
+// up through us's API, which reads eu; a reaction's merged summary reaches them by us's room;
+// a member removed gets nothing more of it.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ClientMessage, ImflowClient } from '../../connectors/client/index.js'
@@ -27,6 +28,7 @@ describe('a large group with members homed in another geo', () => {
     geos = await startGeos(prefixes, {
       IMFLOW_JWT_SECRET: secret,
       IMFLOW_LARGE_GROUP_THRESHOLD: '3',
+      IMFLOW_MERGE_WINDOW_LARGE_MS: '1000',
     })
     ;[eu, us] = geos.apps as [RunningApp, RunningApp]
   }, 120_000)
@@ -116,6 +118,20 @@ describe('a large group with members homed in another geo', () => {
     })
     expect(cy.client.messages('atlas').map((m) => m.msgId)).toEqual(sent)
     expect(cy.client.seqs().atlas).toBe(3)
+
+    // A reaction in eu: eu's merge sends its summary to us's room too, and cy's device shows it.
+    const reacted = await httpCall(
+      eu.url,
+      'POST',
+      `/v1/conversations/atlas/messages/${sent[0]}/reactions`,
+      token('ann'),
+      { emoji: '👍', op: 'add' },
+    )
+    expect(reacted.status).toBe(202)
+    await eventually(
+      () => (cy.client.messages('atlas')[0]?.reactions?.['👍'] === 1 ? true : undefined),
+      { what: 'the reaction summary at cy’s device on us' },
+    )
 
     // bob is removed: cy gets the next message, bob nothing more.
     const removed = await httpCall(eu.url, 'POST', '/v1/conversations/atlas/members', admin, {

@@ -1,7 +1,8 @@
 // The inbox's module: how a deployment's wiring becomes its topology and queries.
 
+import { geoSplit } from '../receiver/index.js'
 import { defineModule } from '../runtime/index.js'
-import { FANOUT, INBOUND, type TopologyWiring } from '../wiring.js'
+import { FANOUT, type TopologyWiring } from '../wiring.js'
 import { inboxTopology } from './inbox.js'
 import { InboxQueries } from './queries.js'
 
@@ -18,12 +19,7 @@ export const inboxModule = defineModule({
               users: w.topic('im.users'),
               userCodec: w.codecs['im.users'],
               local: w.settings.geo,
-              inbound: Object.fromEntries(
-                Object.entries(w.settings.remoteGeos).map(([geo, remote]) => [
-                  geo,
-                  w.remoteInternalTopic(remote, INBOUND),
-                ]),
-              ),
+              inbound: geoSplit(w).inbound,
               ...(w.remoteTargets ? { remoteTargets: w.remoteTargets } : {}),
             },
           }

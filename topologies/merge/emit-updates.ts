@@ -22,9 +22,9 @@ export interface EmitTarget {
     recipients: readonly string[],
     sourceId: string,
     event: SyncEvent,
-  ): void
+  ): Promise<void>
   /** A large group's event, once (RoomEvent on im.rooms). */
-  toRoom(conversationId: string, createdAt: number, event: SyncEvent): void
+  toRoom(conversationId: string, createdAt: number, event: SyncEvent): Promise<void>
 }
 
 export interface MergeStores {
@@ -81,7 +81,7 @@ export async function emitUpdates(
           u !== senderId && compareMsgIds(lo, msgId) <= 0 && compareMsgIds(msgId, hi) <= 0,
       )
       .map(([u]) => u)
-    target.toUsers(conversationId, [senderId], `read-status:${msgId}:${window.end}`, {
+    await target.toUsers(conversationId, [senderId], `read-status:${msgId}:${window.end}`, {
       priority: large ? 'LOW' : 'HIGH',
       payload: {
         kind: 'ReadStatus',
@@ -109,10 +109,10 @@ export async function emitUpdates(
       },
     }
     if (large) {
-      target.toRoom(conversationId, window.end, event)
+      await target.toRoom(conversationId, window.end, event)
       emitted.reactionDeliveries++
     } else {
-      target.toUsers(conversationId, members, `reactions:${msgId}:${window.end}`, event)
+      await target.toUsers(conversationId, members, `reactions:${msgId}:${window.end}`, event)
       emitted.reactionDeliveries += members.length
     }
   }

@@ -16,17 +16,17 @@ import type {
 } from '../../schemas/types.generated.js'
 import { bufferSerde } from '../../state/index.js'
 import { byConversation } from '../model/index.js'
-import { ConversationState, planFanOut } from '../receiver/index.js'
+import { ConversationState, PARKED_STORE } from '../receiver/index.js'
 import {
   backfilled,
   declareStore,
   defineTopology,
-  type ProcessorContext,
   type TopologyDefinition,
 } from '../runtime/index.js'
 import { applyAction, type Totals } from './apply-action.js'
 import { EmissionWindows, type WindowSettings } from './emission-windows.js'
-import { type EmitTarget, emitUpdates, type MergeStores } from './emit-updates.js'
+import { emitTarget, forwardsToGeos, type MergeGeos, mergeSinks } from './emit-target.js'
+import { emitUpdates, type MergeStores } from './emit-updates.js'
 import { indexMessage, learnSender, type MessageIndex } from './index-message.js'
 import { Reactions } from './reactions.js'
 import { readAhead } from './read-ahead.js'
@@ -71,26 +71,8 @@ export interface MergeOptions {
   largeGroupThreshold?: number
   windows: WindowSettings
   metrics?: MergeMetrics
-}
-
-function emitTarget(context: ProcessorContext, options: MergeOptions): EmitTarget {
-  return {
-    toUsers(conversationId, recipients, sourceId, event) {
-      for (const share of planFanOut(recipients, options.userPartitions)) {
-        const batch: FanoutBatch = { ...share, sourceId, event, updateLists: false }
-        context.send('fanout', {
-          key: conversationId,
-          value: options.codecs.fanoutBatch.encode(batch),
-          partition: share.partition,
-        })
-      }
-    },
-    toRoom(conversationId, createdAt, event) {
-      // seq 0: a per-message update takes no place in the conversation's sequence.
-      const room: RoomEvent = { conversationId, seq: 0, createdAt, event, removed: [] }
-      context.send('rooms', { key: conversationId, value: options.codecs.roomEvent.encode(room) })
-    },
-  }
+  /** Other geos: their members' updates are forwarded there (emit-target.ts). */
+  geos?: MergeGeos
 }
 
 /**
@@ -130,8 +112,11 @@ export function mergeTopology(options: MergeOptions): TopologyDefinition {
         owner: byConversation('skip'),
       },
     ],
-    sinks: { fanout: { topic: topics.fanout }, rooms: { topic: topics.rooms } },
-    stores: mergeStores(topics.messages),
+    sinks: mergeSinks(topics, options.geos),
+    stores: [
+      ...mergeStores(topics.messages),
+      ...(forwardsToGeos(options.geos) ? [PARKED_STORE] : []),
+    ],
     processor: (context) => {
       const store = (name: string) => context.store(name)
       const conversations = new ConversationState(
@@ -169,7 +154,7 @@ export function mergeTopology(options: MergeOptions): TopologyDefinition {
         windows,
         largeGroupThreshold,
       }
-      const target = emitTarget(context, options)
+      const target = emitTarget(context, options, conversations)
 
       const closeDue = async (now: number) => {
         for await (const closed of windows.close(now)) {

@@ -1,6 +1,7 @@
 // Merge's modules: the index of senders (Accepted receipts re-keyed by conversation) and the
 // merge of read receipts and reactions over windows (docs/merge.md).
 
+import { geoSplit } from '../receiver/index.js'
 import { defineModule } from '../runtime/index.js'
 import { FANOUT, type TopologyWiring } from '../wiring.js'
 import { mergeTopology } from './merge.js'
@@ -42,6 +43,10 @@ export const mergeModule = defineModule({
       largeGroupThreshold: w.settings.largeGroupThreshold,
       windows: w.settings.mergeWindows,
       ...(w.metrics.merge ? { metrics: w.metrics.merge } : {}),
+      geos: {
+        split: geoSplit(w),
+        ...(w.remoteTargets ? { remoteTargets: w.remoteTargets } : {}),
+      },
     }),
   queries: (running, w: TopologyWiring) =>
     new MergeQueries(running, w.settings.largeGroupThreshold),

@@ -2,6 +2,7 @@
 
 import { defineModule } from '../runtime/index.js'
 import { FANOUT, INBOUND, type TopicNaming, type TopologyWiring } from '../wiring.js'
+import { geoSplit } from './geo-wiring.js'
 import { inboundTopology } from './inbound.js'
 import { ReceiverQueries } from './queries.js'
 import { receiverTopology } from './receiver.js'
@@ -41,29 +42,7 @@ export const receiverModule = defineModule({
       },
       userPartitions: w.partitions,
       largeGroupThreshold: w.settings.largeGroupThreshold,
-      geos: {
-        local: w.settings.geo,
-        geoOf: (userId) => w.geoOf(userId),
-        // Each geo's deployment reads its inbound topic under its own prefix.
-        inbound: Object.fromEntries(
-          Object.entries(w.settings.remoteGeos).map(([geo, remote]) => [
-            geo,
-            w.remoteInternalTopic(remote, INBOUND),
-          ]),
-        ),
-        // Acting from home: what its users write to conversations homed here, and back.
-        homes: Object.fromEntries(
-          Object.entries(w.settings.remoteGeos).map(([geo, remote]) => [
-            geo,
-            {
-              ingest: w.remoteTopic(remote.prefix, 'im.ingest'),
-              actions: w.remoteTopic(remote.prefix, 'im.actions'),
-              receipts: w.remoteTopic(remote.prefix, 'im.receipts'),
-              rooms: w.remoteTopic(remote.prefix, 'im.rooms'),
-            },
-          ]),
-        ),
-      },
+      geos: geoSplit(w),
       // Each unit's deployment reads the contract topics under its own prefix.
       units: Object.fromEntries(
         Object.entries(w.settings.remoteUnits).map(([unit, prefix]) => [
