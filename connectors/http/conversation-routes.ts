@@ -156,8 +156,11 @@ async function entryOf(
   })
   if (!meta) return remoteGeoEntry(options, conversationId, request, row)
   const unit = await remoteHomeUnit(options.units, receiver, conversationId, request.headers)
-  if (unit !== undefined && options.units)
-    return homeUnitEntry(options.units, unit, request, conversationId)
+  if (unit !== undefined && options.units) {
+    const home = await homeUnitEntry(options.units, unit, request, conversationId)
+    // A caller homed here (docs/units.md) has a small group's row here, not at its home.
+    return row && !home.large ? { ...home, unread: row.unread, last: row.last ?? null } : home
+  }
   if (!(await receiver.isMember(conversationId, userId))) return undefined
   const large = isLargeGroup(meta.memberCount, options.largeGroupThreshold)
   const computed =

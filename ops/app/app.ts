@@ -25,7 +25,7 @@ import {
 } from '../metrics.js'
 import type { Config } from './config.js'
 import { type Infrastructure, startInfrastructure } from './infrastructure.js'
-import { startMessaging } from './messaging.js'
+import { startMessaging, userHomes } from './messaging.js'
 import { provisionModuleTopics, provisionTopics } from './provision-topics.js'
 import { RemoteTargetWatch, remoteTopicsOf } from './remote-targets.js'
 import { StopSteps } from './stop-steps.js'
@@ -110,6 +110,7 @@ export async function startApp(
       messaging: {
         ...messaging.routes,
         queries: topologies.queries,
+        users: userHomes(config, topologies.users),
       },
       probes: {
         kafka: kafkaProbe(admin),

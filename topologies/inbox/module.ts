@@ -7,27 +7,39 @@ import { InboxQueries } from './queries.js'
 
 export const inboxModule = defineModule({
   name: 'inbox',
-  build: (w: TopologyWiring) =>
-    inboxTopology({
+  build: (w: TopologyWiring) => {
+    const { remoteGeos, remoteUnits } = w.settings
+    return inboxTopology({
       fanout: w.internalTopic(FANOUT),
       codec: w.fanoutCodec,
-      // Only where other geos are configured can a user move to one.
-      ...(Object.keys(w.settings.remoteGeos).length > 0
+      // Only where other geos or units are configured can a user move to one.
+      ...(Object.keys(remoteGeos).length + Object.keys(remoteUnits).length > 0
         ? {
-            geoMove: {
+            homeMove: {
               users: w.topic('im.users'),
               userCodec: w.codecs['im.users'],
-              local: w.settings.geo,
-              inbound: Object.fromEntries(
-                Object.entries(w.settings.remoteGeos).map(([geo, remote]) => [
-                  geo,
-                  w.remoteInternalTopic(remote, INBOUND),
-                ]),
-              ),
+              places: {
+                geo: w.settings.geo,
+                unit: w.settings.unit,
+                geos: Object.fromEntries(
+                  Object.entries(remoteGeos).map(([geo, remote]) => [
+                    geo,
+                    w.remoteInternalTopic(remote, INBOUND),
+                  ]),
+                ),
+                // Units share this deployment's app id (as the receiver forwards to them).
+                units: Object.fromEntries(
+                  Object.entries(remoteUnits).map(([unit, prefix]) => [
+                    unit,
+                    w.remoteInternalTopic({ prefix, appId: w.settings.appId }, INBOUND),
+                  ]),
+                ),
+              },
               ...(w.remoteTargets ? { remoteTargets: w.remoteTargets } : {}),
             },
           }
         : {}),
-    }),
+    })
+  },
   queries: (running) => new InboxQueries(running),
 })

@@ -29,7 +29,14 @@ export {
   UNIT_RELAY_HEADER,
   type UnitTopics,
 } from './route-by-unit.js'
-export { splitByGeo } from './split-by-geo.js'
+export {
+  type HomePlaces,
+  homeName,
+  inboundSink,
+  splitByHome,
+  type UserHome,
+  userHome,
+} from './user-home.js'
 export {
   checkSender,
   checkShape,

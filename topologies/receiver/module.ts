@@ -43,7 +43,7 @@ export const receiverModule = defineModule({
       largeGroupThreshold: w.settings.largeGroupThreshold,
       geos: {
         local: w.settings.geo,
-        geoOf: (userId) => w.geoOf(userId),
+        geoOf: (userId) => w.userOf(userId)?.geo,
         // Each geo's deployment reads its inbound topic under its own prefix.
         inbound: Object.fromEntries(
           Object.entries(w.settings.remoteGeos).map(([geo, remote]) => [
@@ -73,9 +73,13 @@ export const receiverModule = defineModule({
             conversations: w.remoteTopic(prefix, 'im.conversations'),
             actions: w.remoteTopic(prefix, 'im.actions'),
             receipts: w.remoteTopic(prefix, 'im.receipts'),
+            // Users homed there: their share of what is handed off, and large groups' events.
+            inbound: w.remoteInternalTopic({ prefix, appId: w.settings.appId }, INBOUND),
+            rooms: w.remoteTopic(prefix, 'im.rooms'),
           },
         ]),
       ),
+      unitOf: (userId) => w.userOf(userId)?.unit,
       users: { topic: w.topic('im.users'), codec: w.codecs['im.users'] },
       unit: w.settings.unit,
       systemAccounts: new Set(w.settings.systemAccounts ?? []),

@@ -1,0 +1,186 @@
+// Users' home units (docs/units.md, "A user's home unit"): ann is homed in unit 0 (…a.), set
+// through unit 1's API; her groups are homed in unit 0 and unit 1. Unit 1 hands her share of
+// its group's messages to unit 0's inbound, so her list, unread counts, PTS stream and pushes
+// are all at unit 0, and unit 1 keeps none of them; a second PUT moves her rows to unit 1.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { issueToken } from '../../connectors/http/jwt.js'
+import type { ServerFrame } from '../../connectors/protocol/frames.js'
+import type { RunningApp } from '../../ops/app/app.js'
+import type { SequencedEvent } from '../../schemas/types.generated.js'
+import { eventually, httpCall, unique } from './helpers.js'
+import { type Deployments, startUnits } from './units-support.js'
+
+const secret = 'units-user-home-secret-0123456789ab'
+const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
+const admin = token('root', 'admin')
+
+type Entry = { conversationId: string; unread: number; last: { msgId: string } | null }
+
+describe('units: a user’s home unit', () => {
+  const run = unique('units-home')
+  let units: Deployments | undefined
+  let u0: RunningApp
+  let u1: RunningApp
+
+  beforeAll(async () => {
+    units = await startUnits([`${run}-a.`, `${run}-b.`], { IMFLOW_JWT_SECRET: secret })
+    ;[u0, u1] = units.apps as [RunningApp, RunningApp]
+  })
+  afterAll(async () => {
+    await units?.stop()
+  })
+
+  const json = async (res: Response) => ({
+    status: res.status,
+    body: (await res.json().catch(() => ({}))) as Record<string, unknown>,
+  })
+  const homeOf = async (app: RunningApp, uid: string) =>
+    (await json(await httpCall(app.url, 'GET', `/v1/users/${uid}`, admin))).body.unit
+  const setHome = async (app: RunningApp, uid: string, unit: string) => {
+    const res = await json(await httpCall(app.url, 'PUT', `/v1/users/${uid}`, admin, { unit }))
+    expect(res.status).toBe(202)
+    // Every unit's replica has it before the test goes on: each routes ann's share by it.
+    for (const a of [u0, u1])
+      await eventually(async () => ((await homeOf(a, uid)) === unit ? true : undefined), {
+        what: `unit ${unit} as ${uid}'s home everywhere`,
+      })
+  }
+  const list = async (app: RunningApp, uid: string) => {
+    const res = await json(await httpCall(app.url, 'GET', '/v1/conversations', token(uid)))
+    const entries = (res.body.conversations ?? []) as Entry[]
+    return new Map(entries.map((e) => [e.conversationId, e]))
+  }
+  const syncOf = async (app: RunningApp, uid: string) => {
+    const res = await json(
+      await httpCall(app.url, 'GET', '/v1/sync?after=0&limit=1000', token(uid)),
+    )
+    return res.body as { headPts: number; events: SequencedEvent[] }
+  }
+  const messageIds = (events: readonly SequencedEvent[]) =>
+    events.flatMap((e) => (e.event.payload.kind === 'NewMessage' ? [e.event.payload.message] : []))
+
+  it('keeps her list, PTS stream and pushes for groups of both units at her home, and moves them', {
+    timeout: 120_000,
+  }, async () => {
+    // A home no unit can forward to is refused, naming it.
+    const far = await json(await httpCall(u0.url, 'PUT', '/v1/users/ann', admin, { unit: '5' }))
+    expect(far.status).toBe(422)
+    expect(far.body.code).toBe('IMF_ERR_UNIT_UNREACHABLE')
+    expect(String(far.body.detail)).toContain('unit 5')
+
+    await setHome(u1, 'ann', '0')
+    const pushed = openDevice(u0, 'ann')
+    try {
+      const create = (app: RunningApp, conversationId: string, unit: string) =>
+        httpCall(app.url, 'POST', '/v1/conversations', admin, {
+          conversationId,
+          type: 'GROUP',
+          members: ['ann', 'bob'],
+          unit,
+        })
+      const g0 = `${run}-g0`
+      const g1 = `${run}-g1`
+      expect((await create(u0, g0, '0')).status).toBe(201)
+      // Routed by unit 0 too (its list entry is asked of unit 1), homed in unit 1.
+      expect((await create(u0, g1, '1')).status).toBe(201)
+      const post = (app: RunningApp, cid: string, n: number) =>
+        eventually(
+          async () => {
+            const res = await json(
+              await httpCall(app.url, 'POST', '/v1/messages', token('bob'), {
+                conversationId: cid,
+                clientMsgId: `${cid}-${n}`,
+                type: 'TEXT',
+                body: `${cid} ${n}`,
+              }),
+            )
+            return res.status === 200 ? (res.body.msgId as string) : undefined
+          },
+          { what: `bob's message ${n} to ${cid}`, timeoutMs: 60_000 },
+        )
+      // Each group through its home unit's API, one after the other.
+      const sent: string[] = []
+      for (let n = 1; n <= 3; n++) sent.push(await post(u0, g0, n), await post(u1, g1, n))
+
+      // Her home's list: both groups, three unread each, the last message of each.
+      const lists = await eventually(
+        async () => {
+          const l = await list(u0, 'ann')
+          return l.get(g0)?.unread === 3 && l.get(g1)?.unread === 3 ? l : undefined
+        },
+        { what: "both groups in ann's list at unit 0", timeoutMs: 60_000 },
+      )
+      expect(lists.get(g0)?.last?.msgId).toBe(sent[4])
+      expect(lists.get(g1)?.last?.msgId).toBe(sent[5])
+      // One PTS stream: every message once, gap-free, each group's in order.
+      const stream = await eventually(
+        async () => {
+          const s = await syncOf(u0, 'ann')
+          return messageIds(s.events).length === 6 ? s : undefined
+        },
+        { what: "ann's six messages in unit 0's stream" },
+      )
+      const pts = stream.events.map((e) => e.pts)
+      expect(pts).toEqual(pts.map((_, i) => (pts[0] as number) + i))
+      const ids = messageIds(stream.events).map((m) => m.msgId)
+      expect(new Set(ids)).toEqual(new Set(sent))
+      for (const cid of [g0, g1]) {
+        const ofGroup = messageIds(stream.events).filter((m) => m.conversationId === cid)
+        expect(ofGroup.map((m) => m.body)).toEqual([1, 2, 3].map((n) => `${cid} ${n}`))
+      }
+      // Her device on unit 0's gateway was pushed the same stream.
+      const frames = await eventually(
+        () => (pushed.events.length >= stream.events.length ? pushed.events : undefined),
+        { what: "ann's pushes at unit 0" },
+      )
+      expect(frames.map((e) => e.pts)).toEqual(pts)
+      // Nothing of hers at unit 1: no list row, no sync event.
+      expect([...(await list(u1, 'ann')).keys()]).toEqual([])
+      expect((await syncOf(u1, 'ann')).events).toEqual([])
+
+      // Moved to unit 1: her rows follow, unread state included; none is left at unit 0.
+      await setHome(u0, 'ann', '1')
+      await eventually(
+        async () => {
+          const l = await list(u1, 'ann')
+          return l.get(g0)?.unread === 3 && l.get(g1)?.unread === 3 ? true : undefined
+        },
+        { what: "ann's rows at unit 1", timeoutMs: 60_000 },
+      )
+      expect([...(await list(u0, 'ann')).keys()]).toEqual([])
+      const next = await post(u0, g0, 4)
+      const after = await eventually(
+        async () => {
+          const l = await list(u1, 'ann')
+          return l.get(g0)?.unread === 4 ? l : undefined
+        },
+        { what: 'the next message counted at unit 1' },
+      )
+      expect(after.get(g0)?.last?.msgId).toBe(next)
+      expect([...(await list(u0, 'ann')).keys()]).toEqual([])
+    } finally {
+      pushed.close()
+    }
+  })
+})
+
+/** A device of `user` on the app's gateway: the events pushed to it, each acked. */
+function openDevice(app: RunningApp, user: string) {
+  const url = `${app.url.replace(/^http/, 'ws')}/v1/ws?${new URLSearchParams({
+    device: `${user}-phone`,
+    lastPts: '0',
+    class: 'MOBILE',
+  })}`
+  const socket = new WebSocket(url, { headers: { authorization: `Bearer ${token(user)}` } })
+  const events: SequencedEvent[] = []
+  socket.on('message', (data) => {
+    const frame = JSON.parse(String(data)) as ServerFrame
+    if (frame.type !== 'events') return
+    events.push(...frame.events)
+    const last = frame.events.at(-1)
+    if (last) socket.send(JSON.stringify({ type: 'ack', pts: last.pts }))
+  })
+  return { events, close: () => socket.terminate() }
+}

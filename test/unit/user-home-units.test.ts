@@ -1,0 +1,168 @@
+// Users' home units (user-home.ts): a user homed in another unit gets their share of what a
+// conversation's home unit hands off on that unit's inbound — once per unit, whatever the
+// partition count — and a large group's room event goes to each unit its members are homed
+// in; a user who moves to another unit takes their list rows along, like a geo move.
+
+import { beforeEach, describe, expect, it } from 'vitest'
+import { createEventCodec, type EventCodec } from '../../schemas/codec.js'
+import { memorySchemaSource } from '../../schemas/schema-source.js'
+import type {
+  ConversationEvent,
+  FanoutBatch,
+  SendMessage,
+  UserEvent,
+} from '../../schemas/types.generated.js'
+import { inboxTopology } from '../../topologies/inbox/index.js'
+import { INBOX_STORES, listKey } from '../../topologies/model/index.js'
+import {
+  type HomePlaces,
+  receiverTopology,
+  splitByHome,
+  userHome,
+} from '../../topologies/receiver/index.js'
+import { TopologyTestDriver } from '../../topologies/runtime/index.js'
+import { type ReceiverCodecs, receiverCodecs, receiverTopics } from './receiver-codecs.js'
+import { unitTopics } from './receiver-units-support.js'
+
+const places: HomePlaces = { geo: 'eu', geos: { us: 1 }, unit: 1, units: { '0': 1, '2': 1 } }
+
+describe('userHome: where a user is homed when not here', () => {
+  it('is another listed geo first, then another listed unit; anything else is here', () => {
+    expect(userHome({ geo: 'us', unit: '0' }, places)).toEqual({ geo: 'us' })
+    expect(userHome({ geo: 'eu', unit: '0' }, places)).toEqual({ unit: '0' })
+    expect(userHome({ geo: 'eu', unit: '02' }, places)).toEqual({ unit: '2' })
+    expect(userHome({ geo: 'eu', unit: '1' }, places)).toBeUndefined()
+    expect(userHome({ geo: 'eu', unit: '7' }, places)).toBeUndefined()
+    expect(userHome({ geo: 'ap', unit: null }, places)).toBeUndefined()
+    expect(userHome({}, places)).toBeUndefined()
+  })
+
+  it('splits recipients into here and one share per home', () => {
+    const homes: Record<string, { geo: string; unit: string }> = {
+      ann: { geo: 'eu', unit: '0' },
+      bob: { geo: 'eu', unit: '1' },
+      cat: { geo: 'us', unit: '0' },
+      dan: { geo: 'eu', unit: '0' },
+    }
+    const split = splitByHome(['ann', 'bob', 'cat', 'dan', 'eve'], (u) =>
+      homes[u] ? userHome(homes[u], places) : undefined,
+    )
+    expect(split.local).toEqual(['bob', 'eve'])
+    expect([...split.remote]).toEqual([
+      ['unit:0', { home: { unit: '0' }, users: ['ann', 'dan'] }],
+      ['geo:us', { home: { geo: 'us' }, users: ['cat'] }],
+    ])
+  })
+})
+
+const now = Date.UTC(2026, 10, 27, 12)
+const A = { ...unitTopics('a.'), inbound: 'a.imflow-inbound', rooms: 'a.im.rooms' }
+let codecs: ReceiverCodecs
+let userCodec: EventCodec<UserEvent>
+
+beforeEach(async () => {
+  codecs = await receiverCodecs()
+  userCodec = await createEventCodec(memorySchemaSource(), 'im.users-value', 'UserEvent')
+})
+
+/** Unit 1's receiver; ann and dan are homed in unit 0. */
+const unit1 = (largeGroupThreshold = 500) =>
+  new TopologyTestDriver(
+    receiverTopology({
+      topics: receiverTopics,
+      codecs,
+      unit: 1,
+      units: { '0': A },
+      unitOf: (u) => (u === 'ann' || u === 'dan' ? '0' : undefined),
+      userPartitions: 4,
+      largeGroupThreshold,
+      clock: () => now,
+    }),
+  )
+
+async function groupAndMessage(driver: TopologyTestDriver, members: string[]) {
+  const created: ConversationEvent = {
+    conversationId: 'g',
+    actorId: 'root',
+    at: now,
+    change: {
+      kind: 'ConversationCreated',
+      conversationType: 'GROUP',
+      members,
+      admins: [],
+      unit: '',
+    },
+  }
+  await driver.pipe('im.conversations', {
+    key: 'g',
+    value: codecs.conversationEvent.encode(created),
+    timestamp: now,
+  })
+  const m: SendMessage = {
+    conversationId: 'g',
+    clientMsgId: 'm1',
+    senderId: 'bob',
+    type: 'TEXT',
+    body: 'hi',
+    priority: 'HIGH',
+    visibility: 'NORMAL',
+    targets: [],
+    sentAt: now,
+  }
+  await driver.pipe('im.ingest', { key: 'g', value: codecs.sendMessage.encode(m), timestamp: now })
+}
+
+const batches = (d: TopologyTestDriver, topic: string) =>
+  Promise.all(d.read(topic).map((r) => codecs.fanoutBatch.decode(r.value as Buffer)))
+
+describe('receiver: recipients homed in another unit', () => {
+  it('hands their share to that unit’s inbound once, the rest here', async () => {
+    const d = unit1()
+    await groupAndMessage(d, ['ann', 'bob', 'cat', 'dan'])
+    const kinds = async (topic: string) =>
+      (await batches(d, topic)).map((b) => [b.event.payload.kind, [...b.recipients].sort()])
+    // The creation's membership events and the message: one record each for unit 0's two users.
+    const there = await kinds(A.inbound)
+    expect(there).toContainEqual(['NewMessage', ['ann', 'dan']])
+    expect(there.filter(([k]) => k === 'NewMessage')).toHaveLength(1)
+    const here = (await kinds('fanout')).filter(([k]) => k === 'NewMessage')
+    expect(here.flatMap(([, r]) => r as string[]).sort()).toEqual(['bob', 'cat'])
+  })
+
+  it('sends a large group’s room event to each unit its members are homed in', async () => {
+    const d = unit1(2)
+    await groupAndMessage(d, ['ann', 'bob', 'cat'])
+    const rooms = (topic: string) =>
+      Promise.all(d.read(topic).map((r) => codecs.roomEvent.decode(r.value as Buffer)))
+    const local = (await rooms('im.rooms')).map((r) => r.seq)
+    expect(local).toEqual([1])
+    expect((await rooms(A.rooms)).map((r) => r.seq)).toEqual(local)
+    expect(d.read(A.inbound).length + d.read('fanout').length).toBeGreaterThan(0)
+  })
+})
+
+describe('inbox: a user moving to another unit', () => {
+  it('takes their rows to that unit’s inbound and keeps none', async () => {
+    const inbox = new TopologyTestDriver(
+      inboxTopology({
+        fanout: 'fanout',
+        codec: codecs.fanoutBatch as EventCodec<FanoutBatch>,
+        homeMove: {
+          users: 'im.users',
+          userCodec,
+          places: { geo: 'eu', geos: {}, unit: 1, units: { '0': A.inbound } },
+        },
+      }),
+    )
+    const d = unit1()
+    await groupAndMessage(d, ['bob', 'cat'])
+    for (const r of d.read('fanout'))
+      await inbox.pipe('fanout', { ...r, partition: 0, timestamp: now })
+    expect(await inbox.store(INBOX_STORES.lists).get(listKey('cat', 'g'))).toBeDefined()
+    const move = { userId: 'cat', geo: 'eu', at: now, unit: '0' }
+    await inbox.pipe('im.users', { key: 'cat', value: userCodec.encode(move), timestamp: now })
+    expect(await inbox.store(INBOX_STORES.lists).get(listKey('cat', 'g'))).toBeUndefined()
+    const moved = await batches(inbox, A.inbound)
+    expect(moved.map((b) => [b.recipients, b.movedRow?.unread])).toEqual([[['cat'], 1]])
+  })
+})
