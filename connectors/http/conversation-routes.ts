@@ -38,7 +38,9 @@ import {
   type UnitHomes,
 } from './home-unit.js'
 import { homeGeoSequence } from './large-group-head.js'
+import type { Messaging } from './messaging.js'
 import type { Publisher } from './publisher.js'
+import { userHomeAnswer } from './user-home-reads.js'
 
 export interface ConversationRouteOptions {
   jwtSecret: string
@@ -58,6 +60,8 @@ export interface ConversationRouteOptions {
    * home unit.
    */
   units?: UnitHomes
+  /** Users' homes: the list of a user homed in another unit is that unit's (user-home-reads.ts). */
+  users?: Messaging['users']
 }
 
 export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = async (
@@ -330,6 +334,8 @@ function listRoutes(app: FastifyInstance, options: ConversationRouteOptions): vo
     '/v1/conversations',
     { schema: { response: { 200: conversationListSchema } } },
     async (request): Promise<ConversationList> => {
+      const atHome = await userHomeAnswer<ConversationList>(options, request)
+      if (atHome) return atHome
       const userId = request.caller.sub
       const entries: ConversationListEntry[] = []
       for await (const { conversationId, row } of inbox.conversations(userId)) {

@@ -29,7 +29,7 @@ export type UnitCaller = {
 }
 
 /** How many APIs asked on before this one (0: a client asked). */
-function hopsOf(headers: PeerHeaders): number {
+export function hopsOf(headers: PeerHeaders): number {
   const value = headers[HOME_READ_HEADER]
   const one = Array.isArray(value) ? value.at(-1) : value
   if (one === undefined) return 0

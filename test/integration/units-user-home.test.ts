@@ -5,6 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
+import { HOME_READ_HEADER as HOME_READ } from '../../connectors/http/home-routes.js'
 import { issueToken } from '../../connectors/http/jwt.js'
 import type { ServerFrame } from '../../connectors/protocol/frames.js'
 import type { RunningApp } from '../../ops/app/app.js'
@@ -47,17 +48,23 @@ describe('units: a user’s home unit', () => {
         what: `unit ${unit} as ${uid}'s home everywhere`,
       })
   }
-  const list = async (app: RunningApp, uid: string) => {
-    const res = await json(await httpCall(app.url, 'GET', '/v1/conversations', token(uid)))
-    const entries = (res.body.conversations ?? []) as Entry[]
+  /** A GET as `uid`; `kept`: what the unit itself keeps (marked as asked on by another API). */
+  const get = async (app: RunningApp, path: string, uid: string, kept = false) => {
+    const headers = { authorization: `Bearer ${token(uid)}`, ...(kept ? { [HOME_READ]: '1' } : {}) }
+    const res = await fetch(`${app.url}${path}`, { headers })
+    expect(res.status).toBe(200)
+    return (await res.json()) as Record<string, unknown>
+  }
+  const list = async (app: RunningApp, uid: string, kept = false) => {
+    const entries = ((await get(app, '/v1/conversations', uid, kept)).conversations ??
+      []) as Entry[]
     return new Map(entries.map((e) => [e.conversationId, e]))
   }
-  const syncOf = async (app: RunningApp, uid: string) => {
-    const res = await json(
-      await httpCall(app.url, 'GET', '/v1/sync?after=0&limit=1000', token(uid)),
-    )
-    return res.body as { headPts: number; events: SequencedEvent[] }
-  }
+  const syncOf = async (app: RunningApp, uid: string, kept = false) =>
+    (await get(app, '/v1/sync?after=0&limit=1000', uid, kept)) as {
+      headPts: number
+      events: SequencedEvent[]
+    }
   const messageIds = (events: readonly SequencedEvent[]) =>
     events.flatMap((e) => (e.event.payload.kind === 'NewMessage' ? [e.event.payload.message] : []))
 
@@ -136,9 +143,12 @@ describe('units: a user’s home unit', () => {
         { what: "ann's pushes at unit 0" },
       )
       expect(frames.map((e) => e.pts)).toEqual(pts)
-      // Nothing of hers at unit 1: no list row, no sync event.
-      expect([...(await list(u1, 'ann')).keys()]).toEqual([])
-      expect((await syncOf(u1, 'ann')).events).toEqual([])
+      // Unit 1 keeps nothing of hers (no list row, no sync event), and its API answers her
+      // with her home's list and stream.
+      expect([...(await list(u1, 'ann', true)).keys()]).toEqual([])
+      expect((await syncOf(u1, 'ann', true)).events).toEqual([])
+      expect(await list(u1, 'ann')).toEqual(await list(u0, 'ann'))
+      expect(await syncOf(u1, 'ann')).toEqual(await syncOf(u0, 'ann'))
 
       // Moved to unit 1: her rows follow, unread state included; none is left at unit 0.
       await setHome(u0, 'ann', '1')
@@ -149,7 +159,7 @@ describe('units: a user’s home unit', () => {
         },
         { what: "ann's rows at unit 1", timeoutMs: 60_000 },
       )
-      expect([...(await list(u0, 'ann')).keys()]).toEqual([])
+      expect([...(await list(u0, 'ann', true)).keys()]).toEqual([])
       const next = await post(u0, g0, 4)
       const after = await eventually(
         async () => {
@@ -159,7 +169,8 @@ describe('units: a user’s home unit', () => {
         { what: 'the next message counted at unit 1' },
       )
       expect(after.get(g0)?.last?.msgId).toBe(next)
-      expect([...(await list(u0, 'ann')).keys()]).toEqual([])
+      expect([...(await list(u0, 'ann', true)).keys()]).toEqual([])
+      expect(await list(u0, 'ann')).toEqual(after)
     } finally {
       pushed.close()
     }
