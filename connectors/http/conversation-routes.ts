@@ -33,6 +33,7 @@ import { HOME_READ_HEADER } from './home-routes.js'
 import {
   homeUnitAnswer,
   homeUnitEntry,
+  homeUnitLog,
   remoteHomeUnit,
   type UnitCaller,
   type UnitHomes,
@@ -40,7 +41,7 @@ import {
 import { homeGeoSequence } from './large-group-head.js'
 import type { Messaging } from './messaging.js'
 import type { Publisher } from './publisher.js'
-import { userHomeAnswer } from './user-home-reads.js'
+import { homedHere, userHomeAnswer } from './user-home-reads.js'
 
 export interface ConversationRouteOptions {
   jwtSecret: string
@@ -247,10 +248,12 @@ function historyRoute(app: FastifyInstance, options: ConversationRouteOptions): 
       const { cid } = request.params
       const home = await homeOf(options, cid, request)
       // The home unit's page: its log merged with the caller's private messages and
-      // deletions there (what the caller sent or deleted through any unit is applied there).
-      if (home.unit !== undefined)
+      // deletions there (what the caller sent or deleted through any unit is applied there) —
+      // unless the caller is homed here: then those are here, and the home's log is merged here.
+      if (home.unit !== undefined && !homedHere(options, request))
         return homeUnitAnswer(home.units, home.unit, request, cid, request.url)
-      const { log } = home
+      const log =
+        home.unit === undefined ? home.log : await homeUnitLog(home.units, home.unit, request, cid)
       if (request.query.after !== undefined) {
         if (request.query.before !== undefined)
           throw new ImflowError('IMF_ERR_BAD_REQUEST', 'give before or after, not both')

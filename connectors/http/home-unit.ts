@@ -6,6 +6,7 @@
 // conversation on, asks the home it knows in turn, a bounded number of times.
 
 import { ImflowError, isImflowError } from '../../ops/errors.js'
+import type { ConversationLog } from '../../topologies/model/index.js'
 import { normalizeUnit, type ReceiverQueries } from '../../topologies/receiver/index.js'
 import type { ConversationListEntry } from '../protocol/api-responses.js'
 import type { GeoHomes } from './home-client.js'
@@ -89,4 +90,19 @@ export function homeUnitEntry(
   conversationId: string,
 ): Promise<ConversationListEntry> {
   return homeUnitAnswer(units, unit, request, conversationId, entryPath(conversationId))
+}
+
+/**
+ * The conversation's log at its home unit, read page by page with the caller's token, for a
+ * member there (403 otherwise): a user homed here has their history merged here
+ * (user-home-reads.ts).
+ */
+export async function homeUnitLog(
+  units: UnitHomes,
+  unit: string,
+  request: UnitCaller,
+  conversationId: string,
+): Promise<ConversationLog> {
+  await homeUnitEntry(units, unit, request, conversationId)
+  return units.homes.log(unit, request.headers.authorization ?? '')
 }

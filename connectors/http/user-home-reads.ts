@@ -3,6 +3,8 @@
 // home's answer to the same request, with the caller's token, so any unit's API shows the
 // user one list and one stream. A request another API asked on is answered from what this
 // unit keeps (never asked on again: two units that disagree for a moment cannot bounce it).
+// A history page of a conversation homed elsewhere, for a user homed here, is merged here:
+// the home's log with the private messages and deletions this unit's inbox keeps for them.
 
 import { ImflowError } from '../../ops/errors.js'
 import { normalizeUnit } from '../../topologies/receiver/index.js'
@@ -45,4 +47,13 @@ export async function userHomeAnswer<T>(
       `${request.caller.sub}'s home unit ${unit} refused to answer ${request.url}`,
     )
   return answer
+}
+
+/**
+ * Whether the caller is homed in this unit: their private messages and deletions of
+ * conversations homed in any unit are in this unit's inbox.
+ */
+export function homedHere({ units, users }: UserHomeReads, request: UnitCaller): boolean {
+  if (!units || !users) return false
+  return normalizeUnit(users.current(request.caller.sub)?.unit ?? '') === String(units.local)
 }

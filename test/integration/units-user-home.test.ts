@@ -150,12 +150,52 @@ describe('units: a user’s home unit', () => {
       expect(await list(u1, 'ann')).toEqual(await list(u0, 'ann'))
       expect(await syncOf(u1, 'ann')).toEqual(await syncOf(u0, 'ann'))
 
+      // Her private message and her deletion of unit 1's group are kept at her home, and her
+      // history there merges them into unit 1's log.
+      const secret = await eventually(async () => {
+        const res = await json(
+          await httpCall(u1.url, 'POST', '/v1/messages', token('bob'), {
+            conversationId: g1,
+            clientMsgId: `${g1}-p`,
+            type: 'TEXT',
+            body: 'for ann',
+            visibility: 'PRIVATE',
+            targets: ['ann'],
+          }),
+        )
+        return res.status === 200 ? (res.body.msgId as string) : undefined
+      })
+      const hidden = sent[1] as string
+      const del = await httpCall(
+        u0.url,
+        'DELETE',
+        `/v1/conversations/${g1}/messages/${hidden}`,
+        token('ann'),
+      )
+      expect(del.status).toBe(202)
+      const page = await eventually(
+        async () => {
+          const h = await get(u0, `/v1/conversations/${g1}/messages`, 'ann')
+          const ids = (h.messages as { msgId: string }[]).map((m) => m.msgId)
+          return ids.includes(secret) && !ids.includes(hidden) ? ids : undefined
+        },
+        {
+          what: "ann's history of the unit-1 group with her private message, without her deletion",
+        },
+      )
+      expect(page).toEqual([secret, sent[5], sent[3]])
+      const kept = await eventually(async () => {
+        const l = await list(u0, 'ann')
+        return l.get(g1)?.last?.msgId === secret ? l : undefined
+      })
+
       // Moved to unit 1: her rows follow, unread state included; none is left at unit 0.
       await setHome(u0, 'ann', '1')
       await eventually(
         async () => {
           const l = await list(u1, 'ann')
-          return l.get(g0)?.unread === 3 && l.get(g1)?.unread === 3 ? true : undefined
+          const same = (cid: string) => l.get(cid)?.unread === kept.get(cid)?.unread
+          return same(g0) && same(g1) && l.get(g1)?.last?.msgId === secret ? true : undefined
         },
         { what: "ann's rows at unit 1", timeoutMs: 60_000 },
       )
