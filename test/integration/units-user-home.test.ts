@@ -4,14 +4,13 @@
 // are all at unit 0, and unit 1 keeps none of them; a second PUT moves her rows to unit 1.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import WebSocket from 'ws'
 import { HOME_READ_HEADER as HOME_READ } from '../../connectors/http/home-routes.js'
 import { issueToken } from '../../connectors/http/jwt.js'
 import type { ServerFrame } from '../../connectors/protocol/frames.js'
 import type { RunningApp } from '../../ops/app/app.js'
 import type { SequencedEvent } from '../../schemas/types.generated.js'
 import { eventually, httpCall, unique } from './helpers.js'
-import { type Deployments, startUnits } from './units-support.js'
+import { type Deployments, deviceSocket, startUnits } from './units-support.js'
 
 const secret = 'units-user-home-secret-0123456789ab'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
@@ -219,12 +218,7 @@ describe('units: a user’s home unit', () => {
 
 /** A device of `user` on the app's gateway: the events pushed to it, each acked. */
 function openDevice(app: RunningApp, user: string) {
-  const url = `${app.url.replace(/^http/, 'ws')}/v1/ws?${new URLSearchParams({
-    device: `${user}-phone`,
-    lastPts: '0',
-    class: 'MOBILE',
-  })}`
-  const socket = new WebSocket(url, { headers: { authorization: `Bearer ${token(user)}` } })
+  const socket = deviceSocket(app, user, token(user))
   const events: SequencedEvent[] = []
   socket.on('message', (data) => {
     const frame = JSON.parse(String(data)) as ServerFrame

@@ -16,13 +16,13 @@ import { inboxTopology } from '../../topologies/inbox/index.js'
 import { INBOX_STORES, listKey } from '../../topologies/model/index.js'
 import {
   type HomePlaces,
-  receiverTopology,
   splitByHome,
+  type UnitTopics,
   userHome,
 } from '../../topologies/receiver/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
-import { type ReceiverCodecs, receiverCodecs, receiverTopics } from './receiver-codecs.js'
-import { unitTopics } from './receiver-units-support.js'
+import { type ReceiverCodecs, receiverCodecs } from './receiver-codecs.js'
+import { UNIT_TOPICS, unitDriver } from './receiver-units-support.js'
 
 const places: HomePlaces = { geo: 'eu', geos: { us: 1 }, unit: 1, units: { '0': 1, '2': 1 } }
 
@@ -56,7 +56,7 @@ describe('userHome: where a user is homed when not here', () => {
 })
 
 const now = Date.UTC(2026, 10, 27, 12)
-const A = { ...unitTopics('a.'), inbound: 'a.imflow-inbound', rooms: 'a.im.rooms' }
+const A = UNIT_TOPICS[0] as Required<UnitTopics>
 let codecs: ReceiverCodecs
 let userCodec: EventCodec<UserEvent>
 
@@ -65,20 +65,13 @@ beforeEach(async () => {
   userCodec = await createEventCodec(memorySchemaSource(), 'im.users-value', 'UserEvent')
 })
 
-/** Unit 1's receiver; ann and dan are homed in unit 0. */
+/** Unit 1's receiver (of two); ann and dan are homed in unit 0. */
 const unit1 = (largeGroupThreshold = 500) =>
-  new TopologyTestDriver(
-    receiverTopology({
-      topics: receiverTopics,
-      codecs,
-      unit: 1,
-      units: { '0': A },
-      unitOf: (u) => (u === 'ann' || u === 'dan' ? '0' : undefined),
-      userPartitions: 4,
-      largeGroupThreshold,
-      clock: () => now,
-    }),
-  )
+  unitDriver(codecs, 1, 2, {
+    unitOf: (u) => (u === 'ann' || u === 'dan' ? '0' : undefined),
+    largeGroupThreshold,
+    clock: () => now,
+  })
 
 async function groupAndMessage(driver: TopologyTestDriver, members: string[]) {
   const created: ConversationEvent = {
