@@ -34,6 +34,7 @@ import {
   homeUnitAnswer,
   homeUnitEntry,
   homeUnitLog,
+  locateHomeUnit,
   remoteHomeUnit,
   type UnitCaller,
   type UnitHomes,
@@ -142,8 +143,8 @@ async function act(
  * The caller's entry for one conversation. Small groups' entries were kept up to date at send
  * time; large groups' (and a small group's whose last message the caller deleted) are
  * computed now from what the caller sees and their read cursor. A conversation this unit
- * only routes is its home unit's entry (its size, seq, log, cursors and the caller's row are
- * there). A conversation homed in another geo (or whose partition no task here serves) is
+ * only routes, or has never heard of (found by asking the units), is its home unit's entry
+ * (its size, seq, log and cursors are there; the row of a caller homed here is here). A conversation homed in another geo (or whose partition no task here serves) is
  * shown from the row kept here. A conversation kept here that no longer counts the caller a
  * member has no entry (undefined): the row may not have caught up with a removal yet.
  */
@@ -159,13 +160,15 @@ async function entryOf(
     if (isImflowError(err, 'IMF_ERR_NOT_READY')) return undefined
     throw err
   })
-  if (!meta) return remoteGeoEntry(options, conversationId, request, row)
-  const unit = await remoteHomeUnit(options.units, receiver, conversationId, request.headers)
+  const unit = meta
+    ? await remoteHomeUnit(options.units, receiver, conversationId, request.headers)
+    : await locateHomeUnit(options.units, conversationId, request)
   if (unit !== undefined && options.units) {
     const home = await homeUnitEntry(options.units, unit, request, conversationId)
     // A caller homed here (docs/units.md) has a small group's row here, not at its home.
     return row && !home.large ? { ...home, unread: row.unread, last: row.last ?? null } : home
   }
+  if (!meta) return remoteGeoEntry(options, conversationId, request, row)
   if (!(await receiver.isMember(conversationId, userId))) return undefined
   const large = isLargeGroup(meta.memberCount, options.largeGroupThreshold)
   const computed =

@@ -58,6 +58,23 @@ export async function remoteHomeUnit(
 }
 
 /**
+ * The unit a conversation this unit has never heard of is kept at (it was created through
+ * another unit's API; a user homed here has its list row and room events here): the first
+ * unit whose API counts the caller a member (home-client.ts `locate`, kept 30 s). That unit
+ * answers as its home, following its moves (asked on, the read counts one more API, so the
+ * bound holds). Undefined: none does, or the read has been asked on too often.
+ */
+export async function locateHomeUnit(
+  units: UnitHomes | undefined,
+  conversationId: string,
+  request: UnitCaller,
+): Promise<string | undefined> {
+  if (!units || hopsOf(request.headers) >= MAX_HOME_READ_HOPS) return undefined
+  const authorization = request.headers.authorization ?? ''
+  return units.homes.locate(conversationId, request.caller.sub, authorization)
+}
+
+/**
  * The home unit's answer to a GET of its /v1 API (path and query), asked with the caller's
  * token. It says no (not a member there) → 403 here too: not a member, or no such
  * conversation, one answer, so existence does not leak.

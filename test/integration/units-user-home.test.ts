@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { HOME_READ_HEADER as HOME_READ } from '../../connectors/http/home-routes.js'
 import { issueToken } from '../../connectors/http/jwt.js'
-import type { ServerFrame } from '../../connectors/protocol/frames.js'
+import type { RoomFrame, RoomHead, ServerFrame } from '../../connectors/protocol/frames.js'
 import type { RunningApp } from '../../ops/app/app.js'
 import type { SequencedEvent } from '../../schemas/types.generated.js'
 import { eventually, httpCall, unique } from './helpers.js'
@@ -25,7 +25,11 @@ describe('units: a user’s home unit', () => {
   let u1: RunningApp
 
   beforeAll(async () => {
-    units = await startUnits([`${run}-a.`, `${run}-b.`], { IMFLOW_JWT_SECRET: secret })
+    // Groups of three are large: their messages go to rooms, not to lists.
+    units = await startUnits([`${run}-a.`, `${run}-b.`], {
+      IMFLOW_JWT_SECRET: secret,
+      IMFLOW_LARGE_GROUP_THRESHOLD: '2',
+    })
     ;[u0, u1] = units.apps as [RunningApp, RunningApp]
   })
   afterAll(async () => {
@@ -149,6 +153,33 @@ describe('units: a user’s home unit', () => {
       expect(await list(u1, 'ann')).toEqual(await list(u0, 'ann'))
       expect(await syncOf(u1, 'ann')).toEqual(await syncOf(u0, 'ann'))
 
+      // A large group unit 0 never heard of (created through unit 1): her device on unit 0's
+      // gateway follows it (unit 1 answers its head) and is pushed its room event, which unit 1
+      // sent to unit 0's rooms; her list at unit 0 shows it as unit 1 counts it.
+      const big = `${run}-big`
+      const bigCreated = await httpCall(u1.url, 'POST', '/v1/conversations', admin, {
+        conversationId: big,
+        type: 'GROUP',
+        members: ['ann', 'bob', 'cat'],
+      })
+      expect(bigCreated.status).toBe(201)
+      await eventually(
+        () => (pushed.heads().some((h) => h.conversationId === big) ? 1 : undefined),
+        {
+          what: "the large group in the heads of ann's device at unit 0",
+        },
+      )
+      const loud = await post(u1, big, 1)
+      const room = await eventually(() => pushed.rooms.find((r) => r.conversationId === big), {
+        what: "the large group's room event at ann's device on unit 0",
+      })
+      expect(room.seq).toBe(1)
+      expect(room.event.payload.kind === 'NewMessage' && room.event.payload.message.msgId).toBe(
+        loud,
+      )
+      const bigEntry = (await list(u0, 'ann')).get(big) as Entry & { large?: boolean; seq?: number }
+      expect([bigEntry.large, bigEntry.seq]).toEqual([true, 1])
+
       // Her private message and her deletion of unit 1's group are kept at her home, and her
       // history there merges them into unit 1's log.
       const secret = await eventually(async () => {
@@ -220,12 +251,16 @@ describe('units: a user’s home unit', () => {
 function openDevice(app: RunningApp, user: string) {
   const socket = deviceSocket(app, user, token(user))
   const events: SequencedEvent[] = []
+  const rooms: RoomFrame[] = []
+  let heads: RoomHead[] = []
   socket.on('message', (data) => {
     const frame = JSON.parse(String(data)) as ServerFrame
+    if (frame.type === 'room') rooms.push(frame)
+    if (frame.type === 'heads') heads = frame.conversations
     if (frame.type !== 'events') return
     events.push(...frame.events)
     const last = frame.events.at(-1)
     if (last) socket.send(JSON.stringify({ type: 'ack', pts: last.pts }))
   })
-  return { events, close: () => socket.terminate() }
+  return { events, rooms, heads: () => heads, close: () => socket.terminate() }
 }
