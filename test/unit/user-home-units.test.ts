@@ -20,6 +20,7 @@ import {
   type UnitTopics,
   userHome,
 } from '../../topologies/receiver/index.js'
+import { ROOM_HOMES_KEPT_MS, RoomHomes } from '../../topologies/receiver/room-homes.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
 import { type ReceiverCodecs, receiverCodecs } from './receiver-codecs.js'
 import { UNIT_TOPICS, unitDriver } from './receiver-units-support.js'
@@ -52,6 +53,36 @@ describe('userHome: where a user is homed when not here', () => {
       ['unit:0', { home: { unit: '0' }, users: ['ann', 'dan'] }],
       ['geo:us', { home: { geo: 'us' }, users: ['cat'] }],
     ])
+  })
+})
+
+describe('RoomHomes: a large group’s member homes, kept a moment', () => {
+  it('asks again for a new member list, after a second, and with members who just left', () => {
+    let asked = 0
+    let clock = 0
+    const homes: Record<string, string> = { ann: '0', dan: '2' }
+    const room = new RoomHomes(
+      (u) => {
+        asked++
+        return userHome({ geo: 'eu', unit: homes[u] }, places)
+      },
+      () => clock,
+    )
+    const members = ['ann', 'bob']
+    expect(room.of('g', members, [])).toEqual([{ unit: '0' }])
+    expect(room.of('g', members, [])).toEqual([{ unit: '0' }])
+    expect(asked).toBe(2)
+    homes.bob = '2'
+    clock = ROOM_HOMES_KEPT_MS - 1
+    expect(room.of('g', members, [])).toEqual([{ unit: '0' }])
+    clock = ROOM_HOMES_KEPT_MS
+    expect(room.of('g', members, [])).toEqual([{ unit: '0' }, { unit: '2' }])
+    // A membership change makes a new list; one who just left is asked about (never kept).
+    const alone = ['ann']
+    expect(room.of('g', alone, [])).toEqual([{ unit: '0' }])
+    expect(room.of('g', alone, ['dan'])).toEqual([{ unit: '0' }, { unit: '2' }])
+    expect(room.of('g', alone, [])).toEqual([{ unit: '0' }])
+    expect(asked).toBe(2 + 2 + 1 + 2 + 0)
   })
 })
 

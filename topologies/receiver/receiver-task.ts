@@ -25,6 +25,7 @@ import { MovesIn } from './move-in.js'
 import { EXPORT_EVERY_MS, MovesOut } from './move-out.js'
 import { PrivateDedupe } from './private-dedupe.js'
 import { REPLY_HEADERS, type ReceiverOptions, remoteSinks } from './receiver-options.js'
+import { RoomHomes } from './room-homes.js'
 import { type GeoRouter, geoRouter } from './route-by-geo.js'
 import { type UnitRouter, unitRouter } from './route-by-unit.js'
 import {
@@ -61,6 +62,7 @@ export class ReceiverTask {
   private readonly ids: KeyValueStore<string, number>
   /** The other geos and units users may be homed in (those with an inbound topic). */
   private readonly places: HomePlaces
+  private readonly roomHomes: RoomHomes
   private generator: MsgIdGenerator | undefined
   private idTime = 0
 
@@ -114,6 +116,7 @@ export class ReceiverTask {
         Object.entries(options.units ?? {}).filter(([, topics]) => topics.inbound !== undefined),
       ),
     }
+    this.roomHomes = new RoomHomes((userId) => this.homeOf(userId), this.clock)
   }
 
   /** Where a user is homed when it is another geo or unit (user-home.ts); undefined: here. */
@@ -201,15 +204,14 @@ export class ReceiverTask {
   }
 
   /**
-   * The other geos and units the members (and those who just left) are homed in: a scan of
-   * the cached member list; none, and no scan, when no other geo's or unit's rooms are known.
+   * The other geos and units the members (and those who just left) are homed in (room-homes.ts:
+   * kept a moment per conversation); none, and no look-up, when no other rooms are known.
    */
   private async memberHomes(conversationId: string, removed: string[]): Promise<UserHome[]> {
     const unitRooms = Object.values(this.options.units ?? {}).some((t) => t.rooms !== undefined)
     if (Object.keys(this.options.geos?.homes ?? {}).length === 0 && !unitRooms) return []
     const members = await this.conversations.members(conversationId)
-    const split = splitByHome([...members, ...removed], (u) => this.homeOf(u))
-    return [...split.remote.values()].map((share) => share.home)
+    return this.roomHomes.of(conversationId, members, removed)
   }
 
   /** One hand-off record per user partition that owns some of the recipients. */

@@ -25,7 +25,9 @@ export function userHome(
 ): UserHome | undefined {
   const { geo } = user
   if (geo !== undefined && geo !== places.geo && Object.hasOwn(places.geos, geo)) return { geo }
-  const unit = normalizeUnit(user.unit ?? '')
+  // Most users have no home unit: no parsing for them (a large group asks for each member).
+  if (!user.unit) return undefined
+  const unit = normalizeUnit(user.unit)
   if (unit !== '' && unit !== String(places.unit) && Object.hasOwn(places.units, unit))
     return { unit }
   return undefined
