@@ -16,7 +16,7 @@ import {
   userHistory,
   userMessagesAfter,
 } from '../../topologies/inbox/index.js'
-import { type ConversationLog, isLargeGroup, type ListRow } from '../../topologies/model/index.js'
+import { isLargeGroup, type ListRow } from '../../topologies/model/index.js'
 import { HOME_GEO_HEADER, type ReceiverQueries } from '../../topologies/receiver/index.js'
 import {
   type ConversationList,
@@ -28,6 +28,7 @@ import {
   historyPageSchema,
 } from '../protocol/api-responses.js'
 import { authenticate } from './auth.js'
+import { homeOf, notMember, readHomeOf } from './conversation-home.js'
 import type { GeoHomes } from './home-client.js'
 import { HOME_READ_HEADER } from './home-routes.js'
 import {
@@ -77,43 +78,7 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
   listRoutes(app, options)
 }
 
-/** Who asks: the caller and their bearer token (a remote geo or unit is asked with it). */
 type Caller = UnitCaller
-
-/**
- * Where the caller's conversation is homed: in another unit this one only routes (that unit
- * answers, and checks membership: it knows every member, this one only those added through
- * it); here; or in a remote geo (whose log then answers reads). Not a member anywhere, or no
- * such conversation: the same answer, so existence does not leak.
- */
-async function homeOf(
-  options: ConversationRouteOptions,
-  conversationId: string,
-  request: Caller,
-): Promise<
-  { unit: string; units: UnitHomes } | { unit?: undefined; geo?: string; log: ConversationLog }
-> {
-  const userId = request.caller.sub
-  const authorization = request.headers.authorization ?? ''
-  const unit = await remoteHomeUnit(
-    options.units,
-    options.receiver,
-    conversationId,
-    request.headers,
-  )
-  if (unit !== undefined && options.units) return { unit, units: options.units }
-  if (await options.receiver.isMember(conversationId, userId)) return { log: options.receiver }
-  const geo =
-    request.headers[HOME_READ_HEADER] === undefined
-      ? await options.homes?.locate(conversationId, userId, authorization)
-      : undefined
-  if (geo === undefined || !options.homes) throw notMember(userId, conversationId)
-  return { geo, log: options.homes.log(geo, authorization) }
-}
-
-/** Not a member anywhere, or no such conversation: the same answer, so existence does not leak. */
-const notMember = (userId: string, conversationId: string) =>
-  new ImflowError('IMF_ERR_FORBIDDEN', `${userId} is not a member of ${conversationId}`)
 
 /**
  * A member's action on the conversation: the same event producers may write to im.actions;
@@ -249,7 +214,7 @@ function historyRoute(app: FastifyInstance, options: ConversationRouteOptions): 
     },
     async (request) => {
       const { cid } = request.params
-      const home = await homeOf(options, cid, request)
+      const home = await readHomeOf(options, cid, request)
       // The home unit's page: its log merged with the caller's private messages and
       // deletions there (what the caller sent or deleted through any unit is applied there) —
       // unless the caller is homed here: then those are here, and the home's log is merged here.
@@ -378,7 +343,7 @@ function listRoutes(app: FastifyInstance, options: ConversationRouteOptions): vo
     },
     async (request) => {
       const { cid } = request.params
-      await homeOf(options, cid, request)
+      await readHomeOf(options, cid, request)
       const entry = await entryOf(
         options,
         cid,

@@ -5,7 +5,7 @@
 // (home-client.ts). A unit asked so answers from what it keeps — or, when it has moved the
 // conversation on, asks the home it knows in turn, a bounded number of times.
 
-import { ImflowError, isImflowError } from '../../ops/errors.js'
+import { ImflowError } from '../../ops/errors.js'
 import type { ConversationLog } from '../../topologies/model/index.js'
 import { normalizeUnit, type ReceiverQueries } from '../../topologies/receiver/index.js'
 import type { ConversationListEntry } from '../protocol/api-responses.js'

@@ -179,6 +179,11 @@ describe('units: a user’s home unit', () => {
       )
       const bigEntry = (await list(u0, 'ann')).get(big) as Entry & { large?: boolean; seq?: number }
       expect([bigEntry.large, bigEntry.seq]).toEqual([true, 1])
+      // Its history through her home is unit 1's log (403 before: unit 0 never heard of it).
+      const bigHistory = `/v1/conversations/${big}/messages`
+      const atHome = await get(u0, bigHistory, 'ann')
+      expect((atHome.messages as { msgId: string }[]).map((m) => m.msgId)).toEqual([loud])
+      expect(atHome).toEqual(await get(u1, bigHistory, 'ann'))
 
       // Her private message and her deletion of unit 1's group are kept at her home, and her
       // history there merges them into unit 1's log.
