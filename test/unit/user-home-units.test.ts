@@ -4,6 +4,7 @@
 // in; a user who moves to another unit takes their list rows along, like a geo move.
 
 import { beforeEach, describe, expect, it } from 'vitest'
+import { nextUserEvent } from '../../connectors/http/user-routes.js'
 import { createEventCodec, type EventCodec } from '../../schemas/codec.js'
 import { memorySchemaSource } from '../../schemas/schema-source.js'
 import type {
@@ -53,6 +54,31 @@ describe('userHome: where a user is homed when not here', () => {
       ['unit:0', { home: { unit: '0' }, users: ['ann', 'dan'] }],
       ['geo:us', { home: { geo: 'us' }, users: ['cat'] }],
     ])
+  })
+})
+
+describe('PUT /v1/users/:uid: the record it writes', () => {
+  it('keeps what the PUT leaves out, normalizes the unit and clears it with ""', () => {
+    const kept: UserEvent = { userId: 'ann', geo: 'us', at: 1, unit: '2' }
+    expect(nextUserEvent('ann', { unit: '01' }, kept, 'eu', 9)).toEqual({
+      ...kept,
+      at: 9,
+      unit: '1',
+    })
+    expect(nextUserEvent('ann', { geo: 'eu' }, kept, 'eu', 9)).toEqual({
+      ...kept,
+      geo: 'eu',
+      at: 9,
+    })
+    expect(nextUserEvent('ann', { unit: '' }, kept, 'eu', 9).unit).toBeNull()
+    // Nothing kept: this deployment's geo, no home unit unless given.
+    expect(nextUserEvent('bob', { unit: '0' }, undefined, 'eu', 9)).toEqual({
+      userId: 'bob',
+      geo: 'eu',
+      at: 9,
+      unit: '0',
+    })
+    expect(nextUserEvent('bob', { geo: 'us' }, undefined, 'eu', 9).unit).toBeNull()
   })
 })
 

@@ -1,6 +1,6 @@
 // What one receiver task's handlers share: its stores, the msgId generator, the unit router,
 // the peak-shaving gate, and the ways out — a receipt to the sender, a hand-off to the
-// recipients' partitions (and other geos), an event to a large group's room. The handlers
+// recipients' partitions (and their homes in other geos and units), an event to a large group's room. The handlers
 // (receive.ts, actions.ts, conversation-events.ts) are functions over it.
 
 import { createMsgIdGenerator, MSG_ID_EPOCH_MS, type MsgIdGenerator } from '../../schemas/msg-id.js'
