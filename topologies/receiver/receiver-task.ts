@@ -1,7 +1,8 @@
 // What one receiver task's handlers share: its stores, the msgId generator, the unit router,
 // the peak-shaving gate, and the ways out — a receipt to the sender, a hand-off to the
-// recipients' partitions (and their homes in other geos and units), an event to a large group's room. The handlers
-// (receive.ts, actions.ts, conversation-events.ts) are functions over it.
+// recipients' partitions (and to their homes in other geos and units), an event to a large
+// group's room. The handlers (receive.ts, actions.ts, conversation-events.ts) are functions
+// over it.
 
 import { createMsgIdGenerator, MSG_ID_EPOCH_MS, type MsgIdGenerator } from '../../schemas/msg-id.js'
 import type { FanoutBatch, Receipt, RoomEvent, SendMessage } from '../../schemas/types.generated.js'
