@@ -7,7 +7,8 @@
 // the home's log with the private messages and deletions this unit's inbox keeps for them.
 
 import { ImflowError } from '../../ops/errors.js'
-import { normalizeUnit } from '../../topologies/receiver/index.js'
+import type { UserEvent } from '../../schemas/types.generated.js'
+import { normalizeUnit, userHome } from '../../topologies/receiver/index.js'
 import { hopsOf, type UnitCaller, type UnitHomes } from './home-unit.js'
 import type { Messaging } from './messaging.js'
 
@@ -22,10 +23,34 @@ export function callerHomeUnit(
   request: UnitCaller,
 ): string | undefined {
   if (!units || !users || hopsOf(request.headers) > 0) return undefined
-  const unit = normalizeUnit(users.current(request.caller.sub)?.unit ?? '')
-  if (unit === '' || unit === String(units.local) || !Object.hasOwn(units.urls, unit))
-    return undefined
-  return unit
+  return otherHomeUnit(users.current(request.caller.sub), units.local, units.urls)
+}
+
+/** The user's home unit when it is one of `remote` (unit -> its API or topics); else undefined. */
+export function otherHomeUnit(
+  user: UserEvent | undefined,
+  local: number,
+  remote: Readonly<Record<string, unknown>>,
+): string | undefined {
+  return userHome({ unit: user?.unit }, { geo: '', geos: {}, unit: local, units: remote })?.unit
+}
+
+/**
+ * Why a device of a user homed in another unit is refused by this unit's push gateway: their
+ * PTS stream is sequenced and pushed at their home (`urls`: the units' APIs, to name it).
+ */
+export function gatewayElsewhere(
+  userOf: (userId: string) => UserEvent | undefined,
+  local: number,
+  remote: Readonly<Record<string, unknown>>,
+  urls: Readonly<Record<string, string>>,
+): (userId: string) => string | undefined {
+  return (userId) => {
+    const unit = otherHomeUnit(userOf(userId), local, remote)
+    if (unit === undefined) return undefined
+    const where = urls[unit] ? ` (${urls[unit]})` : ''
+    return `${userId} is homed in unit ${unit}: connect to its push gateway${where}, where ${userId}'s events are sequenced and pushed`
+  }
 }
 
 /** The caller's home unit's answer to this GET (path and query); undefined: answered here. */

@@ -152,6 +152,12 @@ describe('units: a user’s home unit', () => {
       expect((await syncOf(u1, 'ann', true)).events).toEqual([])
       expect(await list(u1, 'ann')).toEqual(await list(u0, 'ann'))
       expect(await syncOf(u1, 'ann')).toEqual(await syncOf(u0, 'ann'))
+      // A device of hers at unit 1's gateway would be pushed nothing: refused, naming her home.
+      const refused = await upgradeRefusal(u1, 'ann')
+      expect(refused.status).toBe(400)
+      expect(refused.detail).toContain(
+        `ann is homed in unit 0: connect to its push gateway (${u0.url})`,
+      )
 
       // A large group unit 0 never heard of (created through unit 1): her device on unit 0's
       // gateway follows it (unit 1 answers its head) and is pushed its room event, which unit 1
@@ -268,4 +274,26 @@ function openDevice(app: RunningApp, user: string) {
     if (last) socket.send(JSON.stringify({ type: 'ack', pts: last.pts }))
   })
   return { events, rooms, heads: () => heads, close: () => socket.terminate() }
+}
+
+/** How the app's gateway answers a device's upgrade: the refusal's status and detail (101: open). */
+function upgradeRefusal(app: RunningApp, user: string) {
+  const socket = deviceSocket(app, user, token(user))
+  return new Promise<{ status: number; detail?: string }>((resolve, reject) => {
+    socket.once('open', () => {
+      socket.terminate()
+      resolve({ status: 101 })
+    })
+    socket.once('unexpected-response', (_request, response) => {
+      let body = ''
+      response.on('data', (chunk: Buffer) => {
+        body += chunk.toString()
+      })
+      response.on('end', () => {
+        socket.terminate()
+        resolve({ status: response.statusCode ?? 0, detail: JSON.parse(body).detail })
+      })
+    })
+    socket.once('error', reject)
+  })
 }
