@@ -20,6 +20,7 @@ import {
   splitByHome,
   type UnitTopics,
   userHome,
+  VIA_INBOUND_HEADER,
 } from '../../topologies/receiver/index.js'
 import { ROOM_HOMES_KEPT_MS, RoomHomes } from '../../topologies/receiver/room-homes.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
@@ -191,19 +192,24 @@ describe('receiver: recipients homed in another unit', () => {
   })
 })
 
+/** Unit 1's inbox; `replica`: its instance's im.users, as the receivers split by it. */
+const inboxOfUnit1 = (replica: Record<string, UserEvent> = {}) =>
+  new TopologyTestDriver(
+    inboxTopology({
+      fanout: 'fanout',
+      codec: codecs.fanoutBatch as EventCodec<FanoutBatch>,
+      homeMove: {
+        users: 'im.users',
+        userCodec,
+        places: { geo: 'eu', geos: {}, unit: 1, units: { '0': A.inbound } },
+        userOf: (u) => replica[u],
+      },
+    }),
+  )
+
 describe('inbox: a user moving to another unit', () => {
   it('takes their rows to that unit’s inbound and keeps none', async () => {
-    const inbox = new TopologyTestDriver(
-      inboxTopology({
-        fanout: 'fanout',
-        codec: codecs.fanoutBatch as EventCodec<FanoutBatch>,
-        homeMove: {
-          users: 'im.users',
-          userCodec,
-          places: { geo: 'eu', geos: {}, unit: 1, units: { '0': A.inbound } },
-        },
-      }),
-    )
+    const inbox = inboxOfUnit1()
     const d = unit1()
     await groupAndMessage(d, ['bob', 'cat'])
     for (const r of d.read('fanout'))
@@ -214,5 +220,32 @@ describe('inbox: a user moving to another unit', () => {
     expect(await inbox.store(INBOX_STORES.lists).get(listKey('cat', 'g'))).toBeUndefined()
     const moved = await batches(inbox, A.inbound)
     expect(moved.map((b) => [b.recipients, b.movedRow?.unread])).toEqual([[['cat'], 1]])
+  })
+})
+
+describe('inbox: a share handed off here just before the receiver learnt of a move', () => {
+  it('follows the user when this unit’s replica says they are homed elsewhere, once', async () => {
+    const replica: Record<string, UserEvent> = {}
+    const inbox = inboxOfUnit1(replica)
+    const d = unit1()
+    await groupAndMessage(d, ['bob', 'cat'])
+    // The receiver split by a replica without cat's home; it has it by the time the inbox runs.
+    replica.cat = { userId: 'cat', geo: 'eu', at: now, unit: '0' }
+    for (const r of d.read('fanout'))
+      await inbox.pipe('fanout', { ...r, partition: 0, timestamp: now })
+    expect(await inbox.store(INBOX_STORES.lists).get(listKey('cat', 'g'))).toBeUndefined()
+    expect(await inbox.store(INBOX_STORES.lists).get(listKey('bob', 'g'))).toBeDefined()
+    const followed = await batches(inbox, A.inbound)
+    expect(followed.some((b) => b.event.payload.kind === 'NewMessage')).toBe(true)
+    expect(new Set(followed.flatMap((b) => b.recipients))).toEqual(new Set(['cat']))
+    // What came through the inbound (another unit's receiver sent it here) is applied,
+    // whatever this replica says: replicas that disagree a moment pass nothing back and forth.
+    const other = unit1()
+    await groupAndMessage(other, ['bob', 'cat'])
+    const via = { [VIA_INBOUND_HEADER]: '1' }
+    for (const r of other.read('fanout'))
+      await inbox.pipe('fanout', { ...r, partition: 0, timestamp: now, headers: via })
+    expect(await inbox.store(INBOX_STORES.lists).get(listKey('cat', 'g'))).toBeDefined()
+    expect(inbox.read(A.inbound)).toEqual([])
   })
 })

@@ -35,6 +35,7 @@ export const inboxModule = defineModule({
                   ]),
                 ),
               },
+              userOf: (userId) => w.userOf(userId),
               ...(w.remoteTargets ? { remoteTargets: w.remoteTargets } : {}),
             },
           }

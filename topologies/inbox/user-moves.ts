@@ -17,6 +17,7 @@ import {
   UNPARK_EVERY_MS,
   type UserHome,
   userHome,
+  VIA_INBOUND_HEADER,
 } from '../receiver/index.js'
 import {
   type InputRecord,
@@ -36,6 +37,11 @@ export interface HomeMoveOptions {
     units: Readonly<Record<string, string>>
   }
   remoteTargets?: RemoteTargets
+  /**
+   * This instance's replica of im.users (the one the receivers split by): a record this unit's
+   * receiver handed off here while the replica still had the user here follows them.
+   */
+  userOf?: (userId: string) => UserEvent | undefined
 }
 
 /** The sinks of the other geos' and units' inbound topics. */
@@ -111,8 +117,16 @@ export class UserMoves {
    */
   async redirect(record: InputRecord, batch: FanoutBatch): Promise<string[]> {
     const movedTo = await this.movedAway()
-    if (movedTo.size === 0) return batch.recipients
-    const { local, remote } = splitByHome(batch.recipients, (userId) => movedTo.get(userId))
+    // Handed off by this unit's receiver: its replica may have learnt of a move since (it is
+    // usually ahead of this task's im.users), and is then followed; else who moved from here.
+    const { userOf, places } = this.move
+    const current = record.headers[VIA_INBOUND_HEADER] === undefined ? userOf : undefined
+    if (movedTo.size === 0 && !current) return batch.recipients
+    const homeOf = (userId: string) => {
+      const user = current?.(userId)
+      return user ? userHome(user, places) : movedTo.get(userId)
+    }
+    const { local, remote } = splitByHome(batch.recipients, homeOf)
     for (const { home, users } of remote.values()) {
       await this.forward.send(inboundSink(home), {
         key: record.key,

@@ -15,7 +15,7 @@ export {
   type RemoteTargets,
   UNPARK_EVERY_MS,
 } from './forward-or-park.js'
-export { inboundTopology } from './inbound.js'
+export { inboundTopology, VIA_INBOUND_HEADER } from './inbound.js'
 export { inboundModule, receiverModule } from './module.js'
 export { ReceiverQueries } from './queries.js'
 export { receiverTopology } from './receiver.js'
