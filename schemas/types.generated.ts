@@ -497,14 +497,16 @@ export interface UnitChanged {
   unit: string
 }
 
-/** A user's home geo, on the compacted im.users topic (key: userId); every instance keeps a full replica. */
+/** A user's home geo and home unit, on the compacted im.users topic (key: userId); every instance keeps a full replica. */
 export interface UserEvent {
   /** The user. */
   userId: string
   /** The user's home geo; messages to the user are synced there. */
   geo: string
-  /** When the geo was set. */
+  /** When the home was set. */
   at: number
+  /** The user's home unit: their list, unread counts, PTS stream and pushes are kept there, for conversations homed in any unit (null: wherever each conversation is homed). */
+  unit?: null | string
 }
 
 /** NORMAL: every member sees the message (stored once per conversation). PRIVATE: only the sender and the targets see it (stored in each one's inbox). */

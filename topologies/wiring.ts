@@ -1,5 +1,5 @@
 // What a deployment hands every topology module (topologies/registry.ts): topic names,
-// codecs, the partition count, the users' home geos and the settings, already read from
+// codecs, the partition count, the users' homes and the settings, already read from
 // the configuration by the composition root (ops/app/topologies.ts). Modules take what they
 // need from it; none of them reads the configuration itself.
 
@@ -7,7 +7,7 @@ import type { MergeMetrics } from '../ops/metrics.js'
 import type { EventCodec } from '../schemas/codec.js'
 import type { ContractCodecs } from '../schemas/contract.js'
 import type { ContractTopic } from '../schemas/topics.js'
-import type { FanoutBatch } from '../schemas/types.generated.js'
+import type { FanoutBatch, UserEvent } from '../schemas/types.generated.js'
 import type { WindowSettings } from './merge/index.js'
 import type { Admission, RemoteTargets } from './receiver/index.js'
 import type { SyncSettings } from './sync/index.js'
@@ -33,13 +33,15 @@ export interface TopologyWiring extends TopicNaming {
   readonly fanoutCodec: EventCodec<FanoutBatch>
   /** Partitions of every contract topic (co-partitioned topics agree). */
   readonly partitions: number
-  /** A user's home geo; undefined: this geo. */
-  geoOf(userId: string): string | undefined
+  /** A user's record on im.users (home geo and unit); undefined: homed here. */
+  userOf(userId: string): UserEvent | undefined
   readonly settings: {
     readonly unit: number
     readonly geo: string
     /** Other geos' deployments: geo -> their topic prefix and app id. */
     readonly remoteGeos: Readonly<Record<string, RemoteDeployment>>
+    /** The app id without the prefix: other units run under it (their inbound's name). */
+    readonly appId: string
     /** Other units' deployments on this cluster: unit -> their topic prefix. */
     readonly remoteUnits: Readonly<Record<string, string>>
     /** Hot senders whose own copy of their messages is not handed off (none when absent). */
@@ -65,5 +67,5 @@ export interface RemoteDeployment {
 
 /** The hand-off topic's name: the receiver and inbound write it, inbox and sync read it. */
 export const FANOUT = 'fanout'
-/** The topic other geos' receivers forward this geo's share of their messages to. */
+/** The topic other geos' and units' receivers forward the share of users homed here to. */
 export const INBOUND = 'inbound'

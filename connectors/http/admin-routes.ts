@@ -4,10 +4,11 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { ImflowError } from '../../ops/errors.js'
-import type { ConversationEvent, UserEvent } from '../../schemas/types.generated.js'
+import type { ConversationEvent } from '../../schemas/types.generated.js'
 import { authenticate, requireAdmin } from './auth.js'
 import type { Messaging } from './messaging.js'
 import { checkMove, checkUnit } from './move-check.js'
+import { userRoutes } from './user-routes.js'
 
 const userIds = {
   type: 'array',
@@ -79,7 +80,7 @@ export const adminRoutes: FastifyPluginAsync<Messaging> = async (app, messaging)
   createConversationRoute(app, messaging)
   membersRoute(app, messaging)
   patchConversationRoute(app, messaging)
-  userGeoRoute(app, messaging)
+  userRoutes(app, messaging)
 }
 
 /** POST /v1/conversations: a SINGLE or GROUP conversation with its members. */
@@ -189,35 +190,6 @@ function patchConversationRoute(app: FastifyInstance, messaging: Messaging): voi
         ...(unit === undefined ? [] : [{ kind: 'UnitChanged' as const, unit }]),
       ])
       return reply.code(202).send({ conversationId: request.params.cid })
-    },
-  )
-}
-
-/** PUT /v1/users/:uid: a user's home geo. */
-function userGeoRoute(app: FastifyInstance, messaging: Messaging): void {
-  app.put<{ Params: { uid: string }; Body: { geo: string } }>(
-    '/v1/users/:uid',
-    {
-      schema: {
-        params: {
-          type: 'object',
-          required: ['uid'],
-          properties: { uid: { type: 'string', minLength: 1, maxLength: 256 } },
-        },
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['geo'],
-          properties: { geo: { type: 'string', minLength: 1, maxLength: 64 } },
-        },
-      },
-    },
-    async (request, reply) => {
-      const event: UserEvent = { userId: request.params.uid, geo: request.body.geo, at: Date.now() }
-      await messaging.publisher.publish(messaging.topics.users, [
-        { key: event.userId, value: messaging.codecs['im.users'].encode(event) },
-      ])
-      return reply.code(202).send({ userId: event.userId, geo: event.geo })
     },
   )
 }

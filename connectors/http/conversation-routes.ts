@@ -16,7 +16,7 @@ import {
   userHistory,
   userMessagesAfter,
 } from '../../topologies/inbox/index.js'
-import { type ConversationLog, isLargeGroup, type ListRow } from '../../topologies/model/index.js'
+import { isLargeGroup, type ListRow } from '../../topologies/model/index.js'
 import { HOME_GEO_HEADER, type ReceiverQueries } from '../../topologies/receiver/index.js'
 import {
   type ConversationList,
@@ -28,17 +28,22 @@ import {
   historyPageSchema,
 } from '../protocol/api-responses.js'
 import { authenticate } from './auth.js'
+import { homeOf, notMember, readHomeOf } from './conversation-home.js'
 import type { GeoHomes } from './home-client.js'
 import { HOME_READ_HEADER } from './home-routes.js'
 import {
   homeUnitAnswer,
   homeUnitEntry,
+  homeUnitLog,
+  locateHomeUnit,
   remoteHomeUnit,
   type UnitCaller,
   type UnitHomes,
 } from './home-unit.js'
 import { homeGeoSequence } from './large-group-head.js'
+import type { Messaging } from './messaging.js'
 import type { Publisher } from './publisher.js'
+import { homedHere, userHomeAnswer } from './user-home-reads.js'
 
 export interface ConversationRouteOptions {
   jwtSecret: string
@@ -58,6 +63,8 @@ export interface ConversationRouteOptions {
    * home unit.
    */
   units?: UnitHomes
+  /** Users' homes: the list of a user homed in another unit is that unit's (user-home-reads.ts). */
+  users?: Messaging['users']
 }
 
 export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = async (
@@ -71,43 +78,7 @@ export const conversationRoutes: FastifyPluginAsync<ConversationRouteOptions> = 
   listRoutes(app, options)
 }
 
-/** Who asks: the caller and their bearer token (a remote geo or unit is asked with it). */
 type Caller = UnitCaller
-
-/**
- * Where the caller's conversation is homed: in another unit this one only routes (that unit
- * answers, and checks membership: it knows every member, this one only those added through
- * it); here; or in a remote geo (whose log then answers reads). Not a member anywhere, or no
- * such conversation: the same answer, so existence does not leak.
- */
-async function homeOf(
-  options: ConversationRouteOptions,
-  conversationId: string,
-  request: Caller,
-): Promise<
-  { unit: string; units: UnitHomes } | { unit?: undefined; geo?: string; log: ConversationLog }
-> {
-  const userId = request.caller.sub
-  const authorization = request.headers.authorization ?? ''
-  const unit = await remoteHomeUnit(
-    options.units,
-    options.receiver,
-    conversationId,
-    request.headers,
-  )
-  if (unit !== undefined && options.units) return { unit, units: options.units }
-  if (await options.receiver.isMember(conversationId, userId)) return { log: options.receiver }
-  const geo =
-    request.headers[HOME_READ_HEADER] === undefined
-      ? await options.homes?.locate(conversationId, userId, authorization)
-      : undefined
-  if (geo === undefined || !options.homes) throw notMember(userId, conversationId)
-  return { geo, log: options.homes.log(geo, authorization) }
-}
-
-/** Not a member anywhere, or no such conversation: the same answer, so existence does not leak. */
-const notMember = (userId: string, conversationId: string) =>
-  new ImflowError('IMF_ERR_FORBIDDEN', `${userId} is not a member of ${conversationId}`)
 
 /**
  * A member's action on the conversation: the same event producers may write to im.actions;
@@ -137,8 +108,8 @@ async function act(
  * The caller's entry for one conversation. Small groups' entries were kept up to date at send
  * time; large groups' (and a small group's whose last message the caller deleted) are
  * computed now from what the caller sees and their read cursor. A conversation this unit
- * only routes is its home unit's entry (its size, seq, log, cursors and the caller's row are
- * there). A conversation homed in another geo (or whose partition no task here serves) is
+ * only routes, or has never heard of (found by asking the units), is its home unit's entry
+ * (its size, seq, log and cursors are there; the row of a caller homed here is here). A conversation homed in another geo (or whose partition no task here serves) is
  * shown from the row kept here. A conversation kept here that no longer counts the caller a
  * member has no entry (undefined): the row may not have caught up with a removal yet.
  */
@@ -154,10 +125,15 @@ async function entryOf(
     if (isImflowError(err, 'IMF_ERR_NOT_READY')) return undefined
     throw err
   })
+  const unit = meta
+    ? await remoteHomeUnit(options.units, receiver, conversationId, request.headers)
+    : await locateHomeUnit(options.units, conversationId, request)
+  if (unit !== undefined && options.units) {
+    const home = await homeUnitEntry(options.units, unit, request, conversationId)
+    // A caller homed here (docs/units.md) has a small group's row here, not at its home.
+    return row && !home.large ? { ...home, unread: row.unread, last: row.last ?? null } : home
+  }
   if (!meta) return remoteGeoEntry(options, conversationId, request, row)
-  const unit = await remoteHomeUnit(options.units, receiver, conversationId, request.headers)
-  if (unit !== undefined && options.units)
-    return homeUnitEntry(options.units, unit, request, conversationId)
   if (!(await receiver.isMember(conversationId, userId))) return undefined
   const large = isLargeGroup(meta.memberCount, options.largeGroupThreshold)
   const computed =
@@ -238,12 +214,14 @@ function historyRoute(app: FastifyInstance, options: ConversationRouteOptions): 
     },
     async (request) => {
       const { cid } = request.params
-      const home = await homeOf(options, cid, request)
+      const home = await readHomeOf(options, cid, request)
       // The home unit's page: its log merged with the caller's private messages and
-      // deletions there (what the caller sent or deleted through any unit is applied there).
-      if (home.unit !== undefined)
+      // deletions there (what the caller sent or deleted through any unit is applied there) —
+      // unless the caller is homed here: then those are here, and the home's log is merged here.
+      if (home.unit !== undefined && !homedHere(options, request))
         return homeUnitAnswer(home.units, home.unit, request, cid, request.url)
-      const { log } = home
+      const log =
+        home.unit === undefined ? home.log : await homeUnitLog(home.units, home.unit, request, cid)
       if (request.query.after !== undefined) {
         if (request.query.before !== undefined)
           throw new ImflowError('IMF_ERR_BAD_REQUEST', 'give before or after, not both')
@@ -327,6 +305,8 @@ function listRoutes(app: FastifyInstance, options: ConversationRouteOptions): vo
     '/v1/conversations',
     { schema: { response: { 200: conversationListSchema } } },
     async (request): Promise<ConversationList> => {
+      const atHome = await userHomeAnswer<ConversationList>(options, request)
+      if (atHome) return atHome
       const userId = request.caller.sub
       const entries: ConversationListEntry[] = []
       for await (const { conversationId, row } of inbox.conversations(userId)) {
@@ -363,7 +343,7 @@ function listRoutes(app: FastifyInstance, options: ConversationRouteOptions): vo
     },
     async (request) => {
       const { cid } = request.params
-      await homeOf(options, cid, request)
+      await readHomeOf(options, cid, request)
       const entry = await entryOf(
         options,
         cid,

@@ -6,6 +6,7 @@
 // conversation on, asks the home it knows in turn, a bounded number of times.
 
 import { ImflowError } from '../../ops/errors.js'
+import type { ConversationLog } from '../../topologies/model/index.js'
 import { normalizeUnit, type ReceiverQueries } from '../../topologies/receiver/index.js'
 import type { ConversationListEntry } from '../protocol/api-responses.js'
 import type { GeoHomes } from './home-client.js'
@@ -29,7 +30,7 @@ export type UnitCaller = {
 }
 
 /** How many APIs asked on before this one (0: a client asked). */
-function hopsOf(headers: PeerHeaders): number {
+export function hopsOf(headers: PeerHeaders): number {
   const value = headers[HOME_READ_HEADER]
   const one = Array.isArray(value) ? value.at(-1) : value
   if (one === undefined) return 0
@@ -54,6 +55,23 @@ export async function remoteHomeUnit(
   if (unit === '' || unit === String(units.local) || !Object.hasOwn(units.urls, unit))
     return undefined
   return unit
+}
+
+/**
+ * The unit a conversation this unit has never heard of is kept at (it was created through
+ * another unit's API; a user homed here has its list row and room events here): the first
+ * unit whose API counts the caller a member (home-client.ts `locate`, kept 30 s). That unit
+ * answers as its home, following its moves (asked on, the read counts one more API, so the
+ * bound holds). Undefined: none does, or the read has been asked on too often.
+ */
+export async function locateHomeUnit(
+  units: UnitHomes | undefined,
+  conversationId: string,
+  request: UnitCaller,
+): Promise<string | undefined> {
+  if (!units || hopsOf(request.headers) >= MAX_HOME_READ_HOPS) return undefined
+  const authorization = request.headers.authorization ?? ''
+  return units.homes.locate(conversationId, request.caller.sub, authorization)
 }
 
 /**
@@ -89,4 +107,19 @@ export function homeUnitEntry(
   conversationId: string,
 ): Promise<ConversationListEntry> {
   return homeUnitAnswer(units, unit, request, conversationId, entryPath(conversationId))
+}
+
+/**
+ * The conversation's log at its home unit, read page by page with the caller's token, for a
+ * member there (403 otherwise): a user homed here has their history merged here
+ * (user-home-reads.ts).
+ */
+export async function homeUnitLog(
+  units: UnitHomes,
+  unit: string,
+  request: UnitCaller,
+  conversationId: string,
+): Promise<ConversationLog> {
+  await homeUnitEntry(units, unit, request, conversationId)
+  return units.homes.log(unit, request.headers.authorization ?? '')
 }

@@ -1,6 +1,7 @@
 // A large group's head (its newest seq) for a push gateway's devices, asked where the group
 // is kept: here, at its home unit (this unit only routes it), or at its home geo (the user
-// is homed here, the group there; its room events come here, docs/sync.md). Undefined when
+// is homed here, the group there; its room events come here, docs/sync.md) — also one this
+// unit never heard of, for a user homed here (docs/units.md). Undefined when
 // the user is not a member there now, or the group is not large.
 
 import { isImflowError } from '../../ops/errors.js'
@@ -8,7 +9,7 @@ import { isLargeGroup } from '../../topologies/model/index.js'
 import type { ReceiverQueries } from '../../topologies/receiver/index.js'
 import type { RoomHead } from '../protocol/frames.js'
 import type { GeoHomes } from './home-client.js'
-import { homeUnitEntry, remoteHomeUnit, type UnitHomes } from './home-unit.js'
+import { homeUnitEntry, locateHomeUnit, remoteHomeUnit, type UnitHomes } from './home-unit.js'
 
 export interface LargeGroupHomes {
   units?: UnitHomes
@@ -31,8 +32,12 @@ export async function largeGroupHead(
   const unit = await remoteHomeUnit(homes.units, receiver, conversationId)
   if (unit !== undefined && homes.units) return unitHead(homes.units, unit, receiver, request)
   const here = await receiver.largeGroupHead(conversationId, userId, threshold)
-  if (here || !homes.geos || (await receiver.conversation(conversationId))) return here
-  return geoHead(homes.geos, request)
+  if (here || (await receiver.conversation(conversationId))) return here
+  // Never heard of here: kept at another unit (the user is homed here) or geo.
+  const caller = { caller: { sub: userId }, headers: { authorization: `Bearer ${request.token}` } }
+  const at = await locateHomeUnit(homes.units, conversationId, caller)
+  if (at !== undefined && homes.units) return unitHead(homes.units, at, receiver, request)
+  return homes.geos ? geoHead(homes.geos, request) : undefined
 }
 
 /** As the home unit counts it; a home that does not answer costs the group its freshness (this unit's view), not the user's log-in. */

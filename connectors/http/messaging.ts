@@ -2,6 +2,7 @@
 // receipt waiter, the token secret. One object, handed to each route plugin.
 
 import type { ContractCodecs } from '../../schemas/contract.js'
+import type { UserEvent } from '../../schemas/types.generated.js'
 import type { TopologyQueries } from '../../topologies/registry.js'
 import type { GeoHomes } from './home-client.js'
 import type { UnitHomes } from './home-unit.js'
@@ -26,6 +27,16 @@ export interface Messaging {
   homes?: GeoHomes
   /** Conversations homed in other units (IMFLOW_REMOTE_UNIT_URLS): their history and totals are read there. */
   units?: UnitHomes
+  /**
+   * Users' homes (PUT /v1/users/:uid): this instance's replica of im.users (what a PUT leaves
+   * out is kept from it), this geo (a user's geo until one is set) and the other units'
+   * im.users, which a change is written to as well.
+   */
+  users?: {
+    current(userId: string): UserEvent | undefined
+    geo: string
+    remoteTopics: readonly string[]
+  }
   /** This unit (IMFLOW_UNIT) and the others it forwards to (IMFLOW_REMOTE_UNITS): where a move may go. */
   unitNames?: { local: number; remote: readonly string[] }
 }

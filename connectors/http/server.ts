@@ -42,7 +42,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   if (options.messaging) {
     await app.register(messageRoutes, options.messaging)
     await app.register(adminRoutes, options.messaging)
-    const { queries, jwtSecret, publisher, codecs, topics, homes, units } = options.messaging
+    const { queries, jwtSecret, publisher, codecs, topics, homes, units, users } = options.messaging
     if (queries) {
       await app.register(conversationRoutes, {
         jwtSecret,
@@ -53,10 +53,16 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
         ...queries,
         ...(homes ? { homes } : {}),
         ...(units ? { units } : {}),
+        ...(users ? { users } : {}),
       })
       // What other geos' APIs ask about conversations homed here, for their users.
       await app.register(homeRoutes, { jwtSecret, receiver: queries.receiver })
-      await app.register(syncRoutes, { jwtSecret, sync: queries.sync })
+      await app.register(syncRoutes, {
+        jwtSecret,
+        sync: queries.sync,
+        ...(units ? { units } : {}),
+        ...(users ? { users } : {}),
+      })
       if (queries.merge) {
         const actions = { topic: topics.actions, codec: codecs['im.actions'] }
         await app.register(mergeRoutes, {

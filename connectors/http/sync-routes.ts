@@ -1,11 +1,13 @@
 // GET /v1/sync?device=&after=&limit= — the caller's sync events after a PTS, oldest first:
-// how a device catches up by pulling (after a Rebase, or when pushes are not enough).
+// how a device catches up by pulling (after a Rebase, or when pushes are not enough). A user
+// homed in another unit is answered by that unit, where their stream is (user-home-reads.ts).
 
 import type { FastifyPluginAsync } from 'fastify'
 import type { SyncQueries } from '../../topologies/sync/index.js'
 import { authenticate } from './auth.js'
+import { type UserHomeReads, userHomeAnswer } from './user-home-reads.js'
 
-export interface SyncRouteOptions {
+export interface SyncRouteOptions extends UserHomeReads {
   jwtSecret: string
   sync: SyncQueries
 }
@@ -29,6 +31,9 @@ export const syncRoutes: FastifyPluginAsync<SyncRouteOptions> = async (app, opti
       },
     },
     async (request) => {
+      // A user homed in another unit: their stream is there.
+      const atHome = await userHomeAnswer(options, request)
+      if (atHome) return atHome
       const userId = request.caller.sub
       const { device, limit } = request.query
       // Without `after`, the device's cursor on the server (what it last acked).

@@ -32,6 +32,11 @@ export interface PushGatewayOptions {
   /** Each user's large groups and their newest seq (in process: the queries; apart: the API). */
   rooms: RoomDirectory
   jwtSecret: string
+  /**
+   * A user whose stream is kept elsewhere (homed in another unit): why their device is refused
+   * here and where to connect; undefined: served here (the default for everyone).
+   */
+  elsewhere?: (userId: string) => string | undefined
   /** The application id: the consumer group is `<appId>-gateway-<gatewayId>`. */
   appId: string
   /** Unique per running gateway; reported in LoggedIn. Default: host name and a random suffix. */
@@ -128,6 +133,7 @@ export async function createPushGateway(options: PushGatewayOptions): Promise<Pu
     reporter,
     rooms,
     accepting: () => accepting,
+    ...(options.elsewhere ? { elsewhere: options.elsewhere } : {}),
     log,
   }
   let stopped: Promise<void> | undefined

@@ -22,6 +22,11 @@ export interface WsRouteOptions {
   rooms: RoomDelivery<WebSocket>
   /** False while the gateway stops: new connections are refused (503). */
   accepting(): boolean
+  /**
+   * A user whose stream is kept elsewhere (another unit): the reason their device is refused
+   * (400, which a client does not retry); undefined: served here.
+   */
+  elsewhere?: (userId: string) => string | undefined
   log: Logger
 }
 
@@ -65,7 +70,11 @@ export const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (app, options) 
     if (!options.accepting())
       throw new ImflowError('IMF_ERR_NOT_READY', 'the push gateway is stopping')
     const token = bearerToken(request)
-    callers.set(request, { claims: verifyToken(token, options.jwtSecret), token })
+    const claims = verifyToken(token, options.jwtSecret)
+    // Connected here it would be pushed nothing: the user's events are sequenced at their home.
+    const away = options.elsewhere?.(claims.sub)
+    if (away !== undefined) throw new ImflowError('IMF_ERR_BAD_REQUEST', away)
+    callers.set(request, { claims, token })
     if (!request.ws)
       throw new ImflowError('IMF_ERR_BAD_REQUEST', 'GET /v1/ws needs a WebSocket upgrade')
   })

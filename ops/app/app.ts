@@ -8,6 +8,7 @@ import { LoadMonitor } from '../../connectors/http/load-shedding.js'
 import { peerStoreClient } from '../../connectors/http/peer-client.js'
 import { peerRoutes } from '../../connectors/http/peer-routes.js'
 import { buildApi } from '../../connectors/http/server.js'
+import { gatewayElsewhere } from '../../connectors/http/user-home-reads.js'
 import { createPushGateway } from '../../connectors/push-gateway/index.js'
 import { type ContractCodecs, registerContract } from '../../schemas/contract.js'
 import { registrySchemaSource } from '../../schemas/schema-source.js'
@@ -25,7 +26,7 @@ import {
 } from '../metrics.js'
 import type { Config } from './config.js'
 import { type Infrastructure, startInfrastructure } from './infrastructure.js'
-import { startMessaging } from './messaging.js'
+import { startMessaging, userHomes } from './messaging.js'
 import { provisionModuleTopics, provisionTopics } from './provision-topics.js'
 import { RemoteTargetWatch, remoteTopicsOf } from './remote-targets.js'
 import { StopSteps } from './stop-steps.js'
@@ -93,7 +94,7 @@ export async function startApp(
       steps.push(`topology ${topology.name}`, () => topology.stop())
     // Positioned on im.sync before the API listens: no envelope for a device is missed.
     const gateway = config.gateway
-      ? await startGateway(config, kafka, codecs, topologies.queries, messaging, log)
+      ? await startGateway(config, kafka, codecs, topologies, messaging, log)
       : undefined
     if (gateway) {
       steps.push('the push gateway', () => gateway.stop())
@@ -110,6 +111,7 @@ export async function startApp(
       messaging: {
         ...messaging.routes,
         queries: topologies.queries,
+        users: userHomes(config, topologies.users),
       },
       probes: {
         kafka: kafkaProbe(admin),
@@ -153,10 +155,11 @@ function startGateway(
   config: Config,
   kafka: Kafka,
   codecs: ContractCodecs,
-  queries: RunningTopologies['queries'],
+  topologies: Pick<RunningTopologies, 'queries' | 'users'>,
   messaging: Awaited<ReturnType<typeof startMessaging>>,
   log: Logger,
 ) {
+  const { queries } = topologies
   // A group homed elsewhere: its size, seq and members as its home unit or geo counts them.
   const homes = { units: messaging.routes.units, geos: messaging.routes.homes }
   const head = (conversationId: string, userId: string, token: string) =>
@@ -186,6 +189,13 @@ function startGateway(
       largeGroup: (userId, conversationId, token) => head(conversationId, userId, token),
     },
     jwtSecret: messaging.routes.jwtSecret,
+    // A user homed in another unit is pushed there (docs/units.md).
+    elsewhere: gatewayElsewhere(
+      (userId) => topologies.users.get(userId),
+      config.unit,
+      config.remoteUnits,
+      config.remoteUnitUrls,
+    ),
     appId: config.appId,
     log,
   })

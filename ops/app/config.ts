@@ -575,7 +575,7 @@ export const settings = [
     key: 'remoteUnits',
     env: 'IMFLOW_REMOTE_UNITS',
     flag: 'remote-units',
-    doc: 'Other units on this cluster and the topic prefix of their deployment, e.g. "1=b.,2=c.": messages and changes of conversations homed there are forwarded to them.',
+    doc: 'Other units on this cluster and the topic prefix of their deployment, e.g. "1=b.,2=c.": messages and changes of conversations homed there are forwarded to them, and users homed there (PUT /v1/users/:uid {unit}) get their share on their <prefix><appid>-inbound (units share an app id).',
     shownDefault: '(none)',
     fallback: () => ({}),
     parse: (raw) => {

@@ -9,6 +9,7 @@ import { kafkaPublisher } from '../../connectors/http/publisher.js'
 import { ReceiptWaiter } from '../../connectors/http/receipt-waiter.js'
 import type { ContractCodecs } from '../../schemas/contract.js'
 import { topicName } from '../../schemas/topics.js'
+import type { UserEvent } from '../../schemas/types.generated.js'
 import type { Logger } from '../log.js'
 import type { Config } from './config.js'
 
@@ -74,5 +75,18 @@ export async function startMessaging(
       await receipts.stop()
       await producer.disconnect()
     },
+  }
+}
+
+/** What PUT /v1/users/:uid reads and writes: this instance's replica of im.users, every unit's topic. */
+export function userHomes(
+  config: Config,
+  users: { get(userId: string): UserEvent | undefined },
+): NonNullable<Messaging['users']> {
+  return {
+    current: (userId) => users.get(userId),
+    geo: config.geo,
+    // A home set here is every unit's: each hands the user's share to it.
+    remoteTopics: Object.values(config.remoteUnits).map((p) => topicName(p, 'im.users')),
   }
 }

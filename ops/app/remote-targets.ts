@@ -27,7 +27,7 @@ export const RECHECK_EVERY_MS = 2_000
 const createWith = (prefix: string, appId: string) =>
   `start that deployment, or create its topics: KAFKA_BROKERS=<these brokers> IMFLOW_TOPIC_PREFIX=${prefix || '""'} IMFLOW_APP_ID=${appId} imflow topics`
 
-/** Every topic the receiver forwards to: each remote geo's inbound, each remote unit's contract topics. */
+/** Every topic the receiver forwards to: each remote geo's and unit's inbound and contract topics. */
 export function remoteTopicsOf(
   config: Pick<Config, 'appId' | 'remoteGeos' | 'remoteUnits'>,
 ): RemoteTopic[] {
@@ -53,7 +53,19 @@ export function remoteTopicsOf(
     }
   }
   for (const [unit, prefix] of Object.entries(config.remoteUnits)) {
-    for (const base of ['im.ingest', 'im.conversations', 'im.actions', 'im.receipts'] as const) {
+    // Users homed there get their share on its inbound (under this app id) and rooms.
+    out.push({
+      topic: internalTopic(`${prefix}${config.appId}`, INBOUND),
+      owner: `unit ${unit}`,
+      fix: `units share an IMFLOW_APP_ID; ${createWith(prefix, config.appId)}`,
+    })
+    for (const base of [
+      'im.ingest',
+      'im.conversations',
+      'im.actions',
+      'im.receipts',
+      'im.rooms',
+    ] as const) {
       out.push({
         topic: topicName(prefix, base),
         owner: `unit ${unit}`,

@@ -64,13 +64,15 @@ export interface RunningTopologies {
   /** The rate limits and capacity in force (GET/PUT /v1/limits), and what shaping counted. */
   readonly limits: LimitsTable
   readonly shaping: ShapingStats
+  /** Users' homes (im.users): this instance's replica. */
+  readonly users: { get(userId: string): UserEvent | undefined }
   /** Everything to stop, in start order. */
   readonly all: readonly { readonly name: string; stop(): Promise<void> }[]
 }
 
 export async function startTopologies(ctx: TopologyContext): Promise<RunningTopologies> {
   const { config } = ctx
-  // Users' home geos: a full replica in every instance, for the geo split's point lookups.
+  // Users' home geos and units: a full replica in every instance, for the split's point lookups.
   const users = await GlobalTable.start(
     ctx.kafka,
     topicName(config.topicPrefix, 'im.users'),
@@ -98,7 +100,7 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
       lowQueueMax: config.lowQueueMax,
       stats,
     })
-    const wiring = await wiringFor(ctx, (userId) => users.get(userId)?.geo, admission)
+    const wiring = await wiringFor(ctx, (userId) => users.get(userId), admission)
     const running: RunningTopology[] = []
     const queries: Record<string, unknown> = {}
     for (const module of topologyModules) {
@@ -113,6 +115,7 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
       queries: queries as TopologyQueries,
       limits,
       shaping: stats,
+      users,
       all: started,
     }
   } catch (err) {
@@ -124,7 +127,7 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
 /** What every module is built from (exported for tools that read the topologies' sources). */
 export async function wiringFor(
   ctx: TopologyContext,
-  geoOf: (userId: string) => string | undefined,
+  userOf: TopologyWiring['userOf'],
   admission: TopologyWiring['admission'],
 ): Promise<TopologyWiring> {
   const { config } = ctx
@@ -140,7 +143,7 @@ export async function wiringFor(
     codecs: ctx.codecs,
     fanoutCodec: await createEventCodec(ctx.schemas, `${fanout}-value`, 'FanoutBatch'),
     partitions: config.partitions,
-    geoOf,
+    userOf,
     settings: {
       unit: config.unit,
       geo: config.geo,
@@ -151,6 +154,7 @@ export async function wiringFor(
           { prefix: r.prefix, appId: r.appId ?? config.appId },
         ]),
       ),
+      appId: config.appId,
       remoteUnits: config.remoteUnits,
       systemAccounts: config.systemAccounts,
       largeGroupThreshold: config.largeGroupThreshold,

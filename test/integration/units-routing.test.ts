@@ -10,13 +10,12 @@
 // - A move that cannot be made is refused by the PATCH itself, with the reason.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import WebSocket from 'ws'
 import { issueToken } from '../../connectors/http/jwt.js'
 import type { RoomHead, ServerFrame } from '../../connectors/protocol/frames.js'
 import type { RunningApp } from '../../ops/app/app.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
 import { eventually, httpCall, unique } from './helpers.js'
-import { type Deployments, startUnits } from './units-support.js'
+import { type Deployments, deviceSocket, startUnits } from './units-support.js'
 
 const secret = 'unit-routing-secret-0123456789abcdef'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
@@ -219,12 +218,7 @@ describe('units: a routing unit answers as the home does', () => {
 
 /** The large-group heads a device of `user` is told when it connects to the app's gateway. */
 async function headsOnLogIn(app: RunningApp, user: string): Promise<RoomHead[]> {
-  const url = `${app.url.replace(/^http/, 'ws')}/v1/ws?${new URLSearchParams({
-    device: `${user}-phone`,
-    lastPts: '0',
-    class: 'MOBILE',
-  })}`
-  const socket = new WebSocket(url, { headers: { authorization: `Bearer ${token(user)}` } })
+  const socket = deviceSocket(app, user, token(user))
   try {
     return await new Promise<RoomHead[]>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no heads frame in 30 s')), 30_000)

@@ -3,6 +3,7 @@
 // topics and APIs), two geos acting from home (startGeos), or, through startDeployments, any
 // other pairing.
 
+import WebSocket from 'ws'
 import type { RunningApp } from '../../ops/app/app.js'
 import { freePort } from '../../ops/ports.js'
 import { startTestApp } from './helpers.js'
@@ -85,4 +86,14 @@ export function startGeos(
       IMFLOW_REMOTE_GEO_URLS: `${other}=http://127.0.0.1:${ports[1 - i]}`,
     }
   })
+}
+
+/** A phone of `user` on the app's push gateway, from PTS 0, with `bearer` as its token. */
+export function deviceSocket(app: RunningApp, user: string, bearer: string): WebSocket {
+  const url = `${app.url.replace(/^http/, 'ws')}/v1/ws?${new URLSearchParams({
+    device: `${user}-phone`,
+    lastPts: '0',
+    class: 'MOBILE',
+  })}`
+  return new WebSocket(url, { headers: { authorization: `Bearer ${bearer}` } })
 }

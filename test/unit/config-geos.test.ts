@@ -60,7 +60,7 @@ describe('IMFLOW_REMOTE_GEO_URLS', () => {
 })
 
 describe('the topics forwarded to', () => {
-  it('are each geo’s inbound under its app id, and each unit’s contract topics', () => {
+  it('are each geo’s and unit’s inbound under its app id, and their contract topics', () => {
     const config = loadConfig({
       IMFLOW_APP_ID: 'imflow-eu',
       IMFLOW_REMOTE_GEOS: 'us=us.:imflow-us,ap=ap.',
@@ -78,10 +78,12 @@ describe('the topics forwarded to', () => {
       'geo ap: ap.im.actions',
       'geo ap: ap.im.receipts',
       'geo ap: ap.im.rooms',
+      'unit 1: b.imflow-eu-inbound',
       'unit 1: b.im.ingest',
       'unit 1: b.im.conversations',
       'unit 1: b.im.actions',
       'unit 1: b.im.receipts',
+      'unit 1: b.im.rooms',
     ])
     // A geo named without an app id: the fix says the likely cause first, then how to create it.
     expect(topics[5]?.fix).toBe(

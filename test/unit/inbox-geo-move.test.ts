@@ -25,11 +25,15 @@ const inboxIn = (local: string) =>
     inboxTopology({
       fanout: 'fanout',
       codec,
-      geoMove: {
+      homeMove: {
         users: 'im.users',
         userCodec,
-        local,
-        inbound: local === 'eu' ? { us: US_INBOUND } : { eu: 'eu.imflow-inbound' },
+        places: {
+          geo: local,
+          geos: local === 'eu' ? { us: US_INBOUND } : { eu: 'eu.imflow-inbound' },
+          unit: 0,
+          units: {},
+        },
       },
     }),
   )

@@ -14,6 +14,8 @@ export const unitTopics = (prefix: string): UnitTopics => ({
   conversations: `${prefix}im.conversations`,
   actions: `${prefix}im.actions`,
   receipts: `${prefix}im.receipts`,
+  inbound: `${prefix}imflow-inbound`,
+  rooms: `${prefix}im.rooms`,
 })
 
 /** Units 0, 1 and 2 under a., b. and c. */

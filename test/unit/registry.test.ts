@@ -20,11 +20,12 @@ const wiring: TopologyWiring = {
   codecs: new Proxy({}, { get: () => codec }) as ContractCodecs,
   fanoutCodec: codec,
   partitions: 3,
-  geoOf: () => undefined,
+  userOf: () => undefined,
   settings: {
     unit: 0,
     geo: 'local',
     remoteGeos: { eu: { prefix: 'eu.', appId: 'app' } },
+    appId: 'imflow',
     remoteUnits: {},
     largeGroupThreshold: 500,
     maxBodyBytes: 65_536,

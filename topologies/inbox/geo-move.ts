@@ -1,5 +1,5 @@
-// Moving a user's home geo (PUT /v1/users/:uid {geo}): their conversation-list rows, unread
-// state included, leave with them. The inbox reads im.users (co-partitioned with its hand-off:
+// Moving a user's home geo or unit (PUT /v1/users/:uid {geo, unit}): their conversation-list
+// rows, unread state included, leave with them. The inbox reads im.users (co-partitioned with its hand-off:
 // both keyed by user); when a user it holds rows for is now homed in another configured geo,
 // each row goes to that geo's inbound, in the task's transaction, and is deleted here — and
 // whatever still reaches this inbox for that user (senders' receivers switch in their own time)
@@ -10,9 +10,10 @@ import { compareMsgIds } from '../../schemas/msg-id.js'
 import type { FanoutBatch, MovedListRow } from '../../schemas/types.generated.js'
 import { declareStore, jsonSerde, stringSerde } from '../../state/index.js'
 import type { ListRow } from '../model/index.js'
+import type { UserHome } from '../receiver/index.js'
 
-/** uid -> the geo a user moved to, while they are homed elsewhere. */
-export const movedUsers = declareStore('moved-users', stringSerde, jsonSerde<{ geo: string }>())
+/** uid -> the geo or unit a user moved to, while they are homed elsewhere. */
+export const movedUsers = declareStore('moved-users', stringSerde, jsonSerde<UserHome>())
 
 const UNREAD_IDS_KEPT = 100
 

@@ -2,7 +2,7 @@
 // per user, the private messages (P) they may see, their per-user state changes of normal
 // messages (NP: deleted for me), and their conversation list: unread count and last message,
 // updated at send time for small groups only. Normal messages (N) are not copied here. A user
-// whose home geo changes takes their list rows along (geo-move.ts).
+// whose home geo or unit changes takes their list rows along (geo-move.ts).
 
 import type { EventCodec } from '../../schemas/codec.js'
 import type { FanoutBatch, UserEvent } from '../../schemas/types.generated.js'
@@ -11,26 +11,29 @@ import { PARKED_STORE } from '../receiver/index.js'
 import { defineTopology, openStore, type TopologyDefinition } from '../runtime/index.js'
 import { applyBatch, prefetchRows } from './apply-batch.js'
 import { movedUsers } from './geo-move.js'
-import { type GeoMoveOptions, geoSinks, UserMoves } from './user-moves.js'
+import { type HomeMoveOptions, homeSinks, UserMoves } from './user-moves.js'
 
 export { markRead, summarize } from './list-rows.js'
 
 export interface InboxOptions {
   fanout: string
   codec: EventCodec<FanoutBatch>
-  /** Users' home geos (im.users, co-partitioned): rows follow a user who moves to another geo. */
-  geoMove?: GeoMoveOptions
+  /**
+   * Users' home geos and units (im.users, co-partitioned): rows follow a user who moves to
+   * another geo or unit.
+   */
+  homeMove?: HomeMoveOptions
 }
 
 export function inboxTopology(options: InboxOptions): TopologyDefinition {
-  const move = options.geoMove
+  const move = options.homeMove
   return defineTopology({
     name: 'inbox',
     sources: [
       { topic: options.fanout, decode: (b) => options.codec.decode(b) },
       ...(move ? [{ topic: move.users, decode: (b: Buffer) => move.userCodec.decode(b) }] : []),
     ],
-    sinks: geoSinks(move),
+    sinks: homeSinks(move),
     stores: [...Object.values(inboxStores), ...(move ? [movedUsers.name, PARKED_STORE] : [])],
     processor: (context) => {
       const stores = {

@@ -1,6 +1,6 @@
 // The inbox's module: how a deployment's wiring becomes its topology and queries.
 
-import { geoSplit } from '../receiver/index.js'
+import { geoSplit, unitTopics } from '../receiver/index.js'
 import { defineModule } from '../runtime/index.js'
 import { FANOUT, type TopologyWiring } from '../wiring.js'
 import { inboxTopology } from './inbox.js'
@@ -8,22 +8,31 @@ import { InboxQueries } from './queries.js'
 
 export const inboxModule = defineModule({
   name: 'inbox',
-  build: (w: TopologyWiring) =>
-    inboxTopology({
+  build: (w: TopologyWiring) => {
+    const { remoteGeos, remoteUnits } = w.settings
+    return inboxTopology({
       fanout: w.internalTopic(FANOUT),
       codec: w.fanoutCodec,
-      // Only where other geos are configured can a user move to one.
-      ...(Object.keys(w.settings.remoteGeos).length > 0
+      // Only where other geos or units are configured can a user move to one.
+      ...(Object.keys(remoteGeos).length + Object.keys(remoteUnits).length > 0
         ? {
-            geoMove: {
+            homeMove: {
               users: w.topic('im.users'),
               userCodec: w.codecs['im.users'],
-              local: w.settings.geo,
-              inbound: geoSplit(w).inbound,
+              places: {
+                geo: w.settings.geo,
+                unit: w.settings.unit,
+                geos: geoSplit(w).inbound,
+                units: Object.fromEntries(
+                  Object.entries(unitTopics(w)).map(([unit, topics]) => [unit, topics.inbound]),
+                ),
+              },
+              userOf: (userId) => w.userOf(userId),
               ...(w.remoteTargets ? { remoteTargets: w.remoteTargets } : {}),
             },
           }
         : {}),
-    }),
+    })
+  },
   queries: (running) => new InboxQueries(running),
 })

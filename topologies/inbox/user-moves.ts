@@ -1,6 +1,7 @@
-// A user whose home geo changes takes their list rows along: the rows go to the new geo
-// (each as a moved row it merges) and leave here, in the task's transaction; what still
-// reaches this inbox for them afterwards follows the rows (geo-move.ts has the row rules).
+// A user whose home geo or home unit changes takes their list rows along: the rows go to the
+// new home's inbound (each as a moved row it merges) and leave here, in the task's
+// transaction; what still reaches this inbox for them afterwards follows the rows (geo-move.ts
+// has the row rules). Geos and units move the same way: only the inbound topic differs.
 
 import type { EventCodec } from '../../schemas/codec.js'
 import type { FanoutBatch, UserEvent } from '../../schemas/types.generated.js'
@@ -9,8 +10,14 @@ import {
   alwaysUp,
   type Forwarder,
   forwarder,
+  type HomePlaces,
+  inboundSink,
   type RemoteTargets,
+  splitByHome,
   UNPARK_EVERY_MS,
+  type UserHome,
+  userHome,
+  VIA_INBOUND_HEADER,
 } from '../receiver/index.js'
 import {
   type InputRecord,
@@ -20,55 +27,66 @@ import {
 } from '../runtime/index.js'
 import { movedRowBatch, movedUsers } from './geo-move.js'
 
-export interface GeoMoveOptions {
-  /** im.users (co-partitioned): users' home geos. */
+export interface HomeMoveOptions {
+  /** im.users (co-partitioned): users' home geos and units. */
   users: string
   userCodec: EventCodec<UserEvent>
-  local: string
-  /** Remote geo -> its inbound topic. */
-  inbound: Readonly<Record<string, string>>
+  /** This geo and unit; the other geos' and units' inbound topics (geo or unit -> topic). */
+  places: HomePlaces & {
+    geos: Readonly<Record<string, string>>
+    units: Readonly<Record<string, string>>
+  }
   remoteTargets?: RemoteTargets
+  /**
+   * This instance's replica of im.users (the one the receivers split by): a record this unit's
+   * receiver handed off here while the replica still had the user here follows them.
+   */
+  userOf?: (userId: string) => UserEvent | undefined
 }
 
-/** The sinks of the other geos' inbound topics. */
-export function geoSinks(move: GeoMoveOptions | undefined): Record<string, { topic: string }> {
-  return Object.fromEntries(
-    Object.entries(move?.inbound ?? {}).map(([geo, topic]) => [`geo:${geo}`, { topic }]),
-  )
+/** The sinks of the other geos' and units' inbound topics. */
+export function homeSinks(move: HomeMoveOptions | undefined): Record<string, { topic: string }> {
+  const sink = (home: UserHome, topic: string) => [inboundSink(home), { topic }] as const
+  return Object.fromEntries([
+    ...Object.entries(move?.places.geos ?? {}).map(([geo, topic]) => sink({ geo }, topic)),
+    ...Object.entries(move?.places.units ?? {}).map(([unit, topic]) => sink({ unit }, topic)),
+  ])
 }
 
 export class UserMoves {
-  private readonly moved: KeyValueStore<string, { geo: string }>
+  private readonly moved: KeyValueStore<string, UserHome>
   private readonly forward: Forwarder
   /** Who moved away, read once (few users): a batch's recipients are looked up here. */
-  private cache: Map<string, string> | undefined
+  private cache: Map<string, UserHome> | undefined
 
   constructor(
     context: ProcessorContext,
-    private readonly move: GeoMoveOptions,
+    private readonly move: HomeMoveOptions,
     private readonly codec: EventCodec<FanoutBatch>,
     private readonly lists: KeyValueStore<Buffer, ListRow>,
   ) {
     this.moved = openStore(context, movedUsers)
-    this.forward = forwarder(context, geoSinks(move), move.remoteTargets ?? alwaysUp)
+    this.forward = forwarder(context, homeSinks(move), move.remoteTargets ?? alwaysUp)
     context.store(movedUsers.name).onRollback(() => {
       this.cache = undefined
     })
     context.schedule(UNPARK_EVERY_MS, 'wall-clock', () => this.forward.unpark())
   }
 
-  private async movedAway(): Promise<Map<string, string>> {
+  private async movedAway(): Promise<Map<string, UserHome>> {
     if (!this.cache) {
       this.cache = new Map()
-      for await (const [uid, { geo }] of this.moved.range()) this.cache.set(uid, geo)
+      for await (const [uid, home] of this.moved.range()) this.cache.set(uid, home)
     }
     return this.cache
   }
 
-  /** A user homed in another geo now: their rows go there and leave here. */
-  async userMoved(record: InputRecord, { userId, geo }: UserEvent): Promise<void> {
+  /** A user homed in another geo or unit now: their rows go there and leave here. */
+  async userMoved(record: InputRecord, user: UserEvent): Promise<void> {
+    const { userId } = user
     const away = await this.movedAway()
-    if (geo === this.move.local || !Object.hasOwn(this.move.inbound, geo)) {
+    const home = userHome(user, this.move.places)
+    if (!home) {
       this.moved.delete(userId)
       away.delete(userId)
       return
@@ -78,7 +96,7 @@ export class UserMoves {
     for await (const [key, row] of this.lists.prefix(prefix)) {
       const conversationId = key.subarray(prefix.length).toString()
       const sourceId = `moved:${userId}:${conversationId}:${record.offset}`
-      await this.forward.send(`geo:${geo}`, {
+      await this.forward.send(inboundSink(home), {
         key: conversationId,
         value: this.codec.encode(movedRowBatch(userId, conversationId, row, sourceId)),
       })
@@ -88,8 +106,8 @@ export class UserMoves {
     // Only users who leave from here are followed (not every user homed elsewhere, whom the
     // senders' receivers route away already): a small set, kept in memory.
     if (rows > 0 || away.has(userId)) {
-      this.moved.put(userId, { geo })
-      away.set(userId, geo)
+      this.moved.put(userId, home)
+      away.set(userId, home)
     }
   }
 
@@ -99,20 +117,22 @@ export class UserMoves {
    */
   async redirect(record: InputRecord, batch: FanoutBatch): Promise<string[]> {
     const movedTo = await this.movedAway()
-    if (movedTo.size === 0) return batch.recipients
-    const here: string[] = []
-    const away = new Map<string, string[]>()
-    for (const userId of batch.recipients) {
-      const geo = movedTo.get(userId)
-      if (geo === undefined) here.push(userId)
-      else away.set(geo, [...(away.get(geo) ?? []), userId])
+    // Handed off by this unit's receiver: its replica may have learnt of a move since (it is
+    // usually ahead of this task's im.users), and is then followed; else who moved from here.
+    const { userOf, places } = this.move
+    const current = record.headers[VIA_INBOUND_HEADER] === undefined ? userOf : undefined
+    if (movedTo.size === 0 && !current) return batch.recipients
+    const homeOf = (userId: string) => {
+      const user = current?.(userId)
+      return user ? userHome(user, places) : movedTo.get(userId)
     }
-    for (const [geo, recipients] of away) {
-      await this.forward.send(`geo:${geo}`, {
+    const { local, remote } = splitByHome(batch.recipients, homeOf)
+    for (const { home, users } of remote.values()) {
+      await this.forward.send(inboundSink(home), {
         key: record.key,
-        value: this.codec.encode({ ...batch, partition: -1, recipients }),
+        value: this.codec.encode({ ...batch, partition: -1, recipients: users }),
       })
     }
-    return here
+    return local
   }
 }

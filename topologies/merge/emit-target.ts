@@ -1,67 +1,66 @@
 // Where a closed window's updates go. Per-user updates: the recipients homed here through the
-// fanout hand-off, each other geo's share once to its inbound (which hands it to its own
-// users, as for messages). A large group's room event: once to im.rooms, and once to the rooms
-// of each other geo with members, whose gateways push it to their online devices. Records for
-// a geo that is down wait in the park (forward-or-park.ts), in order, as the receiver's do.
+// fanout hand-off, each other geo's or unit's share once to its inbound (which hands it to its
+// own users, as for messages). A large group's room event: once to im.rooms, and once to the
+// rooms of each other geo or unit with members homed there, whose gateways push it to their
+// online devices. Records for a home that is down wait in the park (forward-or-park.ts), in
+// order, as the receiver's do.
 
 import type { FanoutBatch, RoomEvent, SyncEvent } from '../../schemas/types.generated.js'
 import {
   alwaysUp,
   type ConversationState,
   forwarder,
-  type GeoSplit,
-  geoSink,
+  inboundSink,
   planFanOut,
   type RemoteTargets,
-  splitByGeo,
+  roomsSink,
+  splitByHome,
   UNPARK_EVERY_MS,
+  type UserHomes,
 } from '../receiver/index.js'
 import type { ProcessorContext } from '../runtime/index.js'
 import type { EmitTarget } from './emit-updates.js'
 import type { MergeOptions } from './merge.js'
 
-/** Other geos, as the receiver knows them: users' homes, inbound and rooms topics. */
-export interface MergeGeos {
-  readonly split: GeoSplit
+/** Users homed in other geos and units, as the receiver knows them. */
+export interface MergeHomes {
+  readonly users: UserHomes
   readonly remoteTargets?: RemoteTargets
 }
 
-/** The merge's sinks: its own topics, and each other geo's inbound and rooms. */
+/** The merge's sinks: its own topics, and each other home's inbound and rooms. */
 export function mergeSinks(
   topics: { fanout: string; rooms: string },
-  geos: MergeGeos | undefined,
+  homes: MergeHomes | undefined,
 ): Record<string, { topic: string }> {
-  const sinks: Record<string, { topic: string }> = {
+  return {
     fanout: { topic: topics.fanout },
     rooms: { topic: topics.rooms },
+    ...homes?.users.sinks,
   }
-  for (const [geo, topic] of Object.entries(geos?.split.inbound ?? {})) {
-    sinks[`geo:${geo}`] = { topic }
-    const rooms = geos?.split.homes?.[geo]?.rooms
-    if (rooms) sinks[geoSink(geo, 'rooms')] = { topic: rooms }
-  }
-  return sinks
 }
 
-/** Whether other geos are configured: only then does the merge forward (and keep a park). */
-export const forwardsToGeos = (geos: MergeGeos | undefined) =>
-  Object.keys(geos?.split.inbound ?? {}).length > 0
+/** Whether other homes are configured: only then does the merge forward (and keep a park). */
+export const forwardsHome = (homes: MergeHomes | undefined) =>
+  Object.keys(homes?.users.sinks ?? {}).length > 0
 
 export function emitTarget(
   context: ProcessorContext,
   options: MergeOptions,
   conversations: ConversationState,
 ): EmitTarget {
-  const { codecs, userPartitions, geos } = options
-  const forward = forwardsToGeos(geos)
-    ? forwarder(context, mergeSinks(options.topics, geos), geos?.remoteTargets ?? alwaysUp)
+  const { codecs, userPartitions, homes } = options
+  const forward = forwardsHome(homes)
+    ? forwarder(context, mergeSinks(options.topics, homes), homes?.remoteTargets ?? alwaysUp)
     : undefined
   if (forward) context.schedule(UNPARK_EVERY_MS, 'wall-clock', () => forward.unpark())
-  const split = geos?.split
+  const homeOf = (userId: string) => homes?.users.homeOf(userId)
   return {
     async toUsers(conversationId, recipients, sourceId, event: SyncEvent) {
-      const { local, remote } = splitByGeo(recipients, split)
-      for (const [geo, users] of forward ? remote : []) {
+      const { local, remote } = forward
+        ? splitByHome(recipients, homeOf)
+        : { local: recipients, remote: new Map() }
+      for (const { home, users } of remote.values()) {
         const batch: FanoutBatch = {
           partition: -1,
           recipients: users,
@@ -69,7 +68,7 @@ export function emitTarget(
           event,
           updateLists: false,
         }
-        await forward?.send(`geo:${geo}`, {
+        await forward?.send(inboundSink(home), {
           key: conversationId,
           value: codecs.fanoutBatch.encode(batch),
         })
@@ -90,9 +89,11 @@ export function emitTarget(
       context.send('rooms', { key: conversationId, value })
       if (!forward) return
       const members = await conversations.members(conversationId)
-      for (const geo of splitByGeo(members, split).remote.keys())
-        if (split?.homes?.[geo]?.rooms)
-          await forward.send(geoSink(geo, 'rooms'), { key: conversationId, value })
+      for (const { home } of splitByHome(members, homeOf).remote.values()) {
+        const sink = roomsSink(home)
+        if (sink in (homes?.users.sinks ?? {}))
+          await forward.send(sink, { key: conversationId, value })
+      }
     },
   }
 }

@@ -25,7 +25,7 @@ import {
 } from '../runtime/index.js'
 import { applyAction, type Totals } from './apply-action.js'
 import { EmissionWindows, type WindowSettings } from './emission-windows.js'
-import { emitTarget, forwardsToGeos, type MergeGeos, mergeSinks } from './emit-target.js'
+import { emitTarget, forwardsHome, type MergeHomes, mergeSinks } from './emit-target.js'
 import { emitUpdates, type MergeStores } from './emit-updates.js'
 import { indexMessage, learnSender, type MessageIndex } from './index-message.js'
 import { Reactions } from './reactions.js'
@@ -71,8 +71,8 @@ export interface MergeOptions {
   largeGroupThreshold?: number
   windows: WindowSettings
   metrics?: MergeMetrics
-  /** Other geos: their members' updates are forwarded there (emit-target.ts). */
-  geos?: MergeGeos
+  /** Other geos and units: updates of users homed there are forwarded (emit-target.ts). */
+  homes?: MergeHomes
 }
 
 /**
@@ -112,10 +112,10 @@ export function mergeTopology(options: MergeOptions): TopologyDefinition {
         owner: byConversation('skip'),
       },
     ],
-    sinks: mergeSinks(topics, options.geos),
+    sinks: mergeSinks(topics, options.homes),
     stores: [
       ...mergeStores(topics.messages),
-      ...(forwardsToGeos(options.geos) ? [PARKED_STORE] : []),
+      ...(forwardsHome(options.homes) ? [PARKED_STORE] : []),
     ],
     processor: (context) => {
       const store = (name: string) => context.store(name)

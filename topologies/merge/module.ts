@@ -1,7 +1,7 @@
 // Merge's modules: the index of senders (Accepted receipts re-keyed by conversation) and the
 // merge of read receipts and reactions over windows (docs/merge.md).
 
-import { geoSplit } from '../receiver/index.js'
+import { userHomes } from '../receiver/index.js'
 import { defineModule } from '../runtime/index.js'
 import { FANOUT, type TopologyWiring } from '../wiring.js'
 import { mergeTopology } from './merge.js'
@@ -43,8 +43,8 @@ export const mergeModule = defineModule({
       largeGroupThreshold: w.settings.largeGroupThreshold,
       windows: w.settings.mergeWindows,
       ...(w.metrics.merge ? { metrics: w.metrics.merge } : {}),
-      geos: {
-        split: geoSplit(w),
+      homes: {
+        users: userHomes(w),
         ...(w.remoteTargets ? { remoteTargets: w.remoteTargets } : {}),
       },
     }),

@@ -7,6 +7,13 @@ import type { FanoutBatch } from '../../schemas/types.generated.js'
 import { defineTopology, type TopologyDefinition } from '../runtime/index.js'
 import { planFanOut } from './fan-out.js'
 
+/**
+ * Marks a hand-off record that came from another geo's or unit's receiver: the inbox applies
+ * it (it was sent to the user's home), never sends it on by its own replica of users' homes,
+ * so two deployments whose replicas disagree a moment cannot pass it back and forth.
+ */
+export const VIA_INBOUND_HEADER = 'imflow-via-inbound'
+
 export function inboundTopology(options: {
   inbound: string
   fanout: string
@@ -26,6 +33,7 @@ export function inboundTopology(options: {
             key: record.key,
             value: options.codec.encode(batch),
             partition: share.partition,
+            headers: { [VIA_INBOUND_HEADER]: '1' },
           })
         }
       },

@@ -15,13 +15,13 @@ export {
   type RemoteTargets,
   UNPARK_EVERY_MS,
 } from './forward-or-park.js'
-export { geoSplit } from './geo-wiring.js'
-export { inboundTopology } from './inbound.js'
+export { geoSplit, type UserHomes, unitTopics, userHomes } from './home-wiring.js'
+export { inboundTopology, VIA_INBOUND_HEADER } from './inbound.js'
 export { inboundModule, receiverModule } from './module.js'
 export { ReceiverQueries } from './queries.js'
 export { receiverTopology } from './receiver.js'
 export { type GeoSplit, REPLY_HEADERS, type ReceiverOptions } from './receiver-options.js'
-export { type GeoTopics, geoSink, HOME_GEO_HEADER, ORIGIN_GEO_HEADER } from './route-by-geo.js'
+export { type GeoTopics, HOME_GEO_HEADER, ORIGIN_GEO_HEADER } from './route-by-geo.js'
 export {
   homeOf,
   MAX_UNIT_RELAYS,
@@ -30,7 +30,15 @@ export {
   UNIT_RELAY_HEADER,
   type UnitTopics,
 } from './route-by-unit.js'
-export { splitByGeo } from './split-by-geo.js'
+export {
+  type HomePlaces,
+  homeName,
+  inboundSink,
+  roomsSink,
+  splitByHome,
+  type UserHome,
+  userHome,
+} from './user-home.js'
 export {
   checkSender,
   checkShape,

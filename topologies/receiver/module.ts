@@ -2,7 +2,7 @@
 
 import { defineModule } from '../runtime/index.js'
 import { FANOUT, INBOUND, type TopicNaming, type TopologyWiring } from '../wiring.js'
-import { geoSplit } from './geo-wiring.js'
+import { geoSplit, unitTopics } from './home-wiring.js'
 import { inboundTopology } from './inbound.js'
 import { ReceiverQueries } from './queries.js'
 import { receiverTopology } from './receiver.js'
@@ -43,18 +43,8 @@ export const receiverModule = defineModule({
       userPartitions: w.partitions,
       largeGroupThreshold: w.settings.largeGroupThreshold,
       geos: geoSplit(w),
-      // Each unit's deployment reads the contract topics under its own prefix.
-      units: Object.fromEntries(
-        Object.entries(w.settings.remoteUnits).map(([unit, prefix]) => [
-          unit,
-          {
-            ingest: w.remoteTopic(prefix, 'im.ingest'),
-            conversations: w.remoteTopic(prefix, 'im.conversations'),
-            actions: w.remoteTopic(prefix, 'im.actions'),
-            receipts: w.remoteTopic(prefix, 'im.receipts'),
-          },
-        ]),
-      ),
+      units: unitTopics(w),
+      unitOf: (userId) => w.userOf(userId)?.unit,
       users: { topic: w.topic('im.users'), codec: w.codecs['im.users'] },
       unit: w.settings.unit,
       systemAccounts: new Set(w.settings.systemAccounts ?? []),

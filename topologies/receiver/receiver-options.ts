@@ -73,6 +73,12 @@ export interface ReceiverOptions {
    */
   units?: Readonly<Record<string, UnitTopics>>
   /**
+   * Users' home units (im.users): a recipient homed in another unit listed in `units` with an
+   * inbound topic gets their share there, like a remote geo's users (user-home.ts). Undefined:
+   * the user is handed on where each conversation is homed.
+   */
+  unitOf?(userId: string): string | null | undefined
+  /**
    * im.users, read here only so its bad records are dead-lettered, once (every instance keeps
    * users' geos in a global table, which cannot: it reads the topic again at each start).
    */

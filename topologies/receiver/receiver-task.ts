@@ -1,7 +1,8 @@
 // What one receiver task's handlers share: its stores, the msgId generator, the unit router,
 // the peak-shaving gate, and the ways out — a receipt to the sender, a hand-off to the
-// recipients' partitions (and other geos), an event to a large group's room. The handlers
-// (receive.ts, actions.ts, conversation-events.ts) are functions over it.
+// recipients' partitions (and to their homes in other geos and units), an event to a large
+// group's room. The handlers (receive.ts, actions.ts, conversation-events.ts) are functions
+// over it.
 
 import { createMsgIdGenerator, MSG_ID_EPOCH_MS, type MsgIdGenerator } from '../../schemas/msg-id.js'
 import type { FanoutBatch, Receipt, RoomEvent, SendMessage } from '../../schemas/types.generated.js'
@@ -25,9 +26,17 @@ import { MovesIn } from './move-in.js'
 import { EXPORT_EVERY_MS, MovesOut } from './move-out.js'
 import { PrivateDedupe } from './private-dedupe.js'
 import { REPLY_HEADERS, type ReceiverOptions, remoteSinks } from './receiver-options.js'
-import { type GeoRouter, geoRouter, geoSink } from './route-by-geo.js'
+import { RoomHomes } from './room-homes.js'
+import { type GeoRouter, geoRouter } from './route-by-geo.js'
 import { type UnitRouter, unitRouter } from './route-by-unit.js'
-import { splitByGeo } from './split-by-geo.js'
+import {
+  type HomePlaces,
+  inboundSink,
+  roomsSink,
+  splitByHome,
+  type UserHome,
+  userHome,
+} from './user-home.js'
 
 type Event = FanoutBatch['event']
 
@@ -52,6 +61,9 @@ export class ReceiverTask {
   readonly clock: () => number
   readonly largeGroupThreshold: number
   private readonly ids: KeyValueStore<string, number>
+  /** The other geos and units users may be homed in (those with an inbound topic). */
+  private readonly places: HomePlaces
+  private readonly roomHomes: RoomHomes
   private generator: MsgIdGenerator | undefined
   private idTime = 0
 
@@ -97,6 +109,21 @@ export class ReceiverTask {
     this.gate = (options.admission ?? admitAll).open(context, (stored) => deliver(this, stored))
     this.clock = options.clock ?? Date.now
     this.largeGroupThreshold = options.largeGroupThreshold ?? DEFAULT_LARGE_GROUP_THRESHOLD
+    this.places = {
+      geo: options.geos?.local ?? '',
+      geos: options.geos?.inbound ?? {},
+      unit: options.unit,
+      units: Object.fromEntries(
+        Object.entries(options.units ?? {}).filter(([, topics]) => topics.inbound !== undefined),
+      ),
+    }
+    this.roomHomes = new RoomHomes((userId) => this.homeOf(userId), this.clock)
+  }
+
+  /** Where a user is homed when it is another geo or unit (user-home.ts); undefined: here. */
+  private homeOf(userId: string): UserHome | undefined {
+    const { geos, unitOf } = this.options
+    return userHome({ geo: geos?.geoOf(userId), unit: unitOf?.(userId) }, this.places)
   }
 
   /**
@@ -160,9 +187,9 @@ export class ReceiverTask {
 
   /**
    * Once to a large group's room, whatever its size: the gateways push it to online devices
-   * (and stop pushing to `removed` from here on). Members homed in other geos: once to each
-   * of their geos' rooms, whose gateways do the same; their devices catch up here, through
-   * their own geo's API. Nothing per member anywhere.
+   * (and stop pushing to `removed` from here on). Members homed in other geos or units: once
+   * to each of their homes' rooms, whose gateways do the same; their devices catch up here,
+   * through their own API. Nothing per member anywhere.
    */
   async toRoom(
     conversationId: string,
@@ -173,18 +200,19 @@ export class ReceiverTask {
     const room: RoomEvent = { conversationId, seq, createdAt: this.clock(), event, removed }
     const value = this.options.codecs.roomEvent.encode(room)
     this.context.send('rooms', { key: conversationId, value })
-    for (const geo of await this.memberGeos(conversationId, removed))
-      await this.forward.send(geoSink(geo, 'rooms'), { key: conversationId, value })
+    for (const home of await this.memberHomes(conversationId, removed))
+      await this.forward.send(roomsSink(home), { key: conversationId, value })
   }
 
   /**
-   * The other geos the members (and those who just left) are homed in: a scan of the cached
-   * member list; none, and no scan, when no other geo is configured.
+   * The other geos and units the members (and those who just left) are homed in (room-homes.ts:
+   * kept a moment per conversation); none, and no look-up, when no other rooms are known.
    */
-  private async memberGeos(conversationId: string, removed: string[]): Promise<string[]> {
-    if (Object.keys(this.options.geos?.homes ?? {}).length === 0) return []
+  private async memberHomes(conversationId: string, removed: string[]): Promise<UserHome[]> {
+    const unitRooms = Object.values(this.options.units ?? {}).some((t) => t.rooms !== undefined)
+    if (Object.keys(this.options.geos?.homes ?? {}).length === 0 && !unitRooms) return []
     const members = await this.conversations.members(conversationId)
-    return [...splitByGeo([...members, ...removed], this.options.geos).remote.keys()]
+    return this.roomHomes.of(conversationId, members, removed)
   }
 
   /** One hand-off record per user partition that owns some of the recipients. */
@@ -195,31 +223,21 @@ export class ReceiverTask {
     event: Event,
     updateLists: boolean,
   ): Promise<void> {
-    const byGeo = splitByGeo(recipients, this.options.geos)
-    await this.forwardToGeos(conversationId, byGeo.remote, sourceId, event, updateLists)
-    for (const share of planFanOut(byGeo.local, this.options.userPartitions)) {
+    const split = splitByHome(recipients, (u) => this.homeOf(u))
+    // One forwarded record per other geo or unit; it splits its share by its own partitions.
+    for (const { home, users } of split.remote.values()) {
+      const batch: FanoutBatch = { partition: -1, recipients: users, sourceId, event, updateLists }
+      await this.forward.send(inboundSink(home), {
+        key: conversationId,
+        value: this.options.codecs.fanoutBatch.encode(batch),
+      })
+    }
+    for (const share of planFanOut(split.local, this.options.userPartitions)) {
       const batch: FanoutBatch = { ...share, sourceId, event, updateLists }
       this.context.send('fanout', {
         key: conversationId,
         value: this.options.codecs.fanoutBatch.encode(batch),
         partition: share.partition,
-      })
-    }
-  }
-
-  /** One forwarded record per remote geo; it splits its share by its own partitions. */
-  private async forwardToGeos(
-    conversationId: string,
-    remote: ReadonlyMap<string, string[]>,
-    sourceId: string,
-    event: Event,
-    updateLists: boolean,
-  ): Promise<void> {
-    for (const [geo, users] of remote) {
-      const batch: FanoutBatch = { partition: -1, recipients: users, sourceId, event, updateLists }
-      await this.forward.send(`geo:${geo}`, {
-        key: conversationId,
-        value: this.options.codecs.fanoutBatch.encode(batch),
       })
     }
   }

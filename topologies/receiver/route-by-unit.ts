@@ -27,6 +27,10 @@ export interface UnitTopics {
   conversations: string
   actions: string
   receipts: string
+  /** Its share of what is handed to users homed there (user-home.ts). */
+  inbound?: string
+  /** Large groups' events, for its gateways to push to the devices of users homed there. */
+  rooms?: string
 }
 
 /**
@@ -78,10 +82,10 @@ export function unitSinks(
 ): Record<string, { topic: string }> {
   return Object.fromEntries(
     Object.entries(remote).flatMap(([unit, topics]) =>
-      (Object.keys(topics) as (keyof UnitTopics)[]).map((t) => [
-        unitSink(unit, t),
-        { topic: topics[t] },
-      ]),
+      (Object.keys(topics) as (keyof UnitTopics)[]).flatMap((t) => {
+        const topic = topics[t]
+        return topic === undefined ? [] : [[unitSink(unit, t), { topic }]]
+      }),
     ),
   )
 }
