@@ -483,20 +483,29 @@ export class Task {
     const started = performance.now()
     const open: OpenSlices = { txn: undefined, ends: [], sent: 0 }
     const results = new Map<QueuedBatch, SliceResult>()
+    /** Per topic taken, the position this transaction commits. */
+    const taken = new Map<string, number>()
     let committing = started
     const phases = commitPhases(metrics, topology.name)
     try {
       if (batches.length === 0) await this.core.punctuate('wall-clock', Date.now())
       const reached = new Map(this.committedNext)
+      // A topic's batches are taken in order (fetching ahead, a task holds several of one
+      // topic): after one stopped part way (its slice full), none of its later ones, which
+      // would commit a position past the records left.
+      const stopped = new Set<string>()
       for (const b of batches) {
+        if (stopped.has(b.topic)) continue
         const from = skipDone(b, reached.get(b.topic))
         if (from >= b.messages.length) continue
         const next = await this.processSlices(b.topic, b.messages, from, b.control, open)
+        if (next < b.messages.length) stopped.add(b.topic)
         if (next === from) continue
         const last = lastToResolve(b, next)
         reached.set(b.topic, Number(last) + 1)
         results.set(b, { next, last })
       }
+      for (const b of results.keys()) taken.set(b.topic, reached.get(b.topic) ?? 0)
       await this.core.beforeCommit()
       committing = performance.now()
       phases.start(committing)
@@ -505,10 +514,7 @@ export class Task {
       await this.send(open, records)
       open.txn ??= await this.producer.begin()
       phases.mark('send')
-      const positions = [...results].map(([b, r]) => ({
-        topic: b.topic,
-        nextOffset: Number(r.last) + 1,
-      }))
+      const positions = [...taken].map(([topic, nextOffset]) => ({ topic, nextOffset }))
       if (positions.length > 0) await open.txn.sendOffsets(groupId, partition, positions)
       phases.mark('offsets')
     } catch (err) {
@@ -521,15 +527,15 @@ export class Task {
       phases.mark('commit')
     } catch (err) {
       // All or nothing: one topic's committed position tells for the whole transaction.
-      const [first] = results
+      const [first] = taken
       // A thread's transaction settled it already: it failed only if it did not commit.
       if (isFenced(err) || !first || this.producer.settlesCommits) throw err
-      const [b, r] = first
-      const settled = { ...this.options, producer: this.producer, topic: b.topic, taskId: this.id }
-      if (!(await committedAnyway({ ...settled, next: Number(r.last) + 1, cause: err }))) throw err
+      const [topic, next] = first
+      const settled = { ...this.options, producer: this.producer, topic, taskId: this.id }
+      if (!(await committedAnyway({ ...settled, next, cause: err }))) throw err
       open.ends = []
     }
-    for (const [b, r] of results) this.committedNext.set(b.topic, Number(r.last) + 1)
+    for (const [topic, next] of taken) this.committedNext.set(topic, next)
     const writes = this.core.pendingWriteCounts()
     await this.core.commit()
     phases.mark('stores')
