@@ -40,15 +40,19 @@ export function batchHandler(
   log: Logger,
   /** The group member whose consumer delivers the batches (made after this handler). */
   member: () => BatchHandlerMember,
-  {
-    metrics,
-    fetchAhead = true,
-  }: {
+  options: {
     metrics?: TaskMetrics | undefined
-    /** Off: a partition is fetched again only once its task is through with the batch. */
+    /**
+     * Off: a partition is fetched again only once its task is through with the batch. Default:
+     * on with a producer per task; off with one transaction per thread, where it is not proven
+     * yet (runtime-exactly-once counted records twice once with it, cause not found).
+     */
     fetchAhead?: boolean | undefined
+    transactionScope?: 'task' | 'thread' | undefined
   } = {},
 ): (payload: EachBatchPayload) => Promise<void> {
+  const { metrics } = options
+  const fetchAhead = options.fetchAhead ?? options.transactionScope !== 'thread'
   return async ({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }) => {
     const { partition } = batch
     if (!tasks.isAssigned(partition)) return

@@ -82,10 +82,10 @@ export interface RunnerOptions {
    */
   openGraceMs?: number
   /**
-   * A partition goes on being fetched while its task works on what was fetched of it (default
-   * true; batch-handler.ts). Off: paused until the task is through with each batch, as before
-   * 2026-11-27: for the shaping bench's before/after (IMFLOW_BENCH_AB=fetch-ahead), not a
-   * setting of the app.
+   * A partition goes on being fetched while its task works on what was fetched of it
+   * (batch-handler.ts; default: on with a producer per task, off with one transaction per
+   * thread). Off: paused until the task is through with each batch, as before 2026-11-27. For
+   * the benches' before/after (IMFLOW_BENCH_AB=fetch-ahead), not a setting of the app.
    */
   fetchAhead?: boolean | undefined
 }
