@@ -488,7 +488,11 @@ export class Task {
     let committing = started
     const phases = commitPhases(metrics, topology.name)
     try {
-      if (batches.length === 0) await this.core.punctuate('wall-clock', Date.now())
+      // Wall-clock punctuators that are due run in every transaction, not only on a tick
+      // between batches: a busy partition, fetched ahead, keeps its task in one transaction
+      // after another and a tick would never get its turn (Kafka Streams checks them every
+      // round of its poll loop too).
+      await this.core.punctuate('wall-clock', Date.now())
       const reached = new Map(this.committedNext)
       // A topic's batches are taken in order (fetching ahead, a task holds several of one
       // topic): after one stopped part way (its slice full), none of its later ones, which
