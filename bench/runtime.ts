@@ -5,9 +5,7 @@
 //   3. the same count in Kafka Streams (bench/peers/kafka-streams), cache on and off,
 //   4. the restore rate of that store from its changelog.
 // IMFLOW_BENCH_RECORDS and IMFLOW_BENCH_KEYS set the records and keys (100,000 and 10,000),
-// IMFLOW_COMMIT_INTERVAL_MS imflow's commit interval. IMFLOW_BENCH_AB=fetch-ahead adds the
-// count as shipped with RunnerOptions.fetchAhead off (each partition paused until its task is
-// through with a batch, the behaviour before 2026-11-27), run before the shipped one.
+// IMFLOW_COMMIT_INTERVAL_MS imflow's commit interval.
 // Uses KAFKA_BROKERS when set, else starts an embedded broker. Usage: npm run bench -- runtime
 
 import { join } from 'node:path'
@@ -91,14 +89,6 @@ export function runtimeBench(): Promise<string> {
       // As shipped: the configuration's defaults; then without the record cache.
       const defaults = loadConfig({})
       const shipped = { commitIntervalMs: COMMIT_INTERVAL_MS ?? defaults.commitIntervalMs }
-      const paused =
-        process.env.IMFLOW_BENCH_AB === 'fetch-ahead'
-          ? await count('paused', {
-              ...shipped,
-              cacheMaxBytes: defaults.cacheMaxBytes,
-              fetchAhead: false,
-            })
-          : undefined
       const cached = await count('cached', { ...shipped, cacheMaxBytes: defaults.cacheMaxBytes })
       const uncached = await count('uncached', { ...shipped, cacheMaxBytes: 0 })
       // The commit interval's effect: transactions spanning slices for 100 ms.
@@ -158,12 +148,6 @@ export function runtimeBench(): Promise<string> {
         `runtime: ${RECORDS} records, ${PARTITIONS} partitions, ${KEYS} keys, one broker`,
         line('kafkajs pass-through (baseline)', { rate: pass }),
         line(`imflow count, ${commits}, 10 MiB cache`, cached),
-        ...(paused
-          ? [
-              line('  the same, fetching ahead off (before)', paused),
-              versus('  fetching ahead on / off', cached.rate, paused.rate),
-            ]
-          : []),
         line(`imflow count, ${commits}, no cache`, uncached),
         line('imflow count, 100 ms commits, 10 MiB cache', spanning),
         line('Kafka Streams count, 10 MiB cache (shipped)', peers.cached),

@@ -8,15 +8,13 @@
 
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
-import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { Partitioners } from 'kafkajs'
 import { createTopicsAndWait } from '../ops/kafka-admin.js'
-import { createMetrics } from '../ops/metrics.js'
 import { memorySchemaSource } from '../schemas/schema-source.js'
-import { type RunnerOptions, startTopology } from '../topologies/runtime/index.js'
+import { startTopology } from '../topologies/runtime/index.js'
 import { partitionForKey } from '../topologies/runtime/partitioner.js'
 import { type BenchBroker, committed, waitFor, withBroker } from './broker.js'
-import { nowMs, percentiles } from './latency.js'
+import { percentiles } from './latency.js'
 import { HopTracer, hopLine, hopsOf, median } from './shaping-hops.js'
 import {
   type Answer,
@@ -33,7 +31,6 @@ import {
   watchHandOffs,
   watchReceipts,
 } from './shaping-rig.js'
-import { transactionLines, transactionSnapshot } from './transaction-stats.js'
 
 const PARTITIONS = 4
 /** Per task; low enough that the flood's hand-offs stay under Kafka's 1 MiB request limit. */
@@ -50,32 +47,21 @@ const CALM = { seconds: SECONDS, floodPerSec: 0, dmPerSec: 10, lowPerSec: 4, dms
  * - `adaptive-drain`: ShapingOptions.adaptiveDrain — LOW's deadline from acceptance, its
  *   margin from the gaps between drains (on), or from when the task queued it with a fixed
  *   margin (off, the behaviour before).
- * - `fetch-ahead`: RunnerOptions.fetchAhead — a partition goes on being fetched while its task
- *   works (on, the runtime's default), or is paused until its task is through with each batch
- *   and then waits for the next fetch round (off, the behaviour before).
- * - `transaction-scope`: RunnerOptions.transactionScope — one transaction per stream thread (on)
- *   or per task (off, the default): whether sharing the commit takes the flood's transactions
- *   out of the 1:1 chats' way.
+ * - `fetch-wait`: the receiver's fetches wait at most 5 ms for data (on) instead of the
+ *   runtime's 50 (off): how much of a 1:1 message's wait on the flood's partition is the
+ *   fetch round its partition, resumed after a transaction, waits for.
  */
-const SWITCHES: Record<string, (on: boolean) => Variant> = {
-  'adaptive-drain': (on) => ({ receiver: { adaptiveDrain: on }, runner: {} }),
-  'fetch-ahead': (on) => ({ receiver: {}, runner: { fetchAhead: on } }),
-  'transaction-scope': (on) => ({
-    receiver: {},
-    runner: { transactionScope: on ? 'thread' : 'task' },
-  }),
-}
-/** What a switch sets: the receiver's shaping options and the runner's. */
-interface Variant {
-  receiver: Pick<Parameters<typeof rigReceiver>[2], 'adaptiveDrain'>
-  runner: Pick<RunnerOptions, 'fetchAhead' | 'transactionScope'>
-}
+const SWITCHES = {
+  'adaptive-drain': (on: boolean) => ({ receiver: { adaptiveDrain: on }, runner: {} }),
+  'fetch-wait': (on: boolean) => ({ receiver: {}, runner: on ? { fetchWaitMs: 5 } : {} }),
+} as const
+type Variant = ReturnType<(typeof SWITCHES)[keyof typeof SWITCHES]>
 /** Read when the bench runs: another bench's switch in the variable is not an error here. */
 const abSwitch = () => {
   const name = process.env.IMFLOW_BENCH_AB
   if (name !== undefined && !Object.hasOwn(SWITCHES, name))
     throw new Error(`IMFLOW_BENCH_AB: no switch ${name} (${Object.keys(SWITCHES).join(', ')})`)
-  const toggle = name === undefined ? undefined : SWITCHES[name]
+  const toggle = name === undefined ? undefined : SWITCHES[name as keyof typeof SWITCHES]
   const rounds = Number(process.env.IMFLOW_BENCH_ROUNDS ?? 1)
   const variants: (boolean | undefined)[] = toggle
     ? Array.from({ length: rounds }, (_, r) => (r % 2 ? [true, false] : [false, true])).flat()
@@ -147,7 +133,6 @@ async function scenario(
   )
   const codecs = await rigCodecs(memorySchemaSource(), topics)
   const tracer = new HopTracer(topics.ingest)
-  const metrics = createMetrics()
   const receiver = await startTopology(
     tracer.wrap(
       rigReceiver(topics, codecs, {
@@ -157,14 +142,7 @@ async function scenario(
         ...variant.receiver,
       }),
     ),
-    {
-      kafka,
-      appId: run,
-      stateDir: join(dir, run),
-      log: quiet,
-      metrics: metrics.task,
-      ...variant.runner,
-    },
+    { kafka, appId: run, stateDir: join(dir, run), log: quiet, ...variant.runner },
   )
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
@@ -187,15 +165,7 @@ async function scenario(
     await watchReceipts(kafka, topics, codecs, `${run}-receipts`, answers),
     await watchHandOffs(kafka, topics, codecs, `${run}-handoffs`, handed, { skipFlood: true }),
   ]
-  // Where the time goes besides the hops: the receiver's transactions (all tasks) and how
-  // late this process's event loop ran timers (the receiver, the senders and the readers
-  // share it), per phase.
-  const costs: string[] = []
   const phase = async (tag: string, floodPerSec: number) => {
-    const before = await transactionSnapshot(metrics.registry)
-    const loop = monitorEventLoopDelay({ resolution: 5 })
-    loop.enable()
-    const began = nowMs()
     const sent = await runLoad(
       { chat: producer, flood: floodProducer },
       topics.ingest,
@@ -203,16 +173,6 @@ async function scenario(
       { ...CALM, floodPerSec, tag },
     )
     await waitFor(async () => sent.every((s) => answers.has(s.clientMsgId)), 300_000)
-    loop.disable()
-    const lag = (q: number) => (loop.percentile(q) / 1e6 - 5).toFixed(1)
-    costs.push(
-      `    ${tag}: event loop late by p50 ${lag(50)} ms, p99 ${lag(99)} ms; receiver transactions:`,
-      ...transactionLines(
-        before,
-        await transactionSnapshot(metrics.registry),
-        (nowMs() - began) / 1000,
-      ),
-    )
     return sent
   }
   // The baseline is measured before and after the flood, so drift in the machine's load
@@ -239,8 +199,7 @@ async function scenario(
     const first = handed.find((h) => h.msgId === o.msgId) as Handed
     return first.timestamp - o.createdAt
   })
-  const outcome = report({ calm, flood, answers, tracer, lateness, load })
-  return { ...outcome, lines: [...outcome.lines, '  per phase:', ...costs] }
+  return report({ calm, flood, answers, tracer, lateness, load })
 }
 
 function report(run: {
@@ -311,7 +270,7 @@ function report(run: {
     hopLine("flood, on the flood's partition", hops(flood.filter(onFlood))),
     hopLine('flood, on the others', hops(flood.filter((s) => !onFlood(s)))),
     `    records per transaction (all phases): flood's partition ${perTransaction((p) => p === floodPartition)}, the others ${perTransaction((p) => p !== floodPartition)}`,
-    `    during the flood, a transaction's end of processing -> the next slice (its commit, then the next records: the flood comes 10 at a time every 100 ms): median ${betweenDuringFlood(floodPartition)} ms on the flood's partition (always busy)`,
+    `    during the flood, a transaction's end of processing -> the next slice (commit, resume, next fetch round): median ${betweenDuringFlood(floodPartition)} ms on the flood's partition (always busy)`,
     `  LOW handed off after acceptance: max ${late} ms = ${(late / DEADLINE_MS).toFixed(2)} x the deadline`,
   ]
   return {

@@ -1,6 +1,6 @@
 // One task that takes long (a big group's fan-out, a flood) must not hold up the others:
 // kafkajs fetches again only when every batch of a fetch is done, so the runtime hands each
-// batch to its task and returns: the other partitions go on being fetched (batch-handler.ts).
+// batch to its task and pauses that partition alone (batch-handler.ts).
 
 import { describe, expect, it } from 'vitest'
 import { silentLogger } from '../../ops/log.js'

@@ -2,33 +2,12 @@
 // task, which processes it in slices (transactions) with heartbeats between them while the
 // partition is paused. A rebalance under way commits what is done and hands the partition
 // over; a failure closes the task without a checkpoint and starts the consumer again.
-//
-// Fetching ahead: kafkajs' position moves past a batch as it is handed over, and the partition
-// stays in the fetches while its task works, paused only while the task holds more than
-// BUFFERED_RECORDS of it (Kafka Streams' poll loop: it goes on polling while its tasks work and
-// commit, and pauses a partition whose buffer is full). A busy task's next records are then
-// there when its commit returns, and a record arriving meanwhile is fetched at once, not after
-// the transaction and the fetch round that follows it (a long poll of the other partitions).
-// kafkajs' position is then ahead of what the task committed: should the task lose what it
-// holds (it fails or closes, or leaves a batch part way), the partition is sought back to the
-// task's last commit before anything else of it is processed.
 
 import type { EachBatchPayload } from 'kafkajs'
 import type { Logger } from '../../../ops/log.js'
 import type { TaskMetrics } from '../../../ops/metrics.js'
 import { type Task, TaskClosedError, TaskFencedError } from './task.js'
 import type { TaskSet } from './task-set.js'
-
-/** A partition whose task holds more records than this waits for them before it is fetched again. */
-const BUFFERED_RECORDS = 1_000
-
-/** What the handler asks of the group member (group-member.ts). */
-export interface BatchHandlerMember {
-  /** A task failed after its batch was handed over (the 'fail' policy stops the topology). */
-  taskFailed(err: Error): void
-  /** Where the consumer fetches a topic-partition from next. */
-  seek(topic: string, partition: number, offset: number): void
-}
 
 /** Heartbeat answers meaning the group went on without this member's current view of it. */
 const GROUP_MOVED_ON =
@@ -38,21 +17,10 @@ export function batchHandler(
   topology: string,
   tasks: TaskSet,
   log: Logger,
-  /** The group member whose consumer delivers the batches (made after this handler). */
-  member: () => BatchHandlerMember,
-  options: {
-    metrics?: TaskMetrics | undefined
-    /**
-     * Off: a partition is fetched again only once its task is through with the batch. Default:
-     * on with a producer per task; off with one transaction per thread, where it is not proven
-     * yet (runtime-exactly-once counted records twice once with it, cause not found).
-     */
-    fetchAhead?: boolean | undefined
-    transactionScope?: 'task' | 'thread' | undefined
-  } = {},
+  metrics?: TaskMetrics,
+  /** A task failed after its batch was handed over (the 'fail' policy stops the topology). */
+  onFailure: (err: Error) => void = () => {},
 ): (payload: EachBatchPayload) => Promise<void> {
-  const { metrics } = options
-  const fetchAhead = options.fetchAhead ?? options.transactionScope !== 'thread'
   return async ({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }) => {
     const { partition } = batch
     if (!tasks.isAssigned(partition)) return
@@ -73,16 +41,11 @@ export function batchHandler(
       () => isRunning() && !isStale() && !rebalancing,
     )
     if (!task) return
-    const { topic } = batch
-    const rewind = () => member().seek(topic, partition, task.resumeFrom(topic))
     // kafkajs fetches again only when every batch of a fetch is done: one slow task (a big
     // group's fan-out, a flood) would hold up every other partition's next records. So the
-    // batch is handed over and the handler returns; kafkajs goes on fetching the others, and
-    // this one too while its task holds little of it (fetching ahead, above), else once the
-    // task is through with this batch. Without fetching ahead, paused until then.
-    if (fetchAhead) resolveOffset(batch.lastOffset())
-    const paused = !fetchAhead || task.backlog() + batch.messages.length > BUFFERED_RECORDS
-    const resume = paused ? pause() : () => {}
+    // batch is handed over and its partition paused; kafkajs goes on fetching the others,
+    // and this one again, from the last offset resolved, once the task is through.
+    const resume = pause()
     task
       .processBatch(
         batch.topic,
@@ -101,51 +64,30 @@ export function batchHandler(
             }
           },
           shouldContinue: () => isRunning() && !isStale() && !rebalancing,
-          // Fetching ahead, kafkajs' position is past the batch already.
-          committed: fetchAhead ? () => {} : resolveOffset,
+          committed: resolveOffset,
         },
         batch.lastOffset(),
-        fetchedFrom(batch),
       )
-      .then(
-        (complete) => {
-          // Left part way (stopping, rebalancing, or fetched past a gap): kafkajs' position
-          // may be past what the task took.
-          if (fetchAhead && !complete) rewind()
-          resume()
-        },
-        async (err) => {
-          // Before anything is awaited: no fetch may start past what the task lost.
-          if (fetchAhead) rewind()
-          // Closed under it (reopened after a failure, revoked, stopping): nothing to undo;
-          // resumed, kafkajs fetches the rest again for the partition's next task.
-          if (err instanceof TaskClosedError) return resume()
-          // A batch that failed was resolved no further than its last commit: resumed, kafkajs
-          // fetches it again from there, and the task, closed without a checkpoint, opens again
-          // restored from its changelogs and the group's committed offsets (so a commit whose
-          // outcome was unknown is not redone). Fenced: another instance owns the task now, and
-          // the group tells this consumer so; the task only closes. Never a new consumer from
-          // here: kafkajs may be restarting this one after the same broker trouble, and two
-          // would split the partitions with a zombie.
-          if (err instanceof TaskFencedError) {
-            await tasks.close(partition, false)
-            log.warn(err.message)
-          } else await tasks.reopen(partition)
-          resume()
-          member().taskFailed(err as Error)
-        },
-      )
+      .then(resume, async (err) => {
+        // Closed under it (reopened after a failure, revoked, stopping): nothing to undo;
+        // resumed, kafkajs fetches the rest again for the partition's next task.
+        if (err instanceof TaskClosedError) return resume()
+        // A batch that failed was resolved no further than its last commit: resumed, kafkajs
+        // fetches it again from there, and the task, closed without a checkpoint, opens again
+        // restored from its changelogs and the group's committed offsets (so a commit whose
+        // outcome was unknown is not redone). Fenced: another instance owns the task now, and
+        // the group tells this consumer so; the task only closes. Never a new consumer from
+        // here: kafkajs may be restarting this one after the same broker trouble, and two
+        // would split the partitions with a zombie.
+        if (err instanceof TaskFencedError) {
+          await tasks.close(partition, false)
+          log.warn(err.message)
+        } else await tasks.reopen(partition)
+        resume()
+        onFailure(err as Error)
+      })
       .catch((err) => log.error('a failed task did not close', { partition, error: String(err) }))
   }
-}
-
-/**
- * The offset the batch was fetched from (kafkajs' position then; kafkajs 2.2.4 keeps it on the
- * batch, untyped); without it, its first record's.
- */
-function fetchedFrom(batch: EachBatchPayload['batch']): number {
-  const from = (batch as { fetchedOffset?: string }).fetchedOffset
-  return Number(from ?? batch.firstOffset() ?? -1)
 }
 
 /**

@@ -56,19 +56,6 @@ export class GroupMember {
     return this.run(this.consumer)
   }
 
-  /**
-   * Where the consumer fetches a topic-partition from next (a batch fetched ahead of a
-   * transaction that was lost, batch-handler.ts). A consumer not running yet, or replaced
-   * since, starts from the group's committed offsets anyway.
-   */
-  seek(topic: string, partition: number, offset: number): void {
-    try {
-      this.consumer.seek({ topic, partition, offset: String(offset) })
-    } catch (err) {
-      this.log.debug('seek not taken', { topic, partition, offset, error: String(err) })
-    }
-  }
-
   async stop(): Promise<void> {
     this.stopping = true
     this.health = { ok: false, detail: 'stopped' }

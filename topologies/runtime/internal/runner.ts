@@ -37,9 +37,8 @@ import { threadTransactionalId } from './thread-transactional-id.js'
 /** About one transaction's worth of small records (a slice), per partition and fetch. */
 const FETCH_BYTES_PER_PARTITION = 256 * 1024
 /**
- * How long a fetch waits for data (20 fetches/s per idle group). A busy partition stays in the
- * fetches while its task works (batch-handler.ts, fetching ahead), so its records are not held
- * behind a long poll of the idle others; only one paused for a full backlog waits for one.
+ * How long a fetch waits for data: also how long a partition whose task just finished may
+ * wait to be fetched again behind a fetch of the idle others (20 fetches/s per idle group).
  */
 const FETCH_WAIT_MS = 50
 
@@ -82,12 +81,11 @@ export interface RunnerOptions {
    */
   openGraceMs?: number
   /**
-   * A partition goes on being fetched while its task works on what was fetched of it
-   * (batch-handler.ts; default: on with a producer per task, off with one transaction per
-   * thread). Off: paused until the task is through with each batch, as before 2026-11-27. For
-   * the benches' before/after (IMFLOW_BENCH_AB=fetch-ahead), not a setting of the app.
+   * How long a fetch waits for data (default FETCH_WAIT_MS): a partition resumed after its
+   * task's transaction waits up to this long for the next fetch round. For measurements
+   * (the shaping bench's A/B); not a setting of the app.
    */
-  fetchAhead?: boolean | undefined
+  fetchWaitMs?: number
 }
 
 export type TransactionScope = 'task' | 'thread'
@@ -140,7 +138,9 @@ function groupConsumer(
     heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
     readUncommitted: false,
     allowAutoTopicCreation: false,
-    maxWaitTimeInMs: FETCH_WAIT_MS,
+    // A partition paused while its task works (batch-handler.ts) is fetched again with the
+    // next fetch: one that waits for data on the others must not keep it waiting long.
+    maxWaitTimeInMs: options.fetchWaitMs ?? FETCH_WAIT_MS,
     maxBytesPerPartition: FETCH_BYTES_PER_PARTITION,
     // Ours only, no round-robin fallback: a broker may pick any protocol all members
     // support, and round-robin splits tasks (see assignor.ts).
@@ -287,7 +287,9 @@ export async function startTopology(
       // fetch at once: a task's topics then share a transaction (Task.processBatch), and
       // kafkajs fetches again only when all of them are done.
       partitionsConsumedConcurrently: Math.max(4, partitions * topology.sources.length),
-      eachBatch: batchHandler(topology.name, tasks, log, () => member, options),
+      eachBatch: batchHandler(topology.name, tasks, log, options.metrics, (err) =>
+        member.taskFailed(err),
+      ),
     },
     tasks,
     log,

@@ -19,7 +19,6 @@ import type { DeadLetterEncoder } from '../dead-letters.js'
 import type { TopologyDefinition } from '../topology.js'
 import { backfillStores } from './backfill.js'
 import { committedAnyway, committedOffsets, TaskCorruptedError } from './commit-outcome.js'
-import { FetchPositions } from './fetch-positions.js'
 import {
   createTaskProducer,
   type EndOffsets,
@@ -131,9 +130,6 @@ interface QueuedBatch {
   batchEnd: string | undefined
   /** Index of the first message not committed yet. */
   next: number
-  /** The topic's epoch when it was handed over (fetch-positions.ts). */
-  epoch: number
-  /** Settles the batch: taken to its end (committed or committed before), or left part way. */
   done(): void
   fail(err: unknown): void
 }
@@ -199,10 +195,6 @@ export class Task {
    * already in: nothing is processed twice.
    */
   private readonly committedNext = new Map<string, number>()
-  /** Where each source topic is read again from, the runner fetching ahead (fetch-positions.ts). */
-  private readonly positions = new FetchPositions(this.committedNext)
-  /** Batches handed over and not done, for the records they still hold (backlog()). */
-  private readonly holding = new Set<QueuedBatch>()
 
   private constructor(
     private readonly options: TaskOptions,
@@ -279,21 +271,6 @@ export class Task {
     return [...this.committedNext].map(([topic, nextOffset]) => ({ topic, partition, nextOffset }))
   }
 
-  /**
-   * Where the topic's partition is read from again when what this task holds of it is lost (it
-   * failed or closed, or left a batch part way, after kafkajs fetched past it).
-   */
-  resumeFrom(topic: string): number {
-    return this.positions.resumeFrom(topic)
-  }
-
-  /** Records handed over and not processed yet: a partition over a bound is not fetched ahead. */
-  backlog(): number {
-    let records = 0
-    for (const b of this.holding) records += b.messages.length - b.next
-    return records
-  }
-
   /** A transaction's changelog records ended here: where the checkpoint will say to restore from. */
   private changelogsEnded(ends: EndOffsets): void {
     for (const [tp, end] of ends) if (this.changelogEnds.has(tp)) this.changelogEnds.set(tp, end)
@@ -318,32 +295,10 @@ export class Task {
     messages: readonly ConsumedMessage[],
     control: BatchControl,
     batchEnd?: string,
-    fetchedFrom?: number,
-  ): Promise<boolean> {
+  ): Promise<void> {
     if (this.closed) return Promise.reject(new TaskClosedError(`task ${this.id} is closed`))
-    // Fetched from past where the topic must be read again: the handler seeks it back.
-    if (!this.positions.handOver(topic, fetchedFrom)) return Promise.resolve(false)
-    return new Promise((resolve, reject) => {
-      const batch: QueuedBatch = {
-        topic,
-        messages,
-        control,
-        batchEnd,
-        epoch: this.positions.epoch(topic),
-        next: 0,
-        done: () => {
-          this.holding.delete(batch)
-          const complete = batch.next >= messages.length
-          if (!complete) this.positions.leftPartWay(topic, batch.epoch)
-          resolve(complete)
-        },
-        fail: (err) => {
-          this.holding.delete(batch)
-          reject(err)
-        },
-      }
-      this.holding.add(batch)
-      this.queued.push(batch)
+    return new Promise((done, fail) => {
+      this.queued.push({ topic, messages, control, batchEnd, next: 0, done, fail })
       if (this.draining) return
       this.draining = true
       void this.exclusive(() => this.drain())
@@ -361,10 +316,7 @@ export class Task {
         if (this.closed) throw new TaskClosedError(`task ${this.id} is closed`)
         batches = batches.filter((b) => {
           b.next = skipDone(b, this.committedNext.get(b.topic))
-          const open =
-            b.epoch === this.positions.epoch(b.topic) &&
-            b.next < b.messages.length &&
-            b.control.shouldContinue()
+          const open = b.next < b.messages.length && b.control.shouldContinue()
           if (!open) b.done()
           return open
         })
@@ -384,9 +336,6 @@ export class Task {
         }
       }
     } catch (err) {
-      // What it holds is lost: it takes nothing more (the runner closes it and reads the
-      // partition again from its last commit).
-      this.closed = true
       for (const b of [...batches, ...this.queued.splice(0)]) b.fail(err)
     } finally {
       this.draining = false
@@ -483,33 +432,20 @@ export class Task {
     const started = performance.now()
     const open: OpenSlices = { txn: undefined, ends: [], sent: 0 }
     const results = new Map<QueuedBatch, SliceResult>()
-    /** Per topic taken, the position this transaction commits. */
-    const taken = new Map<string, number>()
     let committing = started
     const phases = commitPhases(metrics, topology.name)
     try {
-      // Wall-clock punctuators that are due run in every transaction, not only on a tick
-      // between batches: a busy partition, fetched ahead, keeps its task in one transaction
-      // after another and a tick would never get its turn (Kafka Streams checks them every
-      // round of its poll loop too).
-      await this.core.punctuate('wall-clock', Date.now())
+      if (batches.length === 0) await this.core.punctuate('wall-clock', Date.now())
       const reached = new Map(this.committedNext)
-      // A topic's batches are taken in order (fetching ahead, a task holds several of one
-      // topic): after one stopped part way (its slice full), none of its later ones, which
-      // would commit a position past the records left.
-      const stopped = new Set<string>()
       for (const b of batches) {
-        if (stopped.has(b.topic)) continue
         const from = skipDone(b, reached.get(b.topic))
         if (from >= b.messages.length) continue
         const next = await this.processSlices(b.topic, b.messages, from, b.control, open)
-        if (next < b.messages.length) stopped.add(b.topic)
         if (next === from) continue
         const last = lastToResolve(b, next)
         reached.set(b.topic, Number(last) + 1)
         results.set(b, { next, last })
       }
-      for (const b of results.keys()) taken.set(b.topic, reached.get(b.topic) ?? 0)
       await this.core.beforeCommit()
       committing = performance.now()
       phases.start(committing)
@@ -518,7 +454,10 @@ export class Task {
       await this.send(open, records)
       open.txn ??= await this.producer.begin()
       phases.mark('send')
-      const positions = [...taken].map(([topic, nextOffset]) => ({ topic, nextOffset }))
+      const positions = [...results].map(([b, r]) => ({
+        topic: b.topic,
+        nextOffset: Number(r.last) + 1,
+      }))
       if (positions.length > 0) await open.txn.sendOffsets(groupId, partition, positions)
       phases.mark('offsets')
     } catch (err) {
@@ -531,15 +470,15 @@ export class Task {
       phases.mark('commit')
     } catch (err) {
       // All or nothing: one topic's committed position tells for the whole transaction.
-      const [first] = taken
+      const [first] = results
       // A thread's transaction settled it already: it failed only if it did not commit.
       if (isFenced(err) || !first || this.producer.settlesCommits) throw err
-      const [topic, next] = first
-      const settled = { ...this.options, producer: this.producer, topic, taskId: this.id }
-      if (!(await committedAnyway({ ...settled, next, cause: err }))) throw err
+      const [b, r] = first
+      const settled = { ...this.options, producer: this.producer, topic: b.topic, taskId: this.id }
+      if (!(await committedAnyway({ ...settled, next: Number(r.last) + 1, cause: err }))) throw err
       open.ends = []
     }
-    for (const [topic, next] of taken) this.committedNext.set(topic, next)
+    for (const [b, r] of results) this.committedNext.set(b.topic, Number(r.last) + 1)
     const writes = this.core.pendingWriteCounts()
     await this.core.commit()
     phases.mark('stores')
