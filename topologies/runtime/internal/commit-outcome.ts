@@ -23,26 +23,21 @@ export class TaskCorruptedError extends Error {}
 const SETTLE_FOR_MS = 300_000
 const MAX_DELAY_MS = 1_000
 
-/** The group's committed offset of one partition (-1 when none), read stable (below). */
+/** The group's committed offset of one partition (-1 when none). */
 export async function committedOffset(
   kafka: Kafka,
   groupId: string,
   topic: string,
   partition: number,
 ): Promise<number> {
-  return (await committedOffsets(kafka, groupId, [topic], partition, true)).get(topic) ?? -1
+  return (await committedOffsets(kafka, groupId, [topic], partition)).get(topic) ?? -1
 }
 
 /**
  * The group's committed offsets of a partition of each topic (the topics without one left out).
- * `stable`: read with require_stable (KIP-447), waiting while a transaction holds them open, as
- * Kafka Streams reads them under exactly-once. A producer's start ends its id's old transaction
- * at the transaction coordinator, and the group coordinator applies the commit marker to the
- * offsets when it writes it: a plain read does not wait for a pending commit, so a commit that
- * went through may look lost and its slice be redone (the likely cause of 25 records of a key
- * counted twice in runtime-producer-recovery, once in a clean-clone CI; not reproduced).
- * And with one producer per thread, a task that moved may find its old owner's transaction
- * still open, and nothing (no producer with the task's id) ends it for the reader.
+ * `stable`: read with require_stable (KIP-447), waiting while a transaction holds them open —
+ * with one producer per thread, a task that moved may find its old owner's transaction still
+ * open, and nothing (no producer with the task's id) ends it for the reader.
  */
 export async function committedOffsets(
   kafka: Kafka,

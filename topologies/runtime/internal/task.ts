@@ -243,8 +243,8 @@ export class Task {
         options.groupId,
         sources,
         partition,
-        // Stable: a transaction that ended must show in them (commit-outcome.ts).
-        true,
+        // With one producer per thread nothing ends an old owner's open transaction for us.
+        options.threadTransactions !== undefined,
       ))
         task.committedNext.set(topic, next)
       task.core = new TaskCore({ ...options, stores })
