@@ -64,13 +64,12 @@ export function userHomes(w: TopologyWiring): UserHomes {
     units,
   }
   const sinks: Record<string, { topic: string }> = {}
-  const add = (home: UserHome, inbound: string, rooms: string) => {
+  const add = (home: UserHome, inbound: string, rooms: string | undefined) => {
     sinks[inboundSink(home)] = { topic: inbound }
-    sinks[roomsSink(home)] = { topic: rooms }
+    if (rooms) sinks[roomsSink(home)] = { topic: rooms }
   }
-  // geoSplit names both topics for the same geos.
-  for (const [geo, { rooms }] of Object.entries(geos.homes ?? {}))
-    add({ geo }, geos.inbound[geo] as string, rooms)
+  for (const [geo, inbound] of Object.entries(geos.inbound))
+    add({ geo }, inbound, geos.homes?.[geo]?.rooms)
   for (const [unit, topics] of Object.entries(units)) add({ unit }, topics.inbound, topics.rooms)
   return {
     homeOf: (userId) => {
