@@ -71,6 +71,31 @@ describe('runtime: transactions', () => {
     await Promise.all([zombie.disconnect(), successor.disconnect()])
   })
 
+  // What a commit that failed without an answer relies on (commit-outcome.ts): the new client
+  // settles the old transaction before the committed offset is read. kafkajs' connect() alone
+  // registers no transactional id: the zombie's offsets would still commit afterwards.
+  it('a new client settles its predecessor at once: the open transaction aborted, the old client fenced', async () => {
+    const topic = unique('settle')
+    await withAdmin((admin) => createTopicsAndWait(admin, [{ topic, numPartitions: 1 }]))
+    const id = unique('settle-id')
+    const group = unique('settle-group')
+    const zombie = await createTaskProducer(kafka, id)
+    const open = await zombie.begin()
+    await open.send([{ topic, partition: 0, key: null, value: Buffer.from('from the zombie') }])
+    await open.sendOffsets(group, 0, [{ topic, nextOffset: 1 }])
+
+    const successor = await createTaskProducer(kafka, id)
+    await successor.ready()
+    const err = await open.commit().catch((e) => e)
+    expect(err, 'the zombie committed after its successor started').toBeInstanceOf(Error)
+    expect(isFenced(err)).toBe(true)
+    const [committed] = await withAdmin((admin) =>
+      admin.fetchOffsets({ groupId: group, topics: [topic] }),
+    )
+    expect(committed?.partitions[0]?.offset).toBe('-1')
+    await Promise.all([zombie.disconnect(), successor.disconnect()])
+  })
+
   it('never comes back once disconnected: a closed task cannot fence the next one', async () => {
     const topic = unique('closed')
     await withAdmin((admin) => createTopicsAndWait(admin, [{ topic, numPartitions: 1 }]))

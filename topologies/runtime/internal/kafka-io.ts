@@ -159,6 +159,11 @@ export async function createTaskProducer(
     })
     try {
       await producer.connect()
+      // connect() registers kafkajs' idempotent producer only, without the transactional id.
+      // The id is registered by the first transaction(): the coordinator then finishes or
+      // aborts an earlier client's transaction and fences that client. An empty transaction
+      // ends without a request, so a new client has settled its predecessor when it returns.
+      await (await retryConcurrent(() => producer.transaction())).abort()
     } catch (err) {
       await producer.disconnect().catch(() => {})
       throw err
