@@ -1,12 +1,14 @@
 // A task that fails to open (here its state folder cannot be made: a file is in the way) is
 // tried again by the runner itself, with backoff, even on a partition that gets no record;
 // past the grace period the topology reports itself unhealthy (what /readyz shows), and healthy
-// again once the task opened.
+// again once the task opened. One whose producer cannot connect (a broker outage) leaves no
+// store open behind it: the next try is not locked out by its own process.
 
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { Kafka, Producer, ProducerConfig } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
-import { silentLogger } from '../../ops/log.js'
+import { createLogger, silentLogger } from '../../ops/log.js'
 import { defineTopology, startTopology } from '../../topologies/runtime/index.js'
 import { eventually, testKafka, unique } from './helpers.js'
 import { scratchState, testScope } from './runtime-support.js'
@@ -63,6 +65,43 @@ describe('runtime: a task that fails to open', () => {
       await eventually(() => (running.healthy().ok ? true : undefined), {
         what: 'the topology to be healthy again',
       })
+    } finally {
+      await running.stop()
+    }
+  })
+
+  it('closes its stores when its producer cannot connect, so the next try opens them', {
+    timeout: 120_000,
+  }, async () => {
+    const app = unique('reopen-producer-app')
+    let refusals = 3
+    // The task producers of partition 0 cannot connect at first, as in a broker outage.
+    const flaky: Kafka = Object.assign(Object.create(kafka), {
+      producer(config?: ProducerConfig): Producer {
+        const real = kafka.producer(config)
+        if (!config?.transactionalId?.endsWith('-0') || refusals <= 0) return real
+        refusals--
+        return Object.assign(Object.create(real), {
+          connect: () => Promise.reject(new Error('Connection error: connect ECONNREFUSED')),
+        })
+      },
+    })
+    const lines: string[] = []
+    const running = await startTopology(topology, {
+      kafka: flaky,
+      appId: app,
+      transactionScope: 'task',
+      stateDir: state.dir,
+      log: createLogger('warn', (line) => lines.push(line)),
+    })
+    try {
+      await eventually(() => running.committedStore(0, 'seen'), {
+        timeoutMs: 60_000,
+        what: 'partition 0 to open once its producer connects',
+      })
+      const failed = lines.filter((l) => /task did not open/.test(l))
+      expect(failed).toHaveLength(3)
+      expect(failed.filter((l) => /lock/i.test(l))).toEqual([])
     } finally {
       await running.stop()
     }

@@ -215,14 +215,6 @@ export class Task {
     await deleteCheckpoint(checkpointPath)
     const stores = new Map<string, ChangeloggedStore>()
     const raws: RocksDbStore[] = []
-    for (const name of topology.stores ?? []) {
-      const location = join(dir, name)
-      if (!checkpoint) await RocksDbStore.destroy(location)
-      const raw = await RocksDbStore.open(location)
-      raws.push(raw)
-      // A changelog record carries a tag byte before the store key.
-      stores.set(name, new ChangeloggedStore(name, raw, { maxRecordBytes: maxRecordBytes() - 1 }))
-    }
     const id = `${topology.name}-${partition}`
     // The task's committed positions, known once it opened (see committedNext).
     let held = (): PartitionPosition[] => []
@@ -231,7 +223,17 @@ export class Task {
       : await createTaskProducer(options.kafka, `${appId}-${topology.name}-${partition}`)
     const task = new Task(options, stores, raws, producer, dir)
     held = () => task.heldPositions()
+    // Whatever fails from here closes what was opened: a store left open would lock the
+    // partition's next open out.
     try {
+      for (const name of topology.stores ?? []) {
+        const location = join(dir, name)
+        if (!checkpoint) await RocksDbStore.destroy(location)
+        const raw = await RocksDbStore.open(location)
+        raws.push(raw)
+        // A changelog record carries a tag byte before the store key.
+        stores.set(name, new ChangeloggedStore(name, raw, { maxRecordBytes: maxRecordBytes() - 1 }))
+      }
       const context = { ...options, taskId: task.id, producer, stores }
       const { ends, histories } = await restoreStores(context, checkpoint ?? {})
       for (const [tp, end] of ends) task.changelogEnds.set(tp, end)
