@@ -360,7 +360,8 @@ export class Task {
 
   /**
    * Retries a failed transaction with a new producer (whatever state kafkajs was left in,
-   * fencing aside) for up to RETRY_FOR_MS, or until the batches should stop.
+   * fencing aside) for up to RETRY_FOR_MS, or until the batches should stop or the task
+   * closes (close() waits for this turn: a stop must not wait out the retries).
    */
   private async withRetries<T>(
     work: () => Promise<T>,
@@ -380,7 +381,7 @@ export class Task {
         if (err instanceof TaskCorruptedError) throw err
         // A bad configuration or a failing processor under the 'fail' policy does not pass.
         const permanent = isImflowError(err) && !err.retriable
-        const stopping = !shouldContinue()
+        const stopping = this.closed || !shouldContinue()
         if (permanent || stopping || Date.now() >= giveUpAt) throw err
         this.options.log.warn('transaction failed; retrying with a new producer', {
           task: this.id,
