@@ -20,6 +20,9 @@ declare module 'vitest' {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dataDir = await mkdtemp(join(tmpdir(), 'imflow-test-'))
   const config = loadConfig({
+    // Every test makes topics of its own on this one broker: a broker that took most of the
+    // suite and more (9,200 partitions) ran out of the default 512m heap, after minutes of GC.
+    IMFLOW_KAFKA_HEAP: '1536m',
     ...process.env,
     IMFLOW_DATA_DIR: dataDir,
     IMFLOW_KAFKA_PORT: String(await freePort()),
