@@ -1,0 +1,173 @@
+// Acting from one's own unit on a conversation that unit never heard of (docs/units.md, "Acting
+// from any unit"): dan is homed in unit 1 (…b.); his group is homed in unit 0 (…a.) and created
+// through unit 0's API, so unit 1's receiver has no record of it. Through unit 1's API he
+// sends (and retries), marks read, reacts, deletes for himself, sends a private message and
+// reads history and totals — each answered as at the home (422/403 before) — and the private
+// messages he is sent reach his home unit like the group's other messages.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { issueToken } from '../../connectors/http/jwt.js'
+import type { RunningApp } from '../../ops/app/app.js'
+import { parseMsgId } from '../../schemas/msg-id.js'
+import type { SequencedEvent } from '../../schemas/types.generated.js'
+import { eventually, httpCall, unique } from './helpers.js'
+import { type Deployments, startUnits } from './units-support.js'
+
+const secret = 'units-act-home-secret-0123456789abcd'
+const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
+const admin = token('root', 'admin')
+
+type Body = Record<string, unknown> & {
+  msgId?: string
+  read?: number
+  counts?: Record<string, number>
+  messages?: { msgId: string; visibility: string }[]
+  conversations?: { conversationId: string; unread: number }[]
+  events?: SequencedEvent[]
+}
+
+describe('units: acting from one’s own unit', () => {
+  const run = unique('units-act')
+  let units: Deployments | undefined
+  let u0: RunningApp
+  let u1: RunningApp
+
+  beforeAll(async () => {
+    units = await startUnits([`${run}-a.`, `${run}-b.`], { IMFLOW_JWT_SECRET: secret })
+    ;[u0, u1] = units.apps as [RunningApp, RunningApp]
+  })
+  afterAll(async () => {
+    await units?.stop()
+  })
+
+  const call = async (
+    app: RunningApp,
+    method: string,
+    path: string,
+    who: string,
+    body?: object,
+  ) => {
+    const res = await httpCall(app.url, method, path, who === 'root' ? admin : token(who), body)
+    return { status: res.status, body: (await res.json().catch(() => ({}))) as Body }
+  }
+  const post = (app: RunningApp, who: string, cid: string, id: string, extra: object = {}) =>
+    call(app, 'POST', '/v1/messages', who, {
+      conversationId: cid,
+      clientMsgId: id,
+      type: 'TEXT',
+      body: id,
+      ...extra,
+    })
+  const history = async (app: RunningApp, cid: string, who: string) => {
+    const res = await call(app, 'GET', `/v1/conversations/${cid}/messages`, who)
+    expect(res.status).toBe(200)
+    return (res.body.messages ?? []).map((m) => m.msgId)
+  }
+
+  it('sends, reads, reacts, deletes and reads history through unit 1 on a group only unit 0 knows', {
+    timeout: 60_000,
+  }, async () => {
+    const homed = await call(u0, 'PUT', '/v1/users/dan', 'root', { unit: '1' })
+    expect(homed.status).toBe(202)
+    for (const app of [u0, u1])
+      await eventually(async () => {
+        const res = await call(app, 'GET', '/v1/users/dan', 'root')
+        return res.body.unit === '1' ? true : undefined
+      })
+    const g = `${run}-g`
+    const created = await call(u0, 'POST', '/v1/conversations', 'root', {
+      conversationId: g,
+      type: 'GROUP',
+      members: ['ann', 'bob', 'dan'],
+    })
+    expect(created.status).toBe(201)
+
+    // A send through unit 1 is forwarded to unit 0, which answers it (unit 0's msgId).
+    const sent = await eventually(
+      async () => {
+        const res = await post(u1, 'dan', g, 'd1')
+        return res.status === 200 ? res.body.msgId : undefined
+      },
+      { what: "dan's message through unit 1 accepted" },
+    )
+    expect(parseMsgId(sent).unit).toBe(0)
+    expect((await post(u1, 'dan', g, 'd1')).body.msgId).toBe(sent) // a retry: the first msgId
+    const m2 = (await post(u0, 'ann', g, 'a2')).body.msgId as string
+    expect(m2).toBeDefined()
+
+    // Read receipt, reaction, delete-for-me through unit 1: applied at unit 0.
+    expect(
+      (await call(u1, 'POST', `/v1/conversations/${g}/read`, 'dan', { msgId: m2 })).status,
+    ).toBe(202)
+    const react = await call(u1, 'POST', `/v1/conversations/${g}/messages/${m2}/reactions`, 'dan', {
+      emoji: '👍',
+      op: 'add',
+    })
+    expect(react.status).toBe(202)
+    expect(
+      (await call(u1, 'DELETE', `/v1/conversations/${g}/messages/${sent}`, 'dan')).status,
+    ).toBe(202)
+    const reads = `/v1/conversations/${g}/messages/${m2}/reads`
+    const reactions = `/v1/conversations/${g}/messages/${m2}/reactions`
+    await eventually(
+      async () => {
+        const r = await call(u0, 'GET', reads, 'ann')
+        const c = await call(u0, 'GET', reactions, 'ann')
+        return r.body.read === 1 && c.body.counts?.['👍'] === 1 ? true : undefined
+      },
+      { what: "dan's read and reaction counted at unit 0" },
+    )
+    // The totals through unit 1 are unit 0's.
+    expect((await call(u1, 'GET', reads, 'dan')).body).toEqual(
+      (await call(u0, 'GET', reads, 'ann')).body,
+    )
+    expect((await call(u1, 'GET', reactions, 'dan')).body).toEqual(
+      (await call(u0, 'GET', reactions, 'ann')).body,
+    )
+    // His deletion hides his message from his history only; his read clears his unread at home.
+    await eventually(
+      async () => ((await history(u1, g, 'dan')).includes(sent) ? undefined : true),
+      { what: "dan's deletion applied to his history through unit 1" },
+    )
+    expect(await history(u1, g, 'dan')).toEqual([m2])
+    expect(await history(u0, g, 'ann')).toEqual([m2, sent])
+    await eventually(
+      async () => {
+        const list = await call(u1, 'GET', '/v1/conversations', 'dan')
+        const row = list.body.conversations?.find((c) => c.conversationId === g)
+        return row?.unread === 0 ? true : undefined
+      },
+      { what: "dan's row at unit 1 read" },
+    )
+
+    // Private messages: his, through unit 1, reach ann; ann's to him reach his home unit.
+    const toAnn = await post(u1, 'dan', g, 'd-p', { visibility: 'PRIVATE', targets: ['ann'] })
+    expect(toAnn.status).toBe(200)
+    const toDan = await post(u0, 'ann', g, 'a-p', { visibility: 'PRIVATE', targets: ['dan'] })
+    expect(toDan.status).toBe(200)
+    const [pa, pd] = [toAnn.body.msgId as string, toDan.body.msgId as string]
+    await eventually(
+      async () => {
+        const dans = await history(u1, g, 'dan')
+        const anns = await history(u0, g, 'ann')
+        return dans.includes(pa) && dans.includes(pd) && anns.includes(pa) && anns.includes(pd)
+          ? true
+          : undefined
+      },
+      { what: 'both private messages in dan’s history at unit 1 and ann’s at unit 0' },
+    )
+    expect(await history(u0, g, 'bob')).toEqual([m2, sent])
+    // Ann's private message is in dan's PTS stream at his home unit (pushed there).
+    const stream = await call(u1, 'GET', '/v1/sync?after=0&limit=1000', 'dan')
+    const pushed = (stream.body.events ?? []).flatMap((e) =>
+      e.event.payload.kind === 'NewMessage' ? [e.event.payload.message.msgId] : [],
+    )
+    expect(pushed).toContain(pd)
+
+    // Not a member anywhere: refused as before.
+    expect((await post(u1, 'eve', g, 'e1')).status).toBe(422)
+    expect(
+      (await call(u1, 'POST', `/v1/conversations/${g}/read`, 'eve', { msgId: m2 })).status,
+    ).toBe(403)
+  })
+})
