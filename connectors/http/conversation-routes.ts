@@ -214,6 +214,9 @@ function historyRoute(app: FastifyInstance, options: ConversationRouteOptions): 
       },
     },
     async (request) => {
+      // The caller's private messages and deletions are kept at their home unit: its page.
+      const atHome = await userHomeAnswer<object>(options, request)
+      if (atHome) return atHome
       const { cid } = request.params
       const home = await readHomeOf(options, cid, request)
       // The home unit's page: its log merged with the caller's private messages and
@@ -343,6 +346,9 @@ function listRoutes(app: FastifyInstance, options: ConversationRouteOptions): vo
       },
     },
     async (request) => {
+      // The caller's row (unread, last message) is kept at their home unit: its entry.
+      const atHome = await userHomeAnswer<ConversationListEntry>(options, request)
+      if (atHome) return atHome
       const { cid } = request.params
       await readHomeOf(options, cid, request)
       const entry = await entryOf(
