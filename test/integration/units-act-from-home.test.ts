@@ -65,16 +65,20 @@ describe('units: acting from one’s own unit', () => {
     return (res.body.messages ?? []).map((m) => m.msgId)
   }
 
+  /** Sets the user's home unit through `via`; every unit's replica has it before going on. */
+  const setHome = async (via: RunningApp, uid: string, unit: string) => {
+    expect((await call(via, 'PUT', `/v1/users/${uid}`, 'root', { unit })).status).toBe(202)
+    for (const app of [u0, u1])
+      await eventually(async () => {
+        const res = await call(app, 'GET', `/v1/users/${uid}`, 'root')
+        return res.body.unit === unit ? true : undefined
+      })
+  }
+
   it('sends, reads, reacts, deletes and reads history through unit 1 on a group only unit 0 knows', {
     timeout: 60_000,
   }, async () => {
-    const homed = await call(u0, 'PUT', '/v1/users/dan', 'root', { unit: '1' })
-    expect(homed.status).toBe(202)
-    for (const app of [u0, u1])
-      await eventually(async () => {
-        const res = await call(app, 'GET', '/v1/users/dan', 'root')
-        return res.body.unit === '1' ? true : undefined
-      })
+    await setHome(u0, 'dan', '1')
     const g = `${run}-g`
     const created = await call(u0, 'POST', '/v1/conversations', 'root', {
       conversationId: g,
@@ -182,5 +186,49 @@ describe('units: acting from one’s own unit', () => {
     expect(
       (await call(u1, 'POST', `/v1/conversations/${g}/read`, 'eve', { msgId: m2 })).status,
     ).toBe(403)
+  })
+
+  it('moves a user’s private messages and deletions with their home unit, pushing none again', {
+    timeout: 60_000,
+  }, async () => {
+    await setHome(u0, 'fay', '1')
+    const g = `${run}-moving`
+    const created = await call(u0, 'POST', '/v1/conversations', 'root', {
+      conversationId: g,
+      type: 'GROUP',
+      members: ['ann', 'fay'],
+    })
+    expect(created.status).toBe(201)
+    const n1 = await eventually(async () => (await post(u0, 'ann', g, 'n1')).body.msgId)
+    const secret = (await post(u0, 'ann', g, 'p1', { visibility: 'PRIVATE', targets: ['fay'] }))
+      .body.msgId as string
+    expect(secret).toBeDefined()
+    // Deleted for herself through her home, unit 1, which keeps her deletion and private message.
+    await eventually(async () => {
+      const res = await call(u1, 'DELETE', `/v1/conversations/${g}/messages/${n1}`, 'fay')
+      return res.status === 202 ? true : undefined
+    })
+    const before = await eventually(
+      async () => {
+        const ids = await history(u1, g, 'fay')
+        return ids.join() === secret ? ids : undefined
+      },
+      { what: 'fay’s history at unit 1: her private message, not what she deleted' },
+    )
+
+    await setHome(u1, 'fay', '0')
+    // At her new home the same history: her private message and deletion came along.
+    await eventually(
+      async () => ((await history(u0, g, 'fay')).join() === before.join() ? true : undefined),
+      { what: 'fay’s history at unit 0 after the move', timeoutMs: 20_000 },
+    )
+    expect(await history(u1, g, 'fay')).toEqual(before)
+    // Her new stream starts with the moved row; her old private message is not pushed again.
+    const stream = await call(u0, 'GET', '/v1/sync?after=0&limit=1000', 'fay')
+    const kinds = (stream.body.events ?? []).map((e) => e.event.payload)
+    expect(kinds).toContainEqual(
+      expect.objectContaining({ kind: 'MembershipChanged', conversationId: g, member: true }),
+    )
+    expect(kinds.filter((p) => p.kind === 'NewMessage')).toEqual([])
   })
 })
