@@ -5,14 +5,17 @@
 // reads history and totals — each answered as at the home (422/403 before) — and the private
 // messages he is sent reach his home unit like the group's other messages; his history through
 // the group's home unit is his home unit's (it lacked his private messages and deletion).
+// fay, moved from unit 1 to unit 0, keeps her private messages and deletions, is pushed none of
+// them again, and her phone connected to unit 1 is told to go to unit 0.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { issueToken } from '../../connectors/http/jwt.js'
+import { closeCodes } from '../../connectors/protocol/frames.js'
 import type { RunningApp } from '../../ops/app/app.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
 import type { SequencedEvent } from '../../schemas/types.generated.js'
 import { eventually, httpCall, unique } from './helpers.js'
-import { type Deployments, startUnits } from './units-support.js'
+import { type Deployments, deviceSocket, startUnits } from './units-support.js'
 
 const secret = 'units-act-home-secret-0123456789abcd'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
@@ -216,7 +219,19 @@ describe('units: acting from one’s own unit', () => {
       { what: 'fay’s history at unit 1: her private message, not what she deleted' },
     )
 
+    // Her phone, connected to her home's gateway when she moves, is sent to the new home.
+    const phone = deviceSocket(u1, 'fay', token('fay'))
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      phone.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    )
+    await new Promise((resolve, reject) => phone.once('open', resolve).once('error', reject))
     await setHome(u1, 'fay', '0')
+    expect(await closed).toEqual({
+      code: closeCodes.movedHome,
+      reason: expect.stringContaining(
+        `fay is homed in unit 0: connect to its push gateway (${u0.url})`,
+      ),
+    })
     // At her new home the same history: her private message and deletion came along.
     await eventually(
       async () => ((await history(u0, g, 'fay')).join() === before.join() ? true : undefined),
