@@ -16,7 +16,7 @@ import type { DeviceEvent, RoomEvent, SyncEnvelope } from '../../schemas/types.g
 import { closeCodes, serverFrame } from '../protocol/frames.js'
 import { DeviceReporter } from './device-reporter.js'
 import { feedTopic, startGatewayFeed } from './gateway-feed.js'
-import { closeMovedAway, MOVED_SWEEP_MS } from './moved-away.js'
+import { watchMovedAway } from './moved-away.js'
 import { RoomDelivery, type RoomDirectory } from './room-delivery.js'
 import { DeviceSessions } from './sessions.js'
 import { wsRoute } from './ws-route.js'
@@ -137,15 +137,8 @@ export async function createPushGateway(options: PushGatewayOptions): Promise<Pu
     ...(options.elsewhere ? { elsewhere: options.elsewhere } : {}),
     log,
   }
-  // Devices of users whose home moved elsewhere while connected are sent there (moved-away.ts).
-  const elsewhere = options.elsewhere
-  const sweep =
-    elsewhere &&
-    setInterval(() => {
-      const closed = closeMovedAway(sessions, elsewhere)
-      if (closed > 0) log.info('closed the connections of users homed elsewhere now', { closed })
-    }, MOVED_SWEEP_MS)
-  sweep?.unref()
+  // Devices of users whose home moved elsewhere while connected are sent there.
+  const stopSweep = options.elsewhere ? watchMovedAway(sessions, options.elsewhere, log) : () => {}
   let stopped: Promise<void> | undefined
   return {
     gatewayId,
@@ -160,7 +153,7 @@ export async function createPushGateway(options: PushGatewayOptions): Promise<Pu
     stop() {
       stopped ??= (async () => {
         accepting = false
-        if (sweep) clearInterval(sweep)
+        stopSweep()
         const now = Date.now()
         for (const session of sessions.all()) {
           sessions.remove(session)

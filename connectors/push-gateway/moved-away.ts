@@ -6,6 +6,7 @@
 // PTS 0: the new home's stream is another one, docs/units.md) instead of hearing nothing.
 
 import type { WebSocket } from 'ws'
+import type { Logger } from '../../ops/log.js'
 import { closeCodes } from '../protocol/frames.js'
 import type { DeviceSessions } from './sessions.js'
 
@@ -40,4 +41,18 @@ export function closeMovedAway(
     }
   }
   return closed
+}
+
+/** Sweeps every MOVED_SWEEP_MS until the answer is called (the gateway stops). */
+export function watchMovedAway(
+  sessions: DeviceSessions<WebSocket>,
+  elsewhere: (userId: string) => string | undefined,
+  log: Logger,
+): () => void {
+  const timer = setInterval(() => {
+    const closed = closeMovedAway(sessions, elsewhere)
+    if (closed > 0) log.info('closed the connections of users homed elsewhere now', { closed })
+  }, MOVED_SWEEP_MS)
+  timer.unref()
+  return () => clearInterval(timer)
 }
