@@ -1,7 +1,7 @@
 // POST /v1/messages: writes a SendMessage to im.ingest and answers with its receipt. A
-// conversation homed in another geo, or in a unit this one never heard of it from (acting from
-// home), is marked with its home, where this receiver forwards it; the home's receipt comes
-// back here.
+// conversation this unit's receiver does not know — homed in another geo, or created through
+// another unit's API (acting from home) — is marked with its home, where the receiver forwards
+// it; the home's receipt comes back here.
 
 import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync } from 'fastify'
