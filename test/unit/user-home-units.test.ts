@@ -181,6 +181,44 @@ describe('receiver: recipients homed in another unit', () => {
     expect(here.flatMap(([, r]) => r as string[]).sort()).toEqual(['bob', 'cat'])
   })
 
+  it('hands a private message, in a small or a large group, to each target’s home', async () => {
+    for (const threshold of [500, 2]) {
+      const d = unit1(threshold)
+      await groupAndMessage(d, ['ann', 'bob', 'cat', 'dan'])
+      d.read('im.rooms')
+      d.read(A.rooms)
+      await batches(d, A.inbound)
+      await batches(d, 'fanout')
+      const secret: SendMessage = {
+        conversationId: 'g',
+        clientMsgId: 'p1',
+        senderId: 'bob',
+        type: 'TEXT',
+        body: 'for ann',
+        priority: 'HIGH',
+        visibility: 'PRIVATE',
+        targets: ['ann'],
+        sentAt: now,
+      }
+      await d.pipe('im.ingest', {
+        key: 'g',
+        value: codecs.sendMessage.encode(secret),
+        timestamp: now,
+      })
+      const news = async (topic: string) =>
+        (await batches(d, topic)).flatMap((b) =>
+          b.event.payload.kind === 'NewMessage'
+            ? [[b.event.payload.message.visibility, b.recipients.join()]]
+            : [],
+        )
+      // ann's copy at her home unit, bob's here; no one else's, and no room event.
+      expect(await news(A.inbound)).toEqual([['PRIVATE', 'ann']])
+      expect(await news('fanout')).toEqual([['PRIVATE', 'bob']])
+      expect(d.read('im.rooms')).toEqual([])
+      expect(d.read(A.rooms)).toEqual([])
+    }
+  })
+
   it('sends a large group’s room event to each unit its members are homed in', async () => {
     const d = unit1(2)
     await groupAndMessage(d, ['ann', 'bob', 'cat'])
