@@ -151,6 +151,8 @@ export interface FanoutBatch {
   updateLists: boolean
   /** Set when a user's home geo changed: the row their old geo kept, to merge into this one. */
   movedRow?: null | MovedListRow
+  /** Set on state a user's old home kept for them and sent on when their home changed (a private message, a deletion for themself): the home it came from (geo:eu, unit:0). Applied to their inbox, never sequenced (no PTS, no push, no notification: it is history their devices had). */
+  movedFrom?: null | string
 }
 
 /** The device connected; it is pushed from lastPts + 1 (or gets a Rebase when too far behind). */

@@ -254,9 +254,14 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
       if (this.socket !== socket) return
       this.socket = undefined
       // A newer connection of this device replaced this one: the device lives there now.
+      // The user's home moved: the reason names where to connect (from PTS 0) instead.
       // A refused token or request will be refused again.
       const final =
-        this.closing || code === closeCodes.replaced || refused === 401 || refused === 400
+        this.closing ||
+        code === closeCodes.replaced ||
+        code === closeCodes.movedHome ||
+        refused === 401 ||
+        refused === 400
       this.emit('close', { code, reason: reason.toString(), reconnecting: !final })
       if (!final) {
         this.scheduleReconnect()

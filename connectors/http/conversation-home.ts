@@ -1,7 +1,7 @@
 // Where a conversation a caller asks about is homed, for the conversation routes: in another
 // unit (that unit answers, and checks membership), here, or in a remote geo (whose log then
-// answers reads). Reads also find a conversation this unit never heard of at the unit that
-// counts the caller a member: a user homed here has its list row here (docs/units.md).
+// answers reads). A conversation this unit never heard of is found at the unit that counts
+// the caller a member, for reads and actions alike (docs/units.md, acting from any unit).
 
 import { ImflowError, isImflowError } from '../../ops/errors.js'
 import type { ConversationLog } from '../../topologies/model/index.js'
@@ -50,9 +50,9 @@ export const notMember = (userId: string, conversationId: string) =>
   new ImflowError('IMF_ERR_FORBIDDEN', `${userId} is not a member of ${conversationId}`)
 
 /**
- * For reads: homeOf, and a conversation this unit never heard of (created through another
- * unit's API) at the unit that counts the caller a member. Not for actions: this unit's
- * receiver could not forward them to a home it does not know.
+ * homeOf, and a conversation this unit never heard of (created through another unit's API) at
+ * the unit that counts the caller a member: reads are asked there, and actions name it
+ * (HOME_UNIT_HEADER), so this unit's receiver forwards them there.
  */
 export async function readHomeOf(
   options: ConversationRouteOptions,

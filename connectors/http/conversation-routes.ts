@@ -17,7 +17,7 @@ import {
   userMessagesAfter,
 } from '../../topologies/inbox/index.js'
 import { isLargeGroup, type ListRow } from '../../topologies/model/index.js'
-import { HOME_GEO_HEADER, type ReceiverQueries } from '../../topologies/receiver/index.js'
+import type { ReceiverQueries } from '../../topologies/receiver/index.js'
 import {
   type ConversationList,
   type ConversationListEntry,
@@ -28,10 +28,11 @@ import {
   historyPageSchema,
 } from '../protocol/api-responses.js'
 import { authenticate } from './auth.js'
-import { homeOf, notMember, readHomeOf } from './conversation-home.js'
+import { notMember, readHomeOf } from './conversation-home.js'
 import type { GeoHomes } from './home-client.js'
 import { HOME_READ_HEADER } from './home-routes.js'
 import {
+  homeHeaders,
   homeUnitAnswer,
   homeUnitEntry,
   homeUnitLog,
@@ -82,7 +83,8 @@ type Caller = UnitCaller
 
 /**
  * A member's action on the conversation: the same event producers may write to im.actions;
- * one homed in another geo carries it, and this geo's receiver forwards it there.
+ * one homed in another geo, or in another unit (also one this unit never heard of), names its
+ * home, and this receiver forwards it there (a conversation it knows goes where it knows).
  */
 async function act(
   options: ConversationRouteOptions,
@@ -90,16 +92,15 @@ async function act(
   request: Caller,
   action: Action['action'],
 ): Promise<void> {
-  const home = await homeOf(options, conversationId, request)
+  const home = await readHomeOf(options, conversationId, request)
   // Checked there: it knows every member (a member it answers for is one).
   if (home.unit !== undefined) await homeUnitEntry(home.units, home.unit, request, conversationId)
-  const geo = home.unit === undefined ? home.geo : undefined
   const event: Action = { conversationId, userId: request.caller.sub, at: Date.now(), action }
   await options.publisher.publish(options.actions.topic, [
     {
       key: conversationId,
       value: options.actions.codec.encode(event),
-      ...(geo ? { headers: { [HOME_GEO_HEADER]: geo } } : {}),
+      headers: homeHeaders(home),
     },
   ])
 }
@@ -213,6 +214,9 @@ function historyRoute(app: FastifyInstance, options: ConversationRouteOptions): 
       },
     },
     async (request) => {
+      // The caller's private messages and deletions are kept at their home unit: its page.
+      const atHome = await userHomeAnswer<object>(options, request)
+      if (atHome) return atHome
       const { cid } = request.params
       const home = await readHomeOf(options, cid, request)
       // The home unit's page: its log merged with the caller's private messages and
@@ -342,6 +346,9 @@ function listRoutes(app: FastifyInstance, options: ConversationRouteOptions): vo
       },
     },
     async (request) => {
+      // The caller's row (unread, last message) is kept at their home unit: its entry.
+      const atHome = await userHomeAnswer<ConversationListEntry>(options, request)
+      if (atHome) return atHome
       const { cid } = request.params
       await readHomeOf(options, cid, request)
       const entry = await entryOf(

@@ -7,7 +7,12 @@
 
 import { ImflowError } from '../../ops/errors.js'
 import type { ConversationLog } from '../../topologies/model/index.js'
-import { normalizeUnit, type ReceiverQueries } from '../../topologies/receiver/index.js'
+import {
+  HOME_GEO_HEADER,
+  HOME_UNIT_HEADER,
+  normalizeUnit,
+  type ReceiverQueries,
+} from '../../topologies/receiver/index.js'
 import type { ConversationListEntry } from '../protocol/api-responses.js'
 import type { GeoHomes } from './home-client.js'
 import { HOME_READ_HEADER, MAX_HOME_READ_HOPS } from './home-routes.js'
@@ -72,6 +77,17 @@ export async function locateHomeUnit(
   if (!units || hopsOf(request.headers) >= MAX_HOME_READ_HOPS) return undefined
   const authorization = request.headers.authorization ?? ''
   return units.homes.locate(conversationId, request.caller.sub, authorization)
+}
+
+/**
+ * The headers of an action or message written here for a conversation homed elsewhere: its
+ * home, so this unit's receiver forwards it there even if it never heard of the conversation
+ * (one it knows goes where it knows). None: decided here.
+ */
+export function homeHeaders(home: { unit?: string; geo?: string }): Record<string, string> {
+  if (home.unit !== undefined) return { [HOME_UNIT_HEADER]: home.unit }
+  if (home.geo !== undefined) return { [HOME_GEO_HEADER]: home.geo }
+  return {}
 }
 
 /**

@@ -5,18 +5,25 @@
 //   GET  .../reads     — how many members have read it (and who, for groups up to the threshold);
 //   GET  .../reactions — counts per emoji (and who, for groups up to the threshold).
 // A member of a conversation homed in another geo, or in another unit (this one only routes
-// it), gets the home's totals, asked there.
+// it, or never heard of it), reacts through this API and gets the home's totals, asked there.
 
 import type { FastifyPluginAsync } from 'fastify'
 import { ImflowError } from '../../ops/errors.js'
 import type { EventCodec } from '../../schemas/codec.js'
 import type { Action } from '../../schemas/types.generated.js'
 import { emojiProblem, MAX_EMOJI_CHARS, type MergeQueries } from '../../topologies/merge/index.js'
-import { HOME_GEO_HEADER, type ReceiverQueries } from '../../topologies/receiver/index.js'
+import type { ReceiverQueries } from '../../topologies/receiver/index.js'
 import { authenticate } from './auth.js'
 import type { GeoHomes } from './home-client.js'
 import { HOME_READ_HEADER } from './home-routes.js'
-import { homeUnitAnswer, homeUnitEntry, remoteHomeUnit, type UnitHomes } from './home-unit.js'
+import {
+  homeHeaders,
+  homeUnitAnswer,
+  homeUnitEntry,
+  locateHomeUnit,
+  remoteHomeUnit,
+  type UnitHomes,
+} from './home-unit.js'
 import type { Publisher } from './publisher.js'
 
 export interface MergeRouteOptions {
@@ -55,6 +62,30 @@ export const mergeRoutes: FastifyPluginAsync<MergeRouteOptions> = async (app, op
       throw new ImflowError('IMF_ERR_FORBIDDEN', `${userId} is not a member of ${conversationId}`)
   }
 
+  /**
+   * Where the caller's conversation is acted on and counted: in another unit this one only
+   * routes (it knows every member; here only those added through this unit are known); here,
+   * for a member here; in another geo; or in the unit whose API counts the caller a member of
+   * one this unit never heard of. Neither: here (and so 403 for a non-member).
+   */
+  const unitOrGeo = async (
+    request: Caller & { params: { cid: string }; caller: { sub: string } },
+  ): Promise<{ unit?: string; geo?: string }> => {
+    const { cid } = request.params
+    const userId = request.caller.sub
+    const routed = options.receiver
+      ? await remoteHomeUnit(options.units, options.receiver, cid, request.headers)
+      : undefined
+    if (routed !== undefined) return { unit: routed }
+    if (await merge.isMember(cid, userId)) return {}
+    // Asked by another API: answered from what is here, never asked on (home-unit.ts).
+    if (request.headers[HOME_READ_HEADER] !== undefined) return {}
+    const geo = await options.homes?.locate(cid, userId, request.headers.authorization ?? '')
+    if (geo !== undefined) return { geo }
+    const unit = await locateHomeUnit(options.units, cid, request)
+    return unit === undefined ? {} : { unit }
+  }
+
   app.post<MessageParams & { Body: { emoji: string; op: 'add' | 'remove' } }>(
     '/v1/conversations/:cid/messages/:msgId/reactions',
     {
@@ -77,19 +108,11 @@ export const mergeRoutes: FastifyPluginAsync<MergeRouteOptions> = async (app, op
       const problem = emojiProblem(emoji)
       if (problem) throw new ImflowError('IMF_ERR_BAD_REQUEST', problem)
       const userId = request.caller.sub
-      // Homed in another unit this one only routes: a member as that unit counts them (it
-      // knows every member; here only those added through this unit are known). Else a member
-      // here; else of a conversation homed in another geo, where the reaction is merged.
-      const unit = options.receiver
-        ? await remoteHomeUnit(options.units, options.receiver, cid, request.headers)
-        : undefined
-      const geo =
-        unit !== undefined || (await merge.isMember(cid, userId))
-          ? undefined
-          : await options.homes?.locate(cid, userId, request.headers.authorization ?? '')
-      if (unit !== undefined && options.units)
-        await homeUnitEntry(options.units, unit, request, cid)
-      else if (geo === undefined) await mustBeMember(cid, userId)
+      // A member as the home counts them; merged there.
+      const home = await unitOrGeo(request)
+      if (home.unit !== undefined && options.units)
+        await homeUnitEntry(options.units, home.unit, request, cid)
+      else if (home.geo === undefined) await mustBeMember(cid, userId)
       const event: Action = {
         conversationId: cid,
         userId,
@@ -97,11 +120,7 @@ export const mergeRoutes: FastifyPluginAsync<MergeRouteOptions> = async (app, op
         action: { kind: 'ReactionChanged', msgId, emoji, op: op === 'add' ? 'ADD' : 'REMOVE' },
       }
       await options.publisher.publish(options.actions.topic, [
-        {
-          key: cid,
-          value: options.actions.codec.encode(event),
-          ...(geo ? { headers: { [HOME_GEO_HEADER]: geo } } : {}),
-        },
+        { key: cid, value: options.actions.codec.encode(event), headers: homeHeaders(home) },
       ])
       return reply.code(202).send({ conversationId: cid, msgId, emoji, op })
     },
@@ -124,19 +143,14 @@ export const mergeRoutes: FastifyPluginAsync<MergeRouteOptions> = async (app, op
     const userId = request.caller.sub
     const authorization = request.headers.authorization ?? ''
     const path = `/v1/conversations/${encodeURIComponent(cid)}/messages/${msgId}/${which}`
-    const asked = request.headers[HOME_READ_HEADER] !== undefined
-    const unit = options.receiver
-      ? await remoteHomeUnit(options.units, options.receiver, cid, request.headers)
-      : undefined
-    if (unit !== undefined && options.units)
-      return homeUnitAnswer<T>(options.units, unit, request, cid, path)
-    if (asked || !options.homes || (await merge.isMember(cid, userId))) {
+    const home = await unitOrGeo(request)
+    if (home.unit !== undefined && options.units)
+      return homeUnitAnswer<T>(options.units, home.unit, request, cid, path)
+    if (home.geo === undefined || !options.homes) {
       await mustBeMember(cid, userId)
       return local()
     }
-    const geo = await options.homes.locate(cid, userId, authorization)
-    const answer =
-      geo === undefined ? undefined : await options.homes.read<T>(geo, authorization, path)
+    const answer = await options.homes.read<T>(home.geo, authorization, path)
     if (answer === undefined)
       throw new ImflowError('IMF_ERR_FORBIDDEN', `${userId} is not a member of ${cid}`)
     return answer

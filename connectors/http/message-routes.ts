@@ -1,15 +1,17 @@
 // POST /v1/messages: writes a SendMessage to im.ingest and answers with its receipt. A
-// conversation homed in another geo (acting from home) is marked with its home, where this
-// geo's receiver forwards it; the home's receipt comes back here.
+// conversation this unit's receiver does not know — homed in another geo, or created through
+// another unit's API (acting from home) — is marked with its home, where the receiver forwards
+// it; the home's receipt comes back here.
 
 import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync } from 'fastify'
 import { ImflowError, isImflowError } from '../../ops/errors.js'
 import type { SendMessage } from '../../schemas/types.generated.js'
-import { HOME_GEO_HEADER } from '../../topologies/receiver/index.js'
+import { HOME_GEO_HEADER, HOME_UNIT_HEADER } from '../../topologies/receiver/index.js'
 import { APPLICATION_HEADER, CLIENT_TYPE_HEADER } from '../../topologies/shaping/index.js'
 import { type Accepted, acceptedSchema } from '../protocol/api-responses.js'
 import { authenticate } from './auth.js'
+import { locateHomeUnit, type UnitCaller } from './home-unit.js'
 import type { Messaging } from './messaging.js'
 
 const sendBody = {
@@ -50,24 +52,28 @@ function limitHeaders(clientType: unknown, app: unknown): Record<string, string>
 }
 
 /**
- * The home geo of a conversation this geo does not know, when the sender is a member there;
- * nothing (the receiver decides here) when it is known here, or its state cannot be read now.
+ * Where the receiver sends a message of a conversation it does not know: the home geo, or the
+ * unit whose API counts the sender a member (a conversation created through another unit's
+ * API), named in a header. Nothing (the receiver decides here) when it is known here, or its
+ * state cannot be read now.
  */
 async function remoteHome(
   messaging: Messaging,
   conversationId: string,
-  userId: string,
-  authorization: string,
+  request: UnitCaller,
 ): Promise<Record<string, string>> {
-  const { homes, queries } = messaging
-  if (!homes || !queries) return {}
+  const { homes, units, queries } = messaging
+  if ((!homes && !units) || !queries) return {}
   const known = await queries.receiver.conversation(conversationId).catch((err) => {
     if (isImflowError(err, 'IMF_ERR_NOT_READY')) return 'unreadable'
     throw err
   })
   if (known !== undefined) return {}
-  const geo = await homes.locate(conversationId, userId, authorization)
-  return geo === undefined ? {} : { [HOME_GEO_HEADER]: geo }
+  const authorization = request.headers.authorization ?? ''
+  const geo = await homes?.locate(conversationId, request.caller.sub, authorization)
+  if (geo !== undefined) return { [HOME_GEO_HEADER]: geo }
+  const unit = await locateHomeUnit(units, conversationId, request)
+  return unit === undefined ? {} : { [HOME_UNIT_HEADER]: unit }
 }
 
 export const messageRoutes: FastifyPluginAsync<Messaging> = async (app, messaging) => {
@@ -90,12 +96,7 @@ export const messageRoutes: FastifyPluginAsync<Messaging> = async (app, messagin
       }
       const requestId = randomUUID()
       const shapingHeaders = limitHeaders(request.headers[CLIENT_TYPE_HEADER], request.caller.app)
-      const home = await remoteHome(
-        messaging,
-        message.conversationId,
-        message.senderId,
-        request.headers.authorization ?? '',
-      )
+      const home = await remoteHome(messaging, message.conversationId, request)
       const answer = messaging.receipts.wait(requestId, messaging.requestTimeoutMs)
       // Awaited below once the message is written; a write slower than the timeout (the
       // broker gone) must not leave its rejection unhandled meanwhile.

@@ -68,6 +68,11 @@ export const closeCodes = {
   internalError: 1011,
   /** The same device connected again: this older connection is done; do not reconnect. */
   replaced: 4001,
+  /**
+   * The user's home unit changed: their events are pushed there now (the reason names it and
+   * its API). Do not reconnect here; reload and connect there from PTS 0 (docs/units.md).
+   */
+  movedHome: 4002,
 } as const
 
 /** The frame for an envelope, serialised once and sent to each of its devices. */

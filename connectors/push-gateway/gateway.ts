@@ -16,6 +16,7 @@ import type { DeviceEvent, RoomEvent, SyncEnvelope } from '../../schemas/types.g
 import { closeCodes, serverFrame } from '../protocol/frames.js'
 import { DeviceReporter } from './device-reporter.js'
 import { feedTopic, startGatewayFeed } from './gateway-feed.js'
+import { watchMovedAway } from './moved-away.js'
 import { RoomDelivery, type RoomDirectory } from './room-delivery.js'
 import { DeviceSessions } from './sessions.js'
 import { wsRoute } from './ws-route.js'
@@ -136,6 +137,8 @@ export async function createPushGateway(options: PushGatewayOptions): Promise<Pu
     ...(options.elsewhere ? { elsewhere: options.elsewhere } : {}),
     log,
   }
+  // Devices of users whose home moved elsewhere while connected are sent there.
+  const stopSweep = options.elsewhere ? watchMovedAway(sessions, options.elsewhere, log) : () => {}
   let stopped: Promise<void> | undefined
   return {
     gatewayId,
@@ -150,6 +153,7 @@ export async function createPushGateway(options: PushGatewayOptions): Promise<Pu
     stop() {
       stopped ??= (async () => {
         accepting = false
+        stopSweep()
         const now = Date.now()
         for (const session of sessions.all()) {
           sessions.remove(session)

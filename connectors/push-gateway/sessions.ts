@@ -55,6 +55,11 @@ export class DeviceSessions<S> {
     return this.byUser.has(userId)
   }
 
+  /** The users with a device here. */
+  users(): string[] {
+    return [...this.byUser.keys()]
+  }
+
   /** Every current session of the user on this gateway. */
   ofUser(userId: string): Iterable<DeviceSession<S>> {
     return this.byUser.get(userId)?.values() ?? []

@@ -309,6 +309,17 @@ describe('ImflowClient', () => {
     expect(client.connected).toBe(false)
   })
 
+  it('does not reconnect when the user’s home moved, and says where to', async () => {
+    const { gateway, client } = await setup(fakeHttp([], {}))
+    await client.connect()
+    const closed = once(client, 'close')
+    const reason = 'ann is homed in unit 0: connect to its push gateway (http://a)'
+    gateway.connections[0]?.socket.close(4002, reason)
+    expect((await closed)[0]).toEqual({ code: 4002, reason, reconnecting: false })
+    await new Promise((r) => setTimeout(r, 100)) // several backoff periods
+    expect(gateway.connections).toHaveLength(1)
+  })
+
   it('fails to connect with a token the gateway refuses', async () => {
     const gateway = await fakeGateway()
     cleanup.push(() => gateway.close())

@@ -8,6 +8,7 @@ import type { Action, ConversationEvent, SendMessage } from '../../schemas/types
 import { PARKED_STORE, UNPARK_EVERY_MS } from '../../topologies/receiver/forward-or-park.js'
 import {
   HOME_GEO_HEADER,
+  HOME_UNIT_HEADER,
   ORIGIN_GEO_HEADER,
   ORIGIN_UNIT_HEADER,
   type RemoteTargets,
@@ -264,6 +265,51 @@ describe('receiver: acting from home (route-by-geo)', () => {
     const [receipt] = eu.read(US.receipts)
     expect(headerText(receipt?.headers)).toEqual(reply)
     expect((await codecs.receipt.decode(receipt?.value as Buffer)).outcome.kind).toBe('Accepted')
+  })
+})
+
+describe('receiver: acting from any unit (HOME_UNIT_HEADER)', () => {
+  const reply = { 'imflow-reply-to': 'api-a', 'imflow-request-id': 'r-7' }
+  const headerText = (h: Record<string, unknown> | undefined) =>
+    Object.fromEntries(Object.entries(h ?? {}).map(([k, v]) => [k, String(v)]))
+
+  it('forwards a message and an action of a conversation unknown here to the unit the API named', async () => {
+    const a = euDriver(targets(new Set()).targets)
+    await send(a, 'far', 'm-1', { ...reply, [HOME_UNIT_HEADER]: '01' })
+    const [message] = a.read(B_INGEST)
+    // The API's guide stays here: the home goes by what it knows.
+    expect(headerText(message?.headers)).toEqual({ ...reply, [ORIGIN_UNIT_HEADER]: '0' })
+    expect(await outcomes(a)).toEqual([]) // the home answers
+    const action: Action = {
+      conversationId: 'far',
+      userId: 'ann',
+      at: now,
+      action: { kind: 'ReadReceipt', upToMsgId: '1' },
+    }
+    await a.pipe(topics.actions, {
+      key: 'far',
+      value: codecs.action.encode(action),
+      timestamp: now,
+      headers: { [HOME_UNIT_HEADER]: '1' },
+    })
+    const [forwarded] = a.read('b.im.actions')
+    expect(await codecs.action.decode(forwarded?.value as Buffer)).toEqual(action)
+    expect(headerText(forwarded?.headers)).toEqual({ [ORIGIN_UNIT_HEADER]: '0' })
+  })
+
+  it('goes by what it knows, and never sends a forwarded record on by a guess', async () => {
+    const a = euDriver(targets(new Set()).targets)
+    await create(a, 'here', ['ann'])
+    await send(a, 'here', 'm-1', { [HOME_UNIT_HEADER]: '1' }) // known here: decided here
+    await send(a, 'far', 'm-2', { [HOME_UNIT_HEADER]: '1', [ORIGIN_UNIT_HEADER]: '1' })
+    await send(a, 'far', 'm-3', { [HOME_UNIT_HEADER]: '7' }) // no such unit
+    await send(a, 'far', 'm-4', { [HOME_UNIT_HEADER]: '0' }) // this one: unknown here
+    expect(a.read(B_INGEST)).toEqual([])
+    const back = await Promise.all(
+      a.read('b.im.receipts').map((r) => codecs.receipt.decode(r.value as Buffer)),
+    )
+    expect(back.map((r) => [r.clientMsgId, r.outcome.kind])).toEqual([['m-2', 'Rejected']])
+    expect(await outcomes(a)).toEqual(['Accepted', 'Rejected', 'Rejected'])
   })
 })
 

@@ -108,6 +108,29 @@ function ptsOf(envelope: SyncEnvelope): number[] {
 }
 
 describe('sync: PTS', () => {
+  it('never sequences what a moving user’s old home sent on (movedFrom): no PTS, push or notification', async () => {
+    const old = stored({ visibility: 'PRIVATE', targets: ['bob'] })
+    const moved: FanoutBatch = {
+      partition: 0,
+      recipients: ['bob'],
+      sourceId: `moved:bob:private:${old.msgId}`,
+      event: { priority: 'LOW', payload: { kind: 'NewMessage', message: old } },
+      updateLists: false,
+      movedFrom: 'unit:0',
+    }
+    await driver.pipe(topics.fanout, {
+      key: 'g1',
+      value: codecs.fanoutBatch.encode(moved),
+      timestamp: 1,
+    })
+    await driver.advanceWallClock(settings.notifyWindowMs * 2)
+    expect(driver.read(topics.notify)).toEqual([])
+    await logIn('bob', 'phone')
+    await deliver(['bob'])
+    await driver.advanceWallClock(settings.packDelayMs)
+    expect((await envelopes()).flatMap(ptsOf)).toEqual([1])
+  })
+
   it('gives each recipient the next PTS of their own, and a replayed event the one it has', async () => {
     await deliver(['bob', 'carol'])
     await deliver(['bob'])

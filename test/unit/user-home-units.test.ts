@@ -11,10 +11,11 @@ import type {
   ConversationEvent,
   FanoutBatch,
   SendMessage,
+  StoredMessage,
   UserEvent,
 } from '../../schemas/types.generated.js'
 import { inboxTopology } from '../../topologies/inbox/index.js'
-import { INBOX_STORES, listKey } from '../../topologies/model/index.js'
+import { deletedKey, INBOX_STORES, inboxKey, listKey } from '../../topologies/model/index.js'
 import {
   type HomePlaces,
   splitByHome,
@@ -180,6 +181,44 @@ describe('receiver: recipients homed in another unit', () => {
     expect(here.flatMap(([, r]) => r as string[]).sort()).toEqual(['bob', 'cat'])
   })
 
+  it('hands a private message, in a small or a large group, to each target’s home', async () => {
+    for (const threshold of [500, 2]) {
+      const d = unit1(threshold)
+      await groupAndMessage(d, ['ann', 'bob', 'cat', 'dan'])
+      d.read('im.rooms')
+      d.read(A.rooms)
+      await batches(d, A.inbound)
+      await batches(d, 'fanout')
+      const secret: SendMessage = {
+        conversationId: 'g',
+        clientMsgId: 'p1',
+        senderId: 'bob',
+        type: 'TEXT',
+        body: 'for ann',
+        priority: 'HIGH',
+        visibility: 'PRIVATE',
+        targets: ['ann'],
+        sentAt: now,
+      }
+      await d.pipe('im.ingest', {
+        key: 'g',
+        value: codecs.sendMessage.encode(secret),
+        timestamp: now,
+      })
+      const news = async (topic: string) =>
+        (await batches(d, topic)).flatMap((b) =>
+          b.event.payload.kind === 'NewMessage'
+            ? [[b.event.payload.message.visibility, b.recipients.join()]]
+            : [],
+        )
+      // ann's copy at her home unit, bob's here; no one else's, and no room event.
+      expect(await news(A.inbound)).toEqual([['PRIVATE', 'ann']])
+      expect(await news('fanout')).toEqual([['PRIVATE', 'bob']])
+      expect(d.read('im.rooms')).toEqual([])
+      expect(d.read(A.rooms)).toEqual([])
+    }
+  })
+
   it('sends a large group’s room event to each unit its members are homed in', async () => {
     const d = unit1(2)
     await groupAndMessage(d, ['ann', 'bob', 'cat'])
@@ -220,6 +259,69 @@ describe('inbox: a user moving to another unit', () => {
     expect(await inbox.store(INBOX_STORES.lists).get(listKey('cat', 'g'))).toBeUndefined()
     const moved = await batches(inbox, A.inbound)
     expect(moved.map((b) => [b.recipients, b.movedRow?.unread])).toEqual([[['cat'], 1]])
+  })
+
+  it('takes their private messages and deletions along, marked as moved, and keeps none', async () => {
+    const inbox = inboxOfUnit1()
+    const secret: StoredMessage = {
+      msgId: '7',
+      conversationId: 'g',
+      senderId: 'bob',
+      clientMsgId: 'p1',
+      type: 'TEXT',
+      body: 'for cat',
+      priority: 'HIGH',
+      visibility: 'PRIVATE',
+      targets: ['cat'],
+      sentAt: now,
+      createdAt: now,
+      seq: 0,
+    }
+    const handOff = (sourceId: string, payload: FanoutBatch['event']['payload']) =>
+      inbox.pipe('fanout', {
+        key: 'g',
+        partition: 0,
+        timestamp: now,
+        value: codecs.fanoutBatch.encode({
+          partition: 0,
+          recipients: ['cat'],
+          sourceId,
+          event: { priority: 'HIGH', payload },
+          updateLists: true,
+        }),
+      })
+    await handOff('7', { kind: 'NewMessage', message: secret })
+    await handOff('deleted:cat:5', { kind: 'MessageDeleted', conversationId: 'g', msgId: '5' })
+    const move = { userId: 'cat', geo: 'eu', at: now, unit: '0' }
+    await inbox.pipe('im.users', { key: 'cat', value: userCodec.encode(move), timestamp: now })
+    const moved = await batches(inbox, A.inbound)
+    expect(moved.map((b) => [b.event.payload.kind, b.movedFrom ?? null])).toEqual([
+      ['MembershipChanged', null], // the row: sequenced there, so devices learn the conversation
+      ['NewMessage', 'unit:1'],
+      ['MessageDeleted', 'unit:1'],
+    ])
+    expect(moved[1]?.event.payload).toEqual({ kind: 'NewMessage', message: secret })
+    expect(moved.every((b) => b.recipients.join() === 'cat')).toBe(true)
+    for (const store of [INBOX_STORES.inbox, INBOX_STORES.deleted, INBOX_STORES.lists]) {
+      let left = 0
+      for await (const _ of inbox.store(store).range()) left++
+      expect(left).toBe(0)
+    }
+    // Unit 0's inbox keeps them for her: history merges them there.
+    const there = new TopologyTestDriver(
+      inboxTopology({ fanout: 'fanout', codec: codecs.fanoutBatch as EventCodec<FanoutBatch> }),
+    )
+    for (const r of moved)
+      await there.pipe('fanout', {
+        key: 'g',
+        partition: 0,
+        timestamp: now,
+        value: codecs.fanoutBatch.encode({ ...r, partition: 0 }),
+      })
+    expect(await there.store(INBOX_STORES.inbox).get(inboxKey('cat', 'g', now, '7'))).toBeDefined()
+    expect(await there.store(INBOX_STORES.deleted).get(deletedKey('cat', 'g', '5'))).toBeDefined()
+    const row = await there.store(INBOX_STORES.lists).get(listKey('cat', 'g'))
+    expect(row).toBeDefined()
   })
 })
 

@@ -2,7 +2,7 @@
 // per user, the private messages (P) they may see, their per-user state changes of normal
 // messages (NP: deleted for me), and their conversation list: unread count and last message,
 // updated at send time for small groups only. Normal messages (N) are not copied here. A user
-// whose home geo or unit changes takes their list rows along (geo-move.ts).
+// whose home geo or unit changes takes all of it along (user-moves.ts).
 
 import type { EventCodec } from '../../schemas/codec.js'
 import type { FanoutBatch, UserEvent } from '../../schemas/types.generated.js'
@@ -41,7 +41,7 @@ export function inboxTopology(options: InboxOptions): TopologyDefinition {
         deleted: openStore(context, inboxStores.deleted),
         lists: openStore(context, inboxStores.lists),
       }
-      const moves = move && new UserMoves(context, move, options.codec, stores.lists)
+      const moves = move && new UserMoves(context, move, options.codec, stores)
       return {
         prefetch: (records) =>
           prefetchRows(

@@ -1,16 +1,18 @@
-// A user whose home geo or home unit changes takes their list rows along: the rows go to the
-// new home's inbound (each as a moved row it merges) and leave here, in the task's
-// transaction; what still reaches this inbox for them afterwards follows the rows (geo-move.ts
-// has the row rules). Geos and units move the same way: only the inbound topic differs.
+// A user whose home geo or home unit changes takes their inbox state along: their list rows go
+// to the new home's inbound (each as a moved row it merges), then their private messages and
+// deletions for themself (moved-entries.ts), and all of it leaves here, in the task's
+// transaction; what still reaches this inbox for them afterwards follows (geo-move.ts has the
+// row rules). Geos and units move the same way: only the inbound topic differs.
 
 import type { EventCodec } from '../../schemas/codec.js'
 import type { FanoutBatch, UserEvent } from '../../schemas/types.generated.js'
-import { type ListRow, userPrefix } from '../model/index.js'
+import { userPrefix } from '../model/index.js'
 import {
   alwaysUp,
   type Forwarder,
   forwarder,
   type HomePlaces,
+  homeName,
   inboundSink,
   type RemoteTargets,
   splitByHome,
@@ -25,7 +27,9 @@ import {
   openStore,
   type ProcessorContext,
 } from '../runtime/index.js'
+import type { InboxStores } from './apply-batch.js'
 import { movedRowBatch, movedUsers } from './geo-move.js'
+import { movedEntries } from './moved-entries.js'
 
 export interface HomeMoveOptions {
   /** im.users (co-partitioned): users' home geos and units. */
@@ -63,7 +67,7 @@ export class UserMoves {
     context: ProcessorContext,
     private readonly move: HomeMoveOptions,
     private readonly codec: EventCodec<FanoutBatch>,
-    private readonly lists: KeyValueStore<Buffer, ListRow>,
+    private readonly stores: InboxStores,
   ) {
     this.moved = openStore(context, movedUsers)
     this.forward = forwarder(context, homeSinks(move), move.remoteTargets ?? alwaysUp)
@@ -93,14 +97,25 @@ export class UserMoves {
     }
     let rows = 0
     const prefix = userPrefix(userId)
-    for await (const [key, row] of this.lists.prefix(prefix)) {
+    const { lists } = this.stores
+    for await (const [key, row] of lists.prefix(prefix)) {
       const conversationId = key.subarray(prefix.length).toString()
       const sourceId = `moved:${userId}:${conversationId}:${record.offset}`
       await this.forward.send(inboundSink(home), {
         key: conversationId,
         value: this.codec.encode(movedRowBatch(userId, conversationId, row, sourceId)),
       })
-      this.lists.delete(key)
+      lists.delete(key)
+      rows++
+    }
+    // The same kind of place as the new home names where they come from: this geo, this unit.
+    const { places } = this.move
+    const from = homeName(
+      home.geo !== undefined ? { geo: places.geo } : { unit: String(places.unit) },
+    )
+    for await (const { key, batch, remove } of movedEntries(userId, this.stores, from)) {
+      await this.forward.send(inboundSink(home), { key, value: this.codec.encode(batch) })
+      remove()
       rows++
     }
     // Only users who leave from here are followed (not every user homed elsewhere, whom the

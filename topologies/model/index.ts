@@ -9,6 +9,7 @@ export {
   conversationPrefix,
   dedupeKey,
   deletedKey,
+  deletedKeyParts,
   inboxKey,
   inboxPrefix,
   listKey,

@@ -91,6 +91,19 @@ export function deletedKey(userId: string, conversationId: string, msgId: string
   return Buffer.concat([inboxPrefix(userId, conversationId), Buffer.from(msgId)])
 }
 
+/** The conversation and message a delete-for-me marker of `userId` is for (deletedKey's inverse). */
+export function deletedKeyParts(
+  userId: string,
+  key: Buffer,
+): { conversationId: string; msgId: string } {
+  const rest = key.subarray(userPrefix(userId).length)
+  const at = rest.indexOf(0)
+  return {
+    conversationId: rest.subarray(0, at).toString(),
+    msgId: rest.subarray(at + 1).toString(),
+  }
+}
+
 /** The sync queue: userId, 0, PTS (8 bytes), in PTS order. */
 export function syncQueueKey(userId: string, pts: number): Buffer {
   return Buffer.concat([userPrefix(userId), int64Serde.serialize(pts)])

@@ -15,9 +15,11 @@ export async function act(task: ReceiverTask, record: InputRecord, event: Action
   // Homed in another geo: acted on there (reactions too: that geo's merge stage counts them).
   const value = () => task.options.codecs.action.encode(event)
   if (!meta && (await task.geoRoute.forward(record, 'actions', conversationId, value))) return
-  // Homed in another unit: its read cursors and merge windows are there.
-  if (meta && !task.route.isLocal(meta.unit))
-    return task.route.forwardAction(record, event, meta.unit)
+  // Homed in another unit (known here, or where the user's API found it): its read cursors
+  // and merge windows are there.
+  const unit = meta ? meta.unit : task.route.namedHome(record)
+  if (unit !== undefined && !task.route.isLocal(unit))
+    return task.route.forwardAction(record, event, unit)
   if (action.kind === 'ReactionChanged') return
   if (!(await task.conversations.role(conversationId, userId))) return // only members act here
   if (action.kind === 'DeletedForMe') {

@@ -23,6 +23,7 @@ export { receiverTopology } from './receiver.js'
 export { type GeoSplit, REPLY_HEADERS, type ReceiverOptions } from './receiver-options.js'
 export { type GeoTopics, HOME_GEO_HEADER, ORIGIN_GEO_HEADER } from './route-by-geo.js'
 export {
+  HOME_UNIT_HEADER,
   homeOf,
   MAX_UNIT_RELAYS,
   normalizeUnit,

@@ -34,9 +34,11 @@ export async function receive(
     (await task.geoRoute.forward(record, 'ingest', message.conversationId, value))
   )
     return
-  // Homed in another unit: processed there, so nothing of it is kept here.
-  if (conversation && !task.route.isLocal(conversation.unit)) {
-    const refused = await task.route.forwardMessage(record, message, conversation.unit)
+  // Homed in another unit (known here, or, unknown, where the sender's API found it):
+  // processed there, so nothing of it is kept here.
+  const unit = conversation ? conversation.unit : task.route.namedHome(record)
+  if (unit !== undefined && !task.route.isLocal(unit)) {
+    const refused = await task.route.forwardMessage(record, message, unit)
     return refused ? task.reply(record, message, refused) : undefined
   }
   const role = await conversations.role(message.conversationId, message.senderId)

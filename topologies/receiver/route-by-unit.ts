@@ -7,7 +7,9 @@
 // back to the API that waits for it), a bounded number of times (MAX_UNIT_RELAYS: each pass
 // follows one move, so the bound only stops a loop between misconfigured units, which then
 // reject its messages, UNKNOWN_UNIT, instead of bouncing them). A move itself, which only
-// the home makes, is passed on the same way (move-relay.ts).
+// the home makes, is passed on the same way (move-relay.ts). A conversation this unit never
+// heard of (created through another unit's API) is forwarded to the unit the API found it at
+// (HOME_UNIT_HEADER): so a user acts on any of their conversations through any unit's API.
 
 import type { EventCodec } from '../../schemas/codec.js'
 import type {
@@ -44,6 +46,13 @@ export const ORIGIN_UNIT_HEADER = 'imflow-origin-unit'
  * passed on to the home it knows: how many such passes so far.
  */
 export const UNIT_RELAY_HEADER = 'imflow-unit-relays'
+
+/**
+ * Set by the API on a message or action of a conversation this unit's receiver does not know:
+ * the unit whose API counts the sender a member (home-unit.ts `locateHomeUnit`). Only a guide:
+ * a conversation known here is routed as known, and the unit named decides (membership too).
+ */
+export const HOME_UNIT_HEADER = 'imflow-home-unit'
 
 /** Passes of one forwarded record at most; see the header above. */
 export const MAX_UNIT_RELAYS = 8
@@ -108,7 +117,8 @@ export function forwardedHeaders(
   const out: Record<string, Buffer | string> = {}
   for (const [name, value] of Object.entries(headers)) {
     const one = Array.isArray(value) ? value.at(-1) : value
-    if (one !== undefined) out[name] = one
+    // The API's guide is for this unit only: the home goes by what it knows.
+    if (one !== undefined && name !== HOME_UNIT_HEADER) out[name] = one
   }
   out[ORIGIN_UNIT_HEADER] = String(local)
   return out
@@ -150,6 +160,20 @@ function relayOf(
   }
   headers[UNIT_RELAY_HEADER] = String(passes + 1)
   return { unit: where.unit, headers }
+}
+
+/**
+ * Where a record of a conversation this unit does not know goes: the remote unit the API
+ * named (HOME_UNIT_HEADER), for a record a producer wrote here; else undefined (decided here:
+ * unknown). A forwarded record is never sent on by a guess, only by what is known.
+ */
+function namedHomeUnit(record: InputRecord, home: (unit: string) => Home): string | undefined {
+  if (originOf(record) !== undefined) return undefined
+  const value = record.headers[HOME_UNIT_HEADER]
+  const one = Array.isArray(value) ? value.at(-1) : value
+  if (one === undefined) return undefined
+  const where = home(one.toString())
+  return where.kind === 'remote' ? where.unit : undefined
 }
 
 /**
@@ -217,6 +241,9 @@ export function unitRouter({ forward, local, remote, codecs }: UnitRouterOptions
       const where = home(unit)
       return where.kind === 'remote' ? where.unit : undefined
     },
+
+    /** The remote unit the API named for a conversation unknown here (namedHomeUnit). */
+    namedHome: (record: InputRecord) => namedHomeUnit(record, home),
 
     /** The receipts sink: the origin unit's for a message it forwarded here, else this one's. */
     receiptSink(record: InputRecord): string {

@@ -25,9 +25,11 @@ export async function prefetchRecipients(
 
 export async function sequence(
   task: SyncTask,
-  { recipients, sourceId, event }: FanoutBatch,
+  { recipients, sourceId, event, movedFrom }: FanoutBatch,
   now: number,
 ): Promise<void> {
+  // A moved user's old private messages and deletions: history, not news (moved-entries.ts).
+  if (movedFrom) return
   for (const userId of recipients) {
     if ((await task.log.ptsOf(userId, sourceId)) !== undefined) continue
     const user = (await task.users.get(userId)) ?? emptyUser()
