@@ -64,12 +64,13 @@ export function userHomes(w: TopologyWiring): UserHomes {
     units,
   }
   const sinks: Record<string, { topic: string }> = {}
-  const add = (home: UserHome, inbound: string, rooms: string | undefined) => {
+  const add = (home: UserHome, inbound: string, rooms: string) => {
     sinks[inboundSink(home)] = { topic: inbound }
-    if (rooms) sinks[roomsSink(home)] = { topic: rooms }
+    sinks[roomsSink(home)] = { topic: rooms }
   }
-  for (const [geo, inbound] of Object.entries(geos.inbound))
-    add({ geo }, inbound, geos.homes?.[geo]?.rooms)
+  // geoSplit names both topics for the same geos.
+  for (const [geo, { rooms }] of Object.entries(geos.homes ?? {}))
+    add({ geo }, geos.inbound[geo] as string, rooms)
   for (const [unit, topics] of Object.entries(units)) add({ unit }, topics.inbound, topics.rooms)
   return {
     homeOf: (userId) => {

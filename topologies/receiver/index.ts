@@ -15,12 +15,14 @@ export {
   type RemoteTargets,
   UNPARK_EVERY_MS,
 } from './forward-or-park.js'
+export { type HandOffTarget, handOff } from './hand-off.js'
 export { geoSplit, type UserHomes, unitTopics, userHomes } from './home-wiring.js'
 export { inboundTopology, VIA_INBOUND_HEADER } from './inbound.js'
 export { inboundModule, receiverModule } from './module.js'
 export { ReceiverQueries } from './queries.js'
 export { receiverTopology } from './receiver.js'
 export { type GeoSplit, REPLY_HEADERS, type ReceiverOptions } from './receiver-options.js'
+export { RoomHomes } from './room-homes.js'
 export { type GeoTopics, HOME_GEO_HEADER, ORIGIN_GEO_HEADER } from './route-by-geo.js'
 export {
   HOME_UNIT_HEADER,

@@ -20,8 +20,8 @@ import type {
 } from '../runtime/index.js'
 import { type AdmissionGate, admitAll } from './admission.js'
 import { ConversationState } from './conversation-state.js'
-import { planFanOut } from './fan-out.js'
 import { alwaysUp, type Forwarder, forwarder, UNPARK_EVERY_MS } from './forward-or-park.js'
+import { type HandOffTarget, handOff } from './hand-off.js'
 import { MovesIn } from './move-in.js'
 import { EXPORT_EVERY_MS, MovesOut } from './move-out.js'
 import { PrivateDedupe } from './private-dedupe.js'
@@ -29,14 +29,7 @@ import { REPLY_HEADERS, type ReceiverOptions, remoteSinks } from './receiver-opt
 import { RoomHomes } from './room-homes.js'
 import { type GeoRouter, geoRouter } from './route-by-geo.js'
 import { type UnitRouter, unitRouter } from './route-by-unit.js'
-import {
-  type HomePlaces,
-  inboundSink,
-  roomsSink,
-  splitByHome,
-  type UserHome,
-  userHome,
-} from './user-home.js'
+import { type HomePlaces, roomsSink, type UserHome, userHome } from './user-home.js'
 
 type Event = FanoutBatch['event']
 
@@ -64,6 +57,7 @@ export class ReceiverTask {
   /** The other geos and units users may be homed in (those with an inbound topic). */
   private readonly places: HomePlaces
   private readonly roomHomes: RoomHomes
+  private readonly handOffTarget: HandOffTarget
   private generator: MsgIdGenerator | undefined
   private idTime = 0
 
@@ -118,6 +112,13 @@ export class ReceiverTask {
       ),
     }
     this.roomHomes = new RoomHomes((userId) => this.homeOf(userId), this.clock)
+    this.handOffTarget = {
+      context,
+      forward: this.forward,
+      homeOf: (userId) => this.homeOf(userId),
+      codec: options.codecs.fanoutBatch,
+      userPartitions: options.userPartitions,
+    }
   }
 
   /** Where a user is homed when it is another geo or unit (user-home.ts); undefined: here. */
@@ -215,30 +216,18 @@ export class ReceiverTask {
     return this.roomHomes.of(conversationId, members, removed)
   }
 
-  /** One hand-off record per user partition that owns some of the recipients. */
-  async handOff(
+  /** Each other home's share to its inbound, the rest per user partition (hand-off.ts). */
+  handOff(
     conversationId: string,
     recipients: readonly string[],
     sourceId: string,
     event: Event,
     updateLists: boolean,
   ): Promise<void> {
-    const split = splitByHome(recipients, (u) => this.homeOf(u))
-    // One forwarded record per other geo or unit; it splits its share by its own partitions.
-    for (const { home, users } of split.remote.values()) {
-      const batch: FanoutBatch = { partition: -1, recipients: users, sourceId, event, updateLists }
-      await this.forward.send(inboundSink(home), {
-        key: conversationId,
-        value: this.options.codecs.fanoutBatch.encode(batch),
-      })
-    }
-    for (const share of planFanOut(split.local, this.options.userPartitions)) {
-      const batch: FanoutBatch = { ...share, sourceId, event, updateLists }
-      this.context.send('fanout', {
-        key: conversationId,
-        value: this.options.codecs.fanoutBatch.encode(batch),
-        partition: share.partition,
-      })
-    }
+    return handOff(this.handOffTarget, conversationId, recipients, {
+      sourceId,
+      event,
+      updateLists,
+    })
   }
 }
