@@ -7,6 +7,7 @@
 
 import type { InputRecord } from '../runtime/index.js'
 import type { Forwarder } from './forward-or-park.js'
+import { header } from './move-in.js'
 
 /** Set by the API: the geo a conversation unknown here is homed in. */
 export const HOME_GEO_HEADER = 'imflow-home-geo'
@@ -40,12 +41,6 @@ export function geoSinks(
       ]),
     ),
   )
-}
-
-function header(record: InputRecord, name: string): string | undefined {
-  const value = record.headers[name]
-  const one = Array.isArray(value) ? value.at(-1) : value
-  return one === undefined ? undefined : one.toString()
 }
 
 export interface GeoRouterOptions {

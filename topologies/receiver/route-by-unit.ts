@@ -22,6 +22,7 @@ import type { ConversationMeta } from '../model/index.js'
 import type { InputRecord } from '../runtime/index.js'
 import type { Forwarder } from './forward-or-park.js'
 import { HANDOVER_HEADER, MOVE_REQUEST_HEADER } from './move-headers.js'
+import { header } from './move-in.js'
 
 /** Another unit's deployment, as its receiver sees it: where messages, changes, actions and receipts go. */
 export interface UnitTopics {
@@ -101,9 +102,8 @@ export function unitSinks(
 
 /** The unit that forwarded this record; undefined when a producer wrote it here. */
 export function originOf(record: InputRecord): string | undefined {
-  const value = record.headers[ORIGIN_UNIT_HEADER]
-  const one = Array.isArray(value) ? value.at(-1) : value
-  return one === undefined ? undefined : normalizeUnit(one.toString())
+  const one = header(record, ORIGIN_UNIT_HEADER)
+  return one === undefined ? undefined : normalizeUnit(one)
 }
 
 /**
@@ -149,9 +149,7 @@ function relayOf(
 ): { unit: string; headers: Record<string, Buffer | string> } | undefined {
   const origin = originOf(record)
   if (origin === undefined || where.kind !== 'remote' || where.unit === origin) return undefined
-  const raw = record.headers[UNIT_RELAY_HEADER]
-  const one = Array.isArray(raw) ? raw.at(-1) : raw
-  const passes = one === undefined ? 0 : Number(one.toString())
+  const passes = Number(header(record, UNIT_RELAY_HEADER) ?? 0)
   if (!(passes < MAX_UNIT_RELAYS)) return undefined
   const headers: Record<string, Buffer | string> = {}
   for (const [name, value] of Object.entries(record.headers)) {
@@ -169,10 +167,9 @@ function relayOf(
  */
 function namedHomeUnit(record: InputRecord, home: (unit: string) => Home): string | undefined {
   if (originOf(record) !== undefined) return undefined
-  const value = record.headers[HOME_UNIT_HEADER]
-  const one = Array.isArray(value) ? value.at(-1) : value
-  if (one === undefined) return undefined
-  const where = home(one.toString())
+  const named = header(record, HOME_UNIT_HEADER)
+  if (named === undefined) return undefined
+  const where = home(named)
   return where.kind === 'remote' ? where.unit : undefined
 }
 
