@@ -1,10 +1,11 @@
 // Large groups at the seeds' scale: G groups of M members, D devices online in each (one
-// WebSocket ImflowClient per online member, in a process of their own: device-fleet.ts),
+// WebSocket per online member, in processes of their own: device-fleet.ts),
 // messages produced to im.ingest at fixed rates per group. The path is ingest -> receiver -> im.rooms -> gateway -> device; the baseline is one
 // raw kafkajs produce -> consume hop on the same broker in the same run. Reports deliveries/s,
 // send -> device p50/p99 and the share delivered, at each rate.
 // Usage: npm run bench -- bigroom   (IMFLOW_BENCH_GROUPS, IMFLOW_BENCH_MEMBERS,
 // IMFLOW_BENCH_ONLINE, IMFLOW_BENCH_RATES per group in messages/s, IMFLOW_BENCH_SECONDS,
+// IMFLOW_BENCH_FLEET=light|client and IMFLOW_BENCH_FLEET_PROCESSES (default 2) for the devices,
 // IMFLOW_BENCH_AB below)
 
 import { loadavg } from 'node:os'
@@ -18,7 +19,7 @@ import { waitFor } from './broker.js'
 import { deviceFleet, timedBody } from './device-fleet.js'
 import { nowMs, percentiles } from './latency.js'
 import { startLatencyApp } from './latency-app.js'
-import { cpuWindow } from './process-cpu.js'
+import { childProcesses, cpuWindow } from './process-cpu.js'
 import { rawHop } from './raw-hop.js'
 import { transactionLines, transactionSnapshot } from './transaction-stats.js'
 
@@ -28,6 +29,9 @@ const MEMBERS = env('IMFLOW_BENCH_MEMBERS', 10_000)
 const ONLINE = env('IMFLOW_BENCH_ONLINE', 500)
 const RATES = (process.env.IMFLOW_BENCH_RATES ?? '2,5,10,20').split(',').map(Number)
 const SECONDS = env('IMFLOW_BENCH_SECONDS', 15)
+/** What a device is (device-fleet.ts): light by default, ImflowClient with `client`. */
+const FLEET_KIND = process.env.IMFLOW_BENCH_FLEET ?? 'light'
+const FLEET_PROCESSES = env('IMFLOW_BENCH_FLEET_PROCESSES', 2)
 /** How long the last deliveries of a load may trail its last send. */
 const DRAIN_MS = 10_000
 
@@ -40,11 +44,13 @@ const SWITCHES: Record<string, (on: boolean) => void> = {
   'coordinator-cache': setCoordinatorCache,
 }
 /**
- * IMFLOW_BENCH_AB=transaction-scope: a setting read as the app starts, so the app is started
- * once per scope (task, then thread), each time with its groups and devices, in the same run.
+ * IMFLOW_BENCH_AB=transaction-scope (task, then thread) or stream-threads (1, then 2): a
+ * setting read as the app starts, so the app is started once per value, each time with its
+ * groups and devices, in the same run.
  */
 const APP_SWITCHES: Record<string, { env: string; values: readonly string[] }> = {
   'transaction-scope': { env: 'IMFLOW_TRANSACTION_SCOPE', values: ['task', 'thread'] },
+  'stream-threads': { env: 'IMFLOW_STREAM_THREADS', values: ['1', '2'] },
 }
 /** Read when the bench runs: another bench's switch in the variable is not an error here. */
 const abSwitch = () => {
@@ -76,11 +82,15 @@ export async function bigroomBench(): Promise<string> {
 
 async function bigroomOnce(env: Record<string, string> = {}): Promise<string> {
   const AB = abSwitch()
+  if (FLEET_KIND !== 'light' && FLEET_KIND !== 'client')
+    throw new Error(`IMFLOW_BENCH_FLEET: light or client, not ${FLEET_KIND}`)
+  if (!Number.isInteger(FLEET_PROCESSES) || FLEET_PROCESSES < 1)
+    throw new Error(`IMFLOW_BENCH_FLEET_PROCESSES: a whole number from 1, not ${FLEET_PROCESSES}`)
   const { app, config, kafka, hopTopic, token, createGroup, stop } = await startLatencyApp(
     'bigroom',
     { IMFLOW_KAFKA_HEAP: process.env.IMFLOW_KAFKA_HEAP ?? '1g', ...env },
   )
-  const fleet = deviceFleet()
+  const fleet = deviceFleet({ kind: FLEET_KIND, processes: FLEET_PROCESSES })
   try {
     const groups = Array.from({ length: GROUPS }, (_, g) => `room-${g}`)
     const member = (g: number, i: number) => `g${g}-u${i}`
@@ -144,7 +154,7 @@ async function bigroomOnce(env: Record<string, string> = {}): Promise<string> {
     await waitFor(async () => (await fleet.count()) >= devices.length, 120_000)
 
     const lines = [
-      `bigroom: ${GROUPS} groups x ${MEMBERS} members, ${ONLINE} WebSocket devices online in each (${devices.length}), ${SECONDS} s per load; app, one broker and (in a process of their own) the devices on this machine, 4 partitions`,
+      `bigroom: ${GROUPS} groups x ${MEMBERS} members, ${ONLINE} WebSocket devices online in each (${devices.length}, ${FLEET_KIND}, in ${FLEET_PROCESSES} processes), ${SECONDS} s per load; app, one broker and the devices on this machine, 4 partitions`,
     ]
     // Each rate's variants in the other order than the rate before: the first after a change
     // of rate may inherit a backlog, and must not always be the same one.
@@ -160,7 +170,9 @@ async function bigroomOnce(env: Record<string, string> = {}): Promise<string> {
       const count = rate * GROUPS * SECONDS
       const expected = count * ONLINE
       const before = await transactionSnapshot(app.metrics.registry)
-      const cpu = cpuWindow({ app: process.pid, devices: fleet.pid })
+      // The app's stream threads (processes of their own: bin.ts start) count as the app.
+      const appPids = [process.pid, ...childProcesses(process.pid, 'bin.ts')]
+      const cpu = cpuWindow({ app: appPids, devices: fleet.pids })
       const began = nowMs()
       await load(count, rate * GROUPS)
       await waitFor(

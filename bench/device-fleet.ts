@@ -1,12 +1,14 @@
-// Devices in a process of their own: benchmarks measure the server's side, not the cost of
+// Devices in processes of their own: benchmarks measure the server's side, not the cost of
 // thousands of simulated clients sharing its event loop (in production they are phones).
-// The parent forks this file (deviceFleet()), asks it to connect devices, and reads back
-// each message's send -> device latency: a message's body ends with `@<send time, epoch ms>`.
+// The parent forks this file (deviceFleet()) once per process, asks each to connect its share
+// of the devices, and reads back each message's send -> device latency: a message's body ends
+// with `@<send time, epoch ms>`.
 
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { type ClientMessage, ImflowClient } from '../connectors/client/index.js'
 import { nowMs } from './latency.js'
+import { lightDevice } from './light-device.js'
 
 export interface FleetDevice {
   token: string
@@ -15,7 +17,7 @@ export interface FleetDevice {
 }
 
 type Request =
-  | { type: 'connect'; url: string; devices: FleetDevice[] }
+  | { type: 'connect'; url: string; devices: FleetDevice[]; index: number }
   | { type: 'reset' }
   | { type: 'count' }
   | { type: 'report' }
@@ -30,8 +32,8 @@ type Answer =
 export const timedBody = (id: string, at: number) => `${id}@${at}`
 
 export interface DeviceFleet {
-  /** The devices' process. */
-  readonly pid: number
+  /** The devices' processes. */
+  readonly pids: readonly number[]
   connect(url: string, devices: FleetDevice[]): Promise<void>
   /** Forgets the latencies measured so far. */
   reset(): void
@@ -42,8 +44,54 @@ export interface DeviceFleet {
   close(): Promise<void>
 }
 
-export function deviceFleet(): DeviceFleet {
-  const child = fork(fileURLToPath(import.meta.url), ['--fleet'], {
+/**
+ * What a simulated device is: `light` (light-device.ts, what the protocol asks and no more:
+ * the fleet costs the machine little beside the server) or `client` (ImflowClient, the
+ * reference client with its whole state).
+ */
+export type FleetKind = 'light' | 'client'
+
+export interface FleetOptions {
+  kind?: FleetKind
+  /** Processes the devices are spread over (each its own event loop). */
+  processes?: number
+}
+
+/** The devices, spread over `processes` child processes (round robin). */
+export function deviceFleet({ kind = 'light', processes = 2 }: FleetOptions = {}): DeviceFleet {
+  const children = Array.from({ length: processes }, () => fleetProcess(kind))
+  return {
+    pids: children.map((c) => c.pid),
+    async connect(url, devices) {
+      await Promise.all(
+        children.map((child, k) =>
+          child.connect(
+            url,
+            devices.filter((_, i) => i % processes === k),
+            k,
+          ),
+        ),
+      )
+    },
+    reset: () => {
+      for (const child of children) child.reset()
+    },
+    count: async () =>
+      (await Promise.all(children.map((c) => c.count()))).reduce((a, b) => a + b, 0),
+    latencies: async () => (await Promise.all(children.map((c) => c.latencies()))).flat(),
+    close: async () => {
+      await Promise.all(children.map((c) => c.close()))
+    },
+  }
+}
+
+interface FleetProcess extends Omit<DeviceFleet, 'pids' | 'connect'> {
+  readonly pid: number
+  connect(url: string, devices: FleetDevice[], index: number): Promise<void>
+}
+
+function fleetProcess(kind: FleetKind): FleetProcess {
+  const child = fork(fileURLToPath(import.meta.url), ['--fleet', kind], {
     // IMFLOW_BENCH_FLEET_PROFILE=<dir>: a CPU profile of the devices' side, written there.
     execArgv: [
       '--import',
@@ -68,9 +116,9 @@ export function deviceFleet(): DeviceFleet {
   const ask = (request: Request) => child.send(request)
   return {
     pid: child.pid ?? 0,
-    async connect(url, devices) {
+    async connect(url, devices, index) {
       const ready = next('ready')
-      ask({ type: 'connect', url, devices })
+      ask({ type: 'connect', url, devices, index })
       await ready
     },
     reset: () => ask({ type: 'reset' }),
@@ -93,43 +141,58 @@ export function deviceFleet(): DeviceFleet {
   }
 }
 
+/** A connected device, whichever kind: what the fleet asks of it. */
+interface Device {
+  /** The newest seq taken of each large group followed (undefined: not followed yet). */
+  seq(group: string): number | undefined
+  close(): Promise<void>
+}
+
 /** The child: connects the devices, 100 at a time, and measures what they receive. */
-function runFleet(): void {
-  const clients: ImflowClient[] = []
+function runFleet(kind: FleetKind): void {
+  const devices: Device[] = []
   let latencies: number[] = []
+  const received = (sentAt: number, at = nowMs()) => {
+    if (Number.isFinite(sentAt) && sentAt > 0) latencies.push(at - sentAt)
+  }
   const onMessages = (messages: ClientMessage[]) => {
     const at = nowMs()
-    for (const m of messages) {
-      const sent = Number(m.body.slice(m.body.lastIndexOf('@') + 1))
-      if (Number.isFinite(sent) && sent > 0) latencies.push(at - sent)
+    for (const m of messages) received(Number(m.body.slice(m.body.lastIndexOf('@') + 1)), at)
+  }
+  const open = async (url: string, token: string, deviceId: string): Promise<Device> => {
+    if (kind === 'light') {
+      const device = await lightDevice({ url, token, deviceId, onMessage: (at) => received(at) })
+      return { seq: (group) => device.seqs.get(group), close: async () => device.close() }
     }
+    const client = new ImflowClient({
+      url,
+      token,
+      deviceId,
+      deviceClass: 'DESKTOP',
+      reconnect: { initialDelayMs: 500, maxDelayMs: 5_000 },
+    })
+    client.on('messages', onMessages)
+    await client.connect()
+    return { seq: (group) => client.seqs()[group], close: () => client.close() }
   }
   const answer = (a: Answer) => process.send?.(a)
-  const connect = async (url: string, devices: FleetDevice[]) => {
-    for (const [k, { token }] of devices.entries()) {
-      const client = new ImflowClient({
-        url,
-        token,
-        deviceId: `bench-${k}`,
-        deviceClass: 'DESKTOP',
-        reconnect: { initialDelayMs: 500, maxDelayMs: 5_000 },
-      })
-      client.on('messages', onMessages)
-      clients.push(client)
-    }
-    for (let i = 0; i < clients.length; i += 100) {
-      await Promise.all(clients.slice(i, i + 100).map((c) => c.connect()))
+  const connect = async (url: string, fleet: FleetDevice[], index: number) => {
+    for (let i = 0; i < fleet.length; i += 100) {
+      const opened = await Promise.all(
+        fleet.slice(i, i + 100).map((d, k) => open(url, d.token, `bench-${index}-${i + k}`)),
+      )
+      devices.push(...opened)
     }
     // Ready once every device follows its group (its heads frame arrived).
     const deadline = Date.now() + 600_000
-    while (clients.some((c, k) => c.seqs()[devices[k]?.group ?? ''] === undefined)) {
+    while (devices.some((d, k) => d.seq(fleet[k]?.group ?? '') === undefined)) {
       if (Date.now() > deadline) throw new Error('devices did not follow their groups in 600 s')
       await new Promise((r) => setTimeout(r, 200))
     }
   }
   process.on('message', (request: Request) => {
     if (request.type === 'connect') {
-      connect(request.url, request.devices).then(
+      connect(request.url, request.devices, request.index).then(
         () => answer({ type: 'ready' }),
         (err) => answer({ type: 'error', message: String(err) }),
       )
@@ -140,9 +203,10 @@ function runFleet(): void {
     } else if (request.type === 'report') {
       answer({ type: 'report', latencies })
     } else {
-      Promise.all(clients.map((c) => c.close().catch(() => {}))).then(() => process.exit(0))
+      Promise.all(devices.map((d) => d.close().catch(() => {}))).then(() => process.exit(0))
     }
   })
 }
 
-if (process.argv.includes('--fleet')) runFleet()
+const at = process.argv.indexOf('--fleet')
+if (at >= 0) runFleet(process.argv[at + 1] === 'client' ? 'client' : 'light')

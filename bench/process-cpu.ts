@@ -3,7 +3,7 @@
 // whose clients share the machine with the server says so with this: the server's figures
 // are its share of the cores, not the machine's.
 
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 
 /** Linux' clock ticks per second (getconf CLK_TCK), which /proc counts in. */
@@ -34,10 +34,15 @@ export interface CpuWindow {
   stop(): string
 }
 
-/** Starts a window over the named processes (name -> pid). */
-export function cpuWindow(processes: Readonly<Record<string, number>>): CpuWindow {
+/** Starts a window over the named processes (name -> pid, or the pids counted together). */
+export function cpuWindow(
+  processes: Readonly<Record<string, number | readonly number[]>>,
+): CpuWindow {
   const names = Object.keys(processes)
-  const ticks = () => names.map((name) => processTicks(processes[name] as number))
+  const ticks = () =>
+    names.map((name) =>
+      [processes[name] ?? []].flat().reduce((sum, pid) => sum + processTicks(pid), 0),
+    )
   const startedAt = Date.now()
   const fromProcesses = ticks()
   const fromMachine = machineTicks()
@@ -54,4 +59,21 @@ export function cpuWindow(processes: Readonly<Record<string, number>>): CpuWindo
       return `CPU, cores busy of ${cpus().length}: ${parts.join(', ')}, the rest (broker, registry, OS) ${cores(rest).toFixed(2)}, idle ${cores(idle).toFixed(2)}`
     },
   }
+}
+
+/** The processes `pid` started whose command line contains `marker` (e.g. stream threads). */
+export function childProcesses(pid: number, marker: string): number[] {
+  const children = readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+    readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8')
+      .split(' ')
+      .filter(Boolean)
+      .map(Number),
+  )
+  return children.filter((child) => {
+    try {
+      return readFileSync(`/proc/${child}/cmdline`, 'utf8').includes(marker)
+    } catch {
+      return false // gone meanwhile
+    }
+  })
 }

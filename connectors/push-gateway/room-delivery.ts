@@ -12,6 +12,7 @@ import type { Logger } from '../../ops/log.js'
 import type { RoomEvent, SequencedEvent } from '../../schemas/types.generated.js'
 import { headsFrame, type RoomHead, roomFrame } from '../protocol/frames.js'
 import type { DeviceSession, DeviceSessions } from './sessions.js'
+import { type WireFrame, wireFrame } from './wire-frame.js'
 
 export interface RoomDirectory {
   /** The user's large groups with their newest seq; `token` is the user's, for an API call. */
@@ -20,14 +21,22 @@ export interface RoomDirectory {
   largeGroup(userId: string, conversationId: string, token: string): Promise<RoomHead | undefined>
 }
 
+/** fetch's own error says only "fetch failed": its cause says why (refused, reset, timed out). */
+async function call(url: string, token: string): Promise<Response> {
+  try {
+    return await fetch(url, { headers: { authorization: `Bearer ${token}` } })
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause
+    throw new Error(`GET ${url}: ${cause?.code ?? cause?.message ?? String(err)}`, { cause: err })
+  }
+}
+
 /** A gateway apart from the API asks it, with the device's own token (GET /v1/conversations). */
 export function apiRoomDirectory(apiUrl: string): RoomDirectory {
   const base = apiUrl.replace(/\/+$/, '')
   return {
     async largeGroupsOf(_userId, token) {
-      const res = await fetch(`${base}/v1/conversations`, {
-        headers: { authorization: `Bearer ${token}` },
-      })
+      const res = await call(`${base}/v1/conversations`, token)
       if (!res.ok) throw new Error(`GET /v1/conversations answered ${res.status}`)
       const { conversations } = (await res.json()) as {
         conversations: { conversationId: string; large: boolean; seq?: number }[]
@@ -37,9 +46,10 @@ export function apiRoomDirectory(apiUrl: string): RoomDirectory {
         .map((c) => ({ conversationId: c.conversationId, seq: c.seq ?? 0 }))
     },
     async largeGroup(_userId, conversationId, token) {
-      const res = await fetch(`${base}/v1/conversations/${encodeURIComponent(conversationId)}`, {
-        headers: { authorization: `Bearer ${token}` },
-      })
+      const res = await call(
+        `${base}/v1/conversations/${encodeURIComponent(conversationId)}`,
+        token,
+      )
       if (res.status === 403) return undefined
       if (!res.ok) throw new Error(`GET /v1/conversations/:cid answered ${res.status}`)
       const c = (await res.json()) as { large: boolean; seq?: number }
@@ -51,50 +61,66 @@ export function apiRoomDirectory(apiUrl: string): RoomDirectory {
 export interface PushSocket {
   readonly readyState: number
   readonly OPEN: number
+  /** The negotiated extensions (ws): with none, no compression, frames can go out as bytes. */
+  readonly extensions?: string
   send(data: Buffer, options: { binary: boolean }): void
-  /** ws' TCP socket (not ws' public API, so optional): corked, a burst of frames is one write. */
-  readonly _socket?: { cork(): void; uncork(): void } | null
+  /** ws' TCP socket (not ws' public API, so optional): what frames encoded once are written to. */
+  readonly _socket?: { write(data: Buffer): boolean } | null
 }
 
-/** Frames are JSON text, sent from bytes encoded once. */
+/** Frames are JSON text. */
 const TEXT = { binary: false }
 
 /** Room events kept for replay to devices whose groups were being looked up meanwhile. */
 const RECENT_EVENTS = 10_000
 
 /**
- * Frames queued per socket and written once per turn of the event loop: ws writes each
- * frame with a syscall of its own (most of a busy gateway's time), so every frame a socket
- * got in one turn — several groups' events, a fetch's worth of one group's — goes out in one
- * corked write. The busier the gateway, the more a write carries.
+ * Sockets written per turn of the event loop: a room event for thousands of devices is
+ * written over several turns, so the gateway's and the topologies' Kafka clients are heard in
+ * between (each write is a syscall: ~1,000 of them take a few milliseconds).
+ */
+const SOCKETS_PER_TURN = 1_000
+
+/**
+ * Frames queued per socket and written at the end of the turn, each socket's as one write:
+ * every frame a socket got in one turn — several groups' events, a fetch's worth of one
+ * group's — goes out in one syscall. The busier the gateway, the more a write carries. Without
+ * compression (the gateway negotiates none) the frames' bytes, encoded once for all sockets,
+ * are written to the TCP socket directly, in order with ws' own writes (ws writes at once when
+ * it does not compress).
  */
 class Outbox<S extends PushSocket> {
-  private readonly queued = new Map<S, Buffer[]>()
+  private readonly queued = new Map<S, WireFrame[]>()
   private scheduled = false
 
   /** Queues a frame for the socket if it is open; answers whether it was. */
-  push(socket: S, frame: Buffer): boolean {
+  push(socket: S, frame: WireFrame): boolean {
     if (socket.readyState !== socket.OPEN) return false
     const frames = this.queued.get(socket)
     if (frames) frames.push(frame)
     else this.queued.set(socket, [frame])
     if (!this.scheduled) {
       this.scheduled = true
-      setImmediate(() => this.flush())
+      setImmediate(() => this.flush(SOCKETS_PER_TURN))
     }
     return true
   }
 
-  flush(): void {
-    this.scheduled = false
+  /** Writes the queued frames of up to `sockets` sockets; the rest in the next turn. */
+  private flush(sockets: number): void {
+    let written = 0
     for (const [socket, frames] of this.queued) {
+      if (written === sockets) break
+      this.queued.delete(socket)
+      written++
       if (socket.readyState !== socket.OPEN) continue
-      const tcp = frames.length > 1 ? socket._socket : undefined
-      tcp?.cork()
-      for (const frame of frames) socket.send(frame, TEXT)
-      tcp?.uncork()
+      const tcp = socket.extensions === '' ? socket._socket : undefined
+      if (!tcp) for (const frame of frames) socket.send(frame.payload, TEXT)
+      else if (frames.length === 1) tcp.write((frames[0] as WireFrame).wire)
+      else tcp.write(Buffer.concat(frames.map((f) => f.wire)))
     }
-    this.queued.clear()
+    if (this.queued.size === 0) this.scheduled = false
+    else setImmediate(() => this.flush(SOCKETS_PER_TURN))
   }
 }
 
@@ -136,7 +162,7 @@ export class RoomDelivery<S extends PushSocket> {
     const users = this.followers.get(event.conversationId)
     if (!users) return 0
     // Encoded once for all its devices (a string would be encoded again for each socket).
-    const frame = Buffer.from(roomFrame(event))
+    const frame = wireFrame(roomFrame(event))
     let sent = 0
     for (const userId of users) sent += this.send(this.sessions.ofUser(userId), frame)
     return sent
@@ -201,7 +227,7 @@ export class RoomDelivery<S extends PushSocket> {
         userId,
         heads.map((h) => h.conversationId),
       )
-      this.send(targets, Buffer.from(headsFrame(heads)))
+      this.send(targets, wireFrame(headsFrame(heads)))
       // What arrived during the look-up, for the groups now followed (devices drop repeats by
       // seq), in order with the notices of those who left meanwhile.
       const followed = this.follows.get(userId) ?? new Set<string>()
@@ -211,7 +237,7 @@ export class RoomDelivery<S extends PushSocket> {
           followed.has(event.conversationId) &&
           event.event.payload.kind !== 'MembershipChanged'
         )
-          this.send(targets, Buffer.from(roomFrame(event)))
+          this.send(targets, wireFrame(roomFrame(event)))
       }
     })
     const settled = next.catch(() => {})
@@ -260,14 +286,9 @@ export class RoomDelivery<S extends PushSocket> {
   }
 
   /** Queues the frame for each open socket (see Outbox); answers how many. */
-  private send(targets: Iterable<DeviceSession<S>>, frame: Buffer): number {
+  private send(targets: Iterable<DeviceSession<S>>, frame: WireFrame): number {
     let sent = 0
     for (const { socket } of targets) if (this.outbox.push(socket, frame)) sent++
     return sent
-  }
-
-  /** Writes what is queued now (it is written at the end of this turn anyway). */
-  flush(): void {
-    this.outbox.flush()
   }
 }

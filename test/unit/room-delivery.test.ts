@@ -12,26 +12,40 @@ import { type DeviceSession, DeviceSessions } from '../../connectors/push-gatewa
 import { silentLogger } from '../../ops/log.js'
 import type { RoomEvent, SequencedEvent } from '../../schemas/types.generated.js'
 
-/** Records frames, and how they were grouped into writes (cork ... uncork = one write). */
+/**
+ * Records frames, and how many each write to the TCP socket carried (decoded from the bytes as
+ * a device would: wire-frame.test.ts checks them against ws' own parser). With an extension
+ * negotiated (compression), frames must go through ws' send instead, one by one.
+ */
 class FakeSocket {
   readonly OPEN = 1
   readyState = 1
   readonly frames: ServerFrame[] = []
   readonly writes: number[] = []
-  private corked: number | undefined
+  constructor(readonly extensions = '') {}
   readonly _socket = {
-    cork: () => {
-      this.corked = 0
-    },
-    uncork: () => {
-      this.writes.push(this.corked ?? 0)
-      this.corked = undefined
+    write: (bytes: Buffer) => {
+      let frames = 0
+      for (let at = 0; at < bytes.length; frames++) {
+        const short = (bytes[at + 1] as number) & 0x7f
+        const header = short < 126 ? 2 : short === 126 ? 4 : 10
+        const length =
+          short < 126
+            ? short
+            : short === 126
+              ? bytes.readUInt16BE(at + 2)
+              : Number(bytes.readBigUInt64BE(at + 2))
+        this.frames.push(JSON.parse(bytes.toString('utf8', at + header, at + header + length)))
+        at += header + length
+      }
+      this.writes.push(frames)
+      return true
     },
   }
   send(data: Buffer) {
+    if (this.extensions === '') throw new Error('uncompressed frames go to the TCP socket')
     this.frames.push(JSON.parse(data.toString()))
-    if (this.corked === undefined) this.writes.push(1)
-    else this.corked++
+    this.writes.push(1)
   }
 }
 
@@ -83,8 +97,12 @@ function setup(groups: Map<string, string[]>, memberOf: Map<string, string[]> = 
     },
   }
   const rooms = new RoomDelivery(sessions, directory, silentLogger)
-  const connect = (userId: string, deviceId: string) => {
-    const session: DeviceSession<FakeSocket> = { userId, deviceId, socket: new FakeSocket() }
+  const connect = (userId: string, deviceId: string, extensions = '') => {
+    const session: DeviceSession<FakeSocket> = {
+      userId,
+      deviceId,
+      socket: new FakeSocket(extensions),
+    }
     sessions.add(session)
     return session
   }
@@ -230,12 +248,12 @@ describe('RoomDelivery', () => {
     expect(lookups).toHaveLength(2)
   })
 
-  it('writes every frame a socket got in one turn as one corked write, in order', async () => {
+  it('writes every frame a socket got in one turn as one write, in order', async () => {
     const { rooms, connect } = setup(new Map([['ann', ['big', 'other']]]))
     const phone = connect('ann', 'phone')
     await rooms.login(phone, 't')
     await written()
-    expect(phone.socket.writes).toEqual([1]) // the heads frame alone: not corked
+    expect(phone.socket.writes).toEqual([1]) // the heads frame alone
     for (const seq of [4, 5, 6]) rooms.deliver(roomEvent('big', seq))
     rooms.deliver(roomEvent('other', 1))
     expect(phone.socket.frames).toHaveLength(1) // nothing written yet in this turn
@@ -248,5 +266,30 @@ describe('RoomDelivery', () => {
     rooms.deliver(roomEvent('big', 7))
     await written()
     expect(phone.socket.frames).toHaveLength(5)
+  })
+  it('sends frame by frame through ws when a compression extension was negotiated', async () => {
+    const { rooms, connect } = setup(new Map([['ann', ['big']]]))
+    const phone = connect('ann', 'phone', 'permessage-deflate')
+    await rooms.login(phone, 't')
+    for (const seq of [4, 5]) rooms.deliver(roomEvent('big', seq))
+    await written()
+    expect(phone.socket.writes).toEqual([1, 1, 1])
+    expect(phone.socket.frames.map((f) => f.type)).toEqual(['heads', 'room', 'room'])
+  })
+
+  it('writes a room event to at most 1,000 sockets per turn of the event loop', async () => {
+    const { rooms, connect } = setup(new Map([['ann', ['big']]]))
+    const devices = Array.from({ length: 2_500 }, (_, i) => connect('ann', `d${i}`))
+    await rooms.login(devices[0] as DeviceSession<FakeSocket>, 't')
+    await written() // the heads frame: on the first device only
+    expect(rooms.deliver(roomEvent('big', 4))).toBe(2_500)
+    const reached = () =>
+      devices.filter((d) => d.socket.frames.some((f) => f.type === 'room')).length
+    const turns: number[] = []
+    for (let turn = 0; turn < 4; turn++) {
+      await written()
+      turns.push(reached())
+    }
+    expect(turns).toEqual([1_000, 2_000, 2_500, 2_500])
   })
 })
