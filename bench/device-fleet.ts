@@ -103,15 +103,20 @@ function fleetProcess(kind: FleetKind): FleetProcess {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     serialization: 'advanced',
   })
+  // A child that exits before it answers fails the bench instead of leaving it waiting.
   const next = (type: Answer['type']) =>
     new Promise<Answer>((resolve, reject) => {
+      const onExit = (code: number | null, signal: string | null) =>
+        reject(new Error(`device fleet: process ${child.pid} exited (${signal ?? code})`))
       const onMessage = (answer: Answer) => {
         if (answer.type !== type && answer.type !== 'error') return
         child.off('message', onMessage)
+        child.off('exit', onExit)
         if (answer.type === 'error') reject(new Error(`device fleet: ${answer.message}`))
         else resolve(answer)
       }
       child.on('message', onMessage)
+      child.once('exit', onExit)
     })
   const ask = (request: Request) => child.send(request)
   return {
