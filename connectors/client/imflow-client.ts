@@ -84,6 +84,16 @@ function subjectOf(token: string): string {
 
 const PULL_CONCURRENCY = 4
 
+/** The detail of a problem+json body; the text itself when it is not one. */
+function problemDetail(body: string): string {
+  try {
+    const detail = (JSON.parse(body) as { detail?: unknown }).detail
+    return typeof detail === 'string' ? detail : body
+  } catch {
+    return body
+  }
+}
+
 export class ImflowClient extends EventEmitter<ClientEvents> {
   private readonly state: ClientState
   private http: ImflowHttp
@@ -241,9 +251,17 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
     })
     this.socket = socket
     let refused: number | undefined
+    /** A refusal's problem detail: a 400 may name the user's new home (movedHomeReason). */
+    let refusal = ''
     socket.on('unexpected-response', (_request, response) => {
       refused = response.statusCode
-      socket.terminate()
+      const chunks: Buffer[] = []
+      response.on('data', (chunk: Buffer) => chunks.push(chunk))
+      response.on('error', () => socket.terminate())
+      response.on('end', () => {
+        refusal = problemDetail(Buffer.concat(chunks).toString())
+        socket.terminate()
+      })
     })
     socket.on('open', () => {
       this.attempt = 0
@@ -272,14 +290,21 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
       // reason that names no API leaves it to the application. A refused token or request
       // will be refused again.
       const text = reason.toString()
-      const home = code === closeCodes.movedHome ? movedHomeUrl(text) : undefined
+      // Closed because the user moved, or refused because they had (a connection made after
+      // the move, to the old home): either names the new home's API.
+      const home =
+        code === closeCodes.movedHome
+          ? movedHomeUrl(text)
+          : refused === 400
+            ? movedHomeUrl(refusal)
+            : undefined
       const final =
         this.closing ||
         code === closeCodes.replaced ||
         (code === closeCodes.movedHome && home === undefined) ||
         refused === 401 ||
-        refused === 400
-      this.emit('close', { code, reason: text, reconnecting: !final })
+        (refused === 400 && home === undefined)
+      this.emit('close', { code, reason: text || refusal, reconnecting: !final })
       if (home !== undefined && !this.closing) {
         this.follow(home, text)
       } else if (!final) {
@@ -301,7 +326,8 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
    * every unit's API answers the user's reads as their home does). The new home's stream is
    * another one, so the device does what a Rebase does — the list and latest pages from the
    * new home, large groups from their newest seq — and logs in from PTS 0: it is pushed the new
-   * stream from its start (or a Rebase). Reloaded first, so pushes apply over the reload.
+   * stream from its start (or a Rebase). Reloaded first, so pushes apply over the reload; a
+   * conversation whose moved row the new home's list lacks yet is kept as held.
    */
   private follow(url: string, reason: string): void {
     this.gatewayBase = url
@@ -310,7 +336,7 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
     this.attempt = 0
     this.chain = this.chain
       .then(async () => {
-        await this.rebase(0)
+        await this.rebase(0, { keepUnlisted: true })
         this.emit('rebase', 0)
       })
       .catch((err) => {
@@ -357,7 +383,7 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
     }
   }
 
-  private async rebase(headPts: number): Promise<void> {
+  private async rebase(headPts: number, options?: { keepUnlisted: boolean }): Promise<void> {
     const entries = await this.http.conversations()
     const pages = new Map<string, HistoryMessage[]>()
     // Conversations homed in another geo have no history here: their list entry is all.
@@ -369,7 +395,7 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
       }
     }
     await Promise.all(Array.from({ length: PULL_CONCURRENCY }, worker))
-    this.state.rebase(headPts, entries, pages)
+    this.state.rebase(headPts, entries, pages, options)
     for (const conversation of this.state.conversations()) this.emit('conversation', conversation)
   }
 

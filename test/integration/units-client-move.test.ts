@@ -2,7 +2,8 @@
 // is homed in unit 1 (…b.) and her client is connected to unit 1's gateway; she is moved to
 // unit 0 (…a.) while connected. Unit 1's gateway closes her connection with 4002 naming unit 0's
 // API; the client reloads from unit 0 and connects to unit 0's gateway from PTS 0, and the
-// group's next message is pushed to it there. Before, it reported the close and stayed away.
+// group's next message is pushed to it there. A client that connects to the old home after the
+// move is refused there (400 naming the new home) and goes there too. Before, both stopped.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ImflowClient } from '../../connectors/client/index.js'
@@ -108,5 +109,51 @@ describe('units: a client follows its user’s home unit', () => {
     expect(pushed.filter((id) => id === m2)).toHaveLength(1)
     expect(closes).toHaveLength(1)
     expect(ann.connected).toBe(true)
+  })
+
+  it('goes to the new home when the old one refuses it (connecting after the move)', {
+    timeout: 60_000,
+  }, async () => {
+    await setHome(u0, 'eve', '1')
+    const g = `${run}-late`
+    const created = await callJson(u0, 'POST', '/v1/conversations', admin, {
+      conversationId: g,
+      type: 'GROUP',
+      members: ['eve', 'bob'],
+    })
+    expect(created.status).toBe(201)
+    const m1 = await post(g, 'late-1')
+    await setHome(u1, 'eve', '0')
+    // A device that still knows only unit 1 (it was offline when eve moved): refused there
+    // with 400 naming unit 0, it goes to unit 0 and holds what it missed, then is pushed there.
+    const eve = new ImflowClient({
+      url: u1.url,
+      token: token('eve'),
+      deviceId: 'eve-phone',
+      reconnect: { initialDelayMs: 100, maxDelayMs: 1_000 },
+    })
+    const moves: string[] = []
+    eve.on('moved', ({ url }) => moves.push(url))
+    try {
+      await eve.connect()
+      expect(moves).toEqual([u0.url])
+      await eventually(() => (eve.messages(g).some((m) => m.msgId === m1) ? true : undefined), {
+        what: 'late-1 reloaded from unit 0',
+      })
+      const m2 = await post(g, 'late-2')
+      await eventually(
+        () =>
+          eve
+            .messages(g)
+            .map((m) => m.msgId)
+            .join() === [m1, m2].join()
+            ? true
+            : undefined,
+        { what: 'late-2 pushed to eve at unit 0' },
+      )
+      expect(eve.connected).toBe(true)
+    } finally {
+      await eve.close()
+    }
   })
 })

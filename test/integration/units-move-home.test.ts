@@ -109,15 +109,16 @@ describe('units: sending through one’s unit while the conversation moves into 
       // The first one may meet a unit whose stores are still opening (503): as a client, retry.
       const first = await eventually(
         async () => {
-          const res = await post(who, cid, `${who}-0`)
+          const res = await post(who, cid, `${cid}-${who}-0`)
           return res.status === 200 ? res.body.msgId : undefined
         },
         { what: `${who}'s first message to ${cid} through unit 1` },
       )
       ids.push(first)
-      // Then one after the other, never retried: each answer counts.
+      // Then one after the other, never retried: each answer counts. (A clientMsgId is the
+      // sender's, whatever the conversation: each group gets its own.)
       for (let n = 1; !(moved && movedIn()) && n < 2_000; n++) {
-        const res = await post(who, cid, `${who}-${n}`)
+        const res = await post(who, cid, `${cid}-${who}-${n}`)
         if (res.status === 200 && res.body.msgId) ids.push(res.body.msgId)
         else failures.push({ who, cid, status: res.status, body: res.body })
       }

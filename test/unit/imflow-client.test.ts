@@ -311,15 +311,19 @@ describe('ImflowClient', () => {
   })
 
   it('follows the user’s home when it moves: reloads, then connects there from PTS 0', async () => {
-    const http = fakeHttp([entry('c1')], {})
+    const list = [entry('c1'), entry('c2')]
+    const http = fakeHttp(list, {})
     const { gateway, client } = await setup(http, 7)
     await client.connect()
+    gateway.send({ type: 'events', events: [{ pts: 8, event: stored('m0', 'c2', 8) }] })
+    await until(() => (gateway.connections[0]?.acks.length ? true : undefined), 'the ack')
     const home = await fakeGateway()
     cleanup.push(() => home.close())
     const closed = once(client, 'close')
     const moved = once(client, 'moved')
     const reason = `ann is homed in unit 0: connect to its push gateway (${home.url})`
     http.calls.length = 0
+    list.pop() // the new home's list lacks c2's moved row yet: what the device holds of it stays
     gateway.connections[0]?.socket.close(4002, reason)
     expect((await closed)[0]).toEqual({ code: 4002, reason, reconnecting: true })
     expect((await moved)[0]).toEqual({ url: home.url, reason })
@@ -328,10 +332,10 @@ describe('ImflowClient', () => {
     expect(http.calls).toEqual(['conversations', 'messages c1 20']) // reloaded before
     expect(client.lastPts).toBe(0)
     expect(gateway.connections).toHaveLength(1) // never back to the old home
-    home.send({ type: 'events', events: [{ pts: 1, event: stored('m1', 'c1', 1) }] })
+    home.send({ type: 'events', events: [{ pts: 1, event: stored('m1', 'c2', 9) }] })
     await until(() => (home.connections[0]?.acks.length ? true : undefined), 'the ack')
     expect(home.connections[0]?.acks).toEqual([1])
-    expect(client.messages('c1').map((m) => m.msgId)).toEqual(['m1'])
+    expect(client.messages('c2').map((m) => m.msgId)).toEqual(['m0', 'm1'])
   })
 
   it('does not reconnect when the user’s home moved to a unit whose API it is not told', async () => {
