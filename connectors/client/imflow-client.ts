@@ -333,7 +333,6 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
     this.gatewayBase = url
     if (!this.options.http) this.http = fetchHttp(url, this.token)
     this.emit('moved', { url, reason })
-    this.attempt = 0
     this.chain = this.chain
       .then(async () => {
         await this.rebase(0, { keepUnlisted: true })
@@ -344,7 +343,9 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
         this.fail(err)
         this.state.lastPts = 0
       })
-    void this.chain.then(() => (this.closing ? undefined : this.open()))
+    // Backing off like any reconnect: right after a move the new home's replica of the users
+    // may not know it yet and send the device back (400), until it does.
+    this.scheduleReconnect()
   }
 
   private scheduleReconnect(): void {
