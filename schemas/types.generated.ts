@@ -153,6 +153,8 @@ export interface FanoutBatch {
   movedRow?: null | MovedListRow
   /** Set on state a user's old home kept for them and sent on when their home changed (a private message, a deletion for themself): the home it came from (geo:eu, unit:0). Applied to their inbox, never sequenced (no PTS, no push, no notification: it is history their devices had). */
   movedFrom?: null | string
+  /** Set on a user's moved private messages and deletions, packed (see MovedEntries). */
+  movedEntries?: null | MovedEntries
 }
 
 /** The device connected; it is pushed from lastPts + 1 (or gets a Rebase when too far behind). */
@@ -213,6 +215,14 @@ export interface MessageDeleted {
 
 /** What a message carries; clients render each differently. */
 export type MessageType = 'TEXT' | 'IMAGE' | 'FILE' | 'CARD' | 'SYSTEM'
+
+/** Many of one user's private messages or deletions for themself in one conversation, moved with them to their new home in one record (bounded in size) instead of one each; set with movedFrom. The batch's event is then a ConversationChanged that says so, which an inbox that does not know this field ignores. */
+export interface MovedEntries {
+  /** Private messages the user may see, oldest first. */
+  privateMessages: StoredMessage[]
+  /** Messages the user deleted for themself. */
+  deletedMsgIds: string[]
+}
 
 /** A user's conversation-list row, moved with them to their new home geo (event: MembershipChanged, member). */
 export interface MovedListRow {

@@ -226,13 +226,18 @@ export class ClientState {
     }
   }
 
-  /** After a Rebase: the list and the latest pages are the truth; pushes go on from headPts. */
+  /**
+   * After a Rebase: the list and the latest pages are the truth; pushes go on from headPts.
+   * `keepUnlisted` (after the user's home moved): the new home's list may not have every moved
+   * row yet, so conversations it lacks are kept as held (their rows arrive as pushes).
+   */
   rebase(
     headPts: number,
     entries: readonly ConversationListEntry[],
     pages: ReadonlyMap<string, readonly HistoryMessage[]>,
+    { keepUnlisted = false }: { keepUnlisted?: boolean } = {},
   ): void {
-    this.list.clear()
+    if (!keepUnlisted) this.list.clear()
     const kept = new Set(entries.map((e) => e.conversationId))
     for (const entry of entries) {
       const page = pages.get(entry.conversationId) ?? []
@@ -242,7 +247,7 @@ export class ClientState {
       )
     }
     for (const conversationId of this.messages.conversationIds()) {
-      if (!kept.has(conversationId)) this.messages.drop(conversationId)
+      if (!kept.has(conversationId) && !keepUnlisted) this.messages.drop(conversationId)
     }
     this.describe(entries)
     // The latest pages were just pulled: large groups continue from their newest seq.

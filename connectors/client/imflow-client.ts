@@ -3,14 +3,22 @@
 // frame once applied, answers a Rebase by pulling the latest pages over the API, backfills
 // conversations it first meets in a push, and reconnects with its last PTS (backing off, up
 // to a bound) until close(). Large groups' messages come apart from the PTS stream, numbered
-// per conversation: it applies them in seq order and pulls any gap it finds.
+// per conversation: it applies them in seq order and pulls any gap it finds. When the user's
+// home unit changes (close 4002, naming the new home's API), it follows: it reloads the list
+// and latest pages from the new home and connects to its gateway from PTS 0 (a new stream).
 
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import WebSocket from 'ws'
 import type { DeviceClass, SequencedEvent } from '../../schemas/types.generated.js'
 import { ImflowClientError } from '../protocol/client-errors.js'
-import { closeCodes, type RoomFrame, type RoomHead, type ServerFrame } from '../protocol/frames.js'
+import {
+  closeCodes,
+  movedHomeUrl,
+  type RoomFrame,
+  type RoomHead,
+  type ServerFrame,
+} from '../protocol/frames.js'
 import { ClientState } from './client-state.js'
 import { fetchHttp, type ImflowHttp, type TokenSource } from './http-api.js'
 import { ReadMerger } from './read-merger.js'
@@ -54,6 +62,11 @@ export interface ClientEvents {
   messages: [ClientMessage[]]
   /** The device was too far behind in a large group: it holds its latest page now. */
   reload: [conversationId: string, headSeq: number]
+  /**
+   * The user's home unit changed (close 4002): the client goes on at the new home's API and
+   * gateway (`url`), from PTS 0, after reloading the list and latest pages from there.
+   */
+  moved: [{ url: string; reason: string }]
   /** A conversation's metadata came from the API. */
   conversation: [ClientConversation]
   /** Something failed that the client works around (emitted only when listened to). */
@@ -71,9 +84,21 @@ function subjectOf(token: string): string {
 
 const PULL_CONCURRENCY = 4
 
+/** The detail of a problem+json body; the text itself when it is not one. */
+function problemDetail(body: string): string {
+  try {
+    const detail = (JSON.parse(body) as { detail?: unknown }).detail
+    return typeof detail === 'string' ? detail : body
+  } catch {
+    return body
+  }
+}
+
 export class ImflowClient extends EventEmitter<ClientEvents> {
   private readonly state: ClientState
-  private readonly http: ImflowHttp
+  private http: ImflowHttp
+  /** Where the gateway is: the options' until the user's home moves, then the new home's. */
+  private gatewayBase: string
   private readonly token: TokenSource
   private socket: WebSocket | undefined
   /** Frames are applied one after another, a Rebase's pulls included. */
@@ -96,6 +121,7 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
       throw new ImflowClientError('IMF_ERR_CONFIG', 'give userId when token is a function')
     this.state = new ClientState(userId, options.lastPts ?? 0, options.seqs)
     this.http = options.http ?? fetchHttp(options.url, this.token)
+    this.gatewayBase = options.gatewayUrl ?? options.url
     this.reads = new ReadMerger(
       async (conversationId, upTo) => {
         if (!this.http.read)
@@ -214,9 +240,7 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
     }
     if (this.closing) return
     const { deviceId, deviceClass = 'MOBILE' } = this.options
-    const base = (this.options.gatewayUrl ?? this.options.url)
-      .replace(/^http/, 'ws')
-      .replace(/\/+$/, '')
+    const base = this.gatewayBase.replace(/^http/, 'ws').replace(/\/+$/, '')
     const query = new URLSearchParams({
       device: deviceId,
       lastPts: String(this.state.lastPts),
@@ -227,9 +251,17 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
     })
     this.socket = socket
     let refused: number | undefined
+    /** A refusal's problem detail: a 400 may name the user's new home (movedHomeReason). */
+    let refusal = ''
     socket.on('unexpected-response', (_request, response) => {
       refused = response.statusCode
-      socket.terminate()
+      const chunks: Buffer[] = []
+      response.on('data', (chunk: Buffer) => chunks.push(chunk))
+      response.on('error', () => socket.terminate())
+      response.on('end', () => {
+        refusal = problemDetail(Buffer.concat(chunks).toString())
+        socket.terminate()
+      })
     })
     socket.on('open', () => {
       this.attempt = 0
@@ -254,16 +286,28 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
       if (this.socket !== socket) return
       this.socket = undefined
       // A newer connection of this device replaced this one: the device lives there now.
-      // The user's home moved: the reason names where to connect (from PTS 0) instead.
-      // A refused token or request will be refused again.
+      // The user's home moved: the reason names where to connect (from PTS 0) instead; a
+      // reason that names no API leaves it to the application. A refused token or request
+      // will be refused again.
+      const text = reason.toString()
+      // Closed because the user moved, or refused because they had (a connection made after
+      // the move, to the old home): either names the new home's API.
+      const home =
+        code === closeCodes.movedHome
+          ? movedHomeUrl(text)
+          : refused === 400
+            ? movedHomeUrl(refusal)
+            : undefined
       const final =
         this.closing ||
         code === closeCodes.replaced ||
-        code === closeCodes.movedHome ||
+        (code === closeCodes.movedHome && home === undefined) ||
         refused === 401 ||
-        refused === 400
-      this.emit('close', { code, reason: reason.toString(), reconnecting: !final })
-      if (!final) {
+        (refused === 400 && home === undefined)
+      this.emit('close', { code, reason: text || refusal, reconnecting: !final })
+      if (home !== undefined && !this.closing) {
+        this.follow(home, text)
+      } else if (!final) {
         this.scheduleReconnect()
       } else if (this.firstOpen && refused !== undefined) {
         this.firstOpen.reject(
@@ -275,6 +319,33 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
         this.firstOpen = undefined
       }
     })
+  }
+
+  /**
+   * The user is homed at `url` now: its API and gateway from here on (a given `http` stays:
+   * every unit's API answers the user's reads as their home does). The new home's stream is
+   * another one, so the device does what a Rebase does — the list and latest pages from the
+   * new home, large groups from their newest seq — and logs in from PTS 0: it is pushed the new
+   * stream from its start (or a Rebase). Reloaded first, so pushes apply over the reload; a
+   * conversation whose moved row the new home's list lacks yet is kept as held.
+   */
+  private follow(url: string, reason: string): void {
+    this.gatewayBase = url
+    if (!this.options.http) this.http = fetchHttp(url, this.token)
+    this.emit('moved', { url, reason })
+    this.chain = this.chain
+      .then(async () => {
+        await this.rebase(0, { keepUnlisted: true })
+        this.emit('rebase', 0)
+      })
+      .catch((err) => {
+        // Not reloaded (the new home's API did not answer): log in from 0 all the same.
+        this.fail(err)
+        this.state.lastPts = 0
+      })
+    // Backing off like any reconnect: right after a move the new home's replica of the users
+    // may not know it yet and send the device back (400), until it does.
+    this.scheduleReconnect()
   }
 
   private scheduleReconnect(): void {
@@ -313,7 +384,7 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
     }
   }
 
-  private async rebase(headPts: number): Promise<void> {
+  private async rebase(headPts: number, options?: { keepUnlisted: boolean }): Promise<void> {
     const entries = await this.http.conversations()
     const pages = new Map<string, HistoryMessage[]>()
     // Conversations homed in another geo have no history here: their list entry is all.
@@ -325,7 +396,7 @@ export class ImflowClient extends EventEmitter<ClientEvents> {
       }
     }
     await Promise.all(Array.from({ length: PULL_CONCURRENCY }, worker))
-    this.state.rebase(headPts, entries, pages)
+    this.state.rebase(headPts, entries, pages, options)
     for (const conversation of this.state.conversations()) this.emit('conversation', conversation)
   }
 

@@ -9,6 +9,7 @@
 import { ImflowError } from '../../ops/errors.js'
 import type { UserEvent } from '../../schemas/types.generated.js'
 import { normalizeUnit, userHome } from '../../topologies/receiver/index.js'
+import { movedHomeReason } from '../protocol/frames.js'
 import { hopsOf, type UnitCaller, type UnitHomes } from './home-unit.js'
 import type { Messaging } from './messaging.js'
 
@@ -48,8 +49,7 @@ export function gatewayElsewhere(
   return (userId) => {
     const unit = otherHomeUnit(userOf(userId), local, remote)
     if (unit === undefined) return undefined
-    const where = urls[unit] ? ` (${urls[unit]})` : ''
-    return `${userId} is homed in unit ${unit}: connect to its push gateway${where}, where ${userId}'s events are sequenced and pushed`
+    return movedHomeReason(userId, unit, urls[unit])
   }
 }
 

@@ -75,6 +75,21 @@ export const closeCodes = {
   movedHome: 4002,
 } as const
 
+/**
+ * Why a device of a user homed in another unit is refused (400) or closed (4002): the home and
+ * its API, in a form the client reads back (movedHomeUrl). Short, so a close reason (123 bytes
+ * at most) keeps the URL whole for user ids up to about 50 bytes.
+ */
+export function movedHomeReason(userId: string, unit: string, apiUrl: string | undefined): string {
+  const where = apiUrl ? ` (${apiUrl})` : ''
+  return `${userId} is homed in unit ${unit}: connect to its push gateway${where}`
+}
+
+/** The new home's API named by movedHomeReason; undefined when it names none (or was cut off). */
+export function movedHomeUrl(reason: string): string | undefined {
+  return /push gateway \((https?:\/\/[^\s()]+)\)/.exec(reason)?.[1]
+}
+
 /** The frame for an envelope, serialised once and sent to each of its devices. */
 export function serverFrame(content: SyncEnvelope['content']): string {
   const frame: ServerFrame =

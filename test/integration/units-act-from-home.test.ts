@@ -14,8 +14,8 @@ import { closeCodes } from '../../connectors/protocol/frames.js'
 import type { RunningApp } from '../../ops/app/app.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
 import type { SequencedEvent } from '../../schemas/types.generated.js'
-import { eventually, httpCall, unique } from './helpers.js'
-import { type Deployments, deviceSocket, startUnits } from './units-support.js'
+import { eventually, unique } from './helpers.js'
+import { callJson, type Deployments, deviceSocket, startUnits } from './units-support.js'
 
 const secret = 'units-act-home-secret-0123456789abcd'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
@@ -44,16 +44,8 @@ describe('units: acting from one’s own unit', () => {
     await units?.stop()
   })
 
-  const call = async (
-    app: RunningApp,
-    method: string,
-    path: string,
-    who: string,
-    body?: object,
-  ) => {
-    const res = await httpCall(app.url, method, path, who === 'root' ? admin : token(who), body)
-    return { status: res.status, body: (await res.json().catch(() => ({}))) as Body }
-  }
+  const call = (app: RunningApp, method: string, path: string, who: string, body?: object) =>
+    callJson<Body>(app, method, path, who === 'root' ? admin : token(who), body)
   const post = (app: RunningApp, who: string, cid: string, id: string, extra: object = {}) =>
     call(app, 'POST', '/v1/messages', who, {
       conversationId: cid,

@@ -9,7 +9,7 @@ import { issueToken } from '../../connectors/http/jwt.js'
 import type { RunningApp } from '../../ops/app/app.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
 import { eventually, httpCall, unique } from './helpers.js'
-import { type Deployments, startUnits } from './units-support.js'
+import { callJson, type Deployments, startUnits } from './units-support.js'
 
 const secret = 'unit-reads-secret-0123456789abcdef'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
@@ -40,16 +40,8 @@ describe('units: reads through the unit that only routes a conversation', () => 
     await units?.stop()
   })
 
-  const call = async (
-    app: RunningApp,
-    method: string,
-    path: string,
-    who: string,
-    body?: object,
-  ) => {
-    const res = await httpCall(app.url, method, path, token(who), body)
-    return { status: res.status, body: (await res.json().catch(() => ({}))) as Json }
-  }
+  const call = (app: RunningApp, method: string, path: string, who: string, body?: object) =>
+    callJson<Json>(app, method, path, token(who), body)
 
   it('answers totals and the computed list entry as the home unit does', {
     timeout: 120_000,

@@ -6,7 +6,7 @@
 import WebSocket from 'ws'
 import type { RunningApp } from '../../ops/app/app.js'
 import { freePort } from '../../ops/ports.js'
-import { startTestApp } from './helpers.js'
+import { httpCall, startTestApp } from './helpers.js'
 
 export interface Deployments {
   apps: RunningApp[]
@@ -96,4 +96,19 @@ export function deviceSocket(app: RunningApp, user: string, bearer: string): Web
     class: 'MOBILE',
   })}`
   return new WebSocket(url, { headers: { authorization: `Bearer ${bearer}` } })
+}
+
+/**
+ * One API request to `app` as the holder of `bearer`: its status and JSON body (`{}` when the
+ * body is not JSON), typed as the caller expects it.
+ */
+export async function callJson<Body = Record<string, unknown>>(
+  app: RunningApp,
+  method: string,
+  path: string,
+  bearer: string,
+  body?: object,
+): Promise<{ status: number; body: Body }> {
+  const res = await httpCall(app.url, method, path, bearer, body)
+  return { status: res.status, body: (await res.json().catch(() => ({}))) as Body }
 }

@@ -1,7 +1,8 @@
 // ImflowClient against a fake gateway (a plain `ws` server on 127.0.0.1 speaking the protocol)
 // and a fake HTTP layer: it logs in with its device and last PTS, acks once applied, answers a
 // Rebase by pulling the latest pages, backfills unknown conversations, reconnects with its
-// last PTS, and stops for a refused token or a replacing connection.
+// last PTS, follows the user's home to the unit a 4002 names, and stops for a refused token or
+// a replacing connection.
 
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
@@ -309,11 +310,39 @@ describe('ImflowClient', () => {
     expect(client.connected).toBe(false)
   })
 
-  it('does not reconnect when the user’s home moved, and says where to', async () => {
+  it('follows the user’s home when it moves: reloads, then connects there from PTS 0', async () => {
+    const list = [entry('c1'), entry('c2')]
+    const http = fakeHttp(list, {})
+    const { gateway, client } = await setup(http, 7)
+    await client.connect()
+    gateway.send({ type: 'events', events: [{ pts: 8, event: stored('m0', 'c2', 8) }] })
+    await until(() => (gateway.connections[0]?.acks.length ? true : undefined), 'the ack')
+    const home = await fakeGateway()
+    cleanup.push(() => home.close())
+    const closed = once(client, 'close')
+    const moved = once(client, 'moved')
+    const reason = `ann is homed in unit 0: connect to its push gateway (${home.url})`
+    http.calls.length = 0
+    list.pop() // the new home's list lacks c2's moved row yet: what the device holds of it stays
+    gateway.connections[0]?.socket.close(4002, reason)
+    expect((await closed)[0]).toEqual({ code: 4002, reason, reconnecting: true })
+    expect((await moved)[0]).toEqual({ url: home.url, reason })
+    await once(client, 'open')
+    expect(home.connections.map((c) => c.query.get('lastPts'))).toEqual(['0'])
+    expect(http.calls).toEqual(['conversations', 'messages c1 20']) // reloaded before
+    expect(client.lastPts).toBe(0)
+    expect(gateway.connections).toHaveLength(1) // never back to the old home
+    home.send({ type: 'events', events: [{ pts: 1, event: stored('m1', 'c2', 9) }] })
+    await until(() => (home.connections[0]?.acks.length ? true : undefined), 'the ack')
+    expect(home.connections[0]?.acks).toEqual([1])
+    expect(client.messages('c2').map((m) => m.msgId)).toEqual(['m0', 'm1'])
+  })
+
+  it('does not reconnect when the user’s home moved to a unit whose API it is not told', async () => {
     const { gateway, client } = await setup(fakeHttp([], {}))
     await client.connect()
     const closed = once(client, 'close')
-    const reason = 'ann is homed in unit 0: connect to its push gateway (http://a)'
+    const reason = 'ann is homed in unit 0: connect to its push gateway'
     gateway.connections[0]?.socket.close(4002, reason)
     expect((await closed)[0]).toEqual({ code: 4002, reason, reconnecting: false })
     await new Promise((r) => setTimeout(r, 100)) // several backoff periods

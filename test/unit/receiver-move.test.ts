@@ -9,7 +9,11 @@ import type { EventCodec } from '../../schemas/codec.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
 import type { ConversationEvent, SendMessage } from '../../schemas/types.generated.js'
 import { memberKey, RECEIVER_STORES as STORES } from '../../topologies/model/index.js'
-import { ORIGIN_UNIT_HEADER, type UnitTopics } from '../../topologies/receiver/index.js'
+import {
+  HOME_UNIT_HEADER,
+  ORIGIN_UNIT_HEADER,
+  type UnitTopics,
+} from '../../topologies/receiver/index.js'
 import { EXPORT_EVERY_MS, PACK_MAX_CHARS, packs } from '../../topologies/receiver/move-out.js'
 import type { TopologyTestDriver } from '../../topologies/runtime/index.js'
 import { type ReceiverCodecs, receiverCodecs, receiverTopics } from './receiver-codecs.js'
@@ -139,6 +143,56 @@ describe('receiver: moving a conversation to another unit', () => {
     })
     expect(await accepted(b, A.receipts, codecs.receipt)).toEqual([before[0]])
     expect(await log(b)).toHaveLength(4)
+  })
+
+  it('takes back what the new home forwarded before it had the hand-over: its message and its read, held there', async () => {
+    // Moving into the sender's unit: unit 1 has not heard of g, its API names unit 0 (where
+    // alice is a member), and unit 0 has just moved g to unit 1.
+    const a = unitDriver(0)
+    const b = unitDriver(1)
+    await change(a, {
+      kind: 'ConversationCreated',
+      conversationType: 'GROUP',
+      members: ['alice', 'bob', 'carol'],
+      admins: [],
+      unit: '',
+    })
+    await send(a, message('m1'))
+    const [m1] = await accepted(a, topics.receipts, codecs.receipt)
+    await change(a, { kind: 'UnitChanged', unit: '1' })
+    const named = { [HOME_UNIT_HEADER]: '0', 'imflow-reply-to': 'api-b', 'imflow-request-id': 'r' }
+    await b.pipe(topics.ingest, {
+      key: 'g',
+      value: codecs.sendMessage.encode(message('w1')),
+      timestamp: now,
+      headers: named,
+    })
+    await b.pipe(topics.actions, {
+      key: 'g',
+      value: codecs.action.encode({
+        conversationId: 'g',
+        userId: 'alice',
+        at: now,
+        action: { kind: 'ReadReceipt', upToMsgId: m1 as string },
+      }),
+      timestamp: now,
+      headers: named,
+    })
+    // Unit 0 sends both back, behind the move's first records on the same topics.
+    await across(b, a, A.ingest, topics.ingest)
+    await across(b, a, A.actions, topics.actions)
+    expect(a.read(B.receipts)).toEqual([])
+    // The worst order at unit 1: its actions first (the read came back before anything of
+    // the move was read on its other topics), then the history, then the hand-over.
+    await across(a, b, B.actions, topics.actions)
+    await across(a, b, B.ingest, topics.ingest)
+    expect(b.read(topics.receipts)).toEqual([]) // w1 waits for the hand-over
+    await across(a, b, B.conversations, topics.conversations)
+    const [w1] = await accepted(b, topics.receipts, codecs.receipt)
+    expect(parseMsgId(w1 as string).unit).toBe(1) // decided at unit 1, answered to its API
+    expect((await log(b)).map((m) => m.body)).toEqual(['body of m1', 'body of w1'])
+    const cursor = await b.store(STORES.readCursors).get(memberKey('g', 'alice'))
+    expect(cursor?.toString()).toBe(m1)
   })
 
   it('sends a long history a chunk per transaction, messages forwarded meanwhile waiting for its end', async () => {

@@ -197,18 +197,30 @@ describe('receiver: units', () => {
     expect(b.read(A.actions)).toEqual([])
   })
 
-  it('never bounces: a unit that thinks it is homed at the unit that forwarded it rejects', async () => {
+  it('bounces once: what came from the unit it takes for the home goes back there, and stays there', async () => {
     const b = unitDriver(1)
     await change(b, 'g', created('0'))
     expect(b.read(A.conversations)).toHaveLength(1)
-    // What came forwarded is not forwarded back, even where it looks homed elsewhere.
-    await change(b, 'g', { kind: 'MembersAdded', userIds: ['dave'] }, { [ORIGIN_UNIT_HEADER]: '0' })
-    expect(b.read(A.conversations)).toEqual([])
-    await send(b, message('g'), { ...reply, [ORIGIN_UNIT_HEADER]: '0' })
-    expect(b.read(A.ingest)).toEqual([])
-    const [receipt] = await decodeAll(b, A.receipts, codecs.receipt)
+    // Unit 0 sent it here before it had the hand-over of a move to itself: back it goes.
+    const from0 = { ...reply, [ORIGIN_UNIT_HEADER]: '0' }
+    await change(b, 'g', { kind: 'MembersAdded', userIds: ['dave'] }, from0)
+    expect(b.read(A.conversations).map((r) => r.headers)).toEqual([
+      { ...from0, [UNIT_RELAY_HEADER]: '1' },
+    ])
+    await send(b, message('g'), from0)
+    const [back] = b.read(A.ingest)
+    expect(back?.headers).toEqual({ ...from0, [UNIT_RELAY_HEADER]: '1' })
+    expect(b.read(A.receipts)).toEqual([]) // answered by unit 0
+    // Back at its origin, which takes unit 1 for the home (the units disagree): not sent out
+    // again, rejected there.
+    const a = unitDriver(0)
+    await change(a, 'g', created('1'))
+    a.read(B.conversations)
+    await send(a, message('g'), back?.headers as Record<string, string>)
+    expect(a.read(B.ingest)).toEqual([])
+    const [receipt] = await decodeAll(a, topics.receipts, codecs.receipt)
     expect(receipt?.outcome).toMatchObject({ kind: 'Rejected', reason: 'UNKNOWN_UNIT' })
-    expect(receipt?.outcome.kind === 'Rejected' && receipt.outcome.detail).toContain('never back')
+    expect(receipt?.outcome.kind === 'Rejected' && receipt.outcome.detail).toContain('disagree')
   })
 
   it('passes on what came forwarded for a conversation it moved on, keeping the origin, a bounded number of times', async () => {

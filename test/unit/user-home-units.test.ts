@@ -297,10 +297,13 @@ describe('inbox: a user moving to another unit', () => {
     const moved = await batches(inbox, A.inbound)
     expect(moved.map((b) => [b.event.payload.kind, b.movedFrom ?? null])).toEqual([
       ['MembershipChanged', null], // the row: sequenced there, so devices learn the conversation
-      ['NewMessage', 'unit:1'],
-      ['MessageDeleted', 'unit:1'],
+      ['ConversationChanged', 'unit:1'],
+      ['ConversationChanged', 'unit:1'],
     ])
-    expect(moved[1]?.event.payload).toEqual({ kind: 'NewMessage', message: secret })
+    expect(moved.slice(1).map((b) => b.movedEntries)).toEqual([
+      { privateMessages: [secret], deletedMsgIds: [] },
+      { privateMessages: [], deletedMsgIds: ['5'] },
+    ])
     expect(moved.every((b) => b.recipients.join() === 'cat')).toBe(true)
     for (const store of [INBOX_STORES.inbox, INBOX_STORES.deleted, INBOX_STORES.lists]) {
       let left = 0

@@ -1,6 +1,6 @@
 // What a hand-off batch does to its recipients' inbox state: list rows (joined, left, read,
 // a new message in a small group, a moved row merged), private messages (P) and deletions for
-// themselves (NP). Over the inbox task's stores; nothing else.
+// themselves (NP), one by one or packed when a user's home moved. Over the inbox task's stores; nothing else.
 
 import type { FanoutBatch, StoredMessage } from '../../schemas/types.generated.js'
 import { deletedKey, inboxKey, type ListRow, listKey } from '../model/index.js'
@@ -41,7 +41,15 @@ export function prefetchRows(stores: InboxStores, batches: readonly FanoutBatch[
 export async function applyBatch(stores: InboxStores, batch: FanoutBatch): Promise<void> {
   const { lists } = stores
   const payload = batch.event.payload
-  if (batch.movedRow && payload.kind === 'MembershipChanged') {
+  if (batch.movedEntries) {
+    // A moved user's private messages or deletions, packed (moved-entries.ts): each applied as
+    // the hand-off it came here as once would be.
+    const { privateMessages, deletedMsgIds } = batch.movedEntries
+    for (const m of privateMessages) await newMessage(stores, batch, m)
+    const conversationId = 'conversationId' in payload ? payload.conversationId : ''
+    for (const msgId of deletedMsgIds)
+      await deletedForMe(stores, batch.recipients, conversationId, msgId)
+  } else if (batch.movedRow && payload.kind === 'MembershipChanged') {
     const moved = fromMovedRow(batch.movedRow)
     for (const userId of batch.recipients) {
       const key = listKey(userId, payload.conversationId)

@@ -4,7 +4,8 @@
 /**
  * Marks a record the new home stores as it comes: `message` (one), `messages` (packed in its
  * body), `answers` (private messages' dedupe answers, packed), `end` (on im.ingest), `read`
- * (im.actions). And `deliver`: a deferred LOW message drained at the old home after the move,
+ * (im.actions), `begin` (im.actions, after the read cursors: the move is under way, what
+ * follows on im.actions waits for it). And `deliver`: a deferred LOW message drained at the old home after the move,
  * which the new home delivers (held like any message until the move is complete).
  */
 export const IMPORT_HEADER = 'imflow-import'

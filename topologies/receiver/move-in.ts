@@ -181,6 +181,19 @@ export class MovesIn {
     if (!(await this.load()).moving.has(conversationId)) await this.update(conversationId, (m) => m)
   }
 
+  /**
+   * The move's mark on im.actions (move-out.ts `sendCursors`): what follows it there waits for
+   * the move, like what follows the first chunk on im.ingest. Read after the move completed
+   * (this task read its other topics first): the conversation is homed here and no move is
+   * under way, so nothing waits.
+   */
+  async importBegun(conversationId: string): Promise<void> {
+    if ((await this.load()).moving.has(conversationId)) return
+    const meta = await this.task.conversations.get(conversationId)
+    if (meta && this.task.route.isLocal(meta.unit)) return
+    await this.update(conversationId, (m) => m)
+  }
+
   /** The import's end: the old home's seq; the move completes if the hand-over is here too. */
   async importEnded(record: InputRecord, conversationId: string): Promise<void> {
     const endSeq = Number(header(record, IMPORT_SEQ_HEADER) ?? 0)

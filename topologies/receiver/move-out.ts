@@ -271,24 +271,32 @@ export class MovesOut {
     }
   }
 
-  /** Read cursors only move forward, so their order against anything else does not matter. */
+  /**
+   * Read cursors only move forward, so their order against anything else does not matter.
+   * Then `begin`: whatever this unit forwards to the new home's im.actions after the move (an
+   * action sent back to the unit that forwarded it, route-by-unit.ts) comes behind it, so the
+   * new home holds it until the move is complete, however late it reads its other topics.
+   */
   private async sendCursors(record: InputRecord, conversationId: string, to: string) {
     const prefix = conversationPrefix(conversationId)
     const keys: Buffer[] = []
-    for await (const [key, upToMsgId] of this.task.readCursors.prefix(prefix)) {
-      keys.push(key)
-      await this.task.forward.send(unitSink(to, 'actions'), {
+    const cursor = (userId: string, upToMsgId: string, kind: 'read' | 'begin') =>
+      this.task.forward.send(unitSink(to, 'actions'), {
         key: conversationId,
         value: this.task.options.codecs.action.encode({
           conversationId,
-          userId: key.subarray(prefix.length).toString(),
+          userId,
           at: record.timestamp,
           action: { kind: 'ReadReceipt', upToMsgId },
         }),
-        headers: this.headers({ [IMPORT_HEADER]: 'read' }),
+        headers: this.headers({ [IMPORT_HEADER]: kind }),
       })
+    for await (const [key, upToMsgId] of this.task.readCursors.prefix(prefix)) {
+      keys.push(key)
+      await cursor(key.subarray(prefix.length).toString(), upToMsgId, 'read')
     }
     for (const key of keys) this.task.readCursors.delete(key)
+    await cursor('', '', 'begin')
   }
 
   private headers(extra: Record<string, string>): Record<string, Buffer | string> {

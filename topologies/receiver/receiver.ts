@@ -113,6 +113,7 @@ async function handle(task: ReceiverTask, record: InputRecord): Promise<void> {
   if (record.topic === topics.actions) {
     const action = record.value as Action
     if (kind === 'read') return task.moves.importRead(action)
+    if (kind === 'begin') return task.moves.importBegun(action.conversationId)
     if (await task.moves.holds(action.conversationId))
       return task.moves.hold(record, action.conversationId, codecs.action.encode(action))
     return act(task, record, action)

@@ -6,7 +6,7 @@
 // conversation on — is passed on to the home it knows, with its origin kept (the receipt goes
 // back to the API that waits for it), a bounded number of times (MAX_UNIT_RELAYS: each pass
 // follows one move, so the bound only stops a loop between misconfigured units, which then
-// reject its messages, UNKNOWN_UNIT, instead of bouncing them). A move itself, which only
+// reject its messages, UNKNOWN_UNIT, after one bounce at most). A move itself, which only
 // the home makes, is passed on the same way (move-relay.ts). A conversation this unit never
 // heard of (created through another unit's API) is forwarded to the unit the API found it at
 // (HOME_UNIT_HEADER): so a user acts on any of their conversations through any unit's API.
@@ -135,20 +135,25 @@ function nextHop(
 ): { unit: string; headers: Record<string, Buffer | string> } | undefined {
   if (where.kind === 'remote' && originOf(record) === undefined)
     return { unit: where.unit, headers: forwardedHeaders(record.headers, local) }
-  return relayOf(record, where)
+  return relayOf(record, where, local)
 }
 
 /**
  * Where a record that arrived forwarded goes on to, with its headers: the home this unit
- * knows, if another one, not the unit it came from (they disagree: a loop) and passed on
- * fewer than MAX_UNIT_RELAYS times. The origin stays the first unit's.
+ * knows, if another one, passed on fewer than MAX_UNIT_RELAYS times. The origin stays the
+ * first unit's. Back to the origin too: this unit has moved the conversation there, and the
+ * origin sent it here before it had the hand-over (a move into the sender's own unit). The
+ * move's first record went to the origin's im.ingest before this one, on the same key, so the
+ * origin holds it with the conversation's other traffic until the move is complete. A record
+ * back at its origin is not sent out again (the units disagree about the home: one bounce).
  */
 function relayOf(
   record: InputRecord,
   where: Home,
+  local: number,
 ): { unit: string; headers: Record<string, Buffer | string> } | undefined {
   const origin = originOf(record)
-  if (origin === undefined || where.kind !== 'remote' || where.unit === origin) return undefined
+  if (origin === undefined || where.kind !== 'remote' || origin === String(local)) return undefined
   const passes = Number(header(record, UNIT_RELAY_HEADER) ?? 0)
   if (!(passes < MAX_UNIT_RELAYS)) return undefined
   const headers: Record<string, Buffer | string> = {}
@@ -171,6 +176,25 @@ function namedHomeUnit(record: InputRecord, home: (unit: string) => Home): strin
   if (named === undefined) return undefined
   const where = home(named)
   return where.kind === 'remote' ? where.unit : undefined
+}
+
+/** The refusal of a message that has no way to its home (nextHop found none). */
+function noWay(
+  record: InputRecord,
+  conversationId: string,
+  where: Home,
+  unit: string,
+  local: number,
+): Extract<Receipt['outcome'], { kind: 'Rejected' }> {
+  const origin = originOf(record)
+  const homed = `conversation ${conversationId} is homed in unit ${normalizeUnit(unit)}`
+  const detail =
+    origin === String(local) && where.kind === 'remote'
+      ? `${homed}, says unit ${local}, to which a unit that takes unit ${local} for its home sent it back: the units disagree`
+      : origin !== undefined && where.kind === 'remote'
+        ? `${homed}, not in unit ${local} that unit ${origin} forwarded it to; passed on ${MAX_UNIT_RELAYS} times at most`
+        : `${homed}, which is not in IMFLOW_REMOTE_UNITS of unit ${local}`
+  return { kind: 'Rejected', reason: 'UNKNOWN_UNIT', detail }
 }
 
 /**
@@ -261,22 +285,14 @@ export function unitRouter({ forward, local, remote, codecs }: UnitRouterOptions
       unit: string,
     ): Promise<Extract<Receipt['outcome'], { kind: 'Rejected' }> | undefined> {
       const where = home(unit)
-      const origin = originOf(record)
       const to = nextHop(record, where, local)
-      if (to) {
-        await forward.send(unitSink(to.unit, 'ingest'), {
-          key: message.conversationId,
-          value: codecs.sendMessage.encode(message),
-          headers: to.headers,
-        })
-        return undefined
-      }
-      const homed = `conversation ${message.conversationId} is homed in unit ${normalizeUnit(unit)}`
-      const detail =
-        origin !== undefined && where.kind === 'remote'
-          ? `${homed}, not in unit ${local} that unit ${origin} forwarded it to; passed on ${MAX_UNIT_RELAYS} times at most, never back`
-          : `${homed}, which is not in IMFLOW_REMOTE_UNITS of unit ${local}`
-      return { kind: 'Rejected', reason: 'UNKNOWN_UNIT', detail }
+      if (!to) return noWay(record, message.conversationId, where, unit, local)
+      await forward.send(unitSink(to.unit, 'ingest'), {
+        key: message.conversationId,
+        value: codecs.sendMessage.encode(message),
+        headers: to.headers,
+      })
+      return undefined
     },
 
     /**
