@@ -15,7 +15,13 @@ import type { RunningApp } from '../../ops/app/app.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
 import type { SequencedEvent } from '../../schemas/types.generated.js'
 import { eventually, unique } from './helpers.js'
-import { callJson, type Deployments, deviceSocket, startUnits } from './units-support.js'
+import {
+  callJson,
+  type Deployments,
+  deviceSocket,
+  setUserHome,
+  startUnits,
+} from './units-support.js'
 
 const secret = 'units-act-home-secret-0123456789abcd'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
@@ -60,15 +66,8 @@ describe('units: acting from one’s own unit', () => {
     return (res.body.messages ?? []).map((m) => m.msgId)
   }
 
-  /** Sets the user's home unit through `via`; every unit's replica has it before going on. */
-  const setHome = async (via: RunningApp, uid: string, unit: string) => {
-    expect((await call(via, 'PUT', `/v1/users/${uid}`, 'root', { unit })).status).toBe(202)
-    for (const app of [u0, u1])
-      await eventually(async () => {
-        const res = await call(app, 'GET', `/v1/users/${uid}`, 'root')
-        return res.body.unit === unit ? true : undefined
-      })
-  }
+  const setHome = (via: RunningApp, uid: string, unit: string) =>
+    setUserHome([u0, u1], via, admin, uid, unit)
 
   it('sends, reads, reacts, deletes and reads history through unit 1 on a group only unit 0 knows', {
     timeout: 60_000,

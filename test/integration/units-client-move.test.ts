@@ -11,7 +11,7 @@ import { issueToken } from '../../connectors/http/jwt.js'
 import { closeCodes } from '../../connectors/protocol/frames.js'
 import type { RunningApp } from '../../ops/app/app.js'
 import { eventually, unique } from './helpers.js'
-import { callJson, type Deployments, startUnits } from './units-support.js'
+import { callJson, type Deployments, setUserHome, startUnits } from './units-support.js'
 
 const secret = 'units-client-move-secret-0123456789'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
@@ -33,15 +33,8 @@ describe('units: a client follows its user’s home unit', () => {
     await units?.stop()
   })
 
-  /** Sets the user's home unit through `via`; every unit's replica has it before going on. */
-  const setHome = async (via: RunningApp, uid: string, unit: string) => {
-    expect((await callJson(via, 'PUT', `/v1/users/${uid}`, admin, { unit })).status).toBe(202)
-    for (const app of [u0, u1])
-      await eventually(async () => {
-        const res = await callJson(app, 'GET', `/v1/users/${uid}`, admin)
-        return res.body.unit === unit ? true : undefined
-      })
-  }
+  const setHome = (via: RunningApp, uid: string, unit: string) =>
+    setUserHome([u0, u1], via, admin, uid, unit)
   const post = (cid: string, id: string) =>
     eventually(
       async () => {

@@ -3,10 +3,11 @@
 // topics and APIs), two geos acting from home (startGeos), or, through startDeployments, any
 // other pairing.
 
+import { expect } from 'vitest'
 import WebSocket from 'ws'
 import type { RunningApp } from '../../ops/app/app.js'
 import { freePort } from '../../ops/ports.js'
-import { httpCall, startTestApp } from './helpers.js'
+import { eventually, httpCall, startTestApp } from './helpers.js'
 
 export interface Deployments {
   apps: RunningApp[]
@@ -111,4 +112,26 @@ export async function callJson<Body = Record<string, unknown>>(
 ): Promise<{ status: number; body: Body }> {
   const res = await httpCall(app.url, method, path, bearer, body)
   return { status: res.status, body: (await res.json().catch(() => ({}))) as Body }
+}
+
+/**
+ * Sets `uid`'s home unit through `via` (as `admin`, a bearer token) and waits until every one of
+ * `apps` has it in its replica: each routes the user's share by it.
+ */
+export async function setUserHome(
+  apps: readonly RunningApp[],
+  via: RunningApp,
+  admin: string,
+  uid: string,
+  unit: string,
+): Promise<void> {
+  expect((await callJson(via, 'PUT', `/v1/users/${uid}`, admin, { unit })).status).toBe(202)
+  for (const app of apps)
+    await eventually(
+      async () => {
+        const res = await callJson(app, 'GET', `/v1/users/${uid}`, admin)
+        return res.body.unit === unit ? true : undefined
+      },
+      { what: `unit ${unit} as ${uid}'s home in ${app.url}` },
+    )
 }

@@ -10,7 +10,7 @@ import type { RoomFrame, RoomHead, ServerFrame } from '../../connectors/protocol
 import type { RunningApp } from '../../ops/app/app.js'
 import type { SequencedEvent } from '../../schemas/types.generated.js'
 import { eventually, httpCall, unique } from './helpers.js'
-import { type Deployments, deviceSocket, startUnits } from './units-support.js'
+import { type Deployments, deviceSocket, setUserHome, startUnits } from './units-support.js'
 
 const secret = 'units-user-home-secret-0123456789ab'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
@@ -40,17 +40,8 @@ describe('units: a user’s home unit', () => {
     status: res.status,
     body: (await res.json().catch(() => ({}))) as Record<string, unknown>,
   })
-  const homeOf = async (app: RunningApp, uid: string) =>
-    (await json(await httpCall(app.url, 'GET', `/v1/users/${uid}`, admin))).body.unit
-  const setHome = async (app: RunningApp, uid: string, unit: string) => {
-    const res = await json(await httpCall(app.url, 'PUT', `/v1/users/${uid}`, admin, { unit }))
-    expect(res.status).toBe(202)
-    // Every unit's replica has it before the test goes on: each routes ann's share by it.
-    for (const a of [u0, u1])
-      await eventually(async () => ((await homeOf(a, uid)) === unit ? true : undefined), {
-        what: `unit ${unit} as ${uid}'s home everywhere`,
-      })
-  }
+  const setHome = (via: RunningApp, uid: string, unit: string) =>
+    setUserHome([u0, u1], via, admin, uid, unit)
   /** A GET as `uid`; `kept`: what the unit itself keeps (marked as asked on by another API). */
   const get = async (app: RunningApp, path: string, uid: string, kept = false) => {
     const headers = { authorization: `Bearer ${token(uid)}`, ...(kept ? { [HOME_READ]: '1' } : {}) }

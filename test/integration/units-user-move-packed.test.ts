@@ -12,7 +12,7 @@ import type { RunningApp } from '../../ops/app/app.js'
 import { registerContract } from '../../schemas/contract.js'
 import { registrySchemaSource } from '../../schemas/schema-source.js'
 import { eventually, testKafka, unique } from './helpers.js'
-import { callJson, type Deployments, startUnits } from './units-support.js'
+import { callJson, type Deployments, setUserHome, startUnits } from './units-support.js'
 
 const secret = 'units-user-move-packed-secret-012345'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
@@ -36,14 +36,8 @@ describe('units: a user with thousands of private messages moves in few records'
     await units?.stop()
   })
 
-  const setHome = async (via: RunningApp, uid: string, unit: string) => {
-    expect((await callJson(via, 'PUT', `/v1/users/${uid}`, admin, { unit })).status).toBe(202)
-    for (const app of [u0, u1])
-      await eventually(async () => {
-        const res = await callJson(app, 'GET', `/v1/users/${uid}`, admin)
-        return res.body.unit === unit ? true : undefined
-      })
-  }
+  const setHome = (via: RunningApp, uid: string, unit: string) =>
+    setUserHome([u0, u1], via, admin, uid, unit)
   const post = (cid: string, id: string) =>
     eventually(
       async () => {
