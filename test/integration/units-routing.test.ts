@@ -14,8 +14,8 @@ import { issueToken } from '../../connectors/http/jwt.js'
 import type { RoomHead, ServerFrame } from '../../connectors/protocol/frames.js'
 import type { RunningApp } from '../../ops/app/app.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
-import { eventually, httpCall, unique } from './helpers.js'
-import { type Deployments, deviceSocket, startUnits } from './units-support.js'
+import { eventually, unique } from './helpers.js'
+import { callJson, type Deployments, deviceSocket, startUnits } from './units-support.js'
 
 const secret = 'unit-routing-secret-0123456789abcdef'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
@@ -49,10 +49,8 @@ describe('units: a routing unit answers as the home does', () => {
     await units?.stop()
   })
 
-  const call = async (u: number, method: string, path: string, who: string, body?: object) => {
-    const res = await httpCall(app(u).url, method, path, who === 'root' ? admin : token(who), body)
-    return { status: res.status, body: (await res.json().catch(() => ({}))) as Body }
-  }
+  const call = (u: number, method: string, path: string, who: string, body?: object) =>
+    callJson<Body>(app(u), method, path, who === 'root' ? admin : token(who), body)
   const create = async (u: number, cid: string, unit: string) =>
     expect(
       (
