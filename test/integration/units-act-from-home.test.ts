@@ -19,6 +19,7 @@ import {
   callJson,
   type Deployments,
   deviceSocket,
+  postText,
   setUserHome,
   startUnits,
 } from './units-support.js'
@@ -53,13 +54,7 @@ describe('units: acting from one’s own unit', () => {
   const call = (app: RunningApp, method: string, path: string, who: string, body?: object) =>
     callJson<Body>(app, method, path, who === 'root' ? admin : token(who), body)
   const post = (app: RunningApp, who: string, cid: string, id: string, extra: object = {}) =>
-    call(app, 'POST', '/v1/messages', who, {
-      conversationId: cid,
-      clientMsgId: id,
-      type: 'TEXT',
-      body: id,
-      ...extra,
-    })
+    postText<Body>(app, token(who), cid, id, extra)
   const history = async (app: RunningApp, cid: string, who: string) => {
     const res = await call(app, 'GET', `/v1/conversations/${cid}/messages`, who)
     expect(res.status).toBe(200)

@@ -11,7 +11,7 @@ import { issueToken } from '../../connectors/http/jwt.js'
 import { closeCodes } from '../../connectors/protocol/frames.js'
 import type { RunningApp } from '../../ops/app/app.js'
 import { eventually, unique } from './helpers.js'
-import { callJson, type Deployments, setUserHome, startUnits } from './units-support.js'
+import { callJson, type Deployments, postText, setUserHome, startUnits } from './units-support.js'
 
 const secret = 'units-client-move-secret-0123456789'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
@@ -38,12 +38,7 @@ describe('units: a client follows its user’s home unit', () => {
   const post = (cid: string, id: string) =>
     eventually(
       async () => {
-        const res = await callJson<{ msgId?: string }>(u0, 'POST', '/v1/messages', token('bob'), {
-          conversationId: cid,
-          clientMsgId: id,
-          type: 'TEXT',
-          body: id,
-        })
+        const res = await postText<{ msgId?: string }>(u0, token('bob'), cid, id)
         return res.status === 200 ? res.body.msgId : undefined
       },
       { what: `bob's ${id} accepted` },

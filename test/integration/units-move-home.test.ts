@@ -12,7 +12,7 @@ import { issueToken } from '../../connectors/http/jwt.js'
 import type { RunningApp } from '../../ops/app/app.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
 import { eventually, unique } from './helpers.js'
-import { callJson, type Deployments, startUnits } from './units-support.js'
+import { callJson, type Deployments, postText, startUnits, wholeHistory } from './units-support.js'
 
 const secret = 'units-move-home-secret-0123456789ab'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
@@ -43,27 +43,11 @@ describe('units: sending through one’s unit while the conversation moves into 
 
   const call = (app: RunningApp, method: string, path: string, who: string, body?: object) =>
     callJson<Body>(app, method, path, who === 'root' ? admin : token(who), body)
-  const post = (who: string, cid: string, id: string) =>
-    call(u1, 'POST', '/v1/messages', who, {
-      conversationId: cid,
-      clientMsgId: id,
-      type: 'TEXT',
-      body: id,
-    })
+  const post = (who: string, cid: string, id: string) => postText<Body>(u1, token(who), cid, id)
 
   /** dan's history of `cid` through unit 1, newest first, every page. */
-  const wholeHistory = async (cid: string) => {
-    const all: NonNullable<Body['messages']> = []
-    let before: string | undefined
-    do {
-      const query = new URLSearchParams({ limit: '200', ...(before ? { before } : {}) })
-      const res = await call(u1, 'GET', `/v1/conversations/${cid}/messages?${query}`, 'dan')
-      if (res.status !== 200) return undefined
-      all.push(...(res.body.messages ?? []))
-      before = res.body.next
-    } while (before)
-    return all
-  }
+  const danHistory = (cid: string) =>
+    wholeHistory<NonNullable<Body['messages']>[number]>(u1, token('dan'), cid)
 
   it('answers every send the first time, keeps each once and in order', {
     timeout: 120_000,
@@ -140,7 +124,7 @@ describe('units: sending through one’s unit while the conversation moves into 
       const expected = senders.flatMap((who) => sent.get(`${cid}:${who}`) ?? [])
       const page = await eventually(
         async () => {
-          const got = await wholeHistory(cid)
+          const got = await danHistory(cid)
           return got && got.length >= expected.length ? got : undefined
         },
         { what: `unit 1's history of ${cid} to hold ${expected.length} messages` },

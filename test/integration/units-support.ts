@@ -135,3 +135,46 @@ export async function setUserHome(
       { what: `unit ${unit} as ${uid}'s home in ${app.url}` },
     )
 }
+
+/** POST /v1/messages as the holder of `bearer`: a TEXT message whose body is its clientMsgId. */
+export function postText<Body = Record<string, unknown>>(
+  app: RunningApp,
+  bearer: string,
+  conversationId: string,
+  id: string,
+  extra: object = {},
+): Promise<{ status: number; body: Body }> {
+  return callJson<Body>(app, 'POST', '/v1/messages', bearer, {
+    conversationId,
+    clientMsgId: id,
+    type: 'TEXT',
+    body: id,
+    ...extra,
+  })
+}
+
+/**
+ * The whole history of `conversationId` through `app` as the holder of `bearer`, newest first,
+ * every page; undefined if a page is refused (the caller asks again).
+ */
+export async function wholeHistory<Message = { msgId: string }>(
+  app: RunningApp,
+  bearer: string,
+  conversationId: string,
+): Promise<Message[] | undefined> {
+  const all: Message[] = []
+  let before: string | undefined
+  do {
+    const query = new URLSearchParams({ limit: '200', ...(before ? { before } : {}) })
+    const res = await callJson<{ messages?: Message[]; next?: string }>(
+      app,
+      'GET',
+      `/v1/conversations/${conversationId}/messages?${query}`,
+      bearer,
+    )
+    if (res.status !== 200) return undefined
+    all.push(...(res.body.messages ?? []))
+    before = res.body.next
+  } while (before)
+  return all
+}

@@ -12,14 +12,19 @@ import type { RunningApp } from '../../ops/app/app.js'
 import { registerContract } from '../../schemas/contract.js'
 import { registrySchemaSource } from '../../schemas/schema-source.js'
 import { eventually, testKafka, unique } from './helpers.js'
-import { callJson, type Deployments, setUserHome, startUnits } from './units-support.js'
+import {
+  callJson,
+  type Deployments,
+  postText,
+  setUserHome,
+  startUnits,
+  wholeHistory,
+} from './units-support.js'
 
 const secret = 'units-user-move-packed-secret-012345'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
 const admin = token('root', 'admin')
 const PRIVATE_MESSAGES = 2_000
-
-type Page = { messages?: { msgId: string; visibility: string }[]; next?: string }
 
 describe('units: a user with thousands of private messages moves in few records', () => {
   const run = unique('units-user-packed')
@@ -41,34 +46,14 @@ describe('units: a user with thousands of private messages moves in few records'
   const post = (cid: string, id: string) =>
     eventually(
       async () => {
-        const res = await callJson<{ msgId?: string }>(u0, 'POST', '/v1/messages', token('ann'), {
-          conversationId: cid,
-          clientMsgId: id,
-          type: 'TEXT',
-          body: id,
-        })
+        const res = await postText<{ msgId?: string }>(u0, token('ann'), cid, id)
         return res.status === 200 ? res.body.msgId : undefined
       },
       { what: `ann's ${id} accepted` },
     )
   /** cat's whole history of `cid` through `app`, newest first (msgIds). */
-  const history = async (app: RunningApp, cid: string) => {
-    const ids: string[] = []
-    let before: string | undefined
-    do {
-      const query = new URLSearchParams({ limit: '200', ...(before ? { before } : {}) })
-      const res = await callJson<Page>(
-        app,
-        'GET',
-        `/v1/conversations/${cid}/messages?${query}`,
-        token('cat'),
-      )
-      if (res.status !== 200) return undefined
-      ids.push(...(res.body.messages ?? []).map((m) => m.msgId))
-      before = res.body.next
-    } while (before)
-    return ids
-  }
+  const history = async (app: RunningApp, cid: string) =>
+    (await wholeHistory(app, token('cat'), cid))?.map((m) => m.msgId)
   /** The end offsets of unit 0's inbound topic, summed (records and transaction markers). */
   const inboundEnd = async () => {
     const admin = testKafka().admin()

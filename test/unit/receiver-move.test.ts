@@ -50,6 +50,15 @@ async function change(d: TopologyTestDriver, c: ConversationEvent['change']) {
   })
 }
 
+/** g's creation: three members (a large group here), homed in `unit` ('' for the deployment's own). */
+const createdIn = (unit: string): ConversationEvent['change'] => ({
+  kind: 'ConversationCreated',
+  conversationType: 'GROUP',
+  members: ['alice', 'bob', 'carol'],
+  admins: [],
+  unit,
+})
+
 const message = (clientMsgId: string): SendMessage => ({
   conversationId: 'g',
   clientMsgId,
@@ -93,14 +102,7 @@ describe('receiver: moving a conversation to another unit', () => {
   it('takes its history, seq, dedupe and read cursors along, and holds traffic until then', async () => {
     const a = unitDriver(0)
     const b = unitDriver(1)
-    const members = ['alice', 'bob', 'carol']
-    await change(a, {
-      kind: 'ConversationCreated',
-      conversationType: 'GROUP',
-      members,
-      admins: [],
-      unit: '',
-    })
+    await change(a, createdIn(''))
     for (const id of ['m1', 'm2', 'm3']) await send(a, message(id))
     const before = await accepted(a, topics.receipts, codecs.receipt)
     expect(before).toHaveLength(3)
@@ -150,13 +152,7 @@ describe('receiver: moving a conversation to another unit', () => {
     // alice is a member), and unit 0 has just moved g to unit 1.
     const a = unitDriver(0)
     const b = unitDriver(1)
-    await change(a, {
-      kind: 'ConversationCreated',
-      conversationType: 'GROUP',
-      members: ['alice', 'bob', 'carol'],
-      admins: [],
-      unit: '',
-    })
+    await change(a, createdIn(''))
     await send(a, message('m1'))
     const [m1] = await accepted(a, topics.receipts, codecs.receipt)
     await change(a, { kind: 'UnitChanged', unit: '1' })
@@ -198,13 +194,7 @@ describe('receiver: moving a conversation to another unit', () => {
   it('sends a long history a chunk per transaction, messages forwarded meanwhile waiting for its end', async () => {
     const a = unitDriver(0, 2)
     const b = unitDriver(1)
-    await change(a, {
-      kind: 'ConversationCreated',
-      conversationType: 'GROUP',
-      members: ['alice', 'bob', 'carol'],
-      admins: [],
-      unit: '',
-    })
+    await change(a, createdIn(''))
     for (const id of ['m1', 'm2', 'm3', 'm4', 'm5']) await send(a, message(id))
     const history = await log(a)
     a.read(topics.receipts)
@@ -232,14 +222,7 @@ describe('receiver: moving a conversation to another unit', () => {
 
   it('holds what comes for a conversation moved here, a move on included, until its history does', async () => {
     const b = unitDriver(1)
-    const created = {
-      kind: 'ConversationCreated' as const,
-      conversationType: 'GROUP' as const,
-      members: ['alice', 'bob', 'carol'],
-      admins: [],
-      unit: '0',
-    }
-    await change(b, created)
+    await change(b, createdIn('0'))
     await change(b, { kind: 'UnitChanged', unit: '1' }) // through unit 1's own API
     await send(b, message('w1'))
     expect(b.read(topics.receipts)).toEqual([]) // waits for unit 0's history
