@@ -172,7 +172,13 @@ async function bigroomOnce(env: Record<string, string> = {}): Promise<string> {
       const before = await transactionSnapshot(app.metrics.registry)
       // The app's stream threads (processes of their own: bin.ts start) count as the app.
       const appPids = [process.pid, ...childProcesses(process.pid, 'bin.ts')]
-      const cpu = cpuWindow({ app: appPids, devices: fleet.pids })
+      // The embedded JVMs are the bench's children too: named, so "the rest" is the OS and the bench.
+      const cpu = cpuWindow({
+        app: appPids,
+        devices: fleet.pids,
+        broker: childProcesses(process.pid, 'kafka.Kafka'),
+        registry: childProcesses(process.pid, 'quarkus-run'),
+      })
       const began = nowMs()
       await load(count, rate * GROUPS)
       await waitFor(

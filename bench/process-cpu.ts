@@ -1,5 +1,5 @@
 // Where the machine's CPU went during a measured window: named processes (all their threads)
-// and the rest (the broker, the registry, the OS), in cores busy, from /proc (Linux). A bench
+// and the rest (whatever is not named: the OS, other processes), in cores busy, from /proc (Linux). A bench
 // whose clients share the machine with the server says so with this: the server's figures
 // are its share of the cores, not the machine's.
 
@@ -56,7 +56,7 @@ export function cpuWindow(
       const idle = machine.idle - fromMachine.idle
       const rest = busy - used.reduce((a, b) => a + b, 0)
       const parts = names.map((name, i) => `${name} ${cores(used[i] ?? 0).toFixed(2)}`)
-      return `CPU, cores busy of ${cpus().length}: ${parts.join(', ')}, the rest (broker, registry, OS) ${cores(rest).toFixed(2)}, idle ${cores(idle).toFixed(2)}`
+      return `CPU, cores busy of ${cpus().length}: ${parts.join(', ')}, the rest ${cores(rest).toFixed(2)}, idle ${cores(idle).toFixed(2)}`
     },
   }
 }

@@ -5,7 +5,13 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Kafka } from 'kafkajs'
+import {
+  type Kafka,
+  KafkaJSNonRetriableError,
+  type Producer,
+  type ProducerConfig,
+  type Transaction,
+} from 'kafkajs'
 import { afterAll, beforeAll, expect, inject } from 'vitest'
 import { createTopicsAndWait } from '../../ops/kafka-admin.js'
 import { eventually, withAdmin } from './helpers.js'
@@ -178,4 +184,42 @@ export async function committedSum(kafka: Kafka, groupId: string, topic: string)
   } finally {
     await admin.disconnect()
   }
+}
+
+export type Fault = 'committed' | 'aborted'
+
+/**
+ * The real client on the real broker, with one failure put in: every 7th transactional
+ * commit of the run commits (or aborts) and then reports OUT_OF_ORDER_SEQUENCE_NUMBER, and
+ * from then on that client refuses to begin a transaction, as kafkajs does once an EndTxn
+ * failed ("Cannot call beginTransaction in state COMMITTING"). Kafka 4 brokers cannot be made
+ * to put a client in that state on demand; a broker restart mid-commit does, by chance.
+ */
+export function stuckAfterCommits(kafka: Kafka, faults: Fault[]): Kafka {
+  let commits = 0
+  const producer = (config?: ProducerConfig): Producer => {
+    const real = kafka.producer(config)
+    if (!config?.transactionalId) return real
+    let stuck = false
+    const transaction = async (): Promise<Transaction> => {
+      if (stuck)
+        throw new KafkaJSNonRetriableError(
+          'Transaction state exception: Cannot call beginTransaction in state COMMITTING',
+        )
+      const txn = await real.transaction()
+      const commit = async () => {
+        const fault = ++commits % 7 === 0 ? faults.shift() : undefined
+        if (!fault) return txn.commit()
+        await (fault === 'committed' ? txn.commit() : txn.abort())
+        stuck = true
+        throw Object.assign(
+          new KafkaJSNonRetriableError('The broker received an out of order sequence number'),
+          { type: 'OUT_OF_ORDER_SEQUENCE_NUMBER' },
+        )
+      }
+      return Object.assign(Object.create(txn), { commit })
+    }
+    return Object.assign(Object.create(real), { transaction })
+  }
+  return Object.assign(Object.create(kafka), { producer })
 }

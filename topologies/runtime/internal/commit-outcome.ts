@@ -17,6 +17,18 @@ import { isFenced, type TaskProducer } from './kafka-io.js'
 export class TaskCorruptedError extends Error {}
 
 /**
+ * A failed commit that carried no input position (a punctuation's outputs and writes alone):
+ * nothing tells whether it went through, so the task restores what its changelogs committed
+ * rather than redo the punctuation and maybe send its outputs twice.
+ */
+export function unsettledCommit(task: string, cause: unknown): TaskCorruptedError {
+  return new TaskCorruptedError(
+    `task ${task}: a commit without input positions failed and its outcome cannot be asked; restoring from the changelogs`,
+    { cause },
+  )
+}
+
+/**
  * How long the outcome is asked for while the broker does not answer: longer than a broker
  * restart takes, since giving up costs a full restore and a new group member.
  */

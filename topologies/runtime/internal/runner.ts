@@ -231,6 +231,13 @@ async function startRestorer(
   return restorer
 }
 
+/** The consumer's health, else the tasks' (one assigned but not open past its grace). */
+function topologyHealth(member: GroupMember, tasks: TaskSet): { ok: boolean; detail?: string } {
+  const health = member.healthy()
+  const problem = health.ok ? tasks.problem() : undefined
+  return problem ? { ok: false, detail: problem } : health
+}
+
 export async function startTopology(
   topology: TopologyDefinition,
   options: RunnerOptions,
@@ -264,6 +271,8 @@ export async function startTopology(
         misplacedNotices,
         signal,
         threadTransactions: thread?.transactions,
+        // As after a failed batch: opened again, restored from what its changelogs committed.
+        onCorrupted: (err) => void tasks.reopen(partition).then(() => member.taskFailed(err)),
       }),
     log,
     options.metrics,
@@ -301,11 +310,7 @@ export async function startTopology(
     name: topology.name,
     failed: member.failed,
     partitions,
-    healthy: () => {
-      const health = member.healthy()
-      const problem = health.ok ? tasks.problem() : undefined
-      return problem ? { ok: false, detail: problem } : health
-    },
+    healthy: () => topologyHealth(member, tasks),
     committedStore: (partition, store) => tasks.openTask(partition)?.committedStore(store),
     committedStoreForKey(key, store) {
       const partition = partitionForKey(key, partitions)

@@ -18,7 +18,12 @@ import {
 import type { DeadLetterEncoder } from '../dead-letters.js'
 import type { TopologyDefinition } from '../topology.js'
 import { backfillStores } from './backfill.js'
-import { committedAnyway, committedOffsets, TaskCorruptedError } from './commit-outcome.js'
+import {
+  committedAnyway,
+  committedOffsets,
+  TaskCorruptedError,
+  unsettledCommit,
+} from './commit-outcome.js'
 import {
   createTaskProducer,
   type EndOffsets,
@@ -74,6 +79,11 @@ export interface TaskOptions {
    * through it, not through a producer of its own; undefined: a producer per task.
    */
   threadTransactions?: ThreadTransactions | undefined
+  /**
+   * A wall-clock punctuation's commit ended with its outcome unknown (no batch carries the
+   * failure to the runner): the task must be opened again, restored from its changelogs.
+   */
+  onCorrupted?: ((err: TaskCorruptedError) => void) | undefined
 }
 
 export interface BatchControl {
@@ -350,12 +360,13 @@ export class Task {
     return this.exclusive(async () => {
       this.tickPending = false
       if (!this.closed) await this.withRetries(() => this.transaction([]))
-    }).catch((err) =>
+    }).catch((err) => {
       this.options.log.error('wall-clock punctuation failed', {
         task: this.id,
         error: String(err),
-      }),
-    )
+      })
+      if (err instanceof TaskCorruptedError) this.options.onCorrupted?.(err)
+    })
   }
 
   /**
@@ -378,7 +389,11 @@ export class Task {
           throw new TaskFencedError(`task ${this.id} was taken over by another instance`, {
             cause: err,
           })
-        if (err instanceof TaskCorruptedError) throw err
+        if (err instanceof TaskCorruptedError) {
+          // Nothing more may run on this state (a tick queued meanwhile would): the runner reopens the task.
+          this.closed = true
+          throw err
+        }
         // A bad configuration or a failing processor under the 'fail' policy does not pass.
         const permanent = isImflowError(err) && !err.retriable
         const stopping = this.closed || !shouldContinue()
@@ -475,7 +490,9 @@ export class Task {
       // All or nothing: one topic's committed position tells for the whole transaction.
       const [first] = results
       // A thread's transaction settled it already: it failed only if it did not commit.
-      if (isFenced(err) || !first || this.producer.settlesCommits) throw err
+      if (isFenced(err) || this.producer.settlesCommits) throw err
+      // A punctuation's alone: no position to ask, and redoing it could send its outputs twice.
+      if (!first) throw unsettledCommit(this.id, err)
       const [b, r] = first
       const settled = { ...this.options, producer: this.producer, topic: b.topic, taskId: this.id }
       if (!(await committedAnyway({ ...settled, next: Number(r.last) + 1, cause: err }))) throw err

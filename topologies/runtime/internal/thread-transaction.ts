@@ -17,7 +17,7 @@ import type { Kafka } from 'kafkajs'
 import { ImflowError, isImflowError } from '../../../ops/errors.js'
 import type { Logger } from '../../../ops/log.js'
 import type { GroupMetadata } from '../../../ops/txn-offset-commit-v3.js'
-import { committedAnyway } from './commit-outcome.js'
+import { committedAnyway, unsettledCommit } from './commit-outcome.js'
 import {
   createTaskProducer,
   type EndOffsets,
@@ -272,7 +272,8 @@ export class ThreadTransactions {
     const [probe] = reported
     if (isFenced(err) || !probe) {
       await this.recover(err)
-      return shared.outcome.reject(err)
+      const members = [...shared.joined].map((m) => m.task).join(', ')
+      return shared.outcome.reject(isFenced(err) ? err : unsettledCommit(members, err))
     }
     try {
       const committed = await committedAnyway({
