@@ -7,8 +7,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
-          // Before kafkajs loads: ops/kafkajs-read-committed.ts.
-          setupFiles: ['ops/kafkajs-read-committed.ts'],
+          // Before kafkajs loads: ops/kafkajs-fixes.ts.
+          setupFiles: ['ops/kafkajs-fixes.ts'],
           // The fast tier runs first.
           sequence: { groupOrder: 0 },
         },
@@ -17,7 +17,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          setupFiles: ['ops/kafkajs-read-committed.ts'],
+          setupFiles: ['ops/kafkajs-fixes.ts'],
           // One Kafka broker and one registry for the whole run (or the ones configured).
           globalSetup: ['test/integration/global-setup.ts'],
           testTimeout: 120_000,

@@ -1,8 +1,8 @@
 // Runs the benchmarks named on the command line (all when none) and writes the report:
 // npm run bench -- [name...]   (the same as `imflow bench [name...]`; see bench/runner.ts)
 
-// First, before kafkajs loads (ops/kafkajs-read-committed.ts).
-import '../ops/kafkajs-read-committed.js'
+// First, before kafkajs loads (ops/kafkajs-fixes.ts).
+import '../ops/kafkajs-fixes.js'
 import { benches, runBenches, unknownBenches } from './runner.js'
 
 const wanted = process.argv.slice(2)

@@ -12,8 +12,8 @@
 // IMFLOW_SOAK_GROUPS (default 200), IMFLOW_SOAK_SEED. The report goes to
 // bench/results/soak-latest.md (docs/reliability.md quotes the last one).
 
-// First, before kafkajs loads (ops/kafkajs-read-committed.ts).
-import '../ops/kafkajs-read-committed.js'
+// First, before kafkajs loads (ops/kafkajs-fixes.ts).
+import '../ops/kafkajs-fixes.js'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

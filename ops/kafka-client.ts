@@ -1,10 +1,10 @@
 // The one place a kafkajs client is built, so every part logs and retries the same way.
 
 // Before kafkajs, when nothing loaded it yet (the entry points import it first anyway).
-import './kafkajs-read-committed.js'
+import './kafkajs-fixes.js'
 import './kafkajs-coordinator-cache.js'
 import { Kafka, type LogEntry, logLevel } from 'kafkajs'
-import { readCommittedFixed } from './kafkajs-read-committed.js'
+import { kafkajsFixesMissing } from './kafkajs-fixes.js'
 import type { Logger } from './log.js'
 
 /**
@@ -28,10 +28,11 @@ let warnedUnfixed = false
 
 export function createKafka(brokers: readonly string[], clientId: string, log: Logger): Kafka {
   const kafkaLog = log.child('kafkajs')
-  if (!readCommittedFixed() && !warnedUnfixed) {
+  const missing = kafkajsFixesMissing()
+  if (missing.length > 0 && !warnedUnfixed) {
     warnedUnfixed = true
     kafkaLog.error(
-      'kafkajs was loaded before ops/kafkajs-read-committed.ts: its consumers may read records of aborted transactions; import that module first in the entry point',
+      `kafkajs was loaded before ops/kafkajs-fixes.ts (${missing.join('; ')}): import that module first in the entry point`,
     )
   }
   return new Kafka({

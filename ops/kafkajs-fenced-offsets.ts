@@ -10,7 +10,7 @@
 // The metadata travels beside kafkajs' call, keyed by the topics array it passes down
 // unchanged (transaction.sendOffsets -> eosManager.sendOffsets -> broker.txnOffsetCommit).
 // A call without metadata (kafkajs' plain sendOffsets) is encoded as before, v0/v1
-// (ops/kafkajs-request-version.ts; unlike kafkajs-read-committed.ts, no import order).
+// (ops/kafkajs-request-version.ts; unlike kafkajs-fixes.ts, no import order).
 
 import { createRequire } from 'node:module'
 import type { Transaction } from 'kafkajs'

@@ -8,7 +8,7 @@
 // one place that emits GROUP_JOIN, right after JoinGroup + SyncGroup set the new generation,
 // before the consumer fetches again) gets, per ConsumerGroup, an emitter that adds
 // `generationId` to that event. It patches a prototype, not a module binding, so unlike
-// kafkajs-read-committed.ts it works whatever the import order, and it touches no other event.
+// kafkajs-fixes.ts it works whatever the import order, and it touches no other event.
 // Callers then use the public API: consumer.on(GROUP_JOIN). That leans on two internals only
 // (joinAndSync, and the fields generationId / instrumentationEmitter), and
 // groupGenerationTracked() says whether they are still there (kafkajs is pinned at 2.2.4).

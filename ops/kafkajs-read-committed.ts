@@ -10,11 +10,10 @@
 //
 // The fix is the Java client's rule (Fetcher / CompletedFetch): every aborted transaction
 // whose first offset is at or before the record is in force for its producer until that
-// producer's abort marker. kafkajs binds its filter when its consumer code loads, so this
-// module puts the fixed one in the require cache first: it must be imported before kafkajs
-// (the entry points import it first). readCommittedFixed() tells whether that worked.
+// producer's abort marker, put in kafkajs' place before it loads (ops/kafkajs-fixes.ts).
+// readCommittedFixed() tells whether that worked.
 
-import { createRequire } from 'node:module'
+import { isPrimed, prime } from './kafkajs-prime.js'
 
 interface Fetched {
   offset: string
@@ -63,24 +62,10 @@ export function filterAbortedMessages<M extends Fetched>({
   })
 }
 
-const require = createRequire(import.meta.url)
-const target = require.resolve('kafkajs/src/consumer/filterAbortedMessages.js')
-let fixed = false
-if (require.cache[target] === undefined) {
-  const Module = require('node:module') as {
-    new (id: string): NodeJS.Module
-  }
-  const primed = new Module(target)
-  primed.filename = target
-  primed.loaded = true
-  primed.exports = filterAbortedMessages
-  require.cache[target] = primed
-  fixed = true
-} else {
-  fixed = require.cache[target]?.exports === filterAbortedMessages
-}
+const MODULE = 'kafkajs/src/consumer/filterAbortedMessages.js'
+const fixed = prime(MODULE, filterAbortedMessages)
 
 /** Whether kafkajs' consumers use the fixed filter (false: kafkajs was loaded first). */
 export function readCommittedFixed(): boolean {
-  return fixed && require('kafkajs/src/consumer/filterAbortedMessages.js') === filterAbortedMessages
+  return fixed && isPrimed(MODULE, filterAbortedMessages)
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // First, before kafkajs loads: its read_committed filter leaks aborted records (see there).
-import '../kafkajs-read-committed.js'
+import '../kafkajs-fixes.js'
 import { main } from './cli.js'
 
 main(process.argv.slice(2)).then(

@@ -28,13 +28,14 @@ describe('produceRequests', () => {
 
   it('keeps small records in one request up to the record bound, and counts headers', () => {
     expect(produceRequests(Array.from({ length: 500 }, () => record(100)))).toHaveLength(1)
-    const many = produceRequests(Array.from({ length: 1_201 }, (_, i) => ({ ...record(10), i })))
+    const total = 2 * MAX_RECORDS_PER_REQUEST + 201
+    const many = produceRequests(Array.from({ length: total }, (_, i) => ({ ...record(10), i })))
     expect(many.map((c) => c.length)).toEqual([
       MAX_RECORDS_PER_REQUEST,
       MAX_RECORDS_PER_REQUEST,
-      1_201 - 2 * MAX_RECORDS_PER_REQUEST,
+      201,
     ])
-    expect(many.flat().map((r) => r.i)).toEqual(Array.from({ length: 1_201 }, (_, i) => i))
+    expect(many.flat().map((r) => r.i)).toEqual(Array.from({ length: total }, (_, i) => i))
     const plain = recordBytes(record(10))
     expect(recordBytes({ ...record(10), headers: { trace: 'x'.repeat(50) } })).toBeGreaterThan(
       plain + 55,

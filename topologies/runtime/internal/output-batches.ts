@@ -1,13 +1,14 @@
 // Produce requests bounded in bytes and in records. A broker refuses a record batch larger
 // than its message.max.bytes (1 MB by default) with MESSAGE_TOO_LARGE, and kafkajs sends
 // everything one sendBatch holds for a partition as one batch: a transaction's outputs and
-// changelog records therefore go out in several requests, each under the limit. And kafkajs
-// groups a request's records by partition in time quadratic in their number (each record
-// copies its partition's list: 10,000 records take ~250 ms of the event loop; kafkajs PR
-// #1576, never merged): a request carries at most MAX_RECORDS_PER_REQUEST, ~1 ms of it.
+// changelog records therefore go out in several requests, each under the limit. A request
+// also carries at most MAX_RECORDS_PER_REQUEST records: kafkajs encodes it in one go, on the
+// event loop (its grouping by partition is linear since ops/kafkajs-partition-grouping.ts;
+// quadratic before, which held requests to 500 records and a slice's outputs to several
+// round trips, one at a time).
 
-/** Records per produce request: kafkajs' grouping of 500 records costs about a millisecond. */
-export const MAX_RECORDS_PER_REQUEST = 500
+/** Records per produce request: encoding them is one stretch of the event loop's time. */
+export const MAX_RECORDS_PER_REQUEST = 5_000
 /** Kafka's default message.max.bytes (1 MiB + 12) and the producer's max.request.size (1 MiB). */
 export const DEFAULT_MAX_BATCH_BYTES = 1_048_576
 /** A record batch's header (61 bytes) and the request's per-topic and per-partition framing. */

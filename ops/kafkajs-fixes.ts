@@ -1,0 +1,17 @@
+// Fixes to kafkajs' internals that must be in place before kafkajs loads (kafkajs-prime.ts):
+// every entry point imports this module first.
+
+import { partitionGroupingFixed } from './kafkajs-partition-grouping.js'
+import { readCommittedFixed } from './kafkajs-read-committed.js'
+
+/** The fixes that are not in force (kafkajs was loaded before this module), by what they fix. */
+export function kafkajsFixesMissing(): string[] {
+  return [
+    ...(readCommittedFixed()
+      ? []
+      : ['read_committed consumers may read records of aborted transactions']),
+    ...(partitionGroupingFixed()
+      ? []
+      : ['producers group records per partition in quadratic time']),
+  ]
+}
