@@ -38,6 +38,8 @@ export class ChangeloggedStore implements ReadWriteStore {
    * the moment Kafka committed, so an API read right after a receipt finds what it confirmed.
    */
   private readonly landing = new Map<string, WriteOp>()
+  /** The last commit's write to RocksDB. */
+  private writing: Promise<void> = Promise.resolve()
   private readonly rollbackListeners: (() => void)[] = []
 
   constructor(
@@ -148,8 +150,13 @@ export class ChangeloggedStore implements ReadWriteStore {
     return [...this.pending.values()]
   }
 
-  /** After the Kafka transaction committed: make the writes durable locally. */
-  async commit(): Promise<void> {
+  /**
+   * After the Kafka transaction committed: the writes are the committed state at once (cache
+   * and landing) and go to RocksDB behind the previous commit's. Resolves when that previous
+   * write is in RocksDB (or rejects with its failure): the task processes its next transaction
+   * while this one's writes land, one write in flight at most.
+   */
+  commit(): Promise<void> {
     const ops = this.pendingWrites()
     for (const [id, op] of this.pending) {
       this.cache.set(id, op.value)
@@ -158,15 +165,24 @@ export class ChangeloggedStore implements ReadWriteStore {
     this.pending.clear()
     this.unsent.clear()
     this.unsentSize = 0
-    try {
-      await this.raw.write(ops)
-    } finally {
-      // A later commit of the same key landing meanwhile keeps its own entry.
-      for (const op of ops) {
-        const id = op.key.toString('latin1')
-        if (this.landing.get(id) === op) this.landing.delete(id)
-      }
-    }
+    const previous = this.writing
+    // After a failed write none follows: RocksDB would miss writes between (the task restores).
+    this.writing = previous
+      .then(() => this.raw.write(ops))
+      .finally(() => {
+        // A later commit of the same key landing meanwhile keeps its own entry.
+        for (const op of ops) {
+          const id = op.key.toString('latin1')
+          if (this.landing.get(id) === op) this.landing.delete(id)
+        }
+      })
+    this.writing.catch(() => {}) // surfaced by the next commit() or landed()
+    return previous
+  }
+
+  /** Resolves when every committed write is in RocksDB (before a checkpoint or a close). */
+  landed(): Promise<void> {
+    return this.writing
   }
 
   /** After an abort: forget the writes. */

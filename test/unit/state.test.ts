@@ -137,10 +137,45 @@ describe('ChangeloggedStore', () => {
     expect(await store.committed.get(b('c'))).toBeUndefined()
     expect(await entries(store.committed.range({}))).toEqual(['a=1', 'b=2'])
     expect(await entries(store.committed.range({ reverse: true }))).toEqual(['b=2', 'a=1'])
+    await committing // no earlier commit to wait for: the task goes on while RocksDB writes
     release()
-    await committing
+    await store.landed()
     expect(await entries(raw.range({}))).toEqual(['a=1', 'b=2'])
     expect(await entries(store.committed.range({ reverse: true }))).toEqual(['b=2', 'a=1'])
+  })
+
+  it('lands commits in RocksDB in order, one write at a time; after a failed one, none', async () => {
+    const started: string[] = []
+    let fail = false
+    const releases: (() => void)[] = []
+    const slow = Object.assign(Object.create(raw), {
+      write: async (ops: Parameters<typeof raw.write>[0]) => {
+        started.push(ops.map((op) => op.value?.toString()).join(','))
+        await new Promise<void>((r) => releases.push(r))
+        if (fail) throw new Error('disk full')
+        return raw.write(ops)
+      },
+    }) as typeof raw
+    const store = new ChangeloggedStore('s', slow)
+    store.put(b('k'), b('1'))
+    await store.commit()
+    store.put(b('k'), b('2'))
+    const second = store.commit() // waits for the first write
+    await new Promise((r) => setImmediate(r))
+    expect(started).toEqual(['1'])
+    releases.shift()?.()
+    await second
+    expect((await raw.get(b('k')))?.toString()).toBe('1')
+    await new Promise((r) => setImmediate(r))
+    expect(started).toEqual(['1', '2'])
+    fail = true
+    store.put(b('k'), b('3'))
+    const third = store.commit()
+    releases.shift()?.()
+    await expect(third).rejects.toThrow('disk full')
+    await expect(store.landed()).rejects.toThrow('disk full')
+    expect(started).toEqual(['1', '2']) // the third never reached RocksDB
+    expect((await store.get(b('k')))?.toString()).toBe('3') // committed in Kafka: the task restores
   })
 
   it('prefetches keys in one go, so later gets read memory; a write made meanwhile wins', async () => {

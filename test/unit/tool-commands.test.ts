@@ -20,7 +20,8 @@ afterEach(() => {
   vi.unstubAllEnvs()
 })
 
-describe('imflow demo and imflow bench on the command line', () => {
+// The first main() loads the commands' modules (the whole app): seconds on a loaded machine.
+describe('imflow demo and imflow bench on the command line', { timeout: 30_000 }, () => {
   it('are listed in the help, and each has its own', async () => {
     const io = capture()
     expect(await main(['--help'])).toBe(0)

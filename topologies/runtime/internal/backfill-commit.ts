@@ -48,4 +48,5 @@ export async function commitChunk(
   }
   context.ended(ends)
   await store.commit()
+  await store.landed()
 }

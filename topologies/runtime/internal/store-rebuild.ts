@@ -176,6 +176,7 @@ async function runShadow(
     await core.beforeCommit()
     core.takeRecords(true)
     await core.commit()
+    await core.landed()
   }
   const started = performance.now()
   let reported = started

@@ -363,12 +363,18 @@ export class TaskCore {
     )
   }
 
-  /** After the transaction committed. */
+  /** After the transaction committed; resolves when the previous commit's writes are in RocksDB. */
   async commit(): Promise<void> {
     // Started together: each store's writes are visible to committed reads from the same moment.
-    await Promise.all([...this.options.stores.values()].map((store) => store.commit()))
+    const landed = [...this.options.stores.values()].map((store) => store.commit())
     this.outputs = []
     this.outputBytes = 0
+    await Promise.all(landed)
+  }
+
+  /** Every committed write in RocksDB. */
+  async landed(): Promise<void> {
+    await Promise.all([...this.options.stores.values()].map((store) => store.landed()))
   }
 
   /** After an abort: as if the records were never seen (stream time included). */

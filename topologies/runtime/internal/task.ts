@@ -500,7 +500,12 @@ export class Task {
     }
     for (const [b, r] of results) this.committedNext.set(b.topic, Number(r.last) + 1)
     const writes = this.core.pendingWriteCounts()
-    await this.core.commit()
+    await this.core.commit().catch((err) => {
+      // Kafka has writes RocksDB did not take: the task restores from its changelogs.
+      throw new TaskCorruptedError(`task ${this.id}: a store did not take committed writes`, {
+        cause: err,
+      })
+    })
     phases.mark('stores')
     for (const [store, n] of writes)
       if (n > 0) metrics?.storeWrites.inc({ topology: topology.name, store }, n)
@@ -561,8 +566,13 @@ export class Task {
     await this.turn
     await this.core?.close()
     await this.producer.disconnect().catch(() => {})
+    // A checkpoint vouches for RocksDB: only once every committed write is in it.
+    const landed = await (this.core?.landed() ?? Promise.resolve()).then(
+      () => true,
+      () => false,
+    )
     for (const raw of this.raws) await raw.close().catch(() => {})
-    if (clean && this.raws.length > 0) {
+    if (clean && landed && this.raws.length > 0) {
       const checkpoint = Object.fromEntries(
         [...this.changelogEnds].map(([tp, end]) => [tp.slice(0, tp.lastIndexOf(':')), end]),
       )
