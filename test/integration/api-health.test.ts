@@ -17,7 +17,7 @@ describe('health and metrics routes', () => {
     return buildApi({
       metrics: createMetrics(),
       logLevel: 'error',
-      probes: { kafka: kafkaProbe(admin), schema_registry: registryProbe(registryUrl, 1_000) },
+      probes: { kafka: kafkaProbe(admin), schema_registry: registryProbe(registryUrl) },
     })
   }
 
