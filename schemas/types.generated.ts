@@ -364,7 +364,7 @@ export interface Rejected {
   detail: string
 }
 
-/** NOT_MEMBER: the sender is not in the conversation. MUTED: the group is muted and the sender is no admin. TOO_LARGE: the body passes the size limit. INVALID: a field is malformed. UNKNOWN_CONVERSATION: no such conversation. BAD_TARGETS: PRIVATE targets are missing or not members. UNKNOWN_UNIT: the conversation is homed in a unit this deployment cannot forward to (not in IMFLOW_REMOTE_UNITS, or the message was already forwarded once). UNKNOWN: a newer reason this reader does not know. */
+/** NOT_MEMBER: the sender is not in the conversation. MUTED: the group is muted and the sender is no admin. TOO_LARGE: the body passes the size limit. INVALID: a field is malformed. UNKNOWN_CONVERSATION: no such conversation. BAD_TARGETS: PRIVATE targets are missing or not members. UNKNOWN_UNIT: the message has no way to its conversation's home unit: that unit is not in IMFLOW_REMOTE_UNITS of the unit deciding; or the units disagree about the home (a forwarded message came back to the unit that sent it, which takes another unit for the home; or it was passed on from unit to unit 8 times, MAX_UNIT_RELAYS, each pass following one move). A message forwarded to a unit that has moved the conversation on is passed on, not refused. UNKNOWN: a newer reason this reader does not know. */
 export type RejectReason =
   | 'UNKNOWN'
   | 'NOT_MEMBER'

@@ -3,11 +3,12 @@
 // topics and APIs), two geos acting from home (startGeos), or, through startDeployments, any
 // other pairing.
 
-import { expect } from 'vitest'
+import { afterAll, beforeAll, expect } from 'vitest'
 import WebSocket from 'ws'
+import { issueToken } from '../../connectors/http/jwt.js'
 import type { RunningApp } from '../../ops/app/app.js'
 import { freePort } from '../../ops/ports.js'
-import { eventually, httpCall, startTestApp } from './helpers.js'
+import { eventually, httpCall, startTestApp, unique } from './helpers.js'
 
 export interface Deployments {
   apps: RunningApp[]
@@ -177,4 +178,96 @@ export async function wholeHistory<Message = { msgId: string }>(
     before = res.body.next
   } while (before)
   return all
+}
+
+/**
+ * One deployment of `count` units for every describe of a test file: started before the first
+ * (the file's beforeAll), stopped after the last. Each describe takes its own users and
+ * conversations (`ids`), so none sees another's; vitest runs a file's tests one after the other.
+ */
+export interface SharedUnits {
+  /** Unit u's app (once started). */
+  app(u: number): RunningApp
+  /** Every unit's app, unit 0 first. */
+  readonly apps: readonly RunningApp[]
+  /** Unit u's topic prefix. */
+  prefix(u: number): string
+  /** A bearer token for `sub` signed with the units' secret (`role: 'admin'` for admin routes). */
+  token(sub: string, role?: string): string
+  /** The admin's bearer token. */
+  readonly admin: string
+}
+
+/** The JWT secret of the units started by `shareUnits`. */
+const SHARED_SECRET = 'units-shared-secret-0123456789abcdef'
+
+/** Registers the file's beforeAll (start `count` units under fresh prefixes) and afterAll (stop). */
+export function shareUnits(
+  count: number,
+  common: Record<string, string> = {},
+  options: { urls?: boolean } = {},
+): SharedUnits {
+  const run = unique('units')
+  const prefixes = Array.from({ length: count }, (_, u) => `${run}-${String.fromCharCode(97 + u)}.`)
+  let deployments: Deployments | undefined
+  // One unit after the other: three take longer than the hooks' default on two loaded cores.
+  beforeAll(
+    async () => {
+      const env = { ...common, IMFLOW_JWT_SECRET: SHARED_SECRET }
+      deployments = await startUnits(prefixes, env, options)
+    },
+    Math.max(180_000, 80_000 * count),
+  )
+  afterAll(async () => {
+    await deployments?.stop()
+  })
+  const token = (sub: string, role?: string) =>
+    issueToken({ sub, ...(role ? { role } : {}) }, SHARED_SECRET)
+  const started = () => {
+    if (!deployments) throw new Error('the units are not started (used outside a test)')
+    return deployments.apps
+  }
+  return {
+    app: (u) => started()[u] as RunningApp,
+    get apps() {
+      return started()
+    },
+    prefix: (u) => prefixes[u] as string,
+    token,
+    admin: token('root', 'admin'),
+  }
+}
+
+/**
+ * Fresh ids for one describe of a shared deployment: each name given, suffixed with a run tag
+ * (`ids('act', 'ann', 'bob').ann` is ann-act-…). Users and conversations alike.
+ */
+export function ids<const Name extends string>(
+  tag: string,
+  ...names: Name[]
+): Record<Name, string> {
+  const run = unique(tag)
+  return Object.fromEntries(names.map((n) => [n, `${n}-${run}`])) as Record<Name, string>
+}
+
+/**
+ * POST /v1/messages as the holder of `bearer` until it is answered 200 (a unit whose stores are
+ * still opening answers 503, one that has not heard of the group yet 422, as a client retries):
+ * its msgId.
+ */
+export function acceptedText(
+  app: RunningApp,
+  bearer: string,
+  conversationId: string,
+  id: string,
+  extra: object = {},
+  wait: { timeoutMs?: number } = {},
+): Promise<string> {
+  return eventually(
+    async () => {
+      const res = await postText<{ msgId?: string }>(app, bearer, conversationId, id, extra)
+      return res.status === 200 ? res.body.msgId : undefined
+    },
+    { what: `${id} to ${conversationId} accepted`, ...wait },
+  )
 }

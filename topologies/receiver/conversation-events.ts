@@ -7,6 +7,8 @@ import type { ConversationEvent } from '../../schemas/types.generated.js'
 import { isLargeGroup } from '../model/index.js'
 import type { InputRecord } from '../runtime/index.js'
 import { moveOnChange } from './move-conversation.js'
+import { HANDOVER_PART_HEADER } from './move-headers.js'
+import { header } from './move-in.js'
 import { relayMove } from './move-relay.js'
 import type { ReceiverTask } from './receiver-task.js'
 import { crossedThreshold } from './room-sequence.js'
@@ -23,12 +25,26 @@ export async function onConversationEvent(
   if ((await relayMove(task, record, event, before)) === 'skip') return
   const { joined, left } = await conversations.apply(event)
   const after = await conversations.get(cid)
+  const handedOver = header(record, HANDOVER_PART_HEADER) !== undefined
+  // Handed over by its old home to this unit, which only routed it: the members it kept are
+  // those added through it (forwarded to the home, and those that reached it after the move
+  // come back here), not the home's. The hand-over's roster replaces them.
+  if (
+    handedOver &&
+    event.change.kind === 'UnitChanged' &&
+    before &&
+    !task.route.isLocal(before.unit) &&
+    task.route.isLocal(event.change.unit)
+  )
+    await conversations.forgetMembers(cid)
   if (after) {
     await task.route.forwardChange(record, event, before, after, () => conversations.roster(cid))
     await moveOnChange(task, record, event, before, after)
     // Its home unit tells the members; here the conversation is only known, to route.
     if (!task.route.isLocal(after.unit)) return
   }
+  // The old home's state, told there: applied, nobody told again.
+  if (handedOver) return
   const at = `${cid}:${record.offset}`
   const membership = (member: boolean) => ({
     priority: 'LOW' as const,

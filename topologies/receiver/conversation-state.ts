@@ -107,6 +107,20 @@ export class ConversationState {
     }
   }
 
+  /**
+   * Forgets every member (the conversation is kept, with no member): what a unit kept of a
+   * conversation it only routed, replaced by its old home's roster when it is handed over.
+   */
+  async forgetMembers(conversationId: string): Promise<void> {
+    const meta = await this.meta.get(conversationId)
+    if (!meta) return
+    this.memberLists.delete(conversationId)
+    const keys: Buffer[] = []
+    for await (const [key] of this.memberships.prefix(memberKey(conversationId, ''))) keys.push(key)
+    for (const key of keys) this.memberships.delete(key)
+    this.meta.put(conversationId, { ...meta, memberCount: 0 })
+  }
+
   /** The conversation's next seq, taken now (the caller sequences a large group's message). */
   nextSeq(conversationId: string, meta: ConversationMeta): number {
     const seq = (meta.seq ?? 0) + 1

@@ -24,6 +24,13 @@ export const IMPORT_COUNT_HEADER = 'imflow-import-count'
 export const HANDOVER_HEADER = 'imflow-handover'
 
 /**
+ * On every hand-over event: the old home's state of the conversation (its new home, members,
+ * mute), which its members were told of there. The new home applies it and tells nobody; the
+ * first one replaces the members it kept while it only routed the conversation (move-in.ts).
+ */
+export const HANDOVER_PART_HEADER = 'imflow-handover-part'
+
+/**
  * On a move (`UnitChanged`) a unit that only routes the conversation passes to the home it
  * knows (move-relay.ts): how many units have passed it on so far. A unit it reaches that is no
  * longer the home passes it on to the home it knows in turn, so a move made through a unit

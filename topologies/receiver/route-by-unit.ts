@@ -21,7 +21,7 @@ import type {
 import type { ConversationMeta } from '../model/index.js'
 import type { InputRecord } from '../runtime/index.js'
 import type { Forwarder } from './forward-or-park.js'
-import { HANDOVER_HEADER, MOVE_REQUEST_HEADER } from './move-headers.js'
+import { HANDOVER_HEADER, HANDOVER_PART_HEADER, MOVE_REQUEST_HEADER } from './move-headers.js'
 import { header } from './move-in.js'
 
 /** Another unit's deployment, as its receiver sees it: where messages, changes, actions and receipts go. */
@@ -348,11 +348,10 @@ export function unitRouter({ forward, local, remote, codecs }: UnitRouterOptions
         const from = was?.kind === 'local' ? String(local) : ''
         const events = handOverEvents(event, after, await roster())
         for (const [i, e] of events.entries())
-          await forwardChange(
-            now.unit,
-            e,
-            i === events.length - 1 ? { [HANDOVER_HEADER]: from } : {},
-          )
+          await forwardChange(now.unit, e, {
+            [HANDOVER_PART_HEADER]: '1',
+            ...(i === events.length - 1 ? { [HANDOVER_HEADER]: from } : {}),
+          })
       }
     },
 

@@ -13,6 +13,8 @@ export async function onDeviceEvent(
   now: number,
 ): Promise<void> {
   const user = (await task.users.get(userId)) ?? emptyUser()
+  // Homed elsewhere since: their devices are pushed there (this gateway refuses them).
+  if (user.movedTo !== undefined) return
   const cursor = user.devices[deviceId]
   if (event.kind === 'LoggedIn') {
     const fresh: DeviceCursor = {

@@ -33,6 +33,8 @@ export async function sequence(
   for (const userId of recipients) {
     if ((await task.log.ptsOf(userId, sourceId)) !== undefined) continue
     const user = (await task.users.get(userId)) ?? emptyUser()
+    // Homed elsewhere since: sequenced there (the inbox sends it after them).
+    if (user.movedTo !== undefined) continue
     user.head += 1
     await task.log.append(userId, user.head, sourceId, event)
     task.users.put(userId, user)

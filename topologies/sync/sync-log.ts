@@ -7,7 +7,7 @@
 import { storeCodec } from '../../schemas/codec.js'
 import type { SequencedEvent, SyncEvent } from '../../schemas/types.generated.js'
 import { type CommittedStore, int64Serde, type ReadWriteStore } from '../../state/index.js'
-import { ptsIndexKey as indexKey, syncQueueKey as queueKey } from '../model/index.js'
+import { ptsIndexKey as indexKey, syncQueueKey as queueKey, userPrefix } from '../model/index.js'
 
 const syncEvent = storeCodec('SyncEvent')
 
@@ -73,6 +73,15 @@ export class SyncLog {
     this.index.put(indexKey(userId, sourceId), int64Serde.serialize(pts))
     const dropped = pts - this.retention
     if (dropped >= 1) this.queue.delete(queueKey(userId, dropped))
+  }
+
+  /** Drops the user's queue and PTS index (their stream goes on elsewhere: user-moves.ts). */
+  async forget(userId: string): Promise<void> {
+    for (const store of [this.queue, this.index]) {
+      const keys: Buffer[] = []
+      for await (const [key] of store.prefix(userPrefix(userId))) keys.push(key)
+      for (const key of keys) store.delete(key)
+    }
   }
 
   /**

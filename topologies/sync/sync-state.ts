@@ -26,6 +26,8 @@ export interface UserSync {
   /** The user's newest PTS (0: none yet). */
   head: number
   devices: Record<string, DeviceCursor>
+  /** Homed in another geo or unit since ("unit:1"): their stream goes on there (user-moves.ts). */
+  movedTo?: string
 }
 
 export interface SyncSettings {

@@ -2,10 +2,11 @@
 // a place in their sync queue; online devices are pushed from their cursor in envelopes on
 // im.sync (packed over a short delay, higher priority first), far-behind devices get a
 // Rebase, and users with no device online get one coalesced notification on im.notify.
-// The handlers are sequence.ts, device-events.ts and push.ts, over a task's SyncTask.
+// The handlers are sequence.ts, device-events.ts and push.ts, over a task's SyncTask; with other
+// geos or units, user-moves.ts ends the stream of a user who moves away (read from im.users).
 
 import type { EventCodec } from '../../schemas/codec.js'
-import type { DeviceEvent, FanoutBatch } from '../../schemas/types.generated.js'
+import type { DeviceEvent, FanoutBatch, UserEvent } from '../../schemas/types.generated.js'
 import { byUser, SYNC_STORES } from '../model/index.js'
 import { defineTopology, type TopologyDefinition } from '../runtime/index.js'
 import { onDeviceEvent } from './device-events.js'
@@ -14,6 +15,7 @@ import { checkAcks, push } from './push.js'
 import { prefetchRecipients, sequence } from './sequence.js'
 import { defaultSyncSettings, type SyncSettings, tickMs } from './sync-state.js'
 import { type SyncCodecs, SyncTask } from './sync-task.js'
+import { onUserHome, type SyncHomes } from './user-moves.js'
 
 export interface SyncOptions {
   topics: { fanout: string; deviceEvents: string; sync: string; notify: string }
@@ -22,6 +24,8 @@ export interface SyncOptions {
     deviceEvent: EventCodec<DeviceEvent>
   }
   settings?: Partial<SyncSettings>
+  /** Users' homes, where other geos or units are configured: a user who moves away (user-moves.ts). */
+  homes?: SyncHomes
 }
 
 /** Users pushed per punctuation or record at most; the rest stay due for the next one. */
@@ -48,7 +52,7 @@ async function runDue(task: SyncTask, now: number): Promise<void> {
 }
 
 export function syncTopology(options: SyncOptions): TopologyDefinition {
-  const { topics, codecs } = options
+  const { topics, codecs, homes } = options
   const settings: SyncSettings = { ...defaultSyncSettings, ...options.settings }
   return defineTopology({
     name: 'sync',
@@ -60,6 +64,7 @@ export function syncTopology(options: SyncOptions): TopologyDefinition {
         // Any producer: a device event on a partition that does not own its user goes there.
         owner: byUser('reroute'),
       },
+      ...(homes ? [{ topic: homes.users, decode: (b: Buffer) => homes.userCodec.decode(b) }] : []),
     ],
     sinks: { sync: { topic: topics.sync }, notify: { topic: topics.notify } },
     stores: Object.values(SYNC_STORES),
@@ -78,7 +83,9 @@ export function syncTopology(options: SyncOptions): TopologyDefinition {
         async process(record) {
           const now = context.wallClock()
           await task.recoverIfNeeded(now)
-          if (record.topic === topics.deviceEvents) {
+          if (homes && record.topic === homes.users) {
+            await onUserHome(task, homes, record.value as UserEvent, now)
+          } else if (record.topic === topics.deviceEvents) {
             await onDeviceEvent(task, record.value as DeviceEvent, now)
           } else {
             await sequence(task, record.value as FanoutBatch, now)
