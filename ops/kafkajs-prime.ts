@@ -6,21 +6,19 @@ import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
 
-/** Puts `exports` in the require cache as kafkajs' module `path`; false when kafkajs loaded it first. */
-export function prime(path: string, exports: unknown): boolean {
+/** Puts `exports` in the require cache as kafkajs' module `path`, unless kafkajs loaded it already. */
+export function prime(path: string, exports: unknown): void {
   const target = require.resolve(path)
-  const cached = require.cache[target]
-  if (cached !== undefined) return cached.exports === exports
+  if (require.cache[target] !== undefined) return
   const Module = require('node:module') as { new (id: string): NodeJS.Module }
   const primed = new Module(target)
   primed.filename = target
   primed.loaded = true
   primed.exports = exports
   require.cache[target] = primed
-  return true
 }
 
-/** Whether kafkajs' module `path` is the replacement. */
+/** Whether kafkajs' module `path` is the replacement (after prime(): false if kafkajs loaded first). */
 export function isPrimed(path: string, exports: unknown): boolean {
   return require(path) === exports
 }

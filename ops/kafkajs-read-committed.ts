@@ -63,9 +63,9 @@ export function filterAbortedMessages<M extends Fetched>({
 }
 
 const MODULE = 'kafkajs/src/consumer/filterAbortedMessages.js'
-const fixed = prime(MODULE, filterAbortedMessages)
+prime(MODULE, filterAbortedMessages)
 
 /** Whether kafkajs' consumers use the fixed filter (false: kafkajs was loaded first). */
 export function readCommittedFixed(): boolean {
-  return fixed && isPrimed(MODULE, filterAbortedMessages)
+  return isPrimed(MODULE, filterAbortedMessages)
 }
