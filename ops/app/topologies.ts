@@ -101,20 +101,15 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
       stats,
     })
     const wiring = await wiringFor(ctx, (userId) => users.get(userId), admission)
-    const modules = topologyModules.filter((m) => !ctx.only || ctx.only.includes(m.name))
-    // Started together: each joins a consumer group of its own, and the joins' waits overlap.
-    const starts = await Promise.allSettled(modules.map((m) => run(ctx, m.build(wiring))))
     const running: RunningTopology[] = []
     const queries: Record<string, unknown> = {}
-    starts.forEach((start, i) => {
-      if (start.status === 'rejected') return
-      const module = modules[i] as (typeof modules)[number]
-      started.push(start.value)
-      running.push(start.value)
-      if ('queries' in module) queries[module.name] = module.queries(start.value, wiring)
-    })
-    const failed = starts.find((start) => start.status === 'rejected')
-    if (failed) throw failed.reason
+    for (const module of topologyModules) {
+      if (ctx.only && !ctx.only.includes(module.name)) continue
+      const topology = await run(ctx, module.build(wiring))
+      started.push(topology)
+      running.push(topology)
+      if ('queries' in module) queries[module.name] = module.queries(topology, wiring)
+    }
     return {
       topologies: running,
       queries: queries as TopologyQueries,
