@@ -5,17 +5,13 @@
 // exactly 1, 2, 3, ... per task while some of its commits fail that way, half of them after
 // committing.
 
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { Kafka } from 'kafkajs'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTopicsAndWait } from '../../ops/kafka-admin.js'
+import { describe, expect, it } from 'vitest'
 import { createLogger } from '../../ops/log.js'
 import { int64Serde, stringSerde, typedStore } from '../../state/index.js'
 import { defineTopology, startTopology } from '../../topologies/runtime/index.js'
-import { eventually, testKafka, unique, withAdmin } from './helpers.js'
-import { type Fault, stuckAfterCommits } from './runtime-support.js'
+import { eventually, testKafka, unique } from './helpers.js'
+import { type Fault, scratchState, stuckAfterCommits } from './runtime-support.js'
 
 const TICK_MS = 20
 /** Ticks per task after the last fault: the reopened tasks go on from where they committed. */
@@ -69,36 +65,23 @@ describe.each(['task', 'thread'] as const)(
   'runtime: a punctuation whose commit outcome is unknown, transactions per %s',
   (scope) => {
     const kafka = testKafka()
-    let stateDir: string
-
-    beforeAll(async () => {
-      stateDir = await mkdtemp(join(tmpdir(), 'imflow-tick-'))
-    })
-    afterAll(async () => {
-      await rm(stateDir, { recursive: true, force: true })
-    })
+    const [input, output, app] = ['tick-in', 'tick-out', 'tick-app'].map(unique) as [
+      string,
+      string,
+      string,
+    ]
+    const state = scratchState('tick', { [input]: 2, [output]: 2 })
 
     it('emits every tick once: restored from its changelog, not redone', {
       timeout: 120_000,
     }, async () => {
-      const [input, output, app] = ['tick-in', 'tick-out', 'tick-app'].map(unique) as [
-        string,
-        string,
-        string,
-      ]
-      await withAdmin((admin) =>
-        createTopicsAndWait(admin, [
-          { topic: input, numPartitions: 2 },
-          { topic: output, numPartitions: 2 },
-        ]),
-      )
       const faults: Fault[] = ['committed', 'aborted', 'committed', 'aborted']
       const lines: string[] = []
       const ticked = new Map<number, number>()
       const running = await startTopology(tickerTopology(input, output, ticked), {
         kafka: stuckAfterCommits(kafka, faults),
         appId: app,
-        stateDir,
+        stateDir: state.dir,
         log: createLogger('info', (line) => lines.push(line)),
         transactionScope: scope,
       })
