@@ -74,6 +74,7 @@ describe('ChangeloggedStore', () => {
     expect(await raw.get(b('x'))).toBeUndefined()
     expect(store.pendingWrites()).toEqual([{ key: b('x'), value: b('1') }])
     await store.commit()
+    await store.landed() // the commit's write goes to RocksDB behind it
     expect((await raw.get(b('x')))?.toString()).toBe('1')
     expect(store.pendingWrites()).toEqual([])
   })
