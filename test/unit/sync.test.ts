@@ -2,47 +2,24 @@
 // memory): PTS per user, device cursors, packing, Rebase, re-sends and offline notifications.
 
 import { beforeEach, describe, expect, it } from 'vitest'
-import { createEventCodec, type EventCodec } from '../../schemas/codec.js'
-import { memorySchemaSource } from '../../schemas/schema-source.js'
 import type {
   DeviceEvent,
   FanoutBatch,
-  Notification,
   StoredMessage,
   SyncEnvelope,
   SyncEvent,
 } from '../../schemas/types.generated.js'
 import { SYNC_STORES } from '../../topologies/model/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
-import { type SyncSettings, syncTopology } from '../../topologies/sync/index.js'
+import { syncTopology } from '../../topologies/sync/index.js'
+import { type SyncCodecs, settings, syncCodecs, topics } from './sync-support.js'
 
-const topics = { fanout: 'fanout', deviceEvents: 'devices', sync: 'im.sync', notify: 'im.notify' }
-const settings: SyncSettings = {
-  rebaseThreshold: 100,
-  retention: 300,
-  batchSizes: { MOBILE: 5, PAD: 5, WEB: 10, DESKTOP: 10 },
-  packDelayMs: 20,
-  ackTimeoutMs: 1_000,
-  notifyWindowMs: 500,
-}
-
-let codecs: {
-  fanoutBatch: EventCodec<FanoutBatch>
-  deviceEvent: EventCodec<DeviceEvent>
-  syncEnvelope: EventCodec<SyncEnvelope>
-  notification: EventCodec<Notification>
-}
+let codecs: SyncCodecs
 let driver: TopologyTestDriver
 let seq = 0
 
 beforeEach(async () => {
-  const source = memorySchemaSource()
-  codecs = {
-    fanoutBatch: await createEventCodec(source, 'fanout-value', 'FanoutBatch'),
-    deviceEvent: await createEventCodec(source, 'devices-value', 'DeviceEvent'),
-    syncEnvelope: await createEventCodec(source, 'im.sync-value', 'SyncEnvelope'),
-    notification: await createEventCodec(source, 'im.notify-value', 'Notification'),
-  }
+  codecs = await syncCodecs()
   driver = new TopologyTestDriver(syncTopology({ topics, codecs, settings }))
   seq = 0
 })
