@@ -55,6 +55,8 @@ describe.each(['task', 'thread'] as const)(
         IMFLOW_TEST_OUTPUT: output,
         IMFLOW_TEST_STATE: stateDir,
         IMFLOW_TEST_TRANSACTION_SCOPE: scope,
+        // Kills land between checkpoints: each run restores from the last one and the log after it.
+        IMFLOW_TEST_CHECKPOINT_INTERVAL_MS: '100',
       }
       const logs: string[] = []
       let progress = 0

@@ -1,6 +1,6 @@
 // The store layers on a real RocksDB in a temporary folder.
 
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -229,13 +229,28 @@ describe('typedStore', () => {
 })
 
 describe('checkpoints', () => {
+  const offsets = { 'app-count-counts-changelog': 42 }
+
   it('are written atomically, read back, and deleted', async () => {
     const path = join(dir, 'checkpoint.json')
     expect(await readCheckpoint(path)).toBeUndefined()
-    await writeCheckpoint(path, { 'app-count-counts-changelog': 42 })
-    expect(await readCheckpoint(path)).toEqual({ 'app-count-counts-changelog': 42 })
+    await writeCheckpoint(path, offsets, { closed: false })
+    expect(await readCheckpoint(path)).toEqual(offsets)
     await deleteCheckpoint(path)
     expect(await readCheckpoint(path)).toBeUndefined()
+  })
+
+  it('written while running, are trusted only in the boot that wrote them', async () => {
+    const path = join(dir, 'checkpoint.json')
+    await writeCheckpoint(path, offsets, { closed: false })
+    const written = JSON.parse(await readFile(path, 'utf8'))
+    await writeFile(path, JSON.stringify({ ...written, boot: 'an-earlier-boot' }))
+    expect(await readCheckpoint(path)).toBeUndefined()
+    // A clean close's holds across a reboot, as do those of versions that wrote offsets only.
+    await writeFile(path, JSON.stringify({ ...written, boot: 'an-earlier-boot', closed: true }))
+    expect(await readCheckpoint(path)).toEqual(offsets)
+    await writeFile(path, JSON.stringify(offsets))
+    expect(await readCheckpoint(path)).toEqual(offsets)
   })
 })
 

@@ -69,6 +69,8 @@ export interface RunnerOptions {
   commitIntervalMs?: number
   /** Each store's record cache in bytes (IMFLOW_CACHE_MAX_BYTES); default: until the commit. */
   cacheMaxBytes?: number
+  /** How often a running task checkpoints its stores; default CHECKPOINT_INTERVAL_MS (task.ts). */
+  checkpointIntervalMs?: number
   /**
    * What one transaction covers (IMFLOW_TRANSACTION_SCOPE): `task` (default), a producer per
    * task (input partition); `thread`, one producer for every task of this runner, fenced by the

@@ -69,6 +69,8 @@ export interface TaskOptions {
   commitIntervalMs?: number | undefined
   /** Each store's record cache, in bytes (see ChangeloggedStore); undefined: unbounded. */
   cacheMaxBytes?: number | undefined
+  /** How often a running task checkpoints its stores (default CHECKPOINT_INTERVAL_MS). */
+  checkpointIntervalMs?: number | undefined
   /** The sources' partition count: misplaced records are re-routed (misplaced.ts). */
   partitions?: number | undefined
   misplacedNotices?: OncePerProducer | undefined
@@ -111,6 +113,11 @@ export { TaskCorruptedError } from './commit-outcome.js'
 const RETRY_FOR_MS = 300_000
 const RETRY_MAX_DELAY_MS = 1_000
 const MIN_WALL_CLOCK_TICK_MS = 5
+/**
+ * A running task checkpoints at most this often: after a crash its stores restore what the
+ * changelogs took since (seconds of writes), not everything they ever took.
+ */
+export const CHECKPOINT_INTERVAL_MS = 5_000
 
 /** A transaction while its slices are sent: begun with the first records to send. */
 interface OpenSlices {
@@ -184,6 +191,9 @@ export class Task {
   readonly id: string
   private core!: TaskCore
   private readonly changelogEnds = new Map<string, number>()
+  private checkpointedAt = Number.NEGATIVE_INFINITY
+  /** The last checkpoint on its way to disk: written in order, and close() waits for it. */
+  private checkpointing: Promise<void> = Promise.resolve()
   /** Batches and wall-clock punctuations take turns: one transaction at a time. */
   private turn: Promise<unknown> = Promise.resolve()
   private wallClock: NodeJS.Timeout | undefined
@@ -219,10 +229,8 @@ export class Task {
   static async open(options: TaskOptions): Promise<Task> {
     const { topology, partition, appId } = options
     const dir = join(options.stateDir, appId, topology.name, String(partition))
-    const checkpointPath = join(dir, 'checkpoint.json')
-    const checkpoint = await readCheckpoint(checkpointPath)
-    // From here on a crash leaves no checkpoint: the next open wipes and restores in full.
-    await deleteCheckpoint(checkpointPath)
+    // Kept while the task opens: a crash meanwhile leaves its stores at or past it still.
+    const checkpoint = await readCheckpoint(join(dir, 'checkpoint.json'))
     const stores = new Map<string, ChangeloggedStore>()
     const raws: RocksDbStore[] = []
     const id = `${topology.name}-${partition}`
@@ -264,6 +272,8 @@ export class Task {
       await task.close(false)
       throw err
     }
+    // Restored and built: a crash from here on restores from this point.
+    task.checkpointWhenDue()
     const interval = task.core.wallClockInterval()
     if (interval !== undefined) {
       // Checked as often as the most frequent punctuator asks (a sync packer's 20 ms delay
@@ -286,6 +296,37 @@ export class Task {
   /** A transaction's changelog records ended here: where the checkpoint will say to restore from. */
   private changelogsEnded(ends: EndOffsets): void {
     for (const [tp, end] of ends) if (this.changelogEnds.has(tp)) this.changelogEnds.set(tp, end)
+  }
+
+  /** Each store's changelog topic -> where it ended: what a checkpoint names. */
+  private checkpointOffsets(): Record<string, number> {
+    return Object.fromEntries(
+      [...this.changelogEnds].map(([tp, end]) => [tp.slice(0, tp.lastIndexOf(':')), end]),
+    )
+  }
+
+  /**
+   * Between transactions, at most every checkpointIntervalMs: where the changelogs end now,
+   * written once the commits up to here are in RocksDB (a checkpoint never names a write
+   * RocksDB has not got). The task goes on meanwhile.
+   */
+  private checkpointWhenDue(): void {
+    const interval = this.options.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS
+    if (this.raws.length === 0 || performance.now() - this.checkpointedAt < interval) return
+    this.checkpointedAt = performance.now()
+    const offsets = this.checkpointOffsets()
+    const landed = this.core.landed()
+    const path = join(this.dir, 'checkpoint.json')
+    this.checkpointing = this.checkpointing
+      .then(() => landed)
+      .then(
+        () => writeCheckpoint(path, offsets, { closed: false }),
+        // A write RocksDB refused: the task is reopened, and close() deletes the checkpoint.
+        () => {},
+      )
+      .catch((err) =>
+        this.options.log.warn('checkpoint not written', { task: this.id, error: String(err) }),
+      )
   }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
@@ -510,6 +551,7 @@ export class Task {
     for (const [store, n] of writes)
       if (n > 0) metrics?.storeWrites.inc({ topology: topology.name, store }, n)
     for (const ends of open.ends) this.changelogsEnded(ends)
+    this.checkpointWhenDue()
     if (metrics) {
       const labels = { topology: topology.name, partition: String(partition) }
       let processed = 0
@@ -559,7 +601,11 @@ export class Task {
     return this.stores.get(name)?.committed
   }
 
-  /** clean: everything committed, so a checkpoint lets the next open skip the full restore. */
+  /**
+   * clean: everything committed, so the checkpoint is where the changelogs end now; else the
+   * last one written while running still holds. A store that refused a write is not trusted:
+   * its checkpoint goes, and the next open restores it in full.
+   */
   async close(clean: boolean): Promise<void> {
     this.closed = true
     clearInterval(this.wallClock)
@@ -572,12 +618,11 @@ export class Task {
       () => false,
     )
     for (const raw of this.raws) await raw.close().catch(() => {})
-    if (clean && landed && this.raws.length > 0) {
-      const checkpoint = Object.fromEntries(
-        [...this.changelogEnds].map(([tp, end]) => [tp.slice(0, tp.lastIndexOf(':')), end]),
-      )
-      await writeCheckpoint(join(this.dir, 'checkpoint.json'), checkpoint)
-    }
+    await this.checkpointing
+    const path = join(this.dir, 'checkpoint.json')
+    if (!landed) await deleteCheckpoint(path)
+    else if (clean && this.raws.length > 0)
+      await writeCheckpoint(path, this.checkpointOffsets(), { closed: true })
     this.options.log.debug('task closed', { task: this.id, clean })
   }
 }

@@ -1,0 +1,74 @@
+// A running task checkpoints its stores every few seconds: SIGKILLed mid-input, the next run
+// restores what the changelogs took since the last checkpoint, not all they ever took, and
+// still counts every record exactly once.
+
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { changelogTopic } from '../../topologies/runtime/index.js'
+import { eventually, testKafka, unique, withAdmin } from './helpers.js'
+import {
+  committedSum,
+  expectExactCounts,
+  produceKeyed,
+  readCounts,
+  scratchState,
+  spawnCountApp,
+  testScope,
+  waitForConsumed,
+} from './runtime-support.js'
+
+const TOTAL = 40_000
+const KEYS = 2_000
+
+describe('runtime: checkpoints while running', () => {
+  const kafka = testKafka()
+  const input = unique('ckpt-in')
+  const output = unique('ckpt-out')
+  const app = unique('ckpt-app')
+  const state = scratchState('ckpt', { [input]: 2, [output]: 2 })
+
+  it('restores only what came after the last checkpoint once SIGKILLed', {
+    timeout: 240_000,
+  }, async () => {
+    const expected = await produceKeyed(kafka, input, TOTAL, KEYS)
+    const env = {
+      IMFLOW_TEST_APP: app,
+      IMFLOW_TEST_INPUT: input,
+      IMFLOW_TEST_OUTPUT: output,
+      IMFLOW_TEST_STATE: state.dir,
+      IMFLOW_TEST_TRANSACTION_SCOPE: testScope(),
+      IMFLOW_TEST_CHECKPOINT_INTERVAL_MS: '200',
+    }
+    const first = spawnCountApp(env)
+    await eventually(
+      async () => (await committedSum(kafka, `${app}-count`, input)) >= TOTAL / 2 || undefined,
+      { timeoutMs: 120_000, intervalMs: 100, what: 'half the input to be committed' },
+    )
+    first.child.kill('SIGKILL')
+    await first.exited
+    expect(await committedSum(kafka, `${app}-count`, input)).toBeLessThan(TOTAL)
+    for (const partition of ['0', '1'])
+      expect(existsSync(join(state.dir, app, 'count', partition, 'checkpoint.json'))).toBe(true)
+    const changelog = changelogTopic(app, 'count', 'counts')
+    const written = await withAdmin(async (admin) =>
+      (await admin.fetchTopicOffsets(changelog)).reduce((sum, p) => sum + Number(p.high), 0),
+    )
+
+    const second = spawnCountApp(env)
+    try {
+      await waitForConsumed(kafka, `${app}-count`, input, 180_000)
+    } finally {
+      second.child.kill('SIGTERM')
+      expect(await second.exited).toBe(0)
+    }
+    const restored = [...second.output().matchAll(/store restored .*?records=(\d+)/g)].map((m) =>
+      Number(m[1]),
+    )
+    expect(restored).toHaveLength(2)
+    const sum = restored.reduce((a, b) => a + b, 0)
+    // Without the checkpoints each partition restores its whole changelog (every key's count).
+    expect(sum).toBeLessThan(written / 4)
+    expectExactCounts(await readCounts(kafka, output, unique('ckpt-reader'), TOTAL), expected)
+  })
+})
