@@ -17,6 +17,9 @@ export interface SoakBroker {
   brokers(): string[]
   /** SIGKILL, a pause, and a start on the same data: the time it was back (ready). */
   restart(pauseMs: number): Promise<number>
+  /** SIGKILL, and no start: a paused soak. */
+  crash(): Promise<void>
+  pid(): number
   stop(): Promise<void>
 }
 
@@ -34,12 +37,19 @@ export async function startSoakBroker(dir: string): Promise<SoakBroker> {
       broker = await start()
       return Date.now()
     },
+    async crash() {
+      process.kill(broker.process.pid, 'SIGKILL')
+      await broker.process.exited
+    },
+    pid: () => broker.process.pid,
     stop: () => broker.stop(),
   }
 }
 
 /** SCHEMA_REGISTRY_URL when set (the soak never stops it), else a registry of the soak's own. */
-export async function soakRegistry(dir: string): Promise<{ url: string; stop(): Promise<void> }> {
+export async function soakRegistry(
+  dir: string,
+): Promise<{ url: string; pid?: number; stop(): Promise<void> }> {
   const configured = process.env.SCHEMA_REGISTRY_URL
   if (configured) return { url: configured, stop: async () => {} }
   const registry: EmbeddedRegistry = await startEmbeddedRegistry({
@@ -47,13 +57,16 @@ export async function soakRegistry(dir: string): Promise<{ url: string; stop(): 
     dataDir: join(dir, 'registry'),
     log: quiet,
   })
-  return { url: registry.url, stop: () => registry.stop() }
+  return { url: registry.url, pid: registry.process.pid, stop: () => registry.stop() }
 }
 
 export interface SoakApp {
   readonly url: string
   /** SIGKILL, then a start on the same data folder; resolves once /readyz answers 200. */
   kill(): Promise<void>
+  /** SIGKILL, and no start: a paused soak. */
+  crash(): Promise<void>
+  pid(): number | undefined
   stop(): Promise<void>
 }
 
@@ -91,6 +104,12 @@ export async function startSoakApp(dir: string, env: Record<string, string>): Pr
       await exit()
       await launch()
     },
+    async crash() {
+      child.kill('SIGKILL')
+      await exit()
+      out.end()
+    },
+    pid: () => child.pid,
     async stop() {
       child.kill('SIGTERM')
       await exit()

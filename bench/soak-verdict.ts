@@ -17,6 +17,8 @@ export interface VerdictInput {
   accepted: ReadonlyMap<string, readonly { msgId: string; at: string }[]>
   refused: ReadonlyMap<string, string>
   workload: Workload
+  /** The workload's messages im.ingest holds, by index (a paused run's cut batch may lack some). */
+  written: ReadonlySet<number>
   kafka: Kafka
   codecs: ContractCodecs
   topic: (base: string) => string
@@ -58,7 +60,8 @@ async function deadLetters(input: VerdictInput): Promise<DeadLetter[]> {
 
 export async function verdict(input: VerdictInput): Promise<{ ok: boolean; report: string }> {
   const { workload, accepted } = input
-  const lost = workload.messages.length - accepted.size
+  const lost = [...input.written].filter((i) => !accepted.has(`s-${i}`)).length
+  const neverWritten = workload.messages.length - input.written.size
   const doubled = [...accepted].filter(([, list]) => new Set(list.map((r) => r.msgId)).size > 1)
   const doubledIds = doubled.length
   // What each conversation holds: the msgId each of its messages was accepted with.
@@ -113,7 +116,8 @@ export async function verdict(input: VerdictInput): Promise<{ ok: boolean; repor
     unexplained.length === 0 &&
     letters.length === input.garbageSent
   const rows = [
-    ['messages sent', workload.messages.length],
+    ['messages sent', input.written.size],
+    ['messages never written (a pause cut their batch short)', neverWritten],
     ['average recipients a message', workload.averageFanOut.toFixed(1)],
     ['accepted (a receipt)', accepted.size],
     ['lost (no Accepted receipt)', lost],

@@ -11,10 +11,14 @@
 // Also IMFLOW_SOAK_RATE (messages/s offered, default 400), IMFLOW_SOAK_USERS (default 2,000),
 // IMFLOW_SOAK_GROUPS (default 200), IMFLOW_SOAK_SEED. The report goes to
 // bench/results/soak-latest.md (docs/reliability.md quotes the last one).
+//
+// IMFLOW_SOAK_DIR names the run's folder (default: a new one in the temp folder). Ctrl-C
+// pauses a run (the app and the broker SIGKILLed, as a fault would); the same command with the
+// same IMFLOW_SOAK_DIR resumes it, as it does a run cut off by anything else (soak-run-state.ts).
 
 // First, before kafkajs loads (ops/kafkajs-fixes.ts).
 import '../ops/kafkajs-fixes.js'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Kafka, Kafka as KafkaClient, logLevel, Partitioners } from 'kafkajs'
@@ -29,17 +33,21 @@ import {
   startSoakApp,
   startSoakBroker,
 } from './soak-cluster.js'
+import { killLeftovers, type RunState, readRunState, saveRunState } from './soak-run-state.js'
 import { verdict } from './soak-verdict.js'
 import { imWorkload, random, type Workload } from './workload.js'
 
+const RUN_DIR = process.env.IMFLOW_SOAK_DIR
+/** A run in IMFLOW_SOAK_DIR goes on with the settings it was started with. */
+const resumed = RUN_DIR ? readRunState(RUN_DIR) : undefined
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
-const MESSAGES = num('IMFLOW_SOAK_MESSAGES', 1_000_000)
-const APP_KILLS = num('IMFLOW_SOAK_APP_KILLS', 20)
-const BROKER_RESTARTS = num('IMFLOW_SOAK_BROKER_RESTARTS', 3)
-const RATE = num('IMFLOW_SOAK_RATE', 400)
-const USERS = num('IMFLOW_SOAK_USERS', 2_000)
-const GROUPS = num('IMFLOW_SOAK_GROUPS', 200)
-const SEED = num('IMFLOW_SOAK_SEED', 17)
+const MESSAGES = resumed?.settings.messages ?? num('IMFLOW_SOAK_MESSAGES', 1_000_000)
+const APP_KILLS = resumed?.settings.appKills ?? num('IMFLOW_SOAK_APP_KILLS', 20)
+const BROKER_RESTARTS = resumed?.settings.brokerRestarts ?? num('IMFLOW_SOAK_BROKER_RESTARTS', 3)
+const RATE = resumed?.settings.rate ?? num('IMFLOW_SOAK_RATE', 400)
+const USERS = resumed?.settings.users ?? num('IMFLOW_SOAK_USERS', 2_000)
+const GROUPS = resumed?.settings.groups ?? num('IMFLOW_SOAK_GROUPS', 200)
+const SEED = resumed?.settings.seed ?? num('IMFLOW_SOAK_SEED', 17)
 const PARTITIONS = 4
 const GARBAGE = Buffer.from('soak: not an Avro record')
 const SECRET = 'soak-secret-0123456789abcdef0123456789'
@@ -99,7 +107,7 @@ function faultPlan(durationMs: number): Fault[] {
 interface Run {
   dir: string
   broker: SoakBroker
-  registry: { url: string; stop(): Promise<void> }
+  registry: { url: string; pid?: number; stop(): Promise<void> }
   app: SoakApp
   kafka: Kafka
   codecs: ContractCodecs
@@ -107,10 +115,9 @@ interface Run {
 }
 
 /** The broker, the registry, imflow and a client of the run's own. */
-async function startRun(dir: string): Promise<Run> {
+async function startRun(dir: string, prefix: string): Promise<Run> {
   const broker = await startSoakBroker(dir)
   const registry = await soakRegistry(dir)
-  const prefix = `soak-${Date.now().toString(36)}.`
   const app = await startSoakApp(dir, {
     KAFKA_BROKERS: broker.brokers().join(','),
     SCHEMA_REGISTRY_URL: registry.url,
@@ -182,18 +189,32 @@ async function createGroups(run: Run, out: Writer, workload: Workload): Promise<
   )
 }
 
-/** The messages at RATE, in batches of a tenth of a second, a garbage record every 1,000. */
+/** Resolves after `ms`, or as soon as the run is paused. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
+}
+
+/** The messages from `from` on at RATE, in batches of a tenth of a second, a garbage record every 1,000. */
 async function sendMessages(
   run: Run,
   out: Writer,
   workload: Workload,
   counts: { sent: number; garbage: number },
+  from: number,
+  signal: AbortSignal,
 ): Promise<void> {
   const start = Date.now()
   const batch = Math.max(1, Math.round(RATE / 10))
-  for (let i = 0; i < MESSAGES; i += batch) {
-    const due = start + (i / RATE) * 1000
-    if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()))
+  for (let i = from; i < MESSAGES; i += batch) {
+    const due = start + ((i - from) / RATE) * 1000
+    if (due > Date.now()) await sleep(due - Date.now(), signal)
+    if (signal.aborted) return
     const messages = workload.messages.slice(i, i + batch).map((m, k) => ({
       key: m.conversationId,
       value: run.codecs['im.ingest'].encode({
@@ -217,11 +238,20 @@ async function sendMessages(
   }
 }
 
-/** The planned faults, one after another, each at a random point of its share of the time. */
-async function injectFaults(run: Run, plan: readonly Fault[], done: string[]): Promise<void> {
-  const gap = ((MESSAGES / RATE) * 1000) / (plan.length + 1)
-  for (const [n, kind] of plan.entries()) {
-    await new Promise((r) => setTimeout(r, gap * (0.5 + random(SEED + n)())))
+/** The faults not done yet, one after another, each at a random point of its share of `ms`. */
+async function injectFaults(
+  run: Run,
+  plan: readonly Fault[],
+  state: RunState,
+  ms: number,
+  signal: AbortSignal,
+): Promise<void> {
+  const done = state.faults
+  const gap = ms / (plan.length - state.faultsDone + 1)
+  for (let n = state.faultsDone; n < plan.length; n++) {
+    await sleep(gap * (0.5 + random(SEED + n)()), signal)
+    if (signal.aborted) return
+    const kind = plan[n] as Fault
     const at = Date.now()
     const when = elapsed()
     if (kind === 'app') {
@@ -231,13 +261,54 @@ async function injectFaults(run: Run, plan: readonly Fault[], done: string[]): P
       const back = await run.broker.restart(2_000)
       done.push(`broker SIGKILL at ${when}, back after ${((back - at) / 1000).toFixed(1)} s`)
     }
+    state.faultsDone++
     say(done.at(-1) as string)
   }
 }
 
-/** Every message decided and every fan-out record consumed by inbox and sync. */
-async function caughtUp(run: Run, receipts: Receipts): Promise<void> {
-  await waitFor(async () => receipts.accepted.size + receipts.refused.size >= MESSAGES, 3_600_000)
+/** What im.ingest holds: the indices of the soak's messages written, and its garbage records. */
+async function ingestSoFar(run: Run): Promise<{ written: Set<number>; garbage: number }> {
+  const topic = run.topic('im.ingest')
+  const admin = run.kafka.admin()
+  await admin.connect()
+  const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect())
+  // Written by an idempotent producer, no transactions: each partition's last record is at high - 1.
+  const last = new Map(
+    ends
+      .filter((p) => Number(p.high) > Number(p.low))
+      .map((p) => [p.partition, Number(p.high) - 1]),
+  )
+  const written = new Set<number>()
+  let garbage = 0
+  if (last.size === 0) return { written, garbage }
+  const consumer = run.kafka.consumer({ groupId: `soak-ingest-${Date.now()}` })
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning: true })
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      for (const m of batch.messages) {
+        const value = m.value as Buffer
+        if (value.equals(GARBAGE)) garbage++
+        else {
+          const { clientMsgId } = await run.codecs['im.ingest'].decode(value)
+          written.add(Number(clientMsgId.slice(2)))
+        }
+        if (Number(m.offset) >= (last.get(batch.partition) ?? Number.POSITIVE_INFINITY))
+          last.delete(batch.partition)
+      }
+    },
+  })
+  try {
+    await waitFor(async () => last.size === 0, 1_800_000)
+  } finally {
+    await consumer.disconnect()
+  }
+  return { written, garbage }
+}
+
+/** Every message written decided and every fan-out record consumed by inbox and sync. */
+async function caughtUp(run: Run, receipts: Receipts, written: number): Promise<void> {
+  await waitFor(async () => receipts.accepted.size + receipts.refused.size >= written, 3_600_000)
   const admin = run.kafka.admin()
   await admin.connect()
   try {
@@ -263,49 +334,111 @@ async function stopRun(run: Run): Promise<void> {
   else await rm(run.dir, { recursive: true, force: true })
 }
 
+/** SIGKILLs the app and the broker, as a fault would, and keeps the run for a resume. */
+async function pauseRun(run: Run, state: RunState): Promise<void> {
+  state.faults.push(`soak paused at ${elapsed()} of leg ${state.legs}: app and broker SIGKILLed`)
+  await run.app.crash()
+  await run.broker.crash()
+  await run.registry.stop().catch(() => {})
+  saveRunState(run.dir, state)
+  say(`paused; to resume: IMFLOW_SOAK_DIR=${run.dir} npm run soak`)
+  process.exitCode = 3
+}
+
 async function main(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'imflow-soak-'))
+  const dir = RUN_DIR ?? (await mkdtemp(join(tmpdir(), 'imflow-soak-')))
+  await mkdir(dir, { recursive: true })
+  const state: RunState = resumed
+    ? { ...resumed, legs: resumed.legs + 1 }
+    : {
+        settings: {
+          messages: MESSAGES,
+          rate: RATE,
+          users: USERS,
+          groups: GROUPS,
+          seed: SEED,
+          appKills: APP_KILLS,
+          brokerRestarts: BROKER_RESTARTS,
+        },
+        prefix: `soak-${Date.now().toString(36)}.`,
+        faults: [],
+        faultsDone: 0,
+        legs: 1,
+        sendSeconds: 0,
+        totalSeconds: 0,
+        pids: [],
+      }
   say(
-    `run folder ${dir}; ${MESSAGES} messages at ${RATE}/s, ${APP_KILLS} app kills, ${BROKER_RESTARTS} broker restarts`,
+    `run folder ${dir}${resumed ? `, leg ${state.legs} (${killLeftovers(resumed.pids)} processes left by the last one SIGKILLed)` : ''}; ${MESSAGES} messages at ${RATE}/s, ${APP_KILLS} app kills, ${BROKER_RESTARTS} broker restarts`,
   )
-  const run = await startRun(dir)
+  const run = await startRun(dir, state.prefix)
+  const remember = () => {
+    state.pids = [run.app.pid(), run.broker.pid(), run.registry.pid].filter(
+      (pid): pid is number => pid !== undefined,
+    )
+    saveRunState(dir, state)
+  }
+  remember()
   const workload = imWorkload({ users: USERS, groups: GROUPS, messages: MESSAGES, seed: SEED })
   const receipts = readReceipts(run.kafka, run.topic('im.receipts'), (b) =>
     run.codecs['im.receipts'].decode(b),
   )
   const out = await writer(run.kafka)
-  const counts = { sent: 0, garbage: 0 }
-  const faults: string[] = []
+  const pause = new AbortController()
+  const onSignal = () => {
+    say('pausing: the sends and faults stop, then the app and the broker are SIGKILLed')
+    pause.abort()
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  // A resumed run goes on after the last message written (one cut off mid-batch is never sent).
+  let from = 0
+  if (resumed) for (const i of (await ingestSoFar(run)).written) from = Math.max(from, i + 1)
+  const counts = { sent: from, garbage: 0 }
   const plan = faultPlan((MESSAGES / RATE) * 1000)
   const progress = setInterval(() => {
+    remember()
     say(
-      `sent ${counts.sent}/${MESSAGES}, accepted ${receipts.accepted.size}, refused ${receipts.refused.size}, faults ${faults.length}/${plan.length}`,
+      `sent ${counts.sent}/${MESSAGES}, accepted ${receipts.accepted.size}, refused ${receipts.refused.size}, faults ${state.faultsDone}/${plan.length}`,
     )
   }, 10_000)
+  const legStarted = Date.now()
   try {
-    await createGroups(run, out, workload)
-    await new Promise((r) => setTimeout(r, 5_000))
+    if (!resumed) {
+      await createGroups(run, out, workload)
+      await new Promise((r) => setTimeout(r, 5_000))
+    }
     const sendStart = Date.now()
-    await Promise.all([sendMessages(run, out, workload, counts), injectFaults(run, plan, faults)])
-    const sendSeconds = (Date.now() - sendStart) / 1000
-    say(`all sent (${counts.garbage} garbage records among them); waiting for every receipt`)
-    await caughtUp(run, receipts)
+    await Promise.all([
+      sendMessages(run, out, workload, counts, from, pause.signal),
+      injectFaults(run, plan, state, ((MESSAGES - from) / RATE) * 1000, pause.signal),
+    ])
+    state.sendSeconds += (Date.now() - sendStart) / 1000
+    if (pause.signal.aborted) {
+      state.totalSeconds += (Date.now() - legStarted) / 1000
+      return await pauseRun(run, state)
+    }
+    const ingest = await ingestSoFar(run)
+    say(`all sent (${ingest.garbage} garbage records among them); waiting for every receipt`)
+    await caughtUp(run, receipts, ingest.written.size)
     say('every topology caught up; checking through the API')
+    state.totalSeconds += (Date.now() - legStarted) / 1000
     const { ok, report } = await verdict({
       url: run.app.url,
       secret: SECRET,
       accepted: receipts.accepted,
       refused: receipts.refused,
       workload,
+      written: ingest.written,
       kafka: run.kafka,
       codecs: run.codecs,
       topic: run.topic,
       garbage: GARBAGE,
-      garbageSent: counts.garbage,
-      faults,
-      settings: `${MESSAGES} messages offered at ${RATE}/s from ${USERS} users in ${GROUPS} groups (seed ${SEED}), ${PARTITIONS} partitions, ${APP_KILLS} app SIGKILLs and ${BROKER_RESTARTS} broker SIGKILL-restarts planned`,
-      sendSeconds,
-      totalSeconds: (Date.now() - started) / 1000,
+      garbageSent: ingest.garbage,
+      faults: state.faults,
+      settings: `${MESSAGES} messages offered at ${RATE}/s from ${USERS} users in ${GROUPS} groups (seed ${SEED}), ${PARTITIONS} partitions, ${APP_KILLS} app SIGKILLs and ${BROKER_RESTARTS} broker SIGKILL-restarts planned${state.legs > 1 ? `, run in ${state.legs} legs` : ''}`,
+      sendSeconds: state.sendSeconds,
+      totalSeconds: state.totalSeconds,
     })
     const path = join('bench', 'results', 'soak-latest.md')
     await writeFile(path, report)
@@ -316,7 +449,7 @@ async function main(): Promise<void> {
     clearInterval(progress)
     await out.disconnect().catch(() => {})
     await receipts.stop().catch(() => {})
-    await stopRun(run)
+    if (!pause.signal.aborted) await stopRun(run)
   }
 }
 
