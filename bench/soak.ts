@@ -192,11 +192,13 @@ async function createGroups(run: Run, out: Writer, workload: Workload): Promise<
 /** Resolves after `ms`, or as soon as the run is paused. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms)
-    signal.addEventListener('abort', () => {
+    const wake = () => {
       clearTimeout(timer)
+      signal.removeEventListener('abort', wake)
       resolve()
-    })
+    }
+    const timer = setTimeout(wake, ms)
+    signal.addEventListener('abort', wake)
   })
 }
 
@@ -416,6 +418,9 @@ async function main(): Promise<void> {
     state.sendSeconds += (Date.now() - sendStart) / 1000
     if (pause.signal.aborted) {
       state.totalSeconds += (Date.now() - legStarted) / 1000
+      // The clients first: with their broker gone they would retry for minutes.
+      await out.disconnect().catch(() => {})
+      await receipts.stop().catch(() => {})
       return await pauseRun(run, state)
     }
     const ingest = await ingestSoFar(run)
@@ -453,7 +458,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  say(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
-  process.exitCode = 1
-})
+main()
+  .catch((err) => {
+    say(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+    process.exitCode = 1
+  })
+  // Everything is awaited by now; a client kafkajs still retries toward a killed broker must not hold the exit.
+  .finally(() => process.exit())
