@@ -299,7 +299,7 @@ describe('peak shaving under a flood', () => {
       // The LOW lane came back from its store and what its changelog took since the checkpoint.
       const restarted = running
       await eventually(
-        () => (/store restored .*store=shaping-low-lane/.test(restarted.output()) || undefined),
+        () => /store restored .*store=shaping-low-lane/.test(restarted.output()) || undefined,
         { timeoutMs: 60_000, what: 'the LOW lane to be restored' },
       )
       await settle(sent, running.output)
