@@ -32,15 +32,15 @@ describe('runtime: checkpoints while running', () => {
     timeout: 240_000,
   }, async () => {
     const expected = await produceKeyed(kafka, input, TOTAL, KEYS)
-    const env = {
-      IMFLOW_TEST_APP: app,
-      IMFLOW_TEST_INPUT: input,
-      IMFLOW_TEST_OUTPUT: output,
-      IMFLOW_TEST_STATE: state.dir,
-      IMFLOW_TEST_TRANSACTION_SCOPE: testScope(),
-      IMFLOW_TEST_CHECKPOINT_INTERVAL_MS: '200',
+    const options = {
+      app,
+      input,
+      output,
+      stateDir: state.dir,
+      scope: testScope(),
+      checkpointIntervalMs: 200,
     }
-    const first = spawnCountApp(env)
+    const first = spawnCountApp(options)
     await eventually(
       async () => (await committedSum(kafka, `${app}-count`, input)) >= TOTAL / 2 || undefined,
       { timeoutMs: 120_000, intervalMs: 100, what: 'half the input to be committed' },
@@ -55,7 +55,7 @@ describe('runtime: checkpoints while running', () => {
       (await admin.fetchTopicOffsets(changelog)).reduce((sum, p) => sum + Number(p.high), 0),
     )
 
-    const second = spawnCountApp(env)
+    const second = spawnCountApp(options)
     try {
       await waitForConsumed(kafka, `${app}-count`, input, 180_000)
     } finally {

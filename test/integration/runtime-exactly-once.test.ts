@@ -49,19 +49,12 @@ describe.each(['task', 'thread'] as const)(
       timeout: 600_000,
     }, async () => {
       const expected = await produceKeyed(kafka, input, TOTAL, KEYS)
-      const env = {
-        IMFLOW_TEST_APP: app,
-        IMFLOW_TEST_INPUT: input,
-        IMFLOW_TEST_OUTPUT: output,
-        IMFLOW_TEST_STATE: stateDir,
-        IMFLOW_TEST_TRANSACTION_SCOPE: scope,
-        // Kills land between checkpoints: each run restores from the last one and the log after it.
-        IMFLOW_TEST_CHECKPOINT_INTERVAL_MS: '100',
-      }
+      // Kills land between checkpoints: each run restores from the last one and the log after it.
+      const options = { app, input, output, stateDir, scope, checkpointIntervalMs: 100 }
       const logs: string[] = []
       let progress = 0
       for (let kill = 0; kill < KILLS; kill++) {
-        const running = spawnCountApp(env)
+        const running = spawnCountApp(options)
         // Kill at a random point once this run has committed work of its own.
         const before = progress
         progress = await eventually(
@@ -79,7 +72,7 @@ describe.each(['task', 'thread'] as const)(
         expect(atKill, `kill ${kill + 1} came after the input was done`).toBeLessThan(TOTAL)
         logs.push(running.output())
       }
-      const last = spawnCountApp(env)
+      const last = spawnCountApp(options)
       try {
         await waitForConsumed(kafka, `${app}-count`, input, 300_000)
       } finally {

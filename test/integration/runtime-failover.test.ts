@@ -45,14 +45,8 @@ describe.each(['task', 'thread'] as const)(
     it('moves the stopped instance’s tasks and their state to the other', {
       timeout: 300_000,
     }, async () => {
-      const env = {
-        IMFLOW_TEST_APP: app,
-        IMFLOW_TEST_INPUT: input,
-        IMFLOW_TEST_OUTPUT: output,
-        IMFLOW_TEST_TRANSACTION_SCOPE: scope,
-      }
-      const a = spawnCountApp({ ...env, IMFLOW_TEST_STATE: stateA })
-      const b = spawnCountApp({ ...env, IMFLOW_TEST_STATE: stateB })
+      const a = spawnCountApp({ app, input, output, scope, stateDir: stateA })
+      const b = spawnCountApp({ app, input, output, scope, stateDir: stateB })
       try {
         // Both must own partitions before any input arrives.
         await eventually(

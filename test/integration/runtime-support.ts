@@ -56,8 +56,28 @@ export interface CountApp {
   exited: Promise<number | null>
 }
 
-export function spawnCountApp(env: Record<string, string>): CountApp {
-  return spawnFixture('count-app', env)
+export interface CountAppOptions {
+  app: string
+  input: string
+  output: string
+  stateDir: string
+  scope: 'task' | 'thread'
+  /** How often its tasks checkpoint while running (default: the runtime's). */
+  checkpointIntervalMs?: number
+}
+
+/** The counting topology (test/fixtures/count-app.ts) in a process of its own. */
+export function spawnCountApp(options: CountAppOptions): CountApp {
+  return spawnFixture('count-app', {
+    IMFLOW_TEST_APP: options.app,
+    IMFLOW_TEST_INPUT: options.input,
+    IMFLOW_TEST_OUTPUT: options.output,
+    IMFLOW_TEST_STATE: options.stateDir,
+    IMFLOW_TEST_TRANSACTION_SCOPE: options.scope,
+    ...(options.checkpointIntervalMs
+      ? { IMFLOW_TEST_CHECKPOINT_INTERVAL_MS: String(options.checkpointIntervalMs) }
+      : {}),
+  })
 }
 
 /** A topology fixture (test/fixtures/<name>.ts) as a child process on the run's broker. */
