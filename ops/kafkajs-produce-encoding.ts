@@ -34,9 +34,7 @@ const { Produce: apiKey } = require('kafkajs/src/protocol/requests/apiKeys') as 
 const { Types } = require('kafkajs/src/protocol/message/compression') as {
   Types: { None: number }
 }
-const encodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0') as (
-  r: unknown,
-) => unknown
+const Record = require('kafkajs/src/protocol/recordBatch/record/v0') as (r: unknown) => unknown
 const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0') as {
   RecordBatch(args: Record<string, unknown>): Promise<KafkajsEncoder>
 }
@@ -194,7 +192,7 @@ const partitionEncoder =
     let recordBatch: KafkajsEncoder
     if (compression !== Types.None) {
       const records = messages.map((message, i) =>
-        encodeRecord({
+        Record({
           ...message,
           offsetDelta: i,
           timestampDelta: Number(message.timestamp || now) - Number(first),
