@@ -11,6 +11,7 @@ import { receiverTopology } from '../../topologies/receiver/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
 import { syncTopology } from '../../topologies/sync/index.js'
 import { receiverCodecs, receiverTopics } from './receiver-codecs.js'
+import { settings, syncCodecs, topics as syncTopics } from './sync-support.js'
 
 const MEMBERS = Array.from({ length: 40 }, (_, i) => `m${i}`)
 const now = Date.UTC(2026, 10, 26, 12)
@@ -89,33 +90,14 @@ describe('prefetch', () => {
   })
 
   it('sync: each recipient’s PTS index, state and pending notification are read ahead', async () => {
-    const source = memorySchemaSource()
-    const fanoutBatch = await createEventCodec(source, 'fanout-value', 'FanoutBatch')
-    const driver = new TopologyTestDriver(
-      syncTopology({
-        topics: { fanout: 'fanout', deviceEvents: 'devices', sync: 'im.sync', notify: 'im.notify' },
-        codecs: {
-          fanoutBatch,
-          deviceEvent: await createEventCodec(source, 'devices-value', 'DeviceEvent'),
-          syncEnvelope: await createEventCodec(source, 'im.sync-value', 'SyncEnvelope'),
-          notification: await createEventCodec(source, 'im.notify-value', 'Notification'),
-        },
-        settings: {
-          rebaseThreshold: 100,
-          retention: 300,
-          batchSizes: { MOBILE: 5, PAD: 5, WEB: 10, DESKTOP: 10 },
-          packDelayMs: 20,
-          ackTimeoutMs: 1_000,
-          notifyWindowMs: 500,
-        },
-      }),
-    )
+    const codecs = await syncCodecs()
+    const driver = new TopologyTestDriver(syncTopology({ topics: syncTopics, codecs, settings }))
     const slice = [1, 2, 3].map((n) => ({
       key: 'g1',
-      value: fanoutBatch.encode(handOff(n)),
+      value: codecs.fanoutBatch.encode(handOff(n)),
       timestamp: now,
     }))
-    const reads = await driver.pipeSlice('fanout', slice)
+    const reads = await driver.pipeSlice(syncTopics.fanout, slice)
     // 3 x 40 PTS index misses, and 40 users' state and notifications.
     expect(reads.prefetchReads).toBeGreaterThanOrEqual(3 * MEMBERS.length + 2 * MEMBERS.length)
     expect(reads.processReads).toBe(0)
