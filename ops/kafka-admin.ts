@@ -1,6 +1,10 @@
 // Topic administration that holds up on a fresh KRaft broker. kafkajs' createTopics with
 // waitForLeaders gives up when the metadata right after creation still says
 // UNKNOWN_TOPIC_OR_PARTITION (it retries only LEADER_NOT_AVAILABLE); we wait ourselves.
+// And a leader named in the metadata may not serve its partition yet: a produce then fails
+// with NOT_LEADER_OR_FOLLOWER, and kafkajs retries the whole send, partitions that took it
+// too, so a producer that is not idempotent writes those records twice. Topics are ready
+// once every partition answers ListOffsets, which only its serving leader does.
 
 import type { Admin, ITopicConfig } from 'kafkajs'
 import { retry } from './retry.js'
@@ -21,7 +25,7 @@ export async function createMissingTopics(admin: Admin, topics: ITopicConfig[]):
   return missing.map((t) => t.topic)
 }
 
-/** Creates the topics and resolves once every partition of each has a leader. */
+/** Creates the topics and resolves once every partition of each has a serving leader. */
 export async function createTopicsAndWait(admin: Admin, topics: ITopicConfig[]): Promise<void> {
   await admin.createTopics({ topics, waitForLeaders: false })
   await waitForLeaders(
@@ -40,6 +44,7 @@ export async function waitForLeaders(admin: Admin, names: string[]): Promise<voi
       if (pending.length > 0) {
         throw new LeadersPending(`no leader yet for ${pending.map((t) => t.name).join(', ')}`)
       }
+      for (const name of names) await admin.fetchTopicOffsets(name)
     },
     { retries: 30, initialDelayMs: 50, maxDelayMs: 1_000 },
   )

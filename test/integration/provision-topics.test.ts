@@ -5,7 +5,7 @@ import { isImflowError } from '../../ops/errors.js'
 import { createTopicsAndWait } from '../../ops/kafka-admin.js'
 import { silentLogger } from '../../ops/log.js'
 import { contractTopics } from '../../schemas/topics.js'
-import { unique, withAdmin } from './helpers.js'
+import { testKafka, unique, withAdmin } from './helpers.js'
 
 const { ConfigResourceTypes } = kafkajs
 
@@ -56,5 +56,27 @@ describe('provisioning the contract topics', () => {
       const created = (await admin.listTopics()).filter((t) => t.startsWith(topicPrefix))
       await admin.deleteTopics({ topics: created })
     })
+  })
+
+  it('returns once the new topics are served: a first send, never retried, lands on every partition', async () => {
+    // A leader named in the metadata may not serve yet (NOT_LEADER_OR_FOLLOWER), and kafkajs
+    // retries a failed send whole: a plain producer then writes the partitions that took it twice.
+    const producer = testKafka().producer({ retry: { retries: 0 } })
+    await producer.connect()
+    try {
+      await withAdmin(async (admin) => {
+        const topics = Array.from({ length: 8 }, () => unique('served'))
+        for (const topic of topics) {
+          await createTopicsAndWait(admin, [{ topic, numPartitions: 4 }])
+          const messages = [0, 1, 2, 3].map((partition) => ({ partition, value: topic }))
+          await producer.send({ topic, messages })
+          const offsets = await admin.fetchTopicOffsets(topic)
+          expect(offsets.map((o) => o.high)).toEqual(['1', '1', '1', '1'])
+        }
+        await admin.deleteTopics({ topics })
+      })
+    } finally {
+      await producer.disconnect()
+    }
   })
 })
