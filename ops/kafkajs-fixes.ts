@@ -2,6 +2,7 @@
 // every entry point imports this module first.
 
 import { partitionGroupingFixed } from './kafkajs-partition-grouping.js'
+import { produceEncodingFixed } from './kafkajs-produce-encoding.js'
 import { readCommittedFixed } from './kafkajs-read-committed.js'
 
 /** The fixes that are not in force (kafkajs was loaded before this module), by what they fix. */
@@ -13,5 +14,6 @@ export function kafkajsFixesMissing(): string[] {
     ...(partitionGroupingFixed()
       ? []
       : ['producers group records per partition in quadratic time']),
+    ...(produceEncodingFixed() ? [] : ['producers encode each record through small buffers']),
   ]
 }
