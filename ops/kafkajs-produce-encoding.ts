@@ -34,7 +34,9 @@ const { Produce: apiKey } = require('kafkajs/src/protocol/requests/apiKeys') as 
 const { Types } = require('kafkajs/src/protocol/message/compression') as {
   Types: { None: number }
 }
-const Record = require('kafkajs/src/protocol/recordBatch/record/v0') as (r: unknown) => unknown
+const encodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0') as (
+  r: unknown,
+) => unknown
 const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0') as {
   RecordBatch(args: Record<string, unknown>): Promise<KafkajsEncoder>
 }
@@ -192,7 +194,7 @@ const partitionEncoder =
     let recordBatch: KafkajsEncoder
     if (compression !== Types.None) {
       const records = messages.map((message, i) =>
-        Record({
+        encodeRecord({
           ...message,
           offsetDelta: i,
           timestampDelta: Number(message.timestamp || now) - Number(first),
