@@ -7,7 +7,7 @@ import { createEventCodec, type EventCodec } from '../../schemas/codec.js'
 import { memorySchemaSource } from '../../schemas/schema-source.js'
 import type { FanoutBatch, StoredMessage, UserEvent } from '../../schemas/types.generated.js'
 import { inboxTopology } from '../../topologies/inbox/index.js'
-import { INBOX_STORES, type ListRow, listKey } from '../../topologies/model/index.js'
+import { INBOX_STORES, inboxStores, listKey, unreadIds } from '../../topologies/model/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
 
 const US_INBOUND = 'us.imflow-inbound'
@@ -71,7 +71,9 @@ const moveTo = (driver: TopologyTestDriver, userId: string, geo: string) =>
   })
 const row = async (driver: TopologyTestDriver, userId: string, cid: string) => {
   const bytes = await driver.store(INBOX_STORES.lists).get(listKey(userId, cid))
-  return bytes && (JSON.parse(bytes.toString()) as ListRow)
+  if (!bytes) return undefined
+  const stored = inboxStores.lists.values.deserialize(bytes)
+  return { ...stored, unreadIds: unreadIds.unpackUnreadIds(stored.unreadIds) }
 }
 const decoded = (driver: TopologyTestDriver, topic: string) =>
   Promise.all(driver.read(topic).map((r) => codec.decode(r.value as Buffer)))

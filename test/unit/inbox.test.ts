@@ -6,7 +6,14 @@ import { createEventCodec } from '../../schemas/codec.js'
 import { memorySchemaSource } from '../../schemas/schema-source.js'
 import type { FanoutBatch, StoredMessage } from '../../schemas/types.generated.js'
 import { inboxTopology, markRead } from '../../topologies/inbox/index.js'
-import { deletedKey, INBOX_STORES, inboxPrefix, listKey } from '../../topologies/model/index.js'
+import {
+  deletedKey,
+  INBOX_STORES,
+  inboxPrefix,
+  inboxStores,
+  listKey,
+  unreadIds,
+} from '../../topologies/model/index.js'
 import { TopologyTestDriver } from '../../topologies/runtime/index.js'
 
 const message = (msgId: string, visibility: StoredMessage['visibility']): StoredMessage => ({
@@ -83,18 +90,22 @@ describe('inbox', () => {
     const lists = driver.store(INBOX_STORES.lists)
     const row = async (user: string, cid = 'c') => {
       const bytes = await lists.get(listKey(user, cid))
-      return bytes
-        ? (JSON.parse(bytes.toString()) as { unread: number; last: { msgId: string } | null })
-        : undefined
+      if (!bytes) return undefined
+      const stored = inboxStores.lists.values.deserialize(bytes)
+      return { ...stored, unreadIds: unreadIds.unpackUnreadIds(stored.unreadIds) }
     }
     await pipe({ kind: 'MembershipChanged', conversationId: 'c', member: true }, ['ann', 'ben'])
     expect(await row('ben')).toEqual({ unread: 0, unreadIds: [], last: null })
     for (const id of ['1', '2', '3'])
       await pipe({ kind: 'NewMessage', message: message(id, 'NORMAL') }, ['ann', 'ben'])
-    expect(await row('ben')).toMatchObject({ unread: 3, last: { msgId: '3' } })
+    expect(await row('ben')).toMatchObject({
+      unread: 3,
+      unreadIds: ['1', '2', '3'],
+      last: { msgId: '3' },
+    })
     expect(await row('ann')).toMatchObject({ unread: 0, last: { msgId: '3' } }) // her own messages
     await pipe({ kind: 'ConversationRead', conversationId: 'c', upToMsgId: '2' }, ['ben'])
-    expect(await row('ben')).toMatchObject({ unread: 1 })
+    expect(await row('ben')).toMatchObject({ unread: 1, unreadIds: ['3'] })
 
     // A large group: the membership row once, then nothing per message.
     await pipe({ kind: 'MembershipChanged', conversationId: 'big', member: true }, ['ben'])
@@ -111,11 +122,14 @@ describe('markRead', () => {
   it('counts exactly within the kept ids, and keeps older unread beyond them', () => {
     const row = {
       unread: 150,
-      unreadIds: Array.from({ length: 100 }, (_, i) => String(1_000 + i)),
+      unreadIds: unreadIds.packUnreadIds(Array.from({ length: 100 }, (_, i) => String(1_000 + i))),
       last: null,
     }
     expect(markRead(row, '1049').unread).toBe(50) // read into the kept window: exact
+    expect(unreadIds.unpackUnreadIds(markRead(row, '1049').unreadIds)[0]).toBe('1050')
     expect(markRead(row, '999').unread).toBe(150) // before the window: nothing known to be read
     expect(markRead(row, '2000').unread).toBe(0)
+    // Not a message id: nothing is read (a read receipt's id is not checked where it is taken).
+    expect(markRead(row, 'abc')).toBe(row)
   })
 })

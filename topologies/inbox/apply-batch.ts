@@ -3,12 +3,10 @@
 // themselves (NP), one by one or packed when a user's home moved. Over the inbox task's stores; nothing else.
 
 import type { FanoutBatch, StoredMessage } from '../../schemas/types.generated.js'
-import { deletedKey, inboxKey, type ListRow, listKey } from '../model/index.js'
+import { deletedKey, inboxKey, type ListRow, listKey, unreadIds } from '../model/index.js'
 import type { KeyValueStore } from '../runtime/index.js'
 import { fromMovedRow, mergeRows } from './geo-move.js'
 import { markRead, summarize } from './list-rows.js'
-
-const UNREAD_IDS_KEPT = 100
 
 /** The inbox task's stores (model/stores.ts, inboxStores), typed. */
 export interface InboxStores {
@@ -17,7 +15,7 @@ export interface InboxStores {
   lists: KeyValueStore<Buffer, ListRow>
 }
 
-const empty = (): ListRow => ({ unread: 0, unreadIds: [], last: null })
+const empty = (): ListRow => ({ unread: 0, unreadIds: unreadIds.NO_UNREAD_IDS, last: null })
 
 /** The list rows applyBatch() reads, read ahead for a slice's hand-offs at once. */
 export function prefetchRows(stores: InboxStores, batches: readonly FanoutBatch[]): Promise<void> {
@@ -79,13 +77,15 @@ async function newMessage(
 ): Promise<void> {
   if (batch.updateLists) {
     // Small group: each recipient's row changes now (large groups compute on read).
+    const id = unreadIds.msgIdBytes(m.msgId)
     for (const userId of batch.recipients) {
       const key = listKey(userId, m.conversationId)
       const row = (await lists.get(key)) ?? empty()
-      const mine = userId === m.senderId
+      // One's own messages are never unread (and an id is always one: the receiver made it).
+      const unread = userId !== m.senderId && id !== undefined
       lists.put(key, {
-        unread: mine ? row.unread : row.unread + 1,
-        unreadIds: mine ? row.unreadIds : [...row.unreadIds, m.msgId].slice(-UNREAD_IDS_KEPT),
+        unread: unread ? row.unread + 1 : row.unread,
+        unreadIds: unread ? unreadIds.withUnreadId(row.unreadIds, id) : row.unreadIds,
         last: summarize(m),
       })
     }
@@ -103,6 +103,7 @@ async function deletedForMe(
   conversationId: string,
   msgId: string,
 ): Promise<void> {
+  const id = unreadIds.msgIdBytes(msgId)
   for (const userId of recipients) {
     deleted.put(deletedKey(userId, conversationId, msgId), Buffer.from([1]))
     // Deleting an unread message takes it out of the count; deleting the last one leaves the
@@ -110,10 +111,10 @@ async function deletedForMe(
     const key = listKey(userId, conversationId)
     const row = await lists.get(key)
     if (!row) continue
-    const wasUnread = row.unreadIds.includes(msgId)
+    const wasUnread = id !== undefined && unreadIds.holdsUnreadId(row.unreadIds, id)
     lists.put(key, {
       unread: wasUnread ? row.unread - 1 : row.unread,
-      unreadIds: row.unreadIds.filter((id) => id !== msgId),
+      unreadIds: wasUnread ? unreadIds.withoutUnreadId(row.unreadIds, id) : row.unreadIds,
       last: row.last?.msgId === msgId ? null : row.last,
       ...(row.last?.msgId === msgId || row.lastDeleted ? { lastDeleted: true } : {}),
     })

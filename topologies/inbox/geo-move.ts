@@ -6,22 +6,19 @@
 // is sent after it instead of applied. The new geo merges a moved row into the one it may have
 // started meanwhile, so nothing is counted twice or left behind.
 
-import { compareMsgIds } from '../../schemas/msg-id.js'
 import type { FanoutBatch, MovedListRow } from '../../schemas/types.generated.js'
 import { declareStore, jsonSerde, stringSerde } from '../../state/index.js'
-import type { ListRow } from '../model/index.js'
+import { type ListRow, unreadIds } from '../model/index.js'
 import type { UserHome } from '../receiver/index.js'
 
 /** uid -> the geo or unit a user moved to, while they are homed elsewhere. */
 export const movedUsers = declareStore('moved-users', stringSerde, jsonSerde<UserHome>())
 
-const UNREAD_IDS_KEPT = 100
-
 export function toMovedRow(row: ListRow): MovedListRow {
   const last = row.last
   return {
     unread: row.unread,
-    unreadIds: row.unreadIds,
+    unreadIds: unreadIds.unpackUnreadIds(row.unreadIds),
     lastMsgId: last?.msgId ?? null,
     lastSenderId: last?.senderId ?? '',
     lastType: last?.type ?? 'TEXT',
@@ -34,7 +31,7 @@ export function toMovedRow(row: ListRow): MovedListRow {
 export function fromMovedRow(m: MovedListRow): ListRow {
   return {
     unread: m.unread,
-    unreadIds: m.unreadIds,
+    unreadIds: unreadIds.packUnreadIds(m.unreadIds),
     last:
       m.lastMsgId === null || m.lastMsgId === undefined
         ? null
@@ -55,11 +52,10 @@ export function fromMovedRow(m: MovedListRow): ListRow {
  */
 export function mergeRows(here: ListRow | undefined, moved: ListRow): ListRow {
   if (!here) return moved
-  const ids = [...new Set([...moved.unreadIds, ...here.unreadIds])].sort(compareMsgIds)
   const newer = (here.last?.createdAt ?? -1) >= (moved.last?.createdAt ?? -1) ? here : moved
   return {
     unread: here.unread + moved.unread,
-    unreadIds: ids.slice(-UNREAD_IDS_KEPT),
+    unreadIds: unreadIds.mergeUnreadIds(moved.unreadIds, here.unreadIds),
     last: newer.last,
     ...(newer.lastDeleted ? { lastDeleted: true } : {}),
   }

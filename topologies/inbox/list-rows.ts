@@ -1,9 +1,8 @@
 // A conversation-list row's own rules: a message's summary as the row shows it, and what a
 // read receipt leaves unread.
 
-import { compareMsgIds } from '../../schemas/msg-id.js'
 import type { StoredMessage } from '../../schemas/types.generated.js'
-import type { ListRow, MessageSummary } from '../model/index.js'
+import { type ListRow, type MessageSummary, unreadIds } from '../model/index.js'
 
 export function summarize(m: StoredMessage): MessageSummary {
   return {
@@ -15,13 +14,19 @@ export function summarize(m: StoredMessage): MessageSummary {
   }
 }
 
-/** A read up to `upTo`: the unread ids it covers leave the count. */
+/** A read up to `upTo`: the unread ids it covers leave the count (not a message id: none). */
 export function markRead(row: ListRow, upTo: string): ListRow {
-  const remaining = row.unreadIds.filter((id) => compareMsgIds(id, upTo) > 0)
-  const oldestKept = row.unreadIds[0]
+  const upToId = unreadIds.msgIdBytes(upTo)
+  if (!upToId) return row
+  const remaining = unreadIds.unreadIdsAfter(row.unreadIds, upToId)
+  const oldestKept = unreadIds.oldestUnreadId(row.unreadIds)
   // Unread messages older than the ids kept are covered by this read only if it reaches past them.
-  const beyondKept = row.unread - row.unreadIds.length
+  const beyondKept = row.unread - unreadIds.unreadIdCount(row.unreadIds)
   const stillBeyond =
-    oldestKept !== undefined && compareMsgIds(upTo, oldestKept) < 0 ? beyondKept : 0
-  return { ...row, unread: remaining.length + stillBeyond, unreadIds: remaining }
+    oldestKept !== undefined && Buffer.compare(upToId, oldestKept) < 0 ? beyondKept : 0
+  return {
+    ...row,
+    unread: unreadIds.unreadIdCount(remaining) + stillBeyond,
+    unreadIds: remaining,
+  }
 }

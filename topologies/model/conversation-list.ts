@@ -13,8 +13,11 @@ export interface MessageSummary {
 
 export interface ListRow {
   unread: number
-  /** The newest unread msgIds (at most UNREAD_IDS_KEPT), so a read receipt up to any of them counts exactly. */
-  unreadIds: string[]
+  /**
+   * The newest unread msgIds (at most UNREAD_IDS_KEPT), packed (unread-ids.ts), so a read
+   * receipt up to any of them counts exactly.
+   */
+  unreadIds: Buffer
   last: MessageSummary | null
   /** The last message was deleted for this user: the next one is found when the list is read. */
   lastDeleted?: boolean

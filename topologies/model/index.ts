@@ -32,3 +32,4 @@ export {
   receiverStores,
   SYNC_STORES,
 } from './stores.js'
+export * as unreadIds from './unread-ids.js'

@@ -11,7 +11,7 @@ import {
   stringSerde,
 } from '../../state/index.js'
 import type { ConversationMeta, DedupeEntry } from './conversation.js'
-import type { ListRow } from './conversation-list.js'
+import { listRowSerde } from './list-row-serde.js'
 import { storedMessageSerde } from './stored-message.js'
 
 /** The receiver's stores (conversation-keyed). */
@@ -38,7 +38,7 @@ export const inboxStores = {
   /** NP markers at deletedKey (uid, 0, cid, 0, msgId). */
   deleted: declareStore('deleted-for-me', bufferSerde, bufferSerde),
   /** Conversation lists at listKey (uid, 0, cid); rows of large groups hold membership only. */
-  lists: declareStore('conversation-list', bufferSerde, jsonSerde<ListRow>()),
+  lists: declareStore('conversation-list', bufferSerde, listRowSerde),
 } as const
 
 export const RECEIVER_STORES = storeNames(receiverStores)
