@@ -2,6 +2,7 @@
 // unreadable. These pin each layout's bytes and the orderings the queries rely on.
 
 import { describe, expect, it } from 'vitest'
+import { int64Serde } from '../../state/index.js'
 import {
   conversationPrefix,
   dedupeKey,
@@ -51,6 +52,16 @@ describe('key layouts', () => {
     expect(Buffer.compare(older, newer)).toBe(-1)
     expect(Buffer.compare(syncQueueKey('ann', 255), syncQueueKey('ann', 256))).toBe(-1)
     expect(syncQueueKey('ann', 7).subarray(0, 4)).toEqual(userPrefix('ann'))
+  })
+
+  it('writes times and PTS as int64Serde does, and ids as UTF-8', () => {
+    for (const n of [0, 255, 2 ** 32 - 1, 2 ** 32, 1_764_000_000_123, 2 ** 53 - 1]) {
+      expect(syncQueueKey('ann', n)).toEqual(
+        Buffer.concat([userPrefix('ann'), int64Serde.serialize(n)]),
+      )
+      expect(messagePosition(n, 'm').subarray(0, 8)).toEqual(int64Serde.serialize(n))
+    }
+    expect(listKey('zoë', '群1')).toEqual(bytes('zoë', [0], '群1'))
   })
 })
 

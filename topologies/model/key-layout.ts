@@ -3,30 +3,43 @@
 // scan reads them; a message's position (creation time, 8 bytes big-endian, then its msgId)
 // sorts by time in the conversation log and in every inbox alike, so logs merge by bytes.
 
-import { int64Serde } from '../../state/index.js'
-
 const SEPARATOR = Buffer.from([0])
 
-/** The parts joined by 0 bytes. */
-function joined(...parts: readonly (string | Buffer)[]): Buffer {
-  const buffers: Buffer[] = []
-  for (const [i, part] of parts.entries()) {
-    if (i > 0) buffers.push(SEPARATOR)
-    buffers.push(typeof part === 'string' ? Buffer.from(part) : part)
+/**
+ * A key's parts in one buffer, written once (keys are made for every recipient of every
+ * message): a string as UTF-8, a number as 8 bytes big-endian (non-negative, below 2^53: the
+ * bytes int64Serde writes), a buffer as it is.
+ */
+function key(...parts: readonly (string | number | Buffer)[]): Buffer {
+  let length = 0
+  for (const part of parts)
+    length +=
+      typeof part === 'string'
+        ? Buffer.byteLength(part)
+        : typeof part === 'number'
+          ? 8
+          : part.length
+  const bytes = Buffer.allocUnsafe(length)
+  let at = 0
+  for (const part of parts) {
+    if (typeof part === 'string') at += bytes.write(part, at)
+    else if (typeof part === 'number') {
+      bytes.writeUInt32BE(Math.floor(part / 2 ** 32), at)
+      bytes.writeUInt32BE(part % 2 ** 32, at + 4)
+      at += 8
+    } else at += part.copy(bytes, at)
   }
-  return Buffer.concat(buffers)
+  return bytes
 }
 
 /** The first part, then a 0 byte: every key of that id starts with it. */
 function prefixOf(id: string): Buffer {
-  return joined(id, Buffer.alloc(0))
+  return key(id, SEPARATOR)
 }
 
 /** Where a message sits in a log: its creation time, then its id. */
 export function messagePosition(createdAt: number, msgId: string): Buffer {
-  const time = Buffer.alloc(8)
-  time.writeBigUInt64BE(BigInt(createdAt))
-  return Buffer.concat([time, Buffer.from(msgId)])
+  return key(createdAt, msgId)
 }
 
 /** The bytes of a position's time part: anything shorter is not a position. */
@@ -41,17 +54,17 @@ export function conversationPrefix(conversationId: string): Buffer {
 
 /** A membership or a member's read cursor: conversationId, 0, userId. */
 export function memberKey(conversationId: string, userId: string): Buffer {
-  return joined(conversationId, userId)
+  return key(conversationId, SEPARATOR, userId)
 }
 
 /** The conversation log: conversationId, 0, then the message's position. */
 export function messageKey(conversationId: string, createdAt: number, msgId: string): Buffer {
-  return Buffer.concat([conversationPrefix(conversationId), messagePosition(createdAt, msgId)])
+  return key(conversationId, SEPARATOR, createdAt, msgId)
 }
 
 /** A large group's seq index: conversationId, 0, seq (8 bytes) — its messages in seq order. */
 export function seqIndexKey(conversationId: string, seq: number): Buffer {
-  return Buffer.concat([conversationPrefix(conversationId), int64Serde.serialize(seq)])
+  return key(conversationId, SEPARATOR, seq)
 }
 
 /** The receiver's dedupe key (a text key): one answer per (sender, clientMsgId). */
@@ -68,12 +81,12 @@ export function userPrefix(userId: string): Buffer {
 
 /** A conversation list row: userId, 0, conversationId. */
 export function listKey(userId: string, conversationId: string): Buffer {
-  return joined(userId, conversationId)
+  return key(userId, SEPARATOR, conversationId)
 }
 
 /** A user's entries about one conversation: userId, 0, conversationId, 0. */
 export function inboxPrefix(userId: string, conversationId: string): Buffer {
-  return joined(userId, conversationId, Buffer.alloc(0))
+  return key(userId, SEPARATOR, conversationId, SEPARATOR)
 }
 
 /** A private message in a user's inbox: userId, 0, then the conversation log's key. */
@@ -83,12 +96,12 @@ export function inboxKey(
   createdAt: number,
   msgId: string,
 ): Buffer {
-  return Buffer.concat([inboxPrefix(userId, conversationId), messagePosition(createdAt, msgId)])
+  return key(userId, SEPARATOR, conversationId, SEPARATOR, createdAt, msgId)
 }
 
 /** A delete-for-me marker: userId, 0, conversationId, 0, msgId. */
 export function deletedKey(userId: string, conversationId: string, msgId: string): Buffer {
-  return Buffer.concat([inboxPrefix(userId, conversationId), Buffer.from(msgId)])
+  return key(userId, SEPARATOR, conversationId, SEPARATOR, msgId)
 }
 
 /** The conversation and message a delete-for-me marker of `userId` is for (deletedKey's inverse). */
@@ -106,10 +119,10 @@ export function deletedKeyParts(
 
 /** The sync queue: userId, 0, PTS (8 bytes), in PTS order. */
 export function syncQueueKey(userId: string, pts: number): Buffer {
-  return Buffer.concat([userPrefix(userId), int64Serde.serialize(pts)])
+  return key(userId, SEPARATOR, pts)
 }
 
 /** The PTS index: userId, 0, the source event's id. */
 export function ptsIndexKey(userId: string, sourceId: string): Buffer {
-  return Buffer.concat([userPrefix(userId), Buffer.from(sourceId)])
+  return key(userId, SEPARATOR, sourceId)
 }
