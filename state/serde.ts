@@ -19,12 +19,19 @@ export function jsonSerde<T>(): Serde<T> {
   }
 }
 
-/** Big-endian signed 64-bit: sorts numerically for non-negative values, as range scans need. */
+/**
+ * Big-endian signed 64-bit: sorts numerically for non-negative values, as range scans need.
+ * Two 32-bit halves, no BigInt (PTS and times are written for every recipient of a message);
+ * exact for every safe integer.
+ */
 export const int64Serde: Serde<number> = {
   serialize: (n) => {
-    const b = Buffer.alloc(8)
-    b.writeBigInt64BE(BigInt(n))
+    if (!Number.isSafeInteger(n)) throw new RangeError(`not a safe integer: ${n}`)
+    const b = Buffer.allocUnsafe(8)
+    const high = Math.floor(n / 2 ** 32)
+    b.writeInt32BE(high, 0)
+    b.writeUInt32BE(n - high * 2 ** 32, 4)
     return b
   },
-  deserialize: (b) => Number(b.readBigInt64BE()),
+  deserialize: (b) => b.readInt32BE(0) * 2 ** 32 + b.readUInt32BE(4),
 }

@@ -213,6 +213,32 @@ describe('ChangeloggedStore', () => {
   })
 })
 
+describe('int64Serde', () => {
+  it('writes a safe integer as a big-endian signed 64-bit and reads it back', () => {
+    for (const n of [
+      0,
+      1,
+      255,
+      2 ** 31,
+      2 ** 32 - 1,
+      2 ** 32,
+      1_764_000_000_123,
+      2 ** 53 - 1,
+      -1,
+      -(2 ** 40) - 7,
+      -(2 ** 53 - 1),
+    ]) {
+      const bytes = int64Serde.serialize(n)
+      const expected = Buffer.alloc(8)
+      expected.writeBigInt64BE(BigInt(n))
+      expect(bytes).toEqual(expected)
+      expect(int64Serde.deserialize(bytes)).toBe(n)
+    }
+    expect(() => int64Serde.serialize(2 ** 53)).toThrow(RangeError)
+    expect(() => int64Serde.serialize(1.5)).toThrow(RangeError)
+  })
+})
+
 describe('typedStore', () => {
   it('serializes keys and values', async () => {
     const store = typedStore(new ChangeloggedStore('s', raw), stringSerde, int64Serde)

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import type { SyncEvent } from '../../schemas/types.generated.js'
 import { ChangeloggedStore, MemoryStore } from '../../state/index.js'
-import { SyncLog } from '../../topologies/sync/sync-log.js'
+import { encodeEntry, SyncLog } from '../../topologies/sync/sync-log.js'
 
 describe('sync log identities', () => {
   it('keeps each source event’s PTS once the queue has dropped the event', async () => {
@@ -16,7 +16,8 @@ describe('sync log identities', () => {
       priority: 'HIGH',
       payload: { kind: 'ConversationChanged', conversationId: 'g', description: 'renamed' },
     }
-    for (let pts = 1; pts <= 10; pts++) await log.append('ann', pts, `msg-${pts}`, event)
+    for (let pts = 1; pts <= 10; pts++)
+      await log.append('ann', pts, `msg-${pts}`, encodeEntry(`msg-${pts}`, event))
     // The queue keeps the last 3 PTS...
     const kept = []
     for await (const e of log.read('ann', 1, 10)) kept.push(e.pts)

@@ -4,6 +4,7 @@
 
 import type { FanoutBatch } from '../../schemas/types.generated.js'
 import { coalesce } from './offline-notifications.js'
+import { encodeEntry } from './sync-log.js'
 import { anyOnline, emptyUser } from './sync-state.js'
 import type { SyncTask } from './sync-task.js'
 
@@ -30,13 +31,15 @@ export async function sequence(
 ): Promise<void> {
   // A moved user's old private messages and deletions: history, not news (moved-entries.ts).
   if (movedFrom) return
+  let entry: Buffer | undefined
   for (const userId of recipients) {
     if ((await task.log.ptsOf(userId, sourceId)) !== undefined) continue
     const user = (await task.users.get(userId)) ?? emptyUser()
     // Homed elsewhere since: sequenced there (the inbox sends it after them).
     if (user.movedTo !== undefined) continue
     user.head += 1
-    await task.log.append(userId, user.head, sourceId, event)
+    entry ??= encodeEntry(sourceId, event)
+    await task.log.append(userId, user.head, sourceId, entry)
     task.users.put(userId, user)
     if (anyOnline(user)) {
       task.schedulePush(userId, event.priority, now)

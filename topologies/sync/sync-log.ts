@@ -11,8 +11,8 @@ import { ptsIndexKey as indexKey, syncQueueKey as queueKey, userPrefix } from '.
 
 const syncEvent = storeCodec('SyncEvent')
 
-/** sourceId (length-prefixed), then the event's Avro body. */
-function encodeEntry(sourceId: string, event: SyncEvent): Buffer {
+/** sourceId (length-prefixed), then the event's Avro body: a queue entry, the same for every recipient. */
+export function encodeEntry(sourceId: string, event: SyncEvent): Buffer {
   const id = Buffer.from(sourceId)
   const length = Buffer.alloc(2)
   length.writeUInt16BE(id.length)
@@ -67,9 +67,12 @@ export class SyncLog {
     return this.index.prefetch(pairs.map((p) => indexKey(p.userId, p.sourceId)))
   }
 
-  /** Appends at `pts` (the user's new head) and drops what falls out of the queue's retention. */
-  async append(userId: string, pts: number, sourceId: string, event: SyncEvent): Promise<void> {
-    this.queue.put(queueKey(userId, pts), encodeEntry(sourceId, event))
+  /**
+   * Appends the entry (encodeEntry's, of `sourceId`) at `pts` (the user's new head) and drops
+   * what falls out of the queue's retention.
+   */
+  async append(userId: string, pts: number, sourceId: string, entry: Buffer): Promise<void> {
+    this.queue.put(queueKey(userId, pts), entry)
     this.index.put(indexKey(userId, sourceId), int64Serde.serialize(pts))
     const dropped = pts - this.retention
     if (dropped >= 1) this.queue.delete(queueKey(userId, dropped))
