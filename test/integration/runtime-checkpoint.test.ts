@@ -72,3 +72,50 @@ describe('runtime: checkpoints while running', () => {
     expectExactCounts(await readCounts(kafka, output, unique('ckpt-reader'), TOTAL), expected)
   })
 })
+
+describe('runtime: a checkpoint past its changelog’s end', () => {
+  const kafka = testKafka()
+  const input = unique('ckpt-gone-in')
+  const output = unique('ckpt-gone-out')
+  const app = unique('ckpt-gone-app')
+  const state = scratchState('ckpt-gone', { [input]: 2, [output]: 2 })
+
+  it('restores in full from a changelog deleted and created again, keeping none of the old state', {
+    timeout: 180_000,
+  }, async () => {
+    const options = { app, input, output, stateDir: state.dir, scope: testScope() }
+    const before = await produceKeyed(kafka, input, 2_000, 100)
+    const first = spawnCountApp(options)
+    try {
+      await waitForConsumed(kafka, `${app}-count`, input, 120_000)
+    } finally {
+      first.child.kill('SIGTERM')
+      expect(await first.exited).toBe(0)
+    }
+    // The clean close left checkpoints naming offsets of the changelog deleted now.
+    const changelog = changelogTopic(app, 'count', 'counts')
+    await withAdmin(async (admin) => {
+      await admin.deleteTopics({ topics: [changelog] })
+      await eventually(async () => !(await admin.listTopics()).includes(changelog) || undefined, {
+        timeoutMs: 30_000,
+        what: 'the changelog to be deleted',
+      })
+    })
+    const after = await produceKeyed(kafka, input, 1_000, 100)
+
+    const second = spawnCountApp(options)
+    try {
+      await waitForConsumed(kafka, `${app}-count`, input, 120_000)
+    } finally {
+      second.child.kill('SIGTERM')
+      expect(await second.exited).toBe(0)
+    }
+    // The log holds no count now: each key counts its new records from 1 (with the old
+    // checkpoint trusted, the old counts went on, or the restore never found its marker).
+    const counts = await readCounts(kafka, output, unique('ckpt-gone-reader'), 3_000)
+    const oneTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1)
+    for (const [key, n] of after)
+      expect(counts.get(key), key).toEqual([...oneTo(before.get(key) ?? 0), ...oneTo(n)])
+    expect(second.output()).toMatch(/checkpoint past its changelog’s end/)
+  })
+})

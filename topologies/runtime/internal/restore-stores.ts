@@ -7,7 +7,8 @@
 import type { Kafka } from 'kafkajs'
 import type { Logger } from '../../../ops/log.js'
 import type { TaskMetrics } from '../../../ops/metrics.js'
-import type { ChangeloggedStore } from '../../../state/index.js'
+import { retry } from '../../../ops/retry.js'
+import type { ChangeloggedStore, Checkpoint } from '../../../state/index.js'
 import { changelogTopic, newMarker } from '../changelog.js'
 import type { TopologyDefinition } from '../topology.js'
 import { decodeProgress, type StoreHistory } from './backfill-plan.js'
@@ -26,6 +27,45 @@ export interface RestoreContext {
   readonly taskId: string
   readonly producer: TaskProducer
   readonly stores: ReadonlyMap<string, ChangeloggedStore>
+}
+
+/**
+ * The checkpoint, unless it names an offset past the end of one of the task's changelog
+ * partitions: then none, and the stores restore in full. A changelog deleted and created again
+ * ends before the old one's checkpoint; restoring from there would never reach the marker and
+ * would keep state the log no longer holds (Kafka Streams treats such a checkpoint as corrupt).
+ */
+export async function checkpointWithinChangelogs(
+  context: Pick<RestoreContext, 'kafka' | 'appId' | 'topology' | 'partition' | 'log' | 'taskId'>,
+  checkpoint: Checkpoint | undefined,
+): Promise<Checkpoint | undefined> {
+  if (!checkpoint) return undefined
+  const { appId, topology, partition } = context
+  const topics = (topology.stores ?? [])
+    .map((store) => changelogTopic(appId, topology.name, store))
+    .filter((topic) => checkpoint[topic] !== undefined)
+  if (topics.length === 0) return checkpoint
+  const admin = context.kafka.admin()
+  await admin.connect()
+  try {
+    for (const topic of topics) {
+      const offsets = await retry(() => admin.fetchTopicOffsets(topic))
+      const end = Number(offsets.find((o) => o.partition === partition)?.high ?? 0)
+      const at = checkpoint[topic] as number
+      if (at > end) {
+        context.log.warn('checkpoint past its changelog’s end: the stores restore in full', {
+          task: context.taskId,
+          changelog: topic,
+          checkpoint: at,
+          end,
+        })
+        return undefined
+      }
+    }
+  } finally {
+    await admin.disconnect()
+  }
+  return checkpoint
 }
 
 export interface Restored {

@@ -35,7 +35,7 @@ import {
 } from './kafka-io.js'
 import type { OncePerProducer } from './misplaced.js'
 import { maxRecordBytes } from './output-batches.js'
-import { restoreStores } from './restore-stores.js'
+import { checkpointWithinChangelogs, restoreStores } from './restore-stores.js'
 import type { Restorer } from './restorer.js'
 import {
   DEFAULT_SLICE_LIMITS,
@@ -229,11 +229,14 @@ export class Task {
   static async open(options: TaskOptions): Promise<Task> {
     const { topology, partition, appId } = options
     const dir = join(options.stateDir, appId, topology.name, String(partition))
+    const id = `${topology.name}-${partition}`
     // Kept while the task opens: a crash meanwhile leaves its stores at or past it still.
-    const checkpoint = await readCheckpoint(join(dir, 'checkpoint.json'))
+    const checkpoint = await checkpointWithinChangelogs(
+      { ...options, taskId: id },
+      await readCheckpoint(join(dir, 'checkpoint.json')),
+    )
     const stores = new Map<string, ChangeloggedStore>()
     const raws: RocksDbStore[] = []
-    const id = `${topology.name}-${partition}`
     // The task's committed positions, known once it opened (see committedNext).
     let held = (): PartitionPosition[] => []
     const producer = options.threadTransactions
