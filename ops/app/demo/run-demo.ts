@@ -58,18 +58,29 @@ async function post(url: string, token: string, body: unknown): Promise<Response
   })
 }
 
-async function checkReachable(url: string): Promise<void> {
-  const res = await fetch(`${url}/readyz`).catch((err) => {
-    throw new ImflowError(
-      'IMF_ERR_API_UNAVAILABLE',
-      `no imflow answers at ${url} (${String(err.cause ?? err)}): start one (npm start) or pass --url`,
-    )
-  })
-  if (!res.ok) {
-    throw new ImflowError(
-      'IMF_ERR_API_UNAVAILABLE',
-      `${url}/readyz answered ${res.status}: not ready yet`,
-    )
+/** A starting app restores its stores before it is ready: waited for this long, with a word. */
+const READY_WAIT_MS = 120_000
+
+async function waitUntilReady(url: string, o: DemoOptions): Promise<void> {
+  const deadline = Date.now() + READY_WAIT_MS
+  let told = false
+  for (;;) {
+    const res = await fetch(`${url}/readyz`).catch((err) => {
+      throw new ImflowError(
+        'IMF_ERR_API_UNAVAILABLE',
+        `no imflow answers at ${url} (${String(err.cause ?? err)}): start one (npm start) or pass --url`,
+      )
+    })
+    if (res.ok) return
+    const why = (await res.text().catch(() => '')).slice(0, 300)
+    if (Date.now() >= deadline || o.signal?.aborted)
+      throw new ImflowError(
+        'IMF_ERR_API_UNAVAILABLE',
+        `${url}/readyz still answered ${res.status} after ${READY_WAIT_MS / 1000} s: ${why}`,
+      )
+    if (!told) o.write(`waiting for imflow at ${url} to be ready (/readyz: ${res.status})…\n`)
+    told = true
+    await sleep(500, o.signal)
   }
 }
 
@@ -104,7 +115,7 @@ function tokenCache(secret: string, ttlSeconds: number) {
 
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const url = o.url.replace(/\/+$/, '')
-  await checkReachable(url)
+  await waitUntilReady(url, o)
   const run = `demo-${Date.now().toString(36)}-`
   const plan = planDemo({ users: o.users, seed: o.seed, prefix: run })
   const token = tokenCache(o.jwtSecret, o.durationSeconds + 3_600)
