@@ -38,8 +38,22 @@ export function composeMsgId(parts: MsgIdParts): string {
   return id.toString()
 }
 
+const MSG_ID = /^\d{1,19}$/
+
+/** Whether `id` has a message id's form: decimal, at most 19 digits. */
+export function isMsgId(id: string): boolean {
+  return MSG_ID.test(id)
+}
+
+/** A message id's 8 bytes, big-endian: they order as the ids do. */
+export function msgIdBytes(id: string): Buffer {
+  const bytes = Buffer.allocUnsafe(8)
+  bytes.writeBigUInt64BE(BigInt(id))
+  return bytes
+}
+
 export function parseMsgId(id: string): MsgIdParts {
-  if (!/^\d{1,19}$/.test(id)) throw new RangeError(`not a message id: ${JSON.stringify(id)}`)
+  if (!isMsgId(id)) throw new RangeError(`not a message id: ${JSON.stringify(id)}`)
   const n = BigInt(id)
   const mask = (bits: bigint) => (1n << bits) - 1n
   return {

@@ -5,6 +5,7 @@
 
 import { ImflowError } from '../../ops/errors.js'
 import type { MergeMetrics } from '../../ops/metrics.js'
+import { isMsgId } from '../../schemas/msg-id.js'
 import type { Action } from '../../schemas/types.generated.js'
 import type { ConversationState } from '../receiver/index.js'
 import { addInterval, type EmissionWindows, newlyReadFrom } from './emission-windows.js'
@@ -20,10 +21,8 @@ export interface Totals {
   metrics?: MergeMetrics | undefined
 }
 
-const MSG_ID = /^\d{1,19}$/
-
 function checkMsgId(msgId: string): void {
-  if (!MSG_ID.test(msgId))
+  if (!isMsgId(msgId))
     throw new ImflowError('IMF_ERR_INVALID_ACTION', `${JSON.stringify(msgId)} is not a message id`)
 }
 

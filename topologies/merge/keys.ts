@@ -3,17 +3,12 @@
 // a conversation's messages (and cursor positions) sort by id, oldest first, and "every
 // message from m on" is one range scan.
 
+import { msgIdBytes } from '../../schemas/msg-id.js'
 import { prefixEnd } from '../../state/index.js'
 
 /** conversationId, 0: the prefix of everything the merge keeps about one conversation. */
 export function conversationPrefix(conversationId: string): Buffer {
   return Buffer.concat([Buffer.from(conversationId), Buffer.from([0])])
-}
-
-export function msgIdBytes(msgId: string): Buffer {
-  const out = Buffer.alloc(8)
-  out.writeBigUInt64BE(BigInt(msgId))
-  return out
 }
 
 export function msgIdFrom(bytes: Buffer, offset: number): string {

@@ -2,12 +2,11 @@
 // message's sender entry and conversation; an action's conversation, the actor's membership,
 // and for a read receipt the reader's cursor and the histogram cell it moves to.
 
+import { isMsgId } from '../../schemas/msg-id.js'
 import type { Action, Receipt } from '../../schemas/types.generated.js'
 import type { ReadWriteStore } from '../../state/index.js'
 import type { ConversationState } from '../receiver/index.js'
 import { messageKey, userKey } from './keys.js'
-
-const MSG_ID = /^\d{1,19}$/
 
 export interface ReadAheadStores {
   conversations: ConversationState
@@ -27,7 +26,7 @@ export async function readAhead(
       : [],
   )
   const reads = actions.flatMap((a) =>
-    a.action.kind === 'ReadReceipt' && MSG_ID.test(a.action.upToMsgId)
+    a.action.kind === 'ReadReceipt' && isMsgId(a.action.upToMsgId)
       ? [{ ...a, upTo: a.action.upToMsgId }]
       : [],
   )
@@ -37,9 +36,7 @@ export async function readAhead(
       ...actions.map((a) => ({ conversationId: a.conversationId, senderId: a.userId })),
     ]),
     stores.senders.prefetch(
-      accepted
-        .filter((m) => MSG_ID.test(m.msgId))
-        .map((m) => messageKey(m.conversationId, m.msgId)),
+      accepted.filter((m) => isMsgId(m.msgId)).map((m) => messageKey(m.conversationId, m.msgId)),
     ),
     stores.cursors.prefetch(reads.map((r) => userKey(r.conversationId, r.userId))),
     stores.histogram.prefetch(reads.map((r) => messageKey(r.conversationId, r.upTo))),

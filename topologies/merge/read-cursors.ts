@@ -6,13 +6,12 @@
 // cursors at or after it — a suffix sum over the histogram, computed when a window closes or a
 // query asks, for the messages that need it.
 
-import { compareMsgIds } from '../../schemas/msg-id.js'
+import { compareMsgIds, msgIdBytes } from '../../schemas/msg-id.js'
 import type { KeyRange, ReadWriteStore } from '../../state/index.js'
 import {
   conversationRange,
   fromMessage,
   messageKey,
-  msgIdBytes,
   msgIdFrom,
   msgIdOfKey,
   userKey,

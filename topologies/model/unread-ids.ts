@@ -4,18 +4,16 @@
 // no id is parsed or printed per recipient (as JSON, 100 ids were 2 KB a row, read and
 // written for every recipient of every message).
 
+import { msgIdBytes as bytesOf, isMsgId } from '../../schemas/msg-id.js'
+
 export const UNREAD_IDS_KEPT = 100
 const ID = 8
-const MSG_ID = /^\d{1,19}$/
 
 export const NO_UNREAD_IDS: Buffer = Buffer.alloc(0)
 
 /** A msgId's 8 bytes; undefined for what is not a message id (a read receipt can say anything). */
 export function msgIdBytes(msgId: string): Buffer | undefined {
-  if (!MSG_ID.test(msgId)) return undefined
-  const bytes = Buffer.allocUnsafe(ID)
-  bytes.writeBigUInt64BE(BigInt(msgId))
-  return bytes
+  return isMsgId(msgId) ? bytesOf(msgId) : undefined
 }
 
 export function packUnreadIds(ids: readonly string[]): Buffer {
