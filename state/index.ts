@@ -12,6 +12,13 @@ export { type KeyRange, prefixEnd, type RawStore, type WriteOp } from './raw-sto
 export { ReadCache } from './read-cache.js'
 export type { CommittedStore, ReadWriteStore } from './read-write-store.js'
 export { RocksDbStore } from './rocksdb-store.js'
-export { bufferSerde, int64Serde, jsonSerde, type Serde, stringSerde } from './serde.js'
+export {
+  bufferSerde,
+  int64Serde,
+  jsonSerde,
+  type Serde,
+  stringSerde,
+  writeInt64BE,
+} from './serde.js'
 export { declareStore, type StoreDeclaration, storeNames } from './store-declaration.js'
 export { type Window, WindowStore, windowsFor } from './window-store.js'

@@ -3,6 +3,8 @@
 // scan reads them; a message's position (creation time, 8 bytes big-endian, then its msgId)
 // sorts by time in the conversation log and in every inbox alike, so logs merge by bytes.
 
+import { writeInt64BE } from '../../state/index.js'
+
 const SEPARATOR = Buffer.from([0])
 
 /**
@@ -24,8 +26,7 @@ function key(...parts: readonly (string | number | Buffer)[]): Buffer {
   for (const part of parts) {
     if (typeof part === 'string') at += bytes.write(part, at)
     else if (typeof part === 'number') {
-      bytes.writeUInt32BE(Math.floor(part / 2 ** 32), at)
-      bytes.writeUInt32BE(part % 2 ** 32, at + 4)
+      writeInt64BE(bytes, part, at)
       at += 8
     } else at += part.copy(bytes, at)
   }
