@@ -9,13 +9,13 @@ import { changelogTopic } from '../../topologies/runtime/index.js'
 import { eventually, testKafka, unique, withAdmin } from './helpers.js'
 import {
   committedSum,
+  countToEnd,
   expectExactCounts,
   produceKeyed,
   readCounts,
   scratchState,
   spawnCountApp,
   testScope,
-  waitForConsumed,
 } from './runtime-support.js'
 
 const TOTAL = 40_000
@@ -55,13 +55,7 @@ describe('runtime: checkpoints while running', () => {
       (await admin.fetchTopicOffsets(changelog)).reduce((sum, p) => sum + Number(p.high), 0),
     )
 
-    const second = spawnCountApp(options)
-    try {
-      await waitForConsumed(kafka, `${app}-count`, input, 180_000)
-    } finally {
-      second.child.kill('SIGTERM')
-      expect(await second.exited).toBe(0)
-    }
+    const second = await countToEnd(kafka, options, 180_000)
     const restored = [...second.output().matchAll(/store restored .*?records=(\d+)/g)].map((m) =>
       Number(m[1]),
     )
@@ -85,13 +79,7 @@ describe('runtime: a checkpoint past its changelog’s end', () => {
   }, async () => {
     const options = { app, input, output, stateDir: state.dir, scope: testScope() }
     const before = await produceKeyed(kafka, input, 2_000, 100)
-    const first = spawnCountApp(options)
-    try {
-      await waitForConsumed(kafka, `${app}-count`, input, 120_000)
-    } finally {
-      first.child.kill('SIGTERM')
-      expect(await first.exited).toBe(0)
-    }
+    await countToEnd(kafka, options, 120_000)
     // The clean close left checkpoints naming offsets of the changelog deleted now.
     const changelog = changelogTopic(app, 'count', 'counts')
     await withAdmin(async (admin) => {
@@ -103,13 +91,7 @@ describe('runtime: a checkpoint past its changelog’s end', () => {
     })
     const after = await produceKeyed(kafka, input, 1_000, 100)
 
-    const second = spawnCountApp(options)
-    try {
-      await waitForConsumed(kafka, `${app}-count`, input, 120_000)
-    } finally {
-      second.child.kill('SIGTERM')
-      expect(await second.exited).toBe(0)
-    }
+    const second = await countToEnd(kafka, options, 120_000)
     // The log holds no count now: each key counts its new records from 1 (with the old
     // checkpoint trusted, the old counts went on, or the restore never found its marker).
     const counts = await readCounts(kafka, output, unique('ckpt-gone-reader'), 3_000)

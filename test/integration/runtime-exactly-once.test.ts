@@ -11,10 +11,10 @@ import { createTopicsAndWait } from '../../ops/kafka-admin.js'
 import { eventually, testKafka, unique, withAdmin } from './helpers.js'
 import {
   committedSum,
+  countToEnd,
   produceKeyed,
   readCounts,
   spawnCountApp,
-  waitForConsumed,
 } from './runtime-support.js'
 
 const TOTAL = 100_000
@@ -72,13 +72,7 @@ describe.each(['task', 'thread'] as const)(
         expect(atKill, `kill ${kill + 1} came after the input was done`).toBeLessThan(TOTAL)
         logs.push(running.output())
       }
-      const last = spawnCountApp(options)
-      try {
-        await waitForConsumed(kafka, `${app}-count`, input, 300_000)
-      } finally {
-        last.child.kill('SIGTERM')
-        expect(await last.exited).toBe(0)
-      }
+      const last = await countToEnd(kafka, options, 300_000)
       const counts = await readCounts(kafka, output, unique('eos-reader'), TOTAL)
       const problems: string[] = []
       for (const [key, n] of expected) {

@@ -80,6 +80,22 @@ export function spawnCountApp(options: CountAppOptions): CountApp {
   })
 }
 
+/** A count app run until its group consumed the whole input, then stopped cleanly (exit 0). */
+export async function countToEnd(
+  kafka: Kafka,
+  options: CountAppOptions,
+  timeoutMs: number,
+): Promise<CountApp> {
+  const running = spawnCountApp(options)
+  try {
+    await waitForConsumed(kafka, `${options.app}-count`, options.input, timeoutMs)
+  } finally {
+    running.child.kill('SIGTERM')
+    expect(await running.exited).toBe(0)
+  }
+  return running
+}
+
 /** A topology fixture (test/fixtures/<name>.ts) as a child process on the run's broker. */
 export function spawnFixture(name: string, env: Record<string, string>): CountApp {
   const child = spawn(process.execPath, ['--import', 'tsx', `test/fixtures/${name}.ts`], {
