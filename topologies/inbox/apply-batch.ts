@@ -20,20 +20,20 @@ const empty = (): ListRow => ({ unread: 0, unreadIds: unreadIds.NO_UNREAD_IDS, l
 /** The list rows applyBatch() reads, read ahead for a slice's hand-offs at once. */
 export function prefetchRows(stores: InboxStores, batches: readonly FanoutBatch[]): Promise<void> {
   const keys = batches.flatMap((batch) => {
-    const { payload } = batch.event
-    const conversationId =
-      payload.kind === 'NewMessage'
-        ? batch.updateLists
-          ? payload.message.conversationId
-          : undefined
-        : 'conversationId' in payload
-          ? payload.conversationId
-          : undefined
+    const conversationId = conversationOf(batch)
     return conversationId === undefined
       ? []
       : batch.recipients.map((u) => listKey(u, conversationId))
   })
   return stores.lists.prefetch(keys)
+}
+
+/** The conversation whose list rows a hand-off reads or writes; undefined if none. */
+export function conversationOf(batch: FanoutBatch): string | undefined {
+  const { payload } = batch.event
+  if (payload.kind === 'NewMessage')
+    return batch.updateLists ? payload.message.conversationId : undefined
+  return 'conversationId' in payload ? payload.conversationId : undefined
 }
 
 export async function applyBatch(stores: InboxStores, batch: FanoutBatch): Promise<void> {

@@ -11,6 +11,7 @@ import { PARKED_STORE } from '../receiver/index.js'
 import { defineTopology, openStore, type TopologyDefinition } from '../runtime/index.js'
 import { applyBatch, prefetchRows } from './apply-batch.js'
 import { movedUsers } from './geo-move.js'
+import { userExports } from './user-export.js'
 import { type HomeMoveOptions, homeSinks, UserMoves } from './user-moves.js'
 
 export { markRead, summarize } from './list-rows.js'
@@ -34,7 +35,10 @@ export function inboxTopology(options: InboxOptions): TopologyDefinition {
       ...(move ? [{ topic: move.users, decode: (b: Buffer) => move.userCodec.decode(b) }] : []),
     ],
     sinks: homeSinks(move),
-    stores: [...Object.values(inboxStores), ...(move ? [movedUsers.name, PARKED_STORE] : [])],
+    stores: [
+      ...Object.values(inboxStores),
+      ...(move ? [movedUsers.name, userExports.name, PARKED_STORE] : []),
+    ],
     processor: (context) => {
       const stores = {
         inbox: openStore(context, inboxStores.inbox),

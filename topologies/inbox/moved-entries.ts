@@ -9,6 +9,7 @@
 // thousands of private messages moves in a few records, not thousands.
 
 import type { FanoutBatch, MovedEntries, StoredMessage } from '../../schemas/types.generated.js'
+import { prefixEnd } from '../../state/index.js'
 import { deletedKeyParts, userPrefix } from '../model/index.js'
 import type { KeyValueStore } from '../runtime/index.js'
 
@@ -45,6 +46,8 @@ export function movedEntriesBatch(
 
 /** Items of one conversation, in order, in packs of at most PACK_MAX_CHARS of JSON. */
 class Packer<T> {
+  /** JSON chars of every item added. */
+  chars = 0
   private current: { conversationId: string; items: T[]; keys: Buffer[]; chars: number } | undefined
 
   constructor(private readonly pack: (conversationId: string, items: T[]) => MovedEntries) {}
@@ -61,6 +64,7 @@ class Packer<T> {
     this.current.items.push(item)
     this.current.keys.push(key)
     this.current.chars += size
+    this.chars += size
     return closed
   }
 
@@ -83,47 +87,83 @@ interface Packed {
   keys: Buffer[]
 }
 
+/** The user's entries a chunk takes: private messages, or deletions for themself. */
+export type EntryKind = 'private' | 'deleted'
+
+/** A chunk of a moving user's entries: packs to send, and where the next chunk starts. */
+export interface EntriesChunk {
+  /** Each keyed by its conversation (behind that conversation's row); `remove` deletes its entries here. */
+  packs: { key: string; batch: FanoutBatch; remove: () => void }[]
+  /** The last store key taken; undefined when none was. */
+  last: Buffer | undefined
+  /** JSON chars taken. */
+  chars: number
+  /** No entry of this kind is left after `last`. */
+  done: boolean
+}
+
 /**
- * Every private message and deletion the inbox keeps for the user, as packed hand-offs keyed
- * by their conversation (after its moved row on the same key, so in order there), each pack's
- * entries deleted here through `remove`: the caller sends and removes them in one transaction.
+ * The user's private messages or deletions after `after`, packed per conversation, about
+ * `budget` chars of JSON (at least one entry, so every chunk moves on): the caller sends and
+ * removes them in one transaction.
  */
-export async function* movedEntries(
+export async function movedEntries(
   userId: string,
+  kind: EntryKind,
   stores: {
     inbox: KeyValueStore<Buffer, StoredMessage>
     deleted: KeyValueStore<Buffer, Buffer>
   },
   from: string,
-): AsyncGenerator<{ key: string; batch: FanoutBatch; remove: () => void }> {
+  after: Buffer | undefined,
+  budget: number,
+): Promise<EntriesChunk> {
+  const chunk: EntriesChunk = { packs: [], last: undefined, chars: 0, done: true }
   const prefix = userPrefix(userId)
-  const out = (p: Packed | undefined, store: { delete(key: Buffer): void }) =>
-    p === undefined
-      ? []
-      : [
-          {
-            key: p.conversationId,
-            batch: movedEntriesBatch(userId, p.conversationId, p.entries, from),
-            remove: () => {
-              for (const k of p.keys) store.delete(k)
-            },
-          },
-        ]
+  const start = after ? Buffer.concat([after, Buffer.from([0])]) : prefix
   // Keys sort by conversation, then creation time: each conversation's entries come together.
-  const messages = new Packer<StoredMessage>((_, privateMessages) => ({
-    privateMessages,
-    deletedMsgIds: [],
-  }))
-  for await (const [k, m] of stores.inbox.prefix(prefix))
-    yield* out(messages.add(m.conversationId, m, k), stores.inbox)
-  yield* out(messages.flush(), stores.inbox)
-  const deletions = new Packer<string>((_, deletedMsgIds) => ({
-    privateMessages: [],
-    deletedMsgIds,
-  }))
-  for await (const [k] of stores.deleted.prefix(prefix)) {
-    const { conversationId, msgId } = deletedKeyParts(userId, k)
-    yield* out(deletions.add(conversationId, msgId, k), stores.deleted)
+  async function take<V, T>(
+    store: KeyValueStore<Buffer, V>,
+    packer: Packer<T>,
+    item: (key: Buffer, value: V) => { conversationId: string; item: T },
+  ) {
+    const close = (p: Packed | undefined) => {
+      if (p === undefined) return
+      chunk.packs.push({
+        key: p.conversationId,
+        batch: movedEntriesBatch(userId, p.conversationId, p.entries, from),
+        remove: () => {
+          for (const k of p.keys) store.delete(k)
+        },
+      })
+    }
+    for await (const [key, value] of store.range(start, prefixEnd(prefix))) {
+      if (packer.chars >= budget) {
+        chunk.done = false
+        break
+      }
+      const { conversationId, item: it } = item(key, value)
+      close(packer.add(conversationId, it, key))
+      chunk.last = key
+    }
+    close(packer.flush())
+    chunk.chars = packer.chars
   }
-  yield* out(deletions.flush(), stores.deleted)
+  if (kind === 'private') {
+    const packer = new Packer<StoredMessage>((_, privateMessages) => ({
+      privateMessages,
+      deletedMsgIds: [],
+    }))
+    await take(stores.inbox, packer, (_, m) => ({ conversationId: m.conversationId, item: m }))
+  } else {
+    const packer = new Packer<string>((_, deletedMsgIds) => ({
+      privateMessages: [],
+      deletedMsgIds,
+    }))
+    await take(stores.deleted, packer, (key) => {
+      const { conversationId, msgId } = deletedKeyParts(userId, key)
+      return { conversationId, item: msgId }
+    })
+  }
+  return chunk
 }

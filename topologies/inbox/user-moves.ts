@@ -6,7 +6,6 @@
 
 import type { EventCodec } from '../../schemas/codec.js'
 import type { FanoutBatch, UserEvent } from '../../schemas/types.generated.js'
-import { userPrefix } from '../model/index.js'
 import {
   alwaysUp,
   type Forwarder,
@@ -27,9 +26,9 @@ import {
   openStore,
   type ProcessorContext,
 } from '../runtime/index.js'
-import type { InboxStores } from './apply-batch.js'
-import { movedRowBatch, movedUsers } from './geo-move.js'
-import { movedEntries } from './moved-entries.js'
+import { conversationOf, type InboxStores } from './apply-batch.js'
+import { movedUsers } from './geo-move.js'
+import { type SendHome, UserExports } from './user-export.js'
 
 export interface HomeMoveOptions {
   /** im.users (co-partitioned): users' home geos and units. */
@@ -46,6 +45,8 @@ export interface HomeMoveOptions {
    * receiver handed off here while the replica still had the user here follows them.
    */
   userOf?: (userId: string) => UserEvent | undefined
+  /** JSON a moving user's state sends per transaction (default USER_EXPORT_CHARS; tests set less). */
+  exportChars?: number
 }
 
 /** The sinks of the other geos' and units' inbound topics. */
@@ -60,6 +61,7 @@ export function homeSinks(move: HomeMoveOptions | undefined): Record<string, { t
 export class UserMoves {
   private readonly moved: KeyValueStore<string, UserHome>
   private readonly forward: Forwarder
+  private readonly exports: UserExports
   /** Who moved away, read once (few users): a batch's recipients are looked up here. */
   private cache: Map<string, UserHome> | undefined
 
@@ -67,7 +69,7 @@ export class UserMoves {
     context: ProcessorContext,
     private readonly move: HomeMoveOptions,
     private readonly codec: EventCodec<FanoutBatch>,
-    private readonly stores: InboxStores,
+    stores: InboxStores,
   ) {
     this.moved = openStore(context, movedUsers)
     this.forward = forwarder(context, homeSinks(move), move.remoteTargets ?? alwaysUp)
@@ -75,6 +77,8 @@ export class UserMoves {
       this.cache = undefined
     })
     context.schedule(UNPARK_EVERY_MS, 'wall-clock', () => this.forward.unpark())
+    const send: SendHome = (home, record) => this.forward.send(inboundSink(home), record)
+    this.exports = new UserExports(context, stores, codec, send, move.exportChars)
   }
 
   private async movedAway(): Promise<Map<string, UserHome>> {
@@ -85,7 +89,10 @@ export class UserMoves {
     return this.cache
   }
 
-  /** A user homed in another geo or unit now: their rows go there and leave here. */
+  /**
+   * A user homed in another geo or unit now: their rows, private messages and deletions go
+   * there and leave here, in chunks (user-export.ts).
+   */
   async userMoved(record: InputRecord, user: UserEvent): Promise<void> {
     const { userId } = user
     const away = await this.movedAway()
@@ -93,34 +100,18 @@ export class UserMoves {
     if (!home) {
       this.moved.delete(userId)
       away.delete(userId)
+      await this.exports.stop(userId)
       return
-    }
-    let rows = 0
-    const prefix = userPrefix(userId)
-    const { lists } = this.stores
-    for await (const [key, row] of lists.prefix(prefix)) {
-      const conversationId = key.subarray(prefix.length).toString()
-      const sourceId = `moved:${userId}:${conversationId}:${record.offset}`
-      await this.forward.send(inboundSink(home), {
-        key: conversationId,
-        value: this.codec.encode(movedRowBatch(userId, conversationId, row, sourceId)),
-      })
-      lists.delete(key)
-      rows++
     }
     // The same kind of place as the new home names where they come from: this geo, this unit.
     const { places } = this.move
     const from = homeName(
       home.geo !== undefined ? { geo: places.geo } : { unit: String(places.unit) },
     )
-    for await (const { key, batch, remove } of movedEntries(userId, this.stores, from)) {
-      await this.forward.send(inboundSink(home), { key, value: this.codec.encode(batch) })
-      remove()
-      rows++
-    }
+    const sent = await this.exports.start(userId, home, from, record.offset)
     // Only users who leave from here are followed (not every user homed elsewhere, whom the
     // senders' receivers route away already): a small set, kept in memory.
-    if (rows > 0 || away.has(userId)) {
+    if (sent || away.has(userId)) {
       this.moved.put(userId, home)
       away.set(userId, home)
     }
@@ -142,7 +133,10 @@ export class UserMoves {
       return user ? userHome(user, places) : movedTo.get(userId)
     }
     const { local, remote } = splitByHome(batch.recipients, homeOf)
+    const conversationId = conversationOf(batch)
     for (const { home, users } of remote.values()) {
+      if (conversationId !== undefined)
+        for (const userId of users) await this.exports.rowFirst(userId, conversationId)
       await this.forward.send(inboundSink(home), {
         key: record.key,
         value: this.codec.encode({ ...batch, partition: -1, recipients: users }),
