@@ -8,7 +8,11 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import type { EventCodec } from '../../schemas/codec.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
 import type { ConversationEvent, SendMessage } from '../../schemas/types.generated.js'
-import { memberKey, RECEIVER_STORES as STORES } from '../../topologies/model/index.js'
+import {
+  conversationPrefix,
+  memberKey,
+  RECEIVER_STORES as STORES,
+} from '../../topologies/model/index.js'
 import {
   HOME_UNIT_HEADER,
   ORIGIN_UNIT_HEADER,
@@ -97,6 +101,15 @@ const accepted = async (d: TopologyTestDriver, topic: string, codec: EventCodec<
   )
 
 const log = storedLog
+
+/** The members a unit keeps of g, in key order. */
+async function members(d: TopologyTestDriver): Promise<string[]> {
+  const prefix = conversationPrefix('g')
+  const out: string[] = []
+  for await (const [key] of d.store(STORES.members).prefix(prefix))
+    out.push(key.subarray(prefix.length).toString())
+  return out
+}
 
 describe('receiver: moving a conversation to another unit', () => {
   it('takes its history, seq, dedupe and read cursors along, and holds traffic until then', async () => {
@@ -249,7 +262,7 @@ describe('receiver: moving a conversation to another unit', () => {
       key: 'g',
       value: codecs.conversationEvent.encode(handedOver),
       timestamp: now,
-      headers: { 'imflow-handover': '0', [ORIGIN_UNIT_HEADER]: '0' },
+      headers: { 'imflow-handover-part': '1', 'imflow-handover': '0', [ORIGIN_UNIT_HEADER]: '0' },
     })
     expect(b.read(topics.receipts)).toEqual([])
     await b.pipe(topics.ingest, {
@@ -265,6 +278,34 @@ describe('receiver: moving a conversation to another unit', () => {
     expect(out.map((r) => r.headers?.['imflow-import'])).toEqual(['message', 'end'])
     expect(out[0]?.headers?.['imflow-import-msg-id']).toBe(w1[0])
     expect(await log(b)).toEqual([])
+  })
+
+  it('takes the old home’s roster when moved through its own API, and applies a change made meanwhile after it', async () => {
+    const a = unitDriver(0)
+    const b = unitDriver(1)
+    // Created through unit 1's API, homed in unit 0; carol removed through unit 0's, which
+    // unit 1 never hears of.
+    await change(b, createdIn('0'))
+    await across(b, a, A.conversations, topics.conversations)
+    await change(a, { kind: 'MembersRemoved', userIds: ['carol'] })
+    // Moved to unit 1 through unit 1's API; erin added there before unit 0 has handed it over.
+    await change(b, { kind: 'UnitChanged', unit: '1' })
+    b.read(topics.fanout)
+    await change(b, { kind: 'MembersAdded', userIds: ['erin'] })
+    expect(b.read(topics.fanout)).toEqual([]) // waits for the hand-over
+    await across(b, a, A.conversations, topics.conversations)
+    await across(a, b, B.ingest, topics.ingest)
+    await across(a, b, B.conversations, topics.conversations)
+
+    // The old home's roster, then erin's addition on it: carol is no member here either.
+    expect(await members(b)).toEqual(['alice', 'bob', 'erin'])
+    const told = await Promise.all(
+      b.read(topics.fanout).map((r) => codecs.fanoutBatch.decode(r.value as Buffer)),
+    )
+    const joined = told.filter(
+      (t) => t.event.payload.kind === 'MembershipChanged' && t.event.payload.member,
+    )
+    expect(joined.flatMap((t) => t.recipients)).toEqual(['erin']) // told once, nobody else
   })
 
   it('stores nothing a producer marks as imported: imports come only from a known unit', async () => {

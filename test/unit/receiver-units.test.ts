@@ -353,7 +353,7 @@ describe('receiver: units', () => {
       a,
       'g',
       { kind: 'MuteChanged', muted: true },
-      { [ORIGIN_UNIT_HEADER]: '1', 'imflow-handover': '1' },
+      { [ORIGIN_UNIT_HEADER]: '1', 'imflow-handover-part': '1', 'imflow-handover': '1' },
     )
     const [receipt] = await decodeAll(a, topics.receipts, codecs.receipt)
     // Muted, and bob is no admin: the local checks apply again.

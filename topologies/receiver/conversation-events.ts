@@ -7,8 +7,7 @@ import type { ConversationEvent } from '../../schemas/types.generated.js'
 import { isLargeGroup } from '../model/index.js'
 import type { InputRecord } from '../runtime/index.js'
 import { moveOnChange } from './move-conversation.js'
-import { HANDOVER_PART_HEADER } from './move-headers.js'
-import { header } from './move-in.js'
+import { isHandOverPart } from './move-in.js'
 import { relayMove } from './move-relay.js'
 import type { ReceiverTask } from './receiver-task.js'
 import { crossedThreshold } from './room-sequence.js'
@@ -25,16 +24,17 @@ export async function onConversationEvent(
   if ((await relayMove(task, record, event, before)) === 'skip') return
   const { joined, left } = await conversations.apply(event)
   const after = await conversations.get(cid)
-  const handedOver = header(record, HANDOVER_PART_HEADER) !== undefined
-  // Handed over by its old home to this unit, which only routed it: the members it kept are
-  // those added through it (forwarded to the home, and those that reached it after the move
-  // come back here), not the home's. The hand-over's roster replaces them.
+  const handedOver = isHandOverPart(record)
+  // Handed over by its old home to this unit, which only routed it (or took the move through
+  // its own API, and has waited for the hand-over since): the members it kept are those added
+  // through it (forwarded to the home, and those that reached it after the move come back
+  // here), not the home's. The hand-over's roster replaces them.
   if (
     handedOver &&
     event.change.kind === 'UnitChanged' &&
+    task.route.isLocal(event.change.unit) &&
     before &&
-    !task.route.isLocal(before.unit) &&
-    task.route.isLocal(event.change.unit)
+    (!task.route.isLocal(before.unit) || (await task.moves.holds(cid)))
   )
     await conversations.forgetMembers(cid)
   if (after) {

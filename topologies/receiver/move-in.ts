@@ -6,12 +6,7 @@
 // conversation's seq from the old home and processes what it held, in order, in that transaction.
 
 import { compareMsgIds } from '../../schemas/msg-id.js'
-import type {
-  Action,
-  ConversationEvent,
-  SendMessage,
-  StoredMessage,
-} from '../../schemas/types.generated.js'
+import type { Action, SendMessage, StoredMessage } from '../../schemas/types.generated.js'
 import { jsonSerde, type KeyValueStore, stringSerde, typedStore } from '../../state/index.js'
 import {
   dedupeKey,
@@ -22,6 +17,7 @@ import {
 } from '../model/index.js'
 import type { InputRecord, ProcessorContext, ReadWriteStore } from '../runtime/index.js'
 import {
+  HANDOVER_PART_HEADER,
   IMPORT_CREATED_AT_HEADER,
   IMPORT_HEADER,
   IMPORT_MSG_ID_HEADER,
@@ -97,22 +93,15 @@ export class MovesIn {
     return s
   }
 
-  /** Whether a message or action of this conversation must wait: a move in, or records held before it. */
+  /**
+   * Whether a record of this conversation must wait: a move in is under way, or records wait
+   * before it. A move on, applied now, would send on only the part of the history that came,
+   * and the rest would arrive here after the conversation left; held, it is applied once the
+   * history is all here, which then follows it.
+   */
   async holds(conversationId: string): Promise<boolean> {
     const s = await this.load()
     return s.moving.has(conversationId) || (s.held.get(conversationId) ?? 0) > 0
-  }
-
-  /**
-   * Whether a move of the conversation to another unit must wait: its move here is not
-   * complete (the history is still coming) or records wait before it. Applied now, it would
-   * send on only the part of the history that came, and the rest would arrive here after the
-   * conversation left. Held, it is applied once the history is all here, which then follows it.
-   */
-  async holdsMoveOn(event: ConversationEvent): Promise<boolean> {
-    if (event.change.kind !== 'UnitChanged' || this.task.route.isLocal(event.change.unit))
-      return false
-    return this.holds(event.conversationId)
   }
 
   /** Keeps the record (its value encoded again) behind the others held for the conversation. */
@@ -293,3 +282,7 @@ export class MovesIn {
 
 /** Whether a record is part of an import (its kind), or undefined. */
 export const importKind = (record: InputRecord) => header(record, IMPORT_HEADER)
+
+/** Whether a change is part of a hand-over (route-by-unit.ts): the old home's state, applied as it comes. */
+export const isHandOverPart = (record: InputRecord) =>
+  header(record, HANDOVER_PART_HEADER) !== undefined

@@ -14,7 +14,7 @@ import { admitAll } from './admission.js'
 import { onConversationEvent } from './conversation-events.js'
 import { deliverDeferred, deliverForwarded } from './deferred-after-move.js'
 import { PARKED_STORE } from './forward-or-park.js'
-import { HELD_STORE, importKind, MOVES_STORE } from './move-in.js'
+import { HELD_STORE, importKind, isHandOverPart, MOVES_STORE } from './move-in.js'
 import { EXPORTS_STORE } from './move-out.js'
 import { PRIVATE_DEDUPE_STORE } from './private-dedupe.js'
 import { prefetchSends, receive } from './receive.js'
@@ -99,8 +99,11 @@ async function handle(task: ReceiverTask, record: InputRecord): Promise<void> {
   if (record.topic === users?.topic) return
   if (record.topic === topics.conversations) {
     const event = record.value as ConversationEvent
-    // Moved on before its history got here: the next move waits for it (then takes it along).
-    if (await task.moves.holdsMoveOn(event))
+    // Moving here, or moved on before its history got here: a change waits (a move on, then
+    // taking the history along), but the hand-over, which completes the move, is applied. A
+    // membership change applied before the hand-over would be applied to the roster the
+    // hand-over replaces.
+    if (!isHandOverPart(record) && (await task.moves.holds(event.conversationId)))
       return task.moves.hold(record, event.conversationId, codecs.conversationEvent.encode(event))
     return onConversationEvent(task, record, event)
   }
