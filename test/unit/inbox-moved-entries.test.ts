@@ -22,14 +22,46 @@ beforeEach(async () => {
   userCodec = await createEventCodec(memorySchemaSource(), 'im.users-value', 'UserEvent')
 })
 
-const inbox = (units: Record<string, string>, unit: number) =>
+/** An inbox of unit `unit`, listing `units`; `exportChars`: a moving user's state per transaction. */
+const inbox = (units: Record<string, string>, unit: number, exportChars?: number) =>
   new TopologyTestDriver(
     inboxTopology({
       fanout: 'fanout',
       codec: codecs.fanoutBatch as EventCodec<FanoutBatch>,
-      homeMove: { users: 'im.users', userCodec, places: { geo: 'eu', geos: {}, unit, units } },
+      homeMove: {
+        users: 'im.users',
+        userCodec,
+        places: { geo: 'eu', geos: {}, unit, units },
+        ...(exportChars ? { exportChars } : {}),
+      },
     }),
   )
+
+/** A hand-off to cat in conversation `cid`. */
+const handOff = (
+  driver: TopologyTestDriver,
+  cid: string,
+  payload: FanoutBatch['event']['payload'],
+  updateLists = false,
+) =>
+  driver.pipe('fanout', {
+    key: cid,
+    partition: 0,
+    timestamp: now,
+    value: codecs.fanoutBatch.encode({
+      partition: 0,
+      recipients: ['cat'],
+      sourceId: `x${Math.random()}`,
+      event: { priority: 'HIGH', payload },
+      updateLists,
+    }),
+  })
+
+const count = async (driver: TopologyTestDriver, store: string) => {
+  let n = 0
+  for await (const _ of driver.store(store).range()) n++
+  return n
+}
 
 const secret = (cid: string, n: number): StoredMessage => ({
   msgId: String(1_000_000 + n),
@@ -49,28 +81,15 @@ const secret = (cid: string, n: number): StoredMessage => ({
 describe('inbox: a moving user’s private messages and deletions, packed', () => {
   it('go per conversation, in order, in bounded records, and are all stored there', async () => {
     const here = inbox({ '0': 'a.inbound' }, 1)
-    const handOff = (cid: string, payload: FanoutBatch['event']['payload']) =>
-      here.pipe('fanout', {
-        key: cid,
-        partition: 0,
-        timestamp: now,
-        value: codecs.fanoutBatch.encode({
-          partition: 0,
-          recipients: ['cat'],
-          sourceId: 'x',
-          event: { priority: 'HIGH', payload },
-          updateLists: false,
-        }),
-      })
     const sent = { g: [] as string[], h: [] as string[] }
     for (let n = 0; n < 700; n++) {
       const cid = n % 3 === 0 ? 'h' : 'g'
       const m = secret(cid, n)
       sent[cid].push(m.msgId)
-      await handOff(cid, { kind: 'NewMessage', message: m })
+      await handOff(here, cid, { kind: 'NewMessage', message: m })
     }
     for (let n = 0; n < 5; n++)
-      await handOff('g', { kind: 'MessageDeleted', conversationId: 'g', msgId: `d${n}` })
+      await handOff(here, 'g', { kind: 'MessageDeleted', conversationId: 'g', msgId: `d${n}` })
     const move = { userId: 'cat', geo: 'eu', at: now, unit: '0' }
     await here.pipe('im.users', { key: 'cat', value: userCodec.encode(move), timestamp: now })
 
@@ -108,11 +127,8 @@ describe('inbox: a moving user’s private messages and deletions, packed', () =
       'd3',
       'd4',
     ])
-    for (const store of [INBOX_STORES.inbox, INBOX_STORES.deleted]) {
-      let left = 0
-      for await (const _ of here.store(store).range()) left++
-      expect(left).toBe(0)
-    }
+    for (const store of [INBOX_STORES.inbox, INBOX_STORES.deleted])
+      expect(await count(here, store)).toBe(0)
 
     // The new home's inbox stores each of them.
     const there = inbox({}, 0)
@@ -123,46 +139,14 @@ describe('inbox: a moving user’s private messages and deletions, packed', () =
         timestamp: now,
         value: codecs.fanoutBatch.encode({ ...b, partition: 0 }),
       })
-    let stored = 0
-    for await (const _ of there.store(INBOX_STORES.inbox).range()) stored++
-    let deleted = 0
-    for await (const _ of there.store(INBOX_STORES.deleted).range()) deleted++
-    expect([stored, deleted]).toEqual([700, 5])
+    expect([
+      await count(there, INBOX_STORES.inbox),
+      await count(there, INBOX_STORES.deleted),
+    ]).toEqual([700, 5])
   })
 })
 
 describe('inbox: a moving user’s state, in chunks', () => {
-  const chunked = (units: Record<string, string>, unit: number, exportChars: number) =>
-    new TopologyTestDriver(
-      inboxTopology({
-        fanout: 'fanout',
-        codec: codecs.fanoutBatch as EventCodec<FanoutBatch>,
-        homeMove: {
-          users: 'im.users',
-          userCodec,
-          places: { geo: 'eu', geos: {}, unit, units },
-          exportChars,
-        },
-      }),
-    )
-  const handOff = (
-    driver: TopologyTestDriver,
-    cid: string,
-    payload: FanoutBatch['event']['payload'],
-    updateLists = false,
-  ) =>
-    driver.pipe('fanout', {
-      key: cid,
-      partition: 0,
-      timestamp: now,
-      value: codecs.fanoutBatch.encode({
-        partition: 0,
-        recipients: ['cat'],
-        sourceId: `x${Math.random()}`,
-        event: { priority: 'HIGH', payload },
-        updateLists,
-      }),
-    })
   const joined = (driver: TopologyTestDriver, cid: string) =>
     handOff(driver, cid, { kind: 'MembershipChanged', conversationId: cid, member: true })
   const moveCat = (driver: TopologyTestDriver, unit: string) =>
@@ -178,14 +162,9 @@ describe('inbox: a moving user’s state, in chunks', () => {
         batch: await codecs.fanoutBatch.decode(r.value as Buffer),
       })),
     )
-  const count = async (driver: TopologyTestDriver, store: string) => {
-    let n = 0
-    for await (const _ of driver.store(store).range()) n++
-    return n
-  }
 
   it('leave a bounded chunk per transaction, rows first, until nothing is left', async () => {
-    const here = chunked({ '0': 'a.inbound' }, 1, 100_000)
+    const here = inbox({ '0': 'a.inbound' }, 1, 100_000)
     const sent: string[] = []
     for (let n = 0; n < 20; n++) await joined(here, `c${n}`)
     for (let n = 0; n < 700; n++) {
@@ -240,7 +219,7 @@ describe('inbox: a moving user’s state, in chunks', () => {
   })
 
   it('sends a conversation’s row ahead of a hand-off that follows the user meanwhile', async () => {
-    const here = chunked({ '0': 'a.inbound' }, 1, 2_000)
+    const here = inbox({ '0': 'a.inbound' }, 1, 2_000)
     for (let n = 0; n < 200; n++) await joined(here, `c${String(n).padStart(3, '0')}`)
     await moveCat(here, '0')
     const first = await decoded(here, 'a.inbound')
@@ -267,7 +246,7 @@ describe('inbox: a moving user’s state, in chunks', () => {
   })
 
   it('stops when the user is moved back: what has not left stays', async () => {
-    const here = chunked({ '0': 'a.inbound' }, 1, 2_000)
+    const here = inbox({ '0': 'a.inbound' }, 1, 2_000)
     for (let n = 0; n < 200; n++) await joined(here, `c${String(n).padStart(3, '0')}`)
     await moveCat(here, '0')
     const left = (await decoded(here, 'a.inbound')).length
