@@ -34,7 +34,11 @@ export async function createTopicsAndWait(admin: Admin, topics: ITopicConfig[]):
   )
 }
 
-export async function waitForLeaders(admin: Admin, names: string[]): Promise<void> {
+export async function waitForLeaders(
+  admin: Admin,
+  names: string[],
+  { retries = 30 }: { retries?: number } = {},
+): Promise<void> {
   await retry(
     async () => {
       const { topics } = await admin.fetchTopicMetadata({ topics: names })
@@ -44,8 +48,15 @@ export async function waitForLeaders(admin: Admin, names: string[]): Promise<voi
       if (pending.length > 0) {
         throw new LeadersPending(`no leader yet for ${pending.map((t) => t.name).join(', ')}`)
       }
-      for (const name of names) await admin.fetchTopicOffsets(name)
+      for (const name of names) {
+        // Any failure here is a partition not served yet, whatever kafkajs makes of the
+        // answer: a ListOffsets response without the partition throws a TypeError inside
+        // kafkajs (`low.pop(...)` undefined), seen on a loaded machine.
+        await admin.fetchTopicOffsets(name).catch((err: unknown) => {
+          throw new LeadersPending(`${name} not served yet: ${(err as Error).message}`)
+        })
+      }
     },
-    { retries: 30, initialDelayMs: 50, maxDelayMs: 1_000 },
+    { retries, initialDelayMs: 50, maxDelayMs: 1_000 },
   )
 }
