@@ -1,6 +1,7 @@
 // Moving a conversation to another unit, the new home's half: it stores the imported history
-// as it comes (log, seq index, dedupe, read cursors), and holds every other message and action
-// of the conversation, in arrival order, until the move is complete — the import's end has
+// as it comes (log, seq index, dedupe, read cursors), and holds every other message, action and
+// change of the conversation (the hand-over's own changes aside), in arrival order, until the
+// move is complete — the import's end has
 // come (im.ingest) and the conversation is known here as homed here (im.conversations; a task
 // reads its topics in the order batches arrive, so either may come first). Then it takes the
 // conversation's seq from the old home and processes what it held, in order, in that transaction.
