@@ -8,7 +8,13 @@ export {
 } from './key-value-store.js'
 export { MemoryStore } from './memory-store.js'
 export { newestFirst } from './newest-first.js'
-export { type KeyRange, prefixEnd, type RawStore, type WriteOp } from './raw-store.js'
+export {
+  type KeyRange,
+  keyAfter,
+  prefixEnd,
+  type RawStore,
+  type WriteOp,
+} from './raw-store.js'
 export { ReadCache } from './read-cache.js'
 export type { CommittedStore, ReadWriteStore } from './read-write-store.js'
 export { RocksDbStore } from './rocksdb-store.js'

@@ -35,6 +35,11 @@ export function prefixEnd(prefix: Buffer): Buffer | undefined {
   return undefined
 }
 
+/** The smallest key greater than `key` (a scan that goes on after the last key it took). */
+export function keyAfter(key: Buffer): Buffer {
+  return Buffer.concat([key, Buffer.from([0])])
+}
+
 export function inRange(key: Buffer, range: KeyRange): boolean {
   return (
     (!range.gte || Buffer.compare(key, range.gte) >= 0) &&

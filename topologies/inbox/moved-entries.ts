@@ -9,7 +9,7 @@
 // thousands of private messages moves in a few records, not thousands.
 
 import type { FanoutBatch, MovedEntries, StoredMessage } from '../../schemas/types.generated.js'
-import { prefixEnd } from '../../state/index.js'
+import { keyAfter, prefixEnd } from '../../state/index.js'
 import { deletedKeyParts, userPrefix } from '../model/index.js'
 import type { KeyValueStore } from '../runtime/index.js'
 
@@ -120,7 +120,7 @@ export async function movedEntries(
 ): Promise<EntriesChunk> {
   const chunk: EntriesChunk = { packs: [], last: undefined, chars: 0, done: true }
   const prefix = userPrefix(userId)
-  const start = after ? Buffer.concat([after, Buffer.from([0])]) : prefix
+  const start = after ? keyAfter(after) : prefix
   // Keys sort by conversation, then creation time: each conversation's entries come together.
   async function take<V, T>(
     store: KeyValueStore<Buffer, V>,

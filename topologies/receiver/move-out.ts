@@ -10,6 +10,7 @@ import type { SendMessage, StoredMessage } from '../../schemas/types.generated.j
 import {
   jsonSerde,
   type KeyValueStore,
+  keyAfter,
   prefixEnd,
   stringSerde,
   typedStore,
@@ -219,7 +220,7 @@ export class MovesOut {
     budget: number,
   ) {
     const prefix = conversationPrefix(cid)
-    const from = after ? Buffer.concat([Buffer.from(after, 'base64'), Buffer.from([0])]) : prefix
+    const from = after ? keyAfter(Buffer.from(after, 'base64')) : prefix
     const entries: [Buffer, Buffer][] = []
     if (budget <= 0) return entries
     for await (const entry of store.range({ gte: from, lt: prefixEnd(prefix) })) {

@@ -4,7 +4,7 @@
 // entries (a history page) costs one small call.
 
 import { ImflowError } from '../../../ops/errors.js'
-import type { ChangeloggedStore, KeyRange } from '../../../state/index.js'
+import { type ChangeloggedStore, type KeyRange, keyAfter } from '../../../state/index.js'
 import type { TaskOwner } from './assignor.js'
 
 /** Where a read goes: a store of one task of one topology. */
@@ -74,9 +74,7 @@ export function remoteStore(options: RemoteStoreOptions): ChangeloggedStore['com
         const last = page.entries.at(-1)
         if (!page.more || !last) return
         // Continue after the last key: below it when reversed, just above it otherwise.
-        next = range.reverse
-          ? { ...range, lt: last[0] }
-          : { ...range, gte: Buffer.concat([last[0], Buffer.from([0])]) }
+        next = range.reverse ? { ...range, lt: last[0] } : { ...range, gte: keyAfter(last[0]) }
         limit = Math.min(LARGEST_PAGE, limit * 4)
       }
     },
