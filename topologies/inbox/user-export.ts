@@ -8,12 +8,12 @@
 
 import type { EventCodec } from '../../schemas/codec.js'
 import type { FanoutBatch } from '../../schemas/types.generated.js'
-import { declareStore, jsonSerde, prefixEnd, stringSerde } from '../../state/index.js'
+import { declareStore, jsonSerde, keyAfter, prefixEnd, stringSerde } from '../../state/index.js'
 import { type ListRow, listKey, userPrefix } from '../model/index.js'
 import type { UserHome } from '../receiver/index.js'
 import { type KeyValueStore, openStore, type ProcessorContext } from '../runtime/index.js'
 import type { InboxStores } from './apply-batch.js'
-import { movedRowBatch, toMovedRow } from './geo-move.js'
+import { movedRowBatch } from './geo-move.js'
 import { type EntryKind, movedEntries } from './moved-entries.js'
 
 /** A user's state still on its way to their new home. */
@@ -135,7 +135,7 @@ export class UserExports {
 
   private async rows(userId: string, state: UserExport, after: Buffer | undefined, budget: number) {
     const prefix = userPrefix(userId)
-    const start = after ? Buffer.concat([after, Buffer.from([0])]) : prefix
+    const start = after ? keyAfter(after) : prefix
     let chars = 0
     let last: Buffer | undefined
     for await (const [key, row] of this.stores.lists.range(start, prefixEnd(prefix))) {
@@ -154,12 +154,10 @@ export class UserExports {
     state: UserExport,
   ): Promise<number> {
     const sourceId = `moved:${userId}:${conversationId}:${state.moveOffset}`
-    await this.send(state.home, {
-      key: conversationId,
-      value: this.codec.encode(movedRowBatch(userId, conversationId, row, sourceId)),
-    })
+    const batch = movedRowBatch(userId, conversationId, row, sourceId)
+    await this.send(state.home, { key: conversationId, value: this.codec.encode(batch) })
     this.stores.lists.delete(listKey(userId, conversationId))
-    return JSON.stringify(toMovedRow(row)).length + 1
+    return JSON.stringify(batch.movedRow).length + 1
   }
 
   private async entries(
