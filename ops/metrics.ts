@@ -41,6 +41,8 @@ export interface TaskMetrics {
   readonly commitPhaseSeconds: Histogram<'topology' | 'phase'>
   readonly restoredRecords: Counter<'topology' | 'store'>
   readonly restoreSeconds: Histogram<'topology'>
+  /** Tasks that opened past the group's committed offset: it answered an older commit of theirs. */
+  readonly staleGroupOffsets: Counter<'topology'>
   /** Source records folded into stores built from the log (docs/replay.md, Backfill). */
   readonly backfilledRecords: Counter<'topology' | 'store'>
   readonly lag: Gauge<'topology' | 'partition'>
@@ -103,6 +105,12 @@ function taskMetrics(registry: Registry): TaskMetrics {
       name: 'imflow_task_restored_records_total',
       help: 'Changelog records applied to stores while restoring, per topology and store.',
       labelNames: ['topology', 'store'],
+      registers,
+    }),
+    staleGroupOffsets: new Counter({
+      name: 'imflow_task_stale_group_offsets_total',
+      help: 'Source partitions a task opened on past the group’s committed offset, which was an older commit of the task’s own (docs/reliability.md).',
+      labelNames: ['topology'],
       registers,
     }),
     restoreSeconds: new Histogram({

@@ -1,4 +1,5 @@
-// A task's checkpoint: the changelog offset each of its stores has reached at least. RocksDB
+// A task's checkpoint: the changelog offset each of its stores has reached at least, and the
+// source positions committed with the writes up to there (start-position.ts). RocksDB
 // only ever takes committed writes, in changelog order (commits, restores), so however the
 // process ended a store stands at or past its checkpoint, and reading its changelog from
 // there brings it to the end (a record applied again sets what it set before). Written while
@@ -14,8 +15,15 @@ import { uptime } from 'node:os'
 /** Changelog topic -> the offset to restore from. */
 export type Checkpoint = Record<string, number>
 
+export interface TaskCheckpoint {
+  readonly offsets: Checkpoint
+  /** Source topic -> the next offset the task had committed to read. */
+  readonly positions: Record<string, number>
+}
+
 interface CheckpointFile {
   offsets: Checkpoint
+  positions?: Record<string, number>
   /** Written by a clean close (every store closed after its last write). */
   closed: boolean
   /** The machine's boot it was written in. */
@@ -33,7 +41,7 @@ function bootId(): Promise<string> {
   return boot
 }
 
-export async function readCheckpoint(path: string): Promise<Checkpoint | undefined> {
+export async function readCheckpoint(path: string): Promise<TaskCheckpoint | undefined> {
   let file: Partial<CheckpointFile> & Checkpoint
   try {
     file = JSON.parse(await readFile(path, 'utf8'))
@@ -41,17 +49,18 @@ export async function readCheckpoint(path: string): Promise<Checkpoint | undefin
     return undefined
   }
   // Before checkpoints were written while running: offsets only, written by a clean close.
-  if (typeof file.offsets !== 'object') return file as Checkpoint
+  if (typeof file.offsets !== 'object') return { offsets: file as Checkpoint, positions: {} }
   if (!file.closed && file.boot !== (await bootId())) return undefined
-  return file.offsets
+  return { offsets: file.offsets, positions: file.positions ?? {} }
 }
 
 export async function writeCheckpoint(
   path: string,
-  offsets: Checkpoint,
+  checkpoint: TaskCheckpoint,
   how: { closed: boolean },
 ): Promise<void> {
-  const file: CheckpointFile = { offsets, closed: how.closed, boot: await bootId() }
+  const { offsets, positions } = checkpoint
+  const file: CheckpointFile = { offsets, positions, closed: how.closed, boot: await bootId() }
   await writeFile(`${path}.tmp`, JSON.stringify(file))
   await rename(`${path}.tmp`, path)
 }

@@ -1,5 +1,11 @@
 export { ChangeloggedStore } from './changelogged-store.js'
-export { type Checkpoint, deleteCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js'
+export {
+  type Checkpoint,
+  deleteCheckpoint,
+  readCheckpoint,
+  type TaskCheckpoint,
+  writeCheckpoint,
+} from './checkpoint.js'
 export {
   type KeyValueStore,
   type ReadOnlyKeyValueStore,

@@ -256,27 +256,29 @@ describe('typedStore', () => {
 
 describe('checkpoints', () => {
   const offsets = { 'app-count-counts-changelog': 42 }
+  const checkpoint = { offsets, positions: { 'app-input': 1_000 } }
 
   it('are written atomically, read back, and deleted', async () => {
     const path = join(dir, 'checkpoint.json')
     expect(await readCheckpoint(path)).toBeUndefined()
-    await writeCheckpoint(path, offsets, { closed: false })
-    expect(await readCheckpoint(path)).toEqual(offsets)
+    await writeCheckpoint(path, checkpoint, { closed: false })
+    expect(await readCheckpoint(path)).toEqual(checkpoint)
     await deleteCheckpoint(path)
     expect(await readCheckpoint(path)).toBeUndefined()
   })
 
   it('written while running, are trusted only in the boot that wrote them', async () => {
     const path = join(dir, 'checkpoint.json')
-    await writeCheckpoint(path, offsets, { closed: false })
+    await writeCheckpoint(path, checkpoint, { closed: false })
     const written = JSON.parse(await readFile(path, 'utf8'))
     await writeFile(path, JSON.stringify({ ...written, boot: 'an-earlier-boot' }))
     expect(await readCheckpoint(path)).toBeUndefined()
-    // A clean close's holds across a reboot, as do those of versions that wrote offsets only.
+    // A clean close's holds across a reboot, as do those of versions that wrote offsets only
+    // (no positions: the task follows the group's offsets alone).
     await writeFile(path, JSON.stringify({ ...written, boot: 'an-earlier-boot', closed: true }))
-    expect(await readCheckpoint(path)).toEqual(offsets)
+    expect(await readCheckpoint(path)).toEqual(checkpoint)
     await writeFile(path, JSON.stringify(offsets))
-    expect(await readCheckpoint(path)).toEqual(offsets)
+    expect(await readCheckpoint(path)).toEqual({ offsets, positions: {} })
   })
 })
 

@@ -8,6 +8,7 @@ import type { Kafka } from 'kafkajs'
 import { fetchStableOffsets } from '../../../ops/kafkajs-stable-offsets.js'
 import type { Logger } from '../../../ops/log.js'
 import { isFenced, type TaskProducer } from './kafka-io.js'
+import type { GroupCommit } from './start-position.js'
 
 /**
  * The task's state can no longer be trusted to match Kafka (a commit whose outcome stayed
@@ -42,11 +43,12 @@ export async function committedOffset(
   topic: string,
   partition: number,
 ): Promise<number> {
-  return (await committedOffsets(kafka, groupId, [topic], partition)).get(topic) ?? -1
+  return (await committedOffsets(kafka, groupId, [topic], partition)).get(topic)?.offset ?? -1
 }
 
 /**
- * The group's committed offsets of a partition of each topic (the topics without one left out).
+ * The group's commits of a partition of each topic, offset and metadata (the topics without
+ * one left out).
  * `stable`: read with require_stable (KIP-447), waiting while a transaction holds them open —
  * with one producer per thread, a task that moved may find its old owner's transaction still
  * open, and nothing (no producer with the task's id) ends it for the reader.
@@ -57,18 +59,19 @@ export async function committedOffsets(
   topics: readonly string[],
   partition: number,
   stable = false,
-): Promise<Map<string, number>> {
+): Promise<Map<string, GroupCommit>> {
   const admin = kafka.admin()
   await admin.connect()
   try {
-    const found = new Map<string, number>()
+    const found = new Map<string, GroupCommit>()
     const query = { groupId, topics: [...topics] }
     const offsets = stable
       ? await fetchStableOffsets(admin, { ...query, partitions: [partition] })
       : await admin.fetchOffsets(query)
     for (const { topic, partitions } of offsets) {
-      const offset = Number(partitions.find((p) => p.partition === partition)?.offset ?? -1)
-      if (offset >= 0) found.set(topic, offset)
+      const commit = partitions.find((p) => p.partition === partition)
+      const offset = Number(commit?.offset ?? -1)
+      if (offset >= 0) found.set(topic, { offset, metadata: commit?.metadata ?? null })
     }
     return found
   } finally {

@@ -8,6 +8,7 @@ import { sendOffsetsWithGroupMetadata } from '../../../ops/kafkajs-fenced-offset
 import { retry } from '../../../ops/retry.js'
 import type { GroupMetadata } from '../../../ops/txn-offset-commit-v3.js'
 import { DEFAULT_MAX_BATCH_BYTES, produceRequests } from './output-batches.js'
+import { TASK_COMMIT_METADATA } from './start-position.js'
 
 export interface OutRecord {
   topic: string
@@ -33,6 +34,8 @@ export interface TopicPosition {
 /** A consumer position of any partition: what one thread's transaction commits for its tasks. */
 export interface PartitionPosition extends TopicPosition {
   partition: number
+  /** The commit's metadata; left out: a task's own (TASK_COMMIT_METADATA). */
+  metadata?: string | null
 }
 
 export interface OpenTransaction {
@@ -230,10 +233,14 @@ function sendPositions(
   group: string | GroupMetadata,
   positions: readonly PartitionPosition[],
 ): Promise<void> {
-  const byTopic = new Map<string, { partition: number; offset: string }[]>()
-  for (const { topic, partition, nextOffset } of positions) {
+  const byTopic = new Map<
+    string,
+    { partition: number; offset: string; metadata: string | null }[]
+  >()
+  for (const { topic, partition, nextOffset, metadata = TASK_COMMIT_METADATA } of positions) {
     const list = byTopic.get(topic) ?? []
-    list.push({ partition, offset: String(nextOffset) })
+    // A task's own commit says so: a rewind by anyone else carries other metadata.
+    list.push({ partition, offset: String(nextOffset), metadata })
     byTopic.set(topic, list)
   }
   const topics = [...byTopic].map(([topic, partitions]) => ({ topic, partitions }))

@@ -72,6 +72,8 @@ export interface Restored {
   /** Each changelog partition's offset after the marker. */
   readonly ends: EndOffsets
   readonly histories: ReadonlyMap<string, StoreHistory>
+  /** The source positions the restored records carried (start-position.ts), latest per topic. */
+  readonly positions: ReadonlyMap<string, number>
 }
 
 export async function restoreStores(
@@ -81,12 +83,13 @@ export async function restoreStores(
   const { topology, partition, appId, restorer, log, metrics, stores } = context
   const ends: EndOffsets = new Map()
   const histories = new Map<string, StoreHistory>()
+  const positions = new Map<string, number>()
   const markers = [...stores.keys()].map((store) => ({
     store,
     topic: changelogTopic(appId, topology.name, store),
     marker: newMarker(),
   }))
-  if (markers.length === 0) return { ends, histories }
+  if (markers.length === 0) return { ends, histories, positions }
   const marks = await rebuildMarks(
     { appId, topology, partition, hasCommitted: (...a) => restorer.hasCommitted(...a) },
     async () => {
@@ -125,6 +128,7 @@ export async function restoreStores(
         store.restore(ops),
       )
       ends.set(topicPartition(m.topic, partition), result.endOffset)
+      for (const [topic, next] of result.positions) positions.set(topic, next)
       histories.set(m.store, {
         fromCheckpoint: checkpoint[m.topic] !== undefined,
         progress: result.backfill && decodeProgress(result.backfill),
@@ -142,5 +146,5 @@ export async function restoreStores(
   } finally {
     metrics?.restoreSeconds.observe({ topology: topology.name }, (Date.now() - started) / 1000)
   }
-  return { ends, histories }
+  return { ends, histories, positions }
 }

@@ -6,7 +6,7 @@
 import type { Kafka } from 'kafkajs'
 import type { Logger } from '../../../ops/log.js'
 import type { WriteOp } from '../../../state/index.js'
-import { BACKFILL, DATA, MARKER } from '../changelog.js'
+import { BACKFILL, DATA, MARKER, POSITION } from '../changelog.js'
 import { PartitionReader } from './partition-reader.js'
 
 export interface RestoreResult {
@@ -16,6 +16,8 @@ export interface RestoreResult {
   readonly endOffset: number
   /** The value of the latest backfill progress record read, if any. */
   readonly backfill: Buffer | undefined
+  /** Source topic -> the latest position record read for it. */
+  readonly positions: ReadonlyMap<string, number>
 }
 
 export class Restorer {
@@ -40,6 +42,7 @@ export class Restorer {
     let records = 0
     let endOffset = -1
     let backfill: Buffer | undefined
+    const positions = new Map<string, number>()
     await this.reader.read(topic, partition, fromOffset, async ({ messages }) => {
       const ops: WriteOp[] = []
       for (const m of messages) {
@@ -47,6 +50,8 @@ export class Restorer {
         if (!key || key.length === 0) continue
         if (key[0] === DATA) ops.push({ key: key.subarray(1), value: m.value })
         else if (key[0] === BACKFILL && m.value) backfill = m.value
+        else if (key[0] === POSITION && m.value)
+          positions.set(key.subarray(1).toString(), Number(m.value.toString()))
         else if (key[0] === MARKER && key.equals(marker)) {
           endOffset = Number(m.offset) + 1
           break
@@ -56,7 +61,7 @@ export class Restorer {
       records += ops.length
       return endOffset >= 0
     })
-    return { records, endOffset, backfill }
+    return { records, endOffset, backfill, positions }
   }
 
   /**

@@ -13,8 +13,10 @@ import {
   deleteCheckpoint,
   RocksDbStore,
   readCheckpoint,
+  type TaskCheckpoint,
   writeCheckpoint,
 } from '../../../state/index.js'
+import { changelogTopic, positionKey } from '../changelog.js'
 import type { DeadLetterEncoder } from '../dead-letters.js'
 import type { TopologyDefinition } from '../topology.js'
 import { backfillStores } from './backfill.js'
@@ -32,6 +34,7 @@ import {
   type OutRecord,
   type PartitionPosition,
   type TaskProducer,
+  type TopicPosition,
 } from './kafka-io.js'
 import type { OncePerProducer } from './misplaced.js'
 import { maxRecordBytes } from './output-batches.js'
@@ -44,6 +47,7 @@ import {
   YIELD_EVERY_MS,
   yieldToEventLoop,
 } from './slice-bounds.js'
+import { type GroupCommit, startPosition } from './start-position.js'
 import { type ConsumedMessage, TaskCore } from './task-core.js'
 import type { ThreadTransactions } from './thread-transaction.js'
 
@@ -215,6 +219,12 @@ export class Task {
    * already in: nothing is processed twice.
    */
   private readonly committedNext = new Map<string, number>()
+  /**
+   * Source topics whose committedNext the group set and no commit of this task has moved
+   * since (a rewind, a commit of an older version): topic -> the commit's metadata, which a
+   * thread's transaction keeps when it sends the position again (start-position.ts).
+   */
+  private readonly groupSet = new Map<string, string | null>()
 
   private constructor(
     private readonly options: TaskOptions,
@@ -231,10 +241,8 @@ export class Task {
     const dir = join(options.stateDir, appId, topology.name, String(partition))
     const id = `${topology.name}-${partition}`
     // Kept while the task opens: a crash meanwhile leaves its stores at or past it still.
-    const checkpoint = await checkpointWithinChangelogs(
-      { ...options, taskId: id },
-      await readCheckpoint(join(dir, 'checkpoint.json')),
-    )
+    const saved = await readCheckpoint(join(dir, 'checkpoint.json'))
+    const checkpoint = await checkpointWithinChangelogs({ ...options, taskId: id }, saved?.offsets)
     const stores = new Map<string, ChangeloggedStore>()
     const raws: RocksDbStore[] = []
     // The task's committed positions, known once it opened (see committedNext).
@@ -256,20 +264,22 @@ export class Task {
         stores.set(name, new ChangeloggedStore(name, raw, { maxRecordBytes: maxRecordBytes() - 1 }))
       }
       const context = { ...options, taskId: task.id, producer, stores }
-      const { ends, histories } = await restoreStores(context, checkpoint ?? {})
+      const { ends, histories, positions } = await restoreStores(context, checkpoint ?? {})
       for (const [tp, end] of ends) task.changelogEnds.set(tp, end)
+      const own = new Map(Object.entries(checkpoint ? (saved?.positions ?? {}) : {}))
+      for (const [topic, next] of positions) own.set(topic, next)
       // New stores built from the log before anything is processed (docs/replay.md, Backfill).
       await backfillStores({ ...context, histories, ended: (e) => task.changelogsEnded(e) })
       const sources = topology.sources.map((s) => s.topic)
-      for (const [topic, next] of await committedOffsets(
+      const commits = await committedOffsets(
         options.kafka,
         options.groupId,
         sources,
         partition,
         // With one producer per thread nothing ends an old owner's open transaction for us.
         options.threadTransactions !== undefined,
-      ))
-        task.committedNext.set(topic, next)
+      )
+      for (const topic of sources) task.startAt(topic, commits.get(topic), own.get(topic))
       task.core = new TaskCore({ ...options, stores })
     } catch (err) {
       await task.close(false)
@@ -290,10 +300,42 @@ export class Task {
     return task
   }
 
+  /** Where the task goes on reading `topic`: the group's commit, checked against its own. */
+  private startAt(topic: string, group: GroupCommit | undefined, own: number | undefined): void {
+    const start = startPosition(group, own)
+    if (start.from === 'own') {
+      this.options.log.warn(
+        "the group answered an older commit than the task's own: going on from the task's",
+        { task: this.id, topic, group: start.groupOffset ?? 'none', own: start.offset },
+      )
+      this.options.metrics?.staleGroupOffsets.inc({ topology: this.options.topology.name })
+    } else if (group) this.groupSet.set(topic, group.metadata)
+    if (start.offset !== undefined) this.committedNext.set(topic, start.offset)
+  }
+
   /** The positions this task committed last (a thread's transaction re-sends them to be fenced). */
   private heldPositions(): PartitionPosition[] {
     const { partition } = this.options
-    return [...this.committedNext].map(([topic, nextOffset]) => ({ topic, partition, nextOffset }))
+    return [...this.committedNext].map(([topic, nextOffset]) => ({
+      topic,
+      partition,
+      nextOffset,
+      ...(this.groupSet.has(topic) && { metadata: this.groupSet.get(topic) ?? null }),
+    }))
+  }
+
+  /** Each position also into the first store's changelog, in the transaction that commits it. */
+  private positionRecords(positions: readonly TopicPosition[]): OutRecord[] {
+    const { appId, topology, partition } = this.options
+    const first = topology.stores?.[0]
+    if (first === undefined) return []
+    const topic = changelogTopic(appId, topology.name, first)
+    return positions.map((p) => ({
+      topic,
+      partition,
+      key: positionKey(p.topic),
+      value: Buffer.from(String(p.nextOffset)),
+    }))
   }
 
   /** A transaction's changelog records ended here: where the checkpoint will say to restore from. */
@@ -301,11 +343,16 @@ export class Task {
     for (const [tp, end] of ends) if (this.changelogEnds.has(tp)) this.changelogEnds.set(tp, end)
   }
 
-  /** Each store's changelog topic -> where it ended: what a checkpoint names. */
-  private checkpointOffsets(): Record<string, number> {
-    return Object.fromEntries(
-      [...this.changelogEnds].map(([tp, end]) => [tp.slice(0, tp.lastIndexOf(':')), end]),
-    )
+  /** Each store's changelog topic -> where it ended, and the positions committed up to there. */
+  private checkpoint(): TaskCheckpoint {
+    return {
+      offsets: Object.fromEntries(
+        [...this.changelogEnds].map(([tp, end]) => [tp.slice(0, tp.lastIndexOf(':')), end]),
+      ),
+      positions: Object.fromEntries(
+        [...this.committedNext].filter(([topic]) => !this.groupSet.has(topic)),
+      ),
+    }
   }
 
   /**
@@ -317,13 +364,13 @@ export class Task {
     const interval = this.options.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS
     if (this.raws.length === 0 || performance.now() - this.checkpointedAt < interval) return
     this.checkpointedAt = performance.now()
-    const offsets = this.checkpointOffsets()
+    const checkpoint = this.checkpoint()
     const landed = this.core.landed()
     const path = join(this.dir, 'checkpoint.json')
     this.checkpointing = this.checkpointing
       .then(() => landed)
       .then(
-        () => writeCheckpoint(path, offsets, { closed: false }),
+        () => writeCheckpoint(path, checkpoint, { closed: false }),
         // A write RocksDB refused: the task is reopened, and close() deletes the checkpoint.
         () => {},
       )
@@ -511,15 +558,15 @@ export class Task {
       await this.core.beforeCommit()
       committing = performance.now()
       phases.start(committing)
-      const records = this.core.takeRecords(true)
-      if (results.size === 0 && records.length === 0 && !open.txn) return results
-      await this.send(open, records)
-      open.txn ??= await this.producer.begin()
-      phases.mark('send')
       const positions = [...results].map(([b, r]) => ({
         topic: b.topic,
         nextOffset: Number(r.last) + 1,
       }))
+      const records = [...this.core.takeRecords(true), ...this.positionRecords(positions)]
+      if (results.size === 0 && records.length === 0 && !open.txn) return results
+      await this.send(open, records)
+      open.txn ??= await this.producer.begin()
+      phases.mark('send')
       if (positions.length > 0) await open.txn.sendOffsets(groupId, partition, positions)
       phases.mark('offsets')
     } catch (err) {
@@ -542,7 +589,10 @@ export class Task {
       if (!(await committedAnyway({ ...settled, next: Number(r.last) + 1, cause: err }))) throw err
       open.ends = []
     }
-    for (const [b, r] of results) this.committedNext.set(b.topic, Number(r.last) + 1)
+    for (const [b, r] of results) {
+      this.committedNext.set(b.topic, Number(r.last) + 1)
+      this.groupSet.delete(b.topic)
+    }
     const writes = this.core.pendingWriteCounts()
     await this.core.commit().catch((err) => {
       // Kafka has writes RocksDB did not take: the task restores from its changelogs.
@@ -625,7 +675,7 @@ export class Task {
     const path = join(this.dir, 'checkpoint.json')
     if (!landed) await deleteCheckpoint(path)
     else if (clean && this.raws.length > 0)
-      await writeCheckpoint(path, this.checkpointOffsets(), { closed: true })
+      await writeCheckpoint(path, this.checkpoint(), { closed: true })
     this.options.log.debug('task closed', { task: this.id, clean })
   }
 }
