@@ -562,9 +562,10 @@ export class Task {
         topic: b.topic,
         nextOffset: Number(r.last) + 1,
       }))
-      const records = [...this.core.takeRecords(true), ...this.positionRecords(positions)]
+      const records = this.core.takeRecords(true)
       if (results.size === 0 && records.length === 0 && !open.txn) return results
-      await this.send(open, records)
+      // The positions are the runtime's bookkeeping, not the topology's records: not counted.
+      await this.send(open, [...records, ...this.positionRecords(positions)], records.length)
       open.txn ??= await this.producer.begin()
       phases.mark('send')
       if (positions.length > 0) await open.txn.sendOffsets(groupId, partition, positions)
@@ -642,11 +643,15 @@ export class Task {
     }
   }
 
-  private async send(open: OpenSlices, records: readonly OutRecord[]): Promise<void> {
+  private async send(
+    open: OpenSlices,
+    records: readonly OutRecord[],
+    counted = records.length,
+  ): Promise<void> {
     if (records.length === 0) return
     open.txn ??= await this.producer.begin()
     open.ends.push(await open.txn.send(records))
-    open.sent += records.length
+    open.sent += counted
   }
 
   /** A store's committed state, for queries from outside the task. */
