@@ -3,7 +3,7 @@
 // with the seeds' workload shape (lognormal senders, ~30 recipients a message). Reports
 // messages/s from the first produce until every topology has caught up (the receiver with
 // im.ingest, inbox and sync with the hand-off), and the ratio of two processes to one.
-// Usage: npm run bench -- threads   (IMFLOW_BENCH_MESSAGES, default 5,000)
+// Usage: npm run bench -- threads   (IMFLOW_BENCH_MESSAGES, default 5,000; IMFLOW_BENCH_CPU_PROF)
 
 import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
@@ -28,7 +28,10 @@ async function startCli(
   const registryPort = await freePort()
   const registry =
     process.env.SCHEMA_REGISTRY_URL ?? `http://127.0.0.1:${registryPort}/apis/ccompat/v7`
-  const child = spawn(process.execPath, ['--import', 'tsx', 'ops/app/bin.ts', 'start'], {
+  // IMFLOW_BENCH_CPU_PROF=<dir>: each app process writes a V8 CPU profile there as it stops.
+  const profile = process.env.IMFLOW_BENCH_CPU_PROF
+  const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', 'ops/app/bin.ts', 'start'], {
     env: {
       ...process.env,
       ...env,
