@@ -66,7 +66,7 @@ export class ChangeloggedStore implements ReadWriteStore {
       if (!this.pending.has(id) && !this.cache.has(id)) wanted.set(id, key)
     }
     const ids = [...wanted.keys()].slice(0, PREFETCH_MAX_KEYS)
-    const values = await Promise.all(ids.map((id) => this.raw.get(wanted.get(id) as Buffer)))
+    const values = await this.raw.getMany(ids.map((id) => wanted.get(id) as Buffer))
     // A key written or read meanwhile keeps what that write or read put there.
     ids.forEach((id, i) => {
       if (!this.pending.has(id) && !this.cache.has(id)) this.cache.set(id, values[i] ?? null)

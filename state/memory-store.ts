@@ -12,6 +12,11 @@ export class MemoryStore implements RawStore {
     return this.entries.get(key.toString('latin1'))
   }
 
+  async getMany(keys: readonly Buffer[]): Promise<(Buffer | undefined)[]> {
+    this.reads += keys.length
+    return keys.map((key) => this.entries.get(key.toString('latin1')))
+  }
+
   async write(ops: readonly WriteOp[]): Promise<void> {
     for (const op of ops) {
       const id = op.key.toString('latin1')

@@ -18,6 +18,8 @@ export interface KeyRange {
 
 export interface RawStore {
   get(key: Buffer): Promise<Buffer | undefined>
+  /** Many keys in one read: each one's value, undefined where there is none. */
+  getMany(keys: readonly Buffer[]): Promise<(Buffer | undefined)[]>
   write(ops: readonly WriteOp[]): Promise<void>
   range(range?: KeyRange): AsyncGenerator<[Buffer, Buffer]>
   close(): Promise<void>

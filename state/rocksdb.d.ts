@@ -9,6 +9,12 @@ declare module 'rocksdb' {
     open(options: { createIfMissing?: boolean }, cb: Callback): void
     close(cb: Callback): void
     get(key: Buffer, options: { asBuffer: boolean }, cb: Callback<Buffer>): void
+    /** undefined for a key it does not hold. */
+    getMany(
+      keys: Buffer[],
+      options: { asBuffer: boolean },
+      cb: Callback<(Buffer | undefined)[]>,
+    ): void
     batch(
       ops: ({ type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer })[],
       cb: Callback,

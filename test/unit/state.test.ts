@@ -50,6 +50,17 @@ describe('RocksDbStore', () => {
     expect(await entries(raw.range({ gte: b('b'), lt: b('d') }))).toEqual(['c=3'])
   })
 
+  it('reads many keys at once: undefined where there is none, an empty value as one', async () => {
+    await raw.write([
+      { key: b('a'), value: b('1') },
+      { key: b('e'), value: Buffer.alloc(0) },
+    ])
+    const values = await raw.getMany([b('a'), b('missing'), b('e'), b('a')])
+    expect(values.map((v) => v?.toString())).toEqual(['1', undefined, '', '1'])
+    expect(await raw.getMany([])).toEqual([])
+    expect((await raw.get(b('e')))?.length).toBe(0)
+  })
+
   it('keeps data across close and reopen', async () => {
     await raw.write([{ key: b('k'), value: b('v') }])
     await raw.close()
@@ -185,6 +196,7 @@ describe('ChangeloggedStore', () => {
       { key: b('b'), value: b('2') },
     ])
     let reads = 0
+    let calls = 0
     let release: () => void = () => {}
     const held = new Promise<void>((r) => {
       release = r
@@ -195,6 +207,12 @@ describe('ChangeloggedStore', () => {
         await held
         return raw.get(key)
       },
+      getMany: async (keys: readonly Buffer[]) => {
+        reads += keys.length
+        calls++
+        await held
+        return raw.getMany(keys)
+      },
     }) as typeof raw
     const store = new ChangeloggedStore('s', counting)
     store.put(b('p'), b('pending'))
@@ -203,6 +221,7 @@ describe('ChangeloggedStore', () => {
     release()
     await prefetching
     expect(reads).toBe(3) // a, b and missing, once each; p is pending
+    expect(calls).toBe(1) // in one read of the raw store
     expect((await store.get(b('a')))?.toString()).toBe('1')
     expect((await store.get(b('b')))?.toString()).toBe('22')
     expect(await store.get(b('missing'))).toBeUndefined()
