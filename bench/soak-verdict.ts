@@ -1,6 +1,7 @@
 // The soak's report: the receipts (lost, doubled), every user's and conversation's state
 // read back through the API (soak-checks.ts), and the dead letters, as markdown.
 
+import { readFile } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
 import type { Kafka } from 'kafkajs'
 import { issueToken } from '../connectors/http/jwt.js'
@@ -28,6 +29,14 @@ export interface VerdictInput {
   settings: string
   sendSeconds: number
   totalSeconds: number
+  /** The app's log over all legs. */
+  appLog: string
+}
+
+/** Source partitions a task opened past the group's offset, an older commit of its own (docs/reliability.md). */
+async function staleGroupOffsets(appLog: string): Promise<number> {
+  const text = await readFile(appLog, 'utf8').catch(() => '')
+  return text.match(/answered an older commit than the task's own/g)?.length ?? 0
 }
 
 /**
@@ -133,6 +142,10 @@ export async function verdict(input: VerdictInput): Promise<{ ok: boolean; repor
     ['dead letters', letters.length],
     ['garbage records written (each must be a dead letter)', input.garbageSent],
     ['dead letters not explained', unexplained.length],
+    [
+      'task opens past a stale group offset (guarded, not a failure)',
+      await staleGroupOffsets(input.appLog),
+    ],
   ]
   const report = [
     `# Soak: ${ok ? 'PASS' : 'FAIL'}`,

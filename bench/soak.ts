@@ -442,6 +442,7 @@ async function main(): Promise<void> {
       settings: `${MESSAGES} messages offered at ${RATE}/s from ${USERS} users in ${GROUPS} groups (seed ${SEED}), ${PARTITIONS} partitions, ${APP_KILLS} app SIGKILLs and ${BROKER_RESTARTS} broker SIGKILL-restarts planned${state.legs > 1 ? `, run in ${state.legs} legs` : ''}`,
       sendSeconds: state.sendSeconds,
       totalSeconds: state.totalSeconds,
+      appLog: join(dir, 'app.log'),
     })
     const path = join('bench', 'results', 'soak-latest.md')
     await writeFile(path, report)
