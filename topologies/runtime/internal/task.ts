@@ -47,7 +47,7 @@ import {
   YIELD_EVERY_MS,
   yieldToEventLoop,
 } from './slice-bounds.js'
-import { type GroupCommit, startPosition } from './start-position.js'
+import { type GroupCommit, startPosition, TASK_COMMIT_METADATA } from './start-position.js'
 import { type ConsumedMessage, TaskCore } from './task-core.js'
 import type { ThreadTransactions } from './thread-transaction.js'
 
@@ -220,9 +220,10 @@ export class Task {
    */
   private readonly committedNext = new Map<string, number>()
   /**
-   * Source topics whose committedNext the group set and no commit of this task has moved
-   * since (a rewind, a commit of an older version): topic -> the commit's metadata, which a
-   * thread's transaction keeps when it sends the position again (start-position.ts).
+   * Source topics whose committedNext came from a commit that was not a task's (a rewind, a
+   * commit of an older version) and that no commit of this task has moved since: topic -> its
+   * metadata, which a thread's transaction keeps when it sends the position again
+   * (start-position.ts). Not in checkpoints: no position record vouches for them.
    */
   private readonly groupSet = new Map<string, string | null>()
 
@@ -309,7 +310,9 @@ export class Task {
         { task: this.id, topic, group: start.groupOffset ?? 'none', own: start.offset },
       )
       this.options.metrics?.staleGroupOffsets.inc({ topology: this.options.topology.name })
-    } else if (group) this.groupSet.set(topic, group.metadata)
+    } else if (group && group.metadata !== TASK_COMMIT_METADATA) {
+      this.groupSet.set(topic, group.metadata)
+    }
     if (start.offset !== undefined) this.committedNext.set(topic, start.offset)
   }
 
