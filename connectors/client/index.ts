@@ -6,9 +6,11 @@ export {
   ImflowClientError,
   isImflowClientError,
 } from '../protocol/client-errors.js'
+export type { ClientEvents } from './client-events.js'
+export type { ImflowClientOptions } from './client-options.js'
 export { type ApplyResult, ClientState } from './client-state.js'
 export { fetchHttp, type ImflowHttp, type TokenSource } from './http-api.js'
-export { type ClientEvents, ImflowClient, type ImflowClientOptions } from './imflow-client.js'
+export { ImflowClient } from './imflow-client.js'
 export { compareMessages, MessageStore } from './message-store.js'
 export type {
   ClientConversation,

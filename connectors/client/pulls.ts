@@ -1,0 +1,113 @@
+// What the client pulls over the API and applies to its state: the latest pages after a Rebase
+// (or a move), a large group's gap or latest page, and the metadata of conversations first met
+// in a push. A few pulls run at once; each emits what it added once it is applied.
+
+import type { EventEmitter } from 'node:events'
+import type { RoomHead } from '../protocol/frames.js'
+import type { ClientEvents } from './client-events.js'
+import type { ClientState } from './client-state.js'
+import type { ImflowHttp } from './http-api.js'
+import type { HistoryMessage } from './types.js'
+
+const PULL_CONCURRENCY = 4
+
+/** The client's events that pulls emit. */
+export type PullEvents = Pick<ClientEvents, 'messages' | 'reload' | 'conversation'>
+
+export interface PullsOptions {
+  /** Read at each call: the API changes when the user's home moves. */
+  http: () => ImflowHttp
+  state: ClientState
+  /** Where the events go: the client. */
+  events: Pick<EventEmitter<PullEvents>, 'emit'>
+  /** Reports what failed off the frames' path (a backfill). */
+  fail: (err: unknown) => void
+  /** Whether close() was called: a backfill stops. */
+  closing: () => boolean
+  /** Messages per page pulled. */
+  pageSize: number
+}
+
+export class Pulls {
+  private readonly wanted = new Set<string>()
+  private describing: Promise<void> | undefined
+
+  constructor(private readonly options: PullsOptions) {}
+
+  /** The backfill describeLater runs, if any (settled() waits for it). */
+  get backfill(): Promise<void> | undefined {
+    return this.describing
+  }
+
+  /** The list and each conversation's latest page, applied as a Rebase to headPts. */
+  async rebase(headPts: number, options?: { keepUnlisted: boolean }): Promise<void> {
+    const { http, state, events, pageSize } = this.options
+    const entries = await http().conversations()
+    const pages = new Map<string, HistoryMessage[]>()
+    // Conversations homed in another geo have no history here: their list entry is all.
+    const queue = entries.filter((e) => !e.remote).map((e) => e.conversationId)
+    const worker = async () => {
+      for (let cid = queue.shift(); cid !== undefined; cid = queue.shift()) {
+        pages.set(cid, await http().latestMessages(cid, pageSize))
+      }
+    }
+    await Promise.all(Array.from({ length: PULL_CONCURRENCY }, worker))
+    state.rebase(headPts, entries, pages, options)
+    for (const conversation of state.conversations()) events.emit('conversation', conversation)
+  }
+
+  /** Each large group the heads frame shows ahead of the device: its gap, or its latest page. */
+  async catchUp(heads: RoomHead[]): Promise<void> {
+    const queue = this.options.state.rooms.plan(heads)
+    const worker = async () => {
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+        if (next.after === undefined) await this.reload(next.conversationId, next.head)
+        else await this.pullAfter(next.conversationId, next.after)
+      }
+    }
+    await Promise.all(Array.from({ length: PULL_CONCURRENCY }, worker))
+  }
+
+  /** A large group's messages after a seq, page by page, until its head (or a reload). */
+  async pullAfter(conversationId: string, after: number): Promise<void> {
+    const { http, state, events, pageSize } = this.options
+    for (let from: number | null = after; from !== null; ) {
+      const page = await http().messagesAfter(conversationId, from, pageSize)
+      if (page.reload) return this.reload(conversationId, page.headSeq)
+      const added = state.addPulled(conversationId, page.messages)
+      if (added.length > 0) events.emit('messages', added)
+      if (page.next === null) state.rooms.advance(conversationId, page.headSeq)
+      from = page.next
+    }
+  }
+
+  private async reload(conversationId: string, headSeq: number): Promise<void> {
+    const { http, state, events, pageSize } = this.options
+    const page = await http().latestMessages(conversationId, pageSize)
+    state.reload(conversationId, page, headSeq)
+    events.emit('reload', conversationId, headSeq)
+  }
+
+  /** Fetches the list once for all conversations met meanwhile, off the frames' path. */
+  describeLater(conversationIds: Iterable<string>): void {
+    const { http, state, events, fail, closing } = this.options
+    for (const id of conversationIds) this.wanted.add(id)
+    this.describing ??= (async () => {
+      while (this.wanted.size > 0 && !closing()) {
+        const only = new Set(this.wanted)
+        this.wanted.clear()
+        try {
+          state.describe(await http().conversations(), only)
+          for (const id of only) {
+            const conversation = state.conversation(id)
+            if (conversation?.described) events.emit('conversation', conversation)
+          }
+        } catch (err) {
+          fail(err) // the conversation's next push asks again
+        }
+      }
+    })().finally(() => {
+      this.describing = undefined
+    })
+  }
+}
