@@ -11,7 +11,7 @@ import type { FanoutBatch } from '../../schemas/types.generated.js'
 import { declareStore, jsonSerde, keyAfter, prefixEnd, stringSerde } from '../../state/index.js'
 import { type ListRow, listKey, userPrefix } from '../model/index.js'
 import type { UserHome } from '../receiver/index.js'
-import { type KeyValueStore, openStore, type ProcessorContext } from '../runtime/index.js'
+import { ChunkedWork, openStore, type ProcessorContext } from '../runtime/index.js'
 import type { InboxStores } from './apply-batch.js'
 import { movedRowBatch } from './geo-move.js'
 import { type EntryKind, movedEntries } from './moved-entries.js'
@@ -41,9 +41,8 @@ const NEXT_PHASE = { rows: 'private', private: 'deleted', deleted: undefined } a
 export type SendHome = (home: UserHome, record: { key: string; value: Buffer }) => Promise<void>
 
 export class UserExports {
-  private readonly exports: KeyValueStore<string, UserExport>
-  /** Users with an export under way: read once, again after a rollback. */
-  private pending: Set<string> | undefined
+  /** userId -> the export of their state under way. */
+  private readonly exports: ChunkedWork<UserExport>
 
   constructor(
     context: ProcessorContext,
@@ -52,20 +51,8 @@ export class UserExports {
     private readonly send: SendHome,
     private readonly budget = USER_EXPORT_CHARS,
   ) {
-    this.exports = openStore(context, userExports)
-    context.store(userExports.name).onRollback(() => {
-      this.pending = undefined
-    })
+    this.exports = new ChunkedWork(openStore(context, userExports), context.store(userExports.name))
     context.schedule(USER_EXPORT_EVERY_MS, 'wall-clock', () => this.tick())
-  }
-
-  private async load(): Promise<Set<string>> {
-    if (!this.pending) {
-      const pending = new Set<string>()
-      for await (const [userId] of this.exports.range()) pending.add(userId)
-      this.pending = pending
-    }
-    return this.pending
   }
 
   /**
@@ -79,20 +66,14 @@ export class UserExports {
 
   /** The user is home here again: what has not left stays. */
   async stop(userId: string): Promise<void> {
-    this.exports.delete(userId)
-    ;(await this.load()).delete(userId)
+    await this.exports.delete(userId)
   }
 
   /** The next chunk of each export under way, USER_EXPORT_CHARS in all. */
-  async tick(): Promise<void> {
-    const pending = await this.load()
-    let budget = this.budget
-    for (const userId of [...pending]) {
-      if (budget <= 0) return
-      const state = await this.exports.get(userId)
-      if (state) budget -= await this.chunk(userId, state, budget)
-      else pending.delete(userId)
-    }
+  tick(): Promise<void> {
+    return this.exports.tick(this.budget, (userId, state, budget) =>
+      this.chunk(userId, state, budget),
+    )
   }
 
   /**
@@ -101,7 +82,7 @@ export class UserExports {
    * as it would had every row left in the move's transaction.
    */
   async rowFirst(userId: string, conversationId: string): Promise<void> {
-    if (!(await this.load()).has(userId)) return
+    if (!(await this.exports.has(userId))) return
     const state = await this.exports.get(userId)
     if (state?.phase !== 'rows') return
     const key = listKey(userId, conversationId)
@@ -116,16 +97,13 @@ export class UserExports {
       state.phase === 'rows'
         ? await this.rows(userId, state, after, budget)
         : await this.entries(userId, state, state.phase, after, budget)
-    const pending = await this.load()
     if (!done) {
-      this.exports.put(userId, { ...state, after: last?.toString('base64') ?? state.after })
-      pending.add(userId)
+      await this.exports.put(userId, { ...state, after: last?.toString('base64') ?? state.after })
       return chars
     }
     const phase = NEXT_PHASE[state.phase]
     if (phase === undefined) {
-      this.exports.delete(userId)
-      pending.delete(userId)
+      await this.exports.delete(userId)
       return chars
     }
     const { home, from, moveOffset } = state

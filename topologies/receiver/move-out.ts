@@ -7,25 +7,19 @@
 // after the move (same sink, same partition); the new home sorts them out (move-in.ts).
 
 import type { SendMessage, StoredMessage } from '../../schemas/types.generated.js'
-import {
-  jsonSerde,
-  type KeyValueStore,
-  keyAfter,
-  prefixEnd,
-  stringSerde,
-  typedStore,
-} from '../../state/index.js'
+import { jsonSerde, keyAfter, prefixEnd, stringSerde, typedStore } from '../../state/index.js'
 import {
   type ConversationMeta,
   conversationPrefix,
   decodeStoredMessage,
   seqIndexKey,
 } from '../model/index.js'
-import type {
-  InputRecord,
-  OutputRecord,
-  ProcessorContext,
-  ReadWriteStore,
+import {
+  ChunkedWork,
+  type InputRecord,
+  type OutputRecord,
+  type ProcessorContext,
+  type ReadWriteStore,
 } from '../runtime/index.js'
 import {
   IMPORT_COUNT_HEADER,
@@ -126,9 +120,8 @@ export const EXPORTS_STORE = 'conversation-exports'
  * chunks; the new home stores imports whenever they come and holds the rest until the end.
  */
 export class MovesOut {
-  private readonly exports: KeyValueStore<string, Export>
-  /** Conversations with a history still to send: read once, again after a rollback. */
-  private pending: Set<string> | undefined
+  /** Conversations with a history still to send. */
+  private readonly exports: ChunkedWork<Export>
   private readonly size: number
 
   constructor(
@@ -137,18 +130,7 @@ export class MovesOut {
   ) {
     this.size = task.options.moveChunk ?? EXPORT_CHUNK
     const store = context.store(EXPORTS_STORE)
-    this.exports = typedStore(store, stringSerde, jsonSerde<Export>())
-    store.onRollback(() => {
-      this.pending = undefined
-    })
-  }
-
-  private async load(): Promise<Set<string>> {
-    if (this.pending) return this.pending
-    const pending = new Set<string>()
-    for await (const [cid] of this.exports.range()) pending.add(cid)
-    this.pending = pending
-    return pending
+    this.exports = new ChunkedWork(typedStore(store, stringSerde, jsonSerde<Export>()), store)
   }
 
   async start(
@@ -158,21 +140,12 @@ export class MovesOut {
     to: string,
   ): Promise<void> {
     await this.sendCursors(record, conversationId, to)
-    const pending = await this.load()
-    pending.add(conversationId)
     await this.chunk(conversationId, { to, seq: meta.seq ?? 0, count: 0 })
   }
 
   /** The next chunk of every history being sent, at most EXPORT_CHUNK entries in all. */
-  async tick(): Promise<void> {
-    const pending = await this.load()
-    let budget = this.size
-    for (const cid of [...pending]) {
-      if (budget <= 0) return
-      const state = await this.exports.get(cid)
-      if (state) budget -= await this.chunk(cid, state, budget)
-      else pending.delete(cid)
-    }
+  tick(): Promise<void> {
+    return this.exports.tick(this.size, (cid, state, budget) => this.chunk(cid, state, budget))
   }
 
   /**
@@ -190,7 +163,7 @@ export class MovesOut {
     const count = state.count + (phase === 'log' ? entries.length : 0)
     const last = entries.at(-1)?.[0]
     if (entries.length === budget && last) {
-      this.exports.put(cid, { ...state, count, after: last.toString('base64') })
+      await this.exports.put(cid, { ...state, count, after: last.toString('base64') })
       return entries.length
     }
     if (phase === 'log') {
@@ -207,8 +180,7 @@ export class MovesOut {
         [IMPORT_COUNT_HEADER]: String(count),
       }),
     })
-    this.exports.delete(cid)
-    ;(await this.load()).delete(cid)
+    await this.exports.delete(cid)
     return entries.length
   }
 

@@ -15,6 +15,7 @@ export {
   type StoreDeclaration,
   storeNames,
 } from '../../state/index.js'
+export { ChunkedWork, type ChunkStep } from './chunked-work.js'
 export {
   type DeadLetterSink,
   decodeOrDeadLetter,
