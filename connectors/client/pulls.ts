@@ -11,6 +11,15 @@ import type { HistoryMessage } from './types.js'
 
 const PULL_CONCURRENCY = 4
 
+/** `work` for each item, PULL_CONCURRENCY at a time, in the items' order. */
+async function pullEach<T>(items: T[], work: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items]
+  const worker = async () => {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item)
+  }
+  await Promise.all(Array.from({ length: PULL_CONCURRENCY }, worker))
+}
+
 /** The client's events that pulls emit. */
 export type PullEvents = Pick<ClientEvents, 'messages' | 'reload' | 'conversation'>
 
@@ -45,27 +54,21 @@ export class Pulls {
     const entries = await http().conversations()
     const pages = new Map<string, HistoryMessage[]>()
     // Conversations homed in another geo have no history here: their list entry is all.
-    const queue = entries.filter((e) => !e.remote).map((e) => e.conversationId)
-    const worker = async () => {
-      for (let cid = queue.shift(); cid !== undefined; cid = queue.shift()) {
-        pages.set(cid, await http().latestMessages(cid, pageSize))
-      }
-    }
-    await Promise.all(Array.from({ length: PULL_CONCURRENCY }, worker))
+    const local = entries.filter((e) => !e.remote).map((e) => e.conversationId)
+    await pullEach(local, async (cid) => {
+      pages.set(cid, await http().latestMessages(cid, pageSize))
+    })
     state.rebase(headPts, entries, pages, options)
     for (const conversation of state.conversations()) events.emit('conversation', conversation)
   }
 
   /** Each large group the heads frame shows ahead of the device: its gap, or its latest page. */
   async catchUp(heads: RoomHead[]): Promise<void> {
-    const queue = this.options.state.rooms.plan(heads)
-    const worker = async () => {
-      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-        if (next.after === undefined) await this.reload(next.conversationId, next.head)
-        else await this.pullAfter(next.conversationId, next.after)
-      }
-    }
-    await Promise.all(Array.from({ length: PULL_CONCURRENCY }, worker))
+    await pullEach(this.options.state.rooms.plan(heads), (next) =>
+      next.after === undefined
+        ? this.reload(next.conversationId, next.head)
+        : this.pullAfter(next.conversationId, next.after),
+    )
   }
 
   /** A large group's messages after a seq, page by page, until its head (or a reload). */
