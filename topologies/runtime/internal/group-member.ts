@@ -79,6 +79,14 @@ export class GroupMember {
     const contact = () => {
       if (c === this.consumer) this.lastContact = Date.now()
     }
+    // A batch kafkajs filtered to nothing (transaction markers, aborted records) reaches no
+    // eachBatch: its task is told, so that its position can pass it.
+    c.on(c.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (c !== this.consumer || payload.batchSize > 0 || payload.firstOffset === null) return
+      this.tasks
+        .openTask(payload.partition)
+        ?.passFiltered(payload.topic, Number(payload.firstOffset), Number(payload.lastOffset) + 1)
+    })
     c.on(c.events.FETCH, contact)
     c.on(c.events.HEARTBEAT, contact)
     c.on(c.events.CRASH, ({ payload }) => {

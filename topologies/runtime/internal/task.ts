@@ -26,6 +26,7 @@ import {
   TaskCorruptedError,
   unsettledCommit,
 } from './commit-outcome.js'
+import { FilteredStretches } from './filtered-stretches.js'
 import {
   createTaskProducer,
   type EndOffsets,
@@ -206,6 +207,8 @@ export class Task {
   /** Batches handed over and not done; `draining` while a turn works through them. */
   private readonly queued: QueuedBatch[] = []
   private draining = false
+  /** What kafkajs filtered to nothing, for the position to pass (filtered-stretches.ts). */
+  private readonly filtered = new FilteredStretches()
   /**
    * Set as close() begins: no batch is taken or processed after it. A closed task that went
    * on would make a new producer with its transactional id, fence the partition's next task
@@ -411,6 +414,17 @@ export class Task {
     })
   }
 
+  /**
+   * kafkajs read `topic` from `from` up to `to` and filtered all of it out: passed with the
+   * next transaction (kafkajs fetches a partition again only once its batch is done, so the
+   * task is idle by now, and one is started).
+   */
+  passFiltered(topic: string, from: number, to: number): void {
+    if (this.closed) return
+    this.filtered.add(topic, from, to)
+    void this.punctuateWallClock()
+  }
+
   /** Transactions over every queued batch at once, until each is done or told to stop. */
   private async drain(): Promise<void> {
     // The fetch's other batches for this task arrive in this same turn of the event loop.
@@ -544,6 +558,8 @@ export class Task {
     const started = performance.now()
     const open: OpenSlices = { txn: undefined, ends: [], sent: 0 }
     const results = new Map<QueuedBatch, SliceResult>()
+    /** Per topic taken, the position this transaction commits. */
+    const taken = new Map<string, number>()
     let committing = started
     const phases = commitPhases(metrics, topology.name)
     try {
@@ -558,15 +574,19 @@ export class Task {
         reached.set(b.topic, Number(last) + 1)
         results.set(b, { next, last })
       }
+      for (const [b, r] of results) taken.set(b.topic, Number(r.last) + 1)
+      for (const topic of this.filtered.topics()) {
+        const at = reached.get(topic)
+        if (at === undefined) continue
+        const past = this.filtered.passFrom(topic, at)
+        if (past > at) taken.set(topic, past)
+      }
       await this.core.beforeCommit()
       committing = performance.now()
       phases.start(committing)
-      const positions = [...results].map(([b, r]) => ({
-        topic: b.topic,
-        nextOffset: Number(r.last) + 1,
-      }))
+      const positions = [...taken].map(([topic, nextOffset]) => ({ topic, nextOffset }))
       const records = this.core.takeRecords(true)
-      if (results.size === 0 && records.length === 0 && !open.txn) return results
+      if (taken.size === 0 && records.length === 0 && !open.txn) return results
       // The positions are the runtime's bookkeeping, not the topology's records: not counted.
       await this.send(open, [...records, ...this.positionRecords(positions)], records.length)
       open.txn ??= await this.producer.begin()
@@ -583,19 +603,20 @@ export class Task {
       phases.mark('commit')
     } catch (err) {
       // All or nothing: one topic's committed position tells for the whole transaction.
-      const [first] = results
+      const [first] = taken
       // A thread's transaction settled it already: it failed only if it did not commit.
       if (isFenced(err) || this.producer.settlesCommits) throw err
       // A punctuation's alone: no position to ask, and redoing it could send its outputs twice.
       if (!first) throw unsettledCommit(this.id, err)
-      const [b, r] = first
-      const settled = { ...this.options, producer: this.producer, topic: b.topic, taskId: this.id }
-      if (!(await committedAnyway({ ...settled, next: Number(r.last) + 1, cause: err }))) throw err
+      const [topic, next] = first
+      const settled = { ...this.options, producer: this.producer, topic, taskId: this.id }
+      if (!(await committedAnyway({ ...settled, next, cause: err }))) throw err
       open.ends = []
     }
-    for (const [b, r] of results) {
-      this.committedNext.set(b.topic, Number(r.last) + 1)
-      this.groupSet.delete(b.topic)
+    for (const [topic, next] of taken) {
+      this.committedNext.set(topic, next)
+      this.groupSet.delete(topic)
+      this.filtered.committed(topic, next)
     }
     const writes = this.core.pendingWriteCounts()
     await this.core.commit().catch((err) => {
