@@ -14,7 +14,9 @@ import {
   produceKeyed,
   readCounts,
   scratchState,
+  spawnCountApp,
   testScope,
+  waitForConsumed,
 } from './runtime-support.js'
 
 const KEYS = 50
@@ -90,5 +92,42 @@ describe('runtime: a group answering an older commit', () => {
       total += list.length
     }
     expect(total).toBe(3_000 + again)
+  })
+})
+
+describe('runtime: a group answering a commit many fetches older', () => {
+  const kafka = testKafka()
+  const input = unique('stale-far-in')
+  const output = unique('stale-far-out')
+  const app = unique('stale-far-app')
+  const state = scratchState('stale-far', { [input]: 2, [output]: 2 })
+  const groupId = `${app}-count`
+
+  it('commits its own position again at once, and reads on past the records it has', {
+    timeout: 240_000,
+  }, async () => {
+    const options = { app, input, output, stateDir: state.dir, scope: testScope() }
+    // ~20,000 records a partition: far more than one fetch (256 KiB a partition) holds.
+    const first = await produceKeyed(kafka, input, 40_000, KEYS)
+    await countToEnd(kafka, options, 120_000)
+
+    await commitAsTask(kafka, groupId, input, 100)
+    const running = spawnCountApp(options)
+    try {
+      // No new record: the task's own position goes back to the group by itself.
+      await waitForConsumed(kafka, groupId, input, 60_000)
+      // And records after it are read, past every fetch of records the task has counted.
+      const second = await produceKeyed(kafka, input, 1_000, KEYS)
+      await waitForConsumed(kafka, groupId, input, 60_000)
+      running.child.kill('SIGTERM')
+      expect(await running.exited).toBe(0)
+      expect(running.output()).toMatch(/answered an older commit than the task's own/)
+      expectExactCounts(
+        await readCounts(kafka, output, unique('stale-far-reader'), 41_000),
+        sum(first, second),
+      )
+    } finally {
+      if (running.child.exitCode === null) running.child.kill('SIGKILL')
+    }
   })
 })

@@ -229,6 +229,12 @@ export class Task {
    * (start-position.ts). Not in checkpoints: no position record vouches for them.
    */
   private readonly groupSet = new Map<string, string | null>()
+  /**
+   * Source topics the group answered an older commit for than the task's own (a broker's
+   * stale answer, start-position.ts): the task's own is committed again at once, so that the
+   * group, and every check of it, is right even before the next record.
+   */
+  private readonly staleGroup = new Set<string>()
 
   private constructor(
     private readonly options: TaskOptions,
@@ -300,6 +306,7 @@ export class Task {
         Math.max(MIN_WALL_CLOCK_TICK_MS, Math.min(interval, 100)),
       )
     }
+    if (task.staleGroup.size > 0) void task.punctuateWallClock()
     options.log.debug('task open', { task: task.id, fromCheckpoint: checkpoint !== undefined })
     return task
   }
@@ -313,6 +320,7 @@ export class Task {
         { task: this.id, topic, group: start.groupOffset ?? 'none', own: start.offset },
       )
       this.options.metrics?.staleGroupOffsets.inc({ topology: this.options.topology.name })
+      this.staleGroup.add(topic)
     } else if (group && group.metadata !== TASK_COMMIT_METADATA) {
       this.groupSet.set(topic, group.metadata)
     }
@@ -436,6 +444,10 @@ export class Task {
         if (this.closed) throw new TaskClosedError(`task ${this.id} is closed`)
         batches = batches.filter((b) => {
           b.next = skipDone(b, this.committedNext.get(b.topic))
+          // All of it below the task's position (the group answered an older commit): kafkajs
+          // is told to go on past it, else it fetches the same batch again and again.
+          if (b.next === b.messages.length && b.messages.length > 0)
+            b.control.committed(lastToResolve(b, b.next))
           const open = b.next < b.messages.length && b.control.shouldContinue()
           if (!open) b.done()
           return open
@@ -575,6 +587,8 @@ export class Task {
         results.set(b, { next, last })
       }
       for (const [b, r] of results) taken.set(b.topic, Number(r.last) + 1)
+      for (const topic of this.staleGroup)
+        if (!taken.has(topic)) taken.set(topic, reached.get(topic) ?? 0)
       for (const topic of this.filtered.topics()) {
         const at = reached.get(topic)
         if (at === undefined) continue
@@ -616,6 +630,7 @@ export class Task {
     for (const [topic, next] of taken) {
       this.committedNext.set(topic, next)
       this.groupSet.delete(topic)
+      this.staleGroup.delete(topic)
       this.filtered.committed(topic, next)
     }
     const writes = this.core.pendingWriteCounts()
