@@ -307,8 +307,17 @@ async function ingestSoFar(run: Run): Promise<{ written: Set<number>; garbage: n
 }
 
 /** Every message written decided and every fan-out record consumed by inbox and sync. */
-async function caughtUp(run: Run, receipts: Receipts, written: number): Promise<void> {
-  await waitFor(async () => receipts.accepted.size + receipts.refused.size >= written, 3_600_000)
+/** Resolves once every receipt is in and inbox and sync read all of fanout, or on a pause. */
+async function caughtUp(
+  run: Run,
+  receipts: Receipts,
+  written: number,
+  signal: AbortSignal,
+): Promise<void> {
+  await waitFor(
+    async () => signal.aborted || receipts.accepted.size + receipts.refused.size >= written,
+    3_600_000,
+  )
   const admin = run.kafka.admin()
   await admin.connect()
   try {
@@ -317,8 +326,9 @@ async function caughtUp(run: Run, receipts: Receipts, written: number): Promise<
       (await admin.fetchTopicOffsets(fanout)).reduce((s, p) => s + Number(p.high), 0)
     await waitFor(
       async () =>
-        (await committed(admin, run.topic('imflow-inbox'), fanout)) >= (await end()) &&
-        (await committed(admin, run.topic('imflow-sync'), fanout)) >= (await end()),
+        signal.aborted ||
+        ((await committed(admin, run.topic('imflow-inbox'), fanout)) >= (await end()) &&
+          (await committed(admin, run.topic('imflow-sync'), fanout)) >= (await end())),
       3_600_000,
     )
   } finally {
@@ -414,16 +424,18 @@ async function main(): Promise<void> {
       injectFaults(run, plan, state, ((MESSAGES - from) / RATE) * 1000, pause.signal),
     ])
     state.sendSeconds += (Date.now() - sendStart) / 1000
-    if (pause.signal.aborted) {
+    const paused = async () => {
       state.totalSeconds += (Date.now() - legStarted) / 1000
       // The clients first: with their broker gone they would retry for minutes.
       await out.disconnect().catch(() => {})
       await receipts.stop().catch(() => {})
-      return await pauseRun(run, state)
+      await pauseRun(run, state)
     }
+    if (pause.signal.aborted) return await paused()
     const ingest = await ingestSoFar(run)
     say(`all sent (${ingest.garbage} garbage records among them); waiting for every receipt`)
-    await caughtUp(run, receipts, ingest.written.size)
+    await caughtUp(run, receipts, ingest.written.size, pause.signal)
+    if (pause.signal.aborted) return await paused()
     say('every topology caught up; checking through the API')
     state.totalSeconds += (Date.now() - legStarted) / 1000
     const { ok, report } = await verdict({
