@@ -306,8 +306,10 @@ async function ingestSoFar(run: Run): Promise<{ written: Set<number>; garbage: n
   return { written, garbage }
 }
 
-/** Every message written decided and every fan-out record consumed by inbox and sync. */
-/** Resolves once every receipt is in and inbox and sync read all of fanout, or on a pause. */
+/**
+ * Every message written decided and every fan-out record consumed by inbox and sync, or the
+ * run paused.
+ */
 async function caughtUp(
   run: Run,
   receipts: Receipts,

@@ -587,8 +587,10 @@ export class Task {
         results.set(b, { next, last })
       }
       for (const [b, r] of results) taken.set(b.topic, Number(r.last) + 1)
-      for (const topic of this.staleGroup)
-        if (!taken.has(topic)) taken.set(topic, reached.get(topic) ?? 0)
+      for (const topic of this.staleGroup) {
+        const own = reached.get(topic)
+        if (own !== undefined && !taken.has(topic)) taken.set(topic, own)
+      }
       for (const topic of this.filtered.topics()) {
         const at = reached.get(topic)
         if (at === undefined) continue
