@@ -49,7 +49,7 @@ describe('loadConfig', () => {
   })
 
   it('takes a transaction per task or per thread, task by default', () => {
-    expect(loadConfig({}).transactionScope).toBe('task')
+    expect(loadConfig({}).transactionScope).toBe('thread')
     expect(loadConfig({ IMFLOW_TRANSACTION_SCOPE: 'thread' }).transactionScope).toBe('thread')
     expect(configError({ IMFLOW_TRANSACTION_SCOPE: 'process' })).toContain(
       'IMFLOW_TRANSACTION_SCOPE="process": expected task or thread',
