@@ -85,6 +85,7 @@ export async function syncBench(): Promise<BenchResult> {
       const before = await transactionSnapshot(app.metrics.registry)
       const began = nowMs()
       await paced(count, rate, (i) => send(`r${rate}-${i}`, members[i % MEMBERS] as string))
+      const sentPerSec = count / ((nowMs() - began) / 1000)
       await waitFor(async () => latencies.length >= count * MEMBERS, 120_000)
       const transactions = transactionLines(
         before,
@@ -101,7 +102,7 @@ export async function syncBench(): Promise<BenchResult> {
         )
       }
       lines.push(
-        `  ${rate} messages/s (${path.count} deliveries)`,
+        `  ${rate} messages/s (${sentPerSec.toFixed(0)}/s as sent; ${path.count} deliveries, all of them)`,
         `    raw kafkajs produce -> consume hop (baseline)    p50 ${raw.p50.toFixed(1)} ms  p99 ${raw.p99.toFixed(1)} ms`,
         `    ingest -> receiver -> sync -> gateway -> device  p50 ${path.p50.toFixed(1)} ms  p99 ${path.p99.toFixed(1)} ms  = ${ratio(path.p50, raw.p50)}x / ${ratio(path.p99, raw.p99)}x the raw hop`,
         ...transactions,
