@@ -5,7 +5,7 @@
 //   3. the same count in Kafka Streams (bench/peers/kafka-streams), cache on and off,
 //   4. the restore rate of that store from its changelog.
 // IMFLOW_BENCH_RECORDS and IMFLOW_BENCH_KEYS set the records and keys (100,000 and 10,000),
-// IMFLOW_COMMIT_INTERVAL_MS imflow's commit interval.
+// IMFLOW_COMMIT_INTERVAL_MS imflow's commit interval, IMFLOW_TRANSACTION_SCOPE its scope.
 // Uses KAFKA_BROKERS when set, else starts an embedded broker. Usage: npm run bench -- runtime
 
 import { join } from 'node:path'
@@ -22,6 +22,12 @@ const RECORDS = Number(process.env.IMFLOW_BENCH_RECORDS ?? 100_000)
 const COMMIT_INTERVAL_MS = process.env.IMFLOW_COMMIT_INTERVAL_MS
   ? Number(process.env.IMFLOW_COMMIT_INTERVAL_MS)
   : undefined
+/** What one transaction covers (IMFLOW_TRANSACTION_SCOPE); default: the runtime's. */
+const TRANSACTION_SCOPE =
+  process.env.IMFLOW_TRANSACTION_SCOPE === 'thread' ||
+  process.env.IMFLOW_TRANSACTION_SCOPE === 'task'
+    ? process.env.IMFLOW_TRANSACTION_SCOPE
+    : undefined
 const PARTITIONS = 4
 const KEYS = Number(process.env.IMFLOW_BENCH_KEYS ?? 10_000)
 
@@ -76,6 +82,7 @@ export function runtimeBench(): Promise<string> {
           appId,
           stateDir: join(dir, `state-${name}`),
           log: quiet,
+          transactionScope: TRANSACTION_SCOPE,
           ...options,
         })
         await waitFor(async () => (await committed(admin, `${appId}-count`, input)) >= RECORDS)
