@@ -36,14 +36,28 @@ export async function assertPortFree(
 const CHOSEN_PORTS = { from: 20_000, to: 32_000 }
 const CHOICE_ATTEMPTS = 50
 
+/**
+ * Ports this process handed out. Each stays free until its server binds it, so two asks in a
+ * row could get the same one (seen: the embedded broker and registry given one port).
+ */
+const handedOut = new Set<number>()
+
 /** A port that was free a moment ago: a random one below the ephemeral range, else the kernel's. */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   for (let attempt = 0; attempt < CHOICE_ATTEMPTS; attempt++) {
     const port =
       CHOSEN_PORTS.from + Math.floor(Math.random() * (CHOSEN_PORTS.to - CHOSEN_PORTS.from))
-    if (await canListen(host, port)) return port
+    if (!handedOut.has(port) && (await canListen(host, port))) return handOut(port)
   }
-  return listenOn(host, 0)
+  for (;;) {
+    const port = await listenOn(host, 0)
+    if (!handedOut.has(port)) return handOut(port)
+  }
+}
+
+function handOut(port: number): number {
+  handedOut.add(port)
+  return port
 }
 
 function canListen(host: string, port: number): Promise<boolean> {

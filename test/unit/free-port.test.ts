@@ -17,4 +17,11 @@ describe('freePort', () => {
     })
     await new Promise((resolve) => server.close(resolve))
   })
+
+  it('never hands out the same port twice (each stays free until its server binds it)', async () => {
+    // 400 random picks from 12,000 ports would repeat one with ~99% odds.
+    const ports: number[] = []
+    for (let i = 0; i < 400; i++) ports.push(await freePort())
+    expect(new Set(ports).size).toBe(ports.length)
+  })
 })
