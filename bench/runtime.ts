@@ -22,16 +22,14 @@ const RECORDS = Number(process.env.IMFLOW_BENCH_RECORDS ?? 100_000)
 const COMMIT_INTERVAL_MS = process.env.IMFLOW_COMMIT_INTERVAL_MS
   ? Number(process.env.IMFLOW_COMMIT_INTERVAL_MS)
   : undefined
-/** What one transaction covers (IMFLOW_TRANSACTION_SCOPE); default: the runtime's. */
-const TRANSACTION_SCOPE =
-  process.env.IMFLOW_TRANSACTION_SCOPE === 'thread' ||
-  process.env.IMFLOW_TRANSACTION_SCOPE === 'task'
-    ? process.env.IMFLOW_TRANSACTION_SCOPE
-    : undefined
 const PARTITIONS = 4
 const KEYS = Number(process.env.IMFLOW_BENCH_KEYS ?? 10_000)
 
 export function runtimeBench(): Promise<string> {
+  // As shipped: the configuration's defaults, and IMFLOW_TRANSACTION_SCOPE checked before
+  // anything runs, as the app checks it.
+  const scope = process.env.IMFLOW_TRANSACTION_SCOPE
+  const defaults = loadConfig(scope === undefined ? {} : { IMFLOW_TRANSACTION_SCOPE: scope })
   return withBroker(async ({ kafka, admin, dir, quiet, run }) => {
     const [input, passOut, countOut] = ['in', 'pass-out', 'count-out'].map(
       (t) => `${run}-${t}`,
@@ -82,7 +80,7 @@ export function runtimeBench(): Promise<string> {
           appId,
           stateDir: join(dir, `state-${name}`),
           log: quiet,
-          transactionScope: TRANSACTION_SCOPE,
+          transactionScope: defaults.transactionScope,
           ...options,
         })
         await waitFor(async () => (await committed(admin, `${appId}-count`, input)) >= RECORDS)
@@ -93,8 +91,7 @@ export function runtimeBench(): Promise<string> {
         internal.push(changelog)
         return { rate: RECORDS / seconds, changelog: ends.reduce((s, p) => s + Number(p.high), 0) }
       }
-      // As shipped: the configuration's defaults; then without the record cache.
-      const defaults = loadConfig({})
+      // As shipped, then without the record cache.
       const shipped = { commitIntervalMs: COMMIT_INTERVAL_MS ?? defaults.commitIntervalMs }
       const cached = await count('cached', { ...shipped, cacheMaxBytes: defaults.cacheMaxBytes })
       const uncached = await count('uncached', { ...shipped, cacheMaxBytes: 0 })
