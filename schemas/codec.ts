@@ -169,7 +169,10 @@ export async function createEventCodec<N extends EventName>(
   const type = readerType(name)
   const { toAvro, fromAvro } = compileConversions(type)
   const schemaId = await source.register(subject, avroSchema(name))
-  const resolvers = new Map<number, Promise<avsc.Resolver | undefined>>()
+  // Records written with this very schema need no lookup: no registry call on the hot path.
+  const resolvers = new Map<number, Promise<avsc.Resolver | undefined>>([
+    [schemaId, Promise.resolve(undefined)],
+  ])
   const resolverFor = (id: number): Promise<avsc.Resolver | undefined> => {
     let r = resolvers.get(id)
     if (!r) {

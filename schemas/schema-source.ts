@@ -4,6 +4,7 @@
 
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry'
 import { ImflowError } from '../ops/errors.js'
+import { retry } from '../ops/retry.js'
 import type { AvroSchema } from './avro-schemas.js'
 
 export interface SchemaSource {
@@ -18,14 +19,55 @@ function status(err: unknown): number | undefined {
   return typeof s === 'number' ? s : undefined
 }
 
-export function registrySchemaSource(url: string): SchemaSource {
-  const registry = new SchemaRegistry({ host: url, retry: { retries: 3 } })
+export interface RegistryOptions {
+  /**
+   * How long one request may go unanswered. Apicurio was seen to read a request and never
+   * answer it; without a bound, a codec (and the task decoding with it) waits for ever.
+   */
+  requestTimeoutMs?: number
+  /** Calls sent again after a timeout: registering and reading schemas are idempotent. */
+  timeoutRetries?: number
+}
+
+/** The registry client's middleware (mappersmith's), typed as the client takes it. */
+type Middleware = NonNullable<
+  ConstructorParameters<typeof SchemaRegistry>[0]['middlewares']
+>[number]
+
+/** Every request bounded in time (mappersmith answers a timeout as a 400, "Timeout (N ms)"). */
+function timeoutAfter(ms: number): Middleware {
+  return () => ({
+    prepareRequest: (next) => next().then((request) => request.enhance({ timeout: ms })),
+  })
+}
+
+function isTimeout(err: unknown): boolean {
+  return /Timeout \(\d+ms\)/.test(String(err))
+}
+
+export function registrySchemaSource(url: string, options: RegistryOptions = {}): SchemaSource {
+  const { requestTimeoutMs = 10_000, timeoutRetries = 3 } = options
+  const registry = new SchemaRegistry({
+    host: url,
+    retry: { retries: 3 },
+    middlewares: [timeoutAfter(requestTimeoutMs)],
+  })
+  const call = <T>(work: () => Promise<T>) =>
+    retry(
+      () =>
+        work().catch((err) => {
+          throw isTimeout(err) ? Object.assign(err as Error, { retriable: true }) : err
+        }),
+      { retries: timeoutRetries, initialDelayMs: 100 },
+    )
   return {
     async register(subject, schema) {
       try {
-        const { id } = await registry.register(
-          { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
-          { subject, compatibility: COMPATIBILITY.BACKWARD },
+        const { id } = await call(() =>
+          registry.register(
+            { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
+            { subject, compatibility: COMPATIBILITY.BACKWARD },
+          ),
         )
         return id
       } catch (err) {
@@ -45,7 +87,7 @@ export function registrySchemaSource(url: string): SchemaSource {
     },
     async schemaById(id) {
       try {
-        const type = await registry.getSchema(id)
+        const type = await call(() => registry.getSchema(id))
         return (type as unknown as { schema(): AvroSchema }).schema()
       } catch (err) {
         if (status(err) === 404 || /not found/i.test(String(err))) {

@@ -53,6 +53,21 @@ describe('codec', () => {
     expect(decoded).toEqual(receipt)
   })
 
+  it('decodes records of its own schema without asking the registry', async () => {
+    const source = memorySchemaSource()
+    const lookups: number[] = []
+    const counted = {
+      register: source.register,
+      schemaById: (id: number) => {
+        lookups.push(id)
+        return source.schemaById(id)
+      },
+    }
+    const codec = await createEventCodec(counted, 'ingest-value', 'SendMessage')
+    expect(await codec.decode(codec.encode(message))).toEqual(message)
+    expect(lookups).toEqual([])
+  })
+
   it('refuses a value that does not fit, naming the field', async () => {
     const codec = await createEventCodec(memorySchemaSource(), 'ingest-value', 'SendMessage')
     expect(() => codec.encode({ ...message, type: 'VIDEO' as never })).toThrow(

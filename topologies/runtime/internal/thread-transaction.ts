@@ -35,6 +35,8 @@ import {
  * waits for the stable offsets (the coordinator aborts the crashed thread's open transaction).
  */
 export const THREAD_TRANSACTION_TIMEOUT_MS = 30_000
+/** A transaction open this long is named in the log (warnWhileOpen). */
+const STUCK_WARNING_MS = 10_000
 /** A transaction takes new participants this long after it was opened, then only finishes. */
 const JOIN_WINDOW_MS = 100
 
@@ -193,7 +195,26 @@ export class ThreadTransactions {
     shared.joined.add(member)
     this.open = shared
     this.previous = shared.outcome.promise.catch(() => {})
+    this.warnWhileOpen(shared)
     return shared
+  }
+
+  /**
+   * Every task of the thread waits for the slowest one in its transaction: a transaction still
+   * open after STUCK_WARNING_MS names the tasks it waits for, once every such interval.
+   */
+  private warnWhileOpen(shared: Shared): void {
+    const timer = setInterval(() => {
+      const waitingFor = [...shared.joined].filter((m) => !shared.done.has(m)).map((m) => m.task)
+      this.options.log.warn("the thread's transaction is still open", {
+        transactionalId: this.options.transactionalId,
+        openMs: Math.round(performance.now() - shared.opened),
+        waitingFor,
+        ...(waitingFor.length === 0 && { committing: true }),
+      })
+    }, STUCK_WARNING_MS)
+    timer.unref()
+    void shared.outcome.promise.catch(() => {}).finally(() => clearInterval(timer))
   }
 
   private share(shared: Shared, member: Member): OpenTransaction {
