@@ -18,16 +18,25 @@ export function nowMs(): number {
   return performance.timeOrigin + performance.now()
 }
 
-/** Calls `send(i)` for i = 0..count-1 at `ratePerSec`, each at its own time (no bursts). */
+/**
+ * Calls `send(i)` for i = 0..count-1 at `ratePerSec`, each at its own time (no bursts). With
+ * `inFlight` above 1 a send does not wait for the one before it (at most that many unanswered),
+ * so the rate is not capped by a send's round trip.
+ */
 export async function paced(
   count: number,
   ratePerSec: number,
   send: (i: number) => Promise<void>,
+  inFlight = 1,
 ): Promise<void> {
   const start = nowMs()
+  const pending = new Set<Promise<void>>()
   for (let i = 0; i < count; i++) {
     const wait = start + (i * 1000) / ratePerSec - nowMs()
     if (wait > 0) await new Promise((r) => setTimeout(r, wait))
-    await send(i)
+    while (pending.size >= inFlight) await Promise.race(pending)
+    const sent = send(i).finally(() => pending.delete(sent))
+    pending.add(sent)
   }
+  await Promise.all(pending)
 }

@@ -19,6 +19,8 @@ import { transactionLines, transactionSnapshot } from './transaction-stats.js'
 const RATES = (process.env.IMFLOW_BENCH_RATES ?? '10,50').split(',').map(Number)
 const SECONDS = Number(process.env.IMFLOW_BENCH_SECONDS ?? 20)
 const MEMBERS = 30
+/** Sends not yet answered by the broker: the sender keeps the rate asked for past ~250/s. */
+const IN_FLIGHT = 64
 
 export async function syncBench(): Promise<BenchResult> {
   const { app, config, kafka, hopTopic, token, createGroup, stop } = await startLatencyApp('sync')
@@ -28,6 +30,9 @@ export async function syncBench(): Promise<BenchResult> {
     await createGroup('bench', members)
     const sentAt = new Map<string, number>()
     const latencies: number[] = []
+    /** Devices each message reached: a wait that runs out names the messages short of MEMBERS. */
+    const reached = new Map<string, number>()
+    let complete = 0
     const devices = members.map(
       (sub) =>
         new ImflowClient({
@@ -41,8 +46,13 @@ export async function syncBench(): Promise<BenchResult> {
       device.on('events', (events) => {
         for (const { event } of events) {
           if (event.payload.kind !== 'NewMessage') continue
-          const at = sentAt.get(event.payload.message.clientMsgId)
-          if (at !== undefined) latencies.push(nowMs() - at)
+          const id = event.payload.message.clientMsgId
+          const at = sentAt.get(id)
+          if (at === undefined) continue
+          latencies.push(nowMs() - at)
+          const n = (reached.get(id) ?? 0) + 1
+          reached.set(id, n)
+          if (n === MEMBERS) complete++
         }
       })
     }
@@ -81,12 +91,28 @@ export async function syncBench(): Promise<BenchResult> {
     for (const rate of RATES) {
       const raw = percentiles(await rawHop(kafka, hopTopic, rate, SECONDS))
       latencies.length = 0
+      complete = 0
       const count = rate * SECONDS
       const before = await transactionSnapshot(app.metrics.registry)
       const began = nowMs()
-      await paced(count, rate, (i) => send(`r${rate}-${i}`, members[i % MEMBERS] as string))
+      await paced(
+        count,
+        rate,
+        (i) => send(`r${rate}-${i}`, members[i % MEMBERS] as string),
+        IN_FLIGHT,
+      )
       const sentPerSec = count / ((nowMs() - began) / 1000)
-      await waitFor(async () => latencies.length >= count * MEMBERS, 120_000)
+      await waitFor(async () => complete >= count, 120_000).catch((err) => {
+        const short = Array.from({ length: count }, (_, i) => `r${rate}-${i}`)
+          .map((id) => [id, reached.get(id) ?? 0] as const)
+          .filter(([, n]) => n < MEMBERS)
+        throw new Error(
+          `${String(err)}: ${latencies.length} of ${count * MEMBERS} deliveries; ${short.length} messages short, first ${short
+            .slice(0, 10)
+            .map(([id, n]) => `${id} on ${n} devices`)
+            .join(', ')}`,
+        )
+      })
       const transactions = transactionLines(
         before,
         await transactionSnapshot(app.metrics.registry),

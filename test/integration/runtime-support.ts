@@ -190,7 +190,10 @@ export async function readCounts(
   try {
     await eventually(() => (total >= expectedRecords ? true : undefined), {
       timeoutMs: 60_000,
-      what: `${expectedRecords} output records (have ${total})`,
+      what: `${expectedRecords} output records`,
+    }).catch((err: Error) => {
+      // How many came by the end of the wait, not at its start.
+      throw new Error(`${err.message} (have ${total})`)
     })
     // Give a duplicate, if there were one, the chance to show up.
     await new Promise((r) => setTimeout(r, 1_000))
