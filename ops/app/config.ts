@@ -396,8 +396,8 @@ export const settings = [
     env: 'IMFLOW_TRANSACTION_SCOPE',
     flag: 'transaction-scope',
     doc: "What one transaction covers: `task`, a transactional producer per input partition; `thread`, one per topology runner for all its tasks, fenced by the consumer group's generation (KIP-447; needs Kafka 2.5+), so one commit covers every task's outputs, changelogs and offsets.",
-    shownDefault: 'task',
-    fallback: () => 'task' as const,
+    shownDefault: 'thread',
+    fallback: () => 'thread' as const,
     parse: transactionScope,
   }),
   setting({

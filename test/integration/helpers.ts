@@ -83,7 +83,7 @@ export async function startTestApp(
       // Tests share two loaded cores: a stall there is the machine's, not the app's overload
       // (overload.test.ts turns the bound on).
       IMFLOW_MAX_EVENT_LOOP_LAG_MS: '0',
-      // IMFLOW_TRANSACTION_SCOPE=thread runs the app tests with one transaction per thread.
+      // IMFLOW_TRANSACTION_SCOPE=task runs the app tests with a producer per task.
       ...(process.env.IMFLOW_TRANSACTION_SCOPE
         ? { IMFLOW_TRANSACTION_SCOPE: process.env.IMFLOW_TRANSACTION_SCOPE }
         : {}),

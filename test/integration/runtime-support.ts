@@ -17,12 +17,12 @@ import { createTopicsAndWait } from '../../ops/kafka-admin.js'
 import { eventually, withAdmin } from './helpers.js'
 
 /**
- * The transaction scope the runtime tests run their topologies with: IMFLOW_TRANSACTION_SCOPE
- * from the environment (thread: one producer per runner), else task. The key crash tests
+ * The transaction scope the runtime tests run their topologies with: thread (one producer per
+ * runner, the app's default), or task when IMFLOW_TRANSACTION_SCOPE=task. The key crash tests
  * run both scopes every time.
  */
 export function testScope(): 'task' | 'thread' {
-  return process.env.IMFLOW_TRANSACTION_SCOPE === 'thread' ? 'thread' : 'task'
+  return process.env.IMFLOW_TRANSACTION_SCOPE === 'task' ? 'task' : 'thread'
 }
 
 /**

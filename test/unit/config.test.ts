@@ -48,9 +48,9 @@ describe('loadConfig', () => {
     expect(message).toContain('KAFKA_BROKERS="localhost": "localhost" is not host:port')
   })
 
-  it('takes a transaction per task or per thread, task by default', () => {
-    expect(loadConfig({}).transactionScope).toBe('task')
-    expect(loadConfig({ IMFLOW_TRANSACTION_SCOPE: 'thread' }).transactionScope).toBe('thread')
+  it('takes a transaction per task or per thread, thread by default', () => {
+    expect(loadConfig({}).transactionScope).toBe('thread')
+    expect(loadConfig({ IMFLOW_TRANSACTION_SCOPE: 'task' }).transactionScope).toBe('task')
     expect(configError({ IMFLOW_TRANSACTION_SCOPE: 'process' })).toContain(
       'IMFLOW_TRANSACTION_SCOPE="process": expected task or thread',
     )

@@ -72,9 +72,9 @@ export interface RunnerOptions {
   /** How often a running task checkpoints its stores; default CHECKPOINT_INTERVAL_MS (task.ts). */
   checkpointIntervalMs?: number
   /**
-   * What one transaction covers (IMFLOW_TRANSACTION_SCOPE): `task` (default), a producer per
-   * task (input partition); `thread`, one producer for every task of this runner, fenced by the
-   * group generation (KIP-447; thread-transaction.ts).
+   * What one transaction covers (IMFLOW_TRANSACTION_SCOPE): `thread` (default), one producer
+   * for every task of this runner, fenced by the group generation (KIP-447;
+   * thread-transaction.ts); `task`, a producer per task (input partition).
    */
   transactionScope?: TransactionScope
   /**
@@ -181,7 +181,7 @@ async function threadScope(
   options: RunnerOptions,
   group: Pick<ThreadTransactionsOptions, 'groupId' | 'isAssigned'>,
 ): Promise<ThreadScope | undefined> {
-  if (options.transactionScope !== 'thread') return undefined
+  if (options.transactionScope === 'task') return undefined
   const { id, release } = await threadTransactionalId(
     options.stateDir,
     options.appId,
