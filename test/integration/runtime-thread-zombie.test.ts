@@ -87,6 +87,14 @@ describe('runtime: one transaction per thread fences a zombie runner', () => {
         { what: 'B to commit the partitions it took over', timeoutMs: 90_000 },
       )
       expect(processedByB.size).toBeLessThan(PARTITIONS)
+      // A's transaction has waited on its stalled tasks all along: the log names them.
+      await eventually(
+        () =>
+          warnings.some((w) => /transaction is still open .*waitingFor=\["zombie-/.test(w))
+            ? true
+            : undefined,
+        { what: "A's open transaction named in the log with the tasks it waits for" },
+      )
       release()
       await eventually(
         async () =>

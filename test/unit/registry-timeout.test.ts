@@ -46,8 +46,8 @@ describe('the schema registry client', () => {
     const source = registrySchemaSource(fake.url, { requestTimeoutMs: 200 })
     expect(await source.register('probe-value', schema)).toBe(42)
     expect(await source.schemaById(42)).toEqual(schema)
-    // The first request was left unanswered, and the registration was tried again.
-    expect(fake.seen.length).toBeGreaterThan(3)
+    // The first request was left unanswered and sent again.
+    expect(fake.seen.slice(0, 2)).toEqual(['GET /config/probe-value', 'GET /config/probe-value'])
   })
 
   it('fails with IMF_ERR_REGISTRY_UNAVAILABLE once every try has timed out', async () => {
