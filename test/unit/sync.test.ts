@@ -221,6 +221,14 @@ describe('sync: devices', () => {
     expect((await envelopes()).flatMap(ptsOf)).toEqual(Array.from({ length: 10 }, (_, i) => i + 21))
   })
 
+  it('never takes an ack past what the device was pushed: the event sequenced meanwhile still goes out', async () => {
+    await logIn('bob', 'phone', 0)
+    await deliver(['bob']) // sequenced; pushed with the pack delay
+    await device('bob', 'phone', { kind: 'Acked', pts: 1_000_000_000 })
+    await driver.advanceWallClock(settings.packDelayMs)
+    expect((await envelopes()).map(ptsOf)).toEqual([[1]])
+  })
+
   it('re-sends unacked events after the ack timeout, from the last ack', async () => {
     await logIn('bob', 'phone', 0)
     await deliver(['bob'])

@@ -41,8 +41,9 @@ export async function onDeviceEvent(
     task.notifyAt.delete(userId)
   } else if (event.kind === 'Acked') {
     if (!cursor) return
-    cursor.acked = Math.max(cursor.acked, Math.min(event.pts, user.head))
-    cursor.pushed = Math.max(cursor.pushed, cursor.acked)
+    // Never past what it was pushed: an event sequenced but not pushed yet (it goes out with
+    // the transaction's commit) would be taken as held, and never reach the device.
+    cursor.acked = Math.max(cursor.acked, Math.min(event.pts, cursor.pushed))
     cursor.resends = 0
     // An ack opens the device's window: the rest of its backlog follows.
     if (cursor.online && cursor.pushed < user.head) task.pushes.set(userId, now)
