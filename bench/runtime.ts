@@ -28,8 +28,7 @@ const KEYS = Number(process.env.IMFLOW_BENCH_KEYS ?? 10_000)
 export function runtimeBench(): Promise<string> {
   // As shipped: the configuration's defaults, and IMFLOW_TRANSACTION_SCOPE checked before
   // anything runs, as the app checks it.
-  const scope = process.env.IMFLOW_TRANSACTION_SCOPE
-  const defaults = loadConfig(scope === undefined ? {} : { IMFLOW_TRANSACTION_SCOPE: scope })
+  const defaults = loadConfig({ IMFLOW_TRANSACTION_SCOPE: process.env.IMFLOW_TRANSACTION_SCOPE })
   return withBroker(async ({ kafka, admin, dir, quiet, run }) => {
     const [input, passOut, countOut] = ['in', 'pass-out', 'count-out'].map(
       (t) => `${run}-${t}`,

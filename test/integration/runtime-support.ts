@@ -14,6 +14,8 @@ import {
 } from 'kafkajs'
 import { afterAll, beforeAll, expect, inject } from 'vitest'
 import { createTopicsAndWait } from '../../ops/kafka-admin.js'
+import type { TransactionScope } from '../../topologies/runtime/index.js'
+import { transactionScopeFrom } from '../fixtures/topology-process.js'
 import { eventually, withAdmin } from './helpers.js'
 
 /**
@@ -21,8 +23,8 @@ import { eventually, withAdmin } from './helpers.js'
  * runner, the app's default), or task when IMFLOW_TRANSACTION_SCOPE=task. The key crash tests
  * run both scopes every time.
  */
-export function testScope(): 'task' | 'thread' {
-  return process.env.IMFLOW_TRANSACTION_SCOPE === 'task' ? 'task' : 'thread'
+export function testScope(): TransactionScope {
+  return transactionScopeFrom()
 }
 
 /**
