@@ -44,13 +44,15 @@ const SWITCHES: Record<string, (on: boolean) => void> = {
   'coordinator-cache': setCoordinatorCache,
 }
 /**
- * IMFLOW_BENCH_AB=transaction-scope (task, then thread) or stream-threads (1, then 2): a
+ * IMFLOW_BENCH_AB=transaction-scope (task, then thread), stream-threads (1, then 2) or
+ * transaction-pace (0, then 100 ms): a
  * setting read as the app starts, so the app is started once per value, each time with its
  * groups and devices, in the same run.
  */
 const APP_SWITCHES: Record<string, { env: string; values: readonly string[] }> = {
   'transaction-scope': { env: 'IMFLOW_TRANSACTION_SCOPE', values: ['task', 'thread'] },
   'stream-threads': { env: 'IMFLOW_STREAM_THREADS', values: ['1', '2'] },
+  'transaction-pace': { env: 'IMFLOW_TRANSACTION_PACE_MS', values: ['0', '100'] },
 }
 /** Read when the bench runs: another bench's switch in the variable is not an error here. */
 const abSwitch = () => {
@@ -63,7 +65,7 @@ const abSwitch = () => {
   return {
     variants: toggle ? [false, true] : [true],
     apply: (on: boolean) => toggle?.(on),
-    label: (on: boolean) => (name ? `, ${name} ${on ? 'on' : 'off'}` : ''),
+    label: (on: boolean) => (toggle ? `, ${name} ${on ? 'on' : 'off'}` : ''),
   }
 }
 

@@ -2,14 +2,16 @@
 // whole path (receiver -> sync -> push gateway -> WebSocket client), at a fixed load, against
 // one raw kafkajs produce -> consume hop on the same broker in the same run.
 // Usage: npm run bench -- sync   (IMFLOW_BENCH_RATES messages/s, comma-separated;
-// IMFLOW_BENCH_SECONDS per load)
+// IMFLOW_BENCH_SECONDS per load; IMFLOW_BENCH_AB=coordinator-cache for an A/B)
 
 import { Partitioners } from 'kafkajs'
 import { ImflowClient } from '../connectors/client/index.js'
+import { setCoordinatorCache } from '../ops/kafkajs-coordinator-cache.js'
 import { registerContract } from '../schemas/contract.js'
 import { registrySchemaSource } from '../schemas/schema-source.js'
 import type { SendMessage } from '../schemas/types.generated.js'
 import { waitFor } from './broker.js'
+import { brokerRequests, requestLine } from './broker-requests.js'
 import { nowMs, paced, percentiles } from './latency.js'
 import { startLatencyApp } from './latency-app.js'
 import { rawHop } from './raw-hop.js'
@@ -21,6 +23,12 @@ const SECONDS = Number(process.env.IMFLOW_BENCH_SECONDS ?? 20)
 const MEMBERS = 30
 /** Sends not yet answered by the broker: the sender keeps the rate asked for past ~250/s. */
 const IN_FLIGHT = 64
+/** IMFLOW_BENCH_AB=<switch>: each rate twice, the switch off and on (the order flipped per rate). */
+const SWITCHES: Record<string, (on: boolean) => void> = {
+  'coordinator-cache': setCoordinatorCache,
+}
+const AB = process.env.IMFLOW_BENCH_AB
+const abSwitch = AB === undefined ? undefined : SWITCHES[AB]
 
 export async function syncBench(): Promise<BenchResult> {
   const { app, config, kafka, hopTopic, token, createGroup, stop } = await startLatencyApp('sync')
@@ -91,18 +99,27 @@ export async function syncBench(): Promise<BenchResult> {
     const lines = [
       `sync: ${SECONDS} s at each load, to a ${MEMBERS}-member group, one WebSocket device per member; one broker, 4 partitions, pack delay ${config.syncPackDelayMs} ms`,
     ]
-    for (const rate of RATES) {
+    if (AB !== undefined && !abSwitch)
+      throw new Error(`IMFLOW_BENCH_AB: no switch ${AB} (${Object.keys(SWITCHES).join(', ')})`)
+    const runs = RATES.flatMap((rate, i): { rate: number; on?: boolean }[] =>
+      abSwitch ? (i % 2 ? [true, false] : [false, true]).map((on) => ({ rate, on })) : [{ rate }],
+    )
+    for (const { rate, on } of runs) {
+      if (on !== undefined) abSwitch?.(on)
+      const variant = on === undefined ? '' : `, ${AB} ${on ? 'on' : 'off'}`
+      const tag = `r${rate}${on === undefined ? '' : on ? 'on' : 'off'}`
       const raw = percentiles(await rawHop(kafka, hopTopic, rate, SECONDS))
       latencies.length = 0
       complete = 0
       rebases = 0
       const count = rate * SECONDS
       const before = await transactionSnapshot(app.metrics.registry)
+      const requestsBefore = brokerRequests()
       const began = nowMs()
       await paced(
         count,
         rate,
-        (i) => send(`r${rate}-${i}`, members[i % MEMBERS] as string),
+        (i) => send(`${tag}-${i}`, members[i % MEMBERS] as string),
         IN_FLIGHT,
       )
       const sentPerSec = count / ((nowMs() - began) / 1000)
@@ -132,17 +149,18 @@ export async function syncBench(): Promise<BenchResult> {
       const path = percentiles(latencies)
       const ratio = (a: number, b: number) => (a / b).toFixed(0)
       for (const q of ['p50', 'p99'] as const) {
-        const base = { label: `raw hop ${q} at ${rate}/s`, value: raw[q] }
+        const base = { label: `raw hop ${q} at ${rate}/s${variant}`, value: raw[q] }
         figures.push(
           { ...base, unit: 'ms' },
-          against(`sync path ${q} at ${rate}/s`, path[q], 'ms', base),
+          against(`sync path ${q} at ${rate}/s${variant}`, path[q], 'ms', base),
         )
       }
       lines.push(
-        `  ${rate} messages/s (${sentPerSec.toFixed(0)}/s as sent; ${path.count} of ${count * MEMBERS} deliveries pushed${rebases > 0 ? `, ${rebases} rebases: devices so far behind in acks reloaded instead` : ', all of them'})`,
+        `  ${rate} messages/s${variant} (${sentPerSec.toFixed(0)}/s as sent; ${path.count} of ${count * MEMBERS} deliveries pushed${rebases > 0 ? `, ${rebases} rebases: devices so far behind in acks reloaded instead` : ', all of them'})`,
         `    raw kafkajs produce -> consume hop (baseline)    p50 ${raw.p50.toFixed(1)} ms  p99 ${raw.p99.toFixed(1)} ms`,
         `    ingest -> receiver -> sync -> gateway -> device  p50 ${path.p50.toFixed(1)} ms  p99 ${path.p99.toFixed(1)} ms  = ${ratio(path.p50, raw.p50)}x / ${ratio(path.p99, raw.p99)}x the raw hop`,
         ...transactions,
+        `      ${requestLine(requestsBefore, brokerRequests(), (nowMs() - began) / 1000)}`,
       )
     }
     await producer.disconnect()

@@ -2,13 +2,15 @@
 // a transaction of a task (AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit, EndTxn) makes
 // four such round trips beside its five real ones, each a turn of both event loops and of the
 // broker's request threads, on the path of every message (docs/sync.md, Measured). The Java
-// client keeps its coordinators until one fails. So does this, for transaction coordinators
-// (three of the four lookups; the group's, for TxnOffsetCommit, is still asked each time): a
-// cluster's answer is kept per transactional id and used while its connection is up; any
-// error from a call to it (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, a lost connection)
-// forgets it, so kafkajs' own retry of that call asks again, as it did on every call before.
-// Group coordinators stay kafkajs' own: kept for consumers too, an app SIGKILLed and started
-// again did not stop on SIGINT (big-groups-crash, twice; the cause was not found in time).
+// client keeps its coordinators until one fails. So does this, for the clients of
+// transactional producers: the transaction coordinator, and the group coordinator their
+// TxnOffsetCommit goes to. A cluster's answer is kept per (type, id) and used while its
+// connection is up; any error from a call to it (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE,
+// a lost connection) forgets it, so kafkajs' own retry of that call asks again, as it did on
+// every call before. A cluster counts as a transactional producer's once it asks for a
+// transaction coordinator (consumers and admins never do). Consumers' and admins' group
+// coordinators stay kafkajs' own: kept for consumers too, an app SIGKILLed and started again
+// did not stop on SIGINT (big-groups-crash, twice; the cause was not found in time).
 // Patched on kafkajs' Cluster class, which every client makes its cluster from (at its
 // connect), so this works whatever the import order.
 
@@ -32,6 +34,8 @@ const Cluster = require('kafkajs/src/cluster/index.js') as {
 
 /** Per cluster: key -> the coordinator broker, wrapped to forget itself on an error. */
 const caches = new WeakMap<object, Map<string, Broker>>()
+/** Clusters of transactional producers: they asked for a transaction coordinator. */
+const transactional = new WeakSet<object>()
 let enabled = true
 
 /** Turns the cache off (kafkajs' own lookup on every call) or on: for benchmarks. */
@@ -77,9 +81,10 @@ export function installCoordinatorCache(
   if (target[INSTALLED]) return
   const find = target.findGroupCoordinator
   target.findGroupCoordinator = async function (this: object, args) {
-    // Transaction coordinators only: only a transactional producer asks for them, and its
-    // calls are what repeats per transaction; consumer groups and admins find theirs as before.
-    if (!enabled || args.coordinatorType !== TRANSACTION) return find.call(this, args)
+    // Only a transactional producer asks for a transaction coordinator, and its calls are what
+    // repeats per transaction; consumers and admins find theirs as before.
+    if (enabled && args.coordinatorType === TRANSACTION) transactional.add(this)
+    if (!enabled || !transactional.has(this)) return find.call(this, args)
     let cache = caches.get(this)
     if (!cache) {
       cache = new Map()

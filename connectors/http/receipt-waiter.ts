@@ -46,12 +46,11 @@ export class ReceiptWaiter {
       },
       topics: [topic],
       fromBeginning: false,
+      // Committed (in this group of its own) only so that a consumer restarted after a crash
+      // goes on where it was instead of at the end, where it would miss the receipts
+      // written meanwhile (each a request waiting out its timeout).
+      commitEveryMs: 1_000,
       run: {
-        // Committed (in this group of its own) only so that a consumer restarted after a crash
-        // goes on where it was instead of at the end, where it would miss the receipts
-        // written meanwhile (each a request waiting out its timeout).
-        autoCommit: true,
-        autoCommitInterval: 1_000,
         eachMessage: async ({ message }) => {
           if (message.headers?.['imflow-reply-to']?.toString() !== instanceId) return
           const requestId = message.headers['imflow-request-id']?.toString()

@@ -59,11 +59,10 @@ export async function startGatewayFeed(options: GatewayFeedOptions): Promise<Gat
     },
     topics: [...byTopic.keys()],
     fromBeginning: false,
+    // Committed in this group of its own only so that a consumer restarted after a crash
+    // goes on where it was, not at the end (what a restarted gateway does).
+    commitEveryMs: 1_000,
     run: {
-      // Committed in this group of its own only so that a consumer restarted after a crash
-      // goes on where it was, not at the end (what a restarted gateway does).
-      autoCommit: true,
-      autoCommitInterval: 1_000,
       eachMessage: async ({ topic, partition, message }) => {
         const feed = byTopic.get(topic)
         if (!message.value || !feed) return

@@ -27,6 +27,7 @@ export interface Config {
   readonly replicationFactor: number
   /** A task's transaction spans slices for this long (0: one transaction per slice). */
   readonly commitIntervalMs: number
+  readonly transactionPaceMs: number
   /** Each state store's record cache, in bytes: unsent writes merge per key until then. */
   readonly cacheMaxBytes: number
   /** What one transaction covers: a task (input partition) or all of a stream thread's tasks. */
@@ -380,6 +381,15 @@ export const settings = [
     doc: 'A task commits its transaction when this long has passed (or its fetched batch ends); 0 commits every slice of up to 1,000 records. Larger: fewer commits, outputs visible later.',
     shownDefault: '0',
     fallback: () => 0,
+    parse: integer,
+  }),
+  setting({
+    key: 'transactionPaceMs',
+    env: 'IMFLOW_TRANSACTION_PACE_MS',
+    flag: 'transaction-pace-ms',
+    doc: 'Topologies no push waits on (inbox, merge, merge-index) begin a transaction at most this often, so their records go in fewer, larger ones (the broker pays per transaction); their state is seen up to this much later. 0: as soon as records come.',
+    shownDefault: '100',
+    fallback: () => 100,
     parse: integer,
   }),
   setting({

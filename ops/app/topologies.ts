@@ -105,7 +105,7 @@ export async function startTopologies(ctx: TopologyContext): Promise<RunningTopo
     const queries: Record<string, unknown> = {}
     for (const module of topologyModules) {
       if (ctx.only && !ctx.only.includes(module.name)) continue
-      const topology = await run(ctx, module.build(wiring))
+      const topology = await run(ctx, module.build(wiring), 'paced' in module && module.paced)
       started.push(topology)
       running.push(topology)
       if ('queries' in module) queries[module.name] = module.queries(topology, wiring)
@@ -172,7 +172,12 @@ export async function wiringFor(
   }
 }
 
-function run(ctx: TopologyContext, topology: Parameters<typeof startTopology>[0]) {
+function run(
+  ctx: TopologyContext,
+  topology: Parameters<typeof startTopology>[0],
+  /** No push waits on it: it may commit at the transaction pace. */
+  paced: boolean,
+) {
   const { config } = ctx
   const deadLetters = ctx.codecs['im.dead-letter']
   return startTopology(topology, {
@@ -185,6 +190,7 @@ function run(ctx: TopologyContext, topology: Parameters<typeof startTopology>[0]
     commitIntervalMs: config.commitIntervalMs,
     cacheMaxBytes: config.cacheMaxBytes,
     transactionScope: config.transactionScope,
+    transactionPaceMs: paced ? config.transactionPaceMs : 0,
     ...(ctx.peers ? { peers: ctx.peers } : {}),
     deadLetters: {
       topic:

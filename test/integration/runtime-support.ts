@@ -16,7 +16,7 @@ import { afterAll, beforeAll, expect, inject } from 'vitest'
 import { createTopicsAndWait } from '../../ops/kafka-admin.js'
 import type { TransactionScope } from '../../topologies/runtime/index.js'
 import { transactionScopeFrom } from '../fixtures/topology-process.js'
-import { eventually, withAdmin } from './helpers.js'
+import { eventually, unique, withAdmin } from './helpers.js'
 
 /**
  * The transaction scope the runtime tests run their topologies with: thread (one producer per
@@ -263,4 +263,31 @@ export function stuckAfterCommits(kafka: Kafka, faults: Fault[]): Kafka {
     return Object.assign(Object.create(real), { transaction })
   }
   return Object.assign(Object.create(kafka), { producer })
+}
+
+/** Every committed value of the topic (read_committed), once `expected` arrived and a second passed. */
+export async function readCommittedValues(
+  kafka: Kafka,
+  topic: string,
+  expected: number,
+): Promise<string[]> {
+  const values: string[] = []
+  const consumer = kafka.consumer({ groupId: unique('committed-reader'), readUncommitted: false })
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning: true })
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      values.push(String(message.value))
+    },
+  })
+  try {
+    await eventually(() => (values.length >= expected ? true : undefined), {
+      what: `${expected} outputs (have ${values.length})`,
+    })
+    // A duplicate, were there one, has the time to show up.
+    await new Promise((r) => setTimeout(r, 1_000))
+  } finally {
+    await consumer.disconnect()
+  }
+  return values
 }

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest'
 import { createLogger, silentLogger } from '../../ops/log.js'
 import { defineTopology, startTopology } from '../../topologies/runtime/index.js'
 import { eventually, testKafka, unique } from './helpers.js'
-import { committedSum, scratchState } from './runtime-support.js'
+import { committedSum, readCommittedValues, scratchState } from './runtime-support.js'
 
 const PARTITIONS = 4
 
@@ -101,7 +101,7 @@ describe('runtime: one transaction per thread fences a zombie runner', () => {
           (await committedSum(kafka, `${app}-zombie`, input)) === sent.length ? true : undefined,
         { what: 'every record committed', timeoutMs: 90_000 },
       )
-      const outputs = await readAll(kafka, output, sent.length)
+      const outputs = await readCommittedValues(kafka, output, sent.length)
       expect(outputs.sort()).toEqual([...sent].sort())
       // The coordinator refused A's stale generation: its tasks were taken over, not retried.
       expect(warnings.join('\n')).toMatch(/taken over/)
@@ -113,30 +113,3 @@ describe('runtime: one transaction per thread fences a zombie runner', () => {
     }
   })
 })
-
-/** Every committed value of the topic (read_committed), once `expected` arrived and a second passed. */
-async function readAll(
-  kafka: ReturnType<typeof testKafka>,
-  topic: string,
-  expected: number,
-): Promise<string[]> {
-  const values: string[] = []
-  const consumer = kafka.consumer({ groupId: unique('zombie-reader'), readUncommitted: false })
-  await consumer.connect()
-  await consumer.subscribe({ topic, fromBeginning: true })
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      values.push(String(message.value))
-    },
-  })
-  try {
-    await eventually(() => (values.length >= expected ? true : undefined), {
-      what: `${expected} outputs (have ${values.length})`,
-    })
-    // A duplicate, were there one, has the time to show up.
-    await new Promise((r) => setTimeout(r, 1_000))
-  } finally {
-    await consumer.disconnect()
-  }
-  return values
-}

@@ -1,7 +1,8 @@
 // The coordinator cache put on kafkajs' Cluster (ops/kafkajs-coordinator-cache.ts): one
 // FindCoordinator per transactional id while the coordinator answers; any failed call to it,
-// or a lost connection, makes the next call look it up again. Group coordinators (consumers,
-// admins) are looked up as kafkajs does, every time.
+// or a lost connection, makes the next call look it up again. A transactional producer's group
+// coordinator (for TxnOffsetCommit) is kept the same way; consumers' and admins' are looked up
+// as kafkajs does, every time.
 
 import { describe, expect, it } from 'vitest'
 import { installCoordinatorCache } from '../../ops/kafkajs-coordinator-cache.js'
@@ -48,11 +49,26 @@ describe('installCoordinatorCache', () => {
     expect(cluster.lookups).toBe(2)
   })
 
-  it('leaves group coordinators to kafkajs: looked up on every call', async () => {
+  it('leaves the group coordinators of consumers and admins to kafkajs: looked up on every call', async () => {
     const { cluster } = fakeCluster()
     await cluster.findGroupCoordinator({ groupId: 'g' })
     await cluster.findGroupCoordinator({ groupId: 'g', coordinatorType: 0 })
     expect(cluster.lookups).toBe(2)
+  })
+
+  it('keeps a transactional producer’s group coordinator (its TxnOffsetCommit) apart from its transaction coordinator', async () => {
+    const { cluster, brokers } = fakeCluster()
+    await cluster.findGroupCoordinator({ groupId: 'g' })
+    expect(cluster.lookups).toBe(1)
+    await cluster.findGroupCoordinator({ groupId: 'g', coordinatorType: 1 })
+    const group = await cluster.findGroupCoordinator({ groupId: 'g' })
+    expect(await cluster.findGroupCoordinator({ groupId: 'g', coordinatorType: 0 })).toBe(group)
+    expect(cluster.lookups).toBe(3)
+    // A failed call to it forgets it too.
+    ;(brokers[group.nodeId - 1] as FakeBroker).failNext = true
+    await expect(group.endTxn()).rejects.toMatchObject({ type: 'NOT_COORDINATOR' })
+    await cluster.findGroupCoordinator({ groupId: 'g' })
+    expect(cluster.lookups).toBe(4)
   })
 
   it('forgets a coordinator whose call failed: the retry asks again', async () => {

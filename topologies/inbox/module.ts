@@ -8,6 +8,7 @@ import { InboxQueries } from './queries.js'
 
 export const inboxModule = defineModule({
   name: 'inbox',
+  paced: true,
   build: (w: TopologyWiring) => {
     const { remoteGeos, remoteUnits } = w.settings
     return inboxTopology({

@@ -13,6 +13,7 @@ const MERGE_MESSAGES = 'merge-messages'
 
 export const messageIndexModule = defineModule({
   name: 'merge-index',
+  paced: true,
   build: (w: TopologyWiring) =>
     messageIndexTopology({
       topics: { receipts: w.topic('im.receipts'), messages: w.internalTopic(MERGE_MESSAGES) },
@@ -23,6 +24,7 @@ export const messageIndexModule = defineModule({
 
 export const mergeModule = defineModule({
   name: 'merge',
+  paced: true,
   build: (w: TopologyWiring) =>
     mergeTopology({
       topics: {

@@ -16,6 +16,11 @@ export interface TopologyModule<N extends string = string, W = unknown, Q = unkn
    * provisioning has. Repartition topics it writes itself go in the definition instead.
    */
   topics?(wiring: W): readonly string[]
+  /**
+   * No push waits on this topology's outputs (they feed lists, merges, indexes): it begins a
+   * transaction at most every IMFLOW_TRANSACTION_PACE_MS, in fewer, larger ones.
+   */
+  paced?: boolean
   build(wiring: W): TopologyDefinition
   /** What the API reads of the topology's committed state. */
   queries?(running: RunningTopology, wiring: W): Q

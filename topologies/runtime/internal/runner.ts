@@ -78,6 +78,11 @@ export interface RunnerOptions {
    */
   transactionScope?: TransactionScope
   /**
+   * The runner begins a transaction at most this often (thread scope): records that come
+   * meanwhile wait for the next, larger one. For topologies no push waits on; default 0.
+   */
+  transactionPaceMs?: number
+  /**
    * An assigned task still not open after this long (restoring, or failing to open) makes the
    * topology unhealthy (/readyz); default 30 s.
    */
@@ -196,6 +201,7 @@ async function threadScope(
       transactionalId: id,
       log: options.log,
       commitIntervalMs: options.commitIntervalMs,
+      paceMs: options.transactionPaceMs,
     })
     return {
       transactions,

@@ -52,6 +52,8 @@ export interface ThreadTransactionsOptions {
   log: Logger
   /** A task's transaction may span slices this long (IMFLOW_COMMIT_INTERVAL_MS): joins stay open as long. */
   commitIntervalMs?: number | undefined
+  /** A transaction begins at least this long after the one before it began (runner.ts). */
+  paceMs?: number | undefined
 }
 
 /** A task in the thread's transactions. */
@@ -112,6 +114,8 @@ export class ThreadTransactions {
   private open: Shared | undefined
   /** The last transaction's end: the next one begins after it (one producer, one at a time). */
   private previous: Promise<unknown> = Promise.resolve()
+  /** When the last transaction began: the next one waits for the pace. */
+  private begunAt = Number.NEGATIVE_INFINITY
 
   private constructor(
     private readonly producer: TaskProducer,
@@ -176,7 +180,11 @@ export class ThreadTransactions {
         { details: { ...membership, task: member.task } },
       )
     }
-    const window = Math.max(JOIN_WINDOW_MS, this.options.commitIntervalMs ?? 0)
+    const window = Math.max(
+      JOIN_WINDOW_MS,
+      this.options.commitIntervalMs ?? 0,
+      this.options.paceMs ?? 0,
+    )
     const current = this.open
     if (
       current &&
@@ -189,7 +197,7 @@ export class ThreadTransactions {
     }
     const before = this.previous
     const shared = new Shared(
-      before.then(() => this.producer.begin()),
+      before.then(() => this.paced()).then(() => this.producer.begin()),
       membership,
     )
     shared.joined.add(member)
@@ -197,6 +205,16 @@ export class ThreadTransactions {
     this.previous = shared.outcome.promise.catch(() => {})
     this.warnWhileOpen(shared)
     return shared
+  }
+
+  /**
+   * Waits for the pace, if any: the tasks that join meanwhile share the transaction, and their
+   * partitions' next records wait in Kafka for the next one.
+   */
+  private async paced(): Promise<void> {
+    const wait = this.begunAt + (this.options.paceMs ?? 0) - performance.now()
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+    this.begunAt = performance.now()
   }
 
   /**
