@@ -89,7 +89,7 @@ export async function startLastingConsumer(
       await c.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning })
       await c.run(commits ? commits.wrap(options.run) : options.run)
     } catch (err) {
-      commits?.stop()
+      await commits?.stop()
       await c.disconnect().catch(() => {})
       throw err
     }

@@ -387,7 +387,7 @@ export const settings = [
     key: 'transactionPaceMs',
     env: 'IMFLOW_TRANSACTION_PACE_MS',
     flag: 'transaction-pace-ms',
-    doc: 'Topologies no push waits on (inbox, merge, merge-index) begin a transaction at most this often, so their records go in fewer, larger ones (the broker pays per transaction); their state is seen up to this much later. 0: as soon as records come.',
+    doc: 'Topologies no push waits on (inbox, merge-index) begin a transaction at most this often, so their records go in fewer, larger ones (the broker pays per transaction); their state is seen up to this much later. 0: as soon as records come.',
     shownDefault: '100',
     fallback: () => 100,
     parse: integer,

@@ -24,7 +24,8 @@ export const messageIndexModule = defineModule({
 
 export const mergeModule = defineModule({
   name: 'merge',
-  paced: true,
+  // Not paced: the API checks a reaction's or a read's sender against merge's members, so a
+  // member just added must be known there at once.
   build: (w: TopologyWiring) =>
     mergeTopology({
       topics: {

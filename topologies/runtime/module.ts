@@ -17,8 +17,9 @@ export interface TopologyModule<N extends string = string, W = unknown, Q = unkn
    */
   topics?(wiring: W): readonly string[]
   /**
-   * No push waits on this topology's outputs (they feed lists, merges, indexes): it begins a
-   * transaction at most every IMFLOW_TRANSACTION_PACE_MS, in fewer, larger ones.
+   * No push waits on this topology's outputs and the API authorises nothing by its state (it
+   * feeds lists, indexes): it begins a transaction at most every IMFLOW_TRANSACTION_PACE_MS,
+   * in fewer, larger ones.
    */
   paced?: boolean
   build(wiring: W): TopologyDefinition
