@@ -131,7 +131,7 @@ export async function syncBench(): Promise<BenchResult> {
         if (latencies.length > last.delivered) last = { at: nowMs(), delivered: latencies.length }
         return rebases > 0 && nowMs() - last.at > 5_000
       }, 120_000).catch((err) => {
-        const short = Array.from({ length: count }, (_, i) => `r${rate}-${i}`)
+        const short = Array.from({ length: count }, (_, i) => `${tag}-${i}`)
           .map((id) => [id, reached.get(id) ?? 0] as const)
           .filter(([, n]) => n < MEMBERS)
         throw new Error(

@@ -282,7 +282,9 @@ export async function readCommittedValues(
   })
   try {
     await eventually(() => (values.length >= expected ? true : undefined), {
-      what: `${expected} outputs (have ${values.length})`,
+      what: `${expected} outputs`,
+    }).catch((err: Error) => {
+      throw new Error(`${err.message} (have ${values.length})`)
     })
     // A duplicate, were there one, has the time to show up.
     await new Promise((r) => setTimeout(r, 1_000))
