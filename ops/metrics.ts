@@ -163,6 +163,8 @@ export interface MergeMetrics {
   readonly naiveUpdates: Counter<'kind'>
   readonly windowLag: Histogram<'size'>
   readonly lateRecords: Counter<'size'>
+  /** outcome: parked (its sender not known a member yet), applied (she became one), expired. */
+  readonly awaitingMember: Counter<'outcome'>
 }
 
 /** The merge topology's instruments; the reduction ratio is derived from two of them. */
@@ -217,6 +219,12 @@ export function createMergeMetrics(registry: Registry): MergeMetrics {
       name: 'imflow_merge_late_records_total',
       help: 'Receipts and reactions whose window had closed: counted in the window open then.',
       labelNames: ['size'],
+      registers,
+    }),
+    awaitingMember: new Counter({
+      name: 'imflow_merge_actions_awaiting_member_total',
+      help: 'Receipts and reactions whose sender the merge did not know a member yet: parked, then applied or expired.',
+      labelNames: ['outcome'],
       registers,
     }),
   }

@@ -35,8 +35,11 @@ export interface MergeRouteOptions {
   homes?: GeoHomes
   /** Conversations homed in other units (IMFLOW_REMOTE_UNIT_URLS): their totals are read there. */
   units?: UnitHomes
-  /** Where this unit's receiver says a conversation is homed (with `units`). */
-  receiver?: Pick<ReceiverQueries, 'conversation'>
+  /**
+   * Who is a member, and where a conversation is homed (with `units`): the receiver's word,
+   * which a group's creation receipt already reflects (the merge's copy may lag it).
+   */
+  receiver: Pick<ReceiverQueries, 'conversation' | 'isMember'>
 }
 
 const messageParams = {
@@ -58,7 +61,7 @@ export const mergeRoutes: FastifyPluginAsync<MergeRouteOptions> = async (app, op
 
   // Not a member, or no such conversation: the same answer, so existence does not leak.
   const mustBeMember = async (conversationId: string, userId: string) => {
-    if (!(await merge.isMember(conversationId, userId)))
+    if (!(await options.receiver.isMember(conversationId, userId)))
       throw new ImflowError('IMF_ERR_FORBIDDEN', `${userId} is not a member of ${conversationId}`)
   }
 
@@ -73,11 +76,9 @@ export const mergeRoutes: FastifyPluginAsync<MergeRouteOptions> = async (app, op
   ): Promise<{ unit?: string; geo?: string }> => {
     const { cid } = request.params
     const userId = request.caller.sub
-    const routed = options.receiver
-      ? await remoteHomeUnit(options.units, options.receiver, cid, request.headers)
-      : undefined
+    const routed = await remoteHomeUnit(options.units, options.receiver, cid, request.headers)
     if (routed !== undefined) return { unit: routed }
-    if (await merge.isMember(cid, userId)) return {}
+    if (await options.receiver.isMember(cid, userId)) return {}
     // Asked by another API: answered from what is here, never asked on (home-unit.ts).
     if (request.headers[HOME_READ_HEADER] !== undefined) return {}
     const geo = await options.homes?.locate(cid, userId, request.headers.authorization ?? '')

@@ -1,13 +1,18 @@
 // Read receipts and reactions end to end through `imflow start`: a 1:1 read tick reaches the
 // sender's device within the small window plus the path's own latency (measured in the same
 // run: a message's way to the other device); reactions over HTTP (members only, validated,
-// idempotent); the reads and reactions queries; the merge's metrics.
+// idempotent); the reads and reactions queries; the merge's metrics; a reaction that reaches
+// the merge before its sender's membership does.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Partitioners } from 'kafkajs'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { ImflowClient } from '../../connectors/client/index.js'
 import { issueToken } from '../../connectors/http/jwt.js'
 import type { RunningApp } from '../../ops/app/app.js'
-import { eventually, httpCall, startTestApp, unique } from './helpers.js'
+import { registerContract } from '../../schemas/contract.js'
+import { registrySchemaSource } from '../../schemas/schema-source.js'
+import type { Action } from '../../schemas/types.generated.js'
+import { eventually, httpCall, startTestApp, testKafka, unique } from './helpers.js'
 
 const secret = 'merge-api-secret-0123456789abcdef'
 const token = (sub: string, role?: string) => issueToken({ sub, ...(role ? { role } : {}) }, secret)
@@ -62,6 +67,11 @@ describe('merged read receipts and reactions over the API', () => {
   const get = async (who: string, path: string) => {
     const res = await httpCall(app.url, 'GET', path, token(who))
     return { status: res.status, body: (await res.json()) as Record<string, unknown> }
+  }
+  const metric = async (series: string) => {
+    const text = await fetch(`${app.url}/metrics`).then((r) => r.text())
+    const escaped = series.replace(/[{}]/g, '\\$&')
+    return Number(new RegExp(`^${escaped} ([\\d.e+-]+)$`, 'm').exec(text)?.[1] ?? 0)
   }
 
   it('ticks a 1:1 read on the sender’s device within the small window plus the path', {
@@ -195,5 +205,62 @@ describe('merged read receipts and reactions over the API', () => {
     expect(value('imflow_merge_updates_out_total\\{kind="reaction_summary"\\}')).toBeGreaterThan(0)
     // Some updates went out (a ratio of 1 would be none); the burst test measures the cut.
     expect(value('imflow_merge_reduction_ratio')).toBeLessThan(1)
+  })
+
+  it('counts a reaction that reached the merge before its sender’s membership, once he is a member', {
+    timeout: 90_000,
+  }, async () => {
+    await create('late', 'GROUP', ['ann', 'ben'])
+    const msgId = await send('ann', 'late', 'welcome')
+    const reactions = `/v1/conversations/late/messages/${msgId}/reactions`
+    // dan's reaction overtakes the record adding him (Kafka orders no two topics): here a
+    // producer writes it before he is added at all.
+    const codecs = await registerContract(registrySchemaSource(inject('schemaRegistryUrl')), prefix)
+    const producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner })
+    await producer.connect()
+    const action: Action = {
+      conversationId: 'late',
+      userId: 'dan',
+      at: Date.now(),
+      action: { kind: 'ReactionChanged', msgId, emoji: '👋', op: 'ADD' },
+    }
+    try {
+      await producer.send({
+        topic: `${prefix}im.actions`,
+        messages: [{ key: 'late', value: codecs['im.actions'].encode(action) }],
+      })
+    } finally {
+      await producer.disconnect()
+    }
+    await eventually(
+      async () =>
+        (await metric('imflow_merge_actions_awaiting_member_total{outcome="parked"}')) >= 1
+          ? true
+          : undefined,
+      { what: 'the merge to keep dan’s reaction waiting' },
+    )
+    expect((await get('ann', reactions)).body.counts).toEqual({})
+    const added = await httpCall(
+      app.url,
+      'POST',
+      '/v1/conversations/late/members',
+      token('root', 'admin'),
+      { add: ['dan'] },
+    )
+    expect(added.status).toBe(202)
+    const totals = await eventually(
+      async () => {
+        const { body } = await get('dan', reactions)
+        return (body.counts as Record<string, number> | undefined)?.['👋'] === 1 ? body : undefined
+      },
+      { what: 'dan’s reaction to count once he is a member' },
+    )
+    expect(totals).toEqual({
+      conversationId: 'late',
+      msgId,
+      counts: { '👋': 1 },
+      users: { '👋': ['dan'] },
+    })
+    expect(await metric('imflow_merge_actions_awaiting_member_total{outcome="applied"}')).toBe(1)
   })
 })

@@ -11,7 +11,8 @@ import type {
   RoomEvent,
 } from '../../schemas/types.generated.js'
 import { ChangeloggedStore, MemoryStore, type ReadWriteStore } from '../../state/index.js'
-import { mergeTopology } from '../../topologies/merge/index.js'
+import { ACTION_MEMBER_WAIT_MS } from '../../topologies/merge/actions-awaiting-member.js'
+import { MERGE_STORES, mergeTopology } from '../../topologies/merge/index.js'
 import { readCounts } from '../../topologies/merge/read-cursors.js'
 import { type StoreBackfill, TopologyTestDriver } from '../../topologies/runtime/index.js'
 import { BackfillFold } from '../../topologies/runtime/internal/backfill-fold.js'
@@ -224,6 +225,78 @@ describe('read receipts', () => {
     expect((await fanout()).map((b) => b.event.payload)).toMatchObject([
       { msgId: '101', readCount: 1 },
     ])
+  })
+})
+
+describe('an action that comes before its sender is known a member', () => {
+  async function joined(conversationId: string, userIds: string[], at: number) {
+    await driver.pipe(topics.conversations, {
+      key: conversationId,
+      value: codecs.conversationEvent.encode({
+        conversationId,
+        actorId: null,
+        at,
+        change: { kind: 'MembersAdded', userIds },
+      }),
+      timestamp: at,
+    })
+  }
+  async function waiting(): Promise<number> {
+    let n = 0
+    for await (const _ of driver.store(MERGE_STORES.awaitingMember).range()) n++
+    return n
+  }
+
+  it('is applied once she joins, in the order her actions came', async () => {
+    await group('g', ['ann', 'bob'])
+    await sent('g', 'ann', '101')
+    await sent('g', 'ann', '102')
+    // cat's receipts and reaction overtook the record adding her (another topic).
+    await read('g', 'cat', '101', T + 10)
+    await react('g', 'cat', '101', '👍', T + 15)
+    await read('g', 'cat', '102', T + 20)
+    expect(await waiting()).toBe(6) // three actions, each by conversation and by deadline
+    await joined('g', ['cat'], T + 30)
+    expect(await waiting()).toBe(0)
+    await closeAt(T + SMALL + GRACE)
+    const payloads = (await fanout()).map((b) => b.event.payload)
+    expect(payloads).toContainEqual(
+      expect.objectContaining({
+        kind: 'ReadStatus',
+        msgId: '102',
+        readCount: 1,
+        newReaders: ['cat'],
+      }),
+    )
+    expect(payloads).toContainEqual(
+      expect.objectContaining({ kind: 'ReactionSummary', msgId: '101', counts: { '👍': 1 } }),
+    )
+  })
+
+  it('waits for a group created after it', async () => {
+    await react('h', 'bob', '201', '🎉', T - 9_000)
+    await group('h', ['ann', 'bob'])
+    await sent('h', 'ann', '201')
+    await closeAt(T + SMALL + GRACE)
+    expect((await fanout()).map((b) => b.event.payload)).toContainEqual(
+      expect.objectContaining({ kind: 'ReactionSummary', msgId: '201', counts: { '🎉': 1 } }),
+    )
+  })
+
+  it("is a non-member's once it waited ACTION_MEMBER_WAIT_MS: dropped, and not applied if she joins later", async () => {
+    await group('g', ['ann', 'bob'])
+    await sent('g', 'ann', '101')
+    await closeAt(T)
+    await read('g', 'eve', '101', T + 10)
+    await closeAt(T + ACTION_MEMBER_WAIT_MS - 1_000)
+    expect(await waiting()).toBe(2)
+    await closeAt(T + ACTION_MEMBER_WAIT_MS + 1_000)
+    expect(await waiting()).toBe(0)
+    await joined('g', ['eve'], T + ACTION_MEMBER_WAIT_MS + 2_000)
+    await closeAt(T + ACTION_MEMBER_WAIT_MS + 2_000 + SMALL + GRACE)
+    expect((await fanout()).map((b) => b.event.payload)).not.toContainEqual(
+      expect.objectContaining({ kind: 'ReadStatus' }),
+    )
   })
 })
 

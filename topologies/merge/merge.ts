@@ -23,7 +23,8 @@ import {
   defineTopology,
   type TopologyDefinition,
 } from '../runtime/index.js'
-import { applyAction, type Totals } from './apply-action.js'
+import { actionsOnMembership } from './actions-awaiting-member.js'
+import type { Totals } from './apply-action.js'
 import { EmissionWindows, type WindowSettings } from './emission-windows.js'
 import { emitTarget, forwardsHome, type MergeHomes, mergeSinks } from './emit-target.js'
 import { emitUpdates, type MergeStores } from './emit-updates.js'
@@ -45,6 +46,8 @@ export const MERGE_STORES = {
   reactions: 'reactions',
   smallWindows: 'windows-small',
   largeWindows: 'windows-large',
+  /** Actions whose sender is not known a member yet (actions-awaiting-member.ts). */
+  awaitingMember: 'actions-awaiting-member',
 } as const
 
 /** cid, msgId -> the sender's id (bytes as they are). */
@@ -155,8 +158,10 @@ export function mergeTopology(options: MergeOptions): TopologyDefinition {
         largeGroupThreshold,
       }
       const target = emitTarget(context, options, conversations)
+      const actions = actionsOnMembership(totals, store(MERGE_STORES.awaitingMember))
 
       const closeDue = async (now: number) => {
+        await actions.expire(context.wallClock())
         for await (const closed of windows.close(now)) {
           const emitted = await emitUpdates(stores, conversations, closed, target)
           metrics?.updatesOut.inc({ kind: 'read_status' }, emitted.readStatuses)
@@ -185,10 +190,11 @@ export function mergeTopology(options: MergeOptions): TopologyDefinition {
             const event = record.value as ConversationEvent
             const { left } = await conversations.apply(event)
             for (const userId of left) await cursors.drop(event.conversationId, userId)
+            await actions.membershipChanged(event.conversationId, record.timestamp)
           } else if (record.topic === topics.messages) {
             await indexMessage(index, record.value as Receipt, record.timestamp)
           } else {
-            await applyAction(totals, record.value as Action, record.timestamp)
+            await actions.apply(record.value as Action, record, context.wallClock())
           }
           await closeDue(Math.max(record.timestamp, context.wallClock()))
         },

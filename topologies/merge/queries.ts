@@ -36,7 +36,7 @@ export class MergeQueries {
     return this.merge.committedStoreForKey(conversationId, name)
   }
 
-  async isMember(conversationId: string, userId: string): Promise<boolean> {
+  private async isMember(conversationId: string, userId: string): Promise<boolean> {
     const members = this.store(conversationId, MERGE_STORES.members)
     return (await members.get(userKey(conversationId, userId))) !== undefined
   }
