@@ -18,6 +18,7 @@ import {
   ORIGIN_UNIT_HEADER,
   type UnitTopics,
 } from '../../topologies/receiver/index.js'
+import { BARRIER_WAIT_MS } from '../../topologies/receiver/move-in.js'
 import { EXPORT_EVERY_MS, PACK_MAX_CHARS, packs } from '../../topologies/receiver/move-out.js'
 import type { TopologyTestDriver } from '../../topologies/runtime/index.js'
 import { type ReceiverCodecs, receiverCodecs, receiverTopics } from './receiver-codecs.js'
@@ -90,6 +91,17 @@ const across = (
   earlier: Written = [],
 ) => pipeWritten([...earlier, ...from.read(out)], to, into, now)
 
+/**
+ * The move's barrier (move-in.ts): what the new home sent through the old one, which passes
+ * it back (behind anything the new home forwarded there before).
+ */
+async function barrier(oldHome: TopologyTestDriver, newHome: TopologyTestDriver) {
+  const sent = newHome.read(A.conversations)
+  expect(sent.map((r) => r.headers?.['imflow-move-barrier'])).toContain('1')
+  await across(newHome, oldHome, A.conversations, topics.conversations, sent)
+  await across(oldHome, newHome, B.conversations, topics.conversations)
+}
+
 const accepted = async (d: TopologyTestDriver, topic: string, codec: EventCodec<unknown>) =>
   Promise.all(
     d.read(topic).map(async (r) => {
@@ -142,6 +154,8 @@ describe('receiver: moving a conversation to another unit', () => {
     expect(b.read(A.receipts)).toEqual([])
     await across(a, b, B.actions, topics.actions)
     await across(a, b, B.conversations, topics.conversations)
+    expect(b.read(A.receipts)).toEqual([]) // m4 waits for the move's barrier
+    await barrier(a, b)
     const m4 = await accepted(b, A.receipts, codecs.receipt)
     expect(m4).toHaveLength(1)
     expect(parseMsgId(m4[0] as string).unit).toBe(1)
@@ -197,6 +211,7 @@ describe('receiver: moving a conversation to another unit', () => {
     await across(a, b, B.ingest, topics.ingest)
     expect(b.read(topics.receipts)).toEqual([]) // w1 waits for the hand-over
     await across(a, b, B.conversations, topics.conversations)
+    await barrier(a, b)
     const [w1] = await accepted(b, topics.receipts, codecs.receipt)
     expect(parseMsgId(w1 as string).unit).toBe(1) // decided at unit 1, answered to its API
     expect((await log(b)).map((m) => m.body)).toEqual(['body of m1', 'body of w1'])
@@ -225,6 +240,7 @@ describe('receiver: moving a conversation to another unit', () => {
       await across(a, b, B.ingest, topics.ingest)
     }
     expect(await log(a)).toEqual([])
+    await barrier(a, b)
     const m6 = await accepted(b, A.receipts, codecs.receipt)
     expect(m6).toHaveLength(1)
     expect(await log(b)).toEqual([...history, { msgId: m6[0], seq: 6, body: 'body of m6' }])
@@ -271,6 +287,9 @@ describe('receiver: moving a conversation to another unit', () => {
       timestamp: now,
       headers: { 'imflow-import': 'end', 'imflow-import-seq': '0', [ORIGIN_UNIT_HEADER]: '0' },
     })
+    expect(b.read(topics.receipts)).toEqual([])
+    // Unit 0 passes the move's barrier back.
+    await pipeWritten(b.read(A.conversations), b, topics.conversations, now)
     const w1 = await accepted(b, topics.receipts, codecs.receipt)
     expect(w1).toHaveLength(1)
     expect(parseMsgId(w1[0] as string).unit).toBe(1)
@@ -296,6 +315,7 @@ describe('receiver: moving a conversation to another unit', () => {
     await across(b, a, A.conversations, topics.conversations)
     await across(a, b, B.ingest, topics.ingest)
     await across(a, b, B.conversations, topics.conversations)
+    await barrier(a, b)
 
     // The old home's roster, then erin's addition on it: carol is no member here either.
     expect(await members(b)).toEqual(['alice', 'bob', 'erin'])
@@ -306,6 +326,78 @@ describe('receiver: moving a conversation to another unit', () => {
       (t) => t.event.payload.kind === 'MembershipChanged' && t.event.payload.member,
     )
     expect(joined.flatMap((t) => t.recipients)).toEqual(['erin']) // told once, nobody else
+  })
+
+  it('applies a change made at the new home after one it forwarded to the old home before the hand-over, in that order', async () => {
+    const a = unitDriver(0)
+    const b = unitDriver(1)
+    // Created through unit 1's API, homed in unit 0; moved to unit 1 through unit 0's.
+    await change(b, createdIn('0'))
+    await across(b, a, A.conversations, topics.conversations)
+    await change(a, { kind: 'UnitChanged', unit: '1' })
+    // dave is added through unit 1, which only routes g yet: forwarded to unit 0.
+    await change(b, { kind: 'MembersAdded', userIds: ['dave'] })
+    const forwarded = b.read(A.conversations)
+    expect(forwarded).toHaveLength(1)
+    // Unit 1 gets the history and the hand-over before unit 0 has read that change.
+    await across(a, b, B.ingest, topics.ingest)
+    await across(a, b, B.conversations, topics.conversations)
+    // The barrier goes to unit 0 behind the change; dave is removed through unit 1 meanwhile.
+    const barrierOut = b.read(A.conversations)
+    expect(barrierOut.map((r) => r.headers?.['imflow-move-barrier'])).toEqual(['1'])
+    b.read(topics.fanout)
+    await change(b, { kind: 'MembersRemoved', userIds: ['dave'] })
+    expect(b.read(topics.fanout)).toEqual([]) // waits for the barrier
+    // Unit 0 passes the change back to the home, then the barrier.
+    await across(b, a, A.conversations, topics.conversations, [...forwarded, ...barrierOut])
+    const back = a.read(B.conversations)
+    expect(back.map((r) => r.headers?.['imflow-move-barrier'])).toEqual([undefined, '1'])
+    await across(a, b, B.conversations, topics.conversations, back)
+
+    // Added, then removed, as made: dave is no member, and was told both, in that order.
+    expect(await members(b)).toEqual(['alice', 'bob', 'carol'])
+    const told = await Promise.all(
+      b.read(topics.fanout).map((r) => codecs.fanoutBatch.decode(r.value as Buffer)),
+    )
+    expect(
+      told
+        .filter((t) => t.recipients.includes('dave'))
+        .map((t) => t.event.payload.kind === 'MembershipChanged' && t.event.payload.member),
+    ).toEqual([true, false])
+  })
+
+  it('returns the barrier at once from an old home that holds the conversation, moving back in', async () => {
+    const a = unitDriver(0)
+    const b = unitDriver(1)
+    await change(a, createdIn(''))
+    await change(a, { kind: 'UnitChanged', unit: '1' })
+    // Moved back through unit 0's API before unit 1 had it: unit 0 waits for unit 1's hand-over.
+    await change(a, { kind: 'UnitChanged', unit: '0' })
+    await send(a, message('m1'))
+    expect(a.read(topics.receipts)).toEqual([]) // held at unit 0
+    await across(a, b, B.ingest, topics.ingest)
+    await across(a, b, B.conversations, topics.conversations)
+    // Unit 1's barrier, at unit 0, which holds g: sent straight back, not held with g.
+    await across(b, a, A.conversations, topics.conversations)
+    const back = a.read(B.conversations)
+    expect(back.map((r) => r.headers?.['imflow-move-barrier'])).toEqual(['1'])
+  })
+
+  it('completes a move without its barrier once BARRIER_WAIT_MS passed: an old home that is gone holds nothing for ever', async () => {
+    const a = unitDriver(0)
+    const b = unitDriver(1)
+    await change(a, createdIn(''))
+    await send(a, message('m1'))
+    await change(a, { kind: 'UnitChanged', unit: '1' })
+    await send(a, message('m2')) // forwarded behind the history
+    await across(a, b, B.ingest, topics.ingest)
+    await across(a, b, B.conversations, topics.conversations)
+    expect(b.read(A.conversations)).toHaveLength(1) // the barrier, which unit 0 never returns
+    await b.advanceWallClock(BARRIER_WAIT_MS - EXPORT_EVERY_MS)
+    expect(b.read(A.receipts)).toEqual([])
+    await b.advanceWallClock(2 * EXPORT_EVERY_MS)
+    expect(await accepted(b, A.receipts, codecs.receipt)).toHaveLength(1)
+    expect((await log(b)).map((m) => m.body)).toEqual(['body of m1', 'body of m2'])
   })
 
   it('stores nothing a producer marks as imported: imports come only from a known unit', async () => {

@@ -17,7 +17,12 @@ import { MOVE_REQUEST_HEADER } from '../../topologies/receiver/move-headers.js'
 import { MAX_MOVE_RELAYS } from '../../topologies/receiver/move-relay.js'
 import type { TopologyTestDriver } from '../../topologies/runtime/index.js'
 import { type ReceiverCodecs, receiverCodecs, receiverTopics } from './receiver-codecs.js'
-import { DEAD_LETTERS, unitDriver as driverOf, UNIT_TOPICS } from './receiver-units-support.js'
+import {
+  DEAD_LETTERS,
+  unitDriver as driverOf,
+  pipeWritten,
+  UNIT_TOPICS,
+} from './receiver-units-support.js'
 
 const topics = receiverTopics
 const [A, B, C] = UNIT_TOPICS as [UnitTopics, UnitTopics, UnitTopics]
@@ -355,6 +360,11 @@ describe('receiver: units', () => {
       { kind: 'MuteChanged', muted: true },
       { [ORIGIN_UNIT_HEADER]: '1', 'imflow-handover-part': '1', 'imflow-handover': '1' },
     )
+    expect(a.read(topics.receipts)).toEqual([])
+    // The move's barrier, sent through unit 1, which sends it back: the move is complete.
+    const barrier = a.read(B.conversations)
+    expect(barrier.map((r) => r.headers?.['imflow-move-barrier'])).toEqual(['1'])
+    await pipeWritten(barrier, a, topics.conversations, now)
     const [receipt] = await decodeAll(a, topics.receipts, codecs.receipt)
     // Muted, and bob is no admin: the local checks apply again.
     expect(receipt?.outcome).toMatchObject({ kind: 'Rejected', reason: 'MUTED' })

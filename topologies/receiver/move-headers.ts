@@ -37,3 +37,11 @@ export const HANDOVER_PART_HEADER = 'imflow-handover-part'
  * that has not heard of an earlier one is applied by the real home, after that one.
  */
 export const MOVE_REQUEST_HEADER = 'imflow-move-request'
+
+/**
+ * On the barrier a conversation's new home sends through its old home once it has the
+ * hand-over and the history (move-in.ts): the old home passes it back, behind every change the
+ * new home forwarded there before and the old home passes on too. The move completes when it
+ * is back, so a change made at the new home afterwards cannot overtake one of those.
+ */
+export const MOVE_BARRIER_HEADER = 'imflow-move-barrier'

@@ -17,6 +17,7 @@ import {
   seqIndexKey,
 } from '../model/index.js'
 import type { InputRecord, ProcessorContext, ReadWriteStore } from '../runtime/index.js'
+import { sendMoveBarrier } from './move-barrier.js'
 import {
   HANDOVER_PART_HEADER,
   IMPORT_CREATED_AT_HEADER,
@@ -26,11 +27,17 @@ import {
 } from './move-headers.js'
 import type { PrivateAnswer } from './private-dedupe.js'
 import type { ReceiverTask } from './receiver-task.js'
+import { originOf } from './route-by-unit.js'
 
 /** conversationId -> a move into this unit under way. */
 export const MOVES_STORE = 'conversation-moves'
 /** conversationId, 0, 8-byte sequence -> a record held until its conversation's move is complete. */
 export const HELD_STORE = 'move-held'
+/**
+ * How long a move waits for its barrier (move-headers.ts) to come back: an old home that does
+ * not pass it on (stopped, or failed over) holds the conversation no longer than this.
+ */
+export const BARRIER_WAIT_MS = 30_000
 
 interface MoveIn {
   /** The import's end came: the conversation's seq at the old home. */
@@ -39,6 +46,10 @@ interface MoveIn {
   handedOver?: boolean
   /** False when no history will come. */
   expectImport: boolean
+  /** The old home, which the hand-over named. */
+  from?: string
+  /** The barrier sent through the old home (wall clock), and whether it came back. */
+  barrier?: { sentAt: number; back?: boolean }
 }
 
 interface HeldRecord {
@@ -64,12 +75,15 @@ export class MovesIn {
   /** Conversations moving in, and records held per conversation: read once, again after a rollback. */
   private state: { moving: Set<string>; held: Map<string, number>; next: number } | undefined
 
+  private readonly wallClock: () => number
+
   constructor(
     context: ProcessorContext,
     private readonly task: ReceiverTask,
     /** Processes a held record as if it came now (the receiver's dispatch). */
     private readonly process: (record: InputRecord) => Promise<void>,
   ) {
+    this.wallClock = () => context.wallClock()
     const moves = context.store(MOVES_STORE)
     this.moves = typedStore(moves, stringSerde, jsonSerde<MoveIn>())
     this.held = context.store(HELD_STORE)
@@ -210,8 +224,26 @@ export class MovesIn {
       ...m,
       handedOver: true,
       expectImport: from !== undefined,
+      ...(from !== undefined && { from }),
     }))
     await this.complete(conversationId)
+  }
+
+  /** The barrier came back through the old home: what it passed back before it is here. */
+  async barrierBack(conversationId: string): Promise<void> {
+    const barrier = (await this.moves.get(conversationId))?.barrier
+    if (!barrier || barrier.back) return
+    await this.update(conversationId, (m) => ({ ...m, barrier: { ...barrier, back: true } }))
+    await this.complete(conversationId)
+  }
+
+  /** Moves whose barrier has not come back within BARRIER_WAIT_MS complete without it. */
+  async tick(now: number): Promise<void> {
+    for (const cid of [...(await this.load()).moving]) {
+      const sentAt = (await this.moves.get(cid))?.barrier?.sentAt
+      if (sentAt === undefined || now - sentAt < BARRIER_WAIT_MS) continue
+      await this.barrierBack(cid)
+    }
   }
 
   /**
@@ -234,9 +266,26 @@ export class MovesIn {
     if (!move?.handedOver || (move.expectImport && move.endSeq === undefined)) return
     const meta = await this.task.conversations.get(cid)
     if (!meta || !this.task.route.isLocal(meta.unit)) return
+    if (await this.awaitsBarrier(cid, move)) return
     if ((move.endSeq ?? 0) > (meta.seq ?? 0))
       this.task.conversations.setSeq(cid, meta, move.endSeq ?? 0)
     await this.release(cid)
+  }
+
+  /**
+   * Changes this unit forwarded to the old home before it had the hand-over may still be on
+   * their way back (the old home passes them on here): a barrier sent through the old home
+   * comes back behind them, and the move completes then.
+   */
+  private async awaitsBarrier(cid: string, move: MoveIn): Promise<boolean> {
+    const oldHome = move.from === undefined ? undefined : this.task.route.remote(move.from)
+    if (oldHome === undefined || move.barrier?.back) return false
+    if (!move.barrier) {
+      const sentAt = this.wallClock()
+      await sendMoveBarrier(this.task, oldHome, cid, sentAt)
+      await this.update(cid, (m) => ({ ...m, barrier: { sentAt } }))
+    }
+    return true
   }
 
   /**
@@ -256,7 +305,13 @@ export class MovesIn {
       records.push(await this.decode(cid, JSON.parse(value.toString()) as HeldRecord))
     }
     s.held.delete(cid)
-    for (const record of records) await this.process(record)
+    // What this unit forwarded to the old home came back (its origin is this unit): it was sent
+    // before this unit held anything of the conversation, so before what it holds from its own
+    // API (a membership change made here after one still on its way back must not overtake it).
+    const local = String(this.task.options.unit)
+    const returned = records.filter((r) => originOf(r) === local)
+    for (const record of [...returned, ...records.filter((r) => originOf(r) !== local)])
+      await this.process(record)
   }
 
   private async decode(cid: string, held: HeldRecord): Promise<InputRecord> {

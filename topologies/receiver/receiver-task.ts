@@ -99,7 +99,10 @@ export class ReceiverTask {
     })
     this.moves = new MovesIn(context, this, (record) => process(this, record))
     this.movesOut = new MovesOut(context, this)
-    context.schedule(EXPORT_EVERY_MS, 'wall-clock', () => this.movesOut.tick())
+    context.schedule(EXPORT_EVERY_MS, 'wall-clock', async (now) => {
+      await this.movesOut.tick()
+      await this.moves.tick(now)
+    })
     this.gate = (options.admission ?? admitAll).open(context, (stored) => deliver(this, stored))
     this.clock = options.clock ?? Date.now
     this.largeGroupThreshold = options.largeGroupThreshold ?? DEFAULT_LARGE_GROUP_THRESHOLD

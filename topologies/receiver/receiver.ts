@@ -14,6 +14,7 @@ import { admitAll } from './admission.js'
 import { onConversationEvent } from './conversation-events.js'
 import { deliverDeferred, deliverForwarded } from './deferred-after-move.js'
 import { PARKED_STORE } from './forward-or-park.js'
+import { isMoveBarrier, onMoveBarrier } from './move-barrier.js'
 import { HELD_STORE, importKind, isHandOverPart, MOVES_STORE } from './move-in.js'
 import { EXPORTS_STORE } from './move-out.js'
 import { PRIVATE_DEDUPE_STORE } from './private-dedupe.js'
@@ -99,6 +100,7 @@ async function handle(task: ReceiverTask, record: InputRecord): Promise<void> {
   if (record.topic === users?.topic) return
   if (record.topic === topics.conversations) {
     const event = record.value as ConversationEvent
+    if (isMoveBarrier(record)) return onMoveBarrier(task, record, event)
     // Moving here, or moved on before its history got here: a change waits (a move on, then
     // taking the history along), but the hand-over, which completes the move, is applied. A
     // membership change applied before the hand-over would be applied to the roster the
