@@ -163,9 +163,12 @@ describe('receiver: forwarding to a missing target', () => {
     await send(eu, 'atlantic', 'm-4') // behind the waiting ones, not ahead of them
     expect(eu.read(US_INBOUND)).toEqual([])
     await eu.advanceWallClock(UNPARK_EVERY_MS)
-    const sent = await Promise.all(
-      eu.read(US_INBOUND).map((r) => codecs.fanoutBatch.decode(r.value as Buffer)),
+    const written = eu.read(US_INBOUND)
+    // Marked as another geo's share: us's inbox sends it on to bob's unit there (inbound.ts).
+    expect(written.map((r) => String(r.headers?.['imflow-from-geo']))).toEqual(
+      written.map(() => '1'),
     )
+    const sent = await Promise.all(written.map((r) => codecs.fanoutBatch.decode(r.value as Buffer)))
     expect(sent.map((b) => b.event.payload.kind)).toEqual([
       'MembershipChanged',
       'NewMessage',

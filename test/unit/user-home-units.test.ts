@@ -16,8 +16,10 @@ import type {
 } from '../../schemas/types.generated.js'
 import { inboxTopology } from '../../topologies/inbox/index.js'
 import { deletedKey, INBOX_STORES, inboxKey, listKey } from '../../topologies/model/index.js'
+import { FROM_GEO_HEADER } from '../../topologies/receiver/inbound.js'
 import {
   type HomePlaces,
+  inboundTopology,
   splitByHome,
   type UnitTopics,
   userHome,
@@ -350,6 +352,54 @@ describe('inbox: a share handed off here just before the receiver learnt of a mo
     const via = { [VIA_INBOUND_HEADER]: '1' }
     for (const r of other.read('fanout'))
       await inbox.pipe('fanout', { ...r, partition: 0, timestamp: now, headers: via })
+    expect(await inbox.store(INBOX_STORES.lists).get(listKey('cat', 'g'))).toBeDefined()
+    expect(inbox.read(A.inbound)).toEqual([])
+  })
+})
+
+describe('geos and units: a share from another geo for a user homed in another unit of this one', () => {
+  it('goes on to her unit once; the inbound marks what came from another geo', async () => {
+    // Another geo's receiver knows this geo's listed deployment (unit 1), not its units: cat is
+    // homed in unit 0 of this geo.
+    const replica: Record<string, UserEvent> = {
+      cat: { userId: 'cat', geo: 'eu', at: now, unit: '0' },
+    }
+    const inbox = inboxOfUnit1(replica)
+    const inbound = new TopologyTestDriver(
+      inboundTopology({
+        inbound: 'inbound',
+        fanout: 'fanout',
+        userPartitions: 1,
+        codec: codecs.fanoutBatch as EventCodec<FanoutBatch>,
+      }),
+    )
+    const d = unit1()
+    await groupAndMessage(d, ['bob', 'cat'])
+    const shares = d.read('fanout')
+    for (const share of shares)
+      await inbound.pipe('inbound', {
+        key: share.key,
+        value: share.value,
+        timestamp: now,
+        headers: { [FROM_GEO_HEADER]: '1' },
+      })
+    const split = inbound.read('fanout')
+    expect(new Set(split.map((r) => r.headers?.[VIA_INBOUND_HEADER]))).toEqual(new Set(['geo']))
+    for (const r of split) await inbox.pipe('fanout', { ...r, partition: 0, timestamp: now })
+    expect(await inbox.store(INBOX_STORES.lists).get(listKey('bob', 'g'))).toBeDefined()
+    expect(await inbox.store(INBOX_STORES.lists).get(listKey('cat', 'g'))).toBeUndefined()
+    const sent = await batches(inbox, A.inbound)
+    expect(new Set(sent.flatMap((b) => b.recipients))).toEqual(new Set(['cat']))
+    expect(sent.map((b) => b.event.payload.kind)).toContain('NewMessage')
+
+    // From another unit (marked 1), as before: applied here whatever this replica says.
+    for (const share of shares)
+      await inbox.pipe('fanout', {
+        ...share,
+        partition: 0,
+        timestamp: now,
+        headers: { [VIA_INBOUND_HEADER]: '1' },
+      })
     expect(await inbox.store(INBOX_STORES.lists).get(listKey('cat', 'g'))).toBeDefined()
     expect(inbox.read(A.inbound)).toEqual([])
   })

@@ -124,13 +124,19 @@ export class UserMoves {
   async redirect(record: InputRecord, batch: FanoutBatch): Promise<string[]> {
     const movedTo = await this.movedAway()
     // Handed off by this unit's receiver: its replica may have learnt of a move since (it is
-    // usually ahead of this task's im.users), and is then followed; else who moved from here.
+    // usually ahead of this task's im.users), and is then followed. From another geo, whose
+    // receiver knows this geo but not its units: a user homed in another unit of it, by the
+    // replica, gets it there. Else (or from another unit): who moved from here.
     const { userOf, places } = this.move
-    const current = record.headers[VIA_INBOUND_HEADER] === undefined ? userOf : undefined
+    const via = record.headers[VIA_INBOUND_HEADER]?.toString()
+    const current = via === undefined || via === 'geo' ? userOf : undefined
     if (movedTo.size === 0 && !current) return batch.recipients
     const homeOf = (userId: string) => {
       const user = current?.(userId)
-      return user ? userHome(user, places) : movedTo.get(userId)
+      if (!user) return movedTo.get(userId)
+      const home = userHome(user, places)
+      // Another geo, by this replica, for a share from another geo: the replicas disagree.
+      return via === 'geo' && home?.geo !== undefined ? movedTo.get(userId) : home
     }
     const { local, remote } = splitByHome(batch.recipients, homeOf)
     const conversationId = conversationOf(batch)

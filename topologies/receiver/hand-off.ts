@@ -7,6 +7,7 @@ import type { FanoutBatch } from '../../schemas/types.generated.js'
 import type { ProcessorContext } from '../runtime/index.js'
 import { planFanOut } from './fan-out.js'
 import type { Forwarder } from './forward-or-park.js'
+import { FROM_GEO_HEADER } from './inbound.js'
 import { inboundSink, splitByHome, type UserHome } from './user-home.js'
 
 export interface HandOffTarget {
@@ -30,7 +31,11 @@ export async function handOff(
     : { local: recipients, remote: new Map<string, { home: UserHome; users: string[] }>() }
   for (const { home, users } of remote.values()) {
     const share: FanoutBatch = { ...batch, partition: -1, recipients: users }
-    await forward?.send(inboundSink(home), { key: conversationId, value: codec.encode(share) })
+    await forward?.send(inboundSink(home), {
+      key: conversationId,
+      value: codec.encode(share),
+      ...(home.geo !== undefined && { headers: { [FROM_GEO_HEADER]: '1' } }),
+    })
   }
   for (const share of planFanOut(local, target.userPartitions)) {
     context.send('fanout', {

@@ -10,9 +10,15 @@ import { planFanOut } from './fan-out.js'
 /**
  * Marks a hand-off record that came from another geo's or unit's receiver: the inbox applies
  * it (it was sent to the user's home), never sends it on by its own replica of users' homes,
- * so two deployments whose replicas disagree a moment cannot pass it back and forth.
+ * so two deployments whose replicas disagree a moment cannot pass it back and forth. `geo`:
+ * it came from another geo, whose receiver knows this geo's listed deployment, not its units:
+ * the inbox sends a user homed in another unit of this geo their share there, once (that unit
+ * gets it through its inbound, marked `1`).
  */
 export const VIA_INBOUND_HEADER = 'imflow-via-inbound'
+
+/** On a share a receiver hands to another geo's inbound (hand-off.ts). */
+export const FROM_GEO_HEADER = 'imflow-from-geo'
 
 export function inboundTopology(options: {
   inbound: string
@@ -27,13 +33,14 @@ export function inboundTopology(options: {
     processor: (context) => ({
       process(record) {
         const forwarded = record.value as FanoutBatch
+        const fromGeo = record.headers[FROM_GEO_HEADER] !== undefined
         for (const share of planFanOut(forwarded.recipients, options.userPartitions)) {
           const batch: FanoutBatch = { ...forwarded, ...share }
           context.send('fanout', {
             key: record.key,
             value: options.codec.encode(batch),
             partition: share.partition,
-            headers: { [VIA_INBOUND_HEADER]: '1' },
+            headers: { [VIA_INBOUND_HEADER]: fromGeo ? 'geo' : '1' },
           })
         }
       },
