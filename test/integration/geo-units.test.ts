@@ -87,4 +87,55 @@ describe('geos and units: a user homed in a unit of another geo', () => {
     )
     expect(news).toHaveLength(1)
   })
+
+  it('takes a user’s rows along to her unit when she moves to the other geo', {
+    timeout: 120_000,
+  }, async () => {
+    const [euApp, us0App, us1App] = apps as [RunningApp, RunningApp, RunningApp]
+    type List = { conversations: { conversationId: string; unread: number }[] }
+    const unreadIn = async (app: RunningApp, who: string, cid: string) => {
+      const { body } = await callJson<List>(app, 'GET', '/v1/conversations', token(who))
+      return body.conversations?.find((c) => c.conversationId === cid)?.unread
+    }
+    expect(
+      (
+        await callJson(euApp, 'POST', '/v1/conversations', admin, {
+          conversationId: 'atlantic',
+          type: 'GROUP',
+          members: ['ann', 'cat'],
+        })
+      ).status,
+    ).toBe(201)
+    await eventually(
+      async () =>
+        (
+          await callJson(euApp, 'POST', '/v1/messages', token('ann'), {
+            conversationId: 'atlantic',
+            clientMsgId: 'to-cat',
+            type: 'TEXT',
+            body: 'before the move',
+          })
+        ).status === 200
+          ? true
+          : undefined,
+      { what: 'the message to cat' },
+    )
+    await eventually(
+      async () => ((await unreadIn(euApp, 'cat', 'atlantic')) === 1 ? true : undefined),
+      {
+        what: 'cat’s row in eu',
+      },
+    )
+    // us's units learn her unit first, then eu her geo: her rows leave eu for us's unit 0.
+    for (const app of [us0App, us1App])
+      expect(
+        (await callJson(app, 'PUT', '/v1/users/cat', admin, { geo: 'us', unit: '1' })).status,
+      ).toBe(202)
+    await new Promise((r) => setTimeout(r, 2_000))
+    expect((await callJson(euApp, 'PUT', '/v1/users/cat', admin, { geo: 'us' })).status).toBe(202)
+    await eventually(
+      async () => ((await unreadIn(us1App, 'cat', 'atlantic')) === 1 ? true : undefined),
+      { timeoutMs: 60_000, what: 'cat’s row, one unread, at unit 1 of us' },
+    )
+  })
 })

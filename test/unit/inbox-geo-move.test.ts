@@ -87,7 +87,10 @@ describe('inbox: a user moving to another geo', () => {
     expect((await row(eu, 'bob', 'c'))?.unread).toBe(2)
 
     await moveTo(eu, 'bob', 'us')
-    const moved = await decoded(eu, US_INBOUND)
+    const sent = eu.read(US_INBOUND)
+    // Marked as from another geo: us's listed deployment sends them on to bob's unit there.
+    expect(sent.map((r) => String(r.headers?.['imflow-from-geo']))).toEqual(['1', '1'])
+    const moved = await Promise.all(sent.map((r) => codec.decode(r.value as Buffer)))
     expect(
       moved.map((b) => [
         b.event.payload.kind,

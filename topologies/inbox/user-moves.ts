@@ -12,6 +12,7 @@ import {
   forwarder,
   type HomePlaces,
   homeName,
+  inboundHeaders,
   inboundSink,
   type RemoteTargets,
   splitByHome,
@@ -77,7 +78,8 @@ export class UserMoves {
       this.cache = undefined
     })
     context.schedule(UNPARK_EVERY_MS, 'wall-clock', () => this.forward.unpark())
-    const send: SendHome = (home, record) => this.forward.send(inboundSink(home), record)
+    const send: SendHome = (home, record) =>
+      this.forward.send(inboundSink(home), { ...record, headers: inboundHeaders(home) })
     this.exports = new UserExports(context, stores, codec, send, move.exportChars)
   }
 
@@ -146,6 +148,7 @@ export class UserMoves {
       await this.forward.send(inboundSink(home), {
         key: record.key,
         value: this.codec.encode({ ...batch, partition: -1, recipients: users }),
+        headers: inboundHeaders(home),
       })
     }
     return local

@@ -7,7 +7,7 @@ import type { FanoutBatch } from '../../schemas/types.generated.js'
 import type { ProcessorContext } from '../runtime/index.js'
 import { planFanOut } from './fan-out.js'
 import type { Forwarder } from './forward-or-park.js'
-import { FROM_GEO_HEADER } from './inbound.js'
+import { inboundHeaders } from './inbound.js'
 import { inboundSink, splitByHome, type UserHome } from './user-home.js'
 
 export interface HandOffTarget {
@@ -34,7 +34,7 @@ export async function handOff(
     await forward?.send(inboundSink(home), {
       key: conversationId,
       value: codec.encode(share),
-      ...(home.geo !== undefined && { headers: { [FROM_GEO_HEADER]: '1' } }),
+      headers: inboundHeaders(home),
     })
   }
   for (const share of planFanOut(local, target.userPartitions)) {

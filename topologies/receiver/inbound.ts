@@ -6,6 +6,7 @@ import type { EventCodec } from '../../schemas/codec.js'
 import type { FanoutBatch } from '../../schemas/types.generated.js'
 import { defineTopology, type TopologyDefinition } from '../runtime/index.js'
 import { planFanOut } from './fan-out.js'
+import type { UserHome } from './user-home.js'
 
 /**
  * Marks a hand-off record that came from another geo's or unit's receiver: the inbox applies
@@ -17,8 +18,13 @@ import { planFanOut } from './fan-out.js'
  */
 export const VIA_INBOUND_HEADER = 'imflow-via-inbound'
 
-/** On a share a receiver hands to another geo's inbound (hand-off.ts). */
+/** On what a deployment sends to another geo's inbound (a share, a moving user's rows). */
 export const FROM_GEO_HEADER = 'imflow-from-geo'
+
+/** The headers of a record to `home`'s inbound. */
+export function inboundHeaders(home: UserHome): Record<string, string> {
+  return home.geo !== undefined ? { [FROM_GEO_HEADER]: '1' } : {}
+}
 
 export function inboundTopology(options: {
   inbound: string

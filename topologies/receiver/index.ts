@@ -17,7 +17,7 @@ export {
 } from './forward-or-park.js'
 export { type HandOffTarget, handOff } from './hand-off.js'
 export { geoSplit, type UserHomes, unitTopics, userHomes } from './home-wiring.js'
-export { inboundTopology, VIA_INBOUND_HEADER } from './inbound.js'
+export { inboundHeaders, inboundTopology, VIA_INBOUND_HEADER } from './inbound.js'
 export { inboundModule, receiverModule } from './module.js'
 export { ReceiverQueries } from './queries.js'
 export { receiverTopology } from './receiver.js'
