@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { digestApp } from '../../ops/app/commands/replay/digest-app.js'
 import { StoreDigest } from '../../ops/app/commands/replay/store-digest.js'
 import { dataKey, newMarker } from '../../topologies/runtime/changelog.js'
-import { testKafka, unique, withAdmin } from './helpers.js'
+import { testKafka, transactionalProducer, unique, withAdmin } from './helpers.js'
 
 describe('imflow digest', () => {
   it("digests each store partition's committed state and nothing else", async () => {
@@ -20,11 +20,7 @@ describe('imflow digest', () => {
         topics: [dedupe, log].map((topic) => ({ topic, numPartitions: 2 })),
       }),
     )
-    const producer = kafka.producer({
-      transactionalId: `${app}-tx`,
-      maxInFlightRequests: 1,
-      idempotent: true,
-    })
+    const producer = transactionalProducer(kafka, `${app}-tx`)
     await producer.connect()
     const write = async (
       topic: string,

@@ -16,7 +16,7 @@ import {
 } from '../../ops/kafkajs-group-generation.js'
 import type { GroupMetadata } from '../../ops/txn-offset-commit-v3.js'
 import { createTaskProducer, isFenced } from '../../topologies/runtime/internal/kafka-io.js'
-import { eventually, testKafka, unique, withAdmin } from './helpers.js'
+import { eventually, testKafka, transactionalProducer, unique, withAdmin } from './helpers.js'
 
 const cleanup: (() => Promise<void>)[] = []
 afterEach(async () => {
@@ -33,13 +33,8 @@ async function member(kafka: Kafka, groupId: string, topic: string) {
   return { consumer, generation }
 }
 
-async function transactionalProducer(kafka: Kafka): Promise<Producer> {
-  const producer = kafka.producer({
-    transactionalId: unique('fenced-offsets'),
-    idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  })
+async function connectedProducer(kafka: Kafka): Promise<Producer> {
+  const producer = transactionalProducer(kafka, 'fenced-offsets')
   await producer.connect()
   cleanup.push(() => producer.disconnect())
   return producer
@@ -120,7 +115,7 @@ describe('offsets fenced by the consumer group generation (KIP-447)', () => {
     expect(described.groups[0]?.members.map((m) => m.memberId)).toEqual([group.memberId])
     expect(group).toMatchObject({ groupId, groupInstanceId: null })
 
-    await commitWith(await transactionalProducer(kafka), out, group, topic, [
+    await commitWith(await connectedProducer(kafka), out, group, topic, [
       [0, '5'],
       [1, '7'],
     ])
@@ -141,7 +136,7 @@ describe('offsets fenced by the consumer group generation (KIP-447)', () => {
     expect(bGroup.generationId).toBe(current.generationId)
     expect(current.memberId).toBe(old.memberId)
 
-    const producer = await transactionalProducer(kafka)
+    const producer = await connectedProducer(kafka)
     const fenced = await commitWith(producer, out, old, topic, [[0, '5']]).catch((e) => e)
     expect(isImflowError(fenced, 'IMF_ERR_GROUP_FENCED')).toBe(true)
     expect(fenced.details).toMatchObject({ brokerError: 'ILLEGAL_GENERATION', ...old })

@@ -3,7 +3,14 @@ import { appendFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Admin, type Kafka, Kafka as KafkaClient, logLevel } from 'kafkajs'
+import {
+  type Admin,
+  type Kafka,
+  Kafka as KafkaClient,
+  logLevel,
+  Partitioners,
+  type Producer,
+} from 'kafkajs'
 import { inject } from 'vitest'
 import { type RunningApp, startApp } from '../../ops/app/app.js'
 import { loadConfig } from '../../ops/app/config.js'
@@ -17,6 +24,19 @@ export function unique(prefix: string): string {
 
 export function testKafka(clientId = unique('test')): Kafka {
   return new KafkaClient({ clientId, brokers: inject('kafkaBrokers'), logLevel: logLevel.NOTHING })
+}
+
+/**
+ * A transactional producer as the runtime's (idempotent, one request in flight, the Java
+ * client's partitioner), its id `name` made unique; not connected yet.
+ */
+export function transactionalProducer(kafka: Kafka, name: string): Producer {
+  return kafka.producer({
+    transactionalId: unique(name),
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  })
 }
 
 export async function withAdmin<T>(work: (admin: Admin) => Promise<T>): Promise<T> {

@@ -5,11 +5,10 @@
 // puts the Java client's rule in its place; this writes that layout on the real broker and
 // reads it from the middle.
 
-import { Partitioners } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
 import { createTopicsAndWait } from '../../ops/kafka-admin.js'
 import { readCommittedFixed } from '../../ops/kafkajs-read-committed.js'
-import { eventually, testKafka, unique, withAdmin } from './helpers.js'
+import { eventually, testKafka, transactionalProducer, unique, withAdmin } from './helpers.js'
 
 describe('read_committed across interleaved aborted transactions', () => {
   it('kafkajs consumers use the fixed filter', () => {
@@ -22,13 +21,7 @@ describe('read_committed across interleaved aborted transactions', () => {
     const kafka = testKafka()
     const topic = unique('aborted-interleaved')
     await withAdmin((admin) => createTopicsAndWait(admin, [{ topic, numPartitions: 1 }]))
-    const producer = (id: string) =>
-      kafka.producer({
-        transactionalId: unique(id),
-        idempotent: true,
-        maxInFlightRequests: 1,
-        createPartitioner: Partitioners.DefaultPartitioner,
-      })
+    const producer = (id: string) => transactionalProducer(kafka, id)
     const [p1, p2, p3] = [producer('p1'), producer('p2'), producer('p3')]
     await Promise.all([p1.connect(), p2.connect(), p3.connect()])
     try {

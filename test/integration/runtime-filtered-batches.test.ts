@@ -3,11 +3,10 @@
 // stays short of its end, and every "caught up" check (committed >= high watermark: the
 // tests', the replay's drain) waits forever. Past it, and never past a record it holds.
 
-import { Partitioners } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
 import { silentLogger } from '../../ops/log.js'
 import { defineTopology, startTopology } from '../../topologies/runtime/index.js'
-import { eventually, testKafka, unique, withAdmin } from './helpers.js'
+import { eventually, testKafka, transactionalProducer, unique, withAdmin } from './helpers.js'
 import { committedSum, scratchState, testScope } from './runtime-support.js'
 
 describe('runtime: a fetch filtered to nothing', () => {
@@ -38,12 +37,7 @@ describe('runtime: a fetch filtered to nothing', () => {
       stateDir: state.dir,
       log: silentLogger,
     })
-    const producer = kafka.producer({
-      transactionalId: unique('filtered-writer'),
-      idempotent: true,
-      maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    })
+    const producer = transactionalProducer(kafka, 'filtered-writer')
     await producer.connect()
     const high = () =>
       withAdmin(async (admin) => Number((await admin.fetchTopicOffsets(input))[0]?.high))

@@ -7,7 +7,7 @@ import type { Kafka } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
 import { setGroupOffsets } from '../../ops/group-offsets.js'
 import { TASK_COMMIT_METADATA } from '../../topologies/runtime/internal/start-position.js'
-import { testKafka, unique, withAdmin } from './helpers.js'
+import { testKafka, transactionalProducer, unique, withAdmin } from './helpers.js'
 import {
   countToEnd,
   expectExactCounts,
@@ -23,11 +23,7 @@ const KEYS = 50
 
 /** Commits `offset` on each partition in a transaction, as a task's commit says it is one. */
 async function commitAsTask(kafka: Kafka, groupId: string, topic: string, offset: number) {
-  const producer = kafka.producer({
-    transactionalId: unique('older-commit'),
-    idempotent: true,
-    maxInFlightRequests: 1,
-  })
+  const producer = transactionalProducer(kafka, 'older-commit')
   await producer.connect()
   try {
     const partitions = [0, 1].map((partition) => ({

@@ -5,12 +5,12 @@
 // commits, or the one from before it after it aborts; a partition asked for alone is not held
 // up by another's transaction; past the wait bound, a typed error.
 
-import { type Admin, type Kafka, Partitioners, type Producer, type Transaction } from 'kafkajs'
+import type { Admin, Kafka, Producer, Transaction } from 'kafkajs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { isImflowError } from '../../ops/errors.js'
 import { createTopicsAndWait } from '../../ops/kafka-admin.js'
 import { type CommittedOffsets, fetchStableOffsets } from '../../ops/kafkajs-stable-offsets.js'
-import { testKafka, unique, withAdmin } from './helpers.js'
+import { testKafka, transactionalProducer, unique, withAdmin } from './helpers.js'
 
 const cleanup: (() => Promise<void>)[] = []
 afterEach(async () => {
@@ -21,12 +21,7 @@ async function connected(kafka: Kafka): Promise<{ admin: Admin; producer: Produc
   const admin = kafka.admin()
   await admin.connect()
   cleanup.push(() => admin.disconnect())
-  const producer = kafka.producer({
-    transactionalId: unique('stable-offsets'),
-    idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  })
+  const producer = transactionalProducer(kafka, 'stable-offsets')
   await producer.connect()
   cleanup.push(() => producer.disconnect())
   return { admin, producer }
