@@ -26,6 +26,13 @@ export interface Metrics {
   readonly dependencyUp: Gauge<'dependency'>
   readonly task: TaskMetrics
   readonly merge: MergeMetrics
+  readonly receiver: ReceiverMetrics
+}
+
+/** What the receiver reports beyond every task's instruments. */
+export interface ReceiverMetrics {
+  /** Conversation moves that completed without their barrier (the old home did not send it back in time). */
+  readonly moveBarrierTimeouts: Counter<never>
 }
 
 /** What the topology runtime reports, per topology and task (input partition). */
@@ -430,5 +437,12 @@ export function createMetrics(): Metrics {
     }),
     task: taskMetrics(registry),
     merge: createMergeMetrics(registry),
+    receiver: {
+      moveBarrierTimeouts: new Counter({
+        name: 'imflow_receiver_move_barrier_timeouts_total',
+        help: 'Conversation moves into this unit that completed without their barrier: the old home did not send it back within 30 s (docs/units.md).',
+        registers: [registry],
+      }),
+    },
   }
 }

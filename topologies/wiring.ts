@@ -3,7 +3,7 @@
 // the configuration by the composition root (ops/app/topologies.ts). Modules take what they
 // need from it; none of them reads the configuration itself.
 
-import type { MergeMetrics } from '../ops/metrics.js'
+import type { MergeMetrics, ReceiverMetrics } from '../ops/metrics.js'
 import type { EventCodec } from '../schemas/codec.js'
 import type { ContractCodecs } from '../schemas/contract.js'
 import type { ContractTopic } from '../schemas/topics.js'
@@ -56,7 +56,7 @@ export interface TopologyWiring extends TopicNaming {
   /** Peak shaving: the receiver's admission hook (topologies/shaping). */
   readonly admission?: Admission
   /** Instruments of topologies that report more than every task does. */
-  readonly metrics: { readonly merge?: MergeMetrics }
+  readonly metrics: { readonly merge?: MergeMetrics; readonly receiver?: ReceiverMetrics }
 }
 
 /** Another deployment on the cluster, as its topics are named. */

@@ -84,6 +84,7 @@ export async function startApp(
       log,
       metrics: metrics.task,
       mergeMetrics: metrics.merge,
+      receiverMetrics: metrics.receiver,
       remoteTargets,
       peers: {
         advertisedUrl: config.advertisedUrl,

@@ -5,6 +5,7 @@
 // are both there.
 
 import { beforeEach, describe, expect, it } from 'vitest'
+import { createMetrics } from '../../ops/metrics.js'
 import type { EventCodec } from '../../schemas/codec.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
 import type { ConversationEvent, SendMessage } from '../../schemas/types.generated.js'
@@ -385,7 +386,8 @@ describe('receiver: moving a conversation to another unit', () => {
 
   it('completes a move without its barrier once BARRIER_WAIT_MS passed: an old home that is gone holds nothing for ever', async () => {
     const a = unitDriver(0)
-    const b = unitDriver(1)
+    const metrics = createMetrics().receiver
+    const b = twoUnits(codecs, 1, 2, { largeGroupThreshold: 2, clock: () => now, metrics })
     await change(a, createdIn(''))
     await send(a, message('m1'))
     await change(a, { kind: 'UnitChanged', unit: '1' })
@@ -395,8 +397,10 @@ describe('receiver: moving a conversation to another unit', () => {
     expect(b.read(A.conversations)).toHaveLength(1) // the barrier, which unit 0 never returns
     await b.advanceWallClock(BARRIER_WAIT_MS - EXPORT_EVERY_MS)
     expect(b.read(A.receipts)).toEqual([])
+    expect((await metrics.moveBarrierTimeouts.get()).values[0]?.value ?? 0).toBe(0)
     await b.advanceWallClock(2 * EXPORT_EVERY_MS)
     expect(await accepted(b, A.receipts, codecs.receipt)).toHaveLength(1)
+    expect((await metrics.moveBarrierTimeouts.get()).values[0]?.value).toBe(1)
     expect((await log(b)).map((m) => m.body)).toEqual(['body of m1', 'body of m2'])
   })
 

@@ -24,8 +24,8 @@ export const messageIndexModule = defineModule({
 
 export const mergeModule = defineModule({
   name: 'merge',
-  // Not paced: the API checks a reaction's or a read's sender against merge's members, so a
-  // member just added must be known there at once.
+  // Not paced: its read ticks are what a sender sees, and pacing it changed nothing
+  // measurable (docs/runtime.md, "Transaction pace").
   build: (w: TopologyWiring) =>
     mergeTopology({
       topics: {

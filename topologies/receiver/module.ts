@@ -51,6 +51,7 @@ export const receiverModule = defineModule({
       ...(w.remoteTargets ? { remoteTargets: w.remoteTargets } : {}),
       limits: { maxBodyBytes: w.settings.maxBodyBytes, maxClientMsgIdLength: 128 },
       ...(w.admission ? { admission: w.admission } : {}),
+      ...(w.metrics.receiver ? { metrics: w.metrics.receiver } : {}),
     }),
   queries: (running) => new ReceiverQueries(running),
 })

@@ -240,8 +240,9 @@ export class MovesIn {
   /** Moves whose barrier has not come back within BARRIER_WAIT_MS complete without it. */
   async tick(now: number): Promise<void> {
     for (const cid of [...(await this.load()).moving]) {
-      const sentAt = (await this.moves.get(cid))?.barrier?.sentAt
-      if (sentAt === undefined || now - sentAt < BARRIER_WAIT_MS) continue
+      const barrier = (await this.moves.get(cid))?.barrier
+      if (!barrier || barrier.back || now - barrier.sentAt < BARRIER_WAIT_MS) continue
+      this.task.options.metrics?.moveBarrierTimeouts.inc()
       await this.barrierBack(cid)
     }
   }

@@ -1,6 +1,7 @@
 // What a receiver is built from: its topics and codecs, this deployment's unit and geo, the
 // large-group threshold, validation limits and the peak-shaving hook.
 
+import type { ReceiverMetrics } from '../../ops/metrics.js'
 import type { EventCodec } from '../../schemas/codec.js'
 import type {
   Action,
@@ -99,6 +100,8 @@ export interface ReceiverOptions {
   limits?: ValidationLimits
   admission?: Admission
   clock?: () => number
+  /** What the receiver reports beyond every task's instruments. */
+  metrics?: ReceiverMetrics
 }
 
 /** Headers copied from a message to its receipt, so a waiting HTTP request finds its answer. */
