@@ -83,8 +83,7 @@ export async function startApp(
       schemas,
       log,
       metrics: metrics.task,
-      mergeMetrics: metrics.merge,
-      receiverMetrics: metrics.receiver,
+      topologyMetrics: { merge: metrics.merge, receiver: metrics.receiver },
       remoteTargets,
       peers: {
         advertisedUrl: config.advertisedUrl,

@@ -23,7 +23,7 @@ import { type Limits, LimitsTable, ShapingStats, shaping } from '../../topologie
 import type { SyncSettings } from '../../topologies/sync/index.js'
 import { FANOUT, type TopologyWiring } from '../../topologies/wiring.js'
 import type { Logger } from '../log.js'
-import type { MergeMetrics, ReceiverMetrics, TaskMetrics } from '../metrics.js'
+import type { TaskMetrics } from '../metrics.js'
 import type { Config } from './config.js'
 import { runtimeId, topicNaming } from './provision-topics.js'
 
@@ -34,8 +34,8 @@ export interface TopologyContext {
   schemas: SchemaSource
   log: Logger
   metrics: TaskMetrics
-  mergeMetrics?: MergeMetrics
-  receiverMetrics?: ReceiverMetrics
+  /** Instruments of topologies that report more than every task does. */
+  topologyMetrics?: TopologyWiring['metrics']
   /** Whether other geos' and units' topics exist (remote-targets.ts). */
   remoteTargets?: RemoteTargets
   /** Reads of partitions other instances own go to them (see docs/runtime.md). */
@@ -167,10 +167,7 @@ export async function wiringFor(
         graceMs: config.mergeWindowGraceMs,
       },
     },
-    metrics: {
-      ...(ctx.mergeMetrics && { merge: ctx.mergeMetrics }),
-      ...(ctx.receiverMetrics && { receiver: ctx.receiverMetrics }),
-    },
+    metrics: ctx.topologyMetrics ?? {},
     ...(admission ? { admission } : {}),
     ...(ctx.remoteTargets ? { remoteTargets: ctx.remoteTargets } : {}),
   }
