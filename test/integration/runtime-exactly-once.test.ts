@@ -55,17 +55,18 @@ describe.each(['task', 'thread'] as const)(
       let progress = 0
       for (let kill = 0; kill < KILLS; kill++) {
         const running = spawnCountApp(options)
-        // Kill at a random point once this run has committed work of its own.
+        // Kill at a random point in this run's share of the input, once it has committed work of
+        // its own: a run commits ~25,000 records a second, so waiting a random time instead could
+        // let the last kills land after the input was done.
         const before = progress
+        const target = Math.floor((TOTAL * (kill + 0.5 + Math.random() / 2)) / (KILLS + 1))
         progress = await eventually(
           async () => {
             const done = await committedSum(kafka, `${app}-count`, input)
-            return done > before ? done : undefined
+            return done > Math.max(before, target) ? done : undefined
           },
-          { timeoutMs: 120_000, intervalMs: 100, what: `run ${kill + 1} to commit progress` },
+          { timeoutMs: 120_000, intervalMs: 50, what: `run ${kill + 1} to commit past ${target}` },
         )
-        // Soon after: a run commits ~25,000 records a second, and all five kills must land mid-input.
-        await new Promise((r) => setTimeout(r, Math.random() * 500))
         running.child.kill('SIGKILL')
         await running.exited
         const atKill = await committedSum(kafka, `${app}-count`, input)
