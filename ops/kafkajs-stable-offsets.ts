@@ -56,6 +56,21 @@ interface MarkedCall {
 
 /** The marked call in progress. */
 const marked = new AsyncLocalStorage<MarkedCall>()
+let markedInFlight = 0
+
+/**
+ * Runs `work` marked. While any AsyncLocalStorage is enabled, Node 20 runs a hook on every
+ * promise in the process (7% of the counting topology's CPU in a profile, for a call made
+ * when a task opens): so the storage is disabled again once no marked call is in flight.
+ */
+async function runMarked<T>(call: MarkedCall, work: () => Promise<T>): Promise<T> {
+  markedInFlight++
+  try {
+    return await marked.run(call, work)
+  } finally {
+    if (--markedInFlight === 0) marked.disable()
+  }
+}
 
 /**
  * Only the partitions asked for: the coordinator answers UNSTABLE_OFFSET_COMMIT for any
@@ -137,7 +152,7 @@ export async function fetchStableOffsets(
   for (let attempt = 0; ; attempt++) {
     const call: MarkedCall = partitions ? { partitions: new Set(partitions) } : {}
     try {
-      const offsets = await marked.run(call, () =>
+      const offsets = await runMarked(call, () =>
         admin.fetchOffsets({ groupId, topics: [...topics] }),
       )
       if (call.sentVersion !== OFFSET_FETCH_STABLE_VERSION) throw notMarked(groupId)
