@@ -63,7 +63,9 @@ export function batchHandler(
               movedOn(err)
             }
           },
-          shouldContinue: () => isRunning() && !isStale() && !rebalancing,
+          // Asked per record, so not isStale() (a seek asked for the partition; kafkajs
+          // stringifies a key per call): the runtime never seeks a task's consumer.
+          shouldContinue: () => isRunning() && !rebalancing,
           committed: resolveOffset,
         },
         batch.lastOffset(),

@@ -175,8 +175,16 @@ export class TaskCore {
   }
 
   private input(topic: string, message: ConsumedMessage, value: unknown): InputRecord {
-    const source = this.source(topic, message)
-    return { ...source, headers: source.headers ?? {}, timestamp: Number(message.timestamp), value }
+    // A literal, not a spread of source(): a fifth of a simple topology's own time went there.
+    return {
+      topic,
+      partition: this.options.partition,
+      offset: message.offset,
+      timestamp: Number(message.timestamp),
+      key: message.key,
+      value,
+      headers: message.headers ?? {},
+    }
   }
 
   private decode(topic: string, message: ConsumedMessage): Promise<unknown> {
