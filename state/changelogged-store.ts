@@ -13,8 +13,14 @@ import { inRange, type KeyRange, prefixEnd, type RawStore, type WriteOp } from '
 import { ReadCache } from './read-cache.js'
 import type { CommittedStore, ReadWriteStore } from './read-write-store.js'
 
-/** At most this many reads in flight per prefetch: well within the read cache's capacity. */
-const PREFETCH_MAX_KEYS = 2_000
+/** At most this many keys read ahead per prefetch: well within the read cache's capacity. */
+const PREFETCH_MAX_KEYS = 20_000
+/**
+ * Keys per call into RocksDB. A slice's reads are several calls side by side (the binding's
+ * thread pool), not one key at a time past the first call's: the sync topology's slices at
+ * 500 messages/s wanted 5,000-7,000 PTS-index keys, and two thirds were read one by one.
+ */
+const PREFETCH_CHUNK_KEYS = 2_000
 
 /** A changelog record's framing besides key and value: the key's tag byte and the record's varints. */
 const CHANGELOG_RECORD_OVERHEAD = 33
@@ -66,7 +72,14 @@ export class ChangeloggedStore implements ReadWriteStore {
       if (!this.pending.has(id) && !this.cache.has(id)) wanted.set(id, key)
     }
     const ids = [...wanted.keys()].slice(0, PREFETCH_MAX_KEYS)
-    const values = await this.raw.getMany(ids.map((id) => wanted.get(id) as Buffer))
+    const chunks: string[][] = []
+    for (let i = 0; i < ids.length; i += PREFETCH_CHUNK_KEYS)
+      chunks.push(ids.slice(i, i + PREFETCH_CHUNK_KEYS))
+    const values = (
+      await Promise.all(
+        chunks.map((c) => this.raw.getMany(c.map((id) => wanted.get(id) as Buffer))),
+      )
+    ).flat()
     // A key written or read meanwhile keeps what that write or read put there.
     ids.forEach((id, i) => {
       if (!this.pending.has(id) && !this.cache.has(id)) this.cache.set(id, values[i] ?? null)

@@ -230,6 +230,31 @@ describe('ChangeloggedStore', () => {
     store.rollback()
     expect((await store.get(b('b')))?.toString()).toBe('2') // the prefetched committed value
   })
+
+  it('prefetches a slice’s many keys in several reads side by side, none left to read one by one', async () => {
+    const keys = Array.from({ length: 7_000 }, (_, i) => b(`k${i}`))
+    await raw.write(keys.filter((_, i) => i % 2 === 0).map((key) => ({ key, value: key })))
+    let inFlight = 0
+    let mostInFlight = 0
+    let calls = 0
+    const counting = Object.assign(Object.create(raw), {
+      getMany: async (asked: readonly Buffer[]) => {
+        calls++
+        mostInFlight = Math.max(mostInFlight, ++inFlight)
+        await new Promise((r) => setImmediate(r))
+        inFlight--
+        return raw.getMany(asked)
+      },
+    }) as typeof raw
+    const store = new ChangeloggedStore('s', counting)
+    await store.prefetch(keys)
+    expect(calls).toBe(4) // 2,000 keys a read
+    expect(mostInFlight).toBe(4)
+    const values = await Promise.all(keys.map((key) => store.get(key)))
+    expect(calls).toBe(4) // every get came from memory
+    expect(values.filter((v) => v !== undefined)).toHaveLength(3_500)
+    expect(values[2]?.toString()).toBe('k2')
+  })
 })
 
 describe('int64Serde', () => {
