@@ -12,8 +12,8 @@ import { lightDevice } from './light-device.js'
 
 export interface FleetDevice {
   token: string
-  /** The large group the device must follow before it counts as ready. */
-  group: string
+  /** The large group the device must follow before it counts as ready; none: ready once connected. */
+  group?: string
 }
 
 type Request =
@@ -24,7 +24,7 @@ type Request =
   | { type: 'close' }
 type Answer =
   | { type: 'ready' }
-  | { type: 'count'; count: number }
+  | { type: 'count'; count: number; rebases: number }
   | { type: 'report'; latencies: number[] }
   | { type: 'error'; message: string }
 
@@ -39,6 +39,8 @@ export interface DeviceFleet {
   reset(): void
   /** How many messages the devices received since the last reset. */
   count(): Promise<number>
+  /** How many Rebases the devices got since the last reset (they reload instead of being pushed). */
+  rebases(): Promise<number>
   /** Every send -> device latency (ms) since the last reset. */
   latencies(): Promise<number[]>
   close(): Promise<void>
@@ -78,6 +80,8 @@ export function deviceFleet({ kind = 'light', processes = 2 }: FleetOptions = {}
     },
     count: async () =>
       (await Promise.all(children.map((c) => c.count()))).reduce((a, b) => a + b, 0),
+    rebases: async () =>
+      (await Promise.all(children.map((c) => c.rebases()))).reduce((a, b) => a + b, 0),
     latencies: async () => (await Promise.all(children.map((c) => c.latencies()))).flat(),
     close: async () => {
       await Promise.all(children.map((c) => c.close()))
@@ -119,6 +123,11 @@ function fleetProcess(kind: FleetKind): FleetProcess {
       child.once('exit', onExit)
     })
   const ask = (request: Request) => child.send(request)
+  const counts = async () => {
+    const answer = next('count')
+    ask({ type: 'count' })
+    return (await answer) as { count: number; rebases: number }
+  }
   return {
     pid: child.pid ?? 0,
     async connect(url, devices, index) {
@@ -128,9 +137,10 @@ function fleetProcess(kind: FleetKind): FleetProcess {
     },
     reset: () => ask({ type: 'reset' }),
     async count() {
-      const answer = next('count')
-      ask({ type: 'count' })
-      return ((await answer) as { count: number }).count
+      return (await counts()).count
+    },
+    async rebases() {
+      return (await counts()).rebases
     },
     async latencies() {
       const answer = next('report')
@@ -157,12 +167,16 @@ interface Device {
 function runFleet(kind: FleetKind): void {
   const devices: Device[] = []
   let latencies: number[] = []
+  let rebases = 0
   const received = (sentAt: number, at = nowMs()) => {
     if (Number.isFinite(sentAt) && sentAt > 0) latencies.push(at - sentAt)
   }
+  /** A message's body ends with its send time (timedBody). */
+  const receivedBody = (body: string, at: number) =>
+    received(Number(body.slice(body.lastIndexOf('@') + 1)), at)
   const onMessages = (messages: ClientMessage[]) => {
     const at = nowMs()
-    for (const m of messages) received(Number(m.body.slice(m.body.lastIndexOf('@') + 1)), at)
+    for (const m of messages) receivedBody(m.body, at)
   }
   const open = async (url: string, token: string, deviceId: string): Promise<Device> => {
     if (kind === 'light') {
@@ -176,7 +190,14 @@ function runFleet(kind: FleetKind): void {
       deviceClass: 'DESKTOP',
       reconnect: { initialDelayMs: 500, maxDelayMs: 5_000 },
     })
+    // Large groups' messages come as messages, a small group's in the PTS stream as events.
     client.on('messages', onMessages)
+    client.on('events', (events) => {
+      const at = nowMs()
+      for (const { event } of events)
+        if (event.payload.kind === 'NewMessage') receivedBody(event.payload.message.body, at)
+    })
+    client.on('rebase', () => rebases++)
     await client.connect()
     return { seq: (group) => client.seqs()[group], close: () => client.close() }
   }
@@ -188,9 +209,11 @@ function runFleet(kind: FleetKind): void {
       )
       devices.push(...opened)
     }
-    // Ready once every device follows its group (its heads frame arrived).
+    // Ready once every device follows its group, if it has one (its heads frame arrived).
     const deadline = Date.now() + 600_000
-    while (devices.some((d, k) => d.seq(fleet[k]?.group ?? '') === undefined)) {
+    const following = (d: Device, group: string | undefined) =>
+      group === undefined || d.seq(group) !== undefined
+    while (devices.some((d, k) => !following(d, fleet[k]?.group))) {
       if (Date.now() > deadline) throw new Error('devices did not follow their groups in 600 s')
       await new Promise((r) => setTimeout(r, 200))
     }
@@ -203,8 +226,9 @@ function runFleet(kind: FleetKind): void {
       )
     } else if (request.type === 'reset') {
       latencies = []
+      rebases = 0
     } else if (request.type === 'count') {
-      answer({ type: 'count', count: latencies.length })
+      answer({ type: 'count', count: latencies.length, rebases })
     } else if (request.type === 'report') {
       answer({ type: 'report', latencies })
     } else {

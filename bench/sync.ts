@@ -1,17 +1,18 @@
 // Sync-path latency: a message produced to im.ingest until a device holds it, through the
 // whole path (receiver -> sync -> push gateway -> WebSocket client), at a fixed load, against
-// one raw kafkajs produce -> consume hop on the same broker in the same run.
+// one raw kafkajs produce -> consume hop on the same broker in the same run. The devices run
+// in a process of their own (device-fleet.ts), as phones are not on the server.
 // Usage: npm run bench -- sync   (IMFLOW_BENCH_RATES messages/s, comma-separated;
 // IMFLOW_BENCH_SECONDS per load; IMFLOW_BENCH_AB=coordinator-cache for an A/B)
 
 import { Partitioners } from 'kafkajs'
-import { ImflowClient } from '../connectors/client/index.js'
 import { setCoordinatorCache } from '../ops/kafkajs-coordinator-cache.js'
 import { registerContract } from '../schemas/contract.js'
 import { registrySchemaSource } from '../schemas/schema-source.js'
 import type { SendMessage } from '../schemas/types.generated.js'
 import { waitFor } from './broker.js'
 import { brokerRequests, requestLine } from './broker-requests.js'
+import { deviceFleet, timedBody } from './device-fleet.js'
 import { nowMs, paced, percentiles } from './latency.js'
 import { startLatencyApp } from './latency-app.js'
 import { rawHop } from './raw-hop.js'
@@ -36,38 +37,13 @@ export async function syncBench(): Promise<BenchResult> {
     // The whole path: one group, one device per member, messages produced to im.ingest.
     const members = Array.from({ length: MEMBERS }, (_, i) => `m${i}`)
     await createGroup('bench', members)
-    const sentAt = new Map<string, number>()
-    const latencies: number[] = []
-    /** Devices each message reached: a wait that runs out names the messages short of MEMBERS. */
-    const reached = new Map<string, number>()
-    let complete = 0
-    /** Rebases sent to the devices: a device this far behind reloads instead of being pushed. */
-    let rebases = 0
-    const devices = members.map(
-      (sub) =>
-        new ImflowClient({
-          url: app.url,
-          token: token(sub),
-          deviceId: 'bench',
-          deviceClass: 'DESKTOP',
-        }),
+    // The devices (ImflowClients: they apply and ack the PTS stream) in a process of their
+    // own, so the app's event loop is the app's; they share the machine's cores still.
+    const fleet = deviceFleet({ kind: 'client', processes: 1 })
+    await fleet.connect(
+      app.url,
+      members.map((sub) => ({ token: token(sub) })),
     )
-    for (const device of devices) {
-      device.on('rebase', () => rebases++)
-      device.on('events', (events) => {
-        for (const { event } of events) {
-          if (event.payload.kind !== 'NewMessage') continue
-          const id = event.payload.message.clientMsgId
-          const at = sentAt.get(id)
-          if (at === undefined) continue
-          latencies.push(nowMs() - at)
-          const n = (reached.get(id) ?? 0) + 1
-          reached.set(id, n)
-          if (n === MEMBERS) complete++
-        }
-      })
-    }
-    await Promise.all(devices.map((d) => d.connect()))
     const codecs = await registerContract(
       registrySchemaSource(app.infrastructure.schemaRegistryUrl),
       config.topicPrefix,
@@ -80,13 +56,12 @@ export async function syncBench(): Promise<BenchResult> {
         clientMsgId,
         senderId: sender,
         type: 'TEXT',
-        body: 'Please review the attached figures before the 3pm call.',
+        body: timedBody(clientMsgId, nowMs()),
         priority: 'HIGH',
         visibility: 'NORMAL',
         targets: [],
         sentAt: Date.now(),
       }
-      sentAt.set(clientMsgId, nowMs())
       await producer.send({
         topic: `${config.topicPrefix}im.ingest`,
         messages: [{ key: 'bench', value: codecs['im.ingest'].encode(message) }],
@@ -94,7 +69,7 @@ export async function syncBench(): Promise<BenchResult> {
     }
     // Warm-up: every device online and reached once before the clock starts.
     await send('warm-up', 'm0')
-    await waitFor(async () => latencies.length >= MEMBERS, 120_000)
+    await waitFor(async () => (await fleet.count()) >= MEMBERS, 120_000)
     const figures: BenchFigure[] = []
     const lines = [
       `sync: ${SECONDS} s at each load, to a ${MEMBERS}-member group, one WebSocket device per member; one broker, 4 partitions, pack delay ${config.syncPackDelayMs} ms`,
@@ -109,9 +84,7 @@ export async function syncBench(): Promise<BenchResult> {
       const variant = on === undefined ? '' : `, ${AB} ${on ? 'on' : 'off'}`
       const tag = `r${rate}${on === undefined ? '' : on ? 'on' : 'off'}`
       const raw = percentiles(await rawHop(kafka, hopTopic, rate, SECONDS))
-      latencies.length = 0
-      complete = 0
-      rebases = 0
+      fleet.reset()
       const count = rate * SECONDS
       const before = await transactionSnapshot(app.metrics.registry)
       const requestsBefore = brokerRequests()
@@ -123,24 +96,22 @@ export async function syncBench(): Promise<BenchResult> {
         IN_FLIGHT,
       )
       const sentPerSec = count / ((nowMs() - began) / 1000)
-      // Every message pushed to every device, or, once a device was rebased (it reloads the
-      // latest page instead), until deliveries stop coming.
-      let last = { at: nowMs(), delivered: latencies.length }
+      // Every message pushed to every device (the client drops repeats), or, once a device
+      // was rebased (it reloads the latest page instead), until deliveries stop coming.
+      let last = { at: nowMs(), delivered: 0 }
+      let rebases = 0
       await waitFor(async () => {
-        if (complete >= count) return true
-        if (latencies.length > last.delivered) last = { at: nowMs(), delivered: latencies.length }
+        const delivered = await fleet.count()
+        rebases = await fleet.rebases()
+        if (delivered >= count * MEMBERS) return true
+        if (delivered > last.delivered) last = { at: nowMs(), delivered }
         return rebases > 0 && nowMs() - last.at > 5_000
       }, 120_000).catch((err) => {
-        const short = Array.from({ length: count }, (_, i) => `${tag}-${i}`)
-          .map((id) => [id, reached.get(id) ?? 0] as const)
-          .filter(([, n]) => n < MEMBERS)
         throw new Error(
-          `${String(err)}: ${latencies.length} of ${count * MEMBERS} deliveries, no rebase; ${short.length} messages short, first ${short
-            .slice(0, 10)
-            .map(([id, n]) => `${id} on ${n} devices`)
-            .join(', ')}`,
+          `${String(err)}: ${last.delivered} of ${count * MEMBERS} deliveries, no rebase`,
         )
       })
+      const latencies = await fleet.latencies()
       const transactions = transactionLines(
         before,
         await transactionSnapshot(app.metrics.registry),
@@ -164,7 +135,7 @@ export async function syncBench(): Promise<BenchResult> {
       )
     }
     await producer.disconnect()
-    await Promise.all(devices.map((d) => d.close()))
+    await fleet.close()
     return { text: lines.join('\n'), figures }
   } finally {
     await stop()
