@@ -263,12 +263,14 @@ async function sendChunk(txn: Transaction, records: readonly OutRecord[]): Promi
     txn.sendBatch({
       topicMessages: [...byTopic].map(([topic, messages]) => ({
         topic,
+        // One shape per record, no conditional spreads (kafkajs reads an undefined field as
+        // absent: its partitioner picks, no headers, the time of the send).
         messages: messages.map(({ key, value, partition, headers, timestamp }) => ({
           key,
           value,
-          ...(partition === undefined ? {} : { partition }),
-          ...(headers === undefined ? {} : { headers }),
-          ...(timestamp === undefined ? {} : { timestamp }),
+          partition,
+          headers,
+          timestamp,
         })),
       })),
     }),

@@ -110,13 +110,13 @@ export class TaskCore {
         'IMF_ERR_TOPOLOGY',
         `topology ${topology.name} declares no sink ${sink}`,
       )
-    const to = record.partition ?? (target.partitionBy === 'task' ? partition : undefined)
+    // One shape for every output (no conditional spreads): this runs per record.
     const out: OutRecord = {
       topic: target.topic,
       key: typeof record.key === 'string' ? Buffer.from(record.key) : record.key,
       value: record.value,
-      ...(to === undefined ? {} : { partition: to }),
-      ...(record.headers ? { headers: record.headers } : {}),
+      partition: record.partition ?? (target.partitionBy === 'task' ? partition : undefined),
+      headers: record.headers,
     }
     const size = recordBytes(out)
     if (size > maxRecordBytes()) {
@@ -135,12 +135,12 @@ export class TaskCore {
       this.deadLetter(source, err, this.current ? topology.name : 'punctuate')
       return
     }
-    this.push(out)
+    this.push(out, size)
   }
 
-  private push(out: OutRecord): void {
+  private push(out: OutRecord, size = recordBytes(out)): void {
     this.outputs.push(out)
-    this.outputBytes += recordBytes(out)
+    this.outputBytes += size
   }
 
   /**
