@@ -1,6 +1,7 @@
 // What the gateway pushes, applied to the client's state: the PTS stream's frames in order,
-// each acked once applied (a Rebase's pulls included), and large groups' frames in seq order,
-// pulling any gap first. Frames come one at a time: the client chains them.
+// acked once applied (a Rebase's pulls included; a burst of frames with one ack), and large
+// groups' frames in seq order, pulling any gap first. Frames come one at a time: the client
+// chains them.
 
 import type { EventEmitter } from 'node:events'
 import WebSocket from 'ws'
@@ -12,7 +13,16 @@ import type { Pulls } from './pulls.js'
 /** The client's events that frames emit. */
 export type FrameEvents = Pick<ClientEvents, 'events' | 'rebase' | 'messages'>
 
+/**
+ * A connection's acks go out at most this often: a burst of frames is acked once, with the
+ * newest PTS applied (the gateway reports every ack it reads; re-sends wait seconds for one).
+ */
+export const ACK_EVERY_MS = 5
+
 export class FrameHandler {
+  /** The newest PTS applied and not yet acked, and the connection it is owed on. */
+  private owed: { socket: WebSocket; pts: number; timer: NodeJS.Timeout } | undefined
+
   constructor(
     private readonly state: ClientState,
     private readonly pulls: Pulls,
@@ -36,9 +46,23 @@ export class FrameHandler {
     } else {
       return // a newer server's frame: nothing to apply, nothing to ack
     }
-    if (socket.readyState === WebSocket.OPEN) {
-      socket.send(JSON.stringify({ type: 'ack', pts: this.state.lastPts }))
+    this.ackSoon(socket, this.state.lastPts)
+  }
+
+  private ackSoon(socket: WebSocket, pts: number): void {
+    if (this.owed?.socket === socket) {
+      this.owed.pts = pts
+      return
     }
+    clearTimeout(this.owed?.timer) // owed on a connection since replaced: its log-in told
+    const timer = setTimeout(() => {
+      const owed = this.owed
+      this.owed = undefined
+      if (owed && socket.readyState === WebSocket.OPEN)
+        socket.send(JSON.stringify({ type: 'ack', pts: owed.pts }))
+    }, ACK_EVERY_MS)
+    timer.unref()
+    this.owed = { socket, pts, timer }
   }
 
   private async applyRoom(frame: RoomFrame): Promise<void> {

@@ -8,6 +8,7 @@ import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type WebSocket, WebSocketServer } from 'ws'
+import { ACK_EVERY_MS } from '../../connectors/client/frame-handler.js'
 import type { ImflowHttp } from '../../connectors/client/http-api.js'
 import { ImflowClient } from '../../connectors/client/index.js'
 import type {
@@ -219,6 +220,22 @@ describe('ImflowClient', () => {
     expect(client.lastPts).toBe(9)
   })
 
+  it('acks a burst of frames once, with the newest PTS, and a frame after it again', async () => {
+    const { gateway, client } = await setup(fakeHttp([entry('c1')], {}), 0)
+    await client.connect()
+    const [connection] = gateway.connections
+    for (let pts = 1; pts <= 20; pts++)
+      gateway.send({ type: 'events', events: [{ pts, event: stored(String(pts), 'c1', pts) }] })
+    await until(() => (connection?.acks.at(-1) === 20 ? true : undefined), 'the ack of 20')
+    // One ack per ACK_EVERY_MS at most, so fewer than the frames (one each before), unless
+    // every frame took that long to apply.
+    expect(connection?.acks.length).toBeLessThan(20)
+    expect(client.messages('c1')).toHaveLength(20)
+    await new Promise((r) => setTimeout(r, 2 * ACK_EVERY_MS))
+    gateway.send({ type: 'events', events: [{ pts: 21, event: stored('21', 'c1', 21) }] })
+    await until(() => (connection?.acks.at(-1) === 21 ? true : undefined), 'the ack of 21')
+  })
+
   it('answers a Rebase with the latest pages, acks the head and continues from it', async () => {
     const http = fakeHttp([entry('c1', 2), { ...entry('far'), remote: true }], {
       c1: [
@@ -251,8 +268,12 @@ describe('ImflowClient', () => {
     gateway.send({ type: 'events', events: [{ pts: 101, event: stored('60', 'c1', 60) }] })
     expect(await rebased).toEqual([100])
     const connection = gateway.connections[0]
-    await until(() => (connection?.acks.length === 3 ? true : undefined), 'three acks')
-    expect(connection?.acks).toEqual([4, 100, 101])
+    await until(() => (connection?.acks.at(-1) === 101 ? true : undefined), 'the ack of 101')
+    // Acks follow what is applied (a burst may share one): never the head before its pulls.
+    const acks = connection?.acks ?? []
+    expect(
+      acks.every((pts, i) => [4, 100, 101].includes(pts) && (i === 0 || pts > (acks[i - 1] ?? 0))),
+    ).toBe(true)
     // The remote conversation's history is not pulled here. (The first push also asked for
     // the list: c1 was unknown then.)
     expect(http.calls.filter((call) => call.startsWith('messages'))).toEqual(['messages c1 20'])
