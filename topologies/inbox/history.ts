@@ -22,7 +22,9 @@ export async function* visibleMessages(
   userId: string,
   before?: Buffer,
 ): AsyncGenerator<Positioned> {
-  const normal = conversations.log(conversationId, before)[Symbol.asyncIterator]()
+  const normal = withoutDeleted(conversations.log(conversationId, before), (msgId) =>
+    inbox.deletedForMe(userId, conversationId, msgId),
+  )[Symbol.asyncIterator]()
   const mine = inbox.privateMessages(userId, conversationId, before)[Symbol.asyncIterator]()
   try {
     let n = await normal.next()
@@ -34,14 +36,41 @@ export async function* visibleMessages(
       const head = (takeNormal ? n.value : p.value) as Positioned
       if (takeNormal) n = await normal.next()
       else p = await mine.next()
-      if (takeNormal && (await inbox.deletedForMe(userId, conversationId, head.message.msgId)))
-        continue
       yield head
     }
   } finally {
     await normal.return?.(undefined)
     await mine.return?.(undefined)
   }
+}
+
+/** The first read-ahead of withoutDeleted(); each next one is twice as long, up to the last. */
+const DELETED_CHECKS_FIRST = 4
+const DELETED_CHECKS_MOST = 64
+
+/**
+ * The entries the user did not delete for themself, in order. The deletions are looked up a
+ * chunk of entries at a time, side by side (one store read each, not one after another); the
+ * chunks grow from a few, so a reader that wants only the newest reads little ahead.
+ */
+export async function* withoutDeleted(
+  entries: AsyncIterable<Positioned>,
+  deleted: (msgId: string) => Promise<boolean>,
+): AsyncGenerator<Positioned> {
+  let chunk: Positioned[] = []
+  let size = DELETED_CHECKS_FIRST
+  const checked = async (taken: Positioned[]) => {
+    const gone = await Promise.all(taken.map((e) => deleted(e.message.msgId)))
+    return taken.filter((_, i) => !gone[i])
+  }
+  for await (const entry of entries) {
+    chunk.push(entry)
+    if (chunk.length < size) continue
+    yield* await checked(chunk)
+    chunk = []
+    size = Math.min(2 * size, DELETED_CHECKS_MOST)
+  }
+  yield* await checked(chunk)
 }
 
 export async function userHistory(
@@ -106,11 +135,10 @@ export async function userMessagesAfter(
     return { messages: [], headSeq, next: null, reload: true }
   }
   const found = await conversations.messagesAfter(query.conversationId, query.after, query.limit)
-  const messages: StoredMessage[] = []
-  for (const message of found) {
-    if (!(await inbox.deletedForMe(query.userId, query.conversationId, message.msgId)))
-      messages.push(message)
-  }
+  const gone = await Promise.all(
+    found.map((m) => inbox.deletedForMe(query.userId, query.conversationId, m.msgId)),
+  )
+  const messages = found.filter((_, i) => !gone[i])
   const last = found.at(-1)?.seq ?? query.after
   return { messages, headSeq, next: last < headSeq ? last : null, reload: false }
 }
