@@ -26,4 +26,27 @@ describe('sync log identities', () => {
     for (let pts = 1; pts <= 10; pts++) expect(await log.ptsOf('ann', `msg-${pts}`)).toBe(pts)
     expect(await log.ptsOf('ann', 'msg-11')).toBeUndefined()
   })
+
+  it('decodes one hand-off’s entry once for all its recipients', async () => {
+    const queue = new ChangeloggedStore('sync-queue', new MemoryStore())
+    const log = new SyncLog(queue, new ChangeloggedStore('pts-index', new MemoryStore()), 100)
+    const event: SyncEvent = {
+      priority: 'HIGH',
+      payload: { kind: 'ConversationChanged', conversationId: 'g', description: 'renamed' },
+    }
+    const entry = encodeEntry('msg-1', event)
+    for (const user of ['ann', 'bob']) await log.append(user, 1, 'msg-1', entry)
+    const read = async (user: string) => {
+      for await (const e of log.read(user, 1, 1)) return e.event
+    }
+    const forAnn = await read('ann')
+    expect(forAnn).toEqual(event)
+    expect(await read('bob')).toBe(forAnn) // the same bytes: decoded once
+    // Bytes of their own (read from RocksDB) are decoded on their own.
+    const copy = Buffer.from(entry)
+    await log.append('cat', 1, 'msg-1', copy)
+    const forCat = await read('cat')
+    expect(forCat).toEqual(event)
+    expect(forCat).not.toBe(forAnn)
+  })
 })

@@ -19,12 +19,21 @@ export function encodeEntry(sourceId: string, event: SyncEvent): Buffer {
   return Buffer.concat([length, id, syncEvent.encode(event)])
 }
 
-function decodeEntry(bytes: Buffer): { sourceId: string; event: SyncEvent } {
-  const length = bytes.readUInt16BE(0)
-  return {
-    sourceId: bytes.subarray(2, 2 + length).toString(),
-    event: syncEvent.decode(bytes.subarray(2 + length)),
+/**
+ * Entries decoded, by their bytes. A hand-off's entry is one Buffer for all its recipients
+ * (sequence.ts), and the store hands that Buffer back until RocksDB's copy is read: pushing a
+ * message to a group's members decodes it once, not once per member. Events are never changed
+ * once decoded (envelopes are encoded from them as they are).
+ */
+const decodedEvents = new WeakMap<Buffer, SyncEvent>()
+
+function entryEvent(bytes: Buffer): SyncEvent {
+  let event = decodedEvents.get(bytes)
+  if (!event) {
+    event = syncEvent.decode(bytes.subarray(2 + bytes.readUInt16BE(0)))
+    decodedEvents.set(bytes, event)
   }
+  return event
 }
 
 /** Up to this many events a push reads by key (PTS are contiguous per user). */
@@ -45,7 +54,7 @@ export async function* readQueue(
     lt: queueKey(userId, to + 1),
   })) {
     const pts = int64Serde.deserialize(key.subarray(key.length - 8))
-    yield { pts, event: decodeEntry(value).event }
+    yield { pts, event: entryEvent(value) }
   }
 }
 
@@ -99,7 +108,7 @@ export class SyncLog {
     }
     for (let pts = from; pts <= to; pts++) {
       const bytes = await this.queue.get(queueKey(userId, pts))
-      if (bytes) yield { pts, event: decodeEntry(bytes).event }
+      if (bytes) yield { pts, event: entryEvent(bytes) }
     }
   }
 }
