@@ -46,8 +46,13 @@ describe('runtime: a fetch filtered to nothing', () => {
       await txn.send({ topic: input, messages: values.map((value) => ({ value, partition: 0 })) })
       await txn[outcome]()
     }
-    const caughtUp = async (what: string) => {
-      const end = await high()
+    // The partition's end (read committed: the last stable offset) once a transaction's marker
+    // is written, which the coordinator does after it has answered the commit or abort.
+    const caughtUp = async (what: string, end: number) => {
+      await eventually(async () => ((await high()) === end ? true : undefined), {
+        what: `the partition to end at ${end}`,
+        timeoutMs: 60_000,
+      })
       await eventually(
         async () =>
           (await committedSum(kafka, `${app}-filtered`, input)) === end ? true : undefined,
@@ -57,14 +62,13 @@ describe('runtime: a fetch filtered to nothing', () => {
     try {
       const committed = Array.from({ length: 10 }, (_, i) => `c${i}`)
       await write(committed, 'commit')
-      await caughtUp('the committed records and their marker')
+      await caughtUp('the committed records and their marker', 11)
       // Fetched on its own (the task is at the end already): 5 aborted records and a marker.
       await write(['a0', 'a1', 'a2', 'a3', 'a4'], 'abort')
-      expect(await high()).toBe(17)
-      await caughtUp('the aborted transaction passed')
+      await caughtUp('the aborted transaction passed', 17)
       // And a record after it is processed: the position passed the stretch, not beyond it.
       await write(['after'], 'commit')
-      await caughtUp('the record after it')
+      await caughtUp('the record after it', 19)
       expect(processed).toEqual([...committed, 'after'])
       expect(await running.committedStore(0, 'seen')?.get(Buffer.from('a0'))).toBeUndefined()
     } finally {
