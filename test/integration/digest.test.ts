@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { digestApp } from '../../ops/app/commands/replay/digest-app.js'
 import { StoreDigest } from '../../ops/app/commands/replay/store-digest.js'
 import { dataKey, newMarker } from '../../topologies/runtime/changelog.js'
-import { testKafka, transactionalProducer, unique, withAdmin } from './helpers.js'
+import { eventually, testKafka, transactionalProducer, unique, withAdmin } from './helpers.js'
 
 describe('imflow digest', () => {
   it("digests each store partition's committed state and nothing else", async () => {
@@ -59,6 +59,17 @@ describe('imflow digest', () => {
     await plain.connect()
     await plain.send({ topic: dedupe, messages: [{ partition: 0, key: newMarker(), value: null }] })
     await plain.disconnect()
+    // The coordinator writes a transaction's markers after it answered the commit: the digest
+    // reads to the end as it is when it starts (read committed), so wait for the last one.
+    await eventually(
+      () =>
+        withAdmin(async (admin) =>
+          Number((await admin.fetchTopicOffsets(log)).find((p) => p.partition === 1)?.high) === 3
+            ? true
+            : undefined,
+        ),
+      { what: 'the last transaction’s marker', timeoutMs: 30_000 },
+    )
 
     const expected = (entries: [string, string | null][]) => {
       const d = new StoreDigest()
