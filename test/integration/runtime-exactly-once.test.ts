@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTopicsAndWait } from '../../ops/kafka-admin.js'
-import { eventually, testKafka, unique, withAdmin } from './helpers.js'
+import { testKafka, unique, withAdmin } from './helpers.js'
 import {
+  committedPastKillPoint,
   committedSum,
   countToEnd,
   produceKeyed,
@@ -55,18 +56,12 @@ describe.each(['task', 'thread'] as const)(
       let progress = 0
       for (let kill = 0; kill < KILLS; kill++) {
         const running = spawnCountApp(options)
-        // Kill at a random point in this run's share of the input, once it has committed work of
-        // its own: a run commits ~25,000 records a second, so waiting a random time instead could
-        // let the last kills land after the input was done.
-        const before = progress
-        const target = Math.floor((TOTAL * (kill + 0.5 + Math.random() / 2)) / (KILLS + 1))
-        progress = await eventually(
-          async () => {
-            const done = await committedSum(kafka, `${app}-count`, input)
-            return done > Math.max(before, target) ? done : undefined
-          },
-          { timeoutMs: 120_000, intervalMs: 50, what: `run ${kill + 1} to commit past ${target}` },
-        )
+        progress = await committedPastKillPoint(kafka, `${app}-count`, input, {
+          kill,
+          kills: KILLS,
+          total: TOTAL,
+          before: progress,
+        })
         running.child.kill('SIGKILL')
         await running.exited
         const atKill = await committedSum(kafka, `${app}-count`, input)

@@ -227,6 +227,39 @@ export async function committedSum(kafka: Kafka, groupId: string, topic: string)
   }
 }
 
+/** Where one of a test's runs is killed: which run, of how many, over how much input. */
+export interface KillPoint {
+  /** This run's index, from 0. */
+  kill: number
+  kills: number
+  /** The input records, over every run. */
+  total: number
+  /** What the runs before it committed. */
+  before: number
+}
+
+/**
+ * Waits until a run has committed past a random point in its share of the input (between
+ * (kill + 0.5) / (kills + 1) and (kill + 1) / (kills + 1) of it) and past what the runs before
+ * it committed; returns what it committed. A random time after its first commit instead could
+ * let the last kills come after the input was done: a run commits thousands of records a second.
+ */
+export async function committedPastKillPoint(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+  { kill, kills, total, before }: KillPoint,
+): Promise<number> {
+  const target = Math.floor((total * (kill + 0.5 + Math.random() / 2)) / (kills + 1))
+  return eventually(
+    async () => {
+      const done = await committedSum(kafka, groupId, topic)
+      return done > Math.max(before, target) ? done : undefined
+    },
+    { timeoutMs: 120_000, intervalMs: 50, what: `run ${kill + 1} to commit past ${target}` },
+  )
+}
+
 export type Fault = 'committed' | 'aborted'
 
 /**

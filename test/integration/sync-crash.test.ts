@@ -17,7 +17,12 @@ import { registrySchemaSource } from '../../schemas/schema-source.js'
 import type { DeviceEvent, FanoutBatch } from '../../schemas/types.generated.js'
 import { partitionForKey } from '../../topologies/runtime/partitioner.js'
 import { eventually, testKafka, unique, withAdmin } from './helpers.js'
-import { committedSum, spawnFixture, waitForConsumed } from './runtime-support.js'
+import {
+  committedPastKillPoint,
+  committedSum,
+  spawnFixture,
+  waitForConsumed,
+} from './runtime-support.js'
 
 const RECORDS = 10_000
 const PER_RECORD = 5
@@ -177,17 +182,12 @@ describe('sync: PTS and delivery across SIGKILLs', () => {
     const logs: string[] = []
     for (let kill = 0; kill < KILLS; kill++) {
       const running = spawnFixture('sync-app', env)
-      // Killed at a random point in this run's share of the input, once it committed work of
-      // its own (a random time after that could let the last kill come after the input).
-      const before = progress
-      const target = Math.floor((RECORDS * (kill + 0.5 + Math.random() / 2)) / (KILLS + 1))
-      progress = await eventually(
-        async () => {
-          const done = await committedSum(kafka, group, fanout)
-          return done > Math.max(before, target) ? done : undefined
-        },
-        { timeoutMs: 120_000, intervalMs: 50, what: `run ${kill + 1} to commit past ${target}` },
-      )
+      progress = await committedPastKillPoint(kafka, group, fanout, {
+        kill,
+        kills: KILLS,
+        total: RECORDS,
+        before: progress,
+      })
       running.child.kill('SIGKILL')
       await running.exited
       logs.push(running.output())
