@@ -1,14 +1,14 @@
 // ImflowClient: a device's connection to imflow, for Node (tests, `imflow demo`, users' apps).
 // It holds a WebSocket to the push gateway, applies what is pushed in PTS order, acks what
-// it applied (at most every few ms), answers a Rebase by pulling the latest pages over the API, backfills
-// conversations it first meets in a push, and reconnects with its last PTS (backing off, up
-// to a bound) until close(). Large groups' messages come apart from the PTS stream, numbered
-// per conversation: it applies them in seq order and pulls any gap it finds. When the user's
-// home unit changes (close 4002, naming the new home's API), it follows: it reloads the list
-// and latest pages from the new home and connects to its gateway from PTS 0 (a new stream).
-// This class holds the connection's life and the public API; the parts beside it do the rest:
-// gateway-socket (the log-in), close-outcome (what a close means), frame-handler (what is
-// pushed) and pulls (what is pulled over the API).
+// it applied (at most every few ms), answers a Rebase by pulling the latest pages over the
+// API, backfills conversations it first meets in a push, and reconnects with its last PTS
+// (backing off, up to a bound) until close(). Large groups' messages come apart from the
+// PTS stream, numbered per conversation: it applies them in seq order and pulls any gap it
+// finds. When the user's home unit changes (close 4002, naming the new home's API), it
+// follows: it reloads the list and latest pages from the new home and connects to its gateway
+// from PTS 0 (a new stream). This class holds the connection's life and the public API; the
+// parts beside it do the rest: gateway-socket (the log-in), close-outcome (what a close
+// means), frame-handler (what is pushed) and pulls (what is pulled over the API).
 
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
