@@ -53,6 +53,8 @@ export interface TaskMetrics {
   /** Source records folded into stores built from the log (docs/replay.md, Backfill). */
   readonly backfilledRecords: Counter<'topology' | 'store'>
   readonly lag: Gauge<'topology' | 'partition'>
+  /** Fetched and handed to the partition's task, not yet through it (fetch-ahead.ts). */
+  readonly fetchedAhead: Gauge<'topology' | 'partition'>
   readonly openTasks: Gauge<'topology'>
   /** Store writes by store (the storage model's kinds: conversation-messages, inbox, ...). */
   readonly storeWrites: Counter<'topology' | 'store'>
@@ -60,9 +62,35 @@ export interface TaskMetrics {
 
 const latencyBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 
+/** Building stores when a task opens: restoring from changelogs, backfilling from the log. */
+function storeBuildMetrics(registers: Registry[]) {
+  return {
+    restoredRecords: new Counter({
+      name: 'imflow_task_restored_records_total',
+      help: 'Changelog records applied to stores while restoring, per topology and store.',
+      labelNames: ['topology', 'store'],
+      registers,
+    }),
+    restoreSeconds: new Histogram({
+      name: 'imflow_task_restore_seconds',
+      help: 'Time to restore a task’s stores when it opens.',
+      labelNames: ['topology'],
+      buckets: [0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    backfilledRecords: new Counter({
+      name: 'imflow_task_backfilled_records_total',
+      help: 'Source records folded into stores built from the log, committed, per topology and store.',
+      labelNames: ['topology', 'store'],
+      registers,
+    }),
+  }
+}
+
 function taskMetrics(registry: Registry): TaskMetrics {
   const registers = [registry]
   return {
+    ...storeBuildMetrics(registers),
     recordsIn: new Counter({
       name: 'imflow_task_records_in_total',
       help: 'Input records processed and committed, per topology and partition.',
@@ -108,34 +136,21 @@ function taskMetrics(registry: Registry): TaskMetrics {
       buckets: latencyBuckets,
       registers,
     }),
-    restoredRecords: new Counter({
-      name: 'imflow_task_restored_records_total',
-      help: 'Changelog records applied to stores while restoring, per topology and store.',
-      labelNames: ['topology', 'store'],
-      registers,
-    }),
     staleGroupOffsets: new Counter({
       name: 'imflow_task_stale_group_offsets_total',
       help: 'Source partitions a task opened on past the group’s committed offset, which was an older commit of the task’s own (docs/reliability.md).',
       labelNames: ['topology'],
       registers,
     }),
-    restoreSeconds: new Histogram({
-      name: 'imflow_task_restore_seconds',
-      help: 'Time to restore a task’s stores when it opens.',
-      labelNames: ['topology'],
-      buckets: [0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
-      registers,
-    }),
-    backfilledRecords: new Counter({
-      name: 'imflow_task_backfilled_records_total',
-      help: 'Source records folded into stores built from the log, committed, per topology and store.',
-      labelNames: ['topology', 'store'],
-      registers,
-    }),
     lag: new Gauge({
       name: 'imflow_task_lag_records',
       help: 'Records behind the end of the input partition, as of the last fetched batch.',
+      labelNames: ['topology', 'partition'],
+      registers,
+    }),
+    fetchedAhead: new Gauge({
+      name: 'imflow_task_fetched_ahead_bytes',
+      help: "Bytes fetched and handed to the partition's task, not yet through it.",
       labelNames: ['topology', 'partition'],
       registers,
     }),

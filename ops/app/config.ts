@@ -378,7 +378,7 @@ export const settings = [
     key: 'commitIntervalMs',
     env: 'IMFLOW_COMMIT_INTERVAL_MS',
     flag: 'commit-interval-ms',
-    doc: 'A task commits its transaction when this long has passed (or its fetched batch ends); 0 commits every slice of up to 1,000 records. Larger: fewer commits, outputs visible later.',
+    doc: 'A task commits its transaction when this long has passed, its consumer fetching ahead meanwhile; 0 commits every slice of up to 1,000 records. Larger: fewer commits, outputs visible later.',
     shownDefault: '0',
     fallback: () => 0,
     parse: integer,

@@ -1,5 +1,7 @@
 // Two instances share a topology; one stops; the other takes over its partitions, restores
-// their stores from the changelog, and the results stay exact.
+// their stores from the changelog, and the results stay exact. Also with transactions that
+// span 100 ms, whose consumers fetch ahead of their tasks: the rebalance stops batches part
+// way, and what was read past them is read again (fetch-ahead.ts).
 
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -18,9 +20,13 @@ import {
 const TOTAL = 40_000
 const KEYS = 200
 
-describe.each(['task', 'thread'] as const)(
-  'runtime: failover between two instances, transactions per %s',
-  (scope) => {
+describe.each([
+  { scope: 'task', commitIntervalMs: undefined },
+  { scope: 'thread', commitIntervalMs: undefined },
+  { scope: 'thread', commitIntervalMs: 100 },
+] as const)(
+  'runtime: failover between two instances, transactions per $scope, commit interval $commitIntervalMs',
+  ({ scope, commitIntervalMs }) => {
     const kafka = testKafka()
     const input = unique('fo-in')
     const output = unique('fo-out')
@@ -45,8 +51,8 @@ describe.each(['task', 'thread'] as const)(
     it('moves the stopped instance’s tasks and their state to the other', {
       timeout: 300_000,
     }, async () => {
-      const a = spawnCountApp({ app, input, output, scope, stateDir: stateA })
-      const b = spawnCountApp({ app, input, output, scope, stateDir: stateB })
+      const a = spawnCountApp({ app, input, output, scope, commitIntervalMs, stateDir: stateA })
+      const b = spawnCountApp({ app, input, output, scope, commitIntervalMs, stateDir: stateB })
       try {
         // Both must own partitions before any input arrives.
         await eventually(
@@ -57,7 +63,12 @@ describe.each(['task', 'thread'] as const)(
               : undefined,
           { timeoutMs: 60_000, what: 'both instances to hold partitions' },
         )
-        const expected = await produceKeyed(kafka, input, TOTAL, KEYS)
+        // Flowing while A stops: B's batches in flight are cut short by the rebalance.
+        let produced = false
+        const producing = produceKeyed(kafka, input, TOTAL, KEYS, { chunk: 500, pauseMs: 100 })
+        void producing.then(() => {
+          produced = true
+        })
         await eventually(
           async () =>
             (await committedSum(kafka, `${app}-count`, input)) > TOTAL / 4 ? true : undefined,
@@ -66,8 +77,10 @@ describe.each(['task', 'thread'] as const)(
             what: 'a quarter of the input processed',
           },
         )
+        expect(produced).toBe(false)
         a.child.kill('SIGTERM')
         expect(await a.exited).toBe(0)
+        const expected = await producing
         await waitForConsumed(kafka, `${app}-count`, input, 240_000)
 
         // B now owns all four partitions and restored A's stores from their changelogs.

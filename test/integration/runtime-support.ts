@@ -66,6 +66,8 @@ export interface CountAppOptions {
   scope: 'task' | 'thread'
   /** How often its tasks checkpoint while running (default: the runtime's). */
   checkpointIntervalMs?: number
+  /** Transactions spanning this long (default: the runtime's), which fetch ahead. */
+  commitIntervalMs?: number
 }
 
 /** The counting topology (test/fixtures/count-app.ts) in a process of its own. */
@@ -78,6 +80,9 @@ export function spawnCountApp(options: CountAppOptions): CountApp {
     IMFLOW_TEST_TRANSACTION_SCOPE: options.scope,
     ...(options.checkpointIntervalMs
       ? { IMFLOW_TEST_CHECKPOINT_INTERVAL_MS: String(options.checkpointIntervalMs) }
+      : {}),
+    ...(options.commitIntervalMs
+      ? { IMFLOW_TEST_COMMIT_INTERVAL_MS: String(options.commitIntervalMs) }
       : {}),
   })
 }
@@ -122,12 +127,15 @@ export async function produceKeyed(
   topic: string,
   total: number,
   keys: number,
+  /** Sends of `chunk` records (default 5,000), `pauseMs` apart (default 0): input that flows. */
+  pace: { chunk?: number; pauseMs?: number } = {},
 ): Promise<Map<string, number>> {
   const expected = new Map<string, number>()
   const producer = kafka.producer()
   await producer.connect()
-  const chunk = 5_000
+  const chunk = pace.chunk ?? 5_000
   for (let start = 0; start < total; start += chunk) {
+    if (start > 0 && pace.pauseMs) await new Promise((r) => setTimeout(r, pace.pauseMs))
     const messages = Array.from({ length: Math.min(chunk, total - start) }, (_, i) => {
       const key = `k${(start + i) % keys}`
       expected.set(key, (expected.get(key) ?? 0) + 1)

@@ -1,11 +1,13 @@
 // The consumer's eachBatch: one fetched batch of one partition, handed to the partition's
-// task, which processes it in slices (transactions) with heartbeats between them while the
-// partition is paused. A rebalance under way commits what is done and hands the partition
-// over; a failure closes the task without a checkpoint and starts the consumer again.
+// task, which processes it in slices (transactions) with heartbeats between them. Meanwhile
+// the consumer reads the partition on, up to a bound (fetch-ahead.ts), or not at all. A
+// rebalance under way commits what is done and hands the partition over; a failure closes
+// the task without a checkpoint and reads the partition again from the task's position.
 
 import type { EachBatchPayload } from 'kafkajs'
 import type { Logger } from '../../../ops/log.js'
 import type { TaskMetrics } from '../../../ops/metrics.js'
+import { FetchAhead } from './fetch-ahead.js'
 import { type Task, TaskClosedError, TaskFencedError } from './task.js'
 import type { TaskSet } from './task-set.js'
 
@@ -13,14 +15,24 @@ import type { TaskSet } from './task-set.js'
 const GROUP_MOVED_ON =
   /REBALANCE_IN_PROGRESS|rebalanc|UNKNOWN_MEMBER_ID|not aware of this member|ILLEGAL_GENERATION|generation/i
 
-export function batchHandler(
-  topology: string,
-  tasks: TaskSet,
-  log: Logger,
-  metrics?: TaskMetrics,
+export interface BatchHandlerOptions {
+  topology: string
+  tasks: TaskSet
+  log: Logger
+  metrics?: TaskMetrics | undefined
+  /** Bytes per partition fetched ahead of its task (fetch-ahead.ts); 0: none. */
+  fetchAheadBytes: number
+  /** Where the partition's next fetch starts (the consumer's seek). */
+  seek(topic: string, partition: number, offset: number): void
   /** A task failed after its batch was handed over (the 'fail' policy stops the topology). */
-  onFailure: (err: Error) => void = () => {},
+  onFailure(err: Error): void
+}
+
+export function batchHandler(
+  options: BatchHandlerOptions,
 ): (payload: EachBatchPayload) => Promise<void> {
+  const { topology, tasks, log, metrics, seek, onFailure } = options
+  const ahead = new FetchAhead(options.fetchAheadBytes)
   return async ({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }) => {
     const { partition } = batch
     if (!tasks.isAssigned(partition)) return
@@ -40,15 +52,26 @@ export function batchHandler(
       () => heartbeat().catch(movedOn),
       () => isRunning() && !isStale() && !rebalancing,
     )
-    if (!task) return
+    // Fetched before a rewind (below) asked for the partition again: kafkajs reads it anew.
+    if (!task || isStale()) return
     // kafkajs fetches again only when every batch of a fetch is done: one slow task (a big
     // group's fan-out, a flood) would hold up every other partition's next records. So the
-    // batch is handed over and its partition paused; kafkajs goes on fetching the others,
-    // and this one again, from the last offset resolved, once the task is through.
-    const resume = pause()
+    // batch is handed over and taken as read: kafkajs goes on fetching the other partitions,
+    // and this one as far as FetchAhead lets it (else it is paused until the task is through).
+    // What the task does not process (a failure, a stop) it rewinds to its position.
+    resolveOffset(batch.lastOffset())
+    const labels = { topology, partition: String(partition) }
+    const held = ahead.hold(batch, pause)
+    metrics?.fetchedAhead.inc(labels, held.bytes)
+    const release = () => {
+      held.release()
+      metrics?.fetchedAhead.dec(labels, held.bytes)
+    }
     task
       .processBatch(
         batch.topic,
+        // Not in kafkajs' types; on every Batch it builds (kafkajs is pinned at 2.2.4).
+        Number((batch as unknown as { fetchedOffset: string }).fetchedOffset),
         batch.messages,
         {
           heartbeat: async () => {
@@ -63,29 +86,32 @@ export function batchHandler(
               movedOn(err)
             }
           },
-          // Asked per record, so not isStale() (a seek asked for the partition; kafkajs
-          // stringifies a key per call): the runtime never seeks a task's consumer.
+          // Asked per record, so not isStale() (kafkajs stringifies a key per call): a rewind
+          // seeks only once the task gave up the partition's batches.
           shouldContinue: () => isRunning() && !rebalancing,
-          committed: resolveOffset,
+          // Not for a partition that moved away: its next owner starts at the group's commit.
+          rewind: (offset) => {
+            if (tasks.isAssigned(partition)) seek(batch.topic, partition, offset)
+          },
         },
         batch.lastOffset(),
       )
-      .then(resume, async (err) => {
-        // Closed under it (reopened after a failure, revoked, stopping): nothing to undo;
-        // resumed, kafkajs fetches the rest again for the partition's next task.
-        if (err instanceof TaskClosedError) return resume()
-        // A batch that failed was resolved no further than its last commit: resumed, kafkajs
-        // fetches it again from there, and the task, closed without a checkpoint, opens again
-        // restored from its changelogs and the group's committed offsets (so a commit whose
-        // outcome was unknown is not redone). Fenced: another instance owns the task now, and
-        // the group tells this consumer so; the task only closes. Never a new consumer from
-        // here: kafkajs may be restarting this one after the same broker trouble, and two
-        // would split the partitions with a zombie.
+      .then(release, async (err) => {
+        release()
+        // Closed under it (reopened after a failure, revoked, stopping): nothing to undo; it
+        // was rewound, and kafkajs fetches it again for the partition's next task.
+        if (err instanceof TaskClosedError) return
+        // A batch that failed was rewound to the task's last commit: kafkajs fetches it again
+        // from there, and the task, closed without a checkpoint, opens again restored from
+        // its changelogs and the group's committed offsets (so a commit whose outcome was
+        // unknown is not redone). Fenced: another instance owns the task now, and the group
+        // tells this consumer so; the task only closes. Never a new consumer from here:
+        // kafkajs may be restarting this one after the same broker trouble, and two would
+        // split the partitions with a zombie.
         if (err instanceof TaskFencedError) {
           await tasks.close(partition, false)
           log.warn(err.message)
         } else await tasks.reopen(partition)
-        resume()
         onFailure(err as Error)
       })
       .catch((err) => log.error('a failed task did not close', { partition, error: String(err) }))

@@ -101,6 +101,20 @@ export class GroupMember {
   }
 
   /**
+   * The partition's next fetch starts at `offset` (a task rewinds what it did not process).
+   * Ignored by a consumer that is not running or does not hold the partition: a new one, or
+   * the next owner, starts at the group's committed offset anyway.
+   */
+  seek(topic: string, partition: number, offset: number): void {
+    try {
+      this.consumer.seek({ topic, partition, offset: String(offset) })
+      this.log.debug('partition read again from its task position', { topic, partition, offset })
+    } catch (err) {
+      this.log.debug('rewind not taken', { topic, partition, offset, error: String(err) })
+    }
+  }
+
+  /**
    * A task failed after its batch was handed over (batch-handler.ts; the task opens again). A
    * failure for good (a processor's under the 'fail' policy, a commit of unknown outcome)
    * stops the topology when it asked for that, as a crash kafkajs does not restart would.

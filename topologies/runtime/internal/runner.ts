@@ -6,7 +6,7 @@
 
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
-import type { Consumer, Kafka } from 'kafkajs'
+import type { Consumer, ConsumerRunConfig, Kafka } from 'kafkajs'
 import { ImflowError } from '../../../ops/errors.js'
 import { OUTAGE_TOLERANT_CONSUMER } from '../../../ops/kafka-client.js'
 import {
@@ -23,6 +23,7 @@ import { partitionForKey } from '../partitioner.js'
 import type { TopologyDefinition } from '../topology.js'
 import { coPartitionedAssigner } from './assignor.js'
 import { batchHandler } from './batch-handler.js'
+import { FETCH_AHEAD_BYTES } from './fetch-ahead.js'
 import { GroupMember } from './group-member.js'
 import { OncePerProducer } from './misplaced.js'
 import { provisionChangelogs } from './provision.js'
@@ -65,7 +66,10 @@ export interface RunnerOptions {
   peers?: { advertisedUrl: string; client: PeerStoreClient }
   /** How much one slice takes on (records, bytes, processing time); see slice-bounds.ts. */
   sliceLimits?: SliceLimits
-  /** A transaction spans slices for this long (IMFLOW_COMMIT_INTERVAL_MS); default: per slice. */
+  /**
+   * A transaction spans slices for this long (IMFLOW_COMMIT_INTERVAL_MS), the consumer fetching
+   * ahead meanwhile (fetch-ahead.ts); default: a transaction per slice.
+   */
   commitIntervalMs?: number
   /** Each store's record cache in bytes (IMFLOW_CACHE_MAX_BYTES); default: until the commit. */
   cacheMaxBytes?: number
@@ -246,6 +250,35 @@ function topologyHealth(member: GroupMember, tasks: TaskSet): { ok: boolean; det
   return problem ? { ok: false, detail: problem } : health
 }
 
+/** How the group's consumer runs: every batch handed to its task (batch-handler.ts). */
+function consumerRun(
+  topology: TopologyDefinition,
+  partitions: number,
+  options: RunnerOptions,
+  tasks: TaskSet,
+  member: () => GroupMember,
+): ConsumerRunConfig {
+  return {
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    // Tasks are independent (own producer or a share of the thread's, own stores): while one
+    // waits on its commit, another processes. Each partition is still processed in order.
+    // Every batch of a fetch at once: a task's topics then share a transaction
+    // (Task.processBatch), and kafkajs fetches again only when all of them are handed over.
+    partitionsConsumedConcurrently: Math.max(4, partitions * topology.sources.length),
+    eachBatch: batchHandler({
+      topology: topology.name,
+      tasks,
+      log: options.log,
+      metrics: options.metrics,
+      // Fetch ahead where a transaction spans time and takes what was fetched meanwhile.
+      fetchAheadBytes: (options.commitIntervalMs ?? 0) > 0 ? FETCH_AHEAD_BYTES : 0,
+      seek: (topic, partition, offset) => member().seek(topic, partition, offset),
+      onFailure: (err) => member().taskFailed(err),
+    }),
+  }
+}
+
 export async function startTopology(
   topology: TopologyDefinition,
   options: RunnerOptions,
@@ -296,18 +329,7 @@ export async function startTopology(
       thread?.track(consumer)
       return consumer
     },
-    {
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      // Tasks are independent (own producer or a share of the thread's, own stores): while one
-      // waits on its commit, another processes. Each partition is still processed in order. Every batch of a
-      // fetch at once: a task's topics then share a transaction (Task.processBatch), and
-      // kafkajs fetches again only when all of them are done.
-      partitionsConsumedConcurrently: Math.max(4, partitions * topology.sources.length),
-      eachBatch: batchHandler(topology.name, tasks, log, options.metrics, (err) =>
-        member.taskFailed(err),
-      ),
-    },
+    consumerRun(topology, partitions, options, tasks, () => member),
     tasks,
     log,
     options.sessionTimeoutMs,

@@ -68,8 +68,8 @@ export interface TaskOptions {
   /** How much one slice takes on (records, bytes, processing time). */
   sliceLimits?: SliceLimits | undefined
   /**
-   * A transaction spans slices until this long has passed (or the fetched batch ends);
-   * 0 or undefined: one transaction per slice.
+   * A transaction spans slices, of every batch fetched before it began, until this long has
+   * passed; 0 or undefined: one transaction per slice (of each batch handed over).
    */
   commitIntervalMs?: number | undefined
   /** Each store's record cache, in bytes (see ChangeloggedStore); undefined: unbounded. */
@@ -97,15 +97,19 @@ export interface BatchControl {
   heartbeat(): Promise<void>
   /** False when the batch should stop early (shutdown or rebalance). */
   shouldContinue(): boolean
-  /** The offset of the last record of a committed transaction. */
-  committed(offset: string): void
+  /**
+   * The batch ends unprocessed (stopped, failed, out of sequence): its partition must be read
+   * again from `offset`, the task's position. The consumer fetches ahead of the task
+   * (batch-handler.ts), so without this the records not processed would not come again.
+   */
+  rewind(offset: number): void
 }
 
 export class TaskFencedError extends Error {}
 
 /**
  * The batch reached a task that is closing or closed (a failure reopened it, a rebalance took
- * it): nothing of it was processed, and kafkajs fetches it again for the partition's next task.
+ * it): nothing of it was processed, and it is read again (rewind) for the partition's next task.
  */
 export class TaskClosedError extends Error {}
 
@@ -140,13 +144,15 @@ interface OpenSlices {
 interface SliceResult {
   /** Index of the first message not processed. */
   next: number
-  /** Offset to resolve: the last message's, or the batch end's past trailing control records. */
+  /** The last offset taken: the last message's, or the batch end's past trailing control records. */
   last: string
 }
 
 /** A fetched batch of one source topic, waiting for a transaction or part way through. */
 interface QueuedBatch {
   topic: string
+  /** The offset the consumer fetched it from: it follows on only from a position at or past it. */
+  fetchedFrom: number
   messages: readonly ConsumedMessage[]
   control: BatchControl
   batchEnd: string | undefined
@@ -170,8 +176,8 @@ function skipDone(batch: QueuedBatch, committedNext: number | undefined): number
   return from
 }
 
-/** The offset to resolve after processing up to `next`: past trailing control records at the batch's end. */
-function lastToResolve(batch: QueuedBatch, next: number): string {
+/** The last offset taken after processing up to `next`: past trailing control records at the batch's end. */
+function lastTaken(batch: QueuedBatch, next: number): string {
   const last = (batch.messages[next - 1] as ConsumedMessage).offset
   const atEnd = next === batch.messages.length && batch.batchEnd !== undefined
   return atEnd && Number(batch.batchEnd) > Number(last) ? (batch.batchEnd as string) : last
@@ -217,11 +223,13 @@ export class Task {
   private closed = false
   /**
    * Per source topic, the offset after the last record this task committed. A batch handed
-   * over again (kafkajs re-fetches from its last resolved offset, a new consumer from the
-   * group's committed one, while an earlier batch may still be committing) skips what is
-   * already in: nothing is processed twice.
+   * over again (read again after a rewind, by a new consumer from the group's committed
+   * offset, while an earlier batch may still be committing) skips what is already in:
+   * nothing is processed twice.
    */
   private readonly committedNext = new Map<string, number>()
+  /** Per source topic, where the first batch handed over was fetched (position() before a commit). */
+  private readonly firstFetched = new Map<string, number>()
   /**
    * Source topics whose committedNext came from a commit that was not a task's (a rewind, a
    * commit of an older version) and that no commit of this task has moved since: topic -> its
@@ -409,13 +417,18 @@ export class Task {
    */
   processBatch(
     topic: string,
+    fetchedFrom: number,
     messages: readonly ConsumedMessage[],
     control: BatchControl,
     batchEnd?: string,
   ): Promise<void> {
-    if (this.closed) return Promise.reject(new TaskClosedError(`task ${this.id} is closed`))
+    if (!this.firstFetched.has(topic)) this.firstFetched.set(topic, fetchedFrom)
+    if (this.closed) {
+      control.rewind(this.position(topic) ?? fetchedFrom)
+      return Promise.reject(new TaskClosedError(`task ${this.id} is closed`))
+    }
     return new Promise((done, fail) => {
-      this.queued.push({ topic, messages, control, batchEnd, next: 0, done, fail })
+      this.queued.push({ topic, fetchedFrom, messages, control, batchEnd, next: 0, done, fail })
       if (this.draining) return
       this.draining = true
       void this.exclusive(() => this.drain())
@@ -424,8 +437,7 @@ export class Task {
 
   /**
    * kafkajs read `topic` from `from` up to `to` and filtered all of it out: passed with the
-   * next transaction (kafkajs fetches a partition again only once its batch is done, so the
-   * task is idle by now, and one is started).
+   * next transaction (a wall-clock one, after the transaction under way if there is one).
    */
   passFiltered(topic: string, from: number, to: number): void {
     if (this.closed) return
@@ -442,14 +454,18 @@ export class Task {
       for (;;) {
         batches.push(...this.queued.splice(0))
         if (this.closed) throw new TaskClosedError(`task ${this.id} is closed`)
+        const first = new Set<string>()
         batches = batches.filter((b) => {
           b.next = skipDone(b, this.committedNext.get(b.topic))
-          // All of it below the task's position (the group answered an older commit): kafkajs
-          // is told to go on past it, else it fetches the same batch again and again.
-          if (b.next === b.messages.length && b.messages.length > 0)
-            b.control.committed(lastToResolve(b, b.next))
-          const open = b.next < b.messages.length && b.control.shouldContinue()
-          if (!open) b.done()
+          let open = b.next < b.messages.length && b.control.shouldContinue()
+          // A topic's first batch must follow on from the task's position: one fetched past it
+          // (fetched ahead of records a failure or a stop left unprocessed) is read again.
+          if (open && !first.has(b.topic)) {
+            first.add(b.topic)
+            const at = this.position(b.topic)
+            if (at !== undefined && b.fetchedFrom > at) open = false
+          }
+          if (!open) this.release(b)
           return open
         })
         if (batches.length === 0) return
@@ -459,19 +475,33 @@ export class Task {
           () => current.some((b) => b.control.shouldContinue()),
         )
         if (results.size === 0) {
-          for (const b of current) b.done()
+          for (const b of current) this.release(b)
           batches = []
         }
-        for (const [b, result] of results) {
-          b.control.committed(result.last)
-          b.next = result.next
-        }
+        for (const [b, result] of results) b.next = result.next
       }
     } catch (err) {
-      for (const b of [...batches, ...this.queued.splice(0)]) b.fail(err)
+      for (const b of [...batches, ...this.queued.splice(0)]) this.release(b, err)
     } finally {
       this.draining = false
     }
+  }
+
+  /** A batch leaves the queue: done, or given up part way and read again from the position. */
+  private release(b: QueuedBatch, err?: unknown): void {
+    if (b.next < b.messages.length) b.control.rewind(this.position(b.topic) ?? b.fetchedFrom)
+    if (err === undefined) b.done()
+    else b.fail(err)
+  }
+
+  /**
+   * Where the task goes on reading `topic`: its committed position, past stretches filtered to
+   * nothing; before its first commit, where its first batch was fetched.
+   */
+  private position(topic: string): number | undefined {
+    const committed = this.committedNext.get(topic)
+    if (committed === undefined) return this.firstFetched.get(topic)
+    return this.filtered.passFrom(topic, committed)
   }
 
   private punctuateWallClock(): Promise<void> {
@@ -558,16 +588,18 @@ export class Task {
   }
 
   /**
-   * One transaction: slices of each batch from where it stands, until the commit interval has
-   * passed or the batch ends; with no batch, a wall-clock punctuation. Each slice's outputs
-   * are sent as it ends, in the open transaction; the stores' writes wait in their caches
-   * for the commit. Returns how far each batch got (none when it had nothing to commit).
+   * One transaction: slices of the batches in turn, each from where it stands, until the
+   * commit interval has passed (with 0: a slice of each); with no batch, a wall-clock
+   * punctuation. Each slice's outputs are sent as it ends, in the open transaction; the
+   * stores' writes wait in their caches for the commit. Returns how far each batch got (none
+   * when it had nothing to commit).
    */
   private async transaction(
     batches: readonly QueuedBatch[],
   ): Promise<Map<QueuedBatch, SliceResult>> {
     const { partition, groupId, metrics, topology } = this.options
     const started = performance.now()
+    const interval = this.options.commitIntervalMs ?? 0
     const open: OpenSlices = { txn: undefined, ends: [], sent: 0 }
     const results = new Map<QueuedBatch, SliceResult>()
     /** Per topic taken, the position this transaction commits. */
@@ -578,11 +610,16 @@ export class Task {
       if (batches.length === 0) await this.core.punctuate('wall-clock', Date.now())
       const reached = new Map(this.committedNext)
       for (const b of batches) {
-        const from = skipDone(b, reached.get(b.topic))
+        const at = reached.get(b.topic)
+        // Behind a batch of its topic that stopped part way: in a later transaction.
+        if (at !== undefined && b.fetchedFrom > this.filtered.passFrom(b.topic, at)) continue
+        const from = skipDone(b, at)
         if (from >= b.messages.length) continue
-        const next = await this.processSlices(b.topic, b.messages, from, b.control, open)
+        // The interval has passed: the batches after this one wait for the next transaction.
+        if (results.size > 0 && interval > 0 && performance.now() - started >= interval) break
+        const next = await this.processSlices(b.topic, b.messages, from, b.control, open, started)
         if (next === from) continue
-        const last = lastToResolve(b, next)
+        const last = lastTaken(b, next)
         reached.set(b.topic, Number(last) + 1)
         results.set(b, { next, last })
       }
@@ -669,8 +706,9 @@ export class Task {
     from: number,
     control: BatchControl | undefined,
     open: OpenSlices,
+    /** When the transaction began: its commit is due the commit interval after. */
+    started: number,
   ): Promise<number> {
-    const started = performance.now()
     const interval = this.options.commitIntervalMs ?? 0
     let next = from
     for (;;) {

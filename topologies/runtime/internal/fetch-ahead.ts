@@ -1,0 +1,71 @@
+// How far a consumer fetches a partition ahead of its task. A batch handed to a task is taken
+// as read, so the consumer may fetch the partition on while the task processes and commits,
+// up to `maxBytes` handed over and not done; past that the partition is paused until the task
+// is through half of it (as Kafka Streams pauses a partition whose buffered records pass a
+// bound). With 0 it is paused from each batch until the task is through it.
+//
+// Which to use is a trade on a broker-bound machine (docs/runtime.md, "Fetching ahead"): a
+// transaction that spans time (a commit interval) takes everything fetched meanwhile, so
+// fetching ahead makes fewer, larger transactions; with a transaction per slice it makes more,
+// smaller ones, each a round of broker requests, where a paused partition's records gather
+// during the commit and the next fetch round and go in one transaction.
+
+/** Four fetches' worth (runner.ts: 256 KiB per partition and fetch). */
+export const FETCH_AHEAD_BYTES = 1024 * 1024
+
+/** What is counted of a fetched batch. */
+export interface HeldBatch {
+  readonly topic: string
+  readonly partition: number
+  readonly messages: readonly { key?: Buffer | null; value: Buffer | null }[]
+}
+
+interface Held {
+  bytes: number
+  /** Set while the partition is paused for it. */
+  resume: (() => void) | undefined
+}
+
+/** Keys and values, and one byte per record: a batch of empty records is not nothing. */
+export function batchBytes(batch: Pick<HeldBatch, 'messages'>): number {
+  let bytes = 0
+  for (const m of batch.messages) bytes += 1 + (m.key?.length ?? 0) + (m.value?.length ?? 0)
+  return bytes
+}
+
+export class FetchAhead {
+  private readonly held = new Map<string, Held>()
+
+  constructor(private readonly maxBytes: number) {}
+
+  /**
+   * A batch handed to its task: counted against its partition until `release` is called (when
+   * the task is done with it), pausing the partition while over the bound.
+   */
+  hold(batch: HeldBatch, pause: () => () => void): { bytes: number; release: () => void } {
+    const key = `${batch.topic}|${batch.partition}`
+    const bytes = batchBytes(batch)
+    const held = this.held.get(key) ?? { bytes: 0, resume: undefined }
+    this.held.set(key, held)
+    held.bytes += bytes
+    if (held.bytes > this.maxBytes && !held.resume) held.resume = pause()
+    let released = false
+    const release = () => {
+      if (released) return
+      released = true
+      held.bytes -= bytes
+      if (held.resume && held.bytes <= this.maxBytes / 2) {
+        const resume = held.resume
+        held.resume = undefined
+        resume()
+      }
+      if (held.bytes === 0 && !held.resume && this.held.get(key) === held) this.held.delete(key)
+    }
+    return { bytes, release }
+  }
+
+  /** Bytes handed over and not done, per topic-partition (for tests and metrics). */
+  bytes(topic: string, partition: number): number {
+    return this.held.get(`${topic}|${partition}`)?.bytes ?? 0
+  }
+}
