@@ -275,17 +275,20 @@ async function sendChunk(txn: Transaction, records: readonly OutRecord[]): Promi
       })),
     }),
   )
-  const counts = new Map<string, number>()
-  for (const r of records) {
-    if (r.partition === undefined) continue
-    const tp = topicPartition(r.topic, r.partition)
-    counts.set(tp, (counts.get(tp) ?? 0) + 1)
+  // Records per partition, by topic: no topic-partition string per record.
+  const counts = new Map<string, Map<number, number>>()
+  for (const [topic, list] of byTopic) {
+    const perPartition = new Map<number, number>()
+    for (const r of list)
+      if (r.partition !== undefined)
+        perPartition.set(r.partition, (perPartition.get(r.partition) ?? 0) + 1)
+    counts.set(topic, perPartition)
   }
   const ends: EndOffsets = new Map()
   for (const meta of results) {
-    const tp = topicPartition(meta.topicName, meta.partition)
-    const n = counts.get(tp)
-    if (n !== undefined && meta.baseOffset !== undefined) ends.set(tp, Number(meta.baseOffset) + n)
+    const n = counts.get(meta.topicName)?.get(meta.partition)
+    if (n !== undefined && meta.baseOffset !== undefined)
+      ends.set(topicPartition(meta.topicName, meta.partition), Number(meta.baseOffset) + n)
   }
   return ends
 }

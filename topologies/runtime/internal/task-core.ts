@@ -64,6 +64,8 @@ export class TaskCore {
   private outputs: OutRecord[] = []
   /** The outputs' size on the wire, kept as they come: a slice's byte bound reads it per record. */
   private outputBytes = 0
+  /** Each store's changelog topic, by store name. */
+  private readonly changelogs = new Map<string, string>()
   /** The record being processed: an output too large to send is dead-lettered as its result. */
   private current: SourceRecord | undefined
   private streamTime = Number.NEGATIVE_INFINITY
@@ -284,7 +286,12 @@ export class TaskCore {
 
   private queueChangelog(name: string, store: ChangeloggedStore): void {
     const { appId, topology, partition } = this.options
-    const topic = changelogTopic(appId, topology.name, name)
+    // Asked per record without a record cache: the name is built once per store.
+    let topic = this.changelogs.get(name)
+    if (topic === undefined) {
+      topic = changelogTopic(appId, topology.name, name)
+      this.changelogs.set(name, topic)
+    }
     for (const op of store.takeUnsent())
       this.push({ topic, partition, key: dataKey(op.key), value: op.value })
   }
