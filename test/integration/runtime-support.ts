@@ -68,6 +68,10 @@ export interface CountAppOptions {
   checkpointIntervalMs?: number
   /** Transactions spanning this long (default: the runtime's), which fetch ahead. */
   commitIntervalMs?: number
+  /** Each record waits this long before it is counted (default 0). */
+  recordDelayMs?: number
+  /** The app's log level (default: IMFLOW_LOG_LEVEL, else info). */
+  logLevel?: 'debug' | 'info'
 }
 
 /** The counting topology (test/fixtures/count-app.ts) in a process of its own. */
@@ -84,6 +88,10 @@ export function spawnCountApp(options: CountAppOptions): CountApp {
     ...(options.commitIntervalMs
       ? { IMFLOW_TEST_COMMIT_INTERVAL_MS: String(options.commitIntervalMs) }
       : {}),
+    ...(options.recordDelayMs
+      ? { IMFLOW_TEST_RECORD_DELAY_MS: String(options.recordDelayMs) }
+      : {}),
+    ...(options.logLevel ? { IMFLOW_LOG_LEVEL: options.logLevel } : {}),
   })
 }
 
