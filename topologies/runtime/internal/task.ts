@@ -621,7 +621,7 @@ export class Task {
         if (at !== undefined && b.fetchedFrom > this.filtered.passFrom(b.topic, at)) continue
         const from = skipDone(b, at)
         if (from >= b.messages.length) continue
-        // The interval has passed: the batches after this one wait for the next transaction.
+        // The interval has passed: this batch and the ones after it wait for the next transaction.
         if (results.size > 0 && interval > 0 && performance.now() - started >= interval) break
         const next = await this.processSlices(b.topic, b.messages, from, b.control, open, started)
         if (next === from) continue
