@@ -5,6 +5,7 @@
 // are both there.
 
 import { beforeEach, describe, expect, it } from 'vitest'
+import { createLogger } from '../../ops/log.js'
 import { createMetrics } from '../../ops/metrics.js'
 import type { EventCodec } from '../../schemas/codec.js'
 import { parseMsgId } from '../../schemas/msg-id.js'
@@ -387,7 +388,14 @@ describe('receiver: moving a conversation to another unit', () => {
   it('completes a move without its barrier once BARRIER_WAIT_MS passed: an old home that is gone holds nothing for ever', async () => {
     const a = unitDriver(0)
     const metrics = createMetrics().receiver
-    const b = twoUnits(codecs, 1, 2, { largeGroupThreshold: 2, clock: () => now, metrics })
+    const lines: string[] = []
+    const b = twoUnits(
+      codecs,
+      1,
+      2,
+      { largeGroupThreshold: 2, clock: () => now, metrics },
+      createLogger('warn', (line) => lines.push(line)),
+    )
     await change(a, createdIn(''))
     await send(a, message('m1'))
     await change(a, { kind: 'UnitChanged', unit: '1' })
@@ -401,6 +409,11 @@ describe('receiver: moving a conversation to another unit', () => {
     await b.advanceWallClock(2 * EXPORT_EVERY_MS)
     expect(await accepted(b, A.receipts, codecs.receipt)).toHaveLength(1)
     expect((await metrics.moveBarrierTimeouts.get()).values[0]?.value).toBe(1)
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /WARN .*\[imflow:receiver-\d+\] a move completes without its barrier .*conversationId=g waitedMs=\d+/,
+      ),
+    ])
     expect((await log(b)).map((m) => m.body)).toEqual(['body of m1', 'body of m2'])
   })
 

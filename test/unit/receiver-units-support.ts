@@ -2,6 +2,7 @@
 // own prefix, a driver per unit listing the others, and what one unit wrote for another piped
 // into it by hand (in the order a test chooses: the worst a task may read it in).
 
+import type { Logger } from '../../ops/log.js'
 import { decodeStoredMessage, RECEIVER_STORES as STORES } from '../../topologies/model/index.js'
 import type { ReceiverOptions, UnitTopics } from '../../topologies/receiver/index.js'
 import { receiverTopology } from '../../topologies/receiver/index.js'
@@ -33,6 +34,7 @@ export function unitDriver(
   unit: number,
   of: number,
   options: Partial<Omit<ReceiverOptions, 'topics' | 'codecs' | 'unit' | 'units'>> = {},
+  log?: Logger,
 ): TopologyTestDriver {
   const units: Record<string, UnitTopics> = {}
   for (let u = 0; u < of; u++) if (u !== unit) units[String(u)] = UNIT_TOPICS[u] as UnitTopics
@@ -50,6 +52,7 @@ export function unitDriver(
         topic: DEAD_LETTERS,
         encode: (l) => Buffer.from(`${l.errorCode}: ${l.errorMessage}`),
       },
+      log,
     },
   )
 }

@@ -243,6 +243,11 @@ export class MovesIn {
       const barrier = (await this.moves.get(cid))?.barrier
       if (!barrier || barrier.back || now - barrier.sentAt < BARRIER_WAIT_MS) continue
       this.task.options.metrics?.moveBarrierTimeouts.inc()
+      // Whatever the old home still passes back comes after the messages sent here since.
+      this.task.logger.warn('a move completes without its barrier back from the old home', {
+        conversationId: cid,
+        waitedMs: now - barrier.sentAt,
+      })
       await this.barrierBack(cid)
     }
   }

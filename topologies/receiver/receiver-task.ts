@@ -4,6 +4,7 @@
 // group's room. The handlers (receive.ts, actions.ts, conversation-events.ts) are functions
 // over it.
 
+import type { Logger } from '../../ops/log.js'
 import { createMsgIdGenerator, MSG_ID_EPOCH_MS, type MsgIdGenerator } from '../../schemas/msg-id.js'
 import type { FanoutBatch, Receipt, RoomEvent, SendMessage } from '../../schemas/types.generated.js'
 import { bufferSerde, int64Serde, jsonSerde, stringSerde, typedStore } from '../../state/index.js'
@@ -36,6 +37,8 @@ type Event = FanoutBatch['event']
 export class ReceiverTask {
   readonly conversations: ConversationState
   readonly dedupe: KeyValueStore<string, DedupeEntry>
+  /** The task's logger (`log` is the conversations' message log). */
+  readonly logger: Logger
   /** The conversation's log of normal messages (messageKey -> StoredMessage). */
   readonly log: ReadWriteStore
   readonly readCursors: KeyValueStore<Buffer, string>
@@ -81,6 +84,7 @@ export class ReceiverTask {
       this.generator = undefined
     })
     this.log = context.store(STORES.messages)
+    this.logger = context.log
     this.readCursors = typedStore(context.store(STORES.readCursors), bufferSerde, stringSerde)
     this.seqIndex = context.store(STORES.seqIndex)
     this.privateDedupe = new PrivateDedupe(context)

@@ -3,7 +3,7 @@
 // memory; every piped record commits on its own.
 
 import { ImflowError } from '../../ops/errors.js'
-import { silentLogger } from '../../ops/log.js'
+import { type Logger, silentLogger } from '../../ops/log.js'
 import { ChangeloggedStore, MemoryStore } from '../../state/index.js'
 import type { DeadLetterEncoder } from './dead-letters.js'
 import type { OutRecord } from './internal/kafka-io.js'
@@ -35,6 +35,8 @@ export class TopologyTestDriver {
       deadLetters?: DeadLetterEncoder
       /** The sources' partition count: with it, misplaced records are re-routed as on Kafka. */
       partitions?: number
+      /** The tasks' logger (default: silent). */
+      log?: Logger
     } = {},
   ) {}
 
@@ -55,7 +57,7 @@ export class TopologyTestDriver {
         stores,
         deadLetters: this.options.deadLetters,
         partitions: this.options.partitions,
-        log: silentLogger,
+        log: this.options.log ?? silentLogger,
         clock: () => this.wallClock,
       })
       task = { core, stores, raw }

@@ -3,6 +3,7 @@
 // sees only this interface, never Kafka or RocksDB.
 
 import { ImflowError } from '../../ops/errors.js'
+import type { Logger } from '../../ops/log.js'
 import type { ReadWriteStore } from '../../state/index.js'
 
 export interface InputRecord<V = unknown> {
@@ -29,6 +30,8 @@ export type PunctuationType = 'stream-time' | 'wall-clock'
 export interface ProcessorContext {
   readonly taskId: string
   readonly partition: number
+  /** The task's logger: its lines name the task. */
+  readonly log: Logger
   /** A store declared by the topology, for this task. */
   store(name: string): ReadWriteStore
   /** Emits a record to a declared sink, in the same transaction as the input's offset. */

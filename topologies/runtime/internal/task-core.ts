@@ -80,6 +80,7 @@ export class TaskCore {
     const context: ProcessorContext = {
       taskId: this.id,
       partition,
+      log: options.log.child(this.id),
       store: (name) => {
         const store = options.stores.get(name)
         if (!store)
