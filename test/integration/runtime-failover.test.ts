@@ -1,11 +1,12 @@
 // Two instances share a topology; one stops; the other takes over its partitions, restores
 // their stores from the changelog, and the results stay exact. Also with transactions that
 // span 100 ms, whose consumers fetch ahead of their tasks (fetch-ahead.ts), and records that
-// take ~2 ms each: both instances hold batches they have not begun when one stops, the
-// other's rebalance cuts its batches, and they and the batches fetched past them must be read
-// again from the task's position (the log must show those rewinds, else the case did not
-// test them; without the task's check that a batch follows on from its position it lost 367
-// of the 40,000 records).
+// take ~2 ms each: both instances hold batches they have not begun when one stops. The one
+// stopping rewinds them (its log must show it, else the case did not test it); the other's
+// transactions end part way through batches with later ones waiting, and its rebalance may
+// cut batches too: what a cut batch left, and the batches fetched past it, must be read again
+// from the task's position (without the task's two checks for that, this case lost 5-367 of
+// the 40,000 records in 4 of 6 runs).
 
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -94,7 +95,9 @@ describe.each([
         // B now owns all four partitions and restored A's stores from their changelogs.
         expect(b.output()).toMatch(/assignment topology=count partitions=\[0,1,2,3\]/)
         expect(b.output()).toMatch(/store restored .*records=[1-9]/)
-        if (fetchingAhead) expect(b.output()).toMatch(/partition read again from its task position/)
+        // A stopped with batches it had fetched ahead and not begun: it rewound them (B's
+        // rebalance cuts its own batches in some runs, not all).
+        if (fetchingAhead) expect(a.output()).toMatch(/partition read again from its task position/)
 
         const counts = await readCounts(kafka, output, unique('fo-reader'), TOTAL)
         expectExactCounts(counts, expected)

@@ -33,6 +33,7 @@ export function batchHandler(
 ): (payload: EachBatchPayload) => Promise<void> {
   const { topology, tasks, log, metrics, seek, onFailure } = options
   const ahead = new FetchAhead(options.fetchAheadBytes)
+  const fetchingAhead = options.fetchAheadBytes > 0
   return async ({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }) => {
     const { partition } = batch
     if (!tasks.isAssigned(partition)) return
@@ -56,10 +57,12 @@ export function batchHandler(
     if (!task || isStale()) return
     // kafkajs fetches again only when every batch of a fetch is done: one slow task (a big
     // group's fan-out, a flood) would hold up every other partition's next records. So the
-    // batch is handed over and taken as read: kafkajs goes on fetching the other partitions,
-    // and this one as far as FetchAhead lets it (else it is paused until the task is through).
-    // What the task does not process (a failure, a stop) it rewinds to its position.
-    resolveOffset(batch.lastOffset())
+    // batch is handed over and kafkajs goes on fetching the other partitions. This one:
+    // - paused until the task is through (no fetching ahead): each commit resolves its records,
+    //   and kafkajs reads what the task did not process again from the last one resolved;
+    // - fetching ahead: the batch is taken as read at once, kafkajs fetches on as far as
+    //   FetchAhead lets it, and what the task does not process it rewinds to its position.
+    if (fetchingAhead) resolveOffset(batch.lastOffset())
     const labels = { topology, partition: String(partition) }
     const held = ahead.hold(batch, pause)
     metrics?.fetchedAhead.inc(labels, held.bytes)
@@ -89,9 +92,12 @@ export function batchHandler(
           // Asked per record, so not isStale() (kafkajs stringifies a key per call): a rewind
           // seeks only once the task gave up the partition's batches.
           shouldContinue: () => isRunning() && !rebalancing,
+          committed: (offset) => {
+            if (!fetchingAhead) resolveOffset(offset)
+          },
           // Not for a partition that moved away: its next owner starts at the group's commit.
           rewind: (offset) => {
-            if (tasks.isAssigned(partition)) seek(batch.topic, partition, offset)
+            if (fetchingAhead && tasks.isAssigned(partition)) seek(batch.topic, partition, offset)
           },
         },
         batch.lastOffset(),

@@ -97,10 +97,12 @@ export interface BatchControl {
   heartbeat(): Promise<void>
   /** False when the batch should stop early (shutdown or rebalance). */
   shouldContinue(): boolean
+  /** The offset of the last record of a committed transaction (taken as read when paused). */
+  committed(offset: string): void
   /**
-   * The batch ends unprocessed (stopped, failed, out of sequence): its partition must be read
-   * again from `offset`, the task's position. The consumer fetches ahead of the task
-   * (batch-handler.ts), so without this the records not processed would not come again.
+   * The batch ends unprocessed (stopped, failed, fetched past a rewind): its partition must be
+   * read again from `offset`, the task's position. A consumer fetching ahead took the batch
+   * as read (batch-handler.ts), so without this the records not processed would not come again.
    */
   rewind(offset: number): void
 }
@@ -232,6 +234,13 @@ export class Task {
   private readonly committedNext = new Map<string, number>()
   /** Per source topic, where the first batch handed over was fetched (position() before a commit). */
   private readonly firstFetched = new Map<string, number>()
+  /**
+   * Per source topic, the offset it was rewound to, until a batch fetched from there comes:
+   * batches fetched past it meanwhile follow a gap (what was given up) and are read again.
+   * Only then: a fetch may start past the task's position by right (a stretch of transaction
+   * markers, compacted away records), and the task would not tell.
+   */
+  private readonly rewound = new Map<string, number>()
   /**
    * Source topics whose committedNext came from a commit that was not a task's (a rewind, a
    * commit of an older version) and that no commit of this task has moved since: topic -> its
@@ -456,16 +465,20 @@ export class Task {
       for (;;) {
         batches.push(...this.queued.splice(0))
         if (this.closed) throw new TaskClosedError(`task ${this.id} is closed`)
-        const first = new Set<string>()
         batches = batches.filter((b) => {
           b.next = skipDone(b, this.committedNext.get(b.topic))
+          // All of it below the task's position (the group answered an older commit): kafkajs
+          // is told to go on past it, else it fetches the same batch again and again.
+          if (b.next === b.messages.length && b.messages.length > 0)
+            b.control.committed(lastTaken(b, b.next))
           let open = b.next < b.messages.length && b.control.shouldContinue()
-          // A topic's first batch must follow on from the task's position: one fetched past it
-          // (fetched ahead of records a failure or a stop left unprocessed) is read again.
-          if (open && !first.has(b.topic)) {
-            first.add(b.topic)
-            const at = this.position(b.topic)
-            if (at !== undefined && b.fetchedFrom > at) open = false
+          // Since a batch of its topic was given up and rewound: one fetched past the rewind's
+          // offset was fetched before it took effect (ahead of the records given up), and is
+          // read again too; the first from at or before that offset is the read again.
+          const rewound = this.rewound.get(b.topic)
+          if (open && rewound !== undefined) {
+            if (b.fetchedFrom > rewound) open = false
+            else this.rewound.delete(b.topic)
           }
           if (!open) this.release(b)
           return open
@@ -480,7 +493,10 @@ export class Task {
           for (const b of current) this.release(b)
           batches = []
         }
-        for (const [b, result] of results) b.next = result.next
+        for (const [b, result] of results) {
+          b.control.committed(result.last)
+          b.next = result.next
+        }
       }
     } catch (err) {
       for (const b of [...batches, ...this.queued.splice(0)]) this.release(b, err)
@@ -491,7 +507,11 @@ export class Task {
 
   /** A batch leaves the queue: done, or given up part way and read again from the position. */
   private release(b: QueuedBatch, err?: unknown): void {
-    if (b.next < b.messages.length) b.control.rewind(this.position(b.topic) ?? b.fetchedFrom)
+    if (b.next < b.messages.length) {
+      const offset = this.position(b.topic) ?? b.fetchedFrom
+      this.rewound.set(b.topic, offset)
+      b.control.rewind(offset)
+    }
     if (err === undefined) b.done()
     else b.fail(err)
   }
@@ -615,15 +635,16 @@ export class Task {
     try {
       if (batches.length === 0) await this.core.punctuate('wall-clock', Date.now())
       const reached = new Map(this.committedNext)
+      /** Topics with a batch that stopped part way: their later batches wait for it. */
+      const cut = new Set<string>()
       for (const b of batches) {
-        const at = reached.get(b.topic)
-        // Behind a batch of its topic that stopped part way: in a later transaction.
-        if (at !== undefined && b.fetchedFrom > this.filtered.passFrom(b.topic, at)) continue
-        const from = skipDone(b, at)
+        if (cut.has(b.topic)) continue
+        const from = skipDone(b, reached.get(b.topic))
         if (from >= b.messages.length) continue
         // The interval has passed: this batch and the ones after it wait for the next transaction.
         if (results.size > 0 && interval > 0 && performance.now() - started >= interval) break
         const next = await this.processSlices(b.topic, b.messages, from, b.control, open, started)
+        if (next < b.messages.length) cut.add(b.topic)
         if (next === from) continue
         const last = lastTaken(b, next)
         reached.set(b.topic, Number(last) + 1)
