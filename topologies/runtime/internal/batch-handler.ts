@@ -97,7 +97,9 @@ export function batchHandler(
           },
           // Not for a partition that moved away: its next owner starts at the group's commit.
           rewind: (offset) => {
-            if (fetchingAhead && tasks.isAssigned(partition)) seek(batch.topic, partition, offset)
+            if (!fetchingAhead || !tasks.isAssigned(partition)) return false
+            seek(batch.topic, partition, offset)
+            return true
           },
         },
         batch.lastOffset(),

@@ -103,8 +103,11 @@ export interface BatchControl {
    * The batch ends unprocessed (stopped, failed, fetched past a rewind): its partition must be
    * read again from `offset`, the task's position. A consumer fetching ahead took the batch
    * as read (batch-handler.ts), so without this the records not processed would not come again.
+   * True when the partition is read again from `offset` for it; false when the consumer reads
+   * on from its own position (paused, it never took the batch as read), or holds the
+   * partition no more.
    */
-  rewind(offset: number): void
+  rewind(offset: number): boolean
 }
 
 export class TaskFencedError extends Error {}
@@ -509,8 +512,7 @@ export class Task {
   private release(b: QueuedBatch, err?: unknown): void {
     if (b.next < b.messages.length) {
       const offset = this.position(b.topic) ?? b.fetchedFrom
-      this.rewound.set(b.topic, offset)
-      b.control.rewind(offset)
+      if (b.control.rewind(offset)) this.rewound.set(b.topic, offset)
     }
     if (err === undefined) b.done()
     else b.fail(err)
