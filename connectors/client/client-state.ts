@@ -18,6 +18,12 @@ export interface ApplyResult {
   applied: SequencedEvent[]
   /** Conversations whose metadata the client should (re)fetch from GET /v1/conversations. */
   describe: Set<string>
+  /**
+   * Conversations the user joined or that moved in with their home: their latest page is
+   * pulled, as a Rebase would have (a moved row may come after the move's reload). Not large
+   * groups the device follows: they catch up by their seq.
+   */
+  pull: Set<string>
 }
 
 function summary(m: ClientMessage): MessageSummary {
@@ -71,7 +77,7 @@ export class ClientState {
 
   /** Applies the events newer than lastPts, in order; older ones were applied already. */
   applyEvents(events: readonly SequencedEvent[]): ApplyResult {
-    const result: ApplyResult = { applied: [], describe: new Set() }
+    const result: ApplyResult = { applied: [], describe: new Set(), pull: new Set() }
     for (const sequenced of events) {
       if (sequenced.pts <= this.lastPts) continue
       this.apply(sequenced, result)
@@ -104,7 +110,7 @@ export class ClientState {
       if (this.addMessage(message, describe)) added = message
       this.rooms.advance(message.conversationId, seq)
     } else {
-      this.apply({ pts: 0, event }, { applied: [], describe })
+      this.apply({ pts: 0, event }, { applied: [], describe, pull: new Set() })
     }
     return added
   }
@@ -117,6 +123,24 @@ export class ClientState {
       const message = fromHistory(conversationId, m)
       if (this.addMessage(message, describe)) added.push(message)
       if (m.seq !== undefined) this.rooms.advance(conversationId, m.seq)
+    }
+    return added
+  }
+
+  /**
+   * A conversation's latest page, pulled after the user joined it or it moved in: merged with
+   * what pushes added meanwhile (the list's counts come with its description). Answers the
+   * messages that were new.
+   */
+  addLatest(conversationId: string, page: readonly HistoryMessage[]): ClientMessage[] {
+    const conversation = this.list.get(conversationId)
+    const added: ClientMessage[] = []
+    for (const m of page) {
+      const message = fromHistory(conversationId, m)
+      if (!this.messages.add(message)) continue
+      added.push(message)
+      if (conversation && (conversation.last?.createdAt ?? 0) <= message.createdAt)
+        conversation.last = summary(message)
     }
     return added
   }
@@ -139,7 +163,7 @@ export class ClientState {
     return true
   }
 
-  private apply({ event }: SequencedEvent, { describe }: ApplyResult): void {
+  private apply({ event }: SequencedEvent, { describe, pull }: ApplyResult): void {
     const payload = event.payload
     switch (payload.kind) {
       case 'NewMessage':
@@ -175,7 +199,10 @@ export class ClientState {
         return
       case 'MembershipChanged':
         if (payload.member) {
-          this.placeholder(payload.conversationId, describe)
+          const held = this.placeholder(payload.conversationId, describe)
+          // A large group the device follows catches up by its own seq (rooms).
+          if (!held.large && this.rooms.get(payload.conversationId) === undefined)
+            pull.add(payload.conversationId)
         } else {
           this.list.delete(payload.conversationId)
           this.messages.drop(payload.conversationId)

@@ -33,9 +33,10 @@ export class FrameHandler {
   async handle(socket: WebSocket, text: string): Promise<void> {
     const frame = JSON.parse(text) as ServerFrame
     if (frame.type === 'events') {
-      const { applied, describe } = this.state.applyEvents(frame.events)
+      const { applied, describe, pull } = this.state.applyEvents(frame.events)
       if (applied.length > 0) this.events.emit('events', applied)
       if (describe.size > 0) this.pulls.describeLater(describe)
+      if (pull.size > 0) this.pulls.latestLater(pull)
     } else if (frame.type === 'rebase') {
       await this.pulls.rebase(frame.headPts)
       this.events.emit('rebase', frame.headPts)

@@ -1,6 +1,7 @@
 // What the client pulls over the API and applies to its state: the latest pages after a Rebase
-// (or a move), a large group's gap or latest page, and the metadata of conversations first met
-// in a push. A few pulls run at once; each emits what it added once it is applied.
+// (or a move), a large group's gap or latest page, the latest page of a conversation joined or
+// moved in, and the metadata of conversations first met in a push. A few pulls run at once;
+// each emits what it added once it is applied.
 
 import type { EventEmitter } from 'node:events'
 import type { RoomHead } from '../protocol/frames.js'
@@ -40,12 +41,15 @@ export interface PullsOptions {
 export class Pulls {
   private readonly wanted = new Set<string>()
   private describing: Promise<void> | undefined
+  private readonly latestWanted = new Set<string>()
+  private pullingLatest: Promise<void> | undefined
 
   constructor(private readonly options: PullsOptions) {}
 
-  /** The backfill describeLater runs, if any (settled() waits for it). */
+  /** The backfills describeLater and latestLater run, if any (settled() waits for them). */
   get backfill(): Promise<void> | undefined {
-    return this.describing
+    const running = [this.describing, this.pullingLatest].filter((p) => p !== undefined)
+    return running.length > 0 ? Promise.all(running).then(() => {}) : undefined
   }
 
   /** The list and each conversation's latest page, applied as a Rebase to headPts. */
@@ -89,6 +93,28 @@ export class Pulls {
     const page = await http().latestMessages(conversationId, pageSize)
     state.reload(conversationId, page, headSeq)
     events.emit('reload', conversationId, headSeq)
+  }
+
+  /** Each conversation's latest page, merged into what is held, off the frames' path. */
+  latestLater(conversationIds: Iterable<string>): void {
+    const { http, state, events, fail, closing, pageSize } = this.options
+    for (const id of conversationIds) this.latestWanted.add(id)
+    this.pullingLatest ??= (async () => {
+      while (this.latestWanted.size > 0 && !closing()) {
+        const ids = [...this.latestWanted]
+        this.latestWanted.clear()
+        await pullEach(ids, async (cid) => {
+          try {
+            const added = state.addLatest(cid, await http().latestMessages(cid, pageSize))
+            if (added.length > 0) events.emit('messages', added)
+          } catch (err) {
+            fail(err)
+          }
+        })
+      }
+    })().finally(() => {
+      this.pullingLatest = undefined
+    })
   }
 
   /** Fetches the list once for all conversations met meanwhile, off the frames' path. */

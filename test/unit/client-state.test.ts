@@ -155,6 +155,7 @@ describe('ClientState', () => {
       }),
     ])
     expect(joined.describe).toEqual(new Set(['c2']))
+    expect(joined.pull).toEqual(new Set(['c2'])) // its latest page: what came before the join
     expect(
       state
         .conversations()
@@ -169,6 +170,26 @@ describe('ClientState', () => {
     ])
     expect(state.conversation('c1')).toBeUndefined()
     expect(state.messages.messages('c1')).toEqual([])
+  })
+
+  it('pulls the latest page of a conversation joined, not of a large group it follows by seq', () => {
+    const state = new ClientState('ann', 0, { big: 3 })
+    const joined = (pts: number, conversationId: string) =>
+      at(pts, {
+        priority: 'HIGH',
+        payload: { kind: 'MembershipChanged', conversationId, member: true },
+      })
+    expect(state.applyEvents([joined(1, 'big'), joined(2, 'small')]).pull).toEqual(
+      new Set(['small']),
+    )
+    // The page merges with what was pushed meanwhile; the list's counts come with its description.
+    state.applyEvents([at(3, newMessage(message('3', 30, { conversationId: 'small' })))])
+    // A history page's messages name no conversation (fromHistory sets it).
+    const page = [message('1', 10), message('3', 30)]
+    const added = state.addLatest('small', page)
+    expect(added.map((m) => m.msgId)).toEqual(['1'])
+    expect(state.messages.messages('small').map((m) => m.msgId)).toEqual(['1', '3'])
+    expect(state.conversation('small')).toMatchObject({ unread: 1, last: { msgId: '3' } })
   })
 
   it('asks for metadata of conversations it has not seen and of changed ones, and takes it', () => {

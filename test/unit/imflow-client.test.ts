@@ -304,6 +304,39 @@ describe('ImflowClient', () => {
     expect(client.conversation('c1')).toBeUndefined() // only what it asked about
   })
 
+  it('pulls the latest page of a conversation joined or moved in, merged with what is pushed', async () => {
+    // After a move the new home's list may lack a row the reload came too early for: the row
+    // comes as a MembershipChanged push, and what was sent before it only from the API.
+    const before: HistoryMessage = {
+      msgId: 'm1',
+      senderId: 'bob',
+      type: 'TEXT',
+      body: 'before the move',
+      createdAt: 5,
+      priority: 'HIGH',
+      visibility: 'NORMAL',
+    }
+    const http = fakeHttp([entry('g', 1)], { g: [before] })
+    const { gateway, client } = await setup(http)
+    await client.connect()
+    const joined: SyncEvent = {
+      priority: 'HIGH',
+      payload: { kind: 'MembershipChanged', conversationId: 'g', member: true },
+    }
+    gateway.send({
+      type: 'events',
+      events: [
+        { pts: 1, event: joined },
+        { pts: 2, event: stored('m2', 'g', 9) },
+      ],
+    })
+    await until(() => (client.messages('g').length === 2 ? true : undefined), 'the pulled page')
+    await client.settled()
+    expect(client.messages('g').map((m) => m.msgId)).toEqual(['m1', 'm2'])
+    expect(http.calls).toContain('messages g 20')
+    expect(client.conversation('g')).toMatchObject({ unread: 1, last: { msgId: 'm2' } })
+  })
+
   it('reconnects with its last PTS after the connection drops', async () => {
     const { gateway, client } = await setup(fakeHttp([entry('c1')], {}))
     await client.connect()
