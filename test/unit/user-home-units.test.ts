@@ -15,6 +15,7 @@ import type {
   UserEvent,
 } from '../../schemas/types.generated.js'
 import { inboxTopology } from '../../topologies/inbox/index.js'
+import { FOLLOW_NEW_MOVES_MS } from '../../topologies/inbox/user-moves.js'
 import { deletedKey, INBOX_STORES, inboxKey, listKey } from '../../topologies/model/index.js'
 import { FROM_GEO_HEADER } from '../../topologies/receiver/inbound.js'
 import {
@@ -354,6 +355,64 @@ describe('inbox: a share handed off here just before the receiver learnt of a mo
       await inbox.pipe('fanout', { ...r, partition: 0, timestamp: now, headers: via })
     expect(await inbox.store(INBOX_STORES.lists).get(listKey('cat', 'g'))).toBeDefined()
     expect(inbox.read(A.inbound)).toEqual([])
+  })
+})
+
+describe('inbox: a user who moved lately, though nothing of theirs is here yet', () => {
+  it('is followed: a share handed here before the move goes after them; not after a move long ago', async () => {
+    const inbox = inboxOfUnit1()
+    await inbox.advanceWallClock(now)
+    const moved = (userId: string, at: number) =>
+      inbox.pipe('im.users', {
+        key: userId,
+        value: userCodec.encode({ userId, geo: 'eu', at, unit: '0' }),
+        timestamp: now,
+      })
+    await moved('cat', now - 1_000)
+    await moved('eve', now - FOLLOW_NEW_MOVES_MS - 1)
+    // A group they had just joined: another unit's receiver, whose replica had not learnt of
+    // the moves, handed their share here (through the inbound).
+    const d = unit1()
+    await groupAndMessage(d, ['bob', 'cat', 'eve'])
+    const via = { [VIA_INBOUND_HEADER]: '1' }
+    for (const r of d.read('fanout'))
+      await inbox.pipe('fanout', { ...r, partition: 0, timestamp: now, headers: via })
+    expect(await inbox.store(INBOX_STORES.lists).get(listKey('cat', 'g'))).toBeUndefined()
+    const followed = await batches(inbox, A.inbound)
+    expect(followed.map((b) => [b.event.payload.kind, b.recipients])).toEqual([
+      ['MembershipChanged', ['cat']],
+      ['NewMessage', ['cat']],
+    ])
+    // Moved long ago: whoever handed it here knows best (the rule before).
+    expect(await inbox.store(INBOX_STORES.lists).get(listKey('eve', 'g'))).toBeDefined()
+  })
+})
+
+describe('inbox: a new message handed off before its recipient moved, reaching the old home after', () => {
+  it('goes to the new home as history (this unit’s sync had it); one handed off after, as news', async () => {
+    const replica: Record<string, UserEvent> = {}
+    const inbox = inboxOfUnit1(replica)
+    replica.cat = { userId: 'cat', geo: 'eu', at: now, unit: '0' }
+    const forwarded = async (timestamp: number) => {
+      const d = unit1()
+      await groupAndMessage(d, ['bob', 'cat'])
+      const before = inbox.read(A.inbound).length
+      for (const r of d.read('fanout'))
+        await inbox.pipe('fanout', { ...r, partition: 0, timestamp })
+      const all = await batches(inbox, A.inbound)
+      return all.slice(before).map((b) => [b.event.payload.kind, b.movedFrom ?? null])
+    }
+    // Handed off before the move: the message is history there (never sequenced again); the
+    // join is news (a second copy of a state change is harmless, a missing one is not).
+    expect(await forwarded(now - 1)).toEqual([
+      ['MembershipChanged', null],
+      ['NewMessage', 'unit:1'],
+    ])
+    // Handed off after it (a receiver whose replica lagged sent it here): news there.
+    expect(await forwarded(now + 1)).toEqual([
+      ['MembershipChanged', null],
+      ['NewMessage', null],
+    ])
   })
 })
 

@@ -59,6 +59,12 @@ export function homeSinks(move: HomeMoveOptions | undefined): Record<string, { t
   ])
 }
 
+/**
+ * A move this recent is followed even by an inbox that holds nothing of the user: hand-offs
+ * sent here before it (by receivers whose replicas had not learnt of it) arrive within it.
+ */
+export const FOLLOW_NEW_MOVES_MS = 10 * 60_000
+
 export class UserMoves {
   private readonly moved: KeyValueStore<string, UserHome>
   private readonly forward: Forwarder
@@ -67,7 +73,7 @@ export class UserMoves {
   private cache: Map<string, UserHome> | undefined
 
   constructor(
-    context: ProcessorContext,
+    private readonly context: ProcessorContext,
     private readonly move: HomeMoveOptions,
     private readonly codec: EventCodec<FanoutBatch>,
     stores: InboxStores,
@@ -105,18 +111,22 @@ export class UserMoves {
       await this.exports.stop(userId)
       return
     }
-    // The same kind of place as the new home names where they come from: this geo, this unit.
-    const { places } = this.move
-    const from = homeName(
-      home.geo !== undefined ? { geo: places.geo } : { unit: String(places.unit) },
-    )
-    const sent = await this.exports.start(userId, home, from, record.offset)
+    const sent = await this.exports.start(userId, home, this.here(home), record.offset)
     // Only users who leave from here are followed (not every user homed elsewhere, whom the
-    // senders' receivers route away already): a small set, kept in memory.
-    if (sent || away.has(userId)) {
+    // senders' receivers route away already): a small set, kept in memory. And any user who
+    // moved lately, though nothing of theirs is here yet: what a receiver handed off here just
+    // before the move may still be on its way (a share of a group they had just joined).
+    const lately = this.context.wallClock() - user.at < FOLLOW_NEW_MOVES_MS
+    if (sent || away.has(userId) || lately) {
       this.moved.put(userId, home)
       away.set(userId, home)
     }
+  }
+
+  /** This geo or this unit, the same kind of place as `home`: where a user who moves there comes from. */
+  private here(home: UserHome): string {
+    const { places } = this.move
+    return homeName(home.geo !== undefined ? { geo: places.geo } : { unit: String(places.unit) })
   }
 
   /**
@@ -145,12 +155,46 @@ export class UserMoves {
     for (const { home, users } of remote.values()) {
       if (conversationId !== undefined)
         for (const userId of users) await this.exports.rowFirst(userId, conversationId)
-      await this.forward.send(inboundSink(home), {
-        key: record.key,
-        value: this.codec.encode({ ...batch, partition: -1, recipients: users }),
-        headers: inboundHeaders(home),
-      })
+      const { before, after } = this.splitByMoveTime(record, batch, users)
+      const shares = [
+        { ...batch, recipients: before, movedFrom: batch.movedFrom ?? this.here(home) },
+        { ...batch, recipients: after },
+      ]
+      for (const share of shares) {
+        if (share.recipients.length === 0) continue
+        await this.forward.send(inboundSink(home), {
+          key: record.key,
+          value: this.codec.encode({ ...share, partition: -1 }),
+          headers: inboundHeaders(home),
+        })
+      }
     }
     return local
+  }
+
+  /**
+   * A new message handed off here before its recipient's home was set elsewhere: this unit's
+   * sync had it for the stream the move ended (or drops it now), and a device that follows the
+   * user there reloads it, so the new home takes it as history (its sync never sequences a
+   * movedFrom hand-off); else the user would be pushed it a second time there. Handed off
+   * after (a receiver whose replica had not learnt of the move yet sent it here), or any other
+   * event (a second copy of a state change is harmless; a join must reach the new stream):
+   * news there.
+   */
+  private splitByMoveTime(
+    record: InputRecord,
+    batch: FanoutBatch,
+    users: readonly string[],
+  ): { before: string[]; after: string[] } {
+    if (batch.event.payload.kind !== 'NewMessage' || !this.move.userOf)
+      return { before: [], after: [...users] }
+    const before: string[] = []
+    const after: string[] = []
+    for (const userId of users) {
+      const movedAt = this.move.userOf(userId)?.at ?? 0
+      if (record.timestamp < movedAt) before.push(userId)
+      else after.push(userId)
+    }
+    return { before, after }
   }
 }

@@ -2,7 +2,8 @@
 // (from 0: a device that follows them there starts again, docs/units.md), so the one kept here
 // is ended. Their queue, PTS index, devices and timers are dropped, and the user row is marked
 // with where they went: nothing bound for them is sequenced or pushed here any more (what still
-// reaches this unit for them is the inbox's to send after them, user-moves.ts there). A
+// reaches this unit for them is the inbox's to send after them, user-moves.ts there: a new
+// message handed off before the move as history, which the new home does not sequence again). A
 // notification still pending goes out now: it announces what they were sent before the move,
 // which the new home takes as history and announces to nobody. Moved back here, they start a
 // stream anew.
