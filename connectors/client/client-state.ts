@@ -133,6 +133,10 @@ export class ClientState {
    * messages that were new.
    */
   addLatest(conversationId: string, page: readonly HistoryMessage[]): ClientMessage[] {
+    // A large group (its messages carry their seq): the device follows it by seq, from its
+    // room's frames and catch-up, which the join's push may have come before.
+    if (this.rooms.get(conversationId) !== undefined || page.some((m) => m.seq !== undefined))
+      return []
     const conversation = this.list.get(conversationId)
     const added: ClientMessage[] = []
     for (const m of page) {

@@ -190,6 +190,10 @@ describe('ClientState', () => {
     expect(added.map((m) => m.msgId)).toEqual(['1'])
     expect(state.messages.messages('small').map((m) => m.msgId)).toEqual(['1', '3'])
     expect(state.conversation('small')).toMatchObject({ unread: 1, last: { msgId: '3' } })
+    // A large group not followed yet when its join came: its page (seq numbered) is left to
+    // its room's catch-up.
+    expect(state.addLatest('late-big', [{ ...message('9', 90), seq: 1 }])).toEqual([])
+    expect(state.messages.messages('late-big')).toEqual([])
   })
 
   it('asks for metadata of conversations it has not seen and of changed ones, and takes it', () => {
