@@ -260,7 +260,8 @@ export class ClientState {
   /**
    * After a Rebase: the list and the latest pages are the truth; pushes go on from headPts.
    * `keepUnlisted` (after the user's home moved): the new home's list may not have every moved
-   * row yet, so conversations it lacks are kept as held (their rows arrive as pushes).
+   * row yet, so conversations it lacks are kept as held (their rows arrive as pushes). A
+   * conversation without a page (its home, in another geo, did not answer) keeps what is held.
    */
   rebase(
     headPts: number,
@@ -271,7 +272,8 @@ export class ClientState {
     if (!keepUnlisted) this.list.clear()
     const kept = new Set(entries.map((e) => e.conversationId))
     for (const entry of entries) {
-      const page = pages.get(entry.conversationId) ?? []
+      const page = pages.get(entry.conversationId)
+      if (page === undefined) continue
       this.messages.replace(
         entry.conversationId,
         page.map((m) => fromHistory(entry.conversationId, m)),
@@ -283,7 +285,8 @@ export class ClientState {
     this.describe(entries)
     // The latest pages were just pulled: large groups continue from their newest seq.
     for (const entry of entries)
-      if (entry.large) this.rooms.advance(entry.conversationId, entry.seq ?? 0)
+      if (entry.large && pages.has(entry.conversationId))
+        this.rooms.advance(entry.conversationId, entry.seq ?? 0)
     // Also when the device claimed more than the head (its data came from elsewhere): the
     // pushes that follow start at headPts + 1.
     this.lastPts = headPts

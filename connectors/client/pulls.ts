@@ -54,13 +54,18 @@ export class Pulls {
 
   /** The list and each conversation's latest page, applied as a Rebase to headPts. */
   async rebase(headPts: number, options?: { keepUnlisted: boolean }): Promise<void> {
-    const { http, state, events, pageSize } = this.options
+    const { http, state, events, fail, pageSize } = this.options
     const entries = await http().conversations()
     const pages = new Map<string, HistoryMessage[]>()
-    // Conversations homed in another geo have no history here: their list entry is all.
-    const local = entries.filter((e) => !e.remote).map((e) => e.conversationId)
-    await pullEach(local, async (cid) => {
-      pages.set(cid, await http().latestMessages(cid, pageSize))
+    // Conversations homed in another geo too: this API reads their home's log. One whose home
+    // does not answer keeps what the device holds of it (its next push or pull brings more).
+    await pullEach(entries, async ({ conversationId, remote }) => {
+      try {
+        pages.set(conversationId, await http().latestMessages(conversationId, pageSize))
+      } catch (err) {
+        if (!remote) throw err
+        fail(err)
+      }
     })
     state.rebase(headPts, entries, pages, options)
     for (const conversation of state.conversations()) events.emit('conversation', conversation)

@@ -84,6 +84,8 @@ function fakeHttp(
     },
     async latestMessages(cid, limit) {
       calls.push(`messages ${cid} ${limit}`)
+      // A conversation named down-… stands for one whose home (another geo) does not answer.
+      if (cid.startsWith('down')) throw new Error(`the home of ${cid} does not answer`)
       return structuredClone(pages[cid] ?? [])
     },
     async messagesAfter(cid, after, limit) {
@@ -237,7 +239,18 @@ describe('ImflowClient', () => {
   })
 
   it('answers a Rebase with the latest pages, acks the head and continues from it', async () => {
-    const http = fakeHttp([entry('c1', 2), { ...entry('far'), remote: true }], {
+    const remote = (cid: string) => ({ ...entry(cid), remote: true })
+    const farMessage: HistoryMessage = {
+      msgId: '7',
+      senderId: 'bob',
+      type: 'TEXT',
+      body: 'from another geo',
+      createdAt: 7,
+      priority: 'HIGH',
+      visibility: 'NORMAL',
+    }
+    const http = fakeHttp([entry('c1', 2), remote('far'), remote('down')], {
+      far: [farMessage],
       c1: [
         {
           msgId: '50',
@@ -260,9 +273,13 @@ describe('ImflowClient', () => {
       ],
     })
     const { gateway, client } = await setup(http, 3)
-    const rebased = once(client, 'rebase')
+    const errors: Error[] = []
+    client.on('error', (err) => errors.push(err))
+    // Not events.once: it rejects on the 'error' the unanswered home reports.
+    const rebased = new Promise((resolve) => client.once('rebase', (...args) => resolve(args)))
     await client.connect()
     gateway.send({ type: 'events', events: [{ pts: 4, event: stored('4', 'c1', 4) }] })
+    gateway.send({ type: 'events', events: [{ pts: 5, event: stored('5', 'down', 5) }] })
     gateway.send({ type: 'rebase', headPts: 100 })
     // Pushes after the Rebase wait until its pulls are applied.
     gateway.send({ type: 'events', events: [{ pts: 101, event: stored('60', 'c1', 60) }] })
@@ -272,18 +289,27 @@ describe('ImflowClient', () => {
     // Acks follow what is applied (a burst may share one): never the head before its pulls.
     const acks = connection?.acks ?? []
     expect(
-      acks.every((pts, i) => [4, 100, 101].includes(pts) && (i === 0 || pts > (acks[i - 1] ?? 0))),
+      acks.every(
+        (pts, i) => [4, 5, 100, 101].includes(pts) && (i === 0 || pts > (acks[i - 1] ?? 0)),
+      ),
     ).toBe(true)
-    // The remote conversation's history is not pulled here. (The first push also asked for
-    // the list: c1 was unknown then.)
-    expect(http.calls.filter((call) => call.startsWith('messages'))).toEqual(['messages c1 20'])
+    // Conversations homed in another geo are pulled too (this API reads their home); one whose
+    // home does not answer keeps what the device held, and the failure is reported.
+    expect(http.calls.filter((call) => call.startsWith('messages')).sort()).toEqual([
+      'messages c1 20',
+      'messages down 20',
+      'messages far 20',
+    ])
     expect(client.messages('c1').map((m) => m.msgId)).toEqual(['40', '50', '60'])
+    expect(client.messages('far').map((m) => m.msgId)).toEqual(['7'])
+    expect(client.messages('down').map((m) => m.msgId)).toEqual(['5'])
+    expect(errors.map((e) => e.message)).toEqual(['the home of down does not answer'])
     expect(
       client
         .conversations()
         .map((c) => c.conversationId)
         .sort(),
-    ).toEqual(['c1', 'far'])
+    ).toEqual(['c1', 'down', 'far'])
     expect(client.lastPts).toBe(101)
   })
 
