@@ -19,9 +19,9 @@ export interface ApplyResult {
   /** Conversations whose metadata the client should (re)fetch from GET /v1/conversations. */
   describe: Set<string>
   /**
-   * Conversations the user joined or that moved in with their home: their latest page is
-   * pulled, as a Rebase would have (a moved row may come after the move's reload). Not large
-   * groups the device follows: they catch up by their seq.
+   * Conversations whose rows came after the reload that followed the user's home: their
+   * latest page is pulled, as the reload would have. Not large groups the device follows: they
+   * catch up by their seq. (An ordinary join's messages come by PTS.)
    */
   pull: Set<string>
 }
@@ -51,6 +51,8 @@ export class ClientState {
   /** Where the device stands in each large group (their messages come outside the PTS order). */
   readonly rooms: RoomCursors
   private readonly list = new Map<string, ClientConversation>()
+  /** What the new home listed at the reload after the user's home moved (its later rows are pulled). */
+  private listedAtMove: Set<string> | undefined
   /** Merged updates held, by kind and message: the window end of the one applied (latest wins). */
   private readonly mergedAt = new Map<string, number>()
 
@@ -128,9 +130,9 @@ export class ClientState {
   }
 
   /**
-   * A conversation's latest page, pulled after the user joined it or it moved in: merged with
-   * what pushes added meanwhile (the list's counts come with its description). Answers the
-   * messages that were new.
+   * A conversation's latest page, pulled when its row came after the move's reload: merged
+   * with what pushes added meanwhile (the list's counts come with its description). Answers
+   * the messages that were new.
    */
   addLatest(conversationId: string, page: readonly HistoryMessage[]): ClientMessage[] {
     // A large group (its messages carry their seq): the device follows it by seq, from its
@@ -204,8 +206,10 @@ export class ClientState {
       case 'MembershipChanged':
         if (payload.member) {
           const held = this.placeholder(payload.conversationId, describe)
-          // A large group the device follows catches up by its own seq (rooms).
-          if (!held.large && this.rooms.get(payload.conversationId) === undefined)
+          // A row the new home had not yet at the move's reload; a large group the device
+          // follows catches up by its own seq (rooms).
+          const moved = this.listedAtMove && !this.listedAtMove.has(payload.conversationId)
+          if (moved && !held.large && this.rooms.get(payload.conversationId) === undefined)
             pull.add(payload.conversationId)
         } else {
           this.list.delete(payload.conversationId)
@@ -271,6 +275,7 @@ export class ClientState {
   ): void {
     if (!keepUnlisted) this.list.clear()
     const kept = new Set(entries.map((e) => e.conversationId))
+    this.listedAtMove = keepUnlisted ? kept : undefined
     for (const entry of entries) {
       const page = pages.get(entry.conversationId)
       if (page === undefined) continue

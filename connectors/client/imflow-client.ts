@@ -1,8 +1,8 @@
 // ImflowClient: a device's connection to imflow, for Node (tests, `imflow demo`, users' apps).
 // It holds a WebSocket to the push gateway, applies what is pushed in PTS order, acks what
 // it applied (at most every few ms), answers a Rebase by pulling the latest pages over the
-// API, backfills conversations it first meets in a push (and the latest page of one the user
-// joins or that moves in with their home), and reconnects with its last PTS
+// API, backfills conversations it first meets in a push (and the latest page of one whose row
+// reaches a new home after the move's reload), and reconnects with its last PTS
 // (backing off, up to a bound) until close(). Large groups' messages come apart from the
 // PTS stream, numbered per conversation: it applies them in seq order and pulls any gap it
 // finds. When the user's home unit changes (close 4002, naming the new home's API), it

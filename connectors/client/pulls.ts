@@ -1,6 +1,6 @@
 // What the client pulls over the API and applies to its state: the latest pages after a Rebase
-// (or a move), a large group's gap or latest page, the latest page of a conversation joined or
-// moved in, and the metadata of conversations first met in a push. A few pulls run at once;
+// (or a move), a large group's gap or latest page, the latest page of a conversation whose row
+// came after a move's reload, and the metadata of conversations first met in a push. A few pulls run at once;
 // each emits what it added once it is applied.
 
 import type { EventEmitter } from 'node:events'

@@ -32,6 +32,16 @@ const newMessage = (m: ClientMessage): SyncEvent => ({
 
 const at = (pts: number, event: SyncEvent): SequencedEvent => ({ pts, event })
 
+const listed = (conversationId: string): ConversationListEntry => ({
+  conversationId,
+  type: 'GROUP',
+  memberCount: 3,
+  muted: false,
+  large: false,
+  unread: 0,
+  last: null,
+})
+
 describe('MessageStore', () => {
   it('keeps one copy per msgId, ordered by createdAt then msgId, whatever the arrival order', () => {
     fc.assert(
@@ -155,7 +165,7 @@ describe('ClientState', () => {
       }),
     ])
     expect(joined.describe).toEqual(new Set(['c2']))
-    expect(joined.pull).toEqual(new Set(['c2'])) // its latest page: what came before the join
+    expect(joined.pull).toEqual(new Set()) // a join's messages come by PTS
     expect(
       state
         .conversations()
@@ -172,18 +182,22 @@ describe('ClientState', () => {
     expect(state.messages.messages('c1')).toEqual([])
   })
 
-  it('pulls the latest page of a conversation joined, not of a large group it follows by seq', () => {
+  it('after a move, pulls the page of a row the reload missed; not of a join, nor a large group', () => {
     const state = new ClientState('ann', 0, { big: 3 })
     const joined = (pts: number, conversationId: string) =>
       at(pts, {
         priority: 'HIGH',
         payload: { kind: 'MembershipChanged', conversationId, member: true },
       })
-    expect(state.applyEvents([joined(1, 'big'), joined(2, 'small')]).pull).toEqual(
+    // An ordinary join: its messages come by PTS.
+    expect(state.applyEvents([joined(1, 'early')]).pull).toEqual(new Set())
+    // The reload after the user's home moved listed 'c1'; 'small' and 'big' came after it.
+    state.rebase(0, [{ ...listed('c1') }], new Map([['c1', []]]), { keepUnlisted: true })
+    expect(state.applyEvents([joined(1, 'c1'), joined(2, 'big'), joined(3, 'small')]).pull).toEqual(
       new Set(['small']),
     )
     // The page merges with what was pushed meanwhile; the list's counts come with its description.
-    state.applyEvents([at(3, newMessage(message('3', 30, { conversationId: 'small' })))])
+    state.applyEvents([at(4, newMessage(message('3', 30, { conversationId: 'small' })))])
     // A history page's messages name no conversation (fromHistory sets it).
     const page = [message('1', 10), message('3', 30)]
     const added = state.addLatest('small', page)

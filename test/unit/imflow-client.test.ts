@@ -330,9 +330,9 @@ describe('ImflowClient', () => {
     expect(client.conversation('c1')).toBeUndefined() // only what it asked about
   })
 
-  it('pulls the latest page of a conversation joined or moved in, merged with what is pushed', async () => {
-    // After a move the new home's list may lack a row the reload came too early for: the row
-    // comes as a MembershipChanged push, and what was sent before it only from the API.
+  it('after a move, pulls the latest page of a conversation whose row came after the reload', async () => {
+    // The new home's list lacked g's row at the reload: the row comes as a MembershipChanged
+    // push, and what was sent before it only from the API.
     const before: HistoryMessage = {
       msgId: 'm1',
       senderId: 'bob',
@@ -342,14 +342,21 @@ describe('ImflowClient', () => {
       priority: 'HIGH',
       visibility: 'NORMAL',
     }
-    const http = fakeHttp([entry('g', 1)], { g: [before] })
+    const list = [entry('c1')]
+    const http = fakeHttp(list, { g: [before] })
     const { gateway, client } = await setup(http)
     await client.connect()
+    const home = await fakeGateway()
+    cleanup.push(() => home.close())
+    const reason = `ann is homed in unit 0: connect to its push gateway (${home.url})`
+    gateway.connections[0]?.socket.close(4002, reason)
+    await once(client, 'open')
+    list.push(entry('g', 1))
     const joined: SyncEvent = {
       priority: 'HIGH',
       payload: { kind: 'MembershipChanged', conversationId: 'g', member: true },
     }
-    gateway.send({
+    home.send({
       type: 'events',
       events: [
         { pts: 1, event: joined },
