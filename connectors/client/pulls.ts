@@ -1,7 +1,7 @@
 // What the client pulls over the API and applies to its state: the latest pages after a Rebase
 // (or a move), a large group's gap or latest page, the latest page of a conversation whose row
-// came after a move's reload, and the metadata of conversations first met in a push. A few pulls run at once;
-// each emits what it added once it is applied.
+// came after a move's reload, and the metadata of conversations first met in a push. A few
+// pulls run at once; each emits what it added once it is applied.
 
 import type { EventEmitter } from 'node:events'
 import type { RoomHead } from '../protocol/frames.js'
@@ -38,17 +38,46 @@ export interface PullsOptions {
   pageSize: number
 }
 
-export class Pulls {
+/**
+ * Conversations asked for off the frames' path, worked through by one loop at a time: those
+ * asked for meanwhile go in its next round, each once.
+ */
+class Backlog {
   private readonly wanted = new Set<string>()
-  private describing: Promise<void> | undefined
-  private readonly latestWanted = new Set<string>()
-  private pullingLatest: Promise<void> | undefined
+  /** The loop under way, if any. */
+  running: Promise<void> | undefined
 
-  constructor(private readonly options: PullsOptions) {}
+  constructor(
+    private readonly round: (conversationIds: Set<string>) => Promise<void>,
+    private readonly closing: () => boolean,
+  ) {}
+
+  add(conversationIds: Iterable<string>): void {
+    for (const id of conversationIds) this.wanted.add(id)
+    this.running ??= (async () => {
+      while (this.wanted.size > 0 && !this.closing()) {
+        const ids = new Set(this.wanted)
+        this.wanted.clear()
+        await this.round(ids)
+      }
+    })().finally(() => {
+      this.running = undefined
+    })
+  }
+}
+
+export class Pulls {
+  private readonly describing: Backlog
+  private readonly latest: Backlog
+
+  constructor(private readonly options: PullsOptions) {
+    this.describing = new Backlog((ids) => this.describe(ids), options.closing)
+    this.latest = new Backlog((ids) => this.pullLatest(ids), options.closing)
+  }
 
   /** The backfills describeLater and latestLater run, if any (settled() waits for them). */
   get backfill(): Promise<void> | undefined {
-    const running = [this.describing, this.pullingLatest].filter((p) => p !== undefined)
+    const running = [this.describing.running, this.latest.running].filter((p) => p !== undefined)
     return running.length > 0 ? Promise.all(running).then(() => {}) : undefined
   }
 
@@ -102,46 +131,36 @@ export class Pulls {
 
   /** Each conversation's latest page, merged into what is held, off the frames' path. */
   latestLater(conversationIds: Iterable<string>): void {
-    const { http, state, events, fail, closing, pageSize } = this.options
-    for (const id of conversationIds) this.latestWanted.add(id)
-    this.pullingLatest ??= (async () => {
-      while (this.latestWanted.size > 0 && !closing()) {
-        const ids = [...this.latestWanted]
-        this.latestWanted.clear()
-        await pullEach(ids, async (cid) => {
-          try {
-            const added = state.addLatest(cid, await http().latestMessages(cid, pageSize))
-            if (added.length > 0) events.emit('messages', added)
-          } catch (err) {
-            fail(err)
-          }
-        })
+    this.latest.add(conversationIds)
+  }
+
+  private async pullLatest(conversationIds: Set<string>): Promise<void> {
+    const { http, state, events, fail, pageSize } = this.options
+    await pullEach([...conversationIds], async (cid) => {
+      try {
+        const added = state.addLatest(cid, await http().latestMessages(cid, pageSize))
+        if (added.length > 0) events.emit('messages', added)
+      } catch (err) {
+        fail(err)
       }
-    })().finally(() => {
-      this.pullingLatest = undefined
     })
   }
 
   /** Fetches the list once for all conversations met meanwhile, off the frames' path. */
   describeLater(conversationIds: Iterable<string>): void {
-    const { http, state, events, fail, closing } = this.options
-    for (const id of conversationIds) this.wanted.add(id)
-    this.describing ??= (async () => {
-      while (this.wanted.size > 0 && !closing()) {
-        const only = new Set(this.wanted)
-        this.wanted.clear()
-        try {
-          state.describe(await http().conversations(), only)
-          for (const id of only) {
-            const conversation = state.conversation(id)
-            if (conversation?.described) events.emit('conversation', conversation)
-          }
-        } catch (err) {
-          fail(err) // the conversation's next push asks again
-        }
+    this.describing.add(conversationIds)
+  }
+
+  private async describe(only: Set<string>): Promise<void> {
+    const { http, state, events, fail } = this.options
+    try {
+      state.describe(await http().conversations(), only)
+      for (const id of only) {
+        const conversation = state.conversation(id)
+        if (conversation?.described) events.emit('conversation', conversation)
       }
-    })().finally(() => {
-      this.describing = undefined
-    })
+    } catch (err) {
+      fail(err) // the conversation's next push asks again
+    }
   }
 }
