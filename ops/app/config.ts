@@ -26,7 +26,7 @@ export interface Config {
   readonly partitions: number
   readonly replicationFactor: number
   /** A task's transaction spans slices for this long (0: one transaction per slice). */
-  readonly commitIntervalMs: number
+  readonly commitIntervalMs: number | undefined
   readonly transactionPaceMs: number
   /** Each state store's record cache, in bytes: unsent writes merge per key until then. */
   readonly cacheMaxBytes: number
@@ -378,9 +378,9 @@ export const settings = [
     key: 'commitIntervalMs',
     env: 'IMFLOW_COMMIT_INTERVAL_MS',
     flag: 'commit-interval-ms',
-    doc: 'A task commits its transaction when this long has passed, its consumer fetching ahead meanwhile; 0 commits every slice of up to 1,000 records. Larger: fewer commits, outputs visible later.',
-    shownDefault: '0',
-    fallback: () => 0,
+    doc: "A task commits its transaction when this long has passed, its consumer fetching ahead meanwhile; 0 commits every slice of up to 1,000 records. Larger: fewer commits, outputs visible later. Unset: each topology its own (0 for all of imflow's: pushes wait on them).",
+    shownDefault: '(per topology)',
+    fallback: () => undefined,
     parse: integer,
   }),
   setting({

@@ -63,7 +63,8 @@ describe.each(['task', 'thread'] as const)(
         appId: app,
         stateDir,
         log: createLogger('info', (line) => lines.push(line)),
-        // Small slices: many commits, so every fault gets its turn.
+        // A commit per small slice: many commits, so every fault gets its turn.
+        commitIntervalMs: 0,
         sliceLimits: { records: 200, bytes: 4 * 1_048_576, ms: 500 },
         transactionScope: scope,
       })

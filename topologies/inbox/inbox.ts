@@ -30,6 +30,8 @@ export function inboxTopology(options: InboxOptions): TopologyDefinition {
   const move = options.homeMove
   return defineTopology({
     name: 'inbox',
+    // A transaction per slice, begun at most every IMFLOW_TRANSACTION_PACE_MS (the app's run()).
+    commitIntervalMs: 0,
     sources: [
       { topic: options.fanout, decode: (b) => options.codec.decode(b) },
       ...(move ? [{ topic: move.users, decode: (b: Buffer) => move.userCodec.decode(b) }] : []),

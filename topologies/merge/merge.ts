@@ -95,26 +95,33 @@ function mergeStores(messages: string) {
   )
 }
 
+/**
+ * A misplaced record on the contract topics is re-routed by the receiver: its copy is merged
+ * at the partition that owns the conversation, the original nowhere.
+ */
+function mergeSources(topics: MergeOptions['topics'], codecs: MergeOptions['codecs']) {
+  return [
+    {
+      topic: topics.conversations,
+      decode: (b: Buffer) => codecs.conversationEvent.decode(b),
+      owner: byConversation('skip'),
+    },
+    { topic: topics.messages, decode: (b: Buffer) => codecs.receipt.decode(b) },
+    {
+      topic: topics.actions,
+      decode: (b: Buffer) => codecs.action.decode(b),
+      owner: byConversation('skip'),
+    },
+  ]
+}
+
 export function mergeTopology(options: MergeOptions): TopologyDefinition {
   const { topics, codecs, metrics } = options
   const { smallMs } = options.windows
   return defineTopology({
     name: 'merge',
-    // A misplaced record on the contract topics is re-routed by the receiver: its copy is
-    // merged at the partition that owns the conversation, the original nowhere.
-    sources: [
-      {
-        topic: topics.conversations,
-        decode: (b) => codecs.conversationEvent.decode(b),
-        owner: byConversation('skip'),
-      },
-      { topic: topics.messages, decode: (b) => codecs.receipt.decode(b) },
-      {
-        topic: topics.actions,
-        decode: (b) => codecs.action.decode(b),
-        owner: byConversation('skip'),
-      },
-    ],
+    commitIntervalMs: 0, // a push waits on it: each slice commits at once
+    sources: mergeSources(topics, codecs),
     sinks: mergeSinks(topics, options.homes),
     stores: [
       ...mergeStores(topics.messages),

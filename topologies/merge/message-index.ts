@@ -20,6 +20,8 @@ export interface MessageIndexOptions {
 export function messageIndexTopology(options: MessageIndexOptions): TopologyDefinition {
   return defineTopology({
     name: 'merge-index',
+    // A transaction per slice, begun at most every IMFLOW_TRANSACTION_PACE_MS (the app's run()).
+    commitIntervalMs: 0,
     sources: [{ topic: options.topics.receipts, decode: (b) => options.codec.decode(b) }],
     sinks: { messages: { topic: options.topics.messages } },
     internalTopics: [options.topics.messages],

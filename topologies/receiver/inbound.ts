@@ -34,6 +34,8 @@ export function inboundTopology(options: {
 }): TopologyDefinition {
   return defineTopology({
     name: 'inbound',
+    // A push waits on it: each slice commits at once.
+    commitIntervalMs: 0,
     sources: [{ topic: options.inbound, decode: (b) => options.codec.decode(b) }],
     sinks: { fanout: { topic: options.fanout } },
     processor: (context) => ({

@@ -28,6 +28,8 @@ export function receiverTopology(options: ReceiverOptions): TopologyDefinition {
   const admission = options.admission ?? admitAll
   return defineTopology({
     name: 'receiver',
+    // A push waits on it: each slice commits at once.
+    commitIntervalMs: 0,
     // Any producer: a record on a partition that does not own its conversation is re-routed
     // there (merge, reading the same topics, leaves those to this topology).
     sources: [

@@ -28,6 +28,7 @@ export type {
   StoreAddress,
 } from './internal/remote-store.js'
 export {
+  DEFAULT_COMMIT_INTERVAL_MS,
   type RunnerOptions,
   type RunningTopology,
   startTopology,
@@ -44,6 +45,7 @@ export {
   type OutputRecord,
   type Processor,
   type ProcessorContext,
+  type SinkDefinition,
   type SourceDefinition,
   type StoreBackfill,
   type TopologyDefinition,

@@ -87,6 +87,20 @@ export interface SourceDefinition {
   tombstones?: boolean
 }
 
+export interface SinkDefinition {
+  topic: string
+  /** `task`: the task's partition, unless a record names one; `key`: by its key (murmur2). */
+  partitionBy?: 'task' | 'key'
+  /**
+   * The sink carries a table's changes (a count, a latest state): a reader needs only each
+   * key's latest record. While the record cache is on (IMFLOW_CACHE_MAX_BYTES above 0), records
+   * sent with the same key in one transaction merge and the latest goes at the commit, or
+   * earlier, all at once, when they outgrow the cache, as Kafka Streams forwards a cached
+   * KTable's updates. Records without a key always go.
+   */
+  latestPerKey?: boolean
+}
+
 /**
  * How a store added to a topology that has run is built from the log (docs/replay.md,
  * "Backfill"): before its task processes anything, the runtime folds the source's records
@@ -105,7 +119,7 @@ export interface StoreBackfill {
 export interface TopologyDefinition {
   name: string
   sources: readonly SourceDefinition[]
-  sinks?: Readonly<Record<string, { topic: string; partitionBy?: 'task' | 'key' }>>
+  sinks?: Readonly<Record<string, SinkDefinition>>
   stores?: readonly string[]
   /** Stores built from one of the sources when they are new in a task that has run, by name. */
   backfill?: Readonly<Record<string, StoreBackfill>>
@@ -117,6 +131,12 @@ export interface TopologyDefinition {
   processor: (context: ProcessorContext) => Processor
   /** On a processing error: dead-letter the record and go on, or stop the topology. */
   onProcessingError?: 'continue' | 'fail'
+  /**
+   * How long its transactions span unless the runner is told (IMFLOW_COMMIT_INTERVAL_MS): 0
+   * for a topology a push waits on, each slice committed at once; without it, 100 ms
+   * (DEFAULT_COMMIT_INTERVAL_MS, Kafka Streams' under exactly-once), fewer and larger commits.
+   */
+  commitIntervalMs?: number
 }
 
 /**

@@ -56,6 +56,8 @@ export function syncTopology(options: SyncOptions): TopologyDefinition {
   const settings: SyncSettings = { ...defaultSyncSettings, ...options.settings }
   return defineTopology({
     name: 'sync',
+    // A push waits on it: each slice commits at once.
+    commitIntervalMs: 0,
     sources: [
       { topic: topics.fanout, decode: (b) => codecs.fanoutBatch.decode(b) },
       {

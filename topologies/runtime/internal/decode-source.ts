@@ -5,11 +5,14 @@
 import { ImflowError } from '../../../ops/errors.js'
 import type { SourceDefinition } from '../topology.js'
 
-/** Throws a non-retriable error for a record the task dead-letters. */
-export async function decodeSourceValue(
+/**
+ * Throws a non-retriable error for a record the task dead-letters. Answers at once where the
+ * decoder does (most do): the task awaits only a promise.
+ */
+export function decodeSourceValue(
   source: SourceDefinition | undefined,
   value: Buffer | null,
-): Promise<unknown> {
+): unknown {
   if (!source?.decode) return value
   if (value === null) {
     if (source.tombstones) return null

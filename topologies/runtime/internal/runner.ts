@@ -68,7 +68,8 @@ export interface RunnerOptions {
   sliceLimits?: SliceLimits
   /**
    * A transaction spans slices for this long (IMFLOW_COMMIT_INTERVAL_MS), the consumer fetching
-   * ahead meanwhile (fetch-ahead.ts); default: a transaction per slice.
+   * ahead meanwhile (fetch-ahead.ts); 0: a transaction per slice. Default: the topology's own
+   * (`TopologyDefinition.commitIntervalMs`), else DEFAULT_COMMIT_INTERVAL_MS.
    */
   commitIntervalMs?: number
   /** Each store's record cache in bytes (IMFLOW_CACHE_MAX_BYTES); default: until the commit. */
@@ -279,10 +280,16 @@ function consumerRun(
   }
 }
 
+/** Kafka Streams' commit interval under exactly-once: for a topology that sets none. */
+export const DEFAULT_COMMIT_INTERVAL_MS = 100
+
 export async function startTopology(
   topology: TopologyDefinition,
-  options: RunnerOptions,
+  given: RunnerOptions,
 ): Promise<RunningTopology> {
+  const commitIntervalMs =
+    given.commitIntervalMs ?? topology.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS
+  const options: RunnerOptions = { ...given, commitIntervalMs }
   const { kafka, appId, log } = options
   const groupId = `${appId}-${topology.name}`
   const { partitions, lateStores } = await provisionChangelogs(

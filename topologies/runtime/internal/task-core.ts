@@ -14,10 +14,12 @@ import type {
   Processor,
   ProcessorContext,
   PunctuationType,
+  SourceDefinition,
   TopologyDefinition,
 } from '../topology.js'
 import { decodeSourceValue } from './decode-source.js'
 import type { OutRecord } from './kafka-io.js'
+import { LatestOutputs } from './latest-outputs.js'
 import { type OncePerProducer, placement } from './misplaced.js'
 import { maxRecordBytes, recordBytes } from './output-batches.js'
 
@@ -64,6 +66,8 @@ export class TaskCore {
   private outputs: OutRecord[] = []
   /** The outputs' size on the wire, kept as they come: a slice's byte bound reads it per record. */
   private outputBytes = 0
+  /** Outputs to `latestPerKey` sinks, merged per key until the commit while the cache is on. */
+  private readonly latest = new LatestOutputs()
   /** Each store's changelog topic, by store name. */
   private readonly changelogs = new Map<string, string>()
   /** The record being processed: an output too large to send is dead-lettered as its result. */
@@ -71,6 +75,8 @@ export class TaskCore {
   private streamTime = Number.NEGATIVE_INFINITY
   private readonly punctuators: Punctuator[] = []
   private readonly processor: Processor
+  /** Each source topic's definition, found once. */
+  private readonly sources = new Map<string, SourceDefinition | undefined>()
   /** Values decoded ahead for a prefetch, taken by process(). */
   private readonly decodedAhead = new WeakMap<ConsumedMessage, unknown>()
 
@@ -138,7 +144,17 @@ export class TaskCore {
       this.deadLetter(source, err, this.current ? topology.name : 'punctuate')
       return
     }
+    if (target.latestPerKey && this.options.cacheMaxBytes !== 0 && this.latest.keep(out, size)) {
+      const max = this.options.cacheMaxBytes
+      if (max !== undefined && this.latest.bytes() > max) this.takeLatest()
+      return
+    }
     this.push(out, size)
+  }
+
+  /** The merged outputs join the ones to send now. */
+  private takeLatest(): void {
+    for (const out of this.latest.take()) this.push(out)
   }
 
   private push(out: OutRecord, size = recordBytes(out)): void {
@@ -190,21 +206,34 @@ export class TaskCore {
     }
   }
 
-  private decode(topic: string, message: ConsumedMessage): Promise<unknown> {
-    const definition = this.options.topology.sources.find((s) => s.topic === topic)
-    return decodeSourceValue(definition, message.value)
+  private decode(topic: string, message: ConsumedMessage): unknown {
+    return decodeSourceValue(this.sourceOf(topic), message.value)
   }
 
-  /** Decodes and processes one record; a record that cannot be decoded or processed is dead-lettered. */
+  private sourceOf(topic: string): SourceDefinition | undefined {
+    if (!this.sources.has(topic))
+      this.sources.set(
+        topic,
+        this.options.topology.sources.find((s) => s.topic === topic),
+      )
+    return this.sources.get(topic)
+  }
+
+  /**
+   * Decodes and processes one record; a record that cannot be decoded or processed is
+   * dead-lettered. Per record: a synchronous decoder, processor or punctuation is not awaited
+   * (each await a microtask and a promise, a share of the event loop's time).
+   */
   async process(topic: string, message: ConsumedMessage): Promise<void> {
     const { topology } = this.options
     const source = this.source(topic, message)
-    const definition = topology.sources.find((s) => s.topic === topic)
+    const definition = this.sourceOf(topic)
     let value: unknown
     try {
       value = this.decodedAhead.has(message)
         ? this.decodedAhead.get(message)
-        : await this.decode(topic, message)
+        : this.decode(topic, message)
+      if (value instanceof Promise) value = await value
     } catch (err) {
       if (isImflowError(err) && err.retriable) throw err
       this.deadLetter(source, err, 'decode')
@@ -217,7 +246,8 @@ export class TaskCore {
     if (timestamp > this.streamTime) this.streamTime = timestamp
     this.current = source
     try {
-      await this.processor.process(input)
+      const processed = this.processor.process(input)
+      if (processed) await processed
     } catch (err) {
       if ((err as { retriable?: boolean }).retriable || topology.onProcessingError === 'fail')
         throw err
@@ -225,7 +255,7 @@ export class TaskCore {
     } finally {
       this.current = undefined
     }
-    await this.punctuate('stream-time', this.streamTime)
+    if (this.punctuators.length > 0) await this.punctuate('stream-time', this.streamTime)
     this.evictFullCaches()
   }
 
@@ -358,7 +388,10 @@ export class TaskCore {
    * from the caches); with `flush`, every store's remaining writes too (before a commit).
    */
   takeRecords(flush: boolean): OutRecord[] {
-    if (flush) for (const [name, store] of this.options.stores) this.queueChangelog(name, store)
+    if (flush) {
+      this.takeLatest()
+      for (const [name, store] of this.options.stores) this.queueChangelog(name, store)
+    }
     const records = this.outputs
     this.outputs = []
     this.outputBytes = 0
@@ -367,7 +400,7 @@ export class TaskCore {
 
   /** The open transaction's outputs and changelog records, in bytes on the wire (an upper bound). */
   pendingBytes(): number {
-    let bytes = this.outputBytes
+    let bytes = this.outputBytes + this.latest.bytes()
     for (const store of this.options.stores.values()) bytes += store.pendingBytes()
     return bytes
   }
@@ -385,6 +418,7 @@ export class TaskCore {
     const landed = [...this.options.stores.values()].map((store) => store.commit())
     this.outputs = []
     this.outputBytes = 0
+    this.latest.clear()
     await Promise.all(landed)
   }
 
@@ -397,6 +431,7 @@ export class TaskCore {
   rollback(streamTime: number): void {
     this.outputs = []
     this.outputBytes = 0
+    this.latest.clear()
     this.streamTime = streamTime
     for (const store of this.options.stores.values()) store.rollback()
   }
