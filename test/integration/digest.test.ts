@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { digestApp } from '../../ops/app/commands/replay/digest-app.js'
 import { StoreDigest } from '../../ops/app/commands/replay/store-digest.js'
+import { createTopicsAndWait } from '../../ops/kafka-admin.js'
 import { dataKey, newMarker } from '../../topologies/runtime/changelog.js'
 import { eventually, testKafka, transactionalProducer, unique, withAdmin } from './helpers.js'
 
@@ -14,11 +15,12 @@ describe('imflow digest', () => {
     const kafka = testKafka()
     const dedupe = `${app}-receiver-dedupe-changelog`
     const log = `${app}-sync-sync-log-changelog`
+    // kafkajs' own wait for leaders gives up on a topic its broker does not know yet.
     await withAdmin((admin) =>
-      admin.createTopics({
-        waitForLeaders: true,
-        topics: [dedupe, log].map((topic) => ({ topic, numPartitions: 2 })),
-      }),
+      createTopicsAndWait(
+        admin,
+        [dedupe, log].map((topic) => ({ topic, numPartitions: 2 })),
+      ),
     )
     const producer = transactionalProducer(kafka, `${app}-tx`)
     await producer.connect()
