@@ -109,6 +109,7 @@ export function runtimeBench(): Promise<string> {
       const { shipped, uncached, everyCount, perSlice, rounds } = await countRounds(
         count,
         commitIntervalMs,
+        defaults.cacheMaxBytes,
       )
       const topology = countTopology(input, countOut)
       const peers = await kafkaStreamsRates(admin, {
@@ -195,17 +196,21 @@ type Count = (
  * The imflow setups, ROUNDS times, each round starting one setup later (a busy machine's
  * slow minute then falls on each in turn); each setup's run with the median rate.
  */
-async function countRounds(count: Count, commitIntervalMs: number | undefined) {
+async function countRounds(
+  count: Count,
+  commitIntervalMs: number | undefined,
+  cacheMaxBytes: number,
+) {
   const setups = {
     // As shipped: the runtime's defaults (100 ms commits, Kafka Streams' under exactly-once,
     // a 10 MiB cache), the counts a table's changes, as count().toStream() in Kafka Streams.
-    shipped: (name: string) => count(name, { commitIntervalMs }),
+    shipped: (name: string) => count(name, { commitIntervalMs, cacheMaxBytes }),
     // Like for like with Kafka Streams without its cache: every count goes out.
     uncached: (name: string) => count(name, { commitIntervalMs, cacheMaxBytes: 0 }),
     // The cache's share of the first: the changelog merged, every count emitted.
-    everyCount: (name: string) => count(name, { commitIntervalMs }, false),
+    everyCount: (name: string) => count(name, { commitIntervalMs, cacheMaxBytes }, false),
     // What imflow's own topologies do, as pushes wait on them: a commit per slice.
-    perSlice: (name: string) => count(name, { commitIntervalMs: 0 }),
+    perSlice: (name: string) => count(name, { commitIntervalMs: 0, cacheMaxBytes }),
   }
   const names = Object.keys(setups) as (keyof typeof setups)[]
   const rates = new Map(names.map((n) => [n, [] as CountRate[]]))

@@ -39,6 +39,8 @@ describe('runtime: checkpoints while running', () => {
       stateDir: state.dir,
       scope: testScope(),
       checkpointIntervalMs: 200,
+      // A commit per slice: with 100 ms commits the count can be through all of it before the kill.
+      commitIntervalMs: 0,
     }
     const first = spawnCountApp(options)
     await eventually(

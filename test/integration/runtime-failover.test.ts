@@ -27,8 +27,8 @@ const TOTAL = 40_000
 const KEYS = 200
 
 describe.each([
-  { scope: 'task', commitIntervalMs: undefined, recordDelayMs: undefined },
-  { scope: 'thread', commitIntervalMs: undefined, recordDelayMs: undefined },
+  { scope: 'task', commitIntervalMs: 0, recordDelayMs: undefined },
+  { scope: 'thread', commitIntervalMs: 0, recordDelayMs: undefined },
   { scope: 'thread', commitIntervalMs: 100, recordDelayMs: 2 },
 ] as const)(
   'runtime: failover between two instances, transactions per $scope, commit interval $commitIntervalMs',
@@ -57,7 +57,7 @@ describe.each([
     it('moves the stopped instance’s tasks and their state to the other', {
       timeout: 300_000,
     }, async () => {
-      const fetchingAhead = commitIntervalMs !== undefined
+      const fetchingAhead = commitIntervalMs > 0
       const options = { app, input, output, scope, commitIntervalMs, recordDelayMs }
       const logLevel = fetchingAhead ? 'debug' : undefined
       const a = spawnCountApp({ ...options, logLevel, stateDir: stateA })

@@ -85,7 +85,7 @@ export function spawnCountApp(options: CountAppOptions): CountApp {
     ...(options.checkpointIntervalMs
       ? { IMFLOW_TEST_CHECKPOINT_INTERVAL_MS: String(options.checkpointIntervalMs) }
       : {}),
-    ...(options.commitIntervalMs
+    ...(options.commitIntervalMs !== undefined
       ? { IMFLOW_TEST_COMMIT_INTERVAL_MS: String(options.commitIntervalMs) }
       : {}),
     ...(options.recordDelayMs
