@@ -188,7 +188,7 @@ interface ThreadScope {
 /** One transaction per thread, when the options ask for it: the runner's one producer. */
 async function threadScope(
   topology: TopologyDefinition,
-  options: RunnerOptions,
+  options: ResolvedOptions,
   group: Pick<ThreadTransactionsOptions, 'groupId' | 'isAssigned'>,
 ): Promise<ThreadScope | undefined> {
   if (options.transactionScope === 'task') return undefined
@@ -255,7 +255,7 @@ function topologyHealth(member: GroupMember, tasks: TaskSet): { ok: boolean; det
 function consumerRun(
   topology: TopologyDefinition,
   partitions: number,
-  options: RunnerOptions,
+  options: ResolvedOptions,
   tasks: TaskSet,
   member: () => GroupMember,
 ): ConsumerRunConfig {
@@ -273,12 +273,15 @@ function consumerRun(
       log: options.log,
       metrics: options.metrics,
       // Fetch ahead where a transaction spans time and takes what was fetched meanwhile.
-      fetchAheadBytes: (options.commitIntervalMs ?? 0) > 0 ? FETCH_AHEAD_BYTES : 0,
+      fetchAheadBytes: options.commitIntervalMs > 0 ? FETCH_AHEAD_BYTES : 0,
       seek: (topic, partition, offset) => member().seek(topic, partition, offset),
       onFailure: (err) => member().taskFailed(err),
     }),
   }
 }
+
+/** The runner's options with what startTopology settled once. */
+type ResolvedOptions = RunnerOptions & { commitIntervalMs: number }
 
 /** Kafka Streams' commit interval under exactly-once: for a topology that sets none. */
 export const DEFAULT_COMMIT_INTERVAL_MS = 100
@@ -289,7 +292,7 @@ export async function startTopology(
 ): Promise<RunningTopology> {
   const commitIntervalMs =
     given.commitIntervalMs ?? topology.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS
-  const options: RunnerOptions = { ...given, commitIntervalMs }
+  const options: ResolvedOptions = { ...given, commitIntervalMs }
   const { kafka, appId, log } = options
   const groupId = `${appId}-${topology.name}`
   const { partitions, lateStores } = await provisionChangelogs(

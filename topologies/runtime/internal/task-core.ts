@@ -14,7 +14,6 @@ import type {
   Processor,
   ProcessorContext,
   PunctuationType,
-  SourceDefinition,
   TopologyDefinition,
 } from '../topology.js'
 import { decodeSourceValue } from './decode-source.js'
@@ -75,8 +74,6 @@ export class TaskCore {
   private streamTime = Number.NEGATIVE_INFINITY
   private readonly punctuators: Punctuator[] = []
   private readonly processor: Processor
-  /** Each source topic's definition, found once. */
-  private readonly sources = new Map<string, SourceDefinition | undefined>()
   /** Values decoded ahead for a prefetch, taken by process(). */
   private readonly decodedAhead = new WeakMap<ConsumedMessage, unknown>()
 
@@ -207,16 +204,8 @@ export class TaskCore {
   }
 
   private decode(topic: string, message: ConsumedMessage): unknown {
-    return decodeSourceValue(this.sourceOf(topic), message.value)
-  }
-
-  private sourceOf(topic: string): SourceDefinition | undefined {
-    if (!this.sources.has(topic))
-      this.sources.set(
-        topic,
-        this.options.topology.sources.find((s) => s.topic === topic),
-      )
-    return this.sources.get(topic)
+    const definition = this.options.topology.sources.find((s) => s.topic === topic)
+    return decodeSourceValue(definition, message.value)
   }
 
   /**
@@ -227,12 +216,12 @@ export class TaskCore {
   async process(topic: string, message: ConsumedMessage): Promise<void> {
     const { topology } = this.options
     const source = this.source(topic, message)
-    const definition = this.sourceOf(topic)
+    const definition = topology.sources.find((s) => s.topic === topic)
     let value: unknown
     try {
       value = this.decodedAhead.has(message)
         ? this.decodedAhead.get(message)
-        : this.decode(topic, message)
+        : decodeSourceValue(definition, message.value)
       if (value instanceof Promise) value = await value
     } catch (err) {
       if (isImflowError(err) && err.retriable) throw err

@@ -69,9 +69,9 @@ export interface TaskOptions {
   sliceLimits?: SliceLimits | undefined
   /**
    * A transaction spans slices, of every batch fetched before it began, until this long has
-   * passed; 0 or undefined: one transaction per slice (of each batch handed over).
+   * passed; 0: one transaction per slice (of each batch handed over). Resolved by the runner.
    */
-  commitIntervalMs?: number | undefined
+  commitIntervalMs: number
   /** Each store's record cache, in bytes (see ChangeloggedStore); undefined: unbounded. */
   cacheMaxBytes?: number | undefined
   /** How often a running task checkpoints its stores (default CHECKPOINT_INTERVAL_MS). */
@@ -627,7 +627,7 @@ export class Task {
   ): Promise<Map<QueuedBatch, SliceResult>> {
     const { partition, groupId, metrics, topology } = this.options
     const started = performance.now()
-    const interval = this.options.commitIntervalMs ?? 0
+    const interval = this.options.commitIntervalMs
     const open: OpenSlices = { txn: undefined, ends: [], sent: 0 }
     const results = new Map<QueuedBatch, SliceResult>()
     /** Per topic taken, the position this transaction commits. */
@@ -738,7 +738,7 @@ export class Task {
     /** When the transaction began: its commit is due the commit interval after. */
     started: number,
   ): Promise<number> {
-    const interval = this.options.commitIntervalMs ?? 0
+    const interval = this.options.commitIntervalMs
     let next = from
     for (;;) {
       next = await this.processSlice(topic, messages, next, control)

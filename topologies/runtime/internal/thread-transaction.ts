@@ -51,7 +51,7 @@ export interface ThreadTransactionsOptions {
   isAssigned: (partition: number) => boolean
   log: Logger
   /** A task's transaction may span slices this long (IMFLOW_COMMIT_INTERVAL_MS): joins stay open as long. */
-  commitIntervalMs?: number | undefined
+  commitIntervalMs: number
   /** A transaction begins at least this long after the one before it began (runner.ts). */
   paceMs?: number | undefined
 }
@@ -180,11 +180,7 @@ export class ThreadTransactions {
         { details: { ...membership, task: member.task } },
       )
     }
-    const window = Math.max(
-      JOIN_WINDOW_MS,
-      this.options.commitIntervalMs ?? 0,
-      this.options.paceMs ?? 0,
-    )
+    const window = Math.max(JOIN_WINDOW_MS, this.options.commitIntervalMs, this.options.paceMs ?? 0)
     const current = this.open
     if (
       current &&
