@@ -29,6 +29,11 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs = 600_000
   }
 }
 
+/** High watermarks summed over a topic's partitions: how many offsets it holds. */
+export async function topicEnds(admin: Admin, topic: string): Promise<number> {
+  return (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0)
+}
+
 /** Records of the topic the group has committed, over all partitions. */
 export async function committed(admin: Admin, groupId: string, topic: string): Promise<number> {
   const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] })

@@ -10,7 +10,7 @@ import { memorySchemaSource } from '../schemas/schema-source.js'
 import type { ConversationEvent, SendMessage } from '../schemas/types.generated.js'
 import { receiverTopology } from '../topologies/receiver/index.js'
 import { defineTopology, startTopology } from '../topologies/runtime/index.js'
-import { committed, waitFor, withBroker } from './broker.js'
+import { committed, topicEnds, waitFor, withBroker } from './broker.js'
 import { against, type BenchResult } from './result.js'
 import { imWorkload } from './workload.js'
 
@@ -125,8 +125,7 @@ export function receiverBench(): Promise<BenchResult> {
         (await committed(admin, `${run}-receiver`, topics.conversations)) >= events.length,
     )
     // Creating the groups handed off membership changes: count only the messages' records.
-    const fanoutSum = async () =>
-      (await admin.fetchTopicOffsets(topics.fanout)).reduce((s, p) => s + Number(p.high), 0)
+    const fanoutSum = () => topicEnds(admin, topics.fanout)
     const fanoutBefore = await fanoutSum()
     const receiverStart = Date.now()
     await produce(topics.ingest)

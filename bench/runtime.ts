@@ -19,7 +19,7 @@ import {
   type RunnerOptions,
   startTopology,
 } from '../topologies/runtime/index.js'
-import { committed, fillKeyed, waitFor, withBroker } from './broker.js'
+import { committed, fillKeyed, topicEnds, waitFor, withBroker } from './broker.js'
 import { countTopology } from './count-topology.js'
 import { kafkaStreamsRates } from './peers/kafka-streams.js'
 
@@ -79,8 +79,7 @@ export function runtimeBench(): Promise<string> {
       await producer.disconnect()
 
       // 2. The runtime: stateful count with changelog and exactly-once, in four setups.
-      const outputs = async () =>
-        (await admin.fetchTopicOffsets(countOut)).reduce((sum, p) => sum + Number(p.high), 0)
+      const outputs = () => topicEnds(admin, countOut)
       const count = async (name: string, options: Partial<RunnerOptions>, latestPerKey = true) => {
         const appId = `${run}-${name}`
         const before = await outputs()
@@ -97,11 +96,10 @@ export function runtimeBench(): Promise<string> {
         const seconds = (Date.now() - started) / 1000
         await running.stop()
         const changelog = `${appId}-count-counts-changelog`
-        const ends = await admin.fetchTopicOffsets(changelog)
         internal.push(changelog)
         return {
           rate: RECORDS / seconds,
-          changelog: ends.reduce((s, p) => s + Number(p.high), 0),
+          changelog: await topicEnds(admin, changelog),
           outputs: (await outputs()) - before,
         }
       }

@@ -25,7 +25,7 @@ import { type Kafka, Kafka as KafkaClient, logLevel, Partitioners } from 'kafkaj
 import { type ContractCodecs, registerContract } from '../schemas/contract.js'
 import { registrySchemaSource } from '../schemas/schema-source.js'
 import type { Receipt } from '../schemas/types.generated.js'
-import { committed, waitFor } from './broker.js'
+import { committed, topicEnds, waitFor } from './broker.js'
 import {
   type SoakApp,
   type SoakBroker,
@@ -324,8 +324,7 @@ async function caughtUp(
   await admin.connect()
   try {
     const fanout = run.topic('imflow-fanout')
-    const end = async () =>
-      (await admin.fetchTopicOffsets(fanout)).reduce((s, p) => s + Number(p.high), 0)
+    const end = () => topicEnds(admin, fanout)
     await waitFor(
       async () =>
         signal.aborted ||

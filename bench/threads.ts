@@ -11,7 +11,7 @@ import type { Admin, Kafka } from 'kafkajs'
 import { freePort } from '../ops/ports.js'
 import { registerContract } from '../schemas/contract.js'
 import { registrySchemaSource } from '../schemas/schema-source.js'
-import { committed, waitFor, withBroker } from './broker.js'
+import { committed, topicEnds, waitFor, withBroker } from './broker.js'
 import { against, type BenchResult } from './result.js'
 import { imWorkload } from './workload.js'
 import { workloadRecords } from './workload-records.js'
@@ -55,11 +55,6 @@ async function stopCli(child: ChildProcess): Promise<void> {
   await exited
 }
 
-/** High watermarks summed over a topic's partitions. */
-async function ends(admin: Admin, topic: string): Promise<number> {
-  return (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0)
-}
-
 /** Runs the workload through an app of `threads` processes; messages/s until all caught up. */
 async function throughput(
   kafka: Kafka,
@@ -87,8 +82,9 @@ async function throughput(
     const fanout = `${prefix}imflow-fanout`
     const caughtUp = async (ingestTotal: number) =>
       (await committed(admin, `${prefix}imflow-receiver`, `${prefix}im.ingest`)) >= ingestTotal &&
-      (await committed(admin, `${prefix}imflow-inbox`, fanout)) >= (await ends(admin, fanout)) &&
-      (await committed(admin, `${prefix}imflow-sync`, fanout)) >= (await ends(admin, fanout))
+      (await committed(admin, `${prefix}imflow-inbox`, fanout)) >=
+        (await topicEnds(admin, fanout)) &&
+      (await committed(admin, `${prefix}imflow-sync`, fanout)) >= (await topicEnds(admin, fanout))
     // The groups' creation (membership events for every member) is done before the clock.
     await waitFor(() => caughtUp(0))
     const started = Date.now()

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Admin } from 'kafkajs'
 import { findJava } from '../../ops/embedded/java.js'
-import { committed, waitFor } from '../broker.js'
+import { committed, topicEnds, waitFor } from '../broker.js'
 
 const project = new URL('./kafka-streams/', import.meta.url).pathname
 const buildDir = new URL('../../.imflow/peers/kafka-streams/', import.meta.url).pathname
@@ -135,11 +135,7 @@ export async function kafkaStreamsRates(
     const seconds = (Date.now() - started) / 1000
     const changelog = `${appId}-counts-changelog`
     topics.push(changelog)
-    const ends = await admin.fetchTopicOffsets(changelog)
-    return {
-      rate: bench.records / seconds,
-      changelog: ends.reduce((s, p) => s + Number(p.high), 0),
-    }
+    return { rate: bench.records / seconds, changelog: await topicEnds(admin, changelog) }
   }
   const cached = await once('cached', KAFKA_STREAMS_DEFAULT_CACHE_BYTES)
   const uncached = await once('uncached', 0)
