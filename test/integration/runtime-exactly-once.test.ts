@@ -1,15 +1,17 @@
 // Exactly-once under crashes: a counting topology (RocksDB store, changelog, transactions)
-// processes 100,000 records while its process is SIGKILLed at random points five times and
+// processes 105,000 records while its process is SIGKILLed at random points five times and
 // restarted. Every key's emitted counts must be exactly 1, 2, ..., n: a lost record would
 // leave a gap or a short count, a record processed twice a repeated number.
 
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Kafka } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTopicsAndWait } from '../../ops/kafka-admin.js'
 import { testKafka, unique, withAdmin } from './helpers.js'
 import {
+  type CountAppOptions,
   committedPastKillPoint,
   committedSum,
   countToEnd,
@@ -18,15 +20,29 @@ import {
   spawnCountApp,
 } from './runtime-support.js'
 
-const TOTAL = 100_000
+const TOTAL = 105_000
 const KEYS = 500
 const KILLS = 5
+/** The flowing input's sends: one more than the kills, and one ahead of each. */
+const PORTIONS = KILLS + 2
 
-// Both transaction scopes: a producer per task, and one per runner fenced by the group
-// generation (IMFLOW_TRANSACTION_SCOPE=thread).
-describe.each(['task', 'thread'] as const)(
-  'runtime: exactly-once across SIGKILLs, transactions per %s',
-  (scope) => {
+type Input = 'ahead' | 'flowing'
+
+// A commit per slice (0, as imflow's topologies run) in both transaction scopes: a producer
+// per task, and one per runner fenced by the group generation. Then the runtime's default of
+// 100 ms commits, fetching ahead: there a run is through the whole input in a second or two
+// (a CI run's count was, before its fifth kill), so its input flows instead, in portions, one
+// ahead of each kill: each kill lands in the middle of one, in a transaction that spans slices
+// with batches fetched ahead, and the last portion comes after the last kill. Kills land
+// between checkpoints (100 ms apart; 1 s with 100 ms commits, which checkpoint at each commit
+// otherwise): each run restores from the last one and the changelog after it.
+describe.each<[scope: 'task' | 'thread', commitIntervalMs: number, Input, checkpointMs: number]>([
+  ['task', 0, 'ahead', 100],
+  ['thread', 0, 'ahead', 100],
+  ['thread', 100, 'flowing', 1_000],
+])(
+  'runtime: exactly-once across SIGKILLs, transactions per %s, commits every %i ms, input %s',
+  (scope, commitIntervalMs, feed, checkpointIntervalMs) => {
     const kafka = testKafka()
     const input = unique('eos-in')
     const output = unique('eos-out')
@@ -49,26 +65,33 @@ describe.each(['task', 'thread'] as const)(
     it(`counts ${TOTAL} records exactly while killed ${KILLS} times`, {
       timeout: 600_000,
     }, async () => {
-      const expected = await produceKeyed(kafka, input, TOTAL, KEYS)
-      // Kills land between checkpoints: each run restores from the last one and the log after it.
-      // A commit per slice, as imflow's topologies run: with 100 ms commits the count was
-      // through all of it before the fifth kill in a CI run.
-      const options = {
+      const expected = new Map<string, number>()
+      const portion = TOTAL / PORTIONS
+      let sent = 0
+      const sendUpTo = async (records: number) => {
+        for (; sent < records; sent += portion)
+          for (const [key, n] of await produceKeyed(kafka, input, portion, KEYS))
+            expected.set(key, (expected.get(key) ?? 0) + n)
+      }
+      if (feed === 'ahead') await sendUpTo(TOTAL)
+      const options: CountAppOptions = {
         app,
         input,
         output,
         stateDir,
         scope,
-        checkpointIntervalMs: 100,
-        commitIntervalMs: 0,
+        checkpointIntervalMs,
+        commitIntervalMs,
       }
       const logs: string[] = []
       let progress = 0
       for (let kill = 0; kill < KILLS; kill++) {
+        await sendUpTo((kill + 2) * portion)
         const running = spawnCountApp(options)
         progress = await committedPastKillPoint(kafka, `${app}-count`, input, {
           kill,
-          kills: KILLS,
+          // Flowing, each kill's point lies in the portion before the one sent last.
+          kills: feed === 'ahead' ? KILLS : PORTIONS - 1,
           total: TOTAL,
           before: progress,
         })
@@ -78,22 +101,29 @@ describe.each(['task', 'thread'] as const)(
         expect(atKill, `kill ${kill + 1} came after the input was done`).toBeLessThan(TOTAL)
         logs.push(running.output())
       }
+      await sendUpTo(TOTAL)
       const last = await countToEnd(kafka, options, 300_000)
-      const counts = await readCounts(kafka, output, unique('eos-reader'), TOTAL)
-      const problems: string[] = []
-      for (const [key, n] of expected) {
-        const seen = counts.get(key) ?? []
-        const exact = seen.length === n && seen.every((v, i) => v === i + 1)
-        if (!exact)
-          problems.push(
-            `${key}: expected 1..${n}, got ${seen.length} values ending ${seen.slice(-3).join(',')}`,
-          )
-      }
-      expect(problems.slice(0, 10)).toEqual([])
-      expect(counts.size).toBe(KEYS)
+      await expectCountedExactly(kafka, output, expected)
       // The kills interrupted work in progress: runs restored state from the changelog.
       expect(progress).toBeLessThan(TOTAL)
       expect([...logs, last.output()].join('\n')).toMatch(/store restored .*records=[1-9]/)
     })
   },
 )
+
+async function expectCountedExactly(kafka: Kafka, output: string, expected: Map<string, number>) {
+  const total = [...expected.values()].reduce((a, b) => a + b, 0)
+  expect(total).toBe(TOTAL)
+  const counts = await readCounts(kafka, output, unique('eos-reader'), TOTAL)
+  const problems: string[] = []
+  for (const [key, n] of expected) {
+    const seen = counts.get(key) ?? []
+    const exact = seen.length === n && seen.every((v, i) => v === i + 1)
+    if (!exact)
+      problems.push(
+        `${key}: expected 1..${n}, got ${seen.length} values ending ${seen.slice(-3).join(',')}`,
+      )
+  }
+  expect(problems.slice(0, 10)).toEqual([])
+  expect(counts.size).toBe(KEYS)
+}
