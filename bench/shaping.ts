@@ -4,12 +4,14 @@
 // per class, the 1:1 latency (written to im.ingest -> receipt read) of both phases as a ratio,
 // where that latency goes (hops, shaping-hops.ts), and how late LOW was handed off.
 // Usage: npm run bench -- shaping (IMFLOW_BENCH_SECONDS per phase, IMFLOW_BENCH_CAPACITY per
-// task, IMFLOW_BENCH_FLOOD_MEMBERS to vary the scenario; IMFLOW_BENCH_AB below).
+// task, IMFLOW_BENCH_FLOOD_MEMBERS to vary the scenario, IMFLOW_BENCH_ROUNDS for that many
+// runs and their medians; IMFLOW_BENCH_AB below).
 
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { Partitioners } from 'kafkajs'
 import { createTopicsAndWait } from '../ops/kafka-admin.js'
+import { setFetchWaitAdapting } from '../ops/kafkajs-fetch-wait.js'
 import { memorySchemaSource } from '../schemas/schema-source.js'
 import { startTopology } from '../topologies/runtime/index.js'
 import { partitionForKey } from '../topologies/runtime/partitioner.js'
@@ -50,10 +52,16 @@ const CALM = { seconds: SECONDS, floodPerSec: 0, dmPerSec: 10, lowPerSec: 4, dms
  * - `fetch-wait`: the receiver's fetches wait at most 5 ms for data (on) instead of the
  *   runtime's 50 (off): how much of a 1:1 message's wait on the flood's partition is the
  *   fetch round its partition, resumed after a transaction, waits for.
+ * - `behind-fetch-wait`: 5 ms only while a paused partition has records waiting behind its
+ *   task's batch (on, the runtime's way), or always the configured 50 (off).
  */
 const SWITCHES = {
   'adaptive-drain': (on: boolean) => ({ receiver: { adaptiveDrain: on }, runner: {} }),
   'fetch-wait': (on: boolean) => ({ receiver: {}, runner: on ? { fetchWaitMs: 5 } : {} }),
+  'behind-fetch-wait': (on: boolean) => {
+    setFetchWaitAdapting(on)
+    return { receiver: {}, runner: {} }
+  },
 } as const
 type Variant = ReturnType<(typeof SWITCHES)[keyof typeof SWITCHES]>
 /** Read when the bench runs: another bench's switch in the variable is not an error here. */
@@ -65,7 +73,7 @@ const abSwitch = () => {
   const rounds = Number(process.env.IMFLOW_BENCH_ROUNDS ?? 1)
   const variants: (boolean | undefined)[] = toggle
     ? Array.from({ length: rounds }, (_, r) => (r % 2 ? [true, false] : [false, true])).flat()
-    : [undefined]
+    : Array.from({ length: rounds }, () => undefined)
   const settings = (on: boolean | undefined): Variant =>
     on === undefined || !toggle ? { receiver: {}, runner: {} } : toggle(on)
   return { name, variants, settings }
@@ -96,7 +104,8 @@ export function shapingBench(): Promise<string> {
       outcomes.push({ variant, outcome })
     }
     const head = `shaping: capacity ${CAPACITY} messages/s per task, ${PARTITIONS} partitions, ${SECONDS} s per phase, LOW deadline ${DEADLINE_MS / 1000} s, one broker`
-    if (AB.name === undefined) return [head, ...(outcomes[0]?.outcome.lines ?? [])].join('\n')
+    if (AB.name === undefined)
+      return [head, ...roundsReport(outcomes.map((o) => o.outcome))].join('\n')
     const blocks = outcomes.flatMap(({ variant, outcome }) => [
       `${AB.name} ${variant ? 'on' : 'off'} (load average ${outcome.load.toFixed(1)} at its start):`,
       ...outcome.lines,
@@ -117,6 +126,29 @@ export function shapingBench(): Promise<string> {
       compare("1:1 p50 on the flood's partition / without", (o) => o.sharingRatio),
     ].join('\n')
   })
+}
+
+/**
+ * Without a switch, IMFLOW_BENCH_ROUNDS runs the scenario that many times (the same setup's
+ * ratios moved 1.4x-2.2x between single runs on one day): each round, then the medians.
+ */
+function roundsReport(outcomes: readonly Outcome[]): string[] {
+  if (outcomes.length === 1) return outcomes[0]?.lines ?? []
+  const summary = (what: string, pick: (o: Outcome) => number) => {
+    const xs = outcomes.map(pick)
+    return `  ${what.padEnd(44)} median ${median(xs).toFixed(2)}  (${xs.map((x) => x.toFixed(2)).join(', ')})`
+  }
+  return [
+    ...outcomes.flatMap((o, i) => [
+      `round ${i + 1} (load average ${o.load.toFixed(1)} at its start):`,
+      ...o.lines,
+    ]),
+    `medians over ${outcomes.length} rounds (each round's in brackets):`,
+    summary('1:1 p50 during / without the flood', (o) => o.p50Ratio),
+    summary('1:1 p99 during / without the flood', (o) => o.p99Ratio),
+    summary("1:1 p50 on the flood's partition / without", (o) => o.sharingRatio),
+    summary('LOW latest hand-off, x the deadline', (o) => o.lowLate),
+  ]
 }
 
 /** One run of the three phases on a receiver and topics of its own. */

@@ -7,6 +7,7 @@
 
 import { Partitioners } from 'kafkajs'
 import { setCoordinatorCache } from '../ops/kafkajs-coordinator-cache.js'
+import { setFetchWaitAdapting } from '../ops/kafkajs-fetch-wait.js'
 import { registerContract } from '../schemas/contract.js'
 import { registrySchemaSource } from '../schemas/schema-source.js'
 import type { SendMessage } from '../schemas/types.generated.js'
@@ -27,6 +28,7 @@ const IN_FLIGHT = 64
 /** IMFLOW_BENCH_AB=<switch>: each rate twice, the switch off and on (the order flipped per rate). */
 const SWITCHES: Record<string, (on: boolean) => void> = {
   'coordinator-cache': setCoordinatorCache,
+  'behind-fetch-wait': setFetchWaitAdapting,
 }
 const AB = process.env.IMFLOW_BENCH_AB
 const abSwitch = AB === undefined ? undefined : SWITCHES[AB]
@@ -79,10 +81,12 @@ export async function syncBench(): Promise<BenchResult> {
     const runs = RATES.flatMap((rate, i): { rate: number; on?: boolean }[] =>
       abSwitch ? (i % 2 ? [true, false] : [false, true]).map((on) => ({ rate, on })) : [{ rate }],
     )
-    for (const { rate, on } of runs) {
+    for (const [n, { rate, on }] of runs.entries()) {
       if (on !== undefined) abSwitch?.(on)
       const variant = on === undefined ? '' : `, ${AB} ${on ? 'on' : 'off'}`
-      const tag = `r${rate}${on === undefined ? '' : on ? 'on' : 'off'}`
+      // Unique per run: the receiver takes a repeated clientMsgId as the same message again (a
+      // rate listed twice once got no delivery at all).
+      const tag = `r${rate}${on === undefined ? '' : on ? 'on' : 'off'}-${n}`
       const raw = percentiles(await rawHop(kafka, hopTopic, rate, SECONDS))
       fleet.reset()
       const count = rate * SECONDS

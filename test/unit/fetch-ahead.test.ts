@@ -50,6 +50,23 @@ describe('FetchAhead', () => {
     expect(state.paused).toBe(false)
   })
 
+  it('tells while a paused partition has records waiting behind its batch', () => {
+    const ahead = new FetchAhead(0)
+    const p0 = partitionState()
+    const p1 = partitionState()
+    const caughtUp = ahead.hold(batch(0, 10), p0.pause, false)
+    expect(ahead.pausedWithRecordsBehind()).toBe(false)
+    const behind = ahead.hold(batch(1, 10), p1.pause, true)
+    expect(ahead.pausedWithRecordsBehind()).toBe(true)
+    behind.release() // resumed: fetched with the next round, whatever the wait
+    expect(ahead.pausedWithRecordsBehind()).toBe(false)
+    caughtUp.release()
+    // Fetching ahead a partition is not paused while under its bound: nothing waits on a resume.
+    const fetching = new FetchAhead(1_000)
+    fetching.hold(batch(0, 10), p0.pause, true)
+    expect(fetching.pausedWithRecordsBehind()).toBe(false)
+  })
+
   it('counts each partition on its own', () => {
     const ahead = new FetchAhead(500)
     const p0 = partitionState()

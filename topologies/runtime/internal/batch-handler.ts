@@ -7,7 +7,7 @@
 import type { EachBatchPayload } from 'kafkajs'
 import type { Logger } from '../../../ops/log.js'
 import type { TaskMetrics } from '../../../ops/metrics.js'
-import { FetchAhead } from './fetch-ahead.js'
+import type { FetchAhead } from './fetch-ahead.js'
 import { type Task, TaskClosedError, TaskFencedError } from './task.js'
 import type { TaskSet } from './task-set.js'
 
@@ -20,8 +20,8 @@ export interface BatchHandlerOptions {
   tasks: TaskSet
   log: Logger
   metrics?: TaskMetrics | undefined
-  /** Bytes per partition fetched ahead of its task (fetch-ahead.ts); 0: none. */
-  fetchAheadBytes: number
+  /** How far partitions are fetched ahead of their tasks (fetch-ahead.ts). */
+  ahead: FetchAhead
   /** Where the partition's next fetch starts (the consumer's seek). */
   seek(topic: string, partition: number, offset: number): void
   /** A task failed after its batch was handed over (the 'fail' policy stops the topology). */
@@ -31,9 +31,8 @@ export interface BatchHandlerOptions {
 export function batchHandler(
   options: BatchHandlerOptions,
 ): (payload: EachBatchPayload) => Promise<void> {
-  const { topology, tasks, log, metrics, seek, onFailure } = options
-  const ahead = new FetchAhead(options.fetchAheadBytes)
-  const fetchingAhead = options.fetchAheadBytes > 0
+  const { topology, tasks, log, metrics, ahead, seek, onFailure } = options
+  const fetchingAhead = ahead.maxBytes > 0
   return async ({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }) => {
     const { partition } = batch
     if (!tasks.isAssigned(partition)) return
@@ -64,7 +63,7 @@ export function batchHandler(
     //   FetchAhead lets it, and what the task does not process it rewinds to its position.
     if (fetchingAhead) resolveOffset(batch.lastOffset())
     const labels = { topology, partition: String(partition) }
-    const held = ahead.hold(batch, pause)
+    const held = ahead.hold(batch, pause, recordsBehind(batch))
     metrics?.fetchedAhead.inc(labels, held.bytes)
     const release = () => {
       held.release()
@@ -124,6 +123,17 @@ export function batchHandler(
       })
       .catch((err) => log.error('a failed task did not close', { partition, error: String(err) }))
   }
+}
+
+/**
+ * Whether the partition had records past this batch when it was fetched. Not told for a
+ * batch that ends in a transaction: the high watermark then counts its commit marker and
+ * records of open transactions a read_committed fetch does not return yet.
+ */
+function recordsBehind(batch: EachBatchPayload['batch']): boolean {
+  const last = batch.messages.at(-1) as { batchContext?: { inTransaction?: boolean } } | undefined
+  if (!last || last.batchContext?.inTransaction) return false
+  return Number(batch.highWatermark) > Number(batch.lastOffset()) + 1
 }
 
 /**

@@ -24,6 +24,8 @@ interface Held {
   bytes: number
   /** Set while the partition is paused for it. */
   resume: (() => void) | undefined
+  /** The partition's last batch ended before its end: records wait behind it. */
+  behind: boolean
 }
 
 /** Keys and values, and one byte per record: a batch of empty records is not nothing. */
@@ -36,18 +38,23 @@ export function batchBytes(batch: Pick<HeldBatch, 'messages'>): number {
 export class FetchAhead {
   private readonly held = new Map<string, Held>()
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(readonly maxBytes: number) {}
 
   /**
    * A batch handed to its task: counted against its partition until `release` is called (when
    * the task is done with it), pausing the partition while over the bound.
    */
-  hold(batch: HeldBatch, pause: () => () => void): { bytes: number; release: () => void } {
+  hold(
+    batch: HeldBatch,
+    pause: () => () => void,
+    behind = false,
+  ): { bytes: number; release: () => void } {
     const key = `${batch.topic}|${batch.partition}`
     const bytes = batchBytes(batch)
-    const held = this.held.get(key) ?? { bytes: 0, resume: undefined }
+    const held = this.held.get(key) ?? { bytes: 0, resume: undefined, behind }
     this.held.set(key, held)
     held.bytes += bytes
+    held.behind = behind
     if (held.bytes > this.maxBytes && !held.resume) held.resume = pause()
     let released = false
     const release = () => {
@@ -62,6 +69,16 @@ export class FetchAhead {
       if (held.bytes === 0 && !held.resume && this.held.get(key) === held) this.held.delete(key)
     }
     return { bytes, release }
+  }
+
+  /**
+   * Whether a paused partition has records waiting behind what its task holds: the consumer
+   * then fetches with a short wait (runner.ts), so the partition is fetched again soon after
+   * it resumes rather than after a long poll on the others.
+   */
+  pausedWithRecordsBehind(): boolean {
+    for (const held of this.held.values()) if (held.resume && held.behind) return true
+    return false
   }
 
   /** Bytes handed over and not done, per topic-partition (for tests and metrics). */

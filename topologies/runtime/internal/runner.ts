@@ -9,6 +9,7 @@ import { hostname } from 'node:os'
 import type { Consumer, ConsumerRunConfig, Kafka } from 'kafkajs'
 import { ImflowError } from '../../../ops/errors.js'
 import { OUTAGE_TOLERANT_CONSUMER } from '../../../ops/kafka-client.js'
+import { adaptFetchWait } from '../../../ops/kafkajs-fetch-wait.js'
 import {
   type GroupGeneration,
   trackGroupGeneration,
@@ -23,7 +24,7 @@ import { partitionForKey } from '../partitioner.js'
 import type { TopologyDefinition } from '../topology.js'
 import { coPartitionedAssigner } from './assignor.js'
 import { batchHandler } from './batch-handler.js'
-import { FETCH_AHEAD_BYTES } from './fetch-ahead.js'
+import { FETCH_AHEAD_BYTES, FetchAhead } from './fetch-ahead.js'
 import { GroupMember } from './group-member.js'
 import { OncePerProducer } from './misplaced.js'
 import { provisionChangelogs } from './provision.js'
@@ -42,6 +43,13 @@ const FETCH_BYTES_PER_PARTITION = 256 * 1024
  * wait to be fetched again behind a fetch of the idle others (20 fetches/s per idle group).
  */
 const FETCH_WAIT_MS = 50
+/**
+ * The fetch wait while a paused partition has records waiting (fetch-ahead.ts): it is fetched
+ * again within this long of its resume, not after up to FETCH_WAIT_MS of long poll on the
+ * others. Only then: at other times a short wait means more fetches and smaller transactions,
+ * which cost more on a broker-bound machine than they save (docs/runtime.md, Fetching ahead).
+ */
+const BEHIND_FETCH_WAIT_MS = 5
 
 export interface RunnerOptions {
   kafka: Kafka
@@ -257,6 +265,7 @@ function consumerRun(
   partitions: number,
   options: ResolvedOptions,
   tasks: TaskSet,
+  ahead: FetchAhead,
   member: () => GroupMember,
 ): ConsumerRunConfig {
   return {
@@ -272,8 +281,7 @@ function consumerRun(
       tasks,
       log: options.log,
       metrics: options.metrics,
-      // Fetch ahead where a transaction spans time and takes what was fetched meanwhile.
-      fetchAheadBytes: options.commitIntervalMs > 0 ? FETCH_AHEAD_BYTES : 0,
+      ahead,
       seek: (topic, partition, offset) => member().seek(topic, partition, offset),
       onFailure: (err) => member().taskFailed(err),
     }),
@@ -308,6 +316,8 @@ export async function startTopology(
   })
   const restorer = await startRestorer(kafka, groupId, changelogTopics(appId, topology), log)
 
+  // Fetch ahead where a transaction spans time and takes what was fetched meanwhile.
+  const ahead = new FetchAhead(commitIntervalMs > 0 ? FETCH_AHEAD_BYTES : 0)
   const misplacedNotices = new OncePerProducer()
   const tasks = new TaskSet(
     topology.name,
@@ -334,12 +344,15 @@ export async function startTopology(
     () => {
       const consumer = groupConsumer(kafka, groupId, options, () => tasks.assignment)
       removeMemberOnCrash(kafka, consumer, groupId, log)
+      adaptFetchWait(consumer, () =>
+        ahead.pausedWithRecordsBehind() ? BEHIND_FETCH_WAIT_MS : undefined,
+      )
       // Before GroupMember's own GROUP_JOIN listener: the generation is the new one by the time
       // the tasks hear of the new assignment.
       thread?.track(consumer)
       return consumer
     },
-    consumerRun(topology, partitions, options, tasks, () => member),
+    consumerRun(topology, partitions, options, tasks, ahead, () => member),
     tasks,
     log,
     options.sessionTimeoutMs,
