@@ -35,13 +35,13 @@ const abSwitch = AB === undefined ? undefined : SWITCHES[AB]
 
 export async function syncBench(): Promise<BenchResult> {
   const { app, config, kafka, hopTopic, token, createGroup, stop } = await startLatencyApp('sync')
+  // The devices (ImflowClients: they apply and ack the PTS stream) in a process of their
+  // own, so the app's event loop is the app's; they share the machine's cores still.
+  const fleet = deviceFleet({ kind: 'client', processes: 1 })
   try {
     // The whole path: one group, one device per member, messages produced to im.ingest.
     const members = Array.from({ length: MEMBERS }, (_, i) => `m${i}`)
     await createGroup('bench', members)
-    // The devices (ImflowClients: they apply and ack the PTS stream) in a process of their
-    // own, so the app's event loop is the app's; they share the machine's cores still.
-    const fleet = deviceFleet({ kind: 'client', processes: 1 })
     await fleet.connect(
       app.url,
       members.map((sub) => ({ token: token(sub) })),
@@ -139,9 +139,10 @@ export async function syncBench(): Promise<BenchResult> {
       )
     }
     await producer.disconnect()
-    await fleet.close()
     return { text: lines.join('\n'), figures }
   } finally {
+    // Also after a failure: the fleet's process would outlive the bench.
+    await fleet.close()
     await stop()
   }
 }
