@@ -80,11 +80,15 @@ async function throughput(
     await producer.connect()
     await producer.send({ topic: `${prefix}im.conversations`, messages: groups })
     const fanout = `${prefix}imflow-fanout`
-    const caughtUp = async (ingestTotal: number) =>
-      (await committed(admin, `${prefix}imflow-receiver`, `${prefix}im.ingest`)) >= ingestTotal &&
-      (await committed(admin, `${prefix}imflow-inbox`, fanout)) >=
-        (await topicEnds(admin, fanout)) &&
-      (await committed(admin, `${prefix}imflow-sync`, fanout)) >= (await topicEnds(admin, fanout))
+    const caughtUp = async (ingestTotal: number) => {
+      if ((await committed(admin, `${prefix}imflow-receiver`, `${prefix}im.ingest`)) < ingestTotal)
+        return false
+      const end = await topicEnds(admin, fanout)
+      return (
+        (await committed(admin, `${prefix}imflow-inbox`, fanout)) >= end &&
+        (await committed(admin, `${prefix}imflow-sync`, fanout)) >= end
+      )
+    }
     // The groups' creation (membership events for every member) is done before the clock.
     await waitFor(() => caughtUp(0))
     const started = Date.now()

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Kafka } from 'kafkajs'
 import { afterAll, describe, expect, it } from 'vitest'
+import { topicEnds } from '../../bench/broker.js'
 import { countTopology } from '../../bench/count-topology.js'
 import { type EmbeddedKafka, startEmbeddedKafka } from '../../ops/embedded/embedded-kafka.js'
 import { createTopicsAndWait } from '../../ops/kafka-admin.js'
@@ -69,7 +70,7 @@ function load(kafka: Kafka, topic: string) {
 async function countInput(kafka: Kafka, topic: string): Promise<Map<string, number>> {
   const admin = kafka.admin()
   await admin.connect()
-  const total = (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0)
+  const total = await topicEnds(admin, topic)
   await admin.disconnect()
   const counts = new Map<string, number>()
   let seen = 0

@@ -15,6 +15,7 @@ import {
   committedPastKillPoint,
   committedSum,
   countToEnd,
+  expectExactCounts,
   produceKeyed,
   readCounts,
   spawnCountApp,
@@ -115,15 +116,6 @@ async function expectCountedExactly(kafka: Kafka, output: string, expected: Map<
   const total = [...expected.values()].reduce((a, b) => a + b, 0)
   expect(total).toBe(TOTAL)
   const counts = await readCounts(kafka, output, unique('eos-reader'), TOTAL)
-  const problems: string[] = []
-  for (const [key, n] of expected) {
-    const seen = counts.get(key) ?? []
-    const exact = seen.length === n && seen.every((v, i) => v === i + 1)
-    if (!exact)
-      problems.push(
-        `${key}: expected 1..${n}, got ${seen.length} values ending ${seen.slice(-3).join(',')}`,
-      )
-  }
-  expect(problems.slice(0, 10)).toEqual([])
+  expectExactCounts(counts, expected)
   expect(counts.size).toBe(KEYS)
 }

@@ -221,14 +221,24 @@ export async function readCounts(
   return seen
 }
 
-/** Each key's outputs are exactly 1..n for its n input records: none lost, doubled or reordered. */
+/**
+ * Each key's outputs are exactly 1..n for its n input records: none lost, doubled or reordered.
+ * A failure names up to ten keys that are not, each with its count and last values.
+ */
 export function expectExactCounts(
   counts: Map<string, number[]>,
   expected: Map<string, number>,
   label = '',
 ): void {
-  for (const [key, n] of expected)
-    expect(counts.get(key), `${label}${key}`).toEqual(Array.from({ length: n }, (_, i) => i + 1))
+  const problems: string[] = []
+  for (const [key, n] of expected) {
+    const seen = counts.get(key) ?? []
+    if (seen.length !== n || seen.some((v, i) => v !== i + 1))
+      problems.push(
+        `${label}${key}: expected 1..${n}, got ${seen.length} values ending ${seen.slice(-3).join(',')}`,
+      )
+  }
+  expect(problems.slice(0, 10)).toEqual([])
 }
 
 /** Records of the topic the group has committed, over all partitions. */
