@@ -36,8 +36,11 @@ type Input = 'ahead' | 'flowing'
 // ahead of each kill: each kill lands in the middle of one, in a transaction that spans slices
 // with batches fetched ahead, and the last portion comes after the last kill. Kills land
 // between checkpoints (100 ms apart; 1 s with 100 ms commits, which checkpoint at each commit
-// otherwise): each run restores from the last one and the changelog after it.
-describe.each<[scope: 'task' | 'thread', commitIntervalMs: number, Input, checkpointMs: number]>([
+// otherwise): each run restores from the last one and the changelog after it. The three run
+// at once: a run spends most of its time waiting for the killed member's session to expire.
+describe.concurrent.each<
+  [scope: 'task' | 'thread', commitIntervalMs: number, Input, checkpointMs: number]
+>([
   ['task', 0, 'ahead', 100],
   ['thread', 0, 'ahead', 100],
   ['thread', 100, 'flowing', 1_000],

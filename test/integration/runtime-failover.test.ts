@@ -26,7 +26,8 @@ import {
 const TOTAL = 40_000
 const KEYS = 200
 
-describe.each([
+// The three run at once: each spends most of its time waiting on its paced input.
+describe.concurrent.each([
   { scope: 'task', commitIntervalMs: 0, recordDelayMs: undefined },
   { scope: 'thread', commitIntervalMs: 0, recordDelayMs: undefined },
   { scope: 'thread', commitIntervalMs: 100, recordDelayMs: 2 },
