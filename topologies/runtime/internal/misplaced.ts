@@ -19,16 +19,19 @@ export type Placement =
   /** Misplaced; another topology re-routes the topic: its copy is processed at the owner. */
   | { kind: 'skip'; owner: number }
 
+/** Where nearly every record is: one object, not one per record. */
+const HERE: Placement = Object.freeze({ kind: 'here' })
+
 export function placement(
   source: SourceDefinition,
   record: InputRecord,
   rawValue: Buffer | null,
   partitions: number | undefined,
 ): Placement {
-  if (!source.owner || partitions === undefined) return { kind: 'here' }
-  if (record.headers[REROUTED_FROM] !== undefined) return { kind: 'here' }
+  if (!source.owner || partitions === undefined) return HERE
+  if (record.headers[REROUTED_FROM] !== undefined) return HERE
   const owner = partitionForKey(source.owner.key(record.value), partitions)
-  if (owner === record.partition) return { kind: 'here' }
+  if (owner === record.partition) return HERE
   if (source.owner.misplaced === 'skip') return { kind: 'skip', owner }
   const headers: Record<string, Buffer | string> = {}
   for (const [name, value] of Object.entries(record.headers)) {

@@ -69,17 +69,27 @@ export class TaskCore {
   private readonly latest = new LatestOutputs()
   /** Each store's changelog topic, by store name. */
   private readonly changelogs = new Map<string, string>()
-  /** The record being processed: an output too large to send is dead-lettered as its result. */
-  private current: SourceRecord | undefined
+  /**
+   * The record being processed (its topic and message, not a record built for each): an
+   * output too large to send is dead-lettered as its result.
+   */
+  private currentTopic: string | undefined
+  private currentMessage: ConsumedMessage | undefined
+  /** Each source's definition by topic: looked up per record. */
+  private readonly definitions: ReadonlyMap<string, TopologyDefinition['sources'][number]>
   private streamTime = Number.NEGATIVE_INFINITY
   private readonly punctuators: Punctuator[] = []
   private readonly processor: Processor
+  /** The stores as an array: walked per record (pendingBytes, evictFullCaches). */
+  private readonly storeList: readonly ChangeloggedStore[]
   /** Values decoded ahead for a prefetch, taken by process(). */
   private readonly decodedAhead = new WeakMap<ConsumedMessage, unknown>()
 
   constructor(private readonly options: TaskCoreOptions) {
     const { topology, partition } = options
     this.id = `${topology.name}-${partition}`
+    this.definitions = new Map(topology.sources.map((s) => [s.topic, s]))
+    this.storeList = [...options.stores.values()]
     const context: ProcessorContext = {
       taskId: this.id,
       partition,
@@ -131,14 +141,11 @@ export class TaskCore {
         'IMF_ERR_RECORD_TOO_LARGE',
         `an output to ${target.topic} of ${size} bytes is larger than a record batch may be (${maxRecordBytes()})`,
       )
-      const source = this.current ?? {
-        topic: target.topic,
-        partition,
-        offset: '-1',
-        key: null,
-        value: null,
-      }
-      this.deadLetter(source, err, this.current ? topology.name : 'punctuate')
+      const { currentTopic, currentMessage } = this
+      const source = currentMessage
+        ? this.source(currentTopic ?? '', currentMessage)
+        : { topic: target.topic, partition, offset: '-1', key: null, value: null }
+      this.deadLetter(source, err, currentMessage ? topology.name : 'punctuate')
       return
     }
     if (target.latestPerKey && this.options.cacheMaxBytes !== 0 && this.latest.keep(out, size)) {
@@ -161,13 +168,18 @@ export class TaskCore {
 
   /**
    * Lets the processor read ahead what the coming records need (its prefetch), with their
-   * values decoded once for both. Only a hint: a record that fails here fails, as it should,
-   * when it is processed.
+   * values decoded once for both; messages from..to (sliced only for a processor that reads
+   * ahead). Only a hint: a record that fails here fails, as it should, when it is processed.
    */
-  async prefetch(topic: string, messages: readonly ConsumedMessage[]): Promise<void> {
-    if (!this.processor.prefetch || messages.length === 0) return
+  async prefetch(
+    topic: string,
+    messages: readonly ConsumedMessage[],
+    from = 0,
+    to = messages.length,
+  ): Promise<void> {
+    if (!this.processor.prefetch || from >= Math.min(to, messages.length)) return
     const inputs: InputRecord[] = []
-    for (const message of messages) {
+    for (const message of messages.slice(from, to)) {
       try {
         const value = await this.decode(topic, message)
         this.decodedAhead.set(message, value)
@@ -204,8 +216,7 @@ export class TaskCore {
   }
 
   private decode(topic: string, message: ConsumedMessage): unknown {
-    const definition = this.options.topology.sources.find((s) => s.topic === topic)
-    return decodeSourceValue(definition, message.value)
+    return decodeSourceValue(this.definitions.get(topic), message.value)
   }
 
   /**
@@ -215,8 +226,7 @@ export class TaskCore {
    */
   async process(topic: string, message: ConsumedMessage): Promise<void> {
     const { topology } = this.options
-    const source = this.source(topic, message)
-    const definition = topology.sources.find((s) => s.topic === topic)
+    const definition = this.definitions.get(topic)
     let value: unknown
     try {
       value = this.decodedAhead.has(message)
@@ -225,7 +235,7 @@ export class TaskCore {
       if (value instanceof Promise) value = await value
     } catch (err) {
       if (isImflowError(err) && err.retriable) throw err
-      this.deadLetter(source, err, 'decode')
+      this.deadLetter(this.source(topic, message), err, 'decode')
       return
     }
     this.decodedAhead.delete(message)
@@ -233,16 +243,17 @@ export class TaskCore {
     const { timestamp } = input
     if (definition && this.misplaced(definition, input, message)) return
     if (timestamp > this.streamTime) this.streamTime = timestamp
-    this.current = source
+    this.currentTopic = topic
+    this.currentMessage = message
     try {
       const processed = this.processor.process(input)
       if (processed) await processed
     } catch (err) {
       if ((err as { retriable?: boolean }).retriable || topology.onProcessingError === 'fail')
         throw err
-      this.deadLetter(source, err, topology.name)
+      this.deadLetter(this.source(topic, message), err, topology.name)
     } finally {
-      this.current = undefined
+      this.currentMessage = undefined
     }
     if (this.punctuators.length > 0) await this.punctuate('stream-time', this.streamTime)
     this.evictFullCaches()
@@ -300,8 +311,10 @@ export class TaskCore {
   private evictFullCaches(): void {
     const max = this.options.cacheMaxBytes
     if (max === undefined) return
-    for (const [name, store] of this.options.stores)
-      if (store.pendingBytes() > max) this.queueChangelog(name, store)
+    for (let i = 0; i < this.storeList.length; i++) {
+      const store = this.storeList[i] as ChangeloggedStore
+      if (store.pendingBytes() > max) this.queueChangelog(store.name, store)
+    }
   }
 
   private queueChangelog(name: string, store: ChangeloggedStore): void {
@@ -390,7 +403,9 @@ export class TaskCore {
   /** The open transaction's outputs and changelog records, in bytes on the wire (an upper bound). */
   pendingBytes(): number {
     let bytes = this.outputBytes + this.latest.bytes()
-    for (const store of this.options.stores.values()) bytes += store.pendingBytes()
+    // Asked per record: an array walk, not a Map iterator allocated each time.
+    for (let i = 0; i < this.storeList.length; i++)
+      bytes += (this.storeList[i] as ChangeloggedStore).pendingBytes()
     return bytes
   }
 

@@ -595,7 +595,7 @@ export class Task {
     let yielded = started
     let beat = started
     let i = from
-    await this.core.prefetch(topic, messages.slice(from, from + limits.records))
+    await this.core.prefetch(topic, messages, from, from + limits.records)
     for (; i < messages.length; i++) {
       const now = performance.now()
       if (i > from && sliceFull(limits, i - from, this.core.pendingBytes(), started, now)) break
