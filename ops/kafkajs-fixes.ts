@@ -4,6 +4,7 @@
 import { partitionGroupingFixed } from './kafkajs-partition-grouping.js'
 import { produceEncodingFixed } from './kafkajs-produce-encoding.js'
 import { readCommittedFixed } from './kafkajs-read-committed.js'
+import { recordDecodingFixed } from './kafkajs-record-decoding.js'
 
 /** The fixes that are not in force (kafkajs was loaded before this module), by what they fix. */
 export function kafkajsFixesMissing(): string[] {
@@ -15,5 +16,6 @@ export function kafkajsFixesMissing(): string[] {
       ? []
       : ['producers group records per partition in quadratic time']),
     ...(produceEncodingFixed() ? [] : ['producers encode each record through small buffers']),
+    ...(recordDecodingFixed() ? [] : ['consumers decode each record through BigInts']),
   ]
 }
