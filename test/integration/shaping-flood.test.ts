@@ -238,12 +238,12 @@ describe('peak shaving under a flood', () => {
   it('counts the LOW deadline from acceptance, time waited on im.ingest included', {
     timeout: 300_000,
   }, async () => {
-    // The receiver is down for the load's first 8 s: the LOW messages written then wait on
-    // im.ingest longer than the deadline's fixed margin (20% of 30 s), and the flood, going on
-    // for 30 s, keeps HIGH wanting all of the capacity, so LOW on its partition leaves the
+    // The receiver is down for the load's first 5 s: the LOW messages written then wait on
+    // im.ingest longer than the deadline's fixed margin (20% of 15 s), and the flood, going on
+    // for 15 s, keeps HIGH wanting all of the capacity, so LOW on its partition leaves the
     // lane only for its deadline. Counted from when the task queued them, those would go out
     // past their deadline.
-    const deadlineMs = 30_000
+    const deadlineMs = 15_000
     // Started once and stopped, so the conversations are in before any message (the topics'
     // records are not ordered against each other).
     const first = await start(deadlineMs)
@@ -253,9 +253,9 @@ describe('peak shaving under a flood', () => {
       { chat: producer, flood: floodProducer },
       topics.ingest,
       codecs.sendMessage,
-      { ...SHAPE, seconds: 30, tag: 'late' },
+      { ...SHAPE, seconds: 15, tag: 'late' },
     )
-    await new Promise((r) => setTimeout(r, 8_000))
+    await new Promise((r) => setTimeout(r, 5_000))
     const running = await start(deadlineMs)
     let sent: Sent[]
     try {
