@@ -2,30 +2,15 @@
 // for byte the request kafkajs 2.2.4 writes, for records with and without keys, values,
 // headers and timestamps, transactional or not, compressed or not.
 
-import { readFileSync } from 'node:fs'
-import Module, { createRequire } from 'node:module'
-import { dirname } from 'node:path'
+import { createRequire } from 'node:module'
 import { CompressionTypes } from 'kafkajs'
 import { describe, expect, it, vi } from 'vitest'
 import { produceEncodingFixed, produceRequestV3 } from '../../ops/kafkajs-produce-encoding.js'
+import { kafkajsOriginal } from './kafkajs-original.js'
 
 const require = createRequire(import.meta.url)
-const PATH = require.resolve('kafkajs/src/protocol/requests/produce/v3/request.js')
+const PATH = 'kafkajs/src/protocol/requests/produce/v3/request.js'
 const Long = require('kafkajs/src/utils/long') as { fromNumber(n: number): unknown }
-
-/** kafkajs' own module, compiled afresh from its file (the require cache holds ours). */
-function kafkajsProduceRequest(): typeof produceRequestV3 {
-  type Compilable = NodeJS.Module & { _compile(code: string, file: string): void }
-  const M = Module as unknown as {
-    new (id: string): Compilable
-    _nodeModulePaths(dir: string): string[]
-  }
-  const original = new M(PATH)
-  original.filename = PATH
-  original.paths = M._nodeModulePaths(dirname(PATH))
-  original._compile(readFileSync(PATH, 'utf8'), PATH)
-  return original.exports as typeof produceRequestV3
-}
 
 type Args = Parameters<typeof produceRequestV3>[0]
 
@@ -60,7 +45,7 @@ describe('kafkajs produce encoding', () => {
   it('is the one kafkajs producers use (primed before kafkajs loaded)', () => {
     expect(produceEncodingFixed()).toBe(true)
     expect(require('kafkajs/src/protocol/requests/produce/v3/request.js')).toBe(produceRequestV3)
-    expect(kafkajsProduceRequest()).not.toBe(produceRequestV3)
+    expect(kafkajsOriginal<typeof produceRequestV3>(PATH)).not.toBe(produceRequestV3)
   })
 
   it.each([
@@ -93,7 +78,9 @@ describe('kafkajs produce encoding', () => {
       }
       const ours = await bytes(produceRequestV3, args)
       expect(ours.length).toBeGreaterThan(5_000)
-      expect(ours.equals(await bytes(kafkajsProduceRequest(), args))).toBe(true)
+      expect(ours.equals(await bytes(kafkajsOriginal<typeof produceRequestV3>(PATH), args))).toBe(
+        true,
+      )
     } finally {
       vi.useRealTimers()
     }

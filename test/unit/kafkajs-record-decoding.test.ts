@@ -3,14 +3,13 @@
 // repeated), timestamp deltas small, negative and past 2^49, offsets and
 // timestamps past 2^53, log-append time and control batches.
 
-import { readFileSync } from 'node:fs'
-import Module, { createRequire } from 'node:module'
-import { dirname } from 'node:path'
+import { createRequire } from 'node:module'
 import { describe, expect, it } from 'vitest'
 import { decodeRecord, recordDecodingFixed } from '../../ops/kafkajs-record-decoding.js'
+import { kafkajsOriginal } from './kafkajs-original.js'
 
 const require = createRequire(import.meta.url)
-const PATH = require.resolve('kafkajs/src/protocol/recordBatch/record/v0/decoder.js')
+const PATH = 'kafkajs/src/protocol/recordBatch/record/v0/decoder.js'
 const Decoder = require('kafkajs/src/protocol/decoder') as new (
   b: Buffer,
 ) => Parameters<typeof decodeRecord>[0]
@@ -21,20 +20,6 @@ const encodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0') as (r
   value: Buffer | null
   headers?: Record<string, unknown>
 }) => { buffer: Buffer }
-
-/** kafkajs' own decoder, compiled afresh from its file (the require cache holds ours). */
-function kafkajsDecodeRecord(): typeof decodeRecord {
-  type Compilable = NodeJS.Module & { _compile(code: string, file: string): void }
-  const M = Module as unknown as {
-    new (id: string): Compilable
-    _nodeModulePaths(dir: string): string[]
-  }
-  const original = new M(PATH)
-  original.filename = PATH
-  original.paths = M._nodeModulePaths(dirname(PATH))
-  original._compile(readFileSync(PATH, 'utf8'), PATH)
-  return original.exports as typeof decodeRecord
-}
 
 type KafkaRecord = Parameters<typeof encodeRecord>[0]
 type Context = NonNullable<Parameters<typeof decodeRecord>[1]>
@@ -100,7 +85,7 @@ describe('kafkajs record decoding', () => {
   })
 
   it('decodes each record as kafkajs does, and reads as far', () => {
-    const kafkajs = kafkajsDecodeRecord()
+    const kafkajs = kafkajsOriginal<typeof decodeRecord>(PATH)
     expect(kafkajs).not.toBe(decodeRecord)
     for (const context of contexts)
       for (const record of records) {
