@@ -12,8 +12,10 @@ import { join } from 'node:path'
 import { Partitioners } from 'kafkajs'
 import { createTopicsAndWait } from '../ops/kafka-admin.js'
 import { setFetchWaitAdapting } from '../ops/kafkajs-fetch-wait.js'
+import { createMetrics } from '../ops/metrics.js'
 import { memorySchemaSource } from '../schemas/schema-source.js'
 import { startTopology } from '../topologies/runtime/index.js'
+import { setShortWaitWhilePaused } from '../topologies/runtime/internal/fetch-ahead.js'
 import { partitionForKey } from '../topologies/runtime/partitioner.js'
 import { type BenchBroker, committed, waitFor, withBroker } from './broker.js'
 import { percentiles } from './latency.js'
@@ -33,6 +35,7 @@ import {
   watchHandOffs,
   watchReceipts,
 } from './shaping-rig.js'
+import { transactionLines, transactionSnapshot } from './transaction-stats.js'
 
 const PARTITIONS = 4
 /** Per task; low enough that the flood's hand-offs stay under Kafka's 1 MiB request limit. */
@@ -52,14 +55,20 @@ const CALM = { seconds: SECONDS, floodPerSec: 0, dmPerSec: 10, lowPerSec: 4, dms
  * - `fetch-wait`: the receiver's fetches wait at most 5 ms for data (on) instead of the
  *   runtime's 50 (off): how much of a 1:1 message's wait on the flood's partition is the
  *   fetch round its partition, resumed after a transaction, waits for.
- * - `behind-fetch-wait`: 5 ms only while a paused partition has records waiting behind its
- *   task's batch (on, the runtime's way), or always the configured 50 (off).
+ * - `behind-fetch-wait`: 5 ms while a partition is paused for its task (on, the runtime's
+ *   way), or always the configured 50 (off).
+ * - `paused-fetch-wait`: 5 ms while any partition is paused for its task (on, the runtime's
+ *   way), or only while a paused partition has records waiting behind its batch (off).
  */
 const SWITCHES = {
   'adaptive-drain': (on: boolean) => ({ receiver: { adaptiveDrain: on }, runner: {} }),
   'fetch-wait': (on: boolean) => ({ receiver: {}, runner: on ? { fetchWaitMs: 5 } : {} }),
   'behind-fetch-wait': (on: boolean) => {
     setFetchWaitAdapting(on)
+    return { receiver: {}, runner: {} }
+  },
+  'paused-fetch-wait': (on: boolean) => {
+    setShortWaitWhilePaused(on)
     return { receiver: {}, runner: {} }
   },
 } as const
@@ -165,6 +174,7 @@ async function scenario(
   )
   const codecs = await rigCodecs(memorySchemaSource(), topics)
   const tracer = new HopTracer(topics.ingest)
+  const metrics = createMetrics()
   const receiver = await startTopology(
     tracer.wrap(
       rigReceiver(topics, codecs, {
@@ -174,7 +184,14 @@ async function scenario(
         ...variant.receiver,
       }),
     ),
-    { kafka, appId: run, stateDir: join(dir, run), log: quiet, ...variant.runner },
+    {
+      kafka,
+      appId: run,
+      stateDir: join(dir, run),
+      log: quiet,
+      metrics: metrics.task,
+      ...variant.runner,
+    },
   )
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
@@ -197,7 +214,11 @@ async function scenario(
     await watchReceipts(kafka, topics, codecs, `${run}-receipts`, answers),
     await watchHandOffs(kafka, topics, codecs, `${run}-handoffs`, handed, { skipFlood: true }),
   ]
+  /** The receiver's transactions per phase: is a phase's latency its work or its commits? */
+  const transactions: string[] = []
   const phase = async (tag: string, floodPerSec: number) => {
+    const before = await transactionSnapshot(metrics.registry)
+    const started = Date.now()
     const sent = await runLoad(
       { chat: producer, flood: floodProducer },
       topics.ingest,
@@ -205,6 +226,9 @@ async function scenario(
       { ...CALM, floodPerSec, tag },
     )
     await waitFor(async () => sent.every((s) => answers.has(s.clientMsgId)), 300_000)
+    const seconds = (Date.now() - started) / 1000
+    const lines = transactionLines(before, await transactionSnapshot(metrics.registry), seconds)
+    transactions.push(...lines.map((line) => `${line.replace(/^\s+/, `    ${tag.padEnd(10)} `)}`))
     return sent
   }
   // The baseline is measured before and after the flood, so drift in the machine's load
@@ -231,7 +255,7 @@ async function scenario(
     const first = handed.find((h) => h.msgId === o.msgId) as Handed
     return first.timestamp - o.createdAt
   })
-  return report({ calm, flood, answers, tracer, lateness, load })
+  return report({ calm, flood, answers, tracer, lateness, load, transactions })
 }
 
 function report(run: {
@@ -241,8 +265,9 @@ function report(run: {
   tracer: HopTracer
   lateness: readonly number[]
   load: number
+  transactions: readonly string[]
 }): Outcome {
-  const { calm, flood, answers, tracer, lateness, load } = run
+  const { calm, flood, answers, tracer, lateness, load, transactions } = run
   const latency = (sent: readonly Sent[]) =>
     percentiles(
       sent
@@ -303,6 +328,8 @@ function report(run: {
     hopLine('flood, on the others', hops(flood.filter((s) => !onFlood(s)))),
     `    records per transaction (all phases): flood's partition ${perTransaction((p) => p === floodPartition)}, the others ${perTransaction((p) => p !== floodPartition)}`,
     `    during the flood, a transaction's end of processing -> the next slice (commit, resume, next fetch round): median ${betweenDuringFlood(floodPartition)} ms on the flood's partition (always busy)`,
+    "  the receiver's transactions per phase (all partitions):",
+    ...transactions,
     `  LOW handed off after acceptance: max ${late} ms = ${(late / DEADLINE_MS).toFixed(2)} x the deadline`,
   ]
   return {

@@ -11,6 +11,7 @@ import { setFetchWaitAdapting } from '../ops/kafkajs-fetch-wait.js'
 import { registerContract } from '../schemas/contract.js'
 import { registrySchemaSource } from '../schemas/schema-source.js'
 import type { SendMessage } from '../schemas/types.generated.js'
+import { setShortWaitWhilePaused } from '../topologies/runtime/internal/fetch-ahead.js'
 import { waitFor } from './broker.js'
 import { brokerRequests, requestLine } from './broker-requests.js'
 import { deviceFleet, timedBody } from './device-fleet.js'
@@ -29,6 +30,7 @@ const IN_FLIGHT = 64
 const SWITCHES: Record<string, (on: boolean) => void> = {
   'coordinator-cache': setCoordinatorCache,
   'behind-fetch-wait': setFetchWaitAdapting,
+  'paused-fetch-wait': setShortWaitWhilePaused,
 }
 const AB = process.env.IMFLOW_BENCH_AB
 const abSwitch = AB === undefined ? undefined : SWITCHES[AB]

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { batchBytes, FetchAhead } from '../../topologies/runtime/internal/fetch-ahead.js'
+import {
+  batchBytes,
+  FetchAhead,
+  setShortWaitWhilePaused,
+} from '../../topologies/runtime/internal/fetch-ahead.js'
 
 const batch = (partition: number, ...sizes: number[]) => ({
   topic: 't',
@@ -50,21 +54,36 @@ describe('FetchAhead', () => {
     expect(state.paused).toBe(false)
   })
 
-  it('tells while a paused partition has records waiting behind its batch', () => {
+  it('asks for a short fetch wait while a partition is paused for its task', () => {
     const ahead = new FetchAhead(0)
     const p0 = partitionState()
-    const p1 = partitionState()
-    const caughtUp = ahead.hold(batch(0, 10), p0.pause, false)
-    expect(ahead.pausedWithRecordsBehind()).toBe(false)
-    const behind = ahead.hold(batch(1, 10), p1.pause, true)
-    expect(ahead.pausedWithRecordsBehind()).toBe(true)
-    behind.release() // resumed: fetched with the next round, whatever the wait
-    expect(ahead.pausedWithRecordsBehind()).toBe(false)
-    caughtUp.release()
+    expect(ahead.wantsShortFetchWait()).toBe(false)
+    const held = ahead.hold(batch(0, 10), p0.pause, false)
+    expect(ahead.wantsShortFetchWait()).toBe(true)
+    held.release() // resumed: fetched with the next round, whatever the wait
+    expect(ahead.wantsShortFetchWait()).toBe(false)
     // Fetching ahead a partition is not paused while under its bound: nothing waits on a resume.
     const fetching = new FetchAhead(1_000)
     fetching.hold(batch(0, 10), p0.pause, true)
-    expect(fetching.pausedWithRecordsBehind()).toBe(false)
+    expect(fetching.wantsShortFetchWait()).toBe(false)
+  })
+
+  it('with the short wait while paused off (an A/B), asks only while records wait behind', () => {
+    setShortWaitWhilePaused(false)
+    try {
+      const ahead = new FetchAhead(0)
+      const p0 = partitionState()
+      const p1 = partitionState()
+      const caughtUp = ahead.hold(batch(0, 10), p0.pause, false)
+      expect(ahead.wantsShortFetchWait()).toBe(false)
+      const behind = ahead.hold(batch(1, 10), p1.pause, true)
+      expect(ahead.wantsShortFetchWait()).toBe(true)
+      behind.release()
+      expect(ahead.wantsShortFetchWait()).toBe(false)
+      caughtUp.release()
+    } finally {
+      setShortWaitWhilePaused(true)
+    }
   })
 
   it('counts each partition on its own', () => {

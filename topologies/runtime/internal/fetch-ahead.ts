@@ -35,6 +35,13 @@ export function batchBytes(batch: Pick<HeldBatch, 'messages'>): number {
   return bytes
 }
 
+/** Off: only a paused partition with records behind its batch shortens the wait (benches' A/B). */
+let shortWaitWhilePaused = true
+
+export function setShortWaitWhilePaused(on: boolean): void {
+  shortWaitWhilePaused = on
+}
+
 export class FetchAhead {
   private readonly held = new Map<string, Held>()
 
@@ -72,12 +79,14 @@ export class FetchAhead {
   }
 
   /**
-   * Whether a paused partition has records waiting behind what its task holds: the consumer
-   * then fetches with a short wait (runner.ts), so the partition is fetched again soon after
-   * it resumes rather than after a long poll on the others.
+   * Whether the consumer should fetch with a short wait (runner.ts): a partition is paused
+   * for its task, so it is fetched again soon after it resumes, rather than after a long poll
+   * on the others (or kafkajs' sleep of that long when every partition is paused). Records
+   * that came meanwhile then wait for their task's commit and one short fetch, not a long one.
    */
-  pausedWithRecordsBehind(): boolean {
-    for (const held of this.held.values()) if (held.resume && held.behind) return true
+  wantsShortFetchWait(): boolean {
+    for (const held of this.held.values())
+      if (held.resume && (held.behind || shortWaitWhilePaused)) return true
     return false
   }
 

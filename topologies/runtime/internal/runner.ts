@@ -44,12 +44,11 @@ const FETCH_BYTES_PER_PARTITION = 256 * 1024
  */
 const FETCH_WAIT_MS = 50
 /**
- * The fetch wait while a paused partition has records waiting (fetch-ahead.ts): it is fetched
+ * The fetch wait while a partition is paused for its task (fetch-ahead.ts): it is fetched
  * again within this long of its resume, not after up to FETCH_WAIT_MS of long poll on the
- * others. Only then: at other times a short wait means more fetches and smaller transactions,
- * which cost more on a broker-bound machine than they save (docs/runtime.md, Fetching ahead).
+ * others. Only then: with every partition idle a short wait would only mean more fetches.
  */
-const BEHIND_FETCH_WAIT_MS = 5
+const PAUSED_FETCH_WAIT_MS = 5
 
 export interface RunnerOptions {
   kafka: Kafka
@@ -345,7 +344,7 @@ export async function startTopology(
       const consumer = groupConsumer(kafka, groupId, options, () => tasks.assignment)
       removeMemberOnCrash(kafka, consumer, groupId, log)
       adaptFetchWait(consumer, () =>
-        ahead.pausedWithRecordsBehind() ? BEHIND_FETCH_WAIT_MS : undefined,
+        ahead.wantsShortFetchWait() ? PAUSED_FETCH_WAIT_MS : undefined,
       )
       // Before GroupMember's own GROUP_JOIN listener: the generation is the new one by the time
       // the tasks hear of the new assignment.
