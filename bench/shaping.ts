@@ -327,7 +327,7 @@ function report(run: {
     hopLine("flood, on the flood's partition", hops(flood.filter(onFlood))),
     hopLine('flood, on the others', hops(flood.filter((s) => !onFlood(s)))),
     `    records per transaction (all phases): flood's partition ${perTransaction((p) => p === floodPartition)}, the others ${perTransaction((p) => p !== floodPartition)}`,
-    `    during the flood, a transaction's end of processing -> the next slice (commit, resume, next fetch round): median ${betweenDuringFlood(floodPartition)} ms on the flood's partition (always busy)`,
+    `    during the flood, a transaction's end of processing -> the next slice (commit, resume, next fetch round): median ${betweenDuringFlood(floodPartition)} ms on the flood's partition (its sends come in tens every 100 ms)`,
     "  the receiver's transactions per phase (all partitions):",
     ...transactions,
     `  LOW handed off after acceptance: max ${late} ms = ${(late / DEADLINE_MS).toFixed(2)} x the deadline`,

@@ -3,7 +3,7 @@
 // sleeps that long when every partition is paused. A partition its task paused is fetched
 // only in the round after it resumes, so while a busy partition waits for its task's commit,
 // that round is a long poll on the others. This module lets a caller shorten the wait while
-// it knows records are waiting in a paused partition (runner.ts).
+// a partition is paused for its task (runner.ts).
 //
 // kafkajs reads the wait from ConsumerGroup's `maxWaitTime` field, set once in its
 // constructor; a prototype accessor keeps what the constructor sets and answers the caller's
