@@ -1,6 +1,7 @@
 // Fixes to kafkajs' internals that must be in place before kafkajs loads (kafkajs-prime.ts):
 // every entry point imports this module first.
 
+import { murmur2Fixed } from './kafkajs-murmur2.js'
 import { partitionGroupingFixed } from './kafkajs-partition-grouping.js'
 import { produceEncodingFixed } from './kafkajs-produce-encoding.js'
 import { readCommittedFixed } from './kafkajs-read-committed.js'
@@ -17,5 +18,6 @@ export function kafkajsFixesMissing(): string[] {
       : ['producers group records per partition in quadratic time']),
     ...(produceEncodingFixed() ? [] : ['producers encode each record through small buffers']),
     ...(recordDecodingFixed() ? [] : ['consumers decode each record through BigInts']),
+    ...(murmur2Fixed() ? [] : ['producers hash each key through BigInts']),
   ]
 }
