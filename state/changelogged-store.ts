@@ -54,14 +54,19 @@ export class ChangeloggedStore implements ReadWriteStore {
     private readonly options: ChangeloggedStoreOptions = {},
   ) {}
 
-  async get(key: Buffer): Promise<Buffer | undefined> {
+  /** The key's value if it is in memory (null: known to have none), else undefined. */
+  getKnown(key: Buffer): Buffer | null | undefined {
     const id = key.toString('latin1')
     const op = this.pending.get(id)
-    if (op) return op.value ?? undefined
-    const cached = this.cache.get(id)
-    if (cached !== undefined) return cached ?? undefined
+    if (op) return op.value
+    return this.cache.get(id)
+  }
+
+  async get(key: Buffer): Promise<Buffer | undefined> {
+    const known = this.getKnown(key)
+    if (known !== undefined) return known ?? undefined
     const value = await this.raw.get(key)
-    this.cache.set(id, value ?? null)
+    this.cache.set(key.toString('latin1'), value ?? null)
     return value
   }
 

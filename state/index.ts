@@ -8,6 +8,7 @@ export {
 } from './checkpoint.js'
 export {
   type KeyValueStore,
+  type MaybePromise,
   type ReadOnlyKeyValueStore,
   typedCommittedStore,
   typedStore,

@@ -5,8 +5,12 @@ import { prefixEnd } from './raw-store.js'
 import type { CommittedStore, ReadWriteStore } from './read-write-store.js'
 import type { Serde } from './serde.js'
 
+/** A value now, or a promise of it: `await` takes both. */
+export type MaybePromise<T> = T | Promise<T>
+
 export interface KeyValueStore<K, V> {
-  get(key: K): Promise<V | undefined>
+  /** At once (no promise) when the value is in memory: a pending write or a cached read. */
+  get(key: K): MaybePromise<V | undefined>
   /** Reads these keys ahead, all at once (see ReadWriteStore.prefetch). */
   prefetch(keys: readonly K[]): Promise<void>
   put(key: K, value: V): void
@@ -18,15 +22,25 @@ export interface KeyValueStore<K, V> {
 }
 
 /** A query's typed view: reads of committed state only. */
-export type ReadOnlyKeyValueStore<K, V> = Pick<KeyValueStore<K, V>, 'get' | 'range' | 'prefix'>
+export interface ReadOnlyKeyValueStore<K, V> extends Pick<KeyValueStore<K, V>, 'range' | 'prefix'> {
+  get(key: K): Promise<V | undefined>
+}
 
 export function typedStore<K, V>(
   store: Omit<ReadWriteStore, 'onRollback'>,
   keys: Serde<K>,
   values: Serde<V>,
 ): KeyValueStore<K, V> {
+  const deserialize = (bytes: Buffer | null | undefined) =>
+    bytes === undefined || bytes === null ? undefined : values.deserialize(bytes)
   return {
     ...typedReads(store, keys, values, (prefix) => store.prefix(prefix)),
+    // No promise for what is in memory: most of a busy task's reads, each once per record.
+    get: (key) => {
+      const bytes = keys.serialize(key)
+      const known = store.getKnown?.(bytes)
+      return known === undefined ? store.get(bytes).then(deserialize) : deserialize(known)
+    },
     prefetch: (wanted) => store.prefetch(wanted.map((key) => keys.serialize(key))),
     put: (key, value) => store.put(keys.serialize(key), values.serialize(value)),
     delete: (key) => store.delete(keys.serialize(key)),

@@ -7,6 +7,8 @@ import type { KeyRange, RawStore } from './raw-store.js'
 /** What a processor may do with its store. */
 export interface ReadWriteStore {
   get(key: Buffer): Promise<Buffer | undefined>
+  /** The key's value if it is held in memory (null: known to have none), else undefined. */
+  getKnown?(key: Buffer): Buffer | null | undefined
   /**
    * Reads the keys not held in memory all at once, so the gets that follow find them there:
    * each RocksDB read is a trip through libuv's thread pool, and a processor's gets, awaited

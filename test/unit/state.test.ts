@@ -296,6 +296,26 @@ describe('typedStore', () => {
       ['bob', 5],
     ])
   })
+
+  it('answers at once what is in memory, and reads RocksDB for the rest', async () => {
+    const changelogged = new ChangeloggedStore('s', raw)
+    const store = typedStore(changelogged, stringSerde, int64Serde)
+    store.put('alice', 3)
+    store.delete('bob')
+    expect(store.get('alice')).toBe(3) // a pending write
+    expect(store.get('bob')).toBeUndefined() // a pending delete
+    await changelogged.commit()
+    await changelogged.landed()
+    const reopened = typedStore(new ChangeloggedStore('s', raw), stringSerde, int64Serde)
+    const first = reopened.get('alice')
+    expect(first).toBeInstanceOf(Promise) // not in memory: read from RocksDB
+    expect(await first).toBe(3)
+    expect(reopened.get('alice')).toBe(3) // cached by that read
+    const none = reopened.get('carol')
+    expect(none).toBeInstanceOf(Promise)
+    expect(await none).toBeUndefined()
+    expect(reopened.get('carol')).toBeUndefined() // known to have none, without a promise
+  })
 })
 
 describe('checkpoints', () => {

@@ -3,7 +3,7 @@
 // before it is known here; then its read status is due in the window open now.
 
 import type { Receipt } from '../../schemas/types.generated.js'
-import type { ReadWriteStore } from '../../state/index.js'
+import type { KeyValueStore, ReadWriteStore } from '../../state/index.js'
 import type { ConversationState } from '../receiver/index.js'
 import { addInterval, type EmissionWindows } from './emission-windows.js'
 import { messageKey } from './keys.js'
@@ -23,7 +23,7 @@ export interface MessageIndex {
  * to the senders store, from its receipt alone: the store's backfill fold too (merge.ts).
  */
 export async function learnSender(
-  senders: Pick<ReadWriteStore, 'get' | 'put'>,
+  senders: Pick<KeyValueStore<Buffer, Buffer>, 'get' | 'put'>,
   receipt: Receipt,
 ): Promise<boolean> {
   if (receipt.outcome.kind !== 'Accepted') return false

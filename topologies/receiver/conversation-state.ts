@@ -3,7 +3,12 @@
 // check is a point lookup however large the group.
 
 import type { ConversationEvent } from '../../schemas/types.generated.js'
-import { type KeyValueStore, type ReadWriteStore, typedStore } from '../../state/index.js'
+import {
+  type KeyValueStore,
+  type MaybePromise,
+  type ReadWriteStore,
+  typedStore,
+} from '../../state/index.js'
 import { type ConversationMeta, memberKey, type Role, receiverStores } from '../model/index.js'
 
 export interface MembershipDelta {
@@ -29,7 +34,7 @@ export class ConversationState {
     this.meta = typedStore(metaStore, keys, values)
   }
 
-  get(conversationId: string): Promise<ConversationMeta | undefined> {
+  get(conversationId: string): MaybePromise<ConversationMeta | undefined> {
     return this.meta.get(conversationId)
   }
 

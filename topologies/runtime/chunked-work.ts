@@ -4,7 +4,7 @@
 // moving to another unit (receiver/move-out.ts) and a user's inbox state moving home
 // (inbox/user-export.ts) go out this way.
 
-import type { KeyValueStore } from '../../state/index.js'
+import type { KeyValueStore, MaybePromise } from '../../state/index.js'
 
 /** Sends the next chunk of the key's work, at most `budget`; answers how much it took. */
 export type ChunkStep<S> = (key: string, state: S, budget: number) => Promise<number>
@@ -34,7 +34,7 @@ export class ChunkedWork<S> {
     return (await this.underWay()).has(key)
   }
 
-  get(key: string): Promise<S | undefined> {
+  get(key: string): MaybePromise<S | undefined> {
     return this.store.get(key)
   }
 
