@@ -1,7 +1,10 @@
 // Port checks for the embedded servers: a taken port is reported before a JVM is started,
 // with what to do about it, instead of as a bind exception deep in a server log.
 
+import { mkdirSync, statSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { ImflowError } from './errors.js'
 
 /** Resolves when host:port can be bound; rejects with IMF_ERR_PORT_IN_USE naming the fix. */
@@ -41,23 +44,52 @@ const CHOICE_ATTEMPTS = 50
  * row could get the same one (seen: the embedded broker and registry given one port).
  */
 const handedOut = new Set<number>()
+/**
+ * Ports handed out by any process on this machine, a file each, kept from the others for a
+ * while: another process could otherwise take one in the moment before its server binds, or
+ * while it is unbound between a stop and a start on the same port (seen: a test's app
+ * restarted on its port found it taken by a test in another worker).
+ */
+const RESERVATIONS = join(tmpdir(), 'imflow-ports')
+const RESERVED_MS = 30 * 60_000
 
 /** A port that was free a moment ago: a random one below the ephemeral range, else the kernel's. */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   for (let attempt = 0; attempt < CHOICE_ATTEMPTS; attempt++) {
     const port =
       CHOSEN_PORTS.from + Math.floor(Math.random() * (CHOSEN_PORTS.to - CHOSEN_PORTS.from))
-    if (!handedOut.has(port) && (await canListen(host, port))) return handOut(port)
+    if (!handedOut.has(port) && reservePort(port) && (await canListen(host, port)))
+      return handOut(port)
   }
   for (;;) {
     const port = await listenOn(host, 0)
-    if (!handedOut.has(port)) return handOut(port)
+    if (!handedOut.has(port) && reservePort(port)) return handOut(port)
   }
 }
 
 function handOut(port: number): number {
   handedOut.add(port)
   return port
+}
+
+/** False while another process holds the port's reservation (for a while); true once this one does. */
+export function reservePort(port: number): boolean {
+  const file = join(RESERVATIONS, String(port))
+  try {
+    mkdirSync(RESERVATIONS, { recursive: true })
+    writeFileSync(file, String(process.pid), { flag: 'wx' })
+    return true
+  } catch (err) {
+    // No place for reservations (a read-only temp folder): the bind check alone decides.
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return true
+  }
+  try {
+    if (Date.now() - statSync(file).mtimeMs < RESERVED_MS) return false
+    writeFileSync(file, String(process.pid)) // an old one: taken over
+    return true
+  } catch {
+    return true
+  }
 }
 
 function canListen(host: string, port: number): Promise<boolean> {

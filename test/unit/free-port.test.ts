@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { freePort } from '../../ops/ports.js'
@@ -23,5 +24,24 @@ describe('freePort', () => {
     const ports: number[] = []
     for (let i = 0; i < 400; i++) ports.push(await freePort())
     expect(new Set(ports).size).toBe(ports.length)
+  })
+})
+
+describe('reservePort', () => {
+  it('keeps a port handed out here from another process', async () => {
+    const port = await freePort()
+    const other = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `const { reservePort } = await import('./ops/ports.ts'); console.log(reservePort(${port}))`,
+      ],
+      { encoding: 'utf8' },
+    )
+    expect(other.stderr).toBe('')
+    expect(other.stdout.trim()).toBe('false')
   })
 })
