@@ -65,15 +65,22 @@ export function readsThroughRoutingUnit(units: SharedUnits): void {
       await act(unit1, cat, `messages/${m1}/reactions`, { emoji: '🎉', op: 'add' })
 
       const totals = (m: string, which: string) => `/v1/conversations/${far}/messages/${m}/${which}`
+      // The merge stage learns each message from its receipt, apart from the reads: m2's and
+      // m3's totals are unknown (404) until it has read theirs.
       await eventually(
         async () => {
           const reads = (await call(unit1, 'GET', totals(m1, 'reads'), ann)).body
           const reactions = (await call(unit1, 'GET', totals(m1, 'reactions'), ann)).body
-          return reads.read === 2 && Object.keys(reactions.counts ?? {}).length === 2
+          const later = await Promise.all(
+            [m2, m3].map(async (m) => (await call(unit1, 'GET', totals(m, 'reads'), ann)).status),
+          )
+          return reads.read === 2 &&
+            Object.keys(reactions.counts ?? {}).length === 2 &&
+            later.every((status) => status === 200)
             ? true
             : undefined
         },
-        { what: 'unit 1 to merge both reads and both reactions' },
+        { what: 'unit 1 to merge both reads and both reactions, and to know m2 and m3' },
       )
       for (const [m, which] of [
         [m1, 'reads'],
