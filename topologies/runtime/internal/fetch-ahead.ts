@@ -24,7 +24,10 @@ interface Held {
   bytes: number
   /** Set while the partition is paused for it. */
   resume: (() => void) | undefined
-  /** The partition's last batch ended before its end: records wait behind it. */
+  /**
+   * The partition's last batch ended before its end: records wait behind it. Asked only with
+   * the short wait while paused off (setShortWaitWhilePaused: the benches' A/B baseline).
+   */
   behind: boolean
 }
 

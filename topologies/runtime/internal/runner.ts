@@ -38,10 +38,7 @@ import { threadTransactionalId } from './thread-transactional-id.js'
 
 /** About one transaction's worth of small records (a slice), per partition and fetch. */
 const FETCH_BYTES_PER_PARTITION = 256 * 1024
-/**
- * How long a fetch waits for data: also how long a partition whose task just finished may
- * wait to be fetched again behind a fetch of the idle others (20 fetches/s per idle group).
- */
+/** How long a fetch waits for data while no partition is paused (20 fetches/s per idle group). */
 const FETCH_WAIT_MS = 50
 /**
  * The fetch wait while a partition is paused for its task (fetch-ahead.ts): it is fetched
